@@ -1,0 +1,10 @@
+/*
+ * server: `overlap serve`, the HTTP API and the page (DESIGN.md section 4).
+ */
+#ifndef OVERLAP_SERVER_H
+#define OVERLAP_SERVER_H
+
+/* The serve subcommand: argv[0] is "serve".  Returns the exit code. */
+int server_main(int argc, char **argv);
+
+#endif

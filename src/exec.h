@@ -1,0 +1,37 @@
+/*
+ * exec: executes a task's steps with blocking calls, for every model whose
+ * tasks run on their own thread or process (sequential, threads,
+ * thread-pool, process-pool workers, the executors of asyncio-executor).
+ * It records the task's segments on the caller's lane, takes and releases
+ * the GIL around computation when there is one, and stops early when the
+ * run is stopped.
+ */
+#ifndef OVERLAP_EXEC_H
+#define OVERLAP_EXEC_H
+
+#include "gil.h"
+#include "model.h"
+
+struct exec_ctx {
+	struct run_ctx *run;
+	const struct rec_lane *lane;
+	struct gil *gil; /* NULL: no GIL (gil=off, processes) */
+	uint32_t task;
+};
+
+/* Runs the whole task: records start, every step, and end with its status.
+ * The GIL, when there is one, is held while the task computes and released
+ * around every wait.  Returns the task's status. */
+enum task_status exec_task(struct exec_ctx *x);
+
+/* Runs one step (used by exec_task and by executors running a single cpu
+ * step for the event loop).  Returns 0, or a negative errno (-ETIMEDOUT,
+ * -ECANCELED when the run stopped). */
+int exec_step(struct exec_ctx *x, const struct step *s);
+
+/* The computation of a cpu step, in slices, honouring GIL drop requests and
+ * recording compute and gil-wait segments.  Needs the GIL held on entry
+ * when x->gil is set. */
+void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
+
+#endif

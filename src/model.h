@@ -1,0 +1,72 @@
+/*
+ * model: how tasks execute.  Every model is one file that fills one
+ * struct model_ops (as Redis puts each poll backend behind aeApi*): the rest
+ * of the engine (spec validation, recording, summary, renderers) does not
+ * know which model ran.
+ *
+ * A model's run() executes every task of ctx->prog, records each task's
+ * submit/start/end and every segment through ctx->rec, and returns when all
+ * tasks have ended or ctx->stop was raised (deadline, deadlock, cancel).  It
+ * creates its lanes itself (trace_rec_add_lane) except lane 0, the main
+ * thread, which run.c creates.
+ */
+#ifndef OVERLAP_MODEL_H
+#define OVERLAP_MODEL_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "cpu.h"
+#include "program.h"
+#include "spec.h"
+#include "trace.h"
+
+struct sync_rt; /* shared objects' run-time state (sync.h) */
+
+struct run_ctx {
+	/* read-only for models */
+	const struct spec *spec;
+	const struct program *prog;
+	struct trace_rec *rec;
+	struct rec_lane *main_lane; /* lane 0 */
+	struct cpu_calib cpu;
+	uint16_t peer_port;	/* latency peer on 127.0.0.1 */
+	int64_t deadline_ns;	/* relative to the epoch */
+	char tmpdir[256];	/* private directory of this run, "" if none */
+	struct sync_rt *sync;	/* NULL when the program has no objects */
+
+	/* written by anyone, read by everyone */
+	_Atomic int stop;	   /* nonzero: wind down now (enum run_status) */
+	_Atomic int64_t progress;  /* bumped on every step done (watchdog) */
+
+	/* written by the model before run() returns, or by the watchdog
+	 * after setting stop */
+	char message[256];
+	json_t *checks; /* object; models/workloads add their checks */
+	int64_t max_loop_lag_ns; /* asyncio; -1 when not applicable */
+	char collect_order[16];	 /* asyncio: "gather" / "as_completed" */
+};
+
+struct model_ops {
+	const char *name; /* "thread-pool" */
+	const char *help; /* one line */
+	const struct param_def *options;
+	size_t n_options;
+	uint32_t max_tasks; /* tasks this model can run at once */
+	/* Returns 0, or a negative errno when the model itself failed (the
+	 * run then ends with status error and ctx->message). */
+	int (*run)(struct run_ctx *ctx);
+};
+
+extern const struct model_ops *const model_catalog[];
+extern const size_t model_catalog_count;
+
+const struct model_ops *model_find(const char *name);
+
+/* The models: one file each. */
+extern const struct model_ops model_sequential;
+extern const struct model_ops model_threads;
+extern const struct model_ops model_thread_pool;
+
+#endif

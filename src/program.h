@@ -1,0 +1,133 @@
+/*
+ * program: the tasks a run executes, as small programs of steps, and the
+ * shared objects (locks, semaphores, queues, counters, barriers, events,
+ * rate limiters) their synchronisation steps name.
+ *
+ * A workload (workload.h) turns a spec into a program; a model (model.h)
+ * executes it.  Programs are plain arrays with no pointers into themselves
+ * except string labels, so tasks that share a step list (100,000 identical
+ * fetches) share one range of steps.
+ */
+#ifndef OVERLAP_PROGRAM_H
+#define OVERLAP_PROGRAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum step_kind {
+	STEP_CPU,	  /* ns = target duration, n = iterations (0: from ns) */
+	STEP_SLEEP,	  /* ns */
+	STEP_NET,	  /* ns = the peer's delay; aux = payload bytes */
+	STEP_DISK,	  /* n = bytes; aux = 0 read, 1 write+fsync; object =
+			   * file index */
+	STEP_LOCK,	  /* object = lock */
+	STEP_UNLOCK,	  /* object = lock */
+	STEP_ACQUIRE,	  /* object = semaphore */
+	STEP_RELEASE,	  /* object = semaphore */
+	STEP_PUT,	  /* object = queue; n = item value (-1 = poison pill) */
+	STEP_GET,	  /* object = queue */
+	STEP_INCR,	  /* object = counter; n = increments */
+	STEP_BARRIER,	  /* object = barrier */
+	STEP_EVENT_SET,	  /* object = event */
+	STEP_EVENT_WAIT,  /* object = event */
+	STEP_REQUEST,	  /* scraper request: ns = latency, object = limiter,
+			   * aux = index into program.requests */
+	STEP_CONSUME,	  /* get from queue object until the poison pill,
+			   * n = cpu ns per item, aux = queue to forward to
+			   * (+1; 0 = none) */
+	STEP__COUNT
+};
+
+enum object_kind {
+	OBJ_LOCK,
+	OBJ_SEMAPHORE, /* count = initial value */
+	OBJ_QUEUE,     /* count = capacity */
+	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic */
+	OBJ_BARRIER,   /* count = parties */
+	OBJ_EVENT,
+	OBJ_LIMITER,   /* rate limiter: rate in count per 1000 s */
+	OBJ_FILE,      /* a file in the run's temporary directory */
+	OBJ__COUNT
+};
+
+struct step {
+	uint8_t kind;	 /* enum step_kind */
+	uint8_t flags;
+	uint16_t reserved;
+	uint32_t object; /* index into program.objects */
+	int64_t ns;
+	int64_t n;
+	int64_t aux;
+};
+
+struct object_def {
+	uint8_t kind; /* enum object_kind */
+	int64_t count;
+	char name[32];
+};
+
+/* Per-request parameters of the scraper workload (STEP_REQUEST.aux). */
+struct request_def {
+	int64_t timeout_ns;
+	int32_t retries;
+	int32_t fail_mask; /* bit k set: attempt k fails */
+	int64_t backoff_ns;
+};
+
+struct task_def {
+	const char *label; /* "request", "producer": owned by the program */
+	uint32_t number;   /* shown as "label number" */
+	uint32_t first_step;
+	uint32_t n_steps;
+};
+
+struct program {
+	struct step *steps;
+	size_t n_steps;
+	struct task_def *tasks;
+	size_t n_tasks;
+	struct object_def *objects;
+	size_t n_objects;
+	struct request_def *requests;
+	size_t n_requests;
+	char **labels; /* owned strings the tasks' labels point into */
+	size_t n_labels;
+};
+
+/* Building (used by workloads and the step language).  All abort on out of
+ * memory; indices are returned. */
+void program_init(struct program *p);
+void program_free(struct program *p);
+uint32_t program_add_step(struct program *p, struct step s);
+uint32_t program_add_object(struct program *p, enum object_kind kind,
+			    int64_t count, const char *name);
+const char *program_label(struct program *p, const char *label);
+/* Adds a task running steps [first, first+n). */
+uint32_t program_add_task(struct program *p, const char *label,
+			  uint32_t number, uint32_t first, uint32_t n);
+
+/* "request 3"; returns buf. */
+char *program_task_name(const struct program *p, uint32_t task, char *buf,
+			size_t size);
+const char *step_kind_name(enum step_kind kind);
+const char *object_kind_name(enum object_kind kind);
+
+/*
+ * The step language: "3 x (cpu 20ms, net 200ms, cpu 10ms); sleep 1s" makes
+ * three tasks of three steps and one task of one step.  Grammar:
+ *   program := group { ';' group }
+ *   group   := [ INT 'x' ] ( '(' steps ')' | steps )
+ *   steps   := step { ',' step }
+ *   step    := cpu DUR | sleep DUR | net DUR | disk read|write BYTES
+ *            | lock NAME | unlock NAME | acquire NAME | release NAME
+ *            | put NAME | get NAME | incr NAME [INT] | barrier NAME
+ *            | event set NAME | event wait NAME
+ * Errors give the 1-based column and what was expected there.
+ */
+struct steps_error {
+	int column;
+	char message[160];
+};
+int steps_parse(const char *text, struct program *p, struct steps_error *err);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * render: the trace as people and tools read it.
+ *
+ *  ascii   the textbook timeline, one row per task, scaled to a width,
+ *          with a legend and the summary
+ *  json    trace format version 1 (trace_to_json in trace.h)
+ *  chrome  the Trace Event Format that Perfetto and chrome://tracing open
+ *  events  NDJSON, one object per line, as the run happens (the stream the
+ *          server reads from a runner and forwards as SSE):
+ *            {"type":"run","run":{...same fields as the trace's run...}}
+ *            {"type":"lane","lane":{id,kind,name,os_id}}
+ *            {"type":"task","task":{id,name,lane,submit_ns,start_ns,end_ns,
+ *                                   status,note}}   (sent again on change;
+ *                                   unknown times are null, status null
+ *                                   while pending)
+ *            {"type":"open","task":T,"lane":L,"state":S,"t0_ns":N,
+ *             "note":...}
+ *            {"type":"segment","segment":{task,lane,state,t0_ns,t1_ns,note}}
+ *            {"type":"counter","name":"queue_depth","t_ns":N,"value":V}
+ *            {"type":"summary","status":S,"message":M,"summary":{...}}
+ *          The summary line is always last.
+ */
+#ifndef OVERLAP_RENDER_H
+#define OVERLAP_RENDER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "trace.h"
+
+struct ascii_opts {
+	int width;     /* columns for the whole line; 0 = 100 */
+	bool unicode;  /* box-drawing glyphs; false: plain ASCII */
+	bool summary;  /* print the summary block after the timeline */
+};
+
+int render_ascii(const struct trace *t, const struct ascii_opts *o, FILE *f);
+
+/* New reference: the Chrome trace object {"traceEvents": [...], ...}. */
+json_t *render_chrome(const struct trace *t);
+
+/* New references: one event line each.  The run line, a lane line, a task
+ * line (task index), a segment line (segment index), the summary line. */
+json_t *render_event_run(const struct trace *t);
+json_t *render_event_lane(const struct trace *t, size_t lane);
+json_t *render_event_task(const struct trace *t, size_t task);
+json_t *render_event_segment(const struct trace *t, size_t segment);
+json_t *render_event_open(const struct trace *t, const struct rec_event *ev);
+json_t *render_event_counter(const struct trace *t, size_t sample);
+json_t *render_event_summary(const struct trace *t);
+
+/* Writes obj compactly on one line and flushes. Returns 0 or -EIO. */
+int render_ndjson_line(FILE *f, const json_t *obj);
+
+#endif

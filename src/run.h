@@ -1,0 +1,35 @@
+/*
+ * run: one run from spec to trace.  Builds the program, calibrates the cpu
+ * step, starts the latency peer, the recorder and its collector, hands the
+ * program to the model, and when the model returns computes the summary.
+ * A watchdog thread raises ctx.stop at the time limit and when no task has
+ * made progress while every live task waits on a synchronisation object
+ * (deadlock).
+ */
+#ifndef OVERLAP_RUN_H
+#define OVERLAP_RUN_H
+
+#include <stdio.h>
+
+#include "spec.h"
+#include "trace.h"
+
+struct run_hooks {
+	/* Optional live sink (collector thread).  NULL: none. */
+	trace_sink_fn sink;
+	void *sink_ctx;
+	/* Called once, before any task runs, with the trace's run info,
+	 * lanes and tasks filled in. */
+	void (*on_start)(void *ctx, const struct trace *t);
+};
+
+/* Executes spec (validated by the caller) into out (trace_init()ed).
+ * Returns 0 when the run happened (whatever its status: done, deadlock,
+ * error of a task), or a negative errno with err when it could not start. */
+int run_execute(const struct spec *spec, const struct run_hooks *hooks,
+		struct trace *out, struct spec_error *err);
+
+/* The trace's params/options objects for a spec (new reference). */
+json_t *run_params_json(const struct param_set *set);
+
+#endif
