@@ -20,6 +20,11 @@
  * procpool_reap() when it is readable, as libuv's loop hears from its
  * thread pool through a descriptor rather than a callback.
  *
+ * spawn execs /proc/self/exe as `<exe> worker ...`, or $OVERLAP_WORKER_EXE
+ * when it is set: a program that links the engine and spawns workers hands
+ * a first argument "worker" to worker_main() (overlap's main does, and so
+ * do the tests that spawn), or points OVERLAP_WORKER_EXE at overlap.
+ *
  * Workers end when their socket reaches end of file (procpool_destroy) and
  * when the run process dies (PR_SET_PDEATHSIG).  A worker that dies while
  * running a job completes that job with its signal; the pool starts a
@@ -124,11 +129,12 @@ int procpool_fd(const struct procpool *p);
 
 /* Non-blocking: handles whatever the workers sent (ready, results, deaths),
  * replaces dead workers, dispatches queued jobs to idle ones, and stores up
- * to max finished jobs in out.  Returns how many (0: none yet), or a
- * negative errno when the pool can no longer run jobs (workers keep failing
- * to start: -ECHILD; every job still pending was completed as error).
- * When it returns max, more may be waiting: call again.  Once the run's
- * stop is raised, queued jobs complete as cancelled without running. */
+ * to max finished jobs in out.  Returns how many (0: none yet).  When it
+ * returns max, more may be waiting: call again.  Once the run's stop is
+ * raised, queued jobs complete as cancelled without running.  A pool whose
+ * workers keep dying before they are ready is broken: it completes every
+ * pending job as error (err -ECHILD), and once those are returned, reap
+ * and submit return -ECHILD. */
 ssize_t procpool_reap(struct procpool *p, struct procpool_done *out,
 		      size_t max);
 

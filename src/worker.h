@@ -1,0 +1,88 @@
+/*
+ * worker: the inside of a process-pool worker, and the protocol it speaks
+ * with its pool (procpool.c).
+ *
+ * A forked worker calls worker_serve() straight after fork; a spawned one
+ * runs `overlap worker --sock 3 --rec-fd 4 --rec-size N --shm-fd 5
+ * --shm-size M --slot S --spec JSON` (worker_main()), maps the recorder and
+ * the pool's slots from the descriptors it was given, rebuilds the program
+ * from the spec with the workload catalog, and then calls worker_serve()
+ * too.  Both close every descriptor they do not need, ask for SIGKILL when
+ * the run process dies, and leave when their socket reaches end of file.
+ *
+ * Each worker owns one slot of the pool's shared mapping.  The slot holds
+ * what the pool tells the worker before it starts (facts) and the worker's
+ * own struct run_ctx, which lives in shared memory so that the pool can
+ * raise its stop flag and read its progress counter while a task runs;
+ * every other field of that run_ctx is the worker's alone.
+ *
+ * On the socket, every message is a fixed header; a job and a result are
+ * followed by payload_bytes of payload.
+ */
+#ifndef OVERLAP_WORKER_H
+#define OVERLAP_WORKER_H
+
+#include <stdint.h>
+
+#include "model.h"
+#include "trace.h"
+
+/* The `overlap worker ...` subcommand (argv[0] is "worker" or the program;
+ * a leading "worker" argument is skipped).  Returns the exit status. */
+int worker_main(int argc, char **argv);
+
+/* Written by the pool before it starts the worker of a slot; read-only to
+ * the worker. */
+struct worker_facts {
+	int64_t startup_t0_ns;	/* the fork/spawn call, from the epoch */
+	int64_t deadline_ns;
+	double cpu_iters_per_ms;
+	uint32_t lane;		/* the worker's lane id */
+	uint32_t number;	/* "ForkProcess-<number>" */
+	int32_t parent_pid;	/* the run process */
+	uint16_t peer_port;
+	uint8_t spawned;	/* 1: started with exec */
+	char tmpdir[256];
+};
+
+struct worker_slot {
+	struct worker_facts facts;
+	/* ctx.stop: written by the pool (atomic), read by the worker;
+	 * ctx.progress: written by the worker, read by the pool; the rest:
+	 * the worker's own, meaningful only in its process. */
+	struct run_ctx ctx;
+};
+
+enum worker_msg_type {
+	WORKER_MSG_READY = 1, /* worker -> pool: start-up done */
+	WORKER_MSG_JOB,	      /* pool -> worker: a job, then its argument */
+	WORKER_MSG_DONE,      /* worker -> pool: a result, then its payload */
+};
+
+struct worker_msg {
+	uint32_t type; /* enum worker_msg_type */
+	uint32_t task;
+	uint32_t first_step; /* JOB */
+	uint32_t n_steps;    /* JOB: 0 = the whole task */
+	int32_t status;	     /* DONE: enum task_status */
+	int32_t err;	     /* DONE: 0 or a negative errno */
+	int64_t pid;	     /* READY, DONE: the worker's pid */
+	int64_t payload_bytes;
+};
+
+/* What worker_serve() needs, in either start method. */
+struct worker_env {
+	int sock;			/* the worker's end of its socketpair */
+	struct worker_slot *slot;	/* its slot in the pool's mapping */
+	struct rec_lane lane;		/* its lane's producer handle */
+	const struct spec *spec;
+	const struct program *prog;
+	struct sync_rt *sync;		/* fork: the run's shared objects */
+};
+
+/* Sets the worker up in its slot (signals, parent-death signal, its
+ * run_ctx), says ready, and serves jobs until end of file.  Returns the exit
+ * status for the process. */
+int worker_serve(struct worker_env *env);
+
+#endif
