@@ -76,6 +76,8 @@ enum rec_event_type {
 			 * number for a worker that died, else 0 */
 	EV_LANE_OS_ID,	/* t0 = the lane's OS thread id or pid */
 	EV_COUNTER,	/* t0 = time, t1 = value, extra = counter id */
+	EV_LANE_ADD,	/* never in a ring: the collector's word to the
+			 * sink that lane (ev.lane) is new in the trace */
 };
 
 /* Counters sampled over time (EV_COUNTER.extra). */
@@ -117,7 +119,10 @@ uint32_t trace_rec_lane_count(const struct trace_rec *rec);
 int64_t trace_rec_epoch(const struct trace_rec *rec);
 
 /* The memfd behind the rings, for a spawned worker (inherit it, pass its
- * number), and the mapping's size. */
+ * number), and the mapping's size.  The fd is close-on-exec: a spawner
+ * hands it over with posix_spawn_file_actions_adddup2() (or dup2 before
+ * exec), which gives the worker a copy without the flag.  Lanes must be
+ * added in the run process, before the worker that uses them starts. */
 int trace_rec_fd(const struct trace_rec *rec);
 size_t trace_rec_map_size(const struct trace_rec *rec);
 /* In a spawned worker: maps the recorder's memory from fd and fills lane
@@ -283,14 +288,23 @@ uint32_t trace_note(struct trace *t, const char *text);
 
 /* Called by the collector after each event has been applied to the trace
  * (in the collector thread).  For EV_SEGMENT the segment is the trace's
- * last one. */
+ * last one; for EV_COUNTER the sample is the last one.  For EV_SEGMENT and
+ * EV_OPEN, ev.note is already the trace's note index (t->notes[ev.note]),
+ * not the object index the producer recorded.  Before the events of a lane
+ * that appeared since the last drain, the sink gets EV_LANE_ADD with
+ * ev.lane set: the lane is then in t->lanes[ev.lane].  Lanes already in t
+ * when the collector starts (ids below t->n_lanes) are not announced.
+ * EV_LANE_OS_ID and EV_TASK_* mean "this lane / task changed". */
 typedef void (*trace_sink_fn)(void *ctx, const struct trace *t,
 			      const struct rec_event *ev);
 
 struct trace_collector;
 /* Starts a thread that drains rec's rings into t every interval_ns.
  * note_names[i] is the note of object index i (so event.note i+1 maps to
- * it); tasks must already be in t (one per program task, ids = indices). */
+ * it); tasks must already be in t (one per program task, ids = indices).
+ * Lanes of rec that t does not have yet are added to t (ids = indices).
+ * Events naming a task or lane that does not exist are dropped.  Until
+ * trace_collector_stop() returns, only the collector thread touches t. */
 struct trace_collector *trace_collector_start(struct trace_rec *rec,
 					      struct trace *t,
 					      const char *const *note_names,
@@ -302,6 +316,16 @@ struct trace_collector *trace_collector_start(struct trace_rec *rec,
 void trace_collector_stop(struct trace_collector *c);
 
 /* ---- JSON (trace format version 1) ------------------------------------- */
+
+/* New references: the parts of the trace JSON, as they appear in it (the
+ * NDJSON event lines reuse them).  Unknown times (< 0), a task's lane
+ * before it starts and a pending status are null. */
+json_t *trace_run_json(const struct trace *t);
+json_t *trace_lane_json(const struct trace_lane *l);
+json_t *trace_task_json(const struct trace *t, const struct trace_task *k);
+json_t *trace_segment_json(const struct trace *t,
+			   const struct trace_segment *s);
+json_t *trace_summary_json(const struct trace *t); /* null: none yet */
 
 /* New reference: the trace as the contract's JSON object. */
 json_t *trace_to_json(const struct trace *t);
