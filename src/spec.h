@@ -36,13 +36,16 @@ struct param_def {
 	const char *help;    /* one line */
 };
 
+/* The longest text value (a step program, a list of durations). */
+#define SPEC_TEXT_MAX 4096
+
 struct param_value {
 	const struct param_def *def; /* borrowed from the catalog */
 	bool given;		     /* set by the user, not the default */
 	int64_t i;		     /* PARAM_INT, PARAM_DURATION (ns) */
 	double f;		     /* PARAM_FLOAT */
-	char text[512];		     /* PARAM_ENUM, PARAM_TEXT; also the raw
-				      * text of every value as given */
+	char text[SPEC_TEXT_MAX + 1]; /* PARAM_ENUM, PARAM_TEXT; also the
+				       * raw text of every value as given */
 };
 
 #define SPEC_MAX_VALUES 24

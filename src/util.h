@@ -37,6 +37,11 @@ int util_parse_duration_prefix(const char *text, int64_t *out_ns,
  * "1.50 s".  Returns buf. */
 char *util_format_duration(int64_t ns, char *buf, size_t size);
 
+/* Formats a duration in the form util_parse_duration() reads back, in the
+ * largest unit that keeps it short and exact: "60s", "1.5s", "100ms",
+ * "50us", "0s".  Used for limits in error messages.  Returns buf. */
+char *util_format_duration_text(int64_t ns, char *buf, size_t size);
+
 /* Allocation that aborts the process on failure: used only where running
  * out of memory leaves nothing sensible to do (the run process). */
 void *util_xcalloc(size_t n, size_t size);
