@@ -22,6 +22,9 @@ void gil_destroy(struct gil *g);
 /* Blocks until the calling thread holds the GIL.  Returns how long it
  * waited, in ns (0 when it was free). */
 int64_t gil_acquire(struct gil *g);
+/* Takes the GIL only if it is free, without waiting; true when taken
+ * (lets a caller record a gil-wait only for a real wait). */
+bool gil_try_acquire(struct gil *g);
 void gil_release(struct gil *g);
 /* Cheap: true when a waiter asked the holder to drop the GIL. */
 bool gil_drop_requested(struct gil *g);

@@ -1,0 +1,79 @@
+/*
+ * cpu: the computation behind a cpu step, and its calibration.
+ *
+ * The work is a sum of squares.  An empty asm statement that claims to
+ * change the accumulator stops the compiler from replacing the loop with
+ * its closed form or vectorising it away, so one iteration is always the
+ * same few instructions and the rate is stable.
+ *
+ * Calibration runs short rounds of a fixed number of iterations and keeps
+ * the fastest round: on a loaded machine a round can only be slowed down
+ * (preempted, migrated), never sped up, so the fastest one is the best
+ * estimate of what one core does undisturbed.
+ */
+#include "cpu.h"
+
+#include <stdatomic.h>
+
+#include "util.h"
+
+/* Calibration: about 30 ms in all, in rounds of about 3 ms. */
+#define CALIB_TOTAL_NS (30 * NS_PER_MS)
+#define CALIB_ROUND_NS (3 * NS_PER_MS)
+#define CALIB_FIRST_ITERS 100000ULL
+
+/* Where calibration leaves its result, so no round is dead code. */
+static _Atomic uint64_t calib_sink;
+
+uint64_t cpu_burn(uint64_t iters, uint64_t seed)
+{
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		uint64_t x = seed + i;
+
+		sum += x * x;
+		/* Opaque to the optimiser: keeps one real multiply-add per
+		 * iteration. */
+		__asm__ volatile("" : "+r"(sum));
+	}
+	return sum;
+}
+
+void cpu_calibrate(struct cpu_calib *c)
+{
+	uint64_t iters = CALIB_FIRST_ITERS;
+	double best_iters_per_ns = 0.0;
+	uint64_t keep = 0;
+	int64_t start_ns = util_mono_ns();
+
+	/* The first round also warms the core up and finds a round size. */
+	for (;;) {
+		int64_t t0 = util_mono_ns();
+		keep ^= cpu_burn(iters, keep & 0xff);
+		int64_t t1 = util_mono_ns();
+		int64_t dt = t1 - t0 > 0 ? t1 - t0 : 1;
+		double rate = (double)iters / (double)dt;
+
+		if (rate > best_iters_per_ns)
+			best_iters_per_ns = rate;
+		if (t1 - start_ns >= CALIB_TOTAL_NS)
+			break;
+		/* Aim the next round at CALIB_ROUND_NS with the best rate. */
+		iters = (uint64_t)(best_iters_per_ns * CALIB_ROUND_NS);
+		if (iters < 1000)
+			iters = 1000;
+	}
+	atomic_store_explicit(&calib_sink, keep, memory_order_relaxed);
+	c->iters_per_ms = best_iters_per_ns * (double)NS_PER_MS;
+}
+
+uint64_t cpu_iters_for_ns(const struct cpu_calib *c, int64_t ns)
+{
+	if (ns <= 0)
+		return 0;
+	double iters = c->iters_per_ms * (double)ns / (double)NS_PER_MS;
+	if (iters < 1.0)
+		return 1;
+	return (uint64_t)(iters + 0.5);
+}
