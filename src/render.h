@@ -25,6 +25,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "trace.h"
@@ -33,6 +34,9 @@ struct ascii_opts {
 	int width;     /* columns for the whole line; 0 = 100 */
 	bool unicode;  /* box-drawing glyphs; false: plain ASCII */
 	bool summary;  /* print the summary block after the timeline */
+	int64_t axis_ns; /* length of the time axis; 0 = the trace's own
+			  * wall.  `overlap compare` passes the longest wall
+			  * of its runs so every timeline shares one axis. */
 };
 
 int render_ascii(const struct trace *t, const struct ascii_opts *o, FILE *f);
