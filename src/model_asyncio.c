@@ -1,0 +1,1023 @@
+/*
+ * model_asyncio: asyncio's event loop, one thread on epoll with a timer
+ * heap (loop.h).  Every task is a state machine over its steps, not a
+ * thread and not a stack: 24 bytes of state and its step index, so 100,000
+ * tasks sleeping at once cost a few megabytes.  A task runs from one await
+ * to the next inside the loop thread, as a coroutine does:
+ *
+ *   sleep  a timer; the task's sleep segment ends when the loop gets round
+ *          to it, so a late timer shows as a longer sleep and as loop lag
+ *          (fire time minus due time; the worst is ctx->max_loop_lag_ns)
+ *   net    a non-blocking socket to the latency peer: connect, send the
+ *          request line, read until the peer closes
+ *   cpu    runs on the loop thread and blocks it, as a CPU-bound call in a
+ *          coroutine does: nothing else on the loop moves meanwhile
+ *   disk   a blocking file call on the loop thread (asyncio has no
+ *          non-blocking files)
+ *
+ * An iteration follows asyncio's _run_once: poll with a timeout reaching
+ * to the next timer (zero when callbacks are ready), resume the tasks whose
+ * descriptors or timers fired, then run the callbacks that were ready when
+ * the iteration began.  Options: limit puts an asyncio.Semaphore around
+ * every task (sem-wait segments, note "limit", handed over FIFO on
+ * release); collect says whether results are gathered in submission order
+ * or as_completed in finish order (checks.collect_order and finish_order,
+ * the first 100 task ids of each).  With an executor (model_asyncio.h)
+ * the same loop hands cpu steps, and optionally blocking I/O, to worker
+ * threads or processes and keeps serving timers meanwhile.
+ */
+#include "model_asyncio.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "loop.h"
+
+#define NIL UINT32_MAX
+#define TOKEN_EXECUTOR UINT64_MAX
+/* How many task ids of each order go into the checks. */
+#define ORDER_SHOWN_MAX 100
+/* The longest the loop sleeps without looking at ctx->stop. */
+#define STOP_POLL_NS (20 * NS_PER_MS)
+/* A cpu step on the loop looks at ctx->stop this often. */
+#define CPU_SLICE_NS NS_PER_MS
+/* How long a stopped loop waits for jobs already in its executor. */
+#define EXEC_DRAIN_NS (5 * NS_PER_S)
+/* Descriptors kept free for everything else when sizing net slots. */
+#define FD_RESERVE 128
+
+/* Step results besides 0 (done) and a negative errno. */
+#define STEP_WAITING 1
+
+enum aio_phase {
+	PH_NEW,		/* submitted, not started */
+	PH_READY,	/* in the ready queue, or stopped while runnable */
+	PH_SEM,		/* waiting for the limit semaphore */
+	PH_SLEEP,	/* waiting for its timer */
+	PH_NET_SLOT,	/* net: waiting for a connection slot */
+	PH_NET_CONNECT, /* net: connecting */
+	PH_NET_SEND,	/* net: sending the request line */
+	PH_NET_RECV,	/* net: reading the reply until the peer closes */
+	PH_EXEC,	/* its current step runs in the executor */
+	PH_BLOCKED,	/* waiting on a synchronisation object, which its
+			 * current step names */
+	PH_DONE,
+};
+
+enum aio_task_flags {
+	F_HOLDS_LIMIT = 1u << 0, /* past the limit semaphore */
+	F_NET_REPLIED = 1u << 1, /* net: the first reply bytes were seen */
+};
+
+/* Everything a task owns on the loop.  Kept small on purpose: with
+ * 100,000 tasks every byte here is 100 kB. */
+struct aio_task {
+	int64_t t0_ns; /* when the current wait began */
+	uint32_t pc;   /* the current step, an index into prog->steps */
+	uint32_t next; /* link in the ready queue or one wait list */
+	int32_t fd;    /* net: the socket while a request is open; else -1 */
+	uint16_t sent; /* net: bytes of the request line sent */
+	uint8_t phase; /* enum aio_phase */
+	uint8_t flags; /* enum aio_task_flags */
+};
+
+/* A FIFO of tasks threaded through aio_task.next: a task waits in at most
+ * one list at a time (the ready queue counts as one). */
+struct waitlist {
+	uint32_t head, tail;
+	uint32_t len;
+};
+
+struct aio {
+	struct run_ctx *ctx;
+	const struct program *prog;
+	struct rec_lane *lane;
+	struct loop *loop;
+	const struct asyncio_executor *ex;
+	struct gil *gil; /* the loop's GIL (executor threads), or NULL */
+
+	struct aio_task *tasks;
+	uint32_t n_tasks;
+	uint32_t live; /* tasks not ended */
+
+	struct waitlist ready;
+
+	/* limit: an asyncio.Semaphore around every task */
+	bool limited;
+	int64_t limit_free;
+	struct waitlist limit_waiters;
+
+	/* net: sockets are bounded by the descriptor limit; a request that
+	 * finds none free waits for one (inside its io segment, as a
+	 * connection pool's limit makes it wait) */
+	uint32_t net_free, net_in_use;
+	struct waitlist net_waiters;
+
+	uint32_t exec_inflight;
+
+	bool as_completed;
+	uint32_t *finish_order;
+	uint32_t n_finished;
+	int64_t max_lag_ns; /* -1 until a timer fires */
+	uint64_t cpu_sink;  /* keeps the cpu steps' results alive */
+	char buf[16384];    /* net replies are read into it and dropped */
+};
+
+static void task_continue(struct aio *a, uint32_t id);
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void list_push(struct aio *a, struct waitlist *l, uint32_t id)
+{
+	a->tasks[id].next = NIL;
+	if (l->tail == NIL)
+		l->head = id;
+	else
+		a->tasks[l->tail].next = id;
+	l->tail = id;
+	l->len++;
+}
+
+static uint32_t list_pop(struct aio *a, struct waitlist *l)
+{
+	uint32_t id = l->head;
+
+	if (id == NIL)
+		return NIL;
+	l->head = a->tasks[id].next;
+	if (l->head == NIL)
+		l->tail = NIL;
+	l->len--;
+	a->tasks[id].next = NIL;
+	return id;
+}
+
+static void list_init(struct waitlist *l)
+{
+	l->head = l->tail = NIL;
+	l->len = 0;
+}
+
+static void make_ready(struct aio *a, uint32_t id)
+{
+	a->tasks[id].phase = PH_READY;
+	list_push(a, &a->ready, id);
+}
+
+static bool stopped(const struct aio *a)
+{
+	return atomic_load_explicit(&a->ctx->stop, memory_order_relaxed) != 0;
+}
+
+/* Gives the GIL to a worker thread that asked for it, as CPython's eval
+ * loop does between bytecodes; a cheap check when nobody waits. */
+static void gil_check(struct aio *a)
+{
+	if (a->gil && gil_drop_requested(a->gil))
+		gil_yield(a->gil);
+}
+
+/* A wait begins: remember when, and tell live viewers. */
+static void wait_begin(struct aio *a, uint32_t id, enum aio_phase phase,
+		       enum seg_state state, uint32_t note)
+{
+	struct aio_task *t = &a->tasks[id];
+
+	t->t0_ns = rec_now(a->lane);
+	t->phase = (uint8_t)phase;
+	rec_open(a->lane, id, state, t->t0_ns, note);
+}
+
+/* The wait ends now: records it and returns now. */
+static int64_t wait_end(struct aio *a, uint32_t id, enum seg_state state,
+			uint32_t note)
+{
+	int64_t now = rec_now(a->lane);
+
+	rec_segment(a->lane, id, state, a->tasks[id].t0_ns, now, note);
+	return now;
+}
+
+/* What a task blocked on a synchronisation object waits in, from the step
+ * that blocked it. */
+static enum seg_state blocked_state(const struct step *s)
+{
+	switch (s->kind) {
+	case STEP_LOCK:
+		return ST_LOCK_WAIT;
+	case STEP_ACQUIRE:
+		return ST_SEM_WAIT;
+	case STEP_PUT:
+	case STEP_GET:
+	case STEP_CONSUME:
+		return ST_QUEUE_WAIT;
+	case STEP_BARRIER:
+		return ST_BARRIER_WAIT;
+	case STEP_EVENT_WAIT:
+		return ST_EVENT_WAIT;
+	case STEP_REQUEST:
+		return ST_RATE_WAIT;
+	default:
+		return ST_LOCK_WAIT;
+	}
+}
+
+/* The note id the limit semaphore's waits carry. */
+static uint32_t limit_note(void)
+{
+	return 0;
+}
+
+/* ---- task life ---------------------------------------------------------- */
+
+static void limit_release(struct aio *a)
+{
+	uint32_t w = list_pop(a, &a->limit_waiters);
+
+	if (w == NIL) {
+		a->limit_free++;
+		return;
+	}
+	/* Hand the permit straight to the first waiter, so no task that
+	 * arrives later can take it first (asyncio's Semaphore is fair in
+	 * the same way since 3.11.1). */
+	wait_end(a, w, ST_SEM_WAIT, limit_note());
+	a->tasks[w].flags |= F_HOLDS_LIMIT;
+	make_ready(a, w);
+}
+
+static void task_finish(struct aio *a, uint32_t id, enum task_status status)
+{
+	struct aio_task *t = &a->tasks[id];
+
+	rec_task_end(a->lane, id, rec_now(a->lane), status, 0);
+	t->phase = PH_DONE;
+	a->live--;
+	a->finish_order[a->n_finished++] = id;
+	if (t->flags & F_HOLDS_LIMIT) {
+		t->flags &= (uint8_t)~F_HOLDS_LIMIT;
+		limit_release(a);
+	}
+}
+
+static enum task_status status_of(int err)
+{
+	switch (err) {
+	case -ECANCELED:
+		return TASK_CANCELLED;
+	case -ETIMEDOUT:
+		return TASK_TIMEOUT;
+	default:
+		return TASK_ERROR;
+	}
+}
+
+/* Ends a task whose step failed; the run's message names the first such
+ * task, the step and the reason. */
+static void task_fail(struct aio *a, uint32_t id, int err, int signal)
+{
+	struct run_ctx *ctx = a->ctx;
+	const struct step *s = &a->prog->steps[a->tasks[id].pc];
+	enum task_status status = signal ? TASK_ERROR : status_of(err);
+
+	/* Once the run stopped, the message belongs to whoever stopped it. */
+	if (status == TASK_ERROR && !stopped(a) && ctx->message[0] == '\0') {
+		char name[64];
+
+		program_task_name(a->prog, id, name, sizeof(name));
+		if (signal)
+			snprintf(ctx->message, sizeof(ctx->message),
+				 "%s: the executor's worker died of signal %d",
+				 name, signal);
+		else if (err == -ENOTSUP)
+			snprintf(ctx->message, sizeof(ctx->message),
+				 "%s: step %s not supported by asyncio", name,
+				 step_kind_name((enum step_kind)s->kind));
+		else
+			snprintf(ctx->message, sizeof(ctx->message),
+				 "%s: %s: %s", name,
+				 step_kind_name((enum step_kind)s->kind),
+				 strerror(-err));
+	}
+	task_finish(a, id, status);
+}
+
+/* The task's current step finished after a wait: go on to the next. */
+static void step_resume(struct aio *a, uint32_t id)
+{
+	struct aio_task *t = &a->tasks[id];
+
+	t->pc++;
+	atomic_fetch_add_explicit(&a->ctx->progress, 1, memory_order_relaxed);
+	if (stopped(a)) {
+		/* Runnable but not run: the wind-down cancels it. */
+		t->phase = PH_READY;
+		return;
+	}
+	task_continue(a, id);
+}
+
+static void task_start(struct aio *a, uint32_t id)
+{
+	rec_task_start(a->lane, id, rec_now(a->lane));
+	if (a->limited) {
+		if (a->limit_free == 0) {
+			wait_begin(a, id, PH_SEM, ST_SEM_WAIT, limit_note());
+			list_push(a, &a->limit_waiters, id);
+			return;
+		}
+		a->limit_free--;
+		a->tasks[id].flags |= F_HOLDS_LIMIT;
+	}
+	task_continue(a, id);
+}
+
+/* ---- steps -------------------------------------------------------------- */
+
+/* Runs a cpu step on the loop thread: the loop is blocked meanwhile, which
+ * is the point.  Sliced only to notice a stopped run. */
+static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
+{
+	const struct cpu_calib *cal = &a->ctx->cpu;
+	uint64_t iters = s->n > 0 ? (uint64_t)s->n
+				  : cpu_iters_for_ns(cal, s->ns);
+	uint64_t slice = cpu_iters_for_ns(cal, CPU_SLICE_NS);
+	int64_t t0 = rec_now(a->lane);
+	int err = 0;
+
+	if (slice == 0)
+		slice = 1;
+	while (iters > 0) {
+		uint64_t n = iters < slice ? iters : slice;
+
+		a->cpu_sink += cpu_burn(n, a->cpu_sink + id);
+		iters -= n;
+		if (iters > 0 && stopped(a)) {
+			err = -ECANCELED;
+			break;
+		}
+	}
+	rec_segment(a->lane, id, ST_COMPUTE, t0, rec_now(a->lane), 0);
+	return err;
+}
+
+/* A disk step blocks the loop thread too: exec_step does the file call and
+ * records it (releasing the loop's GIL around it when there is one). */
+static int disk_on_loop(struct aio *a, uint32_t id, const struct step *s)
+{
+	struct exec_ctx x = {
+		.run = a->ctx, .lane = a->lane, .gil = a->gil, .task = id};
+
+	return exec_step(&x, s);
+}
+
+static int sleep_begin(struct aio *a, uint32_t id, const struct step *s)
+{
+	struct aio_task *t = &a->tasks[id];
+
+	if (s->ns <= 0) {
+		/* asyncio.sleep(0): yield to the other ready callbacks. */
+		t->pc++;
+		atomic_fetch_add_explicit(&a->ctx->progress, 1,
+					  memory_order_relaxed);
+		make_ready(a, id);
+		return STEP_WAITING;
+	}
+	wait_begin(a, id, PH_SLEEP, ST_SLEEP, 0);
+	if (loop_add_timer(a->loop, t->t0_ns + s->ns, id) < 0) {
+		wait_end(a, id, ST_SLEEP, 0);
+		return -ENOMEM;
+	}
+	return STEP_WAITING;
+}
+
+static void on_timer(void *arg, uint32_t id, int64_t due_ns)
+{
+	struct aio *a = arg;
+	int64_t now, lag;
+
+	if (a->tasks[id].phase != PH_SLEEP)
+		return;
+	now = wait_end(a, id, ST_SLEEP, 0);
+	lag = now - due_ns;
+	if (lag > a->max_lag_ns)
+		a->max_lag_ns = lag;
+	step_resume(a, id);
+	gil_check(a);
+}
+
+/* Closes a request's socket, if any, and frees its slot for the next
+ * request waiting for one (which connects from the ready queue, so a
+ * chain of failures never recurses). */
+static void net_close(struct aio *a, uint32_t id)
+{
+	struct aio_task *t = &a->tasks[id];
+	uint32_t w;
+
+	if (t->fd >= 0) {
+		close(t->fd);
+		t->fd = -1;
+	}
+	if (t->phase == PH_NET_SLOT)
+		return; /* never had a slot */
+	a->net_in_use--;
+	w = list_pop(a, &a->net_waiters);
+	if (w == NIL) {
+		a->net_free++;
+		return;
+	}
+	a->net_in_use++;
+	list_push(a, &a->ready, w); /* stays PH_NET_SLOT: connects next */
+}
+
+/* Opens the socket of a request that holds a slot. */
+static int net_connect(struct aio *a, uint32_t id)
+{
+	struct aio_task *t = &a->tasks[id];
+	struct sockaddr_in addr = {.sin_family = AF_INET,
+				   .sin_port = htons(a->ctx->peer_port),
+				   .sin_addr.s_addr =
+					   htonl(INADDR_LOOPBACK)};
+	int fd, err;
+
+	t->phase = PH_NET_CONNECT;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	t->fd = fd;
+	t->sent = 0;
+	t->flags &= (uint8_t)~F_NET_REPLIED;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 &&
+	    errno != EINPROGRESS)
+		return -errno;
+	/* Connected or not yet: writable tells either way. */
+	err = loop_add_fd(a->loop, fd, EPOLLOUT, id);
+	if (err < 0)
+		return err;
+	return STEP_WAITING;
+}
+
+/* Ends a request that failed: its io segment, its socket, the task. */
+static void net_fail(struct aio *a, uint32_t id, int err)
+{
+	wait_end(a, id, ST_IO, 0);
+	net_close(a, id);
+	task_fail(a, id, err, 0);
+}
+
+static int net_begin(struct aio *a, uint32_t id)
+{
+	int r;
+
+	wait_begin(a, id, PH_NET_SLOT, ST_IO, 0);
+	if (a->net_free == 0) {
+		list_push(a, &a->net_waiters, id);
+		return STEP_WAITING;
+	}
+	a->net_free--;
+	a->net_in_use++;
+	a->tasks[id].phase = PH_NET_CONNECT;
+	r = net_connect(a, id);
+	if (r < 0) {
+		wait_end(a, id, ST_IO, 0);
+		net_close(a, id);
+	}
+	return r;
+}
+
+/* Drives a request forward when its socket is ready.  Returns 0 while it
+ * goes on, 1 when the reply is complete, or a negative errno. */
+static int net_progress(struct aio *a, uint32_t id)
+{
+	struct aio_task *t = &a->tasks[id];
+	const struct step *s = &a->prog->steps[t->pc];
+
+	if (t->phase == PH_NET_CONNECT) {
+		int soerr = 0;
+		socklen_t len = sizeof(soerr);
+
+		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+			return -errno;
+		if (soerr)
+			return -soerr;
+		t->phase = PH_NET_SEND;
+	}
+	if (t->phase == PH_NET_SEND) {
+		char line[48];
+		int len = snprintf(line, sizeof(line), "%lld %lld\n",
+				   (long long)(s->ns / NS_PER_US),
+				   (long long)(s->aux > 0 ? s->aux : 0));
+
+		while (t->sent < len) {
+			ssize_t n = send(t->fd, line + t->sent,
+					 (size_t)(len - t->sent),
+					 MSG_NOSIGNAL);
+
+			if (n < 0)
+				return errno == EAGAIN ? 0 : -errno;
+			t->sent = (uint16_t)(t->sent + n);
+		}
+		t->phase = PH_NET_RECV;
+		return loop_mod_fd(a->loop, t->fd, EPOLLIN, id);
+	}
+	for (;;) {
+		ssize_t n = recv(t->fd, a->buf, sizeof(a->buf), 0);
+
+		if (n == 0)
+			return 1;
+		if (n < 0)
+			return errno == EAGAIN ? 0 : -errno;
+		if (!(t->flags & F_NET_REPLIED)) {
+			t->flags |= F_NET_REPLIED;
+			if (a->buf[0] == 'E')
+				return -EPROTO; /* "ERR\n" */
+		}
+	}
+}
+
+static void on_net(struct aio *a, uint32_t id)
+{
+	struct aio_task *t = &a->tasks[id];
+	int r;
+
+	if (t->phase < PH_NET_CONNECT || t->phase > PH_NET_RECV)
+		return;
+	r = net_progress(a, id);
+	if (r < 0) {
+		net_fail(a, id, r);
+	} else if (r == 1) {
+		wait_end(a, id, ST_IO, 0);
+		net_close(a, id);
+		step_resume(a, id);
+	}
+}
+
+/* Hands the current step to the executor; the task waits for its job. */
+static int offload(struct aio *a, uint32_t id)
+{
+	struct aio_task *t = &a->tasks[id];
+	int err;
+
+	t->t0_ns = rec_now(a->lane);
+	t->phase = PH_EXEC;
+	err = a->ex->submit(a->ex->impl, id, t->pc, t->t0_ns);
+	if (err < 0)
+		return err;
+	a->exec_inflight++;
+	return STEP_WAITING;
+}
+
+static void on_exec_done(void *arg, const struct asyncio_done *d)
+{
+	struct aio *a = arg;
+	struct aio_task *t;
+
+	if (d->task >= a->n_tasks)
+		return;
+	t = &a->tasks[d->task];
+	if (t->phase != PH_EXEC)
+		return;
+	a->exec_inflight--;
+	/* The job waited for a free worker from submit to pick-up. */
+	if (d->picked_ns > t->t0_ns)
+		rec_segment(a->lane, d->task, ST_QUEUED, t->t0_ns,
+			    d->picked_ns, 0);
+	if (d->err == 0 && d->signal == 0)
+		step_resume(a, d->task);
+	else
+		task_fail(a, d->task, d->err ? d->err : -ECHILD, d->signal);
+	gil_check(a);
+}
+
+/* Starts the task's current step.  Returns 0 when it is done already,
+ * STEP_WAITING when the task now waits, or a negative errno.  A new step
+ * kind is one more case here (and its wake-up elsewhere); a task that
+ * waits on an object sets PH_BLOCKED and joins that object's wait list. */
+static int step_begin(struct aio *a, uint32_t id, const struct step *s)
+{
+	bool offload_io = a->ex && a->ex->offload_io;
+
+	switch (s->kind) {
+	case STEP_CPU:
+		return a->ex ? offload(a, id) : cpu_on_loop(a, id, s);
+	case STEP_SLEEP:
+		return sleep_begin(a, id, s);
+	case STEP_NET:
+		return offload_io ? offload(a, id) : net_begin(a, id);
+	case STEP_DISK:
+		return offload_io ? offload(a, id) : disk_on_loop(a, id, s);
+	default:
+		return -ENOTSUP;
+	}
+}
+
+/* Runs a task from its current step until it waits or ends: what a
+ * coroutine does between two awaits. */
+static void task_continue(struct aio *a, uint32_t id)
+{
+	struct aio_task *t = &a->tasks[id];
+	const struct task_def *def = &a->prog->tasks[id];
+	uint32_t end = def->first_step + def->n_steps;
+
+	while (t->pc < end) {
+		int r = step_begin(a, id, &a->prog->steps[t->pc]);
+
+		if (r == STEP_WAITING)
+			return;
+		if (r < 0) {
+			task_fail(a, id, r, 0);
+			return;
+		}
+		t->pc++;
+		atomic_fetch_add_explicit(&a->ctx->progress, 1,
+					  memory_order_relaxed);
+	}
+	task_finish(a, id, TASK_OK);
+}
+
+/* ---- the loop ----------------------------------------------------------- */
+
+static void on_io(void *arg, uint64_t token, uint32_t events)
+{
+	struct aio *a = arg;
+
+	(void)events;
+	if (token == TOKEN_EXECUTOR) {
+		int r = a->ex->drain(a->ex->impl, on_exec_done, a);
+
+		if (r < 0 && !stopped(a) && a->ctx->message[0] == '\0')
+			snprintf(a->ctx->message, sizeof(a->ctx->message),
+				 "the executor stopped: %s", strerror(-r));
+		return;
+	}
+	if (token < a->n_tasks)
+		on_net(a, (uint32_t)token);
+	gil_check(a);
+}
+
+/* Runs the callbacks that were ready when the iteration began; those they
+ * make ready wait for the next iteration. */
+static void run_ready(struct aio *a)
+{
+	uint32_t n = a->ready.len;
+
+	while (n-- > 0) {
+		uint32_t id = list_pop(a, &a->ready);
+		struct aio_task *t = &a->tasks[id];
+		int r;
+
+		if (stopped(a))
+			continue; /* the wind-down ends it */
+		switch (t->phase) {
+		case PH_NEW:
+			task_start(a, id);
+			break;
+		case PH_READY:
+			task_continue(a, id);
+			break;
+		case PH_NET_SLOT: /* a slot came free for it */
+			r = net_connect(a, id);
+			if (r < 0)
+				net_fail(a, id, r);
+			break;
+		default:
+			break;
+		}
+		gil_check(a);
+	}
+}
+
+/* Nothing can wake any live task: no callback ready, no timer, no socket
+ * and no job in the executor.  Names what they wait for and stops the
+ * run as a deadlock. */
+static void declare_deadlock(struct aio *a)
+{
+	struct run_ctx *ctx = a->ctx;
+	size_t off;
+	unsigned shown = 0;
+	int running = 0;
+
+	/* Whoever raises stop first owns the message. */
+	if (!atomic_compare_exchange_strong(&ctx->stop, &running,
+					    RUN_DEADLOCK))
+		return;
+	off = (size_t)snprintf(ctx->message, sizeof(ctx->message),
+			       "deadlock: %u task%s wait forever:", a->live,
+			       a->live == 1 ? "" : "s");
+	for (uint32_t id = 0; id < a->n_tasks && shown < 3; id++) {
+		const struct aio_task *t = &a->tasks[id];
+		const struct step *s = &a->prog->steps[t->pc];
+		char name[64];
+		const char *what = "limit";
+
+		if (t->phase != PH_BLOCKED && t->phase != PH_SEM)
+			continue;
+		if (t->phase == PH_BLOCKED && s->object < a->prog->n_objects)
+			what = a->prog->objects[s->object].name;
+		program_task_name(a->prog, id, name, sizeof(name));
+		if (off < sizeof(ctx->message))
+			off += (size_t)snprintf(
+				ctx->message + off, sizeof(ctx->message) - off,
+				"%s %s waits for %s %s", shown ? ";" : "",
+				name,
+				t->phase == PH_SEM
+					? "semaphore"
+					: step_kind_name(
+						  (enum step_kind)s->kind),
+				what);
+		shown++;
+	}
+}
+
+/* The run stopped (time limit, cancel, deadlock): jobs already in the
+ * executor are waited for briefly, then every task still alive ends as
+ * cancelled, its open wait recorded up to now. */
+static void wind_down(struct aio *a)
+{
+	int64_t until = rec_now(a->lane) + EXEC_DRAIN_NS;
+
+	while (a->exec_inflight > 0 && rec_now(a->lane) < until) {
+		if (a->gil)
+			gil_release(a->gil);
+		int r = loop_poll(a->loop, STOP_POLL_NS, on_io, a);
+		if (a->gil)
+			gil_acquire(a->gil);
+		if (r < 0)
+			break;
+	}
+	for (uint32_t id = 0; id < a->n_tasks; id++) {
+		struct aio_task *t = &a->tasks[id];
+		const struct step *s = &a->prog->steps[t->pc];
+
+		switch (t->phase) {
+		case PH_DONE:
+			continue;
+		case PH_SEM:
+			wait_end(a, id, ST_SEM_WAIT, limit_note());
+			break;
+		case PH_SLEEP:
+			wait_end(a, id, ST_SLEEP, 0);
+			break;
+		case PH_NET_SLOT:
+		case PH_NET_CONNECT:
+		case PH_NET_SEND:
+		case PH_NET_RECV:
+			wait_end(a, id, ST_IO, 0);
+			if (t->fd >= 0) {
+				close(t->fd);
+				t->fd = -1;
+			}
+			break;
+		case PH_BLOCKED:
+			wait_end(a, id, blocked_state(s), s->object + 1);
+			break;
+		default:
+			break;
+		}
+		/* Permits and slots no longer matter: nobody runs again. */
+		t->flags &= (uint8_t)~F_HOLDS_LIMIT;
+		task_finish(a, id, TASK_CANCELLED);
+	}
+}
+
+static json_t *order_json(const uint32_t *ids, uint32_t n)
+{
+	json_t *arr = json_array();
+
+	for (uint32_t i = 0; i < n && i < ORDER_SHOWN_MAX; i++)
+		json_array_append_new(arr, json_integer(ids[i]));
+	return arr;
+}
+
+/* The order results were collected: gather returns them in submission
+ * order, as_completed yields them as they finish. */
+static void add_checks(struct aio *a)
+{
+	struct run_ctx *ctx = a->ctx;
+	uint32_t submitted[ORDER_SHOWN_MAX];
+	uint32_t n = a->n_finished, k = 0;
+
+	if (!ctx->checks)
+		ctx->checks = json_object();
+	json_object_set_new(ctx->checks, "collect",
+			    json_string(ctx->collect_order));
+	if (a->as_completed) {
+		json_object_set_new(ctx->checks, "collect_order",
+				    order_json(a->finish_order, n));
+	} else {
+		/* Finished tasks, in the order they were submitted. */
+		for (uint32_t id = 0; id < a->n_tasks && k < ORDER_SHOWN_MAX;
+		     id++)
+			if (a->tasks[id].phase == PH_DONE)
+				submitted[k++] = id;
+		json_object_set_new(ctx->checks, "collect_order",
+				    order_json(submitted, k));
+	}
+	json_object_set_new(ctx->checks, "finish_order",
+			    order_json(a->finish_order, n));
+	if (n > ORDER_SHOWN_MAX)
+		json_object_set_new(ctx->checks, "orders_truncated",
+				    json_true());
+}
+
+/* Requests in flight at once are bounded by the descriptors this process
+ * may open; each takes two (ours and the peer's end, which lives in this
+ * process too).  Raises the soft limit to the hard one first. */
+static uint32_t net_slots(const struct program *prog)
+{
+	struct rlimit rl;
+	bool has_net = false;
+	rlim_t avail;
+
+	for (size_t i = 0; i < prog->n_steps && !has_net; i++)
+		has_net = prog->steps[i].kind == STEP_NET;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 256;
+	if (has_net && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 1u << 20)
+		rl.rlim_cur = 1u << 20;
+	avail = rl.rlim_cur > 2 * FD_RESERVE ? rl.rlim_cur - FD_RESERVE
+					     : rl.rlim_cur / 2;
+	return avail / 2 > 0 ? (uint32_t)(avail / 2) : 1;
+}
+
+static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
+		    const struct asyncio_executor *ex)
+{
+	const struct param_set *opt = &ctx->spec->options;
+	size_t n = ctx->prog->n_tasks;
+
+	a->ctx = ctx;
+	a->prog = ctx->prog;
+	a->lane = lane;
+	a->ex = ex;
+	a->gil = ex ? ex->loop_gil : NULL;
+	a->n_tasks = (uint32_t)n;
+	a->max_lag_ns = -1;
+	list_init(&a->ready);
+	list_init(&a->limit_waiters);
+	list_init(&a->net_waiters);
+	a->limit_free = spec_int(opt, "limit");
+	a->limited = a->limit_free > 0;
+	a->as_completed = strcmp(spec_text(opt, "collect"), "as_completed") == 0;
+	util_strlcpy(ctx->collect_order, spec_text(opt, "collect"),
+		     sizeof(ctx->collect_order));
+	a->net_free = net_slots(ctx->prog);
+
+	a->tasks = calloc(n ? n : 1, sizeof(*a->tasks));
+	if (!a->tasks)
+		return -ENOMEM;
+	a->finish_order = calloc(n ? n : 1, sizeof(*a->finish_order));
+	if (!a->finish_order)
+		return -ENOMEM;
+	/* Room for every task's timer at once: the 100,000-sleeper case
+	 * never reallocates the heap mid-run. */
+	a->loop = loop_create(n ? n : 1);
+	if (!a->loop)
+		return -errno;
+	if (ex) {
+		int err = loop_add_fd(a->loop, ex->fd, EPOLLIN,
+				      TOKEN_EXECUTOR);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
+static void aio_free(struct aio *a)
+{
+	loop_destroy(a->loop);
+	free(a->finish_order);
+	free(a->tasks);
+}
+
+struct rec_lane *asyncio_add_loop_lane(struct run_ctx *ctx)
+{
+	struct rec_lane *lane =
+		trace_rec_add_lane(ctx->rec, LANE_LOOP, "event loop");
+
+	if (lane)
+		rec_lane_os_id(lane, gettid());
+	return lane;
+}
+
+int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
+		const struct asyncio_executor *ex)
+{
+	struct aio *a = calloc(1, sizeof(*a));
+	int err;
+
+	if (!a)
+		return -ENOMEM;
+	err = aio_init(a, ctx, lane, ex);
+	if (err < 0) {
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "asyncio: cannot set up the event loop: %s",
+			 strerror(-err));
+		goto out_free;
+	}
+	if (a->gil)
+		gil_acquire(a->gil);
+
+	/* The main coroutine creates every task (gather / as_completed);
+	 * each first runs in the loop's next iteration, in that order. */
+	for (uint32_t id = 0; id < a->n_tasks; id++) {
+		struct aio_task *t = &a->tasks[id];
+
+		t->pc = a->prog->tasks[id].first_step;
+		t->fd = -1;
+		t->phase = PH_NEW;
+		rec_task_submit(lane, id, rec_now(lane));
+		list_push(a, &a->ready, id);
+	}
+	a->live = a->n_tasks;
+
+	while (a->live > 0 && !stopped(a)) {
+		int64_t now = rec_now(lane), timeout;
+		int r;
+
+		if (a->ready.len > 0) {
+			timeout = 0;
+		} else if (loop_timer_count(a->loop) > 0) {
+			timeout = loop_next_due(a->loop) - now;
+			if (timeout < 0)
+				timeout = 0;
+		} else if (a->net_in_use == 0 && a->exec_inflight == 0) {
+			declare_deadlock(a);
+			break;
+		} else {
+			timeout = STOP_POLL_NS;
+		}
+		if (timeout > STOP_POLL_NS)
+			timeout = STOP_POLL_NS;
+
+		if (a->gil)
+			gil_release(a->gil);
+		r = loop_poll(a->loop, timeout, on_io, a);
+		if (a->gil)
+			gil_acquire(a->gil);
+		if (r < 0) {
+			snprintf(ctx->message, sizeof(ctx->message),
+				 "asyncio: epoll failed: %s", strerror(-r));
+			err = r;
+			break;
+		}
+		loop_run_timers(a->loop, rec_now(lane), on_timer, a);
+		run_ready(a);
+	}
+	wind_down(a);
+	if (a->gil)
+		gil_release(a->gil);
+	add_checks(a);
+	ctx->max_loop_lag_ns = a->max_lag_ns;
+out_free:
+	aio_free(a);
+	free(a);
+	return err;
+}
+
+/* ---- the model ---------------------------------------------------------- */
+
+static const struct param_def asyncio_options[] = {
+	{"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
+	 "asyncio.Semaphore around every task: at most this many run at "
+	 "once (0: no limit)"},
+	{"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
+	 "how results are collected: gather (submission order) or "
+	 "as_completed (finish order)"},
+};
+
+static int asyncio_model_run(struct run_ctx *ctx)
+{
+	struct rec_lane *lane = asyncio_add_loop_lane(ctx);
+
+	if (!lane) {
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "asyncio: no lane left for the event loop");
+		return -ENOSPC;
+	}
+	return asyncio_run(ctx, lane, NULL);
+}
+
+const struct model_ops model_asyncio = {
+	.name = "asyncio",
+	.help = "one event loop thread on epoll: tasks overlap their waits; "
+		"a cpu step blocks every other task",
+	.options = asyncio_options,
+	.n_options = sizeof(asyncio_options) / sizeof(asyncio_options[0]),
+	.max_tasks = 100000,
+	.run = asyncio_model_run,
+};
