@@ -14,6 +14,8 @@ const struct model_ops *const model_catalog[] = {
 	&model_sequential,
 	&model_threads,
 	&model_thread_pool,
+	&model_asyncio,
+	&model_asyncio_executor,
 };
 const size_t model_catalog_count =
 	sizeof(model_catalog) / sizeof(model_catalog[0]);

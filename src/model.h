@@ -68,5 +68,7 @@ const struct model_ops *model_find(const char *name);
 extern const struct model_ops model_sequential;
 extern const struct model_ops model_threads;
 extern const struct model_ops model_thread_pool;
+extern const struct model_ops model_asyncio;
+extern const struct model_ops model_asyncio_executor;
 
 #endif

@@ -374,8 +374,11 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
  * records it (releasing the loop's GIL around it when there is one). */
 static int disk_on_loop(struct aio *a, uint32_t id, const struct step *s)
 {
-	struct exec_ctx x = {
-		.run = a->ctx, .lane = a->lane, .gil = a->gil, .task = id};
+	struct exec_ctx x = {.run = a->ctx,
+			     .lane = a->lane,
+			     .gil = a->gil,
+			     .task = id,
+			     .holds_gil = a->gil != NULL};
 
 	return exec_step(&x, s);
 }

@@ -83,28 +83,20 @@ static void tpool_post(struct tpool *p, const struct asyncio_done *d)
 		return;
 }
 
-/* Runs one job on worker lane: the step with the GIL held (exec_step
- * releases it around waits), the GIL wait recorded as gil-wait. */
+/* Runs one job on a worker's lane: the step with the GIL held (exec_step
+ * releases it around waits; exec_gil_acquire records the wait for it). */
 static int tpool_run_job(struct tpool *p, const struct rec_lane *lane,
 			 const struct tjob *job)
 {
 	struct exec_ctx x = {
 		.run = p->ctx, .lane = lane, .gil = p->gil, .task = job->task};
-	const struct step *s = &p->ctx->prog->steps[job->step];
 	int err;
 
 	if (atomic_load(&p->ctx->stop))
 		return -ECANCELED;
-	if (p->gil) {
-		int64_t t0 = rec_now(lane);
-
-		if (gil_acquire(p->gil) > 0)
-			rec_segment(lane, job->task, ST_GIL_WAIT, t0,
-				    rec_now(lane), 0);
-	}
-	err = exec_step(&x, s);
-	if (p->gil)
-		gil_release(p->gil);
+	exec_gil_acquire(&x);
+	err = exec_step(&x, &p->ctx->prog->steps[job->step]);
+	exec_gil_release(&x);
 	return err;
 }
 
@@ -318,12 +310,7 @@ static const struct param_def executor_options[] = {
 	 "where cpu steps run: a thread pool or a process pool"},
 	{"workers", PARAM_INT, "workers", "2", 1, EXECUTOR_WORKERS_MAX, NULL,
 	 "executor workers"},
-	{"gil", PARAM_ENUM, "", "on", 0, 0, "on|off",
-	 "threads: one GIL shared by the loop and the workers (off: the "
-	 "free-threaded build)"},
-	{"switch_interval", PARAM_DURATION, "ms", "5ms", 1e3, 1e9, NULL,
-	 "threads with gil=on: how long a waiting thread lets the holder "
-	 "run before it asks for the GIL"},
+	EXEC_GIL_OPTIONS,
 	{"offload_io", PARAM_ENUM, "", "off", 0, 0, "on|off",
 	 "also hand net and disk steps to the executor as blocking calls"},
 	{"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn",
@@ -346,13 +333,10 @@ static int run_threads(struct run_ctx *ctx, struct rec_lane *lane,
 	uint32_t started;
 	int err;
 
-	if (strcmp(spec_text(opt, "gil"), "on") == 0) {
-		gil = gil_create(spec_ns(opt, "switch_interval"));
-		if (!gil) {
-			snprintf(ctx->message, sizeof(ctx->message),
-				 "asyncio-executor: cannot create the GIL");
-			return -ENOMEM;
-		}
+	if (exec_gil_create(opt, &gil) < 0) {
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "asyncio-executor: cannot create the GIL");
+		return -ENOMEM;
 	}
 	p = tpool_create(ctx, workers, gil, &started);
 	if (started < workers) {
