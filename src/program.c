@@ -81,6 +81,13 @@ uint32_t program_add_object(struct program *p, enum object_kind kind,
 	return (uint32_t)p->n_objects++;
 }
 
+uint32_t program_add_request(struct program *p, struct request_def r)
+{
+	grow((void **)&p->requests, p->n_requests, sizeof(*p->requests));
+	p->requests[p->n_requests] = r;
+	return (uint32_t)p->n_requests++;
+}
+
 const char *program_label(struct program *p, const char *label)
 {
 	size_t i;
@@ -138,6 +145,7 @@ static const char *const step_kind_names[STEP__COUNT] = {
 	[STEP_EVENT_WAIT] = "event wait",
 	[STEP_REQUEST] = "request",
 	[STEP_CONSUME] = "consume",
+	[STEP_CLOSE] = "close",
 };
 
 const char *step_kind_name(enum step_kind kind)

@@ -26,15 +26,20 @@ enum step_kind {
 	STEP_RELEASE,	  /* object = semaphore */
 	STEP_PUT,	  /* object = queue; n = item value (-1 = poison pill) */
 	STEP_GET,	  /* object = queue */
-	STEP_INCR,	  /* object = counter; n = increments */
+	STEP_INCR,	  /* object = counter; n = increments; flags
+			   * STEP_F_AWAIT: an await (sleep(0)) between the
+			   * read and the write of every increment */
 	STEP_BARRIER,	  /* object = barrier */
 	STEP_EVENT_SET,	  /* object = event */
 	STEP_EVENT_WAIT,  /* object = event */
 	STEP_REQUEST,	  /* scraper request: ns = latency, object = limiter,
 			   * aux = index into program.requests */
-	STEP_CONSUME,	  /* get from queue object until the poison pill,
-			   * n = cpu ns per item, aux = queue to forward to
-			   * (+1; 0 = none) */
+	STEP_CONSUME,	  /* get from queue object until the poison pill;
+			   * each item's work is steps[n] (a cpu step
+			   * outside every task's range; -1 = none); aux =
+			   * queue to forward each item to (+1; 0 = none) */
+	STEP_CLOSE,	  /* a producer is done with queue object: the last
+			   * of the queue's closers puts n poison pills */
 	STEP__COUNT
 };
 
@@ -50,9 +55,12 @@ enum object_kind {
 	OBJ__COUNT
 };
 
+/* struct step.flags */
+#define STEP_F_AWAIT 0x01u
+
 struct step {
 	uint8_t kind;	 /* enum step_kind */
-	uint8_t flags;
+	uint8_t flags;	 /* STEP_F_* */
 	uint16_t reserved;
 	uint32_t object; /* index into program.objects */
 	int64_t ns;
@@ -66,12 +74,17 @@ struct object_def {
 	char name[32];
 };
 
+/* A request makes at most this many attempts (retries + 1). */
+#define REQUEST_MAX_ATTEMPTS 8
+
 /* Per-request parameters of the scraper workload (STEP_REQUEST.aux). */
 struct request_def {
 	int64_t timeout_ns;
 	int32_t retries;
 	int32_t fail_mask; /* bit k set: attempt k fails */
-	int64_t backoff_ns;
+	int64_t backoff_ns; /* before retry k: backoff_ns << k */
+	int64_t latency_ns[REQUEST_MAX_ATTEMPTS]; /* the peer's delay of
+						   * attempt k */
 };
 
 struct task_def {
@@ -102,6 +115,7 @@ uint32_t program_add_step(struct program *p, struct step s);
 uint32_t program_add_object(struct program *p, enum object_kind kind,
 			    int64_t count, const char *name);
 const char *program_label(struct program *p, const char *label);
+uint32_t program_add_request(struct program *p, struct request_def r);
 /* Adds a task running steps [first, first+n). */
 uint32_t program_add_task(struct program *p, const char *label,
 			  uint32_t number, uint32_t first, uint32_t n);
