@@ -4,10 +4,12 @@
  *
  * A forked worker calls worker_serve() straight after fork; a spawned one
  * runs `overlap worker --sock 3 --rec-fd 4 --rec-size N --shm-fd 5
- * --shm-size M --slot S --spec JSON` (worker_main()), maps the recorder and
- * the pool's slots from the descriptors it was given, rebuilds the program
- * from the spec with the workload catalog, and then calls worker_serve()
- * too.  Both close every descriptor they do not need, ask for SIGKILL when
+ * --shm-size M --slot S --spec-offset O --spec-bytes B` (worker_main()),
+ * maps the recorder and the pool's mapping from the descriptors it was
+ * given, reads the spec (JSON text of B bytes at offset O of the pool's
+ * mapping, after the slots: it may be longer than one argument may be),
+ * rebuilds the program from it with the workload catalog, and then calls
+ * worker_serve() too.  Both close every descriptor they do not need, ask for SIGKILL when
  * the run process dies, and leave when their socket reaches end of file.
  *
  * Each worker owns one slot of the pool's shared mapping.  The slot holds

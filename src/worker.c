@@ -1,0 +1,407 @@
+/*
+ * worker: what a process-pool worker does, forked or spawned.
+ *
+ * A forked worker already has everything in memory (the program, the
+ * mapped recorder and slots), so it goes straight to worker_serve().  A
+ * spawned one starts from nothing, as a Python spawn worker does: it maps
+ * the recorder and the pool's slots from the descriptors it was handed,
+ * reads the spec from the pool's mapping and rebuilds the program through
+ * the workload catalog.  That rebuilding is part of its start-up segment.
+ *
+ * The serving loop is plain blocking I/O on one socket: read a job header,
+ * read its argument, run the steps with exec_step() (no GIL: processes do
+ * not share one), write the result.  A job for a whole task records the
+ * task's start and end on the worker's lane, so the argument and result
+ * transfers (ipc segments) fall inside the task, as a Python task's
+ * pickling does.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "workload.h"
+
+/* Reads exactly len bytes.  Returns 0, 1 at end of file before the first
+ * byte, or -errno (-EPIPE for end of file in the middle). */
+static int read_full(int fd, void *buf, size_t len)
+{
+	char *b = buf;
+	size_t have = 0;
+
+	while (have < len) {
+		ssize_t n = read(fd, b + have, len - have);
+		if (n > 0) {
+			have += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			return have == 0 ? 1 : -EPIPE;
+		return -errno;
+	}
+	return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len)
+{
+	const char *b = buf;
+
+	while (len > 0) {
+		ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			b += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 ? -errno : -EIO;
+	}
+	return 0;
+}
+
+static enum task_status status_of(int rc)
+{
+	switch (rc) {
+	case 0:
+		return TASK_OK;
+	case -ECANCELED:
+		return TASK_CANCELLED;
+	case -ETIMEDOUT:
+		return TASK_TIMEOUT;
+	default:
+		return TASK_ERROR;
+	}
+}
+
+/* Keeps only stdin/out/err and the socket: whatever else the run process
+ * had open (the recorder's memfd, other workers' sockets, the latency
+ * peer's listener, a server's connections) is not the worker's. */
+static void close_inherited(int keep)
+{
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range((unsigned)keep + 1, ~0U, 0);
+}
+
+static void reset_signals(void)
+{
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t none;
+
+	/* Ctrl-C reaches the whole process group: the run process decides
+	 * what happens to the workers' tasks, as Python's pool does. */
+	sigaction(SIGINT, &ign, NULL);
+	/* Writes to a vanished peer fail with EPIPE instead. */
+	sigaction(SIGPIPE, &ign, NULL);
+	sigaction(SIGTERM, &dfl, NULL);
+	sigaction(SIGHUP, &dfl, NULL);
+	sigaction(SIGCHLD, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Runs one job; returns its result message. */
+static struct worker_msg run_job(struct worker_env *env,
+				 const struct worker_msg *job, char **buf,
+				 size_t *buf_size, int *io_err)
+{
+	struct run_ctx *ctx = &env->slot->ctx;
+	const struct rec_lane *lane = &env->lane;
+	const struct task_def *task = &env->prog->tasks[job->task];
+	struct exec_ctx x = {.run = ctx, .lane = lane, .task = job->task};
+	bool whole = job->n_steps == 0;
+	uint32_t first = whole ? 0 : job->first_step;
+	uint32_t n = whole ? task->n_steps : job->n_steps;
+	int64_t t0 = rec_now(lane), t1;
+	int rc = 0;
+
+	if (whole)
+		rec_task_start(lane, job->task, t0);
+	/* The argument: really received, into memory of its size. */
+	if (job->payload_bytes > 0) {
+		if ((size_t)job->payload_bytes > *buf_size) {
+			free(*buf);
+			*buf_size = (size_t)job->payload_bytes;
+			*buf = malloc(*buf_size);
+			if (!*buf) {
+				*buf_size = 0;
+				*io_err = -ENOMEM;
+				return (struct worker_msg){0};
+			}
+		}
+		*io_err = read_full(env->sock, *buf,
+				    (size_t)job->payload_bytes);
+		if (*io_err)
+			return (struct worker_msg){0};
+		rec_segment(lane, job->task, ST_IPC, t0, rec_now(lane), 0);
+	}
+	for (uint32_t k = 0; k < n && rc == 0; k++)
+		rc = exec_step(&x, &env->prog->steps[task->first_step +
+						     first + k]);
+	struct worker_msg done = {.type = WORKER_MSG_DONE,
+				  .task = job->task,
+				  .status = (int32_t)status_of(rc),
+				  .err = rc,
+				  .pid = getpid(),
+				  .payload_bytes = job->payload_bytes};
+
+	/* The result: the argument sent back, all of it. */
+	t1 = rec_now(lane);
+	*io_err = write_full(env->sock, &done, sizeof(done));
+	if (!*io_err && job->payload_bytes > 0) {
+		*io_err = write_full(env->sock, *buf,
+				     (size_t)job->payload_bytes);
+		rec_segment(lane, job->task, ST_IPC, t1, rec_now(lane), 0);
+	}
+	if (whole)
+		rec_task_end(lane, job->task, rec_now(lane),
+			     (enum task_status)done.status, 0);
+	atomic_fetch_add(&ctx->progress, 1);
+	return done;
+}
+
+int worker_serve(struct worker_env *env)
+{
+	struct worker_slot *slot = env->slot;
+	const struct worker_facts *f = &slot->facts;
+	struct run_ctx *ctx = &slot->ctx;
+	struct worker_msg msg = {.type = WORKER_MSG_READY};
+	int64_t ready_ns;
+	bool startup_recorded = false;
+	char *buf = NULL;
+	size_t buf_size = 0;
+	int rc = 0;
+
+	/* The run process going away takes its workers with it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != f->parent_pid)
+		return 1;
+	reset_signals();
+	close_inherited(env->sock);
+	rec_lane_os_id(&env->lane, getpid());
+
+	/* The worker's own run context.  stop and progress were set by the
+	 * pool and are shared with it: leave them alone. */
+	ctx->spec = env->spec;
+	ctx->prog = env->prog;
+	ctx->rec = NULL;
+	/* Anything recorded "on the main lane" from here must go to this
+	 * worker's own ring: a ring has one producer. */
+	ctx->main_lane = &env->lane;
+	ctx->cpu.iters_per_ms = f->cpu_iters_per_ms;
+	ctx->peer_port = f->peer_port;
+	ctx->deadline_ns = f->deadline_ns;
+	util_strlcpy(ctx->tmpdir, f->tmpdir, sizeof(ctx->tmpdir));
+	ctx->sync = env->sync;
+	ctx->message[0] = '\0';
+	ctx->checks = json_object();
+	ctx->max_loop_lag_ns = -1;
+	ctx->collect_order[0] = '\0';
+
+	ready_ns = rec_now(&env->lane);
+	msg.pid = getpid();
+	if (write_full(env->sock, &msg, sizeof(msg)) < 0) {
+		rc = 1;
+		goto out_free;
+	}
+	for (;;) {
+		int io_err = 0;
+		int r = read_full(env->sock, &msg, sizeof(msg));
+
+		if (r == 1)
+			break; /* the pool closed: done */
+		if (r < 0 || msg.type != WORKER_MSG_JOB ||
+		    msg.task >= env->prog->n_tasks || msg.payload_bytes < 0) {
+			rc = 2;
+			break;
+		}
+		/* Start-up is shown on the lane with the first task it held
+		 * up (a segment belongs to a task). */
+		if (!startup_recorded) {
+			rec_segment(&env->lane, msg.task, ST_STARTUP,
+				    f->startup_t0_ns, ready_ns, 0);
+			startup_recorded = true;
+		}
+		run_job(env, &msg, &buf, &buf_size, &io_err);
+		if (io_err) {
+			/* The pool is gone or closed on us. */
+			rc = io_err == -EPIPE || io_err == -ECONNRESET ? 0 : 3;
+			break;
+		}
+	}
+out_free:
+	free(buf);
+	json_decref(ctx->checks);
+	ctx->checks = NULL;
+	return rc;
+}
+
+/* ---- the spawned worker ------------------------------------------------- */
+
+struct worker_args {
+	int sock, rec_fd, shm_fd;
+	long long rec_size, shm_size, slot, spec_offset, spec_bytes;
+};
+
+static int parse_number(const char *opt, const char *text, long long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtoll(text, &end, 10);
+	if (errno || end == text || *end || *out < 0) {
+		fprintf(stderr, "overlap worker: %s: not a number: %s\n", opt,
+			text);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct worker_args *a)
+{
+	static const char *const names[] = {
+		"--sock",     "--rec-fd", "--rec-size",    "--shm-fd",
+		"--shm-size", "--slot",	  "--spec-offset", "--spec-bytes"};
+	long long v[8];
+	bool seen[8] = {false};
+	int i = 1;
+
+	if (i < argc && strcmp(argv[i], "worker") == 0)
+		i++;
+	for (; i < argc; i += 2) {
+		size_t k;
+
+		for (k = 0; k < 8; k++)
+			if (strcmp(argv[i], names[k]) == 0)
+				break;
+		if (k == 8 || i + 1 >= argc) {
+			fprintf(stderr,
+				"overlap worker: unknown or incomplete "
+				"option: %s (this subcommand is started by a "
+				"process pool)\n",
+				argv[i]);
+			return -EINVAL;
+		}
+		if (parse_number(names[k], argv[i + 1], &v[k]) < 0)
+			return -EINVAL;
+		seen[k] = true;
+	}
+	for (size_t k = 0; k < 8; k++) {
+		if (!seen[k]) {
+			fprintf(stderr, "overlap worker: missing %s\n",
+				names[k]);
+			return -EINVAL;
+		}
+	}
+	a->sock = (int)v[0];
+	a->rec_fd = (int)v[1];
+	a->rec_size = v[2];
+	a->shm_fd = (int)v[3];
+	a->shm_size = v[4];
+	a->slot = v[5];
+	a->spec_offset = v[6];
+	a->spec_bytes = v[7];
+	if ((unsigned long long)(a->slot + 1) * sizeof(struct worker_slot) >
+		    (unsigned long long)a->shm_size ||
+	    a->spec_offset + a->spec_bytes > a->shm_size) {
+		fprintf(stderr, "overlap worker: slot or spec outside the "
+				"pool's mapping\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Rebuilds the run's program from its spec, as a spawned Python worker
+ * re-imports the module that defines its function. */
+static int rebuild_program(const char *text, size_t len, struct spec *spec,
+			   struct program *prog)
+{
+	struct spec_error err = {0};
+	const struct workload *wl;
+	json_error_t jerr;
+	json_t *body = json_loadb(text, len, 0, &jerr);
+	int rc;
+
+	if (!body) {
+		fprintf(stderr, "overlap worker: spec: %s\n", jerr.text);
+		return -EINVAL;
+	}
+	rc = spec_from_json(body, spec, &err);
+	json_decref(body);
+	if (rc < 0) {
+		fprintf(stderr, "overlap worker: spec: %s: %s\n", err.field,
+			err.message);
+		return rc;
+	}
+	wl = workload_find(spec->workload);
+	if (!wl)
+		return -ENOENT;
+	rc = wl->build(spec, prog, &err);
+	if (rc < 0)
+		fprintf(stderr, "overlap worker: program: %s\n", err.message);
+	return rc;
+}
+
+int worker_main(int argc, char **argv)
+{
+	struct worker_args a;
+	struct worker_env env = {0};
+	struct spec *spec = NULL;
+	struct program prog;
+	char *shm;
+	int rc;
+
+	if (parse_args(argc, argv, &a) < 0)
+		return 2;
+	shm = mmap(NULL, (size_t)a.shm_size, PROT_READ | PROT_WRITE,
+		   MAP_SHARED, a.shm_fd, 0);
+	if (shm == MAP_FAILED) {
+		perror("overlap worker: mmap");
+		return 1;
+	}
+	env.sock = a.sock;
+	env.slot = (struct worker_slot *)shm + a.slot;
+	rc = trace_rec_map(a.rec_fd, (size_t)a.rec_size, env.slot->facts.lane,
+			   &env.lane);
+	if (rc < 0) {
+		fprintf(stderr, "overlap worker: recorder: %s\n",
+			strerror(-rc));
+		rc = 1;
+		goto out_unmap;
+	}
+	program_init(&prog);
+	spec = util_xcalloc(1, sizeof(*spec));
+	if (rebuild_program(shm + a.spec_offset, (size_t)a.spec_bytes, spec,
+			    &prog) < 0) {
+		rc = 1;
+		goto out_free_program;
+	}
+	env.spec = spec;
+	env.prog = &prog;
+	/* Shared objects of a spawned worker are not mapped (yet): a
+	 * program that has them runs under fork. */
+	env.sync = NULL;
+	rc = worker_serve(&env);
+
+out_free_program:
+	program_free(&prog);
+	free(spec);
+	/* The recorder stays mapped until exit: its ring may still be read
+	 * by the collector, and the mapping goes with the process. */
+out_unmap:
+	munmap(shm, (size_t)a.shm_size);
+	return rc;
+}
