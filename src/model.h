@@ -15,6 +15,7 @@
 
 #include <jansson.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cpu.h"
@@ -54,6 +55,9 @@ struct model_ops {
 	const struct param_def *options;
 	size_t n_options;
 	uint32_t max_tasks; /* tasks this model can run at once */
+	/* true when the model makes one lane per task (threads): run.c sizes
+	 * the recorder for it; other models get room for their workers. */
+	bool lane_per_task;
 	/* Returns 0, or a negative errno when the model itself failed (the
 	 * run then ends with status error and ctx->message). */
 	int (*run)(struct run_ctx *ctx);
@@ -68,6 +72,7 @@ const struct model_ops *model_find(const char *name);
 extern const struct model_ops model_sequential;
 extern const struct model_ops model_threads;
 extern const struct model_ops model_thread_pool;
+extern const struct model_ops model_process_pool;
 extern const struct model_ops model_asyncio;
 extern const struct model_ops model_asyncio_executor;
 
