@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "trace.h"
@@ -54,7 +55,14 @@ json_t *render_event_open(const struct trace *t, const struct rec_event *ev);
 json_t *render_event_counter(const struct trace *t, size_t sample);
 json_t *render_event_summary(const struct trace *t);
 
-/* Writes obj compactly on one line and flushes. Returns 0 or -EIO. */
+/* Writes obj compactly on one line and flushes. Returns 0 or -EIO.  The
+ * line is written under the FILE's lock, so threads do not interleave. */
 int render_ndjson_line(FILE *f, const json_t *obj);
+
+/* A trace_sink_fn (trace.h) that writes each collected event as its NDJSON
+ * line to ctx, a FILE *: lane, task, segment, open and counter lines.  The
+ * run line and the summary line are the caller's. */
+void render_ndjson_sink(void *ctx, const struct trace *t,
+			const struct rec_event *ev);
 
 #endif

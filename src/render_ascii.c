@@ -1,0 +1,530 @@
+/*
+ * render_ascii: the textbook timeline.
+ *
+ *   request 1: |──wait 2.0s──|
+ *   request 2:               |──wait 2.0s──|
+ *   Total: 4.00 s
+ *
+ * One row per task, in task id order, on one time axis scaled to the width
+ * (the trace's own wall time, or a longer axis shared by several runs in a
+ * compare).  A task's start and end are bars; every column in between shows
+ * the state that covers most of that column's time slice, so a step shorter
+ * than a column disappears rather than pushing the picture out of scale.
+ * States are drawn by class, with a glyph each (plain ASCII on request):
+ * compute, wait on I/O or sleep, gil-wait, queued, waits on shared objects,
+ * backoff, startup, ipc.  A stretch of compute or of waiting that is wide
+ * enough carries its length as a label, as the textbook drawings do.
+ */
+#include "render.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "summary.h"
+
+#define MAX_ROWS 40
+#define MIN_COLUMNS 10
+#define KEY_WIDTH 18
+
+enum glyph_class {
+	G_NONE,
+	G_COMPUTE,
+	G_WAIT,
+	G_GIL,
+	G_QUEUED,
+	G_SYNC,
+	G_BACKOFF,
+	G_STARTUP,
+	G_IPC,
+	G__COUNT,
+	G_BAR = G__COUNT
+};
+
+static const char *const glyph_unicode[G__COUNT] = {
+	[G_NONE] = " ",	   [G_COMPUTE] = "\u2588", [G_WAIT] = "\u2500",
+	[G_GIL] = "\u2591",   [G_QUEUED] = "\u00b7",  [G_SYNC] = "\u2504",
+	[G_BACKOFF] = "\u2248", [G_STARTUP] = "\u2592", [G_IPC] = "\u2550",
+};
+
+static const char *const glyph_plain[G__COUNT] = {
+	[G_NONE] = " ",	  [G_COMPUTE] = "#", [G_WAIT] = "-",
+	[G_GIL] = "~",	  [G_QUEUED] = ".",  [G_SYNC] = ":",
+	[G_BACKOFF] = "^", [G_STARTUP] = "+", [G_IPC] = "=",
+};
+
+static enum glyph_class state_class(unsigned state)
+{
+	switch (state) {
+	case ST_COMPUTE:
+		return G_COMPUTE;
+	case ST_IO:
+	case ST_SLEEP:
+		return G_WAIT;
+	case ST_GIL_WAIT:
+		return G_GIL;
+	case ST_QUEUED:
+		return G_QUEUED;
+	case ST_LOCK_WAIT:
+	case ST_SEM_WAIT:
+	case ST_QUEUE_WAIT:
+	case ST_BARRIER_WAIT:
+	case ST_EVENT_WAIT:
+	case ST_RATE_WAIT:
+		return G_SYNC;
+	case ST_BACKOFF:
+		return G_BACKOFF;
+	case ST_STARTUP:
+		return G_STARTUP;
+	case ST_IPC:
+		return G_IPC;
+	default:
+		return G_NONE;
+	}
+}
+
+/* Display columns of UTF-8 text: one per code point (the glyphs and the
+ * names here are all single-width). */
+static size_t text_columns(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static void put_spaces(FILE *f, size_t n)
+{
+	while (n--)
+		fputc(' ', f);
+}
+
+/* Short lengths for labels inside bars: "2.0s", "200ms", "50us". */
+static void format_short(int64_t ns, char *buf, size_t size)
+{
+	double v = (double)ns;
+
+	if (ns >= 10 * NS_PER_S)
+		snprintf(buf, size, "%.0fs", v / NS_PER_S);
+	else if (ns >= NS_PER_S)
+		snprintf(buf, size, "%.1fs", v / NS_PER_S);
+	else if (ns >= 10 * NS_PER_MS)
+		snprintf(buf, size, "%.0fms", v / NS_PER_MS);
+	else if (ns >= NS_PER_MS)
+		snprintf(buf, size, "%.1fms", v / NS_PER_MS);
+	else
+		snprintf(buf, size, "%.0fus", v / NS_PER_US);
+}
+
+/* Where the picture's geometry lives while one trace is drawn. */
+struct canvas {
+	const struct trace *t;
+	bool unicode;
+	int64_t axis_ns;
+	size_t columns; /* the axis spans positions 0..columns */
+	size_t label_width;
+	size_t *by_task;       /* segment indices grouped by task */
+	size_t *task_first;    /* [n_tasks + 1] offsets into by_task */
+	double (*cover)[G__COUNT]; /* [columns + 1] per class */
+	uint8_t *cell;		   /* [columns + 1] enum glyph_class or bar */
+	char *overlay;		   /* [columns + 1] label text or 0 */
+	bool used[G__COUNT];
+	bool states_used[ST__COUNT];
+};
+
+static double axis_pos(const struct canvas *cv, int64_t t_ns)
+{
+	return (double)t_ns * (double)cv->columns / (double)cv->axis_ns;
+}
+
+static size_t axis_col(const struct canvas *cv, int64_t t_ns)
+{
+	double p = axis_pos(cv, t_ns) + 0.5;
+
+	if (p < 0)
+		return 0;
+	if (p > (double)cv->columns)
+		return cv->columns;
+	return (size_t)p;
+}
+
+static void group_segments_by_task(struct canvas *cv)
+{
+	const struct trace *t = cv->t;
+	size_t *fill;
+
+	cv->task_first = util_xcalloc(t->n_tasks + 1, sizeof(size_t));
+	cv->by_task = util_xcalloc(t->n_segments + 1, sizeof(size_t));
+	for (size_t i = 0; i < t->n_segments; i++)
+		if (t->segments[i].task < t->n_tasks)
+			cv->task_first[t->segments[i].task + 1]++;
+	for (size_t k = 0; k < t->n_tasks; k++)
+		cv->task_first[k + 1] += cv->task_first[k];
+	fill = util_xcalloc(t->n_tasks + 1, sizeof(size_t));
+	memcpy(fill, cv->task_first, t->n_tasks * sizeof(size_t));
+	for (size_t i = 0; i < t->n_segments; i++)
+		if (t->segments[i].task < t->n_tasks)
+			cv->by_task[fill[t->segments[i].task]++] = i;
+	free(fill);
+}
+
+/* Labels a stretch [c0, c1] of one class with its length when it fits. */
+static void label_run(struct canvas *cv, size_t task, size_t c0, size_t c1,
+		      enum glyph_class cls)
+{
+	const struct trace *t = cv->t;
+	double lo = (double)c0 - 0.5, hi = (double)c1 + 0.5;
+	int64_t total_ns = 0;
+	char len[16], label[32];
+	size_t width = c1 - c0 + 1, n;
+
+	/* Whole segments that show in the stretch: a step's label gives the
+	 * step's length, not the part of it that rounding left visible. */
+	for (size_t j = cv->task_first[task]; j < cv->task_first[task + 1];
+	     j++) {
+		const struct trace_segment *s = &t->segments[cv->by_task[j]];
+
+		if (state_class(s->state) == cls &&
+		    axis_pos(cv, s->t1_ns) > lo && axis_pos(cv, s->t0_ns) < hi)
+			total_ns += s->t1_ns - s->t0_ns;
+	}
+	format_short(total_ns, len, sizeof(len));
+	snprintf(label, sizeof(label), "%s %s",
+		 cls == G_COMPUTE ? "cpu" : "wait", len);
+	n = strlen(label);
+	if (n + 2 > width)
+		return;
+	memcpy(cv->overlay + c0 + (width - n) / 2, label, n);
+}
+
+static void draw_row(struct canvas *cv, size_t task, FILE *f)
+{
+	const struct trace *t = cv->t;
+	const struct trace_task *k = &t->tasks[task];
+	const char *const *glyphs = cv->unicode ? glyph_unicode : glyph_plain;
+	size_t ncols = cv->columns + 1, last = 0;
+	bool any = false;
+
+	memset(cv->cover, 0, ncols * sizeof(*cv->cover));
+	memset(cv->cell, G_NONE, ncols);
+	memset(cv->overlay, 0, ncols);
+
+	for (size_t j = cv->task_first[task]; j < cv->task_first[task + 1];
+	     j++) {
+		const struct trace_segment *s = &t->segments[cv->by_task[j]];
+		enum glyph_class cls = state_class(s->state);
+		double p0 = axis_pos(cv, s->t0_ns), p1 = axis_pos(cv, s->t1_ns);
+
+		if (cls == G_NONE || p1 <= p0)
+			continue;
+		for (size_t c = axis_col(cv, s->t0_ns);
+		     c <= axis_col(cv, s->t1_ns); c++) {
+			double lo = p0 > c - 0.5 ? p0 : c - 0.5;
+			double hi = p1 < c + 0.5 ? p1 : c + 0.5;
+
+			if (hi > lo)
+				cv->cover[c][cls] += hi - lo;
+		}
+	}
+	for (size_t c = 0; c < ncols; c++) {
+		double best = 0;
+
+		for (int cls = 1; cls < G__COUNT; cls++)
+			if (cv->cover[c][cls] > best) {
+				best = cv->cover[c][cls];
+				cv->cell[c] = (uint8_t)cls;
+			}
+	}
+	if (k->start_ns >= 0)
+		cv->cell[axis_col(cv, k->start_ns)] = G_BAR;
+	if (k->start_ns >= 0 && k->end_ns >= k->start_ns)
+		cv->cell[axis_col(cv, k->end_ns)] = G_BAR;
+
+	for (size_t c = 0; c < ncols;) {
+		size_t e = c;
+
+		while (e + 1 < ncols && cv->cell[e + 1] == cv->cell[c])
+			e++;
+		if (cv->cell[c] == G_COMPUTE || cv->cell[c] == G_WAIT)
+			label_run(cv, task, c, e, cv->cell[c]);
+		c = e + 1;
+	}
+
+	fputs(k->name, f);
+	fputc(':', f);
+	put_spaces(f, cv->label_width - text_columns(k->name) + 1);
+	for (size_t c = 0; c < ncols; c++)
+		if (cv->cell[c] != G_NONE) {
+			last = c;
+			any = true;
+		}
+	if (!any) {
+		fputs(k->start_ns < 0 ? "(not started)" : "(no segments)", f);
+		fputc('\n', f);
+		return;
+	}
+	for (size_t c = 0; c <= last; c++) {
+		if (cv->overlay[c])
+			fputc(cv->overlay[c], f);
+		else if (cv->cell[c] == G_BAR)
+			fputc('|', f);
+		else
+			fputs(glyphs[cv->cell[c]], f);
+		if (cv->cell[c] < G__COUNT)
+			cv->used[cv->cell[c]] = true;
+	}
+	fputc('\n', f);
+}
+
+static void print_legend(const struct canvas *cv, FILE *f)
+{
+	const char *const *glyphs = cv->unicode ? glyph_unicode : glyph_plain;
+
+	fputs("Legend: | start, end", f);
+	for (int cls = 1; cls < G__COUNT; cls++) {
+		bool first = true;
+
+		if (!cv->used[cls])
+			continue;
+		fprintf(f, "   %s ", glyphs[cls]);
+		for (int s = 0; s < ST__COUNT; s++)
+			if (cv->states_used[s] && (int)state_class(s) == cls) {
+				fprintf(f, "%s%s", first ? "" : "/",
+					seg_state_name(s));
+				first = false;
+			}
+	}
+	fputc('\n', f);
+}
+
+/* "Key               value that wraps at the width, indented" */
+static void print_field(FILE *f, int width, const char *key, const char *text)
+{
+	size_t col = KEY_WIDTH, limit = width > KEY_WIDTH + 20
+						  ? (size_t)width
+						  : KEY_WIDTH + 20;
+	const char *p = text;
+
+	fputs(key, f);
+	put_spaces(f, KEY_WIDTH > strlen(key) ? KEY_WIDTH - strlen(key) : 1);
+	while (*p) {
+		const char *end = strchr(p, ' ');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char word[512];
+		size_t wcols;
+
+		if (len >= sizeof(word))
+			len = sizeof(word) - 1;
+		memcpy(word, p, len);
+		word[len] = '\0';
+		wcols = text_columns(word);
+		if (col > KEY_WIDTH && col + 1 + wcols > limit) {
+			fputc('\n', f);
+			put_spaces(f, KEY_WIDTH);
+			col = KEY_WIDTH;
+		} else if (col > KEY_WIDTH) {
+			fputc(' ', f);
+			col++;
+		}
+		fputs(word, f);
+		col += wcols;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	fputc('\n', f);
+}
+
+static void append(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void append(char *buf, size_t size, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	if (used + 1 >= size)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, size - used, fmt, ap);
+	va_end(ap);
+}
+
+static const char *bound_text(const char *bound)
+{
+	if (strcmp(bound, "io") == 0)
+		return "I/O-bound";
+	if (strcmp(bound, "cpu") == 0)
+		return "CPU-bound";
+	if (strcmp(bound, "sync") == 0)
+		return "bound by synchronisation";
+	return "mixed";
+}
+
+static void print_summary(const struct trace *t, int width, FILE *f)
+{
+	const struct trace_summary *m = &t->summary;
+	char buf[1024], d[32];
+	const char *key;
+	json_t *value;
+
+	fputc('\n', f);
+	print_field(f, width, "Wall time",
+		    util_format_duration(m->wall_ns, d, sizeof(d)));
+	print_field(f, width, "Summed task time",
+		    util_format_duration(m->task_time_ns, d, sizeof(d)));
+	snprintf(buf, sizeof(buf),
+		 "%.2fx over running the tasks one after another", m->speedup);
+	print_field(f, width, "Speedup", buf);
+	snprintf(buf, sizeof(buf), "%.2f tasks computing on average",
+		 m->parallelism);
+	print_field(f, width, "Parallelism", buf);
+	if (m->cpu_util > 0)
+		snprintf(buf, sizeof(buf), "%.0f%% of %d cores",
+			 m->cpu_util * 100.0, t->host.cores);
+	else
+		snprintf(buf, sizeof(buf), "not measured");
+	print_field(f, width, "CPU utilisation", buf);
+	snprintf(buf, sizeof(buf), "%lld task%s", (long long)m->peak_inflight,
+		 m->peak_inflight == 1 ? "" : "s");
+	print_field(f, width, "Peak in flight", buf);
+
+	buf[0] = '\0';
+	for (int s = 0; s < ST__COUNT; s++)
+		if (m->states_ns[s] > 0)
+			append(buf, sizeof(buf), "%s%s %s", buf[0] ? ", " : "",
+			       seg_state_name(s),
+			       util_format_duration(m->states_ns[s], d,
+						    sizeof(d)));
+	if (buf[0])
+		print_field(f, width, "Time per state", buf);
+	if (m->max_loop_lag_ns >= 0)
+		print_field(f, width, "Max loop lag",
+			    util_format_duration(m->max_loop_lag_ns, d,
+						 sizeof(d)));
+
+	buf[0] = '\0';
+	if (m->checks)
+		json_object_foreach(m->checks, key, value) {
+			char *text = json_is_string(value)
+					     ? strdup(json_string_value(value))
+					     : json_dumps(value,
+							  JSON_ENCODE_ANY |
+								  JSON_COMPACT);
+
+			append(buf, sizeof(buf), "%s%s %s", buf[0] ? ", " : "",
+			       key, text ? text : "?");
+			free(text);
+		}
+	if (buf[0])
+		print_field(f, width, "Checks", buf);
+
+	snprintf(buf, sizeof(buf), "%s; recommended model: %s. %s",
+		 bound_text(m->bound), m->recommend[0] ? m->recommend : "none",
+		 m->why);
+	print_field(f, width, "Diagnosis", buf);
+}
+
+static void print_task_problems(const struct trace *t, FILE *f)
+{
+	size_t shown = 0, more = 0;
+
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		const struct trace_task *k = &t->tasks[i];
+
+		if (k->status == TASK_OK)
+			continue;
+		if (shown == 10) {
+			more++;
+			continue;
+		}
+		shown++;
+		if (k->status == TASK_PENDING)
+			fprintf(f, "%s did not finish", k->name);
+		else
+			fprintf(f, "%s ended with %s", k->name,
+				task_status_name(k->status));
+		if (k->note[0])
+			fprintf(f, ": %s", k->note);
+		fputc('\n', f);
+	}
+	if (more)
+		fprintf(f, "... and %zu more tasks that did not end ok\n",
+			more);
+}
+
+static int64_t trace_wall(const struct trace *t)
+{
+	int64_t wall = 0;
+
+	if (t->has_summary && t->summary.wall_ns > 0)
+		return t->summary.wall_ns;
+	for (size_t i = 0; i < t->n_tasks; i++)
+		if (t->tasks[i].end_ns > wall)
+			wall = t->tasks[i].end_ns;
+	for (size_t i = 0; i < t->n_segments; i++)
+		if (t->segments[i].t1_ns > wall)
+			wall = t->segments[i].t1_ns;
+	return wall;
+}
+
+int render_ascii(const struct trace *t, const struct ascii_opts *o, FILE *f)
+{
+	struct canvas cv = {.t = t, .unicode = o && o->unicode};
+	int width = o && o->width > 0 ? o->width : 100;
+	size_t rows = t->n_tasks < MAX_ROWS ? t->n_tasks : MAX_ROWS;
+	int64_t wall = trace_wall(t);
+	char d[32];
+
+	cv.axis_ns = o && o->axis_ns > wall ? o->axis_ns : wall;
+	if (cv.axis_ns <= 0)
+		cv.axis_ns = 1;
+	for (size_t i = 0; i < rows; i++) {
+		size_t n = text_columns(t->tasks[i].name);
+
+		if (n > cv.label_width)
+			cv.label_width = n;
+	}
+	/* "name:" padded, a space, then positions 0..columns. */
+	cv.columns = (size_t)width > cv.label_width + 2 + MIN_COLUMNS + 1
+			     ? (size_t)width - cv.label_width - 2 - 1
+			     : MIN_COLUMNS;
+	for (size_t i = 0; i < t->n_segments; i++)
+		if (t->segments[i].state < ST__COUNT &&
+		    t->segments[i].task < rows)
+			cv.states_used[t->segments[i].state] = true;
+
+	group_segments_by_task(&cv);
+	cv.cover = util_xcalloc(cv.columns + 1, sizeof(*cv.cover));
+	cv.cell = util_xcalloc(cv.columns + 1, 1);
+	cv.overlay = util_xcalloc(cv.columns + 1, 1);
+
+	fprintf(f, "%s under %s, %zu task%s", t->workload, t->model,
+		t->n_tasks, t->n_tasks == 1 ? "" : "s");
+	if (rows < t->n_tasks)
+		fprintf(f, " (the first %zu shown)", rows);
+	fputc('\n', f);
+	for (size_t i = 0; i < rows; i++)
+		draw_row(&cv, i, f);
+	if (rows < t->n_tasks)
+		fprintf(f, "... %zu more tasks\n", t->n_tasks - rows);
+	fprintf(f, "Total: %s\n", util_format_duration(wall, d, sizeof(d)));
+	print_legend(&cv, f);
+	print_task_problems(t, f);
+	if (t->status != RUN_DONE)
+		fprintf(f, "Run status: %s%s%s\n", run_status_name(t->status),
+			t->message[0] ? ": " : "", t->message);
+	if (o && o->summary && t->has_summary)
+		print_summary(t, width, f);
+
+	free(cv.overlay);
+	free(cv.cell);
+	free(cv.cover);
+	free(cv.by_task);
+	free(cv.task_first);
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
+}

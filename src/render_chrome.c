@@ -1,0 +1,314 @@
+/*
+ * render_chrome: the trace in the Trace Event Format, for Perfetto and
+ * chrome://tracing.
+ *
+ * Every segment is a complete ("X") event named and categorised by its
+ * state.  The viewers nest events on one track by time and draw overlapping
+ * ones wrongly, so the track (tid) is not the lane but the task: a task
+ * does one thing at a time, and its row then reads like the ASCII timeline.
+ * Should two segments of one task overlap anyway, the later one moves to an
+ * extra track of that task instead of corrupting the nesting.  Thread lanes
+ * share the run's process (pid 1); a worker process gets its own pid (its
+ * real one when known), so Perfetto groups its tasks under it.  Counters
+ * ("C") give the tasks computing and waiting over time, and the queue depth
+ * when the workload samples it.
+ */
+#include "render.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define RUN_PID 1
+
+struct seg_track {
+	size_t seg;
+	int64_t pid;
+	int64_t tid;
+	/* copies of the sort keys: qsort has no context argument */
+	uint32_t task;
+	int64_t t0_ns, t1_ns;
+};
+
+static int64_t lane_pid(const struct trace *t, uint32_t lane)
+{
+	const struct trace_lane *l;
+
+	if (lane >= t->n_lanes)
+		return RUN_PID;
+	l = &t->lanes[lane];
+	if (l->kind != LANE_PROCESS)
+		return RUN_PID;
+	/* Lanes without a known pid still need a process of their own. */
+	return l->os_id > RUN_PID ? l->os_id : 1000000 + (int64_t)lane;
+}
+
+static int track_cmp(const void *a, const void *b)
+{
+	const struct seg_track *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	if (x->task != y->task)
+		return x->task < y->task ? -1 : 1;
+	if (x->t0_ns != y->t0_ns)
+		return x->t0_ns < y->t0_ns ? -1 : 1;
+	if (x->t1_ns != y->t1_ns)
+		return x->t1_ns < y->t1_ns ? -1 : 1;
+	return x->seg < y->seg ? -1 : x->seg > y->seg;
+}
+
+static json_t *meta_event(const char *name, int64_t pid, int64_t tid,
+			  json_t *args)
+{
+	return json_pack("{s:s, s:s, s:I, s:I, s:o}", "name", name, "ph", "M",
+			 "pid", (json_int_t)pid, "tid", (json_int_t)tid,
+			 "args", args);
+}
+
+static const char *lane_name(const struct trace *t, uint32_t lane)
+{
+	return lane < t->n_lanes ? t->lanes[lane].name : "?";
+}
+
+static const char *task_name(const struct trace *t, uint32_t task)
+{
+	return task < t->n_tasks ? t->tasks[task].name : "?";
+}
+
+/* Names the track of one task in one process, once. */
+static void name_track(json_t *events, const struct trace *t,
+		       const struct trace_segment *s, int64_t pid,
+		       int64_t tid, unsigned extra)
+{
+	char name[160];
+
+	if (extra)
+		snprintf(name, sizeof(name), "%s on %s (overlap %u)",
+			 task_name(t, s->task), lane_name(t, s->lane), extra);
+	else
+		snprintf(name, sizeof(name), "%s on %s",
+			 task_name(t, s->task), lane_name(t, s->lane));
+	json_array_append_new(events,
+			      meta_event("thread_name", pid, tid,
+					 json_pack("{s:s}", "name", name)));
+	json_array_append_new(
+		events, meta_event("thread_sort_index", pid, tid,
+				   json_pack("{s:I}", "sort_index",
+					     (json_int_t)s->task)));
+}
+
+/* Gives every segment a (pid, tid) so that no two on a track overlap. */
+static struct seg_track *assign_tracks(const struct trace *t, json_t *events)
+{
+	struct seg_track *tr = util_xcalloc(t->n_segments + 1, sizeof(*tr));
+	int64_t *track_end = NULL, next_extra_tid = (int64_t)t->n_tasks + 1;
+	size_t n_tracks = 0, cap_tracks = 0;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		tr[i].seg = i;
+		tr[i].pid = lane_pid(t, t->segments[i].lane);
+		tr[i].task = t->segments[i].task;
+		tr[i].t0_ns = t->segments[i].t0_ns;
+		tr[i].t1_ns = t->segments[i].t1_ns;
+	}
+	qsort(tr, t->n_segments, sizeof(*tr), track_cmp);
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[tr[i].seg];
+		bool group_start = i == 0 || tr[i - 1].pid != tr[i].pid ||
+				   tr[i - 1].task != tr[i].task;
+		int64_t *tids;
+		size_t k;
+
+		if (group_start)
+			n_tracks = 0;
+		/* track_end holds pairs (end time, tid) of this group. */
+		for (k = 0; k < n_tracks; k++)
+			if (track_end[2 * k] <= s->t0_ns)
+				break;
+		if (k == n_tracks) {
+			if (n_tracks == cap_tracks) {
+				cap_tracks = cap_tracks ? cap_tracks * 2 : 4;
+				track_end = util_xrealloc(
+					track_end,
+					2 * cap_tracks * sizeof(*track_end));
+			}
+			tids = &track_end[2 * k];
+			tids[1] = k == 0 ? (int64_t)s->task + 1
+					 : next_extra_tid++;
+			n_tracks++;
+			name_track(events, t, s, tr[i].pid, tids[1],
+				   (unsigned)k);
+		}
+		track_end[2 * k] = s->t1_ns;
+		tr[i].tid = track_end[2 * k + 1];
+	}
+	free(track_end);
+	return tr;
+}
+
+static json_t *complete_event(const struct trace *t, const struct seg_track *tr)
+{
+	const struct trace_segment *s = &t->segments[tr->seg];
+	const char *state = seg_state_name(s->state);
+
+	return json_pack(
+		"{s:s, s:s, s:s, s:f, s:f, s:I, s:I,"
+		" s:{s:s, s:I, s:s, s:I, s:s, s:I, s:I}}",
+		"name", state, "cat", state, "ph", "X", "ts",
+		(double)s->t0_ns / 1000.0, "dur",
+		(double)(s->t1_ns - s->t0_ns) / 1000.0, "pid",
+		(json_int_t)tr->pid, "tid", (json_int_t)tr->tid, "args",
+		"task", task_name(t, s->task), "task_id", (json_int_t)s->task,
+		"lane", lane_name(t, s->lane), "lane_id", (json_int_t)s->lane,
+		"note", s->note < t->n_notes ? t->notes[s->note] : "",
+		"t0_ns", (json_int_t)s->t0_ns, "t1_ns", (json_int_t)s->t1_ns);
+}
+
+struct count_edge {
+	int64_t t_ns;
+	int computing, waiting; /* deltas */
+};
+
+static int count_edge_cmp(const void *a, const void *b)
+{
+	const struct count_edge *x = a, *y = b;
+
+	return x->t_ns < y->t_ns ? -1 : x->t_ns > y->t_ns;
+}
+
+/* "tasks" counter: how many segments compute and wait at each change. */
+static void add_task_counters(json_t *events, const struct trace *t)
+{
+	struct count_edge *e = util_xcalloc(2 * t->n_segments + 1, sizeof(*e));
+	size_t n = 0;
+	int computing = 0, waiting = 0;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+		bool comp = s->state == ST_COMPUTE;
+
+		if (s->t1_ns <= s->t0_ns)
+			continue;
+		e[n++] = (struct count_edge){s->t0_ns, comp, !comp};
+		e[n++] = (struct count_edge){s->t1_ns, -comp, -!comp};
+	}
+	qsort(e, n, sizeof(*e), count_edge_cmp);
+	for (size_t i = 0; i < n;) {
+		int64_t at = e[i].t_ns;
+
+		for (; i < n && e[i].t_ns == at; i++) {
+			computing += e[i].computing;
+			waiting += e[i].waiting;
+		}
+		json_array_append_new(
+			events,
+			json_pack("{s:s, s:s, s:f, s:i, s:{s:i, s:i}}", "name",
+				  "tasks", "ph", "C", "ts",
+				  (double)at / 1000.0, "pid", RUN_PID, "args",
+				  "computing", computing, "waiting", waiting));
+	}
+	free(e);
+}
+
+static void add_sample_counters(json_t *events, const struct trace *t)
+{
+	for (size_t i = 0; i < t->n_samples; i++) {
+		const struct trace_sample *s = &t->samples[i];
+		const char *name = trace_counter_name(s->counter);
+
+		json_array_append_new(
+			events, json_pack("{s:s, s:s, s:f, s:i, s:{s:I}}",
+					  "name", name, "ph", "C", "ts",
+					  (double)s->t_ns / 1000.0, "pid",
+					  RUN_PID, "args", name,
+					  (json_int_t)s->value));
+	}
+}
+
+static void name_processes(json_t *events, const struct trace *t)
+{
+	char name[160];
+
+	snprintf(name, sizeof(name), "overlap: %s under %s", t->workload,
+		 t->model);
+	json_array_append_new(events,
+			      meta_event("process_name", RUN_PID, 0,
+					 json_pack("{s:s}", "name", name)));
+	for (size_t i = 0; i < t->n_lanes; i++) {
+		const struct trace_lane *l = &t->lanes[i];
+		int64_t pid = lane_pid(t, (uint32_t)i);
+
+		if (pid == RUN_PID)
+			continue;
+		if (l->os_id > 0)
+			snprintf(name, sizeof(name), "%s (pid %lld)", l->name,
+				 (long long)l->os_id);
+		else
+			snprintf(name, sizeof(name), "%s", l->name);
+		json_array_append_new(
+			events, meta_event("process_name", pid, 0,
+					   json_pack("{s:s}", "name", name)));
+		json_array_append_new(
+			events, meta_event("process_sort_index", pid, 0,
+					   json_pack("{s:I}", "sort_index",
+						     (json_int_t)i + 1)));
+	}
+}
+
+/* otherData: flat strings and numbers, which every viewer shows. */
+static json_t *other_data(const struct trace *t)
+{
+	const struct trace_summary *m = &t->summary;
+	char *params = t->params ? json_dumps(t->params, JSON_COMPACT) : NULL;
+	char *options = t->options ? json_dumps(t->options, JSON_COMPACT)
+				   : NULL;
+	json_t *o = json_pack(
+		"{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i}", "format",
+		"overlap-trace via chrome", "id", t->id, "workload",
+		t->workload, "model", t->model, "params",
+		params ? params : "{}", "options", options ? options : "{}",
+		"status", run_status_name(t->status), "started_at",
+		t->started_at, "engine", t->host.engine, "cores",
+		t->host.cores);
+
+	free(params);
+	free(options);
+	if (t->message[0])
+		json_object_set_new(o, "message", json_string(t->message));
+	if (t->has_summary) {
+		char *checks = m->checks ? json_dumps(m->checks, JSON_COMPACT)
+					 : NULL;
+
+		json_object_update_new(
+			o,
+			json_pack("{s:I, s:I, s:f, s:f, s:f, s:I, s:s, s:s,"
+				  " s:s, s:s}",
+				  "wall_ns", (json_int_t)m->wall_ns,
+				  "task_time_ns", (json_int_t)m->task_time_ns,
+				  "speedup", m->speedup, "parallelism",
+				  m->parallelism, "cpu_util", m->cpu_util,
+				  "peak_inflight",
+				  (json_int_t)m->peak_inflight, "bound",
+				  m->bound, "recommend", m->recommend, "why",
+				  m->why, "checks", checks ? checks : "{}"));
+		free(checks);
+	}
+	return o;
+}
+
+json_t *render_chrome(const struct trace *t)
+{
+	json_t *events = json_array();
+	struct seg_track *tracks;
+
+	name_processes(events, t);
+	tracks = assign_tracks(t, events);
+	for (size_t i = 0; i < t->n_segments; i++)
+		json_array_append_new(events, complete_event(t, &tracks[i]));
+	free(tracks);
+	add_task_counters(events, t);
+	add_sample_counters(events, t);
+	return json_pack("{s:o, s:s, s:o}", "traceEvents", events,
+			 "displayTimeUnit", "ms", "otherData", other_data(t));
+}

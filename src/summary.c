@@ -1,0 +1,288 @@
+/*
+ * summary: the numbers and the diagnosis of a finished trace.
+ *
+ * Every figure comes from the segments, so a stored trace summarised again
+ * gives the same result.  "Work" is what a task would do alone: compute,
+ * io, sleep and backoff.  The other states exist only because tasks run
+ * together (queued, gil-wait, lock/sem/queue/barrier/event/rate waits) or
+ * because of the model's machinery (startup, ipc), so they are left out of
+ * the one-after-another time that speedup divides by the wall time.
+ *
+ * The diagnosis weighs three shares of the tasks' time: computing, waiting
+ * on I/O or sleep (waits that overlap in any model), and waiting on each
+ * other (locks, semaphores, queues: waits that no model removes).  Two
+ * thirds or more on one side decides the bound; the sentence gives the
+ * shares, the reason, and what this run achieved.
+ */
+#include "summary.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool state_is_work(int s)
+{
+	return s == ST_COMPUTE || s == ST_IO || s == ST_SLEEP ||
+	       s == ST_BACKOFF;
+}
+
+static bool state_is_sync_wait(int s)
+{
+	return s == ST_LOCK_WAIT || s == ST_SEM_WAIT || s == ST_QUEUE_WAIT ||
+	       s == ST_BARRIER_WAIT || s == ST_EVENT_WAIT ||
+	       s == ST_RATE_WAIT;
+}
+
+struct inflight_edge {
+	int64_t t_ns;
+	int delta; /* +1 start, -1 end */
+};
+
+static int edge_cmp(const void *a, const void *b)
+{
+	const struct inflight_edge *x = a, *y = b;
+
+	if (x->t_ns != y->t_ns)
+		return x->t_ns < y->t_ns ? -1 : 1;
+	/* An end and a start at the same instant are not both in flight. */
+	return x->delta - y->delta;
+}
+
+static int64_t peak_inflight(const struct trace *t)
+{
+	struct inflight_edge *edges;
+	size_t n = 0;
+	int64_t now = 0, peak = 0;
+
+	if (!t->n_tasks)
+		return 0;
+	edges = util_xcalloc(t->n_tasks * 2, sizeof(*edges));
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		const struct trace_task *k = &t->tasks[i];
+
+		if (k->start_ns < 0)
+			continue;
+		edges[n++] = (struct inflight_edge){k->start_ns, +1};
+		if (k->end_ns >= k->start_ns)
+			edges[n++] = (struct inflight_edge){k->end_ns, -1};
+	}
+	qsort(edges, n, sizeof(*edges), edge_cmp);
+	for (size_t i = 0; i < n; i++) {
+		now += edges[i].delta;
+		if (now > peak)
+			peak = now;
+	}
+	free(edges);
+	return peak;
+}
+
+static int percent(int64_t part, int64_t whole)
+{
+	return whole > 0 ? (int)(100.0 * (double)part / (double)whole + 0.5)
+			 : 0;
+}
+
+static bool options_gil_off(const struct trace *t)
+{
+	const json_t *gil = t->options ? json_object_get(t->options, "gil")
+				       : NULL;
+
+	if (json_is_string(gil))
+		return strcmp(json_string_value(gil), "off") == 0;
+	return json_is_false(gil);
+}
+
+static bool model_is(const struct trace *t, const char *name)
+{
+	return strcmp(t->model, name) == 0;
+}
+
+static bool model_uses_threads(const struct trace *t)
+{
+	return model_is(t, "threads") || model_is(t, "thread-pool");
+}
+
+/* The sync wait with the most time, for "(lock-wait most)". */
+static int largest_sync_state(const struct trace_summary *m)
+{
+	int best = ST_LOCK_WAIT;
+
+	for (int s = 0; s < ST__COUNT; s++)
+		if (state_is_sync_wait(s) && m->states_ns[s] > m->states_ns[best])
+			best = s;
+	return best;
+}
+
+/* The model that fits compute against I/O waiting, sync waits aside. */
+static const char *recommend_for(int64_t cpu_ns, int64_t wait_ns)
+{
+	int64_t both = cpu_ns + wait_ns;
+
+	if (wait_ns * 3 >= both * 2)
+		return "asyncio";
+	if (cpu_ns * 3 >= both * 2)
+		return "process-pool";
+	return "asyncio-executor";
+}
+
+/* "this run used threads and took 2.00 s (speedup 2.9x)" */
+static void describe_run(const struct trace *t, bool fits, char *buf,
+			 size_t size)
+{
+	const struct trace_summary *m = &t->summary;
+	char wall[32];
+
+	util_format_duration(m->wall_ns, wall, sizeof(wall));
+	snprintf(buf, size, "this run used %s%s and took %s (speedup %.1fx)",
+		 t->model[0] ? t->model : "an unnamed model",
+		 fits ? ", the recommended model," : "", wall, m->speedup);
+}
+
+static void diagnose(struct trace *t)
+{
+	struct trace_summary *m = &t->summary;
+	const int64_t *st = m->states_ns;
+	int64_t cpu = st[ST_COMPUTE];
+	int64_t wait = st[ST_IO] + st[ST_SLEEP] + st[ST_BACKOFF];
+	int64_t sync = 0, base, longest_ns = 0;
+	char run_text[160], longest[32], few[64] = "";
+	const char *rec;
+	bool fits;
+
+	for (int s = 0; s < ST__COUNT; s++)
+		if (state_is_sync_wait(s))
+			sync += st[s];
+	base = cpu + wait + sync;
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		const struct trace_task *k = &t->tasks[i];
+
+		if (k->start_ns >= 0 && k->end_ns - k->start_ns > longest_ns)
+			longest_ns = k->end_ns - k->start_ns;
+	}
+	util_format_duration(longest_ns, longest, sizeof(longest));
+
+	if (base == 0) {
+		util_strlcpy(m->bound, "mixed", sizeof(m->bound));
+		util_strlcpy(m->recommend, "sequential",
+			     sizeof(m->recommend));
+		util_strlcpy(m->why,
+			     "No task recorded any computing or waiting, so "
+			     "there is nothing to overlap.",
+			     sizeof(m->why));
+		return;
+	}
+
+	if (wait * 3 >= base * 2) {
+		rec = "asyncio";
+		fits = model_is(t, rec) ||
+		       (model_uses_threads(t) && t->n_tasks <= 32);
+		if (t->n_tasks <= 32)
+			snprintf(few, sizeof(few),
+				 " (threads do as well for %zu tasks)",
+				 t->n_tasks);
+		describe_run(t, fits, run_text, sizeof(run_text));
+		util_strlcpy(m->bound, "io", sizeof(m->bound));
+		snprintf(m->why, sizeof(m->why),
+			 "Tasks spent %d%% of their time waiting on I/O or "
+			 "sleep and %d%% computing; waiting overlaps even in "
+			 "one thread, so asyncio finishes in about the "
+			 "longest task (%s here)%s; %s.",
+			 percent(wait, base), percent(cpu, base), longest, few,
+			 run_text);
+	} else if (cpu * 3 >= base * 2) {
+		char gil[96] = "";
+
+		rec = "process-pool";
+		fits = model_is(t, rec) ||
+		       ((model_uses_threads(t) ||
+			 model_is(t, "asyncio-executor")) &&
+			options_gil_off(t));
+		if (st[ST_GIL_WAIT] * 10 >= cpu)
+			snprintf(gil, sizeof(gil),
+				 "; waiting for the GIL took another %d%%",
+				 percent(st[ST_GIL_WAIT], base));
+		describe_run(t, fits, run_text, sizeof(run_text));
+		util_strlcpy(m->bound, "cpu", sizeof(m->bound));
+		snprintf(m->why, sizeof(m->why),
+			 "Tasks spent %d%% of their time computing and %d%% "
+			 "waiting%s; computation overlaps only on separate "
+			 "cores, so a process pool (or threads with gil=off) "
+			 "uses all %d cores; %s, parallelism %.1f.",
+			 percent(cpu, base), percent(wait + sync, base), gil,
+			 t->host.cores > 0 ? t->host.cores : 1, run_text,
+			 m->parallelism);
+	} else if (sync >= cpu && sync >= wait) {
+		rec = recommend_for(cpu, wait);
+		fits = model_is(t, rec);
+		describe_run(t, fits, run_text, sizeof(run_text));
+		util_strlcpy(m->bound, "sync", sizeof(m->bound));
+		snprintf(m->why, sizeof(m->why),
+			 "Tasks spent %d%% of their time waiting for each "
+			 "other (%s most), %d%% waiting on I/O or sleep and "
+			 "%d%% computing; the shared objects limit the "
+			 "overlap more than the model does, and for the rest "
+			 "%s fits best; %s.",
+			 percent(sync, base),
+			 seg_state_name(largest_sync_state(m)),
+			 percent(wait, base), percent(cpu, base), rec,
+			 run_text);
+	} else {
+		rec = "asyncio-executor";
+		fits = model_is(t, rec);
+		describe_run(t, fits, run_text, sizeof(run_text));
+		util_strlcpy(m->bound, "mixed", sizeof(m->bound));
+		snprintf(m->why, sizeof(m->why),
+			 "Tasks spent %d%% of their time computing and %d%% "
+			 "waiting; neither dominates, so asyncio with an "
+			 "executor overlaps the waits on the loop while a "
+			 "pool runs the computation on the cores; %s.",
+			 percent(cpu, base), percent(wait + sync, base),
+			 run_text);
+	}
+	util_strlcpy(m->recommend, rec, sizeof(m->recommend));
+}
+
+void summary_compute(struct trace *t)
+{
+	struct trace_summary *m = &t->summary;
+	json_t *checks = m->checks;
+	int64_t loop_lag_ns = m->max_loop_lag_ns;
+	int64_t wall = 0, work = 0;
+
+	memset(m, 0, sizeof(*m));
+	m->checks = checks ? checks : json_object();
+	m->max_loop_lag_ns = loop_lag_ns;
+
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		const struct trace_task *k = &t->tasks[i];
+
+		if (k->end_ns > wall)
+			wall = k->end_ns;
+		if (k->start_ns >= 0 && k->end_ns >= k->start_ns)
+			m->task_time_ns += k->end_ns - k->start_ns;
+	}
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+		int64_t d = s->t1_ns - s->t0_ns;
+
+		if (s->t1_ns > wall)
+			wall = s->t1_ns;
+		if (d <= 0 || s->state >= ST__COUNT)
+			continue;
+		m->states_ns[s->state] += d;
+		if (state_is_work(s->state))
+			work += d;
+	}
+	m->wall_ns = wall;
+	if (wall > 0) {
+		m->speedup = (double)work / (double)wall;
+		m->parallelism =
+			(double)m->states_ns[ST_COMPUTE] / (double)wall;
+		if (t->cpu_ns > 0 && t->host.cores > 0)
+			m->cpu_util = (double)t->cpu_ns / (double)wall /
+				      t->host.cores;
+	}
+	m->peak_inflight = peak_inflight(t);
+	t->has_summary = true;
+	diagnose(t);
+}
