@@ -37,6 +37,7 @@
 #include "summary.h"
 #include "trace.h"
 #include "util.h"
+#include "worker.h"
 #include "workload.h"
 
 #define OVERLAP_VERSION "0.1.0"
@@ -1368,6 +1369,7 @@ static const struct subcommand subcommands[] = {
 	/* Hidden subcommands the engine starts itself (help = NULL) go
 	 * here, e.g. the process pool's spawned workers:
 	 *   {"worker", worker_main, NULL},   (worker.h) */
+	{"worker", worker_main, NULL},
 };
 
 static void print_usage(FILE *f)
