@@ -1,0 +1,569 @@
+/*
+ * test_asyncio: the asyncio and asyncio-executor models, end to end
+ * through run_execute(), judged by the trace's structure: which lanes
+ * exist, what overlaps what on which lane, and in which order things
+ * finished.  Durations are tens of milliseconds and no assertion depends
+ * on how fast the machine is; where a claim is about time (loop lag), it
+ * is tied to a segment in the same trace (the lag is at least half the
+ * compute that caused it).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "run.h"
+#include "spec.h"
+#include "trace.h"
+
+struct kv {
+	const char *key;
+	const char *value;
+};
+
+#define KV_MAX 10
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static void run_case(const char *workload, const char *model,
+		     const struct kv *sets, struct trace *t)
+{
+	struct spec *spec = calloc(1, sizeof(*spec));
+	struct spec_error err = {0};
+	int rc;
+
+	assert_non_null(spec);
+	rc = spec_init(spec, workload, model, &err);
+	if (rc)
+		print_message("spec_init: %s: %s\n", err.field, err.message);
+	assert_int_equal(rc, 0);
+	for (; sets && sets->key; sets++) {
+		rc = spec_set(spec, sets->key, sets->value, &err);
+		if (rc)
+			print_message("%s=%s: %s\n", sets->key, sets->value,
+				      err.message);
+		assert_int_equal(rc, 0);
+	}
+	rc = spec_validate(spec, &err);
+	if (rc)
+		print_message("validate: %s: %s\n", err.field, err.message);
+	assert_int_equal(rc, 0);
+	trace_init(t);
+	rc = run_execute(spec, NULL, t, &err);
+	if (rc)
+		print_message("run: %s\n", err.message);
+	assert_int_equal(rc, 0);
+	if (t->status != RUN_DONE)
+		print_message("run status %s: %s\n",
+			      run_status_name((enum run_status)t->status),
+			      t->message);
+	free(spec);
+}
+
+static size_t lanes_of_kind(const struct trace *t, enum lane_kind kind,
+			    uint32_t *first)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_lanes; i++) {
+		if (t->lanes[i].kind != kind)
+			continue;
+		if (n++ == 0 && first)
+			*first = t->lanes[i].id;
+	}
+	return n;
+}
+
+static uint32_t loop_lane(const struct trace *t)
+{
+	uint32_t id = UINT32_MAX;
+
+	assert_int_equal(lanes_of_kind(t, LANE_LOOP, &id), 1);
+	assert_string_equal(t->lanes[id].name, "event loop");
+	assert_true(t->lanes[id].os_id > 0);
+	return id;
+}
+
+static void assert_all_tasks(const struct trace *t, enum task_status st)
+{
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		if (t->tasks[i].status != st)
+			print_message("task %zu: %s (%s)\n", i,
+				      task_status_name(t->tasks[i].status),
+				      t->tasks[i].note);
+		assert_int_equal(t->tasks[i].status, st);
+	}
+}
+
+struct interval {
+	int64_t t0, t1;
+};
+
+static int cmp_edge(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+
+	/* By time; at equal times an end (-1) before a start (+1). */
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return (int)(x[1] - y[1]);
+}
+
+/* The most intervals open at one instant ([t0, t1), half open). */
+static size_t max_overlap(const struct interval *iv, size_t n)
+{
+	int64_t(*edges)[2] = calloc(2 * n + 1, sizeof(*edges));
+	size_t best = 0, open = 0;
+
+	assert_non_null(edges);
+	for (size_t i = 0; i < n; i++) {
+		edges[2 * i][0] = iv[i].t0;
+		edges[2 * i][1] = 1;
+		edges[2 * i + 1][0] = iv[i].t1;
+		edges[2 * i + 1][1] = -1;
+	}
+	qsort(edges, 2 * n, sizeof(*edges), cmp_edge);
+	for (size_t i = 0; i < 2 * n; i++) {
+		open += (size_t)edges[i][1];
+		if (edges[i][1] > 0 && open > best)
+			best = open;
+	}
+	free(edges);
+	return best;
+}
+
+/* The segments in state st (on lane, unless lane is UINT32_MAX). */
+static size_t segments_in(const struct trace *t, enum seg_state st,
+			  uint32_t lane, struct interval *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state != st || (lane != UINT32_MAX && s->lane != lane))
+			continue;
+		if (out)
+			out[n] = (struct interval){s->t0_ns, s->t1_ns};
+		n++;
+	}
+	return n;
+}
+
+static const char *note_of(const struct trace *t,
+			   const struct trace_segment *s)
+{
+	return s->note < t->n_notes ? t->notes[s->note] : "";
+}
+
+/* ---- asyncio: many waits overlap on one lane ---------------------------- */
+
+struct overlap_case {
+	const char *io;
+	const char *tasks;
+	enum seg_state state;
+};
+
+static const struct overlap_case overlap_cases[] = {
+	{"sleep", "50", ST_SLEEP},
+	{"net", "20", ST_IO},
+};
+
+/* Every task starts its wait in the loop's first batch of callbacks and
+ * none can end before the next poll, so all waits are open at once; and
+ * all of it happens on the one loop lane, with no thread lane at all. */
+static void test_waits_overlap(void **state)
+{
+	const struct overlap_case *c = *state;
+	struct kv sets[] = {{"tasks", c->tasks},
+			    {"duration", "30ms"},
+			    {"io", c->io},
+			    {NULL, NULL}};
+	struct trace t;
+	size_t n = (size_t)atoi(c->tasks);
+	struct interval *iv = calloc(n + 1, sizeof(*iv));
+	uint32_t lane;
+
+	run_case("fetch", "asyncio", sets, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	lane = loop_lane(&t);
+	assert_int_equal(lanes_of_kind(&t, LANE_THREAD, NULL), 0);
+	assert_int_equal(lanes_of_kind(&t, LANE_PROCESS, NULL), 0);
+	assert_int_equal(t.n_tasks, n);
+	assert_all_tasks(&t, TASK_OK);
+	for (size_t i = 0; i < t.n_tasks; i++)
+		assert_int_equal(t.tasks[i].lane, lane);
+	/* Every wait segment is on the loop lane. */
+	assert_int_equal(segments_in(&t, c->state, UINT32_MAX, NULL), n);
+	assert_int_equal(segments_in(&t, c->state, lane, iv), n);
+	assert_int_equal(max_overlap(iv, n), n);
+	free(iv);
+	trace_free(&t);
+}
+
+/* ---- asyncio: a cpu step blocks the loop -------------------------------- */
+
+/* Three tasks sleep 5 ms; the fourth wakes after 1 ms and computes 60 ms
+ * on the loop thread.  The sleepers' timers come due while it computes and
+ * fire only after it: their sleeps end after the compute, and the loop lag
+ * is at least the compute minus the 4 ms between its start and the due
+ * time, which is more than half of it. */
+static void test_cpu_blocks_loop(void **state)
+{
+	struct kv sets[] = {
+		{"program", "3 x (sleep 5ms); (sleep 1ms, cpu 60ms)"},
+		{NULL, NULL}};
+	struct trace t;
+	const struct trace_segment *c = NULL;
+	uint32_t lane;
+	int64_t len;
+
+	(void)state;
+	run_case("custom", "asyncio", sets, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.n_tasks, 4);
+	assert_all_tasks(&t, TASK_OK);
+	lane = loop_lane(&t);
+	assert_int_equal(lanes_of_kind(&t, LANE_THREAD, NULL), 0);
+	for (size_t i = 0; i < t.n_segments; i++) {
+		if (t.segments[i].state != ST_COMPUTE)
+			continue;
+		assert_null(c); /* one compute segment */
+		c = &t.segments[i];
+	}
+	assert_non_null(c);
+	assert_int_equal(c->lane, lane);
+	assert_int_equal(c->task, 3);
+	len = c->t1_ns - c->t0_ns;
+	assert_true(len > 0);
+
+	/* Nothing else on the loop begins or ends while it computes. */
+	for (size_t i = 0; i < t.n_segments; i++) {
+		const struct trace_segment *s = &t.segments[i];
+
+		if (s == c || s->lane != lane)
+			continue;
+		assert_false(s->t0_ns > c->t0_ns && s->t0_ns < c->t1_ns);
+		assert_false(s->t1_ns > c->t0_ns && s->t1_ns < c->t1_ns);
+		if (s->task < 3 && s->state == ST_SLEEP) {
+			/* The sleepers' timers wait for the compute. */
+			assert_true(s->t0_ns < c->t0_ns);
+			assert_true(s->t1_ns >= c->t1_ns);
+		}
+	}
+	for (size_t i = 0; i < 3; i++)
+		assert_true(t.tasks[i].end_ns >= c->t1_ns);
+
+	assert_true(t.has_summary);
+	print_message("compute %lld us, max loop lag %lld us\n",
+		      (long long)(len / 1000),
+		      (long long)(t.summary.max_loop_lag_ns / 1000));
+	assert_true(t.summary.max_loop_lag_ns >= len / 2);
+	trace_free(&t);
+}
+
+/* Compute on the loop never overlaps compute: one task computes at a
+ * time, in the order the loop reached them. */
+static void test_cpu_serialised(void **state)
+{
+	struct kv sets[] = {{"program", "4 x (cpu 5ms, sleep 1ms, cpu 5ms)"},
+			    {NULL, NULL}};
+	struct trace t;
+	struct interval iv[16];
+	uint32_t lane;
+	size_t n;
+
+	(void)state;
+	run_case("custom", "asyncio", sets, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_all_tasks(&t, TASK_OK);
+	lane = loop_lane(&t);
+	n = segments_in(&t, ST_COMPUTE, UINT32_MAX, NULL);
+	assert_int_equal(n, 8);
+	assert_int_equal(segments_in(&t, ST_COMPUTE, lane, iv), 8);
+	assert_int_equal(max_overlap(iv, n), 1);
+	trace_free(&t);
+}
+
+/* ---- asyncio: limit ----------------------------------------------------- */
+
+struct limit_case {
+	const char *limit;
+	size_t k;
+};
+
+static const struct limit_case limit_cases[] = {
+	{"1", 1},
+	{"3", 3},
+	{"5", 5},
+};
+
+/* A task is past the semaphore from the end of its sem-wait (or its start,
+ * when it did not wait) to its end.  Never more than k at once, k at the
+ * start, and exactly the others waited, each on the loop lane with the
+ * note "limit". */
+static void test_limit(void **state)
+{
+	const struct limit_case *c = *state;
+	enum { N = 12 };
+	struct kv sets[] = {{"tasks", "12"},
+			    {"duration", "10ms"},
+			    {"io", "sleep"},
+			    {"limit", c->limit},
+			    {NULL, NULL}};
+	struct interval past[N];
+	bool waited[N] = {false};
+	size_t n_wait = 0;
+	struct trace t;
+	uint32_t lane;
+
+	run_case("fetch", "asyncio", sets, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.n_tasks, N);
+	assert_all_tasks(&t, TASK_OK);
+	lane = loop_lane(&t);
+	for (size_t i = 0; i < N; i++)
+		past[i] = (struct interval){t.tasks[i].start_ns,
+					    t.tasks[i].end_ns};
+	for (size_t i = 0; i < t.n_segments; i++) {
+		const struct trace_segment *s = &t.segments[i];
+
+		if (s->state != ST_SEM_WAIT)
+			continue;
+		assert_int_equal(s->lane, lane);
+		assert_string_equal(note_of(&t, s), "limit");
+		assert_false(waited[s->task]);
+		waited[s->task] = true;
+		n_wait++;
+		past[s->task].t0 = s->t1_ns;
+	}
+	assert_int_equal(n_wait, N - c->k);
+	assert_int_equal(max_overlap(past, N), c->k);
+	trace_free(&t);
+}
+
+/* ---- asyncio: scale ----------------------------------------------------- */
+
+static void test_ten_thousand(void **state)
+{
+	struct kv sets[] = {{"tasks", "10000"},
+			    {"duration", "20ms"},
+			    {"io", "sleep"},
+			    {NULL, NULL}};
+	struct trace t;
+	uint32_t lane;
+
+	(void)state;
+	run_case("fetch", "asyncio", sets, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.n_tasks, 10000);
+	assert_all_tasks(&t, TASK_OK);
+	lane = loop_lane(&t);
+	assert_int_equal(segments_in(&t, ST_SLEEP, lane, NULL), 10000);
+	assert_int_equal(lanes_of_kind(&t, LANE_THREAD, NULL), 0);
+	trace_free(&t);
+}
+
+/* ---- asyncio: collect order --------------------------------------------- */
+
+struct collect_case {
+	const char *collect;
+	int order[3]; /* collect_order */
+};
+
+static const struct collect_case collect_cases[] = {
+	{"gather", {0, 1, 2}},
+	{"as_completed", {1, 2, 0}},
+};
+
+/* Sleeps of 30, 10 and 20 ms finish in the order 1, 2, 0 whatever the
+ * load (timers fire in due order); gather collects in submission order,
+ * as_completed in finish order. */
+static void test_collect(void **state)
+{
+	const struct collect_case *c = *state;
+	struct kv sets[] = {{"program", "sleep 30ms; sleep 10ms; sleep 20ms"},
+			    {"collect", c->collect},
+			    {NULL, NULL}};
+	static const int finish[3] = {1, 2, 0};
+	struct trace t;
+	const json_t *checks, *order, *fin;
+
+	run_case("custom", "asyncio", sets, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_all_tasks(&t, TASK_OK);
+	assert_true(t.tasks[1].end_ns < t.tasks[2].end_ns);
+	assert_true(t.tasks[2].end_ns < t.tasks[0].end_ns);
+	assert_true(t.has_summary);
+	checks = t.summary.checks;
+	assert_non_null(checks);
+	assert_string_equal(
+		json_string_value(json_object_get(checks, "collect")),
+		c->collect);
+	order = json_object_get(checks, "collect_order");
+	fin = json_object_get(checks, "finish_order");
+	assert_true(json_is_array(order));
+	assert_true(json_is_array(fin));
+	assert_int_equal(json_array_size(order), 3);
+	assert_int_equal(json_array_size(fin), 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(json_integer_value(json_array_get(order, i)),
+				 c->order[i]);
+		assert_int_equal(json_integer_value(json_array_get(fin, i)),
+				 finish[i]);
+	}
+	trace_free(&t);
+}
+
+/* ---- asyncio: stop ------------------------------------------------------ */
+
+/* A run stopped by its time limit ends every task as cancelled, with the
+ * wait it was in recorded up to the stop. */
+static void test_time_limit(void **state)
+{
+	struct kv sets[] = {{"tasks", "5"},
+			    {"duration", "30s"},
+			    {"io", "sleep"},
+			    {"time_limit", "100ms"},
+			    {NULL, NULL}};
+	struct trace t;
+	uint32_t lane;
+
+	(void)state;
+	run_case("fetch", "asyncio", sets, &t);
+	assert_int_not_equal(t.status, RUN_DONE);
+	assert_all_tasks(&t, TASK_CANCELLED);
+	lane = loop_lane(&t);
+	assert_int_equal(segments_in(&t, ST_SLEEP, lane, NULL), 5);
+	for (size_t i = 0; i < t.n_segments; i++)
+		assert_true(t.segments[i].t1_ns < 30LL * 1000000000);
+	trace_free(&t);
+}
+
+/* ---- asyncio-executor --------------------------------------------------- */
+
+struct executor_case {
+	const char *executor;
+	const char *gil;
+	enum lane_kind worker_kind;
+	bool parallel; /* compute of different tasks may overlap */
+};
+
+static const struct executor_case executor_cases[] = {
+	{"threads", "off", LANE_THREAD, true},
+	{"processes", "off", LANE_PROCESS, true},
+	{"threads", "on", LANE_THREAD, false},
+};
+
+/* Two tasks compute 80 ms each in the executor while a third sleeps 3 ms
+ * twenty times over on the loop.  Compute runs on worker lanes only, never
+ * on the loop.  Without a GIL the two computations overlap on two lanes
+ * and the loop serves timers meanwhile: sleeps end inside compute
+ * segments.  With the GIL, which the loop shares, nothing overlaps: the
+ * computations take turns, and the loop serves its timers in the gaps the
+ * forced switches open (sleeps end between the first compute's start and
+ * the last one's end, never inside a compute segment). */
+static void test_executor(void **state)
+{
+	const struct executor_case *c = *state;
+	struct kv sets[] = {
+		{"program", "2 x (cpu 80ms); (sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms)"},
+		{"executor", c->executor},
+		{"gil", c->gil},
+		{"workers", "2"},
+		{NULL, NULL}};
+	struct trace t;
+	struct interval *iv;
+	uint32_t lane;
+	size_t n_compute = 0, served = 0, in_span = 0;
+	int64_t span0 = INT64_MAX, span1 = 0;
+	bool overlap = false;
+
+	run_case("custom", "asyncio-executor", sets, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.n_tasks, 3);
+	assert_all_tasks(&t, TASK_OK);
+	lane = loop_lane(&t);
+	assert_true(lanes_of_kind(&t, c->worker_kind, NULL) >= 2);
+	iv = calloc(t.n_segments + 1, sizeof(*iv));
+	assert_non_null(iv);
+	for (size_t i = 0; i < t.n_segments; i++) {
+		const struct trace_segment *s = &t.segments[i];
+
+		if (s->state != ST_COMPUTE)
+			continue;
+		assert_int_not_equal(s->lane, lane);
+		assert_int_equal(t.lanes[s->lane].kind, c->worker_kind);
+		assert_true(s->task < 2);
+		iv[n_compute++] = (struct interval){s->t0_ns, s->t1_ns};
+		if (s->t0_ns < span0)
+			span0 = s->t0_ns;
+		if (s->t1_ns > span1)
+			span1 = s->t1_ns;
+		for (size_t j = 0; j < t.n_segments; j++) {
+			const struct trace_segment *o = &t.segments[j];
+
+			if (o->state == ST_COMPUTE && o->task != s->task &&
+			    o->lane != s->lane && o->t0_ns < s->t1_ns &&
+			    s->t0_ns < o->t1_ns)
+				overlap = true;
+			if (o->state == ST_SLEEP && o->lane == lane &&
+			    o->t1_ns > s->t0_ns && o->t1_ns < s->t1_ns)
+				served++;
+		}
+	}
+	for (size_t j = 0; j < t.n_segments; j++) {
+		const struct trace_segment *o = &t.segments[j];
+
+		if (o->state == ST_SLEEP && o->t1_ns > span0 &&
+		    o->t1_ns < span1)
+			in_span++;
+	}
+	assert_true(n_compute >= 2);
+	assert_true(in_span > 0);
+	if (c->parallel) {
+		assert_true(overlap);
+		assert_true(served > 0);
+	} else {
+		assert_int_equal(max_overlap(iv, n_compute), 1);
+		assert_int_equal(served, 0);
+	}
+	free(iv);
+	trace_free(&t);
+}
+
+#define CASES(fn, table)                                                     \
+	cmocka_unit_test_prestate(fn, (void *)&table[0]),                    \
+		cmocka_unit_test_prestate(fn, (void *)&table[1])
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		CASES(test_waits_overlap, overlap_cases),
+		cmocka_unit_test(test_cpu_blocks_loop),
+		cmocka_unit_test(test_cpu_serialised),
+		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
+		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),
+		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[2]),
+		cmocka_unit_test(test_ten_thousand),
+		CASES(test_collect, collect_cases),
+		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test_prestate(test_executor,
+					  (void *)&executor_cases[0]),
+		cmocka_unit_test_prestate(test_executor,
+					  (void *)&executor_cases[1]),
+		cmocka_unit_test_prestate(test_executor,
+					  (void *)&executor_cases[2]),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
