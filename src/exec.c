@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <string.h>
 #include <time.h>
 
 #include "peer.h"
@@ -36,6 +37,15 @@
 
 /* Every computation's result ends here, so none of it is dead code. */
 static _Atomic uint64_t exec_sink;
+
+int exec_gil_create(const struct param_set *options, struct gil **out)
+{
+	*out = NULL;
+	if (strcmp(spec_text(options, "gil"), "on") != 0)
+		return 0;
+	*out = gil_create(spec_ns(options, "switch_interval"));
+	return *out ? 0 : -ENOMEM;
+}
 
 static bool stopped(const struct exec_ctx *x)
 {

@@ -48,4 +48,28 @@ void exec_gil_release(struct exec_ctx *x);
  * when x->gil is set. */
 void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
 
+/* The stack of a thread that runs tasks: small, so 10,000 threads fit in a
+ * few hundred MiB of address space; larger under the sanitizers, whose
+ * frames are bigger. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define EXEC_THREAD_STACK_BYTES (512 * 1024)
+#else
+#define EXEC_THREAD_STACK_BYTES (64 * 1024)
+#endif
+
+/* The options of every model whose tasks are Python threads, to put in its
+ * struct param_def array: gil and switch_interval. */
+#define EXEC_GIL_OPTIONS                                                     \
+	{"gil", PARAM_ENUM, "", "on", 0, 0, "on|off",                        \
+	 "on: CPython's GIL, one thread computes at a time; off: the "       \
+	 "free-threaded build"},                                             \
+	{"switch_interval", PARAM_DURATION, "ms", "5ms",                     \
+	 100.0 * NS_PER_US, 1.0 * NS_PER_S, NULL,                            \
+	 "sys.setswitchinterval: how long a thread waits for the GIL "       \
+	 "before it asks the holder to let go"}
+
+/* The GIL the options ask for (EXEC_GIL_OPTIONS): 0 with *out NULL for
+ * gil=off, 0 with a new GIL, or -ENOMEM. */
+int exec_gil_create(const struct param_set *options, struct gil **out);
+
 #endif

@@ -1,0 +1,132 @@
+/*
+ * model_threads: one thread per task, as `threading.Thread(target=...)`
+ * for every task, then `join()` on each.
+ *
+ * The main thread makes a lane and a thread for every task in submission
+ * order, then joins them all.  Thread stacks are small (exec.h) so that
+ * 10,000 threads fit; each thread records its kernel tid on its lane.
+ * With gil=on all threads share one struct gil (gil.h), so CPU work runs
+ * one thread at a time and waits overlap; with gil=off nothing serialises
+ * them but the cores.  Threads start with every signal blocked: signals are
+ * the CLI's business, on the main thread.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "exec.h"
+#include "model.h"
+
+static void *task_thread(void *arg)
+{
+	struct exec_ctx *x = arg;
+
+	rec_lane_os_id(x->lane, gettid());
+	exec_task(x);
+	return NULL;
+}
+
+static int threads_run(struct run_ctx *ctx)
+{
+	const struct program *prog = ctx->prog;
+	struct rec_lane *main_lane = ctx->main_lane;
+	struct exec_ctx *xs;
+	pthread_t *threads;
+	pthread_attr_t attr;
+	struct gil *gil;
+	sigset_t all, old;
+	uint32_t created = 0, create_failed = 0;
+	int rc;
+
+	rc = exec_gil_create(&ctx->spec->options, &gil);
+	if (rc < 0) {
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "threads: cannot create the GIL");
+		return rc;
+	}
+	xs = calloc(prog->n_tasks ? prog->n_tasks : 1, sizeof(*xs));
+	threads = calloc(prog->n_tasks ? prog->n_tasks : 1, sizeof(*threads));
+	if (!xs || !threads) {
+		rc = -ENOMEM;
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "threads: out of memory for %zu threads",
+			 prog->n_tasks);
+		goto out_free;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, EXEC_THREAD_STACK_BYTES);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+
+	/* Threads exist for tasks [0, created). */
+	while (created < prog->n_tasks && !atomic_load(&ctx->stop)) {
+		uint32_t task = created;
+		char name[32];
+
+		snprintf(name, sizeof(name), "Thread-%u", task + 1);
+		struct rec_lane *lane =
+			trace_rec_add_lane(ctx->rec, LANE_THREAD, name);
+
+		if (!lane) {
+			rc = -ENOSPC;
+			snprintf(ctx->message, sizeof(ctx->message),
+				 "threads: no lane left for %s", name);
+			break;
+		}
+		xs[task] = (struct exec_ctx){
+			.run = ctx, .lane = lane, .gil = gil, .task = task};
+		rec_task_submit(main_lane, task, rec_now(main_lane));
+		int err = pthread_create(&threads[task], &attr, task_thread,
+					 &xs[task]);
+
+		if (err) {
+			/* Python raises "can't start new thread" here; the
+			 * threads already running still finish. */
+			rc = -err;
+			snprintf(ctx->message, sizeof(ctx->message),
+				 "threads: cannot start %s: %s (%u threads "
+				 "running)",
+				 name, strerror(err), created);
+			rec_task_end(main_lane, task, rec_now(main_lane),
+				     TASK_ERROR, 0);
+			create_failed = 1;
+			break;
+		}
+		created++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+
+	for (uint32_t i = 0; i < created; i++)
+		pthread_join(threads[i], NULL);
+	/* Tasks that never got a thread (the one that failed has ended). */
+	for (uint32_t i = created + create_failed; i < prog->n_tasks; i++)
+		rec_task_end(main_lane, i, rec_now(main_lane), TASK_CANCELLED,
+			     0);
+
+out_free:
+	free(threads);
+	free(xs);
+	gil_destroy(gil);
+	return rc;
+}
+
+static const struct param_def threads_options[] = {
+	EXEC_GIL_OPTIONS,
+};
+
+const struct model_ops model_threads = {
+	.name = "threads",
+	.help = "one thread per task (threading.Thread), started together "
+		"and joined",
+	.options = threads_options,
+	.n_options = sizeof(threads_options) / sizeof(threads_options[0]),
+	.max_tasks = 10000,
+	.lane_per_task = true,
+	.run = threads_run,
+};
