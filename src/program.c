@@ -272,8 +272,8 @@ static int arg_duration(struct parser *p, const struct step_word *w,
 	if (rc == -ERANGE || (rc == 0 && ns > STEPS_MAX_STEP_NS))
 		return fail_at(p, start,
 			       "'%s' takes at most %s (got %s)", w->word,
-			       util_format_duration(STEPS_MAX_STEP_NS, limit,
-						    sizeof(limit)),
+			       util_format_duration_text(STEPS_MAX_STEP_NS, limit,
+							 sizeof(limit)),
 			       token_at(p, start, shown, sizeof(shown)));
 	if (rc < 0)
 		return fail_at(p, start,

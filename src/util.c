@@ -67,7 +67,7 @@ int util_parse_duration_prefix(const char *text, int64_t *out_ns,
 	}
 	while (isdigit((unsigned char)*p)) {
 		any_digit = true;
-		if (whole > (INT64_MAX - 9) / 10)
+		if (whole > (INT64_MAX - (*p - '0')) / 10)
 			overflow = true;
 		else
 			whole = whole * 10 + (*p - '0');

@@ -1,0 +1,348 @@
+/*
+ * test_steps: the step language.
+ *
+ * Valid programs are checked by the program they build: how many tasks,
+ * which steps each runs (kind and duration, in order), and that repeated
+ * tasks share one range of steps.  Invalid programs are checked by the
+ * exact column and message, because pointing at the right character is
+ * the whole point of the errors.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "program.h"
+#include "util.h"
+
+#define MS NS_PER_MS
+
+/* A task's expected steps, written "cpu 20ms" style as kind + ns. */
+struct want_step {
+	enum step_kind kind;
+	int64_t ns;
+};
+
+struct valid_case {
+	const char *text;
+	size_t n_tasks;
+	size_t n_steps; /* distinct steps stored */
+	/* The steps of the first and the last task. */
+	struct want_step first[4];
+	size_t n_first;
+	struct want_step last[4];
+	size_t n_last;
+};
+
+static const struct valid_case valid_cases[] = {
+	{"cpu 20ms", 1, 1, {{STEP_CPU, 20 * MS}}, 1, {{STEP_CPU, 20 * MS}}, 1},
+	{"3 x (cpu 20ms, net 200ms, cpu 10ms)",
+	 3,
+	 3,
+	 {{STEP_CPU, 20 * MS}, {STEP_NET, 200 * MS}, {STEP_CPU, 10 * MS}},
+	 3,
+	 {{STEP_CPU, 20 * MS}, {STEP_NET, 200 * MS}, {STEP_CPU, 10 * MS}},
+	 3},
+	{"3 x (cpu 20ms, net 200ms, cpu 10ms); sleep 1s",
+	 4,
+	 4,
+	 {{STEP_CPU, 20 * MS}, {STEP_NET, 200 * MS}, {STEP_CPU, 10 * MS}},
+	 3,
+	 {{STEP_SLEEP, 1000 * MS}},
+	 1},
+	{"2x(sleep 1.5s)", 2, 1, {{STEP_SLEEP, 1500 * MS}}, 1,
+	 {{STEP_SLEEP, 1500 * MS}}, 1},
+	{"2 X sleep 5ms, net 1ms", 2, 2,
+	 {{STEP_SLEEP, 5 * MS}, {STEP_NET, 1 * MS}}, 2,
+	 {{STEP_SLEEP, 5 * MS}, {STEP_NET, 1 * MS}}, 2},
+	{"  cpu   50us ,\n net 0ms ;\tsleep 3  ", 2, 3,
+	 {{STEP_CPU, 50 * NS_PER_US}, {STEP_NET, 0}}, 2,
+	 {{STEP_SLEEP, 3 * MS}}, 1},
+	{"10000 x (net 1s)", 10000, 1, {{STEP_NET, 1000 * MS}}, 1,
+	 {{STEP_NET, 1000 * MS}}, 1},
+	{"net 600s", 1, 1, {{STEP_NET, 600000 * MS}}, 1,
+	 {{STEP_NET, 600000 * MS}}, 1},
+	{"cpu 20 ms", 1, 1, {{STEP_CPU, 20 * MS}}, 1, {{STEP_CPU, 20 * MS}},
+	 1},
+};
+
+static void check_steps(const struct program *p, uint32_t task,
+			const struct want_step *want, size_t n,
+			const char *text)
+{
+	const struct task_def *t = &p->tasks[task];
+	size_t i;
+
+	if (t->n_steps != n)
+		fail_msg("'%s': task %u has %u steps, expected %zu", text,
+			 task, t->n_steps, n);
+	for (i = 0; i < n; i++) {
+		const struct step *s = &p->steps[t->first_step + i];
+
+		if (s->kind != want[i].kind || s->ns != want[i].ns)
+			fail_msg("'%s': task %u step %zu is %s %lld, expected "
+				 "%s %lld",
+				 text, task, i,
+				 step_kind_name((enum step_kind)s->kind),
+				 (long long)s->ns,
+				 step_kind_name(want[i].kind),
+				 (long long)want[i].ns);
+	}
+}
+
+static void test_valid_programs(void **state)
+{
+	size_t i, k;
+
+	(void)state;
+	for (i = 0; i < sizeof(valid_cases) / sizeof(valid_cases[0]); i++) {
+		const struct valid_case *c = &valid_cases[i];
+		struct steps_error err;
+		struct program p;
+		int rc;
+
+		program_init(&p);
+		rc = steps_parse(c->text, &p, &err);
+		if (rc != 0)
+			fail_msg("'%s': column %d: %s", c->text, err.column,
+				 err.message);
+		assert_int_equal(p.n_tasks, c->n_tasks);
+		assert_int_equal(p.n_steps, c->n_steps);
+		check_steps(&p, 0, c->first, c->n_first, c->text);
+		check_steps(&p, (uint32_t)p.n_tasks - 1, c->last, c->n_last,
+			    c->text);
+		for (k = 0; k < p.n_tasks; k++) {
+			char name[48];
+
+			assert_string_equal(p.tasks[k].label, "task");
+			assert_int_equal(p.tasks[k].number, k + 1);
+			snprintf(name, sizeof(name), "task %zu", k + 1);
+			assert_string_equal(
+				program_task_name(&p, (uint32_t)k, name,
+						  sizeof(name)),
+				name);
+		}
+		program_free(&p);
+	}
+}
+
+static void test_repeat_shares_steps(void **state)
+{
+	struct steps_error err;
+	struct program p;
+	size_t i;
+
+	(void)state;
+	program_init(&p);
+	assert_int_equal(steps_parse("4 x (cpu 1ms, net 2ms); 2 x (sleep "
+				     "3ms)",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_tasks, 6);
+	assert_int_equal(p.n_steps, 3);
+	for (i = 0; i < 4; i++) {
+		assert_int_equal(p.tasks[i].first_step, 0);
+		assert_int_equal(p.tasks[i].n_steps, 2);
+	}
+	for (i = 4; i < 6; i++) {
+		assert_int_equal(p.tasks[i].first_step, 2);
+		assert_int_equal(p.tasks[i].n_steps, 1);
+	}
+	/* One label string for all of them. */
+	assert_ptr_equal(p.tasks[0].label, p.tasks[5].label);
+	assert_int_equal(p.n_labels, 1);
+	program_free(&p);
+}
+
+static void test_numbers_continue(void **state)
+{
+	struct steps_error err;
+	struct program p;
+
+	(void)state;
+	program_init(&p);
+	program_add_task(&p, "producer", 1,
+			 program_add_step(&p, (struct step){.kind = STEP_CPU}),
+			 1);
+	assert_int_equal(steps_parse("2 x sleep 1ms", &p, &err), 0);
+	assert_int_equal(p.n_tasks, 3);
+	assert_int_equal(p.tasks[1].number, 2);
+	assert_int_equal(p.tasks[2].number, 3);
+	program_free(&p);
+}
+
+struct error_case {
+	const char *text;
+	int column;
+	const char *message;
+};
+
+static const struct error_case error_cases[] = {
+	{"", 1, "expected a step such as cpu 20ms"},
+	{"   ", 4, "expected a step such as cpu 20ms"},
+	{"cpu", 4, "expected a duration such as 20ms after 'cpu'"},
+	{"3 x (cpu 20ms, cpu abc)", 20,
+	 "expected a duration such as 20ms after 'cpu'"},
+	{"3 x (cpu 20ms, net 200ms, cpu 1kg)", 31,
+	 "expected a duration such as 20ms after 'cpu'"},
+	{"sleep -5ms", 7, "expected a duration such as 20ms after 'sleep'"},
+	{"net 20mx", 5, "expected a duration such as 20ms after 'net'"},
+	{"net 601s", 5, "'net' takes at most 600s (got 601s)"},
+	{"cpu 99999999999999999999s", 5,
+	 "'cpu' takes at most 600s (got 9999999999999999)"},
+	{"lock a", 1, "unknown step 'lock' (expected cpu, sleep or net)"},
+	{"cpu 1ms, disk write 4096", 10,
+	 "unknown step 'disk' (expected cpu, sleep or net)"},
+	{"2 x (cpu 1ms, wait 1s)", 15,
+	 "unknown step 'wait' (expected cpu, sleep or net)"},
+	{"0 x (cpu 1ms)", 1, "repeat count must be 1 to 10000 (got 0)"},
+	{"10001 x (cpu 1ms)", 1,
+	 "repeat count must be 1 to 10000 (got 10001)"},
+	{"3 (cpu 1ms)", 3,
+	 "expected 'x' after the repeat count, as in 3 x (cpu 20ms)"},
+	{"3 x (cpu 1ms", 13, "expected ')' to close the '(' at column 5"},
+	{"3 x (cpu 1ms net 2ms)", 14, "expected ',' or ')'"},
+	{"cpu 1ms net 2ms", 9, "expected ',', ';' or the end"},
+	{"cpu 1ms;", 9, "expected a step such as cpu 20ms"},
+	{"cpu 1ms,", 9, "expected a step such as cpu 20ms"},
+	{"cpu 1ms; ; net 1ms", 10, "expected a step such as cpu 20ms"},
+	{"(cpu 1ms))", 10, "expected ',', ';' or the end"},
+	{"x (cpu 1ms)", 1, "unknown step 'x' (expected cpu, sleep or net)"},
+	{"cpu 1ms\nnet", 9, "expected ',', ';' or the end"},
+	{"cpu 1ms;\nnet", 13, "expected a duration such as 20ms after 'net'"},
+	{"()", 2, "expected a step such as cpu 20ms"},
+	{"cpu,", 4, "expected a duration such as 20ms after 'cpu'"},
+	{"15 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x "
+	 "(net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net "
+	 "1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); "
+	 "10000 x (net 1ms)",
+	 188, "at most 100000 tasks in a program"},
+};
+
+static void test_errors(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++) {
+		const struct error_case *c = &error_cases[i];
+		struct steps_error err;
+		struct program p;
+		int rc;
+
+		program_init(&p);
+		rc = steps_parse(c->text, &p, &err);
+		if (rc != -EINVAL || err.column != c->column ||
+		    strcmp(err.message, c->message) != 0)
+			fail_msg("'%s': rc %d column %d '%s'; expected column "
+				 "%d '%s'",
+				 c->text, rc, err.column, err.message,
+				 c->column, c->message);
+		program_free(&p);
+	}
+}
+
+static void test_total_steps_limit(void **state)
+{
+	/* 10000 tasks x 201 steps > 2,000,000 steps in all. */
+	char *text = malloc(4096);
+	struct steps_error err;
+	struct program p;
+	size_t used, i;
+
+	(void)state;
+	used = (size_t)snprintf(text, 4096, "10000 x (");
+	for (i = 0; i < 201; i++)
+		used += (size_t)snprintf(text + used, 4096 - used, "%scpu 1",
+					 i ? "," : "");
+	snprintf(text + used, 4096 - used, ")");
+	program_init(&p);
+	assert_int_equal(steps_parse(text, &p, &err), -EINVAL);
+	assert_int_equal(err.column, 1);
+	assert_string_equal(err.message,
+			    "at most 2000000 steps in all tasks together");
+	program_free(&p);
+	free(text);
+}
+
+static void test_text_limit(void **state)
+{
+	char *text = malloc(5000);
+	struct steps_error err;
+	struct program p;
+	size_t used = 0;
+
+	(void)state;
+	while (used < 4090)
+		used += (size_t)snprintf(text + used, 5000 - used, "cpu 1ms;");
+	used += (size_t)snprintf(text + used, 5000 - used, "cpu 1ms");
+	program_init(&p);
+	assert_int_equal(steps_parse(text, &p, &err), -EINVAL);
+	assert_int_equal(err.column, 4097);
+	assert_non_null(strstr(err.message, "at most 4096"));
+	program_free(&p);
+	free(text);
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	assert_string_equal(step_kind_name(STEP_CPU), "cpu");
+	assert_string_equal(step_kind_name(STEP_NET), "net");
+	assert_string_equal(step_kind_name(STEP_EVENT_WAIT), "event wait");
+	assert_string_equal(step_kind_name(STEP__COUNT), "?");
+	assert_string_equal(object_kind_name(OBJ_QUEUE), "queue");
+	assert_string_equal(object_kind_name(OBJ__COUNT), "?");
+}
+
+static void test_builders(void **state)
+{
+	struct program p;
+	uint32_t i, o;
+	char name[32];
+
+	(void)state;
+	program_init(&p);
+	/* Enough to cross several growth steps. */
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(
+			program_add_step(&p, (struct step){.kind = STEP_SLEEP,
+							   .ns = i}),
+			i);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(p.steps[i].ns, i);
+	o = program_add_object(&p, OBJ_QUEUE, 5,
+			       "a name longer than thirty-one bytes");
+	assert_int_equal(o, 0);
+	assert_int_equal(p.objects[0].count, 5);
+	assert_int_equal(strlen(p.objects[0].name), 31);
+	assert_int_equal(program_add_task(&p, "request", 7, 3, 2), 0);
+	assert_string_equal(program_task_name(&p, 0, name, sizeof(name)),
+			    "request 7");
+	assert_ptr_equal(program_label(&p, "request"), p.tasks[0].label);
+	program_free(&p);
+	assert_null(p.steps);
+	assert_int_equal(p.n_tasks, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_programs),
+		cmocka_unit_test(test_repeat_shares_steps),
+		cmocka_unit_test(test_numbers_continue),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_total_steps_limit),
+		cmocka_unit_test(test_text_limit),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_builders),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
