@@ -79,16 +79,16 @@ static int pool_run(struct run_ctx *ctx)
 			break;
 	}
 	while (procpool_pending(pool) > 0) {
-		ssize_t n = procpool_wait(pool, done, 64, -1);
-
-		if (n < 0) {
-			snprintf(ctx->message, sizeof(ctx->message),
-				 "process-pool: the workers keep dying before "
-				 "they are ready (%s start)",
-				 procpool_start_name(cfg.start));
-			rc = (int)n;
+		if (procpool_wait(pool, done, 64, -1) < 0)
 			break;
-		}
+	}
+	if (procpool_error(pool) < 0) {
+		/* Every task it could not run already ended as error. */
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "process-pool: the workers keep dying before they "
+			 "are ready (start = %s)",
+			 procpool_start_name(cfg.start));
+		rc = procpool_error(pool);
 	}
 	procpool_destroy(pool, POOL_GRACE_NS);
 out_cancel:

@@ -736,7 +736,16 @@ struct procpool *procpool_create(const struct procpool_config *cfg,
 	free(spec_json);
 	spec_json = NULL;
 	for (uint32_t i = 0; i < p->n_workers; i++) {
-		if (worker_start(p, i, err, err_size) < 0)
+		int rc = worker_start(p, i, err, err_size);
+
+		/* A recorder sized for fewer workers than asked (workers
+		 * = 0 means the cores, which it may not know): run with the
+		 * lanes there are. */
+		if (rc == -ENOSPC && i > 0) {
+			p->n_workers = i;
+			break;
+		}
+		if (rc < 0)
 			goto out_destroy;
 	}
 	return p;
@@ -838,6 +847,11 @@ ssize_t procpool_wait(struct procpool *p, struct procpool_done *out,
 		}
 		handle_events(p, slice_ms);
 	}
+}
+
+int procpool_error(const struct procpool *p)
+{
+	return p->broken;
 }
 
 uint32_t procpool_pending(const struct procpool *p)

@@ -145,6 +145,9 @@ ssize_t procpool_reap(struct procpool *p, struct procpool_done *out,
 ssize_t procpool_wait(struct procpool *p, struct procpool_done *out,
 		      size_t max, int64_t timeout_ns);
 
+/* 0, or -ECHILD once the pool is broken (its workers kept dying before
+ * they were ready); the jobs it completed as error say no more than that. */
+int procpool_error(const struct procpool *p);
 /* Jobs submitted and not yet returned by reap/wait. */
 uint32_t procpool_pending(const struct procpool *p);
 /* Workers currently alive (started or ready). */
