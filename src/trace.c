@@ -545,8 +545,11 @@ static void collector_apply(struct trace_collector *c,
 	collector_emit(c, &ev);
 }
 
-/* Mirrors lanes that rec has and the trace does not yet. */
-static void collector_sync_lanes(struct trace_collector *c)
+/* Mirrors lanes that rec has and the trace does not yet; returns how many
+ * lanes rec had, which is how many rings the drain may then read (a lane
+ * published after this call waits for the next pass, so no event arrives
+ * before its lane is in the trace). */
+static uint32_t collector_sync_lanes(struct trace_collector *c)
 {
 	uint32_t count = trace_rec_lane_count(c->rec);
 
@@ -560,6 +563,7 @@ static void collector_sync_lanes(struct trace_collector *c)
 		util_strlcpy(l->name, c->rec->info[id].name, sizeof(l->name));
 		collector_emit(c, &ev);
 	}
+	return count;
 }
 
 /* One pass over every ring.  A ring gives at most its capacity per pass so
@@ -569,8 +573,7 @@ static size_t collector_drain(struct trace_collector *c)
 	uint32_t count;
 	size_t total = 0;
 
-	collector_sync_lanes(c);
-	count = trace_rec_lane_count(c->rec);
+	count = collector_sync_lanes(c);
 	for (uint32_t id = 0; id < count; id++) {
 		struct ring *r = c->rec->lanes[id].ring;
 		uint64_t budget = r->capacity;
