@@ -125,17 +125,31 @@ static const char *recommend_for(int64_t cpu_ns, int64_t wait_ns)
 	return "asyncio-executor";
 }
 
+enum fit { FIT_NO, FIT_EXACT, FIT_ALSO };
+
 /* "this run used threads and took 2.00 s (speedup 2.9x)" */
-static void describe_run(const struct trace *t, bool fits, char *buf,
+static void describe_run(const struct trace *t, enum fit fit, char *buf,
 			 size_t size)
 {
+	static const char *const fit_text[] = {
+		[FIT_NO] = "",
+		[FIT_EXACT] = ", the recommended model,",
+		[FIT_ALSO] = ", which fits as well,",
+	};
 	const struct trace_summary *m = &t->summary;
 	char wall[32];
 
 	util_format_duration(m->wall_ns, wall, sizeof(wall));
 	snprintf(buf, size, "this run used %s%s and took %s (speedup %.1fx)",
-		 t->model[0] ? t->model : "an unnamed model",
-		 fits ? ", the recommended model," : "", wall, m->speedup);
+		 t->model[0] ? t->model : "an unnamed model", fit_text[fit],
+		 wall, m->speedup);
+}
+
+static enum fit fit_of(const struct trace *t, const char *rec, bool also)
+{
+	if (model_is(t, rec))
+		return FIT_EXACT;
+	return also ? FIT_ALSO : FIT_NO;
 }
 
 static void diagnose(struct trace *t)
@@ -147,7 +161,7 @@ static void diagnose(struct trace *t)
 	int64_t sync = 0, base, longest_ns = 0;
 	char run_text[160], longest[32], few[64] = "";
 	const char *rec;
-	bool fits;
+	enum fit fit;
 
 	for (int s = 0; s < ST__COUNT; s++)
 		if (state_is_sync_wait(s))
@@ -174,34 +188,34 @@ static void diagnose(struct trace *t)
 
 	if (wait * 3 >= base * 2) {
 		rec = "asyncio";
-		fits = model_is(t, rec) ||
-		       (model_uses_threads(t) && t->n_tasks <= 32);
+		fit = fit_of(t, rec,
+			     model_uses_threads(t) && t->n_tasks <= 32);
 		if (t->n_tasks <= 32)
 			snprintf(few, sizeof(few),
 				 " (threads do as well for %zu tasks)",
 				 t->n_tasks);
-		describe_run(t, fits, run_text, sizeof(run_text));
+		describe_run(t, fit, run_text, sizeof(run_text));
 		util_strlcpy(m->bound, "io", sizeof(m->bound));
 		snprintf(m->why, sizeof(m->why),
 			 "Tasks spent %d%% of their time waiting on I/O or "
 			 "sleep and %d%% computing; waiting overlaps even in "
 			 "one thread, so asyncio finishes in about the "
-			 "longest task (%s here)%s; %s.",
+			 "longest task, %s here%s; %s.",
 			 percent(wait, base), percent(cpu, base), longest, few,
 			 run_text);
 	} else if (cpu * 3 >= base * 2) {
 		char gil[96] = "";
 
 		rec = "process-pool";
-		fits = model_is(t, rec) ||
-		       ((model_uses_threads(t) ||
-			 model_is(t, "asyncio-executor")) &&
-			options_gil_off(t));
+		fit = fit_of(t, rec,
+			     (model_uses_threads(t) ||
+			      model_is(t, "asyncio-executor")) &&
+				     options_gil_off(t));
 		if (st[ST_GIL_WAIT] * 10 >= cpu)
 			snprintf(gil, sizeof(gil),
-				 "; waiting for the GIL took another %d%%",
+				 ", and waiting for the GIL added %d%% on top",
 				 percent(st[ST_GIL_WAIT], base));
-		describe_run(t, fits, run_text, sizeof(run_text));
+		describe_run(t, fit, run_text, sizeof(run_text));
 		util_strlcpy(m->bound, "cpu", sizeof(m->bound));
 		snprintf(m->why, sizeof(m->why),
 			 "Tasks spent %d%% of their time computing and %d%% "
@@ -213,8 +227,8 @@ static void diagnose(struct trace *t)
 			 m->parallelism);
 	} else if (sync >= cpu && sync >= wait) {
 		rec = recommend_for(cpu, wait);
-		fits = model_is(t, rec);
-		describe_run(t, fits, run_text, sizeof(run_text));
+		describe_run(t, fit_of(t, rec, false), run_text,
+			     sizeof(run_text));
 		util_strlcpy(m->bound, "sync", sizeof(m->bound));
 		snprintf(m->why, sizeof(m->why),
 			 "Tasks spent %d%% of their time waiting for each "
@@ -228,8 +242,8 @@ static void diagnose(struct trace *t)
 			 run_text);
 	} else {
 		rec = "asyncio-executor";
-		fits = model_is(t, rec);
-		describe_run(t, fits, run_text, sizeof(run_text));
+		describe_run(t, fit_of(t, rec, false), run_text,
+			     sizeof(run_text));
 		util_strlcpy(m->bound, "mixed", sizeof(m->bound));
 		snprintf(m->why, sizeof(m->why),
 			 "Tasks spent %d%% of their time computing and %d%% "

@@ -1,0 +1,336 @@
+/*
+ * test_summary: the numbers and the diagnosis, from synthetic traces whose
+ * right answers are known by construction (three 2 s waits one after
+ * another, the same three at once, two CPU tasks under a GIL, ...).
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "summary.h"
+
+#define S (NS_PER_S)
+#define MS (NS_PER_MS)
+
+struct seg_spec {
+	uint32_t task;
+	enum seg_state state;
+	int64_t t0_ns, t1_ns;
+};
+
+struct case_spec {
+	const char *name;
+	const char *model;
+	const char *gil; /* options.gil or NULL */
+	size_t n_tasks;
+	struct seg_spec segs[16];
+	size_t n_segs;
+	int64_t cpu_ns;
+
+	/* expected */
+	int64_t wall_ns;
+	double speedup;
+	double parallelism;
+	int64_t peak_inflight;
+	const char *bound;
+	const char *recommend;
+	const char *why_has[3]; /* substrings of why */
+};
+
+/* Tasks start at their first segment and end at their last. */
+static void build(struct trace *t, const struct case_spec *c)
+{
+	trace_init(t);
+	util_strlcpy(t->workload, "synthetic", sizeof(t->workload));
+	util_strlcpy(t->model, c->model, sizeof(t->model));
+	t->host.cores = 2;
+	t->cpu_ns = c->cpu_ns;
+	if (c->gil)
+		t->options = json_pack("{s:s}", "gil", c->gil);
+	trace_add_lane(t);
+	for (size_t i = 0; i < c->n_tasks; i++) {
+		struct trace_task *k = trace_add_task(t);
+
+		snprintf(k->name, sizeof(k->name), "task %zu", i + 1);
+		k->submit_ns = 0;
+		k->lane = 0;
+		k->status = TASK_OK;
+	}
+	for (size_t i = 0; i < c->n_segs; i++) {
+		const struct seg_spec *s = &c->segs[i];
+		struct trace_segment *g = trace_add_segment(t);
+		struct trace_task *k = &t->tasks[s->task];
+
+		*g = (struct trace_segment){s->t0_ns, s->t1_ns, s->task, 0, 0,
+					    (uint8_t)s->state};
+		if (s->state != ST_QUEUED &&
+		    (k->start_ns < 0 || s->t0_ns < k->start_ns))
+			k->start_ns = s->t0_ns;
+		if (s->t1_ns > k->end_ns)
+			k->end_ns = s->t1_ns;
+	}
+}
+
+static const struct case_spec cases[] = {
+	{
+		.name = "io one after another",
+		.model = "sequential",
+		.n_tasks = 3,
+		.segs = {{0, ST_SLEEP, 0, 2 * S},
+			 {1, ST_SLEEP, 2 * S, 4 * S},
+			 {2, ST_SLEEP, 4 * S, 6 * S}},
+		.n_segs = 3,
+		.wall_ns = 6 * S,
+		.speedup = 1.0,
+		.parallelism = 0.0,
+		.peak_inflight = 1,
+		.bound = "io",
+		.recommend = "asyncio",
+		.why_has = {"100% of their time waiting", "task, 2.00 s here (threads",
+			    "this run used sequential and took 6.00 s"},
+	},
+	{
+		.name = "io overlapping",
+		.model = "asyncio",
+		.n_tasks = 3,
+		.segs = {{0, ST_IO, 0, 2 * S},
+			 {1, ST_IO, 0, 2 * S},
+			 {2, ST_IO, 0, 2 * S}},
+		.n_segs = 3,
+		.wall_ns = 2 * S,
+		.speedup = 3.0,
+		.parallelism = 0.0,
+		.peak_inflight = 3,
+		.bound = "io",
+		.recommend = "asyncio",
+		.why_has = {"asyncio, the recommended model",
+			    "speedup 3.0x"},
+	},
+	{
+		.name = "a pool in batches: queued is not work",
+		.model = "thread-pool",
+		.n_tasks = 4,
+		.segs = {{0, ST_IO, 0, 1 * S},
+			 {1, ST_IO, 0, 1 * S},
+			 {2, ST_QUEUED, 0, 1 * S},
+			 {2, ST_IO, 1 * S, 2 * S},
+			 {3, ST_QUEUED, 0, 1 * S},
+			 {3, ST_IO, 1 * S, 2 * S}},
+		.n_segs = 6,
+		.wall_ns = 2 * S,
+		.speedup = 2.0,
+		.parallelism = 0.0,
+		.peak_inflight = 2,
+		.bound = "io",
+		.recommend = "asyncio",
+		/* threads are fine for a few tasks */
+		.why_has = {"threads do as well for 4 tasks",
+			    "thread-pool, which fits as well"},
+	},
+	{
+		.name = "cpu under the GIL",
+		.model = "threads",
+		.gil = "on",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 500 * MS},
+			 {1, ST_GIL_WAIT, 0, 500 * MS},
+			 {1, ST_COMPUTE, 500 * MS, 1000 * MS},
+			 {0, ST_GIL_WAIT, 500 * MS, 1000 * MS},
+			 {0, ST_COMPUTE, 1000 * MS, 1500 * MS},
+			 {1, ST_GIL_WAIT, 1000 * MS, 1500 * MS},
+			 {1, ST_COMPUTE, 1500 * MS, 2000 * MS}},
+		.n_segs = 7,
+		.cpu_ns = 2 * S,
+		.wall_ns = 2 * S,
+		.speedup = 1.0,
+		.parallelism = 1.0,
+		.peak_inflight = 2,
+		.bound = "cpu",
+		.recommend = "process-pool",
+		.why_has = {"100% of their time computing",
+			    "waiting for the GIL added 75% on top",
+			    "this run used threads and took 2.00 s"},
+	},
+	{
+		.name = "cpu, threads without the GIL",
+		.model = "threads",
+		.gil = "off",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 1 * S}, {1, ST_COMPUTE, 0, 1 * S}},
+		.n_segs = 2,
+		.wall_ns = 1 * S,
+		.speedup = 2.0,
+		.parallelism = 2.0,
+		.peak_inflight = 2,
+		.bound = "cpu",
+		.recommend = "process-pool",
+		.why_has = {"threads, which fits as well",
+			    "parallelism 2.0", "all 2 cores"},
+	},
+	{
+		.name = "mixed",
+		.model = "sequential",
+		.n_tasks = 1,
+		.segs = {{0, ST_COMPUTE, 0, 1 * S},
+			 {0, ST_IO, 1 * S, 2 * S}},
+		.n_segs = 2,
+		.wall_ns = 2 * S,
+		.speedup = 1.0,
+		.parallelism = 0.5,
+		.peak_inflight = 1,
+		.bound = "mixed",
+		.recommend = "asyncio-executor",
+		.why_has = {"50% of their time computing and 50% waiting"},
+	},
+	{
+		.name = "lock contention",
+		.model = "threads",
+		.n_tasks = 3,
+		.segs = {{0, ST_COMPUTE, 0, 1 * S},
+			 {1, ST_LOCK_WAIT, 0, 1 * S},
+			 {1, ST_COMPUTE, 1 * S, 2 * S},
+			 {2, ST_LOCK_WAIT, 0, 2 * S},
+			 {2, ST_COMPUTE, 2 * S, 3 * S}},
+		.n_segs = 5,
+		.wall_ns = 3 * S,
+		.speedup = 1.0,
+		.parallelism = 1.0,
+		.peak_inflight = 3,
+		.bound = "sync",
+		.recommend = "process-pool",
+		.why_has = {"50% of their time waiting for each other",
+			    "lock-wait most"},
+	},
+};
+
+static void test_cases(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct case_spec *c = &cases[i];
+		const struct trace_summary *m;
+		struct trace t;
+
+		build(&t, c);
+		summary_compute(&t);
+		m = &t.summary;
+		print_message("case: %s\n  why: %s\n", c->name, m->why);
+		assert_true(t.has_summary);
+		assert_int_equal(m->wall_ns, c->wall_ns);
+		assert_true(fabs(m->speedup - c->speedup) < 1e-9);
+		assert_true(fabs(m->parallelism - c->parallelism) < 1e-9);
+		assert_int_equal(m->peak_inflight, c->peak_inflight);
+		assert_string_equal(m->bound, c->bound);
+		assert_string_equal(m->recommend, c->recommend);
+		for (int w = 0; w < 3 && c->why_has[w]; w++)
+			if (!strstr(m->why, c->why_has[w]))
+				fail_msg("case %s: \"%s\" not in \"%s\"",
+					 c->name, c->why_has[w], m->why);
+		trace_free(&t);
+	}
+}
+
+static void test_states_and_task_time(void **state)
+{
+	struct trace t;
+
+	(void)state;
+	build(&t, &cases[3]);
+	summary_compute(&t);
+	assert_int_equal(t.summary.states_ns[ST_COMPUTE], 2 * S);
+	assert_int_equal(t.summary.states_ns[ST_GIL_WAIT], 1500 * MS);
+	assert_int_equal(t.summary.states_ns[ST_IO], 0);
+	/* task 1: 0..1.5 s, task 2: 0..2 s */
+	assert_int_equal(t.summary.task_time_ns, 3500 * MS);
+	/* 2 s of CPU in 2 s on 2 cores */
+	assert_true(fabs(t.summary.cpu_util - 0.5) < 1e-9);
+	trace_free(&t);
+}
+
+/* An end and a start at the same instant are not both in flight; a task
+ * that has not ended counts until the end. */
+static void test_peak_inflight(void **state)
+{
+	static const struct {
+		int64_t start, end;
+	} spans[][4] = {
+		{{0, 10}, {10, 20}, {20, 30}, {-1, -1}},
+		{{0, 10}, {5, 15}, {10, 20}, {-1, -1}},
+		{{0, 100}, {10, 20}, {30, 40}, {35, -1}},
+	};
+	static const int64_t want[] = {1, 2, 3};
+
+	(void)state;
+	for (size_t c = 0; c < 3; c++) {
+		struct trace t;
+
+		trace_init(&t);
+		for (int i = 0; i < 4; i++) {
+			struct trace_task *k = trace_add_task(&t);
+
+			k->start_ns = spans[c][i].start;
+			k->end_ns = spans[c][i].end;
+		}
+		summary_compute(&t);
+		assert_int_equal(t.summary.peak_inflight, want[c]);
+		trace_free(&t);
+	}
+}
+
+static void test_keeps_checks_and_lag(void **state)
+{
+	struct trace t;
+	json_t *checks = json_pack("{s:i}", "lost", 3);
+
+	(void)state;
+	build(&t, &cases[0]);
+	t.summary.checks = checks;
+	t.summary.max_loop_lag_ns = 42;
+	summary_compute(&t);
+	assert_ptr_equal(t.summary.checks, checks);
+	assert_int_equal(json_integer_value(json_object_get(checks, "lost")),
+			 3);
+	assert_int_equal(t.summary.max_loop_lag_ns, 42);
+	trace_free(&t);
+
+	build(&t, &cases[0]);
+	summary_compute(&t);
+	assert_true(json_is_object(t.summary.checks));
+	assert_int_equal(t.summary.max_loop_lag_ns, -1);
+	/* No CPU time measured: utilisation unknown, shown as 0. */
+	assert_true(t.summary.cpu_util == 0.0);
+	trace_free(&t);
+}
+
+static void test_empty(void **state)
+{
+	struct trace t;
+
+	(void)state;
+	trace_init(&t);
+	summary_compute(&t);
+	assert_int_equal(t.summary.wall_ns, 0);
+	assert_true(t.summary.speedup == 0.0);
+	assert_int_equal(t.summary.peak_inflight, 0);
+	assert_string_equal(t.summary.bound, "mixed");
+	assert_true(strlen(t.summary.why) > 0);
+	trace_free(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_states_and_task_time),
+		cmocka_unit_test(test_peak_inflight),
+		cmocka_unit_test(test_keeps_checks_and_lag),
+		cmocka_unit_test(test_empty),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
