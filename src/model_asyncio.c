@@ -21,10 +21,11 @@
  * the iteration began.  Options: limit puts an asyncio.Semaphore around
  * every task (sem-wait segments, note "limit", handed over FIFO on
  * release); collect says whether results are gathered in submission order
- * or as_completed in finish order (checks.collect_order and finish_order,
- * the first 100 task ids of each).  With an executor (model_asyncio.h)
- * the same loop hands cpu steps, and optionally blocking I/O, to worker
- * threads or processes and keeps serving timers meanwhile.
+ * or as_completed in finish order (checks.collect_order names the mode;
+ * collected and finish_order list the first 100 task ids of each).  With
+ * an executor (model_asyncio.h) the same loop hands cpu steps, and
+ * optionally blocking I/O, to worker threads or processes and keeps
+ * serving timers meanwhile.
  */
 #include "model_asyncio.h"
 
@@ -125,7 +126,7 @@ struct aio {
 	uint32_t exec_inflight;
 
 	bool as_completed;
-	uint32_t *finish_order;
+	uint32_t finish_order[ORDER_SHOWN_MAX]; /* the first to finish */
 	uint32_t n_finished;
 	int64_t max_lag_ns; /* -1 until a timer fires */
 	uint64_t cpu_sink;  /* keeps the cpu steps' results alive */
@@ -231,10 +232,10 @@ static enum seg_state blocked_state(const struct step *s)
 	}
 }
 
-/* The note id the limit semaphore's waits carry. */
+/* The note the limit semaphore's waits carry ("limit"). */
 static uint32_t limit_note(void)
 {
-	return 0;
+	return REC_NOTE_LIMIT;
 }
 
 /* ---- task life ---------------------------------------------------------- */
@@ -262,7 +263,9 @@ static void task_finish(struct aio *a, uint32_t id, enum task_status status)
 	rec_task_end(a->lane, id, rec_now(a->lane), status, 0);
 	t->phase = PH_DONE;
 	a->live--;
-	a->finish_order[a->n_finished++] = id;
+	if (a->n_finished < ORDER_SHOWN_MAX)
+		a->finish_order[a->n_finished] = id;
+	a->n_finished++;
 	if (t->flags & F_HOLDS_LIMIT) {
 		t->flags &= (uint8_t)~F_HOLDS_LIMIT;
 		limit_release(a);
@@ -802,7 +805,9 @@ static json_t *order_json(const uint32_t *ids, uint32_t n)
 }
 
 /* The order results were collected: gather returns them in submission
- * order, as_completed yields them as they finish. */
+ * order, as_completed yields them as they finish.  The run puts the mode
+ * (ctx->collect_order) into the checks as collect_order; the task ids go
+ * beside it as collected and finish_order. */
 static void add_checks(struct aio *a)
 {
 	struct run_ctx *ctx = a->ctx;
@@ -811,10 +816,8 @@ static void add_checks(struct aio *a)
 
 	if (!ctx->checks)
 		ctx->checks = json_object();
-	json_object_set_new(ctx->checks, "collect",
-			    json_string(ctx->collect_order));
 	if (a->as_completed) {
-		json_object_set_new(ctx->checks, "collect_order",
+		json_object_set_new(ctx->checks, "collected",
 				    order_json(a->finish_order, n));
 	} else {
 		/* Finished tasks, in the order they were submitted. */
@@ -822,7 +825,7 @@ static void add_checks(struct aio *a)
 		     id++)
 			if (a->tasks[id].phase == PH_DONE)
 				submitted[k++] = id;
-		json_object_set_new(ctx->checks, "collect_order",
+		json_object_set_new(ctx->checks, "collected",
 				    order_json(submitted, k));
 	}
 	json_object_set_new(ctx->checks, "finish_order",
@@ -883,9 +886,6 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 	a->tasks = calloc(n ? n : 1, sizeof(*a->tasks));
 	if (!a->tasks)
 		return -ENOMEM;
-	a->finish_order = calloc(n ? n : 1, sizeof(*a->finish_order));
-	if (!a->finish_order)
-		return -ENOMEM;
 	/* Room for every task's timer at once: the 100,000-sleeper case
 	 * never reallocates the heap mid-run. */
 	a->loop = loop_create(n ? n : 1);
@@ -903,7 +903,6 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 static void aio_free(struct aio *a)
 {
 	loop_destroy(a->loop);
-	free(a->finish_order);
 	free(a->tasks);
 }
 

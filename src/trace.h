@@ -150,8 +150,25 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
 	ring_push(l->ring, &ev);
 }
 
+/* Notes that name no program object, from REC_NOTE_FIXED up: the
+ * collector turns each into its text (rec_fixed_note_name) where an
+ * object index would give the object's name. */
+#define REC_NOTE_FIXED 0xffff0000u
+#define REC_NOTE_LIMIT (REC_NOTE_FIXED + 0) /* asyncio's limit semaphore */
+
+/* The text of a fixed note; NULL for any other value. */
+static inline const char *rec_fixed_note_name(uint32_t note)
+{
+	switch (note) {
+	case REC_NOTE_LIMIT:
+		return "limit";
+	default:
+		return NULL;
+	}
+}
+
 /* note: object index + 1 (the object's name becomes the segment's note),
- * or 0. */
+ * a fixed note (REC_NOTE_LIMIT), or 0. */
 static inline void rec_segment(const struct rec_lane *l, uint32_t task,
 			       enum seg_state st, int64_t t0, int64_t t1,
 			       uint32_t note)

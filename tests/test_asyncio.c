@@ -402,9 +402,9 @@ static void test_collect(void **state)
 	checks = t.summary.checks;
 	assert_non_null(checks);
 	assert_string_equal(
-		json_string_value(json_object_get(checks, "collect")),
+		json_string_value(json_object_get(checks, "collect_order")),
 		c->collect);
-	order = json_object_get(checks, "collect_order");
+	order = json_object_get(checks, "collected");
 	fin = json_object_get(checks, "finish_order");
 	assert_true(json_is_array(order));
 	assert_true(json_is_array(fin));
