@@ -6,14 +6,16 @@
  * its closed form or vectorising it away, so one iteration is always the
  * same few instructions and the rate is stable.
  *
- * Calibration runs short rounds of a fixed number of iterations and keeps
- * the fastest round: on a loaded machine a round can only be slowed down
- * (preempted, migrated), never sped up, so the fastest one is the best
- * estimate of what one core does undisturbed.
+ * Calibration runs about ten short rounds and keeps the median rate.  The
+ * fastest round overstates what a core sustains (clock boost at the start
+ * of a burst; "cpu 200ms" then took 5-10% longer), and the mean is dragged
+ * down by a round that was preempted; the median is what the next few
+ * hundred milliseconds of work will most likely see.
  */
 #include "cpu.h"
 
 #include <stdatomic.h>
+#include <stdlib.h>
 
 #include "util.h"
 
@@ -21,6 +23,7 @@
 #define CALIB_TOTAL_NS (30 * NS_PER_MS)
 #define CALIB_ROUND_NS (3 * NS_PER_MS)
 #define CALIB_FIRST_ITERS 100000ULL
+#define CALIB_ROUNDS_MAX 64
 
 /* Where calibration leaves its result, so no round is dead code. */
 static _Atomic uint64_t calib_sink;
@@ -40,32 +43,38 @@ uint64_t cpu_burn(uint64_t iters, uint64_t seed)
 	return sum;
 }
 
+static int rate_cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
 void cpu_calibrate(struct cpu_calib *c)
 {
+	double rates[CALIB_ROUNDS_MAX];
+	size_t n = 0;
 	uint64_t iters = CALIB_FIRST_ITERS;
-	double best_iters_per_ns = 0.0;
 	uint64_t keep = 0;
 	int64_t start_ns = util_mono_ns();
 
-	/* The first round also warms the core up and finds a round size. */
-	for (;;) {
+	/* The first round also warms the core up and sizes the others. */
+	while (n < CALIB_ROUNDS_MAX) {
 		int64_t t0 = util_mono_ns();
 		keep ^= cpu_burn(iters, keep & 0xff);
 		int64_t t1 = util_mono_ns();
-		int64_t dt = t1 - t0 > 0 ? t1 - t0 : 1;
-		double rate = (double)iters / (double)dt;
+		double rate = (double)iters / (double)(t1 > t0 ? t1 - t0 : 1);
 
-		if (rate > best_iters_per_ns)
-			best_iters_per_ns = rate;
+		rates[n++] = rate;
 		if (t1 - start_ns >= CALIB_TOTAL_NS)
 			break;
-		/* Aim the next round at CALIB_ROUND_NS with the best rate. */
-		iters = (uint64_t)(best_iters_per_ns * CALIB_ROUND_NS);
+		iters = (uint64_t)(rate * CALIB_ROUND_NS);
 		if (iters < 1000)
 			iters = 1000;
 	}
 	atomic_store_explicit(&calib_sink, keep, memory_order_relaxed);
-	c->iters_per_ms = best_iters_per_ns * (double)NS_PER_MS;
+	qsort(rates, n, sizeof(rates[0]), rate_cmp);
+	c->iters_per_ms = rates[n / 2] * (double)NS_PER_MS;
 }
 
 uint64_t cpu_iters_for_ns(const struct cpu_calib *c, int64_t ns)

@@ -218,6 +218,21 @@ static void conn_watch(struct peer *p, struct peer_conn *c, uint32_t events)
 	epoll_ctl(p->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* Reads and drops what the client sent beyond its request line: closing
+ * with unread bytes would reset the connection and could destroy the
+ * reply before the client has read it. */
+static void conn_drain(struct peer_conn *c)
+{
+	char discard[256];
+
+	for (int i = 0; i < 64; i++) {
+		ssize_t n = recv(c->fd, discard, sizeof(discard), 0);
+
+		if (n <= 0 && !(n < 0 && errno == EINTR))
+			break;
+	}
+}
+
 /* Writes what the socket takes; closes the connection when done or when
  * the client has gone.  Returns true while the connection stays open. */
 static bool conn_write(struct peer *p, struct peer_conn *c)
@@ -249,6 +264,7 @@ static bool conn_write(struct peer *p, struct peer_conn *c)
 		}
 		c->to_send -= n;
 	}
+	conn_drain(c);
 	conn_close(p, c);
 	return false;
 }
