@@ -1,0 +1,558 @@
+/*
+ * test_models: sequential, threads and thread-pool, end to end through
+ * run_execute(), judged by the trace's structure only: on which lane each
+ * task ran, what overlapped what, in which order tasks started and ended.
+ * Durations are tens of milliseconds; no assertion compares a wall time
+ * with a threshold, so a loaded machine makes the tests slower, not
+ * flaky.  Where overlap must happen (threads' waits), the waits are long
+ * (200 ms) next to what separates their starts (creating a thread).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "run.h"
+#include "spec.h"
+#include "trace.h"
+
+struct kv {
+	const char *key;
+	const char *value;
+};
+
+#define KV_MAX 8
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct trace *run_case(const char *workload, const char *model,
+			      const struct kv *sets)
+{
+	struct spec *spec = calloc(1, sizeof(*spec));
+	struct trace *t = calloc(1, sizeof(*t));
+	struct spec_error err = {0};
+	int rc;
+
+	assert_non_null(spec);
+	assert_non_null(t);
+	rc = spec_init(spec, workload, model, &err);
+	if (rc)
+		print_message("spec_init: %s\n", err.message);
+	assert_int_equal(rc, 0);
+	for (; sets && sets->key; sets++) {
+		rc = spec_set(spec, sets->key, sets->value, &err);
+		if (rc)
+			print_message("%s=%s: %s\n", sets->key, sets->value,
+				      err.message);
+		assert_int_equal(rc, 0);
+	}
+	rc = spec_validate(spec, &err);
+	if (rc)
+		print_message("validate: %s\n", err.message);
+	assert_int_equal(rc, 0);
+	trace_init(t);
+	rc = run_execute(spec, NULL, t, &err);
+	if (rc)
+		print_message("run: %s\n", err.message);
+	assert_int_equal(rc, 0);
+	free(spec);
+	return t;
+}
+
+static void free_trace(struct trace *t)
+{
+	trace_free(t);
+	free(t);
+}
+
+static void assert_done(const struct trace *t)
+{
+	if (t->status != RUN_DONE)
+		print_message("status %s: %s\n",
+			      run_status_name((enum run_status)t->status),
+			      t->message);
+	assert_int_equal(t->status, RUN_DONE);
+	for (size_t i = 0; i < t->n_tasks; i++)
+		assert_int_equal(t->tasks[i].status, TASK_OK);
+}
+
+static bool is_wait(uint8_t state)
+{
+	return state == ST_SLEEP || state == ST_IO;
+}
+
+struct interval {
+	int64_t t0, t1;
+};
+
+static int cmp_edge(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+
+	/* By time; at equal times an end (-1) before a start (+1). */
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return (int)(x[1] - y[1]);
+}
+
+/* The most intervals open at one instant ([t0, t1), half open). */
+static size_t max_overlap(const struct interval *iv, size_t n)
+{
+	int64_t(*edges)[2] = calloc(2 * n + 1, sizeof(*edges));
+	size_t best = 0, open = 0;
+
+	assert_non_null(edges);
+	for (size_t i = 0; i < n; i++) {
+		edges[2 * i][0] = iv[i].t0;
+		edges[2 * i][1] = 1;
+		edges[2 * i + 1][0] = iv[i].t1;
+		edges[2 * i + 1][1] = -1;
+	}
+	qsort(edges, 2 * n, sizeof(*edges), cmp_edge);
+	for (size_t i = 0; i < 2 * n; i++) {
+		if (edges[i][1] > 0 && ++open > best)
+			best = open;
+		else if (edges[i][1] < 0)
+			open--;
+	}
+	free(edges);
+	return best;
+}
+
+/* Segments in state (or, with state < 0, waits), of one task (or all with
+ * task < 0).  Returns a new array and its length. */
+static struct interval *segments_of(const struct trace *t, int state,
+				    long task, size_t *n)
+{
+	struct interval *iv = calloc(t->n_segments + 1, sizeof(*iv));
+
+	assert_non_null(iv);
+	*n = 0;
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (state >= 0 ? s->state != state : !is_wait(s->state))
+			continue;
+		if (task >= 0 && s->task != (uint32_t)task)
+			continue;
+		iv[(*n)++] = (struct interval){s->t0_ns, s->t1_ns};
+	}
+	return iv;
+}
+
+static size_t count_state(const struct trace *t, enum seg_state st)
+{
+	size_t n;
+	free(segments_of(t, st, -1, &n));
+	return n;
+}
+
+/* Every task's segments lie inside its [start, end], on its own lane
+ * (queued ones start at submission), and never overlap each other. */
+static void assert_tasks_consistent(const struct trace *t)
+{
+	for (size_t k = 0; k < t->n_tasks; k++) {
+		const struct trace_task *task = &t->tasks[k];
+		struct interval *iv = calloc(t->n_segments + 1, sizeof(*iv));
+		size_t n = 0;
+
+		assert_non_null(iv);
+		assert_true(task->submit_ns >= 0);
+		assert_true(task->start_ns >= task->submit_ns);
+		assert_true(task->end_ns >= task->start_ns);
+		assert_true(task->lane < t->n_lanes);
+		for (size_t i = 0; i < t->n_segments; i++) {
+			const struct trace_segment *s = &t->segments[i];
+
+			if (s->task != k)
+				continue;
+			assert_int_equal(s->lane, task->lane);
+			assert_true(s->t1_ns >= s->t0_ns);
+			if (s->state == ST_QUEUED) {
+				assert_int_equal(s->t0_ns, task->submit_ns);
+				assert_true(s->t1_ns <= task->start_ns);
+				continue;
+			}
+			assert_true(s->t0_ns >= task->start_ns);
+			assert_true(s->t1_ns <= task->end_ns);
+			iv[n++] = (struct interval){s->t0_ns, s->t1_ns};
+		}
+		if (n)
+			assert_int_equal(max_overlap(iv, n), 1);
+		free(iv);
+	}
+}
+
+/* Tasks in flight (start to end) at the busiest instant. */
+static size_t peak_inflight(const struct trace *t)
+{
+	struct interval *iv = calloc(t->n_tasks + 1, sizeof(*iv));
+	size_t peak;
+
+	assert_non_null(iv);
+	for (size_t k = 0; k < t->n_tasks; k++)
+		iv[k] = (struct interval){t->tasks[k].start_ns,
+					  t->tasks[k].end_ns};
+	peak = max_overlap(iv, t->n_tasks);
+	free(iv);
+	return peak;
+}
+
+static bool any_overlap_between(const struct trace *t, enum seg_state st,
+				uint32_t a, uint32_t b)
+{
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *x = &t->segments[i];
+
+		if (x->state != st || x->task != a)
+			continue;
+		for (size_t j = 0; j < t->n_segments; j++) {
+			const struct trace_segment *y = &t->segments[j];
+
+			if (y->state == st && y->task == b &&
+			    x->t0_ns < y->t1_ns && y->t0_ns < x->t1_ns)
+				return true;
+		}
+	}
+	return false;
+}
+
+/* ---- sequential ----------------------------------------------------------- */
+
+struct model_case {
+	const char *name;
+	const char *workload;
+	const char *model;
+	struct kv sets[KV_MAX];
+};
+
+static const struct model_case sequential_cases[] = {
+	{"fetch sleep", "fetch", "sequential",
+	 {{"tasks", "4"}, {"duration", "15ms"}, {"io", "sleep"}}},
+	{"fetch net", "fetch", "sequential",
+	 {{"tasks", "3"}, {"duration", "15ms"}, {"io", "net"}}},
+	{"crunch", "crunch", "sequential",
+	 {{"tasks", "3"}, {"duration", "10ms"}}},
+	{"custom", "custom", "sequential",
+	 {{"program", "3 x (cpu 3ms, net 10ms, sleep 5ms, cpu 2ms)"}}},
+};
+
+static void test_sequential_one_after_another(void **state)
+{
+	(void)state;
+	for (size_t c = 0;
+	     c < sizeof(sequential_cases) / sizeof(sequential_cases[0]); c++) {
+		const struct model_case *mc = &sequential_cases[c];
+		struct trace *t = run_case(mc->workload, mc->model, mc->sets);
+
+		print_message("sequential: %s\n", mc->name);
+		assert_done(t);
+		assert_tasks_consistent(t);
+		assert_int_equal(t->n_lanes, 1);
+		assert_int_equal(t->lanes[0].kind, LANE_MAIN);
+		assert_true(t->lanes[0].os_id > 0);
+		for (size_t k = 0; k < t->n_tasks; k++) {
+			assert_int_equal(t->tasks[k].lane, 0);
+			/* In submission order, each after the last ended. */
+			if (k)
+				assert_true(t->tasks[k].start_ns >=
+					    t->tasks[k - 1].end_ns);
+		}
+		assert_int_equal(peak_inflight(t), 1);
+		assert_int_equal(count_state(t, ST_QUEUED), 0);
+		assert_int_equal(count_state(t, ST_GIL_WAIT), 0);
+		free_trace(t);
+	}
+}
+
+/* ---- threads ------------------------------------------------------------- */
+
+static const struct model_case threads_wait_cases[] = {
+	{"sleep, gil on", "fetch", "threads",
+	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "sleep"}}},
+	{"net, gil on", "fetch", "threads",
+	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "net"}}},
+	{"net, gil off", "fetch", "threads",
+	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "net"},
+	  {"gil", "off"}}},
+	{"mixed, gil on", "mixed", "threads",
+	 {{"tasks", "4"}, {"compute", "2ms"}, {"wait", "200ms"},
+	  {"compute_after", "1ms"}}},
+};
+
+static void test_threads_overlap_waits(void **state)
+{
+	(void)state;
+	for (size_t c = 0;
+	     c < sizeof(threads_wait_cases) / sizeof(threads_wait_cases[0]);
+	     c++) {
+		const struct model_case *mc = &threads_wait_cases[c];
+		struct trace *t = run_case(mc->workload, mc->model, mc->sets);
+		size_t n;
+		struct interval *waits;
+
+		print_message("threads: %s\n", mc->name);
+		assert_done(t);
+		assert_tasks_consistent(t);
+		/* main plus one thread per task, named as Python does. */
+		assert_int_equal(t->n_lanes, t->n_tasks + 1);
+		for (size_t k = 0; k < t->n_tasks; k++) {
+			const struct trace_lane *l =
+				&t->lanes[t->tasks[k].lane];
+			char name[32];
+
+			snprintf(name, sizeof(name), "Thread-%zu", k + 1);
+			assert_int_equal(l->kind, LANE_THREAD);
+			assert_string_equal(l->name, name);
+			assert_true(l->os_id > 0);
+			for (size_t j = 0; j < k; j++)
+				assert_int_not_equal(t->tasks[j].lane,
+						     t->tasks[k].lane);
+		}
+		/* Every task's wait overlaps every other's. */
+		waits = segments_of(t, -1, -1, &n);
+		assert_int_equal(n, t->n_tasks);
+		assert_int_equal(max_overlap(waits, n), t->n_tasks);
+		free(waits);
+		free_trace(t);
+	}
+}
+
+/* ---- thread-pool --------------------------------------------------------- */
+
+struct pool_case {
+	int tasks, workers;
+};
+
+static const struct pool_case pool_cases[] = {
+	{8, 4}, {7, 3}, {3, 1}, {2, 5},
+};
+
+static void test_pool_batches(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < sizeof(pool_cases) / sizeof(pool_cases[0]);
+	     c++) {
+		const struct pool_case *pc = &pool_cases[c];
+		char tasks[16], workers[16];
+		struct kv sets[] = {{"tasks", tasks},
+				    {"workers", workers},
+				    {"duration", "40ms"},
+				    {"io", "sleep"},
+				    {NULL, NULL}};
+		int lanes = pc->workers < pc->tasks ? pc->workers : pc->tasks;
+
+		snprintf(tasks, sizeof(tasks), "%d", pc->tasks);
+		snprintf(workers, sizeof(workers), "%d", pc->workers);
+		print_message("thread-pool: %d tasks on %d workers\n",
+			      pc->tasks, pc->workers);
+		struct trace *t = run_case("fetch", "thread-pool", sets);
+
+		assert_done(t);
+		assert_tasks_consistent(t);
+		/* main and one lane per worker that could have work. */
+		assert_int_equal(t->n_lanes, (size_t)lanes + 1);
+		for (size_t i = 1; i < t->n_lanes; i++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "worker-%zu", i);
+			assert_string_equal(t->lanes[i].name, name);
+			assert_int_equal(t->lanes[i].kind, LANE_THREAD);
+			assert_true(t->lanes[i].os_id > 0);
+		}
+		/* Never more in flight than workers, and that many at
+		 * once. */
+		assert_int_equal(peak_inflight(t), (size_t)lanes);
+
+		/* FIFO batches: the first `lanes` tasks are the first
+		 * batch; every later task starts only after a task of an
+		 * earlier batch ended on its lane, and was queued. */
+		int64_t first_batch_end = INT64_MAX;
+
+		for (int k = 0; k < lanes; k++)
+			if (t->tasks[k].end_ns < first_batch_end)
+				first_batch_end = t->tasks[k].end_ns;
+		for (int k = lanes; k < pc->tasks; k++) {
+			const struct trace_task *task = &t->tasks[k];
+			size_t n;
+			struct interval *q = segments_of(t, ST_QUEUED, k, &n);
+			bool after_own_lane = false;
+
+			assert_true(task->start_ns >= first_batch_end);
+			for (int j = 0; j < k; j++)
+				if (t->tasks[j].lane == task->lane &&
+				    t->tasks[j].end_ns <= task->start_ns)
+					after_own_lane = true;
+			assert_true(after_own_lane);
+			assert_int_equal(n, 1);
+			assert_true(q[0].t1 >= first_batch_end);
+			free(q);
+		}
+		free_trace(t);
+	}
+}
+
+/* ---- the GIL ------------------------------------------------------------- */
+
+static const struct model_case gil_on_cases[] = {
+	{"threads", "crunch", "threads",
+	 {{"tasks", "2"}, {"duration", "30ms"}, {"switch_interval", "1ms"}}},
+	{"threads, default interval", "crunch", "threads",
+	 {{"tasks", "2"}, {"duration", "40ms"}}},
+	{"thread-pool", "crunch", "thread-pool",
+	 {{"tasks", "3"}, {"workers", "3"}, {"duration", "20ms"},
+	  {"switch_interval", "1ms"}}},
+	{"threads, mixed", "custom", "threads",
+	 {{"program", "3 x (cpu 10ms, sleep 5ms, cpu 10ms)"},
+	  {"switch_interval", "1ms"}}},
+};
+
+static void test_gil_on_serialises(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < sizeof(gil_on_cases) / sizeof(gil_on_cases[0]);
+	     c++) {
+		const struct model_case *mc = &gil_on_cases[c];
+		struct trace *t = run_case(mc->workload, mc->model, mc->sets);
+		size_t n;
+		struct interval *compute;
+
+		print_message("gil on: %s\n", mc->name);
+		assert_done(t);
+		assert_tasks_consistent(t);
+		compute = segments_of(t, ST_COMPUTE, -1, &n);
+		assert_true(n >= t->n_tasks);
+		/* One thread computes at a time. */
+		assert_int_equal(max_overlap(compute, n), 1);
+		free(compute);
+		/* The others waited for the GIL, and were switched to:
+		 * every task computed in more than one piece or waited. */
+		assert_true(count_state(t, ST_GIL_WAIT) >= 1);
+		for (size_t k = 0; k < t->n_tasks; k++) {
+			size_t pieces, waits;
+
+			free(segments_of(t, ST_COMPUTE, (long)k, &pieces));
+			free(segments_of(t, ST_GIL_WAIT, (long)k, &waits));
+			assert_true(pieces >= 1);
+			assert_true(pieces > 1 || waits > 0 ||
+				    t->n_tasks == 1);
+		}
+		free_trace(t);
+	}
+}
+
+static void test_gil_off_parallel(void **state)
+{
+	static const struct kv sets[] = {{"tasks", "2"},
+					 {"duration", "200ms"},
+					 {"gil", "off"},
+					 {NULL, NULL}};
+	struct trace *t;
+
+	(void)state;
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+		skip();
+		return;
+	}
+	t = run_case("crunch", "threads", sets);
+	assert_done(t);
+	assert_tasks_consistent(t);
+	assert_int_equal(count_state(t, ST_GIL_WAIT), 0);
+	assert_true(any_overlap_between(t, ST_COMPUTE, 0, 1));
+	free_trace(t);
+}
+
+/* ---- stopping -------------------------------------------------------------- */
+
+static const struct model_case limit_cases[] = {
+	{"sequential", "fetch", "sequential",
+	 {{"tasks", "3"}, {"duration", "10s"}, {"io", "sleep"},
+	  {"time_limit", "100ms"}}},
+	{"threads, net", "fetch", "threads",
+	 {{"tasks", "3"}, {"duration", "10s"}, {"io", "net"},
+	  {"time_limit", "100ms"}}},
+	{"thread-pool, cpu", "crunch", "thread-pool",
+	 {{"tasks", "4"}, {"workers", "2"}, {"duration", "10s"},
+	  {"time_limit", "100ms"}}},
+};
+
+static void test_time_limit_stops(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < sizeof(limit_cases) / sizeof(limit_cases[0]);
+	     c++) {
+		const struct model_case *mc = &limit_cases[c];
+		struct trace *t = run_case(mc->workload, mc->model, mc->sets);
+
+		print_message("time limit: %s\n", mc->name);
+		assert_int_equal(t->status, RUN_ERROR);
+		assert_non_null(strstr(t->message, "time_limit"));
+		for (size_t k = 0; k < t->n_tasks; k++) {
+			assert_int_equal(t->tasks[k].status, TASK_CANCELLED);
+			assert_true(t->tasks[k].end_ns >= 0);
+		}
+		assert_true(t->has_summary);
+		free_trace(t);
+	}
+}
+
+/* ---- the run's info -------------------------------------------------------- */
+
+static void test_run_info(void **state)
+{
+	static const struct kv sets[] = {{"tasks", "2"},
+					 {"duration", "1ms"},
+					 {"workers", "2"},
+					 {NULL, NULL}};
+	struct trace *t = run_case("fetch", "thread-pool", sets);
+	json_t *v;
+
+	(void)state;
+	assert_done(t);
+	assert_string_equal(t->workload, "fetch");
+	assert_string_equal(t->model, "thread-pool");
+	assert_true(strlen(t->id) > 0);
+	assert_true(t->host.cores >= 1);
+	assert_true(t->host.cpu_iters_per_ms > 0);
+	assert_string_equal(t->host.engine, "overlap 0.1.0");
+	assert_true(strlen(t->host.kernel) > 0);
+	/* 2026-01-02T03:04:05.678Z */
+	assert_int_equal(strlen(t->started_at), 24);
+	assert_int_equal(t->started_at[10], 'T');
+	assert_int_equal(t->started_at[23], 'Z');
+	v = json_object_get(t->params, "tasks");
+	assert_true(json_is_integer(v));
+	assert_int_equal(json_integer_value(v), 2);
+	v = json_object_get(t->params, "duration");
+	assert_string_equal(json_string_value(v), "1ms");
+	v = json_object_get(t->options, "workers");
+	assert_int_equal(json_integer_value(v), 2);
+	assert_string_equal(json_string_value(json_object_get(t->options,
+							      "gil")),
+			    "on");
+	assert_non_null(json_object_get(t->options, "time_limit"));
+	assert_true(t->has_summary);
+	assert_non_null(t->summary.checks);
+	free_trace(t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sequential_one_after_another),
+		cmocka_unit_test(test_threads_overlap_waits),
+		cmocka_unit_test(test_pool_batches),
+		cmocka_unit_test(test_gil_on_serialises),
+		cmocka_unit_test(test_gil_off_parallel),
+		cmocka_unit_test(test_time_limit_stops),
+		cmocka_unit_test(test_run_info),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
