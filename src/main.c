@@ -1084,8 +1084,10 @@ static void print_compare_table(FILE *f, struct compare_entry *entries,
 				: run_status_name(
 					  (enum run_status)e->trace.status));
 	}
-	if (base)
-		fprintf(f, "speedup: against %s (%s)\n", base_name,
+	if (base && strcmp(base_name, "sequential") == 0)
+		fprintf(f, "speedup: against sequential\n");
+	else if (base)
+		fprintf(f, "speedup: against the slowest run (%s)\n",
 			base->model->name);
 }
 
@@ -1212,7 +1214,7 @@ static int cmd_compare(int argc, char **argv)
 		for (i = 0; i < n; i++) {
 			if (!entries[i].ran)
 				continue;
-			fprintf(out, "== %s ==\n", entries[i].model->name);
+			/* render_ascii's title names the model. */
 			render_ascii(&entries[i].trace, &o, out);
 			fputc('\n', out);
 		}
