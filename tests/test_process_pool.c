@@ -24,6 +24,8 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <signal.h>
+#include <poll.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,7 +33,9 @@
 #include "run.h"
 #include "spec.h"
 #include "trace.h"
+#include "util.h"
 #include "worker.h"
+#include "workload.h"
 
 struct kv {
 	const char *key, *value;
@@ -497,6 +501,224 @@ static void test_workers_cannot_start(void **state)
 
 /* ---- the pool on its own: step jobs, as asyncio-executor uses it -------- */
 
+/* A recorder, a collector and a run context around a custom program: what
+ * run_execute() sets up, by hand, so the pool can be driven directly. */
+struct manual_run {
+	struct spec spec;
+	struct program prog;
+	struct trace_rec *rec;
+	struct trace trace;
+	struct trace_collector *collector;
+	struct run_ctx ctx;
+};
+
+static struct manual_run *manual_run_start(const char *program)
+{
+	struct manual_run *m = calloc(1, sizeof(*m));
+	struct spec_error err = {0};
+
+	assert_non_null(m);
+	assert_int_equal(spec_init(&m->spec, "custom", "process-pool", &err),
+			 0);
+	assert_int_equal(spec_set(&m->spec, "program", program, &err), 0);
+	program_init(&m->prog);
+	assert_int_equal(workload_find("custom")->build(&m->spec, &m->prog,
+							 &err),
+			 0);
+	m->rec = trace_rec_create(16, 1024, util_mono_ns());
+	assert_non_null(m->rec);
+	trace_init(&m->trace);
+	for (size_t i = 0; i < m->prog.n_tasks; i++) {
+		struct trace_task *k = trace_add_task(&m->trace);
+		k->submit_ns = k->start_ns = k->end_ns = -1;
+	}
+	m->ctx.spec = &m->spec;
+	m->ctx.prog = &m->prog;
+	m->ctx.rec = m->rec;
+	m->ctx.main_lane = trace_rec_add_lane(m->rec, LANE_MAIN, "main");
+	m->ctx.deadline_ns = 60 * NS_PER_S;
+	m->ctx.max_loop_lag_ns = -1;
+	cpu_calibrate(&m->ctx.cpu);
+	m->collector = trace_collector_start(m->rec, &m->trace, NULL, 0,
+					     NS_PER_MS, NULL, NULL);
+	assert_non_null(m->collector);
+	return m;
+}
+
+/* Stops the collector: m->trace is complete afterwards. */
+static void manual_run_stop(struct manual_run *m)
+{
+	trace_collector_stop(m->collector);
+	m->collector = NULL;
+}
+
+static void manual_run_free(struct manual_run *m)
+{
+	if (m->collector)
+		trace_collector_stop(m->collector);
+	trace_free(&m->trace);
+	trace_rec_destroy(m->rec);
+	program_free(&m->prog);
+	free(m);
+}
+
+static struct procpool *manual_pool(struct manual_run *m, const char *start,
+				    uint32_t workers)
+{
+	struct procpool_config cfg = {
+		.run = &m->ctx,
+		.lane = m->ctx.main_lane,
+		.workers = workers,
+		.start = procpool_start_parse(start),
+	};
+	char why[200] = "";
+	struct procpool *p = procpool_create(&cfg, why, sizeof(why));
+
+	if (!p)
+		fail_msg("procpool_create: %s", why);
+	return p;
+}
+
+struct bad_job {
+	struct procpool_job job;
+};
+
+static const struct bad_job bad_jobs[] = {
+	{{.task = 2}},				  /* no such task */
+	{{.task = 0, .first_step = 2, .n_steps = 2}}, /* past its steps */
+	{{.task = 0, .first_step = 1}},		  /* whole task from 1 */
+	{{.task = 0, .payload_bytes = -1}},
+	{{.task = 0, .payload_bytes = PROCPOOL_MAX_PAYLOAD_BYTES + 1}},
+};
+
+static void test_step_jobs(void **state)
+{
+	const char *start = *state;
+	struct manual_run *m =
+		manual_run_start("2 x (cpu 5ms, sleep 5ms, cpu 5ms)");
+	struct procpool *p = manual_pool(m, start, 1);
+	struct procpool_job job = {.task = 1,
+				   .first_step = 1,
+				   .n_steps = 2,
+				   .payload_bytes = 1000,
+				   .cookie = 77};
+	struct procpool_done done[4];
+	ssize_t n = 0;
+	size_t sleeps = 0, computes = 0, ipcs = 0;
+
+	for (size_t i = 0; i < sizeof(bad_jobs) / sizeof(bad_jobs[0]); i++)
+		assert_int_equal(procpool_submit(p, &bad_jobs[i].job),
+				 -EINVAL);
+	assert_int_equal(procpool_pending(p), 0);
+	assert_int_equal(procpool_submit(p, &job), 0);
+	assert_int_equal(procpool_pending(p), 1);
+	/* The descriptor an event loop would poll says when to reap. */
+	while (n == 0) {
+		struct pollfd pfd = {.fd = procpool_fd(p), .events = POLLIN};
+
+		assert_int_equal(poll(&pfd, 1, 10000), 1);
+		n = procpool_reap(p, done, 4);
+	}
+	assert_int_equal(n, 1);
+	assert_int_equal(done[0].task, 1);
+	assert_int_equal(done[0].cookie, 77);
+	assert_int_equal(done[0].status, TASK_OK);
+	assert_int_equal(done[0].err, 0);
+	assert_int_equal(done[0].signal, 0);
+	assert_true(done[0].pid > 0 && done[0].pid != getpid());
+	assert_int_equal(procpool_pending(p), 0);
+	assert_int_equal(procpool_reap(p, done, 4), 0);
+	assert_int_equal(procpool_workers(p), 1);
+	assert_int_equal(procpool_deaths(p), 0);
+	procpool_destroy(p, NS_PER_S);
+	manual_run_stop(m);
+
+	/* The caller owns the task's start and end; the worker recorded
+	 * the two steps it ran (sleep, then cpu) and the payload's two
+	 * trips, on its lane. */
+	assert_int_equal(m->trace.tasks[1].start_ns, -1);
+	assert_int_equal(m->trace.tasks[1].end_ns, -1);
+	for (size_t i = 0; i < m->trace.n_segments; i++) {
+		const struct trace_segment *s = &m->trace.segments[i];
+
+		if (s->task != 1 || s->state == ST_STARTUP)
+			continue;
+		assert_int_equal(s->lane, done[0].lane);
+		sleeps += s->state == ST_SLEEP;
+		computes += s->state == ST_COMPUTE;
+		ipcs += s->state == ST_IPC;
+	}
+	assert_int_equal(sleeps, 1);
+	assert_int_equal(computes, 1);
+	assert_int_equal(ipcs, 2);
+	manual_run_free(m);
+	assert_no_children();
+}
+
+/* ---- workers die with the run process ----------------------------------- */
+
+/* In a child that plays the run process: starts a pool, gives each worker
+ * five seconds of work, reports the workers' pids through fd, then waits
+ * to be killed. */
+static _Noreturn void orphan_maker(const char *start, int fd)
+{
+	struct manual_run *m = manual_run_start("2 x (cpu 5s)");
+	struct procpool *p = manual_pool(m, start, 2);
+	struct procpool_job job = {.task = 0};
+	pid_t pids[2];
+
+	procpool_submit(p, &job);
+	job.task = 1;
+	procpool_submit(p, &job);
+	pids[0] = procpool_worker_pid(p, 0);
+	pids[1] = procpool_worker_pid(p, 1);
+	if (write(fd, pids, sizeof(pids)) != (ssize_t)sizeof(pids))
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+static void test_workers_die_with_parent(void **state)
+{
+	const char *start = *state;
+	int pipefd[2];
+	pid_t child, pids[2];
+	int status;
+
+	assert_int_equal(pipe(pipefd), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		close(pipefd[0]);
+		orphan_maker(start, pipefd[1]);
+	}
+	close(pipefd[1]);
+	assert_int_equal(read(pipefd[0], pids, sizeof(pids)),
+			 (ssize_t)sizeof(pids));
+	close(pipefd[0]);
+	for (int i = 0; i < 2; i++) {
+		assert_true(pids[i] > 0);
+		assert_int_equal(kill(pids[i], 0), 0); /* alive */
+	}
+	/* Hold on to the workers before their parent goes, so a recycled
+	 * pid cannot fool the wait below. */
+	int pidfd[2] = {(int)syscall(SYS_pidfd_open, pids[0], 0),
+			(int)syscall(SYS_pidfd_open, pids[1], 0)};
+	assert_true(pidfd[0] >= 0 && pidfd[1] >= 0);
+	kill(child, SIGKILL);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFSIGNALED(status));
+	for (int i = 0; i < 2; i++) {
+		struct pollfd pfd = {.fd = pidfd[i], .events = POLLIN};
+
+		/* Readable once the worker has exited: the parent-death
+		 * signal, not its five seconds of work, ended it. */
+		assert_int_equal(poll(&pfd, 1, 3000), 1);
+		close(pidfd[i]);
+	}
+	assert_no_children();
+}
+
 static void test_start_names(void **state)
 {
 	(void)state;
@@ -531,6 +753,8 @@ int main(int argc, char **argv)
 					  (void *)&broken_cases[0]),
 		cmocka_unit_test_prestate(test_workers_cannot_start,
 					  (void *)&broken_cases[1]),
+		PER_START(test_step_jobs),
+		PER_START(test_workers_die_with_parent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
