@@ -22,7 +22,7 @@
  * every task (sem-wait segments, note "limit", handed over FIFO on
  * release); collect says whether results are gathered in submission order
  * or as_completed in finish order (checks.collect_order names the mode;
- * collected and finish_order list the first 100 task ids of each).  With
+ * collected and finish_order list the first 20 task ids of each).  With
  * an executor (model_asyncio.h) the same loop hands cpu steps, and
  * optionally blocking I/O, to worker threads or processes and keeps
  * serving timers meanwhile.
@@ -46,7 +46,7 @@
 #define NIL UINT32_MAX
 #define TOKEN_EXECUTOR UINT64_MAX
 /* How many task ids of each order go into the checks. */
-#define ORDER_SHOWN_MAX 100
+#define ORDER_SHOWN_MAX 20
 /* The longest the loop sleeps without looking at ctx->stop. */
 #define STOP_POLL_NS (20 * NS_PER_MS)
 /* A cpu step on the loop looks at ctx->stop this often. */
