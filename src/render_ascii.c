@@ -279,63 +279,121 @@ static void draw_row(struct canvas *cv, size_t task, FILE *f)
 	fputc('\n', f);
 }
 
-static void print_legend(const struct canvas *cv, FILE *f)
+#define NBSP '\x1f' /* a space the wrapper never breaks at */
+
+static bool is_unit_word(const char *w, size_t len)
+{
+	static const char *const units[] = {"s", "ms", "us", "ns"};
+
+	for (size_t i = 0; i < 4; i++) {
+		size_t n = strlen(units[i]);
+
+		if (len >= n && strncmp(w, units[i], n) == 0 &&
+		    (len == n || w[n] == ',' || w[n] == ')' || w[n] == ';' ||
+		     w[n] == '.'))
+			return true;
+	}
+	return false;
+}
+
+static size_t utf8_columns(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/* The next word of text at p: its length, glued to a following unit when
+ * it ends in a digit ("400 ms" stays whole). */
+static size_t next_word(const char *w)
+{
+	size_t len = strcspn(w, " ");
+
+	if (len && w[len - 1] >= '0' && w[len - 1] <= '9') {
+		const char *next = w + len;
+
+		while (*next == ' ')
+			next++;
+		if (*next && is_unit_word(next, strcspn(next, " ")))
+			len = (size_t)(next - w) + strcspn(next, " ");
+	}
+	return len;
+}
+
+/* Prints text from column col, wrapping at limit to column indent.  Words
+ * are split at spaces (the run of spaces between two words on one line is
+ * kept as it is), never at NBSP, and never between a number and its unit. */
+static void print_wrapped(FILE *f, size_t col, size_t indent, size_t limit,
+			  const char *text)
+{
+	const char *p = text;
+	size_t gap = 0;
+	bool first = true;
+
+	while (*p == ' ')
+		p++;
+	while (*p) {
+		size_t len = next_word(p), wcols = utf8_columns(p, len);
+
+		if (!first && col + gap + wcols > limit) {
+			fputc('\n', f);
+			put_spaces(f, indent);
+			col = indent;
+		} else {
+			put_spaces(f, gap);
+			col += gap;
+		}
+		for (size_t i = 0; i < len; i++)
+			fputc(p[i] == NBSP ? ' ' : p[i], f);
+		col += wcols;
+		p += len;
+		for (gap = 0; *p == ' '; p++)
+			gap++;
+		first = false;
+	}
+	fputc('\n', f);
+}
+
+static size_t wrap_limit(int width)
+{
+	return width > KEY_WIDTH + 20 ? (size_t)width : KEY_WIDTH + 20;
+}
+
+static void print_legend(const struct canvas *cv, int width, FILE *f)
 {
 	const char *const *glyphs = cv->unicode ? glyph_unicode : glyph_plain;
+	char text[1024] = "|\x1f" "start,\x1f" "end";
+	size_t used;
 
-	fputs("Legend: | start, end", f);
 	for (int cls = 1; cls < G__COUNT; cls++) {
 		bool first = true;
 
 		if (!cv->used[cls])
 			continue;
-		fprintf(f, "   %s ", glyphs[cls]);
+		used = strlen(text);
+		snprintf(text + used, sizeof(text) - used, "   %s%c",
+			 glyphs[cls], NBSP);
 		for (int s = 0; s < ST__COUNT; s++)
 			if (cv->states_used[s] && (int)state_class(s) == cls) {
-				fprintf(f, "%s%s", first ? "" : "/",
-					seg_state_name(s));
+				used = strlen(text);
+				snprintf(text + used, sizeof(text) - used,
+					 "%s%s", first ? "" : "/",
+					 seg_state_name(s));
 				first = false;
 			}
 	}
-	fputc('\n', f);
+	fputs("Legend: ", f);
+	print_wrapped(f, 8, 8, wrap_limit(width), text);
 }
 
 /* "Key               value that wraps at the width, indented" */
 static void print_field(FILE *f, int width, const char *key, const char *text)
 {
-	size_t col = KEY_WIDTH, limit = width > KEY_WIDTH + 20
-						  ? (size_t)width
-						  : KEY_WIDTH + 20;
-	const char *p = text;
-
 	fputs(key, f);
 	put_spaces(f, KEY_WIDTH > strlen(key) ? KEY_WIDTH - strlen(key) : 1);
-	while (*p) {
-		const char *end = strchr(p, ' ');
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-		char word[512];
-		size_t wcols;
-
-		if (len >= sizeof(word))
-			len = sizeof(word) - 1;
-		memcpy(word, p, len);
-		word[len] = '\0';
-		wcols = text_columns(word);
-		if (col > KEY_WIDTH && col + 1 + wcols > limit) {
-			fputc('\n', f);
-			put_spaces(f, KEY_WIDTH);
-			col = KEY_WIDTH;
-		} else if (col > KEY_WIDTH) {
-			fputc(' ', f);
-			col++;
-		}
-		fputs(word, f);
-		col += wcols;
-		p += len;
-		while (*p == ' ')
-			p++;
-	}
-	fputc('\n', f);
+	print_wrapped(f, KEY_WIDTH, KEY_WIDTH, wrap_limit(width), text);
 }
 
 static void append(char *buf, size_t size, const char *fmt, ...)
@@ -512,7 +570,7 @@ int render_ascii(const struct trace *t, const struct ascii_opts *o, FILE *f)
 	if (rows < t->n_tasks)
 		fprintf(f, "... %zu more tasks\n", t->n_tasks - rows);
 	fprintf(f, "Total: %s\n", util_format_duration(wall, d, sizeof(d)));
-	print_legend(&cv, f);
+	print_legend(&cv, width, f);
 	print_task_problems(t, f);
 	if (t->status != RUN_DONE)
 		fprintf(f, "Run status: %s%s%s\n", run_status_name(t->status),
