@@ -36,6 +36,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sync.h"
 #include "worker.h"
 
 extern char **environ;
@@ -51,6 +52,7 @@ extern char **environ;
 #define CHILD_SOCK_FD 3
 #define CHILD_REC_FD 4
 #define CHILD_SHM_FD 5
+#define CHILD_SYNC_FD 6
 
 enum worker_state {
 	W_EMPTY,    /* no process in this slot */
@@ -269,13 +271,17 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 	sigset_t none, dfl;
 	char sock_s[16], rec_fd_s[16], rec_size_s[32], shm_fd_s[16];
 	char shm_size_s[32], slot_s[16], spec_off_s[32], spec_len_s[32];
-	int hi[3] = {-1, -1, -1};
-	int src[3] = {sock, trace_rec_fd(p->run->rec), p->shm_fd};
+	char sync_fd_s[16], sync_size_s[32];
+	struct sync_rt *sync = p->run->sync;
+	int n_fds = sync ? 4 : 3;
+	int hi[4] = {-1, -1, -1, -1};
+	int src[4] = {sock, trace_rec_fd(p->run->rec), p->shm_fd,
+		      sync ? sync_fd(sync) : -1};
 	int rc;
 
-	/* Move the three descriptors out of the way of 3..5 first, so no
-	 * dup2 in the child overwrites a source it still needs. */
-	for (int k = 0; k < 3; k++) {
+	/* Move the descriptors out of the way of 3..6 first, so no dup2 in
+	 * the child overwrites a source it still needs. */
+	for (int k = 0; k < n_fds; k++) {
 		hi[k] = fcntl(src[k], F_DUPFD_CLOEXEC, 16);
 		if (hi[k] < 0) {
 			rc = -errno;
@@ -291,11 +297,19 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 	snprintf(slot_s, sizeof(slot_s), "%u", i);
 	snprintf(spec_off_s, sizeof(spec_off_s), "%zu", p->spec_offset);
 	snprintf(spec_len_s, sizeof(spec_len_s), "%zu", p->spec_bytes);
+	snprintf(sync_fd_s, sizeof(sync_fd_s), "%d", CHILD_SYNC_FD);
+	snprintf(sync_size_s, sizeof(sync_size_s), "%zu",
+		 sync ? sync_map_size(sync) : 0);
 	char *argv[] = {p->exe,	       "worker",   "--sock",	     sock_s,
 			"--rec-fd",    rec_fd_s,   "--rec-size",     rec_size_s,
 			"--shm-fd",    shm_fd_s,   "--shm-size",     shm_size_s,
 			"--slot",      slot_s,	   "--spec-offset",  spec_off_s,
-			"--spec-bytes", spec_len_s, NULL};
+			"--spec-bytes", spec_len_s, "--sync-fd",     sync_fd_s,
+			"--sync-size", sync_size_s, NULL};
+
+	/* Without shared objects there is nothing to map. */
+	if (!sync)
+		argv[18] = NULL;
 
 	rc = -posix_spawn_file_actions_init(&fa);
 	if (rc < 0)
@@ -306,7 +320,10 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 	posix_spawn_file_actions_adddup2(&fa, hi[0], CHILD_SOCK_FD);
 	posix_spawn_file_actions_adddup2(&fa, hi[1], CHILD_REC_FD);
 	posix_spawn_file_actions_adddup2(&fa, hi[2], CHILD_SHM_FD);
-	posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_SHM_FD + 1);
+	if (sync)
+		posix_spawn_file_actions_adddup2(&fa, hi[3], CHILD_SYNC_FD);
+	posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_SHM_FD + 1 +
+							      (sync ? 1 : 0));
 	/* A fresh process: nothing blocked, and the signals the run process
 	 * may handle or ignore back to their defaults. */
 	sigemptyset(&none);
@@ -328,7 +345,7 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 out_destroy_fa:
 	posix_spawn_file_actions_destroy(&fa);
 out_close_hi:
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < n_fds; k++)
 		if (hi[k] >= 0)
 			close(hi[k]);
 	return rc;
@@ -499,9 +516,14 @@ static void on_death(struct procpool *p, uint32_t i)
 					  .pid = w->pid,
 					  .lane = w->lane.id,
 					  .end_ns = now};
-		if (w->cur.job.n_steps == 0)
+		if (w->cur.job.n_steps == 0) {
+			/* The task held what it held when it died; the
+			 * shared objects' robust locks give that back.  It
+			 * runs no more. */
+			sync_task_end(p->run->sync, w->cur.job.task);
 			rec_task_end(p->lane, w->cur.job.task, now, TASK_ERROR,
 				     (uint16_t)sig);
+		}
 		done_push(p, &d);
 		w->has_job = false;
 	}

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "sync.h"
 #include "workload.h"
 
 /* Reads exactly len bytes.  Returns 0, 1 at end of file before the first
@@ -128,8 +129,10 @@ static struct worker_msg run_job(struct worker_env *env,
 	int64_t t0 = rec_now(lane), t1;
 	int rc = 0;
 
-	if (whole)
+	if (whole) {
+		sync_task_begin(ctx->sync, job->task);
 		rec_task_start(lane, job->task, t0);
+	}
 	/* The argument: really received, into memory of its size. */
 	if (job->payload_bytes > 0) {
 		if ((size_t)job->payload_bytes > *buf_size) {
@@ -166,9 +169,11 @@ static struct worker_msg run_job(struct worker_env *env,
 				     (size_t)job->payload_bytes);
 		rec_segment(lane, job->task, ST_IPC, t1, rec_now(lane), 0);
 	}
-	if (whole)
+	if (whole) {
+		sync_task_end(ctx->sync, job->task);
 		rec_task_end(lane, job->task, rec_now(lane),
 			     (enum task_status)done.status, 0);
+	}
 	atomic_fetch_add(&ctx->progress, 1);
 	return done;
 }
@@ -252,9 +257,13 @@ out_free:
 /* ---- the spawned worker ------------------------------------------------- */
 
 struct worker_args {
-	int sock, rec_fd, shm_fd;
+	int sock, rec_fd, shm_fd, sync_fd; /* sync_fd: -1 when none */
 	long long rec_size, shm_size, slot, spec_offset, spec_bytes;
+	long long sync_size;
 };
+
+#define N_ARGS 10
+#define N_REQUIRED 8 /* the rest, --sync-fd and --sync-size, optional */
 
 static int parse_number(const char *opt, const char *text, long long *out)
 {
@@ -272,11 +281,12 @@ static int parse_number(const char *opt, const char *text, long long *out)
 
 static int parse_args(int argc, char **argv, struct worker_args *a)
 {
-	static const char *const names[] = {
-		"--sock",     "--rec-fd", "--rec-size",    "--shm-fd",
-		"--shm-size", "--slot",	  "--spec-offset", "--spec-bytes"};
-	long long v[8];
-	bool seen[8] = {false};
+	static const char *const names[N_ARGS] = {
+		"--sock",	 "--rec-fd",	 "--rec-size", "--shm-fd",
+		"--shm-size",	 "--slot",	 "--spec-offset",
+		"--spec-bytes", "--sync-fd",	 "--sync-size"};
+	long long v[N_ARGS];
+	bool seen[N_ARGS] = {false};
 	int i = 1;
 
 	if (i < argc && strcmp(argv[i], "worker") == 0)
@@ -284,10 +294,10 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
 	for (; i < argc; i += 2) {
 		size_t k;
 
-		for (k = 0; k < 8; k++)
+		for (k = 0; k < N_ARGS; k++)
 			if (strcmp(argv[i], names[k]) == 0)
 				break;
-		if (k == 8 || i + 1 >= argc) {
+		if (k == N_ARGS || i + 1 >= argc) {
 			fprintf(stderr,
 				"overlap worker: unknown or incomplete "
 				"option: %s (this subcommand is started by a "
@@ -299,7 +309,7 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
 			return -EINVAL;
 		seen[k] = true;
 	}
-	for (size_t k = 0; k < 8; k++) {
+	for (size_t k = 0; k < N_REQUIRED; k++) {
 		if (!seen[k]) {
 			fprintf(stderr, "overlap worker: missing %s\n",
 				names[k]);
@@ -314,6 +324,8 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
 	a->slot = v[5];
 	a->spec_offset = v[6];
 	a->spec_bytes = v[7];
+	a->sync_fd = seen[8] && seen[9] ? (int)v[8] : -1;
+	a->sync_size = seen[8] && seen[9] ? v[9] : 0;
 	if ((unsigned long long)(a->slot + 1) * sizeof(struct worker_slot) >
 		    (unsigned long long)a->shm_size ||
 	    a->spec_offset + a->spec_bytes > a->shm_size) {
@@ -391,10 +403,19 @@ int worker_main(int argc, char **argv)
 	}
 	env.spec = spec;
 	env.prog = &prog;
-	/* Shared objects of a spawned worker are not mapped (yet): a
-	 * program that has them runs under fork. */
-	env.sync = NULL;
+	/* The run's shared objects: the same locks, queues and counters as
+	 * every other worker, mapped from the run's memfd. */
+	if (a.sync_fd >= 0) {
+		env.sync = sync_map(a.sync_fd, (size_t)a.sync_size, &prog,
+				    env.slot->facts.tmpdir, env.lane.epoch_ns);
+		if (!env.sync) {
+			perror("overlap worker: shared objects");
+			rc = 1;
+			goto out_free_program;
+		}
+	}
 	rc = worker_serve(&env);
+	sync_unmap(env.sync);
 
 out_free_program:
 	program_free(&prog);

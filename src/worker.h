@@ -4,12 +4,13 @@
  *
  * A forked worker calls worker_serve() straight after fork; a spawned one
  * runs `overlap worker --sock 3 --rec-fd 4 --rec-size N --shm-fd 5
- * --shm-size M --slot S --spec-offset O --spec-bytes B` (worker_main()),
- * maps the recorder and the pool's mapping from the descriptors it was
- * given, reads the spec (JSON text of B bytes at offset O of the pool's
- * mapping, after the slots: it may be longer than one argument may be),
- * rebuilds the program from it with the workload catalog, and then calls
- * worker_serve() too.  Both close every descriptor they do not need, ask for SIGKILL when
+ * --shm-size M --slot S --spec-offset O --spec-bytes B [--sync-fd 6
+ * --sync-size Z]` (worker_main()), maps the recorder and the pool's
+ * mapping from the descriptors it was given, reads the spec (JSON text of
+ * B bytes at offset O of the pool's mapping, after the slots: it may be
+ * longer than one argument may be), rebuilds the program from it with the
+ * workload catalog, maps the run's shared objects (sync_map) when the
+ * program has any, and then calls worker_serve() too.  Both close every descriptor they do not need, ask for SIGKILL when
  * the run process dies, and leave when their socket reaches end of file.
  *
  * Each worker owns one slot of the pool's shared mapping.  The slot holds
