@@ -1018,6 +1018,11 @@ static int compare_check_keys(const struct run_args *a,
 					spec_find(&probe->options, key);
 			free(probe);
 		}
+		/* --workers and --gil are for the models that have them;
+		 * comparing only models without them is not a mistake. */
+		if (!known && (strcmp(a->sets[i].option, "--workers") == 0 ||
+			       strcmp(a->sets[i].option, "--gil") == 0))
+			continue;
 		if (!known)
 			return usage_error("%s%s%s: not a parameter of %s or "
 					   "an option of any model compared",
