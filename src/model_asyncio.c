@@ -50,6 +50,7 @@
 
 #include "exec.h"
 #include "loop.h"
+#include "sync.h"
 
 #define NIL UINT32_MAX
 #define TOKEN_EXECUTOR UINT64_MAX
@@ -274,6 +275,7 @@ static void task_finish(struct aio *a, uint32_t id, enum task_status status)
 {
 	struct aio_task *t = &a->tasks[id];
 
+	sync_task_end(a->ctx->sync, id);
 	rec_task_end(a->main, id, rec_now(a->main), status, 0);
 	t->phase = PH_DONE;
 	a->live--;
@@ -345,6 +347,7 @@ static void step_resume(struct aio *a, uint32_t id)
 
 static void task_start(struct aio *a, uint32_t id)
 {
+	sync_task_begin(a->ctx->sync, id);
 	rec_task_start(a->lane, id, rec_now(a->lane));
 	if (a->limited) {
 		if (a->limit_free == 0) {
