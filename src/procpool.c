@@ -300,12 +300,17 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 	snprintf(sync_fd_s, sizeof(sync_fd_s), "%d", CHILD_SYNC_FD);
 	snprintf(sync_size_s, sizeof(sync_size_s), "%zu",
 		 sync ? sync_map_size(sync) : 0);
-	char *argv[] = {p->exe,	       "worker",   "--sock",	     sock_s,
-			"--rec-fd",    rec_fd_s,   "--rec-size",     rec_size_s,
-			"--shm-fd",    shm_fd_s,   "--shm-size",     shm_size_s,
-			"--slot",      slot_s,	   "--spec-offset",  spec_off_s,
-			"--spec-bytes", spec_len_s, "--sync-fd",     sync_fd_s,
-			"--sync-size", sync_size_s, NULL};
+	/* clang-format off */
+	char *argv[] = {
+		p->exe, "worker",
+		"--sock", sock_s,
+		"--rec-fd", rec_fd_s, "--rec-size", rec_size_s,
+		"--shm-fd", shm_fd_s, "--shm-size", shm_size_s,
+		"--slot", slot_s,
+		"--spec-offset", spec_off_s, "--spec-bytes", spec_len_s,
+		"--sync-fd", sync_fd_s, "--sync-size", sync_size_s,
+		NULL};
+	/* clang-format on */
 
 	/* Without shared objects there is nothing to map. */
 	if (!sync)
@@ -322,8 +327,8 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 	posix_spawn_file_actions_adddup2(&fa, hi[2], CHILD_SHM_FD);
 	if (sync)
 		posix_spawn_file_actions_adddup2(&fa, hi[3], CHILD_SYNC_FD);
-	posix_spawn_file_actions_addclosefrom_np(&fa, CHILD_SHM_FD + 1 +
-							      (sync ? 1 : 0));
+	posix_spawn_file_actions_addclosefrom_np(
+		&fa, sync ? CHILD_SYNC_FD + 1 : CHILD_SHM_FD + 1);
 	/* A fresh process: nothing blocked, and the signals the run process
 	 * may handle or ignore back to their defaults. */
 	sigemptyset(&none);
@@ -708,11 +713,13 @@ struct procpool *procpool_create(const struct procpool_config *cfg,
 	p->self_pid = getpid();
 	p->epfd = -1;
 	p->shm_fd = -1;
-	util_strlcpy(p->prefix,
-		     cfg->lane_prefix ? cfg->lane_prefix
-		     : cfg->start == PROCPOOL_FORK ? "ForkProcess"
-						   : "SpawnProcess",
-		     sizeof(p->prefix));
+	if (cfg->lane_prefix)
+		util_strlcpy(p->prefix, cfg->lane_prefix, sizeof(p->prefix));
+	else
+		util_strlcpy(p->prefix,
+			     cfg->start == PROCPOOL_FORK ? "ForkProcess"
+							 : "SpawnProcess",
+			     sizeof(p->prefix));
 	for (uint32_t i = 0; i < PROCPOOL_MAX_WORKERS; i++)
 		p->w[i].sock = -1;
 	p->scratch = util_xcalloc(1, SCRATCH_BYTES);

@@ -10,8 +10,9 @@
  * B bytes at offset O of the pool's mapping, after the slots: it may be
  * longer than one argument may be), rebuilds the program from it with the
  * workload catalog, maps the run's shared objects (sync_map) when the
- * program has any, and then calls worker_serve() too.  Both close every descriptor they do not need, ask for SIGKILL when
- * the run process dies, and leave when their socket reaches end of file.
+ * program has any, and then calls worker_serve() too.  Both close every
+ * descriptor they do not need, ask for SIGKILL when the run process dies, and
+ * leave when their socket reaches end of file.
  *
  * Each worker owns one slot of the pool's shared mapping.  The slot holds
  * what the pool tells the worker before it starts (facts) and the worker's
@@ -37,14 +38,14 @@ int worker_main(int argc, char **argv);
 /* Written by the pool before it starts the worker of a slot; read-only to
  * the worker. */
 struct worker_facts {
-	int64_t startup_t0_ns;	/* the fork/spawn call, from the epoch */
+	int64_t startup_t0_ns; /* the fork/spawn call, from the epoch */
 	int64_t deadline_ns;
 	double cpu_iters_per_ms;
-	uint32_t lane;		/* the worker's lane id */
-	uint32_t number;	/* "ForkProcess-<number>" */
-	int32_t parent_pid;	/* the run process */
+	uint32_t lane;	    /* the worker's lane id */
+	uint32_t number;    /* "ForkProcess-<number>" */
+	int32_t parent_pid; /* the run process */
 	uint16_t peer_port;
-	uint8_t spawned;	/* 1: started with exec */
+	uint8_t spawned; /* 1: started with exec */
 	char tmpdir[256];
 };
 
@@ -75,12 +76,12 @@ struct worker_msg {
 
 /* What worker_serve() needs, in either start method. */
 struct worker_env {
-	int sock;			/* the worker's end of its socketpair */
-	struct worker_slot *slot;	/* its slot in the pool's mapping */
-	struct rec_lane lane;		/* its lane's producer handle */
+	int sock;		  /* the worker's end of its socketpair */
+	struct worker_slot *slot; /* its slot in the pool's mapping */
+	struct rec_lane lane;	  /* its lane's producer handle */
 	const struct spec *spec;
 	const struct program *prog;
-	struct sync_rt *sync;		/* fork: the run's shared objects */
+	struct sync_rt *sync; /* fork: the run's shared objects */
 };
 
 /* Sets the worker up in its slot (signals, parent-death signal, its
