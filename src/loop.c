@@ -78,8 +78,7 @@ void loop_destroy(struct loop *l)
 	free(l);
 }
 
-static int ctl(struct loop *l, int op, int fd, uint32_t events,
-	       uint64_t token)
+static int ctl(struct loop *l, int op, int fd, uint32_t events, uint64_t token)
 {
 	struct epoll_event ev = {.events = events, .data.u64 = token};
 
@@ -103,8 +102,8 @@ int loop_del_fd(struct loop *l, int fd)
 
 int loop_add_timer(struct loop *l, int64_t due_ns, uint32_t token)
 {
-	struct loop_timer t = {.due_ns = due_ns, .token = token,
-			       .seq = l->next_seq++};
+	struct loop_timer t = {
+	    .due_ns = due_ns, .token = token, .seq = l->next_seq++};
 	size_t i;
 
 	if (l->n_timers == l->cap_timers) {

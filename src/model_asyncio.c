@@ -368,8 +368,8 @@ static void task_start(struct aio *a, uint32_t id)
 static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 {
 	const struct cpu_calib *cal = &a->ctx->cpu;
-	uint64_t iters = s->n > 0 ? (uint64_t)s->n
-				  : cpu_iters_for_ns(cal, s->ns);
+	uint64_t iters =
+	    s->n > 0 ? (uint64_t)s->n : cpu_iters_for_ns(cal, s->ns);
 	uint64_t slice = cpu_iters_for_ns(cal, CPU_SLICE_NS);
 	int64_t t0 = rec_now(a->lane);
 	int err = 0;
@@ -468,8 +468,7 @@ static int net_connect(struct aio *a, uint32_t id)
 	struct aio_task *t = &a->tasks[id];
 	struct sockaddr_in addr = {.sin_family = AF_INET,
 				   .sin_port = htons(a->ctx->peer_port),
-				   .sin_addr.s_addr =
-					   htonl(INADDR_LOOPBACK)};
+				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int fd, err;
 
 	t->phase = PH_NET_CONNECT;
@@ -542,8 +541,7 @@ static int net_progress(struct aio *a, uint32_t id)
 
 		while (t->sent < len) {
 			ssize_t n = send(t->fd, line + t->sent,
-					 (size_t)(len - t->sent),
-					 MSG_NOSIGNAL);
+					 (size_t)(len - t->sent), MSG_NOSIGNAL);
 
 			if (n < 0)
 				return errno == EAGAIN ? 0 : -errno;
@@ -612,8 +610,8 @@ static void on_exec_done(void *arg, const struct asyncio_done *d)
 	a->exec_inflight--;
 	/* The job waited for a free worker from submit to pick-up. */
 	if (d->picked_ns > t->t0_ns)
-		rec_segment(a->lane, d->task, ST_QUEUED, t->t0_ns,
-			    d->picked_ns, 0);
+		rec_segment(a->lane, d->task, ST_QUEUED, t->t0_ns, d->picked_ns,
+			    0);
 	if (d->err == 0 && d->signal == 0)
 		step_resume(a, d->task);
 	else
@@ -730,8 +728,7 @@ static void declare_deadlock(struct aio *a)
 	int running = 0;
 
 	/* Whoever raises stop first owns the message. */
-	if (!atomic_compare_exchange_strong(&ctx->stop, &running,
-					    RUN_DEADLOCK))
+	if (!atomic_compare_exchange_strong(&ctx->stop, &running, RUN_DEADLOCK))
 		return;
 	off = (size_t)snprintf(ctx->message, sizeof(ctx->message),
 			       "deadlock: %u task%s wait forever:", a->live,
@@ -749,14 +746,12 @@ static void declare_deadlock(struct aio *a)
 		program_task_name(a->prog, id, name, sizeof(name));
 		if (off < sizeof(ctx->message))
 			off += (size_t)snprintf(
-				ctx->message + off, sizeof(ctx->message) - off,
-				"%s %s waits for %s %s", shown ? ";" : "",
-				name,
-				t->phase == PH_SEM
-					? "semaphore"
-					: step_kind_name(
-						  (enum step_kind)s->kind),
-				what);
+			    ctx->message + off, sizeof(ctx->message) - off,
+			    "%s %s waits for %s %s", shown ? ";" : "", name,
+			    t->phase == PH_SEM
+				? "semaphore"
+				: step_kind_name((enum step_kind)s->kind),
+			    what);
 		shown++;
 	}
 }
@@ -896,7 +891,8 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 	list_init(&a->net_waiters);
 	a->limit_free = spec_int(opt, "limit");
 	a->limited = a->limit_free > 0;
-	a->as_completed = strcmp(spec_text(opt, "collect"), "as_completed") == 0;
+	a->as_completed =
+	    strcmp(spec_text(opt, "collect"), "as_completed") == 0;
 	util_strlcpy(ctx->collect_order, spec_text(opt, "collect"),
 		     sizeof(ctx->collect_order));
 	a->net_free = net_slots(ctx->prog);
@@ -910,8 +906,7 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 	if (!a->loop)
 		return -errno;
 	if (ex) {
-		int err = loop_add_fd(a->loop, ex->fd, EPOLLIN,
-				      TOKEN_EXECUTOR);
+		int err = loop_add_fd(a->loop, ex->fd, EPOLLIN, TOKEN_EXECUTOR);
 		if (err < 0)
 			return err;
 	}
@@ -927,7 +922,7 @@ static void aio_free(struct aio *a)
 struct rec_lane *asyncio_add_loop_lane(struct run_ctx *ctx)
 {
 	struct rec_lane *lane =
-		trace_rec_add_lane(ctx->rec, LANE_LOOP, "event loop");
+	    trace_rec_add_lane(ctx->rec, LANE_LOOP, "event loop");
 
 	if (lane)
 		rec_lane_os_id(lane, gettid());
@@ -1012,12 +1007,12 @@ out_free:
 /* ---- the model ---------------------------------------------------------- */
 
 static const struct param_def asyncio_options[] = {
-	{"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
-	 "asyncio.Semaphore around every task: at most this many run at "
-	 "once (0: no limit)"},
-	{"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
-	 "how results are collected: gather (submission order) or "
-	 "as_completed (finish order)"},
+    {"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
+     "asyncio.Semaphore around every task: at most this many run at "
+     "once (0: no limit)"},
+    {"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
+     "how results are collected: gather (submission order) or "
+     "as_completed (finish order)"},
 };
 
 static int asyncio_model_run(struct run_ctx *ctx)
@@ -1033,11 +1028,11 @@ static int asyncio_model_run(struct run_ctx *ctx)
 }
 
 const struct model_ops model_asyncio = {
-	.name = "asyncio",
-	.help = "one event loop thread on epoll: tasks overlap their waits; "
-		"a cpu step blocks every other task",
-	.options = asyncio_options,
-	.n_options = sizeof(asyncio_options) / sizeof(asyncio_options[0]),
-	.max_tasks = 100000,
-	.run = asyncio_model_run,
+    .name = "asyncio",
+    .help = "one event loop thread on epoll: tasks overlap their waits; "
+	    "a cpu step blocks every other task",
+    .options = asyncio_options,
+    .n_options = sizeof(asyncio_options) / sizeof(asyncio_options[0]),
+    .max_tasks = 100000,
+    .run = asyncio_model_run,
 };

@@ -20,8 +20,8 @@
 /* One finished job, reported by an executor's drain(). */
 struct asyncio_done {
 	uint32_t task;
-	int err;	   /* 0, or the step's negative errno (-ECANCELED, ...) */
-	int signal;	   /* nonzero: the worker process died of it */
+	int err;    /* 0, or the step's negative errno (-ECANCELED, ...) */
+	int signal; /* nonzero: the worker process died of it */
 	int64_t picked_ns; /* when a worker took the job (epoch ns), so the
 			    * loop can record the queued time; -1: the
 			    * executor recorded it itself */

@@ -79,7 +79,8 @@ int main(void)
 			last = k->start_ns;
 	}
 	if (t.status != RUN_DONE || ok != TASKS) {
-		fprintf(stderr, "bench_asyncio: run %s, %zu of %d tasks ok: %s\n",
+		fprintf(stderr,
+			"bench_asyncio: run %s, %zu of %d tasks ok: %s\n",
 			run_status_name((enum run_status)t.status), ok, TASKS,
 			t.message);
 		return 1;

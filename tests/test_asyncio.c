@@ -154,8 +154,7 @@ static size_t segments_in(const struct trace *t, enum seg_state st,
 	return n;
 }
 
-static const char *note_of(const struct trace *t,
-			   const struct trace_segment *s)
+static const char *note_of(const struct trace *t, const struct trace_segment *s)
 {
 	return s->note < t->n_notes ? t->notes[s->note] : "";
 }
@@ -169,8 +168,8 @@ struct overlap_case {
 };
 
 static const struct overlap_case overlap_cases[] = {
-	{"sleep", "50", ST_SLEEP},
-	{"net", "20", ST_IO},
+    {"sleep", "50", ST_SLEEP},
+    {"net", "20", ST_IO},
 };
 
 /* Every task starts its wait in the loop's first batch of callbacks and
@@ -215,8 +214,8 @@ static void test_waits_overlap(void **state)
 static void test_cpu_blocks_loop(void **state)
 {
 	struct kv sets[] = {
-		{"program", "3 x (sleep 5ms); (sleep 1ms, cpu 60ms)"},
-		{NULL, NULL}};
+	    {"program", "3 x (sleep 5ms); (sleep 1ms, cpu 60ms)"},
+	    {NULL, NULL}};
 	struct trace t;
 	const struct trace_segment *c = NULL;
 	uint32_t lane;
@@ -297,9 +296,9 @@ struct limit_case {
 };
 
 static const struct limit_case limit_cases[] = {
-	{"1", 1},
-	{"3", 3},
-	{"5", 5},
+    {"1", 1},
+    {"3", 3},
+    {"5", 5},
 };
 
 /* A task is past the semaphore from the end of its sem-wait (or its start,
@@ -327,8 +326,8 @@ static void test_limit(void **state)
 	assert_all_tasks(&t, TASK_OK);
 	lane = loop_lane(&t);
 	for (size_t i = 0; i < N; i++)
-		past[i] = (struct interval){t.tasks[i].start_ns,
-					    t.tasks[i].end_ns};
+		past[i] =
+		    (struct interval){t.tasks[i].start_ns, t.tasks[i].end_ns};
 	for (size_t i = 0; i < t.n_segments; i++) {
 		const struct trace_segment *s = &t.segments[i];
 
@@ -376,8 +375,8 @@ struct collect_case {
 };
 
 static const struct collect_case collect_cases[] = {
-	{"gather", {0, 1, 2}},
-	{"as_completed", {1, 2, 0}},
+    {"gather", {0, 1, 2}},
+    {"as_completed", {1, 2, 0}},
 };
 
 /* Sleeps of 30, 10 and 20 ms finish in the order 1, 2, 0 whatever the
@@ -402,8 +401,8 @@ static void test_collect(void **state)
 	checks = t.summary.checks;
 	assert_non_null(checks);
 	assert_string_equal(
-		json_string_value(json_object_get(checks, "collect_order")),
-		c->collect);
+	    json_string_value(json_object_get(checks, "collect_order")),
+	    c->collect);
 	order = json_object_get(checks, "collected");
 	fin = json_object_get(checks, "finish_order");
 	assert_true(json_is_array(order));
@@ -454,9 +453,9 @@ struct executor_case {
 };
 
 static const struct executor_case executor_cases[] = {
-	{"threads", "off", LANE_THREAD, true},
-	{"processes", "off", LANE_PROCESS, true},
-	{"threads", "on", LANE_THREAD, false},
+    {"threads", "off", LANE_THREAD, true},
+    {"processes", "off", LANE_PROCESS, true},
+    {"threads", "on", LANE_THREAD, false},
 };
 
 /* Two tasks compute 80 ms each in the executor while a third sleeps 3 ms
@@ -471,16 +470,16 @@ static void test_executor(void **state)
 {
 	const struct executor_case *c = *state;
 	struct kv sets[] = {
-		{"program", "2 x (cpu 80ms); (sleep 3ms, sleep 3ms, sleep 3ms, "
-			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
-			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
-			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
-			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
-			    "sleep 3ms)"},
-		{"executor", c->executor},
-		{"gil", c->gil},
-		{"workers", "2"},
-		{NULL, NULL}};
+	    {"program", "2 x (cpu 80ms); (sleep 3ms, sleep 3ms, sleep 3ms, "
+			"sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			"sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			"sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			"sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			"sleep 3ms)"},
+	    {"executor", c->executor},
+	    {"gil", c->gil},
+	    {"workers", "2"},
+	    {NULL, NULL}};
 	struct trace t;
 	struct interval *iv;
 	uint32_t lane;
@@ -541,28 +540,28 @@ static void test_executor(void **state)
 	trace_free(&t);
 }
 
-#define CASES(fn, table)                                                     \
-	cmocka_unit_test_prestate(fn, (void *)&table[0]),                    \
-		cmocka_unit_test_prestate(fn, (void *)&table[1])
+#define CASES(fn, table)                                                       \
+	cmocka_unit_test_prestate(fn, (void *)&table[0]),                      \
+	    cmocka_unit_test_prestate(fn, (void *)&table[1])
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		CASES(test_waits_overlap, overlap_cases),
-		cmocka_unit_test(test_cpu_blocks_loop),
-		cmocka_unit_test(test_cpu_serialised),
-		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
-		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),
-		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[2]),
-		cmocka_unit_test(test_ten_thousand),
-		CASES(test_collect, collect_cases),
-		cmocka_unit_test(test_time_limit),
-		cmocka_unit_test_prestate(test_executor,
-					  (void *)&executor_cases[0]),
-		cmocka_unit_test_prestate(test_executor,
-					  (void *)&executor_cases[1]),
-		cmocka_unit_test_prestate(test_executor,
-					  (void *)&executor_cases[2]),
+	    CASES(test_waits_overlap, overlap_cases),
+	    cmocka_unit_test(test_cpu_blocks_loop),
+	    cmocka_unit_test(test_cpu_serialised),
+	    cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
+	    cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),
+	    cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[2]),
+	    cmocka_unit_test(test_ten_thousand),
+	    CASES(test_collect, collect_cases),
+	    cmocka_unit_test(test_time_limit),
+	    cmocka_unit_test_prestate(test_executor,
+				      (void *)&executor_cases[0]),
+	    cmocka_unit_test_prestate(test_executor,
+				      (void *)&executor_cases[1]),
+	    cmocka_unit_test_prestate(test_executor,
+				      (void *)&executor_cases[2]),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
