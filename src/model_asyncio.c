@@ -376,6 +376,9 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 
 	if (slice == 0)
 		slice = 1;
+	/* A live viewer sees a long computation grow, as it sees waits. */
+	if (iters >= slice)
+		rec_open(a->lane, id, ST_COMPUTE, t0, 0);
 	while (iters > 0) {
 		uint64_t n = iters < slice ? iters : slice;
 
