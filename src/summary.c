@@ -204,17 +204,23 @@ static void diagnose(struct trace *t)
 			 percent(wait, base), percent(cpu, base), longest, few,
 			 run_text);
 	} else if (cpu * 3 >= base * 2) {
-		char gil[96] = "";
+		char gil[128] = "";
 
 		rec = "process-pool";
 		fit = fit_of(t, rec,
 			     (model_uses_threads(t) ||
 			      model_is(t, "asyncio-executor")) &&
 				     options_gil_off(t));
-		if (st[ST_GIL_WAIT] * 10 >= cpu)
+		if (st[ST_GIL_WAIT] * 10 >= cpu) {
+			char gil_wait[32];
+
+			util_format_duration(st[ST_GIL_WAIT], gil_wait,
+					     sizeof(gil_wait));
 			snprintf(gil, sizeof(gil),
-				 ", and waiting for the GIL added %d%% on top",
-				 percent(st[ST_GIL_WAIT], base));
+				 ", and they waited another %s for the GIL, "
+				 "which lets one thread compute at a time",
+				 gil_wait);
+		}
 		describe_run(t, fit, run_text, sizeof(run_text));
 		util_strlcpy(m->bound, "cpu", sizeof(m->bound));
 		snprintf(m->why, sizeof(m->why),

@@ -153,7 +153,7 @@ static const struct case_spec cases[] = {
 		.bound = "cpu",
 		.recommend = "process-pool",
 		.why_has = {"100% of their time computing",
-			    "waiting for the GIL added 75% on top",
+			    "waited another 1.50 s for the GIL",
 			    "this run used threads and took 2.00 s"},
 	},
 	{
