@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "peer.h"
+#include "sync.h"
 #include "trace.h"
 #include "util.h"
 
@@ -204,9 +205,24 @@ int exec_step(struct exec_ctx *x, const struct step *s)
 	case STEP_NET:
 		rc = step_net(x, s);
 		break;
+	case STEP_DISK:
+	case STEP_LOCK:
+	case STEP_UNLOCK:
+	case STEP_ACQUIRE:
+	case STEP_RELEASE:
+	case STEP_PUT:
+	case STEP_GET:
+	case STEP_INCR:
+	case STEP_BARRIER:
+	case STEP_EVENT_SET:
+	case STEP_EVENT_WAIT:
+	case STEP_REQUEST:
+	case STEP_CONSUME:
+	case STEP_CLOSE:
+		/* Files and the synchronisation steps (sync.h). */
+		rc = sync_exec_step(x, s);
+		break;
 	default:
-		/* Steps this executor does not know (yet): the
-		 * synchronisation steps come from sync.h. */
 		rc = -ENOTSUP;
 		break;
 	}
@@ -235,12 +251,15 @@ enum task_status exec_task(struct exec_ctx *x)
 	int rc = 0;
 
 	rec_task_start(x->lane, x->task, rec_now(x->lane));
+	/* The deadlock watchdog counts the tasks that run (sync.h). */
+	sync_task_begin(x->run->sync, x->task);
 	/* A Python thread needs the GIL before it runs any code. */
 	exec_gil_acquire(x);
 	for (uint32_t i = 0; i < task->n_steps && rc == 0; i++)
 		rc = exec_step(x, &steps[i]);
 	enum task_status st = status_of(rc);
 
+	sync_task_end(x->run->sync, x->task);
 	rec_task_end(x->lane, x->task, rec_now(x->lane), st, 0);
 	exec_gil_release(x);
 	return st;

@@ -39,6 +39,7 @@
 #include "peer.h"
 #include "program.h"
 #include "summary.h"
+#include "sync.h"
 #include "util.h"
 #include "workload.h"
 
@@ -106,12 +107,11 @@ static bool raise_stop(struct run_ctx *ctx, enum run_status status)
  * task waits for; when no task has made progress (ctx->progress unchanged)
  * while every live task waits on an object nobody can release, they explain
  * it here in w->message and this returns true: the run ends with status
- * deadlock.  Until they plug in, no run is ever judged stuck.
+ * deadlock.  A program without objects is never judged stuck.
  */
 static bool watchdog_stuck(struct watchdog *w)
 {
-	(void)w;
-	return false;
+	return sync_watchdog_stuck(w->ctx, w->message, sizeof(w->message));
 }
 
 static void format_limit(int64_t ns, char *buf, size_t size)
@@ -393,6 +393,22 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 		goto out_tmpdir;
 	}
 	ctx.peer_port = peer_port(peer);
+	/* The synchronisation objects' run-time state (NULL: the program
+	 * has none), also before the epoch: files a task reads are written
+	 * here. */
+	if (prog.n_objects) {
+		ctx.sync = sync_create(&ctx);
+		if (!ctx.sync) {
+			rc = errno ? -errno : -ENOMEM;
+			if (err) {
+				util_strlcpy(err->field, "run",
+					     sizeof(err->field));
+				util_strlcpy(err->message, ctx.message,
+					     sizeof(err->message));
+			}
+			goto out_peer;
+		}
+	}
 
 	uint32_t max_lanes = lanes_for(m, spec, prog.n_tasks);
 	int64_t epoch_ns = util_mono_ns();
@@ -409,8 +425,6 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	ctx.deadline_ns = spec_ns(&spec->options, "time_limit");
 	ctx.checks = json_object();
 	ctx.max_loop_lag_ns = -1;
-	/* The synchronisation objects' run-time state (ctx.sync) is made
-	 * here once sync.h exists; NULL means the program has none. */
 
 	/* Lane 0 and the tasks go into the trace now, so on_start sees them
 	 * and the collector does not announce them again. */
@@ -476,6 +490,7 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 		out->status = RUN_DONE;
 		util_strlcpy(out->message, ctx.message, sizeof(out->message));
 	}
+	sync_add_checks(&ctx);
 	if (ctx.collect_order[0])
 		json_object_set_new(ctx.checks, "collect_order",
 				    json_string(ctx.collect_order));
@@ -491,6 +506,7 @@ out_rec:
 	free(note_names);
 	trace_rec_destroy(rec);
 out_peer:
+	sync_destroy(ctx.sync);
 	peer_stop(peer);
 out_tmpdir:
 	remove_tree(ctx.tmpdir);

@@ -56,7 +56,7 @@
 /* Spins between the read and the write of an unprotected increment
  * without a GIL: a few hundred nanoseconds in which another core's write
  * gets lost, as it would between Python's LOAD and STORE. */
-#define RACE_WINDOW_SPINS 16
+#define RACE_WINDOW_SPINS 2
 /* An increment loop looks at the stop flag this often. */
 #define INCR_STOP_MASK 1023
 /* Groups of (object, operation) a deadlock message lists at most. */
@@ -2328,14 +2328,12 @@ uint32_t sync_deadlock_message(struct sync_rt *rt, char *buf, size_t size)
 	return waiting;
 }
 
-bool sync_watchdog_check(struct run_ctx *ctx)
+bool sync_watchdog_stuck(struct run_ctx *ctx, char *msg, size_t size)
 {
 	struct sync_rt *rt = ctx->sync;
 	struct sync_shared *sh;
 	int64_t running, blocked, progress, now;
 	uint64_t gen;
-	char msg[sizeof(ctx->message)];
-	int none = 0;
 
 	if (!rt || run_stopped(ctx))
 		return false;
@@ -2357,7 +2355,15 @@ bool sync_watchdog_check(struct run_ctx *ctx)
 	}
 	if (now - rt->wd_since_ns < SYNC_DEADLOCK_NS)
 		return false;
-	if (sync_deadlock_message(rt, msg, sizeof(msg)) == 0)
+	return sync_deadlock_message(rt, msg, size) > 0;
+}
+
+bool sync_watchdog_check(struct run_ctx *ctx)
+{
+	char msg[sizeof(ctx->message)];
+	int none = 0;
+
+	if (!sync_watchdog_stuck(ctx, msg, sizeof(msg)))
 		return false;
 	if (!atomic_compare_exchange_strong(&ctx->stop, &none, RUN_DEADLOCK))
 		return false;

@@ -170,12 +170,15 @@ void sync_coop_abandon(struct sync_rt *rt, const struct sync_coop_env *env,
 
 /* ---- the verdicts ------------------------------------------------------- */
 
-/* Called by the run's watchdog every few milliseconds (in the run process,
- * any thread).  When every running task (sync_task_begin) has been waiting
- * on an object, with no object changing and ctx->progress still, for
- * SYNC_DEADLOCK_NS, raises ctx->stop = RUN_DEADLOCK (unless something else
- * stopped the run first) and writes the reason into ctx->message.  Returns
- * true when it declared the deadlock. */
+/* Called by the run's watchdog periodically (every 100 ms or more often;
+ * in the run process, always the same thread).  True when every running
+ * task (sync_task_begin) has been waiting on an object, with no object
+ * changing and ctx->progress still, for SYNC_DEADLOCK_NS; the reason
+ * ("deadlock: ...") is then in msg.  Raises nothing itself. */
+bool sync_watchdog_stuck(struct run_ctx *ctx, char *msg, size_t size);
+/* The same, and when stuck raises ctx->stop = RUN_DEADLOCK (unless
+ * something else stopped the run first) with the reason in ctx->message.
+ * Returns true when it declared the deadlock. */
 bool sync_watchdog_check(struct run_ctx *ctx);
 
 /* Writes "deadlock: consumer 1 waits for queue 'items' (empty), nobody can
