@@ -28,12 +28,20 @@ extern const struct workload workload_fetch;
 extern const struct workload workload_crunch;
 extern const struct workload workload_mixed;
 extern const struct workload workload_custom;
+extern const struct workload workload_counter;	/* workload_sync.c */
+extern const struct workload workload_pipeline; /* workload_sync.c */
+extern const struct workload workload_scraper;	/* workload_sync.c */
+extern const struct workload workload_files;	/* workload_sync.c */
 
 /* The catalog, in the order the CLI and the page list it. */
 const struct workload *const workload_catalog[] = {
 	&workload_fetch,
 	&workload_crunch,
 	&workload_mixed,
+	&workload_counter,
+	&workload_pipeline,
+	&workload_scraper,
+	&workload_files,
 	&workload_custom,
 };
 const size_t workload_catalog_count =
