@@ -15,6 +15,7 @@
  * milliseconds while a run of 100,000 tasks does not cost a write() per
  * line.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -195,7 +196,8 @@ static const char compare_usage[] =
 	"\n"
 	"  --workload NAME      the workload (see 'overlap workloads')\n"
 	"  --models a,b,c       default: every model that accepts the spec\n"
-	"  --set KEY=VALUE, --tasks N, --duration D, --workers N, --gil on|off\n"
+	"  --set KEY=VALUE, --tasks N, --duration D, --workers N, --gil "
+	"on|off\n"
 	"                       as for 'overlap run'; a model option applies "
 	"to the\n"
 	"                       models that have it\n"
@@ -370,8 +372,7 @@ static bool valid_run_id(const char *id)
 	size_t n = 0;
 
 	for (; *id; id++, n++)
-		if (!((*id >= 'a' && *id <= 'z') || (*id >= 'A' && *id <= 'Z') ||
-		      (*id >= '0' && *id <= '9') || *id == '-' || *id == '_'))
+		if (!isalnum((unsigned char)*id) && *id != '-' && *id != '_')
 			return false;
 	return n > 0 && n < 40;
 }
@@ -1259,6 +1260,7 @@ static const char *type_name(enum param_type t)
 static void print_param(FILE *f, const struct param_def *d)
 {
 	char range[64], lo[32], hi[32];
+	const char *shown;
 
 	switch (d->type) {
 	case PARAM_INT:
@@ -1282,10 +1284,14 @@ static void print_param(FILE *f, const struct param_def *d)
 		snprintf(range, sizeof(range), "<= %.0f bytes", d->max);
 		break;
 	}
-	fprintf(f, "    %-16s %-8s %-12s %-20s %s\n", d->name, type_name(d->type),
-		d->def && d->def[0] ? (strlen(d->def) > 12 ? "(see help)" : d->def)
-				    : "-",
-		range, d->help ? d->help : "");
+	if (!d->def || !d->def[0])
+		shown = "-";
+	else if (strlen(d->def) > 12)
+		shown = "(see below)";
+	else
+		shown = d->def;
+	fprintf(f, "    %-16s %-8s %-12s %-20s %s\n", d->name,
+		type_name(d->type), shown, range, d->help ? d->help : "");
 	if (d->def && strlen(d->def) > 12)
 		fprintf(f, "    %-16s %-8s default: %s\n", "", "", d->def);
 }

@@ -272,8 +272,9 @@ static int arg_duration(struct parser *p, const struct step_word *w,
 	if (rc == -ERANGE || (rc == 0 && ns > STEPS_MAX_STEP_NS))
 		return fail_at(p, start,
 			       "'%s' takes at most %s (got %s)", w->word,
-			       util_format_duration_text(STEPS_MAX_STEP_NS, limit,
-							 sizeof(limit)),
+			       util_format_duration_text(
+				       STEPS_MAX_STEP_NS, limit,
+				       sizeof(limit)),
 			       token_at(p, start, shown, sizeof(shown)));
 	if (rc < 0)
 		return fail_at(p, start,
@@ -438,7 +439,8 @@ int steps_parse(const char *text, struct program *prog,
 		if (p.text[p.pos] == '\0')
 			return 0;
 		if (p.text[p.pos] != ';')
-			return fail_at(&p, p.pos, "expected ',', ';' or the end");
+			return fail_at(&p, p.pos,
+				       "expected ',', ';' or the end");
 		p.pos++;
 	}
 }

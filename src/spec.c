@@ -169,12 +169,14 @@ static int check_range(const struct param_def *def, double v,
 	if (v < def->min)
 		return spec_fail(err, -EINVAL, field,
 				 "%s: must be at least %s (got %s)", def->name,
-				 limit_text(def, def->min, limit, sizeof(limit)),
+				 limit_text(def, def->min, limit,
+					    sizeof(limit)),
 				 shown);
 	if (v > def->max)
 		return spec_fail(err, -EINVAL, field,
 				 "%s: must be at most %s (got %s)", def->name,
-				 limit_text(def, def->max, limit, sizeof(limit)),
+				 limit_text(def, def->max, limit,
+					    sizeof(limit)),
 				 shown);
 	return 0;
 }
@@ -992,7 +994,8 @@ json_t *spec_catalog_json(void)
 		json_t *obj = json_object(), *params = json_array();
 
 		for (j = 0; j < w->n_params; j++)
-			json_array_append_new(params, param_json(&w->params[j]));
+			json_array_append_new(params,
+					      param_json(&w->params[j]));
 		json_object_set_new(obj, "name", json_string(w->name));
 		json_object_set_new(obj, "help", json_string(w->help));
 		json_object_set_new(obj, "params", params);

@@ -92,11 +92,12 @@ int util_parse_duration_prefix(const char *text, int64_t *out_ns,
 	while (*p == ' ')
 		p++;
 	if (isalpha((unsigned char)*p) || (unsigned char)*p >= 0x80) {
+		size_t n_units =
+			sizeof(duration_units) / sizeof(duration_units[0]);
 		size_t i;
 		bool found = false;
 
-		for (i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]);
-		     i++) {
+		for (i = 0; i < n_units; i++) {
 			size_t len = strlen(duration_units[i].suffix);
 
 			if (strncmp(p, duration_units[i].suffix, len) == 0 &&

@@ -510,7 +510,8 @@ static const struct json_case json_cases[] = {
 	 "tasks: expected a string, a number or a boolean"},
 	{"{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":{\"tasks\":"
 	 "true}}",
-	 -EINVAL, "params.tasks", "tasks: expected a whole number (got 'true')"},
+	 -EINVAL, "params.tasks",
+	 "tasks: expected a whole number (got 'true')"},
 	{"{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":{\"tasks\":"
 	 "2.5}}",
 	 -EINVAL, "params.tasks", "tasks: expected a whole number (got '2.5')"},
