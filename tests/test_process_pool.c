@@ -54,7 +54,8 @@ static void run_pool(const char *workload, const struct kv *set,
 			fail_msg("%s=%s: %s", set->key, set->value,
 				 err.message);
 	}
-	assert_int_equal(spec_validate(&spec, &err), 0);
+	if (spec_validate(&spec, &err) != 0)
+		fail_msg("spec: %s: %s", err.field, err.message);
 	trace_init(t);
 	if (run_execute(&spec, hooks, t, &err) != 0)
 		fail_msg("run_execute: %s: %s", err.field, err.message);
@@ -137,7 +138,7 @@ static void test_completes(void **state)
 static void test_compute_overlaps_on_two_pids(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "2"},	{"duration", "60ms"},
+	const struct kv set[] = {{"tasks", "2"},	{"duration", "100ms"},
 				 {"workers", "2"},	{"start", start},
 				 {NULL, NULL}};
 	const struct trace_segment *a = NULL, *b = NULL;
@@ -499,6 +500,38 @@ static void test_workers_cannot_start(void **state)
 	trace_free(&t);
 }
 
+/* ---- shared objects across processes ----------------------------------- */
+
+/* The counter lives in the run's shared mapping: forked workers inherit
+ * it, spawned ones map it.  With a process-shared lock no update is
+ * lost. */
+static void test_shared_counter(void **state)
+{
+	const char *start = *state;
+	const struct kv set[] = {{"tasks", "3"},	{"increments", "20000"},
+				 {"sync", "lock"},	{"workers", "3"},
+				 {"start", start},	{NULL, NULL}};
+	struct trace t;
+	json_t *checks;
+
+	if (!workload_find("counter"))
+		skip(); /* the synchronisation workloads are not built in */
+	run_pool("counter", set, NULL, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	checks = t.summary.checks;
+	assert_non_null(checks);
+	assert_int_equal(json_integer_value(json_object_get(checks,
+							    "expected")),
+			 60000);
+	assert_int_equal(json_integer_value(json_object_get(checks, "got")),
+			 60000);
+	for (size_t i = 0; i < t.n_tasks; i++) {
+		assert_int_equal(t.tasks[i].status, TASK_OK);
+		assert_true(is_process_lane(&t, t.tasks[i].lane));
+	}
+	trace_free(&t);
+}
+
 /* ---- the pool on its own: step jobs, as asyncio-executor uses it -------- */
 
 /* A recorder, a collector and a run context around a custom program: what
@@ -753,6 +786,7 @@ int main(int argc, char **argv)
 					  (void *)&broken_cases[0]),
 		cmocka_unit_test_prestate(test_workers_cannot_start,
 					  (void *)&broken_cases[1]),
+		PER_START(test_shared_counter),
 		PER_START(test_step_jobs),
 		PER_START(test_workers_die_with_parent),
 	};
