@@ -1,0 +1,113 @@
+/*
+ * api: the HTTP API (DESIGN.md section 4) as functions.  Every call returns
+ * the parsed JSON body or throws an ApiError that carries the status and the
+ * server's {error, field}, so the form can put the message next to the field
+ * it names.  Requests that change state send JSON, as the server requires.
+ */
+
+export class ApiError extends Error {
+	constructor(status, body, retryAfter)
+	{
+		const message = (body && body.error) ||
+			`the server answered ${status}`;
+		super(message);
+		this.status = status;
+		this.field = (body && body.field) || null;
+		this.retryAfter = retryAfter;
+	}
+}
+
+async function request(method, path, body)
+{
+	const init = { method, headers: { Accept: 'application/json' } };
+	if (body !== undefined) {
+		init.headers['Content-Type'] = 'application/json';
+		init.body = JSON.stringify(body);
+	}
+	let response;
+	try {
+		response = await fetch(path, init);
+	} catch (err) {
+		throw new ApiError(0, { error: 'the server cannot be reached' });
+	}
+	const text = await response.text();
+	let data = null;
+	if (text) {
+		try {
+			data = JSON.parse(text);
+		} catch (err) {
+			data = null;
+		}
+	}
+	if (!response.ok)
+		throw new ApiError(response.status, data,
+				   response.headers.get('Retry-After'));
+	return data;
+}
+
+const enc = encodeURIComponent;
+
+export const urls = {
+	trace: id => `/api/runs/${enc(id)}`,
+	events: id => `/api/runs/${enc(id)}/events`,
+	chrome: id => `/api/runs/${enc(id)}/chrome`,
+	ascii: id => `/api/runs/${enc(id)}/ascii`,
+};
+
+export function getCatalog()
+{
+	return request('GET', '/api/workloads');
+}
+
+/* spec: {workload, model, params, options}.  Resolves to {id, status}. */
+export function createRun(spec)
+{
+	return request('POST', '/api/runs', spec);
+}
+
+/* History, newest first: an array of run entries. */
+export async function listRuns()
+{
+	const data = await request('GET', '/api/runs');
+	if (Array.isArray(data))
+		return data;
+	return (data && data.runs) || [];
+}
+
+export function getRun(id)
+{
+	return request('GET', urls.trace(id));
+}
+
+export function deleteRun(id)
+{
+	return request('DELETE', urls.trace(id));
+}
+
+export async function getAscii(id)
+{
+	const response = await fetch(urls.ascii(id),
+				     { headers: { Accept: 'text/plain' } });
+	const text = await response.text();
+	if (!response.ok) {
+		let body = null;
+		try {
+			body = JSON.parse(text);
+		} catch (err) {
+			body = null;
+		}
+		throw new ApiError(response.status, body);
+	}
+	return text;
+}
+
+/* body: {workload, params, models}.  Resolves to {id, runs, ...}. */
+export function createCompare(body)
+{
+	return request('POST', '/api/compares', body);
+}
+
+export function getCompare(id)
+{
+	return request('GET', `/api/compares/${enc(id)}`);
+}

@@ -1,0 +1,518 @@
+/*
+ * form: the run form, generated from the catalog (GET /api/workloads).
+ *
+ * Every parameter of the chosen workload and every option of the chosen
+ * model becomes one labelled control with its unit, its limits (min/max or
+ * maxlength, so the browser knows them too) and its one-line help.  The
+ * checks made here mirror the engine's (type, whole numbers, limits,
+ * choices, length) and word their messages the same way ("tasks: at most
+ * 100000, got 200000"); the server stays the authority, and an error it
+ * returns is shown next to the field it names ("params.tasks").
+ *
+ * Only values that differ from their defaults are sent, so the engine can
+ * tell a value the user chose from one it filled in.  Durations are entered
+ * in milliseconds and sent as numbers, which the API reads as milliseconds.
+ */
+
+import { el, clear } from './dom.js';
+
+const DURATION_UNITS = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 };
+
+/* The kinds of parameter the catalog names, whatever spelling it uses. */
+function kindOf(def)
+{
+	const type = String(def.type || '').toLowerCase();
+	if (type.startsWith('int'))
+		return 'int';
+	if (type.startsWith('dur'))
+		return 'duration';
+	if (type.startsWith('float') || type === 'number' ||
+	    type === 'real' || type === 'double')
+		return 'float';
+	if (type.startsWith('enum') || type === 'choice' || def.choices)
+		return 'enum';
+	return 'text';
+}
+
+function choicesOf(def)
+{
+	if (Array.isArray(def.choices))
+		return def.choices.map(String);
+	if (typeof def.choices === 'string' && def.choices)
+		return def.choices.split('|');
+	return [];
+}
+
+/* "200ms", "1.5s", "20us", or a bare number of milliseconds -> ns. */
+export function parseDurationNs(text)
+{
+	if (typeof text === 'number')
+		return text * 1e6;
+	const match = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i
+		.exec(String(text));
+	if (!match)
+		return NaN;
+	const unit = (match[2] || 'ms').toLowerCase();
+	return Number(match[1]) * DURATION_UNITS[unit];
+}
+
+/* Duration limits arrive in nanoseconds (spec.h); shown in milliseconds. */
+function limitsOf(def, kind)
+{
+	const scale = kind === 'duration' ? 1e-6 : 1;
+	const num = v => (v === null || v === undefined || v === '' ?
+		null : Number(v) * scale);
+	return { min: num(def.min), max: num(def.max) };
+}
+
+function unitLabel(def, kind)
+{
+	if (kind === 'duration')
+		return 'ms';
+	const unit = def.unit || '';
+	return unit && unit !== def.name ? unit : '';
+}
+
+function numberText(value)
+{
+	return Number(value.toPrecision(12)).toLocaleString('en-US');
+}
+
+function humanName(name)
+{
+	return String(name).replace(/_/g, ' ');
+}
+
+/* The default of a definition as the control shows it. */
+function defaultValue(def, kind)
+{
+	const text = def.default === null || def.default === undefined ?
+		'' : String(def.default);
+	if (text === '')
+		return '';
+	if (kind === 'duration') {
+		const ns = parseDurationNs(def.default);
+		return Number.isFinite(ns) ? String(ns / 1e6) : text;
+	}
+	return text;
+}
+
+/*
+ * One control: builds it, checks it, reads it.  field is the API's name
+ * for it ("params.tasks").
+ */
+class Field {
+	constructor(def, group, idPrefix)
+	{
+		this.def = def;
+		this.kind = kindOf(def);
+		this.field = `${group}.${def.name}`;
+		this.limits = limitsOf(def, this.kind);
+		this.defaultText = defaultValue(def, this.kind);
+		const id = `${idPrefix}-${def.name}`.replace(/[^A-Za-z0-9_-]/g,
+							    '_');
+		this.node = el('div', 'field');
+		this.node.dataset.field = this.field;
+		const unit = unitLabel(def, this.kind);
+		const label = el('label', null, humanName(def.name));
+		label.htmlFor = id;
+		if (unit)
+			label.append(el('span', 'unit', ` (${unit})`));
+		this.input = this.createInput(id);
+		const help = el('p', 'help', this.helpText());
+		help.id = `${id}-help`;
+		this.error = el('p', 'field-error');
+		this.error.id = `${id}-error`;
+		this.error.hidden = true;
+		this.input.setAttribute('aria-describedby',
+					`${help.id} ${this.error.id}`);
+		this.node.append(label, this.input, help, this.error);
+		this.input.addEventListener('change', () => this.check());
+	}
+
+	createInput(id)
+	{
+		const { def, kind, limits } = this;
+		let input;
+		if (kind === 'enum') {
+			input = el('select');
+			for (const choice of choicesOf(def)) {
+				const option = el('option', null, choice);
+				option.value = choice;
+				input.append(option);
+			}
+		} else if (kind === 'text') {
+			const long = Number(def.max) > 120;
+			input = el(long ? 'textarea' : 'input');
+			if (!long)
+				input.type = 'text';
+			else
+				input.rows = 2;
+			if (Number(def.max) > 0)
+				input.maxLength = Number(def.max);
+			input.spellcheck = false;
+			input.autocomplete = 'off';
+		} else {
+			input = el('input');
+			input.type = 'number';
+			input.step = kind === 'int' ? '1' : 'any';
+			input.inputMode = kind === 'int' ? 'numeric' : 'decimal';
+			if (limits.min !== null)
+				input.min = String(limits.min);
+			if (limits.max !== null)
+				input.max = String(limits.max);
+		}
+		input.id = id;
+		input.name = this.field;
+		input.value = this.defaultText;
+		if (kind === 'enum' && !input.value && input.options.length)
+			input.selectedIndex = 0;
+		return input;
+	}
+
+	helpText()
+	{
+		const { def, kind, limits } = this;
+		const parts = [];
+		if (def.help)
+			parts.push(def.help);
+		if (kind === 'int' || kind === 'float' || kind === 'duration') {
+			const unit = kind === 'duration' ? ' ms' : '';
+			if (limits.min !== null && limits.max !== null)
+				parts.push(`${numberText(limits.min)} to ` +
+					   `${numberText(limits.max)}${unit}`);
+			else if (limits.min !== null)
+				parts.push(`at least ${numberText(limits.min)}` +
+					   unit);
+		} else if (kind === 'text' && Number(def.max) > 0) {
+			parts.push(`up to ${numberText(Number(def.max))} ` +
+				   'characters');
+		}
+		return parts.join(' · ');
+	}
+
+	value()
+	{
+		return this.input.value.trim();
+	}
+
+	/* Checks the value; returns the message or '' and shows it. */
+	check()
+	{
+		const message = this.problem();
+		this.showError(message);
+		return message;
+	}
+
+	problem()
+	{
+		const { def, kind, limits } = this;
+		const text = this.value();
+		const name = def.name;
+		if (text === '')
+			return '';
+		if (kind === 'enum') {
+			const choices = choicesOf(def);
+			if (choices.length && !choices.includes(text))
+				return `${name}: one of ${choices.join(', ')}, ` +
+					`got ${text}`;
+			return '';
+		}
+		if (kind === 'text') {
+			const bytes = new TextEncoder().encode(text).length;
+			if (Number(def.max) > 0 && bytes > Number(def.max))
+				return `${name}: at most ${def.max} bytes, ` +
+					`got ${bytes}`;
+			return '';
+		}
+		const number = Number(text);
+		if (!Number.isFinite(number))
+			return `${name}: a number, got ${text}`;
+		if (kind === 'int' && !Number.isInteger(number))
+			return `${name}: a whole number, got ${text}`;
+		const show = v => (kind === 'duration' ? `${numberText(v)}ms` :
+			String(v));
+		if (limits.min !== null && number < limits.min)
+			return `${name}: at least ${show(limits.min)}, ` +
+				`got ${text}`;
+		if (limits.max !== null && number > limits.max)
+			return `${name}: at most ${show(limits.max)}, ` +
+				`got ${text}`;
+		return '';
+	}
+
+	showError(message)
+	{
+		this.error.textContent = message;
+		this.error.hidden = !message;
+		if (message)
+			this.input.setAttribute('aria-invalid', 'true');
+		else
+			this.input.removeAttribute('aria-invalid');
+	}
+
+	/* The value for the API, or undefined when it is the default. */
+	apiValue()
+	{
+		const text = this.value();
+		if (text === '' || text === this.defaultText)
+			return undefined;
+		if (this.kind === 'int' || this.kind === 'float' ||
+		    this.kind === 'duration') {
+			if (Number(text) === Number(this.defaultText))
+				return undefined;
+			return Number(text);
+		}
+		return text;
+	}
+
+	/* Sets the control from a stored value (text form or number). */
+	setValue(value)
+	{
+		if (value === null || value === undefined)
+			return;
+		if (this.kind === 'duration') {
+			const ns = typeof value === 'number' ? value * 1e6 :
+				parseDurationNs(value);
+			this.input.value = Number.isFinite(ns) ?
+				String(Number((ns / 1e6).toPrecision(12))) :
+				String(value);
+			return;
+		}
+		this.input.value = String(value);
+	}
+}
+
+export class RunForm {
+	/*
+	 * form: the <form>; catalog: {workloads, models};
+	 * handlers: {onRun(spec), onCompare(body)}.
+	 */
+	constructor(form, catalog, handlers)
+	{
+		this.form = form;
+		this.catalog = catalog;
+		this.handlers = handlers;
+		this.workloadSelect = form.querySelector('#workload');
+		this.modelSelect = form.querySelector('#model');
+		this.paramsBox = form.querySelector('#params-fields');
+		this.optionsBox = form.querySelector('#options-fields');
+		this.status = form.querySelector('#form-status');
+		this.params = [];
+		this.options = [];
+		this.fill(this.workloadSelect, catalog.workloads || []);
+		this.fill(this.modelSelect, catalog.models || []);
+		this.workloadSelect.addEventListener('change',
+			() => this.buildParams());
+		this.modelSelect.addEventListener('change',
+			() => this.buildOptions());
+		form.addEventListener('submit', event => {
+			event.preventDefault();
+			this.submit('run');
+		});
+		form.querySelector('#compare-button').addEventListener('click',
+			() => this.submit('compare'));
+		this.buildParams();
+		this.buildOptions();
+	}
+
+	fill(select, entries)
+	{
+		clear(select);
+		for (const entry of entries) {
+			const option = el('option', null, entry.name);
+			option.value = entry.name;
+			select.append(option);
+		}
+	}
+
+	entry(list, name)
+	{
+		return (list || []).find(item => item.name === name) || null;
+	}
+
+	buildParams(values)
+	{
+		const workload = this.entry(this.catalog.workloads,
+					    this.workloadSelect.value);
+		this.form.querySelector('#workload-help').textContent =
+			(workload && workload.help) || '';
+		this.params = this.buildFields(this.paramsBox,
+			(workload && workload.params) || [], 'params', 'p',
+			values, this.params);
+		this.clearErrors();
+	}
+
+	buildOptions(values)
+	{
+		const model = this.entry(this.catalog.models,
+					 this.modelSelect.value);
+		this.form.querySelector('#model-help').textContent =
+			(model && model.help) || '';
+		this.options = this.buildFields(this.optionsBox,
+			(model && model.options) || [], 'options', 'o',
+			values, this.options);
+		this.clearErrors();
+	}
+
+	/* Keeps what the user typed in a field of the same name. */
+	buildFields(box, defs, group, prefix, values, previous)
+	{
+		const kept = new Map();
+		for (const field of previous || [])
+			if (field.value() !== field.defaultText)
+				kept.set(field.def.name, field.value());
+		clear(box);
+		const fields = defs.map(def => new Field(def, group, prefix));
+		for (const field of fields) {
+			if (values && Object.hasOwn(values, field.def.name))
+				field.setValue(values[field.def.name]);
+			else if (!values && kept.has(field.def.name))
+				field.input.value = kept.get(field.def.name);
+			box.append(field.node);
+		}
+		box.closest('fieldset').hidden = fields.length === 0;
+		return fields;
+	}
+
+	/* Restores the form to a run's spec (a deep link, a history entry). */
+	setSpec(run)
+	{
+		if (!run)
+			return;
+		if (run.workload && this.entry(this.catalog.workloads,
+					       run.workload)) {
+			this.workloadSelect.value = run.workload;
+			this.buildParams(run.params || {});
+		}
+		if (run.model && this.entry(this.catalog.models, run.model)) {
+			this.modelSelect.value = run.model;
+			this.buildOptions(run.options || {});
+		}
+	}
+
+	allFields()
+	{
+		return [...this.params, ...this.options];
+	}
+
+	clearErrors()
+	{
+		for (const field of this.allFields())
+			field.showError('');
+		for (const id of ['workload-error', 'model-error']) {
+			const node = this.form.querySelector(`#${id}`);
+			node.textContent = '';
+			node.hidden = true;
+		}
+		this.setStatus('');
+	}
+
+	setStatus(message, isError = false)
+	{
+		this.status.textContent = message;
+		this.status.classList.toggle('error', isError);
+	}
+
+	/* Checks every field; focuses the first bad one.  True when all pass. */
+	checkAll()
+	{
+		let first = null;
+		for (const field of this.allFields())
+			if (field.check() && !first)
+				first = field;
+		if (first) {
+			first.input.focus();
+			this.setStatus('Fix the marked field first.', true);
+			return false;
+		}
+		return true;
+	}
+
+	collect(group)
+	{
+		const out = {};
+		for (const field of group) {
+			const value = field.apiValue();
+			if (value !== undefined)
+				out[field.def.name] = value;
+		}
+		return out;
+	}
+
+	spec()
+	{
+		return {
+			workload: this.workloadSelect.value,
+			model: this.modelSelect.value,
+			params: this.collect(this.params),
+			options: this.collect(this.options),
+		};
+	}
+
+	submit(kind)
+	{
+		this.clearErrors();
+		if (!this.checkAll())
+			return;
+		if (kind === 'run') {
+			this.handlers.onRun(this.spec());
+		} else {
+			const models = (this.catalog.models || [])
+				.map(m => m.name);
+			this.handlers.onCompare({
+				workload: this.workloadSelect.value,
+				params: this.collect(this.params),
+				models,
+			});
+		}
+	}
+
+	setBusy(busy)
+	{
+		for (const button of this.form.querySelectorAll('button'))
+			button.disabled = busy;
+	}
+
+	/*
+	 * Shows an API error: next to the field it names when there is one,
+	 * in the form's status line otherwise.
+	 */
+	showServerError(error)
+	{
+		const field = error.field ? this.findField(error.field) : null;
+		if (field) {
+			field.showError(error.message);
+			field.input.focus();
+			this.setStatus('The server refused a value: see the ' +
+				       'marked field.', true);
+			return;
+		}
+		const name = error.field === 'workload' ? 'workload' :
+			error.field === 'model' ? 'model' : null;
+		if (name) {
+			const node = this.form.querySelector(`#${name}-error`);
+			node.textContent = error.message;
+			node.hidden = false;
+			this.form.querySelector(`#${name}`).focus();
+			return;
+		}
+		let message = error.message;
+		if (error.status === 429)
+			message = 'The run queue is full' +
+				(error.retryAfter ?
+					`; try again in ${error.retryAfter} s.` :
+					'; try again shortly.');
+		this.setStatus(message, true);
+	}
+
+	findField(name)
+	{
+		const fields = this.allFields();
+		const exact = fields.find(f => f.field === name);
+		if (exact)
+			return exact;
+		const bare = String(name).replace(/^(params|options)\./, '');
+		return fields.find(f => f.def.name === bare) || null;
+	}
+}

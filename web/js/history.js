@@ -1,0 +1,98 @@
+/*
+ * history: the runs the server has stored, newest first (GET /api/runs).
+ * Each entry is a link to /#run=ID, which restores the whole view, and has
+ * a Delete button.  The list is re-read when a run ends or is deleted.
+ */
+
+import { listRuns, deleteRun } from './api.js';
+import { formatNs, formatDate } from './format.js';
+import { el, clear } from './dom.js';
+
+function summaryOf(entry)
+{
+	return entry.summary || entry;
+}
+
+export class HistoryView {
+	constructor({ list, empty, status }, { onDeleted })
+	{
+		this.list = list;
+		this.empty = empty;
+		this.status = status;
+		this.onDeleted = onDeleted;
+		this.currentId = null;
+		this.loading = null;
+	}
+
+	setCurrent(id)
+	{
+		this.currentId = id;
+		for (const item of this.list.children)
+			item.classList.toggle('current', item.dataset.id === id);
+	}
+
+	async refresh()
+	{
+		let runs;
+		try {
+			runs = await listRuns();
+		} catch (error) {
+			this.status.textContent =
+				`History unavailable: ${error.message}`;
+			return;
+		}
+		this.status.textContent = '';
+		clear(this.list);
+		this.empty.hidden = runs.length > 0;
+		for (const entry of runs)
+			this.list.append(this.item(entry));
+		this.list.dataset.count = String(runs.length);
+	}
+
+	item(entry)
+	{
+		const id = entry.id || (entry.run && entry.run.id);
+		const run = entry.run || entry;
+		const item = el('li', 'history-item');
+		item.dataset.id = id;
+		if (id === this.currentId)
+			item.classList.add('current');
+		const link = el('a', 'history-link',
+				`${run.workload || '?'} · ${run.model || '?'}`);
+		link.href = `#run=${encodeURIComponent(id)}`;
+		const s = summaryOf(entry);
+		const details = [run.status || entry.status || ''];
+		if (s && s.wall_ns !== undefined && s.wall_ns !== null)
+			details.push(formatNs(s.wall_ns));
+		const when = formatDate(run.started_at || entry.started_at ||
+					entry.created_at);
+		if (when)
+			details.push(when);
+		const meta = el('span', 'history-meta',
+				details.filter(Boolean).join(' · '));
+		const remove = el('button', 'history-delete', 'Delete');
+		remove.type = 'button';
+		remove.setAttribute('aria-label',
+				    `Delete run ${run.workload || ''} ` +
+				    `${run.model || ''} ${id}`.replace(/\s+/g, ' '));
+		remove.addEventListener('click', () => this.remove(id, remove));
+		item.append(link, meta, remove);
+		return item;
+	}
+
+	async remove(id, button)
+	{
+		button.disabled = true;
+		try {
+			await deleteRun(id);
+		} catch (error) {
+			button.disabled = false;
+			this.status.textContent =
+				`Could not delete: ${error.message}`;
+			return;
+		}
+		if (this.onDeleted)
+			this.onDeleted(id);
+		await this.refresh();
+	}
+}

@@ -1,0 +1,326 @@
+/*
+ * summary: what a run means, under its timeline.  Cards for the summary's
+ * numbers and the workload's checks, the diagnosis as one sentence, and a
+ * small chart of how many tasks were computing, waiting and queued at each
+ * moment.
+ *
+ * The activity chart is computed from the segments themselves (every
+ * segment start is +1 and every end -1 for its kind of state), so it agrees
+ * with the timeline above it by construction.  Long runs are reduced to a
+ * fixed number of time buckets holding the time-weighted mean, so the chart
+ * costs the same for ten segments or a hundred thousand.
+ */
+
+import { STATES, WORKING_STATES, stateColour, themeColours }
+	from './palette.js';
+import { formatNs, formatRatio, formatPercent, formatCount, axisUnit,
+	 formatAxisMs } from './format.js';
+import { el, clear } from './dom.js';
+
+const BUCKETS = 600;
+const BOUND_WORDS = {
+	io: 'I/O-bound',
+	cpu: 'CPU-bound',
+	mixed: 'Mixed',
+	sync: 'Bound by synchronisation',
+};
+
+const CHECK_WORDS = {
+	expected: 'expected',
+	got: 'got',
+	lost: 'lost updates',
+	produced: 'produced',
+	consumed: 'consumed',
+	succeeded: 'succeeded',
+	failed: 'failed',
+	retries: 'retries',
+	max_in_flight: 'max in flight',
+};
+
+/* The kind of each state for the activity chart. */
+function activityKind(stateIndex)
+{
+	const name = STATES[stateIndex];
+	if (name === 'queued')
+		return 2;
+	return WORKING_STATES.has(name) ? 0 : 1;
+}
+
+/*
+ * Step series {t_ms, count} per kind (computing, waiting, queued) from the
+ * segments, reduced to at most BUCKETS points each.
+ */
+export function activitySeries(segments, endNs)
+{
+	const starts = [[], [], []];
+	const ends = [[], [], []];
+	for (const s of segments) {
+		const k = activityKind(s.state);
+		starts[k].push(s.t0);
+		ends[k].push(s.t1);
+	}
+	const span = Math.max(endNs, 1);
+	return starts.map((list, k) => steps(Float64Array.from(list).sort(),
+		Float64Array.from(ends[k]).sort(), span));
+}
+
+function steps(starts, ends, span)
+{
+	const exact = [];
+	let i = 0;
+	let j = 0;
+	let count = 0;
+	exact.push({ x: 0, y: 0 });
+	while (i < starts.length || j < ends.length) {
+		const t = j >= ends.length ||
+			(i < starts.length && starts[i] < ends[j]) ?
+			starts[i] : ends[j];
+		while (i < starts.length && starts[i] === t) {
+			count++;
+			i++;
+		}
+		while (j < ends.length && ends[j] === t) {
+			count--;
+			j++;
+		}
+		exact.push({ x: t, y: count });
+	}
+	exact.push({ x: span, y: count });
+	if (exact.length <= BUCKETS * 2)
+		return exact.map(p => ({ x: p.x / 1e6, y: p.y }));
+	/* Time-weighted mean per bucket. */
+	const width = span / BUCKETS;
+	const out = [];
+	let k = 0;
+	for (let b = 0; b < BUCKETS; b++) {
+		const lo = b * width;
+		const hi = lo + width;
+		let area = 0;
+		while (k + 1 < exact.length && exact[k + 1].x <= lo)
+			k++;
+		let m = k;
+		while (m < exact.length && exact[m].x < hi) {
+			const from = Math.max(exact[m].x, lo);
+			const to = m + 1 < exact.length ?
+				Math.min(exact[m + 1].x, hi) : hi;
+			if (to > from)
+				area += exact[m].y * (to - from);
+			m++;
+		}
+		out.push({ x: lo / 1e6, y: area / width });
+	}
+	out.push({ x: span / 1e6, y: out[out.length - 1].y });
+	return out;
+}
+
+export class SummaryView {
+	constructor({ cards, diagnosis, activityCanvas, activityBox })
+	{
+		this.cards = cards;
+		this.diagnosis = diagnosis;
+		this.activityBox = activityBox;
+		this.chart = this.createChart(activityCanvas);
+		this.lastActivity = 0;
+	}
+
+	createChart(canvas)
+	{
+		const colours = themeColours();
+		const line = (label, colour, fill) => ({
+			label,
+			data: [],
+			borderColor: colour,
+			backgroundColor: colour + '33',
+			fill,
+			stepped: 'before',
+			pointRadius: 0,
+			borderWidth: 1.5,
+		});
+		return new window.Chart(canvas, {
+			type: 'line',
+			data: {
+				datasets: [
+					line('computing', stateColour('compute'),
+					     'origin'),
+					line('waiting', stateColour('gil-wait'),
+					     false),
+					line('queued', stateColour('queued'),
+					     false),
+					{ ...line('queue depth', '#CC79A7', false),
+					  borderDash: [4, 3], hidden: true },
+				],
+			},
+			options: {
+				animation: false,
+				responsive: true,
+				maintainAspectRatio: false,
+				parsing: false,
+				normalized: true,
+				interaction: { mode: 'nearest', axis: 'x',
+					       intersect: false },
+				scales: {
+					x: {
+						type: 'linear',
+						min: 0,
+						grid: { color: colours.grid },
+						ticks: {
+							color: colours.muted,
+							maxRotation: 0,
+							callback: (v, i, ticks) =>
+								formatAxisMs(v,
+								axisUnit(ticks.length ?
+								ticks[ticks.length - 1]
+									.value : v)),
+						},
+					},
+					y: {
+						beginAtZero: true,
+						grid: { color: colours.grid },
+						ticks: { color: colours.muted,
+							 precision: 0 },
+						title: { display: true,
+							 text: 'tasks',
+							 color: colours.muted },
+					},
+				},
+				plugins: {
+					legend: {
+						labels: { color: colours.text,
+							  boxWidth: 14 },
+					},
+					tooltip: {
+						callbacks: {
+							title: items => items.length ?
+								formatNs(items[0].parsed.x *
+									 1e6) : '',
+							label: item =>
+								`${item.dataset.label}: ` +
+								`${Number(item.parsed.y
+									.toFixed(2))}`,
+						},
+					},
+				},
+			},
+		});
+	}
+
+	clear(message)
+	{
+		clear(this.cards);
+		this.diagnosis.textContent = message || '';
+		for (const ds of this.chart.data.datasets)
+			ds.data = [];
+		this.chart.update('none');
+	}
+
+	/* Updates the activity chart, at most every interval ms while live. */
+	updateActivity(data, force)
+	{
+		const now = performance.now();
+		if (!force && now - this.lastActivity < 500)
+			return;
+		this.lastActivity = now;
+		const endNs = data.extentNs();
+		const series = activitySeries(data.segments, endNs);
+		const datasets = this.chart.data.datasets;
+		for (let k = 0; k < 3; k++)
+			datasets[k].data = series[k];
+		const depth = data.counters
+			.filter(c => c.name === 'queue_depth')
+			.map(c => ({ x: c.t / 1e6, y: c.value }));
+		datasets[3].data = depth;
+		datasets[3].hidden = depth.length === 0;
+		this.chart.options.scales.x.max = Math.max(endNs / 1e6, 1);
+		this.chart.update('none');
+	}
+
+	/* Shows the cards and the diagnosis of a run (summary may be null
+	 * while it runs). */
+	show(data)
+	{
+		clear(this.cards);
+		const s = data.summary;
+		if (data.status && data.status !== 'done' &&
+		    data.status !== 'running' && data.status !== 'queued')
+			this.card('Status', data.status, data.message ||
+				  'the run did not finish normally', 'warn');
+		if (!s) {
+			this.diagnosis.textContent = data.status === 'queued' ?
+				'Waiting for the runs ahead of this one.' :
+				data.ended ? '' :
+				'The summary appears when the run ends.';
+			this.updateActivity(data, false);
+			return;
+		}
+		this.card('Wall time', formatNs(s.wall_ns),
+			  'from the first submit to the last task ending');
+		this.card('Summed task time', formatNs(s.task_time_ns),
+			  'every task\'s start-to-end time, added up');
+		this.card('Speedup', formatRatio(s.speedup),
+			  'the tasks one after another, divided by the wall');
+		this.card('Parallelism', s.parallelism === undefined ? '–' :
+			  Number(s.parallelism).toFixed(2),
+			  'mean number of tasks computing');
+		this.card('CPU utilisation', formatPercent(s.cpu_util),
+			  'CPU time used, over wall time times cores');
+		this.card('Peak in flight', formatCount(s.peak_inflight),
+			  'most tasks started and not yet ended');
+		if (s.max_loop_lag_ns !== undefined && s.max_loop_lag_ns !==
+		    null && s.max_loop_lag_ns >= 0)
+			this.card('Max loop lag', formatNs(s.max_loop_lag_ns),
+				  'worst lateness of an event-loop timer');
+		const checks = s.checks || {};
+		for (const [key, value] of Object.entries(checks)) {
+			const bad = (key === 'lost' || key === 'failed') &&
+				Number(value) > 0;
+			this.card(CHECK_WORDS[key] || key.replace(/_/g, ' '),
+				  typeof value === 'object' ?
+					JSON.stringify(value) : formatCount(value),
+				  'a check of the workload', bad ? 'warn' : 'check');
+		}
+		this.diagnosis.textContent = diagnosisSentence(s.diagnosis);
+		this.updateActivity(data, true);
+	}
+
+	card(title, value, help, kind)
+	{
+		const card = el('div', `card${kind ? ` card-${kind}` : ''}`);
+		const dt = el('dt', null, title);
+		const dd = el('dd', null, value);
+		card.append(dt, dd);
+		if (help)
+			card.title = help;
+		this.cards.append(card);
+	}
+
+	applyTheme()
+	{
+		const colours = themeColours();
+		const { x, y } = this.chart.options.scales;
+		x.grid.color = y.grid.color = colours.grid;
+		x.ticks.color = y.ticks.color = y.title.color = colours.muted;
+		this.chart.options.plugins.legend.labels.color = colours.text;
+		const datasets = this.chart.data.datasets;
+		datasets[0].borderColor = stateColour('compute');
+		datasets[1].borderColor = stateColour('gil-wait');
+		datasets[2].borderColor = stateColour('queued');
+		this.chart.update('none');
+	}
+}
+
+/* "I/O-bound: use asyncio. <why>" from {bound, recommend, why}. */
+export function diagnosisSentence(diagnosis)
+{
+	if (!diagnosis)
+		return '';
+	const parts = [];
+	const bound = BOUND_WORDS[diagnosis.bound] || diagnosis.bound;
+	if (bound && diagnosis.recommend)
+		parts.push(`${bound}; the measurements recommend ` +
+			   `${diagnosis.recommend}.`);
+	else if (bound)
+		parts.push(`${bound}.`);
+	if (diagnosis.why)
+		parts.push(diagnosis.why);
+	return parts.join(' ');
+}

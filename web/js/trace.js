@@ -1,0 +1,218 @@
+/*
+ * trace: one run's data as the page holds it, filled either from the live
+ * events (apply) or from a stored trace JSON (fromTrace).  Both paths end in
+ * the same arrays, so every view draws a live run and a restored one the
+ * same way.
+ *
+ * Segments are only ever appended; views remember how many they have seen
+ * and take the new ones on each refresh.  Times stay in nanoseconds, as the
+ * contract gives them.
+ */
+
+import { stateIndex } from './palette.js';
+
+const FINISHED = new Set(['done', 'error', 'cancelled', 'interrupted',
+			  'deadlock']);
+
+export function isFinished(status)
+{
+	return FINISHED.has(status);
+}
+
+export class RunData {
+	constructor(id)
+	{
+		this.id = id || null;
+		this.run = null;	/* the trace's run object */
+		this.status = null;
+		this.message = '';
+		this.lanes = [];	/* by position; laneById maps ids */
+		this.laneById = new Map();
+		this.tasks = [];
+		this.taskById = new Map();
+		this.segments = [];	/* {task, lane, state, t0, t1, note} */
+		this.open = new Map();	/* task id -> {lane, state, t0, note} */
+		this.counters = [];	/* {name, t, value} */
+		this.summary = null;
+		this.latestNs = 0;	/* the latest time any event named */
+		this.ended = false;
+	}
+
+	/* Builds from a trace JSON object (format overlap-trace, version 1). */
+	static fromTrace(trace)
+	{
+		const data = new RunData(trace.run && trace.run.id);
+		data.setRun(trace.run || {});
+		for (const lane of trace.lanes || [])
+			data.setLane(lane);
+		for (const task of trace.tasks || [])
+			data.setTask(task);
+		for (const seg of trace.segments || [])
+			data.addSegment(seg);
+		for (const c of trace.counters || [])
+			data.counters.push({ name: c.name, t: c.t_ns,
+					     value: c.value });
+		if (trace.summary)
+			data.summary = trace.summary;
+		if (isFinished(data.status)) {
+			data.ended = true;
+			data.open.clear();
+		}
+		return data;
+	}
+
+	setRun(run)
+	{
+		this.run = run;
+		if (run.id)
+			this.id = run.id;
+		if (run.status)
+			this.status = run.status;
+		if (run.message)
+			this.message = run.message;
+	}
+
+	setLane(lane)
+	{
+		const known = this.laneById.get(lane.id);
+		if (known) {
+			Object.assign(known, lane);
+			return;
+		}
+		const copy = { ...lane };
+		this.laneById.set(lane.id, copy);
+		this.lanes.push(copy);
+	}
+
+	setTask(task)
+	{
+		const known = this.taskById.get(task.id);
+		if (known) {
+			Object.assign(known, task);
+		} else {
+			const copy = { ...task };
+			this.taskById.set(task.id, copy);
+			this.tasks.push(copy);
+		}
+		if (task.end_ns !== null && task.end_ns !== undefined) {
+			this.open.delete(task.id);
+			this.seen(task.end_ns);
+		}
+	}
+
+	/* Tasks named by segments before their task event still get a row. */
+	ensureTask(id)
+	{
+		if (!this.taskById.has(id))
+			this.setTask({ id, name: `task ${id}`, lane: null });
+	}
+
+	ensureLane(id)
+	{
+		if (!this.laneById.has(id))
+			this.setLane({ id, kind: 'thread', name: `lane ${id}` });
+	}
+
+	addSegment(seg)
+	{
+		this.ensureTask(seg.task);
+		this.ensureLane(seg.lane);
+		this.segments.push({
+			task: seg.task,
+			lane: seg.lane,
+			state: stateIndex(seg.state),
+			t0: seg.t0_ns,
+			t1: seg.t1_ns,
+			note: seg.note || '',
+		});
+		const open = this.open.get(seg.task);
+		if (open && open.t0 <= seg.t0_ns)
+			this.open.delete(seg.task);
+		this.seen(seg.t1_ns);
+	}
+
+	seen(ns)
+	{
+		if (ns > this.latestNs)
+			this.latestNs = ns;
+	}
+
+	/* Applies one live event {name, data}. */
+	apply(name, data)
+	{
+		switch (name) {
+		case 'run':
+			this.setRun(data.run || data);
+			break;
+		case 'lane':
+			this.setLane(data.lane || data);
+			break;
+		case 'task':
+			this.setTask(data.task || data);
+			break;
+		case 'open':
+			this.ensureTask(data.task);
+			this.ensureLane(data.lane);
+			this.open.set(data.task, {
+				lane: data.lane,
+				state: stateIndex(data.state),
+				t0: data.t0_ns,
+				note: data.note || '',
+			});
+			this.seen(data.t0_ns);
+			break;
+		case 'segment':
+			this.addSegment(data.segment || data);
+			break;
+		case 'counter':
+			this.counters.push({ name: data.name, t: data.t_ns,
+					     value: data.value });
+			this.seen(data.t_ns);
+			break;
+		case 'summary':
+			this.summary = data.summary || null;
+			if (data.status)
+				this.status = data.status;
+			if (data.message)
+				this.message = data.message;
+			this.open.clear();
+			break;
+		case 'status':
+			if (data.status)
+				this.status = data.status;
+			if (data.message)
+				this.message = data.message;
+			break;
+		case 'end':
+			if (data && data.status)
+				this.status = data.status;
+			if (data && data.message)
+				this.message = data.message;
+			this.ended = true;
+			this.open.clear();
+			break;
+		default:
+			break;
+		}
+	}
+
+	/* The run's end, or while it runs the latest time seen. */
+	extentNs()
+	{
+		if (this.summary && this.summary.wall_ns)
+			return Math.max(this.summary.wall_ns, this.latestNs);
+		return this.latestNs;
+	}
+
+	taskName(id)
+	{
+		const task = this.taskById.get(id);
+		return task && task.name ? task.name : `task ${id}`;
+	}
+
+	laneName(id)
+	{
+		const lane = this.laneById.get(id);
+		return lane && lane.name ? lane.name : `lane ${id}`;
+	}
+}
