@@ -224,10 +224,10 @@ static const struct usage_case usage_cases[] = {
 	 0},
 	{NULL,
 	 {"run", "--workload", "custom", "--model", "threads", "--set",
-	  "program=cpu 1ms; lock a"},
-	 "overlap run: --set program: column 10: unknown step 'lock' "
-	 "(expected cpu, sleep or net)",
-	 0},
+	  "program=cpu 1ms; frob a"},
+	 "overlap run: --set program: column 10: unknown step 'frob' "
+	 "(expected cpu, sleep",
+	 1},
 	{NULL,
 	 {"run", "--workload", "nope", "--model", "threads"},
 	 "overlap run: --workload: unknown 'nope' (expected fetch",

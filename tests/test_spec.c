@@ -422,9 +422,8 @@ static const struct validate_case validate_cases[] = {
 	{"custom", "program", "3 x (cpu 20ms, cpu abc)", "params.program",
 	 "program: column 20: expected a duration such as 20ms after 'cpu'",
 	 20},
-	{"custom", "program", "lock a", "params.program",
-	 "program: column 1: unknown step 'lock' (expected cpu, sleep or "
-	 "net)",
+	{"custom", "program", "frob a", "params.program",
+	 "program: column 1: unknown step 'frob' (expected cpu, sleep...",
 	 1},
 };
 
@@ -442,7 +441,12 @@ static void test_validate_messages(void **state)
 		assert_int_equal(spec_set(s, c->key, c->value, &err), 0);
 		assert_int_equal(spec_validate(s, &err), -EINVAL);
 		assert_string_equal(err.field, c->field);
-		assert_string_equal(err.message, c->message);
+		if (strstr(c->message, "...")) /* a prefix */
+			assert_int_equal(strncmp(err.message, c->message,
+						 strlen(c->message) - 3),
+					 0);
+		else
+			assert_string_equal(err.message, c->message);
 		assert_int_equal(err.column, c->column);
 		free(s);
 	}
@@ -525,8 +529,8 @@ static const struct json_case json_cases[] = {
 	 "20000}}",
 	 -EINVAL, "params.tasks", "tasks: at most 10000 tasks under threads"},
 	{"{\"workload\":\"custom\",\"model\":\"threads\",\"params\":{\"progra"
-	 "m\":\"cpu 1ms; lock a\"}}",
-	 -EINVAL, "params.program", "program: column 10: unknown step 'lock'"},
+	 "m\":\"cpu 1ms; frob a\"}}",
+	 -EINVAL, "params.program", "program: column 10: unknown step 'frob'"},
 	{"{\"workload\":\"fetch\",\"model\":\"threads\",\"id\":\"ok-id_1\"}", 0,
 	 NULL, NULL},
 	{"{\"workload\":\"fetch\",\"model\":\"threads\",\"id\":\"../etc\"}",

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -196,11 +197,12 @@ static const struct error_case error_cases[] = {
 	{"net 601s", 5, "'net' takes at most 600s (got 601s)"},
 	{"cpu 99999999999999999999s", 5,
 	 "'cpu' takes at most 600s (got 9999999999999999)"},
-	{"lock a", 1, "unknown step 'lock' (expected cpu, sleep or net)"},
-	{"cpu 1ms, disk write 4096", 10,
-	 "unknown step 'disk' (expected cpu, sleep or net)"},
+	/* The list of step words grows with the language: only its start
+	 * is fixed ("..." marks a prefix). */
+	{"frob a", 1, "unknown step 'frob' (expected cpu, sleep..."},
+	{"cpu 1ms, spin 4096", 10, "unknown step 'spin' (expected cpu..."},
 	{"2 x (cpu 1ms, wait 1s)", 15,
-	 "unknown step 'wait' (expected cpu, sleep or net)"},
+	 "unknown step 'wait' (expected cpu, sleep..."},
 	{"0 x (cpu 1ms)", 1, "repeat count must be 1 to 10000 (got 0)"},
 	{"10001 x (cpu 1ms)", 1,
 	 "repeat count must be 1 to 10000 (got 10001)"},
@@ -213,7 +215,7 @@ static const struct error_case error_cases[] = {
 	{"cpu 1ms,", 9, "expected a step such as cpu 20ms"},
 	{"cpu 1ms; ; net 1ms", 10, "expected a step such as cpu 20ms"},
 	{"(cpu 1ms))", 10, "expected ',', ';' or the end"},
-	{"x (cpu 1ms)", 1, "unknown step 'x' (expected cpu, sleep or net)"},
+	{"x (cpu 1ms)", 1, "unknown step 'x' (expected cpu, sleep..."},
 	{"cpu 1ms\nnet", 9, "expected ',', ';' or the end"},
 	{"cpu 1ms;\nnet", 13, "expected a duration such as 20ms after 'net'"},
 	{"()", 2, "expected a step such as cpu 20ms"},
@@ -236,10 +238,14 @@ static void test_errors(void **state)
 		struct program p;
 		int rc;
 
+		size_t len = strlen(c->message);
+		bool prefix = len > 3 && strcmp(c->message + len - 3, "...") == 0;
+
 		program_init(&p);
 		rc = steps_parse(c->text, &p, &err);
 		if (rc != -EINVAL || err.column != c->column ||
-		    strcmp(err.message, c->message) != 0)
+		    (prefix ? strncmp(err.message, c->message, len - 3)
+			    : strcmp(err.message, c->message)) != 0)
 			fail_msg("'%s': rc %d column %d '%s'; expected column "
 				 "%d '%s'",
 				 c->text, rc, err.column, err.message,
