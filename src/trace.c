@@ -707,8 +707,10 @@ void trace_collector_stop(struct trace_collector *c)
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
 
-	/* The producers have finished: take everything that is left. */
-	while (collector_drain(c))
+	/* The producers have finished: take everything that is left.  One
+	 * pass empties every ring; the cap only guards against a producer
+	 * that, wrongly, is still writing. */
+	for (int pass = 0; pass < 16 && collector_drain(c); pass++)
 		;
 	if (c->t->n_segments > 1)
 		qsort(c->t->segments, c->t->n_segments,
