@@ -126,10 +126,10 @@ struct canvas {
 	int64_t axis_ns;
 	size_t columns; /* the axis spans positions 0..columns */
 	size_t label_width;
-	size_t *by_task;       /* segment indices grouped by task */
-	size_t *task_first;    /* [n_tasks + 1] offsets into by_task */
+	size_t *by_task;	   /* segment indices grouped by task */
+	size_t *task_first;	   /* [n_tasks + 1] offsets into by_task */
 	double (*cover)[G__COUNT]; /* [columns + 1] per class */
-	uint8_t *cell;		   /* [columns + 1] enum glyph_class or bar */
+	uint8_t *cell;		   /* [columns + 1] glyph class or bar */
 	char *overlay;		   /* [columns + 1] label text or 0 */
 	bool used[G__COUNT];
 	bool states_used[ST__COUNT];

@@ -80,7 +80,8 @@ int render_ndjson_line(FILE *f, const json_t *obj)
 	if (!obj)
 		return -EINVAL;
 	flockfile(f);
-	if (json_dumpf(obj, f, JSON_COMPACT) != 0 || putc_unlocked('\n', f) == EOF)
+	if (json_dumpf(obj, f, JSON_COMPACT) != 0 ||
+	    putc_unlocked('\n', f) == EOF)
 		ret = -EIO;
 	funlockfile(f);
 	if (fflush(f) != 0)

@@ -108,7 +108,8 @@ static int largest_sync_state(const struct trace_summary *m)
 	int best = ST_LOCK_WAIT;
 
 	for (int s = 0; s < ST__COUNT; s++)
-		if (state_is_sync_wait(s) && m->states_ns[s] > m->states_ns[best])
+		if (state_is_sync_wait(s) &&
+		    m->states_ns[s] > m->states_ns[best])
 			best = s;
 	return best;
 }

@@ -66,9 +66,12 @@ static const char *const task_status_names[] = {
 };
 
 static const char *const run_status_names[] = {
-	[RUN_QUEUED] = "queued",	 [RUN_RUNNING] = "running",
-	[RUN_DONE] = "done",		 [RUN_ERROR] = "error",
-	[RUN_CANCELLED] = "cancelled",	 [RUN_INTERRUPTED] = "interrupted",
+	[RUN_QUEUED] = "queued",
+	[RUN_RUNNING] = "running",
+	[RUN_DONE] = "done",
+	[RUN_ERROR] = "error",
+	[RUN_CANCELLED] = "cancelled",
+	[RUN_INTERRUPTED] = "interrupted",
 	[RUN_DEADLOCK] = "deadlock",
 };
 
@@ -155,9 +158,9 @@ struct trace_rec {
 	void *map;
 	size_t map_size;
 	struct rec_header *hdr;
-	pthread_mutex_t lock;	      /* serialises trace_rec_add_lane */
-	struct rec_lane *lanes;	      /* [max_lanes]; written under lock */
-	struct rec_lane_info *info;   /* [max_lanes]; written under lock */
+	pthread_mutex_t lock;	    /* serialises trace_rec_add_lane */
+	struct rec_lane *lanes;	    /* [max_lanes]; written under lock */
+	struct rec_lane_info *info; /* [max_lanes]; written under lock */
 };
 
 static struct ring *rec_ring_at(void *map, const struct rec_header *h,
@@ -178,8 +181,8 @@ struct trace_rec *trace_rec_create(uint32_t max_lanes, uint64_t ring_capacity,
 	struct trace_rec *rec;
 	uint64_t stride;
 
-	if (!max_lanes || ring_capacity < 2 || !is_power_of_two(ring_capacity) ||
-	    ring_capacity > (UINT64_MAX / 2) / sizeof(struct rec_event))
+	if (!max_lanes || ring_capacity < 2 ||
+	    !is_power_of_two(ring_capacity) || ring_capacity > (UINT64_MAX / 2) / sizeof(struct rec_event))
 		return NULL;
 	stride = ring_size_bytes(ring_capacity);
 	stride = (stride + REC_PAGE_BYTES - 1) / REC_PAGE_BYTES *
