@@ -32,6 +32,9 @@ struct loop {
 	uint32_t next_seq;
 	struct loop_timer *heap;
 	size_t n_timers, cap_timers;
+	/* loop_run_timers: due timers its callbacks added, held back */
+	struct loop_timer *aside;
+	size_t n_aside, cap_aside;
 	struct epoll_event events[LOOP_EVENTS_MAX];
 };
 
@@ -74,6 +77,7 @@ void loop_destroy(struct loop *l)
 	if (!l)
 		return;
 	close(l->epfd);
+	free(l->aside);
 	free(l->heap);
 	free(l);
 }
@@ -100,23 +104,12 @@ int loop_del_fd(struct loop *l, int fd)
 	return ctl(l, EPOLL_CTL_DEL, fd, 0, 0);
 }
 
-int loop_add_timer(struct loop *l, int64_t due_ns, uint32_t token)
+/* Inserts an entry keeping its sequence number; the caller made room. */
+static void heap_insert(struct loop *l, struct loop_timer t)
 {
-	struct loop_timer t = {
-	    .due_ns = due_ns, .token = token, .seq = l->next_seq++};
-	size_t i;
+	size_t i = l->n_timers++;
 
-	if (l->n_timers == l->cap_timers) {
-		size_t cap = l->cap_timers * 2;
-		struct loop_timer *h = realloc(l->heap, cap * sizeof(*h));
-
-		if (!h)
-			return -ENOMEM;
-		l->heap = h;
-		l->cap_timers = cap;
-	}
 	/* Sift up. */
-	i = l->n_timers++;
 	while (i > 0) {
 		size_t parent = (i - 1) / 2;
 
@@ -126,6 +119,25 @@ int loop_add_timer(struct loop *l, int64_t due_ns, uint32_t token)
 		i = parent;
 	}
 	l->heap[i] = t;
+}
+
+int loop_add_timer(struct loop *l, int64_t due_ns, uint32_t token)
+{
+	struct loop_timer t = {
+	    .due_ns = due_ns, .token = token, .seq = l->next_seq++};
+
+	/* Room for the timers loop_run_timers has set aside too, so putting
+	 * them back never allocates. */
+	if (l->n_timers + l->n_aside == l->cap_timers) {
+		size_t cap = l->cap_timers * 2;
+		struct loop_timer *h = realloc(l->heap, cap * sizeof(*h));
+
+		if (!h)
+			return -ENOMEM;
+		l->heap = h;
+		l->cap_timers = cap;
+	}
+	heap_insert(l, t);
 	return 0;
 }
 
@@ -169,17 +181,37 @@ size_t loop_run_timers(struct loop *l, int64_t now_ns, loop_timer_fn fn,
 	uint32_t batch_end = l->next_seq;
 	size_t fired = 0;
 
-	while (l->n_timers > 0) {
+	while (l->n_timers > 0 && l->heap[0].due_ns <= now_ns) {
 		struct loop_timer top = l->heap[0];
 
-		/* A timer added by fn has a sequence number from batch_end on:
-		 * leave it for the next call. */
-		if (top.due_ns > now_ns || !seq_before(top.seq, batch_end))
-			break;
 		heap_pop(l);
-		fn(ctx, top.token, top.due_ns);
-		fired++;
+		if (seq_before(top.seq, batch_end)) {
+			fn(ctx, top.token, top.due_ns);
+			fired++;
+			continue;
+		}
+		/* Added by fn and already due: set it aside for the next
+		 * call, so the older timers behind it still fire now. */
+		if (l->n_aside == l->cap_aside) {
+			size_t cap = l->cap_aside ? l->cap_aside * 2 : 8;
+			struct loop_timer *p =
+			    realloc(l->aside, cap * sizeof(*p));
+
+			if (!p) {
+				/* Put it back and stop: the rest fire in the
+				 * next call, late but not lost. */
+				heap_insert(l, top);
+				break;
+			}
+			l->aside = p;
+			l->cap_aside = cap;
+		}
+		l->aside[l->n_aside++] = top;
 	}
+	/* loop_add_timer kept room for these in the heap. */
+	for (size_t i = 0; i < l->n_aside; i++)
+		heap_insert(l, l->aside[i]);
+	l->n_aside = 0;
 	return fired;
 }
 
