@@ -1,0 +1,278 @@
+/*
+ * compare: a workload under several models (see compare.h).
+ *
+ * Each model's spec goes through spec_from_json like any POST /api/runs
+ * body, so a compare accepts exactly what single runs accept.  Only the
+ * filtering of options per model is compare's own, done from the model
+ * catalog so it follows whatever options the models grow.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "compare.h"
+#include "model.h"
+#include "store.h"
+#include "util.h"
+
+#define COMPARE_MAX_MODELS 16
+
+static void set_err(struct spec_error *err, const char *field,
+		    const char *message)
+{
+	util_strlcpy(err->field, field, sizeof(err->field));
+	util_strlcpy(err->message, message, sizeof(err->message));
+	err->column = 0;
+}
+
+static bool model_has_option(const struct model_ops *m, const char *name)
+{
+	for (size_t i = 0; i < m->n_options; i++)
+		if (strcmp(m->options[i].name, name) == 0)
+			return true;
+	for (size_t i = 0; i < spec_common_options_count; i++)
+		if (strcmp(spec_common_options[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/* The options of body that model m knows (new reference). */
+static json_t *options_for(const struct model_ops *m, const json_t *options)
+{
+	json_t *out = json_object();
+	const char *key;
+	json_t *value;
+
+	json_object_foreach((json_t *)options, key, value)
+	{
+		if (model_has_option(m, key))
+			json_object_set(out, key, value);
+	}
+	return out;
+}
+
+/* Checks the body's shape and collects the models.  0 or -EINVAL. */
+static int read_models(const json_t *body, const struct model_ops **models,
+		       size_t *n, bool *explicit, struct spec_error *err)
+{
+	static const char *const known[] = {"workload", "params", "options",
+					    "models"};
+	const json_t *list = json_object_get(body, "models");
+	const char *key;
+	json_t *value;
+
+	if (!json_is_object(body)) {
+		set_err(err, "", "expected a JSON object");
+		return -EINVAL;
+	}
+	json_object_foreach((json_t *)body, key, value)
+	{
+		bool ok = false;
+
+		for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
+			ok = ok || strcmp(key, known[i]) == 0;
+		if (!ok) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg),
+				 "%.40s: unknown key (expected workload, "
+				 "params, options, models)",
+				 key);
+			set_err(err, key, msg);
+			return -EINVAL;
+		}
+	}
+	if (json_object_get(body, "options") &&
+	    !json_is_object(json_object_get(body, "options"))) {
+		set_err(err, "options", "options: expected an object");
+		return -EINVAL;
+	}
+	*n = 0;
+	*explicit = list && !json_is_null(list);
+	if (!*explicit) {
+		for (size_t i = 0; i < model_catalog_count &&
+				   *n < COMPARE_MAX_MODELS;
+		     i++)
+			models[(*n)++] = model_catalog[i];
+		return 0;
+	}
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > COMPARE_MAX_MODELS) {
+		set_err(err, "models",
+			"models: expected a list of 1 to 16 model names");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const char *name = json_string_value(json_array_get(list, i));
+		const struct model_ops *m = name ? model_find(name) : NULL;
+		char msg[128];
+
+		if (!m) {
+			snprintf(msg, sizeof(msg), "models: unknown model '%.40s'",
+				 name ? name : "(not a string)");
+			set_err(err, "models", msg);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < *n; j++) {
+			if (models[j] == m) {
+				snprintf(msg, sizeof(msg),
+					 "models: '%.40s' given twice", name);
+				set_err(err, "models", msg);
+				return -EINVAL;
+			}
+		}
+		models[(*n)++] = m;
+	}
+	return 0;
+}
+
+static void iso_now(char *buf, size_t size)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int compare_create(struct runs *r, struct store *st, const json_t *body,
+		   json_t **out, struct spec_error *err)
+{
+	const struct model_ops *models[COMPARE_MAX_MODELS];
+	struct spec *specs[COMPARE_MAX_MODELS] = {0};
+	const struct model_ops *used[COMPARE_MAX_MODELS];
+	char ids[COMPARE_MAX_MODELS][STORE_ID_SIZE];
+	char compare_id[STORE_ID_SIZE], name[64], created[32];
+	const json_t *options = json_object_get(body, "options");
+	json_t *record = NULL, *list;
+	size_t n_models = 0, n = 0;
+	bool explicit;
+	char *text;
+	int rc;
+
+	*out = NULL;
+	rc = read_models(body, models, &n_models, &explicit, err);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < n_models; i++) {
+		json_t *one = json_pack(
+			"{s:O*, s:s, s:O*, s:o}", "workload",
+			json_object_get(body, "workload"), "model",
+			models[i]->name, "params",
+			json_object_get(body, "params"), "options",
+			options_for(models[i], options ? options
+						       : json_object()));
+		struct spec_error e = {0};
+
+		specs[n] = calloc(1, sizeof(*specs[n]));
+		if (!one || !specs[n]) {
+			json_decref(one);
+			rc = -ENOMEM;
+			goto out_free;
+		}
+		rc = spec_from_json(one, specs[n], &e);
+		json_decref(one);
+		if (rc == 0) {
+			specs[n]->id[0] = '\0';
+			used[n++] = models[i];
+			continue;
+		}
+		/* A bad workload or parameter is bad under every model;
+		 * a model that rejects the spec is left out unless asked
+		 * for by name. */
+		if (explicit || strncmp(e.field, "params", 6) == 0 ||
+		    strcmp(e.field, "workload") == 0 || e.field[0] == '\0') {
+			*err = e;
+			if (explicit && strncmp(e.field, "params", 6) != 0 &&
+			    strcmp(e.field, "workload") != 0) {
+				snprintf(err->message, sizeof(err->message),
+					 "%.32s: %.200s", models[i]->name,
+					 e.message);
+			}
+			rc = -EINVAL;
+			goto out_free;
+		}
+		free(specs[n]);
+		specs[n] = NULL;
+	}
+	if (n == 0) {
+		set_err(err, "models", "models: no model accepts this spec");
+		rc = -EINVAL;
+		goto out_free;
+	}
+
+	store_id_new(compare_id);
+	rc = runs_submit(r, specs, n, compare_id, ids);
+	if (rc < 0)
+		goto out_free;
+	iso_now(created, sizeof(created));
+	list = json_array();
+	*out = json_pack("{s:s, s:[]}", "id", compare_id, "runs");
+	for (size_t i = 0; i < n; i++) {
+		json_array_append_new(list, json_pack("{s:s, s:s}", "id",
+						      ids[i], "model",
+						      used[i]->name));
+		json_array_append_new(json_object_get(*out, "runs"),
+				      json_string(ids[i]));
+	}
+	record = json_pack("{s:s, s:O*, s:O*, s:s, s:o}", "id", compare_id,
+			   "workload", json_object_get(body, "workload"),
+			   "params", json_object_get(body, "params"),
+			   "created_at", created, "runs", list);
+	text = record ? json_dumps(record, JSON_COMPACT) : NULL;
+	snprintf(name, sizeof(name), "compares/%s.json", compare_id);
+	rc = text ? store_write(st, name, text, strlen(text)) : -ENOMEM;
+	free(text);
+	json_decref(record);
+	if (rc < 0) {
+		/* The runs are queued and will show in the history. */
+		json_decref(*out);
+		*out = NULL;
+	}
+
+out_free:
+	for (size_t i = 0; i < COMPARE_MAX_MODELS; i++)
+		free(specs[i]);
+	return rc;
+}
+
+json_t *compare_get(struct runs *r, struct store *st, const char *id,
+		    int *rc)
+{
+	json_t *record, *runs, *out;
+	char name[64];
+	size_t len;
+	char *text;
+
+	snprintf(name, sizeof(name), "compares/%s.json", id);
+	*rc = store_read(st, name, &text, &len);
+	if (*rc < 0)
+		return NULL;
+	record = json_loadb(text, len, 0, NULL);
+	free(text);
+	runs = json_object_get(record, "runs");
+	if (!json_is_array(runs)) {
+		json_decref(record);
+		*rc = -EIO;
+		return NULL;
+	}
+	out = json_array();
+	for (size_t i = 0; i < json_array_size(runs); i++) {
+		const json_t *entry = json_array_get(runs, i);
+		const char *run = json_string_value(json_object_get(entry, "id"));
+		json_t *brief = run ? runs_brief(r, run) : NULL;
+
+		if (!brief)
+			brief = json_pack("{s:s?, s:O?, s:s, s:s, s:n}", "id",
+					  run, "model",
+					  json_object_get(entry, "model"),
+					  "status", "deleted", "message",
+					  "the run was deleted", "summary");
+		json_array_append_new(out, brief);
+	}
+	json_object_set_new(record, "runs", out);
+	*rc = 0;
+	return record;
+}

@@ -1,0 +1,567 @@
+/*
+ * server: `overlap serve`: options, the listening socket, the daemon, and
+ * an orderly stop.
+ *
+ * The parts, each its own module: store (the data directory), runs (the
+ * table, the queue, a run's way to its stored trace), runner (the thread
+ * that executes runs as child processes), stream (live events and SSE
+ * viewers), compare, files (web/) and http (checks, routes, headers).
+ *
+ * libmicrohttpd runs a thread per connection (an SSE viewer sleeps in its
+ * own thread, so a slow one holds up no one), with a connection timeout, a
+ * connection limit and a per-connection memory limit set on purpose; the
+ * server creates the listening socket itself so `--port 0` can print the
+ * port the kernel chose.  SIGINT and SIGTERM are blocked in every thread
+ * and taken by sigwait() here: a stop ends the viewers, interrupts the
+ * running run (stored as interrupted) and joins everything.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "http.h"
+#include "runner.h"
+#include "runs.h"
+#include "server.h"
+#include "store.h"
+#include "stream.h"
+#include "util.h"
+
+#ifndef OVERLAP_VERSION
+#define OVERLAP_VERSION "0.1.0"
+#endif
+
+#define EXIT_USAGE 2
+#define MAX_ALLOW_HOSTS 16
+#define BODY_MAX_BYTES (64 * 1024)
+#define CONNECTION_TIMEOUT_S 30u
+#define CONNECTION_MEMORY_BYTES ((size_t)256 * 1024)
+#define STREAM_CACHE_BYTES ((size_t)512 * 1024 * 1024)
+#define WALL_GRACE_NS (30 * NS_PER_S)
+#define WALL_MAX_NS (11 * 60 * NS_PER_S)
+#define NPROC_EXTRA 16384
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+/* Sanitizer runtimes reserve terabytes of address space. */
+#define RUNNER_AS_DEFAULT_MB 0
+#else
+#define RUNNER_AS_DEFAULT_MB 4096
+#endif
+
+struct server_options {
+	int port;
+	const char *listen;
+	const char *data;
+	const char *web;
+	const char *token;
+	const char *allow_hosts[MAX_ALLOW_HOSTS];
+	size_t n_allow_hosts;
+	int queue;
+	int max_connections;
+	int heartbeat_ms;
+	const char *runner;
+	long runner_memory_mb;
+};
+
+static const char usage_text[] =
+	"usage: overlap serve [options]\n"
+	"\n"
+	"Serves the page and the HTTP API; every run executes in its own\n"
+	"`overlap run` process, one at a time, behind a bounded queue.\n"
+	"\n"
+	"  --port N              TCP port (default 8080; 0: any free port)\n"
+	"  --listen ADDR         address to bind (default 127.0.0.1); any\n"
+	"                        other than loopback needs a token\n"
+	"  --token T             require T (Authorization: Bearer T, ?token=T\n"
+	"                        or the cookie set from it); generated when\n"
+	"                        --listen is not loopback and none is given\n"
+	"  --allow-host NAME     also answer to Host NAME or NAME:PORT\n"
+	"                        (repeatable; localhost, 127.0.0.1, [::1] and\n"
+	"                        the listen address always work)\n"
+	"  --data DIR            where runs are stored (default ./data)\n"
+	"  --web DIR             the page's files (default: $OVERLAP_WEB, or\n"
+	"                        web/ beside the build directory)\n"
+	"  --queue N             runs that may wait behind the running one\n"
+	"                        (default 16, 1..1024); more get 429\n"
+	"  --max-connections N   simultaneous connections (default 256)\n"
+	"  --heartbeat-ms N      SSE comment after N ms of quiet (default "
+	"15000)\n"
+	"  --runner-memory-mb N  address-space limit of a run (default 4096;\n"
+	"                        0: none)\n"
+	"  --runner PATH         the binary that executes runs (default: this "
+	"one)\n"
+	"  --help, --version\n";
+
+static int usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "overlap serve: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	return EXIT_USAGE;
+}
+
+static bool parse_long(const char *text, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static bool token_chars_ok(const char *t)
+{
+	size_t n = strlen(t);
+
+	if (n < 8 || n > 128)
+		return false;
+	for (; *t; t++) {
+		char c = *t;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.' || c == '~'))
+			return false;
+	}
+	return true;
+}
+
+enum {
+	OPT_PORT = 256,
+	OPT_LISTEN,
+	OPT_DATA,
+	OPT_WEB,
+	OPT_TOKEN,
+	OPT_ALLOW_HOST,
+	OPT_QUEUE,
+	OPT_MAX_CONNECTIONS,
+	OPT_HEARTBEAT_MS,
+	OPT_RUNNER,
+	OPT_RUNNER_MEMORY,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+/* 0, EXIT_USAGE (printed), or -1 when --help/--version was answered. */
+static int parse_options(int argc, char **argv, struct server_options *o)
+{
+	static const struct option longs[] = {
+		{"port", required_argument, NULL, OPT_PORT},
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"data", required_argument, NULL, OPT_DATA},
+		{"web", required_argument, NULL, OPT_WEB},
+		{"token", required_argument, NULL, OPT_TOKEN},
+		{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+		{"queue", required_argument, NULL, OPT_QUEUE},
+		{"max-connections", required_argument, NULL,
+		 OPT_MAX_CONNECTIONS},
+		{"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
+		{"runner", required_argument, NULL, OPT_RUNNER},
+		{"runner-memory-mb", required_argument, NULL,
+		 OPT_RUNNER_MEMORY},
+		{"help", no_argument, NULL, OPT_HELP},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	long v;
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
+		switch (c) {
+		case OPT_PORT:
+			if (!parse_long(optarg, 0, 65535, &v))
+				return usage_error("--port: expected 0..65535, "
+						   "got '%s'",
+						   optarg);
+			o->port = (int)v;
+			break;
+		case OPT_LISTEN:
+			o->listen = optarg;
+			break;
+		case OPT_DATA:
+			o->data = optarg;
+			break;
+		case OPT_WEB:
+			o->web = optarg;
+			break;
+		case OPT_TOKEN:
+			if (!token_chars_ok(optarg))
+				return usage_error(
+					"--token: 8 to 128 characters of "
+					"A-Z a-z 0-9 - _ . ~");
+			o->token = optarg;
+			break;
+		case OPT_ALLOW_HOST:
+			if (o->n_allow_hosts == MAX_ALLOW_HOSTS)
+				return usage_error("--allow-host: at most %d",
+						   MAX_ALLOW_HOSTS);
+			if (!optarg[0] || strlen(optarg) > 200)
+				return usage_error("--allow-host: expected "
+						   "NAME or NAME:PORT");
+			o->allow_hosts[o->n_allow_hosts++] = optarg;
+			break;
+		case OPT_QUEUE:
+			if (!parse_long(optarg, 1, 1024, &v))
+				return usage_error("--queue: expected 1..1024, "
+						   "got '%s'",
+						   optarg);
+			o->queue = (int)v;
+			break;
+		case OPT_MAX_CONNECTIONS:
+			if (!parse_long(optarg, 4, 4096, &v))
+				return usage_error("--max-connections: "
+						   "expected 4..4096, got '%s'",
+						   optarg);
+			o->max_connections = (int)v;
+			break;
+		case OPT_HEARTBEAT_MS:
+			if (!parse_long(optarg, 10, 3600000, &v))
+				return usage_error("--heartbeat-ms: expected "
+						   "10..3600000, got '%s'",
+						   optarg);
+			o->heartbeat_ms = (int)v;
+			break;
+		case OPT_RUNNER:
+			o->runner = optarg;
+			break;
+		case OPT_RUNNER_MEMORY:
+			if (!parse_long(optarg, 0, 1L << 20, &v))
+				return usage_error("--runner-memory-mb: "
+						   "expected 0..1048576, got "
+						   "'%s'",
+						   optarg);
+			o->runner_memory_mb = v;
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			return -1;
+		case OPT_VERSION:
+			printf("overlap %s\n", OVERLAP_VERSION);
+			return -1;
+		default:
+			return usage_error("unknown option '%s' (see "
+					   "'overlap serve --help')",
+					   argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument '%s'", argv[optind]);
+	return 0;
+}
+
+/* ---- addresses ---------------------------------------------------------- */
+
+struct listen_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int family;
+	bool loopback;
+	bool wildcard;
+	char host[INET6_ADDRSTRLEN + 2]; /* as in a Host header */
+};
+
+static int parse_listen(const char *text, int port, struct listen_addr *a)
+{
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&a->ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&a->ss;
+	char buf[INET6_ADDRSTRLEN];
+	size_t n = strlen(text);
+
+	memset(a, 0, sizeof(*a));
+	if (strcmp(text, "localhost") == 0)
+		text = "127.0.0.1";
+	if (inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)port);
+		a->len = sizeof(*v4);
+		a->family = AF_INET;
+		a->loopback = (ntohl(v4->sin_addr.s_addr) >> 24) == 127;
+		a->wildcard = v4->sin_addr.s_addr == htonl(INADDR_ANY);
+		snprintf(a->host, sizeof(a->host), "%s", text);
+		return 0;
+	}
+	/* IPv6, bare or in brackets. */
+	if (text[0] == '[' && n > 2 && text[n - 1] == ']' &&
+	    n - 2 < sizeof(buf)) {
+		memcpy(buf, text + 1, n - 2);
+		buf[n - 2] = '\0';
+	} else {
+		util_strlcpy(buf, text, sizeof(buf));
+	}
+	if (inet_pton(AF_INET6, buf, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		v6->sin6_port = htons((uint16_t)port);
+		a->len = sizeof(*v6);
+		a->family = AF_INET6;
+		a->loopback = IN6_IS_ADDR_LOOPBACK(&v6->sin6_addr);
+		a->wildcard = IN6_IS_ADDR_UNSPECIFIED(&v6->sin6_addr);
+		snprintf(a->host, sizeof(a->host), "[%s]", buf);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int open_listener(struct listen_addr *a, int *port)
+{
+	int one = 1;
+	int fd = socket(a->family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&a->ss, a->len) < 0 ||
+	    listen(fd, 128) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	a->len = sizeof(a->ss);
+	getsockname(fd, (struct sockaddr *)&a->ss, &a->len);
+	*port = ntohs(a->family == AF_INET
+			      ? ((struct sockaddr_in *)&a->ss)->sin_port
+			      : ((struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return fd;
+}
+
+/* ---- the web directory -------------------------------------------------- */
+
+static void web_dir(const char *given, char *out, size_t size)
+{
+	static const char *const rel[] = {"/../web", "/../../web"};
+	char exe[PATH_MAX];
+	const char *env = getenv("OVERLAP_WEB");
+	ssize_t n;
+
+	if (given) {
+		util_strlcpy(out, given, size);
+		return;
+	}
+	if (env && env[0]) {
+		util_strlcpy(out, env, size);
+		return;
+	}
+	/* build/overlap -> web/, build/NAME/overlap -> web/ */
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 32);
+	if (n <= 0) {
+		util_strlcpy(out, "web", size);
+		return;
+	}
+	exe[n] = '\0';
+	*strrchr(exe, '/') = '\0';
+	for (size_t i = 0; i < sizeof(rel) / sizeof(*rel); i++) {
+		char probe[PATH_MAX + 32];
+
+		snprintf(out, size, "%.*s%s", PATH_MAX - 32, exe, rel[i]);
+		snprintf(probe, sizeof(probe), "%s/index.html", out);
+		if (access(probe, R_OK) == 0)
+			return;
+	}
+	snprintf(out, size, "%.*s%s", PATH_MAX - 32, exe, rel[0]);
+}
+
+static void new_token(char *out, size_t size)
+{
+	unsigned char raw[16];
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		/* Cannot happen for 16 bytes once the pool is ready; refuse
+		 * to run with a guessable token. */
+		fprintf(stderr, "overlap serve: no randomness for a token\n");
+		exit(1);
+	}
+	for (size_t i = 0; i < sizeof(raw) && 2 * i + 2 < size; i++)
+		snprintf(out + 2 * i, 3, "%02x", raw[i]);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	fprintf(stderr, "overlap: http: ");
+	vfprintf(stderr, fmt, ap);
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+int server_main(int argc, char **argv)
+{
+	struct server_options o = {
+		.port = 8080,
+		.listen = "127.0.0.1",
+		.data = "data",
+		.queue = 16,
+		.max_connections = 256,
+		.heartbeat_ms = 15000,
+		.runner = "/proc/self/exe",
+		.runner_memory_mb = RUNNER_AS_DEFAULT_MB,
+	};
+	char web[PATH_MAX], token[160], err[256], hostname[256];
+	const char *allow[MAX_ALLOW_HOSTS + 1];
+	struct listen_addr addr;
+	struct runs_config rc_cfg;
+	struct runner_config rn_cfg;
+	struct http_config http_cfg;
+	struct store *store = NULL;
+	struct runs *runs = NULL;
+	struct runner *runner = NULL;
+	struct http *http = NULL;
+	struct MHD_Daemon *daemon = NULL;
+	sigset_t stop_signals;
+	size_t n_allow;
+	int listen_fd = -1, port = 0, sig, rc, status = 1;
+
+	rc = parse_options(argc, argv, &o);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (parse_listen(o.listen, o.port, &addr) < 0)
+		return usage_error("--listen: expected an IPv4 or IPv6 "
+				   "address, got '%s'",
+				   o.listen);
+	token[0] = '\0';
+	if (o.token)
+		util_strlcpy(token, o.token, sizeof(token));
+	if (!addr.loopback && !token[0])
+		new_token(token, sizeof(token));
+	web_dir(o.web, web, sizeof(web));
+
+	memcpy(allow, o.allow_hosts, o.n_allow_hosts * sizeof(*allow));
+	n_allow = o.n_allow_hosts;
+	if (addr.wildcard && gethostname(hostname, sizeof(hostname)) == 0) {
+		hostname[sizeof(hostname) - 1] = '\0';
+		allow[n_allow++] = hostname;
+	}
+
+	/* Before any thread exists, so every thread inherits the mask. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+
+	store = store_open(o.data, err, sizeof(err));
+	if (!store) {
+		fprintf(stderr, "overlap serve: %s\n", err);
+		goto out;
+	}
+	rc_cfg = (struct runs_config){
+		.store = store,
+		.queue_max = o.queue,
+		.cache_bytes = STREAM_CACHE_BYTES,
+		.max_wall_ns = WALL_MAX_NS,
+		.wall_grace_ns = WALL_GRACE_NS,
+	};
+	runs = runs_create(&rc_cfg, err, sizeof(err));
+	if (!runs) {
+		fprintf(stderr, "overlap serve: %s\n", err);
+		goto out;
+	}
+	rn_cfg = (struct runner_config){
+		.exe = o.runner,
+		.as_bytes = (uint64_t)o.runner_memory_mb << 20,
+		.nproc_extra = NPROC_EXTRA,
+	};
+	runner = runner_start(runs, &rn_cfg);
+	if (!runner) {
+		fprintf(stderr, "overlap serve: cannot start the runner\n");
+		goto out;
+	}
+	http_cfg = (struct http_config){
+		.web_dir = web,
+		.token = token[0] ? token : NULL,
+		.listen_host = addr.host,
+		.allow_hosts = allow,
+		.n_allow_hosts = n_allow,
+		.heartbeat_ms = o.heartbeat_ms,
+		.body_max_bytes = BODY_MAX_BYTES,
+	};
+	http = http_create(&http_cfg, runs, store);
+	if (!http) {
+		fprintf(stderr, "overlap serve: out of memory\n");
+		goto out;
+	}
+	listen_fd = open_listener(&addr, &port);
+	if (listen_fd < 0) {
+		fprintf(stderr, "overlap serve: cannot listen on %s port %d: "
+				"%s\n",
+			o.listen, o.port, strerror(-listen_fd));
+		goto out;
+	}
+	daemon = MHD_start_daemon(
+		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+			MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			(addr.family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		0, NULL, NULL, http_handle, http,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, http,
+		MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_BYTES,
+		MHD_OPTION_END);
+	if (!daemon) {
+		close(listen_fd);
+		fprintf(stderr, "overlap serve: cannot start the HTTP daemon\n");
+		goto out;
+	}
+
+	{
+		const char *shown = addr.wildcard ? hostname : addr.host;
+
+		if (token[0])
+			printf("overlap: listening on http://%s:%d/?token=%s\n",
+			       shown, port, token);
+		else
+			printf("overlap: listening on http://%s:%d/\n", shown,
+			       port);
+		printf("overlap: data in %s, page from %s\n", o.data, web);
+		fflush(stdout);
+	}
+
+	while (sigwait(&stop_signals, &sig) != 0)
+		;
+	fprintf(stderr, "overlap: stopping (signal %d)\n", sig);
+	status = 0;
+
+out:
+	/* Stop taking connections, end the viewers, interrupt the run, then
+	 * close every connection and join the threads. */
+	listen_fd = daemon ? MHD_quiesce_daemon(daemon) : -1;
+	stream_shutdown();
+	if (runs)
+		runs_shutdown(runs);
+	runner_join(runner);
+	if (daemon)
+		MHD_stop_daemon(daemon);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	http_destroy(http);
+	runs_destroy(runs);
+	store_close(store);
+	return status;
+}
