@@ -612,8 +612,13 @@ static void on_readable(struct procpool *p, uint32_t i)
 		} else {
 			w->rx_payload_left -= n;
 		}
-		if (w->rx_payload_left == 0)
+		if (w->rx_payload_left == 0) {
+			/* One message at a time: anything more keeps the
+			 * socket readable for the next epoll_wait, and a
+			 * recv that would only say EAGAIN is saved. */
 			on_message(p, i);
+			return;
+		}
 	}
 }
 
@@ -861,11 +866,20 @@ ssize_t procpool_wait(struct procpool *p, struct procpool_done *out,
 	int64_t deadline = timeout_ns < 0 ? -1 : util_mono_ns() + timeout_ns;
 
 	for (;;) {
-		ssize_t n = procpool_reap(p, out, max);
 		int slice_ms = STOP_POLL_MS;
+		size_t n;
 
-		if (n != 0 || p->pending == 0)
-			return n;
+		/* procpool_reap() without its non-blocking look at the
+		 * sockets: the blocking look below returns at once when
+		 * something is there already. */
+		check_stop(p);
+		dispatch(p);
+		sync_progress(p);
+		n = take_done(p, out, max);
+		if (n > 0)
+			return (ssize_t)n;
+		if (p->pending == 0)
+			return p->broken;
 		if (deadline >= 0) {
 			int64_t left = deadline - util_mono_ns();
 			if (left <= 0)
