@@ -449,8 +449,11 @@ struct trace_collector {
 
 static uint32_t collector_note(struct trace_collector *c, uint32_t note)
 {
+	const char *fixed = rec_fixed_note_name(note);
 	size_t obj;
 
+	if (fixed)
+		return trace_note(c->t, fixed);
 	if (note == 0 || note - 1 >= c->n_note_names)
 		return 0;
 	obj = note - 1;

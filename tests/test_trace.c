@@ -294,14 +294,18 @@ static void test_collector_drops_strays(void **state)
 	rec_task_end(lane, 0, 50, TASK_ERROR, 9);
 	rec_counter(lane, CTR_QUEUE_DEPTH, 20, 3);
 	rec_open(lane, 1, ST_LOCK_WAIT, 30, 1);
+	rec_segment(lane, 0, ST_SEM_WAIT, 40, 60, REC_NOTE_LIMIT);
 	c = trace_collector_start(rec, &t, note_names, 2, NS_PER_MS,
 				  counting_sink, &count);
 	trace_collector_stop(c);
 
-	assert_int_equal(t.n_segments, 1);
+	assert_int_equal(t.n_segments, 2);
 	assert_int_equal(t.segments[0].task, 1);
 	assert_int_equal(t.segments[0].note, 0);
-	assert_int_equal(count.by_type[EV_SEGMENT], 1);
+	/* A fixed note becomes its text. */
+	assert_int_equal(t.segments[1].task, 0);
+	assert_string_equal(t.notes[t.segments[1].note], "limit");
+	assert_int_equal(count.by_type[EV_SEGMENT], 2);
 	assert_int_equal(count.by_type[EV_OPEN], 1);
 	assert_int_equal(count.by_type[EV_COUNTER], 1);
 	assert_int_equal(t.n_samples, 1);
