@@ -11,8 +11,8 @@
  * starts a new compute segment.  So the segments of one task on one lane
  * never overlap and the picture is the GIL's real schedule.
  *
- * Waits are sliced too (at most EXEC_STOP_SLICE_NS at a time) so that a
- * stopped run ends promptly without anyone having to wake the sleepers.
+ * A sleep waits on the run's stop flag (a futex), so raising stop with
+ * exec_stop_wake() ends every sleep at once, with no periodic wake-ups.
  * Segments are recorded when they end; an EV_OPEN hint marks the start of
  * every wait and of every computation long enough for a live viewer to see
  * it grow.
@@ -20,9 +20,13 @@
 #include "exec.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "peer.h"
 #include "sync.h"
@@ -33,8 +37,9 @@
 #define EXEC_SLICE_NS (50 * NS_PER_US)
 /* Computations at least this long announce themselves with EV_OPEN. */
 #define EXEC_OPEN_MIN_NS NS_PER_MS
-/* Longest uninterrupted sleep: the bound on how late a stop is seen. */
-#define EXEC_STOP_SLICE_NS (100 * NS_PER_MS)
+/* Longest uninterrupted sleep: the bound on how late a stop raised without
+ * exec_stop_wake() is seen. */
+#define EXEC_STOP_SLICE_NS (500 * NS_PER_MS)
 
 /* Every computation's result ends here, so none of it is dead code. */
 static _Atomic uint64_t exec_sink;
@@ -125,12 +130,25 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 	atomic_fetch_xor_explicit(&exec_sink, acc, memory_order_relaxed);
 }
 
-/* Sleeps until the absolute monotonic time deadline_ns, in slices so a
- * stop is noticed.  Returns 0 or -ECANCELED. */
+void exec_stop_wake(_Atomic int *stop)
+{
+	/* Not FUTEX_PRIVATE: the flag may sit in memory shared with worker
+	 * processes. */
+	syscall(SYS_futex, (int *)stop, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/* Sleeps until the absolute monotonic time deadline_ns or until the run is
+ * stopped, whichever is first.  The sleep is a futex wait on the stop flag
+ * itself, so a stop raised with exec_stop_wake() ends it at once and ten
+ * thousand sleeping threads cost no wake-ups; a stop raised without the
+ * wake is still seen within EXEC_STOP_SLICE_NS.  Returns 0 or
+ * -ECANCELED. */
 static int sleep_until(struct exec_ctx *x, int64_t deadline_ns)
 {
+	_Atomic int *stop = &x->run->stop;
+
 	for (;;) {
-		if (stopped(x))
+		if (atomic_load_explicit(stop, memory_order_acquire))
 			return -ECANCELED;
 		int64_t now = util_mono_ns();
 
@@ -142,8 +160,10 @@ static int sleep_until(struct exec_ctx *x, int64_t deadline_ns)
 		struct timespec ts = {.tv_sec = until / NS_PER_S,
 				      .tv_nsec = until % NS_PER_S};
 
-		/* EINTR just goes round again. */
-		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+		/* Returns at once if the flag is no longer 0; EINTR,
+		 * ETIMEDOUT and spurious wake-ups all just go round. */
+		syscall(SYS_futex, (int *)stop, FUTEX_WAIT_BITSET, 0, &ts,
+			NULL, FUTEX_BITSET_MATCH_ANY);
 	}
 }
 

@@ -36,6 +36,11 @@ enum task_status exec_task(struct exec_ctx *x);
  * CPython's blocking calls do. */
 int exec_step(struct exec_ctx *x, const struct step *s);
 
+/* Wakes every sleep step waiting on stop (a run's ctx->stop, in this
+ * process or in memory shared with it).  Call it after raising the flag;
+ * without it a sleeping task still notices within half a second. */
+void exec_stop_wake(_Atomic int *stop);
+
 /* Takes x->gil for this thread, recording a gil-wait segment when it had to
  * wait; releases it.  Both do nothing without a GIL or when it is already
  * in the wanted state, so a step that blocks can bracket its wait with

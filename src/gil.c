@@ -1,20 +1,24 @@
 /*
  * gil: CPython's "new GIL" (3.2+) as a mutex, two condition variables and
- * an atomic drop request.
+ * one atomic timestamp.
  *
- * A thread that finds the GIL taken waits on gil_released for one switch
- * interval at a time.  When an interval passes with no switch at all
- * (switch_number unchanged), it sets drop_requested; the holder sees the
- * flag at its next check point and calls gil_yield().  gil_yield() is
- * CPython's FORCE_SWITCHING: after releasing, the holder waits on
- * gil_taken until another thread has taken the GIL, so a thread in a tight
- * loop cannot simply win the lock back before the waiter wakes up.  The
- * thread that takes the GIL clears the drop request.
+ * In CPython a thread that finds the GIL taken waits one switch interval
+ * at a time; when an interval passes with no switch, it sets the drop
+ * request, and the holder honours it at its next check point.  Here the
+ * waiters do not time out: wait_since_ns says since when somebody has been
+ * waiting with no switch, and gil_drop_requested() is true once that is a
+ * whole interval ago.  The holder sees exactly what it would see in
+ * CPython (the request is only ever looked at in check points), but ten
+ * thousand waiting threads cost no timer wake-ups, and a waiter the
+ * scheduler is slow to run still gets its switch on time.
  *
- * One mutex guards everything but drop_requested, which the holder polls
- * without the mutex (relaxed: a late read only delays the switch by one
- * check point).  Condition variables use CLOCK_MONOTONIC so a clock change
- * cannot stretch an interval.
+ * gil_yield() is CPython's FORCE_SWITCHING: after releasing, the holder
+ * waits on gil_taken until another thread has taken the GIL, so a thread in
+ * a tight loop cannot win the lock straight back before the waiter wakes.
+ *
+ * The mutex guards everything but wait_since_ns, which the holder reads
+ * without it (a stale read only moves a switch by one check point).
+ * Condition variables use CLOCK_MONOTONIC.
  */
 #include "gil.h"
 
@@ -34,9 +38,12 @@ struct gil {
 	/* protected by mutex */
 	bool locked;
 	uint64_t switch_number; /* counts acquisitions */
-	uint32_t waiters;	/* threads blocked in gil_acquire */
+	uint32_t waiters;	/* threads waiting for the GIL to be free */
+	uint32_t yielders;	/* threads in gil_yield waiting for a switch */
 
-	_Atomic bool drop_requested;
+	/* written under mutex, read by the holder without it: since when
+	 * someone has waited with no switch; 0 when nobody waits */
+	_Atomic int64_t wait_since_ns;
 };
 
 struct gil *gil_create(int64_t switch_interval_ns)
@@ -58,7 +65,7 @@ struct gil *gil_create(int64_t switch_interval_ns)
 	if (pthread_cond_init(&g->gil_taken, &attr))
 		goto out_released;
 	pthread_condattr_destroy(&attr);
-	atomic_init(&g->drop_requested, false);
+	atomic_init(&g->wait_since_ns, 0);
 	return g;
 
 out_released:
@@ -82,44 +89,30 @@ void gil_destroy(struct gil *g)
 	free(g);
 }
 
-static struct timespec ns_to_timespec(int64_t ns)
-{
-	struct timespec ts = {.tv_sec = ns / NS_PER_S,
-			      .tv_nsec = ns % NS_PER_S};
-	return ts;
-}
-
 /* Called with the mutex held and the GIL free. */
 static void take_locked(struct gil *g)
 {
 	g->locked = true;
 	g->switch_number++;
-	/* Whoever asked for a switch got one (or will ask again). */
-	atomic_store_explicit(&g->drop_requested, false,
+	/* A switch: whoever still waits starts a new interval now. */
+	atomic_store_explicit(&g->wait_since_ns,
+			      g->waiters ? util_mono_ns() : 0,
 			      memory_order_relaxed);
-	pthread_cond_broadcast(&g->gil_taken);
+	if (g->yielders)
+		pthread_cond_broadcast(&g->gil_taken);
 }
 
-/* Called with the mutex held: waits until the GIL is free, one switch
- * interval at a time. */
+/* Called with the mutex held: waits until the GIL is free.  Only a
+ * release wakes a waiter. */
 static void wait_free_locked(struct gil *g)
 {
 	if (!g->locked)
 		return;
-	g->waiters++;
-	while (g->locked) {
-		uint64_t seen = g->switch_number;
-		struct timespec until =
-			ns_to_timespec(util_mono_ns() + g->interval_ns);
-		int rc = pthread_cond_timedwait(&g->gil_released, &g->mutex,
-						&until);
-
-		/* A whole interval without any switch: ask the holder to
-		 * let go at its next check point. */
-		if (rc != 0 && g->locked && g->switch_number == seen)
-			atomic_store_explicit(&g->drop_requested, true,
-					      memory_order_relaxed);
-	}
+	if (g->waiters++ == 0)
+		atomic_store_explicit(&g->wait_since_ns, util_mono_ns(),
+				      memory_order_relaxed);
+	while (g->locked)
+		pthread_cond_wait(&g->gil_released, &g->mutex);
 	g->waiters--;
 }
 
@@ -154,13 +147,17 @@ void gil_release(struct gil *g)
 {
 	pthread_mutex_lock(&g->mutex);
 	g->locked = false;
-	pthread_cond_signal(&g->gil_released);
+	if (g->waiters)
+		pthread_cond_signal(&g->gil_released);
 	pthread_mutex_unlock(&g->mutex);
 }
 
 bool gil_drop_requested(struct gil *g)
 {
-	return atomic_load_explicit(&g->drop_requested, memory_order_relaxed);
+	int64_t since = atomic_load_explicit(&g->wait_since_ns,
+					     memory_order_relaxed);
+
+	return since && util_mono_ns() - since >= g->interval_ns;
 }
 
 int64_t gil_yield(struct gil *g)
@@ -171,13 +168,15 @@ int64_t gil_yield(struct gil *g)
 	uint64_t mine = g->switch_number;
 
 	g->locked = false;
-	pthread_cond_signal(&g->gil_released);
+	if (g->waiters)
+		pthread_cond_signal(&g->gil_released);
 	/* Forced switch: stay off until another thread has taken the GIL.
-	 * With nobody waiting (the requester already got it and left, or
-	 * there never was one) there is nothing to hand over to. */
+	 * With nobody waiting there is nobody to hand over to. */
+	g->yielders++;
 	while (g->switch_number == mine && g->waiters > 0)
 		pthread_cond_wait(&g->gil_taken, &g->mutex);
-	/* Now wait for the GIL like anyone else, under the same rules. */
+	g->yielders--;
+	/* Then queue for it like anyone else. */
 	wait_free_locked(g);
 	take_locked(g);
 	pthread_mutex_unlock(&g->mutex);

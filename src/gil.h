@@ -1,12 +1,12 @@
 /*
  * gil: CPython's global interpreter lock, as CPython 3.2+ runs it.
  *
- * One thread computes at a time.  sleep and net steps release the lock.  A
- * thread that has waited switch_interval for the lock sets a drop request;
- * the holder checks it at its next check point (every few microseconds of
- * computation), releases, and does not take the lock again until another
- * thread has (a forced switch).  Time spent waiting is recorded as a
- * gil-wait segment by the caller of gil_acquire().
+ * One thread computes at a time.  sleep and net steps release the lock.
+ * Once a thread has waited switch_interval for the lock with no switch, a
+ * drop request is up; the holder checks it at its next check point (every
+ * few microseconds of computation), releases, and does not take the lock
+ * again until another thread has (a forced switch).  Time spent waiting
+ * is recorded as a gil-wait segment by the caller of gil_acquire().
  */
 #ifndef OVERLAP_GIL_H
 #define OVERLAP_GIL_H

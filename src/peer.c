@@ -48,7 +48,7 @@
 #define PEER_MAX_REPLY_BYTES (64LL << 20)
 #define PEER_EVENTS_BATCH 256
 /* The client checks its stop flag at least this often. */
-#define PEER_STOP_SLICE_NS (100 * NS_PER_MS)
+#define PEER_STOP_SLICE_NS (250 * NS_PER_MS)
 
 enum conn_state { CONN_READ, CONN_WAIT, CONN_WRITE };
 

@@ -28,7 +28,7 @@ void peer_stop(struct peer *p);
  * or another negative errno. */
 int peer_request(uint16_t port, int64_t delay_ns, int64_t reply_bytes,
 		 int64_t timeout_ns);
-/* The same, also giving up with -ECANCELED within about 100 ms of *stop
+/* The same, also giving up with -ECANCELED within about 250 ms of *stop
  * becoming nonzero (a run's ctx->stop); stop may be NULL. */
 int peer_request_until(uint16_t port, int64_t delay_ns, int64_t reply_bytes,
 		       int64_t timeout_ns, _Atomic int *stop);

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "cpu.h"
+#include "exec.h"
 #include "model.h"
 #include "peer.h"
 #include "program.h"
@@ -93,13 +94,16 @@ json_t *run_params_json(const struct param_set *set)
 
 /* ---- watchdog ------------------------------------------------------------ */
 
-/* Raises ctx->stop if nobody has yet; true when this call did it. */
+/* Raises ctx->stop if nobody has yet, and wakes the sleepers; true when
+ * this call raised it. */
 static bool raise_stop(struct run_ctx *ctx, enum run_status status)
 {
 	int expected = 0;
+	bool raised = atomic_compare_exchange_strong(&ctx->stop, &expected,
+						     (int)status);
 
-	return atomic_compare_exchange_strong(&ctx->stop, &expected,
-					      (int)status);
+	exec_stop_wake(&ctx->stop);
+	return raised;
 }
 
 /*
@@ -125,6 +129,7 @@ static void format_limit(int64_t ns, char *buf, size_t size)
 static void *watchdog_main(void *arg)
 {
 	struct watchdog *w = arg;
+	bool woken = false;
 
 	pthread_mutex_lock(&w->mutex);
 	while (!w->done) {
@@ -159,6 +164,12 @@ static void *watchdog_main(void *arg)
 		if (stuck) {
 			w->fired = true;
 			break;
+		}
+		/* Someone else stopped the run (a model, a worker): make
+		 * sure no sleeper waits for its slice to notice. */
+		if (!woken && atomic_load(&w->ctx->stop)) {
+			exec_stop_wake(&w->ctx->stop);
+			woken = true;
 		}
 	}
 	pthread_mutex_unlock(&w->mutex);
