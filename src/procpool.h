@@ -26,7 +26,9 @@
  * do the tests that spawn), or points OVERLAP_WORKER_EXE at overlap.
  *
  * Workers end when their socket reaches end of file (procpool_destroy) and
- * when the run process dies (PR_SET_PDEATHSIG).  A worker that dies while
+ * when the run process dies (PR_SET_PDEATHSIG).  Linux sends that signal
+ * when the thread that started a worker ends, so the thread that creates
+ * and reaps the pool (replacements start there) must outlive it.  A worker that dies while
  * running a job completes that job with its signal; the pool starts a
  * replacement on a new lane.  No zombies and no descriptors outlive
  * procpool_destroy().
