@@ -54,6 +54,9 @@
 
 #define NIL UINT32_MAX
 #define TOKEN_EXECUTOR UINT64_MAX
+/* Timers a sync step asked for (a rate limiter's slot, a backoff, a
+ * request's timeout) carry this bit on the task id. */
+#define TIMER_SYNC (1u << 31)
 /* How many task ids of each order go into the checks. */
 #define ORDER_SHOWN_MAX 20
 /* The longest the loop sleeps without looking at ctx->stop. */
@@ -80,12 +83,15 @@ enum aio_phase {
 	PH_EXEC,	/* its current step runs in the executor */
 	PH_BLOCKED,	/* waiting on a synchronisation object, which its
 			 * current step names */
+	PH_SYNC_TIMER,	/* a sync step waits for a time (t0_ns = due) */
 	PH_DONE,
 };
 
 enum aio_task_flags {
 	F_HOLDS_LIMIT = 1u << 0, /* past the limit semaphore */
 	F_NET_REPLIED = 1u << 1, /* net: the first reply bytes were seen */
+	F_SYNC = 1u << 2, /* the net or executor job belongs to a sync step
+			   * (sync.h): its end goes back to sync_coop_step */
 };
 
 /* Everything a task owns on the loop.  Kept small on purpose: with
@@ -120,6 +126,7 @@ struct aio {
 	struct loop *loop;
 	const struct asyncio_executor *ex;
 	struct gil *gil; /* the loop's GIL (executor threads), or NULL */
+	struct sync_coop_env senv; /* the sync steps' way back to the loop */
 
 	struct aio_task *tasks;
 	uint32_t n_tasks;
@@ -149,6 +156,8 @@ struct aio {
 };
 
 static void task_continue(struct aio *a, uint32_t id);
+static void sync_resume(struct aio *a, uint32_t id, int result);
+static void net_close(struct aio *a, uint32_t id);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -175,6 +184,28 @@ static uint32_t list_pop(struct aio *a, struct waitlist *l)
 	l->len--;
 	a->tasks[id].next = NIL;
 	return id;
+}
+
+/* Takes id out of l wherever it is (a request cancelled while it waited
+ * for a connection slot); O(n), and rare. */
+static void list_remove(struct aio *a, struct waitlist *l, uint32_t id)
+{
+	uint32_t prev = NIL, cur = l->head;
+
+	while (cur != NIL && cur != id) {
+		prev = cur;
+		cur = a->tasks[cur].next;
+	}
+	if (cur == NIL)
+		return;
+	if (prev == NIL)
+		l->head = a->tasks[cur].next;
+	else
+		a->tasks[prev].next = a->tasks[cur].next;
+	if (l->tail == cur)
+		l->tail = prev;
+	l->len--;
+	a->tasks[cur].next = NIL;
 }
 
 static void list_init(struct waitlist *l)
@@ -221,30 +252,6 @@ static int64_t wait_end(struct aio *a, uint32_t id, enum seg_state state,
 
 	rec_segment(a->lane, id, state, a->tasks[id].t0_ns, now, note);
 	return now;
-}
-
-/* What a task blocked on a synchronisation object waits in, from the step
- * that blocked it. */
-static enum seg_state blocked_state(const struct step *s)
-{
-	switch (s->kind) {
-	case STEP_LOCK:
-		return ST_LOCK_WAIT;
-	case STEP_ACQUIRE:
-		return ST_SEM_WAIT;
-	case STEP_PUT:
-	case STEP_GET:
-	case STEP_CONSUME:
-		return ST_QUEUE_WAIT;
-	case STEP_BARRIER:
-		return ST_BARRIER_WAIT;
-	case STEP_EVENT_WAIT:
-		return ST_EVENT_WAIT;
-	case STEP_REQUEST:
-		return ST_RATE_WAIT;
-	default:
-		return ST_LOCK_WAIT;
-	}
 }
 
 /* The note the limit semaphore's waits carry ("limit"). */
@@ -426,11 +433,43 @@ static int sleep_begin(struct aio *a, uint32_t id, const struct step *s)
 	return STEP_WAITING;
 }
 
+/* A timer a sync step asked for: the limiter's slot or the backoff's end
+ * (PH_SYNC_TIMER, due when the task said), or a request's timeout, which
+ * cancels the request as asyncio.wait_for does.  A timer left from an
+ * earlier wait has another due time and is ignored. */
+static void on_sync_timer(struct aio *a, uint32_t id, int64_t due_ns)
+{
+	struct aio_task *t = &a->tasks[id];
+	struct sync_want w;
+
+	if (t->phase == PH_SYNC_TIMER && due_ns == t->t0_ns) {
+		sync_resume(a, id, 0);
+		return;
+	}
+	if (!(t->flags & F_SYNC) || t->phase < PH_NET_SLOT ||
+	    t->phase > PH_NET_RECV ||
+	    !sync_coop_net_want(a->ctx->sync, id, &a->prog->steps[t->pc],
+				&w) ||
+	    w.timeout_ns <= 0 || due_ns != t->t0_ns + w.timeout_ns)
+		return;
+	if (t->phase == PH_NET_SLOT)
+		list_remove(a, &a->net_waiters, id);
+	net_close(a, id);
+	t->flags &= (uint8_t)~F_SYNC;
+	sync_resume(a, id, -ETIMEDOUT);
+}
+
 static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 {
 	struct aio *a = arg;
 	int64_t now, lag;
 
+	if (id & TIMER_SYNC) {
+		if ((id & ~TIMER_SYNC) < a->n_tasks)
+			on_sync_timer(a, id & ~TIMER_SYNC, due_ns);
+		gil_check(a);
+		return;
+	}
 	if (a->tasks[id].phase != PH_SLEEP)
 		return;
 	now = wait_end(a, id, ST_SLEEP, 0);
@@ -538,9 +577,18 @@ static int net_progress(struct aio *a, uint32_t id)
 	}
 	if (t->phase == PH_NET_SEND) {
 		char line[48];
+		int64_t delay_ns = s->ns, reply = s->aux > 0 ? s->aux : 0;
+		struct sync_want w;
+
+		/* A sync step's request (a scraper attempt) says its own. */
+		if ((t->flags & F_SYNC) &&
+		    sync_coop_net_want(a->ctx->sync, id, s, &w)) {
+			delay_ns = w.ns;
+			reply = w.reply_bytes;
+		}
 		int len = snprintf(line, sizeof(line), "%lld %lld\n",
-				   (long long)(s->ns / NS_PER_US),
-				   (long long)(s->aux > 0 ? s->aux : 0));
+				   (long long)(delay_ns / NS_PER_US),
+				   (long long)reply);
 
 		while (t->sent < len) {
 			ssize_t n = send(t->fd, line + t->sent,
@@ -576,7 +624,12 @@ static void on_net(struct aio *a, uint32_t id)
 	if (t->phase < PH_NET_CONNECT || t->phase > PH_NET_RECV)
 		return;
 	r = net_progress(a, id);
-	if (r < 0) {
+	if (r != 0 && (t->flags & F_SYNC)) {
+		/* sync records the io and decides about a retry. */
+		net_close(a, id);
+		t->flags &= (uint8_t)~F_SYNC;
+		sync_resume(a, id, r < 0 ? r : 0);
+	} else if (r < 0) {
 		net_fail(a, id, r);
 	} else if (r == 1) {
 		wait_end(a, id, ST_IO, 0);
@@ -615,11 +668,128 @@ static void on_exec_done(void *arg, const struct asyncio_done *d)
 	if (d->picked_ns > t->t0_ns)
 		rec_segment(a->lane, d->task, ST_QUEUED, t->t0_ns, d->picked_ns,
 			    0);
-	if (d->err == 0 && d->signal == 0)
+	if ((t->flags & F_SYNC) && d->err == 0 && d->signal == 0) {
+		/* A consumer's item work: back to its consume step. */
+		t->flags &= (uint8_t)~F_SYNC;
+		if (stopped(a))
+			t->phase = PH_READY;
+		else
+			sync_resume(a, d->task, 0);
+	} else if (d->err == 0 && d->signal == 0)
 		step_resume(a, d->task);
 	else
 		task_fail(a, d->task, d->err ? d->err : -ECHILD, d->signal);
 	gil_check(a);
+}
+
+/* ---- synchronisation steps (sync.h) ------------------------------------ */
+
+/* sync hands a parked task its object: it runs again next iteration. */
+static void sync_wake(void *arg, uint32_t id)
+{
+	make_ready(arg, id);
+}
+
+/* A scraper attempt: the net machinery of net steps, but sync records the
+ * io segment and a timer cuts the request off at its timeout. */
+static int sync_net_begin(struct aio *a, uint32_t id,
+			  const struct sync_want *w)
+{
+	struct aio_task *t = &a->tasks[id];
+	int r;
+
+	t->t0_ns = rec_now(a->lane);
+	if (w->timeout_ns > 0 &&
+	    loop_add_timer(a->loop, t->t0_ns + w->timeout_ns,
+			   id | TIMER_SYNC) < 0)
+		return -ENOMEM;
+	t->flags |= F_SYNC;
+	t->phase = PH_NET_SLOT;
+	if (a->net_free == 0) {
+		list_push(a, &a->net_waiters, id);
+		return STEP_WAITING;
+	}
+	a->net_free--;
+	a->net_in_use++;
+	r = net_connect(a, id);
+	if (r < 0) {
+		net_close(a, id);
+		t->flags &= (uint8_t)~F_SYNC;
+	}
+	return r;
+}
+
+/* Runs (or goes on with) a sync step, doing what it asks until it is done
+ * or the task has to wait.  Returns 0, STEP_WAITING or a negative errno. */
+static int sync_step(struct aio *a, uint32_t id, const struct step *s,
+		     int result)
+{
+	struct aio_task *t = &a->tasks[id];
+	struct sync_want w;
+
+	for (;;) {
+		switch (sync_coop_step(a->ctx->sync, &a->senv, id, s, result,
+				       &w)) {
+		case SYNC_WANT_DONE:
+			return w.err;
+		case SYNC_WANT_PARKED:
+			t->phase = PH_BLOCKED;
+			return STEP_WAITING;
+		case SYNC_WANT_TIMER:
+			t->phase = PH_SYNC_TIMER;
+			t->t0_ns = w.due_ns;
+			if (loop_add_timer(a->loop, w.due_ns, id | TIMER_SYNC) <
+			    0)
+				return -ENOMEM;
+			return STEP_WAITING;
+		case SYNC_WANT_YIELD:
+			make_ready(a, id);
+			return STEP_WAITING;
+		case SYNC_WANT_CPU:
+			/* An executor takes any step of the program; a
+			 * process pool only a task's own, so a consumer's
+			 * item work (outside every task) then runs here. */
+			if (a->ex) {
+				t->t0_ns = rec_now(a->lane);
+				if (a->ex->submit(a->ex->impl, id, w.step,
+						  t->t0_ns) == 0) {
+					t->phase = PH_EXEC;
+					t->flags |= F_SYNC;
+					a->exec_inflight++;
+					return STEP_WAITING;
+				}
+			}
+			result = cpu_on_loop(a, id, &a->prog->steps[w.step]);
+			if (result < 0)
+				return result;
+			break;
+		case SYNC_WANT_NET:
+			result = sync_net_begin(a, id, &w);
+			if (result == STEP_WAITING)
+				return STEP_WAITING;
+			break; /* the attempt failed at once: sync decides */
+		default:
+			return -EINVAL;
+		}
+	}
+}
+
+/* A sync step's wait is over (woken by a timer, its request or its
+ * executor job): go on with it, and past it when it is done. */
+static void sync_resume(struct aio *a, uint32_t id, int result)
+{
+	struct aio_task *t = &a->tasks[id];
+	int r;
+
+	t->phase = PH_READY;
+	r = sync_step(a, id, &a->prog->steps[t->pc], result);
+	if (r == STEP_WAITING)
+		return;
+	if (r < 0) {
+		task_fail(a, id, r, 0);
+		return;
+	}
+	step_resume(a, id);
 }
 
 /* Starts the task's current step.  Returns 0 when it is done already,
@@ -639,6 +809,20 @@ static int step_begin(struct aio *a, uint32_t id, const struct step *s)
 		return offload_io ? offload(a, id) : net_begin(a, id);
 	case STEP_DISK:
 		return offload_io ? offload(a, id) : disk_on_loop(a, id, s);
+	case STEP_LOCK:
+	case STEP_UNLOCK:
+	case STEP_ACQUIRE:
+	case STEP_RELEASE:
+	case STEP_PUT:
+	case STEP_GET:
+	case STEP_INCR:
+	case STEP_BARRIER:
+	case STEP_EVENT_SET:
+	case STEP_EVENT_WAIT:
+	case STEP_REQUEST:
+	case STEP_CONSUME:
+	case STEP_CLOSE:
+		return sync_step(a, id, s, 0);
 	default:
 		return -ENOTSUP;
 	}
@@ -733,6 +917,12 @@ static void declare_deadlock(struct aio *a)
 	/* Whoever raises stop first owns the message. */
 	if (!atomic_compare_exchange_strong(&ctx->stop, &running, RUN_DEADLOCK))
 		return;
+	/* Tasks parked on the program's objects: sync names them and what
+	 * each object's state is. */
+	if (ctx->sync &&
+	    sync_deadlock_message(ctx->sync, ctx->message,
+				  sizeof(ctx->message)) > 0)
+		return;
 	off = (size_t)snprintf(ctx->message, sizeof(ctx->message),
 			       "deadlock: %u task%s wait forever:", a->live,
 			       a->live == 1 ? "" : "s");
@@ -792,14 +982,24 @@ static void wind_down(struct aio *a)
 		case PH_NET_CONNECT:
 		case PH_NET_SEND:
 		case PH_NET_RECV:
-			wait_end(a, id, ST_IO, 0);
+			if (t->flags & F_SYNC)
+				sync_coop_abandon(a->ctx->sync, &a->senv, id,
+						  s);
+			else
+				wait_end(a, id, ST_IO, 0);
 			if (t->fd >= 0) {
 				close(t->fd);
 				t->fd = -1;
 			}
 			break;
 		case PH_BLOCKED:
-			wait_end(a, id, blocked_state(s), s->object + 1);
+		case PH_SYNC_TIMER:
+		case PH_READY:
+			/* Inside a sync step: its open wait, as sync knows
+			 * it. */
+			if (sync_handles((enum step_kind)s->kind))
+				sync_coop_abandon(a->ctx->sync, &a->senv, id,
+						  s);
 			break;
 		default:
 			break;
@@ -887,6 +1087,11 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 	a->main = ctx->main_lane ? ctx->main_lane : lane;
 	a->ex = ex;
 	a->gil = ex ? ex->loop_gil : NULL;
+	a->senv = (struct sync_coop_env){.run = ctx,
+					 .lane = lane,
+					 .wake = sync_wake,
+					 .wake_ctx = a,
+					 .gil = a->gil};
 	a->n_tasks = (uint32_t)n;
 	a->max_lag_ns = -1;
 	list_init(&a->ready);

@@ -2029,15 +2029,10 @@ static int c_request(struct sync_rt *rt, const struct sync_coop_env *env,
 			    s->object + 1);
 		t->waiting = 0;
 	}
-	k = t->attempt < REQUEST_MAX_ATTEMPTS ? t->attempt
-					      : REQUEST_MAX_ATTEMPTS - 1;
 	t->item = now; /* the io segment's start */
 	t->phase = CP_REQ_NET;
 	rec_open(env->lane, task, ST_IO, now, 0);
-	want->kind = SYNC_WANT_NET;
-	want->ns = r->latency_ns[k] > 0 ? r->latency_ns[k] : s->ns;
-	want->timeout_ns = r->timeout_ns;
-	want->reply_bytes = REQUEST_REPLY_BYTES;
+	sync_coop_net_want(rt, task, s, want);
 	return SYNC_WANT_NET;
 }
 
@@ -2117,6 +2112,30 @@ int sync_coop_step(struct sync_rt *rt, const struct sync_coop_env *env,
 	default:
 		return c_simple(rt, env, task, s, want);
 	}
+}
+
+bool sync_coop_net_want(struct sync_rt *rt, uint32_t task,
+			const struct step *s, struct sync_want *want)
+{
+	const struct request_def *r;
+	struct sync_task *t;
+	int k;
+
+	memset(want, 0, sizeof(*want));
+	if (!rt || task >= rt->sh->n_tasks || s->kind != STEP_REQUEST ||
+	    s->aux < 0 || (size_t)s->aux >= rt->prog->n_requests)
+		return false;
+	t = &rt->tasks[task];
+	if (t->phase != CP_REQ_NET)
+		return false;
+	r = &rt->prog->requests[s->aux];
+	k = t->attempt < REQUEST_MAX_ATTEMPTS ? t->attempt
+					      : REQUEST_MAX_ATTEMPTS - 1;
+	want->kind = SYNC_WANT_NET;
+	want->ns = r->latency_ns[k] > 0 ? r->latency_ns[k] : s->ns;
+	want->timeout_ns = r->timeout_ns;
+	want->reply_bytes = REQUEST_REPLY_BYTES;
+	return true;
 }
 
 void sync_coop_abandon(struct sync_rt *rt, const struct sync_coop_env *env,

@@ -162,6 +162,13 @@ int sync_coop_step(struct sync_rt *rt, const struct sync_coop_env *env,
 		   uint32_t task, const struct step *s, int result,
 		   struct sync_want *want);
 
+/* While a request's SYNC_WANT_NET is in flight: fills *want with it again
+ * (the loop keeps no copy: it asks when it writes the request line and when
+ * a timer may be the timeout).  Returns false when task has no request in
+ * flight in step s. */
+bool sync_coop_net_want(struct sync_rt *rt, uint32_t task,
+			const struct step *s, struct sync_want *want);
+
 /* The run stopped while task was inside step s: records its open wait up
  * to now (the park, the rate wait, the backoff or the request's io) and
  * takes it off any wait list.  The task holds nothing afterwards. */
