@@ -12,9 +12,11 @@
  * that is busy: no cycle of full pipes can form.
  *
  * A forked child of this multi-threaded process runs only code that is
- * safe there: it takes no lock another thread may have held at fork (it
- * never adds lanes, it writes only its own ring), starts no thread, and
- * leaves with _exit(); so it also runs under ThreadSanitizer.
+ * safe there: besides malloc, which glibc resets across fork, it takes no
+ * lock another thread may have held at fork (it never adds lanes, it
+ * writes only its own ring; the shared objects' locks are process-shared),
+ * starts no thread, and leaves with _exit(); so it also runs under
+ * ThreadSanitizer.
  *
  * The workers' run contexts live in a shared memfd mapping (one slot per
  * worker, worker.h), so the pool can pass the run's stop flag on to a task
