@@ -434,6 +434,9 @@ static void test_gil_on_serialises(void **state)
 		/* The others waited for the GIL, and were switched to:
 		 * every task computed in more than one piece or waited. */
 		assert_true(count_state(t, ST_GIL_WAIT) >= 1);
+		/* Forced switches happened: some task's computation was cut
+		 * into pieces (each 10 ms or more, several intervals). */
+		assert_true(count_state(t, ST_COMPUTE) > t->n_tasks);
 		for (size_t k = 0; k < t->n_tasks; k++) {
 			size_t pieces, waits;
 
