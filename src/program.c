@@ -179,6 +179,12 @@ const char *object_kind_name(enum object_kind kind)
 #define STEPS_MAX_TASKS 100000
 #define STEPS_MAX_TOTAL_STEPS 2000000
 #define STEPS_MAX_STEP_NS (600 * NS_PER_S)
+/* The synchronisation steps and their objects. */
+#define STEPS_MAX_NAME 31
+#define STEPS_MAX_COUNT 100000		/* sem, queue, barrier values */
+#define STEPS_MAX_INCR 10000000		/* incr NAME N */
+#define STEPS_MAX_DISK_BYTES (256LL << 20) /* disk read|write BYTES */
+#define STEPS_QUEUE_CAPACITY 10		/* a queue nobody declared */
 
 struct parser {
 	const char *text;
@@ -202,6 +208,14 @@ struct step_word {
 
 static int arg_duration(struct parser *p, const struct step_word *w,
 			struct step *s);
+static int arg_object(struct parser *p, const struct step_word *w,
+		      struct step *s);
+static int arg_incr(struct parser *p, const struct step_word *w,
+		    struct step *s);
+static int arg_event(struct parser *p, const struct step_word *w,
+		     struct step *s);
+static int arg_disk(struct parser *p, const struct step_word *w,
+		    struct step *s);
 
 /* One row per step word.  The list in the "unknown step" error is made
  * from this table, so it is always accurate. */
@@ -209,6 +223,16 @@ static const struct step_word step_words[] = {
 	{"cpu", STEP_CPU, arg_duration},
 	{"sleep", STEP_SLEEP, arg_duration},
 	{"net", STEP_NET, arg_duration},
+	{"disk", STEP_DISK, arg_disk},
+	{"lock", STEP_LOCK, arg_object},
+	{"unlock", STEP_UNLOCK, arg_object},
+	{"acquire", STEP_ACQUIRE, arg_object},
+	{"release", STEP_RELEASE, arg_object},
+	{"put", STEP_PUT, arg_object},
+	{"get", STEP_GET, arg_object},
+	{"incr", STEP_INCR, arg_incr},
+	{"barrier", STEP_BARRIER, arg_object},
+	{"event", STEP_EVENT_WAIT, arg_event},
 };
 
 #define N_STEP_WORDS (sizeof(step_words) / sizeof(step_words[0]))
@@ -285,6 +309,372 @@ static int arg_duration(struct parser *p, const struct step_word *w,
 	return 0;
 }
 
+/* ---- objects: names, declarations, the steps that use them ----------- */
+
+static bool is_name_start(char c)
+{
+	return isalpha((unsigned char)c) || c == '_';
+}
+
+static bool is_name_char(char c)
+{
+	return isalnum((unsigned char)c) || c == '_' || c == '-';
+}
+
+/* NAME := a letter or '_', then letters, digits, '_' or '-'. */
+static int parse_name(struct parser *p, const char *after, char *name)
+{
+	size_t start, len = 0;
+
+	skip_space(p);
+	start = p->pos;
+	if (!is_name_start(p->text[start]))
+		return fail_at(p, start, "expected a name such as q after '%s'",
+			       after);
+	while (is_name_char(p->text[start + len]))
+		len++;
+	if (len > STEPS_MAX_NAME)
+		return fail_at(p, start, "a name has at most %d characters",
+			       STEPS_MAX_NAME);
+	memcpy(name, p->text + start, len);
+	name[len] = '\0';
+	p->pos = start + len;
+	return 0;
+}
+
+static int find_object(const struct program *prog, const char *name)
+{
+	for (size_t i = 0; i < prog->n_objects; i++)
+		if (strcmp(prog->objects[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The object a step names, made with its default count on first use; an
+ * existing one must be of the kind the step needs. */
+static int use_object(struct parser *p, size_t name_pos, const char *name,
+		      enum object_kind kind, int64_t def_count,
+		      uint32_t *index)
+{
+	int i = find_object(p->prog, name);
+
+	if (i < 0) {
+		*index = program_add_object(p->prog, kind, def_count, name);
+		return 0;
+	}
+	if (p->prog->objects[i].kind != (uint8_t)kind)
+		return fail_at(
+			p, name_pos, "'%s' is a %s, not a %s", name,
+			object_kind_name((enum object_kind)p->prog->objects[i]
+						 .kind),
+			object_kind_name(kind));
+	*index = (uint32_t)i;
+	return 0;
+}
+
+/* lock, unlock, acquire, release, put, get, barrier: NAME. */
+static int arg_object(struct parser *p, const struct step_word *w,
+		      struct step *s)
+{
+	enum object_kind kind;
+	int64_t def = 0;
+	char name[STEPS_MAX_NAME + 1];
+	size_t pos;
+	int rc;
+
+	switch (w->kind) {
+	case STEP_LOCK:
+	case STEP_UNLOCK:
+		kind = OBJ_LOCK;
+		break;
+	case STEP_ACQUIRE:
+	case STEP_RELEASE:
+		kind = OBJ_SEMAPHORE;
+		def = 1;
+		break;
+	case STEP_PUT:
+	case STEP_GET:
+		kind = OBJ_QUEUE;
+		def = STEPS_QUEUE_CAPACITY;
+		break;
+	case STEP_INCR:
+		kind = OBJ_COUNTER;
+		break;
+	case STEP_BARRIER:
+		kind = OBJ_BARRIER; /* 0: every task that uses it (finish) */
+		break;
+	default:
+		kind = OBJ_EVENT;
+		break;
+	}
+	skip_space(p);
+	pos = p->pos;
+	rc = parse_name(p, w->word, name);
+	if (rc == 0)
+		rc = use_object(p, pos, name, kind, def, &s->object);
+	return rc;
+}
+
+/* Reads a whole number of at most max at p->pos; -EINVAL (no error set)
+ * when there is none. */
+static int parse_count(struct parser *p, int64_t max, int64_t *out)
+{
+	size_t pos = p->pos;
+	int64_t v = 0;
+
+	if (!isdigit((unsigned char)p->text[pos]))
+		return -EINVAL;
+	while (isdigit((unsigned char)p->text[pos])) {
+		if (v <= max)
+			v = v * 10 + (p->text[pos] - '0');
+		pos++;
+	}
+	if (!at_separator(p->text[pos]) && p->text[pos] != '=')
+		return -EINVAL;
+	p->pos = pos;
+	*out = v;
+	return 0;
+}
+
+/* incr NAME [N] */
+static int arg_incr(struct parser *p, const struct step_word *w,
+		    struct step *s)
+{
+	size_t pos;
+	int rc = arg_object(p, w, s);
+
+	if (rc < 0)
+		return rc;
+	s->n = 1;
+	skip_space(p);
+	pos = p->pos;
+	if (isdigit((unsigned char)p->text[pos]) &&
+	    (parse_count(p, STEPS_MAX_INCR, &s->n) < 0 || s->n < 1 ||
+	     s->n > STEPS_MAX_INCR))
+		return fail_at(p, pos,
+			       "'incr' takes 1 to %d increments (got %s)",
+			       STEPS_MAX_INCR,
+			       token_at(p, pos, (char[24]){0}, 24));
+	return 0;
+}
+
+/* Reads one of the words in choices ("set|wait") at p->pos; returns its
+ * index or -1. */
+static int parse_choice(struct parser *p, const char *choices)
+{
+	size_t len = 0;
+	int index = 0;
+
+	skip_space(p);
+	while (isalpha((unsigned char)p->text[p->pos + len]))
+		len++;
+	for (const char *c = choices; *c; index++) {
+		size_t n = strcspn(c, "|");
+
+		if (n == len && len && strncmp(c, p->text + p->pos, n) == 0) {
+			p->pos += len;
+			return index;
+		}
+		c += n;
+		if (*c == '|')
+			c++;
+	}
+	return -1;
+}
+
+/* event set NAME | event wait NAME */
+static int arg_event(struct parser *p, const struct step_word *w,
+		     struct step *s)
+{
+	int which;
+
+	skip_space(p);
+	which = parse_choice(p, "set|wait");
+	if (which < 0)
+		return fail_at(p, p->pos, "expected 'set' or 'wait' after "
+					  "'event'");
+	s->kind = (uint8_t)(which == 0 ? STEP_EVENT_SET : STEP_EVENT_WAIT);
+	return arg_object(p, w, s);
+}
+
+/* disk read|write BYTES, BYTES a whole number with an optional unit: B,
+ * KB, MB, GB (powers of 1000) or KiB, MiB, GiB (of 1024). */
+static int arg_disk(struct parser *p, const struct step_word *w,
+		    struct step *s)
+{
+	static const struct {
+		const char *unit;
+		int64_t bytes;
+	} units[] = {{"B", 1},		 {"KB", 1000},	     {"kB", 1000},
+		     {"MB", 1000000},	 {"GB", 1000000000}, {"KiB", 1024},
+		     {"MiB", 1 << 20},	 {"GiB", 1 << 30}};
+	int which, n_files = 0;
+	size_t pos, len = 0, i;
+	uint64_t v = 0;
+	char name[STEPS_MAX_NAME + 1];
+
+	(void)w;
+	skip_space(p);
+	which = parse_choice(p, "read|write");
+	if (which < 0)
+		return fail_at(p, p->pos,
+			       "expected 'read' or 'write' after 'disk'");
+	s->aux = which; /* 0 read, 1 write + fsync */
+	skip_space(p);
+	pos = p->pos;
+	while (isdigit((unsigned char)p->text[pos + len])) {
+		if (v <= (uint64_t)STEPS_MAX_DISK_BYTES)
+			v = v * 10 + (uint64_t)(p->text[pos + len] - '0');
+		len++;
+	}
+	if (len == 0)
+		return fail_at(p, pos,
+			       "expected a size such as 64KiB after 'disk %s'",
+			       which ? "write" : "read");
+	p->pos = pos + len;
+	if (!at_separator(p->text[p->pos])) {
+		size_t ulen = 0;
+
+		while (isalpha((unsigned char)p->text[p->pos + ulen]))
+			ulen++;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strlen(units[i].unit) == ulen &&
+			    strncmp(units[i].unit, p->text + p->pos, ulen) ==
+				    0)
+				break;
+		if (i == sizeof(units) / sizeof(units[0]) ||
+		    !at_separator(p->text[p->pos + ulen]))
+			return fail_at(p, pos,
+				       "expected a size such as 64KiB, 1MB or "
+				       "4096 after 'disk %s'",
+				       which ? "write" : "read");
+		v = v > (uint64_t)STEPS_MAX_DISK_BYTES
+			    ? v
+			    : v * (uint64_t)units[i].bytes;
+		p->pos += ulen;
+	}
+	if (v < 1 || v > (uint64_t)STEPS_MAX_DISK_BYTES)
+		return fail_at(p, pos, "'disk' takes 1 byte to 256 MiB (got %s)",
+			       token_at(p, pos, (char[24]){0}, 24));
+	s->n = (int64_t)v;
+	/* Each disk step has its own file object; each task its own file
+	 * of it (sync.c). */
+	for (i = 0; i < p->prog->n_objects; i++)
+		n_files += p->prog->objects[i].kind == OBJ_FILE;
+	snprintf(name, sizeof(name), "file%d", n_files + 1);
+	s->object = program_add_object(p->prog, OBJ_FILE, 0, name);
+	return 0;
+}
+
+/* decl := ( sem | semaphore | queue | barrier ) NAME '=' INT
+ *       | counter NAME '=' ( none | lock | atomic )
+ * Declarations come before the steps that use the object.  Returns 1 when
+ * the text at p->pos is no declaration (a barrier step). */
+static int parse_decl(struct parser *p)
+{
+	static const struct {
+		const char *word;
+		enum object_kind kind;
+		int64_t min;
+	} words[] = {{"sem", OBJ_SEMAPHORE, 0},
+		     {"semaphore", OBJ_SEMAPHORE, 0},
+		     {"queue", OBJ_QUEUE, 1},
+		     {"barrier", OBJ_BARRIER, 1},
+		     {"counter", OBJ_COUNTER, 0}};
+	size_t start = p->pos, len = 0, name_pos, i;
+	char name[STEPS_MAX_NAME + 1];
+	int64_t value = 0;
+	int rc;
+
+	while (isalpha((unsigned char)p->text[start + len]))
+		len++;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i].word) == len &&
+		    strncmp(words[i].word, p->text + start, len) == 0)
+			break;
+	if (i == sizeof(words) / sizeof(words[0]))
+		return 1;
+	p->pos = start + len;
+	skip_space(p);
+	name_pos = p->pos;
+	rc = parse_name(p, words[i].word, name);
+	if (rc < 0) {
+		if (words[i].kind != OBJ_BARRIER)
+			return rc;
+		p->pos = start; /* "barrier NAME" is a step: it says so */
+		return 1;
+	}
+	skip_space(p);
+	if (p->text[p->pos] != '=') {
+		if (words[i].kind == OBJ_BARRIER) {
+			p->pos = start;
+			return 1;
+		}
+		return fail_at(p, p->pos, "expected '=' after '%s %s', as in "
+					  "%s %s=%s",
+			       words[i].word, name, words[i].word, name,
+			       words[i].kind == OBJ_COUNTER ? "lock" : "3");
+	}
+	p->pos++;
+	skip_space(p);
+	if (words[i].kind == OBJ_COUNTER) {
+		size_t pos = p->pos;
+		int which = parse_choice(p, "none|lock|atomic");
+
+		if (which < 0 || !at_separator(p->text[p->pos]))
+			return fail_at(p, pos,
+				       "expected none, lock or atomic after "
+				       "'counter %s='",
+				       name);
+		value = which;
+	} else {
+		size_t pos = p->pos;
+
+		if (parse_count(p, STEPS_MAX_COUNT, &value) < 0 ||
+		    value < words[i].min || value > STEPS_MAX_COUNT)
+			return fail_at(p, pos,
+				       "'%s %s=' takes %lld to %d (got %s)",
+				       words[i].word, name,
+				       (long long)words[i].min, STEPS_MAX_COUNT,
+				       token_at(p, pos, (char[24]){0}, 24));
+	}
+	if (find_object(p->prog, name) >= 0)
+		return fail_at(p, name_pos,
+			       "'%s' is declared twice or after a step that "
+			       "uses it (declare it first)",
+			       name);
+	program_add_object(p->prog, words[i].kind, value, name);
+	return 0;
+}
+
+/* After a whole text: a barrier nobody declared waits for every task that
+ * uses it. */
+static void finish_objects(struct program *prog, size_t first_object)
+{
+	for (size_t o = first_object; o < prog->n_objects; o++) {
+		int64_t parties = 0;
+
+		if (prog->objects[o].kind != OBJ_BARRIER ||
+		    prog->objects[o].count != 0)
+			continue;
+		for (size_t t = 0; t < prog->n_tasks; t++) {
+			const struct task_def *td = &prog->tasks[t];
+
+			for (uint32_t i = 0; i < td->n_steps; i++) {
+				const struct step *st =
+					&prog->steps[td->first_step + i];
+
+				if (st->kind == STEP_BARRIER &&
+				    st->object == o) {
+					parties++;
+					break;
+				}
+			}
+		}
+		prog->objects[o].count = parties > 0 ? parties : 1;
+	}
+}
+
 static int parse_step(struct parser *p, uint32_t *count)
 {
 	size_t start, len, i;
@@ -308,7 +698,7 @@ static int parse_step(struct parser *p, uint32_t *count)
 		}
 	}
 	if (!w) {
-		char expected[128] = "";
+		char expected[160] = "";
 		size_t used = 0;
 
 		for (i = 0; i < N_STEP_WORDS && used < sizeof(expected); i++)
@@ -360,6 +750,9 @@ static int parse_group(struct parser *p, uint32_t *number)
 
 	skip_space(p);
 	start = p->pos;
+	rc = parse_decl(p);
+	if (rc <= 0)
+		return rc; /* a declaration, or its error */
 	if (isdigit((unsigned char)p->text[p->pos])) {
 		count_pos = p->pos;
 		repeat = 0;
@@ -423,6 +816,7 @@ int steps_parse(const char *text, struct program *prog,
 {
 	struct parser p = {.text = text, .prog = prog, .err = err};
 	uint32_t number = (uint32_t)prog->n_tasks;
+	size_t first_object = prog->n_objects;
 	size_t len = strlen(text);
 	int rc;
 
@@ -436,8 +830,10 @@ int steps_parse(const char *text, struct program *prog,
 		if (rc < 0)
 			return rc;
 		skip_space(&p);
-		if (p.text[p.pos] == '\0')
+		if (p.text[p.pos] == '\0') {
+			finish_objects(prog, first_object);
 			return 0;
+		}
 		if (p.text[p.pos] != ';')
 			return fail_at(&p, p.pos,
 				       "expected ',', ';' or the end");

@@ -130,12 +130,22 @@ const char *object_kind_name(enum object_kind kind);
  * The step language: "3 x (cpu 20ms, net 200ms, cpu 10ms); sleep 1s" makes
  * three tasks of three steps and one task of one step.  Grammar:
  *   program := group { ';' group }
- *   group   := [ INT 'x' ] ( '(' steps ')' | steps )
+ *   group   := decl | [ INT 'x' ] ( '(' steps ')' | steps )
+ *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
+ *            | counter NAME '=' ( none | lock | atomic )
  *   steps   := step { ',' step }
  *   step    := cpu DUR | sleep DUR | net DUR | disk read|write BYTES
  *            | lock NAME | unlock NAME | acquire NAME | release NAME
  *            | put NAME | get NAME | incr NAME [INT] | barrier NAME
  *            | event set NAME | event wait NAME
+ *   NAME    := a letter or '_', then letters, digits, '_' or '-'
+ *   BYTES   := INT [ B | KB | MB | GB | KiB | MiB | GiB ]
+ * A name is one object of the kind its first step (or declaration) gives:
+ * "sem db=2; 4 x (acquire db, net 100ms, release db)".  Declarations come
+ * before the steps that use the object; without one a semaphore starts at
+ * 1, a queue holds 10 items, a counter has sync none, and a barrier waits
+ * for every task that has a barrier step on it.  Each disk step has its
+ * own file object ("file1", ...), each task its own file of it.
  * Errors give the 1-based column and what was expected there.
  */
 struct steps_error {
