@@ -67,6 +67,10 @@ static int pool_run(struct run_ctx *ctx)
 		rc = -EAGAIN;
 		goto out_cancel;
 	}
+	if (procpool_workers(pool) < cfg.workers)
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "process-pool: started %u of %u workers: %s",
+			 procpool_workers(pool), cfg.workers, why);
 	for (; task < prog->n_tasks; task++) {
 		struct procpool_job job = {
 			.task = task,

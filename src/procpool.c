@@ -164,6 +164,15 @@ static void queue_push(struct procpool *p, const struct queued_job *j)
 	p->q_len++;
 }
 
+static void queue_push_front(struct procpool *p, const struct queued_job *j)
+{
+	queue_push(p, j); /* makes room */
+	p->q_len--;
+	p->q_head = (p->q_head + p->q_cap - 1) % p->q_cap;
+	p->queue[p->q_head] = *j;
+	p->q_len++;
+}
+
 static struct queued_job queue_pop(struct procpool *p)
 {
 	struct queued_job j = p->queue[p->q_head];
@@ -663,11 +672,19 @@ static void send_job(struct procpool *p, uint32_t i,
 	w->cur = *j;
 	w->has_job = true;
 	w->state = W_BUSY;
-	/* A worker that died under us shows up as end of file on its
-	 * socket: its death completes the job then. */
 	if (send_all(w->sock, &m, sizeof(m)) < 0 ||
-	    send_payload(p, w->sock, m.payload_bytes) < 0)
+	    send_payload(p, w->sock, m.payload_bytes) < 0) {
+		/* The worker is gone (it died after it said ready): it
+		 * never had the whole job, so none of its steps ran.  The
+		 * job goes back to the head of the queue, queued again from
+		 * now; the death shows up as end of file on the socket. */
+		struct queued_job again = *j;
+
+		again.submit_ns = now;
+		queue_push_front(p, &again);
+		w->has_job = false;
 		w->state = W_BROKEN;
+	}
 }
 
 static void dispatch(struct procpool *p)
@@ -777,17 +794,15 @@ struct procpool *procpool_create(const struct procpool_config *cfg,
 	free(spec_json);
 	spec_json = NULL;
 	for (uint32_t i = 0; i < p->n_workers; i++) {
-		int rc = worker_start(p, i, err, err_size);
-
-		/* A recorder sized for fewer workers than asked (workers
-		 * = 0 means the cores, which it may not know): run with the
-		 * lanes there are. */
-		if (rc == -ENOSPC && i > 0) {
+		/* With fewer workers than asked (a recorder sized for
+		 * fewer lanes, a limit on processes), the pool runs with
+		 * those it has; err says why. */
+		if (worker_start(p, i, err, err_size) < 0) {
+			if (i == 0)
+				goto out_destroy;
 			p->n_workers = i;
 			break;
 		}
-		if (rc < 0)
-			goto out_destroy;
 	}
 	return p;
 

@@ -115,7 +115,9 @@ struct procpool;
 
 /* Starts cfg->workers workers and returns at once: their start-up runs
  * while jobs are submitted, which wait until a worker is ready.  NULL on
- * failure with a reason in err (which may be NULL). */
+ * failure with a reason in err (which may be NULL).  When only some
+ * workers could start (no lane or no process left), the pool runs with
+ * those, procpool_workers() says how many, and err says why. */
 struct procpool *procpool_create(const struct procpool_config *cfg,
 				 char *err, size_t err_size);
 

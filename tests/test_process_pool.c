@@ -545,7 +545,8 @@ struct manual_run {
 	struct run_ctx ctx;
 };
 
-static struct manual_run *manual_run_start(const char *program)
+static struct manual_run *manual_run_start(const char *program,
+					   uint32_t max_lanes)
 {
 	struct manual_run *m = calloc(1, sizeof(*m));
 	struct spec_error err = {0};
@@ -558,7 +559,7 @@ static struct manual_run *manual_run_start(const char *program)
 	assert_int_equal(workload_find("custom")->build(&m->spec, &m->prog,
 							 &err),
 			 0);
-	m->rec = trace_rec_create(16, 1024, util_mono_ns());
+	m->rec = trace_rec_create(max_lanes, 1024, util_mono_ns());
 	assert_non_null(m->rec);
 	trace_init(&m->trace);
 	for (size_t i = 0; i < m->prog.n_tasks; i++) {
@@ -595,8 +596,9 @@ static void manual_run_free(struct manual_run *m)
 	free(m);
 }
 
-static struct procpool *manual_pool(struct manual_run *m, const char *start,
-				    uint32_t workers)
+static struct procpool *manual_pool_why(struct manual_run *m,
+					const char *start, uint32_t workers,
+					char *why, size_t why_size)
 {
 	struct procpool_config cfg = {
 		.run = &m->ctx,
@@ -604,12 +606,19 @@ static struct procpool *manual_pool(struct manual_run *m, const char *start,
 		.workers = workers,
 		.start = procpool_start_parse(start),
 	};
-	char why[200] = "";
-	struct procpool *p = procpool_create(&cfg, why, sizeof(why));
+	struct procpool *p = procpool_create(&cfg, why, why_size);
 
 	if (!p)
 		fail_msg("procpool_create: %s", why);
 	return p;
+}
+
+static struct procpool *manual_pool(struct manual_run *m, const char *start,
+				    uint32_t workers)
+{
+	char why[200] = "";
+
+	return manual_pool_why(m, start, workers, why, sizeof(why));
 }
 
 struct bad_job {
@@ -628,7 +637,7 @@ static void test_step_jobs(void **state)
 {
 	const char *start = *state;
 	struct manual_run *m =
-		manual_run_start("2 x (cpu 5ms, sleep 5ms, cpu 5ms)");
+		manual_run_start("2 x (cpu 5ms, sleep 5ms, cpu 5ms)", 16);
 	struct procpool *p = manual_pool(m, start, 1);
 	struct procpool_job job = {.task = 1,
 				   .first_step = 1,
@@ -688,6 +697,64 @@ static void test_step_jobs(void **state)
 	assert_no_children();
 }
 
+/* ---- fewer lanes than workers ------------------------------------------ */
+
+/* A recorder with room for main and two workers: a pool asked for four
+ * runs with two and says why; a worker killed then is replaced on its
+ * predecessor's lane, since there is no other. */
+static void test_fewer_lanes_than_workers(void **state)
+{
+	const char *start = *state;
+	struct manual_run *m = manual_run_start("4 x (cpu 30ms)", 3);
+	char why[200] = "";
+	struct procpool *p = manual_pool_why(m, start, 4, why, sizeof(why));
+	struct procpool_done done[8];
+	size_t ok = 0, failed = 0;
+	pid_t victim;
+	int pidfd;
+
+	assert_int_equal(procpool_workers(p), 2);
+	assert_true(strlen(why) > 0);
+	/* Kill a worker before any job and wait until it is gone (its
+	 * pidfd turns readable; the pool still reaps it): the replacement
+	 * needs a lane, and no job may go to the dead one. */
+	victim = procpool_worker_pid(p, 0);
+	assert_true(victim > 0);
+	pidfd = (int)syscall(SYS_pidfd_open, victim, 0);
+	assert_true(pidfd >= 0);
+	assert_int_equal(kill(victim, SIGKILL), 0);
+	assert_int_equal(poll(&(struct pollfd){.fd = pidfd, .events = POLLIN},
+			      1, 10000),
+			 1);
+	close(pidfd);
+	for (uint32_t task = 0; task < 4; task++) {
+		struct procpool_job job = {.task = task};
+		assert_int_equal(procpool_submit(p, &job), 0);
+	}
+	while (procpool_pending(p) > 0) {
+		ssize_t n = procpool_wait(p, done, 8, 10 * NS_PER_S);
+
+		assert_true(n > 0);
+		for (ssize_t i = 0; i < n; i++) {
+			/* Only lanes 1 and 2 exist for workers. */
+			assert_true(done[i].lane == 1 || done[i].lane == 2);
+			assert_true(done[i].pid != victim);
+			ok += done[i].status == TASK_OK;
+			failed += done[i].status != TASK_OK;
+		}
+	}
+	/* The victim died idle: no task was lost with it. */
+	assert_int_equal(ok, 4);
+	assert_int_equal(failed, 0);
+	assert_int_equal(procpool_deaths(p), 1);
+	assert_int_equal(procpool_workers(p), 2);
+	procpool_destroy(p, NS_PER_S);
+	manual_run_stop(m);
+	assert_int_equal(m->trace.n_lanes, 3);
+	manual_run_free(m);
+	assert_no_children();
+}
+
 /* ---- workers die with the run process ----------------------------------- */
 
 /* In a child that plays the run process: starts a pool, gives each worker
@@ -695,7 +762,7 @@ static void test_step_jobs(void **state)
  * to be killed. */
 static _Noreturn void orphan_maker(const char *start, int fd)
 {
-	struct manual_run *m = manual_run_start("2 x (cpu 5s)");
+	struct manual_run *m = manual_run_start("2 x (cpu 5s)", 16);
 	struct procpool *p = manual_pool(m, start, 2);
 	struct procpool_job job = {.task = 0};
 	pid_t pids[2];
@@ -788,6 +855,7 @@ int main(int argc, char **argv)
 					  (void *)&broken_cases[1]),
 		PER_START(test_shared_counter),
 		PER_START(test_step_jobs),
+		PER_START(test_fewer_lanes_than_workers),
 		PER_START(test_workers_die_with_parent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
