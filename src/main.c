@@ -1345,7 +1345,7 @@ static int cmd_workloads(int argc, char **argv)
 
 		printf("\n  %s: %s\n", w->name, w->help);
 		printf("    %-16s %-8s %-12s %-20s %s\n", "parameter", "type",
-		       "default", "limits", "");
+		       "default", "limits", "help");
 		for (j = 0; j < w->n_params; j++)
 			print_param(stdout, &w->params[j]);
 	}
@@ -1355,7 +1355,7 @@ static int cmd_workloads(int argc, char **argv)
 
 		printf("\n  %s: %s\n", m->name, m->help);
 		printf("    %-16s %-8s %-12s %-20s %s\n", "option", "type",
-		       "default", "limits", "");
+		       "default", "limits", "help");
 		for (j = 0; j < m->n_options; j++)
 			print_param(stdout, &m->options[j]);
 		for (j = 0; j < spec_common_options_count; j++)
