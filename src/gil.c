@@ -26,8 +26,21 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "util.h"
+
+/* A spin-wait hint to the core (lets its sibling hyperthread run). */
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ volatile("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* How long gil_acquire() watches a taken GIL before it sleeps. */
+#define GIL_SPIN_NS (20 * NS_PER_US)
 
 struct gil {
 	pthread_mutex_t mutex;
@@ -44,6 +57,10 @@ struct gil {
 	/* written under mutex, read by the holder without it: since when
 	 * someone has waited with no switch; 0 when nobody waits */
 	_Atomic int64_t wait_since_ns;
+	/* locked, mirrored for spin_while_locked() to watch without the
+	 * mutex; only a hint: the mutex decides */
+	_Atomic bool locked_hint;
+	int64_t spin_ns; /* 0 on one core */
 };
 
 struct gil *gil_create(int64_t switch_interval_ns)
@@ -66,6 +83,8 @@ struct gil *gil_create(int64_t switch_interval_ns)
 		goto out_released;
 	pthread_condattr_destroy(&attr);
 	atomic_init(&g->wait_since_ns, 0);
+	atomic_init(&g->locked_hint, false);
+	g->spin_ns = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? GIL_SPIN_NS : 0;
 	return g;
 
 out_released:
@@ -93,6 +112,7 @@ void gil_destroy(struct gil *g)
 static void take_locked(struct gil *g)
 {
 	g->locked = true;
+	atomic_store_explicit(&g->locked_hint, true, memory_order_relaxed);
 	g->switch_number++;
 	/* A switch: whoever still waits starts a new interval now. */
 	atomic_store_explicit(&g->wait_since_ns,
@@ -129,10 +149,30 @@ bool gil_try_acquire(struct gil *g)
 	return taken;
 }
 
+/* With more than one core, a thread that finds the GIL taken first watches
+ * it for a moment: a holder that only records an event and lets go (the
+ * end of every task after its wait) is gone within microseconds, and
+ * sleeping instead turns ten thousand such hand-overs into a convoy of
+ * wake-ups, one scheduler latency each. */
+static void spin_while_locked(struct gil *g)
+{
+	if (!g->spin_ns)
+		return;
+	int64_t until = util_mono_ns() + g->spin_ns;
+
+	while (atomic_load_explicit(&g->locked_hint, memory_order_relaxed)) {
+		for (int i = 0; i < 16; i++)
+			cpu_relax();
+		if (util_mono_ns() >= until)
+			break;
+	}
+}
+
 int64_t gil_acquire(struct gil *g)
 {
 	int64_t start_ns = 0;
 
+	spin_while_locked(g);
 	pthread_mutex_lock(&g->mutex);
 	if (g->locked) {
 		start_ns = util_mono_ns();
@@ -147,6 +187,7 @@ void gil_release(struct gil *g)
 {
 	pthread_mutex_lock(&g->mutex);
 	g->locked = false;
+	atomic_store_explicit(&g->locked_hint, false, memory_order_relaxed);
 	if (g->waiters)
 		pthread_cond_signal(&g->gil_released);
 	pthread_mutex_unlock(&g->mutex);
@@ -168,6 +209,7 @@ int64_t gil_yield(struct gil *g)
 	uint64_t mine = g->switch_number;
 
 	g->locked = false;
+	atomic_store_explicit(&g->locked_hint, false, memory_order_relaxed);
 	if (g->waiters)
 		pthread_cond_signal(&g->gil_released);
 	/* Forced switch: stay off until another thread has taken the GIL.

@@ -3,12 +3,18 @@
  * for every task, then `join()` on each.
  *
  * The main thread makes a lane and a thread for every task in submission
- * order, then joins them all.  Thread stacks are small (exec.h) so that
- * 10,000 threads fit; each thread records its kernel tid on its lane.
- * With gil=on all threads share one struct gil (gil.h), so CPU work runs
- * one thread at a time and waits overlap; with gil=off nothing serialises
- * them but the cores.  Threads start with every signal blocked: signals are
- * the CLI's business, on the main thread.
+ * order, then joins them all; each thread records its kernel tid on its
+ * lane.  With gil=on all threads share one struct gil (gil.h), so CPU work
+ * runs one thread at a time and waits overlap; with gil=off nothing
+ * serialises them but the cores.  Threads start with every signal blocked:
+ * signals are the CLI's business, on the main thread.
+ *
+ * Starting 10,000 threads is the cost this model shows, so the stacks are
+ * small (exec.h) and come from one mapping made up front: glibc would map,
+ * guard and later unmap each one, three system calls and a TLB shootdown
+ * per thread.  Each stack keeps a guard page below it, installed with
+ * MADV_GUARD_INSTALL where the kernel has it (6.13+, no new mappings) and
+ * with mprotect() otherwise.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -17,10 +23,69 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "exec.h"
 #include "model.h"
+
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
+#endif
+
+/* The stacks of all task threads: count slots of a guard page and
+ * EXEC_THREAD_STACK_BYTES of stack each. */
+struct stack_region {
+	char *base;
+	size_t guard_bytes;
+	size_t stride;
+	size_t map_bytes;
+};
+
+static int stacks_create(struct stack_region *r, size_t count)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	bool madvise_ok = true;
+
+	r->guard_bytes = page > 0 ? (size_t)page : 4096;
+	r->stride = r->guard_bytes + EXEC_THREAD_STACK_BYTES;
+	r->map_bytes = r->stride * (count ? count : 1);
+	r->base = mmap(NULL, r->map_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			       MAP_STACK,
+		       -1, 0);
+	if (r->base == MAP_FAILED) {
+		r->base = NULL;
+		return -errno;
+	}
+	for (size_t i = 0; i < count; i++) {
+		char *guard = r->base + i * r->stride;
+
+		if (madvise_ok &&
+		    madvise(guard, r->guard_bytes, MADV_GUARD_INSTALL) == 0)
+			continue;
+		madvise_ok = false;
+		if (mprotect(guard, r->guard_bytes, PROT_NONE) < 0) {
+			int rc = -errno;
+
+			munmap(r->base, r->map_bytes);
+			r->base = NULL;
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static void *stack_at(const struct stack_region *r, size_t i)
+{
+	return r->base + i * r->stride + r->guard_bytes;
+}
+
+static void stacks_destroy(struct stack_region *r)
+{
+	if (r->base)
+		munmap(r->base, r->map_bytes);
+}
 
 static void *task_thread(void *arg)
 {
@@ -35,6 +100,7 @@ static int threads_run(struct run_ctx *ctx)
 {
 	const struct program *prog = ctx->prog;
 	struct rec_lane *main_lane = ctx->main_lane;
+	struct stack_region stacks = {0};
 	struct exec_ctx *xs;
 	pthread_t *threads;
 	pthread_attr_t attr;
@@ -58,8 +124,14 @@ static int threads_run(struct run_ctx *ctx)
 			 prog->n_tasks);
 		goto out_free;
 	}
+	rc = stacks_create(&stacks, prog->n_tasks);
+	if (rc < 0) {
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "threads: cannot map stacks for %zu threads: %s",
+			 prog->n_tasks, strerror(-rc));
+		goto out_free;
+	}
 	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, EXEC_THREAD_STACK_BYTES);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 
@@ -81,6 +153,8 @@ static int threads_run(struct run_ctx *ctx)
 		xs[task] = (struct exec_ctx){
 			.run = ctx, .lane = lane, .gil = gil, .task = task};
 		rec_task_submit(main_lane, task, rec_now(main_lane));
+		pthread_attr_setstack(&attr, stack_at(&stacks, task),
+				      EXEC_THREAD_STACK_BYTES);
 		int err = pthread_create(&threads[task], &attr, task_thread,
 					 &xs[task]);
 
@@ -108,6 +182,7 @@ static int threads_run(struct run_ctx *ctx)
 	for (uint32_t i = created + create_failed; i < prog->n_tasks; i++)
 		rec_task_end(main_lane, i, rec_now(main_lane), TASK_CANCELLED,
 			     0);
+	stacks_destroy(&stacks);
 
 out_free:
 	free(threads);

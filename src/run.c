@@ -476,6 +476,7 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 		goto out_rec;
 	}
 
+	/* The run's CPU is what the model used: not the calibration's. */
 	cpu_before_ns = rusage_cpu_ns();
 	model_rc = m->run(&ctx);
 	out->cpu_ns = rusage_cpu_ns() - cpu_before_ns;
