@@ -1264,7 +1264,9 @@ static void print_param(FILE *f, const struct param_def *d)
 
 	switch (d->type) {
 	case PARAM_INT:
-		snprintf(range, sizeof(range), "%.0f..%.0f", d->min, d->max);
+		snprintf(range, sizeof(range), "%.0f..%.0f%s%s", d->min, d->max,
+			 d->unit && d->unit[0] ? " " : "",
+			 d->unit ? d->unit : "");
 		break;
 	case PARAM_FLOAT:
 		snprintf(range, sizeof(range), "%g..%g", d->min, d->max);
@@ -1290,7 +1292,7 @@ static void print_param(FILE *f, const struct param_def *d)
 		shown = "(see below)";
 	else
 		shown = d->def;
-	fprintf(f, "    %-16s %-8s %-12s %-20s %s\n", d->name,
+	fprintf(f, "    %-16s %-8s %-12s %-24s %s\n", d->name,
 		type_name(d->type), shown, range, d->help ? d->help : "");
 	if (d->def && strlen(d->def) > 12)
 		fprintf(f, "    %-16s %-8s default: %s\n", "", "", d->def);
@@ -1344,7 +1346,7 @@ static int cmd_workloads(int argc, char **argv)
 		const struct workload *w = workload_catalog[i];
 
 		printf("\n  %s: %s\n", w->name, w->help);
-		printf("    %-16s %-8s %-12s %-20s %s\n", "parameter", "type",
+		printf("    %-16s %-8s %-12s %-24s %s\n", "parameter", "type",
 		       "default", "limits", "help");
 		for (j = 0; j < w->n_params; j++)
 			print_param(stdout, &w->params[j]);
@@ -1354,7 +1356,7 @@ static int cmd_workloads(int argc, char **argv)
 		const struct model_ops *m = model_catalog[i];
 
 		printf("\n  %s: %s\n", m->name, m->help);
-		printf("    %-16s %-8s %-12s %-20s %s\n", "option", "type",
+		printf("    %-16s %-8s %-12s %-24s %s\n", "option", "type",
 		       "default", "limits", "help");
 		for (j = 0; j < m->n_options; j++)
 			print_param(stdout, &m->options[j]);
