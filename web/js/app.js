@@ -44,6 +44,15 @@ const compare = new CompareView({
 	stack: byId('compare-stack'),
 	status: byId('compare-status'),
 	barsCanvas: byId('compare-bars'),
+	onLoaded: entry => {
+		byId('view-title').textContent =
+			`Compare: ${entry.workload || 'workload'} under ` +
+			`${(entry.runs || []).length} models`;
+		if (form && entry.workload)
+			form.setSpec({ workload: entry.workload,
+				       params: entry.params || {} });
+	},
+	onRunEnd: () => history.refresh(),
 });
 const ascii = new AsciiView(byId('ascii'));
 const exports = new Exports({
@@ -130,12 +139,7 @@ function showNothing()
 
 function present(data)
 {
-	const seen = new Set();
-	for (const seg of data.segments)
-		seen.add(seg.state);
-	for (const open of data.open.values())
-		seen.add(open.state);
-	legend.markPresent(seen);
+	legend.markPresent(data.statesSeen);
 }
 
 /* Shows everything there is to know about data after it changed. */
@@ -242,7 +246,10 @@ function route()
 		if (runId !== state.runId)
 			showRun(runId);
 	} else if (compareId) {
+		if (state.runId)
+			showNothing();
 		tabs.select('tab-compare');
+		byId('view-title').textContent = 'Compare';
 		compare.show(compareId);
 	} else if (state.runId) {
 		showNothing();
@@ -250,6 +257,15 @@ function route()
 }
 
 /* ---- the form's actions ------------------------------------------------- */
+
+/* On a phone the view sits below the form: bring it into sight. */
+function revealView()
+{
+	const view = byId('view');
+	const top = view.getBoundingClientRect().top;
+	if (top > window.innerHeight * 0.5 || top < 0)
+		view.scrollIntoView({ block: 'start' });
+}
 
 async function startRun(spec)
 {
@@ -259,6 +275,7 @@ async function startRun(spec)
 		const created = await createRun(spec);
 		form.setStatus(`Run ${created.id} ${created.status || 'queued'}.`);
 		location.hash = `run=${encodeURIComponent(created.id)}`;
+		revealView();
 		history.refresh();
 	} catch (error) {
 		form.showServerError(error);
@@ -273,9 +290,10 @@ async function startCompare(body)
 	form.setStatus('Starting the compare…');
 	try {
 		const created = await createCompare(body);
-		form.setStatus(`Compare ${created.id} queued: ` +
-			       `${body.models.length} models.`);
+		const count = (created.runs || []).length;
+		form.setStatus(`Compare ${created.id} queued: ${count} models.`);
 		location.hash = `compare=${encodeURIComponent(created.id)}`;
+		revealView();
 		history.refresh();
 	} catch (error) {
 		form.showServerError(error);

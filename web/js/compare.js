@@ -20,12 +20,15 @@ import { el, clear } from './dom.js';
 import { themeColours } from './palette.js';
 
 export class CompareView {
-	constructor({ stack, status, barsCanvas, onRunLink })
+	/* onLoaded(compare) when the compare's list is known; onRunEnd()
+	 * after each of its runs ends. */
+	constructor({ stack, status, barsCanvas, onLoaded, onRunEnd })
 	{
 		this.stack = stack;
 		this.status = status;
 		this.barsCanvas = barsCanvas;
-		this.onRunLink = onRunLink || null;
+		this.onLoaded = onLoaded || null;
+		this.onRunEnd = onRunEnd || null;
 		this.entries = [];	/* {model, id, data, timeline, meta} */
 		this.stream = null;
 		this.generation = 0;
@@ -77,8 +80,10 @@ export class CompareView {
 			return;
 		const runs = compare.runs || [];
 		this.status.textContent = `${compare.workload || ''}: ` +
-			`${runs.length} models, one after another, on one ` +
-			'time axis.';
+			`${runs.length} models, run one after another, drawn ` +
+			'on one time axis.';
+		if (this.onLoaded)
+			this.onLoaded(compare);
 		for (const run of runs)
 			this.entries.push(this.addEntry(run));
 		this.updateBars();
@@ -175,6 +180,8 @@ export class CompareView {
 		if (generation === this.generation) {
 			entry.timeline.refresh();
 			this.describe(entry);
+			if (this.onRunEnd)
+				this.onRunEnd();
 		}
 	}
 
@@ -263,6 +270,7 @@ export class CompareView {
 					wall: {
 						position: 'left',
 						beginAtZero: true,
+						grace: '8%',
 						title: { display: true,
 							 text: 'wall time (s)',
 							 color: colours.muted },
@@ -272,6 +280,7 @@ export class CompareView {
 					speedup: {
 						position: 'right',
 						beginAtZero: true,
+						grace: '8%',
 						title: { display: true,
 							 text: 'speedup (×)',
 							 color: colours.muted },

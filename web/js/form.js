@@ -56,12 +56,12 @@ export function parseDurationNs(text)
 	return Number(match[1]) * DURATION_UNITS[unit];
 }
 
-/* Duration limits arrive in nanoseconds (spec.h); shown in milliseconds. */
-function limitsOf(def, kind)
+/* Limits as the catalog gives them: durations already in milliseconds
+ * (the unit of a bare number in the API), with min_text/max_text. */
+function limitsOf(def)
 {
-	const scale = kind === 'duration' ? 1e-6 : 1;
 	const num = v => (v === null || v === undefined || v === '' ?
-		null : Number(v) * scale);
+		null : Number(v));
 	return { min: num(def.min), max: num(def.max) };
 }
 
@@ -69,6 +69,8 @@ function unitLabel(def, kind)
 {
 	if (kind === 'duration')
 		return 'ms';
+	if (kind === 'text' || kind === 'enum')
+		return '';
 	const unit = def.unit || '';
 	return unit && unit !== def.name ? unit : '';
 }
@@ -107,7 +109,7 @@ class Field {
 		this.def = def;
 		this.kind = kindOf(def);
 		this.field = `${group}.${def.name}`;
-		this.limits = limitsOf(def, this.kind);
+		this.limits = limitsOf(def);
 		this.defaultText = defaultValue(def, this.kind);
 		const id = `${idPrefix}-${def.name}`.replace(/[^A-Za-z0-9_-]/g,
 							    '_');
@@ -185,8 +187,7 @@ class Field {
 				parts.push(`at least ${numberText(limits.min)}` +
 					   unit);
 		} else if (kind === 'text' && Number(def.max) > 0) {
-			parts.push(`up to ${numberText(Number(def.max))} ` +
-				   'characters');
+			parts.push(`up to ${numberText(Number(def.max))} bytes`);
 		}
 		return parts.join(' · ');
 	}
@@ -204,41 +205,53 @@ class Field {
 		return message;
 	}
 
+	/* The engine's checks and wording (spec.c), for one value.  A value
+	 * left at its default is the catalog's business, not the user's. */
 	problem()
 	{
 		const { def, kind, limits } = this;
 		const text = this.value();
 		const name = def.name;
-		if (text === '')
+		if (text === '' || text === this.defaultText)
 			return '';
 		if (kind === 'enum') {
 			const choices = choicesOf(def);
 			if (choices.length && !choices.includes(text))
-				return `${name}: one of ${choices.join(', ')}, ` +
-					`got ${text}`;
+				return `${name}: must be one of ` +
+					`${choices.join(', ')} (got '${text}')`;
 			return '';
 		}
 		if (kind === 'text') {
 			const bytes = new TextEncoder().encode(text).length;
 			if (Number(def.max) > 0 && bytes > Number(def.max))
-				return `${name}: at most ${def.max} bytes, ` +
-					`got ${bytes}`;
+				return `${name}: must be at most ${def.max} ` +
+					`bytes (got ${bytes})`;
 			return '';
 		}
 		const number = Number(text);
 		if (!Number.isFinite(number))
-			return `${name}: a number, got ${text}`;
+			return kind === 'int' ?
+				`${name}: expected a whole number (got '${text}')` :
+				`${name}: expected a number (got '${text}')`;
 		if (kind === 'int' && !Number.isInteger(number))
-			return `${name}: a whole number, got ${text}`;
-		const show = v => (kind === 'duration' ? `${numberText(v)}ms` :
-			String(v));
+			return `${name}: expected a whole number (got '${text}')`;
+		const shown = kind === 'duration' ? `${text}ms` : text;
 		if (limits.min !== null && number < limits.min)
-			return `${name}: at least ${show(limits.min)}, ` +
-				`got ${text}`;
+			return `${name}: must be at least ` +
+				`${this.limitText('min')} (got ${shown})`;
 		if (limits.max !== null && number > limits.max)
-			return `${name}: at most ${show(limits.max)}, ` +
-				`got ${text}`;
+			return `${name}: must be at most ` +
+				`${this.limitText('max')} (got ${shown})`;
 		return '';
+	}
+
+	limitText(which)
+	{
+		const text = this.def[`${which}_text`];
+		if (text)
+			return text;
+		const value = this.limits[which];
+		return this.kind === 'duration' ? `${value}ms` : String(value);
 	}
 
 	showError(message)
@@ -414,13 +427,34 @@ export class RunForm {
 		this.status.classList.toggle('error', isError);
 	}
 
+	/* What one value cannot say: the task count against the model's
+	 * limit (spec_validate's check, for the common case of a "tasks"
+	 * parameter). */
+	checkCombination()
+	{
+		const tasks = this.params.find(f => f.def.name === 'tasks');
+		const model = this.entry(this.catalog.models,
+					 this.modelSelect.value);
+		if (!tasks || !model || !model.max_tasks || tasks.error.textContent)
+			return null;
+		const count = Number(tasks.value() || tasks.defaultText);
+		if (count > model.max_tasks) {
+			tasks.showError(`tasks: at most ${model.max_tasks} tasks ` +
+					`under ${model.name} (got ${count})`);
+			return tasks;
+		}
+		return null;
+	}
+
 	/* Checks every field; focuses the first bad one.  True when all pass. */
-	checkAll()
+	checkAll(kind)
 	{
 		let first = null;
 		for (const field of this.allFields())
 			if (field.check() && !first)
 				first = field;
+		if (!first && kind === 'run')
+			first = this.checkCombination();
 		if (first) {
 			first.input.focus();
 			this.setStatus('Fix the marked field first.', true);
@@ -453,17 +487,18 @@ export class RunForm {
 	submit(kind)
 	{
 		this.clearErrors();
-		if (!this.checkAll())
+		if (!this.checkAll(kind))
 			return;
 		if (kind === 'run') {
 			this.handlers.onRun(this.spec());
 		} else {
-			const models = (this.catalog.models || [])
-				.map(m => m.name);
+			/* No "models": the server then runs every model
+			 * that accepts the spec and leaves out the rest.
+			 * Options apply to the models that have them. */
 			this.handlers.onCompare({
 				workload: this.workloadSelect.value,
 				params: this.collect(this.params),
-				models,
+				options: this.collect(this.options),
 			});
 		}
 	}

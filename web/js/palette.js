@@ -87,8 +87,19 @@ export function onSchemeChange(fn)
 	darkQuery.addEventListener('change', fn);
 }
 
-/* The page's own colours (from style.css custom properties), for charts. */
+let cachedColours = null;
+darkQuery.addEventListener('change', () => { cachedColours = null; });
+
+/* The page's own colours (from style.css custom properties), for charts;
+ * read once per scheme, since reading styles forces a style recalc. */
 export function themeColours()
+{
+	if (!cachedColours)
+		cachedColours = readColours();
+	return cachedColours;
+}
+
+function readColours()
 {
 	const css = getComputedStyle(document.documentElement);
 	const get = (name, fallback) =>

@@ -121,6 +121,7 @@ export class SummaryView {
 		this.activityBox = activityBox;
 		this.chart = this.createChart(activityCanvas);
 		this.lastActivity = 0;
+		this.activityCost = 0;
 	}
 
 	createChart(canvas)
@@ -166,6 +167,7 @@ export class SummaryView {
 						ticks: {
 							color: colours.muted,
 							maxRotation: 0,
+							includeBounds: false,
 							callback: (v, i, ticks) =>
 								formatAxisMs(v,
 								axisUnit(ticks.length ?
@@ -213,11 +215,13 @@ export class SummaryView {
 		this.chart.update('none');
 	}
 
-	/* Updates the activity chart, at most every interval ms while live. */
+	/* Updates the activity chart.  While a run streams, at most every
+	 * half second, and never taking more than a twentieth of the time. */
 	updateActivity(data, force)
 	{
 		const now = performance.now();
-		if (!force && now - this.lastActivity < 500)
+		if (!force && now - this.lastActivity <
+		    Math.max(500, 20 * this.activityCost))
 			return;
 		this.lastActivity = now;
 		const endNs = data.extentNs();
@@ -232,6 +236,7 @@ export class SummaryView {
 		datasets[3].hidden = depth.length === 0;
 		this.chart.options.scales.x.max = Math.max(endNs / 1e6, 1);
 		this.chart.update('none');
+		this.activityCost = performance.now() - now;
 	}
 
 	/* Shows the cards and the diagnosis of a run (summary may be null
@@ -278,8 +283,27 @@ export class SummaryView {
 					JSON.stringify(value) : formatCount(value),
 				  'a check of the workload', bad ? 'warn' : 'check');
 		}
-		this.diagnosis.textContent = diagnosisSentence(s.diagnosis);
+		this.showDiagnosis(s.diagnosis);
 		this.updateActivity(data, true);
+	}
+
+	/* "I/O-bound · recommended: asyncio" in bold, then the engine's
+	 * sentence saying why. */
+	showDiagnosis(diagnosis)
+	{
+		clear(this.diagnosis);
+		if (!diagnosis)
+			return;
+		const bound = BOUND_WORDS[diagnosis.bound] || diagnosis.bound;
+		const head = [bound, diagnosis.recommend ?
+			`recommended: ${diagnosis.recommend}` : '']
+			.filter(Boolean).join(' · ');
+		if (head)
+			this.diagnosis.append(el('strong', 'diagnosis-head', head),
+					      document.createTextNode(' '));
+		if (diagnosis.why)
+			this.diagnosis.append(document.createTextNode(
+				diagnosis.why));
 	}
 
 	card(title, value, help, kind)

@@ -263,6 +263,8 @@ export class Timeline {
 
 	rebuild()
 	{
+		this.namesVersion = -1;
+		this.lod = null;
 		this.rows = [];
 		this.rowOf = new Map();
 		this.rowSegs = [];
@@ -278,16 +280,17 @@ export class Timeline {
 	syncRows()
 	{
 		const data = this.data;
-		if (!data)
+		if (!data || data.namesVersion === this.namesVersion)
 			return;
+		this.namesVersion = data.namesVersion;
 		const source = this.rowMode === 'lane' ? data.lanes : data.tasks;
 		for (let i = this.rows.length; i < source.length; i++)
 			this.addRow(source[i].id);
 		/* Names may arrive after the row (task events are resent). */
-		for (let i = 0; i < this.rows.length; i++) {
-			const item = source[i];
-			if (item && item.name)
-				this.rows[i].label = item.name;
+		for (const row of this.rows) {
+			const name = this.rowMode === 'lane' ?
+				data.laneName(row.key) : data.taskName(row.key);
+			row.label = name;
 		}
 	}
 
@@ -327,6 +330,8 @@ export class Timeline {
 			if (list.length && list[list.length - 1].t0 > seg.t0)
 				this.dirtyRows.add(row);
 			list.push(seg);
+			if (this.lod)
+				this.lod.dirty.add(Math.floor(row / this.lod.k));
 			const dur = seg.t1 - seg.t0;
 			if (dur > this.rowMaxDur[row])
 				this.rowMaxDur[row] = dur;
@@ -594,6 +599,17 @@ export class Timeline {
 
 	collectRects(chart, rects)
 	{
+		const { rowPx } = this.rowGeometry(chart);
+		if (rowPx >= 1)
+			this.collectRows(chart, rects);
+		else
+			this.collectBuckets(chart, rects, rowPx);
+	}
+
+	/* Rows at least a pixel tall: each row on its own, segments of one
+	 * state that touch merged, slivers absorbed into their neighbour. */
+	collectRows(chart, rects)
+	{
 		const { chartArea: area } = chart;
 		const x = chart.scales.x;
 		const { y, barPx, first, last } = this.rowGeometry(chart);
@@ -603,32 +619,14 @@ export class Timeline {
 		const left = area.left;
 		const right = area.right;
 		const hidden = this.hidden;
-		/* Rows thinner than a pixel share a pixel line: their runs
-		 * are gathered per line and merged across rows. */
-		let lineTop = NaN;
-		let lineRuns = null;
-		let lineRows = 0;
-		const flushLine = () => {
-			if (lineRuns)
-				mergeLine(lineRuns, lineTop, barPx, rects,
-					  lineRows === 1);
-			lineRuns = null;
-		};
+		const runs = STATES.map(() => []);
 		for (let r = first; r <= last; r++) {
 			const segs = this.rowSegs[r];
 			if (!segs || !segs.length)
 				continue;
-			const centre = y.getPixelForValue(r);
-			const top = barPx > 1 ? centre - barPx / 2 :
-				Math.floor(centre);
-			if (barPx <= 1 && top === lineTop && lineRuns) {
-				lineRows++; /* shares the previous row's line */
-			} else {
-				flushLine();
-				lineTop = top;
-				lineRuns = STATES.map(() => []);
-				lineRows = 1;
-			}
+			const top = y.getPixelForValue(r) - barPx / 2;
+			for (const list of runs)
+				list.length = 0;
 			let i = lowerBound(segs, minNs - this.rowMaxDur[r]);
 			let runState = -1;
 			let runA = 0;
@@ -657,15 +655,133 @@ export class Timeline {
 					continue;
 				}
 				if (runState >= 0)
-					lineRuns[runState].push(runA, runB);
+					runs[runState].push(runA, runB);
 				runState = s.state;
 				runA = a;
 				runB = b;
 			}
 			if (runState >= 0)
-				lineRuns[runState].push(runA, runB);
+				runs[runState].push(runA, runB);
+			mergeLine(runs, top, barPx, rects);
 		}
-		flushLine();
+	}
+
+	/*
+	 * Rows thinner than a pixel: k consecutive rows form a bucket about a
+	 * pixel tall, drawn from the bucket's segments merged in advance per
+	 * state (lodFor).  Buckets are fixed by row number, not by pixel, so
+	 * panning either way reuses them; only zooming the rows (a new k)
+	 * or new segments (dirty buckets) rebuild anything.
+	 */
+	collectBuckets(chart, rects, rowPx)
+	{
+		const { chartArea: area } = chart;
+		const x = chart.scales.x;
+		const y = chart.scales.y;
+		const k = 2 ** Math.ceil(Math.log2(1 / rowPx));
+		const lod = this.lodFor(k);
+		const pxPerNs = area.width / ((x.max - x.min) * 1e6);
+		const minNs = x.min * 1e6;
+		const maxNs = x.max * 1e6;
+		const left = area.left;
+		const right = area.right;
+		const heightPx = Math.max(1, k * rowPx);
+		const firstRow = Math.max(0, Math.floor(Math.min(y.min, y.max)));
+		const lastRow = Math.min(this.rows.length - 1,
+					 Math.ceil(Math.max(y.min, y.max)));
+		const runs = STATES.map(() => []);
+		for (let b = Math.floor(firstRow / k); b <= lastRow / k; b++) {
+			const bucket = lod.buckets[b];
+			if (!bucket)
+				continue;
+			const centre = y.getPixelForValue(b * k + (k - 1) / 2);
+			const top = centre - heightPx / 2;
+			for (let state = 0; state < STATES.length; state++) {
+				const list = runs[state];
+				list.length = 0;
+				const spans = bucket[state];
+				if (!spans || this.hidden.has(state))
+					continue;
+				/* spans: sorted disjoint [t0, t1] pairs, so
+				 * their ends are sorted too. */
+				let lo = 0;
+				let hi = spans.length >> 1;
+				while (lo < hi) {
+					const mid = (lo + hi) >> 1;
+					if (spans[2 * mid + 1] < minNs)
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				for (let i = 2 * lo; i < spans.length; i += 2) {
+					if (spans[i] > maxNs)
+						break;
+					let a = left + (spans[i] - minNs) * pxPerNs;
+					let e = left + (spans[i + 1] - minNs) *
+						pxPerNs;
+					if (a < left)
+						a = left;
+					if (e > right)
+						e = right;
+					list.push(a, e);
+				}
+			}
+			mergeLine(runs, top, heightPx, rects);
+		}
+	}
+
+	/* The buckets of k rows, built on first use and kept up to date. */
+	lodFor(k)
+	{
+		let lod = this.lod;
+		if (!lod || lod.k !== k) {
+			lod = { k, buckets: [], dirty: new Set() };
+			const count = Math.ceil(this.rows.length / k);
+			for (let b = 0; b < count; b++)
+				lod.dirty.add(b);
+			this.lod = lod;
+		}
+		for (const b of lod.dirty)
+			lod.buckets[b] = this.buildBucket(b * k,
+				Math.min(this.rows.length, (b + 1) * k));
+		lod.dirty.clear();
+		return lod;
+	}
+
+	/* Per state: the segments of rows [from, to) merged into sorted,
+	 * disjoint [t0, t1] spans (a flat Float64Array), or null. */
+	buildBucket(from, to)
+	{
+		const perState = STATES.map(() => null);
+		for (let r = from; r < to; r++) {
+			for (const s of this.rowSegs[r] || []) {
+				if (!perState[s.state])
+					perState[s.state] = [];
+				perState[s.state].push(s);
+			}
+		}
+		return perState.map(list => {
+			if (!list)
+				return null;
+			if (to - from > 1)
+				list.sort((p, q) => p.t0 - q.t0);
+			const out = [];
+			let a = list[0].t0;
+			let e = list[0].t1;
+			for (let i = 1; i < list.length; i++) {
+				const s = list[i];
+				if (s.t0 <= e) {
+					if (s.t1 > e)
+						e = s.t1;
+					continue;
+				}
+				out.push(a, e);
+				a = s.t0;
+				e = s.t1;
+			}
+			out.push(a, e);
+			return Float64Array.from(out);
+		});
 	}
 
 	collectOpen(chart, rects)
@@ -840,18 +956,16 @@ export class Timeline {
 }
 
 /*
- * Merges the runs of one pixel line, state by state, into rectangles.  The
- * runs of one row arrive sorted by their start (segments are sorted by t0);
- * several rows sharing the line need a sort first.
+ * Turns the pixel runs of one row or bucket, state by state, into
+ * rectangles: runs closer than half a pixel join, and every rectangle is at
+ * least a pixel wide.  Runs arrive sorted by their start.
  */
-function mergeLine(lineRuns, top, barPx, rects, sorted)
+function mergeLine(lineRuns, top, heightPx, rects)
 {
 	for (let state = 0; state < lineRuns.length; state++) {
-		let runs = lineRuns[state];
+		const runs = lineRuns[state];
 		if (!runs.length)
 			continue;
-		if (!sorted && runs.length > 2)
-			runs = sortRuns(runs);
 		const out = rects[state];
 		let a = runs[0];
 		let b = runs[1];
@@ -863,25 +977,10 @@ function mergeLine(lineRuns, top, barPx, rects, sorted)
 					b = d;
 				continue;
 			}
-			out.push(a, top, Math.max(1, b - a), barPx);
+			out.push(a, top, Math.max(1, b - a), heightPx);
 			a = c;
 			b = d;
 		}
-		out.push(a, top, Math.max(1, b - a), barPx);
+		out.push(a, top, Math.max(1, b - a), heightPx);
 	}
-}
-
-/* Sorts flat [a0, b0, a1, b1, ...] pairs by their start. */
-function sortRuns(runs)
-{
-	const order = [];
-	for (let i = 0; i < runs.length; i += 2)
-		order.push(i);
-	order.sort((p, q) => runs[p] - runs[q]);
-	const out = new Array(runs.length);
-	for (let k = 0; k < order.length; k++) {
-		out[2 * k] = runs[order[k]];
-		out[2 * k + 1] = runs[order[k] + 1];
-	}
-	return out;
 }

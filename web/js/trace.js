@@ -36,6 +36,8 @@ export class RunData {
 		this.summary = null;
 		this.latestNs = 0;	/* the latest time any event named */
 		this.ended = false;
+		this.statesSeen = new Set();	/* state indices entered */
+		this.namesVersion = 0;	/* bumped when a row's name changes */
 	}
 
 	/* Builds from a trace JSON object (format overlap-trace, version 1). */
@@ -76,23 +78,29 @@ export class RunData {
 	{
 		const known = this.laneById.get(lane.id);
 		if (known) {
+			if (lane.name && lane.name !== known.name)
+				this.namesVersion++;
 			Object.assign(known, lane);
 			return;
 		}
 		const copy = { ...lane };
 		this.laneById.set(lane.id, copy);
 		this.lanes.push(copy);
+		this.namesVersion++;
 	}
 
 	setTask(task)
 	{
 		const known = this.taskById.get(task.id);
 		if (known) {
+			if (task.name && task.name !== known.name)
+				this.namesVersion++;
 			Object.assign(known, task);
 		} else {
 			const copy = { ...task };
 			this.taskById.set(task.id, copy);
 			this.tasks.push(copy);
+			this.namesVersion++;
 		}
 		if (task.end_ns !== null && task.end_ns !== undefined) {
 			this.open.delete(task.id);
@@ -117,10 +125,12 @@ export class RunData {
 	{
 		this.ensureTask(seg.task);
 		this.ensureLane(seg.lane);
+		const state = stateIndex(seg.state);
+		this.statesSeen.add(state);
 		this.segments.push({
 			task: seg.task,
 			lane: seg.lane,
-			state: stateIndex(seg.state),
+			state,
 			t0: seg.t0_ns,
 			t1: seg.t1_ns,
 			note: seg.note || '',
@@ -159,6 +169,7 @@ export class RunData {
 				t0: data.t0_ns,
 				note: data.note || '',
 			});
+			this.statesSeen.add(stateIndex(data.state));
 			this.seen(data.t0_ns);
 			break;
 		case 'segment':
