@@ -1,0 +1,470 @@
+/*
+ * test_sync: the synchronisation steps in every model, written in the step
+ * language (custom workload) and run end to end, and the deadlock verdict.
+ *
+ * Each property is read off the trace's structure: a lock's critical
+ * sections never overlap, a semaphore of 2 never lets a third in, nothing
+ * passes a barrier before the last task reaches it, an event wait ends
+ * after the set.  Deadlocks are built so that they must happen whatever
+ * the scheduling (each task takes its first lock and then waits, through
+ * events, until the other has taken its own), and the test asserts the
+ * status and the message, never how long the verdict took.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "run.h"
+#include "spec.h"
+#include "trace.h"
+
+struct kv {
+	const char *key;
+	const char *value;
+};
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static struct trace *run_program(const char *model, const char *program,
+				 const char *workers)
+{
+	struct spec *spec = calloc(1, sizeof(*spec));
+	struct trace *t = calloc(1, sizeof(*t));
+	struct spec_error err = {0};
+	int rc;
+
+	assert_non_null(spec);
+	assert_non_null(t);
+	assert_int_equal(spec_init(spec, "custom", model, &err), 0);
+	rc = spec_set(spec, "program", program, &err);
+	if (rc)
+		print_message("program: column %d: %s\n", err.column,
+			      err.message);
+	assert_int_equal(rc, 0);
+	if (workers)
+		assert_int_equal(spec_set(spec, "workers", workers, &err), 0);
+	rc = spec_validate(spec, &err);
+	if (rc)
+		print_message("validate: %s\n", err.message);
+	assert_int_equal(rc, 0);
+	trace_init(t);
+	rc = run_execute(spec, NULL, t, &err);
+	if (rc)
+		print_message("run: %s\n", err.message);
+	assert_int_equal(rc, 0);
+	free(spec);
+	return t;
+}
+
+static void free_trace(struct trace *t)
+{
+	trace_free(t);
+	free(t);
+}
+
+static void assert_status(const struct trace *t, enum run_status want)
+{
+	if (t->status != want)
+		print_message("status %s (wanted %s): %s\n",
+			      run_status_name((enum run_status)t->status),
+			      run_status_name(want), t->message);
+	assert_int_equal(t->status, want);
+}
+
+static void assert_done(const struct trace *t)
+{
+	assert_status(t, RUN_DONE);
+	for (size_t i = 0; i < t->n_tasks; i++)
+		assert_int_equal(t->tasks[i].status, TASK_OK);
+}
+
+static const char *note_of(const struct trace *t,
+			   const struct trace_segment *s)
+{
+	return s->note < t->n_notes ? t->notes[s->note] : "";
+}
+
+static size_t count_segments(const struct trace *t, long task,
+			     enum seg_state st, const char *note)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state == st && (task < 0 || s->task == (uint32_t)task) &&
+		    (!note || strcmp(note_of(t, s), note) == 0))
+			n++;
+	}
+	return n;
+}
+
+/* The k-th (0-based) segment in state st of task, in time order; fails
+ * the test when there is none. */
+static const struct trace_segment *nth_segment(const struct trace *t,
+					       uint32_t task, enum seg_state st,
+					       size_t k)
+{
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->task == task && s->state == st && k-- == 0)
+			return s;
+	}
+	fail_msg("task %u has no %s segment %zu", task,
+		 seg_state_name(st), k);
+	return NULL;
+}
+
+struct interval {
+	int64_t t0, t1;
+};
+
+static int cmp_edge(const void *a, const void *b)
+{
+	const int64_t *x = a, *y = b;
+
+	if (x[0] != y[0])
+		return x[0] < y[0] ? -1 : 1;
+	return (int)(x[1] - y[1]); /* an end before a start */
+}
+
+/* The most segments in state st open at one instant. */
+static size_t max_overlap(const struct trace *t, enum seg_state st)
+{
+	int64_t(*edges)[2] = calloc(2 * t->n_segments + 1, sizeof(*edges));
+	size_t n = 0, best = 0, open = 0;
+
+	assert_non_null(edges);
+	for (size_t i = 0; i < t->n_segments; i++) {
+		if (t->segments[i].state != st)
+			continue;
+		edges[n][0] = t->segments[i].t0_ns;
+		edges[n++][1] = 1;
+		edges[n][0] = t->segments[i].t1_ns;
+		edges[n++][1] = -1;
+	}
+	qsort(edges, n, sizeof(*edges), cmp_edge);
+	for (size_t i = 0; i < n; i++) {
+		if (edges[i][1] > 0 && ++open > best)
+			best = open;
+		else if (edges[i][1] < 0)
+			open--;
+	}
+	free(edges);
+	return best;
+}
+
+struct model {
+	const char *name;
+	const char *workers; /* NULL: the model's default */
+	bool concurrent;     /* every task starts at once */
+};
+
+static const struct model models[] = {
+	{"threads", NULL, true},
+	{"thread-pool", "8", true},
+	{"asyncio", NULL, true},
+	{"process-pool", "8", false}, /* workers start one by one */
+	{"sequential", NULL, false},
+};
+
+#define N_MODELS (sizeof(models) / sizeof(models[0]))
+
+/* ---- the steps ---------------------------------------------------------- */
+
+static void test_lock_excludes(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < N_MODELS; m++) {
+		struct trace *t =
+			run_program(models[m].name,
+				    "3 x (lock m, sleep 20ms, unlock m)",
+				    models[m].workers);
+
+		print_message("lock under %s\n", models[m].name);
+		assert_done(t);
+		assert_int_equal(count_segments(t, -1, ST_SLEEP, NULL), 3);
+		assert_int_equal(max_overlap(t, ST_SLEEP), 1);
+		if (models[m].concurrent)
+			assert_true(count_segments(t, -1, ST_LOCK_WAIT, "m") >=
+				    2);
+		free_trace(t);
+	}
+}
+
+static void test_semaphore_bounds(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < N_MODELS; m++) {
+		struct trace *t = run_program(
+			models[m].name,
+			"sem db=2; 5 x (acquire db, sleep 30ms, release db)",
+			models[m].workers);
+
+		print_message("semaphore under %s\n", models[m].name);
+		assert_done(t);
+		assert_true(max_overlap(t, ST_SLEEP) <= 2);
+		if (models[m].concurrent) {
+			assert_int_equal(max_overlap(t, ST_SLEEP), 2);
+			assert_true(count_segments(t, -1, ST_SEM_WAIT, "db") >=
+				    3);
+		}
+		free_trace(t);
+	}
+}
+
+static void test_barrier(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < N_MODELS; m++) {
+		struct trace *t;
+		int64_t last_arrival = 0;
+
+		if (!models[m].concurrent &&
+		    strcmp(models[m].name, "process-pool") != 0)
+			continue; /* one after another can never pass it */
+		t = run_program(models[m].name,
+				"sleep 10ms, barrier b, sleep 5ms; "
+				"sleep 20ms, barrier b, sleep 5ms; "
+				"sleep 30ms, barrier b, sleep 5ms",
+				models[m].workers);
+		print_message("barrier under %s\n", models[m].name);
+		assert_done(t);
+		for (uint32_t k = 0; k < 3; k++) {
+			const struct trace_segment *before =
+				nth_segment(t, k, ST_SLEEP, 0);
+
+			if (before->t1_ns > last_arrival)
+				last_arrival = before->t1_ns;
+		}
+		/* Nobody goes on before the last one arrives. */
+		for (uint32_t k = 0; k < 3; k++)
+			assert_true(nth_segment(t, k, ST_SLEEP, 1)->t0_ns >=
+				    last_arrival);
+		assert_true(count_segments(t, -1, ST_BARRIER_WAIT, "b") >= 2);
+		free_trace(t);
+	}
+}
+
+static void test_event(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < N_MODELS; m++) {
+		struct trace *t;
+		const struct trace_segment *wait, *set_after;
+
+		if (!models[m].concurrent)
+			continue;
+		t = run_program(models[m].name,
+				"event wait go, sleep 5ms; sleep 30ms, event "
+				"set go",
+				models[m].workers);
+		print_message("event under %s\n", models[m].name);
+		assert_done(t);
+		wait = nth_segment(t, 0, ST_EVENT_WAIT, 0);
+		set_after = nth_segment(t, 1, ST_SLEEP, 0);
+		assert_string_equal(note_of(t, wait), "go");
+		assert_true(wait->t1_ns >= set_after->t1_ns);
+		assert_true(nth_segment(t, 0, ST_SLEEP, 0)->t0_ns >=
+			    set_after->t1_ns);
+		free_trace(t);
+	}
+}
+
+static void test_queue_and_counter(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < N_MODELS; m++) {
+		struct trace *t;
+
+		if (!models[m].concurrent)
+			continue;
+		t = run_program(models[m].name,
+				"queue q=1; counter c=lock; "
+				"3 x (put q, put q, incr c 10); "
+				"2 x (get q, get q, get q, incr c 5)",
+				models[m].workers);
+		print_message("queue under %s\n", models[m].name);
+		assert_done(t);
+		assert_int_equal(json_integer_value(json_object_get(
+					 t->summary.checks, "produced")),
+				 6);
+		assert_int_equal(json_integer_value(json_object_get(
+					 t->summary.checks, "consumed")),
+				 6);
+		assert_int_equal(json_integer_value(json_object_get(
+					 t->summary.checks, "got")),
+				 40);
+		/* A queue of one item: five tasks cannot all pass it
+		 * without someone waiting. */
+		assert_true(count_segments(t, -1, ST_QUEUE_WAIT, "q") > 0);
+		free_trace(t);
+	}
+}
+
+static void test_unlock_unheld(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < N_MODELS; m++) {
+		struct trace *t = run_program(models[m].name,
+					      "unlock m; lock n, unlock n",
+					      models[m].workers);
+
+		assert_int_equal(t->tasks[0].status, TASK_ERROR);
+		assert_int_equal(t->tasks[1].status, TASK_OK);
+		free_trace(t);
+	}
+}
+
+/* ---- deadlocks ---------------------------------------------------------- */
+
+struct deadlock_case {
+	const char *model;
+	const char *workers;
+	const char *program;
+	const char *says[3]; /* in the message */
+	enum seg_state waits; /* task 0 has a wait segment in this state */
+};
+
+/* Each task takes its first lock, says so, and waits until the other has
+ * taken its own: then each wants the other's. */
+#define LOCK_CYCLE                                                           \
+	"lock a, event set a_held, event wait b_held, lock b, unlock b, "     \
+	"unlock a; "                                                         \
+	"lock b, event set b_held, event wait a_held, lock a, unlock a, "     \
+	"unlock b"
+
+static const struct deadlock_case deadlock_cases[] = {
+	{"sequential",
+	 NULL,
+	 "get q; put q",
+	 {"deadlock: task 1 waits for queue 'q' (empty), nobody can put",
+	  "1 task cannot start", NULL},
+	 ST_QUEUE_WAIT},
+	{"threads",
+	 NULL,
+	 LOCK_CYCLE,
+	 {"task 1 waits for lock 'b' (held by task 2)",
+	  "task 2 waits for lock 'a' (held by task 1)", NULL},
+	 ST_LOCK_WAIT},
+	{"asyncio",
+	 NULL,
+	 LOCK_CYCLE,
+	 {"task 1 waits for lock 'b' (held by task 2)",
+	  "task 2 waits for lock 'a' (held by task 1)", NULL},
+	 ST_LOCK_WAIT},
+	{"process-pool",
+	 "2",
+	 LOCK_CYCLE,
+	 {"task 1 waits for lock 'b' (held by task 2)",
+	  "task 2 waits for lock 'a' (held by task 1)", NULL},
+	 ST_LOCK_WAIT},
+	{"sequential",
+	 NULL,
+	 LOCK_CYCLE,
+	 {"task 1 waits for event 'b_held' (not set)", NULL},
+	 ST_EVENT_WAIT},
+	/* One worker, taken by the consumer: the producer never starts. */
+	{"thread-pool",
+	 "1",
+	 "get q; put q",
+	 {"task 1 waits for queue 'q' (empty)", "1 task cannot start", NULL},
+	 ST_QUEUE_WAIT},
+	{"threads",
+	 NULL,
+	 "sem s=0; acquire s",
+	 {"task 1 waits for semaphore 's' (none of 0 left), nobody can "
+	  "release",
+	  NULL},
+	 ST_SEM_WAIT},
+	{"threads",
+	 NULL,
+	 "barrier b=3; 2 x (barrier b)",
+	 {"task 1 and 1 more wait for barrier 'b' (2 of 3 arrived)", NULL},
+	 ST_BARRIER_WAIT},
+	{"asyncio",
+	 NULL,
+	 "queue q=1; put q, put q",
+	 {"task 1 waits for queue 'q' (full, 1 of 1), nobody can get", NULL},
+	 ST_QUEUE_WAIT},
+};
+
+static void test_deadlock(void **state)
+{
+	(void)state;
+	for (size_t c = 0;
+	     c < sizeof(deadlock_cases) / sizeof(deadlock_cases[0]); c++) {
+		const struct deadlock_case *dc = &deadlock_cases[c];
+		struct trace *t =
+			run_program(dc->model, dc->program, dc->workers);
+
+		print_message("deadlock %zu under %s: %s\n", c, dc->model,
+			      t->message);
+		assert_status(t, RUN_DEADLOCK);
+		for (size_t i = 0; i < 3 && dc->says[i]; i++)
+			if (!strstr(t->message, dc->says[i]))
+				fail_msg("message lacks \"%s\"", dc->says[i]);
+		/* The stuck tasks did not finish; their wait is in the
+		 * trace up to the end. */
+		assert_int_not_equal(t->tasks[0].status, TASK_OK);
+		assert_true(count_segments(t, 0, dc->waits, NULL) > 0);
+		free_trace(t);
+	}
+}
+
+/* ---- spawned workers map the objects from the memfd ------------------- */
+
+static void test_spawned_workers(void **state)
+{
+	const char *bin = getenv("OVERLAP_BIN");
+	struct spec spec;
+	struct spec_error err = {0};
+	struct trace t;
+
+	(void)state;
+	if (!bin || !*bin) {
+		print_message("OVERLAP_BIN not set: skipped\n");
+		skip();
+	}
+	setenv("OVERLAP_WORKER_EXE", bin, 1);
+	assert_int_equal(spec_init(&spec, "counter", "process-pool", &err), 0);
+	assert_int_equal(spec_set(&spec, "start", "spawn", &err), 0);
+	assert_int_equal(spec_set(&spec, "workers", "2", &err), 0);
+	assert_int_equal(spec_set(&spec, "tasks", "4", &err), 0);
+	assert_int_equal(spec_set(&spec, "increments", "200000", &err), 0);
+	assert_int_equal(spec_set(&spec, "sync", "lock", &err), 0);
+	trace_init(&t);
+	assert_int_equal(run_execute(&spec, NULL, &t, &err), 0);
+	assert_done(&t);
+	assert_int_equal(
+		json_integer_value(json_object_get(t.summary.checks, "got")),
+		800000);
+	assert_int_equal(
+		json_integer_value(json_object_get(t.summary.checks, "lost")),
+		0);
+	trace_free(&t);
+	unsetenv("OVERLAP_WORKER_EXE");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_lock_excludes),
+		cmocka_unit_test(test_semaphore_bounds),
+		cmocka_unit_test(test_barrier),
+		cmocka_unit_test(test_event),
+		cmocka_unit_test(test_queue_and_counter),
+		cmocka_unit_test(test_unlock_unheld),
+		cmocka_unit_test(test_deadlock),
+		cmocka_unit_test(test_spawned_workers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
