@@ -428,6 +428,8 @@ static int worker_start(struct procpool *p, uint32_t i, char *err,
 		     sizeof(slot->facts.tmpdir));
 	atomic_store(&slot->ctx.stop, atomic_load(&run->stop));
 	atomic_store(&slot->ctx.progress, 0);
+	atomic_store(&slot->step_kind, 0);
+	atomic_store(&slot->step_t0_ns, 0);
 	w->progress_seen = 0;
 	slot->facts.startup_t0_ns = rec_now(p->lane);
 
@@ -510,6 +512,35 @@ static void pool_break(struct procpool *p)
 	}
 }
 
+/* The segment worker i died in, recorded on its lane up to now.  Only the
+ * steps whose one open segment is known by their kind; the dead worker
+ * was its ring's producer, and nothing else is until its replacement
+ * starts, so the pool may write there. */
+static void close_dead_step(struct procpool *p, uint32_t i, int64_t now)
+{
+	const struct worker_slot *slot = &p->slots[i];
+	uint32_t kind = atomic_load(&slot->step_kind);
+	int64_t t0 = atomic_load(&slot->step_t0_ns);
+	enum seg_state state;
+
+	switch (kind) {
+	case STEP_CPU + 1:
+		state = ST_COMPUTE;
+		break;
+	case STEP_SLEEP + 1:
+		state = ST_SLEEP;
+		break;
+	case STEP_NET + 1:
+		state = ST_IO;
+		break;
+	default:
+		return;
+	}
+	if (t0 >= 0 && t0 < now)
+		rec_segment(&p->w[i].lane, p->w[i].cur.job.task, state, t0,
+			    now, 0);
+}
+
 static void on_death(struct procpool *p, uint32_t i)
 {
 	struct pool_worker *w = &p->w[i];
@@ -529,6 +560,7 @@ static void on_death(struct procpool *p, uint32_t i)
 	sync_progress(p);
 
 	if (w->has_job) {
+		close_dead_step(p, i, now);
 		struct procpool_done d = {.task = w->cur.job.task,
 					  .cookie = w->cur.job.cookie,
 					  .status = TASK_ERROR,

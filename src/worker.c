@@ -151,9 +151,18 @@ static struct worker_msg run_job(struct worker_env *env,
 			return (struct worker_msg){0};
 		rec_segment(lane, job->task, ST_IPC, t0, rec_now(lane), 0);
 	}
-	for (uint32_t k = 0; k < n && rc == 0; k++)
-		rc = exec_step(&x, &env->prog->steps[task->first_step +
-						     first + k]);
+	for (uint32_t k = 0; k < n && rc == 0; k++) {
+		const struct step *s =
+			&env->prog->steps[task->first_step + first + k];
+
+		atomic_store_explicit(&env->slot->step_t0_ns, rec_now(lane),
+				      memory_order_relaxed);
+		atomic_store_explicit(&env->slot->step_kind, s->kind + 1u,
+				      memory_order_relaxed);
+		rc = exec_step(&x, s);
+		atomic_store_explicit(&env->slot->step_kind, 0,
+				      memory_order_relaxed);
+	}
 	struct worker_msg done = {.type = WORKER_MSG_DONE,
 				  .task = job->task,
 				  .status = (int32_t)status_of(rc),

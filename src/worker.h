@@ -51,6 +51,11 @@ struct worker_facts {
 
 struct worker_slot {
 	struct worker_facts facts;
+	/* Written by the worker around each step of a job; read by the pool
+	 * once the worker has died, to close the segment it died in (a
+	 * killed computation still shows, up to its death). */
+	_Atomic uint32_t step_kind; /* enum step_kind + 1; 0: none */
+	_Atomic int64_t step_t0_ns;
 	/* ctx.stop: written by the pool (atomic), read by the worker;
 	 * ctx.progress: written by the worker, read by the pool; the rest:
 	 * the worker's own, meaningful only in its process. */

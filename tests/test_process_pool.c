@@ -309,6 +309,27 @@ static void kill_sink(void *ctx, const struct trace *t,
 	kill(pid, SIGKILL);
 }
 
+/* The computation a worker died in is in the trace: one compute segment
+ * of the task on the dead worker's lane, ending by the task's end. */
+static void assert_killed_compute(const struct trace *t, uint32_t task,
+				  uint32_t lane)
+{
+	size_t found = 0;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->task != task || s->state != ST_COMPUTE)
+			continue;
+		assert_int_equal(s->lane, lane);
+		assert_true(s->t0_ns >= t->tasks[task].start_ns);
+		assert_true(s->t0_ns < s->t1_ns);
+		assert_true(s->t1_ns <= t->tasks[task].end_ns);
+		found++;
+	}
+	assert_int_equal(found, 1);
+}
+
 static void test_killed_worker(void **state)
 {
 	const char *start = *state;
@@ -335,6 +356,8 @@ static void test_killed_worker(void **state)
 			assert_int_equal(tk->status, TASK_ERROR);
 			assert_non_null(strstr(tk->note, "signal 9"));
 			assert_non_null(strstr(tk->note, "SIGKILL"));
+			assert_killed_compute(&t, (uint32_t)i,
+					      atomic_load(&k.killed_lane));
 		} else {
 			assert_int_equal(tk->status, TASK_OK);
 			/* No other task ran on the dead worker's lane
