@@ -186,9 +186,18 @@ export function entry(list, name)
 	return (list || []).find(item => item.name === name) || null;
 }
 
-/* The x-range of every horizontal overflow: elements wider than the page. */
-export function overflowReport(page)
+/* Resolves after two animation frames: what a resize has set in motion
+ * (Chart.js redraws on a ResizeObserver) has happened by then. */
+export function settle(page)
 {
+	return page.evaluate(() => new Promise(resolve =>
+		requestAnimationFrame(() => requestAnimationFrame(resolve))));
+}
+
+/* Elements wider than the page that no scrolling box contains. */
+export async function overflowReport(page)
+{
+	await settle(page);
 	return page.evaluate(() => {
 		const width = document.documentElement.clientWidth;
 		const wide = [];

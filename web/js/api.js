@@ -20,10 +20,12 @@ export class ApiError extends Error {
 async function request(method, path, body)
 {
 	const init = { method, headers: { Accept: 'application/json' } };
-	if (body !== undefined) {
+	/* The server wants every state-changing request to say JSON, even
+	 * a DELETE without a body (a form on another site cannot). */
+	if (method !== 'GET')
 		init.headers['Content-Type'] = 'application/json';
+	if (body !== undefined)
 		init.body = JSON.stringify(body);
-	}
 	let response;
 	try {
 		response = await fetch(path, init);

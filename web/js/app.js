@@ -103,6 +103,7 @@ function setHeading(data)
 	const title = byId('view-title');
 	const badge = byId('view-status');
 	const cancel = byId('cancel-run');
+	byId('view').classList.toggle('empty', !data);
 	if (!data) {
 		title.textContent = 'Choose a workload and press Run';
 		badge.textContent = '';
@@ -145,8 +146,8 @@ function present(data)
 /* Shows everything there is to know about data after it changed. */
 function render(data, final)
 {
-	timeline.refresh();
 	setHeading(data);
+	timeline.refresh();
 	present(data);
 	if (final) {
 		summary.show(data);
@@ -164,12 +165,12 @@ async function showRun(id)
 	const generation = state.generation;
 	state.runId = id;
 	state.data = new RunData(id);
+	setHeading(state.data);
 	timeline.setData(state.data);
 	summary.clear('Loading…');
 	ascii.clear('');
 	exports.set(id, false);
 	history.setCurrent(id);
-	setHeading(state.data);
 	if (tabs.selected() === 'tab-compare')
 		tabs.select('tab-timeline');
 	let trace;

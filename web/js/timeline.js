@@ -358,6 +358,11 @@ export class Timeline {
 		this.syncRows();
 		this.indexNew();
 		this.resizeBox(this.rows.length);
+		/* The box may have just been shown or resized; Chart.js would
+		 * notice a frame later, and this draw would be lost. */
+		if (this.box.clientWidth !== this.chart.width ||
+		    this.box.clientHeight !== this.chart.height)
+			this.chart.resize();
 		this.applyRanges();
 		this.chart.update('none');
 		if (this.mode === 'native' && this.fitBars())

@@ -1,0 +1,241 @@
+/*
+ * One run from the form to every view of it: fetch (io=sleep, short waits)
+ * under threads.  The chart has one row per task and exactly the segments
+ * of GET /api/runs/{id}; the exports are the API's own files; the ASCII tab
+ * is the API's text; a deep link restores the view and the form; history
+ * lists the run and deletes it.  No console errors, nothing wider than a
+ * 390 px screen.
+ */
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { startServer, launchBrowser, openPage, api, waitForRun, screenshot,
+	 overflowReport, settle } from './harness.mjs';
+
+const TASKS = 4;
+let server;
+let browser;
+let runId;
+let trace;
+
+before(async () => {
+	server = await startServer();
+	browser = await launchBrowser();
+});
+
+after(async () => {
+	await browser?.close();
+	await server?.stop();
+});
+
+/* The bars of the timeline as [row, state, t0_ms, t1_ms], sorted. */
+function chartBars(page)
+{
+	return page.evaluate(() => {
+		const chart = window.Chart.getChart('timeline');
+		const bars = [];
+		for (const ds of chart.data.datasets)
+			for (const item of ds.data)
+				bars.push([item.y, ds.label, item.x[0], item.x[1]]);
+		return bars.sort((a, b) => a[0] - b[0] || a[2] - b[2]);
+	});
+}
+
+function traceBars(data, rowKey)
+{
+	const rowOf = new Map();
+	const rows = rowKey === 'lane' ? data.lanes : data.tasks;
+	rows.forEach((item, index) => rowOf.set(item.id, index));
+	return data.segments.map(s => [rowOf.get(s[rowKey]), s.state,
+				       s.t0_ns / 1e6, s.t1_ns / 1e6])
+		.sort((a, b) => a[0] - b[0] || a[2] - b[2]);
+}
+
+async function rowLabels(page)
+{
+	return page.evaluate(() => {
+		const chart = window.Chart.getChart('timeline');
+		return chart.scales.y.ticks.map(t => [t.value, t.label]);
+	});
+}
+
+async function download(page, name)
+{
+	const [file] = await Promise.all([
+		page.waitForEvent('download'),
+		page.getByRole('button', { name, exact: true }).click(),
+	]);
+	return readFile(await file.path());
+}
+
+test('run fetch under threads: one row per task, the API\'s segments',
+     { timeout: 120000 }, async () => {
+	const { page, context, errors } = await openPage(browser, server.base);
+	await page.getByLabel('Workload', { exact: true }).selectOption('fetch');
+	await page.locator('[data-field="params.tasks"] input')
+		.fill(String(TASKS));
+	await page.locator('[data-field="params.duration"] input').fill('150');
+	await page.locator('[data-field="params.io"] select')
+		.selectOption('sleep');
+	await page.getByLabel('Model', { exact: true }).selectOption('threads');
+	await page.getByRole('button', { name: 'Run', exact: true }).click();
+	await page.waitForFunction(() => /^#run=/.test(location.hash));
+	runId = decodeURIComponent(
+		(await page.evaluate(() => location.hash)).slice(5));
+	await page.waitForSelector('#timeline[data-complete="true"]',
+				   { timeout: 60000 });
+	trace = await waitForRun(server.base, runId);
+	assert.equal(trace.run.status, 'done');
+	assert.equal(trace.tasks.length, TASKS);
+
+	/* One row per task, named as the trace names them. */
+	await settle(page);
+	assert.equal(await page.getAttribute('#timeline', 'data-rows'),
+		     String(TASKS));
+	assert.deepEqual(await rowLabels(page),
+			 trace.tasks.map((t, i) => [i, t.name]));
+	/* Exactly the API's segments, each on its task's row. */
+	assert.ok(trace.segments.length >= TASKS);
+	assert.deepEqual(await chartBars(page), traceBars(trace, 'task'));
+	/* The states drawn are sleeps: the waits overlap under threads. */
+	assert.ok(trace.segments.some(s => s.state === 'sleep'));
+
+	/* Summary cards and the diagnosis come from the summary. */
+	const cards = await page.locator('#cards .card').allTextContents();
+	for (const title of ['Wall time', 'Summed task time', 'Speedup',
+			     'Parallelism', 'CPU utilisation',
+			     'Peak in flight'])
+		assert.ok(cards.some(c => c.startsWith(title)), title);
+	assert.ok((await page.textContent('#diagnosis'))
+		.includes(trace.summary.diagnosis.why));
+	assert.equal(await page.textContent('#view-status'), 'done');
+
+	/* A tooltip names state, task, lane and times. */
+	const box = await page.locator('#timeline').boundingBox();
+	const point = await page.evaluate(() => {
+		const chart = window.Chart.getChart('timeline');
+		const bar = chart.getDatasetMeta(chart.data.datasets
+			.findIndex(d => d.data.length)).data[0];
+		return { x: (bar.x + bar.base) / 2, y: bar.y };
+	});
+	await page.mouse.move(box.x + point.x, box.y + point.y);
+	const tip = page.locator('#timeline-box .tooltip');
+	await tip.waitFor({ state: 'visible' });
+	const tipText = await tip.textContent();
+	for (const word of ['task', 'lane', 'start', 'end', 'duration'])
+		assert.ok(tipText.includes(word), `tooltip shows ${word}`);
+
+	await screenshot(page, 'run-1280');
+
+	/* Rows per lane. */
+	await page.getByRole('radio', { name: 'Lanes' }).check();
+	assert.equal(await page.getAttribute('#timeline', 'data-rows'),
+		     String(trace.lanes.length));
+	assert.deepEqual(await chartBars(page), traceBars(trace, 'lane'));
+	await page.getByRole('radio', { name: 'Tasks' }).check();
+
+	/* Zoom and pan by keyboard change the time axis; reset restores. */
+	const range = () => page.evaluate(() => {
+		const x = window.Chart.getChart('timeline').scales.x;
+		return [x.min, x.max];
+	});
+	const full = await range();
+	await page.focus('#timeline');
+	await page.keyboard.press('+');
+	const zoomed = await range();
+	assert.ok(zoomed[1] - zoomed[0] < full[1] - full[0], 'zoomed in');
+	await page.keyboard.press('ArrowRight');
+	assert.ok((await range())[0] > zoomed[0], 'panned right');
+	await page.getByRole('button', { name: 'Reset zoom' }).click();
+	assert.deepEqual(await range(), full);
+
+	/* The text view is the API's. */
+	const ascii = await api(server.base, `/api/runs/${runId}/ascii`);
+	assert.equal(ascii.status, 200);
+	await page.getByRole('tab', { name: 'ASCII' }).click();
+	await page.waitForFunction(expected =>
+		document.getElementById('ascii').textContent === expected,
+	ascii.text);
+	await page.getByRole('tab', { name: 'Timeline' }).click();
+
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('the exports are the API\'s files and the chart as PNG',
+     { timeout: 60000 }, async () => {
+	assert.ok(runId, 'the run test ran first');
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${runId}` });
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	const json = JSON.parse(await download(page, 'Export JSON'));
+	const apiTrace = (await api(server.base, `/api/runs/${runId}`)).body;
+	assert.deepEqual(json, apiTrace);
+	assert.equal(json.format, 'overlap-trace');
+
+	const chrome = JSON.parse(await download(page, 'Export Chrome trace'));
+	const apiChrome = (await api(server.base,
+				     `/api/runs/${runId}/chrome`)).body;
+	assert.deepEqual(chrome, apiChrome);
+	assert.ok(chrome.traceEvents.some(e => e.ph === 'X'));
+
+	const ascii = (await download(page, 'Export ASCII')).toString();
+	assert.equal(ascii, (await api(server.base,
+				       `/api/runs/${runId}/ascii`)).text);
+
+	const png = await download(page, 'Export PNG');
+	assert.deepEqual([...png.subarray(0, 8)],
+			 [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+	assert.ok(png.length > 2000, 'the PNG holds a drawing');
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a deep link restores the run, the form and the chart',
+     { timeout: 60000 }, async () => {
+	assert.ok(runId, 'the run test ran first');
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${encodeURIComponent(runId)}`, width: 390,
+		  height: 844 });
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	assert.equal(await page.textContent('#view-title'),
+		     'fetch under threads');
+	assert.equal(await page.inputValue('#workload'), 'fetch');
+	assert.equal(await page.inputValue('#model'), 'threads');
+	assert.equal(await page.inputValue(
+		'[data-field="params.tasks"] input'), String(TASKS));
+	assert.equal(await page.inputValue(
+		'[data-field="params.io"] select'), 'sleep');
+	assert.deepEqual(await chartBars(page), traceBars(trace, 'task'));
+	const report = await overflowReport(page);
+	assert.ok(report.scrollWidth <= report.clientWidth,
+		  `no horizontal overflow at 390 px: ${report.wide.join(', ')}`);
+	await page.locator('#view').scrollIntoViewIfNeeded();
+	await screenshot(page, 'run-390');
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('history lists the run, links to it and deletes it',
+     { timeout: 60000 }, async () => {
+	assert.ok(runId, 'the run test ran first');
+	const { page, context, errors } = await openPage(browser, server.base);
+	const item = page.locator(`.history-item[data-id="${runId}"]`);
+	await item.waitFor();
+	const link = item.getByRole('link');
+	assert.equal(await link.getAttribute('href'),
+		     `#run=${encodeURIComponent(runId)}`);
+	await link.click();
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	assert.equal(await page.textContent('#view-title'),
+		     'fetch under threads');
+	await item.getByRole('button', { name: /Delete/ }).click();
+	await item.waitFor({ state: 'detached' });
+	assert.equal((await api(server.base, `/api/runs/${runId}`)).status,
+		     404);
+	/* The deleted run's view is gone too. */
+	await page.waitForFunction(() => location.hash === '');
+	assert.deepEqual(errors, []);
+	await context.close();
+});
