@@ -17,7 +17,8 @@ import { formatNs, formatRatio, formatPercent, formatCount, axisUnit,
 	 formatAxisMs } from './format.js';
 import { el, clear } from './dom.js';
 
-const BUCKETS = 600;
+const BUCKETS = 400;
+const EXACT_MAX = 200;	/* step points drawn as they are */
 const BOUND_WORDS = {
 	io: 'I/O-bound',
 	cpu: 'CPU-bound',
@@ -37,23 +38,35 @@ const CHECK_WORDS = {
 	max_in_flight: 'max in flight',
 };
 
-/* The kind of each state for the activity chart. */
+/* The series of the activity chart, and which states count in each. */
+export const ACTIVITY = [
+	{ label: 'computing', colour: 'compute' },
+	{ label: 'waiting (I/O, sleep)', colour: 'io' },
+	{ label: 'blocked (GIL, locks, queues)', colour: 'gil-wait' },
+	{ label: 'queued', colour: 'queued' },
+];
+
 function activityKind(stateIndex)
 {
 	const name = STATES[stateIndex];
+	if (WORKING_STATES.has(name))
+		return 0;
+	if (name === 'io' || name === 'sleep')
+		return 1;
 	if (name === 'queued')
-		return 2;
-	return WORKING_STATES.has(name) ? 0 : 1;
+		return 3;
+	return 2;
 }
 
 /*
- * Step series {t_ms, count} per kind (computing, waiting, queued) from the
- * segments, reduced to at most BUCKETS points each.
+ * Step series {x: ms, y: tasks} per kind of ACTIVITY from the segments.
+ * Up to EXACT_MAX changes a series is drawn exactly; beyond, as the
+ * time-weighted mean over BUCKETS slices of the run (a pixel or two each).
  */
 export function activitySeries(segments, endNs)
 {
-	const starts = [[], [], []];
-	const ends = [[], [], []];
+	const starts = ACTIVITY.map(() => []);
+	const ends = ACTIVITY.map(() => []);
 	for (const s of segments) {
 		const k = activityKind(s.state);
 		starts[k].push(s.t0);
@@ -86,7 +99,7 @@ function steps(starts, ends, span)
 		exact.push({ x: t, y: count });
 	}
 	exact.push({ x: span, y: count });
-	if (exact.length <= BUCKETS * 2)
+	if (exact.length <= EXACT_MAX)
 		return exact.map(p => ({ x: p.x / 1e6, y: p.y }));
 	/* Time-weighted mean per bucket. */
 	const width = span / BUCKETS;
@@ -141,14 +154,11 @@ export class SummaryView {
 			type: 'line',
 			data: {
 				datasets: [
-					line('computing', stateColour('compute'),
-					     'origin'),
-					line('waiting', stateColour('gil-wait'),
-					     false),
-					line('queued', stateColour('queued'),
-					     false),
+					...ACTIVITY.map((a, k) => line(a.label,
+						stateColour(a.colour),
+						k === 0 ? 'origin' : false)),
 					{ ...line('queue depth', '#CC79A7', false),
-					  borderDash: [4, 3], hidden: true },
+					  borderDash: [4, 3], absent: true },
 				],
 			},
 			options: {
@@ -187,8 +197,15 @@ export class SummaryView {
 				},
 				plugins: {
 					legend: {
-						labels: { color: colours.text,
-							  boxWidth: 14 },
+						labels: {
+							color: colours.text,
+							boxWidth: 14,
+							/* only series this run has */
+							filter: (item, chart) =>
+								!chart.datasets[
+									item.datasetIndex]
+									.absent,
+						},
 					},
 					tooltip: {
 						callbacks: {
@@ -227,13 +244,18 @@ export class SummaryView {
 		const endNs = data.extentNs();
 		const series = activitySeries(data.segments, endNs);
 		const datasets = this.chart.data.datasets;
-		for (let k = 0; k < 3; k++)
+		for (let k = 0; k < ACTIVITY.length; k++) {
 			datasets[k].data = series[k];
+			datasets[k].absent = series[k].every(p => p.y === 0);
+			datasets[k].hidden = datasets[k].absent;
+		}
 		const depth = data.counters
 			.filter(c => c.name === 'queue_depth')
 			.map(c => ({ x: c.t / 1e6, y: c.value }));
-		datasets[3].data = depth;
-		datasets[3].hidden = depth.length === 0;
+		const q = ACTIVITY.length;
+		datasets[q].data = depth;
+		datasets[q].absent = depth.length === 0;
+		datasets[q].hidden = depth.length === 0;
 		this.chart.options.scales.x.max = Math.max(endNs / 1e6, 1);
 		this.chart.update('none');
 		this.activityCost = performance.now() - now;
@@ -274,15 +296,21 @@ export class SummaryView {
 		    null && s.max_loop_lag_ns >= 0)
 			this.card('Max loop lag', formatNs(s.max_loop_lag_ns),
 				  'worst lateness of an event-loop timer');
-		const checks = s.checks || {};
-		for (const [key, value] of Object.entries(checks)) {
+		/* Counts are cards; lists and words (the order results
+		 * were collected in, say) are one line each below them. */
+		const checks = Object.entries(s.checks || {});
+		const name = key => CHECK_WORDS[key] || key.replace(/_/g, ' ');
+		for (const [key, value] of checks) {
+			if (typeof value !== 'number')
+				continue;
 			const bad = (key === 'lost' || key === 'failed') &&
-				Number(value) > 0;
-			this.card(CHECK_WORDS[key] || key.replace(/_/g, ' '),
-				  typeof value === 'object' ?
-					JSON.stringify(value) : formatCount(value),
+				value > 0;
+			this.card(name(key), formatCount(value),
 				  'a check of the workload', bad ? 'warn' : 'check');
 		}
+		for (const [key, value] of checks)
+			if (typeof value !== 'number')
+				this.detail(name(key), value);
 		this.showDiagnosis(s.diagnosis);
 		this.updateActivity(data, true);
 	}
@@ -306,6 +334,27 @@ export class SummaryView {
 				diagnosis.why));
 	}
 
+	detail(name, value)
+	{
+		let text;
+		if (Array.isArray(value)) {
+			const shown = value.slice(0, 12).map(v =>
+				(typeof v === 'object' ? JSON.stringify(v) :
+					String(v)));
+			text = shown.join(', ') + (value.length > 12 ?
+				`, … (${value.length} in all)` : '');
+		} else if (typeof value === 'boolean') {
+			text = value ? 'yes' : 'no';
+		} else if (value && typeof value === 'object') {
+			text = JSON.stringify(value);
+		} else {
+			text = String(value);
+		}
+		const row = el('div', 'card card-detail');
+		row.append(el('dt', null, name), el('dd', null, text));
+		this.cards.append(row);
+	}
+
 	card(title, value, help, kind)
 	{
 		const card = el('div', `card${kind ? ` card-${kind}` : ''}`);
@@ -324,10 +373,11 @@ export class SummaryView {
 		x.grid.color = y.grid.color = colours.grid;
 		x.ticks.color = y.ticks.color = y.title.color = colours.muted;
 		this.chart.options.plugins.legend.labels.color = colours.text;
-		const datasets = this.chart.data.datasets;
-		datasets[0].borderColor = stateColour('compute');
-		datasets[1].borderColor = stateColour('gil-wait');
-		datasets[2].borderColor = stateColour('queued');
+		ACTIVITY.forEach((a, k) => {
+			const colour = stateColour(a.colour);
+			this.chart.data.datasets[k].borderColor = colour;
+			this.chart.data.datasets[k].backgroundColor = colour + '33';
+		});
 		this.chart.update('none');
 	}
 }
