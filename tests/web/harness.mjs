@@ -171,12 +171,14 @@ export async function waitForRun(base, id, timeoutMs = 60000)
 	}
 }
 
-export async function screenshot(page, name)
+/* Saves build/screenshots/NAME.png: the whole page, or with
+ * {fullPage: false} what the window shows. */
+export async function screenshot(page, name, { fullPage = true } = {})
 {
 	const dir = path.join(BUILD, 'screenshots');
 	await mkdir(dir, { recursive: true });
 	const file = path.join(dir, `${name}.png`);
-	await page.screenshot({ path: file, fullPage: true });
+	await page.screenshot({ path: file, fullPage });
 	return file;
 }
 

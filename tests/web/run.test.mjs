@@ -127,6 +127,7 @@ test('run fetch under threads: one row per task, the API\'s segments',
 		assert.ok(tipText.includes(word), `tooltip shows ${word}`);
 
 	await screenshot(page, 'run-1280');
+	await screenshot(page, 'run-1280x800', { fullPage: false });
 
 	/* Rows per lane. */
 	await page.getByRole('radio', { name: 'Lanes' }).check();
@@ -149,6 +150,27 @@ test('run fetch under threads: one row per task, the API\'s segments',
 	assert.ok((await range())[0] > zoomed[0], 'panned right');
 	await page.getByRole('button', { name: 'Reset zoom' }).click();
 	assert.deepEqual(await range(), full);
+
+	/* The legend hides and shows a state, by keyboard too. */
+	const sleepButton = page.locator('#legend button', { hasText: 'sleep' });
+	await sleepButton.focus();
+	await page.keyboard.press('Space');
+	assert.equal(await sleepButton.getAttribute('aria-pressed'), 'false');
+	assert.equal(await page.evaluate(() => window.Chart.getChart('timeline')
+		.data.datasets.find(d => d.label === 'sleep').hidden), true);
+	await page.keyboard.press('Enter');
+	assert.equal(await sleepButton.getAttribute('aria-pressed'), 'true');
+
+	/* The tabs follow the arrow keys. */
+	await page.focus('#tab-timeline');
+	await page.keyboard.press('ArrowRight');
+	assert.equal(await page.getAttribute('#tab-ascii', 'aria-selected'),
+		     'true');
+	assert.equal(await page.isVisible('#panel-ascii'), true);
+	assert.equal(await page.isVisible('#panel-timeline'), false);
+	await page.keyboard.press('Home');
+	assert.equal(await page.getAttribute('#tab-timeline', 'aria-selected'),
+		     'true');
 
 	/* The text view is the API's. */
 	const ascii = await api(server.base, `/api/runs/${runId}/ascii`);
@@ -211,8 +233,9 @@ test('a deep link restores the run, the form and the chart',
 	const report = await overflowReport(page);
 	assert.ok(report.scrollWidth <= report.clientWidth,
 		  `no horizontal overflow at 390 px: ${report.wide.join(', ')}`);
-	await page.locator('#view').scrollIntoViewIfNeeded();
 	await screenshot(page, 'run-390');
+	await page.locator('#view').evaluate(node => node.scrollIntoView());
+	await screenshot(page, 'run-390x844-view', { fullPage: false });
 	assert.deepEqual(errors, []);
 	await context.close();
 });
@@ -236,6 +259,33 @@ test('history lists the run, links to it and deletes it',
 		     404);
 	/* The deleted run's view is gone too. */
 	await page.waitForFunction(() => location.hash === '');
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a running run can be cancelled from the page', { timeout: 60000 },
+     async () => {
+	const { page, context, errors } = await openPage(browser, server.base);
+	await page.getByLabel('Workload', { exact: true }).selectOption('fetch');
+	await page.locator('[data-field="params.tasks"] input').fill('2');
+	await page.locator('[data-field="params.duration"] input')
+		.fill('30000');
+	await page.locator('[data-field="params.io"] select')
+		.selectOption('sleep');
+	await page.getByLabel('Model', { exact: true }).selectOption('threads');
+	await page.getByRole('button', { name: 'Run', exact: true }).click();
+	await page.waitForFunction(() => /^#run=/.test(location.hash));
+	const id = decodeURIComponent(
+		(await page.evaluate(() => location.hash)).slice(5));
+	/* Wait until the page shows the run going (a sleep is open). */
+	await page.waitForSelector('#view-status:text("running")');
+	await page.getByRole('button', { name: 'Cancel run' }).click();
+	await page.waitForSelector('#timeline[data-complete="true"]',
+				   { timeout: 30000 });
+	const trace = await waitForRun(server.base, id, 30000);
+	assert.equal(trace.run.status, 'cancelled');
+	assert.equal(await page.textContent('#view-status'), 'cancelled');
+	assert.equal(await page.isVisible('#cancel-run'), false);
 	assert.deepEqual(errors, []);
 	await context.close();
 });

@@ -105,6 +105,7 @@ function setHeading(data)
 	const cancel = byId('cancel-run');
 	byId('view').classList.toggle('empty', !data);
 	if (!data) {
+		document.title = 'overlap';
 		title.textContent = 'Choose a workload and press Run';
 		badge.textContent = '';
 		badge.hidden = true;
@@ -114,6 +115,7 @@ function setHeading(data)
 	const run = data.run || {};
 	title.textContent = run.workload ?
 		`${run.workload} under ${run.model}` : `Run ${data.id}`;
+	document.title = `${title.textContent} · overlap`;
 	const status = data.status || 'loading';
 	badge.textContent = status;
 	badge.dataset.status = status;
