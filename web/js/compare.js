@@ -58,12 +58,16 @@ export class CompareView {
 		this.entries = [];
 		clear(this.stack);
 		this.compareId = null;
+		this.loaded = null;
 	}
 
 	async show(id)
 	{
-		if (this.compareId === id)
+		if (this.compareId === id) {
+			if (this.loaded && this.onLoaded)
+				this.onLoaded(this.loaded);
 			return;
+		}
 		this.reset();
 		this.compareId = id;
 		const generation = this.generation;
@@ -82,6 +86,7 @@ export class CompareView {
 		this.status.textContent = `${compare.workload || ''}: ` +
 			`${runs.length} models, run one after another, drawn ` +
 			'on one time axis.';
+		this.loaded = compare;
 		if (this.onLoaded)
 			this.onLoaded(compare);
 		for (const run of runs)

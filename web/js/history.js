@@ -70,6 +70,14 @@ export class HistoryView {
 			details.push(when);
 		const meta = el('span', 'history-meta',
 				details.filter(Boolean).join(' · '));
+		if (entry.compare) {
+			const compare = el('a', 'history-compare', 'compare');
+			compare.href =
+				`#compare=${encodeURIComponent(entry.compare)}`;
+			compare.setAttribute('aria-label',
+					     `Open the compare of run ${id}`);
+			meta.append(document.createTextNode(' · '), compare);
+		}
 		const remove = el('button', 'history-delete', 'Delete');
 		remove.type = 'button';
 		remove.setAttribute('aria-label',

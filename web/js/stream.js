@@ -69,7 +69,10 @@ export function parseEvents(text, emit)
 			else if (field === 'retry' && /^\d+$/.test(value))
 				retry = Number(value);
 		}
-		emit(name, data, id, retry);
+		/* A block of comments only (the server's heartbeat) is
+		 * no event. */
+		if (data !== null || id !== null || retry !== null)
+			emit(name, data, id, retry);
 		start = end + 2;
 	}
 	return text.slice(start);

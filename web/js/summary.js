@@ -251,7 +251,8 @@ export class SummaryView {
 		}
 		const depth = data.counters
 			.filter(c => c.name === 'queue_depth')
-			.map(c => ({ x: c.t / 1e6, y: c.value }));
+			.map(c => ({ x: c.t / 1e6, y: c.value }))
+			.sort((a, b) => a.x - b.x);
 		const q = ACTIVITY.length;
 		datasets[q].data = depth;
 		datasets[q].absent = depth.length === 0;
