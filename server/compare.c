@@ -45,6 +45,8 @@ static json_t *options_for(const struct model_ops *m, const json_t *options)
 	const char *key;
 	json_t *value;
 
+	if (!options)
+		return out;
 	json_object_foreach((json_t *)options, key, value)
 	{
 		if (model_has_option(m, key))
@@ -162,8 +164,7 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 			json_object_get(body, "workload"), "model",
 			models[i]->name, "params",
 			json_object_get(body, "params"), "options",
-			options_for(models[i], options ? options
-						       : json_object()));
+			options_for(models[i], options));
 		struct spec_error e = {0};
 
 		specs[n] = calloc(1, sizeof(*specs[n]));

@@ -54,6 +54,8 @@ struct http {
 };
 
 struct request {
+	bool started;	    /* the first call's checks are done */
+	bool nul_in_uri;    /* "%00": the decoded path would be cut short */
 	char *body;
 	size_t len, cap;
 	size_t received;
@@ -295,6 +297,11 @@ static bool refused(struct http *h, struct MHD_Connection *conn,
 {
 	const char *length, *site;
 
+	if (req->nul_in_uri) {
+		*ret = reply_error(h, NULL, conn, MHD_HTTP_BAD_REQUEST, NULL,
+				   "a NUL byte in the URL");
+		return true;
+	}
 	if (!http_host_allowed(&h->cfg, header(conn, MHD_HTTP_HEADER_HOST))) {
 		*ret = reply_error(h, NULL, conn, MHD_HTTP_FORBIDDEN, NULL,
 				   "this server does not answer to that Host "
@@ -822,6 +829,9 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn,
 		if (!req)
 			return MHD_NO;
 		*req_cls = req;
+	}
+	if (!req->started) {
+		req->started = true;
 		if (refused(h, conn, method, req, &ret)) {
 			req->answered = true;
 			return ret;
@@ -863,6 +873,17 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn,
 				   NULL, "the body is larger than %zu bytes",
 				   h->cfg.body_max_bytes);
 	return route(h, req, conn, url, method);
+}
+
+void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct request *req = calloc(1, sizeof(*req));
+
+	(void)cls;
+	(void)conn;
+	if (req)
+		req->nul_in_uri = strcasestr(uri, "%00") != NULL;
+	return req;
 }
 
 void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,

@@ -44,6 +44,9 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn,
 			    const char *url, const char *method,
 			    const char *version, const char *upload_data,
 			    size_t *upload_data_size, void **req_cls);
+/* MHD_OPTION_URI_LOG_CALLBACK: sees the URL before it is decoded (a
+ * "%00" would cut the decoded path short) and starts the request's state. */
+void *http_uri_seen(void *cls, const char *uri, struct MHD_Connection *conn);
 /* MHD_RequestCompletedCallback: frees the request's state. */
 void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		    enum MHD_RequestTerminationCode toe);

@@ -519,6 +519,7 @@ int server_main(int argc, char **argv)
 		0, NULL, NULL, http_handle, http,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, http,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, http,
 		MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
