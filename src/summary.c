@@ -306,4 +306,15 @@ void summary_compute(struct trace *t)
 	m->peak_inflight = peak_inflight(t);
 	t->has_summary = true;
 	diagnose(t);
+	/* A workload that knows why its checks came out as they did says so
+	 * in checks.explain (sync.c: a counter on an event loop is exact);
+	 * the diagnosis ends with it. */
+	json_t *explain = json_object_get(m->checks, "explain");
+
+	if (json_is_string(explain)) {
+		size_t used = strlen(m->why);
+
+		snprintf(m->why + used, sizeof(m->why) - used, "%s%s",
+			 used ? " " : "", json_string_value(explain));
+	}
 }

@@ -2428,13 +2428,14 @@ void sync_add_checks(struct run_ctx *ctx)
 				    json_integer(expected - got));
 		if (atomic_load(&sh->loop_incr))
 			json_object_set_new(
-				ctx->checks, "why_exact",
+				ctx->checks, "explain",
 				json_string(
-					"on an event loop a task runs until "
-					"it awaits, so nothing comes between "
-					"the read and the write of "
-					"counter += 1; set await=yes to put "
-					"an await inside and lose updates"));
+					"The counter is exact because on an "
+					"event loop a task runs until it "
+					"awaits, so nothing comes between the "
+					"read and the write of counter += 1; "
+					"with await=yes an await sits inside "
+					"and updates are lost."));
 	}
 	if (queues) {
 		json_object_set_new(ctx->checks, "produced",

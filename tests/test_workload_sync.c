@@ -300,11 +300,16 @@ static void test_counter(void **state)
 				    0);
 		else if (cc->must_see != ST__COUNT)
 			assert_true(count_segments(t, cc->must_see, NULL) > 0);
-		/* Only the loop explains why it is exact. */
-		assert_int_equal(
-			json_object_get(t->summary.checks, "why_exact") != NULL,
-			strcmp(cc->model, "asyncio") == 0 && !cc->lossy &&
-				cc->must_see == ST__COUNT);
+		/* Only the loop explains why it is exact, in the checks and
+		 * at the end of the diagnosis. */
+		bool explained = strcmp(cc->model, "asyncio") == 0 &&
+				 !cc->lossy && cc->must_see == ST__COUNT;
+
+		assert_int_equal(json_object_get(t->summary.checks,
+						 "explain") != NULL,
+				 explained);
+		assert_int_equal(strstr(t->summary.why, "await=yes") != NULL,
+				 explained);
 		free_trace(t);
 	}
 }
