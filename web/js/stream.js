@@ -28,6 +28,14 @@ export const EVENT_NAMES = [
 
 const KNOWN = new Set(EVENT_NAMES);
 const MAX_RETRIES = 20;
+const SLICE_MS = 8;
+
+function yieldToPage()
+{
+	if (globalThis.scheduler && globalThis.scheduler.yield)
+		return globalThis.scheduler.yield();
+	return new Promise(resolve => setTimeout(resolve, 0));
+}
 
 /*
  * Splits SSE text into events.  Returns the unparsed tail (an incomplete
@@ -173,6 +181,7 @@ export function openStream(id, { onBatch, onEnd, onError })
 		const reader = response.body
 			.pipeThrough(new TextDecoderStream()).getReader();
 		let pending = '';
+		let sliceStart = performance.now();
 		for (;;) {
 			const { value, done } = await reader.read();
 			if (done)
@@ -183,6 +192,13 @@ export function openStream(id, { onBatch, onEnd, onError })
 			if (ended) {
 				controller.abort();
 				return true;
+			}
+			/* Chunks already received resolve read() at once, so
+			 * a fast stream would keep this loop going without a
+			 * break: give the page a turn every few ms. */
+			if (performance.now() - sliceStart > SLICE_MS) {
+				await yieldToPage();
+				sliceStart = performance.now();
 			}
 		}
 		return ended;

@@ -789,6 +789,8 @@ export class Timeline {
 		});
 	}
 
+	/* Segments still running, up to the present.  Rows thinner than a
+	 * pixel share their pixel line: one rectangle per line and state. */
 	collectOpen(chart, rects)
 	{
 		const data = this.data;
@@ -796,8 +798,9 @@ export class Timeline {
 			return;
 		const { chartArea: area } = chart;
 		const x = chart.scales.x;
-		const { y, barPx } = this.rowGeometry(chart);
-		const nowMs = this.nowNs() / 1e6;
+		const { y, rowPx, barPx } = this.rowGeometry(chart);
+		const nowPx = x.getPixelForValue(this.nowNs() / 1e6);
+		const lines = rowPx < 1 ? new Map() : null;
 		for (const [task, open] of data.open) {
 			if (this.hidden.has(open.state))
 				continue;
@@ -807,14 +810,29 @@ export class Timeline {
 				continue;
 			const a = Math.max(area.left,
 				x.getPixelForValue(open.t0 / 1e6));
-			const b = Math.min(area.right,
-				x.getPixelForValue(Math.max(nowMs,
-					open.t0 / 1e6)));
+			const b = Math.min(area.right, Math.max(nowPx, a));
 			if (b < area.left || a > area.right)
 				continue;
 			const centre = y.getPixelForValue(row);
-			rects[open.state].push(a, centre - barPx / 2,
-					       Math.max(1, b - a), barPx);
+			if (!lines) {
+				rects[open.state].push(a, centre - barPx / 2,
+						       Math.max(1, b - a), barPx);
+				continue;
+			}
+			const line = Math.floor(centre) * STATES.length +
+				open.state;
+			const known = lines.get(line);
+			if (!known)
+				lines.set(line, [a, b]);
+			else if (a < known[0])
+				known[0] = a;
+		}
+		if (!lines)
+			return;
+		for (const [line, [a, b]] of lines) {
+			const state = line % STATES.length;
+			const top = (line - state) / STATES.length;
+			rects[state].push(a, top, Math.max(1, b - a), 1);
 		}
 	}
 
