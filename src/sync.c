@@ -84,12 +84,12 @@ struct sync_obj {
 	int64_t interval_ns; /* limiter: 1/rate; 0: no limit */
 
 	/* protected by mutex */
-	int64_t value; /* lock: owner task + 1; semaphore: permits; queue:
-			* length; barrier: arrived; event: set */
-	int64_t head;	    /* queue: index of the oldest item */
-	uint64_t round;	    /* barrier: rounds completed */
-	int64_t next_ns;    /* limiter: earliest next grant, epoch ns */
-	int64_t closers;    /* queue: STEP_CLOSE still to come */
+	int64_t value;	 /* lock: owner task + 1; semaphore: permits; queue:
+			  * length; barrier: arrived; event: set */
+	int64_t head;	 /* queue: index of the oldest item */
+	uint64_t round;	 /* barrier: rounds completed */
+	int64_t next_ns; /* limiter: earliest next grant, epoch ns */
+	int64_t closers; /* queue: STEP_CLOSE still to come */
 	uint32_t sleepers_a, sleepers_b; /* threads in a cond wait */
 
 	/* the loop thread only: FIFO wait lists through sync_task.next;
@@ -204,8 +204,7 @@ static int64_t *queue_items(struct sync_rt *rt, struct sync_obj *o)
 
 static void changed(struct sync_rt *rt)
 {
-	atomic_fetch_add_explicit(&rt->sh->generation, 1,
-				  memory_order_relaxed);
+	atomic_fetch_add_explicit(&rt->sh->generation, 1, memory_order_relaxed);
 }
 
 static bool run_stopped(const struct run_ctx *run)
@@ -217,9 +216,9 @@ static void max_update(_Atomic int64_t *max, int64_t v)
 {
 	int64_t cur = atomic_load_explicit(max, memory_order_relaxed);
 
-	while (v > cur && !atomic_compare_exchange_weak_explicit(
-				  max, &cur, v, memory_order_relaxed,
-				  memory_order_relaxed))
+	while (v > cur &&
+	       !atomic_compare_exchange_weak_explicit(
+		   max, &cur, v, memory_order_relaxed, memory_order_relaxed))
 		;
 }
 
@@ -340,8 +339,8 @@ static int disk_write(const char *path, int64_t bytes)
 	}
 	while (done < bytes) {
 		size_t n = bytes - done < DISK_CHUNK_BYTES
-				   ? (size_t)(bytes - done)
-				   : DISK_CHUNK_BYTES;
+			       ? (size_t)(bytes - done)
+			       : DISK_CHUNK_BYTES;
 		ssize_t w = write(fd, buf, n);
 
 		if (w < 0) {
@@ -445,7 +444,7 @@ static void files_remove(struct sync_rt *rt)
 
 			if (valid_disk_step(rt, s) &&
 			    file_path(rt, s->object, t, path, sizeof(path)) ==
-				    0)
+				0)
 				unlink(path);
 		}
 	}
@@ -476,8 +475,8 @@ static size_t layout(const struct program *p, size_t *objects_off,
 	for (size_t i = 0; i < p->n_objects; i++)
 		if (p->objects[i].kind == OBJ_QUEUE)
 			off += (size_t)(p->objects[i].count > 0
-						? p->objects[i].count
-						: 1) *
+					    ? p->objects[i].count
+					    : 1) *
 			       sizeof(int64_t);
 	return align64(off);
 }
@@ -540,9 +539,9 @@ static void objects_init(struct sync_rt *rt, size_t items_off)
 		case OBJ_LIMITER:
 			/* count: grants per 1000 s. */
 			o->interval_ns = d->count > 0
-						 ? (int64_t)(1000.0 * NS_PER_S /
-							     (double)d->count)
-						 : 0;
+					     ? (int64_t)(1000.0 * NS_PER_S /
+							 (double)d->count)
+					     : 0;
 			o->next_ns = INT64_MIN;
 			break;
 		default:
@@ -600,8 +599,8 @@ struct sync_rt *sync_create(struct run_ctx *ctx)
 			 size, strerror(errno));
 		goto out_close;
 	}
-	rt->base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rt->fd,
-			0);
+	rt->base =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, rt->fd, 0);
 	if (rt->base == MAP_FAILED) {
 		err = -errno;
 		snprintf(ctx->message, sizeof(ctx->message),
@@ -787,8 +786,7 @@ static void bwait_end_at(struct bwait *w, int64_t t1)
 		return;
 	if (w->op != OP_NONE)
 		reg_unblock(w->rt, w->x->task);
-	rec_segment(w->x->lane, w->x->task, w->state, w->t0_ns, t1,
-		    w->obj + 1);
+	rec_segment(w->x->lane, w->x->task, w->state, w->t0_ns, t1, w->obj + 1);
 	exec_gil_acquire(w->x);
 }
 
@@ -801,11 +799,8 @@ static void bwait_end(struct bwait *w)
 static struct bwait bwait_make(struct exec_ctx *x, uint32_t obj,
 			       enum wait_op op, enum seg_state state)
 {
-	struct bwait w = {.x = x,
-			  .rt = x->run->sync,
-			  .obj = obj,
-			  .state = state,
-			  .op = op};
+	struct bwait w = {
+	    .x = x, .rt = x->run->sync, .obj = obj, .state = state, .op = op};
 	return w;
 }
 
@@ -878,8 +873,7 @@ static void b_release(struct sync_obj *o)
 }
 
 /* Queue depth over time: the items in all queues together. */
-static void depth_sample(const struct rec_lane *lane, int64_t t,
-			 int64_t depth)
+static void depth_sample(const struct rec_lane *lane, int64_t t, int64_t depth)
 {
 	rec_counter(lane, CTR_QUEUE_DEPTH, t, depth);
 }
@@ -1070,8 +1064,8 @@ static void incr_gil_check(struct exec_ctx *x, int64_t *t_seg, uint32_t note)
 }
 
 /* The switch point between an increment's read and its write. */
-static void incr_switch_point(struct exec_ctx *x, bool await_inside,
-			      bool spin, int64_t *t_seg, uint32_t note)
+static void incr_switch_point(struct exec_ctx *x, bool await_inside, bool spin,
+			      int64_t *t_seg, uint32_t note)
 {
 	if (await_inside) {
 		/* time.sleep(0): release the GIL, let others run, take it
@@ -1139,8 +1133,7 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 			atomic_fetch_add_explicit(&o->counter, 1,
 						  memory_order_relaxed);
 			if (await_inside)
-				incr_switch_point(x, true, false, &t_seg,
-						  note);
+				incr_switch_point(x, true, false, &t_seg, note);
 		} else {
 			int64_t v;
 
@@ -1247,8 +1240,8 @@ static int b_request(struct exec_ctx *x, const struct step *s)
 	for (int attempt = 0;; attempt++) {
 		int64_t t_io = rec_now(x->lane), t1, latency;
 		int k = attempt < REQUEST_MAX_ATTEMPTS
-				? attempt
-				: REQUEST_MAX_ATTEMPTS - 1;
+			    ? attempt
+			    : REQUEST_MAX_ATTEMPTS - 1;
 
 		if (lim) {
 			rc = b_rate(x, s->object, lim, &t_io);
@@ -1535,8 +1528,8 @@ static void c_resumed(struct sync_rt *rt, const struct sync_coop_env *env,
 {
 	struct sync_task *t = &rt->tasks[task];
 
-	rec_segment(env->lane, task, op_state(op), t->t0_ns,
-		    rec_now(env->lane), obj + 1);
+	rec_segment(env->lane, task, op_state(op), t->t0_ns, rec_now(env->lane),
+		    obj + 1);
 	t->granted = 0;
 }
 
@@ -1548,10 +1541,13 @@ static void c_depth(struct sync_rt *rt, const struct sync_coop_env *env,
 	depth_sample(env->lane, rec_now(env->lane), depth);
 }
 
-/* The operations.  The c_take_* ones return true when done at once and
- * park the task otherwise; the c_give_* ones hand over to a waiter. */
-static bool c_take_lock(struct sync_rt *rt, const struct sync_coop_env *env,
-			uint32_t task, uint32_t obj)
+/* The operations, each under the object's mutex (the loop thread is the
+ * only user, but the watchdog reads the objects to explain a deadlock).
+ * The c_take_* ones return true when done at once and park the task
+ * otherwise; the c_give_* ones hand over to a waiter. */
+static bool c_take_lock_locked(struct sync_rt *rt,
+			       const struct sync_coop_env *env, uint32_t task,
+			       uint32_t obj)
 {
 	struct sync_obj *o = &rt->objs[obj];
 
@@ -1563,8 +1559,8 @@ static bool c_take_lock(struct sync_rt *rt, const struct sync_coop_env *env,
 	return false;
 }
 
-static int c_give_lock(struct sync_rt *rt, const struct sync_coop_env *env,
-		       uint32_t obj)
+static int c_give_lock_locked(struct sync_rt *rt,
+			      const struct sync_coop_env *env, uint32_t obj)
 {
 	struct sync_obj *o = &rt->objs[obj];
 	uint32_t w;
@@ -1578,8 +1574,9 @@ static int c_give_lock(struct sync_rt *rt, const struct sync_coop_env *env,
 	return 0;
 }
 
-static bool c_take_sem(struct sync_rt *rt, const struct sync_coop_env *env,
-		       uint32_t task, uint32_t obj)
+static bool c_take_sem_locked(struct sync_rt *rt,
+			      const struct sync_coop_env *env, uint32_t task,
+			      uint32_t obj)
 {
 	struct sync_obj *o = &rt->objs[obj];
 
@@ -1591,8 +1588,8 @@ static bool c_take_sem(struct sync_rt *rt, const struct sync_coop_env *env,
 	return false;
 }
 
-static void c_give_sem(struct sync_rt *rt, const struct sync_coop_env *env,
-		       uint32_t obj)
+static void c_give_sem_locked(struct sync_rt *rt,
+			      const struct sync_coop_env *env, uint32_t obj)
 {
 	struct sync_obj *o = &rt->objs[obj];
 	uint32_t w = c_list_pop(rt, o, 0);
@@ -1605,8 +1602,8 @@ static void c_give_sem(struct sync_rt *rt, const struct sync_coop_env *env,
 
 /* Puts item: straight into a waiting getter's hands, into the queue, or
  * parks (the item waits with the task). */
-static bool c_put(struct sync_rt *rt, const struct sync_coop_env *env,
-		  uint32_t task, uint32_t obj, int64_t item)
+static bool c_put_locked(struct sync_rt *rt, const struct sync_coop_env *env,
+			 uint32_t task, uint32_t obj, int64_t item)
 {
 	struct sync_obj *o = &rt->objs[obj];
 	uint32_t w = c_list_pop(rt, o, 0);
@@ -1629,8 +1626,8 @@ static bool c_put(struct sync_rt *rt, const struct sync_coop_env *env,
 
 /* Gets an item into rt->tasks[task].item, taking a parked putter's item
  * into the room it made; or parks. */
-static bool c_get(struct sync_rt *rt, const struct sync_coop_env *env,
-		  uint32_t task, uint32_t obj)
+static bool c_get_locked(struct sync_rt *rt, const struct sync_coop_env *env,
+			 uint32_t task, uint32_t obj)
 {
 	struct sync_obj *o = &rt->objs[obj];
 	uint32_t w;
@@ -1645,7 +1642,7 @@ static bool c_get(struct sync_rt *rt, const struct sync_coop_env *env,
 	w = c_list_pop(rt, o, 1);
 	if (w != NIL) {
 		queue_items(rt, o)[(o->head + o->value) % o->count] =
-			rt->tasks[w].item;
+		    rt->tasks[w].item;
 		o->value++;
 		c_grant(rt, env, w);
 	} else {
@@ -1654,8 +1651,9 @@ static bool c_get(struct sync_rt *rt, const struct sync_coop_env *env,
 	return true;
 }
 
-static bool c_barrier(struct sync_rt *rt, const struct sync_coop_env *env,
-		      uint32_t task, uint32_t obj)
+static bool c_barrier_locked(struct sync_rt *rt,
+			     const struct sync_coop_env *env, uint32_t task,
+			     uint32_t obj)
 {
 	struct sync_obj *o = &rt->objs[obj];
 	uint32_t w;
@@ -1671,8 +1669,8 @@ static bool c_barrier(struct sync_rt *rt, const struct sync_coop_env *env,
 	return true;
 }
 
-static void c_event_set(struct sync_rt *rt, const struct sync_coop_env *env,
-			uint32_t obj)
+static void c_event_set_locked(struct sync_rt *rt,
+			       const struct sync_coop_env *env, uint32_t obj)
 {
 	struct sync_obj *o = &rt->objs[obj];
 	uint32_t w;
@@ -1680,6 +1678,88 @@ static void c_event_set(struct sync_rt *rt, const struct sync_coop_env *env,
 	o->value = 1;
 	while ((w = c_list_pop(rt, o, 0)) != NIL)
 		c_grant(rt, env, w);
+}
+
+static bool c_take_lock(struct sync_rt *rt, const struct sync_coop_env *env,
+			uint32_t task, uint32_t obj)
+{
+	bool r;
+
+	obj_lock(&rt->objs[obj]);
+	r = c_take_lock_locked(rt, env, task, obj);
+	obj_unlock(&rt->objs[obj]);
+	return r;
+}
+
+static int c_give_lock(struct sync_rt *rt, const struct sync_coop_env *env,
+		       uint32_t obj)
+{
+	int r;
+
+	obj_lock(&rt->objs[obj]);
+	r = c_give_lock_locked(rt, env, obj);
+	obj_unlock(&rt->objs[obj]);
+	return r;
+}
+
+static bool c_take_sem(struct sync_rt *rt, const struct sync_coop_env *env,
+		       uint32_t task, uint32_t obj)
+{
+	bool r;
+
+	obj_lock(&rt->objs[obj]);
+	r = c_take_sem_locked(rt, env, task, obj);
+	obj_unlock(&rt->objs[obj]);
+	return r;
+}
+
+static void c_give_sem(struct sync_rt *rt, const struct sync_coop_env *env,
+		       uint32_t obj)
+{
+	obj_lock(&rt->objs[obj]);
+	c_give_sem_locked(rt, env, obj);
+	obj_unlock(&rt->objs[obj]);
+}
+
+static bool c_put(struct sync_rt *rt, const struct sync_coop_env *env,
+		  uint32_t task, uint32_t obj, int64_t item)
+{
+	bool r;
+
+	obj_lock(&rt->objs[obj]);
+	r = c_put_locked(rt, env, task, obj, item);
+	obj_unlock(&rt->objs[obj]);
+	return r;
+}
+
+static bool c_get(struct sync_rt *rt, const struct sync_coop_env *env,
+		  uint32_t task, uint32_t obj)
+{
+	bool r;
+
+	obj_lock(&rt->objs[obj]);
+	r = c_get_locked(rt, env, task, obj);
+	obj_unlock(&rt->objs[obj]);
+	return r;
+}
+
+static bool c_barrier(struct sync_rt *rt, const struct sync_coop_env *env,
+		      uint32_t task, uint32_t obj)
+{
+	bool r;
+
+	obj_lock(&rt->objs[obj]);
+	r = c_barrier_locked(rt, env, task, obj);
+	obj_unlock(&rt->objs[obj]);
+	return r;
+}
+
+static void c_event_set(struct sync_rt *rt, const struct sync_coop_env *env,
+			uint32_t obj)
+{
+	obj_lock(&rt->objs[obj]);
+	c_event_set_locked(rt, env, obj);
+	obj_unlock(&rt->objs[obj]);
 }
 
 static int want_done(struct sync_task *t, struct sync_want *want, int err)
@@ -1700,8 +1780,7 @@ static int want_parked(struct sync_want *want)
 /* lock, acquire, get, put, barrier, event wait: done at once, or parked
  * and then done when resumed. */
 static int c_simple(struct sync_rt *rt, const struct sync_coop_env *env,
-		    uint32_t task, const struct step *s,
-		    struct sync_want *want)
+		    uint32_t task, const struct step *s, struct sync_want *want)
 {
 	struct sync_task *t = &rt->tasks[task];
 	uint32_t obj = s->object;
@@ -1759,9 +1838,11 @@ static int c_simple(struct sync_rt *rt, const struct sync_coop_env *env,
 		done = c_barrier(rt, env, task, obj);
 		break;
 	default:
+		obj_lock(&rt->objs[obj]);
 		done = rt->objs[obj].value != 0;
 		if (!done)
 			c_park(rt, env, task, obj, 0, OP_EVENT);
+		obj_unlock(&rt->objs[obj]);
 		break;
 	}
 	changed(rt);
@@ -1813,8 +1894,7 @@ static int c_incr(struct sync_rt *rt, const struct sync_coop_env *env,
 			t->left--;
 			if (await_inside && t->left > 0) {
 				rec_segment(env->lane, task, ST_COMPUTE,
-					    t->t0_ns, rec_now(env->lane),
-					    note);
+					    t->t0_ns, rec_now(env->lane), note);
 				want->kind = SYNC_WANT_YIELD;
 				t->phase = CP_INCR_WRITE;
 				t->item = INT64_MIN; /* nothing to write */
@@ -1823,20 +1903,20 @@ static int c_incr(struct sync_rt *rt, const struct sync_coop_env *env,
 			continue;
 		}
 		if (mode == CTR_LOCK) {
-			if (o->value != 0) {
-				/* Held across another task's await. */
+			int64_t computing_since = t->t0_ns;
+
+			if (!c_take_lock(rt, env, task, s->object)) {
+				/* Held across another task's await: parked
+				 * (t0_ns is now the park's start). */
 				rec_segment(env->lane, task, ST_COMPUTE,
-					    t->t0_ns, rec_now(env->lane),
-					    note);
-				c_park(rt, env, task, s->object, 0, OP_LOCK);
+					    computing_since, t->t0_ns, note);
 				t->phase = CP_INCR_LOCK;
 				return want_parked(want);
 			}
-			o->value = (int64_t)task + 1;
 		}
-locked:
-		t->item = atomic_load_explicit(&o->counter,
-					       memory_order_relaxed);
+	locked:
+		t->item =
+		    atomic_load_explicit(&o->counter, memory_order_relaxed);
 		if (await_inside) {
 			rec_segment(env->lane, task, ST_COMPUTE, t->t0_ns,
 				    rec_now(env->lane), note);
@@ -1844,7 +1924,7 @@ locked:
 			want->kind = SYNC_WANT_YIELD;
 			return SYNC_WANT_YIELD;
 		}
-write:
+	write:
 		if (t->item != INT64_MIN) {
 			atomic_store_explicit(&o->counter, t->item + 1,
 					      memory_order_relaxed);
@@ -1916,7 +1996,7 @@ static int c_consume(struct sync_rt *rt, const struct sync_coop_env *env,
 			return SYNC_WANT_CPU;
 		}
 		continue;
-item_done:
+	item_done:
 		stat_add(fwd != NIL ? &rt->sh->transformed : &rt->sh->consumed,
 			 1);
 		atomic_fetch_add_explicit(&env->run->progress, 1,
@@ -1932,8 +2012,13 @@ static int c_close(struct sync_rt *rt, const struct sync_coop_env *env,
 	struct sync_obj *o = &rt->objs[s->object];
 
 	if (t->phase == CP_NEW) {
+		bool last;
+
+		obj_lock(o);
+		last = --o->closers == 0;
+		obj_unlock(o);
 		changed(rt);
-		if (--o->closers != 0)
+		if (!last)
 			return want_done(t, want, 0);
 		t->left = s->n;
 		t->phase = CP_CLOSE_PILLS;
@@ -1982,14 +2067,13 @@ static int c_request(struct sync_rt *rt, const struct sync_coop_env *env,
 		int rc = result;
 
 		k = t->attempt < REQUEST_MAX_ATTEMPTS
-			    ? t->attempt
-			    : REQUEST_MAX_ATTEMPTS - 1;
+			? t->attempt
+			: REQUEST_MAX_ATTEMPTS - 1;
 		rec_segment(env->lane, task, ST_IO, t->item, now, 0);
 		if (rc == 0 && (r->fail_mask >> k) & 1)
 			rc = -EIO;
 		if (rc == 0 || rc == -ECANCELED || t->attempt >= r->retries) {
-			stat_add(rc == 0 ? &rt->sh->succeeded
-					 : &rt->sh->failed,
+			stat_add(rc == 0 ? &rt->sh->succeeded : &rt->sh->failed,
 				 rc == -ECANCELED ? 0 : 1);
 			atomic_fetch_sub(&rt->sh->in_flight, 1);
 			return want_done(t, want, rc);
@@ -2011,19 +2095,26 @@ static int c_request(struct sync_rt *rt, const struct sync_coop_env *env,
 		return want_done(t, want, -EINVAL);
 	}
 	/* CP_REQ_RATE: the limiter's next slot, then the attempt. */
-	if (lim && lim->interval_ns > 0 && now < lim->next_ns) {
-		if (!t->waiting) {
-			t->waiting = 1;
-			t->t0_ns = now;
-			rec_open(env->lane, task, ST_RATE_WAIT, now,
-				 s->object + 1);
+	if (lim) {
+		int64_t next;
+
+		obj_lock(lim);
+		next = lim->next_ns;
+		if (lim->interval_ns == 0 || now >= next)
+			lim->next_ns = now + lim->interval_ns;
+		obj_unlock(lim);
+		if (lim->interval_ns > 0 && now < next) {
+			if (!t->waiting) {
+				t->waiting = 1;
+				t->t0_ns = now;
+				rec_open(env->lane, task, ST_RATE_WAIT, now,
+					 s->object + 1);
+			}
+			want->kind = SYNC_WANT_TIMER;
+			want->due_ns = next;
+			return SYNC_WANT_TIMER;
 		}
-		want->kind = SYNC_WANT_TIMER;
-		want->due_ns = lim->next_ns;
-		return SYNC_WANT_TIMER;
 	}
-	if (lim)
-		lim->next_ns = now + lim->interval_ns;
 	if (t->waiting) {
 		rec_segment(env->lane, task, ST_RATE_WAIT, t->t0_ns, now,
 			    s->object + 1);
@@ -2114,8 +2205,8 @@ int sync_coop_step(struct sync_rt *rt, const struct sync_coop_env *env,
 	}
 }
 
-bool sync_coop_net_want(struct sync_rt *rt, uint32_t task,
-			const struct step *s, struct sync_want *want)
+bool sync_coop_net_want(struct sync_rt *rt, uint32_t task, const struct step *s,
+			struct sync_want *want)
 {
 	const struct request_def *r;
 	struct sync_task *t;
@@ -2152,7 +2243,9 @@ void sync_coop_abandon(struct sync_rt *rt, const struct sync_coop_env *env,
 		uint32_t obj = atomic_load(&t->object);
 		enum wait_op op = (enum wait_op)atomic_load(&t->op);
 
+		obj_lock(&rt->objs[obj]);
 		c_list_remove(rt, &rt->objs[obj], t->parked - 1, task);
+		obj_unlock(&rt->objs[obj]);
 		reg_unblock(rt, task);
 		rec_segment(env->lane, task, op_state(op), t->t0_ns, now,
 			    obj + 1);
@@ -2173,8 +2266,8 @@ void sync_coop_abandon(struct sync_rt *rt, const struct sync_coop_env *env,
 			rec_segment(env->lane, task, ST_IO, t->item, now, 0);
 			break;
 		case CP_REQ_BACKOFF:
-			rec_segment(env->lane, task, ST_BACKOFF, t->t0_ns,
-				    now, 0);
+			rec_segment(env->lane, task, ST_BACKOFF, t->t0_ns, now,
+				    0);
 			break;
 		default:
 			break;
@@ -2231,20 +2324,21 @@ static void op_condition(struct sync_rt *rt, uint32_t obj, enum wait_op op,
 		(void)counter_lock;
 		break;
 	case OP_SEM:
-		snprintf(buf, size, "(none of %" PRId64
-			 " left), nobody can release",
+		snprintf(buf, size,
+			 "(none of %" PRId64 " left), nobody can release",
 			 rt->prog->objects[obj].count);
 		break;
 	case OP_GET:
 		snprintf(buf, size, "(empty), nobody can put");
 		break;
 	case OP_PUT:
-		snprintf(buf, size, "(full, %" PRId64 " of %" PRId64
-			 "), nobody can get",
+		snprintf(buf, size,
+			 "(full, %" PRId64 " of %" PRId64 "), nobody can get",
 			 value, count);
 		break;
 	case OP_BARRIER:
-		snprintf(buf, size, "(%" PRId64 " of %" PRId64
+		snprintf(buf, size,
+			 "(%" PRId64 " of %" PRId64
 			 " arrived), nobody else can arrive",
 			 value, count);
 		break;
@@ -2257,8 +2351,8 @@ static void op_condition(struct sync_rt *rt, uint32_t obj, enum wait_op op,
 	}
 }
 
-static void append(char *buf, size_t size, size_t *off, const char *fmt,
-		   ...) __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t size, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 static void append(char *buf, size_t size, size_t *off, const char *fmt, ...)
 {
@@ -2309,7 +2403,7 @@ uint32_t sync_deadlock_message(struct sync_rt *rt, char *buf, size_t size)
 				continue;
 			}
 			groups[g] = (struct group){
-				.obj = obj, .first = i, .n = 0, .op = op};
+			    .obj = obj, .first = i, .n = 0, .op = op};
 			n_groups++;
 		}
 		groups[g].n++;
@@ -2329,9 +2423,8 @@ uint32_t sync_deadlock_message(struct sync_rt *rt, char *buf, size_t size)
 			append(buf, size, &off, "%s %s waits for", g ? ";" : "",
 			       name);
 		else
-			append(buf, size, &off,
-			       "%s %s and %u more wait for", g ? ";" : "", name,
-			       gr->n - 1);
+			append(buf, size, &off, "%s %s and %u more wait for",
+			       g ? ";" : "", name, gr->n - 1);
 		append(buf, size, &off, " %s '%s' %s",
 		       d->kind == OBJ_COUNTER ? "the lock of counter"
 					      : op_object_word(op),
@@ -2364,9 +2457,9 @@ bool sync_watchdog_stuck(struct run_ctx *ctx, char *msg, size_t size)
 	blocked = atomic_load(&sh->blocked);
 	/* Judge only models that report their tasks (sync_task_begin):
 	 * without that, a task that computes looks like no task at all. */
-	if (atomic_load(&sh->begun) == 0 || blocked == 0 ||
-	    blocked < running || gen != rt->wd_generation ||
-	    progress != rt->wd_progress || rt->wd_since_ns == 0) {
+	if (atomic_load(&sh->begun) == 0 || blocked == 0 || blocked < running ||
+	    gen != rt->wd_generation || progress != rt->wd_progress ||
+	    rt->wd_since_ns == 0) {
 		rt->wd_generation = gen;
 		rt->wd_progress = progress;
 		rt->wd_since_ns = now;
@@ -2417,8 +2510,8 @@ void sync_add_checks(struct run_ctx *ctx)
 	}
 	for (size_t i = 0; i < p->n_steps; i++) {
 		requests |= p->steps[i].kind == STEP_REQUEST;
-		forwards |= p->steps[i].kind == STEP_CONSUME &&
-			    p->steps[i].aux > 0;
+		forwards |=
+		    p->steps[i].kind == STEP_CONSUME && p->steps[i].aux > 0;
 	}
 	if (counters) {
 		json_object_set_new(ctx->checks, "expected",
@@ -2428,9 +2521,8 @@ void sync_add_checks(struct run_ctx *ctx)
 				    json_integer(expected - got));
 		if (atomic_load(&sh->loop_incr))
 			json_object_set_new(
-				ctx->checks, "explain",
-				json_string(
-					"The counter is exact because on an "
+			    ctx->checks, "explain",
+			    json_string("The counter is exact because on an "
 					"event loop a task runs until it "
 					"awaits, so nothing comes between the "
 					"read and the write of counter += 1; "
@@ -2444,8 +2536,8 @@ void sync_add_checks(struct run_ctx *ctx)
 				    json_integer(atomic_load(&sh->consumed)));
 		if (forwards)
 			json_object_set_new(
-				ctx->checks, "transformed",
-				json_integer(atomic_load(&sh->transformed)));
+			    ctx->checks, "transformed",
+			    json_integer(atomic_load(&sh->transformed)));
 	}
 	if (requests) {
 		json_object_set_new(ctx->checks, "succeeded",
@@ -2455,8 +2547,8 @@ void sync_add_checks(struct run_ctx *ctx)
 		json_object_set_new(ctx->checks, "retries",
 				    json_integer(atomic_load(&sh->retries)));
 		json_object_set_new(
-			ctx->checks, "max_in_flight",
-			json_integer(atomic_load(&sh->max_in_flight)));
+		    ctx->checks, "max_in_flight",
+		    json_integer(atomic_load(&sh->max_in_flight)));
 	}
 	if (files) {
 		json_object_set_new(ctx->checks, "files",
