@@ -1,0 +1,514 @@
+/*
+ * bench_server: what the server costs, measured against the real binary.
+ *
+ *   events/s     one SSE viewer reads a finished run of 1,000,000 events
+ *                (the data directory is written beforehand in the store's
+ *                own format); first read (from disk) and cached
+ *   first event  a run's first event, from the moment the runner writes it
+ *                to the moment a connected viewer has it (the runner here
+ *                is this binary in a runner mode that stamps its lines
+ *                with CLOCK_MONOTONIC, so only the server's path is timed)
+ *   requests/s   GET /api/runs with wrk, 100 connections, 100 runs in the
+ *                history
+ *
+ * Prints markdown table rows: | measure | value | target |.
+ * The overlap binary: $OVERLAP_BIN, else ../overlap beside this binary.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BIG_EVENTS 1000000
+#define HISTORY_RUNS 100
+#define LATENCY_REPS 15
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_server: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+/* ---- the runner mode ---------------------------------------------------- */
+
+/* `bench_server run --spec - --format events --id ID`: what the server
+ * starts when --runner points here.  Waits for $BENCH_GO_DIR/<ID> (the
+ * viewer is connected), then writes its lines, each stamped. */
+static int fake_runner(int argc, char **argv)
+{
+	const char *id = argc > 7 ? argv[7] : "x";
+	const char *dir = getenv("BENCH_GO_DIR");
+	char path[PATH_MAX], buf[4096];
+	struct timespec ms = {0, 1000000};
+
+	while (read(0, buf, sizeof(buf)) > 0)
+		;
+	snprintf(path, sizeof(path), "%s/go-%s", dir ? dir : "/tmp", id);
+	for (int i = 0; i < 10000 && access(path, F_OK) != 0; i++)
+		nanosleep(&ms, NULL);
+	printf("{\"type\":\"run\",\"run\":{\"id\":\"%s\"},\"t_ns\":%lld}\n", id,
+	       (long long)now_ns());
+	fflush(stdout);
+	printf("{\"type\":\"summary\",\"status\":\"done\",\"message\":\"\","
+	       "\"summary\":null}\n");
+	fflush(stdout);
+	return 0;
+}
+
+/* ---- the data directory ------------------------------------------------- */
+
+static FILE *open_w(const char *dir, const char *id, const char *ext)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/runs/%s.%s", dir, id, ext);
+	f = fopen(path, "w");
+	if (!f)
+		die(path);
+	return f;
+}
+
+static void write_run(const char *data, const char *id, long n_events,
+		      int64_t created_ns)
+{
+	static const char *const states[] = {"compute", "io", "sleep",
+					     "gil-wait"};
+	const char *spec = "{\"workload\":\"fetch\",\"model\":\"threads\","
+			   "\"params\":{},\"options\":{}}";
+	const char *run_obj =
+		"{\"id\":\"%s\",\"workload\":\"fetch\",\"model\":\"threads\","
+		"\"params\":{},\"options\":{},\"status\":\"done\",\"message\":"
+		"\"\",\"started_at\":\"2026-01-01T00:00:00.000Z\",\"cpu_ns\":0,"
+		"\"host\":{\"cores\":2,\"kernel\":\"bench\",\"engine\":"
+		"\"overlap\"}}";
+	const char *summary =
+		"{\"wall_ns\":1000000,\"task_time_ns\":2000000,\"speedup\":2.0,"
+		"\"parallelism\":1.0,\"cpu_util\":0.5,\"peak_inflight\":2,"
+		"\"states\":{},\"checks\":{},\"diagnosis\":{\"bound\":\"io\","
+		"\"recommend\":\"asyncio\",\"why\":\"bench\"},"
+		"\"max_loop_lag_ns\":null}";
+	FILE *f;
+	long i;
+
+	f = open_w(data, id, "events");
+	fprintf(f, "{\"type\":\"status\",\"status\":\"queued\",\"position\":1}\n"
+		   "{\"type\":\"status\",\"status\":\"running\"}\n"
+		   "{\"type\":\"run\",\"run\":");
+	fprintf(f, run_obj, id);
+	fprintf(f, "}\n{\"type\":\"lane\",\"lane\":{\"id\":0,\"kind\":\"main\","
+		   "\"name\":\"main\",\"os_id\":1}}\n");
+	for (i = 0; i < n_events - 7; i++)
+		fprintf(f,
+			"{\"type\":\"segment\",\"segment\":{\"task\":%ld,"
+			"\"lane\":0,\"state\":\"%s\",\"t0_ns\":%ld,\"t1_ns\":%ld,"
+			"\"note\":\"\"}}\n",
+			i % 1000, states[i % 4], i * 1000, i * 1000 + 900);
+	fprintf(f, "{\"type\":\"summary\",\"status\":\"done\",\"message\":\"\","
+		   "\"summary\":%s}\n",
+		summary);
+	fprintf(f, "{\"type\":\"status\",\"status\":\"done\"}\n"
+		   "{\"type\":\"end\",\"status\":\"done\"}\n");
+	fclose(f);
+
+	f = open_w(data, id, "json");
+	fprintf(f, "{\"format\":\"overlap-trace\",\"version\":1,\"run\":");
+	fprintf(f, run_obj, id);
+	fprintf(f, ",\"lanes\":[],\"tasks\":[],\"segments\":[],\"counters\":[],"
+		   "\"summary\":%s}\n",
+		summary);
+	fclose(f);
+
+	f = open_w(data, id, "meta");
+	fprintf(f,
+		"{\"id\":\"%s\",\"created_at\":\"2026-01-01T00:00:00.000Z\","
+		"\"created_ns\":%lld,\"spec\":%s,\"run\":",
+		id, (long long)created_ns, spec);
+	fprintf(f, run_obj, id);
+	fprintf(f, ",\"status\":\"done\",\"message\":\"\",\"started_at\":"
+		   "\"2026-01-01T00:00:00.000Z\",\"compare\":null,\"summary\":%s}"
+		   "\n",
+		summary);
+	fclose(f);
+}
+
+/* ---- the server --------------------------------------------------------- */
+
+struct server {
+	pid_t pid;
+	int port;
+};
+
+static void server_start(struct server *s, const char *bin, const char *data,
+			 const char *runner)
+{
+	int out[2];
+	char buf[512];
+	size_t len = 0;
+
+	if (pipe(out) < 0)
+		die("pipe");
+	s->pid = fork();
+	if (s->pid < 0)
+		die("fork");
+	if (s->pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(out[1], 1);
+		dup2(null, 2);
+		close(out[0]);
+		if (runner)
+			execl(bin, bin, "serve", "--port", "0", "--data", data,
+			      "--runner", runner, (char *)NULL);
+		else
+			execl(bin, bin, "serve", "--port", "0", "--data", data,
+			      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	while (!memchr(buf, '\n', len)) {
+		ssize_t n = read(out[0], buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0) {
+			fprintf(stderr, "bench_server: the server did not "
+					"start\n");
+			exit(1);
+		}
+		len += (size_t)n;
+		buf[len] = '\0';
+	}
+	close(out[0]);
+	*strchr(buf, '\n') = '\0';
+	s->port = atoi(strrchr(strstr(buf, "http://") + 7, ':') + 1);
+}
+
+static void server_stop(struct server *s)
+{
+	int status;
+
+	kill(s->pid, SIGTERM);
+	waitpid(s->pid, &status, 0);
+}
+
+static int connect_port(int port)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_port = htons((uint16_t)port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		die("connect");
+	return fd;
+}
+
+/* Reads an HTTP/1.1 chunked SSE response to its end, counting events
+ * (lines starting "id: ").  Returns the count. */
+static long read_sse_count(int fd)
+{
+	static char buf[1 << 20];
+	enum { HEAD, SIZE, DATA, CRLF, DONE } st = HEAD;
+	size_t chunk = 0;
+	long events = 0;
+	int head_match = 0;
+	char prev = '\n'; /* last body byte */
+	int id_match = 0; /* of "id: " after a newline */
+
+	while (st != DONE) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++) {
+			char c = buf[i];
+
+			switch (st) {
+			case HEAD: /* until \r\n\r\n */
+				head_match = (c == "\r\n\r\n"[head_match])
+						     ? head_match + 1
+						     : (c == '\r');
+				if (head_match == 4)
+					st = SIZE;
+				break;
+			case SIZE:
+				if (c == '\n') {
+					st = chunk ? DATA : DONE;
+				} else if (c != '\r') {
+					int d = c <= '9' ? c - '0'
+							 : (c | 0x20) - 'a' + 10;
+					chunk = chunk * 16 + (size_t)d;
+				}
+				break;
+			case DATA:
+				if (id_match > 0 || prev == '\n') {
+					if (c == "id: "[id_match]) {
+						if (++id_match == 4) {
+							events++;
+							id_match = 0;
+						}
+					} else {
+						id_match = 0;
+					}
+				}
+				prev = c;
+				if (--chunk == 0)
+					st = CRLF;
+				break;
+			case CRLF:
+				if (c == '\n')
+					st = SIZE;
+				break;
+			case DONE:
+				break;
+			}
+		}
+	}
+	return events;
+}
+
+static double sse_rate(int port, const char *id, long *events)
+{
+	char req[256];
+	int64_t t0;
+	int fd = connect_port(port);
+
+	snprintf(req, sizeof(req),
+		 "GET /api/runs/%s/events HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		 id);
+	t0 = now_ns();
+	if (write(fd, req, strlen(req)) < 0)
+		die("write");
+	*events = read_sse_count(fd);
+	close(fd);
+	return (double)*events / ((double)(now_ns() - t0) / 1e9);
+}
+
+/* ---- first-event latency ------------------------------------------------ */
+
+/* A tiny request: returns the body (static buffer). */
+static const char *post_run(int port)
+{
+	static char buf[4096];
+	const char *body = "{\"workload\":\"fetch\",\"model\":\"sequential\","
+			   "\"params\":{\"tasks\":1}}";
+	char req[512];
+	size_t len = 0;
+	int fd = connect_port(port);
+
+	snprintf(req, sizeof(req),
+		 "POST /api/runs HTTP/1.1\r\nHost: localhost\r\n"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
+		 "Connection: close\r\n\r\n%s",
+		 strlen(body), body);
+	if (write(fd, req, strlen(req)) < 0)
+		die("write");
+	for (;;) {
+		ssize_t n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	close(fd);
+	return buf;
+}
+
+/* Submits a run, connects a viewer, lets the runner go once the viewer
+ * has seen "running", and returns how long the first runner line took to
+ * arrive, in ns. */
+static int64_t first_event_ns(int port, const char *go_dir)
+{
+	static char buf[1 << 16];
+	const char *resp = post_run(port), *p;
+	char id[32], req[256], path[PATH_MAX];
+	size_t len = 0;
+	int64_t stamp = -1, got = -1;
+	bool running = false;
+	int fd;
+
+	p = strstr(resp, "\"id\":\"");
+	if (!p) {
+		fprintf(stderr, "bench_server: POST failed: %s\n", resp);
+		exit(1);
+	}
+	snprintf(id, sizeof(id), "%.22s", p + 6);
+	fd = connect_port(port);
+	snprintf(req, sizeof(req),
+		 "GET /api/runs/%s/events HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		 id);
+	if (write(fd, req, strlen(req)) < 0)
+		die("write");
+	while (got < 0) {
+		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+		int64_t t = now_ns();
+
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		buf[len] = '\0';
+		if (!running && strstr(buf, "\"status\":\"running\"")) {
+			running = true;
+			snprintf(path, sizeof(path), "%s/go-%s", go_dir, id);
+			close(open(path, O_WRONLY | O_CREAT, 0600));
+		}
+		if ((p = strstr(buf, "\"t_ns\":")) != NULL &&
+		    strchr(p, '}')) {
+			stamp = strtoll(p + 7, NULL, 10);
+			got = t;
+		}
+	}
+	close(fd);
+	return stamp >= 0 && got >= 0 ? got - stamp : -1;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* ---- wrk ---------------------------------------------------------------- */
+
+static double wrk_rate(int port)
+{
+	char cmd[256], line[512];
+	double rate = -1;
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd),
+		 "wrk -t2 -c100 -d5s http://127.0.0.1:%d/api/runs 2>/dev/null",
+		 port);
+	p = popen(cmd, "r");
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p))
+		if (strncmp(line, "Requests/sec:", 13) == 0)
+			rate = strtod(line + 13, NULL);
+	pclose(p);
+	return rate;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag,
+		    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+int main(int argc, char **argv)
+{
+	char bin[PATH_MAX], self[PATH_MAX], dir[] = "/tmp/overlap-bench-XXXXXX";
+	char data[PATH_MAX], data2[PATH_MAX], big_id[32];
+	const char *env = getenv("OVERLAP_BIN");
+	int64_t lat[LATENCY_REPS];
+	struct server s;
+	double cold, warm, rps;
+	long cold_n, warm_n;
+	ssize_t n;
+
+	if (argc > 1 && strcmp(argv[1], "run") == 0)
+		return fake_runner(argc, argv);
+	signal(SIGPIPE, SIG_IGN);
+	n = readlink("/proc/self/exe", self, sizeof(self) - 32);
+	if (n <= 0)
+		die("readlink");
+	self[n] = '\0';
+	if (env && env[0]) {
+		snprintf(bin, sizeof(bin), "%s", env);
+	} else {
+		snprintf(bin, sizeof(bin), "%s", self);
+		*strrchr(bin, '/') = '\0';
+		*strrchr(bin, '/') = '\0';
+		strcat(bin, "/overlap");
+	}
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	snprintf(data, sizeof(data), "%s/data", dir);
+	snprintf(data2, sizeof(data2), "%s/data2", dir);
+	mkdir(data, 0700);
+	snprintf(big_id, sizeof(big_id), "20260101-000000-bigrun");
+	{
+		char runs[PATH_MAX + 8];
+
+		snprintf(runs, sizeof(runs), "%s/runs", data);
+		mkdir(runs, 0700);
+	}
+	write_run(data, big_id, BIG_EVENTS, 1);
+	for (int i = 0; i < HISTORY_RUNS - 1; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "20260101-000001-h%05d", i);
+		write_run(data, id, 8, 2 + i);
+	}
+
+	/* Throughput, from disk then from the cache. */
+	server_start(&s, bin, data, NULL);
+	cold = sse_rate(s.port, big_id, &cold_n);
+	warm = sse_rate(s.port, big_id, &warm_n);
+	rps = wrk_rate(s.port);
+	server_stop(&s);
+	if (cold_n != BIG_EVENTS || warm_n != BIG_EVENTS) {
+		fprintf(stderr, "bench_server: read %ld and %ld events, want "
+				"%d\n",
+			cold_n, warm_n, BIG_EVENTS);
+		return 1;
+	}
+
+	/* Latency, with this binary as the runner. */
+	setenv("BENCH_GO_DIR", dir, 1);
+	server_start(&s, bin, data2, self);
+	for (int i = 0; i < LATENCY_REPS; i++) {
+		lat[i] = first_event_ns(s.port, dir);
+		if (lat[i] < 0) {
+			fprintf(stderr, "bench_server: no first event\n");
+			server_stop(&s);
+			return 1;
+		}
+	}
+	server_stop(&s);
+	qsort(lat, LATENCY_REPS, sizeof(*lat), cmp_i64);
+
+	printf("| server: SSE events/s to one viewer, finished run of "
+	       "1,000,000 events (cached) | %.0f | >= 1,000,000 |\n",
+	       warm);
+	printf("| server: SSE events/s, same run read back from disk first | "
+	       "%.0f | - |\n",
+	       cold);
+	printf("| server: first event, runner to viewer (median of %d; max) | "
+	       "%.2f ms; %.2f ms | <= 50 ms |\n",
+	       LATENCY_REPS, lat[LATENCY_REPS / 2] / 1e6,
+	       lat[LATENCY_REPS - 1] / 1e6);
+	if (rps >= 0)
+		printf("| server: GET /api/runs, wrk -t2 -c100, %d runs in the "
+		       "history | %.0f req/s | - |\n",
+		       HISTORY_RUNS, rps);
+	else
+		printf("| server: GET /api/runs, wrk -c100 | wrk not found | - "
+		       "|\n");
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	return 0;
+}
