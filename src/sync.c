@@ -54,8 +54,9 @@
 #define REQUEST_REPLY_BYTES 64
 #define DISK_CHUNK_BYTES (64 * 1024)
 /* Spins between the read and the write of an unprotected increment
- * without a GIL: a few hundred nanoseconds in which another core's write
- * gets lost, as it would between Python's LOAD and STORE. */
+ * without a GIL: a few dozen nanoseconds in which another core's write (or
+ * a preemption) gets lost, as it would between Python's LOAD and STORE;
+ * short, because a sequential run pays for it too. */
 #define RACE_WINDOW_SPINS 2
 /* An increment loop looks at the stop flag this often. */
 #define INCR_STOP_MASK 1023

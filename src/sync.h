@@ -45,8 +45,6 @@
 #define SYNC_DEADLOCK_NS (200 * NS_PER_MS)
 /* The longest a blocking wait sleeps before it looks at the stop flag. */
 #define SYNC_SLICE_NS (10 * NS_PER_MS)
-/* A scraper request makes at most this many attempts (1 + retries). */
-#define SYNC_MAX_ATTEMPTS 8
 
 struct sync_rt;
 
