@@ -94,9 +94,8 @@ static int read_models(const json_t *body, const struct model_ops **models,
 	*n = 0;
 	*explicit = list && !json_is_null(list);
 	if (!*explicit) {
-		for (size_t i = 0; i < model_catalog_count &&
-				   *n < COMPARE_MAX_MODELS;
-		     i++)
+		for (size_t i = 0;
+		     i < model_catalog_count && *n < COMPARE_MAX_MODELS; i++)
 			models[(*n)++] = model_catalog[i];
 		return 0;
 	}
@@ -112,7 +111,8 @@ static int read_models(const json_t *body, const struct model_ops **models,
 		char msg[128];
 
 		if (!m) {
-			snprintf(msg, sizeof(msg), "models: unknown model '%.40s'",
+			snprintf(msg, sizeof(msg),
+				 "models: unknown model '%.40s'",
 				 name ? name : "(not a string)");
 			set_err(err, "models", msg);
 			return -EINVAL;
@@ -160,11 +160,10 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 		return rc;
 	for (size_t i = 0; i < n_models; i++) {
 		json_t *one = json_pack(
-			"{s:O*, s:s, s:O*, s:o}", "workload",
-			json_object_get(body, "workload"), "model",
-			models[i]->name, "params",
-			json_object_get(body, "params"), "options",
-			options_for(models[i], options));
+		    "{s:O*, s:s, s:O*, s:o}", "workload",
+		    json_object_get(body, "workload"), "model", models[i]->name,
+		    "params", json_object_get(body, "params"), "options",
+		    options_for(models[i], options));
 		struct spec_error e = {0};
 
 		specs[n] = calloc(1, sizeof(*specs[n]));
@@ -212,9 +211,9 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 	list = json_array();
 	*out = json_pack("{s:s, s:[]}", "id", compare_id, "runs");
 	for (size_t i = 0; i < n; i++) {
-		json_array_append_new(list, json_pack("{s:s, s:s}", "id",
-						      ids[i], "model",
-						      used[i]->name));
+		json_array_append_new(list,
+				      json_pack("{s:s, s:s}", "id", ids[i],
+						"model", used[i]->name));
 		json_array_append_new(json_object_get(*out, "runs"),
 				      json_string(ids[i]));
 	}
@@ -239,8 +238,7 @@ out_free:
 	return rc;
 }
 
-json_t *compare_get(struct runs *r, struct store *st, const char *id,
-		    int *rc)
+json_t *compare_get(struct runs *r, struct store *st, const char *id, int *rc)
 {
 	json_t *record, *runs, *out;
 	char name[64];
@@ -262,15 +260,16 @@ json_t *compare_get(struct runs *r, struct store *st, const char *id,
 	out = json_array();
 	for (size_t i = 0; i < json_array_size(runs); i++) {
 		const json_t *entry = json_array_get(runs, i);
-		const char *run = json_string_value(json_object_get(entry, "id"));
+		const char *run =
+		    json_string_value(json_object_get(entry, "id"));
 		json_t *brief = run ? runs_brief(r, run) : NULL;
 
 		if (!brief)
-			brief = json_pack("{s:s?, s:O?, s:s, s:s, s:n}", "id",
-					  run, "model",
-					  json_object_get(entry, "model"),
-					  "status", "deleted", "message",
-					  "the run was deleted", "summary");
+			brief =
+			    json_pack("{s:s?, s:O?, s:s, s:s, s:n}", "id", run,
+				      "model", json_object_get(entry, "model"),
+				      "status", "deleted", "message",
+				      "the run was deleted", "summary");
 		json_array_append_new(out, brief);
 	}
 	json_object_set_new(record, "runs", out);

@@ -28,7 +28,6 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 
 /* New reference: {id, workload, params, created_at, runs: [{id, model,
  * status, message, summary}]}, or NULL with -ENOENT / -EIO in *rc. */
-json_t *compare_get(struct runs *r, struct store *st, const char *id,
-		    int *rc);
+json_t *compare_get(struct runs *r, struct store *st, const char *id, int *rc);
 
 #endif

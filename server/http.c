@@ -35,9 +35,9 @@
 #define TOKEN_COOKIE "overlap_token"
 
 static const char csp[] =
-	"default-src 'self'; script-src 'self'; style-src 'self'; "
-	"img-src 'self' data: blob:; connect-src 'self'; "
-	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+    "default-src 'self'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data: blob:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 struct http {
 	struct http_config cfg;
@@ -49,19 +49,19 @@ struct http {
 	struct MHD_Response *workloads; /* immutable once built */
 
 	pthread_mutex_t cache_lock;
-	struct MHD_Response *list;	/* protected by cache_lock */
-	uint64_t list_version;		/* protected by cache_lock */
+	struct MHD_Response *list; /* protected by cache_lock */
+	uint64_t list_version;	   /* protected by cache_lock */
 };
 
 struct request {
-	bool started;	    /* the first call's checks are done */
-	bool nul_in_uri;    /* "%00": the decoded path would be cut short */
+	bool started;	 /* the first call's checks are done */
+	bool nul_in_uri; /* "%00": the decoded path would be cut short */
 	char *body;
 	size_t len, cap;
 	size_t received;
 	bool too_large;
-	bool answered;	    /* a response was queued on the first call */
-	bool set_cookie;    /* the token came in the query */
+	bool answered;	 /* a response was queued on the first call */
+	bool set_cookie; /* the token came in the query */
 };
 
 /* ---- responses ---------------------------------------------------------- */
@@ -137,15 +137,13 @@ static enum MHD_Result reply_json(struct http *h, struct request *req,
 }
 
 static enum MHD_Result reply_error(struct http *h, struct request *req,
-				   struct MHD_Connection *conn,
-				   unsigned status, const char *field,
-				   const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+				   struct MHD_Connection *conn, unsigned status,
+				   const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 static enum MHD_Result reply_error(struct http *h, struct request *req,
-				   struct MHD_Connection *conn,
-				   unsigned status, const char *field,
-				   const char *fmt, ...)
+				   struct MHD_Connection *conn, unsigned status,
+				   const char *field, const char *fmt, ...)
 {
 	char message[512];
 	va_list ap;
@@ -153,17 +151,17 @@ static enum MHD_Result reply_error(struct http *h, struct request *req,
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	return reply_json(h, req, conn, status,
-			  json_pack("{s:s, s:s?}", "error", message, "field",
-				    field));
+	return reply_json(
+	    h, req, conn, status,
+	    json_pack("{s:s, s:s?}", "error", message, "field", field));
 }
 
 static enum MHD_Result reply_method(struct http *h, struct request *req,
 				    struct MHD_Connection *conn,
 				    const char *allow)
 {
-	struct MHD_Response *resp = json_response(json_pack(
-		"{s:s}", "error", "method not allowed here"));
+	struct MHD_Response *resp = json_response(
+	    json_pack("{s:s}", "error", "method not allowed here"));
 
 	if (!resp)
 		return MHD_NO;
@@ -254,10 +252,10 @@ static bool token_ok(struct http *h, struct MHD_Connection *conn,
 		     struct request *req)
 {
 	const char *auth = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
-	const char *query = MHD_lookup_connection_value(
-		conn, MHD_GET_ARGUMENT_KIND, "token");
-	const char *cookie = MHD_lookup_connection_value(
-		conn, MHD_COOKIE_KIND, TOKEN_COOKIE);
+	const char *query =
+	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
+	const char *cookie =
+	    MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, TOKEN_COOKIE);
 	bool ok = false;
 
 	if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
@@ -324,18 +322,16 @@ static bool refused(struct http *h, struct MHD_Connection *conn,
 		return true;
 	}
 	if (!is_json_type(header(conn, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-		*ret = reply_error(h, req, conn,
-				   MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
-				   "%s needs Content-Type: application/json",
-				   method);
+		*ret = reply_error(
+		    h, req, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
+		    "%s needs Content-Type: application/json", method);
 		return true;
 	}
 out_size:
 	length = header(conn, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (length && strtoull(length, NULL, 10) > h->cfg.body_max_bytes) {
-		*ret = reply_error(h, req, conn,
-				   MHD_HTTP_CONTENT_TOO_LARGE, NULL,
-				   "the body is larger than %zu bytes",
+		*ret = reply_error(h, req, conn, MHD_HTTP_CONTENT_TOO_LARGE,
+				   NULL, "the body is larger than %zu bytes",
 				   h->cfg.body_max_bytes);
 		return true;
 	}
@@ -351,11 +347,11 @@ static enum MHD_Result get_healthz(struct http *h, struct request *req,
 
 	runs_stats(h->runs, &st);
 	return reply_json(
-		h, req, conn, MHD_HTTP_OK,
-		json_pack("{s:b, s:I, s:I, s:I, s:s?}", "ok", 1, "viewers",
-			  (json_int_t)stream_viewer_count(), "queue",
-			  (json_int_t)st.queued, "runs", (json_int_t)st.total,
-			  "running", st.running[0] ? st.running : NULL));
+	    h, req, conn, MHD_HTTP_OK,
+	    json_pack("{s:b, s:I, s:I, s:I, s:s?}", "ok", 1, "viewers",
+		      (json_int_t)stream_viewer_count(), "queue",
+		      (json_int_t)st.queued, "runs", (json_int_t)st.total,
+		      "running", st.running[0] ? st.running : NULL));
 }
 
 static enum MHD_Result get_workloads(struct http *h, struct request *req,
@@ -387,8 +383,7 @@ static enum MHD_Result get_runs(struct http *h, struct request *req,
 			h->list_version = version;
 		}
 	}
-	ret = h->list ? MHD_queue_response(conn, MHD_HTTP_OK, h->list)
-		      : MHD_NO;
+	ret = h->list ? MHD_queue_response(conn, MHD_HTTP_OK, h->list) : MHD_NO;
 	pthread_mutex_unlock(&h->cache_lock);
 	return ret;
 }
@@ -420,13 +415,12 @@ static enum MHD_Result queue_full(struct http *h, struct request *req,
 {
 	char seconds[16];
 	struct MHD_Response *resp = json_response(json_pack(
-		"{s:s}", "error",
-		"the run queue is full; try again when a run has finished"));
+	    "{s:s}", "error",
+	    "the run queue is full; try again when a run has finished"));
 
 	if (!resp)
 		return MHD_NO;
-	snprintf(seconds, sizeof(seconds), "%d",
-		 runs_retry_after_s(h->runs));
+	snprintf(seconds, sizeof(seconds), "%d", runs_retry_after_s(h->runs));
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
 	add_cookie(h, req, resp);
 	return queue(conn, MHD_HTTP_TOO_MANY_REQUESTS, resp);
@@ -491,8 +485,8 @@ static enum MHD_Result post_runs(struct http *h, struct request *req,
 	free(spec);
 	if (rc < 0)
 		return submit_failed(h, req, conn, rc);
-	resp = json_response(json_pack("{s:s, s:s}", "id", ids[0], "status",
-				       "queued"));
+	resp = json_response(
+	    json_pack("{s:s, s:s}", "id", ids[0], "status", "queued"));
 	if (!resp)
 		return MHD_NO;
 	snprintf(location, sizeof(location), "/api/runs/%s", ids[0]);
@@ -537,12 +531,12 @@ static enum MHD_Result delete_run(struct http *h, struct request *req,
 		return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
 				   "no run %s", id);
 	if (deleted)
-		return reply_json(h, req, conn, MHD_HTTP_OK,
-				  json_pack("{s:s, s:b}", "id", id, "deleted",
-					    1));
-	return reply_json(h, req, conn, MHD_HTTP_OK,
-			  json_pack("{s:s, s:s}", "id", id, "status",
-				    "cancelled"));
+		return reply_json(
+		    h, req, conn, MHD_HTTP_OK,
+		    json_pack("{s:s, s:b}", "id", id, "deleted", 1));
+	return reply_json(
+	    h, req, conn, MHD_HTTP_OK,
+	    json_pack("{s:s, s:s}", "id", id, "status", "cancelled"));
 }
 
 static bool parse_event_id(const char *text, uint64_t *out)
@@ -584,17 +578,16 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
 		if (err == -ENOENT)
 			return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND,
 					   NULL, "no run %s", id);
-		return reply_error(h, req, conn,
-				   MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-				   "cannot read the run's events: %s",
+		return reply_error(h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   NULL, "cannot read the run's events: %s",
 				   strerror(-err));
 	}
 	if (stream_finished(s) && after >= stream_count(s)) {
 		/* Everything was seen, the end included: 204 tells an
 		 * EventSource to stop reconnecting. */
 		stream_unref(s);
-		resp = MHD_create_response_from_buffer(
-			0, NULL, MHD_RESPMEM_PERSISTENT);
+		resp = MHD_create_response_from_buffer(0, NULL,
+						       MHD_RESPMEM_PERSISTENT);
 		if (!resp)
 			return MHD_NO;
 		http_headers(resp, NULL, "no-store");
@@ -607,10 +600,9 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
 	stream_unref(s);
 	if (!viewer)
 		return MHD_NO;
-	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
-						 SSE_BLOCK_BYTES,
-						 stream_viewer_read, viewer,
-						 stream_viewer_free);
+	resp = MHD_create_response_from_callback(
+	    MHD_SIZE_UNKNOWN, SSE_BLOCK_BYTES, stream_viewer_read, viewer,
+	    stream_viewer_free);
 	if (!resp) {
 		stream_viewer_free(viewer);
 		return MHD_NO;
@@ -641,18 +633,16 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 		return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
 				   "no run %s", id);
 	if (rc < 0)
-		return reply_error(h, req, conn,
-				   MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-				   "cannot read the trace of run %s", id);
+		return reply_error(h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   NULL, "cannot read the trace of run %s", id);
 	trace_init(&t);
 	rc = trace_from_json(json, &t, err, sizeof(err));
 	json_decref(json);
 	if (rc < 0) {
 		trace_free(&t);
-		return reply_error(h, req, conn,
-				   MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-				   "the trace of run %s is not readable: %s",
-				   id, err);
+		return reply_error(
+		    h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
+		    "the trace of run %s is not readable: %s", id, err);
 	}
 	if (chrome) {
 		json_t *obj = render_chrome(&t);
@@ -661,8 +651,8 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 		len = text ? strlen(text) : 0;
 		json_decref(obj);
 	} else {
-		struct ascii_opts opts = {.width = 120, .unicode = true,
-					  .summary = true};
+		struct ascii_opts opts = {
+		    .width = 120, .unicode = true, .summary = true};
 		FILE *f = open_memstream(&text, &len);
 
 		if (f) {
@@ -673,8 +663,8 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 	trace_free(&t);
 	if (!text)
 		return MHD_NO;
-	resp = MHD_create_response_from_buffer(len, text,
-					       MHD_RESPMEM_MUST_FREE);
+	resp =
+	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
 	if (!resp) {
 		free(text);
 		return MHD_NO;
@@ -719,15 +709,15 @@ static enum MHD_Result get_compare(struct http *h, struct request *req,
 
 	if (!c)
 		return reply_error(h, req, conn,
-				   rc == -ENOENT ? MHD_HTTP_NOT_FOUND
-						 : MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   rc == -ENOENT
+				       ? MHD_HTTP_NOT_FOUND
+				       : MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   NULL, "no compare %s", id);
 	return reply_json(h, req, conn, MHD_HTTP_OK, c);
 }
 
 /* Splits "/api/runs/ID/events" after the prefix into id and rest. */
-static bool take_id(const char *path, char id[STORE_ID_SIZE],
-		    const char **rest)
+static bool take_id(const char *path, char id[STORE_ID_SIZE], const char **rest)
 {
 	const char *slash = strchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : strlen(path);
@@ -768,7 +758,8 @@ static enum MHD_Result route_api(struct http *h, struct request *req,
 				   : reply_method(h, req, conn,
 						  "GET, HEAD, DELETE");
 		}
-		if (strcmp(rest, "/events") == 0 || strcmp(rest, "/chrome") == 0 ||
+		if (strcmp(rest, "/events") == 0 ||
+		    strcmp(rest, "/chrome") == 0 ||
 		    strcmp(rest, "/ascii") == 0) {
 			if (!get)
 				return reply_method(h, req, conn, "GET, HEAD");

@@ -23,13 +23,13 @@
 #include "store.h"
 
 struct http_config {
-	const char *web_dir;	   /* static files; may not exist */
-	const char *token;	   /* "" or NULL: no token needed */
-	const char *listen_host;   /* as in the Host header: "[::1]" */
+	const char *web_dir;		/* static files; may not exist */
+	const char *token;		/* "" or NULL: no token needed */
+	const char *listen_host;	/* as in the Host header: "[::1]" */
 	const char *const *allow_hosts; /* extra names, "name" or "name:port" */
 	size_t n_allow_hosts;
-	int heartbeat_ms;	   /* SSE comment when idle this long */
-	size_t body_max_bytes;	   /* 413 above */
+	int heartbeat_ms;      /* SSE comment when idle this long */
+	size_t body_max_bytes; /* 413 above */
 };
 
 struct http;

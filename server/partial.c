@@ -69,8 +69,8 @@ struct partial *partial_create(const json_t *run)
 	p->segments = json_array();
 	p->counters = json_array();
 	p->root = json_object();
-	if (!p->run || !p->lanes || !p->tasks || !p->segments ||
-	    !p->counters || !p->root) {
+	if (!p->run || !p->lanes || !p->tasks || !p->segments || !p->counters ||
+	    !p->root) {
 		json_decref(p->run);
 		json_decref(p->lanes);
 		json_decref(p->tasks);

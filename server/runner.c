@@ -154,8 +154,8 @@ struct pump {
 	char last_err[256]; /* the last whole, non-empty stderr line */
 };
 
-static void pump_stderr(struct pump *pm, const struct run *run,
-			const char *buf, size_t n)
+static void pump_stderr(struct pump *pm, const struct run *run, const char *buf,
+			size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		if (buf[i] != '\n') {

@@ -18,9 +18,9 @@
 #include "runs.h"
 
 struct runner_config {
-	const char *exe;	/* the overlap binary; "/proc/self/exe" */
-	uint64_t as_bytes;	/* RLIMIT_AS of a runner; 0: unlimited */
-	uint64_t nproc_extra;	/* processes a runner may add to the user's */
+	const char *exe;      /* the overlap binary; "/proc/self/exe" */
+	uint64_t as_bytes;    /* RLIMIT_AS of a runner; 0: unlimited */
+	uint64_t nproc_extra; /* processes a runner may add to the user's */
 };
 
 struct runner;

@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
-#include <sys/wait.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -38,9 +38,9 @@ struct run {
 	char id[STORE_ID_SIZE];
 	char compare[STORE_ID_SIZE]; /* "" when not part of a compare */
 	char created_at[40];
-	int64_t created_ns;	/* CLOCK_REALTIME: the history's order */
-	json_t *spec;		/* {workload, model, params, options} */
-	json_t *defaults;	/* the trace's run object before the runner */
+	int64_t created_ns; /* CLOCK_REALTIME: the history's order */
+	json_t *spec;	    /* {workload, model, params, options} */
+	json_t *defaults;   /* the trace's run object before the runner */
 	int64_t wall_limit_ns;
 	_Atomic long refs;
 
@@ -48,19 +48,19 @@ struct run {
 	int status; /* enum run_status */
 	char message[256];
 	char started_at[40];
-	json_t *summary;	/* replaced whole, never modified; or NULL */
-	struct stream *stream;	/* cache of a finished run, or NULL */
-	size_t cached_bytes;	/* counted in runs.cached_bytes */
+	json_t *summary;       /* replaced whole, never modified; or NULL */
+	struct stream *stream; /* cache of a finished run, or NULL */
+	size_t cached_bytes;   /* counted in runs.cached_bytes */
 	uint64_t lru;
-	pid_t pgid;		/* runner's process group, 0 when none */
-	bool cancel;		/* DELETE asked for it */
-	bool interrupt;		/* the server is stopping */
-	int position;		/* in the queue, 1-based; 0 when not queued */
+	pid_t pgid;	/* runner's process group, 0 when none */
+	bool cancel;	/* DELETE asked for it */
+	bool interrupt; /* the server is stopping */
+	int position;	/* in the queue, 1-based; 0 when not queued */
 
 	/* protected by append_lock */
 	pthread_mutex_t append_lock;
-	int events_fd;		/* -1 once concluded */
-	struct stream *live;	/* until concluded */
+	int events_fd;	     /* -1 once concluded */
+	struct stream *live; /* until concluded */
 
 	/* the runner thread's own */
 	bool summary_seen;
@@ -76,7 +76,7 @@ struct runs {
 	pthread_cond_t wake; /* the runner waits for the queue */
 	struct run **table;  /* oldest first */
 	size_t n_table, cap_table;
-	struct run **queue;  /* FIFO, at most cfg.queue_max */
+	struct run **queue; /* FIFO, at most cfg.queue_max */
 	size_t n_queue;
 	struct run *running;
 	bool stopping;
@@ -365,12 +365,12 @@ static json_t *fold(const struct run *run, struct stream *s)
 /* New reference: the .meta object.  Caller holds r->lock. */
 static json_t *meta_locked(const struct run *run)
 {
-	json_t *meta = json_pack(
-		"{s:s, s:s, s:I, s:O, s:O, s:s, s:s, s:s}", "id", run->id,
-		"created_at", run->created_at, "created_ns",
-		(json_int_t)run->created_ns, "spec", run->spec, "run",
-		run->defaults, "status", run_status_name(run->status),
-		"message", run->message, "started_at", run->started_at);
+	json_t *meta =
+	    json_pack("{s:s, s:s, s:I, s:O, s:O, s:s, s:s, s:s}", "id", run->id,
+		      "created_at", run->created_at, "created_ns",
+		      (json_int_t)run->created_ns, "spec", run->spec, "run",
+		      run->defaults, "status", run_status_name(run->status),
+		      "message", run->message, "started_at", run->started_at);
 
 	if (!meta)
 		return NULL;
@@ -466,8 +466,7 @@ static void conclude(struct runs *r, struct run *run, int status,
 	run_name(name, sizeof(name), run->id, "json");
 	save_json(r, name, trace);
 	summary = json_object_get(trace, "summary");
-	started = json_object_get(json_object_get(trace, "run"),
-				  "started_at");
+	started = json_object_get(json_object_get(trace, "run"), "started_at");
 
 	pthread_mutex_lock(&r->lock);
 	run->status = status;
@@ -576,8 +575,8 @@ static struct run *run_from_meta(struct runs *r, const char *id)
 	run->spec = json_incref(json_object_get(meta, "spec"));
 	run->defaults = json_incref(json_object_get(meta, "run"));
 	run->status = run_status_parse(status);
-	run->created_ns = json_integer_value(json_object_get(meta,
-							     "created_ns"));
+	run->created_ns =
+	    json_integer_value(json_object_get(meta, "created_ns"));
 	if ((text = json_string_value(json_object_get(meta, "created_at"))))
 		util_strlcpy(run->created_at, text, sizeof(run->created_at));
 	if ((text = json_string_value(json_object_get(meta, "started_at"))))
@@ -598,9 +597,9 @@ static struct run *run_from_meta(struct runs *r, const char *id)
 static void recover(struct runs *r, struct run *run)
 {
 	const char *why = run->status == RUN_QUEUED
-				  ? "the server stopped before this run started"
-				  : "the server stopped while this run was "
-				    "running";
+			      ? "the server stopped before this run started"
+			      : "the server stopped while this run was "
+				"running";
 	char name[64];
 	size_t valid;
 	int err = 0;
@@ -739,8 +738,8 @@ static int64_t wall_limit(const struct runs *r, const struct spec *spec)
 	return ns;
 }
 
-static bool id_taken(struct runs *r, const char *id,
-		     char (*ids)[STORE_ID_SIZE], size_t n)
+static bool id_taken(struct runs *r, const char *id, char (*ids)[STORE_ID_SIZE],
+		     size_t n)
 {
 	char name[64];
 	bool taken;
@@ -769,19 +768,17 @@ static struct run *prepare(struct runs *r, const struct spec *spec,
 		util_strlcpy(run->compare, compare_id, sizeof(run->compare));
 	run->created_ns = realtime_ns();
 	iso8601(run->created_ns, run->created_at, sizeof(run->created_at));
-	util_strlcpy(run->started_at, run->created_at,
-		     sizeof(run->started_at));
+	util_strlcpy(run->started_at, run->created_at, sizeof(run->started_at));
 	run->status = RUN_QUEUED;
 	run->wall_limit_ns = wall_limit(r, spec);
 	run->spec = spec_to_json(spec);
 	json_object_del(run->spec, "id");
 	run->defaults = json_pack(
-		"{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:i, s:O}", "id", id,
-		"workload", spec->workload, "model", spec->model, "params",
-		run_params_json(&spec->params), "options",
-		run_params_json(&spec->options), "status", "queued", "message",
-		"", "started_at", run->created_at, "cpu_ns", 0, "host",
-		r->host);
+	    "{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:i, s:O}", "id", id,
+	    "workload", spec->workload, "model", spec->model, "params",
+	    run_params_json(&spec->params), "options",
+	    run_params_json(&spec->options), "status", "queued", "message", "",
+	    "started_at", run->created_at, "cpu_ns", 0, "host", r->host);
 	run->live = stream_create();
 	if (!run->spec || !run->defaults || !run->live)
 		goto out_unref;
@@ -895,28 +892,28 @@ static json_t *list_entry_locked(const struct run *run)
 {
 	const json_t *diag = json_object_get(run->summary, "diagnosis");
 	json_t *e = json_pack(
-		"{s:s, s:O, s:O, s:s, s:s, s:s, s:s}", "id", run->id,
-		"workload", json_object_get(run->spec, "workload"), "model",
-		json_object_get(run->spec, "model"), "status",
-		run_status_name(run->status), "message", run->message,
-		"created_at", run->created_at, "started_at", run->started_at);
+	    "{s:s, s:O, s:O, s:s, s:s, s:s, s:s}", "id", run->id, "workload",
+	    json_object_get(run->spec, "workload"), "model",
+	    json_object_get(run->spec, "model"), "status",
+	    run_status_name(run->status), "message", run->message, "created_at",
+	    run->created_at, "started_at", run->started_at);
 
 	if (!e)
 		return NULL;
 	json_object_set_new(e, "compare",
 			    run->compare[0] ? json_string(run->compare)
 					    : json_null());
-	json_object_set_new(e, "position", run->position
-						   ? json_integer(run->position)
-						   : json_null());
-	json_object_set_new(e, "wall_ns", summary_field(run->summary,
-							"wall_ns"));
-	json_object_set_new(e, "speedup", summary_field(run->summary,
-							"speedup"));
+	json_object_set_new(e, "position",
+			    run->position ? json_integer(run->position)
+					  : json_null());
+	json_object_set_new(e, "wall_ns",
+			    summary_field(run->summary, "wall_ns"));
+	json_object_set_new(e, "speedup",
+			    summary_field(run->summary, "speedup"));
 	json_object_set_new(e, "parallelism",
 			    summary_field(run->summary, "parallelism"));
-	json_object_set_new(e, "cpu_util", summary_field(run->summary,
-							 "cpu_util"));
+	json_object_set_new(e, "cpu_util",
+			    summary_field(run->summary, "cpu_util"));
 	json_object_set_new(e, "bound", summary_field(diag, "bound"));
 	json_object_set_new(e, "recommend", summary_field(diag, "recommend"));
 	return e;
@@ -1067,8 +1064,8 @@ json_t *runs_brief(struct runs *r, const char *id)
 	if (run)
 		b = json_pack("{s:s, s:O, s:s, s:s, s:O}", "id", run->id,
 			      "model", json_object_get(run->spec, "model"),
-			      "status", run_status_name(run->status),
-			      "message", run->message, "summary",
+			      "status", run_status_name(run->status), "message",
+			      run->message, "summary",
 			      run->summary ? run->summary : json_null());
 	pthread_mutex_unlock(&r->lock);
 	return b;
@@ -1130,8 +1127,7 @@ int runs_remove(struct runs *r, const char *id, bool *deleted)
 		announce_positions_locked(r);
 		r->version++;
 		pthread_mutex_unlock(&r->lock);
-		conclude(r, run, RUN_CANCELLED,
-			 "cancelled before it started");
+		conclude(r, run, RUN_CANCELLED, "cancelled before it started");
 		run_unref(run);
 		return 0;
 	}
@@ -1210,10 +1206,10 @@ void runs_stopped(struct runs *r, struct run *run)
 static void note_line(struct run *run, const char *type, json_t *ev)
 {
 	if (strcmp(type, "summary") == 0) {
-		const char *st = json_string_value(json_object_get(ev,
-								   "status"));
-		const char *msg = json_string_value(json_object_get(ev,
-								    "message"));
+		const char *st =
+		    json_string_value(json_object_get(ev, "status"));
+		const char *msg =
+		    json_string_value(json_object_get(ev, "message"));
 
 		run->summary_seen = true;
 		util_strlcpy(run->summary_status, st ? st : "",
@@ -1298,16 +1294,16 @@ void runs_finish(struct runs *r, struct run *run, const struct runs_exit *ex)
 		status = RUN_CANCELLED;
 		snprintf(message, sizeof(message), "cancelled while running");
 	} else if (ex->spawn_failed) {
-		snprintf(message, sizeof(message), "cannot start the runner: %s",
-			 ex->detail);
+		snprintf(message, sizeof(message),
+			 "cannot start the runner: %s", ex->detail);
 	} else if (ex->timed_out) {
 		snprintf(message, sizeof(message),
 			 "stopped at the wall-clock limit of %.0f s",
 			 (double)run->wall_limit_ns / NS_PER_S);
 	} else if (WIFSIGNALED(ex->wstatus)) {
-		snprintf(message, sizeof(message),
-			 "runner killed by signal %d (%s)",
-			 WTERMSIG(ex->wstatus), strsignal(WTERMSIG(ex->wstatus)));
+		snprintf(
+		    message, sizeof(message), "runner killed by signal %d (%s)",
+		    WTERMSIG(ex->wstatus), strsignal(WTERMSIG(ex->wstatus)));
 	} else if (WIFEXITED(ex->wstatus) && WEXITSTATUS(ex->wstatus) != 0) {
 		snprintf(message, sizeof(message),
 			 "runner exited with status %d%s%s",
@@ -1322,8 +1318,7 @@ void runs_finish(struct runs *r, struct run *run, const struct runs_exit *ex)
 			 "runner reported status '%s'", run->summary_status);
 	} else {
 		status = run_status_parse(run->summary_status);
-		snprintf(message, sizeof(message), "%s",
-			 run->summary_message);
+		snprintf(message, sizeof(message), "%s", run->summary_message);
 	}
 	conclude(r, run, status, message);
 

@@ -38,10 +38,10 @@ struct runs;
 struct run;
 
 struct runs_config {
-	struct store *store;  /* borrowed */
-	int queue_max;	      /* runs waiting behind the running one */
-	size_t cache_bytes;   /* finished streams kept in memory */
-	int64_t max_wall_ns;  /* cap on any run's wall-clock limit */
+	struct store *store;   /* borrowed */
+	int queue_max;	       /* runs waiting behind the running one */
+	size_t cache_bytes;    /* finished streams kept in memory */
+	int64_t max_wall_ns;   /* cap on any run's wall-clock limit */
 	int64_t wall_grace_ns; /* added to a run's own time_limit */
 };
 
@@ -125,8 +125,7 @@ bool runs_started(struct runs *r, struct run *run, pid_t pgid);
  * recycled pid. */
 void runs_stopped(struct runs *r, struct run *run);
 /* Complete event lines from the runner ("...\n...\n"). */
-void runs_lines(struct runs *r, struct run *run, const char *buf,
-		size_t len);
+void runs_lines(struct runs *r, struct run *run, const char *buf, size_t len);
 /* Concludes the run from the runner's exit. */
 void runs_finish(struct runs *r, struct run *run, const struct runs_exit *ex);
 

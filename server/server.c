@@ -77,36 +77,36 @@ struct server_options {
 };
 
 static const char usage_text[] =
-	"usage: overlap serve [options]\n"
-	"\n"
-	"Serves the page and the HTTP API; every run executes in its own\n"
-	"`overlap run` process, one at a time, behind a bounded queue.\n"
-	"\n"
-	"  --port N              TCP port (default 8080; 0: any free port)\n"
-	"  --listen ADDR         address to bind (default 127.0.0.1); any\n"
-	"                        other than loopback needs a token\n"
-	"  --token T             require T (Authorization: Bearer T, ?token=T\n"
-	"                        or the cookie set from it); generated when\n"
-	"                        --listen is not loopback and none is given\n"
-	"  --allow-host NAME     also answer to Host NAME or NAME:PORT\n"
-	"                        (repeatable; localhost, 127.0.0.1, [::1] and\n"
-	"                        the listen address always work)\n"
-	"  --data DIR            where runs are stored (default ./data)\n"
-	"  --web DIR             the page's files (default: $OVERLAP_WEB, or\n"
-	"                        web/ beside the build directory)\n"
-	"  --queue N             runs that may wait behind the running one\n"
-	"                        (default 16, 1..1024); more get 429\n"
-	"  --max-connections N   simultaneous connections (default 256)\n"
-	"  --heartbeat-ms N      SSE comment after N ms of quiet (default "
-	"15000)\n"
-	"  --runner-memory-mb N  address-space limit of a run (default 4096;\n"
-	"                        0: none)\n"
-	"  --runner PATH         the binary that executes runs (default: this "
-	"one)\n"
-	"  --help, --version\n";
+    "usage: overlap serve [options]\n"
+    "\n"
+    "Serves the page and the HTTP API; every run executes in its own\n"
+    "`overlap run` process, one at a time, behind a bounded queue.\n"
+    "\n"
+    "  --port N              TCP port (default 8080; 0: any free port)\n"
+    "  --listen ADDR         address to bind (default 127.0.0.1); any\n"
+    "                        other than loopback needs a token\n"
+    "  --token T             require T (Authorization: Bearer T, ?token=T\n"
+    "                        or the cookie set from it); generated when\n"
+    "                        --listen is not loopback and none is given\n"
+    "  --allow-host NAME     also answer to Host NAME or NAME:PORT\n"
+    "                        (repeatable; localhost, 127.0.0.1, [::1] and\n"
+    "                        the listen address always work)\n"
+    "  --data DIR            where runs are stored (default ./data)\n"
+    "  --web DIR             the page's files (default: $OVERLAP_WEB, or\n"
+    "                        web/ beside the build directory)\n"
+    "  --queue N             runs that may wait behind the running one\n"
+    "                        (default 16, 1..1024); more get 429\n"
+    "  --max-connections N   simultaneous connections (default 256)\n"
+    "  --heartbeat-ms N      SSE comment after N ms of quiet (default "
+    "15000)\n"
+    "  --runner-memory-mb N  address-space limit of a run (default 4096;\n"
+    "                        0: none)\n"
+    "  --runner PATH         the binary that executes runs (default: this "
+    "one)\n"
+    "  --help, --version\n";
 
 static int usage_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
+    __attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...)
 {
@@ -169,22 +169,20 @@ enum {
 static int parse_options(int argc, char **argv, struct server_options *o)
 {
 	static const struct option longs[] = {
-		{"port", required_argument, NULL, OPT_PORT},
-		{"listen", required_argument, NULL, OPT_LISTEN},
-		{"data", required_argument, NULL, OPT_DATA},
-		{"web", required_argument, NULL, OPT_WEB},
-		{"token", required_argument, NULL, OPT_TOKEN},
-		{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
-		{"queue", required_argument, NULL, OPT_QUEUE},
-		{"max-connections", required_argument, NULL,
-		 OPT_MAX_CONNECTIONS},
-		{"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
-		{"runner", required_argument, NULL, OPT_RUNNER},
-		{"runner-memory-mb", required_argument, NULL,
-		 OPT_RUNNER_MEMORY},
-		{"help", no_argument, NULL, OPT_HELP},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0},
+	    {"port", required_argument, NULL, OPT_PORT},
+	    {"listen", required_argument, NULL, OPT_LISTEN},
+	    {"data", required_argument, NULL, OPT_DATA},
+	    {"web", required_argument, NULL, OPT_WEB},
+	    {"token", required_argument, NULL, OPT_TOKEN},
+	    {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+	    {"queue", required_argument, NULL, OPT_QUEUE},
+	    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+	    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
+	    {"runner", required_argument, NULL, OPT_RUNNER},
+	    {"runner-memory-mb", required_argument, NULL, OPT_RUNNER_MEMORY},
+	    {"help", no_argument, NULL, OPT_HELP},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
 	long v;
 	int c;
@@ -212,8 +210,8 @@ static int parse_options(int argc, char **argv, struct server_options *o)
 		case OPT_TOKEN:
 			if (!token_chars_ok(optarg))
 				return usage_error(
-					"--token: 8 to 128 characters of "
-					"A-Z a-z 0-9 - _ . ~");
+				    "--token: 8 to 128 characters of "
+				    "A-Z a-z 0-9 - _ . ~");
 			o->token = optarg;
 			break;
 		case OPT_ALLOW_HOST:
@@ -345,8 +343,8 @@ static int open_listener(struct listen_addr *a, int *port)
 	a->len = sizeof(a->ss);
 	getsockname(fd, (struct sockaddr *)&a->ss, &a->len);
 	*port = ntohs(a->family == AF_INET
-			      ? ((struct sockaddr_in *)&a->ss)->sin_port
-			      : ((struct sockaddr_in6 *)&a->ss)->sin6_port);
+			  ? ((struct sockaddr_in *)&a->ss)->sin_port
+			  : ((struct sockaddr_in6 *)&a->ss)->sin6_port);
 	return fd;
 }
 
@@ -412,14 +410,14 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 int server_main(int argc, char **argv)
 {
 	struct server_options o = {
-		.port = 8080,
-		.listen = "127.0.0.1",
-		.data = "data",
-		.queue = 16,
-		.max_connections = 256,
-		.heartbeat_ms = 15000,
-		.runner = "/proc/self/exe",
-		.runner_memory_mb = RUNNER_AS_DEFAULT_MB,
+	    .port = 8080,
+	    .listen = "127.0.0.1",
+	    .data = "data",
+	    .queue = 16,
+	    .max_connections = 256,
+	    .heartbeat_ms = 15000,
+	    .runner = "/proc/self/exe",
+	    .runner_memory_mb = RUNNER_AS_DEFAULT_MB,
 	};
 	char web[PATH_MAX], token[160], err[256], hostname[256];
 	const char *allow[MAX_ALLOW_HOSTS + 1];
@@ -470,11 +468,11 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	rc_cfg = (struct runs_config){
-		.store = store,
-		.queue_max = o.queue,
-		.cache_bytes = STREAM_CACHE_BYTES,
-		.max_wall_ns = WALL_MAX_NS,
-		.wall_grace_ns = WALL_GRACE_NS,
+	    .store = store,
+	    .queue_max = o.queue,
+	    .cache_bytes = STREAM_CACHE_BYTES,
+	    .max_wall_ns = WALL_MAX_NS,
+	    .wall_grace_ns = WALL_GRACE_NS,
 	};
 	runs = runs_create(&rc_cfg, err, sizeof(err));
 	if (!runs) {
@@ -482,9 +480,9 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	rn_cfg = (struct runner_config){
-		.exe = o.runner,
-		.as_bytes = (uint64_t)o.runner_memory_mb << 20,
-		.nproc_extra = NPROC_EXTRA,
+	    .exe = o.runner,
+	    .as_bytes = (uint64_t)o.runner_memory_mb << 20,
+	    .nproc_extra = NPROC_EXTRA,
 	};
 	runner = runner_start(runs, &rn_cfg);
 	if (!runner) {
@@ -492,13 +490,13 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	http_cfg = (struct http_config){
-		.web_dir = web,
-		.token = token[0] ? token : NULL,
-		.listen_host = addr.host,
-		.allow_hosts = allow,
-		.n_allow_hosts = n_allow,
-		.heartbeat_ms = o.heartbeat_ms,
-		.body_max_bytes = BODY_MAX_BYTES,
+	    .web_dir = web,
+	    .token = token[0] ? token : NULL,
+	    .listen_host = addr.host,
+	    .allow_hosts = allow,
+	    .n_allow_hosts = n_allow,
+	    .heartbeat_ms = o.heartbeat_ms,
+	    .body_max_bytes = BODY_MAX_BYTES,
 	};
 	http = http_create(&http_cfg, runs, store);
 	if (!http) {
@@ -507,27 +505,28 @@ int server_main(int argc, char **argv)
 	}
 	listen_fd = open_listener(&addr, &port);
 	if (listen_fd < 0) {
-		fprintf(stderr, "overlap serve: cannot listen on %s port %d: "
-				"%s\n",
+		fprintf(stderr,
+			"overlap serve: cannot listen on %s port %d: "
+			"%s\n",
 			o.listen, o.port, strerror(-listen_fd));
 		goto out;
 	}
 	daemon = MHD_start_daemon(
-		MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-			MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-			(addr.family == AF_INET6 ? MHD_USE_IPv6 : 0),
-		0, NULL, NULL, http_handle, http,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_LISTEN_SOCKET, listen_fd,
-		MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, http,
-		MHD_OPTION_NOTIFY_COMPLETED, http_completed, http,
-		MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_BYTES,
-		MHD_OPTION_END);
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
+		MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+		(addr.family == AF_INET6 ? MHD_USE_IPv6 : 0),
+	    0, NULL, NULL, http_handle, http, MHD_OPTION_EXTERNAL_LOGGER,
+	    mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, http,
+	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, http,
+	    MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_BYTES,
+	    MHD_OPTION_END);
 	if (!daemon) {
 		close(listen_fd);
-		fprintf(stderr, "overlap serve: cannot start the HTTP daemon\n");
+		fprintf(stderr,
+			"overlap serve: cannot start the HTTP daemon\n");
 		goto out;
 	}
 

@@ -159,8 +159,7 @@ void store_close(struct store *st)
 
 /* Splits "runs/x.json" into the directory part (opened as an fd) and the
  * last component. */
-static int open_parent(struct store *st, const char *name,
-		       const char **base)
+static int open_parent(struct store *st, const char *name, const char **base)
 {
 	const char *slash = strrchr(name, '/');
 	char sub[64];
@@ -213,8 +212,7 @@ int store_write(struct store *st, const char *name, const void *data,
 		rc = -ENAMETOOLONG;
 		goto out_close_dir;
 	}
-	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-		    0600);
+	fd = openat(dir_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = -errno;
 		goto out_close_dir;

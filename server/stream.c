@@ -46,8 +46,8 @@ struct chunk {
 };
 
 struct ev_ref {
-	const char *text; /* inside a chunk */
-	uint32_t len;	  /* whole SSE text */
+	const char *text;  /* inside a chunk */
+	uint32_t len;	   /* whole SSE text */
 	uint16_t data_off; /* where the JSON starts */
 };
 
@@ -207,9 +207,9 @@ int64_t stream_append(struct stream *s, const char *type, const char *data,
 		id = -EINVAL;
 		goto out_unlock;
 	}
-	header_len = (size_t)snprintf(header, sizeof(header),
-				      "id: %" PRIu64 "\nevent: %.32s\ndata: ",
-				      s->n_events + 1, type);
+	header_len = (size_t)snprintf(
+	    header, sizeof(header),
+	    "id: %" PRIu64 "\nevent: %.32s\ndata: ", s->n_events + 1, type);
 	total = header_len + len + 2;
 	if (s->n_events % BLOCK_EVENTS == 0 &&
 	    s->n_events / BLOCK_EVENTS == s->n_blocks) {
@@ -305,7 +305,8 @@ int stream_foreach(struct stream *s,
 	if (!blocks)
 		return -ENOMEM;
 	for (uint64_t i = 0; i < n && rc == 0; i++) {
-		const struct ev_ref *r = &blocks[i / BLOCK_EVENTS][i % BLOCK_EVENTS];
+		const struct ev_ref *r =
+		    &blocks[i / BLOCK_EVENTS][i % BLOCK_EVENTS];
 
 		rc = fn(ctx, i + 1, r->text + r->data_off,
 			r->len - r->data_off - 2);
@@ -314,9 +315,8 @@ int stream_foreach(struct stream *s,
 	return rc;
 }
 
-struct stream_viewer *stream_viewer_create(struct stream *s,
-					   uint64_t after_id, int sock_fd,
-					   int heartbeat_ms)
+struct stream_viewer *stream_viewer_create(struct stream *s, uint64_t after_id,
+					   int sock_fd, int heartbeat_ms)
 {
 	struct stream_viewer *v;
 
@@ -366,8 +366,8 @@ static size_t copy_events(struct stream_viewer *v, char *buf, size_t max)
 	return done;
 }
 
-static size_t copy_text(const char *text, size_t len, size_t *sent,
-			char *buf, size_t max)
+static size_t copy_text(const char *text, size_t len, size_t *sent, char *buf,
+			size_t max)
 {
 	size_t n = len - *sent < max ? len - *sent : max;
 

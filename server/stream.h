@@ -62,14 +62,12 @@ int stream_foreach(struct stream *s,
  * client socket sock_fd (-1: do not watch it), sending a comment when
  * nothing was written for heartbeat_ms.  Takes a reference on s.  NULL
  * when out of resources. */
-struct stream_viewer *stream_viewer_create(struct stream *s,
-					   uint64_t after_id, int sock_fd,
-					   int heartbeat_ms);
+struct stream_viewer *stream_viewer_create(struct stream *s, uint64_t after_id,
+					   int sock_fd, int heartbeat_ms);
 /* MHD_ContentReaderCallback (cls is the viewer): blocks until there is
  * something to send; -1 at the end of a finished stream, -2 when the client
  * went away or the server is stopping. */
-ssize_t stream_viewer_read(void *viewer, uint64_t pos, char *buf,
-			   size_t max);
+ssize_t stream_viewer_read(void *viewer, uint64_t pos, char *buf, size_t max);
 /* MHD_ContentReaderFreeCallback. */
 void stream_viewer_free(void *viewer);
 

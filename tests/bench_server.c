@@ -99,35 +99,38 @@ static void write_run(const char *data, const char *id, long n_events,
 	const char *spec = "{\"workload\":\"fetch\",\"model\":\"threads\","
 			   "\"params\":{},\"options\":{}}";
 	const char *run_obj =
-		"{\"id\":\"%s\",\"workload\":\"fetch\",\"model\":\"threads\","
-		"\"params\":{},\"options\":{},\"status\":\"done\",\"message\":"
-		"\"\",\"started_at\":\"2026-01-01T00:00:00.000Z\",\"cpu_ns\":0,"
-		"\"host\":{\"cores\":2,\"kernel\":\"bench\",\"engine\":"
-		"\"overlap\"}}";
+	    "{\"id\":\"%s\",\"workload\":\"fetch\",\"model\":\"threads\","
+	    "\"params\":{},\"options\":{},\"status\":\"done\",\"message\":"
+	    "\"\",\"started_at\":\"2026-01-01T00:00:00.000Z\",\"cpu_ns\":0,"
+	    "\"host\":{\"cores\":2,\"kernel\":\"bench\",\"engine\":"
+	    "\"overlap\"}}";
 	const char *summary =
-		"{\"wall_ns\":1000000,\"task_time_ns\":2000000,\"speedup\":2.0,"
-		"\"parallelism\":1.0,\"cpu_util\":0.5,\"peak_inflight\":2,"
-		"\"states\":{},\"checks\":{},\"diagnosis\":{\"bound\":\"io\","
-		"\"recommend\":\"asyncio\",\"why\":\"bench\"},"
-		"\"max_loop_lag_ns\":null}";
+	    "{\"wall_ns\":1000000,\"task_time_ns\":2000000,\"speedup\":2.0,"
+	    "\"parallelism\":1.0,\"cpu_util\":0.5,\"peak_inflight\":2,"
+	    "\"states\":{},\"checks\":{},\"diagnosis\":{\"bound\":\"io\","
+	    "\"recommend\":\"asyncio\",\"why\":\"bench\"},"
+	    "\"max_loop_lag_ns\":null}";
 	FILE *f;
 	long i;
 
 	f = open_w(data, id, "events");
-	fprintf(f, "{\"type\":\"status\",\"status\":\"queued\",\"position\":1}\n"
-		   "{\"type\":\"status\",\"status\":\"running\"}\n"
-		   "{\"type\":\"run\",\"run\":");
+	fprintf(f,
+		"{\"type\":\"status\",\"status\":\"queued\",\"position\":1}\n"
+		"{\"type\":\"status\",\"status\":\"running\"}\n"
+		"{\"type\":\"run\",\"run\":");
 	fprintf(f, run_obj, id);
 	fprintf(f, "}\n{\"type\":\"lane\",\"lane\":{\"id\":0,\"kind\":\"main\","
 		   "\"name\":\"main\",\"os_id\":1}}\n");
 	for (i = 0; i < n_events - 7; i++)
-		fprintf(f,
-			"{\"type\":\"segment\",\"segment\":{\"task\":%ld,"
-			"\"lane\":0,\"state\":\"%s\",\"t0_ns\":%ld,\"t1_ns\":%ld,"
-			"\"note\":\"\"}}\n",
-			i % 1000, states[i % 4], i * 1000, i * 1000 + 900);
-	fprintf(f, "{\"type\":\"summary\",\"status\":\"done\",\"message\":\"\","
-		   "\"summary\":%s}\n",
+		fprintf(
+		    f,
+		    "{\"type\":\"segment\",\"segment\":{\"task\":%ld,"
+		    "\"lane\":0,\"state\":\"%s\",\"t0_ns\":%ld,\"t1_ns\":%ld,"
+		    "\"note\":\"\"}}\n",
+		    i % 1000, states[i % 4], i * 1000, i * 1000 + 900);
+	fprintf(f,
+		"{\"type\":\"summary\",\"status\":\"done\",\"message\":\"\","
+		"\"summary\":%s}\n",
 		summary);
 	fprintf(f, "{\"type\":\"status\",\"status\":\"done\"}\n"
 		   "{\"type\":\"end\",\"status\":\"done\"}\n");
@@ -136,8 +139,9 @@ static void write_run(const char *data, const char *id, long n_events,
 	f = open_w(data, id, "json");
 	fprintf(f, "{\"format\":\"overlap-trace\",\"version\":1,\"run\":");
 	fprintf(f, run_obj, id);
-	fprintf(f, ",\"lanes\":[],\"tasks\":[],\"segments\":[],\"counters\":[],"
-		   "\"summary\":%s}\n",
+	fprintf(f,
+		",\"lanes\":[],\"tasks\":[],\"segments\":[],\"counters\":[],"
+		"\"summary\":%s}\n",
 		summary);
 	fclose(f);
 
@@ -147,9 +151,10 @@ static void write_run(const char *data, const char *id, long n_events,
 		"\"created_ns\":%lld,\"spec\":%s,\"run\":",
 		id, (long long)created_ns, spec);
 	fprintf(f, run_obj, id);
-	fprintf(f, ",\"status\":\"done\",\"message\":\"\",\"started_at\":"
-		   "\"2026-01-01T00:00:00.000Z\",\"compare\":null,\"summary\":%s}"
-		   "\n",
+	fprintf(f,
+		",\"status\":\"done\",\"message\":\"\",\"started_at\":"
+		"\"2026-01-01T00:00:00.000Z\",\"compare\":null,\"summary\":%s}"
+		"\n",
 		summary);
 	fclose(f);
 }
@@ -246,8 +251,8 @@ static long read_sse_count(int fd)
 			switch (st) {
 			case HEAD: /* until \r\n\r\n */
 				head_match = (c == "\r\n\r\n"[head_match])
-						     ? head_match + 1
-						     : (c == '\r');
+						 ? head_match + 1
+						 : (c == '\r');
 				if (head_match == 4)
 					st = SIZE;
 				break;
@@ -255,8 +260,9 @@ static long read_sse_count(int fd)
 				if (c == '\n') {
 					st = chunk ? DATA : DONE;
 				} else if (c != '\r') {
-					int d = c <= '9' ? c - '0'
-							 : (c | 0x20) - 'a' + 10;
+					int d = c <= '9'
+						    ? c - '0'
+						    : (c | 0x20) - 'a' + 10;
 					chunk = chunk * 16 + (size_t)d;
 				}
 				break;
@@ -372,8 +378,7 @@ static int64_t first_event_ns(int port, const char *go_dir)
 			snprintf(path, sizeof(path), "%s/go-%s", go_dir, id);
 			close(open(path, O_WRONLY | O_CREAT, 0600));
 		}
-		if ((p = strstr(buf, "\"t_ns\":")) != NULL &&
-		    strchr(p, '}')) {
+		if ((p = strstr(buf, "\"t_ns\":")) != NULL && strchr(p, '}')) {
 			stamp = strtoll(p + 7, NULL, 10);
 			got = t;
 		}
@@ -472,8 +477,9 @@ int main(int argc, char **argv)
 	rps = wrk_rate(s.port);
 	server_stop(&s);
 	if (cold_n != BIG_EVENTS || warm_n != BIG_EVENTS) {
-		fprintf(stderr, "bench_server: read %ld and %ld events, want "
-				"%d\n",
+		fprintf(stderr,
+			"bench_server: read %ld and %ld events, want "
+			"%d\n",
 			cold_n, warm_n, BIG_EVENTS);
 		return 1;
 	}

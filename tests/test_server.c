@@ -35,21 +35,22 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <setjmp.h>
+#include <setjmp.h> /* cmocka.h needs it first */
+
 #include <cmocka.h>
 
 #include <jansson.h>
 
 #define IO_TIMEOUT_S 60
-#define SHORT_RUN                                                           \
-	"{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"         \
+#define SHORT_RUN                                                              \
+	"{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"            \
 	"{\"tasks\":3,\"duration\":\"30ms\",\"io\":\"sleep\"}}"
-#define SEQ_RUN                                                             \
-	"{\"workload\":\"fetch\",\"model\":\"sequential\",\"params\":"      \
+#define SEQ_RUN                                                                \
+	"{\"workload\":\"fetch\",\"model\":\"sequential\",\"params\":"         \
 	"{\"tasks\":4,\"duration\":\"20ms\",\"io\":\"sleep\"}}"
 /* Holds a state for up to 10 s; always cancelled early. */
-#define LONG_RUN                                                            \
-	"{\"workload\":\"fetch\",\"model\":\"sequential\",\"params\":"      \
+#define LONG_RUN                                                               \
+	"{\"workload\":\"fetch\",\"model\":\"sequential\",\"params\":"         \
 	"{\"tasks\":100,\"duration\":\"100ms\",\"io\":\"sleep\"}}"
 
 /* ---- processes and files ------------------------------------------------ */
@@ -178,8 +179,7 @@ static void server_start_argv(struct server *s, const char *const *extra)
 			continue;
 		*nl = '\0';
 		assert_non_null(strstr(buf, "listening on http://"));
-		snprintf(s->url, sizeof(s->url), "%s",
-			 strstr(buf, "http://"));
+		snprintf(s->url, sizeof(s->url), "%s", strstr(buf, "http://"));
 		colon = strrchr(strstr(buf, "http://") + 7, ':');
 		assert_non_null(colon);
 		s->port = atoi(colon + 1);
@@ -376,8 +376,7 @@ static void dechunk(char *body, size_t *len)
 }
 
 /* Sends a raw request and reads the whole response (Connection: close). */
-static void http_raw(int port, const char *req, size_t req_len,
-		     struct resp *r)
+static void http_raw(int port, const char *req, size_t req_len, struct resp *r)
 {
 	char *buf = NULL, *split, te[64];
 	size_t len = 0, cap = 0;
@@ -575,8 +574,8 @@ static void decode(struct sse *s)
 			continue;
 		}
 		{
-			char *crlf = memmem(s->raw + pos, s->raw_len - pos,
-					    "\r\n", 2);
+			char *crlf =
+			    memmem(s->raw + pos, s->raw_len - pos, "\r\n", 2);
 			unsigned long n;
 
 			if (!crlf)
@@ -615,8 +614,7 @@ static bool sse_fill(struct sse *s)
 
 /* Opens /api/runs/{id}/events; last: Last-Event-ID or NULL.  Returns the
  * status; for 200 the stream is ready for sse_next. */
-static int sse_open(int port, const char *id, const char *last,
-		    struct sse *s)
+static int sse_open(int port, const char *id, const char *last, struct sse *s)
 {
 	char req[512], *end, te[64];
 
@@ -644,12 +642,12 @@ static int sse_open(int port, const char *id, const char *last,
 		memcpy(head, s->raw, hl);
 		head[hl] = '\0';
 		assert_int_equal(sscanf(head, "HTTP/1.1 %d", &s->status), 1);
-		s->chunked = header_of(head, "Transfer-Encoding", te,
-				       sizeof(te)) &&
-			     strcasecmp(te, "chunked") == 0;
+		s->chunked =
+		    header_of(head, "Transfer-Encoding", te, sizeof(te)) &&
+		    strcasecmp(te, "chunked") == 0;
 		if (s->status == 200) {
-			assert_non_null(header_of(head, "Content-Type", te,
-						  sizeof(te)));
+			assert_non_null(
+			    header_of(head, "Content-Type", te, sizeof(te)));
 			assert_non_null(strstr(te, "text/event-stream"));
 		}
 	}
@@ -762,8 +760,8 @@ static bool sse_until(struct sse *s, const char *type, const char *status)
 
 		if (match && status) {
 			json_t *j = json_loads(ev.data, 0, NULL);
-			match = j && strcmp(json_string_value(json_object_get(
-						    j, "status")),
+			match = j && strcmp(json_string_value(
+						json_object_get(j, "status")),
 					    status) == 0;
 			json_decref(j);
 		}
@@ -812,7 +810,7 @@ static json_t *run_trace(int port, const char *id)
 static const char *trace_status(json_t *trace)
 {
 	return json_string_value(
-		json_object_get(json_object_get(trace, "run"), "status"));
+	    json_object_get(json_object_get(trace, "run"), "status"));
 }
 
 /* ---- tests: the API ----------------------------------------------------- */
@@ -826,15 +824,15 @@ static void test_healthz_and_headers(void **state)
 
 	http_req(s->port, "GET", "/healthz", NULL, NULL, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
-	assert_non_null(header_of(r.head, "X-Content-Type-Options", v,
-				  sizeof(v)));
+	assert_non_null(
+	    header_of(r.head, "X-Content-Type-Options", v, sizeof(v)));
 	assert_string_equal(v, "nosniff");
-	assert_non_null(header_of(r.head, "Content-Security-Policy", v,
-				  sizeof(v)));
+	assert_non_null(
+	    header_of(r.head, "Content-Security-Policy", v, sizeof(v)));
 	assert_non_null(strstr(v, "default-src 'self'"));
 	assert_non_null(strstr(v, "frame-ancestors 'none'"));
-	assert_null(header_of(r.head, "Access-Control-Allow-Origin", v,
-			      sizeof(v)));
+	assert_null(
+	    header_of(r.head, "Access-Control-Allow-Origin", v, sizeof(v)));
 	j = json_loadb(r.body, r.body_len, 0, NULL);
 	assert_true(json_is_true(json_object_get(j, "ok")));
 	assert_int_equal(json_integer_value(json_object_get(j, "viewers")), 0);
@@ -855,7 +853,7 @@ static void test_workloads(void **state)
 	assert_true(json_array_size(m) > 0);
 	for (size_t i = 0; i < json_array_size(w); i++)
 		fetch = fetch || strcmp(json_string_value(json_object_get(
-						json_array_get(w, i), "name")),
+					    json_array_get(w, i), "name")),
 					"fetch") == 0;
 	assert_true(fetch);
 	json_decref(j);
@@ -904,8 +902,7 @@ static void test_run_lifecycle(void **state)
 
 	/* The stored trace is the stream folded. */
 	trace = run_trace(s->port, id);
-	assert_string_equal(json_string_value(json_object_get(trace,
-								"format")),
+	assert_string_equal(json_string_value(json_object_get(trace, "format")),
 			    "overlap-trace");
 	assert_string_equal(trace_status(trace), "done");
 	assert_int_equal(json_array_size(json_object_get(trace, "tasks")), 3);
@@ -935,7 +932,8 @@ static void test_run_lifecycle(void **state)
 		char want[96];
 		json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
 
-		snprintf(want, sizeof(want), "filename=\"overlap-%s.json\"", id);
+		snprintf(want, sizeof(want), "filename=\"overlap-%s.json\"",
+			 id);
 		assert_non_null(strstr(v, want));
 		assert_true(json_array_size(json_object_get(j, "traceEvents")) >
 			    0);
@@ -986,7 +984,7 @@ static void check_resume(int port, const char *id,
 	assert_int_equal(head.n + tail.n, full->n);
 	for (size_t i = 0; i < full->n; i++) {
 		const struct sse_event *e =
-			i < k ? &head.ev[i] : &tail.ev[i - k];
+		    i < k ? &head.ev[i] : &tail.ev[i - k];
 
 		assert_int_equal(e->id, full->ev[i].id);
 		assert_string_equal(e->type, full->ev[i].type);
@@ -1037,15 +1035,14 @@ static void test_sse_resume_live(void **state)
 	sse_read(&sse, &head, 4);
 	sse_close(&sse);
 	assert_int_equal(head.n, 4);
-	snprintf(last, sizeof(last), "%llu",
-		 (unsigned long long)head.ev[3].id);
+	snprintf(last, sizeof(last), "%llu", (unsigned long long)head.ev[3].id);
 	read_stream(s->port, id, last, &tail);
 	read_stream(s->port, id, NULL, &full);
 	check_stream_shape(&full, "done");
 	assert_int_equal(head.n + tail.n, full.n);
 	for (size_t i = 0; i < full.n; i++) {
 		const struct sse_event *e =
-			i < head.n ? &head.ev[i] : &tail.ev[i - head.n];
+		    i < head.n ? &head.ev[i] : &tail.ev[i - head.n];
 
 		assert_int_equal(e->id, full.ev[i].id);
 		assert_string_equal(e->data, full.ev[i].data);
@@ -1196,7 +1193,7 @@ static void test_runner_killed(void **state)
 	t = run_trace(s->port, id);
 	assert_string_equal(trace_status(t), "error");
 	assert_non_null(strstr(json_string_value(json_object_get(
-				       json_object_get(t, "run"), "message")),
+				   json_object_get(t, "run"), "message")),
 			       "runner killed by signal 9"));
 	json_decref(t);
 	list = get_json(s->port, "/api/runs", 200);
@@ -1318,15 +1315,13 @@ static void test_restart(void **state)
 	list = get_json(s->port, "/api/runs", 200);
 	assert_int_equal(json_array_size(json_object_get(list, "runs")), 2);
 	assert_string_equal(
-		json_string_value(json_object_get(
-			json_array_get(json_object_get(list, "runs"), 0), "id")),
-		cut_id);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(json_object_get(list,
-								   "runs"),
-						   0),
-				    "status")),
-			    "interrupted");
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(list, "runs"), 0), "id")),
+	    cut_id);
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_array_get(json_object_get(list, "runs"), 0), "status")),
+	    "interrupted");
 	json_decref(list);
 	t = run_trace(s->port, cut_id);
 	assert_string_equal(trace_status(t), "interrupted");
@@ -1370,9 +1365,9 @@ static void test_compare(void **state)
 	assert_int_equal(json_array_size(runs), 2);
 	for (size_t i = 0; i < 2; i++)
 		assert_string_equal(
-			wait_end(s->port,
-				 json_string_value(json_array_get(runs, i))),
-			"done");
+		    wait_end(s->port,
+			     json_string_value(json_array_get(runs, i))),
+		    "done");
 	snprintf(path, sizeof(path), "/api/compares/%s",
 		 json_string_value(json_object_get(c, "id")));
 	got = get_json(s->port, path, 200);
@@ -1381,19 +1376,18 @@ static void test_compare(void **state)
 	runs = json_object_get(got, "runs");
 	assert_int_equal(json_array_size(runs), 2);
 	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(runs, 0), "model")),
+				json_array_get(runs, 0), "model")),
 			    "sequential");
 	assert_string_equal(json_string_value(json_object_get(
-				    json_array_get(runs, 1), "model")),
+				json_array_get(runs, 1), "model")),
 			    "thread-pool");
 	for (size_t i = 0; i < 2; i++) {
 		json_t *r = json_array_get(runs, i);
 
 		assert_string_equal(
-			json_string_value(json_object_get(r, "status")), "done");
+		    json_string_value(json_object_get(r, "status")), "done");
 		assert_true(json_integer_value(json_object_get(
-				    json_object_get(r, "summary"), "wall_ns")) >
-			    0);
+				json_object_get(r, "summary"), "wall_ns")) > 0);
 	}
 	json_decref(got);
 	json_decref(c);
@@ -1408,8 +1402,8 @@ static void test_compare(void **state)
 	assert_string_equal(json_string_value(json_object_get(c, "field")),
 			    "params.tasks");
 	json_decref(c);
-	json_decref(get_json(s->port, "/api/compares/20990101-000000-aaaaaa",
-			     404));
+	json_decref(
+	    get_json(s->port, "/api/compares/20990101-000000-aaaaaa", 404));
 }
 
 static void test_heartbeat(void **state)
@@ -1470,17 +1464,17 @@ static void run_cases(int port, const struct case_row *rows, size_t n)
 				 c->method, c->path, r.status, c->status,
 				 (int)r.body_len, r.body);
 		/* Refusals carry the security headers too. */
-		assert_non_null(header_of(r.head, "X-Content-Type-Options", v,
-					  sizeof(v)));
+		assert_non_null(
+		    header_of(r.head, "X-Content-Type-Options", v, sizeof(v)));
 		if (c->field) {
 			json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
 
 			assert_non_null(j);
-			assert_non_null(json_string_value(json_object_get(
-				j, "error")));
-			assert_string_equal(json_string_value(json_object_get(
-						    j, "field")),
-					    c->field);
+			assert_non_null(
+			    json_string_value(json_object_get(j, "error")));
+			assert_string_equal(
+			    json_string_value(json_object_get(j, "field")),
+			    c->field);
 			json_decref(j);
 		}
 		resp_free(&r);
@@ -1491,42 +1485,40 @@ static void test_security(void **state)
 {
 	struct server *s = *state;
 	static const struct case_row rows[] = {
-		/* DNS rebinding: the Host header decides first. */
-		{"GET", "/healthz", "evil.example", NULL, NULL, NULL, 403, NULL},
-		{"GET", "/", "evil.example:8080", NULL, NULL, NULL, 403, NULL},
-		{"POST", "/api/runs", "evil.example", "application/json", NULL,
-		 SHORT_RUN, 403, NULL},
-		{"GET", "/healthz", "localhost:1234", NULL, NULL, NULL, 200,
-		 NULL},
-		{"GET", "/healthz", "[::1]:80", NULL, NULL, NULL, 200, NULL},
-		{"GET", "/healthz", "127.0.0.1", NULL, NULL, NULL, 200, NULL},
-		{"GET", "/healthz", "my.box:9000", NULL, NULL, NULL, 200, NULL},
-		{"GET", "/healthz", "other.box:9", NULL, NULL, NULL, 200, NULL},
-		{"GET", "/healthz", "other.box:10", NULL, NULL, NULL, 403, NULL},
-		{"GET", "/healthz", "localhost.evil.example", NULL, NULL, NULL,
-		 403, NULL},
-		/* State changes need JSON, and not from another site. */
-		{"POST", "/api/runs", NULL, "text/plain", NULL, SHORT_RUN, 415,
-		 NULL},
-		{"POST", "/api/runs", NULL, NULL, NULL, SHORT_RUN, 415, NULL},
-		{"POST", "/api/runs", NULL,
-		 "application/x-www-form-urlencoded", NULL, "a=b", 415, NULL},
-		{"POST", "/api/runs", NULL, "application/jsonp", NULL,
-		 SHORT_RUN, 415, NULL},
-		{"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL, NULL, NULL,
-		 NULL, 415, NULL},
-		{"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL,
-		 "application/json", NULL, NULL, 404, NULL},
-		{"POST", "/api/runs", NULL, "application/json",
-		 "Sec-Fetch-Site: cross-site\r\n", SHORT_RUN, 403, NULL},
-		{"POST", "/api/runs", NULL, "application/json; charset=utf-8",
-		 "Sec-Fetch-Site: same-origin\r\n",
-		 "{\"workload\":\"nope\",\"model\":\"threads\"}", 400,
-		 "workload"},
+	    /* DNS rebinding: the Host header decides first. */
+	    {"GET", "/healthz", "evil.example", NULL, NULL, NULL, 403, NULL},
+	    {"GET", "/", "evil.example:8080", NULL, NULL, NULL, 403, NULL},
+	    {"POST", "/api/runs", "evil.example", "application/json", NULL,
+	     SHORT_RUN, 403, NULL},
+	    {"GET", "/healthz", "localhost:1234", NULL, NULL, NULL, 200, NULL},
+	    {"GET", "/healthz", "[::1]:80", NULL, NULL, NULL, 200, NULL},
+	    {"GET", "/healthz", "127.0.0.1", NULL, NULL, NULL, 200, NULL},
+	    {"GET", "/healthz", "my.box:9000", NULL, NULL, NULL, 200, NULL},
+	    {"GET", "/healthz", "other.box:9", NULL, NULL, NULL, 200, NULL},
+	    {"GET", "/healthz", "other.box:10", NULL, NULL, NULL, 403, NULL},
+	    {"GET", "/healthz", "localhost.evil.example", NULL, NULL, NULL, 403,
+	     NULL},
+	    /* State changes need JSON, and not from another site. */
+	    {"POST", "/api/runs", NULL, "text/plain", NULL, SHORT_RUN, 415,
+	     NULL},
+	    {"POST", "/api/runs", NULL, NULL, NULL, SHORT_RUN, 415, NULL},
+	    {"POST", "/api/runs", NULL, "application/x-www-form-urlencoded",
+	     NULL, "a=b", 415, NULL},
+	    {"POST", "/api/runs", NULL, "application/jsonp", NULL, SHORT_RUN,
+	     415, NULL},
+	    {"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL, NULL, NULL,
+	     NULL, 415, NULL},
+	    {"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL,
+	     "application/json", NULL, NULL, 404, NULL},
+	    {"POST", "/api/runs", NULL, "application/json",
+	     "Sec-Fetch-Site: cross-site\r\n", SHORT_RUN, 403, NULL},
+	    {"POST", "/api/runs", NULL, "application/json; charset=utf-8",
+	     "Sec-Fetch-Site: same-origin\r\n",
+	     "{\"workload\":\"nope\",\"model\":\"threads\"}", 400, "workload"},
 	};
 
-	server_start(s, "--allow-host", "my.box", "--allow-host",
-		     "other.box:9", NULL);
+	server_start(s, "--allow-host", "my.box", "--allow-host", "other.box:9",
+		     NULL);
 	run_cases(s->port, rows, sizeof(rows) / sizeof(*rows));
 }
 
@@ -1534,59 +1526,58 @@ static void test_errors(void **state)
 {
 	struct server *s = *state;
 	static const struct case_row rows[] = {
-		{"POST", "/api/runs", NULL, "application/json", NULL, "{", 400,
-		 NULL},
-		{"POST", "/api/runs", NULL, "application/json", NULL, "", 400,
-		 NULL},
-		{"POST", "/api/runs", NULL, "application/json", NULL, "[1]",
-		 400, "body"},
-		{"POST", "/api/runs", NULL, "application/json", NULL,
-		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
-		 "{\"tasks\":0}}",
-		 400, "params.tasks"},
-		{"POST", "/api/runs", NULL, "application/json", NULL,
-		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
-		 "{\"tasks\":100001}}",
-		 400, "params.tasks"},
-		{"POST", "/api/runs", NULL, "application/json", NULL,
-		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
-		 "{\"duration\":\"5parsecs\"}}",
-		 400, "params.duration"},
-		{"POST", "/api/runs", NULL, "application/json", NULL,
-		 "{\"workload\":\"fetch\",\"model\":\"nope\"}", 400, "model"},
-		{"POST", "/api/runs", NULL, "application/json", NULL,
-		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"bogus\":1}",
-		 400, "bogus"},
-		{"POST", "/api/runs", NULL, "application/json", NULL,
-		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"id\":\"x\"}",
-		 400, "id"},
-		/* Routes and methods. */
-		{"GET", "/api/nope", NULL, NULL, NULL, NULL, 404, NULL},
-		{"GET", "/api/runs/not-an-id", NULL, NULL, NULL, NULL, 404,
-		 NULL},
-		{"GET", "/api/runs/20990101-000000-aaaaaa", NULL, NULL, NULL,
-		 NULL, 404, NULL},
-		{"GET", "/api/runs/20990101-000000-aaaaaa/events", NULL, NULL,
-		 NULL, NULL, 404, NULL},
-		{"GET", "/api/runs/20990101-000000-aaaaaa/chrome", NULL, NULL,
-		 NULL, NULL, 404, NULL},
-		{"GET", "/api/runs/20990101-000000-aaaaaa/ascii", NULL, NULL,
-		 NULL, NULL, 404, NULL},
-		{"GET", "/api/runs/20990101-000000-aaaaaa/nope", NULL, NULL,
-		 NULL, NULL, 404, NULL},
-		{"GET", "/api/runs/..%2f..%2fetc", NULL, NULL, NULL, NULL, 404,
-		 NULL},
-		{"PUT", "/api/runs", NULL, "application/json", NULL, "{}", 405,
-		 NULL},
-		{"GET", "/api/compares", NULL, NULL, NULL, NULL, 405, NULL},
-		{"POST", "/api/workloads", NULL, "application/json", NULL, "{}",
-		 405, NULL},
-		{"POST", "/healthz", NULL, "application/json", NULL, "{}", 405,
-		 NULL},
-		{"POST", "/index.html", NULL, "application/json", NULL, "{}",
-		 405, NULL},
-		{"GET", "/api/runs/20990101-000000-aaaaaa/events", NULL, NULL,
-		 "Last-Event-ID: x1\r\n", NULL, 400, "Last-Event-ID"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL, "{", 400,
+	     NULL},
+	    {"POST", "/api/runs", NULL, "application/json", NULL, "", 400,
+	     NULL},
+	    {"POST", "/api/runs", NULL, "application/json", NULL, "[1]", 400,
+	     "body"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
+	     "{\"tasks\":0}}",
+	     400, "params.tasks"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
+	     "{\"tasks\":100001}}",
+	     400, "params.tasks"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
+	     "{\"duration\":\"5parsecs\"}}",
+	     400, "params.duration"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"fetch\",\"model\":\"nope\"}", 400, "model"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"bogus\":1}", 400,
+	     "bogus"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"id\":\"x\"}", 400,
+	     "id"},
+	    /* Routes and methods. */
+	    {"GET", "/api/nope", NULL, NULL, NULL, NULL, 404, NULL},
+	    {"GET", "/api/runs/not-an-id", NULL, NULL, NULL, NULL, 404, NULL},
+	    {"GET", "/api/runs/20990101-000000-aaaaaa", NULL, NULL, NULL, NULL,
+	     404, NULL},
+	    {"GET", "/api/runs/20990101-000000-aaaaaa/events", NULL, NULL, NULL,
+	     NULL, 404, NULL},
+	    {"GET", "/api/runs/20990101-000000-aaaaaa/chrome", NULL, NULL, NULL,
+	     NULL, 404, NULL},
+	    {"GET", "/api/runs/20990101-000000-aaaaaa/ascii", NULL, NULL, NULL,
+	     NULL, 404, NULL},
+	    {"GET", "/api/runs/20990101-000000-aaaaaa/nope", NULL, NULL, NULL,
+	     NULL, 404, NULL},
+	    {"GET", "/api/runs/..%2f..%2fetc", NULL, NULL, NULL, NULL, 404,
+	     NULL},
+	    {"PUT", "/api/runs", NULL, "application/json", NULL, "{}", 405,
+	     NULL},
+	    {"GET", "/api/compares", NULL, NULL, NULL, NULL, 405, NULL},
+	    {"POST", "/api/workloads", NULL, "application/json", NULL, "{}",
+	     405, NULL},
+	    {"POST", "/healthz", NULL, "application/json", NULL, "{}", 405,
+	     NULL},
+	    {"POST", "/index.html", NULL, "application/json", NULL, "{}", 405,
+	     NULL},
+	    {"GET", "/api/runs/20990101-000000-aaaaaa/events", NULL, NULL,
+	     "Last-Event-ID: x1\r\n", NULL, 400, "Last-Event-ID"},
 	};
 	struct resp r;
 	char *big;
@@ -1602,10 +1593,11 @@ static void test_errors(void **state)
 	/* Bodies over 64 KiB: declared (refused before it is sent) and
 	 * chunked (refused once it is over). */
 	{
-		const char *req = "POST /api/runs HTTP/1.1\r\nHost: localhost\r\n"
-				  "Content-Type: application/json\r\n"
-				  "Content-Length: 70000\r\n"
-				  "Connection: close\r\n\r\n";
+		const char *req =
+		    "POST /api/runs HTTP/1.1\r\nHost: localhost\r\n"
+		    "Content-Type: application/json\r\n"
+		    "Content-Length: 70000\r\n"
+		    "Connection: close\r\n\r\n";
 		http_raw(s->port, req, strlen(req), &r);
 		assert_int_equal(r.status, 413);
 		resp_free(&r);
@@ -1652,25 +1644,25 @@ static void test_static(void **state)
 		const char *type;
 		const char *body;
 	} rows[] = {
-		{"/", 200, "text/html", "overlap test"},
-		{"/index.html", 200, "text/html", "overlap test"},
-		{"/app.js", 200, "text/javascript", "answer"},
-		{"/style.css", 200, "text/css", "margin"},
-		{"/node_modules/chart.js/chart.umd.js", 200, "text/javascript",
-		 "chart"},
-		{"/../secret.txt", 404, NULL, NULL},
-		{"/%2e%2e/secret.txt", 404, NULL, NULL},
-		{"/%2E%2E%2Fsecret.txt", 404, NULL, NULL},
-		{"/node_modules/../../secret.txt", 404, NULL, NULL},
-		{"/./index.html", 404, NULL, NULL},
-		{"/.hidden", 404, NULL, NULL},
-		{"/%2ehidden", 404, NULL, NULL},
-		{"/node_modules/", 404, NULL, NULL},
-		{"/node_modules", 404, NULL, NULL},
-		{"//etc/passwd", 404, NULL, NULL},
-		{"/escape.txt", 404, NULL, NULL},
-		{"/missing.js", 404, NULL, NULL},
-		{"/app.js%00.txt", 400, NULL, NULL},
+	    {"/", 200, "text/html", "overlap test"},
+	    {"/index.html", 200, "text/html", "overlap test"},
+	    {"/app.js", 200, "text/javascript", "answer"},
+	    {"/style.css", 200, "text/css", "margin"},
+	    {"/node_modules/chart.js/chart.umd.js", 200, "text/javascript",
+	     "chart"},
+	    {"/../secret.txt", 404, NULL, NULL},
+	    {"/%2e%2e/secret.txt", 404, NULL, NULL},
+	    {"/%2E%2E%2Fsecret.txt", 404, NULL, NULL},
+	    {"/node_modules/../../secret.txt", 404, NULL, NULL},
+	    {"/./index.html", 404, NULL, NULL},
+	    {"/.hidden", 404, NULL, NULL},
+	    {"/%2ehidden", 404, NULL, NULL},
+	    {"/node_modules/", 404, NULL, NULL},
+	    {"/node_modules", 404, NULL, NULL},
+	    {"//etc/passwd", 404, NULL, NULL},
+	    {"/escape.txt", 404, NULL, NULL},
+	    {"/missing.js", 404, NULL, NULL},
+	    {"/app.js%00.txt", 400, NULL, NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
@@ -1682,13 +1674,13 @@ static void test_static(void **state)
 		if (r.status != rows[i].status)
 			fail_msg("%s: got %d, want %d", rows[i].path, r.status,
 				 rows[i].status);
-		assert_non_null(header_of(r.head, "Content-Security-Policy", v,
-					  sizeof(v)));
-		assert_non_null(header_of(r.head, "X-Content-Type-Options", v,
-					  sizeof(v)));
+		assert_non_null(
+		    header_of(r.head, "Content-Security-Policy", v, sizeof(v)));
+		assert_non_null(
+		    header_of(r.head, "X-Content-Type-Options", v, sizeof(v)));
 		if (rows[i].type) {
-			assert_non_null(header_of(r.head, "Content-Type", v,
-						  sizeof(v)));
+			assert_non_null(
+			    header_of(r.head, "Content-Type", v, sizeof(v)));
 			assert_non_null(strstr(v, rows[i].type));
 			assert_non_null(strstr(r.body, rows[i].body));
 		} else {
@@ -1703,21 +1695,21 @@ static void test_token(void **state)
 {
 	struct server *s = *state;
 	static const struct case_row rows[] = {
-		{"GET", "/healthz", NULL, NULL, NULL, NULL, 401, NULL},
-		{"GET", "/", NULL, NULL, NULL, NULL, 401, NULL},
-		{"GET", "/healthz", NULL, NULL,
-		 "Authorization: Bearer wrong-token-1\r\n", NULL, 401, NULL},
-		{"GET", "/healthz", NULL, NULL,
-		 "Authorization: Bearer secret-token-1\r\n", NULL, 200, NULL},
-		{"GET", "/healthz", NULL, NULL,
-		 "Cookie: overlap_token=secret-token-1\r\n", NULL, 200, NULL},
-		{"GET", "/healthz?token=secret-token-1", NULL, NULL, NULL, NULL,
-		 200, NULL},
-		{"GET", "/healthz?token=secret-token-2", NULL, NULL, NULL, NULL,
-		 401, NULL},
-		/* The Host check comes before anything else. */
-		{"GET", "/healthz", "evil.example", NULL,
-		 "Authorization: Bearer secret-token-1\r\n", NULL, 403, NULL},
+	    {"GET", "/healthz", NULL, NULL, NULL, NULL, 401, NULL},
+	    {"GET", "/", NULL, NULL, NULL, NULL, 401, NULL},
+	    {"GET", "/healthz", NULL, NULL,
+	     "Authorization: Bearer wrong-token-1\r\n", NULL, 401, NULL},
+	    {"GET", "/healthz", NULL, NULL,
+	     "Authorization: Bearer secret-token-1\r\n", NULL, 200, NULL},
+	    {"GET", "/healthz", NULL, NULL,
+	     "Cookie: overlap_token=secret-token-1\r\n", NULL, 200, NULL},
+	    {"GET", "/healthz?token=secret-token-1", NULL, NULL, NULL, NULL,
+	     200, NULL},
+	    {"GET", "/healthz?token=secret-token-2", NULL, NULL, NULL, NULL,
+	     401, NULL},
+	    /* The Host check comes before anything else. */
+	    {"GET", "/healthz", "evil.example", NULL,
+	     "Authorization: Bearer secret-token-1\r\n", NULL, 403, NULL},
 	};
 	struct resp r;
 	char v[256];
@@ -1760,11 +1752,11 @@ static void test_token(void **state)
 static void test_bad_usage(void **state)
 {
 	static const char *const cases[][4] = {
-		{"--port", "70000", NULL, NULL},
-		{"--queue", "0", NULL, NULL},
-		{"--listen", "not-an-address", NULL, NULL},
-		{"--token", "short", NULL, NULL},
-		{"--bogus", NULL, NULL, NULL},
+	    {"--port", "70000", NULL, NULL},
+	    {"--queue", "0", NULL, NULL},
+	    {"--listen", "not-an-address", NULL, NULL},
+	    {"--token", "short", NULL, NULL},
+	    {"--bogus", NULL, NULL, NULL},
 	};
 
 	(void)state;
@@ -1794,42 +1786,39 @@ static void test_bad_usage(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_healthz_and_headers,
-						setup_started, teardown),
-		cmocka_unit_test_setup_teardown(test_workloads, setup_started,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_run_lifecycle,
-						setup_started, teardown),
-		cmocka_unit_test_setup_teardown(test_sse_resume_finished,
-						setup_started, teardown),
-		cmocka_unit_test_setup_teardown(test_sse_resume_live,
-						setup_started, teardown),
-		cmocka_unit_test_setup_teardown(test_two_viewers,
-						setup_started, teardown),
-		cmocka_unit_test_setup_teardown(test_viewer_freed,
-						setup_started, teardown),
-		cmocka_unit_test_setup_teardown(test_partial_trace,
-						setup_started, teardown),
-		cmocka_unit_test_setup_teardown(test_runner_killed,
-						setup_started, teardown),
-		cmocka_unit_test_setup_teardown(test_queue_full, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_delete_finished,
-						setup_started, teardown),
-		cmocka_unit_test_setup_teardown(test_restart, setup_started,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_compare, setup_started,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_heartbeat, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_security, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_errors, setup_started,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_static, setup_started,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_token, setup, teardown),
-		cmocka_unit_test(test_bad_usage),
+	    cmocka_unit_test_setup_teardown(test_healthz_and_headers,
+					    setup_started, teardown),
+	    cmocka_unit_test_setup_teardown(test_workloads, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_run_lifecycle, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_sse_resume_finished,
+					    setup_started, teardown),
+	    cmocka_unit_test_setup_teardown(test_sse_resume_live, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_two_viewers, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_viewer_freed, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_partial_trace, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_runner_killed, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_delete_finished, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_restart, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_compare, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_security, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_errors, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_static, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+	    cmocka_unit_test(test_bad_usage),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
