@@ -42,8 +42,8 @@ export class AsciiView {
 		} catch (error) {
 			if (this.loadedFor === id) {
 				this.loadedFor = null;
-				this.pre.textContent =
-					`The text view is unavailable: ${error.message}`;
+				this.pre.textContent = 'The text view is ' +
+					`unavailable: ${error.message}`;
 			}
 		}
 	}

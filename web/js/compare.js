@@ -19,6 +19,13 @@ import { formatNs, formatRatio } from './format.js';
 import { el, clear } from './dom.js';
 import { themeColours } from './palette.js';
 
+/* The bar chart's tooltip: dataset 0 is wall time in s, 1 speedup. */
+function barLabel(item)
+{
+	return item.datasetIndex ? `speedup ${formatRatio(item.raw)}` :
+		`wall ${formatNs(item.raw * 1e9)}`;
+}
+
 export class CompareView {
 	/* onLoaded(compare) when the compare's list is known; onRunEnd()
 	 * after each of its runs ends. */
@@ -295,13 +302,7 @@ export class CompareView {
 				},
 				plugins: {
 					legend: { labels: { color: colours.text } },
-					tooltip: {
-						callbacks: {
-							label: item => item.datasetIndex ?
-								`speedup ${formatRatio(item.raw)}` :
-								`wall ${formatNs(item.raw * 1e9)}`,
-						},
-					},
+					tooltip: { callbacks: { label: barLabel } },
 				},
 			},
 		});
@@ -318,7 +319,8 @@ export class CompareView {
 			s.wall.ticks.color = s.speedup.ticks.color = colours.muted;
 			s.wall.title.color = s.speedup.title.color = colours.muted;
 			s.wall.grid.color = colours.grid;
-			this.bars.options.plugins.legend.labels.color = colours.text;
+			const legend = this.bars.options.plugins.legend;
+			legend.labels.color = colours.text;
 			this.bars.update('none');
 		}
 	}

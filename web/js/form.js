@@ -17,6 +17,7 @@
 import { el, clear } from './dom.js';
 
 const DURATION_UNITS = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 };
+const DURATION_RE = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i;
 
 /* The kinds of parameter the catalog names, whatever spelling it uses. */
 function kindOf(def)
@@ -48,8 +49,7 @@ export function parseDurationNs(text)
 {
 	if (typeof text === 'number')
 		return text * 1e6;
-	const match = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i
-		.exec(String(text));
+	const match = DURATION_RE.exec(String(text));
 	if (!match)
 		return NaN;
 	const unit = (match[2] || 'ms').toLowerCase();

@@ -80,9 +80,9 @@ export class HistoryView {
 		}
 		const remove = el('button', 'history-delete', 'Delete');
 		remove.type = 'button';
+		const what = [run.workload, run.model, id].filter(Boolean);
 		remove.setAttribute('aria-label',
-				    `Delete run ${run.workload || ''} ` +
-				    `${run.model || ''} ${id}`.replace(/\s+/g, ' '));
+				    `Delete run ${what.join(' ')}`);
 		remove.addEventListener('click', () => this.remove(id, remove));
 		item.append(link, meta, remove);
 		return item;

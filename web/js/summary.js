@@ -126,6 +126,29 @@ function steps(starts, ends, span)
 	return out;
 }
 
+/* Chart.js callbacks of the activity chart. */
+function timeTick(value, index, ticks)
+{
+	const last = ticks.length ? ticks[ticks.length - 1].value : value;
+	return formatAxisMs(value, axisUnit(last));
+}
+
+/* The legend names only the series this run has. */
+function hasSeries(item, data)
+{
+	return !data.datasets[item.datasetIndex].absent;
+}
+
+function pointTime(items)
+{
+	return items.length ? formatNs(items[0].parsed.x * 1e6) : '';
+}
+
+function pointValue(item)
+{
+	return `${item.dataset.label}: ${Number(item.parsed.y.toFixed(2))}`;
+}
+
 export class SummaryView {
 	constructor({ cards, diagnosis, activityCanvas, activityBox })
 	{
@@ -178,11 +201,7 @@ export class SummaryView {
 							color: colours.muted,
 							maxRotation: 0,
 							includeBounds: false,
-							callback: (v, i, ticks) =>
-								formatAxisMs(v,
-								axisUnit(ticks.length ?
-								ticks[ticks.length - 1]
-									.value : v)),
+							callback: timeTick,
 						},
 					},
 					y: {
@@ -200,22 +219,13 @@ export class SummaryView {
 						labels: {
 							color: colours.text,
 							boxWidth: 14,
-							/* only series this run has */
-							filter: (item, chart) =>
-								!chart.datasets[
-									item.datasetIndex]
-									.absent,
+							filter: hasSeries,
 						},
 					},
 					tooltip: {
 						callbacks: {
-							title: items => items.length ?
-								formatNs(items[0].parsed.x *
-									 1e6) : '',
-							label: item =>
-								`${item.dataset.label}: ` +
-								`${Number(item.parsed.y
-									.toFixed(2))}`,
+							title: pointTime,
+							label: pointValue,
 						},
 					},
 				},
@@ -307,7 +317,8 @@ export class SummaryView {
 			const bad = (key === 'lost' || key === 'failed') &&
 				value > 0;
 			this.card(name(key), formatCount(value),
-				  'a check of the workload', bad ? 'warn' : 'check');
+				  'a check of the workload',
+				  bad ? 'warn' : 'check');
 		}
 		for (const [key, value] of checks)
 			if (typeof value !== 'number')

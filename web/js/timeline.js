@@ -9,12 +9,13 @@
  *  - up to NATIVE_MAX segments, each segment is a real floating bar
  *    ({x: [t0, t1], y: row}) in the dataset of its state;
  *  - beyond that, the datasets stay empty and a plugin paints the rows
- *    straight onto the canvas: only what lies in view, and within each row
- *    (or each pixel line, when rows are thinner than a pixel) segments of
- *    one state that touch are merged and a segment narrower than a pixel is
- *    absorbed into its neighbour.  The work per frame is then bounded by the
- *    pixels in view, not by the segments in the run, which keeps panning a
- *    100,000-segment run within a frame.
+ *    straight onto the canvas: only what lies in view; within a row,
+ *    segments of one state that touch are merged and a segment narrower
+ *    than a pixel is absorbed into its neighbour; rows thinner than a pixel
+ *    are drawn as buckets of rows whose segments were merged in advance.
+ *    The work per frame is then bounded by the pixels in view, not by the
+ *    segments in the run, which keeps panning a 100,000-segment run within
+ *    a frame.
  *
  * Segments still running (live "open" events) are painted growing up to an
  * estimate of the run's present time.  Tooltips are a positioned element
@@ -28,6 +29,7 @@ import { el, clear } from './dom.js';
 
 const NATIVE_MAX = 2000;
 const BAR_FRACTION = 0.8;
+const TIME_TITLE = 'time since the run started';
 /* Waiting states first, working states last, so compute lands on top where
  * segments of a lane overlap. */
 const DRAW_ORDER = STATES.map((name, index) => ({ name, index }))
@@ -77,7 +79,7 @@ function lowerBound(segs, t)
 export class Timeline {
 	/*
 	 * canvas: the <canvas>; box: its positioned container (sized here);
-	 * options: {compact, onRange(minMs, maxMs), label}.
+	 * options: {compact, onRange(minMs, maxMs)}.
 	 */
 	constructor(canvas, box, options = {})
 	{
@@ -123,6 +125,16 @@ export class Timeline {
 			categoryPercentage: 1,
 			order: WORKING_STATES.has(state) ? 0 : 1,
 		}));
+		/* Chart.js calls these with the scale (or chart) as this. */
+		const timeTick = value => this.formatTick(value);
+		const rowLabel = value => this.rowLabel(value);
+		const rowTicks = scale => {
+			scale.ticks = this.rowTicks(scale);
+		};
+		const capLabelWidth = scale => {
+			const cap = window.innerWidth < 600 ? 84 : 160;
+			scale.width = Math.min(scale.width, cap);
+		};
 		const chart = new window.Chart(this.canvas, {
 			type: 'bar',
 			data: { datasets },
@@ -148,12 +160,11 @@ export class Timeline {
 							color: colours.muted,
 							maxRotation: 0,
 							includeBounds: false,
-							callback: value =>
-								this.formatTick(value),
+							callback: timeTick,
 						},
 						title: {
 							display: !this.compact,
-							text: 'time since the run started',
+							text: TIME_TITLE,
 							color: colours.muted,
 						},
 					},
@@ -172,19 +183,10 @@ export class Timeline {
 						ticks: {
 							color: colours.text,
 							autoSkip: false,
-							callback: value =>
-								this.rowLabel(value),
+							callback: rowLabel,
 						},
-						afterBuildTicks: scale => {
-							scale.ticks = this.rowTicks(
-								scale);
-						},
-						afterFit: scale => {
-							const cap = window.innerWidth <
-								600 ? 84 : 160;
-							scale.width = Math.min(
-								scale.width, cap);
-						},
+						afterBuildTicks: rowTicks,
+						afterFit: capLabelWidth,
 					},
 				},
 				plugins: {
@@ -237,6 +239,7 @@ export class Timeline {
 		this.data = data;
 		this.userRange = false;
 		this.nowAnchor = null;
+		this.markedDrawn = false;
 		this.rebuild();
 	}
 
@@ -538,8 +541,10 @@ export class Timeline {
 		const lo = Math.max(0, Math.ceil(Math.min(scale.min, scale.max)));
 		const hi = Math.min(this.rows.length - 1,
 				    Math.floor(Math.max(scale.min, scale.max)));
-		const fit = Math.max(1, Math.floor(Math.abs(scale.bottom -
-							   scale.top) / 15));
+		/* maxHeight: what the layout offers the axis in this pass */
+		const heightPx = scale.maxHeight > 0 ? scale.maxHeight :
+			Math.abs(scale.bottom - scale.top);
+		const fit = Math.max(1, Math.floor(heightPx / 15));
 		const count = hi - lo + 1;
 		const ticks = [];
 		if (count <= 0)
@@ -589,7 +594,8 @@ export class Timeline {
 		ctx.restore();
 	}
 
-	/* Geometry of the rows in view: pixel centre of row r, bar height. */
+	/* The row axis, the heights of a row and of its bar in pixels, and
+	 * the rows in view. */
 	rowGeometry(chart)
 	{
 		const y = chart.scales.y;
