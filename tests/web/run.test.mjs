@@ -236,6 +236,23 @@ test('a deep link restores the run, the form and the chart',
 	await screenshot(page, 'run-390');
 	await page.locator('#view').evaluate(node => node.scrollIntoView());
 	await screenshot(page, 'run-390x844-view', { fullPage: false });
+
+	/* The address also keeps the tab and the rows. */
+	await page.getByRole('radio', { name: 'Lanes' }).check();
+	await page.getByRole('tab', { name: 'ASCII' }).click();
+	const address = await page.evaluate(() => location.hash);
+	assert.match(address, /tab=ascii/);
+	assert.match(address, /rows=lanes/);
+	const again = await openPage(browser, server.base, { hash: address });
+	await again.page.waitForSelector('#timeline[data-complete="true"]',
+					 { state: 'attached' });
+	assert.equal(await again.page.getAttribute('#tab-ascii',
+						   'aria-selected'), 'true');
+	assert.equal(await again.page.isChecked('input[value="lane"]'), true);
+	assert.equal(await again.page.getAttribute('#timeline', 'data-rows'),
+		     String(trace.lanes.length));
+	assert.deepEqual(again.errors, []);
+	await again.context.close();
 	assert.deepEqual(errors, []);
 	await context.close();
 });

@@ -52,7 +52,7 @@ const compare = new CompareView({
 			form.setSpec({ workload: entry.workload,
 				       params: entry.params || {} });
 	},
-	onRunEnd: () => history.refresh(),
+	onRunEnd: () => historyView.refresh(),
 });
 const ascii = new AsciiView(byId('ascii'));
 const exports = new Exports({
@@ -61,7 +61,7 @@ const exports = new Exports({
 	ascii: byId('export-ascii'),
 	png: byId('export-png'),
 }, () => timeline);
-const history = new HistoryView({
+const historyView = new HistoryView({
 	list: byId('history-list'),
 	empty: byId('history-empty'),
 	status: byId('history-status'),
@@ -80,6 +80,7 @@ const legend = new Legend(byId('legend'), (stateIndex, hide) => {
 const tabs = new Tabs(byId('tabs'), id => {
 	if (id === 'tab-ascii')
 		ascii.show(state.runId, state.data && state.data.ended);
+	writeAddress();
 });
 let form = null;
 
@@ -136,7 +137,7 @@ function showNothing()
 	summary.clear('');
 	ascii.clear('Run something to see its timeline as text.');
 	exports.set(null, false);
-	history.setCurrent(null);
+	historyView.setCurrent(null);
 	setHeading(null);
 }
 
@@ -172,7 +173,7 @@ async function showRun(id)
 	summary.clear('Loading…');
 	ascii.clear('');
 	exports.set(id, false);
-	history.setCurrent(id);
+	historyView.setCurrent(id);
 	if (tabs.selected() === 'tab-compare')
 		tabs.select('tab-timeline');
 	let trace;
@@ -225,7 +226,7 @@ function follow(id, generation)
 			state.stream = null;
 			data.ended = true;
 			render(data, true);
-			history.refresh();
+			historyView.refresh();
 		},
 		onError: message => {
 			if (generation !== state.generation)
@@ -236,6 +237,29 @@ function follow(id, generation)
 }
 
 /* ---- routing ------------------------------------------------------------ */
+
+/* The address of what is shown: the run, and the tab and the rows when
+ * they are not the first ones (#run=ID&tab=ascii&rows=lanes). */
+function writeAddress()
+{
+	if (!state.runId)
+		return;
+	const params = new URLSearchParams({ run: state.runId });
+	if (tabs.selected() === 'tab-ascii')
+		params.set('tab', 'ascii');
+	if (timeline.rowMode === 'lane')
+		params.set('rows', 'lanes');
+	const hash = `#${params}`;
+	if (location.hash !== hash)
+		history.replaceState(null, '', hash);
+}
+
+function setRows(mode)
+{
+	for (const radio of document.querySelectorAll('input[name="rows"]'))
+		radio.checked = radio.value === mode;
+	timeline.setRowMode(mode);
+}
 
 function route()
 {
@@ -248,6 +272,9 @@ function route()
 	if (runId) {
 		if (runId !== state.runId)
 			showRun(runId);
+		setRows(params.get('rows') === 'lanes' ? 'lane' : 'task');
+		tabs.select(params.get('tab') === 'ascii' ? 'tab-ascii' :
+			'tab-timeline');
 	} else if (compareId) {
 		if (state.runId)
 			showNothing();
@@ -279,7 +306,7 @@ async function startRun(spec)
 		form.setStatus(`Run ${created.id} ${created.status || 'queued'}.`);
 		location.hash = `run=${encodeURIComponent(created.id)}`;
 		revealView();
-		history.refresh();
+		historyView.refresh();
 	} catch (error) {
 		form.showServerError(error);
 	} finally {
@@ -297,7 +324,7 @@ async function startCompare(body)
 		form.setStatus(`Compare ${created.id} queued: ${count} models.`);
 		location.hash = `compare=${encodeURIComponent(created.id)}`;
 		revealView();
-		history.refresh();
+		historyView.refresh();
 	} catch (error) {
 		form.showServerError(error);
 	} finally {
@@ -313,6 +340,7 @@ function bindControls()
 		radio.addEventListener('change', () => {
 			if (radio.checked)
 				timeline.setRowMode(radio.value);
+			writeAddress();
 		});
 	byId('zoom-in').addEventListener('click', () => timeline.zoomBy(1.5));
 	byId('zoom-out').addEventListener('click',
@@ -342,7 +370,7 @@ async function start()
 	bindControls();
 	showNothing();
 	window.addEventListener('hashchange', route);
-	history.refresh();
+	historyView.refresh();
 	let catalog;
 	try {
 		catalog = await getCatalog();
