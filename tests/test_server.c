@@ -1392,6 +1392,54 @@ static void test_compare(void **state)
 	json_decref(got);
 	json_decref(c);
 
+	/* No models named: every model that accepts the spec, each once. */
+	c = post_json(s->port, "/api/compares",
+		      "{\"workload\":\"fetch\",\"params\":{\"tasks\":1,"
+		      "\"duration\":\"10ms\",\"io\":\"sleep\"},\"options\":"
+		      "{\"workers\":1}}",
+		      202);
+	runs = json_object_get(c, "runs");
+	assert_true(json_array_size(runs) >= 2);
+	snprintf(path, sizeof(path), "/api/compares/%s",
+		 json_string_value(json_object_get(c, "id")));
+	got = get_json(s->port, path, 200);
+	assert_int_equal(json_array_size(json_object_get(got, "runs")),
+			 json_array_size(runs));
+	for (size_t i = 0; i < json_array_size(runs); i++) {
+		const char *model = json_string_value(json_object_get(
+		    json_array_get(json_object_get(got, "runs"), i), "model"));
+
+		for (size_t j = 0; j < i; j++)
+			assert_string_not_equal(
+			    model,
+			    json_string_value(json_object_get(
+				json_array_get(json_object_get(got, "runs"), j),
+				"model")));
+		/* Not waited for: cancelled (queued or running), or, if it
+		 * was quick, deleted. */
+		{
+			char del[96];
+			struct resp r;
+
+			snprintf(del, sizeof(del), "/api/runs/%s",
+				 json_string_value(json_array_get(runs, i)));
+			http_req(s->port, "DELETE", del, NULL,
+				 "application/json", NULL, NULL, &r);
+			assert_int_equal(r.status, 200);
+			if (strstr(r.body, "\"cancelled\""))
+				assert_string_equal(
+				    wait_end(s->port,
+					     json_string_value(
+						 json_array_get(runs, i))),
+				    "cancelled");
+			else
+				assert_non_null(strstr(r.body, "\"deleted\""));
+			resp_free(&r);
+		}
+	}
+	json_decref(got);
+	json_decref(c);
+
 	c = post_json(s->port, "/api/compares",
 		      "{\"workload\":\"fetch\",\"models\":[\"nope\"]}", 400);
 	assert_string_equal(json_string_value(json_object_get(c, "field")),
