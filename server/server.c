@@ -51,7 +51,7 @@
 #define CONNECTION_MEMORY_BYTES ((size_t)256 * 1024)
 #define STREAM_CACHE_BYTES ((size_t)512 * 1024 * 1024)
 #define WALL_GRACE_NS (30 * NS_PER_S)
-#define WALL_MAX_NS (11 * 60 * NS_PER_S)
+#define WALL_MAX_S (11 * 60)
 #define NPROC_EXTRA 16384
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -74,6 +74,7 @@ struct server_options {
 	int heartbeat_ms;
 	const char *runner;
 	long runner_memory_mb;
+	long max_run_s;
 };
 
 static const char usage_text[] =
@@ -101,6 +102,8 @@ static const char usage_text[] =
     "15000)\n"
     "  --runner-memory-mb N  address-space limit of a run (default 4096;\n"
     "                        0: none)\n"
+    "  --max-run-s N         wall-clock limit of any run (default 660; a\n"
+    "                        run's own is its time_limit plus 30 s)\n"
     "  --runner PATH         the binary that executes runs (default: this "
     "one)\n"
     "  --help, --version\n";
@@ -161,6 +164,7 @@ enum {
 	OPT_HEARTBEAT_MS,
 	OPT_RUNNER,
 	OPT_RUNNER_MEMORY,
+	OPT_MAX_RUN_S,
 	OPT_HELP,
 	OPT_VERSION,
 };
@@ -180,6 +184,7 @@ static int parse_options(int argc, char **argv, struct server_options *o)
 	    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
 	    {"runner", required_argument, NULL, OPT_RUNNER},
 	    {"runner-memory-mb", required_argument, NULL, OPT_RUNNER_MEMORY},
+	    {"max-run-s", required_argument, NULL, OPT_MAX_RUN_S},
 	    {"help", no_argument, NULL, OPT_HELP},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -254,6 +259,13 @@ static int parse_options(int argc, char **argv, struct server_options *o)
 						   "'%s'",
 						   optarg);
 			o->runner_memory_mb = v;
+			break;
+		case OPT_MAX_RUN_S:
+			if (!parse_long(optarg, 1, 24 * 3600, &v))
+				return usage_error("--max-run-s: expected "
+						   "1..86400, got '%s'",
+						   optarg);
+			o->max_run_s = v;
 			break;
 		case OPT_HELP:
 			fputs(usage_text, stdout);
@@ -418,6 +430,7 @@ int server_main(int argc, char **argv)
 	    .heartbeat_ms = 15000,
 	    .runner = "/proc/self/exe",
 	    .runner_memory_mb = RUNNER_AS_DEFAULT_MB,
+	    .max_run_s = WALL_MAX_S,
 	};
 	char web[PATH_MAX], token[160], err[256], hostname[256];
 	const char *allow[MAX_ALLOW_HOSTS + 1];
@@ -471,7 +484,7 @@ int server_main(int argc, char **argv)
 	    .store = store,
 	    .queue_max = o.queue,
 	    .cache_bytes = STREAM_CACHE_BYTES,
-	    .max_wall_ns = WALL_MAX_NS,
+	    .max_wall_ns = o.max_run_s * NS_PER_S,
 	    .wall_grace_ns = WALL_GRACE_NS,
 	};
 	runs = runs_create(&rc_cfg, err, sizeof(err));
@@ -521,6 +534,10 @@ int server_main(int argc, char **argv)
 	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, http,
 	    MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
+	    /* On loopback every client is 127.0.0.1: a per-address limit
+	     * only means something on other addresses. */
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    addr.loopback ? 0u : (unsigned)(o.max_connections / 4 + 4),
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_BYTES,
 	    MHD_OPTION_END);
 	if (!daemon) {

@@ -1206,6 +1206,26 @@ static void test_runner_killed(void **state)
 	assert_string_equal(wait_end(s->port, id), "done");
 }
 
+static void test_wall_limit(void **state)
+{
+	struct server *s = *state;
+	char id[32];
+	json_t *t;
+	const char *message;
+
+	server_start(s, "--max-run-s", "1", NULL);
+	submit(s->port, LONG_RUN, id);
+	assert_string_equal(wait_end(s->port, id), "error");
+	t = run_trace(s->port, id);
+	message = json_string_value(
+	    json_object_get(json_object_get(t, "run"), "message"));
+	assert_non_null(strstr(message, "wall-clock limit of 1 s"));
+	json_decref(t);
+	/* The group was killed: the next run has the runner to itself. */
+	submit(s->port, SHORT_RUN, id);
+	assert_string_equal(wait_end(s->port, id), "done");
+}
+
 static void test_queue_full(void **state)
 {
 	struct server *s = *state;
@@ -1852,6 +1872,7 @@ int main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_runner_killed, setup_started,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_wall_limit, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_delete_finished, setup_started,
 					    teardown),
