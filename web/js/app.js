@@ -37,6 +37,7 @@ const timeline = new Timeline(byId('timeline'), byId('timeline-box'));
 const summary = new SummaryView({
 	cards: byId('cards'),
 	diagnosis: byId('diagnosis'),
+	notice: byId('run-notice'),
 	activityCanvas: byId('activity'),
 	activityBox: byId('activity-box'),
 });

@@ -150,10 +150,11 @@ function pointValue(item)
 }
 
 export class SummaryView {
-	constructor({ cards, diagnosis, activityCanvas, activityBox })
+	constructor({ cards, diagnosis, notice, activityCanvas, activityBox })
 	{
 		this.cards = cards;
 		this.diagnosis = diagnosis;
+		this.notice = notice;
 		this.activityBox = activityBox;
 		this.chart = this.createChart(activityCanvas);
 		this.lastActivity = 0;
@@ -235,6 +236,7 @@ export class SummaryView {
 
 	clear(message)
 	{
+		this.notice.hidden = true;
 		clear(this.cards);
 		this.diagnosis.textContent = message || '';
 		for (const ds of this.chart.data.datasets)
@@ -278,10 +280,14 @@ export class SummaryView {
 	{
 		clear(this.cards);
 		const s = data.summary;
-		if (data.status && data.status !== 'done' &&
-		    data.status !== 'running' && data.status !== 'queued')
-			this.card('Status', data.status, data.message ||
-				  'the run did not finish normally', 'warn');
+		/* A run that did not end well says so first, in words. */
+		const unusual = data.status && data.status !== 'done' &&
+			data.status !== 'running' && data.status !== 'queued';
+		this.notice.hidden = !unusual;
+		if (unusual)
+			this.notice.textContent = `The run ended with status ` +
+				`${data.status}` + (data.message ?
+					`: ${data.message}` : '.');
 		if (!s) {
 			this.diagnosis.textContent = data.status === 'queued' ?
 				'Waiting for the runs ahead of this one.' :
