@@ -1,30 +1,41 @@
 /*
- * gil: CPython's "new GIL" (3.2+) as a mutex, two condition variables and
- * one atomic timestamp.
+ * gil: CPython's "new GIL" (3.2+), as a futex lock plus two timestamps.
  *
  * In CPython a thread that finds the GIL taken waits one switch interval
  * at a time; when an interval passes with no switch, it sets the drop
  * request, and the holder honours it at its next check point.  Here the
- * waiters do not time out: wait_since_ns says since when somebody has been
- * waiting with no switch, and gil_drop_requested() is true once that is a
- * whole interval ago.  The holder sees exactly what it would see in
- * CPython (the request is only ever looked at in check points), but ten
- * thousand waiting threads cost no timer wake-ups, and a waiter the
+ * waiters sleep without timing out, and gil_drop_requested() computes the
+ * request: somebody waits, and a whole interval has passed since the later
+ * of the last switch and the moment the first current waiter started.  The
+ * holder sees what it would see in CPython (it only ever looks in check
+ * points), but waiting threads cost no timer wake-ups, and a waiter the
  * scheduler is slow to run still gets its switch on time.
  *
- * gil_yield() is CPython's FORCE_SWITCHING: after releasing, the holder
- * waits on gil_taken until another thread has taken the GIL, so a thread in
- * a tight loop cannot win the lock straight back before the waiter wakes.
+ * The lock itself is a futex word (0 free, 1 taken, 2 taken and maybe
+ * slept on), not a mutex and a condition variable: a waiter that is woken
+ * takes the GIL with one atomic exchange, where a condition variable would
+ * make it queue again for the mutex.  With ten thousand threads each
+ * retaking the GIL after a sleep, that second queue doubled the context
+ * switches and turned every hand-over into a convoy.  With more than one
+ * core, one waiter at a time first watches the lock for a few microseconds
+ * before it sleeps, which catches the short holds (record an event, let
+ * go) without a wake-up.
  *
- * The mutex guards everything but wait_since_ns, which the holder reads
- * without it (a stale read only moves a switch by one check point).
- * Condition variables use CLOCK_MONOTONIC.
+ * gil_yield() is CPython's FORCE_SWITCHING: after releasing, the holder
+ * sleeps on the switch counter until another thread has taken the GIL, so
+ * a thread in a tight loop cannot win the lock straight back.
+ *
+ * All fields are atomics; the lock word's exchange and compare-exchange
+ * order everything a holder wrote before it released (seq_cst throughout:
+ * the yielder and the taker each write one word and read the other's).
  */
 #include "gil.h"
 
-#include <pthread.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,188 +50,157 @@
 #define cpu_relax() ((void)0)
 #endif
 
-/* How long gil_acquire() watches a taken GIL before it sleeps. */
+/* How long a waiter watches a taken GIL before it sleeps. */
 #define GIL_SPIN_NS (20 * NS_PER_US)
 
+enum { GIL_FREE = 0, GIL_TAKEN = 1, GIL_CONTENDED = 2 };
+
 struct gil {
-	pthread_mutex_t mutex;
-	pthread_cond_t gil_released; /* signalled when locked goes false */
-	pthread_cond_t gil_taken;    /* broadcast when someone takes it */
+	_Atomic uint32_t lock;	   /* GIL_FREE / GIL_TAKEN / GIL_CONTENDED */
+	_Atomic uint32_t switches; /* acquisitions; yielders sleep on it */
+	_Atomic uint32_t waiters;  /* threads asleep (or about to be) */
+	_Atomic uint32_t yielders; /* threads in gil_yield's forced switch */
+	_Atomic bool spinning;	   /* one waiter watches at a time */
+	_Atomic int64_t switched_ns;	/* when the GIL was last taken */
+	_Atomic int64_t first_wait_ns;	/* when waiters last went 0 -> 1 */
 	int64_t interval_ns;
-
-	/* protected by mutex */
-	bool locked;
-	uint64_t switch_number; /* counts acquisitions */
-	uint32_t waiters;	/* threads waiting for the GIL to be free */
-	uint32_t yielders;	/* threads in gil_yield waiting for a switch */
-
-	/* written under mutex, read by the holder without it: since when
-	 * someone has waited with no switch; 0 when nobody waits */
-	_Atomic int64_t wait_since_ns;
-	/* locked, mirrored for spin_while_locked() to watch without the
-	 * mutex; only a hint: the mutex decides */
-	_Atomic bool locked_hint;
 	int64_t spin_ns; /* 0 on one core */
 };
+
+static long futex(_Atomic uint32_t *word, int op, uint32_t val)
+{
+	return syscall(SYS_futex, (uint32_t *)word, op, val, NULL, NULL, 0);
+}
 
 struct gil *gil_create(int64_t switch_interval_ns)
 {
 	struct gil *g = calloc(1, sizeof(*g));
-	pthread_condattr_t attr;
 
 	if (!g)
 		return NULL;
 	g->interval_ns = switch_interval_ns > 0 ? switch_interval_ns
 						: 5 * NS_PER_MS;
-	if (pthread_condattr_init(&attr))
-		goto out_free;
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	if (pthread_mutex_init(&g->mutex, NULL))
-		goto out_attr;
-	if (pthread_cond_init(&g->gil_released, &attr))
-		goto out_mutex;
-	if (pthread_cond_init(&g->gil_taken, &attr))
-		goto out_released;
-	pthread_condattr_destroy(&attr);
-	atomic_init(&g->wait_since_ns, 0);
-	atomic_init(&g->locked_hint, false);
 	g->spin_ns = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? GIL_SPIN_NS : 0;
 	return g;
-
-out_released:
-	pthread_cond_destroy(&g->gil_released);
-out_mutex:
-	pthread_mutex_destroy(&g->mutex);
-out_attr:
-	pthread_condattr_destroy(&attr);
-out_free:
-	free(g);
-	return NULL;
 }
 
 void gil_destroy(struct gil *g)
 {
-	if (!g)
-		return;
-	pthread_cond_destroy(&g->gil_taken);
-	pthread_cond_destroy(&g->gil_released);
-	pthread_mutex_destroy(&g->mutex);
 	free(g);
 }
 
-/* Called with the mutex held and the GIL free. */
-static void take_locked(struct gil *g)
+/* Bookkeeping of the thread that has just taken the GIL. */
+static void took(struct gil *g)
 {
-	g->locked = true;
-	atomic_store_explicit(&g->locked_hint, true, memory_order_relaxed);
-	g->switch_number++;
-	/* A switch: whoever still waits starts a new interval now. */
-	atomic_store_explicit(&g->wait_since_ns,
-			      g->waiters ? util_mono_ns() : 0,
-			      memory_order_relaxed);
-	if (g->yielders)
-		pthread_cond_broadcast(&g->gil_taken);
+	atomic_store(&g->switched_ns, util_mono_ns());
+	atomic_fetch_add(&g->switches, 1);
+	if (atomic_load(&g->yielders))
+		futex(&g->switches, FUTEX_WAKE_PRIVATE, INT_MAX);
 }
 
-/* Called with the mutex held: waits until the GIL is free.  Only a
- * release wakes a waiter. */
-static void wait_free_locked(struct gil *g)
+static bool try_take(struct gil *g)
 {
-	if (!g->locked)
-		return;
-	if (g->waiters++ == 0)
-		atomic_store_explicit(&g->wait_since_ns, util_mono_ns(),
-				      memory_order_relaxed);
-	while (g->locked)
-		pthread_cond_wait(&g->gil_released, &g->mutex);
-	g->waiters--;
+	uint32_t expected = GIL_FREE;
+
+	return atomic_compare_exchange_strong(&g->lock, &expected, GIL_TAKEN);
 }
 
 bool gil_try_acquire(struct gil *g)
 {
-	bool taken = false;
-
-	pthread_mutex_lock(&g->mutex);
-	if (!g->locked) {
-		take_locked(g);
-		taken = true;
-	}
-	pthread_mutex_unlock(&g->mutex);
-	return taken;
+	if (!try_take(g))
+		return false;
+	took(g);
+	return true;
 }
 
-/* With more than one core, a thread that finds the GIL taken first watches
- * it for a moment: a holder that only records an event and lets go (the
- * end of every task after its wait) is gone within microseconds, and
- * sleeping instead turns ten thousand such hand-overs into a convoy of
- * wake-ups, one scheduler latency each. */
-static void spin_while_locked(struct gil *g)
+/* With more than one core, one waiter at a time watches the GIL for a
+ * moment: a holder that only records an event and lets go is gone within
+ * microseconds, sooner than a sleep and a wake-up. */
+static bool spin_take(struct gil *g)
 {
-	if (!g->spin_ns)
-		return;
+	bool taken = false;
+
+	if (!g->spin_ns || atomic_exchange(&g->spinning, true))
+		return false;
 	int64_t until = util_mono_ns() + g->spin_ns;
 
-	while (atomic_load_explicit(&g->locked_hint, memory_order_relaxed)) {
+	for (;;) {
+		if (atomic_load_explicit(&g->lock, memory_order_relaxed) ==
+			    GIL_FREE &&
+		    try_take(g)) {
+			taken = true;
+			break;
+		}
 		for (int i = 0; i < 16; i++)
 			cpu_relax();
 		if (util_mono_ns() >= until)
 			break;
 	}
+	atomic_store(&g->spinning, false);
+	return taken;
+}
+
+/* Sleeps until this thread has the GIL (Drepper's futex mutex: whoever
+ * sleeps leaves the word at GIL_CONTENDED so the release wakes someone). */
+static void sleep_take(struct gil *g)
+{
+	if (atomic_fetch_add(&g->waiters, 1) == 0)
+		atomic_store(&g->first_wait_ns, util_mono_ns());
+	while (atomic_exchange(&g->lock, GIL_CONTENDED) != GIL_FREE)
+		futex(&g->lock, FUTEX_WAIT_PRIVATE, GIL_CONTENDED);
+	atomic_fetch_sub(&g->waiters, 1);
 }
 
 int64_t gil_acquire(struct gil *g)
 {
-	int64_t start_ns = 0;
+	int64_t start_ns;
 
-	spin_while_locked(g);
-	pthread_mutex_lock(&g->mutex);
-	if (g->locked) {
-		start_ns = util_mono_ns();
-		wait_free_locked(g);
+	if (try_take(g)) {
+		took(g);
+		return 0;
 	}
-	take_locked(g);
-	pthread_mutex_unlock(&g->mutex);
-	return start_ns ? util_mono_ns() - start_ns : 0;
+	start_ns = util_mono_ns();
+	if (!spin_take(g))
+		sleep_take(g);
+	took(g);
+	return util_mono_ns() - start_ns;
 }
 
 void gil_release(struct gil *g)
 {
-	pthread_mutex_lock(&g->mutex);
-	g->locked = false;
-	atomic_store_explicit(&g->locked_hint, false, memory_order_relaxed);
-	if (g->waiters)
-		pthread_cond_signal(&g->gil_released);
-	pthread_mutex_unlock(&g->mutex);
+	if (atomic_exchange(&g->lock, GIL_FREE) == GIL_CONTENDED)
+		futex(&g->lock, FUTEX_WAKE_PRIVATE, 1);
 }
 
 bool gil_drop_requested(struct gil *g)
 {
-	int64_t since = atomic_load_explicit(&g->wait_since_ns,
+	if (!atomic_load_explicit(&g->waiters, memory_order_relaxed))
+		return false;
+	int64_t since = atomic_load_explicit(&g->switched_ns,
+					     memory_order_relaxed);
+	int64_t first = atomic_load_explicit(&g->first_wait_ns,
 					     memory_order_relaxed);
 
-	return since && util_mono_ns() - since >= g->interval_ns;
+	if (first > since)
+		since = first;
+	return util_mono_ns() - since >= g->interval_ns;
 }
 
 int64_t gil_yield(struct gil *g)
 {
 	int64_t start_ns = util_mono_ns();
+	uint32_t mine = atomic_load(&g->switches);
 
-	pthread_mutex_lock(&g->mutex);
-	uint64_t mine = g->switch_number;
-
-	g->locked = false;
-	atomic_store_explicit(&g->locked_hint, false, memory_order_relaxed);
-	if (g->waiters)
-		pthread_cond_signal(&g->gil_released);
+	atomic_fetch_add(&g->yielders, 1);
+	gil_release(g);
 	/* Forced switch: stay off until another thread has taken the GIL.
 	 * With nobody waiting there is nobody to hand over to. */
-	g->yielders++;
-	while (g->switch_number == mine && g->waiters > 0)
-		pthread_cond_wait(&g->gil_taken, &g->mutex);
-	g->yielders--;
+	while (atomic_load(&g->switches) == mine && atomic_load(&g->waiters))
+		futex(&g->switches, FUTEX_WAIT_PRIVATE, mine);
+	atomic_fetch_sub(&g->yielders, 1);
 	/* Then queue for it like anyone else. */
-	wait_free_locked(g);
-	take_locked(g);
-	pthread_mutex_unlock(&g->mutex);
+	if (!try_take(g) && !spin_take(g))
+		sleep_take(g);
+	took(g);
 	return util_mono_ns() - start_ns;
 }
