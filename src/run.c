@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +53,8 @@
 /* Lane budget of models without a lane per task: main, workers, spares. */
 #define LANES_SPARE 16
 #define LANES_MAX 200000
+/* Descriptors worth asking for: a socket at each end for 100,000 tasks. */
+#define RUN_NOFILE_WANTED 262144
 
 struct watchdog {
 	struct run_ctx *ctx;
@@ -180,6 +183,7 @@ static int watchdog_start(struct watchdog *w, struct run_ctx *ctx,
 			  int64_t limit_ns)
 {
 	pthread_condattr_t attr;
+	sigset_t all, old;
 	int err;
 
 	memset(w, 0, sizeof(*w));
@@ -191,7 +195,11 @@ static int watchdog_start(struct watchdog *w, struct run_ctx *ctx,
 	pthread_cond_init(&w->wake, &attr);
 	pthread_condattr_destroy(&attr);
 	pthread_mutex_init(&w->mutex, NULL);
+	/* Signals belong to the thread that runs the CLI. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&w->thread, NULL, watchdog_main, w);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err) {
 		pthread_mutex_destroy(&w->mutex);
 		pthread_cond_destroy(&w->wake);
@@ -240,12 +248,22 @@ static void iso8601_now(char *buf, size_t size)
 }
 
 /* Thousands of threads each holding a socket, and as many at the peer:
- * take every descriptor we are allowed. */
+ * take every descriptor we are allowed.  A process that may raise its
+ * hard limit (CAP_SYS_RESOURCE) first asks for room for two sockets per
+ * task at the models' largest task count. */
 static void raise_nofile(void)
 {
 	struct rlimit rl;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < RUN_NOFILE_WANTED) {
+		struct rlimit more = {RUN_NOFILE_WANTED, RUN_NOFILE_WANTED};
+
+		if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+			return;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
