@@ -25,6 +25,16 @@ import { Tabs } from './tabs.js';
 import { byId } from './dom.js';
 import { onSchemeChange } from './palette.js';
 
+/* Chart.js and its plugin come from web/node_modules (npm ci in web/,
+ * which `make` runs); without them nothing below can draw. */
+if (!window.Chart || !window.ChartZoom) {
+	const status = byId('form-status');
+	status.textContent = 'The chart library is missing: run "make deps" ' +
+		'(it installs the npm packages of web/) and reload.';
+	status.classList.add('error');
+	throw new Error('Chart.js or chartjs-plugin-zoom did not load');
+}
+
 const state = {
 	runId: null,
 	data: null,
