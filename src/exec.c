@@ -109,7 +109,8 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 
 		acc ^= cpu_burn(n, done + x->task);
 		done += n;
-		if (done < iters && x->gil && gil_drop_requested(x->gil)) {
+		if (done < iters && x->holds_gil &&
+		    gil_drop_requested(x->gil)) {
 			/* Another thread waited a whole switch interval:
 			 * hand the GIL over, then queue for it again. */
 			int64_t t_yield = rec_now(lane);
