@@ -305,6 +305,9 @@ struct resp {
 	size_t body_len;
 };
 
+/* A receive buffer size for the next connection (0: the default). */
+static int next_rcvbuf;
+
 static int connect_port(int port)
 {
 	struct sockaddr_in a = {.sin_family = AF_INET,
@@ -314,6 +317,11 @@ static int connect_port(int port)
 
 	assert_true(fd >= 0);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (next_rcvbuf > 0) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &next_rcvbuf,
+			   sizeof(next_rcvbuf));
+		next_rcvbuf = 0;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
@@ -1076,6 +1084,37 @@ static void test_two_viewers(void **state)
 	}
 	list_free(&a);
 	list_free(&b);
+}
+
+static bool wait_viewers(int port, long want);
+
+/* A viewer that reads nothing, with a tiny receive window, on a run of
+ * megabytes of events: the run ends and another viewer gets everything. */
+static void test_stalled_viewer(void **state)
+{
+	struct server *s = *state;
+	struct event_list l = {0};
+	struct sse stalled;
+	size_t bytes = 0;
+	char id[32];
+
+	submit(s->port,
+	       "{\"workload\":\"fetch\",\"model\":\"asyncio\",\"params\":"
+	       "{\"tasks\":10000,\"duration\":\"1ms\",\"io\":\"sleep\"}}",
+	       id);
+	next_rcvbuf = 4096;
+	assert_int_equal(sse_open(s->port, id, NULL, &stalled), 200);
+	read_stream(s->port, id, NULL, &l);
+	check_stream_shape(&l, "done");
+	/* More than the kernel buffers on both sides of the stalled
+	 * connection hold (its window is 4 KiB, a send buffer grows to
+	 * 4 MiB): the stalled viewer's thread is stuck in a write. */
+	for (size_t i = 0; i < l.n; i++)
+		bytes += strlen(l.ev[i].data);
+	assert_true(bytes > 6 * 1024 * 1024);
+	list_free(&l);
+	sse_close(&stalled);
+	assert_true(wait_viewers(s->port, 0));
 }
 
 static long viewers(int port)
@@ -1865,6 +1904,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_sse_resume_live, setup_started,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_two_viewers, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_stalled_viewer, setup_started,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_viewer_freed, setup_started,
 					    teardown),
