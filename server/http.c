@@ -295,11 +295,6 @@ static bool refused(struct http *h, struct MHD_Connection *conn,
 {
 	const char *length, *site;
 
-	if (req->nul_in_uri) {
-		*ret = reply_error(h, NULL, conn, MHD_HTTP_BAD_REQUEST, NULL,
-				   "a NUL byte in the URL");
-		return true;
-	}
 	if (!http_host_allowed(&h->cfg, header(conn, MHD_HTTP_HEADER_HOST))) {
 		*ret = reply_error(h, NULL, conn, MHD_HTTP_FORBIDDEN, NULL,
 				   "this server does not answer to that Host "
@@ -311,6 +306,11 @@ static bool refused(struct http *h, struct MHD_Connection *conn,
 				   "a token is needed: open the URL the "
 				   "server printed, or send Authorization: "
 				   "Bearer TOKEN");
+		return true;
+	}
+	if (req->nul_in_uri) {
+		*ret = reply_error(h, req, conn, MHD_HTTP_BAD_REQUEST, NULL,
+				   "a NUL byte in the URL");
 		return true;
 	}
 	if (!changes_state(method))
