@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -48,7 +49,7 @@ static int64_t now_ns(void)
 static void die(const char *what)
 {
 	fprintf(stderr, "bench_server: %s: %s\n", what, strerror(errno));
-	exit(1);
+	exit(1); /* the server has PR_SET_PDEATHSIG: it goes too */
 }
 
 /* ---- the runner mode ---------------------------------------------------- */
@@ -181,6 +182,7 @@ static void server_start(struct server *s, const char *bin, const char *data,
 	if (s->pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(out[1], 1);
 		dup2(null, 2);
 		close(out[0]);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -150,6 +151,8 @@ static void server_start_argv(struct server *s, const char *const *extra)
 		char log[256];
 		int fd;
 
+		/* The server goes when the test goes, even killed. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		snprintf(log, sizeof(log), "%s/server.log", s->dir);
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(out[1], 1);
