@@ -467,12 +467,16 @@ static void print_summary(const struct trace *t, int width, FILE *f)
 	buf[0] = '\0';
 	if (m->checks)
 		json_object_foreach(m->checks, key, value) {
-			char *text = json_is_string(value)
-					     ? strdup(json_string_value(value))
-					     : json_dumps(value,
-							  JSON_ENCODE_ANY |
-								  JSON_COMPACT);
+			char *text;
 
+			/* The diagnosis already ends with it. */
+			if (strcmp(key, "explain") == 0)
+				continue;
+			if (json_is_string(value))
+				text = strdup(json_string_value(value));
+			else
+				text = json_dumps(value, JSON_ENCODE_ANY |
+								 JSON_COMPACT);
 			append(buf, sizeof(buf), "%s%s %s", buf[0] ? ", " : "",
 			       key, text ? text : "?");
 			free(text);

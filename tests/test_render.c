@@ -331,6 +331,28 @@ static void test_ascii_width(void **state)
 	trace_free(&t);
 }
 
+/* checks.explain ends the diagnosis (summary.c), so the checks line leaves
+ * it out instead of saying it twice. */
+static void test_ascii_checks_explain(void **state)
+{
+	struct ascii_opts o = {.width = 200, .unicode = false,
+			       .summary = true};
+	struct trace t;
+	char *out;
+
+	(void)state;
+	build_sequential(&t);
+	t.summary.checks = json_pack("{s:i, s:s}", "got", 7, "explain",
+				     "Seven because of the loop.");
+	summary_compute(&t);
+	out = render_to_string(&t, &o);
+	assert_non_null(strstr(out, "Checks            got 7\n"));
+	assert_non_null(strstr(out, "Seven because of the loop."));
+	assert_null(strstr(out, "explain"));
+	free(out);
+	trace_free(&t);
+}
+
 static const struct golden_case {
 	const char *dir;
 	void (*build)(struct trace *t);
@@ -752,6 +774,7 @@ int main(void)
 		cmocka_unit_test(test_ascii_textbook),
 		cmocka_unit_test(test_ascii_shared_axis),
 		cmocka_unit_test(test_ascii_width),
+		cmocka_unit_test(test_ascii_checks_explain),
 		cmocka_unit_test(test_ascii_golden),
 		cmocka_unit_test(test_chrome),
 		cmocka_unit_test(test_chrome_counts),
