@@ -342,6 +342,7 @@ static void test_ascii_checks_explain(void **state)
 
 	(void)state;
 	build_sequential(&t);
+	json_decref(t.summary.checks);
 	t.summary.checks = json_pack("{s:i, s:s}", "got", 7, "explain",
 				     "Seven because of the loop.");
 	summary_compute(&t);
