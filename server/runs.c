@@ -1304,7 +1304,11 @@ void runs_finish(struct runs *r, struct run *run, const struct runs_exit *ex)
 		snprintf(
 		    message, sizeof(message), "runner killed by signal %d (%s)",
 		    WTERMSIG(ex->wstatus), strsignal(WTERMSIG(ex->wstatus)));
-	} else if (WIFEXITED(ex->wstatus) && WEXITSTATUS(ex->wstatus) != 0) {
+	} else if (WIFEXITED(ex->wstatus) && WEXITSTATUS(ex->wstatus) != 0 &&
+		   !(WEXITSTATUS(ex->wstatus) == 1 && run->summary_seen)) {
+		/* Exit 1 after a summary is the engine's way of saying the run
+		 * ended as error, deadlock or cancelled: the summary says which,
+		 * handled below. */
 		snprintf(message, sizeof(message),
 			 "runner exited with status %d%s%s",
 			 WEXITSTATUS(ex->wstatus), ex->detail[0] ? ": " : "",

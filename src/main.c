@@ -890,11 +890,20 @@ static int cmd_run(int argc, char **argv)
 		}
 		break;
 	}
-	if (rc == 0 && trace.status != RUN_DONE)
-		fprintf(stderr, "%s: the run ended with status %s%s%s\n",
-			cmd_name,
-			run_status_name((enum run_status)trace.status),
-			trace.message[0] ? ": " : "", trace.message);
+	if (rc == 0 && trace.status != RUN_DONE) {
+		const char *st = run_status_name((enum run_status)trace.status);
+		size_t n = strlen(st);
+		/* A message that already starts with "deadlock:" says it. */
+		if (strncmp(trace.message, st, n) == 0 &&
+		    trace.message[n] == ':')
+			fprintf(stderr, "%s: the run ended in %s\n", cmd_name,
+				trace.message);
+		else
+			fprintf(stderr,
+				"%s: the run ended with status %s%s%s\n",
+				cmd_name, st, trace.message[0] ? ": " : "",
+				trace.message);
+	}
 	rc = rc < 0 ? EXIT_RUN_FAILED : exit_for_status(&trace);
 	if (close_out(out) < 0)
 		rc = EXIT_RUN_FAILED;
