@@ -33,6 +33,11 @@
 #define HTTP_BODY_DISCARD_MAX (1024 * 1024) /* then drop the connection */
 #define SSE_BLOCK_BYTES (64 * 1024)
 #define TOKEN_COOKIE "overlap_token"
+/* Columns of GET /api/runs/{id}/ascii: the default, and what ?width= may
+ * ask for (narrower than 40 leaves no room for the bars). */
+#define ASCII_WIDTH_DEFAULT 120
+#define ASCII_WIDTH_MIN 40
+#define ASCII_WIDTH_MAX 400
 
 static const char csp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; "
@@ -147,13 +152,24 @@ static enum MHD_Result reply_error(struct http *h, struct request *req,
 {
 	char message[512];
 	va_list ap;
+	json_t *obj;
 
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof(message), fmt, ap);
 	va_end(ap);
-	return reply_json(
-	    h, req, conn, status,
-	    json_pack("{s:s, s:s?}", "error", message, "field", field));
+	obj = json_pack("{s:s, s:s?}", "error", message, "field", field);
+	if (!obj) {
+		/* A message that quotes the request may hold bytes that are
+		 * not UTF-8 (or a sequence cut by a precision): JSON cannot
+		 * carry them, so they become '?' rather than no answer. */
+		for (char *p = message; *p; p++)
+			if ((unsigned char)*p >= 0x80 ||
+			    (unsigned char)*p < 0x20)
+				*p = '?';
+		obj =
+		    json_pack("{s:s, s:s?}", "error", message, "field", field);
+	}
+	return reply_json(h, req, conn, status, obj);
 }
 
 static enum MHD_Result reply_method(struct http *h, struct request *req,
@@ -616,6 +632,28 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
 	return queue(conn, MHD_HTTP_OK, resp);
 }
 
+/* "?width=N" of the ASCII export: the page asks for as many columns as
+ * its box holds, so the text view does not scroll sideways.  Returns 0 and
+ * sets *width (ASCII_WIDTH_DEFAULT when absent), or -EINVAL. */
+static int ascii_width(struct MHD_Connection *conn, int *width)
+{
+	const char *text =
+	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "width");
+	char *end;
+	long v;
+
+	*width = ASCII_WIDTH_DEFAULT;
+	if (!text)
+		return 0;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || end == text || *end || v < ASCII_WIDTH_MIN ||
+	    v > ASCII_WIDTH_MAX)
+		return -EINVAL;
+	*width = (int)v;
+	return 0;
+}
+
 static enum MHD_Result get_export(struct http *h, struct request *req,
 				  struct MHD_Connection *conn, const char *id,
 				  bool chrome)
@@ -626,8 +664,18 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 	json_t *json;
 	char *text = NULL;
 	size_t len = 0;
-	int rc;
+	int rc, width = ASCII_WIDTH_DEFAULT;
 
+	/* The query is checked before the run is looked up: a bad value
+	 * is the same mistake whichever run it names. */
+	if (!chrome && ascii_width(conn, &width) < 0)
+		return reply_error(
+		    h, req, conn, MHD_HTTP_BAD_REQUEST, "width",
+		    "width: must be a whole number from %d to %d (got "
+		    "'%.40s')",
+		    ASCII_WIDTH_MIN, ASCII_WIDTH_MAX,
+		    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+						"width"));
 	rc = runs_trace_json(h->runs, id, &json);
 	if (rc == -ENOENT)
 		return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
@@ -652,7 +700,7 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 		json_decref(obj);
 	} else {
 		struct ascii_opts opts = {
-		    .width = 120, .unicode = true, .summary = true};
+		    .width = width, .unicode = true, .summary = true};
 		FILE *f = open_memstream(&text, &len);
 
 		if (f) {

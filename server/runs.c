@@ -697,25 +697,29 @@ void runs_shutdown(struct runs *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
-void runs_destroy(struct runs *r)
+void runs_interrupt_queued(struct runs *r)
 {
-	if (!r)
-		return;
 	pthread_mutex_lock(&r->lock);
 	r->stopping = true;
-	pthread_mutex_unlock(&r->lock);
 	/* The runner has exited: what is left in the queue never started. */
 	while (r->n_queue > 0) {
-		struct run *run;
+		struct run *run = r->queue[0];
 
-		pthread_mutex_lock(&r->lock);
-		run = r->queue[0];
 		memmove(&r->queue[0], &r->queue[1],
 			--r->n_queue * sizeof(*r->queue));
 		pthread_mutex_unlock(&r->lock);
 		conclude(r, run, RUN_INTERRUPTED,
 			 "the server stopped before this run started");
+		pthread_mutex_lock(&r->lock);
 	}
+	pthread_mutex_unlock(&r->lock);
+}
+
+void runs_destroy(struct runs *r)
+{
+	if (!r)
+		return;
+	runs_interrupt_queued(r);
 	for (size_t i = 0; i < r->n_table; i++)
 		run_unref(r->table[i]);
 	free(r->table);
@@ -1307,8 +1311,8 @@ void runs_finish(struct runs *r, struct run *run, const struct runs_exit *ex)
 	} else if (WIFEXITED(ex->wstatus) && WEXITSTATUS(ex->wstatus) != 0 &&
 		   !(WEXITSTATUS(ex->wstatus) == 1 && run->summary_seen)) {
 		/* Exit 1 after a summary is the engine's way of saying the run
-		 * ended as error, deadlock or cancelled: the summary says which,
-		 * handled below. */
+		 * ended as error, deadlock or cancelled: the summary says
+		 * which, handled below. */
 		snprintf(message, sizeof(message),
 			 "runner exited with status %d%s%s",
 			 WEXITSTATUS(ex->wstatus), ex->detail[0] ? ": " : "",

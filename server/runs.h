@@ -58,6 +58,10 @@ struct runs *runs_create(const struct runs_config *cfg, char *err,
 /* After runs_shutdown() and the runner's exit: concludes what is still
  * queued as interrupted and frees everything. */
 void runs_destroy(struct runs *r);
+/* After runs_shutdown() and the runner's exit: concludes what is still
+ * queued as interrupted, so the viewers of those runs read their end event
+ * before the server goes.  runs_destroy() does it too if nobody did. */
+void runs_interrupt_queued(struct runs *r);
 /* Wakes the runner thread with no more work and kills the running run's
  * process group (it is concluded as interrupted). */
 void runs_shutdown(struct runs *r);

@@ -12,8 +12,10 @@
  * connection limit and a per-connection memory limit set on purpose; the
  * server creates the listening socket itself so `--port 0` can print the
  * port the kernel chose.  SIGINT and SIGTERM are blocked in every thread
- * and taken by sigwait() here: a stop ends the viewers, interrupts the
- * running run (stored as interrupted) and joins everything.
+ * and taken by sigwait() here: a stop interrupts the running run and the
+ * queued ones (stored as interrupted, each stream closed by its end event,
+ * so a live viewer learns why its run stopped), then ends the viewers that
+ * are still far behind and joins everything.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -566,13 +568,18 @@ int server_main(int argc, char **argv)
 	status = 0;
 
 out:
-	/* Stop taking connections, end the viewers, interrupt the run, then
-	 * close every connection and join the threads. */
+	/* Stop taking connections; interrupt the running run and wait for
+	 * the runner to conclude it, then the queued ones: every live stream
+	 * now ends with its end event.  Then end the viewers (those still
+	 * reading far behind are cut off), close every connection and join
+	 * the threads. */
 	listen_fd = daemon ? MHD_quiesce_daemon(daemon) : -1;
-	stream_shutdown();
 	if (runs)
 		runs_shutdown(runs);
 	runner_join(runner);
+	if (runs)
+		runs_interrupt_queued(runs);
+	stream_shutdown();
 	if (daemon)
 		MHD_stop_daemon(daemon);
 	if (listen_fd >= 0)

@@ -36,6 +36,10 @@
 #define CHUNK_MAX_BYTES (1024u * 1024)
 #define BLOCK_EVENTS 4096u
 #define HEADER_MAX_BYTES 96 /* "id: N\nevent: TYPE\ndata: " */
+/* At shutdown, a viewer at most this many events from the end of a
+ * finished stream still gets them (its run's status and end events); one
+ * further behind is cut off rather than hold up the stop. */
+#define SHUTDOWN_TAIL_EVENTS 256u
 
 static const char retry_preamble[] = "retry: 1000\n\n";
 static const char heartbeat_text[] = ": heartbeat\n\n";
@@ -397,9 +401,13 @@ ssize_t stream_viewer_read(void *viewer, uint64_t pos, char *buf, size_t max)
 		size_t n;
 		int ready;
 
-		if (atomic_load(&shutting_down))
-			return MHD_CONTENT_READER_END_WITH_ERROR;
 		pthread_mutex_lock(&s->lock);
+		if (atomic_load(&shutting_down) &&
+		    !(s->finished &&
+		      s->n_events - v->next <= SHUTDOWN_TAIL_EVENTS)) {
+			pthread_mutex_unlock(&s->lock);
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
 		n = copy_events(v, buf, max);
 		if (n == 0 && s->finished) {
 			pthread_mutex_unlock(&s->lock);
@@ -445,7 +453,7 @@ ssize_t stream_viewer_read(void *viewer, uint64_t pos, char *buf, size_t max)
 		if (ready < 0 && errno != EINTR)
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		if (ready > 0 && pfd[1].revents)
-			return MHD_CONTENT_READER_END_WITH_ERROR;
+			continue; /* shutdown: the top of the loop decides */
 		if (ready > 0 && v->sock_fd >= 0 &&
 		    (pfd[2].revents & (POLLRDHUP | POLLHUP | POLLERR)))
 			return MHD_CONTENT_READER_END_WITH_ERROR;

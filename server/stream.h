@@ -73,8 +73,10 @@ void stream_viewer_free(void *viewer);
 
 /* Viewers alive in this process. */
 long stream_viewer_count(void);
-/* Ends every viewer's response now (server shutdown); new viewers end at
- * once too. */
+/* Server shutdown: ends every viewer's response, now or, for a viewer
+ * close to the end of a finished stream (its run was just concluded),
+ * once it has sent the rest, end event included.  New viewers end at once
+ * too, the same way. */
 void stream_shutdown(void);
 
 #endif

@@ -968,6 +968,93 @@ static void test_run_lifecycle(void **state)
 	list_free(&l);
 }
 
+/* The widest line of a text, in characters (UTF-8 continuation bytes do
+ * not count: the timeline's bars are box-drawing glyphs). */
+static size_t widest_line(const char *text, size_t len)
+{
+	size_t widest = 0, cur = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '\n') {
+			widest = cur > widest ? cur : widest;
+			cur = 0;
+		} else if ((c & 0xC0) != 0x80) {
+			cur++;
+		}
+	}
+	return cur > widest ? cur : widest;
+}
+
+/* ?width=N: the text is N characters wide (its rows fill it), and the
+ * default stays 120; out of range or not a number is a 400 naming
+ * "width". */
+static void test_ascii_width(void **state)
+{
+	static const struct {
+		const char *query;
+		int status;
+		size_t width; /* of a 200 */
+	} rows[] = {
+	    {"", 200, 120},
+	    {"?width=40", 200, 40},
+	    {"?width=73", 200, 73},
+	    {"?width=400", 200, 400},
+	    {"?width=39", 400, 0},
+	    {"?width=401", 400, 0},
+	    {"?width=", 400, 0},
+	    {"?width=80px", 400, 0},
+	    {"?width=-80", 400, 0},
+	    {"?width=99999999999999999999", 400, 0},
+	    {"?width=%C3%A9", 400, 0},
+	};
+	struct server *s = *state;
+	char id[32], path[160], v[64];
+	struct resp r;
+
+	submit(s->port, SHORT_RUN, id);
+	assert_string_equal(wait_end(s->port, id), "done");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
+		snprintf(path, sizeof(path), "/api/runs/%s/ascii%s", id,
+			 rows[i].query);
+		http_req(s->port, "GET", path, NULL, NULL, NULL, NULL, &r);
+		if (r.status != rows[i].status)
+			fail_msg("%s: got %d, want %d: %.*s", path, r.status,
+				 rows[i].status, (int)r.body_len, r.body);
+		if (r.status == 200) {
+			assert_int_equal(widest_line(r.body, r.body_len),
+					 rows[i].width);
+		} else {
+			json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
+
+			assert_non_null(j);
+			assert_string_equal(
+			    json_string_value(json_object_get(j, "field")),
+			    "width");
+			assert_non_null(strstr(
+			    json_string_value(json_object_get(j, "error")),
+			    "from 40 to 400"));
+			json_decref(j);
+			assert_non_null(
+			    header_of(r.head, "Content-Type", v, sizeof(v)));
+			assert_non_null(strstr(v, "application/json"));
+		}
+		resp_free(&r);
+	}
+	/* The width is checked before the run is looked up. */
+	http_req(s->port, "GET",
+		 "/api/runs/20990101-000000-aaaaaa/ascii?width=3", NULL, NULL,
+		 NULL, NULL, &r);
+	assert_int_equal(r.status, 400);
+	resp_free(&r);
+	/* The Chrome export has no width and ignores one. */
+	snprintf(path, sizeof(path), "/api/runs/%s/chrome?width=3", id);
+	http_req(s->port, "GET", path, NULL, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+}
+
 /* Read k events, disconnect, resume after the k-th: the union is the
  * whole stream, nothing repeated. */
 static void check_resume(int port, const char *id,
@@ -1408,6 +1495,63 @@ static void test_restart(void **state)
 	free(after);
 	t = run_trace(s->port, done_id);
 	assert_string_equal(trace_status(t), "done");
+	json_decref(t);
+}
+
+/* The last event of a list: its type and its status. */
+static void check_last(const struct event_list *l, const char *type,
+		       const char *status)
+{
+	json_t *j;
+
+	assert_true(l->n > 0);
+	assert_string_equal(l->ev[l->n - 1].type, type);
+	j = json_loads(l->ev[l->n - 1].data, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "status")),
+			    status);
+	json_decref(j);
+}
+
+/* A stop (SIGTERM) concludes the running run and the queued one as
+ * interrupted, and their live viewers read each run's end event before
+ * the connection closes, the reason in the status event before it; the
+ * store says the same after a restart. */
+static void test_stop_ends_streams(void **state)
+{
+	struct server *s = *state;
+	struct event_list la = {0}, lb = {0};
+	char running[32], queued[32];
+	struct sse a, b;
+	json_t *t;
+
+	submit(s->port, LONG_RUN, running);
+	submit(s->port, LONG_RUN, queued);
+	wait_running(s->port, running, &a);
+	assert_int_equal(sse_open(s->port, queued, NULL, &b), 200);
+	assert_true(sse_until(&b, "status", "queued"));
+	server_stop(s);
+
+	sse_read(&a, &la, 0);
+	sse_read(&b, &lb, 0);
+	sse_close(&a);
+	sse_close(&b);
+	check_last(&la, "end", "interrupted");
+	check_last(&lb, "end", "interrupted");
+	assert_true(la.n >= 2 && lb.n >= 2);
+	assert_string_equal(la.ev[la.n - 2].type, "status");
+	assert_non_null(strstr(la.ev[la.n - 2].data, "server stopped"));
+	assert_string_equal(lb.ev[lb.n - 2].type, "status");
+	assert_non_null(strstr(lb.ev[lb.n - 2].data, "server stopped"));
+	list_free(&la);
+	list_free(&lb);
+
+	server_start(s, NULL);
+	t = run_trace(s->port, running);
+	assert_string_equal(trace_status(t), "interrupted");
+	json_decref(t);
+	t = run_trace(s->port, queued);
+	assert_string_equal(trace_status(t), "interrupted");
 	json_decref(t);
 }
 
@@ -1924,6 +2068,10 @@ int main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_compare, setup_started,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_ascii_width, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_stop_ends_streams,
+					    setup_started, teardown),
 	    cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_security, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_errors, setup_started,
