@@ -904,6 +904,13 @@ static json_t *list_entry_locked(const struct run *run)
 
 	if (!e)
 		return NULL;
+	/* What was asked for, so a history can tell "gil on" from "gil
+	 * off" without reading every trace. */
+	json_object_set_new(
+	    e, "params", json_deep_copy(json_object_get(run->spec, "params")));
+	json_object_set_new(
+	    e, "options",
+	    json_deep_copy(json_object_get(run->spec, "options")));
 	json_object_set_new(e, "compare",
 			    run->compare[0] ? json_string(run->compare)
 					    : json_null());

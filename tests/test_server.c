@@ -931,6 +931,11 @@ static void test_run_lifecycle(void **state)
 			    "done");
 	assert_true(json_integer_value(json_object_get(first, "wall_ns")) > 0);
 	assert_non_null(json_string_value(json_object_get(first, "bound")));
+	/* ... and what was asked for, so a history can tell runs apart. */
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(first, "params"), "io")),
+			    "sleep");
+	assert_true(json_is_object(json_object_get(first, "options")));
 	json_decref(list);
 
 	/* Exports, as files. */
@@ -1008,6 +1013,8 @@ static void test_ascii_width(void **state)
 	    {"?width=-80", 400, 0},
 	    {"?width=99999999999999999999", 400, 0},
 	    {"?width=%C3%A9", 400, 0},
+	    /* not UTF-8: the message quoting it is still JSON */
+	    {"?width=%FF%FE", 400, 0},
 	};
 	struct server *s = *state;
 	char id[32], path[160], v[64];
