@@ -8,19 +8,27 @@
  * every event (rec_now(), what a model pays at a segment's end).  A third
  * row goes through the real collector, which applies every event to the
  * trace arrays every millisecond, so the ring may fill and the producer
- * wait: that is the price when the collector falls behind.
+ * wait: that is the price when the collector falls behind.  The last row
+ * is what the collector itself costs while nothing happens: the CPU it
+ * uses, as a share of one core, with 10,000 idle lanes (a threads run of
+ * 10,000 tasks that all wait).
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <time.h>
 
 #include "trace.h"
 
 #define EVENTS 1000000
 #define REPEATS 15
 #define RING_CAPACITY 65536
+#define IDLE_LANES 10000
+#define IDLE_RING_CAPACITY 256 /* what run.c gives that many lanes */
+#define IDLE_WINDOW_NS NS_PER_S
 
 struct drain {
 	struct ring *ring;
@@ -138,12 +146,53 @@ static double bench_collector(uint64_t *full_waits)
 	return median(per_event, REPEATS);
 }
 
+static int64_t process_cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * NS_PER_S +
+	       (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
+		       NS_PER_US;
+}
+
+/* The collector's share of a core while IDLE_LANES lanes record nothing:
+ * this thread only sleeps, so the process's CPU time is the collector's. */
+static double bench_idle_lanes(void)
+{
+	struct trace_rec *rec = trace_rec_create(
+		IDLE_LANES, IDLE_RING_CAPACITY, util_mono_ns());
+	struct timespec window = {IDLE_WINDOW_NS / NS_PER_S, 0};
+	struct trace_collector *c;
+	struct trace t;
+	int64_t cpu0, wall0, cpu1, wall1;
+
+	if (!rec) {
+		fprintf(stderr, "bench_record: cannot create the recorder\n");
+		exit(1);
+	}
+	for (int i = 0; i < IDLE_LANES; i++)
+		trace_rec_add_lane(rec, LANE_THREAD, "idle");
+	trace_init(&t);
+	c = trace_collector_start(rec, &t, NULL, 0, NS_PER_MS, NULL, NULL);
+	cpu0 = process_cpu_ns();
+	wall0 = util_mono_ns();
+	nanosleep(&window, NULL);
+	cpu1 = process_cpu_ns();
+	wall1 = util_mono_ns();
+	trace_collector_stop(c);
+	trace_free(&t);
+	trace_rec_destroy(rec);
+	return 100.0 * (double)(cpu1 - cpu0) / (double)(wall1 - wall0);
+}
+
 int main(void)
 {
 	uint64_t waits_given, waits_clock, waits_collector;
 	double given = bench_ring(false, &waits_given);
 	double clock = bench_ring(true, &waits_clock);
 	double collected = bench_collector(&waits_collector);
+	double idle = bench_idle_lanes();
 
 	printf("\n| measure | value | target |\n| --- | --- | --- |\n");
 	printf("| recording, per event (times given; median of %d x %d; "
@@ -155,5 +204,8 @@ int main(void)
 	printf("| recording, per event, through the collector (1 ms drain, "
 	       "ring %d; %llu full-ring waits) | %.1f ns | tens of ns |\n",
 	       RING_CAPACITY, (unsigned long long)waits_collector, collected);
+	printf("| collector with %d idle lanes (1 ms drain), CPU | %.1f %% of "
+	       "a core | a few %% |\n",
+	       IDLE_LANES, idle);
 	return 0;
 }

@@ -6,8 +6,12 @@
  * against the collector thread on rings small enough to fill: every event
  * must arrive exactly once, be applied, and reach the sink after it was
  * applied.  A forked worker maps the recorder from its fd as a spawned one
- * would.  JSON is checked by a round trip that must be exact and by a table
- * of broken documents, each of which must be refused naming the field.
+ * would.  Pacing is checked with an interval of an hour, so only the pass
+ * at start and the passes it owes at once can deliver anything before the
+ * test's guard runs out: the lanes its pending bits name, and a ring that
+ * gave its whole budget drained again.  JSON is checked by a round trip
+ * that must be exact and by a table of broken documents, each of which
+ * must be refused naming the field.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -344,6 +349,119 @@ static void test_collector_known_lanes(void **state)
 	assert_false(count.lane_seen[0]);
 	assert_int_equal(t.lanes[1].kind, LANE_LOOP);
 	assert_string_equal(t.lanes[1].name, "loop");
+	trace_free(&t);
+	trace_rec_destroy(rec);
+}
+
+/* What a pacing test waits for: the sink counts segments and, while
+ * refills last, records one more on lane for each it sees. */
+struct paced_sink {
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	size_t segments; /* under lock */
+	const struct rec_lane *lane;
+	size_t refills_left; /* collector thread only */
+};
+
+#define PACING_INTERVAL_NS (3600 * NS_PER_S)
+#define PACING_GUARD_S 20
+
+static void paced_sink_fn(void *ctx, const struct trace *t,
+			  const struct rec_event *ev)
+{
+	struct paced_sink *p = ctx;
+
+	(void)t;
+	if (ev->type != EV_SEGMENT)
+		return;
+	if (p->refills_left) {
+		p->refills_left--;
+		rec_segment(p->lane, 0, ST_IO, 1000 + ev->t0_ns,
+			    1001 + ev->t0_ns, 0);
+	}
+	pthread_mutex_lock(&p->lock);
+	p->segments++;
+	pthread_cond_broadcast(&p->changed);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Waits until the sink has seen want segments or the guard runs out;
+ * returns how many it saw. */
+static size_t paced_wait(struct paced_sink *p, size_t want)
+{
+	struct timespec deadline;
+	size_t seen;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += PACING_GUARD_S;
+	pthread_mutex_lock(&p->lock);
+	while (p->segments < want &&
+	       pthread_cond_timedwait(&p->changed, &p->lock, &deadline) == 0)
+		;
+	seen = p->segments;
+	pthread_mutex_unlock(&p->lock);
+	return seen;
+}
+
+/* A full ring refilled while the pass drains it (the sink stands in for
+ * a producer that waits on it) is drained again at once, not an interval
+ * later. */
+static void test_collector_drains_again(void **state)
+{
+	enum { CAPACITY = 64 };
+	struct trace_rec *rec = trace_rec_create(1, CAPACITY, 0);
+	struct paced_sink p = {.lock = PTHREAD_MUTEX_INITIALIZER,
+			       .changed = PTHREAD_COND_INITIALIZER,
+			       .refills_left = CAPACITY};
+	struct trace_collector *c;
+	struct trace t;
+
+	(void)state;
+	trace_init(&t);
+	make_tasks(&t, 1);
+	p.lane = trace_rec_add_lane(rec, LANE_LOOP, "loop");
+	for (int i = 0; i < CAPACITY; i++)
+		rec_segment(p.lane, 0, ST_COMPUTE, i, i + 1, 0);
+	c = trace_collector_start(rec, &t, NULL, 0, PACING_INTERVAL_NS,
+				  paced_sink_fn, &p);
+	assert_non_null(c);
+	assert_int_equal(paced_wait(&p, 2 * CAPACITY), 2 * CAPACITY);
+	trace_collector_stop(c);
+	assert_int_equal(t.n_segments, 2 * CAPACITY);
+	assert_int_equal(t.segments[CAPACITY].t0_ns, 1000);
+	trace_free(&t);
+	trace_rec_destroy(rec);
+}
+
+/* The pass at start visits exactly the lanes with events, wherever their
+ * bits sit in the pending bitmap. */
+static void test_collector_pending_lanes(void **state)
+{
+	static const uint32_t busy[] = {0, 63, 64, 129};
+	enum { LANES = 130 };
+	struct trace_rec *rec = trace_rec_create(LANES, 16, 0);
+	struct paced_sink p = {.lock = PTHREAD_MUTEX_INITIALIZER,
+			       .changed = PTHREAD_COND_INITIALIZER};
+	struct rec_lane *lanes[LANES];
+	struct trace_collector *c;
+	struct trace t;
+	size_t n = sizeof(busy) / sizeof(busy[0]);
+
+	(void)state;
+	trace_init(&t);
+	make_tasks(&t, 1);
+	for (uint32_t i = 0; i < LANES; i++)
+		lanes[i] = trace_rec_add_lane(rec, LANE_THREAD, "thread");
+	for (size_t i = 0; i < n; i++)
+		rec_segment(lanes[busy[i]], 0, ST_SLEEP, busy[i], 1000, 0);
+	c = trace_collector_start(rec, &t, NULL, 0, PACING_INTERVAL_NS,
+				  paced_sink_fn, &p);
+	assert_non_null(c);
+	assert_int_equal(paced_wait(&p, n), n);
+	trace_collector_stop(c);
+	assert_int_equal(t.n_segments, n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(t.segments[i].lane, busy[i]);
 	trace_free(&t);
 	trace_rec_destroy(rec);
 }
@@ -738,6 +856,8 @@ int main(void)
 		cmocka_unit_test(test_collector_threads),
 		cmocka_unit_test(test_collector_drops_strays),
 		cmocka_unit_test(test_collector_known_lanes),
+		cmocka_unit_test(test_collector_drains_again),
+		cmocka_unit_test(test_collector_pending_lanes),
 		cmocka_unit_test(test_json_shape),
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_json_partial),
