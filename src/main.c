@@ -892,10 +892,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if (rc == 0 && trace.status != RUN_DONE) {
 		const char *st = run_status_name((enum run_status)trace.status);
-		size_t n = strlen(st);
-		/* A message that already starts with "deadlock:" says it. */
-		if (strncmp(trace.message, st, n) == 0 &&
-		    trace.message[n] == ':')
+
+		if (trace_message_names_status(&trace))
 			fprintf(stderr, "%s: the run ended in %s\n", cmd_name,
 				trace.message);
 		else

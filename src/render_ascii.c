@@ -507,7 +507,7 @@ static void print_task_problems(const struct trace *t, FILE *f)
 		if (k->status == TASK_PENDING)
 			fprintf(f, "%s did not finish", k->name);
 		else
-			fprintf(f, "%s ended with %s", k->name,
+			fprintf(f, "%s: %s", k->name,
 				task_status_name(k->status));
 		if (k->note[0])
 			fprintf(f, ": %s", k->note);
@@ -576,7 +576,9 @@ int render_ascii(const struct trace *t, const struct ascii_opts *o, FILE *f)
 	fprintf(f, "Total: %s\n", util_format_duration(wall, d, sizeof(d)));
 	print_legend(&cv, width, f);
 	print_task_problems(t, f);
-	if (t->status != RUN_DONE)
+	if (t->status != RUN_DONE && trace_message_names_status(t))
+		fprintf(f, "Run status: %s\n", t->message);
+	else if (t->status != RUN_DONE)
 		fprintf(f, "Run status: %s%s%s\n", run_status_name(t->status),
 			t->message[0] ? ": " : "", t->message);
 	if (o && o->summary && t->has_summary)

@@ -468,6 +468,14 @@ uint32_t trace_note(struct trace *t, const char *text)
 	return (uint32_t)(t->n_notes - 1);
 }
 
+bool trace_message_names_status(const struct trace *t)
+{
+	const char *st = run_status_name((enum run_status)t->status);
+	size_t n = strlen(st);
+
+	return strncmp(t->message, st, n) == 0 && t->message[n] == ':';
+}
+
 /* ---- collecting --------------------------------------------------------- */
 
 #define DRAIN_BATCH 256

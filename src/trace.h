@@ -313,6 +313,10 @@ struct trace_segment *trace_add_segment(struct trace *t);
 struct trace_sample *trace_add_sample(struct trace *t);
 /* Interns a note; returns its index (0 for NULL or ""). */
 uint32_t trace_note(struct trace *t, const char *text);
+/* True when t->message begins with the run's status and a colon
+ * ("deadlock: task 1 waits ..."), so a line that shows the message need
+ * not name the status again. */
+bool trace_message_names_status(const struct trace *t);
 
 /* ---- collecting --------------------------------------------------------- */
 

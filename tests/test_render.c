@@ -163,7 +163,8 @@ static void build_many(struct trace *t)
 			NULL);
 	}
 	t->status = RUN_DEADLOCK;
-	util_strlcpy(t->message, "request 45 waits for event \"go\"",
+	util_strlcpy(t->message,
+		     "deadlock: request 45 waits for event 'go' to be set",
 		     sizeof(t->message));
 	t->summary.max_loop_lag_ns = 1500 * 1000;
 	summary_compute(t);
@@ -318,10 +319,10 @@ static void test_ascii_width(void **state)
 				cols += ((unsigned char)*q & 0xc0) != 0x80;
 			*end = '\0';
 			/* A task's note may be longer than the width. */
-			if (!strstr(p, "ended with"))
+			if (!strstr(p, ": error: "))
 				assert_true(cols <= (size_t)widths[w]);
 			if (strncmp(p, "job ", 4) == 0 &&
-			    !strstr(p, "ended with"))
+			    !strstr(p, ": error: "))
 				rows++;
 			p = end + 1;
 		}
@@ -329,6 +330,62 @@ static void test_ascii_width(void **state)
 		free(out);
 	}
 	trace_free(&t);
+}
+
+/* The lines under the timeline say each word once: a task's status after
+ * its name, and a run's message that already names the status
+ * ("deadlock: ...") without the status before it again. */
+static void test_ascii_run_status(void **state)
+{
+	static const struct {
+		enum run_status status;
+		const char *message;
+		enum task_status task_status;
+		const char *task_note;
+		const char *want_run; /* the "Run status" line; NULL: none */
+		const char *want_task; /* the line about request 2 */
+	} cases[] = {
+		{RUN_DEADLOCK, "deadlock: request 2 waits for lock 'A'",
+		 TASK_PENDING, "",
+		 "Run status: deadlock: request 2 waits for lock 'A'",
+		 "request 2 did not finish"},
+		{RUN_CANCELLED, "", TASK_CANCELLED, "",
+		 "Run status: cancelled", "request 2: cancelled"},
+		{RUN_ERROR, "errors in 1 task", TASK_ERROR, "boom",
+		 "Run status: error: errors in 1 task",
+		 "request 2: error: boom"},
+		{RUN_DONE, "", TASK_TIMEOUT, "", NULL,
+		 "request 2: timeout"},
+	};
+	struct ascii_opts o = {.width = 80};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct trace t;
+		char *out;
+
+		build_sequential(&t);
+		t.status = (uint8_t)cases[i].status;
+		util_strlcpy(t.message, cases[i].message, sizeof(t.message));
+		t.tasks[1].status = (uint8_t)cases[i].task_status;
+		util_strlcpy(t.tasks[1].note, cases[i].task_note,
+			     sizeof(t.tasks[1].note));
+		out = render_to_string(&t, &o);
+		print_message("case %zu\n", i);
+		if (cases[i].want_run) {
+			const char *at = strstr(out, cases[i].want_run);
+
+			assert_non_null(at);
+			assert_int_equal(at[strlen(cases[i].want_run)], '\n');
+		} else {
+			assert_null(strstr(out, "Run status"));
+		}
+		assert_non_null(strstr(out, cases[i].want_task));
+		assert_null(strstr(out, "deadlock: deadlock"));
+		assert_null(strstr(out, "ended with"));
+		free(out);
+		trace_free(&t);
+	}
 }
 
 /* checks.explain ends the diagnosis (summary.c), so the checks line leaves
@@ -775,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_ascii_textbook),
 		cmocka_unit_test(test_ascii_shared_axis),
 		cmocka_unit_test(test_ascii_width),
+		cmocka_unit_test(test_ascii_run_status),
 		cmocka_unit_test(test_ascii_checks_explain),
 		cmocka_unit_test(test_ascii_golden),
 		cmocka_unit_test(test_chrome),
