@@ -13,6 +13,14 @@
  * other (locks, semaphores, queues: waits that no model removes).  Two
  * thirds or more on one side decides the bound; the sentence gives the
  * shares, the reason, and what this run achieved.
+ *
+ * A run that did not finish says so first.  A deadlock is a verdict on the
+ * program or on the model, not on the shares: when tasks never started,
+ * the model had no room for the tasks the waiting ones needed, and one that
+ * starts every task at once is the recommendation; when every task had
+ * started, the tasks wait on each other in a cycle (or for something no
+ * task will do) and no model fixes that, so nothing is recommended.  An
+ * error or a cancel keeps the diagnosis of what ran, said to be partial.
  */
 #include "summary.h"
 
@@ -263,6 +271,78 @@ static void diagnose(struct trace *t)
 	util_strlcpy(m->recommend, rec, sizeof(m->recommend));
 }
 
+/* The diagnosis of a deadlock replaces the one the shares gave. */
+static void diagnose_deadlock(struct trace *t)
+{
+	struct trace_summary *m = &t->summary;
+	const int64_t *st = m->states_ns;
+	const char *detail = t->message;
+	bool unstarted = false;
+	const char *rec;
+
+	for (size_t i = 0; i < t->n_tasks; i++)
+		unstarted |= t->tasks[i].start_ns < 0;
+	if (trace_message_names_status(t))
+		detail += strlen(run_status_name(RUN_DEADLOCK)) + 1;
+	while (*detail == ' ')
+		detail++;
+	util_strlcpy(m->bound, "sync", sizeof(m->bound));
+	if (unstarted) {
+		/* Every task running at once, each in its own place: the
+		 * loop for waiting work, threads for computing work. */
+		rec = st[ST_COMPUTE] > st[ST_IO] + st[ST_SLEEP] ? "threads"
+								 : "asyncio";
+		util_strlcpy(m->recommend, rec, sizeof(m->recommend));
+		snprintf(m->why, sizeof(m->why),
+			 "The run deadlocked%s%s; the waiting tasks held every "
+			 "place %s has to run tasks, so the others never "
+			 "started, and a model that starts every task at "
+			 "once, such as %s, lets them meet.",
+			 *detail ? ": " : "", detail,
+			 t->model[0] ? t->model : "the model", rec);
+	} else {
+		m->recommend[0] = '\0';
+		snprintf(m->why, sizeof(m->why),
+			 "The run deadlocked%s%s; every task had started, so "
+			 "no model fixes it: the tasks wait for each other in "
+			 "a cycle, or for something no task will do; the "
+			 "program must take its locks in one order, or make "
+			 "sure what it awaits comes.",
+			 *detail ? ": " : "", detail);
+	}
+}
+
+/* An error or a cancel: the diagnosis of what ran, said to be partial. */
+static void diagnose_unfinished(struct trace *t)
+{
+	struct trace_summary *m = &t->summary;
+	char why[sizeof(m->why)], wall[32];
+	const char *how;
+
+	switch (t->status) {
+	case RUN_ERROR:
+		how = "ended in an error";
+		break;
+	case RUN_CANCELLED:
+		how = "was cancelled";
+		break;
+	case RUN_INTERRUPTED:
+		how = "was interrupted";
+		break;
+	default:
+		return;
+	}
+	util_strlcpy(why, m->why, sizeof(why));
+	/* "Tasks spent ..." continues the sentence after the colon. */
+	if (why[0] >= 'A' && why[0] <= 'Z')
+		why[0] = (char)(why[0] - 'A' + 'a');
+	snprintf(m->why, sizeof(m->why),
+		 "The run %s after %s, so this covers only what ran until "
+		 "then: %s",
+		 how, util_format_duration(m->wall_ns, wall, sizeof(wall)),
+		 why);
+}
+
 void summary_compute(struct trace *t)
 {
 	struct trace_summary *m = &t->summary;
@@ -306,6 +386,10 @@ void summary_compute(struct trace *t)
 	m->peak_inflight = peak_inflight(t);
 	t->has_summary = true;
 	diagnose(t);
+	if (t->status == RUN_DEADLOCK)
+		diagnose_deadlock(t);
+	else
+		diagnose_unfinished(t);
 	/* A workload that knows why its checks came out as they did says so
 	 * in checks.explain (sync.c: a counter on an event loop is exact);
 	 * the diagnosis ends with it. */

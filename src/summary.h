@@ -8,7 +8,9 @@
  * of their time waiting on I/O or sleep is io-bound (recommend asyncio, or
  * threads for few tasks); one that mostly computes is cpu-bound (recommend
  * process-pool, or threads with gil=off); in between, mixed
- * (asyncio-executor).  The sentence says by how much and why.
+ * (asyncio-executor).  The sentence says by how much and why.  A run that
+ * deadlocked, failed or was cancelled says so first; a deadlock that no
+ * model fixes (every task had started) recommends nothing ("").
  */
 #ifndef OVERLAP_SUMMARY_H
 #define OVERLAP_SUMMARY_H

@@ -1,7 +1,9 @@
 /*
  * test_summary: the numbers and the diagnosis, from synthetic traces whose
  * right answers are known by construction (three 2 s waits one after
- * another, the same three at once, two CPU tasks under a GIL, ...).
+ * another, the same three at once, two CPU tasks under a GIL, ...).  Runs
+ * that did not finish (a deadlock, an error, a cancel) must say so before
+ * anything else.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -31,6 +33,8 @@ struct case_spec {
 	struct seg_spec segs[16];
 	size_t n_segs;
 	int64_t cpu_ns;
+	enum run_status status; /* 0 (queued) reads as a normal run */
+	const char *message;
 
 	/* expected */
 	int64_t wall_ns;
@@ -40,6 +44,7 @@ struct case_spec {
 	const char *bound;
 	const char *recommend;
 	const char *why_has[3]; /* substrings of why */
+	const char *why_starts; /* NULL: anything */
 };
 
 /* Tasks start at their first segment and end at their last. */
@@ -50,6 +55,9 @@ static void build(struct trace *t, const struct case_spec *c)
 	util_strlcpy(t->model, c->model, sizeof(t->model));
 	t->host.cores = 2;
 	t->cpu_ns = c->cpu_ns;
+	t->status = (uint8_t)c->status;
+	if (c->message)
+		util_strlcpy(t->message, c->message, sizeof(t->message));
 	if (c->gil)
 		t->options = json_pack("{s:s}", "gil", c->gil);
 	trace_add_lane(t);
@@ -206,6 +214,105 @@ static const struct case_spec cases[] = {
 		.why_has = {"50% of their time waiting for each other",
 			    "lock-wait most"},
 	},
+	{
+		.name = "deadlock: a lock cycle",
+		.model = "threads",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 100 * MS},
+			 {0, ST_LOCK_WAIT, 100 * MS, 1 * S},
+			 {1, ST_COMPUTE, 0, 100 * MS},
+			 {1, ST_LOCK_WAIT, 100 * MS, 1 * S}},
+		.n_segs = 4,
+		.status = RUN_DEADLOCK,
+		.message = "deadlock: task 1 waits for lock 'b' (held by task "
+			   "2); task 2 waits for lock 'a' (held by task 1)",
+		.wall_ns = 1 * S,
+		.speedup = 0.2,
+		.parallelism = 0.2,
+		.peak_inflight = 2,
+		.bound = "sync",
+		.recommend = "",
+		.why_starts = "The run deadlocked: task 1 waits for lock 'b' "
+			      "(held by task 2); task 2 waits for lock 'a' "
+			      "(held by task 1); every task had started",
+		.why_has = {"no model fixes it"},
+	},
+	{
+		.name = "deadlock: no room for the task the other waits for",
+		.model = "sequential",
+		.n_tasks = 2,
+		.segs = {{0, ST_SLEEP, 0, 200 * MS},
+			 {0, ST_QUEUE_WAIT, 200 * MS, 1 * S}},
+		.n_segs = 2,
+		.status = RUN_DEADLOCK,
+		.message = "deadlock: task 1 waits for queue 'q' (empty), "
+			   "nobody can put; 1 task cannot start",
+		.wall_ns = 1 * S,
+		.speedup = 0.2,
+		.parallelism = 0.0,
+		.peak_inflight = 1,
+		.bound = "sync",
+		.recommend = "asyncio",
+		.why_starts = "The run deadlocked: task 1 waits for queue 'q'",
+		.why_has = {"every place sequential has to run tasks",
+			    "such as asyncio, lets them meet"},
+	},
+	{
+		.name = "deadlock: no worker for the consumer, computing",
+		.model = "thread-pool",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 800 * MS},
+			 {0, ST_QUEUE_WAIT, 800 * MS, 1 * S},
+			 {1, ST_QUEUED, 0, 1 * S}},
+		.n_segs = 3,
+		.status = RUN_DEADLOCK,
+		.message = "",
+		.wall_ns = 1 * S,
+		.speedup = 0.8,
+		.parallelism = 0.8,
+		.peak_inflight = 1,
+		.bound = "sync",
+		.recommend = "threads",
+		.why_starts = "The run deadlocked; the waiting tasks held "
+			      "every place thread-pool has",
+	},
+	{
+		.name = "cancelled: what ran, said to be partial",
+		.model = "sequential",
+		.n_tasks = 3,
+		.segs = {{0, ST_SLEEP, 0, 2 * S},
+			 {1, ST_SLEEP, 2 * S, 3 * S}},
+		.n_segs = 2,
+		.status = RUN_CANCELLED,
+		.wall_ns = 3 * S,
+		.speedup = 1.0,
+		.parallelism = 0.0,
+		.peak_inflight = 1,
+		.bound = "io",
+		.recommend = "asyncio",
+		.why_starts = "The run was cancelled after 3.00 s, so this "
+			      "covers only what ran until then: tasks spent "
+			      "100% of their time waiting",
+	},
+	{
+		.name = "error: what ran, said to be partial",
+		.model = "threads",
+		.gil = "on",
+		.n_tasks = 1,
+		.segs = {{0, ST_COMPUTE, 0, 1 * S}},
+		.n_segs = 1,
+		.status = RUN_ERROR,
+		.message = "threads: Resource temporarily unavailable",
+		.wall_ns = 1 * S,
+		.speedup = 1.0,
+		.parallelism = 1.0,
+		.peak_inflight = 1,
+		.bound = "cpu",
+		.recommend = "process-pool",
+		.why_starts = "The run ended in an error after 1.00 s, so "
+			      "this covers only what ran until then: tasks "
+			      "spent 100% of their time computing",
+	},
 };
 
 static void test_cases(void **state)
@@ -231,6 +338,14 @@ static void test_cases(void **state)
 			if (!strstr(m->why, c->why_has[w]))
 				fail_msg("case %s: \"%s\" not in \"%s\"",
 					 c->name, c->why_has[w], m->why);
+		if (c->why_starts &&
+		    strncmp(m->why, c->why_starts, strlen(c->why_starts)))
+			fail_msg("case %s: \"%s\" does not start with \"%s\"",
+				 c->name, m->why, c->why_starts);
+		/* A run that did not finish says so before anything else. */
+		if (c->status == RUN_DEADLOCK || c->status == RUN_ERROR ||
+		    c->status == RUN_CANCELLED)
+			assert_true(strncmp(m->why, "The run ", 8) == 0);
 		trace_free(&t);
 	}
 }
