@@ -917,6 +917,8 @@ static void declare_deadlock(struct aio *a)
 	/* Whoever raises stop first owns the message. */
 	if (!atomic_compare_exchange_strong(&ctx->stop, &running, RUN_DEADLOCK))
 		return;
+	/* Executor threads may sleep on the flag: end their sleeps now. */
+	exec_stop_wake(&ctx->stop);
 	/* Tasks parked on the program's objects: sync names them and what
 	 * each object's state is. */
 	if (ctx->sync &&

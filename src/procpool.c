@@ -742,8 +742,12 @@ static void check_stop(struct procpool *p)
 	if (!stop || p->stopping)
 		return;
 	p->stopping = true;
-	for (uint32_t i = 0; i < p->n_workers; i++)
+	/* Each worker sleeps on its own slot's flag: wake it, or a sleep
+	 * step notices only at the end of its slice. */
+	for (uint32_t i = 0; i < p->n_workers; i++) {
 		atomic_store(&p->slots[i].ctx.stop, stop);
+		exec_stop_wake(&p->slots[i].ctx.stop);
+	}
 	while (p->q_len > 0) {
 		struct queued_job j = queue_pop(p);
 		complete_unrun(p, &j, TASK_CANCELLED, -ECANCELED);
@@ -1034,8 +1038,10 @@ void procpool_destroy(struct procpool *p, int64_t grace_ns)
 			continue;
 		/* A task still running ends early, then its worker finds
 		 * end of file. */
-		if (w->has_job)
+		if (w->has_job) {
 			atomic_store(&p->slots[i].ctx.stop, RUN_CANCELLED);
+			exec_stop_wake(&p->slots[i].ctx.stop);
+		}
 		epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->sock, NULL);
 		close(w->sock);
 		w->sock = -1;

@@ -2480,6 +2480,7 @@ bool sync_watchdog_check(struct run_ctx *ctx)
 		return false;
 	if (!atomic_compare_exchange_strong(&ctx->stop, &none, RUN_DEADLOCK))
 		return false;
+	exec_stop_wake(&ctx->stop);
 	util_strlcpy(ctx->message, msg, sizeof(ctx->message));
 	return true;
 }
