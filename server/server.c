@@ -42,10 +42,6 @@
 #include "stream.h"
 #include "util.h"
 
-#ifndef OVERLAP_VERSION
-#define OVERLAP_VERSION "0.1.0"
-#endif
-
 #define EXIT_USAGE 2
 #define MAX_ALLOW_HOSTS 16
 #define BODY_MAX_BYTES (64 * 1024)

@@ -41,8 +41,6 @@
 #include "worker.h"
 #include "workload.h"
 
-#define OVERLAP_VERSION "0.1.0"
-
 /* Exit codes. */
 #define EXIT_OK 0
 #define EXIT_RUN_FAILED 1 /* the run ended in error, deadlock, cancel */

@@ -45,7 +45,7 @@
 #include "util.h"
 #include "workload.h"
 
-#define RUN_ENGINE "overlap 0.1.0"
+#define RUN_ENGINE "overlap " OVERLAP_VERSION
 /* How often the watchdog asks whether the run is stuck. */
 #define WATCHDOG_TICK_NS (100 * NS_PER_MS)
 /* How often the collector drains the rings. */

@@ -17,6 +17,10 @@
 #define NS_PER_MS 1000000LL
 #define NS_PER_S 1000000000LL
 
+/* The release: what --version prints (CLI and server alike) and what a
+ * trace names as its engine ("overlap 0.1.0"). */
+#define OVERLAP_VERSION "0.1.0"
+
 /* CLOCK_MONOTONIC in nanoseconds; system-wide, so it agrees across the
  * processes of one run. */
 int64_t util_mono_ns(void);

@@ -27,6 +27,7 @@
 #include <jansson.h>
 
 #include "model.h"
+#include "util.h"
 #include "workload.h"
 
 #define MAX_ARGS 32
@@ -345,7 +346,7 @@ static void test_help_and_version(void **state)
 	(void)state;
 	run_overlap(&r, NULL, (const char *[]){"--version", NULL});
 	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "overlap 0.1.0\n");
+	assert_string_equal(r.out, "overlap " OVERLAP_VERSION "\n");
 	result_free(&r);
 	run_overlap(&r, NULL, (const char *[]){"--help", NULL});
 	assert_int_equal(r.status, 0);
@@ -366,7 +367,7 @@ static void test_help_and_version(void **state)
 		run_overlap(&r, NULL, (const char *[]){commands[i],
 						       "--version", NULL});
 		assert_int_equal(r.status, 0);
-		assert_string_equal(r.out, "overlap 0.1.0\n");
+		assert_string_equal(r.out, "overlap " OVERLAP_VERSION "\n");
 		result_free(&r);
 	}
 }

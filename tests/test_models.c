@@ -523,7 +523,7 @@ static void test_run_info(void **state)
 	assert_true(strlen(t->id) > 0);
 	assert_true(t->host.cores >= 1);
 	assert_true(t->host.cpu_iters_per_ms > 0);
-	assert_string_equal(t->host.engine, "overlap 0.1.0");
+	assert_string_equal(t->host.engine, "overlap " OVERLAP_VERSION);
 	assert_true(strlen(t->host.kernel) > 0);
 	/* 2026-01-02T03:04:05.678Z */
 	assert_int_equal(strlen(t->started_at), 24);
