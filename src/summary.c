@@ -336,11 +336,13 @@ static void diagnose_unfinished(struct trace *t)
 	/* "Tasks spent ..." continues the sentence after the colon. */
 	if (why[0] >= 'A' && why[0] <= 'Z')
 		why[0] = (char)(why[0] - 'A' + 'a');
-	snprintf(m->why, sizeof(m->why),
-		 "The run %s after %s, so this covers only what ran until "
-		 "then: %s",
-		 how, util_format_duration(m->wall_ns, wall, sizeof(wall)),
-		 why);
+	/* The lead must fit; a long why loses its tail, visibly. */
+	if (snprintf(m->why, sizeof(m->why),
+		     "The run %s after %s, so this covers only what ran "
+		     "until then: %s",
+		     how, util_format_duration(m->wall_ns, wall, sizeof(wall)),
+		     why) >= (int)sizeof(m->why))
+		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 }
 
 void summary_compute(struct trace *t)
