@@ -1,13 +1,13 @@
 /*
  * Compare all models: one timeline per model stacked on one shared time
  * axis, and the wall time and speedup of each in a bar chart, all taken
- * from the API's compare.
+ * from the API's compare; a compare whose runs were deleted says so.
  */
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage, api, screenshot,
-	 overflowReport } from './harness.mjs';
+	 overflowReport, waitForRun } from './harness.mjs';
 
 let server;
 let browser;
@@ -106,6 +106,62 @@ test('compare shows every model on one time axis, with wall and speedup',
 	assert.ok(report.scrollWidth <= report.clientWidth,
 		  `no horizontal overflow at 390 px: ${report.wide.join(', ')}`);
 	await screenshot(page, 'compare-390');
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a compare whose runs were deleted says so, and draws the rest',
+     { timeout: 120000 }, async () => {
+	const created = await api(server.base, '/api/compares', {
+		method: 'POST',
+		body: { workload: 'fetch', models: ['sequential', 'threads',
+			'asyncio'], params: { tasks: 2, duration: '20ms',
+			io: 'sleep' } } });
+	assert.equal(created.status, 202, created.text);
+	const id = created.body.id;
+	const runs = (await api(server.base, `/api/compares/${id}`)).body.runs;
+	assert.deepEqual(runs.map(r => r.model),
+			 ['sequential', 'threads', 'asyncio']);
+	for (const run of runs)
+		await waitForRun(server.base, run.id);
+	/* One run deleted: its place says so, the others are drawn. */
+	assert.equal((await api(server.base, `/api/runs/${runs[1].id}`,
+				{ method: 'DELETE', headers:
+				  { 'Content-Type': 'application/json' } }))
+		.status, 200);
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#compare=${id}` });
+	await page.waitForSelector('#compare-bars[data-complete="true"]');
+	assert.match(await page.textContent('#compare-status'),
+		     /1 of the 3 runs was deleted/);
+	const gone = page.locator('#compare-stack .compare-run.gone');
+	assert.equal(await gone.count(), 1);
+	assert.equal(await gone.locator('h4').textContent(), 'threads');
+	assert.match(await gone.textContent(), /was deleted/);
+	assert.equal(await page.locator('#compare-stack canvas').count(), 2);
+	assert.deepEqual(await page.evaluate(() =>
+		window.Chart.getChart('compare-bars').data.labels),
+	['sequential', 'asyncio']);
+	/* Only the compare's tab; no exports of a run. */
+	assert.equal(await page.isVisible('#tabs'), false);
+	assert.equal(await page.isVisible('#export-json'), false);
+	await screenshot(page, 'compare-deleted-1280');
+
+	/* Every run deleted: the view says there is nothing left. */
+	for (const run of [runs[0], runs[2]])
+		await api(server.base, `/api/runs/${run.id}`, {
+			method: 'DELETE',
+			headers: { 'Content-Type': 'application/json' } });
+	await page.reload();
+	await page.waitForSelector('body[data-ready="true"]');
+	await page.waitForFunction(() => /Every run of this compare/.test(
+		document.getElementById('compare-status').textContent));
+	assert.match(await page.textContent('#compare-status'),
+		     /\(3\) was deleted, so there is nothing left to show/);
+	assert.equal(await page.isVisible('#compare-bars'), false);
+	assert.equal(await page.locator('#compare-stack .compare-run.gone')
+		.count(), 3);
+	assert.equal(await page.textContent('#compare-verdict'), '');
 	assert.deepEqual(errors, []);
 	await context.close();
 });

@@ -172,10 +172,13 @@ test('run fetch under threads: one row per task, the API\'s segments',
 	assert.equal(await page.getAttribute('#tab-timeline', 'aria-selected'),
 		     'true');
 
-	/* The text view is the API's. */
-	const ascii = await api(server.base, `/api/runs/${runId}/ascii`);
-	assert.equal(ascii.status, 200);
+	/* The text view is the API's, asked for as wide as its box. */
 	await page.getByRole('tab', { name: 'ASCII' }).click();
+	await page.waitForSelector('#ascii[data-columns]');
+	const columns = await page.getAttribute('#ascii', 'data-columns');
+	const ascii = await api(server.base,
+				`/api/runs/${runId}/ascii?width=${columns}`);
+	assert.equal(ascii.status, 200);
 	await page.waitForFunction(expected =>
 		document.getElementById('ascii').textContent === expected,
 	ascii.text);

@@ -86,9 +86,12 @@ export function deleteRun(id)
 	return request('DELETE', urls.trace(id));
 }
 
-export async function getAscii(id)
+/* The text timeline, width columns wide (the server's default when
+ * width is not given). */
+export async function getAscii(id, width)
 {
-	const response = await fetch(urls.ascii(id),
+	const url = width ? `${urls.ascii(id)}?width=${width}` : urls.ascii(id);
+	const response = await fetch(url,
 				     { headers: { Accept: 'text/plain' } });
 	const text = await response.text();
 	if (!response.ok) {

@@ -4,6 +4,10 @@
  * button and a reload all go through route().  Submitting the form creates
  * the run and then only changes the address.
  *
+ * The view has three modes (data-mode on #view): empty (the introduction
+ * and the lessons), run (the Timeline and ASCII tabs) and compare (the
+ * compare alone); only the tabs that mean something in a mode are shown.
+ *
  * A finished run is read whole from its trace (one request, fast for large
  * runs); a queued or running one is followed through its live stream, which
  * replays what happened so far and then goes on.
@@ -24,6 +28,8 @@ import { Legend } from './legend.js';
 import { Tabs } from './tabs.js';
 import { byId } from './dom.js';
 import { onSchemeChange } from './palette.js';
+import { specText } from './spec.js';
+import { renderLessons, rememberLesson, lessonFor } from './lessons.js';
 
 /* Chart.js and its plugin come from web/node_modules (npm ci in web/,
  * which `make` runs); without them nothing below can draw. */
@@ -41,6 +47,8 @@ const state = {
 	stream: null,
 	ticker: null,
 	generation: 0,
+	catalog: null,
+	lesson: null,	/* the lesson being started, until it has an id */
 };
 
 const timeline = new Timeline(byId('timeline'), byId('timeline-box'));
@@ -48,22 +56,28 @@ const summary = new SummaryView({
 	cards: byId('cards'),
 	diagnosis: byId('diagnosis'),
 	notice: byId('run-notice'),
+	checkNotice: byId('check-notice'),
 	activityCanvas: byId('activity'),
 	activityBox: byId('activity-box'),
 });
 const compare = new CompareView({
 	stack: byId('compare-stack'),
 	status: byId('compare-status'),
+	verdict: byId('compare-verdict'),
+	barsPart: byId('compare-bars-part'),
 	barsCanvas: byId('compare-bars'),
 	onLoaded: entry => {
 		byId('view-title').textContent =
 			`Compare: ${entry.workload || 'workload'} under ` +
 			`${(entry.runs || []).length} models`;
+		setSpecLine(entry);
+		showLesson(lessonFor(entry.id));
 		if (form && entry.workload)
 			form.setSpec({ workload: entry.workload,
 				       params: entry.params || {} });
 	},
 	onRunEnd: () => historyView.refresh(),
+	onStates: states => compareLegend.markPresent(states),
 });
 const ascii = new AsciiView(byId('ascii'));
 const exports = new Exports({
@@ -77,6 +91,7 @@ const historyView = new HistoryView({
 	empty: byId('history-empty'),
 	status: byId('history-status'),
 }, {
+	describe: entry => specText(state.catalog, entry),
 	onDeleted: id => {
 		if (id === state.runId) {
 			location.hash = '';
@@ -84,10 +99,17 @@ const historyView = new HistoryView({
 		}
 	},
 });
-const legend = new Legend(byId('legend'), (stateIndex, hide) => {
+/* The run's legend and the compare's: pressing either hides the state
+ * everywhere, and both show it pressed or not. */
+function toggleState(stateIndex, hide)
+{
 	timeline.setStateHidden(stateIndex, hide);
 	compare.setStateHidden(stateIndex, hide);
-});
+	legend.setPressed(stateIndex, !hide);
+	compareLegend.setPressed(stateIndex, !hide);
+}
+const legend = new Legend(byId('legend'), toggleState);
+const compareLegend = new Legend(byId('compare-legend'), toggleState);
 const tabs = new Tabs(byId('tabs'), id => {
 	if (id === 'tab-ascii')
 		ascii.show(state.runId, state.data && state.data.ended);
@@ -110,23 +132,69 @@ function stopFollowing()
 	}
 }
 
+/* empty, run or compare: which tabs mean something (see the top). */
+function setMode(mode)
+{
+	const view = byId('view');
+	if (view.dataset.mode === mode)
+		return;
+	if (view.dataset.mode === 'compare')
+		compare.reset();
+	view.dataset.mode = mode;
+	view.classList.toggle('empty', mode === 'empty');
+	byId('tabs').hidden = mode !== 'run';
+	byId('tab-compare').hidden = mode !== 'compare';
+	if (mode === 'compare') {
+		byId('view-status').hidden = true;
+		byId('cancel-run').hidden = true;
+	}
+}
+
+/* The parameters and options that differ from their defaults, under
+ * the title; spec: {workload, model, params, options}. */
+function setSpecLine(spec)
+{
+	const line = byId('view-spec');
+	const text = spec ? specText(state.catalog, spec) : '';
+	line.textContent = text;
+	line.hidden = !text;
+}
+
+/* What to look for, when the shown run or compare came from a lesson. */
+function showLesson(lesson)
+{
+	const note = byId('lesson-note');
+	note.textContent = '';
+	note.hidden = !lesson;
+	if (!lesson)
+		return;
+	const head = document.createElement('strong');
+	head.textContent = `Lesson: ${lesson.title}. `;
+	note.append(head, document.createTextNode(lesson.look));
+}
+
 function setHeading(data)
 {
 	const title = byId('view-title');
 	const badge = byId('view-status');
 	const cancel = byId('cancel-run');
-	byId('view').classList.toggle('empty', !data);
 	if (!data) {
+		setMode('empty');
 		document.title = 'overlap';
 		title.textContent = 'Choose a workload and press Run';
 		badge.textContent = '';
 		badge.hidden = true;
 		cancel.hidden = true;
+		setSpecLine(null);
+		showLesson(null);
 		return;
 	}
+	setMode('run');
+	setSpecLine(data.run);
 	const run = data.run || {};
 	title.textContent = run.workload ?
 		`${run.workload} under ${run.model}` : `Run ${data.id}`;
+	showLesson(lessonFor(data.id));
 	document.title = `${title.textContent} · overlap`;
 	const status = data.status || 'loading';
 	badge.textContent = status;
@@ -169,7 +237,7 @@ function render(data, final)
 		if (tabs.selected() === 'tab-ascii')
 			ascii.show(data.id, true);
 	} else {
-		summary.updateActivity(data, false);
+		summary.updateActivity(data, false, timeline.nowNs());
 	}
 }
 
@@ -196,7 +264,10 @@ async function showRun(id)
 		summary.clear(error.status === 404 ?
 			'There is no run with this id; it may have been ' +
 			'deleted.' : `This run cannot be shown: ${error.message}`);
-		byId('view-title').textContent = 'Run not found';
+		byId('view-title').textContent = error.status === 404 ?
+			'Run not found' : 'Run unavailable';
+		byId('view-status').hidden = true;
+		byId('cancel-run').hidden = true;
 		return;
 	}
 	if (generation !== state.generation)
@@ -216,10 +287,14 @@ async function showRun(id)
 function follow(id, generation)
 {
 	const data = state.data;
-	summary.show(data);
+	summary.show(data, timeline.nowNs());
+	/* Between events the open segments still grow: the timeline and
+	 * the activity chart (which throttles itself) follow the clock. */
 	state.ticker = setInterval(() => {
-		if (data.open.size)
+		if (data.open.size) {
 			timeline.refresh();
+			summary.updateActivity(data, false, timeline.nowNs());
+		}
 	}, 100);
 	state.stream = openStream(id, {
 		onBatch: batch => {
@@ -242,7 +317,10 @@ function follow(id, generation)
 		onError: message => {
 			if (generation !== state.generation)
 				return;
-			summary.clear(`The live stream stopped: ${message}.`);
+			clearInterval(state.ticker);
+			state.ticker = null;
+			summary.clear(`The live stream stopped: ${message}. ` +
+				'Reload the page to try again.');
 		},
 	});
 }
@@ -289,10 +367,15 @@ function route()
 	} else if (compareId) {
 		if (state.runId)
 			showNothing();
+		setMode('compare');
 		tabs.select('tab-compare');
-		byId('view-title').textContent = 'Compare';
+		if (compare.compareId !== compareId) {
+			byId('view-title').textContent = 'Compare';
+			setSpecLine(null);
+			showLesson(lessonFor(compareId));
+		}
 		compare.show(compareId);
-	} else if (state.runId) {
+	} else if (state.runId || byId('view').dataset.mode === 'compare') {
 		showNothing();
 	}
 }
@@ -312,8 +395,12 @@ async function startRun(spec)
 {
 	form.setBusy(true);
 	form.setStatus('Starting…');
+	const lesson = state.lesson;
+	state.lesson = null;
 	try {
 		const created = await createRun(spec);
+		if (lesson)
+			rememberLesson(created.id, lesson);
 		form.setStatus(`Run ${created.id} ${created.status || 'queued'}.`);
 		location.hash = `run=${encodeURIComponent(created.id)}`;
 		revealView();
@@ -329,8 +416,12 @@ async function startCompare(body)
 {
 	form.setBusy(true);
 	form.setStatus('Starting the compare…');
+	const lesson = state.lesson;
+	state.lesson = null;
 	try {
 		const created = await createCompare(body);
+		if (lesson)
+			rememberLesson(created.id, lesson);
 		const count = (created.runs || []).length;
 		form.setStatus(`Compare ${created.id} queued: ${count} models.`);
 		location.hash = `compare=${encodeURIComponent(created.id)}`;
@@ -341,6 +432,29 @@ async function startCompare(body)
 	} finally {
 		form.setBusy(false);
 	}
+}
+
+/* A lesson fills in the form, so what runs stays visible and can be
+ * changed, and starts it; the view takes the keyboard focus, since the
+ * lesson's button goes away with the introduction. */
+function startLesson(lesson)
+{
+	const spec = lesson.spec;
+	state.lesson = lesson;
+	form.setSpec({
+		workload: spec.workload,
+		params: spec.params || {},
+		/* a compare keeps the chosen model but not its options */
+		model: spec.model || byId('model').value,
+		options: spec.options || {},
+	});
+	form.submit(lesson.compare ? 'compare' : 'run');
+	if (state.lesson) {
+		/* the form refused it (it should not): nothing started */
+		state.lesson = null;
+		return;
+	}
+	byId('view').focus({ preventScroll: true });
 }
 
 /* ---- controls ----------------------------------------------------------- */
@@ -391,10 +505,13 @@ async function start()
 		byId('form-status').classList.add('error');
 		return;
 	}
+	state.catalog = catalog;
 	form = new RunForm(byId('run-form'), catalog, {
 		onRun: startRun,
 		onCompare: startCompare,
 	});
+	renderLessons(byId('lessons'), catalog, startLesson);
+	historyView.refresh();
 	document.body.dataset.ready = 'true';
 	route();
 	if (state.data && state.data.run)

@@ -1,8 +1,13 @@
 /*
  * compare: one workload under several models, one timeline each, stacked on
  * one shared time axis so that "sequential takes three times as long" is
- * seen before it is read, and a bar chart of wall time and speedup per
+ * seen before it is read, a sentence naming the fastest and the slowest
+ * once every run has ended, and a bar chart of wall time and speedup per
  * model.
+ *
+ * A compare outlives its runs' deletion: a deleted run keeps its place in
+ * the stack, saying it was deleted, and the rest is drawn without it; when
+ * every run is gone the view says so instead of showing empty charts.
  *
  * The server runs a compare's runs one at a time, in order, so the page
  * follows them the same way: one live stream at a time (a browser allows
@@ -26,16 +31,32 @@ function barLabel(item)
 		`wall ${formatNs(item.raw * 1e9)}`;
 }
 
+/* Wall time ticks in the unit that fits ("40 ms" rather than 0.040). */
+function wallTick(seconds)
+{
+	return seconds === 0 ? '0' : formatNs(seconds * 1e9);
+}
+
+function speedupTick(value)
+{
+	return `${Number(value.toFixed(2))}×`;
+}
+
 export class CompareView {
 	/* onLoaded(compare) when the compare's list is known; onRunEnd()
-	 * after each of its runs ends. */
-	constructor({ stack, status, barsCanvas, onLoaded, onRunEnd })
+	 * after each of its runs ends; onStates(set of state indices) when
+	 * the states drawn change. */
+	constructor({ stack, status, verdict, barsPart, barsCanvas, onLoaded,
+		      onRunEnd, onStates })
 	{
 		this.stack = stack;
 		this.status = status;
+		this.verdict = verdict;
+		this.barsPart = barsPart;
 		this.barsCanvas = barsCanvas;
 		this.onLoaded = onLoaded || null;
 		this.onRunEnd = onRunEnd || null;
+		this.onStates = onStates || null;
 		this.entries = [];	/* {model, id, data, timeline, meta} */
 		this.stream = null;
 		this.generation = 0;
@@ -61,11 +82,19 @@ export class CompareView {
 	{
 		this.stop();
 		for (const entry of this.entries)
-			entry.timeline.destroy();
+			if (entry.timeline)
+				entry.timeline.destroy();
 		this.entries = [];
 		clear(this.stack);
 		this.compareId = null;
 		this.loaded = null;
+		this.verdict.textContent = '';
+		this.barsPart.hidden = false;
+		this.status.textContent = 'Press “Compare all models” to ' +
+			'run the workload under every model and see them on ' +
+			'one time axis.';
+		if (this.onStates)
+			this.onStates(new Set());
 	}
 
 	async show(id)
@@ -83,29 +112,101 @@ export class CompareView {
 		try {
 			compare = await getCompare(id);
 		} catch (error) {
-			this.status.textContent =
+			if (generation !== this.generation)
+				return;
+			this.status.textContent = error.status === 404 ?
+				'There is no compare with this id.' :
 				`This compare cannot be shown: ${error.message}`;
+			this.barsPart.hidden = true;
 			return;
 		}
 		if (generation !== this.generation)
 			return;
 		const runs = compare.runs || [];
-		this.status.textContent = `${compare.workload || ''}: ` +
-			`${runs.length} models, run one after another, drawn ` +
-			'on one time axis.';
 		this.loaded = compare;
 		if (this.onLoaded)
 			this.onLoaded(compare);
 		for (const run of runs)
 			this.entries.push(this.addEntry(run));
+		this.describeAll();
 		this.updateBars();
 		for (const entry of this.entries) {
 			if (generation !== this.generation)
 				return;
 			await this.follow(entry, generation);
+			if (generation !== this.generation)
+				return;
 			this.shareAxis();
+			this.describeAll();
 			this.updateBars();
 		}
+	}
+
+	/* The line above the stack: what this compare is, and what of it
+	 * is gone. */
+	describeAll()
+	{
+		const compare = this.loaded || {};
+		const total = this.entries.length;
+		const gone = this.entries.filter(e => e.gone).length;
+		let text = `${compare.workload || 'The workload'} under ` +
+			`${total} models, run one after another and drawn on ` +
+			'one time axis.';
+		if (total > 0 && gone === total)
+			text = `Every run of this compare (${total}) was ` +
+				'deleted, so there is nothing left to show. ' +
+				'Press “Compare all models” to run it ' +
+				'again.';
+		else if (gone > 0)
+			text += ` ${gone} of the ${total} runs ` +
+				(gone === 1 ? 'was' : 'were') + ' deleted.';
+		this.status.textContent = text;
+		this.status.classList.toggle('error', total > 0 &&
+					     gone === total);
+		this.barsPart.hidden = total > 0 && gone === total;
+		this.showVerdict();
+	}
+
+	/* "Fastest: threads and asyncio, 2.00 s. Slowest: sequential,
+	 * 6.00 s, 3.00× as long." once every run still here has ended. */
+	showVerdict()
+	{
+		clear(this.verdict);
+		for (const entry of this.entries)
+			entry.section.classList.remove('fastest');
+		const alive = this.entries.filter(e => !e.gone);
+		if (alive.length < 2 || !alive.every(e => e.data &&
+		    e.data.ended))
+			return;
+		const timed = alive.filter(e => e.data.summary &&
+			e.data.summary.wall_ns > 0);
+		if (timed.length < 2)
+			return;
+		const wall = e => e.data.summary.wall_ns;
+		const best = Math.min(...timed.map(wall));
+		const worst = Math.max(...timed.map(wall));
+		const names = list => {
+			const m = list.map(e => e.model);
+			return m.length < 2 ? m.join('') :
+				`${m.slice(0, -1).join(', ')} and ${m.at(-1)}`;
+		};
+		if (worst < best * 1.1) {
+			this.verdict.append(el('strong', 'diagnosis-head',
+				'Every model took about the same time'),
+			document.createTextNode(`: ${formatNs(best)} to ` +
+				`${formatNs(worst)}.`));
+			return;
+		}
+		const fastest = timed.filter(e => wall(e) <= best * 1.05);
+		const slowest = timed.filter(e => wall(e) >= worst * 0.95);
+		for (const entry of fastest)
+			entry.section.classList.add('fastest');
+		this.verdict.append(
+			el('strong', 'diagnosis-head',
+			   `Fastest: ${names(fastest)}, ${formatNs(best)}.`),
+			document.createTextNode(`Slowest: ${names(slowest)}, ` +
+				`${formatNs(worst)}, ` +
+				`${formatRatio(worst / best)} as long.`));
 	}
 
 	addEntry(run)
@@ -116,13 +217,19 @@ export class CompareView {
 		const title = el('h4', null, model);
 		const meta = el('span', 'compare-meta', run.status || '');
 		head.append(title, meta);
-		if (run.id) {
-			const link = el('a', 'compare-link', 'open');
-			link.href = `#run=${encodeURIComponent(run.id)}`;
-			link.setAttribute('aria-label',
-					  `Open the ${model} run`);
-			head.append(link);
+		if (run.status === 'deleted' || !run.id) {
+			section.append(head, el('p', 'compare-gone',
+				run.id ? 'This run was deleted: its timeline ' +
+				'is gone.' : 'This run never started.'));
+			section.classList.add('gone');
+			this.stack.append(section);
+			return { model, id: run.id, run, meta, data: null,
+				 timeline: null, section, gone: true };
 		}
+		const link = el('a', 'compare-link', 'open this run');
+		link.href = `#run=${encodeURIComponent(run.id)}`;
+		link.setAttribute('aria-label', `Open the ${model} run`);
+		head.append(link);
 		const box = el('div', 'chart-box compact');
 		const canvas = el('canvas');
 		canvas.setAttribute('role', 'img');
@@ -145,15 +252,19 @@ export class CompareView {
 	/* Loads one run: whole when finished, else live until it ends. */
 	async follow(entry, generation)
 	{
-		if (!entry.id) {
-			entry.meta.textContent = 'not started';
+		if (entry.gone)
 			return;
-		}
 		let trace = null;
 		try {
 			trace = await getRun(entry.id);
 		} catch (error) {
-			entry.meta.textContent = `unavailable: ${error.message}`;
+			if (generation !== this.generation)
+				return;
+			if (error.status === 404)
+				this.markGone(entry);
+			else
+				entry.meta.textContent =
+					`unavailable: ${error.message}`;
 			return;
 		}
 		if (generation !== this.generation)
@@ -162,6 +273,7 @@ export class CompareView {
 			entry.data = RunData.fromTrace(trace);
 			entry.timeline.setData(entry.data);
 			this.describe(entry);
+			this.statesChanged();
 			return;
 		}
 		entry.data = new RunData(entry.id);
@@ -178,10 +290,12 @@ export class CompareView {
 					entry.timeline.refresh();
 					this.describe(entry);
 					this.shareAxis();
+					this.statesChanged();
 				},
 				onEnd: () => resolve(),
 				onError: message => {
-					entry.meta.textContent = message;
+					entry.meta.textContent = 'the live ' +
+						`stream stopped: ${message}`;
 					resolve();
 				},
 			});
@@ -195,6 +309,37 @@ export class CompareView {
 			if (this.onRunEnd)
 				this.onRunEnd();
 		}
+	}
+
+	/* A run deleted while the compare is shown. */
+	markGone(entry)
+	{
+		if (entry.timeline) {
+			entry.timeline.destroy();
+			entry.timeline = null;
+		}
+		entry.gone = true;
+		entry.data = null;
+		entry.meta.textContent = 'deleted';
+		entry.section.classList.add('gone');
+		const box = entry.section.querySelector('.chart-box');
+		if (box)
+			box.replaceWith(el('p', 'compare-gone',
+				'This run was deleted: its timeline is gone.'));
+		this.describeAll();
+		this.updateBars();
+	}
+
+	statesChanged()
+	{
+		if (!this.onStates)
+			return;
+		const states = new Set();
+		for (const entry of this.entries)
+			if (entry.data)
+				for (const state of entry.data.statesSeen)
+					states.add(state);
+		this.onStates(states);
 	}
 
 	describe(entry)
@@ -217,13 +362,14 @@ export class CompareView {
 				maxMs = Math.max(maxMs,
 					entry.data.extentNs() / 1e6);
 		for (const entry of this.entries)
-			entry.timeline.setSharedMax(maxMs * 1.02);
+			if (entry.timeline)
+				entry.timeline.setSharedMax(maxMs * 1.02);
 	}
 
 	syncRange(source, minMs, maxMs)
 	{
 		for (const entry of this.entries)
-			if (entry !== source)
+			if (entry !== source && entry.timeline)
 				entry.timeline.setXRange(minMs, maxMs);
 	}
 
@@ -234,15 +380,18 @@ export class CompareView {
 		else
 			this.hidden.delete(state);
 		for (const entry of this.entries)
-			entry.timeline.setStateHidden(state, hidden);
+			if (entry.timeline)
+				entry.timeline.setStateHidden(state, hidden);
 	}
 
+	/* The bars of the runs still here; complete once each has ended. */
 	updateBars()
 	{
-		const labels = this.entries.map(e => e.model);
-		const wall = this.entries.map(e => (e.data && e.data.summary ?
+		const alive = this.entries.filter(e => !e.gone);
+		const labels = alive.map(e => e.model);
+		const wall = alive.map(e => (e.data && e.data.summary ?
 			e.data.summary.wall_ns / 1e9 : null));
-		const speedup = this.entries.map(e => (e.data &&
+		const speedup = alive.map(e => (e.data &&
 			e.data.summary ? e.data.summary.speedup : null));
 		if (!this.bars) {
 			this.bars = this.createBars();
@@ -253,7 +402,8 @@ export class CompareView {
 		this.bars.update('none');
 		this.barsCanvas.dataset.models = String(labels.length);
 		this.barsCanvas.dataset.complete = String(this.entries.length >
-			0 && this.entries.every(e => e.data && e.data.summary));
+			0 && alive.every(e => e.data && (e.data.summary ||
+				e.data.ended)));
 	}
 
 	createBars()
@@ -264,10 +414,12 @@ export class CompareView {
 			data: {
 				labels: [],
 				datasets: [
-					{ label: 'wall time (s)', data: [],
+					{ label: 'wall time (lower is better)',
+					  data: [],
 					  backgroundColor: '#0072B2',
 					  yAxisID: 'wall' },
-					{ label: 'speedup (×)', data: [],
+					{ label: 'speedup (higher is better)',
+					  data: [],
 					  backgroundColor: '#E69F00',
 					  yAxisID: 'speedup' },
 				],
@@ -284,9 +436,10 @@ export class CompareView {
 						beginAtZero: true,
 						grace: '8%',
 						title: { display: true,
-							 text: 'wall time (s)',
+							 text: 'wall time',
 							 color: colours.muted },
-						ticks: { color: colours.muted },
+						ticks: { color: colours.muted,
+							 callback: wallTick },
 						grid: { color: colours.grid },
 					},
 					speedup: {
@@ -294,9 +447,10 @@ export class CompareView {
 						beginAtZero: true,
 						grace: '8%',
 						title: { display: true,
-							 text: 'speedup (×)',
+							 text: 'speedup',
 							 color: colours.muted },
-						ticks: { color: colours.muted },
+						ticks: { color: colours.muted,
+							 callback: speedupTick },
 						grid: { display: false },
 					},
 				},
@@ -311,7 +465,8 @@ export class CompareView {
 	applyTheme()
 	{
 		for (const entry of this.entries)
-			entry.timeline.applyTheme();
+			if (entry.timeline)
+				entry.timeline.applyTheme();
 		if (this.bars) {
 			const colours = themeColours();
 			const s = this.bars.options.scales;

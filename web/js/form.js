@@ -20,7 +20,7 @@ const DURATION_UNITS = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 };
 const DURATION_RE = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i;
 
 /* The kinds of parameter the catalog names, whatever spelling it uses. */
-function kindOf(def)
+export function kindOf(def)
 {
 	const type = String(def.type || '').toLowerCase();
 	if (type.startsWith('int'))
@@ -80,7 +80,7 @@ function numberText(value)
 	return Number(value.toPrecision(12)).toLocaleString('en-US');
 }
 
-function humanName(name)
+export function humanName(name)
 {
 	return String(name).replace(/_/g, ' ');
 }

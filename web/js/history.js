@@ -1,7 +1,9 @@
 /*
  * history: the runs the server has stored, newest first (GET /api/runs).
- * Each entry is a link to /#run=ID, which restores the whole view, and has
- * a Delete button.  The list is re-read when a run ends or is deleted.
+ * Each entry is a link to /#run=ID, which restores the whole view, says
+ * what was changed from the defaults (so "crunch · threads" with the GIL
+ * on and off read differently), and has a Delete button.  The list is
+ * re-read when a run ends or is deleted.
  */
 
 import { listRuns, deleteRun } from './api.js';
@@ -14,12 +16,14 @@ function summaryOf(entry)
 }
 
 export class HistoryView {
-	constructor({ list, empty, status }, { onDeleted })
+	/* describe(entry): the words for what the entry ran, or ''. */
+	constructor({ list, empty, status }, { onDeleted, describe })
 	{
 		this.list = list;
 		this.empty = empty;
 		this.status = status;
 		this.onDeleted = onDeleted;
+		this.describe = describe || (() => '');
 		this.currentId = null;
 		this.loading = null;
 	}
@@ -84,7 +88,15 @@ export class HistoryView {
 		remove.setAttribute('aria-label',
 				    `Delete run ${what.join(' ')}`);
 		remove.addEventListener('click', () => this.remove(id, remove));
-		item.append(link, meta, remove);
+		const spec = this.describe({ workload: run.workload,
+					     model: run.model,
+					     params: entry.params || run.params,
+					     options: entry.options ||
+						     run.options });
+		item.append(link);
+		if (spec)
+			item.append(el('span', 'history-spec', spec));
+		item.append(meta, remove);
 		return item;
 	}
 

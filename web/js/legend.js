@@ -1,8 +1,10 @@
 /*
  * legend: one button per state with its colour and name.  Pressing a button
  * hides or shows that state on every timeline; aria-pressed tells assistive
- * technology which states are shown.  States that the current run never
- * entered are dimmed, not removed, so the legend keeps one layout.
+ * technology which states are shown.  Only the states the current run
+ * entered are shown (style.css hides the others): fourteen swatches of
+ * which two are on screen made the two hard to find.  The run's view and
+ * the compare's each have a legend; setPressed keeps them in step.
  */
 
 import { STATES, STATE_HELP, stateColour } from './palette.js';
@@ -41,11 +43,20 @@ export class Legend {
 		});
 	}
 
-	/* Dims the states absent from segments (state indices). */
+	/* Marks the states absent from present (state indices). */
 	markPresent(present)
 	{
 		this.buttons.forEach((button, index) =>
 			button.classList.toggle('absent', !present.has(index)));
+		this.root.dataset.states = String(present.size);
+	}
+
+	/* Shows a state as shown (pressed) or hidden, without telling. */
+	setPressed(index, pressed)
+	{
+		const button = this.buttons[index];
+		if (button)
+			button.setAttribute('aria-pressed', String(pressed));
 	}
 
 	applyTheme()

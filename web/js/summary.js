@@ -1,14 +1,18 @@
 /*
  * summary: what a run means, under its timeline.  Cards for the summary's
- * numbers and the workload's checks, the diagnosis as one sentence, and a
- * small chart of how many tasks were computing, waiting and queued at each
- * moment.
+ * numbers (each says what it measures, in small print: "Parallelism 0.00"
+ * means nothing until one reads that waiting does not count) and the
+ * workload's checks, a line in words when a check went wrong (lost
+ * updates, failed requests), the diagnosis, and a chart of how many tasks
+ * were computing, blocked, waiting and queued at each moment.
  *
  * The activity chart is computed from the segments themselves (every
  * segment start is +1 and every end -1 for its kind of state), so it agrees
- * with the timeline above it by construction.  Long runs are reduced to a
- * fixed number of time buckets holding the time-weighted mean, so the chart
- * costs the same for ten segments or a hundred thousand.
+ * with the timeline above it by construction; while a run streams, the
+ * segments still open count up to the present.  The kinds are stacked, so
+ * the top line is the number of tasks in flight.  Long runs are reduced to
+ * a fixed number of time buckets holding the time-weighted mean, so the
+ * chart costs the same for ten segments or a hundred thousand.
  */
 
 import { STATES, WORKING_STATES, stateColour, themeColours }
@@ -26,6 +30,19 @@ const BOUND_WORDS = {
 	sync: 'Bound by synchronisation',
 };
 
+/* What each check counts, in the card's small print. */
+const CHECK_HELP = {
+	expected: 'what the counter should say',
+	got: 'what the counter says',
+	lost: 'updates another task overwrote',
+	produced: 'items put on the queue',
+	consumed: 'items taken off it',
+	succeeded: 'requests answered in the end',
+	failed: 'requests that failed every attempt',
+	retries: 'attempts after a failure',
+	max_in_flight: 'most requests at once',
+};
+
 const CHECK_WORDS = {
 	expected: 'expected',
 	got: 'got',
@@ -38,11 +55,12 @@ const CHECK_WORDS = {
 	max_in_flight: 'max in flight',
 };
 
-/* The series of the activity chart, and which states count in each. */
+/* The series of the activity chart, bottom to top of the stack, and
+ * which states count in each. */
 export const ACTIVITY = [
 	{ label: 'computing', colour: 'compute' },
-	{ label: 'waiting (I/O, sleep)', colour: 'io' },
 	{ label: 'blocked (GIL, locks, queues)', colour: 'gil-wait' },
+	{ label: 'waiting (I/O, sleep)', colour: 'io' },
 	{ label: 'queued', colour: 'queued' },
 ];
 
@@ -52,78 +70,115 @@ function activityKind(stateIndex)
 	if (WORKING_STATES.has(name))
 		return 0;
 	if (name === 'io' || name === 'sleep')
-		return 1;
+		return 2;
 	if (name === 'queued')
 		return 3;
-	return 2;
+	return 1;
 }
 
 /*
- * Step series {x: ms, y: tasks} per kind of ACTIVITY from the segments.
- * Up to EXACT_MAX changes a series is drawn exactly; beyond, as the
- * time-weighted mean over BUCKETS slices of the run (a pixel or two each).
+ * Stacked step series, one per kind of ACTIVITY, from the segments (and
+ * extra ones, such as the open segments of a live run): points {x: ms,
+ * y: tasks of this kind and the kinds below it, v: tasks of this kind}.
+ * Every series has the same x values, as stacking needs.  Up to EXACT_MAX
+ * changes the series are exact; beyond, the time-weighted mean over
+ * BUCKETS slices of the run (a pixel or two each).
  */
-export function activitySeries(segments, endNs)
+export function activitySeries(segments, endNs, extra = [])
 {
+	const K = ACTIVITY.length;
 	const starts = ACTIVITY.map(() => []);
 	const ends = ACTIVITY.map(() => []);
-	for (const s of segments) {
-		const k = activityKind(s.state);
-		starts[k].push(s.t0);
-		ends[k].push(s.t1);
+	for (const list of [segments, extra]) {
+		for (const s of list) {
+			const k = activityKind(s.state);
+			starts[k].push(s.t0);
+			ends[k].push(s.t1);
+		}
 	}
 	const span = Math.max(endNs, 1);
-	return starts.map((list, k) => steps(Float64Array.from(list).sort(),
-		Float64Array.from(ends[k]).sort(), span));
-}
-
-function steps(starts, ends, span)
-{
-	const exact = [];
-	let i = 0;
-	let j = 0;
-	let count = 0;
-	exact.push({ x: 0, y: 0 });
-	while (i < starts.length || j < ends.length) {
-		const t = j >= ends.length ||
-			(i < starts.length && starts[i] < ends[j]) ?
-			starts[i] : ends[j];
-		while (i < starts.length && starts[i] === t) {
-			count++;
-			i++;
+	const { xs, counts, n } = changes(starts, ends, K);
+	const series = ACTIVITY.map(() => []);
+	const push = (x, values) => {
+		let sum = 0;
+		for (let k = 0; k < K; k++) {
+			sum += values[k];
+			series[k].push({ x: x / 1e6, y: sum, v: values[k] });
 		}
-		while (j < ends.length && ends[j] === t) {
-			count--;
-			j++;
-		}
-		exact.push({ x: t, y: count });
+	};
+	const at = i => counts.subarray(i * K, (i + 1) * K);
+	if (n + 1 <= EXACT_MAX) {
+		for (let i = 0; i < n; i++)
+			push(xs[i], at(i));
+		push(span, at(n - 1));
+		return series;
 	}
-	exact.push({ x: span, y: count });
-	if (exact.length <= EXACT_MAX)
-		return exact.map(p => ({ x: p.x / 1e6, y: p.y }));
-	/* Time-weighted mean per bucket. */
+	/* Time-weighted mean per bucket: the value at i holds from xs[i]
+	 * to xs[i + 1] (the last to the end). */
 	const width = span / BUCKETS;
-	const out = [];
-	let k = 0;
+	const mean = new Float64Array(K);
+	let i = 0;
 	for (let b = 0; b < BUCKETS; b++) {
 		const lo = b * width;
 		const hi = lo + width;
-		let area = 0;
-		while (k + 1 < exact.length && exact[k + 1].x <= lo)
-			k++;
-		let m = k;
-		while (m < exact.length && exact[m].x < hi) {
-			const from = Math.max(exact[m].x, lo);
-			const to = m + 1 < exact.length ?
-				Math.min(exact[m + 1].x, hi) : hi;
-			if (to > from)
-				area += exact[m].y * (to - from);
-			m++;
+		mean.fill(0);
+		while (i + 1 < n && xs[i + 1] <= lo)
+			i++;
+		for (let m = i; m < n && xs[m] < hi; m++) {
+			const from = Math.max(xs[m], lo);
+			const to = m + 1 < n ? Math.min(xs[m + 1], hi) : hi;
+			if (to <= from)
+				continue;
+			for (let k = 0; k < K; k++)
+				mean[k] += counts[m * K + k] * (to - from);
 		}
-		out.push({ x: lo / 1e6, y: area / width });
+		for (let k = 0; k < K; k++)
+			mean[k] /= width;
+		push(lo, mean);
 	}
-	out.push({ x: span / 1e6, y: out[out.length - 1].y });
-	return out;
+	push(span, mean);
+	return series;
+}
+
+/*
+ * The moments the counts change: xs[0..n) ascending (xs[0] = 0) and, at
+ * each, the count of every kind from then on (counts[i * K + k]).  Each
+ * kind's starts and ends are sorted on their own and merged.
+ */
+function changes(starts, ends, K)
+{
+	const lists = [];
+	let total = 0;
+	for (let k = 0; k < K; k++) {
+		lists.push({ t: Float64Array.from(starts[k]).sort(), k,
+			     d: 1, i: 0 });
+		lists.push({ t: Float64Array.from(ends[k]).sort(), k,
+			     d: -1, i: 0 });
+		total += 2 * starts[k].length;
+	}
+	const xs = new Float64Array(total + 1);
+	const counts = new Float64Array((total + 1) * K);
+	const now = new Float64Array(K);
+	let n = 1;	/* xs[0] = 0, all counts 0 */
+	for (;;) {
+		let t = Infinity;
+		for (const l of lists)
+			if (l.i < l.t.length && l.t[l.i] < t)
+				t = l.t[l.i];
+		if (t === Infinity)
+			break;
+		for (const l of lists) {
+			while (l.i < l.t.length && l.t[l.i] === t) {
+				now[l.k] += l.d;
+				l.i++;
+			}
+		}
+		/* A change at 0 replaces the starting point. */
+		const at = t <= 0 ? 0 : n++;
+		xs[at] = Math.max(t, 0);
+		counts.set(now, at * K);
+	}
+	return { xs, counts, n };
 }
 
 /* Chart.js callbacks of the activity chart. */
@@ -144,17 +199,51 @@ function pointTime(items)
 	return items.length ? formatNs(items[0].parsed.x * 1e6) : '';
 }
 
+/* A stacked series' own value, not the height of the stack. */
 function pointValue(item)
 {
-	return `${item.dataset.label}: ${Number(item.parsed.y.toFixed(2))}`;
+	const raw = item.raw || {};
+	const value = raw.v !== undefined ? raw.v : item.parsed.y;
+	return `${item.dataset.label}: ${Number(value.toFixed(2))}`;
+}
+
+function noTooltipForAbsent(item)
+{
+	return !item.dataset.absent;
+}
+
+/* A sentence for a check that went wrong, or ''. */
+export function checkSentence(checks)
+{
+	const n = key => (typeof checks[key] === 'number' ? checks[key] :
+		null);
+	const count = formatCount;
+	if (n('lost') > 0) {
+		const of = n('expected') !== null ?
+			` of ${count(n('expected'))}` : '';
+		const got = n('got') !== null ?
+			` (the counter says ${count(n('got'))})` : '';
+		return `${count(n('lost'))}${of} updates were lost${got}: ` +
+			'counter += 1 reads, adds and writes back, and ' +
+			'another task wrote in between. A lock (sync: lock) ' +
+			'or an atomic add makes it exact.';
+	}
+	if (n('failed') > 0) {
+		const all = (n('succeeded') || 0) + n('failed');
+		return `${count(n('failed'))} of ${count(all)} requests ` +
+			'failed even after their retries.';
+	}
+	return '';
 }
 
 export class SummaryView {
-	constructor({ cards, diagnosis, notice, activityCanvas, activityBox })
+	constructor({ cards, diagnosis, notice, checkNotice, activityCanvas,
+		      activityBox })
 	{
 		this.cards = cards;
 		this.diagnosis = diagnosis;
 		this.notice = notice;
+		this.checkNotice = checkNotice;
 		this.activityBox = activityBox;
 		this.chart = this.createChart(activityCanvas);
 		this.lastActivity = 0;
@@ -168,11 +257,11 @@ export class SummaryView {
 			label,
 			data: [],
 			borderColor: colour,
-			backgroundColor: colour + '33',
+			backgroundColor: colour + '99',
 			fill,
 			stepped: 'before',
 			pointRadius: 0,
-			borderWidth: 1.5,
+			borderWidth: 1,
 		});
 		return new window.Chart(canvas, {
 			type: 'line',
@@ -180,9 +269,11 @@ export class SummaryView {
 				datasets: [
 					...ACTIVITY.map((a, k) => line(a.label,
 						stateColour(a.colour),
-						k === 0 ? 'origin' : false)),
-					{ ...line('queue depth', '#CC79A7', false),
-					  borderDash: [4, 3], absent: true },
+						k === 0 ? 'origin' : '-1')),
+					{ ...line('items in the queue', '#CC79A7',
+						  false),
+					  borderDash: [5, 3], borderWidth: 2,
+					  yAxisID: 'items', absent: true },
 				],
 			},
 			options: {
@@ -214,9 +305,23 @@ export class SummaryView {
 							 text: 'tasks',
 							 color: colours.muted },
 					},
+					items: {
+						display: false,
+						position: 'right',
+						beginAtZero: true,
+						grid: { display: false },
+						ticks: { color: colours.muted,
+							 precision: 0 },
+						title: { display: true,
+							 text: 'items',
+							 color: colours.muted },
+					},
 				},
 				plugins: {
 					legend: {
+						/* The series are stacked: hiding
+						 * one would leave a gap. */
+						onClick: null,
 						labels: {
 							color: colours.text,
 							boxWidth: 14,
@@ -224,6 +329,7 @@ export class SummaryView {
 						},
 					},
 					tooltip: {
+						filter: noTooltipForAbsent,
 						callbacks: {
 							title: pointTime,
 							label: pointValue,
@@ -237,6 +343,7 @@ export class SummaryView {
 	clear(message)
 	{
 		this.notice.hidden = true;
+		this.checkNotice.hidden = true;
 		clear(this.cards);
 		this.diagnosis.textContent = message || '';
 		for (const ds of this.chart.data.datasets)
@@ -244,22 +351,25 @@ export class SummaryView {
 		this.chart.update('none');
 	}
 
-	/* Updates the activity chart.  While a run streams, at most every
+	/* Updates the activity chart; nowNs: the present of a live run (its
+	 * open segments count up to it).  While a run streams, at most every
 	 * half second, and never taking more than a twentieth of the time. */
-	updateActivity(data, force)
+	updateActivity(data, force, nowNs)
 	{
 		const now = performance.now();
 		if (!force && now - this.lastActivity <
 		    Math.max(500, 20 * this.activityCost))
 			return;
 		this.lastActivity = now;
-		const endNs = data.extentNs();
-		const series = activitySeries(data.segments, endNs);
+		const present = Math.max(nowNs || 0, data.latestNs);
+		const endNs = Math.max(data.extentNs(), data.ended ? 0 :
+			present);
+		const series = activitySeries(data.segments, endNs,
+			data.ended ? [] : data.openSegments(present));
 		const datasets = this.chart.data.datasets;
 		for (let k = 0; k < ACTIVITY.length; k++) {
 			datasets[k].data = series[k];
-			datasets[k].absent = series[k].every(p => p.y === 0);
-			datasets[k].hidden = datasets[k].absent;
+			datasets[k].absent = series[k].every(p => p.v === 0);
 		}
 		const depth = data.counters
 			.filter(c => c.name === 'queue_depth')
@@ -269,14 +379,18 @@ export class SummaryView {
 		datasets[q].data = depth;
 		datasets[q].absent = depth.length === 0;
 		datasets[q].hidden = depth.length === 0;
+		this.chart.options.scales.items.display = depth.length > 0;
 		this.chart.options.scales.x.max = Math.max(endNs / 1e6, 1);
 		this.chart.update('none');
 		this.activityCost = performance.now() - now;
+		const canvas = this.chart.canvas;
+		canvas.dataset.peak = String(Math.max(0,
+			...series[ACTIVITY.length - 1].map(p => p.y)));
 	}
 
 	/* Shows the cards and the diagnosis of a run (summary may be null
 	 * while it runs). */
-	show(data)
+	show(data, nowNs)
 	{
 		clear(this.cards);
 		const s = data.summary;
@@ -288,25 +402,33 @@ export class SummaryView {
 			this.notice.textContent = `The run ended with status ` +
 				`${data.status}` + (data.message ?
 					`: ${data.message}` : '.');
+		const sentence = s ? checkSentence(s.checks || {}) : '';
+		this.checkNotice.textContent = sentence;
+		this.checkNotice.hidden = !sentence;
 		if (!s) {
 			this.diagnosis.textContent = data.status === 'queued' ?
 				'Waiting for the runs ahead of this one.' :
 				data.ended ? '' :
 				'The summary appears when the run ends.';
-			this.updateActivity(data, false);
+			this.updateActivity(data, false, nowNs);
 			return;
 		}
+		const cores = data.run && data.run.host &&
+			data.run.host.cores;
 		this.card('Wall time', formatNs(s.wall_ns),
-			  'from the first submit to the last task ending');
+			  'first submit to last task end');
 		this.card('Summed task time', formatNs(s.task_time_ns),
-			  'every task\'s start-to-end time, added up');
+			  'every task from start to end, added up');
 		this.card('Speedup', formatRatio(s.speedup),
-			  'the tasks one after another, divided by the wall');
+			  'the tasks\' own work (compute, I/O, sleep) one ' +
+			  'after another ÷ wall time');
 		this.card('Parallelism', s.parallelism === undefined ? '–' :
 			  Number(s.parallelism).toFixed(2),
-			  'mean number of tasks computing');
+			  'tasks computing at once, on average; waits do not ' +
+			  'count');
 		this.card('CPU utilisation', formatPercent(s.cpu_util),
-			  'CPU time used, over wall time times cores');
+			  cores ? `CPU time ÷ (wall × ${cores} cores)` :
+			  'CPU time ÷ (wall × cores)');
 		this.card('Peak in flight', formatCount(s.peak_inflight),
 			  'most tasks started and not yet ended');
 		if (s.max_loop_lag_ns !== undefined && s.max_loop_lag_ns !==
@@ -322,15 +444,17 @@ export class SummaryView {
 				continue;
 			const bad = (key === 'lost' || key === 'failed') &&
 				value > 0;
+			const good = (key === 'lost' || key === 'failed') &&
+				value === 0;
 			this.card(name(key), formatCount(value),
-				  'a check of the workload',
-				  bad ? 'warn' : 'check');
+				  CHECK_HELP[key] || 'a check of the workload',
+				  bad ? 'warn' : good ? 'ok' : 'check');
 		}
 		for (const [key, value] of checks)
 			if (typeof value !== 'number')
 				this.detail(name(key), value);
 		this.showDiagnosis(s.diagnosis);
-		this.updateActivity(data, true);
+		this.updateActivity(data, true, nowNs);
 	}
 
 	/* "I/O-bound · recommended: asyncio" in bold, then the engine's
@@ -373,28 +497,28 @@ export class SummaryView {
 		this.cards.append(row);
 	}
 
+	/* A card: title, value and, in small print, what it measures. */
 	card(title, value, help, kind)
 	{
 		const card = el('div', `card${kind ? ` card-${kind}` : ''}`);
-		const dt = el('dt', null, title);
-		const dd = el('dd', null, value);
-		card.append(dt, dd);
+		card.append(el('dt', null, title), el('dd', null, value));
 		if (help)
-			card.title = help;
+			card.append(el('dd', 'card-help', help));
 		this.cards.append(card);
 	}
 
 	applyTheme()
 	{
 		const colours = themeColours();
-		const { x, y } = this.chart.options.scales;
+		const { x, y, items } = this.chart.options.scales;
 		x.grid.color = y.grid.color = colours.grid;
 		x.ticks.color = y.ticks.color = y.title.color = colours.muted;
+		items.ticks.color = items.title.color = colours.muted;
 		this.chart.options.plugins.legend.labels.color = colours.text;
 		ACTIVITY.forEach((a, k) => {
 			const colour = stateColour(a.colour);
 			this.chart.data.datasets[k].borderColor = colour;
-			this.chart.data.datasets[k].backgroundColor = colour + '33';
+			this.chart.data.datasets[k].backgroundColor = colour + '99';
 		});
 		this.chart.update('none');
 	}

@@ -16,21 +16,24 @@ export class Tabs {
 		}
 	}
 
+	/* Moves among the tabs shown (the page hides those that mean
+	 * nothing for what is on view). */
 	key(event, tab)
 	{
-		const i = this.tabs.indexOf(tab);
-		const n = this.tabs.length;
+		const shown = this.tabs.filter(t => !t.hidden);
+		const i = shown.indexOf(tab);
+		const n = shown.length;
 		const next = {
 			ArrowRight: (i + 1) % n,
 			ArrowLeft: (i - 1 + n) % n,
 			Home: 0,
 			End: n - 1,
 		}[event.key];
-		if (next === undefined)
+		if (next === undefined || i < 0)
 			return;
 		event.preventDefault();
-		this.select(this.tabs[next].id);
-		this.tabs[next].focus();
+		this.select(shown[next].id);
+		shown[next].focus();
 	}
 
 	selected()

@@ -207,6 +207,16 @@ export class RunData {
 		}
 	}
 
+	/* The segments still open, as segments that end at nowNs. */
+	openSegments(nowNs)
+	{
+		const out = [];
+		for (const [task, open] of this.open)
+			out.push({ task, lane: open.lane, state: open.state,
+				   t0: open.t0, t1: Math.max(nowNs, open.t0) });
+		return out;
+	}
+
 	/* The run's end, or while it runs the latest time seen. */
 	extentNs()
 	{

@@ -1,0 +1,215 @@
+/*
+ * What a first-time user and a teacher rely on beyond the charts: the
+ * text timeline fits its box at any width; the activity chart counts the
+ * segments still open while a run streams; a lesson fills in the form,
+ * starts and explains itself, and the history says what each run changed;
+ * the tabs shown match what is on view; and a server that stops ends a
+ * live run's stream with its end event, which the page reports.
+ */
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openPage, api, waitForRun, screenshot,
+	 settle } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+	server = await startServer();
+	browser = await launchBrowser();
+});
+
+after(async () => {
+	await browser?.close();
+	await server?.stop();
+});
+
+async function submit(base, spec)
+{
+	const created = await api(base, '/api/runs', { method: 'POST',
+						       body: spec });
+	assert.equal(created.status, 202, created.text);
+	return created.body.id;
+}
+
+/* The ASCII tab's size: what it shows and what it can show. */
+function asciiBox(page)
+{
+	return page.evaluate(() => {
+		const pre = document.getElementById('ascii');
+		return { scroll: pre.scrollWidth, client: pre.clientWidth,
+			 columns: Number(pre.dataset.columns),
+			 text: pre.textContent };
+	});
+}
+
+test('the text timeline is asked for as wide as its box, at any width',
+     { timeout: 60000 }, async () => {
+	const id = await submit(server.base, {
+		workload: 'fetch', model: 'thread-pool',
+		params: { tasks: 6, duration: '40ms', io: 'sleep' },
+		options: { workers: 3 } });
+	await waitForRun(server.base, id);
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${id}&tab=ascii` });
+	await page.waitForSelector('#ascii[data-columns]');
+	const wide = await asciiBox(page);
+	assert.ok(wide.columns > 100, `1280 px holds ${wide.columns}`);
+	assert.ok(wide.scroll <= wide.client, 'no sideways scrolling');
+	const text = await api(server.base,
+			       `/api/runs/${id}/ascii?width=${wide.columns}`);
+	assert.equal(wide.text, text.text);
+
+	/* A phone: fewer columns, fetched again, and still no scrolling. */
+	await page.setViewportSize({ width: 390, height: 844 });
+	await page.waitForFunction(before => {
+		const pre = document.getElementById('ascii');
+		return pre.dataset.columns && pre.dataset.columns !== before;
+	}, String(wide.columns));
+	const narrow = await asciiBox(page);
+	assert.ok(narrow.columns >= 40 && narrow.columns < 60,
+		  `390 px holds ${narrow.columns}`);
+	assert.ok(narrow.scroll <= narrow.client, 'no sideways scrolling');
+	/* The rows of the tasks that end last fill the width. */
+	const widest = text => Math.max(...text.split('\n')
+		.filter(l => /^request/.test(l)).map(l => [...l].length));
+	assert.equal(widest(narrow.text), narrow.columns);
+	assert.equal(widest(wide.text), wide.columns);
+
+	/* The download keeps the server's default width. */
+	assert.equal(widest((await api(server.base,
+				       `/api/runs/${id}/ascii`)).text), 120);
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('while a run streams, the activity chart counts the open segments',
+     { timeout: 60000 }, async () => {
+	const { page, context, errors } = await openPage(browser, server.base);
+	/* Two sleeps of 30 s: no segment ends before the cancel. */
+	await page.selectOption('#workload', 'fetch');
+	await page.selectOption('#model', 'threads');
+	await page.fill('[data-field="params.tasks"] input', '2');
+	await page.fill('[data-field="params.duration"] input', '30000');
+	await page.selectOption('[data-field="params.io"] select', 'sleep');
+	await page.getByRole('button', { name: 'Run', exact: true }).click();
+	await page.waitForFunction(() => /^#run=/.test(location.hash));
+	const id = decodeURIComponent(
+		(await page.evaluate(() => location.hash)).slice(5));
+	/* Both tasks waiting, stacked: the chart's top reaches 2 with no
+	 * finished segment in the run. */
+	await page.waitForSelector('#activity[data-peak="2"]');
+	assert.equal(await page.getAttribute('#timeline', 'data-segments'),
+		     '0');
+	const waiting = await page.evaluate(() => {
+		const chart = window.Chart.getChart('activity');
+		const series = chart.data.datasets.find(d =>
+			/waiting/.test(d.label));
+		return Math.max(...series.data.map(p => p.v));
+	});
+	assert.equal(waiting, 2);
+	await page.getByRole('button', { name: 'Cancel run' }).click();
+	const trace = await waitForRun(server.base, id, 30000);
+	assert.equal(trace.run.status, 'cancelled');
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a lesson fills in the form, runs, and says what to look for',
+     { timeout: 60000 }, async () => {
+	const { page, context, errors } = await openPage(browser, server.base);
+	/* The empty view: the introduction and its lessons, no tabs. */
+	assert.equal(await page.isVisible('#tabs'), false);
+	const lessons = page.locator('#lessons button');
+	assert.ok(await lessons.count() >= 10);
+	await page.locator('[data-lesson="lock"]').click();
+	await page.waitForFunction(() => /^#run=/.test(location.hash));
+	const id = decodeURIComponent(
+		(await page.evaluate(() => location.hash)).slice(5));
+	/* The form holds the lesson's spec, for the next run to change. */
+	assert.equal(await page.inputValue('#workload'), 'counter');
+	assert.equal(await page.inputValue('#model'), 'threads');
+	assert.equal(await page.inputValue(
+		'[data-field="params.sync"] select'), 'lock');
+	assert.equal(await page.inputValue(
+		'[data-field="params.increments"] input'), '10000');
+	await page.waitForSelector('#timeline[data-complete="true"]',
+				   { timeout: 30000 });
+	const trace = await waitForRun(server.base, id);
+	assert.equal(trace.run.params.sync, 'lock');
+	assert.match(await page.textContent('#lesson-note'),
+		     /^Lesson: A lock makes it exact\. /);
+	/* The heading and the history say what differs from defaults. */
+	assert.equal(await page.textContent('#view-spec'),
+		     'increments 10,000 · sync lock · await yes');
+	const item = page.locator(`.history-item[data-id="${id}"]`);
+	await item.waitFor();
+	assert.equal(await item.locator('.history-spec').textContent(),
+		     'increments 10,000 · sync lock · await yes');
+	/* The lock makes the counter exact: the lost card says 0, and no
+	 * sentence warns of lost updates. */
+	assert.equal(trace.summary.checks.lost, 0);
+	assert.equal(await page.isVisible('#check-notice'), false);
+	/* Run mode: the Timeline and ASCII tabs, not Compare. */
+	assert.deepEqual(await page.locator('#tabs [role="tab"]:visible')
+		.allTextContents(), ['Timeline', 'ASCII']);
+	await screenshot(page, 'lesson-lock-1280', { fullPage: false });
+
+	/* A reload keeps the sentence (the tab remembers the lesson). */
+	await page.reload();
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	assert.match(await page.textContent('#lesson-note'), /^Lesson: /);
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('lost updates are said in words above the diagnosis',
+     { timeout: 60000 }, async () => {
+	const id = await submit(server.base, {
+		workload: 'counter', model: 'threads',
+		params: { increments: 2000, await: 'yes' } });
+	const trace = await waitForRun(server.base, id);
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${id}` });
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	await settle(page);
+	const lost = trace.summary.checks.lost;
+	assert.equal(await page.isVisible('#check-notice'), lost > 0);
+	if (lost > 0)
+		assert.match(await page.textContent('#check-notice'),
+			     new RegExp(`^${lost.toLocaleString('en-US')} of ` +
+					`${trace.summary.checks.expected
+						.toLocaleString('en-US')} ` +
+					'updates were lost'));
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a stopping server ends a live run, and the page says why',
+     { timeout: 60000 }, async () => {
+	const own = await startServer();
+	try {
+		const id = await submit(own.base, {
+			workload: 'fetch', model: 'threads',
+			params: { tasks: 2, duration: '30s', io: 'sleep' } });
+		const { page, context, errors } = await openPage(browser,
+			own.base, { hash: `#run=${id}` });
+		await page.waitForSelector('#view-status:text("running")');
+		await own.stop();
+		/* The end event arrived before the connection closed: the
+		 * page shows the status, not a lost connection. */
+		await page.waitForSelector('#timeline[data-complete="true"]');
+		assert.equal(await page.textContent('#view-status'),
+			     'interrupted');
+		assert.match(await page.textContent('#run-notice'),
+			     /server stopped while this run was running/);
+		/* Only the requests made after the stop may fail. */
+		assert.deepEqual(errors.filter(e =>
+			!/ERR_CONNECTION_REFUSED|Failed to load resource/
+				.test(e)), []);
+		await context.close();
+	} finally {
+		await own.stop();
+	}
+});

@@ -1,0 +1,198 @@
+/*
+ * lessons: the textbook lessons (DESIGN.md section 1) as ready-made runs.
+ * Each is a spec for the form, whether it runs one model or compares them
+ * all, and one or two sentences saying what to look for.  Pressing a lesson
+ * fills in the form and starts it, so every value stays visible and can be
+ * changed for the next run; the sentence stays above the run's timeline.
+ *
+ * Which run or compare came from which lesson is remembered for the tab
+ * (sessionStorage), so a reload keeps the sentence; a shared address shows
+ * the run without it.
+ */
+
+import { el, clear } from './dom.js';
+
+const TICKS = Array(5).fill('sleep 50ms, cpu 5ms').join(', ');
+
+export const LESSONS = [
+	{
+		id: 'io-overlap',
+		title: 'Waiting overlaps',
+		compare: true,
+		spec: { workload: 'fetch', params: { tasks: 3, duration: 2000 } },
+		look: 'Three requests that each wait 2 s. Sequential takes ' +
+			'about 6 s, one wait after another; threads, the ' +
+			'thread pool and asyncio take about 2 s, because ' +
+			'their waits overlap.',
+	},
+	{
+		id: 'pool-batches',
+		title: 'A pool runs in batches',
+		spec: { workload: 'fetch', model: 'thread-pool',
+			params: { tasks: 8, duration: 1500 },
+			options: { workers: 4 } },
+		look: 'Eight requests on four workers: four wait for their ' +
+			'reply while the other four are queued (grey), so ' +
+			'the run takes two waits, about 3 s. Rows: Lanes ' +
+			'shows the four workers.',
+	},
+	{
+		id: 'async-longest',
+		title: 'asyncio: the longest, not the sum',
+		spec: { workload: 'fetch', model: 'asyncio',
+			params: { durations: '1.5s,2s,1s' } },
+		look: 'Waits of 1.5, 2 and 1 s on one thread: the run ends ' +
+			'with the longest, about 2 s, not after the 4.5 s ' +
+			'they add up to.',
+	},
+	{
+		id: 'gil',
+		title: 'The GIL serialises CPU work',
+		spec: { workload: 'crunch', model: 'threads',
+			params: { tasks: 2, duration: 500 },
+			options: { gil: 'on' } },
+		look: 'Two CPU-bound threads take turns: compute alternates ' +
+			'with gil-wait every switch interval, so the speedup ' +
+			'stays about 1×.',
+	},
+	{
+		id: 'free-threaded',
+		title: 'Without the GIL, threads scale',
+		spec: { workload: 'crunch', model: 'threads',
+			params: { tasks: 2, duration: 500 },
+			options: { gil: 'off' } },
+		look: 'The same two threads with the GIL off (the ' +
+			'free-threaded build) compute at once, one per core: ' +
+			'the speedup is about the number of cores.',
+	},
+	{
+		id: 'processes',
+		title: 'Processes use the cores',
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 2, duration: 500 },
+			options: { payload_bytes: 8388608 } },
+		look: 'Each task computes in its own worker process, all at ' +
+			'once; starting the workers (startup) and copying ' +
+			'each task\'s 8 MiB argument and result between ' +
+			'processes (ipc) are the price.',
+	},
+	{
+		id: 'blocking',
+		title: 'A blocking call freezes the loop',
+		spec: { workload: 'custom', model: 'asyncio',
+			params: { program: `4 x (${TICKS}, sleep 50ms); ` +
+				  '1 x (sleep 75ms, cpu 150ms)' } },
+		look: 'Four tasks tick every 50 ms (a short compute between ' +
+			'sleeps). The fifth computes for 150 ms on the event ' +
+			'loop, and meanwhile no other task ticks: their ' +
+			'sleeps run long. Max loop lag says by how much.',
+	},
+	{
+		id: 'race',
+		title: 'A race loses updates',
+		spec: { workload: 'counter', model: 'threads',
+			params: { sync: 'none', increments: 10000,
+				  await: 'yes' } },
+		look: 'Five threads each do counter += 1 ten thousand times, ' +
+			'yielding between the read and the write (await: ' +
+			'yes, as an I/O call there would): another thread ' +
+			'writes in between and its updates are lost ' +
+			'(expected, got, lost). Without the yield the GIL ' +
+			'switches only every 5 ms and losses are rare.',
+	},
+	{
+		id: 'lock',
+		title: 'A lock makes it exact',
+		spec: { workload: 'counter', model: 'threads',
+			params: { sync: 'lock', increments: 10000,
+				  await: 'yes' } },
+		look: 'The same counter with a lock around each update: ' +
+			'nothing is lost, and the threads now wait for each ' +
+			'other (lock-wait).',
+	},
+	{
+		id: 'pipeline',
+		title: 'Producers and consumers',
+		spec: { workload: 'pipeline', model: 'threads' },
+		look: 'Producers put items on a bounded queue and consumers ' +
+			'take them until a poison pill: queue-wait is a ' +
+			'producer facing a full queue or a consumer an empty ' +
+			'one. The dashed line below is the queue\'s depth.',
+	},
+	{
+		id: 'scraper',
+		title: 'Bounded, rate-limited scraping',
+		spec: { workload: 'scraper', model: 'asyncio' },
+		look: 'A semaphore keeps at most 5 requests in flight ' +
+			'(sem-wait), a rate limit spaces their starts ' +
+			'(rate-wait), and a failed attempt backs off before ' +
+			'its retry (backoff).',
+	},
+	{
+		id: 'hybrid',
+		title: 'asyncio with an executor',
+		spec: { workload: 'custom', model: 'asyncio-executor',
+			params: { program:
+				'4 x (cpu 150ms, net 200ms, cpu 50ms)' } },
+		look: 'The event loop hands every compute step to a pool of ' +
+			'threads (run_in_executor) and goes on serving the ' +
+			'waits meanwhile: waits overlap with computation.',
+	},
+];
+
+const STORE_KEY = 'overlap-lessons';
+
+function stored()
+{
+	try {
+		return JSON.parse(sessionStorage.getItem(STORE_KEY)) || {};
+	} catch (err) {
+		return {};
+	}
+}
+
+/* Remembers that run or compare id came from lesson. */
+export function rememberLesson(id, lesson)
+{
+	const map = stored();
+	map[id] = lesson.id;
+	try {
+		sessionStorage.setItem(STORE_KEY, JSON.stringify(map));
+	} catch (err) {
+		/* storage full or off: the sentence is only lost on reload */
+	}
+}
+
+/* The lesson run or compare id came from, or null. */
+export function lessonFor(id)
+{
+	const key = id ? stored()[id] : null;
+	return LESSONS.find(lesson => lesson.id === key) || null;
+}
+
+/*
+ * Fills list (a <ul>) with one button per lesson whose workload and model
+ * the catalog has; onPick(lesson) when one is pressed.
+ */
+export function renderLessons(list, catalog, onPick)
+{
+	clear(list);
+	const has = (entries, name) => !name ||
+		(entries || []).some(entry => entry.name === name);
+	for (const lesson of LESSONS) {
+		if (!has(catalog.workloads, lesson.spec.workload) ||
+		    !has(catalog.models, lesson.spec.model))
+			continue;
+		const item = el('li', 'lesson');
+		const button = el('button', 'lesson-button');
+		button.type = 'button';
+		button.dataset.lesson = lesson.id;
+		const how = lesson.compare ? 'every model' : lesson.spec.model;
+		button.append(el('strong', null, lesson.title),
+			      el('span', 'lesson-how',
+				 `${lesson.spec.workload} · ${how}`));
+		button.addEventListener('click', () => onPick(lesson));
+		item.append(button);
+		list.append(item);
+	}
+}
