@@ -55,7 +55,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libovl.a
 
-.PHONY: all deps run test unit-test web-test bench format clean
+.PHONY: all deps run test unit-test web-test bench format clean valgrind
 all: $(BUILD)/overlap
 
 $(BUILD)/obj/%.o: %.c
@@ -104,6 +104,22 @@ bench: deps
 	@for b in $(BENCH_BIN); do $$b || exit 1; done
 	@if [ -f tests/web/bench.mjs ]; then \
 	  OVERLAP_BIN=$(abspath $(BUILD)/overlap) node tests/web/bench.mjs; fi
+
+# Memory errors and definite leaks, under valgrind, in the unit tests that
+# are quick there; a build without SAN (valgrind and the sanitizers do not
+# mix).
+VALGRIND_TESTS := spec steps trace render summary models ring
+VALGRIND_BIN := $(VALGRIND_TESTS:%=$(BUILD)/tests/test_%)
+
+valgrind: $(BUILD)/overlap $(VALGRIND_BIN)
+	$(if $(SAN),$(error valgrind: build without SAN))
+	@fail=0; for t in $(VALGRIND_BIN); do \
+	  echo "== valgrind $$t"; \
+	  OVERLAP_BIN=$(abspath $(BUILD)/overlap) OVERLAP_WEB=$(abspath web) \
+	  OVERLAP_TESTDATA=$(abspath tests/data) \
+	  valgrind -q --error-exitcode=1 --leak-check=full \
+	    --errors-for-leak-kinds=definite $$t || fail=1; \
+	done; exit $$fail
 
 format:
 	clang-format -i src/*.c src/*.h server/*.c server/*.h tests/*.c 2>/dev/null || true
