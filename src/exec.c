@@ -226,32 +226,16 @@ int exec_step(struct exec_ctx *x, const struct step *s)
 	case STEP_NET:
 		rc = step_net(x, s);
 		break;
-	case STEP_DISK:
-	case STEP_LOCK:
-	case STEP_UNLOCK:
-	case STEP_ACQUIRE:
-	case STEP_RELEASE:
-	case STEP_PUT:
-	case STEP_GET:
-	case STEP_INCR:
-	case STEP_BARRIER:
-	case STEP_EVENT_SET:
-	case STEP_EVENT_WAIT:
-	case STEP_REQUEST:
-	case STEP_CONSUME:
-	case STEP_CLOSE:
-		/* Files and the synchronisation steps (sync.h). */
-		rc = sync_exec_step(x, s);
-		break;
 	default:
-		rc = -ENOTSUP;
+		/* Files and the synchronisation steps: sync.h says which. */
+		rc = sync_handles(s->kind) ? sync_exec_step(x, s) : -ENOTSUP;
 		break;
 	}
 	atomic_fetch_add_explicit(&x->run->progress, 1, memory_order_relaxed);
 	return rc;
 }
 
-static enum task_status status_of(int rc)
+enum task_status exec_status_of(int rc)
 {
 	switch (rc) {
 	case 0:
@@ -278,7 +262,7 @@ enum task_status exec_task(struct exec_ctx *x)
 	exec_gil_acquire(x);
 	for (uint32_t i = 0; i < task->n_steps && rc == 0; i++)
 		rc = exec_step(x, &steps[i]);
-	enum task_status st = status_of(rc);
+	enum task_status st = exec_status_of(rc);
 
 	sync_task_end(x->run->sync, x->task);
 	rec_task_end(x->lane, x->task, rec_now(x->lane), st, 0);

@@ -36,6 +36,11 @@ enum task_status exec_task(struct exec_ctx *x);
  * CPython's blocking calls do. */
 int exec_step(struct exec_ctx *x, const struct step *s);
 
+/* The status a task ends with when its last step returned rc: ok,
+ * cancelled (-ECANCELED), timeout (-ETIMEDOUT) or error.  Models that run
+ * steps one at a time elsewhere (a worker process) end tasks with it too. */
+enum task_status exec_status_of(int rc);
+
 /* Wakes every sleep step waiting on stop (a run's ctx->stop, in this
  * process or in memory shared with it).  Call it after raising the flag;
  * without it a sleeping task still notices within half a second. */

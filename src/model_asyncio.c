@@ -809,22 +809,10 @@ static int step_begin(struct aio *a, uint32_t id, const struct step *s)
 		return offload_io ? offload(a, id) : net_begin(a, id);
 	case STEP_DISK:
 		return offload_io ? offload(a, id) : disk_on_loop(a, id, s);
-	case STEP_LOCK:
-	case STEP_UNLOCK:
-	case STEP_ACQUIRE:
-	case STEP_RELEASE:
-	case STEP_PUT:
-	case STEP_GET:
-	case STEP_INCR:
-	case STEP_BARRIER:
-	case STEP_EVENT_SET:
-	case STEP_EVENT_WAIT:
-	case STEP_REQUEST:
-	case STEP_CONSUME:
-	case STEP_CLOSE:
-		return sync_step(a, id, s, 0);
 	default:
-		return -ENOTSUP;
+		/* The synchronisation steps: sync.h says which. */
+		return sync_handles(s->kind) ? sync_step(a, id, s, 0)
+					     : -ENOTSUP;
 	}
 }
 

@@ -72,20 +72,6 @@ static int write_full(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static enum task_status status_of(int rc)
-{
-	switch (rc) {
-	case 0:
-		return TASK_OK;
-	case -ECANCELED:
-		return TASK_CANCELLED;
-	case -ETIMEDOUT:
-		return TASK_TIMEOUT;
-	default:
-		return TASK_ERROR;
-	}
-}
-
 /* Keeps only stdin/out/err and the socket: whatever else the run process
  * had open (the recorder's memfd, other workers' sockets, the latency
  * peer's listener, a server's connections) is not the worker's. */
@@ -165,7 +151,7 @@ static struct worker_msg run_job(struct worker_env *env,
 	}
 	struct worker_msg done = {.type = WORKER_MSG_DONE,
 				  .task = job->task,
-				  .status = (int32_t)status_of(rc),
+				  .status = (int32_t)exec_status_of(rc),
 				  .err = rc,
 				  .pid = getpid(),
 				  .payload_bytes = job->payload_bytes};
