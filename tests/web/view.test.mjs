@@ -213,3 +213,30 @@ test('a stopping server ends a live run, and the page says why',
 		await own.stop();
 	}
 });
+
+test('an address of a run or compare that does not exist says so',
+     { timeout: 30000 }, async () => {
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: '#run=20990101-000000-aaaaaa' });
+	await page.waitForSelector('#view-message:not([hidden])');
+	assert.equal(await page.textContent('#view-title'), 'Run not found');
+	assert.match(await page.textContent('#view-message'),
+		     /no run with this id/);
+	/* A message, not empty charts, tabs or exports. */
+	for (const selector of ['#timeline-box', '#tabs', '#export-png',
+				'#legend', '#activity-box'])
+		assert.equal(await page.isVisible(selector), false, selector);
+
+	await page.evaluate(() => {
+		location.hash = '#compare=20990101-000000-aaaaaa';
+	});
+	await page.waitForFunction(() => document.getElementById(
+		'view-title').textContent === 'Compare not found');
+	assert.equal(await page.isVisible('#view-message'), false);
+	assert.match(await page.textContent('#compare-status'),
+		     /no compare with this id/);
+	assert.equal(await page.isVisible('#compare-bars'), false);
+	/* The two 404s asked for are the only errors. */
+	assert.ok(errors.every(e => /404/.test(e)), errors.join('\n'));
+	await context.close();
+});

@@ -4,9 +4,10 @@
  * button and a reload all go through route().  Submitting the form creates
  * the run and then only changes the address.
  *
- * The view has three modes (data-mode on #view): empty (the introduction
- * and the lessons), run (the Timeline and ASCII tabs) and compare (the
- * compare alone); only the tabs that mean something in a mode are shown.
+ * The view has four modes (data-mode on #view): empty (the introduction
+ * and the lessons), run (the Timeline and ASCII tabs), compare (the
+ * compare alone) and missing (a run that cannot be shown: a message, no
+ * empty charts); only the tabs that mean something in a mode are shown.
  *
  * A finished run is read whole from its trace (one request, fast for large
  * runs); a queued or running one is followed through its live stream, which
@@ -78,6 +79,9 @@ const compare = new CompareView({
 	},
 	onRunEnd: () => historyView.refresh(),
 	onStates: states => compareLegend.markPresent(states),
+	onMissing: () => {
+		byId('view-title').textContent = 'Compare not found';
+	},
 });
 const ascii = new AsciiView(byId('ascii'));
 const exports = new Exports({
@@ -142,9 +146,10 @@ function setMode(mode)
 		compare.reset();
 	view.dataset.mode = mode;
 	view.classList.toggle('empty', mode === 'empty');
+	byId('view-message').hidden = mode !== 'missing';
 	byId('tabs').hidden = mode !== 'run';
 	byId('tab-compare').hidden = mode !== 'compare';
-	if (mode === 'compare') {
+	if (mode === 'compare' || mode === 'missing') {
 		byId('view-status').hidden = true;
 		byId('cancel-run').hidden = true;
 	}
@@ -261,13 +266,17 @@ async function showRun(id)
 	} catch (error) {
 		if (generation !== state.generation)
 			return;
-		summary.clear(error.status === 404 ?
-			'There is no run with this id; it may have been ' +
-			'deleted.' : `This run cannot be shown: ${error.message}`);
+		summary.clear('');
+		exports.set(null, false);
+		setMode('missing');
+		byId('view-message').textContent = error.status === 404 ?
+			'There is no run with this id: it may have been ' +
+			'deleted. Open one from the History, or start a new ' +
+			'one.' : `This run cannot be shown: ${error.message}. ` +
+			'Reload the page to try again.';
 		byId('view-title').textContent = error.status === 404 ?
 			'Run not found' : 'Run unavailable';
-		byId('view-status').hidden = true;
-		byId('cancel-run').hidden = true;
+		document.title = `${byId('view-title').textContent} · overlap`;
 		return;
 	}
 	if (generation !== state.generation)

@@ -47,8 +47,9 @@ export class CompareView {
 	 * after each of its runs ends; onStates(set of state indices) when
 	 * the states drawn change. */
 	constructor({ stack, status, verdict, barsPart, barsCanvas, onLoaded,
-		      onRunEnd, onStates })
+		      onRunEnd, onStates, onMissing })
 	{
+		this.onMissing = onMissing || null;
 		this.stack = stack;
 		this.status = status;
 		this.verdict = verdict;
@@ -115,9 +116,12 @@ export class CompareView {
 			if (generation !== this.generation)
 				return;
 			this.status.textContent = error.status === 404 ?
-				'There is no compare with this id.' :
+				'There is no compare with this id. Start one ' +
+				'with “Compare all models”.' :
 				`This compare cannot be shown: ${error.message}`;
 			this.barsPart.hidden = true;
+			if (error.status === 404 && this.onMissing)
+				this.onMissing();
 			return;
 		}
 		if (generation !== this.generation)
@@ -152,6 +156,10 @@ export class CompareView {
 		let text = `${compare.workload || 'The workload'} under ` +
 			`${total} models, run one after another and drawn on ` +
 			'one time axis.';
+		const done = this.entries.filter(e => e.gone ||
+			(e.data && e.data.ended)).length;
+		if (done < total)
+			text += ` ${done} of ${total} done.`;
 		if (total > 0 && gone === total)
 			text = `Every run of this compare (${total}) was ` +
 				'deleted, so there is nothing left to show. ' +
@@ -236,9 +244,15 @@ export class CompareView {
 		canvas.setAttribute('aria-label', `Timeline of ${model}`);
 		canvas.tabIndex = 0;
 		box.append(canvas);
-		section.append(head, box);
+		/* Until its turn, a run is a line, not an empty chart on an
+		 * axis of its own. */
+		const waiting = el('p', 'compare-waiting',
+				   'Waits for the runs above to finish.');
+		box.hidden = true;
+		section.append(head, waiting, box);
 		this.stack.append(section);
-		const entry = { model, id: run.id, run, meta, data: null };
+		const entry = { model, id: run.id, run, meta, data: null,
+				box, waiting };
 		entry.timeline = new Timeline(canvas, box, {
 			compact: true,
 			onRange: (min, max) => this.syncRange(entry, min, max),
@@ -269,6 +283,8 @@ export class CompareView {
 		}
 		if (generation !== this.generation)
 			return;
+		entry.waiting.remove();
+		entry.box.hidden = false;
 		if (trace && trace.run && isFinished(trace.run.status)) {
 			entry.data = RunData.fromTrace(trace);
 			entry.timeline.setData(entry.data);

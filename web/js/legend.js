@@ -23,7 +23,8 @@ export class Legend {
 	{
 		clear(this.root);
 		this.buttons = STATES.map((state, index) => {
-			const button = el('button', 'legend-item');
+			/* absent until a run says otherwise */
+			const button = el('button', 'legend-item absent');
 			button.type = 'button';
 			button.setAttribute('aria-pressed', 'true');
 			button.title = `${state}: ${STATE_HELP[state]} ` +

@@ -113,11 +113,12 @@ export const LESSONS = [
 	{
 		id: 'pipeline',
 		title: 'Producers and consumers',
-		spec: { workload: 'pipeline', model: 'threads' },
-		look: 'Producers put items on a bounded queue and consumers ' +
-			'take them until a poison pill: queue-wait is a ' +
-			'producer facing a full queue or a consumer an empty ' +
-			'one. The dashed line below is the queue\'s depth.',
+		spec: { workload: 'pipeline', model: 'asyncio' },
+		look: 'Producers put items on a bounded asyncio.Queue and ' +
+			'consumers take them until a poison pill: queue-wait ' +
+			'is a producer facing a full queue or a consumer an ' +
+			'empty one. The dashed line in the chart below is ' +
+			'the queue\'s depth.',
 	},
 	{
 		id: 'scraper',
