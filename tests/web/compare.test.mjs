@@ -100,6 +100,24 @@ test('compare shows every model on one time axis, with wall and speedup',
 	assert.ok(threadSleeps.every(a => threadSleeps.every(b =>
 		a.t0_ns < b.t1_ns && b.t0_ns < a.t1_ns)));
 
+	/* The verdict names the quickest run, measured against
+	 * sequential, and marks it in the stack. */
+	const verdict = await page.textContent('#compare-verdict');
+	const marked = await page.locator(
+		'#compare-stack .compare-run.fastest h4').allTextContents();
+	const seq = compare.runs.find(r => r.model === 'sequential');
+	const quickest = compare.runs.filter(r => r !== seq).reduce((a, b) =>
+		(a.summary.wall_ns <= b.summary.wall_ns ? a : b));
+	if (seq.summary.wall_ns / quickest.summary.wall_ns >= 1.25) {
+		assert.ok(marked.includes(quickest.model), verdict);
+		assert.match(verdict, /^Fastest: .* faster than sequential \(/);
+		for (const model of marked)
+			assert.ok(verdict.includes(model), model);
+	} else {
+		assert.match(verdict, /^No model was much faster/);
+		assert.deepEqual(marked, []);
+	}
+
 	await screenshot(page, 'compare-1280');
 	await page.setViewportSize({ width: 390, height: 844 });
 	const report = await overflowReport(page);

@@ -2,7 +2,11 @@
  * format: numbers as people read them.  Times arrive in nanoseconds; the page
  * shows them in the unit that fits (us, ms, s) with three significant
  * digits, and the timeline's axis picks ms or s for the whole visible range.
+ * A number and its unit are joined by a no-break space, so a line never
+ * ends between "2.00" and "s".
  */
+
+const NBSP = '\u00a0';
 
 export function formatNs(ns)
 {
@@ -10,12 +14,12 @@ export function formatNs(ns)
 		return '–';
 	const abs = Math.abs(ns);
 	if (abs >= 1e9)
-		return `${trim(ns / 1e9)} s`;
+		return `${trim(ns / 1e9)}${NBSP}s`;
 	if (abs >= 1e6)
-		return `${trim(ns / 1e6)} ms`;
+		return `${trim(ns / 1e6)}${NBSP}ms`;
 	if (abs >= 1e3)
-		return `${trim(ns / 1e3)} µs`;
-	return `${Math.round(ns)} ns`;
+		return `${trim(ns / 1e3)}${NBSP}µs`;
+	return `${Math.round(ns)}${NBSP}ns`;
 }
 
 /* Three significant digits, without trailing zeros beyond them. */

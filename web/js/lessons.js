@@ -43,7 +43,8 @@ export const LESSONS = [
 			params: { durations: '1.5s,2s,1s' } },
 		look: 'Waits of 1.5, 2 and 1 s on one thread: the run ends ' +
 			'with the longest, about 2 s, not after the 4.5 s ' +
-			'they add up to.',
+			'they add up to. Rows: Lanes shows that one thread, ' +
+			'the event loop, did all three.',
 	},
 	{
 		id: 'gil',
@@ -136,8 +137,9 @@ export const LESSONS = [
 			params: { program:
 				'4 x (cpu 150ms, net 200ms, cpu 50ms)' } },
 		look: 'The event loop hands every compute step to a pool of ' +
-			'threads (run_in_executor) and goes on serving the ' +
-			'waits meanwhile: waits overlap with computation.',
+			'two threads (run_in_executor) and goes on serving ' +
+			'the waits meanwhile: waits overlap with computation, ' +
+			'and compute steps queue (grey) for a free worker.',
 	},
 ];
 
