@@ -119,6 +119,16 @@ test('compare shows every model on one time axis, with wall and speedup',
 	}
 
 	await screenshot(page, 'compare-1280');
+
+	/* A run of the compare opens in the run view and links back. */
+	await page.getByRole('link', { name: 'Open the threads run' }).click();
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	await page.waitForSelector('#view-compare:not([hidden])');
+	assert.equal(await page.getAttribute('#view-compare-link', 'href'),
+		     `#compare=${compareId}`);
+	await page.click('#view-compare-link');
+	await page.waitForSelector('#compare-bars[data-complete="true"]');
+	assert.equal(await page.isVisible('#view-compare'), false);
 	await page.setViewportSize({ width: 390, height: 844 });
 	const report = await overflowReport(page);
 	assert.ok(report.scrollWidth <= report.clientWidth,

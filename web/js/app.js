@@ -96,6 +96,7 @@ const historyView = new HistoryView({
 	status: byId('history-status'),
 }, {
 	describe: entry => specText(state.catalog, entry),
+	onRefreshed: () => showCompareLink(),
 	onDeleted: id => {
 		if (id === state.runId) {
 			location.hash = '';
@@ -146,6 +147,8 @@ function setMode(mode)
 		compare.reset();
 	view.dataset.mode = mode;
 	view.classList.toggle('empty', mode === 'empty');
+	if (mode !== 'run')
+		byId('view-compare').hidden = true;
 	byId('view-message').hidden = mode !== 'missing';
 	byId('tabs').hidden = mode !== 'run';
 	byId('tab-compare').hidden = mode !== 'compare';
@@ -163,6 +166,17 @@ function setSpecLine(spec)
 	const text = spec ? specText(state.catalog, spec) : '';
 	line.textContent = text;
 	line.hidden = !text;
+}
+
+/* A run of a compare links back to it (the history knows which). */
+function showCompareLink()
+{
+	const compareId = state.runId ? historyView.compareOf(state.runId) :
+		null;
+	byId('view-compare').hidden = !compareId;
+	if (compareId)
+		byId('view-compare-link').href =
+			`#compare=${encodeURIComponent(compareId)}`;
 }
 
 /* What to look for, when the shown run or compare came from a lesson. */
@@ -192,10 +206,12 @@ function setHeading(data)
 		cancel.hidden = true;
 		setSpecLine(null);
 		showLesson(null);
+		byId('view-compare').hidden = true;
 		return;
 	}
 	setMode('run');
 	setSpecLine(data.run);
+	showCompareLink();
 	const run = data.run || {};
 	title.textContent = run.workload ?
 		`${run.workload} under ${run.model}` : `Run ${data.id}`;

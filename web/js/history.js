@@ -16,9 +16,13 @@ function summaryOf(entry)
 }
 
 export class HistoryView {
-	/* describe(entry): the words for what the entry ran, or ''. */
-	constructor({ list, empty, status }, { onDeleted, describe })
+	/* describe(entry): the words for what the entry ran, or '';
+	 * onRefreshed() after every new list. */
+	constructor({ list, empty, status }, { onDeleted, describe,
+					       onRefreshed })
 	{
+		this.onRefreshed = onRefreshed || null;
+		this.compares = new Map();	/* run id -> compare id */
 		this.list = list;
 		this.empty = empty;
 		this.status = status;
@@ -48,9 +52,21 @@ export class HistoryView {
 		this.status.textContent = '';
 		clear(this.list);
 		this.empty.hidden = runs.length > 0;
-		for (const entry of runs)
+		this.compares.clear();
+		for (const entry of runs) {
 			this.list.append(this.item(entry));
+			if (entry.compare)
+				this.compares.set(entry.id, entry.compare);
+		}
 		this.list.dataset.count = String(runs.length);
+		if (this.onRefreshed)
+			this.onRefreshed();
+	}
+
+	/* The compare run id belongs to, as the last list said, or null. */
+	compareOf(id)
+	{
+		return this.compares.get(id) || null;
 	}
 
 	item(entry)
