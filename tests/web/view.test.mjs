@@ -10,7 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, launchBrowser, openPage, api, waitForRun, screenshot,
-	 settle } from './harness.mjs';
+	 settle, overflowReport } from './harness.mjs';
 
 let server;
 let browser;
@@ -119,8 +119,18 @@ test('while a run streams, the activity chart counts the open segments',
 test('a lesson fills in the form, runs, and says what to look for',
      { timeout: 60000 }, async () => {
 	const { page, context, errors } = await openPage(browser, server.base);
-	/* The empty view: the introduction and its lessons, no tabs. */
+	/* The empty view: the introduction and its lessons, no tabs; on a
+	 * phone, the lessons before the form. */
 	assert.equal(await page.isVisible('#tabs'), false);
+	await page.setViewportSize({ width: 390, height: 844 });
+	await settle(page);
+	const [viewTop, formTop] = await page.evaluate(() => [
+		document.getElementById('view').getBoundingClientRect().top,
+		document.getElementById('run-form').getBoundingClientRect().top]);
+	assert.ok(viewTop < formTop, 'the lessons come first on a phone');
+	const empty = await overflowReport(page);
+	assert.ok(empty.scrollWidth <= empty.clientWidth, empty.wide.join());
+	await page.setViewportSize({ width: 1280, height: 800 });
 	const lessons = page.locator('#lessons button');
 	assert.ok(await lessons.count() >= 10);
 	await page.locator('[data-lesson="lock"]').click();
@@ -155,6 +165,12 @@ test('a lesson fills in the form, runs, and says what to look for',
 	assert.deepEqual(await page.locator('#tabs [role="tab"]:visible')
 		.allTextContents(), ['Timeline', 'ASCII']);
 	await screenshot(page, 'lesson-lock-1280', { fullPage: false });
+	/* Nothing wider than a phone: the note, the spec line, the cards. */
+	await page.setViewportSize({ width: 390, height: 844 });
+	const report = await overflowReport(page);
+	assert.ok(report.scrollWidth <= report.clientWidth,
+		  `no horizontal overflow at 390 px: ${report.wide.join(', ')}`);
+	await page.setViewportSize({ width: 1280, height: 800 });
 
 	/* A reload keeps the sentence (the tab remembers the lesson). */
 	await page.reload();

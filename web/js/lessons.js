@@ -12,7 +12,9 @@
 
 import { el, clear } from './dom.js';
 
-const TICKS = Array(5).fill('sleep 50ms, cpu 5ms').join(', ');
+/* Requests over loopback (io, green) between short computations (blue):
+ * the two colours that differ most. */
+const TICKS = Array(5).fill('net 50ms, cpu 5ms').join(', ');
 
 export const LESSONS = [
 	{
@@ -81,12 +83,13 @@ export const LESSONS = [
 		id: 'blocking',
 		title: 'A blocking call freezes the loop',
 		spec: { workload: 'custom', model: 'asyncio',
-			params: { program: `4 x (${TICKS}, sleep 50ms); ` +
-				  '1 x (sleep 75ms, cpu 150ms)' } },
+			params: { program: `4 x (${TICKS}, net 50ms); ` +
+				  '1 x (net 75ms, cpu 150ms)' } },
 		look: 'Four tasks tick every 50 ms (a short compute between ' +
-			'sleeps). The fifth computes for 150 ms on the event ' +
-			'loop, and meanwhile no other task ticks: their ' +
-			'sleeps run long. Max loop lag says by how much.',
+			'requests). The fifth computes for 150 ms on the ' +
+			'event loop, and meanwhile no other task ticks: ' +
+			'their waits run long, as long as the computation. ' +
+			'Max loop lag says by how much.',
 	},
 	{
 		id: 'race',
