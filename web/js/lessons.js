@@ -21,7 +21,8 @@ export const LESSONS = [
 		id: 'io-overlap',
 		title: 'Waiting overlaps',
 		compare: true,
-		spec: { workload: 'fetch', params: { tasks: 3, duration: 2000 } },
+		spec: { workload: 'fetch',
+			params: { tasks: 3, duration: 2000 } },
 		look: 'Three requests that each wait 2 s. Sequential takes ' +
 			'about 6 s, one wait after another; threads, the ' +
 			'thread pool and asyncio take about 2 s, because ' +
@@ -141,10 +142,15 @@ export const LESSONS = [
 				'4 x (cpu 150ms, net 200ms, cpu 50ms)' } },
 		look: 'The event loop hands every compute step to a pool of ' +
 			'two threads (run_in_executor) and goes on serving ' +
-			'the waits meanwhile: waits overlap with computation, ' +
-			'and compute steps queue (grey) for a free worker.',
+			'the waits meanwhile: waits overlap with ' +
+			'computation, and compute steps queue (grey) for a ' +
+			'free worker.',
 	},
 ];
+
+/* "6 s", "50 ms" and "8 MiB" never break between number and unit. */
+for (const lesson of LESSONS)
+	lesson.look = lesson.look.replace(/(\d) (s|ms|MiB)\b/g, '$1\u00a0$2');
 
 const STORE_KEY = 'overlap-lessons';
 
