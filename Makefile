@@ -99,11 +99,25 @@ test: deps
 	@$(MAKE) --no-print-directory unit-test
 	@$(MAKE) --no-print-directory web-test
 
+# Every benchmark prints rows of one table; its header is printed once, and
+# the headers and blank lines the parts print on their own are dropped.
+BENCH_ROWS := sed -u -e '/^| measure |/d' -e '/^| --- |/d' -e '/^$$/d'
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
-	@for b in $(BENCH_BIN); do $$b || exit 1; done
-	@if [ -f tests/web/bench.mjs ]; then \
-	  OVERLAP_BIN=$(abspath $(BUILD)/overlap) node tests/web/bench.mjs; fi
+	@printf '| measure | value | target |\n| --- | --- | --- |\n'
+	@rm -f $(BUILD)/bench.failed; \
+	for b in $(BENCH_BIN); do \
+	  { $$b || echo $$b >> $(BUILD)/bench.failed; } | $(BENCH_ROWS); \
+	done; \
+	if [ -f tests/web/bench.mjs ]; then \
+	  { OVERLAP_BIN=$(abspath $(BUILD)/overlap) node tests/web/bench.mjs || \
+	    echo tests/web/bench.mjs >> $(BUILD)/bench.failed; } | $(BENCH_ROWS); \
+	fi; \
+	if [ -f $(BUILD)/bench.failed ]; then \
+	  echo "bench: failed: $$(cat $(BUILD)/bench.failed)" >&2; exit 1; fi
+
+# The benchmarks' objects are kept, so make bench does not rebuild them.
+.SECONDARY: $(BENCH_SRC:tests/%.c=$(BUILD)/obj/tests/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.o)
 
 # Memory errors and definite leaks, under valgrind, in the unit tests that
 # are quick there; a build without SAN (valgrind and the sanitizers do not

@@ -7,7 +7,8 @@
  *
  *   sleep  a timer; the task's sleep segment ends when the loop gets round
  *          to it, so a late timer shows as a longer sleep and as loop lag
- *          (fire time minus due time; the worst is ctx->max_loop_lag_ns)
+ *          (fire time minus due time; the worst is ctx->max_loop_lag_ns;
+ *          a reply seen later than its request's delay counts the same)
  *   net    a non-blocking socket to the latency peer: connect, send the
  *          request line, read until the peer closes
  *   cpu    runs on the loop thread and blocks it, as a CPU-bound call in a
@@ -92,6 +93,8 @@ enum aio_task_flags {
 	F_NET_REPLIED = 1u << 1, /* net: the first reply bytes were seen */
 	F_SYNC = 1u << 2, /* the net or executor job belongs to a sync step
 			   * (sync.h): its end goes back to sync_coop_step */
+	F_NET_SLOT_WAITED = 1u << 3, /* net: waited for a free socket, so
+				      * its reply's due time is unknown */
 };
 
 /* Everything a task owns on the loop.  Kept small on purpose: with
@@ -459,10 +462,18 @@ static void on_sync_timer(struct aio *a, uint32_t id, int64_t due_ns)
 	sync_resume(a, id, -ETIMEDOUT);
 }
 
+/* A wake-up came lag_ns after it was due: the worst is the run's max loop
+ * lag. */
+static void note_lag(struct aio *a, int64_t lag_ns)
+{
+	if (lag_ns > a->max_lag_ns)
+		a->max_lag_ns = lag_ns;
+}
+
 static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 {
 	struct aio *a = arg;
-	int64_t now, lag;
+	int64_t now;
 
 	if (id & TIMER_SYNC) {
 		if ((id & ~TIMER_SYNC) < a->n_tasks)
@@ -473,9 +484,7 @@ static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 	if (a->tasks[id].phase != PH_SLEEP)
 		return;
 	now = wait_end(a, id, ST_SLEEP, 0);
-	lag = now - due_ns;
-	if (lag > a->max_lag_ns)
-		a->max_lag_ns = lag;
+	note_lag(a, now - due_ns);
 	step_resume(a, id);
 	gil_check(a);
 }
@@ -543,7 +552,9 @@ static int net_begin(struct aio *a, uint32_t id)
 	int r;
 
 	wait_begin(a, id, PH_NET_SLOT, ST_IO, 0);
+	a->tasks[id].flags &= (uint8_t)~F_NET_SLOT_WAITED;
 	if (a->net_free == 0) {
+		a->tasks[id].flags |= F_NET_SLOT_WAITED;
 		list_push(a, &a->net_waiters, id);
 		return STEP_WAITING;
 	}
@@ -632,7 +643,14 @@ static void on_net(struct aio *a, uint32_t id)
 	} else if (r < 0) {
 		net_fail(a, id, r);
 	} else if (r == 1) {
-		wait_end(a, id, ST_IO, 0);
+		/* The reply was due the step's delay after the request
+		 * began (connecting and sending take microseconds); later
+		 * than that, the loop was busy: loop lag, as for a timer. */
+		int64_t due_ns = t->t0_ns + a->prog->steps[t->pc].ns;
+		int64_t now = wait_end(a, id, ST_IO, 0);
+
+		if (!(t->flags & F_NET_SLOT_WAITED))
+			note_lag(a, now - due_ns);
 		net_close(a, id);
 		step_resume(a, id);
 	}

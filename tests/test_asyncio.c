@@ -206,16 +206,27 @@ static void test_waits_overlap(void **state)
 
 /* ---- asyncio: a cpu step blocks the loop -------------------------------- */
 
-/* Three tasks sleep 5 ms; the fourth wakes after 1 ms and computes 60 ms
- * on the loop thread.  The sleepers' timers come due while it computes and
- * fire only after it: their sleeps end after the compute, and the loop lag
- * is at least the compute minus the 4 ms between its start and the due
- * time, which is more than half of it. */
+/* Three tasks sleep 5 ms (or wait 5 ms for a reply over loopback); the
+ * fourth wakes after 1 ms and computes 60 ms on the loop thread.  The
+ * waiters' timers (or replies) come due while it computes and are seen
+ * only after it: their waits end after the compute, and the loop lag is at
+ * least the compute minus the 4 ms between its start and the due time,
+ * which is more than half of it.  The diagnosis says so and points at an
+ * executor. */
+struct block_case {
+	const char *program;
+	enum seg_state wait;
+};
+
+static const struct block_case block_cases[] = {
+	{"3 x (sleep 5ms); (sleep 1ms, cpu 60ms)", ST_SLEEP},
+	{"3 x (net 5ms); (sleep 1ms, cpu 60ms)", ST_IO},
+};
+
 static void test_cpu_blocks_loop(void **state)
 {
-	struct kv sets[] = {
-	    {"program", "3 x (sleep 5ms); (sleep 1ms, cpu 60ms)"},
-	    {NULL, NULL}};
+	const struct block_case *bc = *state;
+	struct kv sets[] = {{"program", bc->program}, {NULL, NULL}};
 	struct trace t;
 	const struct trace_segment *c = NULL;
 	uint32_t lane;
@@ -248,8 +259,8 @@ static void test_cpu_blocks_loop(void **state)
 			continue;
 		assert_false(s->t0_ns > c->t0_ns && s->t0_ns < c->t1_ns);
 		assert_false(s->t1_ns > c->t0_ns && s->t1_ns < c->t1_ns);
-		if (s->task < 3 && s->state == ST_SLEEP) {
-			/* The sleepers' timers wait for the compute. */
+		if (s->task < 3 && s->state == bc->wait) {
+			/* The waiters' wake-ups wait for the compute. */
 			assert_true(s->t0_ns < c->t0_ns);
 			assert_true(s->t1_ns >= c->t1_ns);
 		}
@@ -262,6 +273,9 @@ static void test_cpu_blocks_loop(void **state)
 		      (long long)(len / 1000),
 		      (long long)(t.summary.max_loop_lag_ns / 1000));
 	assert_true(t.summary.max_loop_lag_ns >= len / 2);
+	assert_string_equal(t.summary.bound, "io");
+	assert_string_equal(t.summary.recommend, "asyncio-executor");
+	assert_non_null(strstr(t.summary.why, "(max loop lag)"));
 	trace_free(&t);
 }
 
@@ -548,7 +562,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    CASES(test_waits_overlap, overlap_cases),
-	    cmocka_unit_test(test_cpu_blocks_loop),
+	    cmocka_unit_test_prestate(test_cpu_blocks_loop,
+				      (void *)&block_cases[0]),
+	    cmocka_unit_test_prestate(test_cpu_blocks_loop,
+				      (void *)&block_cases[1]),
 	    cmocka_unit_test(test_cpu_serialised),
 	    cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
 	    cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),

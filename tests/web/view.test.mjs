@@ -143,7 +143,7 @@ test('a lesson fills in the form, runs, and says what to look for',
 	assert.equal(await page.inputValue(
 		'[data-field="params.sync"] select'), 'lock');
 	assert.equal(await page.inputValue(
-		'[data-field="params.increments"] input'), '10000');
+		'[data-field="params.increments"] input'), '100000');
 	await page.waitForSelector('#timeline[data-complete="true"]',
 				   { timeout: 30000 });
 	const trace = await waitForRun(server.base, id);
@@ -151,12 +151,11 @@ test('a lesson fills in the form, runs, and says what to look for',
 	assert.match(await page.textContent('#lesson-note'),
 		     /^Lesson: A lock makes it exact\. /);
 	/* The heading and the history say what differs from defaults. */
-	assert.equal(await page.textContent('#view-spec'),
-		     'increments 10,000 · sync lock · await yes');
+	assert.equal(await page.textContent('#view-spec'), 'sync lock');
 	const item = page.locator(`.history-item[data-id="${id}"]`);
 	await item.waitFor();
 	assert.equal(await item.locator('.history-spec').textContent(),
-		     'increments 10,000 · sync lock · await yes');
+		     'sync lock');
 	/* The lock makes the counter exact: the lost card says 0, and no
 	 * sentence warns of lost updates. */
 	assert.equal(trace.summary.checks.lost, 0);
@@ -254,5 +253,23 @@ test('an address of a run or compare that does not exist says so',
 	assert.equal(await page.isVisible('#compare-bars'), false);
 	/* The two 404s asked for are the only errors. */
 	assert.ok(errors.every(e => /404/.test(e)), errors.join('\n'));
+	await context.close();
+});
+
+test('a deadlocked run says so once, and names what each task waits for',
+     { timeout: 30000 }, async () => {
+	const id = await submit(server.base, {
+		workload: 'custom', model: 'sequential',
+		params: { program: 'get q' } });
+	const trace = await waitForRun(server.base, id);
+	assert.equal(trace.run.status, 'deadlock');
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${id}` });
+	await page.waitForSelector('#run-notice:not([hidden])');
+	const notice = await page.textContent('#run-notice');
+	assert.match(notice, /^The run ended with status deadlock: task 1 /);
+	assert.equal(notice.match(/deadlock/g).length, 1, notice);
+	assert.match(notice, /queue 'q'/);
+	assert.deepEqual(errors, []);
 	await context.close();
 });

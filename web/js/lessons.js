@@ -90,30 +90,31 @@ export const LESSONS = [
 			'requests). The fifth computes for 150 ms on the ' +
 			'event loop, and meanwhile no other task ticks: ' +
 			'their waits run long, as long as the computation. ' +
-			'Max loop lag says by how much.',
+			'Max loop lag says by how much, and the diagnosis ' +
+			'points to asyncio with an executor.',
 	},
 	{
 		id: 'race',
 		title: 'A race loses updates',
 		spec: { workload: 'counter', model: 'threads',
-			params: { sync: 'none', increments: 10000,
-				  await: 'yes' } },
-		look: 'Five threads each do counter += 1 ten thousand times, ' +
-			'yielding between the read and the write (await: ' +
-			'yes, as an I/O call there would): another thread ' +
-			'writes in between and its updates are lost ' +
-			'(expected, got, lost). Without the yield the GIL ' +
-			'switches only every 5 ms and losses are rare.',
+			params: { sync: 'none' } },
+		look: 'Five threads each do counter += 1 a hundred thousand ' +
+			'times. Every 5 ms the GIL makes the running thread ' +
+			'hand over, often between the read and the write of ' +
+			'an update; when it writes its stale value back, ' +
+			'the updates the others made meanwhile are lost ' +
+			'(expected, got, lost). The GIL does not make ' +
+			'counter += 1 safe.',
 	},
 	{
 		id: 'lock',
 		title: 'A lock makes it exact',
 		spec: { workload: 'counter', model: 'threads',
-			params: { sync: 'lock', increments: 10000,
-				  await: 'yes' } },
+			params: { sync: 'lock' } },
 		look: 'The same counter with a lock around each update: ' +
-			'nothing is lost, and the threads now wait for each ' +
-			'other (lock-wait).',
+			'nothing is lost. A thread switched out while it ' +
+			'holds the lock makes the others wait for it ' +
+			'(lock-wait).',
 	},
 	{
 		id: 'pipeline',

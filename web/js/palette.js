@@ -22,7 +22,7 @@ const LIGHT = {
 	'startup': '#999933',
 	'compute': '#0072B2',
 	'io': '#009E73',
-	'sleep': '#56B4E9',
+	'sleep': '#BBCC33',
 	'gil-wait': '#D55E00',
 	'lock-wait': '#CC79A7',
 	'sem-wait': '#E69F00',

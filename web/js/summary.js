@@ -398,10 +398,15 @@ export class SummaryView {
 		const unusual = data.status && data.status !== 'done' &&
 			data.status !== 'running' && data.status !== 'queued';
 		this.notice.hidden = !unusual;
-		if (unusual)
+		if (unusual) {
+			/* The engine's message may begin with the status
+			 * itself ("deadlock: task 1 waits ..."): say it once. */
+			let message = data.message || '';
+			if (message.startsWith(`${data.status}: `))
+				message = message.slice(data.status.length + 2);
 			this.notice.textContent = `The run ended with status ` +
-				`${data.status}` + (data.message ?
-					`: ${data.message}` : '.');
+				`${data.status}` + (message ? `: ${message}` : '.');
+		}
 		const sentence = s ? checkSentence(s.checks || {}) : '';
 		this.checkNotice.textContent = sentence;
 		this.checkNotice.hidden = !sentence;
