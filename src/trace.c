@@ -25,11 +25,16 @@
  * thread lanes cost a scan of 157 words, not 10,000 rings' cache lines and
  * pages.  The bit is a hint: a producer's head store still on its way when
  * the pass clears the bit the producer saw set can leave an event
- * unannounced, so every SWEEP_PASSES-th pass visits every lane, which
- * bounds how late such an event can be, and the drain at stop visits all.
- * A ring that gives its whole budget in a pass is behind its producer
- * (a loop starting 100,000 tasks), so the next pass starts at once rather
- * than an interval later.
+ * unannounced, so a pass every SWEEP_INTERVALS intervals visits every
+ * lane, which bounds how late such an event can be, and the drain at stop
+ * visits all.  A ring that gives its whole budget in a pass is behind its
+ * producer (a loop starting 100,000 tasks), so the next pass starts at
+ * once rather than an interval later.  One that gives half of it would
+ * fill before the next pass, and its producer would wait: the wait
+ * between passes halves while that goes on (down to a 64th of the
+ * interval) and doubles back to the interval once every ring gives less
+ * than an eighth, so the pace follows the busiest producer, not the luck
+ * of where its burst falls between two passes.
  */
 #include "trace.h"
 
@@ -479,10 +484,19 @@ bool trace_message_names_status(const struct trace *t)
 /* ---- collecting --------------------------------------------------------- */
 
 #define DRAIN_BATCH 256
-/* Every this many passes the collector visits every lane, pending or not
- * (64 ms at the run's 1 ms interval): the bound on how late a missed hint
- * can make an event. */
-#define SWEEP_PASSES 64
+/* Every this many intervals the collector visits every lane, pending or
+ * not (64 ms at the run's 1 ms interval): the bound on how late a missed
+ * hint can make an event. */
+#define SWEEP_INTERVALS 64
+/* The shortest wait between passes, as a fraction of the interval. */
+#define WAIT_SHRINK_MAX 64
+
+/* What one pass found. */
+struct pass_result {
+	bool more;	       /* a ring gave its whole budget */
+	unsigned fill_eighths; /* the most any ring gave, in eighths of its
+				* capacity (8: its whole budget) */
+};
 
 struct trace_collector {
 	struct trace_rec *rec;
@@ -498,7 +512,6 @@ struct trace_collector {
 	pthread_mutex_t lock; /* protects stopping */
 	pthread_cond_t wake;
 	bool stopping;
-	uint64_t passes; /* collector thread only */
 
 	struct rec_event batch[DRAIN_BATCH]; /* collector thread only */
 };
@@ -629,10 +642,10 @@ static uint32_t collector_sync_lanes(struct trace_collector *c)
 }
 
 /* Drains one ring, at most its capacity so one busy lane cannot starve
- * the others.  Returns the events taken; *more is set when the ring gave
- * its whole budget, so events are likely left behind. */
+ * the others.  Returns the events taken; res->more is set when the ring
+ * gave its whole budget, so events are likely left behind. */
 static size_t collector_drain_ring(struct trace_collector *c, uint32_t id,
-				   bool *more)
+				   struct pass_result *res)
 {
 	struct ring *r = c->rec->lanes[id].ring;
 	uint64_t budget = r->capacity;
@@ -646,14 +659,17 @@ static size_t collector_drain_ring(struct trace_collector *c, uint32_t id,
 		budget = n < budget ? budget - n : 0;
 	} while (n == DRAIN_BATCH && budget);
 	if (!budget)
-		*more = true;
+		res->more = true;
+	n = (size_t)(total * 8 / r->capacity);
+	if (n > res->fill_eighths)
+		res->fill_eighths = (unsigned)n;
 	return total;
 }
 
 /* One pass: every lane whose pending bit is set, or every lane when sweep.
- * Returns the events taken; *more as collector_drain_ring. */
+ * Returns the events taken; res as collector_drain_ring. */
 static size_t collector_drain(struct trace_collector *c, bool sweep,
-			      bool *more)
+			      struct pass_result *res)
 {
 	_Atomic uint64_t *pending = c->rec->hdr->pending;
 	uint32_t count;
@@ -692,7 +708,7 @@ static size_t collector_drain(struct trace_collector *c, bool sweep,
 			/* A lane that gave events stays pending for one
 			 * more pass: its producer is likely still busy and
 			 * then need not set the bit itself. */
-			n = collector_drain_ring(c, id, more);
+			n = collector_drain_ring(c, id, res);
 			if (n)
 				again |= 1ull << b;
 			total += n;
@@ -718,20 +734,34 @@ static void *collector_main(void *arg)
 {
 	struct trace_collector *c = arg;
 	struct timespec next;
+	int64_t wait_ns = c->interval_ns; /* between passes */
+	int64_t sweep_ns = SWEEP_INTERVALS * c->interval_ns;
+	int64_t sweep_due_ns = util_mono_ns() + sweep_ns;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	pthread_mutex_lock(&c->lock);
 	while (!c->stopping) {
-		bool more = false;
+		struct pass_result res = {0};
+		int64_t now_ns = util_mono_ns();
+		bool sweep = now_ns >= sweep_due_ns;
 
+		if (sweep)
+			sweep_due_ns = now_ns + sweep_ns;
 		pthread_mutex_unlock(&c->lock);
-		collector_drain(c, ++c->passes % SWEEP_PASSES == 0, &more);
+		collector_drain(c, sweep, &res);
 		pthread_mutex_lock(&c->lock);
+		if (res.fill_eighths >= 4) {
+			if (wait_ns > c->interval_ns / WAIT_SHRINK_MAX)
+				wait_ns /= 2;
+		} else if (res.fill_eighths == 0 && wait_ns < c->interval_ns) {
+			wait_ns = wait_ns * 2 < c->interval_ns ? wait_ns * 2
+							       : c->interval_ns;
+		}
 		/* A ring is behind its producer, which may be waiting on it
-		 * full: drain again now, not an interval later. */
-		if (more)
+		 * full: drain again now, not a wait later. */
+		if (res.more)
 			continue;
-		timespec_add_ns(&next, c->interval_ns);
+		timespec_add_ns(&next, wait_ns);
 		while (!c->stopping &&
 		       pthread_cond_timedwait(&c->wake, &c->lock, &next) !=
 			       ETIMEDOUT)
@@ -819,7 +849,7 @@ static int segment_cmp(const void *a, const void *b)
 
 void trace_collector_stop(struct trace_collector *c)
 {
-	bool more = false;
+	struct pass_result res = {0};
 
 	if (!c)
 		return;
@@ -832,8 +862,7 @@ void trace_collector_stop(struct trace_collector *c)
 	/* The producers have finished: take everything that is left.  One
 	 * pass empties every ring; the cap only guards against a producer
 	 * that, wrongly, is still writing. */
-	for (int pass = 0; pass < 16 && collector_drain(c, true, &more);
-	     pass++)
+	for (int pass = 0; pass < 16 && collector_drain(c, true, &res); pass++)
 		;
 	if (c->t->n_segments > 1)
 		qsort(c->t->segments, c->t->n_segments,

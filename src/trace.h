@@ -6,11 +6,12 @@
  * ring (ring.h); recording is a clock read plus a 32-byte store.  All rings
  * live in one shared mapping backed by a memfd, so forked workers inherit it
  * and spawned workers map it from the fd they are given.  One collector
- * thread in the run process drains the rings every millisecond into a
- * struct trace, and hands each event to a sink (the NDJSON stream).  A
- * producer also sets its lane's bit in a shared "pending" bitmap, so the
- * collector visits only the lanes that have something rather than every
- * idle one of 10,000 thread lanes every millisecond.
+ * thread in the run process drains the rings every millisecond (more often
+ * while a ring fills fast) into a struct trace, and hands each event to a
+ * sink (the NDJSON stream).  A producer also sets its lane's bit in a
+ * shared "pending" bitmap, so the collector visits only the lanes that have
+ * something rather than every idle one of 10,000 thread lanes every
+ * millisecond.
  *
  * Times are nanoseconds since the run's epoch (CLOCK_MONOTONIC, which every
  * process of the run shares).
