@@ -207,6 +207,7 @@ static void draw_row(struct canvas *cv, size_t task, FILE *f)
 	const char *const *glyphs = cv->unicode ? glyph_unicode : glyph_plain;
 	size_t ncols = cv->columns + 1, last = 0;
 	bool any = false;
+	char name[TRACE_TASK_NAME_MAX];
 
 	memset(cv->cover, 0, ncols * sizeof(*cv->cover));
 	memset(cv->cell, G_NONE, ncols);
@@ -253,9 +254,10 @@ static void draw_row(struct canvas *cv, size_t task, FILE *f)
 		c = e + 1;
 	}
 
-	fputs(k->name, f);
+	trace_task_name(t, k, name, sizeof(name));
+	fputs(name, f);
 	fputc(':', f);
-	put_spaces(f, cv->label_width - text_columns(k->name) + 1);
+	put_spaces(f, cv->label_width - text_columns(name) + 1);
 	for (size_t c = 0; c < ncols; c++)
 		if (cv->cell[c] != G_NONE) {
 			last = c;
@@ -496,6 +498,8 @@ static void print_task_problems(const struct trace *t, FILE *f)
 
 	for (size_t i = 0; i < t->n_tasks; i++) {
 		const struct trace_task *k = &t->tasks[i];
+		const char *note = trace_task_note(t, k);
+		char name[TRACE_TASK_NAME_MAX];
 
 		if (k->status == TASK_OK)
 			continue;
@@ -504,13 +508,13 @@ static void print_task_problems(const struct trace *t, FILE *f)
 			continue;
 		}
 		shown++;
+		trace_task_name(t, k, name, sizeof(name));
 		if (k->status == TASK_PENDING)
-			fprintf(f, "%s did not finish", k->name);
+			fprintf(f, "%s did not finish", name);
 		else
-			fprintf(f, "%s: %s", k->name,
-				task_status_name(k->status));
-		if (k->note[0])
-			fprintf(f, ": %s", k->note);
+			fprintf(f, "%s: %s", name, task_status_name(k->status));
+		if (note[0])
+			fprintf(f, ": %s", note);
 		fputc('\n', f);
 	}
 	if (more)
@@ -545,7 +549,9 @@ int render_ascii(const struct trace *t, const struct ascii_opts *o, FILE *f)
 	if (cv.axis_ns <= 0)
 		cv.axis_ns = 1;
 	for (size_t i = 0; i < rows; i++) {
-		size_t n = text_columns(t->tasks[i].name);
+		char name[TRACE_TASK_NAME_MAX];
+		size_t n = text_columns(
+			trace_task_name(t, &t->tasks[i], name, sizeof(name)));
 
 		if (n > cv.label_width)
 			cv.label_width = n;

@@ -70,9 +70,12 @@ static const char *lane_name(const struct trace *t, uint32_t lane)
 	return lane < t->n_lanes ? t->lanes[lane].name : "?";
 }
 
-static const char *task_name(const struct trace *t, uint32_t task)
+static const char *task_name(const struct trace *t, uint32_t task,
+			     char buf[TRACE_TASK_NAME_MAX])
 {
-	return task < t->n_tasks ? t->tasks[task].name : "?";
+	if (task >= t->n_tasks)
+		return "?";
+	return trace_task_name(t, &t->tasks[task], buf, TRACE_TASK_NAME_MAX);
 }
 
 /* Names the track of one task in one process, once. */
@@ -80,14 +83,15 @@ static void name_track(json_t *events, const struct trace *t,
 		       const struct trace_segment *s, int64_t pid,
 		       int64_t tid, unsigned extra)
 {
-	char name[160];
+	char name[160], task[TRACE_TASK_NAME_MAX];
 
 	if (extra)
 		snprintf(name, sizeof(name), "%s on %s (overlap %u)",
-			 task_name(t, s->task), lane_name(t, s->lane), extra);
+			 task_name(t, s->task, task), lane_name(t, s->lane),
+			 extra);
 	else
 		snprintf(name, sizeof(name), "%s on %s",
-			 task_name(t, s->task), lane_name(t, s->lane));
+			 task_name(t, s->task, task), lane_name(t, s->lane));
 	json_array_append_new(events,
 			      meta_event("thread_name", pid, tid,
 					 json_pack("{s:s}", "name", name)));
@@ -151,18 +155,19 @@ static json_t *complete_event(const struct trace *t, const struct seg_track *tr)
 {
 	const struct trace_segment *s = &t->segments[tr->seg];
 	const char *state = seg_state_name(s->state);
+	char task[TRACE_TASK_NAME_MAX];
 
-	return json_pack(
-		"{s:s, s:s, s:s, s:f, s:f, s:I, s:I,"
-		" s:{s:s, s:I, s:s, s:I, s:s, s:I, s:I}}",
-		"name", state, "cat", state, "ph", "X", "ts",
-		(double)s->t0_ns / 1000.0, "dur",
-		(double)(s->t1_ns - s->t0_ns) / 1000.0, "pid",
-		(json_int_t)tr->pid, "tid", (json_int_t)tr->tid, "args",
-		"task", task_name(t, s->task), "task_id", (json_int_t)s->task,
-		"lane", lane_name(t, s->lane), "lane_id", (json_int_t)s->lane,
-		"note", s->note < t->n_notes ? t->notes[s->note] : "",
-		"t0_ns", (json_int_t)s->t0_ns, "t1_ns", (json_int_t)s->t1_ns);
+	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I,"
+			 " s:{s:s, s:I, s:s, s:I, s:s, s:I, s:I}}",
+			 "name", state, "cat", state, "ph", "X", "ts",
+			 (double)s->t0_ns / 1000.0, "dur",
+			 (double)(s->t1_ns - s->t0_ns) / 1000.0, "pid",
+			 (json_int_t)tr->pid, "tid", (json_int_t)tr->tid,
+			 "args", "task", task_name(t, s->task, task), "task_id",
+			 (json_int_t)s->task, "lane", lane_name(t, s->lane),
+			 "lane_id", (json_int_t)s->lane, "note",
+			 s->note < t->n_notes ? t->notes[s->note] : "", "t0_ns",
+			 (json_int_t)s->t0_ns, "t1_ns", (json_int_t)s->t1_ns);
 }
 
 struct count_edge {

@@ -465,7 +465,8 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	for (size_t i = 0; i < prog.n_tasks; i++) {
 		struct trace_task *k = trace_add_task(out);
 
-		program_task_name(&prog, (uint32_t)i, k->name, sizeof(k->name));
+		trace_task_set_label(out, k, prog.tasks[i].label,
+				     prog.tasks[i].number);
 		k->lane = UINT32_MAX;
 		k->submit_ns = k->start_ns = k->end_ns = -1;
 		k->status = TASK_PENDING;

@@ -48,24 +48,20 @@ static bool state_is_sync_wait(int s)
 	       s == ST_RATE_WAIT;
 }
 
-struct inflight_edge {
-	int64_t t_ns;
-	int delta; /* +1 start, -1 end */
-};
-
+/* A task's start or end as one sortable number: its time times two (as
+ * unsigned, so any time fits), plus one for a start, so that an end and a
+ * start at the same instant sort end first and are not both in flight.
+ * Eight bytes an edge: 100,000 tasks sort in 1.6 MB. */
 static int edge_cmp(const void *a, const void *b)
 {
-	const struct inflight_edge *x = a, *y = b;
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
-	if (x->t_ns != y->t_ns)
-		return x->t_ns < y->t_ns ? -1 : 1;
-	/* An end and a start at the same instant are not both in flight. */
-	return x->delta - y->delta;
+	return (x > y) - (x < y);
 }
 
 static int64_t peak_inflight(const struct trace *t)
 {
-	struct inflight_edge *edges;
+	uint64_t *edges;
 	size_t n = 0;
 	int64_t now = 0, peak = 0;
 
@@ -77,13 +73,13 @@ static int64_t peak_inflight(const struct trace *t)
 
 		if (k->start_ns < 0)
 			continue;
-		edges[n++] = (struct inflight_edge){k->start_ns, +1};
+		edges[n++] = (uint64_t)k->start_ns * 2 + 1;
 		if (k->end_ns >= k->start_ns)
-			edges[n++] = (struct inflight_edge){k->end_ns, -1};
+			edges[n++] = (uint64_t)k->end_ns * 2;
 	}
 	qsort(edges, n, sizeof(*edges), edge_cmp);
 	for (size_t i = 0; i < n; i++) {
-		now += edges[i].delta;
+		now += edges[i] & 1 ? 1 : -1;
 		if (now > peak)
 			peak = now;
 	}

@@ -390,6 +390,10 @@ void trace_init(struct trace *t)
 	t->notes = util_xcalloc(t->cap_notes, sizeof(*t->notes));
 	t->notes[0] = util_xstrdup("");
 	t->n_notes = 1;
+	t->cap_labels = 8;
+	t->labels = util_xcalloc(t->cap_labels, sizeof(*t->labels));
+	t->labels[0] = util_xstrdup("");
+	t->n_labels = 1;
 }
 
 void trace_free(struct trace *t)
@@ -404,6 +408,9 @@ void trace_free(struct trace *t)
 	for (size_t i = 0; i < t->n_notes; i++)
 		free(t->notes[i]);
 	free(t->notes);
+	for (size_t i = 0; i < t->n_labels; i++)
+		free(t->labels[i]);
+	free(t->labels);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -473,6 +480,88 @@ uint32_t trace_note(struct trace *t, const char *text)
 	return (uint32_t)(t->n_notes - 1);
 }
 
+/* How many of the newest labels trace_task_set_label() looks through for
+ * the one it is given.  A run's tasks share a few labels, given in runs
+ * ("request", "request", ...); a trace read from JSON whose names all
+ * differ stores each once, without a search that grows with the tasks. */
+#define LABEL_SCAN_MAX 16
+
+void trace_task_set_label(struct trace *t, struct trace_task *k,
+			  const char *label, uint32_t number)
+{
+	size_t i = t->n_labels, stop;
+	char **slot;
+
+	stop = i > LABEL_SCAN_MAX ? i - LABEL_SCAN_MAX : 0;
+	while (i > stop && strcmp(t->labels[i - 1], label) != 0)
+		i--;
+	if (i > stop) {
+		k->label = (uint32_t)(i - 1);
+	} else {
+		slot = grow((void **)&t->labels, &t->n_labels, &t->cap_labels,
+			    sizeof(*slot));
+		*slot = util_xstrdup(label);
+		k->label = (uint32_t)(t->n_labels - 1);
+	}
+	k->number = number;
+	k->numbered = true;
+}
+
+/* The number that ends name after its last space, when it is written as
+ * "%u" writes it (so the name comes back exactly); -1 otherwise. */
+static int64_t name_number(const char *digits)
+{
+	int64_t n = 0;
+
+	if (!*digits || (digits[0] == '0' && digits[1]))
+		return -1;
+	for (; *digits; digits++) {
+		if (*digits < '0' || *digits > '9')
+			return -1;
+		n = n * 10 + (*digits - '0');
+		if (n > UINT32_MAX)
+			return -1;
+	}
+	return n;
+}
+
+void trace_task_set_name(struct trace *t, struct trace_task *k,
+			 const char *name)
+{
+	const char *space = strrchr(name, ' ');
+	int64_t number = space ? name_number(space + 1) : -1;
+	char label[TRACE_TASK_NAME_MAX];
+	size_t len = space ? (size_t)(space - name) : 0;
+
+	if (number >= 0 && len < sizeof(label)) {
+		memcpy(label, name, len);
+		label[len] = '\0';
+		trace_task_set_label(t, k, label, (uint32_t)number);
+	} else {
+		trace_task_set_label(t, k, name, 0);
+		k->numbered = false;
+	}
+}
+
+char *trace_task_name(const struct trace *t, const struct trace_task *k,
+		      char *buf, size_t size)
+{
+	const char *label = k->label < t->n_labels ? t->labels[k->label] : "";
+
+	if (size > TRACE_TASK_NAME_MAX)
+		size = TRACE_TASK_NAME_MAX;
+	if (k->numbered)
+		snprintf(buf, size, "%s %u", label, k->number);
+	else
+		snprintf(buf, size, "%s", label);
+	return buf;
+}
+
+const char *trace_task_note(const struct trace *t, const struct trace_task *k)
+{
+	return k->note < t->n_notes ? t->notes[k->note] : "";
+}
+
 bool trace_message_names_status(const struct trace *t)
 {
 	const char *st = run_status_name((enum run_status)t->status);
@@ -538,7 +627,8 @@ static void collector_emit(struct trace_collector *c,
 		c->sink(c->ctx, c->t, ev);
 }
 
-static void task_set_end(struct trace_task *k, const struct rec_event *ev)
+static void task_set_end(struct trace *t, struct trace_task *k,
+			 const struct rec_event *ev)
 {
 	k->end_ns = ev->t0_ns;
 	k->status = ev->state >= TASK_OK && ev->state <= TASK_CANCELLED
@@ -546,15 +636,17 @@ static void task_set_end(struct trace_task *k, const struct rec_event *ev)
 			    : TASK_ERROR;
 	if (ev->extra) {
 		const char *abbrev = sigabbrev_np(ev->extra);
+		char note[TRACE_TASK_NOTE_MAX];
 
 		if (abbrev)
-			snprintf(k->note, sizeof(k->note),
+			snprintf(note, sizeof(note),
 				 "worker killed by signal %u (SIG%s)",
 				 (unsigned)ev->extra, abbrev);
 		else
-			snprintf(k->note, sizeof(k->note),
+			snprintf(note, sizeof(note),
 				 "worker killed by signal %u",
 				 (unsigned)ev->extra);
+		k->note = trace_note(t, note);
 	}
 }
 
@@ -601,7 +693,7 @@ static void collector_apply(struct trace_collector *c,
 	case EV_TASK_END:
 		if (!has_task)
 			return;
-		task_set_end(&t->tasks[ev.task], &ev);
+		task_set_end(t, &t->tasks[ev.task], &ev);
 		break;
 	case EV_LANE_OS_ID:
 		t->lanes[ev.lane].os_id = ev.t0_ns;
@@ -910,18 +1002,20 @@ json_t *trace_lane_json(const struct trace_lane *l)
 
 json_t *trace_task_json(const struct trace *t, const struct trace_task *k)
 {
-	(void)t;
-	return json_pack(
-		"{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:s}", "id",
-		(json_int_t)k->id, "name", k->name, "lane",
-		k->lane == UINT32_MAX ? json_null() : json_integer(k->lane),
-		"submit_ns", json_time(k->submit_ns), "start_ns",
-		json_time(k->start_ns), "end_ns", json_time(k->end_ns),
-		"status",
-		k->status == TASK_PENDING
-			? json_null()
-			: json_string(task_status_name(k->status)),
-		"note", k->note);
+	char name[TRACE_TASK_NAME_MAX];
+
+	return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:s}", "id",
+			 (json_int_t)k->id, "name",
+			 trace_task_name(t, k, name, sizeof(name)), "lane",
+			 k->lane == UINT32_MAX ? json_null()
+					       : json_integer(k->lane),
+			 "submit_ns", json_time(k->submit_ns), "start_ns",
+			 json_time(k->start_ns), "end_ns", json_time(k->end_ns),
+			 "status",
+			 k->status == TASK_PENDING
+				 ? json_null()
+				 : json_string(task_status_name(k->status)),
+			 "note", trace_task_note(t, k));
 }
 
 json_t *trace_segment_json(const struct trace *t,
@@ -1188,14 +1282,14 @@ static int read_tasks(struct json_reader *r, const json_t *arr,
 		struct trace_task *k = trace_add_task(t);
 		const json_t *status;
 		int64_t id, lane;
+		char name[TRACE_TASK_NAME_MAX], note[TRACE_TASK_NOTE_MAX];
 
 		snprintf(path, sizeof(path), "tasks[%zu]", i);
 		if (!json_is_object(v))
 			return rd_fail(r, path, "expected an object");
 		if ((ret = rd_int(r, v, path, "id", false, 0, INT64_MAX,
 				  &id)) ||
-		    (ret = rd_str(r, v, path, "name", k->name,
-				  sizeof(k->name))) ||
+		    (ret = rd_str(r, v, path, "name", name, sizeof(name))) ||
 		    (ret = rd_int(r, v, path, "lane", true, 0,
 				  (int64_t)t->n_lanes - 1, &lane)) ||
 		    (ret = rd_int(r, v, path, "submit_ns", true, 0, INT64_MAX,
@@ -1204,9 +1298,10 @@ static int read_tasks(struct json_reader *r, const json_t *arr,
 				  &k->start_ns)) ||
 		    (ret = rd_int(r, v, path, "end_ns", true, 0, INT64_MAX,
 				  &k->end_ns)) ||
-		    (ret = rd_str(r, v, path, "note", k->note,
-				  sizeof(k->note))))
+		    (ret = rd_str(r, v, path, "note", note, sizeof(note))))
 			return ret;
+		trace_task_set_name(t, k, name);
+		k->note = trace_note(t, note);
 		if ((size_t)id != i)
 			return rd_fail(r, path, "id %" PRId64
 				       " is not its index %zu", id, i);

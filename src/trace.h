@@ -229,15 +229,27 @@ struct trace_lane {
 	int64_t os_id;
 };
 
+/* Room for a task's name and for its note, with the terminating NUL: a
+ * run's longer name is cut to fit; a longer name or note in a trace JSON
+ * is an error. */
+#define TRACE_TASK_NAME_MAX 48
+#define TRACE_TASK_NOTE_MAX 96
+
+/* A run has up to 100,000 tasks, so a task holds no text of its own: its
+ * name is a label the tasks share and, for most, a number after it
+ * ("request 3"), and its note is an index into the trace's notes.
+ * trace_task_name() makes the name's text. */
 struct trace_task {
-	uint32_t id;
-	char name[48];
-	uint32_t lane;	   /* where it started; UINT32_MAX before */
 	int64_t submit_ns; /* -1 when not yet known */
 	int64_t start_ns;
 	int64_t end_ns;
-	uint8_t status; /* enum task_status */
-	char note[96];
+	uint32_t id;
+	uint32_t lane;	 /* where it started; UINT32_MAX before */
+	uint32_t label;	 /* the name: trace.labels[label], ... */
+	uint32_t number; /* ... then a space and number when numbered */
+	uint32_t note;	 /* index into trace.notes; 0 = none */
+	uint8_t status;	 /* enum task_status */
+	bool numbered;
 };
 
 struct trace_segment {
@@ -301,6 +313,8 @@ struct trace {
 	size_t n_samples, cap_samples;
 	char **notes; /* notes[0] = "" */
 	size_t n_notes, cap_notes;
+	char **labels; /* tasks' names without their numbers; labels[0] = "" */
+	size_t n_labels, cap_labels;
 
 	struct trace_summary summary;
 	bool has_summary;
@@ -314,6 +328,20 @@ struct trace_segment *trace_add_segment(struct trace *t);
 struct trace_sample *trace_add_sample(struct trace *t);
 /* Interns a note; returns its index (0 for NULL or ""). */
 uint32_t trace_note(struct trace *t, const char *text);
+/* Names task k "label number". */
+void trace_task_set_label(struct trace *t, struct trace_task *k,
+			  const char *label, uint32_t number);
+/* Gives task k the name name.  One that ends in a space and a number
+ * written as "%u" writes it is kept as a label and that number; either way
+ * trace_task_name() gives it back exactly. */
+void trace_task_set_name(struct trace *t, struct trace_task *k,
+			 const char *name);
+/* Writes task k's name into buf, cut to size and to TRACE_TASK_NAME_MAX
+ * - 1 bytes (the name every output shows); returns buf. */
+char *trace_task_name(const struct trace *t, const struct trace_task *k,
+		      char *buf, size_t size);
+/* Task k's note ("" when it has none). */
+const char *trace_task_note(const struct trace *t, const struct trace_task *k);
 /* True when t->message begins with the run's status and a colon
  * ("deadlock: task 1 waits ..."), so a line that shows the message need
  * not name the status again. */

@@ -94,7 +94,7 @@ static void assert_all_tasks(const struct trace *t, enum task_status st)
 		if (t->tasks[i].status != st)
 			print_message("task %zu: %s (%s)\n", i,
 				      task_status_name(t->tasks[i].status),
-				      t->tasks[i].note);
+				      trace_task_note(t, &t->tasks[i]));
 		assert_int_equal(t->tasks[i].status, st);
 	}
 }

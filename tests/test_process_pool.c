@@ -354,8 +354,10 @@ static void test_killed_worker(void **state)
 		assert_true(tk->end_ns >= 0);
 		if ((int64_t)i == task) {
 			assert_int_equal(tk->status, TASK_ERROR);
-			assert_non_null(strstr(tk->note, "signal 9"));
-			assert_non_null(strstr(tk->note, "SIGKILL"));
+			const char *note = trace_task_note(&t, tk);
+
+			assert_non_null(strstr(note, "signal 9"));
+			assert_non_null(strstr(note, "SIGKILL"));
 			assert_killed_compute(&t, (uint32_t)i,
 					      atomic_load(&k.killed_lane));
 		} else {

@@ -64,7 +64,7 @@ static void add_task(struct trace *t, const char *name, uint32_t lane,
 {
 	struct trace_task *k = trace_add_task(t);
 
-	util_strlcpy(k->name, name, sizeof(k->name));
+	trace_task_set_name(t, k, name);
 	k->lane = lane;
 	k->submit_ns = submit;
 	k->start_ns = start;
@@ -129,8 +129,7 @@ static void build_pool(struct trace *t)
 
 	add_task(t, "job 5 with a long name", 1, 0, 2000 * MS, 2600 * MS,
 		 TASK_ERROR);
-	util_strlcpy(t->tasks[4].note, "worker killed by signal 9 (SIGKILL)",
-		     sizeof(t->tasks[4].note));
+	t->tasks[4].note = trace_note(t, "worker killed by signal 9 (SIGKILL)");
 	add_seg(t, 4, 0, ST_QUEUED, 0, 2000 * MS, NULL);
 	add_seg(t, 4, 1, ST_STARTUP, 2000 * MS, 2100 * MS, NULL);
 	add_seg(t, 4, 1, ST_IPC, 2100 * MS, 2200 * MS, NULL);
@@ -368,8 +367,7 @@ static void test_ascii_run_status(void **state)
 		t.status = (uint8_t)cases[i].status;
 		util_strlcpy(t.message, cases[i].message, sizeof(t.message));
 		t.tasks[1].status = (uint8_t)cases[i].task_status;
-		util_strlcpy(t.tasks[1].note, cases[i].task_note,
-			     sizeof(t.tasks[1].note));
+		t.tasks[1].note = trace_note(&t, cases[i].task_note);
 		out = render_to_string(&t, &o);
 		print_message("case %zu\n", i);
 		if (cases[i].want_run) {

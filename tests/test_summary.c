@@ -67,7 +67,7 @@ static void build(struct trace *t, const struct case_spec *c)
 	for (size_t i = 0; i < c->n_tasks; i++) {
 		struct trace_task *k = trace_add_task(t);
 
-		snprintf(k->name, sizeof(k->name), "task %zu", i + 1);
+		trace_task_set_label(t, k, "task", (uint32_t)(i + 1));
 		k->submit_ns = 0;
 		k->lane = 0;
 		k->status = TASK_OK;

@@ -114,6 +114,76 @@ static void test_trace_arrays(void **state)
 	trace_free(&t);
 }
 
+/* A name comes back exactly as given, whether or not it is kept as a label
+ * and a number; the tasks of a run share their label. */
+static void test_task_names(void **state)
+{
+	static const struct {
+		const char *name;
+		bool numbered;
+	} cases[] = {
+		{"request 3", true},
+		{"request 0", true},
+		{"request 4294967295", true},
+		{" 5", true},
+		{"a b 12", true},
+		{"request 03", false},
+		{"request 4294967296", false},
+		{"request -1", false},
+		{"request 1x", false},
+		{"request ", false},
+		{"x  5", true}, /* the label "x " */
+		{"main", false},
+		{"", false},
+	};
+	char long_label[64], buf[TRACE_TASK_NAME_MAX];
+	char big[2 * TRACE_TASK_NAME_MAX], small[6];
+	struct trace t;
+	struct trace_task *k;
+	size_t labels;
+
+	(void)state;
+	trace_init(&t);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		k = trace_add_task(&t);
+		trace_task_set_name(&t, k, cases[i].name);
+		print_message("%s\n", cases[i].name);
+		assert_string_equal(trace_task_name(&t, k, buf, sizeof(buf)),
+				    cases[i].name);
+		assert_int_equal(k->numbered, cases[i].numbered);
+	}
+	/* A new task has no name. */
+	k = trace_add_task(&t);
+	assert_string_equal(trace_task_name(&t, k, buf, sizeof(buf)), "");
+
+	labels = t.n_labels;
+	for (uint32_t i = 1; i <= 1000; i++)
+		trace_task_set_label(&t, trace_add_task(&t), "consumer", i);
+	assert_int_equal(t.n_labels, labels + 1);
+	assert_string_equal(trace_task_name(&t, &t.tasks[t.n_tasks - 1], buf,
+					    sizeof(buf)),
+			    "consumer 1000");
+
+	/* A name is cut to TRACE_TASK_NAME_MAX - 1 bytes, and to the
+	 * buffer. */
+	memset(long_label, 'x', sizeof(long_label) - 1);
+	long_label[sizeof(long_label) - 1] = '\0';
+	k = trace_add_task(&t);
+	trace_task_set_label(&t, k, long_label, 7);
+	assert_int_equal(strlen(trace_task_name(&t, k, buf, sizeof(buf))),
+			 TRACE_TASK_NAME_MAX - 1);
+	assert_int_equal(strlen(trace_task_name(&t, k, big, sizeof(big))),
+			 TRACE_TASK_NAME_MAX - 1);
+	assert_string_equal(trace_task_name(&t, k, small, sizeof(small)),
+			    "xxxxx");
+
+	/* A note is one of the trace's notes. */
+	assert_string_equal(trace_task_note(&t, k), "");
+	k->note = trace_note(&t, "boom");
+	assert_string_equal(trace_task_note(&t, k), "boom");
+	trace_free(&t);
+}
+
 /* ---- recorder and collector --------------------------------------------- */
 
 #define PRODUCERS 4
@@ -126,6 +196,7 @@ struct sink_count {
 	size_t mismatches; /* an event not yet applied when the sink saw it */
 	size_t lanes_announced_twice;
 	bool lane_seen[16];
+	uint32_t open_note; /* the trace note of the last EV_OPEN */
 };
 
 static void counting_sink(void *ctx, const struct trace *t,
@@ -142,6 +213,9 @@ static void counting_sink(void *ctx, const struct trace *t,
 		if (s->t0_ns != ev->t0_ns || s->task != ev->task ||
 		    s->note != ev->note || s->lane != ev->lane)
 			c->mismatches++;
+		break;
+	case EV_OPEN:
+		c->open_note = ev->note;
 		break;
 	case EV_TASK_END:
 		if (t->tasks[ev->task].end_ns != ev->t0_ns)
@@ -191,8 +265,7 @@ static void *producer_main(void *p)
 static void make_tasks(struct trace *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		snprintf(trace_add_task(t)->name, sizeof(t->tasks[0].name),
-			 "task %zu", i);
+		trace_task_set_label(t, trace_add_task(t), "task", (uint32_t)i);
 }
 
 static void test_collector_threads(void **state)
@@ -318,10 +391,11 @@ static void test_collector_drops_strays(void **state)
 	assert_int_equal(t.samples[0].t_ns, 20);
 	assert_int_equal(t.tasks[0].status, TASK_ERROR);
 	assert_int_equal(t.tasks[0].end_ns, 50);
-	assert_string_equal(t.tasks[0].note,
+	assert_string_equal(trace_task_note(&t, &t.tasks[0]),
 			    "worker killed by signal 9 (SIGKILL)");
 	/* The open event's note was mapped to the trace's notes. */
-	assert_string_equal(t.notes[1], "lock A");
+	assert_true(count.open_note < t.n_notes);
+	assert_string_equal(t.notes[count.open_note], "lock A");
 	trace_free(&t);
 	trace_rec_destroy(rec);
 }
@@ -595,16 +669,15 @@ static void build_full_trace(struct trace *t)
 	l->os_id = 4243;
 
 	k = trace_add_task(t);
-	util_strlcpy(k->name, "producer 1", sizeof(k->name));
+	trace_task_set_name(t, k, "producer 1");
 	k->lane = 1;
 	k->submit_ns = 0;
 	k->start_ns = 100;
 	k->end_ns = 5000;
 	k->status = TASK_ERROR;
-	util_strlcpy(k->note, "worker killed by signal 9 (SIGKILL)",
-		     sizeof(k->note));
+	k->note = trace_note(t, "worker killed by signal 9 (SIGKILL)");
 	k = trace_add_task(t);
-	util_strlcpy(k->name, "consumer 1", sizeof(k->name));
+	trace_task_set_name(t, k, "consumer 1");
 	k->submit_ns = 0; /* pending, never started: nulls */
 
 	s = trace_add_segment(t);
@@ -856,6 +929,7 @@ int main(void)
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_other_names),
 		cmocka_unit_test(test_trace_arrays),
+		cmocka_unit_test(test_task_names),
 		cmocka_unit_test(test_rec_limits),
 		cmocka_unit_test(test_rec_map_in_child),
 		cmocka_unit_test(test_collector_threads),
