@@ -238,13 +238,26 @@ static int wait_events(struct loop *l, int64_t timeout_ns)
 			  ms > INT32_MAX ? INT32_MAX : (int)ms);
 }
 
-int loop_poll(struct loop *l, int64_t timeout_ns, loop_io_fn fn, void *ctx)
+int loop_wait(struct loop *l, int64_t timeout_ns)
 {
 	int n = wait_events(l, timeout_ns);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	for (int i = 0; i < n; i++)
+	return n;
+}
+
+void loop_dispatch(struct loop *l, int n, loop_io_fn fn, void *ctx)
+{
+	for (int i = 0; i < n && i < LOOP_EVENTS_MAX; i++)
 		fn(ctx, l->events[i].data.u64, l->events[i].events);
+}
+
+int loop_poll(struct loop *l, int64_t timeout_ns, loop_io_fn fn, void *ctx)
+{
+	int n = loop_wait(l, timeout_ns);
+
+	if (n > 0)
+		loop_dispatch(l, n, fn, ctx);
 	return n;
 }

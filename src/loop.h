@@ -52,6 +52,13 @@ int64_t loop_next_due(const struct loop *l);
  * negative errno (an interrupted wait returns 0). */
 int loop_poll(struct loop *l, int64_t timeout_ns, loop_io_fn fn, void *ctx);
 
+/* loop_poll in two halves, for a caller that must do something between
+ * the wait and the callbacks (take back a GIL it let go of while it
+ * waited): loop_wait returns what loop_poll would, and loop_dispatch(n)
+ * calls fn for the n descriptors that wait found ready. */
+int loop_wait(struct loop *l, int64_t timeout_ns);
+void loop_dispatch(struct loop *l, int n, loop_io_fn fn, void *ctx);
+
 /* Pops every timer due at or before now_ns and calls fn for each.  fn may
  * add timers; they fire in a later call even when already due, as
  * asyncio's callbacks scheduled during an iteration run in the next one.

@@ -957,6 +957,24 @@ static void declare_deadlock(struct aio *a)
 	}
 }
 
+/* Waits for descriptors with the loop's GIL let go (the executor's threads
+ * compute meanwhile), then takes it back before any callback runs: a
+ * callback resumes tasks, whose next steps run on the loop thread as
+ * Python code does, under the GIL. */
+static int poll_without_gil(struct aio *a, int64_t timeout_ns)
+{
+	int n;
+
+	if (a->gil)
+		gil_release(a->gil);
+	n = loop_wait(a->loop, timeout_ns);
+	if (a->gil)
+		gil_acquire(a->gil);
+	if (n > 0)
+		loop_dispatch(a->loop, n, on_io, a);
+	return n;
+}
+
 /* The run stopped (time limit, cancel, deadlock): jobs already in the
  * executor are waited for briefly, then every task still alive ends as
  * cancelled, its open wait recorded up to now. */
@@ -965,11 +983,8 @@ static void wind_down(struct aio *a)
 	int64_t until = rec_now(a->lane) + EXEC_DRAIN_NS;
 
 	while (a->exec_inflight > 0 && rec_now(a->lane) < until) {
-		if (a->gil)
-			gil_release(a->gil);
-		int r = loop_poll(a->loop, STOP_POLL_NS, on_io, a);
-		if (a->gil)
-			gil_acquire(a->gil);
+		int r = poll_without_gil(a, STOP_POLL_NS);
+
 		if (r < 0)
 			break;
 	}
@@ -1195,11 +1210,7 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 		if (timeout > STOP_POLL_NS)
 			timeout = STOP_POLL_NS;
 
-		if (a->gil)
-			gil_release(a->gil);
-		r = loop_poll(a->loop, timeout, on_io, a);
-		if (a->gil)
-			gil_acquire(a->gil);
+		r = poll_without_gil(a, timeout);
 		if (r < 0) {
 			snprintf(ctx->message, sizeof(ctx->message),
 				 "asyncio: epoll failed: %s", strerror(-r));

@@ -554,6 +554,46 @@ static void test_executor(void **state)
 	trace_free(&t);
 }
 
+/* A reply wakes its task inside the loop's poll, and the task's next step
+ * runs on the loop at once: under a GIL shared with executor threads, the
+ * loop must hold it again by then.  A disk step after a request (a blocking
+ * call on the loop, which lets the GIL go and takes it back) once hung the
+ * loop on a GIL it already held.  Both tasks end; the loop lane holds the
+ * requests and the file writes, the worker lanes the computation. */
+static void test_executor_step_after_reply(void **state)
+{
+	struct kv sets[] = {
+	    {"program", "2 x (net 5ms, disk write 4096, cpu 5ms, net 1ms, "
+			"cpu 2ms)"},
+	    {"executor", "threads"},
+	    {"gil", "on"},
+	    {NULL, NULL}};
+	struct trace t;
+	uint32_t lane;
+	size_t io_on_loop = 0, compute = 0;
+
+	(void)state;
+	run_case("custom", "asyncio-executor", sets, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_all_tasks(&t, TASK_OK);
+	lane = loop_lane(&t);
+	for (size_t i = 0; i < t.n_segments; i++) {
+		const struct trace_segment *s = &t.segments[i];
+
+		if (s->state == ST_IO) {
+			assert_int_equal(s->lane, lane);
+			io_on_loop++;
+		}
+		if (s->state == ST_COMPUTE) {
+			assert_int_not_equal(s->lane, lane);
+			compute++;
+		}
+	}
+	assert_int_equal(io_on_loop, 6); /* 2 x (net, disk, net) */
+	assert_true(compute >= 4);
+	trace_free(&t);
+}
+
 #define CASES(fn, table)                                                       \
 	cmocka_unit_test_prestate(fn, (void *)&table[0]),                      \
 	    cmocka_unit_test_prestate(fn, (void *)&table[1])
@@ -579,6 +619,7 @@ int main(void)
 				      (void *)&executor_cases[1]),
 	    cmocka_unit_test_prestate(test_executor,
 				      (void *)&executor_cases[2]),
+	    cmocka_unit_test(test_executor_step_after_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
