@@ -424,6 +424,62 @@ static const char *bound_text(const char *bound)
 	return "mixed";
 }
 
+/* How many lanes "Lane use" names before it sums up the rest. */
+#define LANE_USE_NAMED 4
+
+static const struct trace *lane_sort_trace;
+
+static int lane_busier(const void *a, const void *b)
+{
+	const struct trace_lane *x = &lane_sort_trace->lanes[*(const size_t *)a];
+	const struct trace_lane *y = &lane_sort_trace->lanes[*(const size_t *)b];
+
+	if (x->busy_ns != y->busy_ns)
+		return x->busy_ns > y->busy_ns ? -1 : 1;
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* "Thread-1 49%, Thread-2 48%, main 0%": the share of the wall time each
+ * lane computed, busiest first; past a few, the rest on average. */
+static void print_lane_use(const struct trace *t, int width, FILE *f)
+{
+	const struct trace_summary *m = &t->summary;
+	char buf[512] = "";
+	size_t *order;
+	int64_t rest = 0;
+
+	if (!m->has_lane_busy || t->n_lanes == 0 || m->wall_ns <= 0)
+		return;
+	order = malloc(t->n_lanes * sizeof(*order));
+	if (!order)
+		return;
+	for (size_t i = 0; i < t->n_lanes; i++)
+		order[i] = i;
+	lane_sort_trace = t;
+	qsort(order, t->n_lanes, sizeof(*order), lane_busier);
+	for (size_t i = 0; i < t->n_lanes; i++) {
+		const struct trace_lane *l = &t->lanes[order[i]];
+
+		if (i < LANE_USE_NAMED)
+			append(buf, sizeof(buf), "%s%s %.0f%%", i ? ", " : "",
+			       l->name,
+			       100.0 * (double)l->busy_ns / (double)m->wall_ns);
+		else
+			rest += l->busy_ns;
+	}
+	if (t->n_lanes > LANE_USE_NAMED) {
+		size_t more = t->n_lanes - LANE_USE_NAMED;
+
+		append(buf, sizeof(buf), " and %zu more lane%s, %.0f%% on average",
+		       more, more == 1 ? "" : "s",
+		       100.0 * (double)rest / (double)more /
+			       (double)m->wall_ns);
+	}
+	append(buf, sizeof(buf), " (share of the wall time computing)");
+	print_field(f, width, "Lane use", buf);
+	free(order);
+}
+
 static void print_summary(const struct trace *t, int width, FILE *f)
 {
 	const struct trace_summary *m = &t->summary;
@@ -451,6 +507,7 @@ static void print_summary(const struct trace *t, int width, FILE *f)
 	snprintf(buf, sizeof(buf), "%lld task%s", (long long)m->peak_inflight,
 		 m->peak_inflight == 1 ? "" : "s");
 	print_field(f, width, "Peak in flight", buf);
+	print_lane_use(t, width, f);
 
 	buf[0] = '\0';
 	for (int s = 0; s < ST__COUNT; s++)

@@ -368,6 +368,62 @@ static void diagnose_unfinished(struct trace *t)
 		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 }
 
+static int seg_by_lane_then_start(const void *a, const void *b)
+{
+	const struct trace_segment *x = *(const struct trace_segment *const *)a;
+	const struct trace_segment *y = *(const struct trace_segment *const *)b;
+
+	if (x->lane != y->lane)
+		return x->lane < y->lane ? -1 : 1;
+	return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
+}
+
+/* States in which a lane's thread or process uses a CPU. */
+static bool state_uses_cpu(int s)
+{
+	return s == ST_COMPUTE || s == ST_STARTUP || s == ST_IPC;
+}
+
+/* Every lane's busy time: the union of its segments in which it uses a
+ * CPU. */
+static void lane_busy(struct trace *t)
+{
+	const struct trace_segment **work;
+	size_t n = 0;
+
+	for (size_t l = 0; l < t->n_lanes; l++)
+		t->lanes[l].busy_ns = 0;
+	t->summary.has_lane_busy = true;
+	if (t->n_segments == 0)
+		return;
+	work = malloc(t->n_segments * sizeof(*work));
+	if (!work) {
+		t->summary.has_lane_busy = false;
+		return;
+	}
+	for (size_t i = 0; i < t->n_segments; i++)
+		if (state_uses_cpu(t->segments[i].state) &&
+		    t->segments[i].lane < t->n_lanes &&
+		    t->segments[i].t1_ns > t->segments[i].t0_ns)
+			work[n++] = &t->segments[i];
+	qsort(work, n, sizeof(*work), seg_by_lane_then_start);
+	for (size_t i = 0; i < n;) {
+		uint32_t lane = work[i]->lane;
+		int64_t from = work[i]->t0_ns, to = work[i]->t1_ns, busy = 0;
+
+		for (i++; i < n && work[i]->lane == lane; i++) {
+			if (work[i]->t0_ns > to) {
+				busy += to - from;
+				from = work[i]->t0_ns;
+			}
+			if (work[i]->t1_ns > to)
+				to = work[i]->t1_ns;
+		}
+		t->lanes[lane].busy_ns = busy + (to - from);
+	}
+	free(work);
+}
+
 void summary_compute(struct trace *t)
 {
 	struct trace_summary *m = &t->summary;
@@ -409,6 +465,7 @@ void summary_compute(struct trace *t)
 				      t->host.cores;
 	}
 	m->peak_inflight = peak_inflight(t);
+	lane_busy(t);
 	t->has_summary = true;
 	diagnose(t);
 	if (t->status == RUN_DEADLOCK)

@@ -1030,10 +1030,32 @@ json_t *trace_segment_json(const struct trace *t,
 			 "note", note);
 }
 
+/* summary.lanes: [{lane, busy_ns, util}], util the share of the wall
+ * time. */
+static json_t *lane_busy_json(const struct trace *t)
+{
+	const struct trace_summary *m = &t->summary;
+	json_t *lanes = json_array();
+
+	for (size_t l = 0; l < t->n_lanes; l++) {
+		int64_t busy = t->lanes[l].busy_ns;
+
+		json_array_append_new(
+			lanes,
+			json_pack("{s:I, s:I, s:f}", "lane",
+				  (json_int_t)t->lanes[l].id, "busy_ns",
+				  (json_int_t)busy, "util",
+				  m->wall_ns > 0
+					  ? (double)busy / (double)m->wall_ns
+					  : 0.0));
+	}
+	return lanes;
+}
+
 json_t *trace_summary_json(const struct trace *t)
 {
 	const struct trace_summary *m = &t->summary;
-	json_t *states;
+	json_t *states, *out;
 
 	if (!t->has_summary)
 		return json_null();
@@ -1041,7 +1063,7 @@ json_t *trace_summary_json(const struct trace *t)
 	for (int s = 0; s < ST__COUNT; s++)
 		json_object_set_new(states, seg_state_name(s),
 				    json_integer(m->states_ns[s]));
-	return json_pack(
+	out = json_pack(
 		"{s:I, s:I, s:f, s:f, s:f, s:I, s:o, s:o,"
 		" s:{s:s, s:s, s:s}, s:o}",
 		"wall_ns", (json_int_t)m->wall_ns, "task_time_ns",
@@ -1051,6 +1073,9 @@ json_t *trace_summary_json(const struct trace *t)
 		states, "checks", json_copy_object(m->checks), "diagnosis",
 		"bound", m->bound, "recommend", m->recommend, "why", m->why,
 		"max_loop_lag_ns", json_time(m->max_loop_lag_ns));
+	if (out && m->has_lane_busy)
+		json_object_set_new(out, "lanes", lane_busy_json(t));
+	return out;
 }
 
 static json_t *sample_json(const struct trace_sample *s)
@@ -1401,6 +1426,39 @@ static int read_counters(struct json_reader *r, const json_t *arr,
 	return 0;
 }
 
+/* summary.lanes, which traces written before it lack: every lane's busy
+ * time. */
+static int read_lane_busy(struct json_reader *r, const json_t *v,
+			  struct trace *t)
+{
+	size_t i;
+	const json_t *item;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return rd_fail(r, "summary.lanes", "expected an array");
+	for (size_t l = 0; l < t->n_lanes; l++)
+		t->lanes[l].busy_ns = 0;
+	json_array_foreach(v, i, item) {
+		char path[48];
+		int64_t lane, busy;
+		int ret;
+
+		snprintf(path, sizeof(path), "summary.lanes[%zu]", i);
+		if (!json_is_object(item))
+			return rd_fail(r, path, "expected an object");
+		if ((ret = rd_int(r, item, path, "lane", false, 0,
+				  (int64_t)t->n_lanes - 1, &lane)) ||
+		    (ret = rd_int(r, item, path, "busy_ns", false, 0,
+				  INT64_MAX, &busy)))
+			return ret;
+		t->lanes[lane].busy_ns = busy;
+	}
+	t->summary.has_lane_busy = true;
+	return 0;
+}
+
 static int read_summary(struct json_reader *r, const json_t *v,
 			struct trace *t)
 {
@@ -1454,6 +1512,8 @@ static int read_summary(struct json_reader *r, const json_t *v,
 			  m->recommend, sizeof(m->recommend))) ||
 	    (ret = rd_str(r, diag, "summary.diagnosis", "why", m->why,
 			  sizeof(m->why))))
+		return ret;
+	if ((ret = read_lane_busy(r, json_object_get(v, "lanes"), t)))
 		return ret;
 	t->has_summary = true;
 	return 0;

@@ -227,6 +227,10 @@ struct trace_lane {
 	uint8_t kind; /* enum lane_kind */
 	char name[32];
 	int64_t os_id;
+	/* The summary's: how long this lane worked (compute, startup, ipc:
+	 * its thread or process on a CPU), segments that overlap counted
+	 * once.  Valid when summary.has_lane_busy. */
+	int64_t busy_ns;
 };
 
 /* Room for a task's name and for its note, with the terminating NUL: a
@@ -276,6 +280,7 @@ struct trace_summary {
 	int64_t peak_inflight;
 	int64_t states_ns[ST__COUNT];
 	int64_t max_loop_lag_ns; /* asyncio: worst timer lateness; -1 n/a */
+	bool has_lane_busy;	 /* every lane's busy_ns is set */
 	json_t *checks;		 /* object; owned; workload checks */
 	char bound[16];		 /* "io", "cpu", "mixed", "sync" */
 	char recommend[32];	 /* a model name */

@@ -444,6 +444,66 @@ static void test_peak_inflight(void **state)
 	}
 }
 
+/* A lane's busy time is the union of its segments that use a CPU
+ * (compute, startup, ipc): overlapping ones count once, waits not at all,
+ * and the JSON says it per lane with its share of the wall time. */
+static void test_lane_busy(void **state)
+{
+	static const struct {
+		uint32_t lane;
+		enum seg_state state;
+		int64_t t0, t1;
+	} segs[] = {
+		{0, ST_SLEEP, 0, 1000},	      /* a wait: not busy */
+		{1, ST_STARTUP, 0, 100},      /* 100 */
+		{1, ST_COMPUTE, 100, 400},    /* 300, touching */
+		{1, ST_COMPUTE, 300, 500},    /* 100 more: overlaps */
+		{1, ST_IO, 500, 900},	      /* not busy */
+		{1, ST_IPC, 900, 950},	      /* 50 */
+		{2, ST_GIL_WAIT, 0, 600},     /* not busy */
+		{2, ST_COMPUTE, 600, 1000},   /* 400 */
+	};
+	static const int64_t want[] = {0, 550, 400};
+	struct trace t;
+	json_t *json, *lanes;
+
+	(void)state;
+	trace_init(&t);
+	for (int l = 0; l < 3; l++)
+		trace_add_lane(&t);
+	trace_add_task(&t);
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		struct trace_segment *g = trace_add_segment(&t);
+
+		*g = (struct trace_segment){segs[i].t0, segs[i].t1, 0,
+					    segs[i].lane, 0,
+					    (uint8_t)segs[i].state};
+	}
+	t.tasks[0].start_ns = 0;
+	t.tasks[0].end_ns = 1000;
+	summary_compute(&t);
+	assert_true(t.summary.has_lane_busy);
+	for (int l = 0; l < 3; l++)
+		assert_int_equal(t.lanes[l].busy_ns, want[l]);
+
+	json = trace_summary_json(&t);
+	lanes = json_object_get(json, "lanes");
+	assert_int_equal(json_array_size(lanes), 3);
+	for (size_t l = 0; l < 3; l++) {
+		json_t *e = json_array_get(lanes, l);
+
+		assert_int_equal(json_integer_value(json_object_get(e, "lane")),
+				 l);
+		assert_int_equal(
+			json_integer_value(json_object_get(e, "busy_ns")),
+			want[l]);
+		assert_true(fabs(json_real_value(json_object_get(e, "util")) -
+				 (double)want[l] / 1000.0) < 1e-12);
+	}
+	json_decref(json);
+	trace_free(&t);
+}
+
 static void test_keeps_checks_and_lag(void **state)
 {
 	struct trace t;
@@ -490,6 +550,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_states_and_task_time),
 		cmocka_unit_test(test_peak_inflight),
+		cmocka_unit_test(test_lane_busy),
 		cmocka_unit_test(test_keeps_checks_and_lag),
 		cmocka_unit_test(test_empty),
 	};

@@ -110,6 +110,20 @@ test('run fetch under threads: one row per task, the API\'s segments',
 	assert.ok((await page.textContent('#diagnosis'))
 		.includes(trace.summary.diagnosis.why));
 	assert.equal(await page.textContent('#view-status'), 'done');
+	/* Lane use: every lane of the summary, busiest first, named as the
+	 * trace names it, its meter at its share. */
+	const laneUse = trace.summary.lanes;
+	assert.equal(laneUse.length, trace.lanes.length);
+	const wantUse = [...laneUse].sort((a, b) =>
+		b.busy_ns - a.busy_ns || a.lane - b.lane).slice(0, 8)
+		.map(e => [String(e.lane),
+			   trace.lanes.find(l => l.id === e.lane).name,
+			   e.util]);
+	assert.deepEqual(await page.locator('#lane-use .lane-use-item')
+		.evaluateAll(items => items.map(item => [
+			item.dataset.lane,
+			item.querySelector('.lane-use-name').textContent,
+			item.querySelector('meter').value])), wantUse);
 
 	/* A tooltip names state, task, lane and times. */
 	const box = await page.locator('#timeline').boundingBox();

@@ -55,6 +55,8 @@ const state = {
 const timeline = new Timeline(byId('timeline'), byId('timeline-box'));
 const summary = new SummaryView({
 	cards: byId('cards'),
+	laneUse: byId('lane-use'),
+	laneUsePart: byId('lane-use-part'),
 	diagnosis: byId('diagnosis'),
 	notice: byId('run-notice'),
 	checkNotice: byId('check-notice'),

@@ -236,11 +236,16 @@ export function checkSentence(checks)
 	return '';
 }
 
+/* How many lanes the lane use names before it sums up the rest. */
+const LANES_NAMED = 8;
+
 export class SummaryView {
-	constructor({ cards, diagnosis, notice, checkNotice, activityCanvas,
-		      activityBox })
+	constructor({ cards, laneUse, laneUsePart, diagnosis, notice,
+		      checkNotice, activityCanvas, activityBox })
 	{
 		this.cards = cards;
+		this.laneUse = laneUse;
+		this.laneUsePart = laneUsePart;
 		this.diagnosis = diagnosis;
 		this.notice = notice;
 		this.checkNotice = checkNotice;
@@ -345,6 +350,7 @@ export class SummaryView {
 		this.notice.hidden = true;
 		this.checkNotice.hidden = true;
 		clear(this.cards);
+		this.showLaneUse(null);
 		this.diagnosis.textContent = message || '';
 		for (const ds of this.chart.data.datasets)
 			ds.data = [];
@@ -394,6 +400,7 @@ export class SummaryView {
 	{
 		clear(this.cards);
 		const s = data.summary;
+		this.showLaneUse(s ? data : null);
 		/* A run that did not end well says so first, in words. */
 		const unusual = data.status && data.status !== 'done' &&
 			data.status !== 'running' && data.status !== 'queued';
@@ -500,6 +507,48 @@ export class SummaryView {
 		const row = el('div', 'card card-detail');
 		row.append(el('dt', null, name), el('dd', null, text));
 		this.cards.append(row);
+	}
+
+	/* The busiest lanes first, each with a meter of its share of the
+	 * wall time computing; past LANES_NAMED, the rest in one line. */
+	showLaneUse(data)
+	{
+		clear(this.laneUse);
+		const lanes = data && data.summary && data.summary.lanes;
+		this.laneUsePart.hidden = !Array.isArray(lanes) ||
+			lanes.length === 0;
+		if (this.laneUsePart.hidden)
+			return;
+		const sorted = [...lanes].sort((a, b) =>
+			b.busy_ns - a.busy_ns || a.lane - b.lane);
+		for (const entry of sorted.slice(0, LANES_NAMED)) {
+			const lane = data.laneById.get(entry.lane);
+			const name = lane && lane.name ? lane.name :
+				`lane ${entry.lane}`;
+			const share = Math.max(0, Math.min(1, entry.util || 0));
+			const item = el('li', 'lane-use-item');
+			const label = el('span', 'lane-use-name', name);
+			const meter = el('meter');
+			meter.min = 0;
+			meter.max = 1;
+			meter.value = share;
+			meter.setAttribute('aria-label', `${name}: ` +
+					   formatPercent(share));
+			item.dataset.lane = String(entry.lane);
+			item.append(label, meter,
+				    el('span', 'lane-use-value',
+				       formatPercent(share)));
+			this.laneUse.append(item);
+		}
+		const rest = sorted.slice(LANES_NAMED);
+		if (rest.length > 0) {
+			const mean = rest.reduce((sum, e) => sum + (e.util || 0),
+						 0) / rest.length;
+			this.laneUse.append(el('li', 'lane-use-rest',
+				`and ${formatCount(rest.length)} more ` +
+				`lane${rest.length === 1 ? '' : 's'}, ` +
+				`${formatPercent(mean)} on average`));
+		}
 	}
 
 	/* A card: title, value and, in small print, what it measures. */
