@@ -764,9 +764,9 @@ static int sync_step(struct aio *a, uint32_t id, const struct step *s,
 			make_ready(a, id);
 			return STEP_WAITING;
 		case SYNC_WANT_CPU:
-			/* An executor takes any step of the program; a
-			 * process pool only a task's own, so a consumer's
-			 * item work (outside every task) then runs here. */
+			/* The executor takes any step of the program, a
+			 * consumer's item work (outside every task) too;
+			 * one that cannot takes runs it here. */
 			if (a->ex) {
 				t->t0_ns = rec_now(a->lane);
 				if (a->ex->submit(a->ex->impl, id, w.step,

@@ -250,7 +250,7 @@ static int ppool_submit(void *impl, uint32_t task, uint32_t step,
 	struct ppool *p = impl;
 	struct procpool_job job = {
 	    .task = task,
-	    .first_step = step - p->prog->tasks[task].first_step,
+	    .first_step = step,
 	    .n_steps = 1,
 	    .flags = PROCPOOL_REC_QUEUED,
 	    .payload_bytes = 0,

@@ -864,8 +864,7 @@ int procpool_submit(struct procpool *p, const struct procpool_job *job)
 
 	if (job->task >= prog->n_tasks || job->payload_bytes < 0 ||
 	    job->payload_bytes > PROCPOOL_MAX_PAYLOAD_BYTES ||
-	    (uint64_t)job->first_step + job->n_steps >
-		    prog->tasks[job->task].n_steps ||
+	    (uint64_t)job->first_step + job->n_steps > prog->n_steps ||
 	    (job->n_steps == 0 && job->first_step != 0))
 		return -EINVAL;
 	if (p->broken && p->pending == 0)

@@ -85,10 +85,12 @@ enum procpool_job_flags {
  * while it sends the result, and the end with its status; a death records
  * the end (error, the signal) on the owner's lane.
  *
- * n_steps > 0: steps [first_step, first_step + n_steps) of the task,
- * counted from the task's first step (0 is its first).  The worker records
- * the ipc and the steps' segments only; the task's start and end belong to
- * the caller (an event loop that hands a task's cpu steps to the pool). */
+ * n_steps > 0: steps [first_step, first_step + n_steps) of the program
+ * (indices into prog->steps), run as task's: one of the task's own, or one
+ * that belongs to no task (a consumer's work on each item).  The worker
+ * records the ipc and the steps' segments only; the task's start and end
+ * belong to the caller (an event loop that hands a task's cpu steps to the
+ * pool). */
 struct procpool_job {
 	uint32_t task;
 	uint32_t first_step;

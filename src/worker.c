@@ -138,8 +138,11 @@ static struct worker_msg run_job(struct worker_env *env,
 		rec_segment(lane, job->task, ST_IPC, t0, rec_now(lane), 0);
 	}
 	for (uint32_t k = 0; k < n && rc == 0; k++) {
+		/* A whole task's steps, or the job's: an index into
+		 * prog->steps (procpool.h). */
 		const struct step *s =
-			&env->prog->steps[task->first_step + first + k];
+			&env->prog->steps[whole ? task->first_step + k
+						: first + k];
 
 		atomic_store_explicit(&env->slot->step_t0_ns, rec_now(lane),
 				      memory_order_relaxed);

@@ -356,6 +356,7 @@ static const struct pipeline_case pipeline_cases[] = {
 	{"threads", {{"items", "12"}, {"transform", "2ms"}}},
 	{"asyncio", {{"items", "12"}, {"transform", "2ms"}}},
 	{"asyncio-executor", {{"items", "12"}, {"transform", "2ms"}}},
+	{"asyncio-executor", {{"items", "12"}, {"executor", "processes"}}},
 	/* Room for every item and pill: one after another works. */
 	{"sequential", {{"items", "12"}, {"capacity", "20"}}},
 };
@@ -409,6 +410,16 @@ static void test_pipeline(void **state)
 				    capacity * (three ? 2 : 1));
 		}
 		assert_true(samples > 0);
+		/* With an executor every computation, the consumers' work
+		 * on each item included, runs on its workers, never on the
+		 * loop. */
+		if (strcmp(pc->model, "asyncio-executor") == 0)
+			for (size_t i = 0; i < t->n_segments; i++)
+				if (t->segments[i].state == ST_COMPUTE)
+					assert_int_not_equal(
+						t->lanes[t->segments[i].lane]
+							.kind,
+						LANE_LOOP);
 		free_trace(t);
 	}
 }
