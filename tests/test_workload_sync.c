@@ -238,8 +238,11 @@ static const struct counter_case counter_cases[] = {
 	  {"sync", "atomic"}},
 	 false,
 	 ST__COUNT},
+	/* Two worker processes lose updates only while both run: enough
+	 * increments (tens of milliseconds each) that they do, even on a
+	 * loaded machine. */
 	{"process-pool",
-	 {{"tasks", "4"}, {"increments", "200000"}, {"workers", "2"}},
+	 {{"tasks", "4"}, {"increments", "1000000"}, {"workers", "2"}},
 	 true,
 	 ST__COUNT},
 	{"process-pool",
