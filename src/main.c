@@ -578,9 +578,29 @@ static void ew_write_locked(struct event_writer *w, json_t *obj)
 	w->dirty = true;
 }
 
+/* Room for a line render_line_* writes; a longer one is left to
+ * jansson. */
+#define EVENT_LINE_MAX 1024
+
+/* Caller holds w->lock.  A line render_line_* wrote (n >= 0), else obj's
+ * (steals the reference; built only then). */
+static void ew_put_locked(struct event_writer *w, const char *line, int n,
+			  json_t *(*make)(const struct trace *, size_t),
+			  const struct trace *t, size_t i)
+{
+	if (n < 0) {
+		ew_write_locked(w, make(t, i));
+		return;
+	}
+	fwrite_unlocked(line, 1, (size_t)n, w->f);
+	fputc_unlocked('\n', w->f);
+	w->dirty = true;
+}
+
 static void ew_task_locked(struct event_writer *w, const struct trace *t,
 			   size_t i)
 {
+	char line[EVENT_LINE_MAX];
 	const struct trace_task *task = &t->tasks[i];
 	struct task_sent *s;
 
@@ -593,7 +613,8 @@ static void ew_task_locked(struct event_writer *w, const struct trace *t,
 	s->lane = task->lane;
 	s->status = task->status;
 	s->sent = true;
-	ew_write_locked(w, render_event_task(t, i));
+	ew_put_locked(w, line, render_line_task(line, sizeof(line), t, i),
+		      render_event_task, t, i);
 }
 
 static bool ew_task_changed(const struct event_writer *w,
@@ -637,17 +658,26 @@ static void ew_sink(void *ctx, const struct trace *t,
 		    const struct rec_event *ev)
 {
 	struct event_writer *w = ctx;
+	char line[EVENT_LINE_MAX];
+	int n;
 
 	pthread_mutex_lock(&w->lock);
 	ew_new_lanes_locked(w, t);
 	switch (ev->type) {
 	case EV_SEGMENT:
 		if (t->n_segments)
-			ew_write_locked(w, render_event_segment(
-						   t, t->n_segments - 1));
+			ew_put_locked(w, line,
+				      render_line_segment(line, sizeof(line), t,
+							  t->n_segments - 1),
+				      render_event_segment, t,
+				      t->n_segments - 1);
 		break;
 	case EV_OPEN:
-		ew_write_locked(w, render_event_open(t, ev));
+		n = render_line_open(line, sizeof(line), t, ev);
+		if (n >= 0)
+			ew_put_locked(w, line, n, NULL, t, 0);
+		else
+			ew_write_locked(w, render_event_open(t, ev));
 		break;
 	case EV_TASK_SUBMIT:
 	case EV_TASK_START:

@@ -54,6 +54,22 @@ json_t *render_event_open(const struct trace *t, const struct rec_event *ev);
 json_t *render_event_counter(const struct trace *t, size_t sample);
 json_t *render_event_summary(const struct trace *t);
 
+/*
+ * The busiest lines written straight into buf, without building them in
+ * jansson first: exactly what json_dumps(render_event_*(...), JSON_COMPACT |
+ * JSON_ENSURE_ASCII) gives, at a fraction of the cost, so the collector
+ * keeps up with 100,000 tasks while the run streams.  Each returns the
+ * line's length (no newline; buf is NUL-terminated), or -1 when buf is too
+ * small or a string holds a byte outside ASCII (then build the line with
+ * jansson).
+ */
+int render_line_task(char *buf, size_t size, const struct trace *t,
+		     size_t task);
+int render_line_segment(char *buf, size_t size, const struct trace *t,
+			size_t segment);
+int render_line_open(char *buf, size_t size, const struct trace *t,
+		     const struct rec_event *ev);
+
 /* Writes obj compactly on one line and flushes. Returns 0 or -EIO.  The
  * line is written under the FILE's lock, so threads do not interleave. */
 int render_ndjson_line(FILE *f, const json_t *obj);

@@ -824,6 +824,76 @@ static void test_ndjson_sink(void **state)
 	trace_free(&t);
 }
 
+/* The lines written without jansson are byte for byte what jansson
+ * writes, for every task, segment and open of the fixed traces and for
+ * names and notes with every character JSON escapes; a name outside ASCII
+ * or a buffer too small is refused, for jansson to do. */
+static void assert_same_line(int n, const char *line, json_t *obj)
+{
+	char *want = json_dumps(obj, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+	assert_non_null(want);
+	assert_true(n >= 0);
+	assert_int_equal((size_t)n, strlen(line));
+	assert_string_equal(line, want);
+	free(want);
+	json_decref(obj);
+}
+
+static void test_fast_lines(void **state)
+{
+	void (*builders[])(struct trace *) = {build_sequential, build_pool,
+					      build_many};
+	char line[1024];
+
+	(void)state;
+	for (size_t b = 0; b < sizeof(builders) / sizeof(builders[0]); b++) {
+		struct trace t;
+
+		builders[b](&t);
+		/* Names and notes that need escaping. */
+		add_task(&t, "tab\there \"quoted\" back\\slash\x01\x1f\x7f/",
+			 0, -1, -1, -1, TASK_PENDING);
+		add_seg(&t, (uint32_t)t.n_tasks - 1, 0, ST_LOCK_WAIT, 5, 9,
+			"lock 'a\"b'\n\r\b\f");
+		for (size_t i = 0; i < t.n_tasks; i++)
+			assert_same_line(render_line_task(line, sizeof(line),
+							  &t, i),
+					 line, render_event_task(&t, i));
+		for (size_t i = 0; i < t.n_segments; i++) {
+			const struct trace_segment *g = &t.segments[i];
+			struct rec_event ev = {.type = EV_OPEN,
+					       .task = g->task,
+					       .lane = g->lane,
+					       .state = g->state,
+					       .t0_ns = g->t0_ns,
+					       .note = g->note};
+
+			assert_same_line(render_line_segment(line,
+							     sizeof(line), &t,
+							     i),
+					 line, render_event_segment(&t, i));
+			assert_same_line(render_line_open(line, sizeof(line),
+							  &t, &ev),
+					 line, render_event_open(&t, &ev));
+		}
+		/* Out of range, too small, not ASCII: not written. */
+		assert_int_equal(render_line_task(line, sizeof(line), &t,
+						  t.n_tasks),
+				 -1);
+		assert_int_equal(render_line_segment(line, sizeof(line), &t,
+						     t.n_segments),
+				 -1);
+		assert_int_equal(render_line_segment(line, 20, &t, 0), -1);
+		assert_int_equal(render_line_task(line, 0, &t, 0), -1);
+		add_task(&t, "caf\xc3\xa9 1", 0, 0, 1, 2, TASK_OK);
+		assert_int_equal(render_line_task(line, sizeof(line), &t,
+						  t.n_tasks - 1),
+				 -1);
+		trace_free(&t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -837,6 +907,7 @@ int main(void)
 		cmocka_unit_test(test_chrome_counts),
 		cmocka_unit_test(test_events),
 		cmocka_unit_test(test_ndjson_sink),
+		cmocka_unit_test(test_fast_lines),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
