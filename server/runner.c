@@ -31,6 +31,7 @@
 #include "util.h"
 
 #define READ_CHUNK_BYTES (256 * 1024)
+#define RUNNER_PIPE_BYTES (1024 * 1024)
 #define LINE_MAX_BYTES (64 * 1024 * 1024)
 #define KILL_GRACE_NS (5 * NS_PER_S)
 
@@ -236,6 +237,10 @@ static void execute(struct runner *rn, struct run *run)
 			 spec ? strerror(errno) : "out of memory");
 		goto out_finish;
 	}
+	/* Room for a burst of events (100,000 tasks starting at once), so
+	 * the runner seldom waits for the server to read; the kernel's
+	 * ceiling (fs.pipe-max-size) may keep it smaller. */
+	(void)fcntl(out[1], F_SETPIPE_SZ, RUNNER_PIPE_BYTES);
 	plan.exe = rn->cfg.exe;
 	plan.argv[0] = "overlap";
 	plan.argv[1] = "run";

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "jsonline.h"
 #include "partial.h"
 #include "run.h"
 #include "runs.h"
@@ -203,21 +204,75 @@ static void table_del_locked(struct runs *r, struct run *run)
 
 /* Appends one event line to the events file and the live stream.  Caller
  * holds run->append_lock. */
-static void append_locked(struct run *run, const char *type, const char *data,
-			  size_t len)
-{
-	if (!run->live)
-		return;
-	if (run->events_fd >= 0) {
-		struct iovec iov[2] = {{(void *)data, len}, {"\n", 1}};
-		ssize_t want = (ssize_t)len + 1;
+/* Lines (with their newlines) waiting to be appended to a run's events
+ * file in one writev: a runner's read holds hundreds of them. */
+#define EVENTS_BATCH 256
 
-		if (writev(run->events_fd, iov, 2) != want)
+struct events_batch {
+	struct iovec iov[2 * EVENTS_BATCH];
+	int n;
+};
+
+/* Appends what batch holds to the events file, all of it or an error on
+ * stderr.  Caller holds run->append_lock. */
+static void events_flush_locked(struct run *run, struct events_batch *b)
+{
+	struct iovec *iov = b->iov;
+	int n = b->n;
+
+	b->n = 0;
+	while (run->events_fd >= 0 && n > 0) {
+		ssize_t done = writev(run->events_fd, iov, n);
+
+		if (done < 0 && errno == EINTR)
+			continue;
+		if (done <= 0) {
 			fprintf(stderr,
 				"overlap: run %s: events file write failed\n",
 				run->id);
+			return;
+		}
+		/* A short write: go on after what was written. */
+		while (n > 0 && (size_t)done >= iov->iov_len) {
+			done -= (ssize_t)iov->iov_len;
+			iov++;
+			n--;
+		}
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + done;
+			iov->iov_len -= (size_t)done;
+		}
 	}
+}
+
+/* Caller holds run->append_lock.  With a batch, the file write waits in it
+ * (the caller flushes before it lets the lock go); without, it is done
+ * now. */
+static void append_batched_locked(struct run *run, struct events_batch *b,
+				  const char *type, const char *data,
+				  size_t len)
+{
+	struct events_batch one;
+
+	if (!run->live)
+		return;
+	if (!b) {
+		b = &one;
+		b->n = 0;
+	}
+	if (run->events_fd >= 0) {
+		b->iov[b->n++] = (struct iovec){(void *)data, len};
+		b->iov[b->n++] = (struct iovec){"\n", 1};
+	}
+	if (b == &one || b->n == 2 * EVENTS_BATCH)
+		events_flush_locked(run, b);
 	stream_append(run->live, type, data, len);
+}
+
+static void append_locked(struct run *run, const char *type, const char *data,
+			  size_t len)
+{
+	append_batched_locked(run, NULL, type, data, len);
 }
 
 /* Steals obj. */
@@ -261,29 +316,38 @@ static void announce_positions_locked(struct runs *r)
 	}
 }
 
-/* The event type of a stored line: fast for the lines we wrote (type
- * first, compact), by parsing otherwise. */
-static void line_type(const char *line, size_t len, char type[LINE_TYPE_MAX])
+/* The type of a line that begins {"type":"NAME" (the engine's lines:
+ * type first, compact).  False for any other line. */
+static bool line_type_fast(const char *line, size_t len,
+			   char type[LINE_TYPE_MAX])
 {
 	static const char prefix[] = "{\"type\":\"";
 	const size_t plen = sizeof(prefix) - 1;
+	size_t i = 0;
+
+	if (len <= plen || memcmp(line, prefix, plen) != 0)
+		return false;
+	while (plen + i < len && i < LINE_TYPE_MAX - 1 &&
+	       ((line[plen + i] >= 'a' && line[plen + i] <= 'z') ||
+		line[plen + i] == '_')) {
+		type[i] = line[plen + i];
+		i++;
+	}
+	if (i == 0 || plen + i >= len || line[plen + i] != '"')
+		return false;
+	type[i] = '\0';
+	return true;
+}
+
+/* The event type of a stored line: fast for the lines we wrote, by
+ * parsing otherwise. */
+static void line_type(const char *line, size_t len, char type[LINE_TYPE_MAX])
+{
 	json_t *obj;
 	const char *name;
 
-	if (len > plen && memcmp(line, prefix, plen) == 0) {
-		size_t i = 0;
-
-		while (plen + i < len && i < LINE_TYPE_MAX - 1 &&
-		       ((line[plen + i] >= 'a' && line[plen + i] <= 'z') ||
-			line[plen + i] == '_')) {
-			type[i] = line[plen + i];
-			i++;
-		}
-		if (i > 0 && plen + i < len && line[plen + i] == '"') {
-			type[i] = '\0';
-			return;
-		}
-	}
+	if (line_type_fast(line, len, type))
+		return;
 	obj = json_loadb(line, len, 0, NULL);
 	name = json_string_value(json_object_get(obj, "type"));
 	util_strlcpy(type, name ? name : "message", LINE_TYPE_MAX);
@@ -1246,6 +1310,7 @@ static bool type_valid(const char *type)
 void runs_lines(struct runs *r, struct run *run, const char *buf, size_t len)
 {
 	size_t start = 0;
+	struct events_batch batch = {.n = 0};
 
 	(void)r;
 	pthread_mutex_lock(&run->append_lock);
@@ -1257,31 +1322,54 @@ void runs_lines(struct runs *r, struct run *run, const char *buf, size_t len)
 		char *redo = NULL;
 		json_t *ev;
 
+		char fast[LINE_TYPE_MAX];
+
 		start += n + 1;
 		if (n == 0)
 			continue;
-		ev = json_loadb(line, n, 0, NULL);
-		type = json_string_value(json_object_get(ev, "type"));
-		if (!json_is_object(ev) || !type || !type_valid(type)) {
+		/* The lines the engine writes (a sound object, type first,
+		 * no CR) go on as they are, checked without being built;
+		 * only a summary, or anything else, is parsed. */
+		ev = NULL;
+		type = NULL;
+		if (jsonline_is_object(line, n) && !memchr(line, '\r', n) &&
+		    line_type_fast(line, n, fast) &&
+		    strcmp(fast, "summary") != 0)
+			type = fast;
+		if (!type) {
+			ev = json_loadb(line, n, 0, NULL);
+			type = json_string_value(json_object_get(ev, "type"));
+		}
+		if ((ev && !json_is_object(ev)) || !type || !type_valid(type)) {
 			fprintf(stderr,
 				"overlap: run %s: runner line skipped: %.80s\n",
 				run->id, line);
 			json_decref(ev);
 			continue;
 		}
-		note_line(run, type, ev);
-		/* SSE data cannot hold a bare CR; JSON allows it as space. */
-		if (memchr(line, '\r', n)) {
-			redo = json_dumps(ev, JSON_COMPACT);
-			if (redo) {
-				line = redo;
-				n = strlen(redo);
+		if (ev) {
+			note_line(run, type, ev);
+			/* SSE data cannot hold a bare CR; JSON allows it
+			 * as space. */
+			if (memchr(line, '\r', n)) {
+				redo = json_dumps(ev, JSON_COMPACT);
+				if (redo) {
+					line = redo;
+					n = strlen(redo);
+				}
 			}
 		}
-		append_locked(run, type, line, n);
+		if (redo) {
+			/* The batch would outlive redo: this one now. */
+			events_flush_locked(run, &batch);
+			append_locked(run, type, line, n);
+		} else {
+			append_batched_locked(run, &batch, type, line, n);
+		}
 		free(redo);
 		json_decref(ev);
 	}
+	events_flush_locked(run, &batch);
 	pthread_mutex_unlock(&run->append_lock);
 }
 
