@@ -87,6 +87,18 @@ static void build(struct trace *t, const struct case_spec *c)
 	}
 }
 
+/* Four tasks wait 200 ms each; the fifth computes 150 ms; the loop lagged
+ * 150 ms behind. */
+#define BLOCKED_LOOP                                                           \
+	.n_tasks = 5,                                                          \
+	.segs = {{0, ST_IO, 0, 200 * MS},                                      \
+		 {1, ST_IO, 0, 200 * MS},                                      \
+		 {2, ST_IO, 0, 200 * MS},                                      \
+		 {3, ST_IO, 0, 200 * MS},                                      \
+		 {4, ST_COMPUTE, 0, 150 * MS}},                                \
+	.n_segs = 5, .lag_ns = 150 * MS, .wall_ns = 200 * MS,                  \
+	.speedup = 950.0 / 200.0, .parallelism = 0.75, .peak_inflight = 5
+
 static const struct case_spec cases[] = {
 	{
 		.name = "io one after another",
@@ -317,23 +329,11 @@ static const struct case_spec cases[] = {
 			      "spent 100% of their time computing",
 	},
 	{
-		/* Four tasks wait 50 ms each; the fifth computes 150 ms on
-		 * the loop, and the waits that came due meanwhile were seen
-		 * 150 ms late. */
+		/* The waits that came due while the fifth task computed on
+		 * the loop were seen 150 ms late. */
 		.name = "a blocked loop: waits overlap, the loop lags",
 		.model = "asyncio",
-		.n_tasks = 5,
-		.segs = {{0, ST_IO, 0, 200 * MS},
-			 {1, ST_IO, 0, 200 * MS},
-			 {2, ST_IO, 0, 200 * MS},
-			 {3, ST_IO, 0, 200 * MS},
-			 {4, ST_COMPUTE, 0, 150 * MS}},
-		.n_segs = 5,
-		.lag_ns = 150 * MS,
-		.wall_ns = 200 * MS,
-		.speedup = 950.0 / 200.0,
-		.parallelism = 0.75,
-		.peak_inflight = 5,
+		BLOCKED_LOOP,
 		.bound = "io",
 		.recommend = "asyncio-executor",
 		.why_has = {"blocked it for up to 150 ms (max loop lag)",
@@ -344,18 +344,7 @@ static const struct case_spec cases[] = {
 		 * no such sentence, and asyncio stays the advice. */
 		.name = "loop lag is said only of asyncio",
 		.model = "threads",
-		.n_tasks = 5,
-		.segs = {{0, ST_IO, 0, 200 * MS},
-			 {1, ST_IO, 0, 200 * MS},
-			 {2, ST_IO, 0, 200 * MS},
-			 {3, ST_IO, 0, 200 * MS},
-			 {4, ST_COMPUTE, 0, 150 * MS}},
-		.n_segs = 5,
-		.lag_ns = 150 * MS,
-		.wall_ns = 200 * MS,
-		.speedup = 950.0 / 200.0,
-		.parallelism = 0.75,
-		.peak_inflight = 5,
+		BLOCKED_LOOP,
 		.bound = "io",
 		.recommend = "asyncio",
 		.why_has = {"waiting overlaps even in one thread"},
