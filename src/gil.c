@@ -144,8 +144,13 @@ static bool spin_take(struct gil *g)
  * sleeps leaves the word at GIL_CONTENDED so the release wakes someone). */
 static void sleep_take(struct gil *g)
 {
-	if (atomic_fetch_add(&g->waiters, 1) == 0)
+	/* The first waiter's arrival is in place before a holder can see it
+	 * waiting: counted the other way round, a holder could take a waiter
+	 * that has just come for one that has waited since the last switch,
+	 * and drop the GIL to it before a whole interval. */
+	if (atomic_load(&g->waiters) == 0)
 		atomic_store(&g->first_wait_ns, util_mono_ns());
+	atomic_fetch_add(&g->waiters, 1);
 	while (atomic_exchange(&g->lock, GIL_CONTENDED) != GIL_FREE)
 		futex(&g->lock, FUTEX_WAIT_PRIVATE, GIL_CONTENDED);
 	atomic_fetch_sub(&g->waiters, 1);
@@ -174,7 +179,7 @@ void gil_release(struct gil *g)
 
 bool gil_drop_requested(struct gil *g)
 {
-	if (!atomic_load_explicit(&g->waiters, memory_order_relaxed))
+	if (!atomic_load_explicit(&g->waiters, memory_order_acquire))
 		return false;
 	int64_t since = atomic_load_explicit(&g->switched_ns,
 					     memory_order_relaxed);
