@@ -273,3 +273,50 @@ test('a deadlocked run says so once, and names what each task waits for',
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+test('rows per lane show what each worker did, not the tasks queued for it',
+     { timeout: 60000 }, async () => {
+	/* Four sleeps on two workers: two of them queue for the first two. */
+	const id = await submit(server.base, {
+		workload: 'fetch', model: 'thread-pool',
+		params: { tasks: 4, duration: '80ms', io: 'sleep' },
+		options: { workers: 2 } });
+	const trace = await waitForRun(server.base, id);
+	const queued = trace.segments.filter(s => s.state === 'queued' &&
+		s.t1_ns - s.t0_ns > 40e6);
+	assert.equal(queued.length, 2, 'two tasks wait for a worker');
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${id}&rows=lanes` });
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	assert.equal(await page.isVisible('#rows-note'), true);
+	const bars = () => page.evaluate(() => {
+		const chart = window.Chart.getChart('timeline');
+		const out = [];
+		for (const ds of chart.data.datasets)
+			for (const item of ds.data)
+				out.push([item.y, ds.label, item.x[0], item.x[1]]);
+		return out.sort((a, b) => a[0] - b[0] || a[2] - b[2]);
+	});
+	/* Every segment but the queued ones, on its lane's row; the time a
+	 * task waited for a worker no longer covers that worker's sleep. */
+	const rowOf = new Map(trace.lanes.map((lane, i) => [lane.id, i]));
+	const want = trace.segments.filter(s => s.state !== 'queued')
+		.map(s => [rowOf.get(s.lane), s.state, s.t0_ns / 1e6,
+			   s.t1_ns / 1e6])
+		.sort((a, b) => a[0] - b[0] || a[2] - b[2]);
+	assert.deepEqual(await bars(), want);
+	for (const q of queued) {
+		const row = rowOf.get(q.lane);
+		const mid = (q.t0_ns + q.t1_ns) / 2e6;
+		assert.ok(want.some(([r, state, t0, t1]) => r === row &&
+			state === 'sleep' && t0 <= mid && mid <= t1),
+		'the worker slept for another task meanwhile');
+	}
+	/* Rows per task keep the queued time. */
+	await page.getByRole('radio', { name: 'Tasks' }).check();
+	assert.equal(await page.isVisible('#rows-note'), false);
+	assert.equal((await bars()).filter(b => b[1] === 'queued').length,
+		     trace.segments.filter(s => s.state === 'queued').length);
+	assert.deepEqual(errors, []);
+	await context.close();
+});

@@ -370,11 +370,18 @@ function writeAddress()
 		history.replaceState(null, '', hash);
 }
 
+/* Rows per task or per lane; the note says what a lane's row shows. */
+function showRows(mode)
+{
+	timeline.setRowMode(mode);
+	byId('rows-note').hidden = mode !== 'lane';
+}
+
 function setRows(mode)
 {
 	for (const radio of document.querySelectorAll('input[name="rows"]'))
 		radio.checked = radio.value === mode;
-	timeline.setRowMode(mode);
+	showRows(mode);
 }
 
 function route()
@@ -491,7 +498,7 @@ function bindControls()
 	for (const radio of document.querySelectorAll('input[name="rows"]'))
 		radio.addEventListener('change', () => {
 			if (radio.checked)
-				timeline.setRowMode(radio.value);
+				showRows(radio.value);
 			writeAddress();
 		});
 	byId('zoom-in').addEventListener('click', () => timeline.zoomBy(1.5));

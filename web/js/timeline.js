@@ -29,6 +29,10 @@ import { el, clear } from './dom.js';
 
 const NATIVE_MAX = 2000;
 const BAR_FRACTION = 0.8;
+/* A queued task waits for a lane and is on none yet: the trace files its
+ * queued time under the lane that later runs it, where it would cover what
+ * that lane was doing meanwhile, so rows per lane leave it out. */
+const QUEUED = STATES.indexOf('queued');
 const TIME_TITLE = 'time since the run started';
 /* Waiting states first, working states last, so compute lands on top where
  * segments of a lane overlap. */
@@ -309,6 +313,13 @@ export class Timeline {
 		return index;
 	}
 
+	/* Whether seg has a place in the rows: in rows per lane, a queued
+	 * segment has none (see QUEUED). */
+	shows(seg)
+	{
+		return this.rowMode !== 'lane' || seg.state !== QUEUED;
+	}
+
 	rowFor(seg)
 	{
 		const key = this.rowMode === 'lane' ? seg.lane : seg.task;
@@ -328,6 +339,8 @@ export class Timeline {
 		const datasets = this.chart.data.datasets;
 		for (let i = this.seen; i < segs.length; i++) {
 			const seg = segs[i];
+			if (!this.shows(seg))
+				continue;
 			const row = this.rowFor(seg);
 			const list = this.rowSegs[row];
 			if (list.length && list[list.length - 1].t0 > seg.t0)
@@ -808,7 +821,7 @@ export class Timeline {
 		const nowPx = x.getPixelForValue(this.nowNs() / 1e6);
 		const lines = rowPx < 1 ? new Map() : null;
 		for (const [task, open] of data.open) {
-			if (this.hidden.has(open.state))
+			if (this.hidden.has(open.state) || !this.shows(open))
 				continue;
 			const key = this.rowMode === 'lane' ? open.lane : task;
 			const row = this.rowOf.get(key);
@@ -910,7 +923,8 @@ export class Timeline {
 			return { seg: best, open: false };
 		for (const [task, open] of this.data.open) {
 			const key = this.rowMode === 'lane' ? open.lane : task;
-			if (this.rowOf.get(key) === row && open.t0 <= t)
+			if (this.shows(open) && this.rowOf.get(key) === row &&
+			    open.t0 <= t)
 				return { seg: { ...open, task, t1: null },
 					 open: true };
 		}
