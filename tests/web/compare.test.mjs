@@ -193,3 +193,85 @@ test('a compare whose runs were deleted says so, and draws the rest',
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+/* Starts a compare through the API and waits for all of its runs. */
+async function compareOf(body)
+{
+	const created = await api(server.base, '/api/compares', {
+		method: 'POST', body });
+	assert.equal(created.status, 202, created.text);
+	const id = created.body.id;
+	for (const runId of created.body.runs)
+		await waitForRun(server.base, runId);
+	return { id, compare: (await api(server.base,
+					 `/api/compares/${id}`)).body };
+}
+
+test('a run that deadlocks is no baseline and has no bars',
+     { timeout: 120000 }, async () => {
+	/* One producer and a queue of two: sequential runs the producer
+	 * to the full queue and never starts the consumer. */
+	const { id, compare } = await compareOf({
+		workload: 'pipeline',
+		models: ['sequential', 'threads', 'asyncio'],
+		params: { producers: 1, consumers: 1, capacity: 2, items: 6,
+			  produce: '1ms', consume: '1ms' } });
+	const status = Object.fromEntries(compare.runs.map(r =>
+		[r.model, r.status]));
+	assert.deepEqual(status, { sequential: 'deadlock', threads: 'done',
+				   asyncio: 'done' });
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#compare=${id}` });
+	await page.waitForSelector('#compare-bars[data-complete="true"]');
+	const verdict = await page.textContent('#compare-verdict');
+	assert.match(verdict, /Did not finish: sequential \(deadlock\), so its time is left out\./);
+	/* Measured against the slowest run that finished, never against
+	 * the time it took to find the deadlock. */
+	assert.doesNotMatch(verdict, /than sequential/);
+	const done = compare.runs.filter(r => r.status === 'done');
+	const slowest = done.reduce((a, b) =>
+		(b.summary.wall_ns > a.summary.wall_ns ? b : a));
+	assert.match(verdict, new RegExp(`than ${slowest.model} \\(.*\\), ` +
+					 'the slowest run that finished'));
+	const bars = await page.evaluate(() => {
+		const chart = window.Chart.getChart('compare-bars');
+		return { labels: chart.data.labels,
+			 wall: chart.data.datasets[0].data,
+			 speedup: chart.data.datasets[1].data };
+	});
+	assert.deepEqual(bars.labels, ['sequential (deadlock)', 'threads',
+				       'asyncio']);
+	assert.equal(bars.wall[0], null);
+	assert.equal(bars.speedup[0], null);
+	assert.deepEqual(bars.wall.slice(1), done.map(r =>
+		r.summary.wall_ns / 1e9));
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a compare names the models that lost updates', { timeout: 120000 },
+     async () => {
+	/* An await between the read and the write: every asyncio task
+	 * reads the same value, sequential loses nothing. */
+	const { id, compare } = await compareOf({
+		workload: 'counter', models: ['sequential', 'asyncio'],
+		params: { tasks: 3, increments: 200, await: 'yes' } });
+	const lost = Object.fromEntries(compare.runs.map(r =>
+		[r.model, r.summary.checks.lost]));
+	assert.equal(lost.sequential, 0);
+	assert.ok(lost.asyncio > 0, 'asyncio lost updates');
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#compare=${id}` });
+	await page.waitForSelector('#compare-bars[data-complete="true"]');
+	const check = model => page.locator('#compare-stack .compare-run',
+		{ has: page.locator('h4', { hasText: model }) })
+		.locator('.compare-check');
+	assert.equal(await check('sequential').isVisible(), false);
+	assert.equal(await check('asyncio').textContent(),
+		     `${lost.asyncio.toLocaleString('en-US')} updates lost`);
+	assert.match(await page.textContent('#compare-verdict'),
+		     new RegExp('Updates were lost under asyncio \\(' +
+				`${lost.asyncio.toLocaleString('en-US')}\\)\\.`));
+	assert.deepEqual(errors, []);
+	await context.close();
+});

@@ -20,7 +20,7 @@ import { getCompare, getRun } from './api.js';
 import { openStream } from './stream.js';
 import { RunData, isFinished } from './trace.js';
 import { Timeline } from './timeline.js';
-import { formatNs, formatRatio } from './format.js';
+import { formatNs, formatRatio, formatCount } from './format.js';
 import { el, clear } from './dom.js';
 import { themeColours } from './palette.js';
 
@@ -44,6 +44,42 @@ function wallTick(seconds)
 function speedupTick(value)
 {
 	return `${Number(value.toFixed(2))}×`;
+}
+
+/* "a", "a and b", "a, b and c". */
+function names(list)
+{
+	return list.length < 2 ? list.join('') :
+		`${list.slice(0, -1).join(', ')} and ${list.at(-1)}`;
+}
+
+/* A check of a run that went wrong, in a few words, or ''. */
+function checkWords(summary)
+{
+	const checks = (summary && summary.checks) || {};
+	if (checks.lost > 0)
+		return `${formatCount(checks.lost)} updates lost`;
+	if (checks.failed > 0)
+		return `${formatCount(checks.failed)} requests failed`;
+	return '';
+}
+
+/* The compare's wrong answers: "Updates were lost under threads
+ * (280,471) and thread-pool (1,002)." */
+function checkSentences(entries)
+{
+	const out = [];
+	const count = (key, words) => {
+		const hit = entries.filter(e => e.data.summary &&
+			e.data.summary.checks &&
+			e.data.summary.checks[key] > 0);
+		if (hit.length)
+			out.push(`${words} ${names(hit.map(e => `${e.model} ` +
+				`(${formatCount(e.data.summary.checks[key])})`))}.`);
+	};
+	count('lost', 'Updates were lost under');
+	count('failed', 'Requests failed under');
+	return out;
 }
 
 export class CompareView {
@@ -180,11 +216,17 @@ export class CompareView {
 	}
 
 	/*
-	 * The lesson in two sentences once every run still here has ended,
+	 * The lesson in a few sentences once every run still here has ended,
 	 * measured against sequential (the one-after-another baseline):
 	 * "Fastest: threads and asyncio, 2.00 s, 3.00× faster than
 	 * sequential (6.00 s). No faster than sequential: process-pool."
-	 * Without a sequential run, the fastest against the slowest.
+	 * Without a sequential run that finished, against the slowest run
+	 * that did.  A run that deadlocked or failed has no time to compare
+	 * and is named apart; a run that finished sooner while overlapping
+	 * nothing (speedup about 1×) is said to have done its work faster,
+	 * which on a busy machine is the machine, not the model; and lost
+	 * updates or failed requests are named, since a model can be fast
+	 * and wrong.
 	 */
 	showVerdict()
 	{
@@ -195,29 +237,38 @@ export class CompareView {
 		if (alive.length < 2 || !alive.every(e => e.data &&
 		    e.data.ended))
 			return;
-		const timed = alive.filter(e => e.data.summary &&
-			e.data.summary.wall_ns > 0);
-		if (timed.length < 2)
-			return;
 		const wall = e => e.data.summary.wall_ns;
-		const names = list => {
-			const m = list.map(e => e.model);
-			return m.length < 2 ? m.join('') :
-				`${m.slice(0, -1).join(', ')} and ${m.at(-1)}`;
-		};
+		const timed = alive.filter(e => e.data.status === 'done' &&
+			e.data.summary && wall(e) > 0);
+		const unfinished = alive.filter(e => e.data.status !== 'done');
+		const tail = [];
+		if (unfinished.length)
+			tail.push(`Did not finish: ${names(unfinished.map(e =>
+				`${e.model} (${e.data.status})`))}, so ` +
+				`${unfinished.length === 1 ? 'its time is' :
+					'their times are'} left out.`);
+		const checks = checkSentences(alive);
+		if (timed.length < 2) {
+			this.verdictLine(timed.length ? `Only ${timed[0].model} ` +
+				'finished: there is nothing to compare it ' +
+				'with.' : 'No run finished: there is nothing ' +
+				'to compare.', [...tail, ...checks]);
+			return;
+		}
 		const base = timed.find(e => e.model === 'sequential') ||
 			timed.reduce((a, b) => (wall(b) > wall(a) ? b : a));
 		const others = timed.filter(e => e !== base);
 		const best = Math.min(...others.map(wall));
 		const fastest = others.filter(e => wall(e) <= best * 1.05);
 		const gain = wall(base) / best;
-		const what = `${base.model} (${formatNs(wall(base))})`;
+		const what = `${base.model} (${formatNs(wall(base))})` +
+			(base.model === 'sequential' ? '' :
+				', the slowest run that finished');
 		if (gain < MUCH_FASTER) {
-			this.verdict.append(el('strong', 'diagnosis-head',
-				`No model was much faster than ${what}.`),
-			document.createTextNode('Nothing in this workload ' +
-				'overlaps better under one model than under ' +
-				'another.'));
+			this.verdictLine(`No model was much faster than ${what}.`,
+				['Nothing in this workload overlaps better ' +
+				 'under one model than under another.', ...tail,
+				 ...checks]);
 			return;
 		}
 		for (const entry of fastest)
@@ -233,11 +284,31 @@ export class CompareView {
 					wall(e))} faster`).join('; ') + '.');
 		if (slow.length)
 			words.push(`No faster than ${base.model}: ` +
-				`${names(slow)}.`);
-		this.verdict.append(el('strong', 'diagnosis-head',
-			`Fastest: ${names(fastest)}, ${formatNs(best)}, ` +
-			`${formatRatio(gain)} faster than ${what}.`),
-		document.createTextNode(words.join(' ')));
+				`${names(slow.map(e => e.model))}.`);
+		/* Sooner, yet nothing overlapped: the work itself took less
+		 * time than under the baseline. */
+		const alone = [...fastest, ...between].filter(e =>
+			!(e.data.summary.speedup >= MUCH_FASTER));
+		if (alone.length) {
+			const one = alone.length === 1;
+			words.push(`${names(alone.map(e => e.model))} ` +
+				'overlapped nothing (speedup about 1×): ' +
+				`${one ? 'it' : 'they'} finished sooner because ` +
+				`${one ? 'its' : 'their'} tasks' own work took ` +
+				'less time, not because anything ran at once.');
+		}
+		this.verdictLine(`Fastest: ${names(fastest.map(e => e.model))}, ` +
+			`${formatNs(best)}, ${formatRatio(gain)} faster than ` +
+			`${what}.`, [...words, ...tail, ...checks]);
+	}
+
+	/* The verdict: a sentence in bold, then the others. */
+	verdictLine(head, sentences)
+	{
+		this.verdict.append(el('strong', 'diagnosis-head', head));
+		if (sentences.length)
+			this.verdict.append(document.createTextNode(
+				sentences.join(' ')));
 	}
 
 	addEntry(run)
@@ -247,7 +318,9 @@ export class CompareView {
 		const head = el('div', 'compare-run-head');
 		const title = el('h4', null, model);
 		const meta = el('span', 'compare-meta', run.status || '');
-		head.append(title, meta);
+		const check = el('span', 'compare-check');
+		check.hidden = true;
+		head.append(title, meta, check);
 		if (run.status === 'deleted' || !run.id) {
 			section.append(head, el('p', 'compare-gone',
 				run.id ? 'This run was deleted: its timeline ' +
@@ -274,7 +347,7 @@ export class CompareView {
 		box.hidden = true;
 		section.append(head, waiting, box);
 		this.stack.append(section);
-		const entry = { model, id: run.id, run, meta, data: null,
+		const entry = { model, id: run.id, run, meta, check, data: null,
 				box, waiting };
 		entry.timeline = new Timeline(canvas, box, {
 			compact: true,
@@ -390,6 +463,9 @@ export class CompareView {
 			parts.push(`speedup ${formatRatio(data.summary.speedup)}`);
 		}
 		entry.meta.textContent = parts.filter(Boolean).join(' · ');
+		const wrong = checkWords(data.summary);
+		entry.check.textContent = wrong;
+		entry.check.hidden = !wrong;
 	}
 
 	/* Every timeline gets the longest run's extent as its time axis. */
@@ -427,11 +503,17 @@ export class CompareView {
 	updateBars()
 	{
 		const alive = this.entries.filter(e => !e.gone);
-		const labels = alive.map(e => e.model);
-		const wall = alive.map(e => (e.data && e.data.summary ?
+		/* A run that ended otherwise than done (a deadlock, say)
+		 * keeps its place with no bars: its time is no result. */
+		const failed = e => e.data && e.data.ended &&
+			e.data.status !== 'done';
+		const labels = alive.map(e => (failed(e) ?
+			`${e.model} (${e.data.status})` : e.model));
+		const timed = e => e.data && e.data.summary && !failed(e);
+		const wall = alive.map(e => (timed(e) ?
 			e.data.summary.wall_ns / 1e9 : null));
-		const speedup = alive.map(e => (e.data &&
-			e.data.summary ? e.data.summary.speedup : null));
+		const speedup = alive.map(e => (timed(e) ?
+			e.data.summary.speedup : null));
 		if (!this.bars) {
 			this.bars = this.createBars();
 		}
