@@ -204,23 +204,24 @@ static void table_del_locked(struct runs *r, struct run *run)
 
 /* Appends one event line to the events file and the live stream.  Caller
  * holds run->append_lock. */
-/* Lines (with their newlines) waiting to be appended to a run's events
- * file in one writev: a runner's read holds hundreds of them. */
+/* Lines waiting to be appended to a run's events file in one writev (a
+ * runner's read holds hundreds of them) and then handed to the viewers:
+ * the file first, so a viewer never sees what a crash could lose. */
 #define EVENTS_BATCH 256
 
 struct events_batch {
-	struct iovec iov[2 * EVENTS_BATCH];
-	int n;
+	struct iovec iov[2 * EVENTS_BATCH]; /* each line, then its newline */
+	char types[EVENTS_BATCH][LINE_TYPE_MAX];
+	int n; /* lines */
 };
 
-/* Appends what batch holds to the events file, all of it or an error on
- * stderr.  Caller holds run->append_lock. */
+/* Appends the batch's lines to the events file (all of them, or an error on
+ * stderr), then to the live stream.  Caller holds run->append_lock. */
 static void events_flush_locked(struct run *run, struct events_batch *b)
 {
 	struct iovec *iov = b->iov;
-	int n = b->n;
+	int n = 2 * b->n;
 
-	b->n = 0;
 	while (run->events_fd >= 0 && n > 0) {
 		ssize_t done = writev(run->events_fd, iov, n);
 
@@ -230,7 +231,7 @@ static void events_flush_locked(struct run *run, struct events_batch *b)
 			fprintf(stderr,
 				"overlap: run %s: events file write failed\n",
 				run->id);
-			return;
+			break;
 		}
 		/* A short write: go on after what was written. */
 		while (n > 0 && (size_t)done >= iov->iov_len) {
@@ -243,36 +244,35 @@ static void events_flush_locked(struct run *run, struct events_batch *b)
 			iov->iov_len -= (size_t)done;
 		}
 	}
+	for (int i = 0; i < b->n; i++)
+		stream_append(run->live, b->types[i], b->iov[2 * i].iov_base,
+			      b->iov[2 * i].iov_len);
+	b->n = 0;
 }
 
-/* Caller holds run->append_lock.  With a batch, the file write waits in it
- * (the caller flushes before it lets the lock go); without, it is done
- * now. */
+/* Caller holds run->append_lock, and flushes b before data goes away or
+ * the lock is let go. */
 static void append_batched_locked(struct run *run, struct events_batch *b,
 				  const char *type, const char *data,
 				  size_t len)
 {
-	struct events_batch one;
-
 	if (!run->live)
 		return;
-	if (!b) {
-		b = &one;
-		b->n = 0;
-	}
-	if (run->events_fd >= 0) {
-		b->iov[b->n++] = (struct iovec){(void *)data, len};
-		b->iov[b->n++] = (struct iovec){"\n", 1};
-	}
-	if (b == &one || b->n == 2 * EVENTS_BATCH)
+	b->iov[2 * b->n] = (struct iovec){(void *)data, len};
+	b->iov[2 * b->n + 1] = (struct iovec){"\n", 1};
+	util_strlcpy(b->types[b->n], type, LINE_TYPE_MAX);
+	if (++b->n == EVENTS_BATCH)
 		events_flush_locked(run, b);
-	stream_append(run->live, type, data, len);
 }
 
 static void append_locked(struct run *run, const char *type, const char *data,
 			  size_t len)
 {
-	append_batched_locked(run, NULL, type, data, len);
+	struct events_batch one;
+
+	one.n = 0;
+	append_batched_locked(run, &one, type, data, len);
+	events_flush_locked(run, &one);
 }
 
 /* Steals obj. */
@@ -1310,9 +1310,10 @@ static bool type_valid(const char *type)
 void runs_lines(struct runs *r, struct run *run, const char *buf, size_t len)
 {
 	size_t start = 0;
-	struct events_batch batch = {.n = 0};
+	struct events_batch batch;
 
 	(void)r;
+	batch.n = 0;
 	pthread_mutex_lock(&run->append_lock);
 	while (start < len) {
 		const char *line = buf + start;
