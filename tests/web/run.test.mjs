@@ -60,12 +60,15 @@ async function rowLabels(page)
 	});
 }
 
+const saved = new Map();	/* button -> the file name it saved under */
+
 async function download(page, name)
 {
 	const [file] = await Promise.all([
 		page.waitForEvent('download'),
 		page.getByRole('button', { name, exact: true }).click(),
 	]);
+	saved.set(name, file.suggestedFilename());
 	return readFile(await file.path());
 }
 
@@ -227,6 +230,14 @@ test('the exports are the API\'s files and the chart as PNG',
 	assert.deepEqual([...png.subarray(0, 8)],
 			 [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 	assert.ok(png.length > 2000, 'the PNG holds a drawing');
+	/* Four files, four names: the Chrome trace is not a second
+	 * overlap-ID.json beside the trace. */
+	assert.deepEqual(Object.fromEntries(saved), {
+		'Export JSON': `overlap-${runId}.json`,
+		'Export Chrome trace': `overlap-${runId}-chrome.json`,
+		'Export ASCII': `overlap-${runId}.txt`,
+		'Export PNG': `overlap-${runId}.png`,
+	});
 	assert.deepEqual(errors, []);
 	await context.close();
 });
@@ -313,6 +324,8 @@ test('a running run can be cancelled from the page', { timeout: 60000 },
 		(await page.evaluate(() => location.hash)).slice(5));
 	/* Wait until the page shows the run going (a sleep is open). */
 	await page.waitForSelector('#view-status:text("running")');
+	/* Both sleeps counted while open. */
+	await page.waitForSelector('#activity[data-peak="2"]');
 	await page.getByRole('button', { name: 'Cancel run' }).click();
 	await page.waitForSelector('#timeline[data-complete="true"]',
 				   { timeout: 30000 });
@@ -320,6 +333,14 @@ test('a running run can be cancelled from the page', { timeout: 60000 },
 	assert.equal(trace.run.status, 'cancelled');
 	assert.equal(await page.textContent('#view-status'), 'cancelled');
 	assert.equal(await page.isVisible('#cancel-run'), false);
+	/* Said once, and why the rows are empty: the two sleeps were
+	 * still open, and the trace keeps finished steps only. */
+	assert.deepEqual(trace.segments, []);
+	assert.match(await page.textContent('#run-notice'),
+		     /^The run was cancelled while running\. 2 tasks were still running then, .* not in the trace/);
+	/* The activity chart agrees with the timeline: nothing recorded
+	 * (while the run went, the open sleeps counted). */
+	await page.waitForSelector('#activity[data-peak="0"]');
 	assert.deepEqual(errors, []);
 	await context.close();
 });
