@@ -320,3 +320,50 @@ test('rows per lane show what each worker did, not the tasks queued for it',
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+test('orders name the tasks as their rows do, and bytes read as bytes',
+     { timeout: 60000 }, async () => {
+	/* Three waits on one loop end shortest first. */
+	const id = await submit(server.base, {
+		workload: 'fetch', model: 'asyncio',
+		params: { durations: '60ms,90ms,30ms', io: 'sleep' } });
+	const trace = await waitForRun(server.base, id);
+	const { checks } = trace.summary;
+	const nameOf = taskId => trace.tasks.find(t => t.id === taskId).name;
+	assert.deepEqual(checks.finish_order.map(nameOf),
+			 ['request 3', 'request 1', 'request 2']);
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${id}` });
+	await page.waitForSelector('#cards .card-detail');
+	const details = Object.fromEntries(await page.locator(
+		'#cards .card-detail').evaluateAll(rows => rows.map(row => [
+		row.querySelector('dt').textContent,
+		row.querySelector('dd').textContent])));
+	assert.deepEqual(details, {
+		'results, in the order collected':
+			checks.collected.map(nameOf).join(', '),
+		'tasks, in the order they ended':
+			'request 3, request 1, request 2',
+		'collected with': 'gather',
+	});
+
+	/* Two files of 64 KiB: the bytes in all, in KiB. */
+	const files = await submit(server.base, {
+		workload: 'files', model: 'threads',
+		params: { files: 2, size: 65536, mode: 'write' } });
+	const filesTrace = await waitForRun(server.base, files);
+	assert.equal(filesTrace.summary.checks.bytes, 131072);
+	await page.evaluate(to => { location.hash = to; }, `#run=${files}`);
+	await page.waitForFunction(() => [...document.querySelectorAll(
+		'#cards dt')].some(dt => dt.textContent === 'bytes'));
+	const card = title => page.locator('#cards .card', {
+		has: page.locator('dt', { hasText: new RegExp(`^${title}$`) }) });
+	assert.equal(await card('bytes').locator('dd').first().textContent(),
+		     '128\u00a0KiB');
+	assert.equal(await card('bytes').locator('.card-help').textContent(),
+		     'written or read, in all');
+	assert.equal(await card('files').locator('.card-help').textContent(),
+		     'files written or read');
+	assert.deepEqual(errors, []);
+	await context.close();
+});

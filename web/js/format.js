@@ -72,6 +72,22 @@ export function formatCount(n)
 	return String(n);
 }
 
+/* Bytes in the binary unit that fits: "512 B", "4.00 MiB". */
+export function formatBytes(n)
+{
+	if (n === null || n === undefined || !Number.isFinite(n))
+		return '–';
+	const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+	let value = n;
+	let unit = 0;
+	while (Math.abs(value) >= 1024 && unit < units.length - 1) {
+		value /= 1024;
+		unit++;
+	}
+	return unit === 0 ? `${n}${NBSP}B` :
+		`${trim(value)}${NBSP}${units[unit]}`;
+}
+
 export function formatDate(iso)
 {
 	if (!iso)

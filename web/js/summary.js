@@ -17,8 +17,8 @@
 
 import { STATES, WORKING_STATES, stateColour, themeColours }
 	from './palette.js';
-import { formatNs, formatRatio, formatPercent, formatCount, axisUnit,
-	 formatAxisMs } from './format.js';
+import { formatNs, formatRatio, formatPercent, formatCount, formatBytes,
+	 axisUnit, formatAxisMs } from './format.js';
 import { el, clear } from './dom.js';
 
 const BUCKETS = 400;
@@ -41,6 +41,8 @@ const CHECK_HELP = {
 	failed: 'requests that failed every attempt',
 	retries: 'attempts after a failure',
 	max_in_flight: 'most requests at once',
+	files: 'files written or read',
+	bytes: 'written or read, in all',
 };
 
 const CHECK_WORDS = {
@@ -53,7 +55,17 @@ const CHECK_WORDS = {
 	failed: 'failed',
 	retries: 'retries',
 	max_in_flight: 'max in flight',
+	collected: 'results, in the order collected',
+	finish_order: 'tasks, in the order they ended',
+	collect_order: 'collected with',
 };
+
+/* Checks that list task ids: the rows' names say more than numbers
+ * counted from 0 ("request 3, request 1", not "2, 0"). */
+const TASK_LISTS = new Set(['collected', 'finish_order']);
+
+/* Checks that are a word about another check, not one of their own. */
+const CHECK_NOTES = new Set(['orders_truncated']);
 
 /* The series of the activity chart, bottom to top of the stack, and
  * which states count in each. */
@@ -236,6 +248,28 @@ export function checkSentence(checks)
 	return '';
 }
 
+/* Statuses that read as what happened to the run ("was cancelled"). */
+const PAST = { cancelled: true, interrupted: true };
+
+/*
+ * A run stopped from outside ends with no record of the steps its running
+ * tasks were in: the trace keeps finished steps only.  Says so, or ''.
+ */
+function unrecorded(data)
+{
+	const running = data.tasks.filter(t => t.start_ns !== null &&
+		t.start_ns !== undefined && (t.end_ns === null ||
+					     t.end_ns === undefined));
+	const n = running.length;
+	if (!data.ended || !PAST[data.status] || n === 0)
+		return '';
+	return `${formatCount(n)} ${n === 1 ? 'task was' : 'tasks were'} ` +
+		'still running then, and what ' + (n === 1 ? 'it was' :
+		'they were') + ' doing is not in the trace (it keeps ' +
+		'finished steps only), so ' + (n === 1 ? 'its row ends' :
+		'their rows end') + ' at the last step that finished.';
+}
+
 /* How many lanes the lane use names before it sums up the rest. */
 const LANES_NAMED = 8;
 
@@ -411,8 +445,16 @@ export class SummaryView {
 			let message = data.message || '';
 			if (message.startsWith(`${data.status}: `))
 				message = message.slice(data.status.length + 2);
-			this.notice.textContent = `The run ended with status ` +
-				`${data.status}` + (message ? `: ${message}` : '.');
+			/* "cancelled while running": one sentence, not
+			 * "status cancelled: cancelled while running". */
+			this.notice.textContent = PAST[data.status] &&
+				message.startsWith(`${data.status} `) ?
+				`The run was ${message}.` :
+				`The run ended with status ${data.status}` +
+				(message ? `: ${message}` : '.');
+			const lost = unrecorded(data);
+			if (lost)
+				this.notice.textContent += ` ${lost}`;
 		}
 		const sentence = s ? checkSentence(s.checks || {}) : '';
 		this.checkNotice.textContent = sentence;
@@ -422,7 +464,9 @@ export class SummaryView {
 				'Waiting for the runs ahead of this one.' :
 				data.ended ? '' :
 				'The summary appears when the run ends.';
-			this.updateActivity(data, false, nowNs);
+			/* An ended run draws what it has now, not what a
+			 * throttled update drew while it streamed. */
+			this.updateActivity(data, data.ended, nowNs);
 			return;
 		}
 		const cores = data.run && data.run.host &&
@@ -458,13 +502,24 @@ export class SummaryView {
 				value > 0;
 			const good = (key === 'lost' || key === 'failed') &&
 				value === 0;
-			this.card(name(key), formatCount(value),
+			this.card(name(key), key === 'bytes' ?
+				  formatBytes(value) : formatCount(value),
 				  CHECK_HELP[key] || 'a check of the workload',
 				  bad ? 'warn' : good ? 'ok' : 'check');
 		}
-		for (const [key, value] of checks)
-			if (typeof value !== 'number')
+		/* The engine lists at most the first few task ids of an
+		 * order, and says so. */
+		const truncated = Boolean(s.checks && s.checks.orders_truncated);
+		for (const [key, value] of checks) {
+			if (typeof value === 'number' || CHECK_NOTES.has(key))
+				continue;
+			if (TASK_LISTS.has(key) && Array.isArray(value))
+				this.detail(name(key), value.map(id =>
+					data.taskName(id)), truncated ?
+					data.tasks.length : value.length);
+			else
 				this.detail(name(key), value);
+		}
 		this.showDiagnosis(s.diagnosis);
 		this.updateActivity(data, true, nowNs);
 	}
@@ -488,15 +543,18 @@ export class SummaryView {
 				diagnosis.why));
 	}
 
-	detail(name, value)
+	/* A check that is a list or a word, on a line of its own; total:
+	 * how many the list stands for (more than it holds when cut). */
+	detail(name, value, total)
 	{
 		let text;
 		if (Array.isArray(value)) {
 			const shown = value.slice(0, 12).map(v =>
 				(typeof v === 'object' ? JSON.stringify(v) :
 					String(v)));
-			text = shown.join(', ') + (value.length > 12 ?
-				`, … (${value.length} in all)` : '');
+			const all = Math.max(total || 0, value.length);
+			text = shown.join(', ') + (all > shown.length ?
+				`, … (${formatCount(all)} in all)` : '');
 		} else if (typeof value === 'boolean') {
 			text = value ? 'yes' : 'no';
 		} else if (value && typeof value === 'object') {
