@@ -10,6 +10,10 @@
  *                with CLOCK_MONOTONIC, so only the server's path is timed)
  *   requests/s   GET /api/runs with wrk, 100 connections, 100 runs in the
  *                history
+ *   streamed     a real run of 100,000 asyncio tasks x 1 s while a viewer
+ *                follows it: its wall time, to set beside bench_asyncio's
+ *                (the same run with no server), which says how much
+ *                streaming the events stretches the run
  *
  * Prints markdown table rows: | measure | value | target |.
  * The overlap binary: $OVERLAP_BIN, else ../overlap beside this binary.
@@ -314,21 +318,26 @@ static double sse_rate(int port, const char *id, long *events)
 
 /* ---- first-event latency ------------------------------------------------ */
 
-/* A tiny request: returns the body (static buffer). */
-static const char *post_run(int port)
+/* A POST of body (or a GET when body is NULL) with Connection: close;
+ * returns the whole response, headers and all (static buffer). */
+static const char *http_call(int port, const char *path, const char *body)
 {
-	static char buf[4096];
-	const char *body = "{\"workload\":\"fetch\",\"model\":\"sequential\","
-			   "\"params\":{\"tasks\":1}}";
-	char req[512];
+	static char buf[1 << 16];
+	char req[1024];
 	size_t len = 0;
 	int fd = connect_port(port);
 
-	snprintf(req, sizeof(req),
-		 "POST /api/runs HTTP/1.1\r\nHost: localhost\r\n"
-		 "Content-Type: application/json\r\nContent-Length: %zu\r\n"
-		 "Connection: close\r\n\r\n%s",
-		 strlen(body), body);
+	if (body)
+		snprintf(req, sizeof(req),
+			 "POST %s HTTP/1.1\r\nHost: localhost\r\n"
+			 "Content-Type: application/json\r\n"
+			 "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+			 path, strlen(body), body);
+	else
+		snprintf(req, sizeof(req),
+			 "GET %s HTTP/1.1\r\nHost: localhost\r\n"
+			 "Connection: close\r\n\r\n",
+			 path);
 	if (write(fd, req, strlen(req)) < 0)
 		die("write");
 	for (;;) {
@@ -340,6 +349,49 @@ static const char *post_run(int port)
 	buf[len] = '\0';
 	close(fd);
 	return buf;
+}
+
+/* A tiny run: returns the response (static buffer). */
+static const char *post_run(int port)
+{
+	return http_call(port, "/api/runs",
+			 "{\"workload\":\"fetch\",\"model\":\"sequential\","
+			 "\"params\":{\"tasks\":1}}");
+}
+
+/* ---- a large run streamed ----------------------------------------------- */
+
+/* 100,000 asyncio tasks that each sleep 1 s, run by the real runner while a
+ * viewer follows its events: the run's wall time (the trace's), which the
+ * stream should not stretch beyond the same run's without a server
+ * (bench_asyncio).  *events: what the viewer read.  -1 on failure. */
+static double streamed_wall_s(int port, long *events)
+{
+	const char *resp, *p;
+	char id[32], req[256];
+	int fd;
+
+	resp = http_call(port, "/api/runs",
+			 "{\"workload\":\"fetch\",\"model\":\"asyncio\","
+			 "\"params\":{\"tasks\":100000,\"duration\":\"1s\","
+			 "\"io\":\"sleep\"}}");
+	p = strstr(resp, "\"id\":\"");
+	if (!p)
+		return -1;
+	snprintf(id, sizeof(id), "%.22s", p + 6);
+	fd = connect_port(port);
+	snprintf(req, sizeof(req),
+		 "GET /api/runs/%s/events HTTP/1.1\r\nHost: localhost\r\n\r\n",
+		 id);
+	if (write(fd, req, strlen(req)) < 0)
+		die("write");
+	*events = read_sse_count(fd); /* to the end event */
+	close(fd);
+	resp = http_call(port, "/api/runs", NULL);
+	p = strstr(resp, "\"wall_ns\":");
+	if (!strstr(resp, "\"status\":\"done\"") || !p)
+		return -1;
+	return strtod(p + 10, NULL) / 1e9;
 }
 
 /* Submits a run, connects a viewer, lets the runner go once the viewer
@@ -429,12 +481,12 @@ static int rm_entry(const char *path, const struct stat *sb, int flag,
 int main(int argc, char **argv)
 {
 	char bin[PATH_MAX], self[PATH_MAX], dir[] = "/tmp/overlap-bench-XXXXXX";
-	char data[PATH_MAX], data2[PATH_MAX], big_id[32];
+	char data[PATH_MAX], data2[PATH_MAX], data3[PATH_MAX], big_id[32];
 	const char *env = getenv("OVERLAP_BIN");
 	int64_t lat[LATENCY_REPS];
 	struct server s;
-	double cold, warm, rps;
-	long cold_n, warm_n;
+	double cold, warm, rps, streamed;
+	long cold_n, warm_n, streamed_n = 0;
 	ssize_t n;
 
 	if (argc > 1 && strcmp(argv[1], "run") == 0)
@@ -500,6 +552,16 @@ int main(int argc, char **argv)
 	server_stop(&s);
 	qsort(lat, LATENCY_REPS, sizeof(*lat), cmp_i64);
 
+	/* A large run with the real runner, followed live. */
+	snprintf(data3, sizeof(data3), "%s/data3", dir);
+	server_start(&s, bin, data3, NULL);
+	streamed = streamed_wall_s(s.port, &streamed_n);
+	server_stop(&s);
+	if (streamed < 0) {
+		fprintf(stderr, "bench_server: the streamed run failed\n");
+		return 1;
+	}
+
 	printf("| server: SSE events/s to one viewer, finished run of "
 	       "1,000,000 events (cached) | %.0f | >= 1,000,000 |\n",
 	       warm);
@@ -510,6 +572,9 @@ int main(int argc, char **argv)
 	       "%.2f ms; %.2f ms | <= 50 ms |\n",
 	       LATENCY_REPS, lat[LATENCY_REPS / 2] / 1e6,
 	       lat[LATENCY_REPS - 1] / 1e6);
+	printf("| server: asyncio, 100,000 tasks x 1 s, followed live by a "
+	       "viewer (%ld events): wall | %.3f s | - |\n",
+	       streamed_n, streamed);
 	if (rps >= 0)
 		printf("| server: GET /api/runs, wrk -t2 -c100, %d runs in the "
 		       "history | %.0f req/s | - |\n",
