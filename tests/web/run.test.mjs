@@ -326,7 +326,8 @@ test('a running run can be cancelled from the page', { timeout: 60000 },
 	await page.waitForSelector('#view-status:text("running")');
 	/* Both sleeps counted while open. */
 	await page.waitForSelector('#activity[data-peak="2"]');
-	await page.getByRole('button', { name: 'Cancel run' }).click();
+	await page.getByRole('button', { name: 'Cancel run', exact: true })
+		.click();
 	await page.waitForSelector('#timeline[data-complete="true"]',
 				   { timeout: 30000 });
 	const trace = await waitForRun(server.base, id, 30000);
@@ -342,5 +343,74 @@ test('a running run can be cancelled from the page', { timeout: 60000 },
 	 * (while the run went, the open sleeps counted). */
 	await page.waitForSelector('#activity[data-peak="0"]');
 	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('history cancels a run that goes, and keeps the keyboard\'s place',
+     { timeout: 90000 }, async () => {
+	const post = async spec => {
+		const created = await api(server.base, '/api/runs', {
+			method: 'POST', body: spec });
+		assert.equal(created.status, 202, created.text);
+		return created.body.id;
+	};
+	const long = { workload: 'fetch', model: 'threads',
+		params: { tasks: 1, duration: '30000', io: 'sleep' } };
+	/* The runs of the tests before, out of the way. */
+	for (const run of (await api(server.base, '/api/runs')).body.runs ||
+	     [])
+		await api(server.base, `/api/runs/${run.id}`, {
+			method: 'DELETE',
+			headers: { 'Content-Type': 'application/json' } });
+	const done = await post({ workload: 'fetch', model: 'threads',
+		params: { tasks: 1, duration: '20ms', io: 'sleep' } });
+	await waitForRun(server.base, done);
+	const first = await post(long);
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${first}` });
+	await page.waitForSelector('#view-status:text("running")');
+	const button = id => page.locator(
+		`.history-item[data-id="${id}"] .history-delete`);
+	const focusedOn = id => page.waitForFunction(run =>
+		document.activeElement === document.querySelector(
+			`.history-item[data-id="${run}"] .history-delete`), id);
+	/* The list is rebuilt when the shown run ends; the focus stays on
+	 * the control it was on. */
+	await button(done).focus();
+	await api(server.base, `/api/runs/${first}`, { method: 'DELETE',
+		headers: { 'Content-Type': 'application/json' } });
+	await page.waitForSelector(`.history-item[data-id="${first}"] ` +
+				   '.history-meta:text("cancelled")');
+	await focusedOn(done);
+
+	/* A run that has not ended is cancelled, not deleted: the button
+	 * says so, and the view stays on it. */
+	const going = await post(long);
+	await page.goto(`${server.base}/#run=${going}`);
+	await page.reload();	/* the hash alone does not re-read the list */
+	await page.waitForSelector('#view-status:text("running")');
+	assert.equal(await button(going).textContent(), 'Cancel');
+	assert.equal(await button(done).textContent(), 'Delete');
+	await button(going).focus();
+	await page.keyboard.press('Enter');
+	await page.waitForSelector('#view-status:text("cancelled")');
+	assert.equal(await page.evaluate(() => location.hash),
+		     `#run=${going}`);
+	await focusedOn(going);
+	assert.equal(await button(going).textContent(), 'Delete');
+	/* Deleted: the focus goes to the entry now in its place... */
+	await page.keyboard.press('Enter');
+	await focusedOn(first);
+	assert.equal((await api(server.base, `/api/runs/${going}`)).status,
+		     404);
+	/* ...and, with none left, to the history's heading. */
+	for (const id of [first, done]) {
+		await focusedOn(id);
+		await page.keyboard.press('Enter');
+	}
+	await page.waitForFunction(() => document.activeElement.id ===
+		'history-title');
+	assert.equal(await page.locator('.history-item').count(), 0);
+	assert.deepEqual(errors.filter(e => !/404/.test(e)), []);
 	await context.close();
 });

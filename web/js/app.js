@@ -96,6 +96,7 @@ const historyView = new HistoryView({
 	list: byId('history-list'),
 	empty: byId('history-empty'),
 	status: byId('history-status'),
+	heading: byId('history-title'),
 }, {
 	describe: entry => specText(state.catalog, entry),
 	onRefreshed: () => showCompareLink(),

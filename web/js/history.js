@@ -18,9 +18,10 @@ function summaryOf(entry)
 export class HistoryView {
 	/* describe(entry): the words for what the entry ran, or '';
 	 * onRefreshed() after every new list. */
-	constructor({ list, empty, status }, { onDeleted, describe,
-					       onRefreshed })
+	constructor({ list, empty, status, heading }, { onDeleted, describe,
+							onRefreshed })
 	{
+		this.heading = heading;
 		this.onRefreshed = onRefreshed || null;
 		this.compares = new Map();	/* run id -> compare id */
 		this.list = list;
@@ -50,6 +51,13 @@ export class HistoryView {
 			return;
 		}
 		this.status.textContent = '';
+		/* A list rebuilt under the keyboard's focus keeps it on the
+		 * same control of the same entry. */
+		const active = document.activeElement;
+		const kept = active && this.list.contains(active) ? {
+			id: active.closest('li').dataset.id,
+			className: active.classList[0],
+		} : null;
 		clear(this.list);
 		this.empty.hidden = runs.length > 0;
 		this.compares.clear();
@@ -59,6 +67,11 @@ export class HistoryView {
 				this.compares.set(entry.id, entry.compare);
 		}
 		this.list.dataset.count = String(runs.length);
+		if (kept) {
+			const target = this.control(kept.id, kept.className);
+			if (target)
+				target.focus();
+		}
 		if (this.onRefreshed)
 			this.onRefreshed();
 	}
@@ -98,11 +111,16 @@ export class HistoryView {
 					     `Open the compare of run ${id}`);
 			meta.append(document.createTextNode(' · '), compare);
 		}
-		const remove = el('button', 'history-delete', 'Delete');
+		/* The server cancels a run that has not ended, and keeps
+		 * it; the button says which it will do. */
+		const status = run.status || entry.status || '';
+		const going = status === 'queued' || status === 'running';
+		const verb = going ? 'Cancel' : 'Delete';
+		const remove = el('button', 'history-delete', verb);
 		remove.type = 'button';
 		const what = [run.workload, run.model, id].filter(Boolean);
 		remove.setAttribute('aria-label',
-				    `Delete run ${what.join(' ')}`);
+				    `${verb} run ${what.join(' ')}`);
 		remove.addEventListener('click', () => this.remove(id, remove));
 		const spec = this.describe({ workload: run.workload,
 					     model: run.model,
@@ -116,19 +134,48 @@ export class HistoryView {
 		return item;
 	}
 
+	/* The control of class className in the entry of run id, or null. */
+	control(id, className)
+	{
+		const item = [...this.list.children].find(li =>
+			li.dataset.id === id);
+		return item && className ?
+			item.querySelector(`.${className}`) : null;
+	}
+
+	/* Deletes (or cancels) run id.  Whoever pressed the button keeps
+	 * their place: the focus moves to the button of the same entry (a
+	 * cancelled run stays), else of the entry now in its place (or the
+	 * one before), else to the heading; never to the page. */
 	async remove(id, button)
 	{
+		const item = button.closest('li');
+		const index = [...this.list.children].indexOf(item);
+		const hadFocus = document.activeElement === button;
 		button.disabled = true;
+		let answer;
 		try {
-			await deleteRun(id);
+			answer = await deleteRun(id);
 		} catch (error) {
 			button.disabled = false;
 			this.status.textContent =
 				`Could not delete: ${error.message}`;
 			return;
 		}
-		if (this.onDeleted)
+		/* A cancelled run stays, and so does its view. */
+		const deleted = !(answer && answer.status === 'cancelled');
+		if (deleted && this.onDeleted)
 			this.onDeleted(id);
 		await this.refresh();
+		if (!hadFocus)
+			return;
+		const items = this.list.children;
+		const next = this.control(id, 'history-delete') ||
+			(items.length ? items[Math.min(index, items.length - 1)]
+				.querySelector('.history-delete') : null);
+		if (next)
+			next.focus();
+		else
+			this.heading.focus();
 	}
 }
