@@ -109,7 +109,8 @@ test('while a run streams, the activity chart counts the open segments',
 		return Math.max(...series.data.map(p => p.v));
 	});
 	assert.equal(waiting, 2);
-	await page.getByRole('button', { name: 'Cancel run' }).click();
+	await page.getByRole('button', { name: 'Cancel run', exact: true })
+		.click();
 	const trace = await waitForRun(server.base, id, 30000);
 	assert.equal(trace.run.status, 'cancelled');
 	assert.deepEqual(errors, []);
@@ -364,6 +365,79 @@ test('orders name the tasks as their rows do, and bytes read as bytes',
 		     'written or read, in all');
 	assert.equal(await card('files').locator('.card-help').textContent(),
 		     'files written or read');
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('the queue\'s depth holds to the end of the run',
+     { timeout: 60000 }, async () => {
+	/* Sequential fills a queue of two and waits forever on it. */
+	const id = await submit(server.base, {
+		workload: 'pipeline', model: 'sequential',
+		params: { producers: 1, consumers: 1, capacity: 2, items: 6,
+			  produce: '1ms', consume: '1ms' } });
+	const trace = await waitForRun(server.base, id);
+	assert.equal(trace.run.status, 'deadlock');
+	const depths = trace.counters.filter(c => c.name === 'queue_depth')
+		.sort((a, b) => a.t_ns - b.t_ns);
+	assert.equal(depths.at(-1).value, 2);
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${id}` });
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	await page.waitForSelector('#cards .card');
+	const line = await page.evaluate(() => {
+		const chart = window.Chart.getChart('activity');
+		const ds = chart.data.datasets.find(d =>
+			d.label === 'items in the queue');
+		return { last: ds.data.at(-1), max: chart.options.scales.x.max };
+	});
+	assert.deepEqual(line.last, { x: trace.summary.wall_ns / 1e6, y: 2 });
+	assert.equal(line.max, trace.summary.wall_ns / 1e6);
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a size in bytes reads in binary units in the heading',
+     { timeout: 60000 }, async () => {
+	const id = await submit(server.base, {
+		workload: 'crunch', model: 'process-pool',
+		params: { tasks: 1, duration: '10ms' },
+		options: { payload_bytes: 1048576 } });
+	await waitForRun(server.base, id);
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${id}` });
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	assert.equal(await page.textContent('#view-spec'),
+		     'tasks 1 · duration 10.0\u00a0ms · payload bytes ' +
+		     '1.00\u00a0MiB');
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('the executor lesson shows what its note names', { timeout: 60000 },
+     async () => {
+	const { page, context, errors } = await openPage(browser, server.base);
+	await page.locator('[data-lesson="hybrid"]').click();
+	await page.waitForFunction(() => /^#run=/.test(location.hash));
+	const id = decodeURIComponent(
+		(await page.evaluate(() => location.hash)).slice(5));
+	const trace = await waitForRun(server.base, id);
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	const note = await page.textContent('#lesson-note');
+	/* The note names queued, gil-wait and waits that overlap the
+	 * computing; the run has each. */
+	for (const word of ['queue (grey)', 'gil-wait', 'waits overlap'])
+		assert.ok(note.includes(word), word);
+	const of = state => trace.segments.filter(s => s.state === state);
+	assert.ok(of('queued').length > 0, 'compute steps queue');
+	const executors = new Set(trace.lanes.filter(l =>
+		/^executor/.test(l.name)).map(l => l.id));
+	assert.equal(executors.size, 2);
+	assert.ok(of('gil-wait').some(s => executors.has(s.lane)),
+		  'the executor threads wait for the GIL');
+	assert.ok(of('io').some(w => of('compute').some(c =>
+		c.t0_ns < w.t1_ns && w.t0_ns < c.t1_ns)),
+	'a wait overlaps a computation');
 	assert.deepEqual(errors, []);
 	await context.close();
 });

@@ -26,7 +26,9 @@ export const LESSONS = [
 		look: 'Three requests that each wait 2 s. Sequential takes ' +
 			'about 6 s, one wait after another; threads, the ' +
 			'thread pool and asyncio take about 2 s, because ' +
-			'their waits overlap.',
+			'their waits overlap. The process pool has one ' +
+			'worker per core: with fewer cores than requests, ' +
+			'the rest queue (grey) and wait their turn.',
 	},
 	{
 		id: 'pool-batches',
@@ -145,7 +147,9 @@ export const LESSONS = [
 			'two threads (run_in_executor) and goes on serving ' +
 			'the waits meanwhile: waits overlap with ' +
 			'computation, and compute steps queue (grey) for a ' +
-			'free worker.',
+			'free worker. The two threads still share the GIL, ' +
+			'so they take turns computing (gil-wait); with ' +
+			'executor: processes both compute at once.',
 	},
 ];
 

@@ -11,7 +11,7 @@
  */
 
 import { kindOf, humanName, parseDurationNs } from './form.js';
-import { formatNs } from './format.js';
+import { formatNs, formatBytes } from './format.js';
 
 const TEXT_MAX = 48;
 
@@ -25,7 +25,7 @@ function same(def, kind, value)
 	return String(value) === String(def.default ?? '');
 }
 
-function shown(kind, value)
+function shown(def, kind, value)
 {
 	if (kind === 'duration') {
 		const ns = parseDurationNs(value);
@@ -33,8 +33,11 @@ function shown(kind, value)
 	}
 	if (kind === 'int' || kind === 'float') {
 		const n = Number(value);
-		return Number.isFinite(n) ? n.toLocaleString('en-US') :
-			String(value);
+		if (!Number.isFinite(n))
+			return String(value);
+		/* "payload bytes 8.00 MiB", not 8,388,608 */
+		return def.unit === 'bytes' && kind === 'int' ?
+			formatBytes(n) : n.toLocaleString('en-US');
 	}
 	const text = String(value).replace(/\s+/g, ' ').trim();
 	return text.length > TEXT_MAX ? `${text.slice(0, TEXT_MAX - 1)}…` :
@@ -53,7 +56,7 @@ function changed(defs, values)
 		const kind = kindOf(def);
 		if (same(def, kind, value))
 			continue;
-		parts.push(`${humanName(def.name)} ${shown(kind, value)}`);
+		parts.push(`${humanName(def.name)} ${shown(def, kind, value)}`);
 	}
 	return parts;
 }

@@ -415,6 +415,11 @@ export class SummaryView {
 			.filter(c => c.name === 'queue_depth')
 			.map(c => ({ x: c.t / 1e6, y: c.value }))
 			.sort((a, b) => a.x - b.x);
+		/* The last depth holds to the end (a queue left full by a
+		 * deadlock stays full), as the stacked series do. */
+		const last = depth[depth.length - 1];
+		if (last && last.x < endNs / 1e6)
+			depth.push({ x: endNs / 1e6, y: last.y });
 		const q = ACTIVITY.length;
 		datasets[q].data = depth;
 		datasets[q].absent = depth.length === 0;
