@@ -38,8 +38,11 @@
 #define HEADER_MAX_BYTES 96 /* "id: N\nevent: TYPE\ndata: " */
 /* At shutdown, a viewer at most this many events from the end of a
  * finished stream still gets them (its run's status and end events); one
- * further behind is cut off rather than hold up the stop. */
-#define SHUTDOWN_TAIL_EVENTS 256u
+ * further behind (replaying a large finished run) is cut off rather than
+ * hold up the stop.  Room for a live run's last burst (every task's final
+ * line) and for a viewer that lags, as viewers may (they run at a lower
+ * priority than runs): a few milliseconds of sending. */
+#define SHUTDOWN_TAIL_EVENTS 65536u
 
 static const char retry_preamble[] = "retry: 1000\n\n";
 static const char heartbeat_text[] = ": heartbeat\n\n";
