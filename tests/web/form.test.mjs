@@ -179,3 +179,19 @@ test('an error found by the server appears next to the field it names',
 	await screenshot(page, 'form-error-390');
 	await context.close();
 });
+
+test('a step program shows whole, without scrolling in its box',
+     { timeout: 30000 }, async () => {
+	const { page, context, errors } = await openPage(browser, server.base);
+	await page.selectOption('#workload', 'custom');
+	const program = page.locator('[data-field="params.program"] textarea');
+	const lines = Array.from({ length: 6 }, (_, i) =>
+		`2 x (cpu ${i + 1}ms, net 20ms)`).join(';\n');
+	await program.fill(lines);
+	const box = await program.evaluate(node => ({
+		scroll: node.scrollHeight, client: node.clientHeight }));
+	assert.ok(box.scroll <= box.client + 1,
+		  `the program fits its box: ${JSON.stringify(box)}`);
+	assert.deepEqual(errors, []);
+	await context.close();
+});
