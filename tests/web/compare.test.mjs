@@ -275,3 +275,43 @@ test('a compare names the models that lost updates', { timeout: 120000 },
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+test('a model that finished sooner without overlapping is not credited',
+     { timeout: 30000 }, async () => {
+	/* Two stored runs as the API would give them: asyncio finished
+	 * in two thirds of sequential's time with a speedup of 0.99, so
+	 * its work itself went faster, which no model does. */
+	const runOf = (id, model, wallMs, speedup) => ({
+		format: 'overlap-trace', version: 1,
+		run: { id, workload: 'counter', model, status: 'done',
+		       params: {}, options: {} },
+		lanes: [{ id: 0, kind: 'main', name: 'main' }],
+		tasks: [{ id: 0, name: 'task 1', lane: 0, submit_ns: 0,
+			  start_ns: 0, end_ns: wallMs * 1e6, status: 'ok' }],
+		segments: [{ task: 0, lane: 0, state: 'compute', t0_ns: 0,
+			     t1_ns: wallMs * 1e6, note: '' }],
+		counters: [],
+		summary: { wall_ns: wallMs * 1e6, task_time_ns: wallMs * 1e6,
+			   speedup, parallelism: speedup, checks: {} },
+	});
+	const runs = [runOf('20990101-000000-seqseq', 'sequential', 60, 1.0),
+		      runOf('20990101-000000-aioaio', 'asyncio', 40, 0.99)];
+	const compareId = '20990101-000000-cmpcmp';
+	const { page, context, errors } = await openPage(browser, server.base);
+	await page.route(`**/api/compares/${compareId}`, route =>
+		route.fulfill({ json: { id: compareId, workload: 'counter',
+			params: {}, runs: runs.map(r => ({ id: r.run.id,
+				model: r.run.model, status: 'done',
+				summary: r.summary })) } }));
+	for (const run of runs)
+		await page.route(`**/api/runs/${run.run.id}`, route =>
+			route.fulfill({ json: run }));
+	await page.evaluate(id => { location.hash = `#compare=${id}`; },
+			    compareId);
+	await page.waitForSelector('#compare-bars[data-complete="true"]');
+	const verdict = await page.textContent('#compare-verdict');
+	assert.match(verdict, /^Fastest: asyncio, 40\.0\s?ms, 1\.50× faster than sequential/);
+	assert.match(verdict, /asyncio \(speedup 0\.99×\) overlapped next to nothing: it finished sooner because its tasks' own work took less time/);
+	assert.deepEqual(errors, []);
+	await context.close();
+});

@@ -291,8 +291,9 @@ export class CompareView {
 			!(e.data.summary.speedup >= MUCH_FASTER));
 		if (alone.length) {
 			const one = alone.length === 1;
-			words.push(`${names(alone.map(e => e.model))} ` +
-				'overlapped nothing (speedup about 1×): ' +
+			words.push(`${names(alone.map(e => `${e.model} ` +
+				`(speedup ${formatRatio(e.data.summary.speedup)})`))} ` +
+				'overlapped next to nothing: ' +
 				`${one ? 'it' : 'they'} finished sooner because ` +
 				`${one ? 'its' : 'their'} tasks' own work took ` +
 				'less time, not because anything ran at once.');
