@@ -34,6 +34,7 @@
 #define RUNNER_PIPE_BYTES (1024 * 1024)
 #define LINE_MAX_BYTES (64 * 1024 * 1024)
 #define KILL_GRACE_NS (5 * NS_PER_S)
+#define POLL_MAX_NS (100 * NS_PER_MS)
 
 struct runner {
 	struct runs *runs;
@@ -296,6 +297,16 @@ static void execute(struct runner *rn, struct run *run)
 			deadline = mono_ns() + KILL_GRACE_NS;
 			continue;
 		}
+		if (!killed && runs_kill_due(rn->runs, run)) {
+			/* Asked to stop and still going. */
+			kill(-pid, SIGKILL);
+			killed = true;
+			deadline = mono_ns() + KILL_GRACE_NS;
+			continue;
+		}
+		/* Look at the cancel's grace now and then. */
+		if (left_ns > POLL_MAX_NS)
+			left_ns = POLL_MAX_NS;
 		if (out_open) {
 			ix_out = nfds;
 			pfd[nfds++] = (struct pollfd){out[0], POLLIN, 0};

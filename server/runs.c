@@ -34,6 +34,9 @@
 #include "util.h"
 
 #define LINE_TYPE_MAX 24
+/* A runner asked to stop ends its run within a watchdog tick and a wind
+ * down; past this it is killed. */
+#define STOP_GRACE_NS (3 * NS_PER_S)
 
 struct run {
 	char id[STORE_ID_SIZE];
@@ -54,6 +57,7 @@ struct run {
 	size_t cached_bytes;   /* counted in runs.cached_bytes */
 	uint64_t lru;
 	pid_t pgid;	/* runner's process group, 0 when none */
+	int64_t kill_at_ns; /* asked to stop: killed if still going then */
 	bool cancel;	/* DELETE asked for it */
 	bool interrupt; /* the server is stopping */
 	int position;	/* in the queue, 1-based; 0 when not queued */
@@ -748,14 +752,35 @@ out_free:
 	return NULL;
 }
 
+/* Asks a running run's runner to stop (SIGTERM: it ends the run as
+ * cancelled and writes the rest of its trace, the open waits recorded up
+ * to then); its group is killed if it is still going after the grace.
+ * Caller holds r->lock. */
+static void ask_stop_locked(struct run *run)
+{
+	if (run->pgid <= 0 || run->kill_at_ns)
+		return;
+	run->kill_at_ns = util_mono_ns() + STOP_GRACE_NS;
+	kill(run->pgid, SIGTERM);
+}
+
+bool runs_kill_due(struct runs *r, struct run *run)
+{
+	bool due;
+
+	pthread_mutex_lock(&r->lock);
+	due = run->kill_at_ns && util_mono_ns() >= run->kill_at_ns;
+	pthread_mutex_unlock(&r->lock);
+	return due;
+}
+
 void runs_shutdown(struct runs *r)
 {
 	pthread_mutex_lock(&r->lock);
 	r->stopping = true;
 	if (r->running) {
 		r->running->interrupt = true;
-		if (r->running->pgid > 0)
-			kill(-r->running->pgid, SIGKILL);
+		ask_stop_locked(r->running);
 	}
 	pthread_cond_broadcast(&r->wake);
 	pthread_mutex_unlock(&r->lock);
@@ -1208,8 +1233,7 @@ int runs_remove(struct runs *r, const char *id, bool *deleted)
 	}
 	if (run->status == RUN_RUNNING) {
 		run->cancel = true;
-		if (run->pgid > 0)
-			kill(-run->pgid, SIGKILL);
+		ask_stop_locked(run);
 		pthread_mutex_unlock(&r->lock);
 		return 0;
 	}

@@ -125,6 +125,9 @@ int64_t run_wall_limit_ns(const struct run *run);
 /* Publishes the runner's process group; false when the run was cancelled
  * meanwhile (the caller kills the group). */
 bool runs_started(struct runs *r, struct run *run, pid_t pgid);
+/* True once a runner asked to stop (cancel, server stop) has had its
+ * grace and should be killed. */
+bool runs_kill_due(struct runs *r, struct run *run);
 /* Withdraws it before the runner is reaped, so a cancel never signals a
  * recycled pid. */
 void runs_stopped(struct runs *r, struct run *run);

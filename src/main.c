@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -845,6 +846,27 @@ static int exit_for_status(const struct trace *t)
 	return t->status == RUN_DONE ? EXIT_OK : EXIT_RUN_FAILED;
 }
 
+static void on_cancel_signal(int sig)
+{
+	(void)sig;
+	run_request_cancel();
+}
+
+/* SIGTERM (the server's cancel) and SIGINT (Ctrl-C) stop a run as
+ * cancelled, with its trace whole and printed; a second one ends the
+ * process as the signal does (SA_RESETHAND). */
+static void cancel_on_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_cancel_signal;
+	sa.sa_flags = SA_RESETHAND | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_args *a = util_xcalloc(1, sizeof(*a));
@@ -892,6 +914,7 @@ static int cmd_run(int argc, char **argv)
 		hooks.sink_ctx = &writer;
 		hooks.on_start = ew_on_start;
 	}
+	cancel_on_signals();
 	rc = run_execute(spec, &hooks, &trace, &err);
 	if (rc < 0) {
 		trace.status = RUN_ERROR;

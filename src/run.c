@@ -97,6 +97,15 @@ json_t *run_params_json(const struct param_set *set)
 
 /* ---- watchdog ------------------------------------------------------------ */
 
+/* Set by run_request_cancel() (a signal handler, say); the watchdog acts
+ * on it. */
+static volatile sig_atomic_t cancel_requested;
+
+void run_request_cancel(void)
+{
+	cancel_requested = 1;
+}
+
 /* Raises ctx->stop if nobody has yet, and wakes the sleepers; true when
  * this call raised it. */
 static bool raise_stop(struct run_ctx *ctx, enum run_status status)
@@ -160,6 +169,14 @@ static void *watchdog_main(void *arg)
 		pthread_cond_timedwait(&w->wake, &w->mutex, &ts);
 		if (w->done)
 			break;
+		if (cancel_requested) {
+			if (raise_stop(w->ctx, RUN_CANCELLED)) {
+				w->fired = true;
+				snprintf(w->message, sizeof(w->message),
+					 "stopped on request");
+			}
+			break;
+		}
 		pthread_mutex_unlock(&w->mutex);
 		bool stuck = watchdog_stuck(w) && raise_stop(w->ctx,
 							     RUN_DEADLOCK);

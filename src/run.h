@@ -29,6 +29,13 @@ struct run_hooks {
 int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 		struct trace *out, struct spec_error *err);
 
+/* Asks the run in progress (in this process) to stop as cancelled: within
+ * a watchdog tick every task ends, its open wait recorded up to then, and
+ * run_execute returns a whole trace with status cancelled.  Safe to call
+ * from a signal handler (it only sets a flag); a run that starts later is
+ * cancelled at once. */
+void run_request_cancel(void);
+
 /* The trace's params/options objects for a spec (new reference). */
 json_t *run_params_json(const struct param_set *set);
 

@@ -713,6 +713,80 @@ static void test_compare_skips(void **state)
 	result_free(&r);
 }
 
+/* SIGTERM (what the server sends to cancel) stops a run as cancelled with
+ * its trace whole: the runner streams its events, is signalled once a
+ * wait has opened, and still writes the rest, the wait closed at the stop,
+ * every task ended, the summary last; it exits 1. */
+static void test_run_sigterm_cancels(void **state)
+{
+	int out[2];
+	pid_t pid;
+	char *buf = NULL;
+	size_t len = 0;
+	bool signalled = false;
+	int status;
+	char *line, *save = NULL;
+	size_t segments = 0, ended = 0;
+	json_t *summary = NULL;
+
+	(void)state;
+	assert_int_equal(pipe(out), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], 1);
+		close(out[0]);
+		execl(overlap_bin(), "overlap", "run", "--workload", "fetch",
+		      "--model", "threads", "--tasks", "2", "--duration",
+		      "30s", "--set", "io=sleep", "--format", "events",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	for (;;) {
+		char chunk[4096];
+		ssize_t n = read(out[0], chunk, sizeof(chunk));
+
+		if (n <= 0)
+			break;
+		append(&buf, &len, chunk, (size_t)n);
+		if (!signalled && strstr(buf, "\"type\":\"open\"")) {
+			kill(pid, SIGTERM);
+			signalled = true;
+		}
+	}
+	close(out[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(signalled);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		json_t *ev = json_loads(line, 0, NULL);
+		const char *type = json_string_value(json_object_get(ev, "type"));
+
+		assert_non_null(type);
+		if (strcmp(type, "segment") == 0)
+			segments++;
+		if (strcmp(type, "task") == 0 &&
+		    json_is_integer(json_object_get(json_object_get(ev, "task"),
+						    "end_ns")))
+			ended++;
+		json_decref(summary);
+		summary = ev;
+	}
+	/* The last line is the summary, of a cancelled run. */
+	assert_string_equal(json_string_value(json_object_get(summary, "type")),
+			    "summary");
+	assert_string_equal(
+	    json_string_value(json_object_get(summary, "status")),
+	    "cancelled");
+	assert_int_equal(segments, 2); /* both sleeps, cut at the stop */
+	assert_true(ended >= 2);
+	json_decref(summary);
+	free(buf);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -727,6 +801,7 @@ int main(void)
 		cmocka_unit_test(test_compare_json),
 		cmocka_unit_test(test_compare_ascii_table),
 		cmocka_unit_test(test_compare_skips),
+		cmocka_unit_test(test_run_sigterm_cancels),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -1278,6 +1278,33 @@ static void test_partial_trace(void **state)
 	assert_string_equal(wait_end(s->port, id), "cancelled");
 	t = run_trace(s->port, id);
 	assert_string_equal(trace_status(t), "cancelled");
+	/* The runner was asked to stop, not killed: the trace is whole.
+	 * Every task ended; the one cut short keeps its wait up to the
+	 * cancel; there is a summary. */
+	{
+		json_t *tasks = json_object_get(t, "tasks");
+		json_t *segs = json_object_get(t, "segments");
+		size_t i, cut = 0;
+		json_t *seg, *task;
+
+		json_array_foreach(tasks, i, task) {
+			assert_true(json_is_integer(
+			    json_object_get(task, "end_ns")));
+			assert_true(json_is_string(
+			    json_object_get(task, "status")));
+		}
+		json_array_foreach(segs, i, seg) {
+			task = json_array_get(
+			    tasks, (size_t)json_integer_value(
+					   json_object_get(seg, "task")));
+			if (strcmp(json_string_value(
+				       json_object_get(task, "status")),
+				   "cancelled") == 0)
+				cut++;
+		}
+		assert_int_equal(cut, 1);
+		assert_true(json_is_object(json_object_get(t, "summary")));
+	}
 	json_decref(t);
 }
 
