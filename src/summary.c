@@ -34,6 +34,11 @@
  * the other tasks back noticeably: ten times what 100,000 tasks starting
  * at once cost the loop. */
 #define LOOP_LAG_BLOCKED_NS (10 * NS_PER_MS)
+/* Under asyncio, waits that overlap less than this (in tenths: summed wait
+ * over the time anyone waited) were blocking calls, not awaits. */
+#define BLOCKING_OVERLAP_TENTHS 12
+
+static int64_t wait_union_ns(const struct trace *t);
 
 static bool state_is_work(int s)
 {
@@ -174,6 +179,7 @@ static void diagnose(struct trace *t)
 	char run_text[160], longest[32], few[64] = "";
 	const char *rec;
 	enum fit fit;
+	int64_t union_ns;
 
 	for (int s = 0; s < ST__COUNT; s++)
 		if (state_is_sync_wait(s))
@@ -218,6 +224,23 @@ static void diagnose(struct trace *t)
 			 "computation in a pool; %s.",
 			 percent(wait, base), percent(cpu, base), lag,
 			 run_text);
+	} else if (wait * 3 >= base * 2 && model_is(t, "asyncio") &&
+		   t->n_tasks >= 2 && (union_ns = wait_union_ns(t)) > 0 &&
+		   wait * 10 < union_ns * BLOCKING_OVERLAP_TENTHS) {
+		/* Waits that an event loop should have overlapped did not:
+		 * they were blocking calls on the loop thread (files). */
+		rec = "thread-pool";
+		describe_run(t, FIT_NO, run_text, sizeof(run_text));
+		util_strlcpy(m->bound, "io", sizeof(m->bound));
+		snprintf(m->why, sizeof(m->why),
+			 "Tasks spent %d%% of their time waiting on I/O and "
+			 "%d%% computing, but the waits did not overlap: each "
+			 "was a blocking call on the loop thread (asyncio has "
+			 "no non-blocking files), so nothing else ran "
+			 "meanwhile; a thread pool overlaps them (or, in "
+			 "asyncio, asyncio.to_thread: asyncio-executor with "
+			 "offload_io=on); %s.",
+			 percent(wait, base), percent(cpu, base), run_text);
 	} else if (wait * 3 >= base * 2) {
 		rec = "asyncio";
 		fit = fit_of(t, rec,
@@ -264,7 +287,17 @@ static void diagnose(struct trace *t)
 			 t->host.cores > 0 ? t->host.cores : 1, run_text,
 			 m->parallelism);
 	} else if (sync >= cpu && sync >= wait) {
+		char workers[160] = "";
+
 		rec = recommend_for(cpu, wait);
+		/* Tasks that wait for each other must all run at once: in a
+		 * pool, one queued behind them would never start. */
+		if (strcmp(rec, "process-pool") == 0)
+			snprintf(workers, sizeof(workers),
+				 " with a worker for each of the %zu tasks "
+				 "(tasks that wait for each other must all "
+				 "run at once)",
+				 t->n_tasks);
 		describe_run(t, fit_of(t, rec, false), run_text,
 			     sizeof(run_text));
 		util_strlcpy(m->bound, "sync", sizeof(m->bound));
@@ -273,11 +306,11 @@ static void diagnose(struct trace *t)
 			 "other (%s most), %d%% waiting on I/O or sleep and "
 			 "%d%% computing; the shared objects limit the "
 			 "overlap more than the model does, and for the rest "
-			 "%s fits best; %s.",
+			 "%s%s fits best; %s.",
 			 percent(sync, base),
 			 seg_state_name(largest_sync_state(m)),
 			 percent(wait, base), percent(cpu, base), rec,
-			 run_text);
+			 workers, run_text);
 	} else {
 		rec = "asyncio-executor";
 		describe_run(t, fit_of(t, rec, false), run_text,
@@ -376,6 +409,49 @@ static int seg_by_lane_then_start(const void *a, const void *b)
 	if (x->lane != y->lane)
 		return x->lane < y->lane ? -1 : 1;
 	return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
+}
+
+static int seg_by_start(const void *a, const void *b)
+{
+	const struct trace_segment *x = *(const struct trace_segment *const *)a;
+	const struct trace_segment *y = *(const struct trace_segment *const *)b;
+
+	return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
+}
+
+/* The time in which at least one task waited on I/O or sleep: the union of
+ * those segments (-1 when it cannot be computed). */
+static int64_t wait_union_ns(const struct trace *t)
+{
+	const struct trace_segment **w;
+	size_t n = 0;
+	int64_t sum = 0, from = 0, to = INT64_MIN;
+
+	w = malloc((t->n_segments + 1) * sizeof(*w));
+	if (!w)
+		return -1;
+	for (size_t i = 0; i < t->n_segments; i++) {
+		uint8_t st = t->segments[i].state;
+
+		if ((st == ST_IO || st == ST_SLEEP || st == ST_BACKOFF) &&
+		    t->segments[i].t1_ns > t->segments[i].t0_ns)
+			w[n++] = &t->segments[i];
+	}
+	qsort(w, n, sizeof(*w), seg_by_start);
+	for (size_t i = 0; i < n; i++) {
+		if (w[i]->t0_ns > to) {
+			if (to > from)
+				sum += to - from;
+			from = w[i]->t0_ns;
+			to = w[i]->t1_ns;
+		} else if (w[i]->t1_ns > to) {
+			to = w[i]->t1_ns;
+		}
+	}
+	if (n > 0)
+		sum += to - from;
+	free(w);
+	return sum;
 }
 
 /* States in which a lane's thread or process uses a CPU. */

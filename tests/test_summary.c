@@ -329,6 +329,47 @@ static const struct case_spec cases[] = {
 			      "spent 100% of their time computing",
 	},
 	{
+		/* File calls on the loop: three waits one after another, in
+		 * one thread that asyncio cannot overlap. */
+		.name = "asyncio whose waits did not overlap: blocking calls",
+		.model = "asyncio",
+		.n_tasks = 3,
+		.segs = {{0, ST_IO, 0, 2 * MS},
+			 {1, ST_IO, 2 * MS, 4 * MS},
+			 {2, ST_IO, 4 * MS, 6 * MS}},
+		.n_segs = 3,
+		.wall_ns = 6 * MS,
+		.speedup = 1.0,
+		.parallelism = 0.0,
+		.peak_inflight = 1,
+		.bound = "io",
+		.recommend = "thread-pool",
+		.why_has = {"but the waits did not overlap",
+			    "this run used asyncio and took 6.00 ms"},
+	},
+	{
+		/* Producer and consumer computing and waiting on their
+		 * queue: a pool needs a worker for each of them. */
+		.name = "tasks that wait for each other, in a pool",
+		.model = "asyncio",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 1 * S},
+			 {1, ST_QUEUE_WAIT, 0, 1 * S},
+			 {1, ST_COMPUTE, 1 * S, 2 * S},
+			 {0, ST_QUEUE_WAIT, 1 * S, 2 * S},
+			 {0, ST_QUEUE_WAIT, 2 * S, 3 * S},
+			 {1, ST_QUEUE_WAIT, 2 * S, 3 * S}},
+		.n_segs = 6,
+		.wall_ns = 3 * S,
+		.speedup = 2.0 / 3.0,
+		.parallelism = 2.0 / 3.0,
+		.peak_inflight = 2,
+		.bound = "sync",
+		.recommend = "process-pool",
+		.why_has = {"process-pool with a worker for each of the 2 "
+			    "tasks"},
+	},
+	{
 		/* The waits that came due while the fifth task computed on
 		 * the loop were seen 150 ms late. */
 		.name = "a blocked loop: waits overlap, the loop lags",
