@@ -533,9 +533,17 @@ void summary_compute(struct trace *t)
 	}
 	m->wall_ns = wall;
 	if (wall > 0) {
+		/* More tasks computing at once than there are cores take
+		 * turns on them: their compute segments stretch, and only
+		 * the cores' worth of it is work done. */
+		int64_t compute = m->states_ns[ST_COMPUTE];
+
+		if (t->host.cores > 0 && compute > wall * t->host.cores) {
+			work -= compute - wall * t->host.cores;
+			compute = wall * t->host.cores;
+		}
 		m->speedup = (double)work / (double)wall;
-		m->parallelism =
-			(double)m->states_ns[ST_COMPUTE] / (double)wall;
+		m->parallelism = (double)compute / (double)wall;
 		if (t->cpu_ns > 0 && t->host.cores > 0)
 			m->cpu_util = (double)t->cpu_ns / (double)wall /
 				      t->host.cores;

@@ -329,6 +329,26 @@ static const struct case_spec cases[] = {
 			      "spent 100% of their time computing",
 	},
 	{
+		/* Four threads without a GIL on two cores: they take turns
+		 * on the cores, so only two cores' worth is counted. */
+		.name = "more computing at once than cores",
+		.model = "threads",
+		.gil = "off",
+		.n_tasks = 4,
+		.segs = {{0, ST_COMPUTE, 0, 1 * S},
+			 {1, ST_COMPUTE, 0, 1 * S},
+			 {2, ST_COMPUTE, 0, 1 * S},
+			 {3, ST_COMPUTE, 0, 1 * S}},
+		.n_segs = 4,
+		.wall_ns = 1 * S,
+		.speedup = 2.0,
+		.parallelism = 2.0,
+		.peak_inflight = 4,
+		.bound = "cpu",
+		.recommend = "process-pool",
+		.why_has = {"parallelism 2.0"},
+	},
+	{
 		/* File calls on the loop: three waits one after another, in
 		 * one thread that asyncio cannot overlap. */
 		.name = "asyncio whose waits did not overlap: blocking calls",
