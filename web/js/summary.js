@@ -252,8 +252,10 @@ export function checkSentence(checks)
 const PAST = { cancelled: true, interrupted: true };
 
 /*
- * A run stopped from outside ends with no record of the steps its running
- * tasks were in: the trace keeps finished steps only.  Says so, or ''.
+ * A run asked to stop ends every task and cuts its open waits at the stop;
+ * one that had to be killed (it did not stop in time) has no record of the
+ * steps its running tasks were in: the trace keeps finished steps only.
+ * Says so, or ''.
  */
 function unrecorded(data)
 {
