@@ -441,3 +441,22 @@ test('the executor lesson shows what its note names', { timeout: 60000 },
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+test('lost updates under processes say the counter is shared memory',
+     { timeout: 60000 }, async () => {
+	const id = await submit(server.base, {
+		workload: 'counter', model: 'process-pool',
+		params: { increments: 1000000, tasks: 2 },
+		options: { workers: 2 } });
+	const trace = await waitForRun(server.base, id);
+	const { page, context, errors } = await openPage(browser, server.base,
+		{ hash: `#run=${id}` });
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	const lost = trace.summary.checks.lost;
+	assert.equal(await page.isVisible('#check-notice'), lost > 0);
+	if (lost > 0)
+		assert.match(await page.textContent('#check-notice'),
+			     /in shared memory \(a multiprocessing\.Value used without its lock\), and another process wrote in between/);
+	assert.deepEqual(errors, []);
+	await context.close();
+});

@@ -224,8 +224,9 @@ function noTooltipForAbsent(item)
 	return !item.dataset.absent;
 }
 
-/* A sentence for a check that went wrong, or ''. */
-export function checkSentence(checks)
+/* A sentence for a check that went wrong, or ''; model says where the
+ * counter lives. */
+export function checkSentence(checks, model)
 {
 	const n = key => (typeof checks[key] === 'number' ? checks[key] :
 		null);
@@ -235,10 +236,17 @@ export function checkSentence(checks)
 			` of ${count(n('expected'))}` : '';
 		const got = n('got') !== null ?
 			` (the counter says ${count(n('got'))})` : '';
+		/* Processes share no globals: their counter is shared
+		 * memory, as a multiprocessing.Value used without its
+		 * lock. */
+		const where = model === 'process-pool' ?
+			'the counter is in shared memory (a ' +
+			'multiprocessing.Value used without its lock), and ' +
+			'another process wrote in between' :
+			'another task wrote in between';
 		return `${count(n('lost'))}${of} updates were lost${got}: ` +
-			'counter += 1 reads, adds and writes back, and ' +
-			'another task wrote in between. A lock (sync: lock) ' +
-			'or an atomic add makes it exact.';
+			`counter += 1 reads, adds and writes back, and ${where}.` +
+			' A lock (sync: lock) or an atomic add makes it exact.';
 	}
 	if (n('failed') > 0) {
 		const all = (n('succeeded') || 0) + n('failed');
@@ -463,7 +471,8 @@ export class SummaryView {
 			if (lost)
 				this.notice.textContent += ` ${lost}`;
 		}
-		const sentence = s ? checkSentence(s.checks || {}) : '';
+		const sentence = s ? checkSentence(s.checks || {},
+			data.run && data.run.model) : '';
 		this.checkNotice.textContent = sentence;
 		this.checkNotice.hidden = !sentence;
 		if (!s) {
