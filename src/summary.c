@@ -301,16 +301,18 @@ static void diagnose(struct trace *t)
 		describe_run(t, fit_of(t, rec, false), run_text,
 			     sizeof(run_text));
 		util_strlcpy(m->bound, "sync", sizeof(m->bound));
-		snprintf(m->why, sizeof(m->why),
-			 "Tasks spent %d%% of their time waiting for each "
-			 "other (%s most), %d%% waiting on I/O or sleep and "
-			 "%d%% computing; the shared objects limit the "
-			 "overlap more than the model does, and for the rest "
-			 "%s%s fits best; %s.",
-			 percent(sync, base),
-			 seg_state_name(largest_sync_state(m)),
-			 percent(wait, base), percent(cpu, base), rec,
-			 workers, run_text);
+		/* A long model name could cut the sentence: visibly. */
+		if (snprintf(m->why, sizeof(m->why),
+			     "Tasks spent %d%% of their time waiting for each "
+			     "other (%s most), %d%% waiting on I/O or sleep "
+			     "and %d%% computing; the shared objects limit the "
+			     "overlap more than the model does, and for the "
+			     "rest %s%s fits best; %s.",
+			     percent(sync, base),
+			     seg_state_name(largest_sync_state(m)),
+			     percent(wait, base), percent(cpu, base), rec,
+			     workers, run_text) >= (int)sizeof(m->why))
+			memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 	} else {
 		rec = "asyncio-executor";
 		describe_run(t, fit_of(t, rec, false), run_text,
