@@ -506,7 +506,8 @@ export class SummaryView {
 		if (s.max_loop_lag_ns !== undefined && s.max_loop_lag_ns !==
 		    null && s.max_loop_lag_ns >= 0)
 			this.card('Max loop lag', formatNs(s.max_loop_lag_ns),
-				  'worst lateness of a timer or reply the loop awaited');
+				  'worst lateness of a timer or reply the ' +
+				  'loop awaited');
 		/* Counts are cards; lists and words (the order results
 		 * were collected in, say) are one line each below them. */
 		const checks = Object.entries(s.checks || {});
