@@ -97,13 +97,14 @@ json_t *run_params_json(const struct param_set *set)
 
 /* ---- watchdog ------------------------------------------------------------ */
 
-/* Set by run_request_cancel() (a signal handler, say); the watchdog acts
- * on it. */
-static volatile sig_atomic_t cancel_requested;
+/* Set by run_request_cancel() (a signal handler, say; a lock-free atomic
+ * is safe there and read by the watchdog thread); the watchdog acts on
+ * it. */
+static atomic_int cancel_requested;
 
 void run_request_cancel(void)
 {
-	cancel_requested = 1;
+	atomic_store_explicit(&cancel_requested, 1, memory_order_relaxed);
 }
 
 /* Raises ctx->stop if nobody has yet, and wakes the sleepers; true when
@@ -169,7 +170,8 @@ static void *watchdog_main(void *arg)
 		pthread_cond_timedwait(&w->wake, &w->mutex, &ts);
 		if (w->done)
 			break;
-		if (cancel_requested) {
+		if (atomic_load_explicit(&cancel_requested,
+					 memory_order_relaxed)) {
 			if (raise_stop(w->ctx, RUN_CANCELLED)) {
 				w->fired = true;
 				snprintf(w->message, sizeof(w->message),
