@@ -19,10 +19,9 @@
 
 #include "util.h"
 
-/* Calibration: about 30 ms in all, in rounds of about 1 ms, short enough
- * that most rounds run between two preemptions on a busy machine. */
+/* Calibration: about 30 ms in all, in rounds of about 3 ms. */
 #define CALIB_TOTAL_NS (30 * NS_PER_MS)
-#define CALIB_ROUND_NS (1 * NS_PER_MS)
+#define CALIB_ROUND_NS (3 * NS_PER_MS)
 #define CALIB_FIRST_ITERS 100000ULL
 #define CALIB_ROUNDS_MAX 64
 
@@ -74,12 +73,8 @@ void cpu_calibrate(struct cpu_calib *c)
 			iters = 1000;
 	}
 	atomic_store_explicit(&calib_sink, keep, memory_order_relaxed);
-	/* The fastest round is the core's own speed: a round can only be
-	 * slowed down (by a preemption or another process), never sped up,
-	 * so on a busy machine the median would make "cpu 20ms" too short.
-	 * The second fastest guards against one round mismeasured. */
 	qsort(rates, n, sizeof(rates[0]), rate_cmp);
-	c->iters_per_ms = rates[n > 1 ? n - 2 : 0] * (double)NS_PER_MS;
+	c->iters_per_ms = rates[n / 2] * (double)NS_PER_MS;
 }
 
 uint64_t cpu_iters_for_ns(const struct cpu_calib *c, int64_t ns)
