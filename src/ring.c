@@ -42,19 +42,30 @@ static inline void ring_store(struct ring *r, uint64_t head,
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 }
 
+/* True when the producer must wait: the ring is full as far as it knows,
+ * and still full when it looks at the consumer's tail again.  The tail is
+ * read only when the last one it saw says full, so a consumer draining
+ * the ring at the same time does not pull the tail's cache line away from
+ * the producer on every event.  (A tail seen earlier is never ahead of the
+ * real one, so a new producer of a lane starts safe.) */
+static inline bool ring_full(struct ring *r, uint64_t head)
+{
+	if (head - r->tail_seen < r->capacity)
+		return false;
+	r->tail_seen = atomic_load_explicit(&r->tail, memory_order_acquire);
+	return head - r->tail_seen >= r->capacity;
+}
+
 void ring_push(struct ring *r, const struct rec_event *ev)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 
-	if (head - tail >= r->capacity) {
+	if (ring_full(r, head)) {
 		atomic_fetch_add_explicit(&r->full_waits, 1,
 					  memory_order_relaxed);
-		do {
+		do
 			sched_yield();
-			tail = atomic_load_explicit(&r->tail,
-						    memory_order_acquire);
-		} while (head - tail >= r->capacity);
+		while (ring_full(r, head));
 	}
 	ring_store(r, head, ev);
 }
@@ -62,9 +73,8 @@ void ring_push(struct ring *r, const struct rec_event *ev)
 bool ring_try_push(struct ring *r, const struct rec_event *ev)
 {
 	uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
 
-	if (head - tail >= r->capacity)
+	if (ring_full(r, head))
 		return false;
 	ring_store(r, head, ev);
 	return true;

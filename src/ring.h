@@ -32,6 +32,7 @@ struct rec_event {
 
 struct ring {
 	alignas(64) _Atomic uint64_t head; /* producer: next slot to write */
+	uint64_t tail_seen; /* producer only: the tail it last read */
 	alignas(64) _Atomic uint64_t tail; /* consumer: next slot to read */
 	alignas(64) uint64_t capacity;	   /* power of two, set at init */
 	_Atomic uint64_t full_waits;	   /* producer: times it found it full */
