@@ -299,18 +299,25 @@ static long read_sse_count(int fd)
 	return events;
 }
 
-static double sse_rate(int port, const char *id, long *events)
+/* Connects and asks for run id's event stream; returns the socket. */
+static int open_events(int port, const char *id)
 {
 	char req[256];
-	int64_t t0;
 	int fd = connect_port(port);
 
 	snprintf(req, sizeof(req),
 		 "GET /api/runs/%s/events HTTP/1.1\r\nHost: localhost\r\n\r\n",
 		 id);
-	t0 = now_ns();
 	if (write(fd, req, strlen(req)) < 0)
 		die("write");
+	return fd;
+}
+
+static double sse_rate(int port, const char *id, long *events)
+{
+	int64_t t0 = now_ns();
+	int fd = open_events(port, id);
+
 	*events = read_sse_count(fd);
 	close(fd);
 	return (double)*events / ((double)(now_ns() - t0) / 1e9);
@@ -368,7 +375,7 @@ static const char *post_run(int port)
 static double streamed_wall_s(int port, long *events)
 {
 	const char *resp, *p;
-	char id[32], req[256];
+	char id[32];
 	int fd;
 
 	resp = http_call(port, "/api/runs",
@@ -379,12 +386,7 @@ static double streamed_wall_s(int port, long *events)
 	if (!p)
 		return -1;
 	snprintf(id, sizeof(id), "%.22s", p + 6);
-	fd = connect_port(port);
-	snprintf(req, sizeof(req),
-		 "GET /api/runs/%s/events HTTP/1.1\r\nHost: localhost\r\n\r\n",
-		 id);
-	if (write(fd, req, strlen(req)) < 0)
-		die("write");
+	fd = open_events(port, id);
 	*events = read_sse_count(fd); /* to the end event */
 	close(fd);
 	resp = http_call(port, "/api/runs", NULL);
@@ -401,7 +403,7 @@ static int64_t first_event_ns(int port, const char *go_dir)
 {
 	static char buf[1 << 16];
 	const char *resp = post_run(port), *p;
-	char id[32], req[256], path[PATH_MAX];
+	char id[32], path[PATH_MAX];
 	size_t len = 0;
 	int64_t stamp = -1, got = -1;
 	bool running = false;
@@ -413,12 +415,7 @@ static int64_t first_event_ns(int port, const char *go_dir)
 		exit(1);
 	}
 	snprintf(id, sizeof(id), "%.22s", p + 6);
-	fd = connect_port(port);
-	snprintf(req, sizeof(req),
-		 "GET /api/runs/%s/events HTTP/1.1\r\nHost: localhost\r\n\r\n",
-		 id);
-	if (write(fd, req, strlen(req)) < 0)
-		die("write");
+	fd = open_events(port, id);
 	while (got < 0) {
 		ssize_t n = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
 		int64_t t = now_ns();
