@@ -55,6 +55,8 @@ extern char **environ;
 #define SCRATCH_BYTES (256 * 1024)
 /* How often procpool_wait() looks at the run's stop flag. */
 #define STOP_POLL_MS 10
+/* How long procpool_wait looks at the sockets before it sleeps. */
+#define POOL_SPIN_NS (50 * NS_PER_US)
 /* The descriptors a spawned worker finds its things on. */
 #define CHILD_SOCK_FD 3
 #define CHILD_REC_FD 4
@@ -100,6 +102,7 @@ struct procpool {
 	pid_t self_pid;
 
 	int epfd;
+	bool spin; /* a core to spare: look before sleeping (procpool_wait) */
 	int shm_fd;
 	size_t shm_size;
 	struct worker_slot *slots;
@@ -670,6 +673,25 @@ static void on_readable(struct procpool *p, uint32_t i)
 	}
 }
 
+static void handle_events(struct procpool *p, int timeout_ms);
+
+/* Looks at the sockets without sleeping for up to POOL_SPIN_NS; true when
+ * something arrived. */
+static bool spin_for_events(struct procpool *p)
+{
+	int64_t until = util_mono_ns() + POOL_SPIN_NS;
+
+	do {
+		struct epoll_event ev;
+
+		if (epoll_wait(p->epfd, &ev, 1, 0) > 0) {
+			handle_events(p, 0);
+			return true;
+		}
+	} while (util_mono_ns() < until);
+	return false;
+}
+
 static void handle_events(struct procpool *p, int timeout_ms)
 {
 	struct epoll_event evs[PROCPOOL_MAX_WORKERS];
@@ -805,6 +827,7 @@ struct procpool *procpool_create(const struct procpool_config *cfg,
 		p->spec_bytes = strlen(spec_json);
 	}
 
+	p->spin = sysconf(_SC_NPROCESSORS_ONLN) > 1;
 	p->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (p->epfd < 0) {
 		set_err(err, err_size, "%s: %s", "epoll", errno);
@@ -945,6 +968,10 @@ ssize_t procpool_wait(struct procpool *p, struct procpool_done *out,
 				slice_ms = (int)((left + NS_PER_MS - 1) /
 						 NS_PER_MS);
 		}
+		/* A result due within microseconds (a short task): look
+		 * for it a moment before sleeping. */
+		if (p->spin && spin_for_events(p))
+			continue;
 		handle_events(p, slice_ms);
 	}
 }
