@@ -38,7 +38,67 @@
  * over the time anyone waited) were blocking calls, not awaits. */
 #define BLOCKING_OVERLAP_TENTHS 12
 
-static int64_t wait_union_ns(const struct trace *t);
+static int seg_by_lane_then_start(const void *a, const void *b)
+{
+	const struct trace_segment *x = *(const struct trace_segment *const *)a;
+	const struct trace_segment *y = *(const struct trace_segment *const *)b;
+
+	if (x->lane != y->lane)
+		return x->lane < y->lane ? -1 : 1;
+	return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
+}
+
+static int seg_by_start(const void *a, const void *b)
+{
+	const struct trace_segment *x = *(const struct trace_segment *const *)a;
+	const struct trace_segment *y = *(const struct trace_segment *const *)b;
+
+	return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
+}
+
+/* The time n segments sorted by start cover, overlaps counted once. */
+static int64_t union_ns(const struct trace_segment *const *s, size_t n)
+{
+	int64_t sum = 0, from, to;
+
+	if (n == 0)
+		return 0;
+	from = s[0]->t0_ns;
+	to = s[0]->t1_ns;
+	for (size_t i = 1; i < n; i++) {
+		if (s[i]->t0_ns > to) {
+			sum += to - from;
+			from = s[i]->t0_ns;
+		}
+		if (s[i]->t1_ns > to)
+			to = s[i]->t1_ns;
+	}
+	return sum + (to - from);
+}
+
+/* The time in which at least one task waited on I/O or sleep: the union of
+ * those segments (-1 when it cannot be computed). */
+static int64_t wait_union_ns(const struct trace *t)
+{
+	const struct trace_segment **w;
+	size_t n = 0;
+	int64_t sum;
+
+	w = malloc((t->n_segments + 1) * sizeof(*w));
+	if (!w)
+		return -1;
+	for (size_t i = 0; i < t->n_segments; i++) {
+		uint8_t st = t->segments[i].state;
+
+		if ((st == ST_IO || st == ST_SLEEP || st == ST_BACKOFF) &&
+		    t->segments[i].t1_ns > t->segments[i].t0_ns)
+			w[n++] = &t->segments[i];
+	}
+	qsort(w, n, sizeof(*w), seg_by_start);
+	sum = union_ns(w, n);
+	free(w);
+	return sum;
+}
 
 static bool state_is_work(int s)
 {
@@ -179,7 +239,7 @@ static void diagnose(struct trace *t)
 	char run_text[160], longest[32], few[64] = "";
 	const char *rec;
 	enum fit fit;
-	int64_t union_ns;
+	int64_t waited_ns;
 
 	for (int s = 0; s < ST__COUNT; s++)
 		if (state_is_sync_wait(s))
@@ -225,8 +285,8 @@ static void diagnose(struct trace *t)
 			 percent(wait, base), percent(cpu, base), lag,
 			 run_text);
 	} else if (wait * 3 >= base * 2 && model_is(t, "asyncio") &&
-		   t->n_tasks >= 2 && (union_ns = wait_union_ns(t)) > 0 &&
-		   wait * 10 < union_ns * BLOCKING_OVERLAP_TENTHS) {
+		   t->n_tasks >= 2 && (waited_ns = wait_union_ns(t)) > 0 &&
+		   wait * 10 < waited_ns * BLOCKING_OVERLAP_TENTHS) {
 		/* Waits that an event loop should have overlapped did not:
 		 * they were blocking calls on the loop thread (files). */
 		rec = "thread-pool";
@@ -403,59 +463,6 @@ static void diagnose_unfinished(struct trace *t)
 		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 }
 
-static int seg_by_lane_then_start(const void *a, const void *b)
-{
-	const struct trace_segment *x = *(const struct trace_segment *const *)a;
-	const struct trace_segment *y = *(const struct trace_segment *const *)b;
-
-	if (x->lane != y->lane)
-		return x->lane < y->lane ? -1 : 1;
-	return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
-}
-
-static int seg_by_start(const void *a, const void *b)
-{
-	const struct trace_segment *x = *(const struct trace_segment *const *)a;
-	const struct trace_segment *y = *(const struct trace_segment *const *)b;
-
-	return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
-}
-
-/* The time in which at least one task waited on I/O or sleep: the union of
- * those segments (-1 when it cannot be computed). */
-static int64_t wait_union_ns(const struct trace *t)
-{
-	const struct trace_segment **w;
-	size_t n = 0;
-	int64_t sum = 0, from = 0, to = INT64_MIN;
-
-	w = malloc((t->n_segments + 1) * sizeof(*w));
-	if (!w)
-		return -1;
-	for (size_t i = 0; i < t->n_segments; i++) {
-		uint8_t st = t->segments[i].state;
-
-		if ((st == ST_IO || st == ST_SLEEP || st == ST_BACKOFF) &&
-		    t->segments[i].t1_ns > t->segments[i].t0_ns)
-			w[n++] = &t->segments[i];
-	}
-	qsort(w, n, sizeof(*w), seg_by_start);
-	for (size_t i = 0; i < n; i++) {
-		if (w[i]->t0_ns > to) {
-			if (to > from)
-				sum += to - from;
-			from = w[i]->t0_ns;
-			to = w[i]->t1_ns;
-		} else if (w[i]->t1_ns > to) {
-			to = w[i]->t1_ns;
-		}
-	}
-	if (n > 0)
-		sum += to - from;
-	free(w);
-	return sum;
-}
-
 /* States in which a lane's thread or process uses a CPU. */
 static bool state_uses_cpu(int s)
 {
@@ -485,19 +492,10 @@ static void lane_busy(struct trace *t)
 		    t->segments[i].t1_ns > t->segments[i].t0_ns)
 			work[n++] = &t->segments[i];
 	qsort(work, n, sizeof(*work), seg_by_lane_then_start);
-	for (size_t i = 0; i < n;) {
-		uint32_t lane = work[i]->lane;
-		int64_t from = work[i]->t0_ns, to = work[i]->t1_ns, busy = 0;
-
-		for (i++; i < n && work[i]->lane == lane; i++) {
-			if (work[i]->t0_ns > to) {
-				busy += to - from;
-				from = work[i]->t0_ns;
-			}
-			if (work[i]->t1_ns > to)
-				to = work[i]->t1_ns;
-		}
-		t->lanes[lane].busy_ns = busy + (to - from);
+	for (size_t i = 0, j; i < n; i = j) {
+		for (j = i + 1; j < n && work[j]->lane == work[i]->lane; j++)
+			;
+		t->lanes[work[i]->lane].busy_ns = union_ns(work + i, j - i);
 	}
 	free(work);
 }
