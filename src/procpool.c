@@ -673,26 +673,9 @@ static void on_readable(struct procpool *p, uint32_t i)
 	}
 }
 
-static void handle_events(struct procpool *p, int timeout_ms);
-
-/* Looks at the sockets without sleeping for up to POOL_SPIN_NS; true when
- * something arrived. */
-static bool spin_for_events(struct procpool *p)
-{
-	int64_t until = util_mono_ns() + POOL_SPIN_NS;
-
-	do {
-		struct epoll_event ev;
-
-		if (epoll_wait(p->epfd, &ev, 1, 0) > 0) {
-			handle_events(p, 0);
-			return true;
-		}
-	} while (util_mono_ns() < until);
-	return false;
-}
-
-static void handle_events(struct procpool *p, int timeout_ms)
+/* Handles what the sockets have, waiting up to timeout_ms for it; returns
+ * how many were ready. */
+static int handle_events(struct procpool *p, int timeout_ms)
 {
 	struct epoll_event evs[PROCPOOL_MAX_WORKERS];
 	int n;
@@ -705,6 +688,20 @@ static void handle_events(struct procpool *p, int timeout_ms)
 		if (i < p->n_workers && p->w[i].state != W_EMPTY)
 			on_readable(p, i);
 	}
+	return n;
+}
+
+/* Looks at the sockets without sleeping for up to POOL_SPIN_NS; true when
+ * something arrived (and was handled). */
+static bool spin_for_events(struct procpool *p)
+{
+	int64_t until = util_mono_ns() + POOL_SPIN_NS;
+
+	do {
+		if (handle_events(p, 0) > 0)
+			return true;
+	} while (util_mono_ns() < until);
+	return false;
 }
 
 /* ---- dispatch ----------------------------------------------------------- */
