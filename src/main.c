@@ -584,19 +584,16 @@ static void ew_write_locked(struct event_writer *w, json_t *obj)
  * jansson. */
 #define EVENT_LINE_MAX 1024
 
-/* Caller holds w->lock.  A line render_line_* wrote (n >= 0), else obj's
- * (steals the reference; built only then). */
-static void ew_put_locked(struct event_writer *w, const char *line, int n,
-			  json_t *(*make)(const struct trace *, size_t),
-			  const struct trace *t, size_t i)
+/* Caller holds w->lock.  Writes a line render_line_* made (n >= 0);
+ * false when it made none, and the caller builds the line with jansson. */
+static bool ew_put_locked(struct event_writer *w, const char *line, int n)
 {
-	if (n < 0) {
-		ew_write_locked(w, make(t, i));
-		return;
-	}
+	if (n < 0)
+		return false;
 	fwrite_unlocked(line, 1, (size_t)n, w->f);
 	fputc_unlocked('\n', w->f);
 	w->dirty = true;
+	return true;
 }
 
 static void ew_task_locked(struct event_writer *w, const struct trace *t,
@@ -615,8 +612,9 @@ static void ew_task_locked(struct event_writer *w, const struct trace *t,
 	s->lane = task->lane;
 	s->status = task->status;
 	s->sent = true;
-	ew_put_locked(w, line, render_line_task(line, sizeof(line), t, i),
-		      render_event_task, t, i);
+	if (!ew_put_locked(w, line,
+			   render_line_task(line, sizeof(line), t, i)))
+		ew_write_locked(w, render_event_task(t, i));
 }
 
 static bool ew_task_changed(const struct event_writer *w,
@@ -661,24 +659,21 @@ static void ew_sink(void *ctx, const struct trace *t,
 {
 	struct event_writer *w = ctx;
 	char line[EVENT_LINE_MAX];
-	int n;
+	size_t last = t->n_segments - 1;
 
 	pthread_mutex_lock(&w->lock);
 	ew_new_lanes_locked(w, t);
 	switch (ev->type) {
 	case EV_SEGMENT:
-		if (t->n_segments)
-			ew_put_locked(w, line,
-				      render_line_segment(line, sizeof(line), t,
-							  t->n_segments - 1),
-				      render_event_segment, t,
-				      t->n_segments - 1);
+		if (t->n_segments &&
+		    !ew_put_locked(w, line,
+				   render_line_segment(line, sizeof(line), t,
+						       last)))
+			ew_write_locked(w, render_event_segment(t, last));
 		break;
 	case EV_OPEN:
-		n = render_line_open(line, sizeof(line), t, ev);
-		if (n >= 0)
-			ew_put_locked(w, line, n, NULL, t, 0);
-		else
+		if (!ew_put_locked(w, line,
+				   render_line_open(line, sizeof(line), t, ev)))
 			ew_write_locked(w, render_event_open(t, ev));
 		break;
 	case EV_TASK_SUBMIT:
