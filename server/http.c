@@ -261,6 +261,15 @@ bool http_host_allowed(const struct http_config *cfg, const char *host)
 	return false;
 }
 
+bool http_origin_same(const char *origin, const char *host)
+{
+	static const char scheme[] = "http://";
+
+	return origin && host &&
+	       strncasecmp(origin, scheme, sizeof(scheme) - 1) == 0 &&
+	       strcasecmp(origin + sizeof(scheme) - 1, host) == 0;
+}
+
 static const char *header(struct MHD_Connection *conn, const char *key)
 {
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, key);
@@ -311,7 +320,7 @@ static bool refused(struct http *h, struct MHD_Connection *conn,
 		    const char *method, struct request *req,
 		    enum MHD_Result *ret)
 {
-	const char *length, *site;
+	const char *length, *site, *origin;
 
 	if (!http_host_allowed(&h->cfg, header(conn, MHD_HTTP_HEADER_HOST))) {
 		*ret = reply_error(h, NULL, conn, MHD_HTTP_FORBIDDEN, NULL,
@@ -337,6 +346,13 @@ static bool refused(struct http *h, struct MHD_Connection *conn,
 	if (site && strcasecmp(site, "cross-site") == 0) {
 		*ret = reply_error(h, req, conn, MHD_HTTP_FORBIDDEN, NULL,
 				   "cross-site requests are refused");
+		return true;
+	}
+	origin = header(conn, "Origin");
+	if (origin && !http_origin_same(origin,
+					header(conn, MHD_HTTP_HEADER_HOST))) {
+		*ret = reply_error(h, req, conn, MHD_HTTP_FORBIDDEN, NULL,
+				   "requests from another origin are refused");
 		return true;
 	}
 	if (!is_json_type(header(conn, MHD_HTTP_HEADER_CONTENT_TYPE))) {
@@ -571,6 +587,35 @@ static bool parse_event_id(const char *text, uint64_t *out)
 	return errno == 0 && *end == '\0';
 }
 
+/* 429 for a viewer over a cap, and the connection closed with it (a
+ * refused viewer does not keep its place).  EventSource retries by
+ * itself; a person reads why. */
+static enum MHD_Result too_many_viewers(struct http *h, struct request *req,
+					struct MHD_Connection *conn, int err)
+{
+	struct guard *g = h->cfg.guard;
+	struct MHD_Response *resp;
+	char message[160];
+
+	if (err == -EMFILE)
+		snprintf(message, sizeof(message),
+			 "too many event streams are open (at most %ld in "
+			 "all); close one and retry",
+			 guard_viewers_max(g));
+	else
+		snprintf(message, sizeof(message),
+			 "too many event streams are open from your address "
+			 "(at most %ld); close one and retry",
+			 guard_viewers_per_address(g));
+	resp = json_response(json_pack("{s:s}", "error", message));
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	add_cookie(h, req, resp);
+	return queue(conn, MHD_HTTP_TOO_MANY_REQUESTS, resp);
+}
+
 static enum MHD_Result get_events(struct http *h, struct request *req,
 				  struct MHD_Connection *conn, const char *id)
 {
@@ -578,6 +623,7 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
 	const union MHD_ConnectionInfo *info;
 	struct stream_viewer *viewer;
 	struct MHD_Response *resp;
+	struct guard_conn *guard;
 	struct stream *s;
 	uint64_t after = 0;
 	int err = 0, sock = -1;
@@ -611,13 +657,24 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
 		http_headers(resp, NULL, "no-store");
 		return queue(conn, MHD_HTTP_NO_CONTENT, resp);
 	}
+	guard = guard_of(conn);
+	err = guard_viewer_begin(guard);
+	if (err < 0) {
+		stream_unref(s);
+		return too_many_viewers(h, req, conn, err);
+	}
 	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (info)
 		sock = info->connect_fd;
 	viewer = stream_viewer_create(s, after, sock, h->cfg.heartbeat_ms);
 	stream_unref(s);
-	if (!viewer)
+	if (!viewer) {
+		guard_viewer_end(guard);
 		return MHD_NO;
+	}
+	if (guard)
+		stream_viewer_watch(viewer, guard_viewer_clock(guard),
+				    guard_viewer_end, guard);
 	resp = MHD_create_response_from_callback(
 	    MHD_SIZE_UNKNOWN, SSE_BLOCK_BYTES, stream_viewer_read, viewer,
 	    stream_viewer_free);
@@ -926,6 +983,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn,
 		req->len += n;
 		return MHD_YES;
 	}
+	guard_request_received(guard_of(conn));
 	if (req->answered)
 		return MHD_YES;
 	if (req->too_large)
@@ -952,8 +1010,8 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct request *req = *req_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	guard_request_done(guard_of(conn));
 	if (!req)
 		return;
 	free(req->body);

@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <ifaddrs.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -41,6 +42,8 @@
 #include <cmocka.h>
 
 #include <jansson.h>
+
+#include "slowloris.h"
 
 #define IO_TIMEOUT_S 60
 #define SHORT_RUN                                                              \
@@ -308,8 +311,11 @@ struct resp {
 	size_t body_len;
 };
 
-/* A receive buffer size for the next connection (0: the default). */
+/* A receive buffer size for the next connection (0: the default), and
+ * the loopback address it comes from (NULL: the kernel's choice,
+ * 127.0.0.1). */
 static int next_rcvbuf;
+static const char *next_source;
 
 static int connect_port(int port)
 {
@@ -324,6 +330,15 @@ static int connect_port(int port)
 		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &next_rcvbuf,
 			   sizeof(next_rcvbuf));
 		next_rcvbuf = 0;
+	}
+	if (next_source) {
+		struct sockaddr_in from = {.sin_family = AF_INET};
+
+		assert_int_equal(inet_pton(AF_INET, next_source, &from.sin_addr),
+				 1);
+		assert_int_equal(
+		    bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+		next_source = NULL;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -1803,6 +1818,39 @@ static void test_security(void **state)
 	    {"POST", "/api/runs", NULL, "application/json; charset=utf-8",
 	     "Sec-Fetch-Site: same-origin\r\n",
 	     "{\"workload\":\"nope\",\"model\":\"threads\"}", 400, "workload"},
+	    /* Origin: absent or this server passes; any other is refused,
+	     * with or without Sec-Fetch-Site. */
+	    {"POST", "/api/runs", NULL, "application/json",
+	     "Origin: http://evil.example\r\n", SHORT_RUN, 403, NULL},
+	    {"POST", "/api/runs", NULL, "application/json",
+	     "Origin: http://evil.example\r\nSec-Fetch-Site: same-origin\r\n",
+	     SHORT_RUN, 403, NULL},
+	    {"POST", "/api/runs", NULL, "application/json", "Origin: null\r\n",
+	     SHORT_RUN, 403, NULL},
+	    {"POST", "/api/runs", NULL, "application/json",
+	     "Origin: https://127.0.0.1\r\n", SHORT_RUN, 403, NULL},
+	    {"POST", "/api/runs", NULL, "application/json",
+	     "Origin: http://127.0.0.1:1\r\n", SHORT_RUN, 403, NULL},
+	    {"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL,
+	     "application/json", "Origin: http://evil.example\r\n", NULL, 403,
+	     NULL},
+	    {"POST", "/api/runs", NULL, "application/json",
+	     "Origin: http://127.0.0.1\r\n",
+	     "{\"workload\":\"nope\",\"model\":\"threads\"}", 400, "workload"},
+	    {"POST", "/api/runs", "my.box:9000", "application/json",
+	     "Origin: http://MY.BOX:9000\r\n",
+	     "{\"workload\":\"fetch\",\"model\":\"nope\"}", 400, "model"},
+	    /* Reading is not a state change: CORS keeps the answer from
+	     * another origin's scripts. */
+	    {"GET", "/healthz", NULL, NULL, "Origin: http://evil.example\r\n",
+	     NULL, 200, NULL},
+	    /* Sizes and bodies. */
+	    {"POST", "/api/runs", NULL, "application/json", NULL, "{", 400,
+	     NULL},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
+	     "{\"tasks\":0}}",
+	     400, "params.tasks"},
 	};
 
 	server_start(s, "--allow-host", "my.box", "--allow-host", "other.box:9",
@@ -1979,6 +2027,30 @@ static void test_static(void **state)
 	}
 }
 
+/* An IPv4 address of this machine other than loopback, with a port. */
+static bool own_address(char *out, size_t size)
+{
+	struct ifaddrs *list, *ifa;
+	bool found = false;
+
+	if (getifaddrs(&list) < 0)
+		return false;
+	for (ifa = list; ifa && !found; ifa = ifa->ifa_next) {
+		const struct sockaddr_in *v4 =
+		    (const struct sockaddr_in *)ifa->ifa_addr;
+		char text[INET_ADDRSTRLEN];
+
+		if (!v4 || v4->sin_family != AF_INET ||
+		    (ntohl(v4->sin_addr.s_addr) >> 24) == 127)
+			continue;
+		inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
+		snprintf(out, size, "%s:8080", text);
+		found = true;
+	}
+	freeifaddrs(list);
+	return found;
+}
+
 static void test_token(void **state)
 {
 	struct server *s = *state;
@@ -2020,7 +2092,7 @@ static void test_token(void **state)
 	server_start(s, "--listen", "0.0.0.0", NULL);
 	{
 		const char *t = strstr(s->url, "?token=");
-		char auth[128];
+		char auth[128], host[INET6_ADDRSTRLEN + 8];
 
 		assert_non_null(t);
 		assert_true(strlen(t + 7) >= 16);
@@ -2033,6 +2105,21 @@ static void test_token(void **state)
 		http_req(s->port, "GET", "/healthz", NULL, NULL, auth, NULL,
 			 &r);
 		assert_int_equal(r.status, 200);
+		resp_free(&r);
+		/* Listening on every address, the machine's own addresses
+		 * are names it answers to. */
+		if (own_address(host, sizeof(host))) {
+			http_req(s->port, "GET", "/healthz", host, NULL, auth,
+				 NULL, &r);
+			assert_int_equal(r.status, 200);
+			resp_free(&r);
+		} else {
+			printf("test_token: no address but loopback here; "
+			       "the own-address Host is not tested\n");
+		}
+		http_req(s->port, "GET", "/healthz", "203.0.113.77", NULL, auth,
+			 NULL, &r);
+		assert_int_equal(r.status, 403);
 		resp_free(&r);
 	}
 }
@@ -2069,6 +2156,161 @@ static void test_bad_usage(void **state)
 		assert_true(WIFEXITED(status));
 		assert_int_equal(WEXITSTATUS(status), 2);
 	}
+}
+
+/* ---- tests: slow and stuck clients -------------------------------------- */
+
+/* The rest of a response that sse_open() did not take: the body of a
+ * refusal. */
+static char *sse_rest(struct sse *s)
+{
+	while (sse_fill(s))
+		;
+	return s->text ? s->text : "";
+}
+
+/* Event streams are capped in total and per client address: 429 beyond,
+ * with the cap in the message, and the place is free again once a viewer
+ * goes. */
+static void test_viewer_caps(void **state)
+{
+	struct server *s = *state;
+	struct sse a, b, c, d, e, f;
+	char id[32];
+
+	server_start(s, "--max-viewers", "3", "--max-viewers-per-address", "2",
+		     NULL);
+	submit(s->port, LONG_RUN, id);
+	wait_running(s->port, id, &a);
+	assert_int_equal(sse_open(s->port, id, NULL, &b), 200);
+	assert_int_equal(sse_open(s->port, id, NULL, &c), 429);
+	assert_non_null(strstr(sse_rest(&c), "from your address (at most 2)"));
+	sse_close(&c);
+	next_source = "127.0.0.2";
+	assert_int_equal(sse_open(s->port, id, NULL, &d), 200);
+	next_source = "127.0.0.3";
+	assert_int_equal(sse_open(s->port, id, NULL, &e), 429);
+	assert_non_null(strstr(sse_rest(&e), "at most 3 in all"));
+	sse_close(&e);
+	assert_int_equal(viewers(s->port), 3);
+	sse_close(&a);
+	assert_true(wait_viewers(s->port, 2));
+	next_source = "127.0.0.3";
+	assert_int_equal(sse_open(s->port, id, NULL, &f), 200);
+	sse_close(&b);
+	sse_close(&d);
+	sse_close(&f);
+	assert_int_equal(delete_run(s->port, id), 200);
+	assert_string_equal(wait_end(s->port, id), "cancelled");
+}
+
+/* A viewer that stops reading (its socket stays full) is closed by the
+ * server, and resumes where it was with Last-Event-ID. */
+static void test_stuck_viewer(void **state)
+{
+	struct server *s = *state;
+	struct event_list got = {0}, rest = {0};
+	struct sse stuck;
+	char id[32], last[32];
+	json_t *t;
+	size_t tasks;
+
+	submit(s->port,
+	       "{\"workload\":\"fetch\",\"model\":\"asyncio\",\"params\":"
+	       "{\"tasks\":10000,\"duration\":\"1ms\",\"io\":\"sleep\"}}",
+	       id);
+	assert_string_equal(wait_end(s->port, id), "done");
+	next_rcvbuf = 4096;
+	assert_int_equal(sse_open(s->port, id, NULL, &stuck), 200);
+	/* It reads nothing: the server closes it (and says so: the viewer
+	 * count falls) well before the stream is sent. */
+	assert_true(wait_viewers(s->port, 0));
+	sse_read(&stuck, &got, 0);
+	sse_close(&stuck);
+	assert_true(got.n >= 1);
+	assert_string_not_equal(got.ev[got.n - 1].type, "end");
+	snprintf(last, sizeof(last), "%llu",
+		 (unsigned long long)got.ev[got.n - 1].id);
+	read_stream(s->port, id, last, &rest);
+	assert_int_equal(rest.ev[0].id, got.ev[got.n - 1].id + 1);
+	assert_string_equal(rest.ev[rest.n - 1].type, "end");
+	t = run_trace(s->port, id);
+	tasks = json_array_size(json_object_get(t, "tasks"));
+	assert_int_equal(tasks, 10000);
+	json_decref(t);
+	list_free(&got);
+	list_free(&rest);
+}
+
+/* A client address holds at most --max-connections-per-address; another
+ * address is served meanwhile. */
+static void test_connections_per_address(void **state)
+{
+	struct server *s = *state;
+	int held[4], extra;
+	char byte;
+	struct resp r;
+
+	server_start(s, "--max-connections-per-address", "4", NULL);
+	for (int i = 0; i < 4; i++) {
+		next_source = "127.0.0.2";
+		held[i] = connect_port(s->port);
+		send_all(held[i], "GET /healthz HTTP/1.1\r\n", 23);
+	}
+	/* The fifth from that address is closed unanswered. */
+	next_source = "127.0.0.2";
+	extra = connect_port(s->port);
+	assert_true(recv(extra, &byte, 1, 0) <= 0);
+	close(extra);
+	http_req(s->port, "GET", "/healthz", NULL, NULL, NULL, NULL, &r);
+	assert_int_equal(r.status, 200);
+	resp_free(&r);
+	/* A request that never ends is cut at the deadline: the server
+	 * closes it unanswered, long before IO_TIMEOUT_S. */
+	assert_true(recv(held[0], &byte, 1, 0) <= 0);
+	for (int i = 0; i < 4; i++)
+		close(held[i]);
+}
+
+/* 500 connections that trickle their request heads and 300 viewers that
+ * never read, from addresses of their own: the API keeps answering every
+ * probe while the attack holds.  (How fast: make bench.) */
+static void test_slowloris(void **state)
+{
+	struct server *s = *state;
+	struct slowloris_config c = {
+	    .trickle = 500,
+	    .viewers = 300,
+	    .trickle_source = "127.0.0.2",
+	    .viewer_source = "127.0.0.3",
+	    .seconds = 12,
+	    .grace_s = 3,
+	};
+	struct slowloris_result r;
+	char id[32], path[96];
+
+	submit(s->port,
+	       "{\"workload\":\"fetch\",\"model\":\"asyncio\",\"params\":"
+	       "{\"tasks\":10000,\"duration\":\"1ms\",\"io\":\"sleep\"}}",
+	       id);
+	assert_string_equal(wait_end(s->port, id), "done");
+	snprintf(path, sizeof(path), "/api/runs/%s/events", id);
+	c.port = s->port;
+	c.viewer_path = path;
+	assert_int_equal(slowloris_run(&c, &r), 0);
+	printf("slowloris: %d of %d probes answered; %d trickling connections "
+	       "cut at the deadline; viewers: %d refused (429), %d closed "
+	       "stuck\n",
+	       r.answered, r.probes, r.held_then_cut, r.viewers_refused,
+	       r.viewers_cut);
+	assert_true(r.probes >= 10);
+	/* At least 99%: with fewer than 100 probes, every one. */
+	assert_true(r.answered * 100 >= r.probes * 99);
+	/* The defences were exercised, not merely idle. */
+	assert_true(r.held_then_cut >= 1);
+	assert_true(r.viewers_refused >= 1);
+	assert_true(r.viewers_cut >= 1);
+	assert_true(wait_viewers(s->port, 0));
 }
 
 int main(int argc, char **argv)
@@ -2114,6 +2356,13 @@ int main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_token, setup, teardown),
 	    cmocka_unit_test(test_bad_usage),
+	    cmocka_unit_test_setup_teardown(test_viewer_caps, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stuck_viewer, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_connections_per_address, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_slowloris, setup_started,
+					    teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
