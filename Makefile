@@ -5,6 +5,7 @@
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
 #   make test       unit, integration, HTTP and browser tests
 #   make bench      benchmarks, one table
+#   make fuzz       each libFuzzer harness for FUZZ_SECONDS (60)
 #   make SAN=address,undefined test   /   make SAN=thread test
 #
 # User CFLAGS/LDFLAGS are kept apart from the project's own flags.
@@ -43,6 +44,14 @@ ifneq ($(SAN),)
 OVL_CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer -O1
 OVL_LDFLAGS += -fsanitize=$(SAN)
 endif
+# The libFuzzer build (make fuzz): clang, every object instrumented for
+# coverage, AddressSanitizer and UndefinedBehaviorSanitizer, and any
+# report fatal.
+FUZZ_SAN := address,undefined
+ifeq ($(FUZZ),1)
+OVL_CFLAGS += -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+endif
 
 ENGINE_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
 SERVER_SRC := $(wildcard server/*.c)
@@ -55,7 +64,8 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libovl.a
 
-.PHONY: all deps run test unit-test web-test bench format clean valgrind
+.PHONY: all deps run test unit-test web-test bench format clean valgrind \
+	fuzz fuzz-build
 all: $(BUILD)/overlap
 
 $(BUILD)/obj/%.o: %.c
@@ -118,6 +128,41 @@ bench: deps
 
 # The benchmarks' objects are kept, so make bench does not rebuild them.
 .SECONDARY: $(BENCH_SRC:tests/%.c=$(BUILD)/obj/tests/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.o)
+
+# libFuzzer harnesses, tests/fuzz/fuzz_NAME.c, built by clang in
+# build/fuzz.  Each runs FUZZ_SECONDS from its seed corpus, kept in the
+# repository (tests/fuzz/corpus/NAME, read only); what it finds new goes
+# to build/fuzz/corpus/NAME, a crash to build/fuzz/crash-NAME-*.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BUILD := build/fuzz
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer,$(FUZZ_SAN) $(LDFLAGS) -o $@ $< $(LIB) \
+	  $(OVL_LDLIBS)
+
+fuzz-build: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang FUZZ=1 BUILD=$(FUZZ_BUILD) \
+	  SAN= fuzz-build
+	@fail=0; for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  log=$(FUZZ_BUILD)/fuzz-$$n.log; \
+	  if $(FUZZ_BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+	      -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	      -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- \
+	      $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n >$$log 2>&1; \
+	  then \
+	    runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log); \
+	    echo "fuzz $$n: $(FUZZ_SECONDS) s, $$runs runs, no finding"; \
+	  else \
+	    echo "fuzz $$n: FOUND SOMETHING (log: $$log)"; tail -40 $$log; \
+	    fail=1; \
+	  fi; \
+	done; exit $$fail
 
 # Memory errors and definite leaks, under valgrind, in the unit tests that
 # are quick there; a build without SAN (valgrind and the sanitizers do not

@@ -74,6 +74,18 @@ static const struct line_case cases[] = {
 	{"{\"a\":\"\xff\"}", 0, false},
 	{"{\"a\":\"x\"\x00}", 9, false},
 	{"{\"a\":\"unterminated}", 0, false},
+	/* Numbers jansson can hold, and the first ones it cannot: an
+	 * integer beyond 64 bits, a real beyond a double. */
+	{"{\"a\":9223372036854775807}", 0, true},
+	{"{\"a\":-9223372036854775808}", 0, true},
+	{"{\"a\":9223372036854775808}", 0, false},
+	{"{\"a\":-9223372036854775809}", 0, false},
+	{"{\"a\":123456789012345678901234567890}", 0, false},
+	{"{\"a\":1e308,\"b\":-1.7976931348623157e308}", 0, true},
+	{"{\"a\":1e309}", 0, false},
+	{"{\"a\":-2.5E+308}", 0, false},
+	{"{\"a\":1e-400,\"b\":0.5e-320}", 0, true},
+	{"{\"a\":123456789012345678901234567890.5}", 0, true},
 };
 
 static void test_cases(void **state)
