@@ -570,6 +570,37 @@ static void count_field(const struct spec *spec, char *field, size_t size,
 	snprintf(field, size, "params.%s", *name);
 }
 
+/* One rule for every workload: what the disk steps of all tasks read and
+ * write stays within SPEC_MAX_DISK_BYTES.  (A read step reads a file
+ * written for it before the run starts, so it counts as much as a
+ * write.) */
+static int check_disk(const struct workload *w, const struct program *prog,
+		      struct spec_error *err)
+{
+	uint64_t bytes = 0;
+	char field[64];
+	const char *name = w->disk_param ? w->disk_param : "workload";
+
+	for (size_t i = 0; i < prog->n_tasks; i++) {
+		const struct task_def *t = &prog->tasks[i];
+
+		for (uint32_t k = 0; k < t->n_steps; k++) {
+			const struct step *st = &prog->steps[t->first_step + k];
+
+			if (st->kind == STEP_DISK && st->n > 0)
+				bytes += (uint64_t)st->n;
+		}
+	}
+	if (bytes <= (uint64_t)SPEC_MAX_DISK_BYTES)
+		return 0;
+	snprintf(field, sizeof(field), "params.%s", name);
+	return spec_fail(err, -EINVAL, field,
+			 "%s: the disk steps read and write %" PRIu64
+			 " bytes in all tasks together; a run may use at "
+			 "most %lld bytes (1 GiB) of disk",
+			 name, bytes, SPEC_MAX_DISK_BYTES);
+}
+
 int spec_validate(const struct spec *spec, struct spec_error *err)
 {
 	const struct workload *w;
@@ -620,6 +651,9 @@ int spec_validate(const struct spec *spec, struct spec_error *err)
 			       name, SPEC_MAX_TOTAL_STEPS, total_steps);
 		goto out_free_program;
 	}
+	rc = check_disk(w, &prog, err);
+	if (rc < 0)
+		goto out_free_program;
 	if (w->check_model) {
 		rc = w->check_model(spec, err);
 		if (rc < 0)

@@ -36,6 +36,11 @@ struct param_def {
 	const char *help;    /* one line */
 };
 
+/* A run's disk budget: the bytes its disk steps read and write, in all
+ * tasks together (the files workload's files x size, a custom program's
+ * disk steps), so no run can fill the disk. */
+#define SPEC_MAX_DISK_BYTES (1024LL * 1024 * 1024)
+
 /* The longest text value (a step program, a list of durations). */
 #define SPEC_TEXT_MAX 4096
 

@@ -339,4 +339,5 @@ const struct workload workload_custom = {
 	.params = custom_params,
 	.n_params = sizeof(custom_params) / sizeof(custom_params[0]),
 	.build = custom_build,
+	.disk_param = "program",
 };

@@ -24,8 +24,6 @@
 /* An increment with an await inside records a segment per increment, so
  * that variant is kept to a size a timeline can show. */
 #define COUNTER_AWAIT_MAX_TOTAL 200000
-/* All files together, so a run cannot fill the disk. */
-#define FILES_MAX_TOTAL_BYTES (1024LL * 1024 * 1024)
 
 static int fail_param(struct spec_error *err, const char *field,
 		      const char *message)
@@ -327,16 +325,7 @@ static int files_build(const struct spec *spec, struct program *p,
 	bool write = strcmp(spec_text(ps, "mode"), "write") == 0;
 	uint32_t data, first;
 
-	if (files * size > FILES_MAX_TOTAL_BYTES) {
-		char message[160];
-
-		snprintf(message, sizeof(message),
-			 "size: files x size is at most %lld bytes (got "
-			 "%lld)",
-			 (long long)FILES_MAX_TOTAL_BYTES,
-			 (long long)(files * size));
-		return fail_param(err, "size", message);
-	}
+	(void)err; /* files x size: the disk budget, in spec_validate() */
 	/* One file object; each task's file is its own (sync.c names it
 	 * "data.<task>"). */
 	data = program_add_object(p, OBJ_FILE, 0, "data");
@@ -354,4 +343,5 @@ const struct workload workload_files = {
 	.params = files_params,
 	.n_params = sizeof(files_params) / sizeof(files_params[0]),
 	.build = files_build,
+	.disk_param = "size",
 };

@@ -1885,6 +1885,15 @@ static void test_errors(void **state)
 	    {"POST", "/api/runs", NULL, "application/json", NULL,
 	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"bogus\":1}", 400,
 	     "bogus"},
+	    /* The disk budget. */
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"custom\",\"model\":\"sequential\",\"params\":"
+	     "{\"program\":\"10000 x (disk write 268435456)\"}}",
+	     400, "params.program"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"files\",\"model\":\"sequential\",\"params\":"
+	     "{\"files\":5,\"size\":268435456}}",
+	     400, "params.size"},
 	    {"POST", "/api/runs", NULL, "application/json", NULL,
 	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"id\":\"x\"}", 400,
 	     "id"},

@@ -429,6 +429,19 @@ static const struct validate_case validate_cases[] = {
 	{"custom", "program", "frob a", "params.program",
 	 "program: column 1: unknown step 'frob' (expected cpu, sleep...",
 	 1},
+	/* The disk budget, one rule for every workload: each step within
+	 * its own limit, the run over 1 GiB in all. */
+	{"custom", "program", "10000 x (disk write 268435456)",
+	 "params.program",
+	 "program: the disk steps read and write 2684354560000 bytes in all "
+	 "tasks together; a run may use at most 1073741824 bytes (1 GiB) of "
+	 "disk",
+	 0},
+	{"custom", "program", "2 x (disk write 256MiB, disk read 256MiB); "
+	 "disk write 1B",
+	 "params.program",
+	 "program: the disk steps read and write 1073741825 bytes in all...",
+	 0},
 };
 
 static void test_validate_messages(void **state)
@@ -454,6 +467,25 @@ static void test_validate_messages(void **state)
 		assert_int_equal(err.column, c->column);
 		free(s);
 	}
+}
+
+/* The files workload is held to the same budget: at it is fine, a byte
+ * over is refused naming its size. */
+static void test_disk_budget_files(void **state)
+{
+	struct spec *s = new_spec("files", "thread-pool");
+	struct spec_error err = {0};
+
+	(void)state;
+	assert_int_equal(spec_set(s, "files", "4", &err), 0);
+	assert_int_equal(spec_set(s, "size", "268435456", &err), 0);
+	assert_int_equal(spec_validate(s, &err), 0);
+	assert_int_equal(spec_set(s, "files", "5", &err), 0);
+	assert_int_equal(spec_validate(s, &err), -EINVAL);
+	assert_string_equal(err.field, "params.size");
+	assert_non_null(strstr(err.message, "1342177280 bytes"));
+	assert_non_null(strstr(err.message, "at most 1073741824 bytes"));
+	free(s);
 }
 
 static void test_durations_entry_limit(void **state)
@@ -764,6 +796,7 @@ int main(void)
 		cmocka_unit_test(test_validate_model_limit),
 		cmocka_unit_test(test_validate_messages),
 		cmocka_unit_test(test_durations_entry_limit),
+		cmocka_unit_test(test_disk_budget_files),
 		cmocka_unit_test(test_from_json),
 		cmocka_unit_test(test_from_json_values),
 		cmocka_unit_test(test_to_json_round_trip),
