@@ -1279,6 +1279,9 @@ struct run *runs_take(struct runs *r)
 	announce_positions_locked(r);
 	r->version++;
 	pthread_mutex_unlock(&r->lock);
+	/* Stored as running before it runs: a crash of the server from now
+	 * on is recovered as interrupted while running, not before. */
+	save_meta(r, run);
 	return run;
 }
 

@@ -631,6 +631,7 @@ int server_main(int argc, char **argv)
 	    .exe = o.runner,
 	    .as_bytes = (uint64_t)o.runner_memory_mb << 20,
 	    .nproc_extra = NPROC_EXTRA,
+	    .store = store,
 	};
 	runner = runner_start(runs, &rn_cfg);
 	if (!runner) {

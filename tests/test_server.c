@@ -65,6 +65,7 @@ struct server {
 	char dir[128];	/* temporary root */
 	char data[160]; /* dir/data */
 	char web[160];	/* dir/web */
+	char tmp[160];	/* dir/tmp: the server's TMPDIR */
 	char url[256];	/* the line the server printed */
 };
 
@@ -156,6 +157,8 @@ static void server_start_argv(struct server *s, const char *const *extra)
 
 		/* The server goes when the test goes, even killed. */
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		/* Runs' temporary folders go where the test can see them. */
+		setenv("TMPDIR", s->tmp, 1);
 		snprintf(log, sizeof(log), "%s/server.log", s->dir);
 		fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 		dup2(out[1], 1);
@@ -269,15 +272,78 @@ static int setup(void **state)
 		return -1;
 	snprintf(s->data, sizeof(s->data), "%s/data", s->dir);
 	snprintf(s->web, sizeof(s->web), "%s/web", s->dir);
+	snprintf(s->tmp, sizeof(s->tmp), "%s/tmp", s->dir);
 	make_web(s->dir, s->web);
+	if (mkdir(s->tmp, 0700) < 0)
+		return -1;
 	*state = s;
 	return 0;
+}
+
+/* Entries in the server's TMPDIR (runs' temporary folders). */
+static int tmp_entries(const struct server *s)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir(s->tmp);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Live (not zombie) processes in process group pgid. */
+static int group_alive(pid_t pgid)
+{
+	struct dirent *de;
+	int n = 0;
+	DIR *d = opendir("/proc");
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		char path[300], buf[512], *close_paren;
+		char state;
+		int pgrp;
+		FILE *f;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(buf, sizeof(buf), f) &&
+		    (close_paren = strrchr(buf, ')')) != NULL &&
+		    sscanf(close_paren + 1, " %c %*d %d", &state, &pgrp) == 2 &&
+		    pgrp == (int)pgid && state != 'Z' && state != 'X')
+			n++;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Waits until group pgid has no live process; false at the deadline. */
+static bool wait_group_gone(pid_t pgid)
+{
+	struct timespec pause = {0, 20 * 1000 * 1000};
+
+	for (int i = 0; i < IO_TIMEOUT_S * 50; i++) {
+		if (group_alive(pgid) == 0)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	return false;
 }
 
 static int teardown(void **state)
 {
 	struct server *s = *state;
-	int status = 0;
+	int status = 0, left;
 
 	if (s->pid > 0) {
 		kill(s->pid, SIGTERM);
@@ -288,9 +354,15 @@ static int teardown(void **state)
 		fprintf(stderr, "the server did not stop cleanly (%#x)\n",
 			status);
 	}
+	/* Whatever a test did, no run left a temporary folder behind. */
+	left = tmp_entries(s);
+	if (left)
+		fprintf(stderr, "%d temporary folders left in %s\n", left,
+			s->tmp);
 	nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(s);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 && !left ? 0
+									: -1;
 }
 
 /* Setup that also starts a default server. */
@@ -1365,14 +1437,38 @@ static void test_runner_killed(void **state)
 	wait_running(s->port, id, &v);
 	child = runner_pid(s->pid);
 	assert_true(child > 0);
+	assert_int_equal(tmp_entries(s), 1); /* the run's own folder */
 	assert_int_equal(kill(child, SIGKILL), 0);
 	assert_true(sse_until(&v, "end", "error"));
 	sse_close(&v);
+	/* Concluded only once its group was reaped and its folder gone. */
+	assert_int_equal(group_alive(child), 0);
+	assert_int_equal(tmp_entries(s), 0);
 	t = run_trace(s->port, id);
 	assert_string_equal(trace_status(t), "error");
 	assert_non_null(strstr(json_string_value(json_object_get(
 				   json_object_get(t, "run"), "message")),
 			       "runner killed by signal 9"));
+	/* Every task the runner left unfinished says what became of it. */
+	{
+		size_t i, cut = 0;
+		json_t *task;
+
+		json_array_foreach(json_object_get(t, "tasks"), i, task) {
+			const char *st =
+			    json_string_value(json_object_get(task, "status"));
+
+			assert_non_null(st);
+			if (strcmp(st, "error") == 0) {
+				assert_non_null(strstr(
+				    json_string_value(
+					json_object_get(task, "note")),
+				    "runner killed by signal 9"));
+				cut++;
+			}
+		}
+		assert_true(cut >= 1);
+	}
 	json_decref(t);
 	list = get_json(s->port, "/api/runs", 200);
 	first = json_array_get(json_object_get(list, "runs"), 0);
@@ -1486,6 +1582,7 @@ static void test_restart(void **state)
 	struct sse v;
 	size_t len;
 	json_t *t, *list;
+	pid_t runner;
 	FILE *f;
 
 	submit(s->port, SHORT_RUN, done_id);
@@ -1501,8 +1598,13 @@ static void test_restart(void **state)
 	submit(s->port, LONG_RUN, cut_id);
 	wait_running(s->port, cut_id, &v);
 	assert_true(sse_until(&v, "segment", NULL));
+	runner = runner_pid(s->pid);
+	assert_true(runner > 0);
 	server_kill9(s);
 	sse_close(&v);
+	/* The runner dies with the server; its folder stays behind. */
+	assert_true(wait_group_gone(runner));
+	assert_int_equal(tmp_entries(s), 1);
 	/* A temporary file a crash could leave behind. */
 	snprintf(stale, sizeof(stale), "%s/runs/.%s.json.tmp-abcdef", s->data,
 		 done_id);
@@ -1510,6 +1612,8 @@ static void test_restart(void **state)
 
 	server_start(s, NULL);
 	assert_int_equal(access(stale, F_OK), -1);
+	/* The folder the crash left is removed at start. */
+	assert_int_equal(tmp_entries(s), 0);
 	list = get_json(s->port, "/api/runs", 200);
 	assert_int_equal(json_array_size(json_object_get(list, "runs")), 2);
 	assert_string_equal(
@@ -1523,6 +1627,9 @@ static void test_restart(void **state)
 	json_decref(list);
 	t = run_trace(s->port, cut_id);
 	assert_string_equal(trace_status(t), "interrupted");
+	assert_non_null(strstr(json_string_value(json_object_get(
+				   json_object_get(t, "run"), "message")),
+			       "while this run was running"));
 	/* What was streamed before the crash is kept. */
 	assert_true(json_array_size(json_object_get(t, "segments")) >= 1);
 	json_decref(t);
@@ -1572,6 +1679,7 @@ static void test_stop_ends_streams(void **state)
 	struct event_list la = {0}, lb = {0};
 	char running[32], queued[32];
 	struct sse a, b;
+	pid_t runner;
 	json_t *t;
 
 	submit(s->port, LONG_RUN, running);
@@ -1579,7 +1687,12 @@ static void test_stop_ends_streams(void **state)
 	wait_running(s->port, running, &a);
 	assert_int_equal(sse_open(s->port, queued, NULL, &b), 200);
 	assert_true(sse_until(&b, "status", "queued"));
+	runner = runner_pid(s->pid);
+	assert_true(runner > 0);
 	server_stop(s);
+	/* Nothing of the run outlives the server's stop. */
+	assert_int_equal(group_alive(runner), 0);
+	assert_int_equal(tmp_entries(s), 0);
 
 	sse_read(&a, &la, 0);
 	sse_read(&b, &lb, 0);
@@ -2167,6 +2280,107 @@ static void test_bad_usage(void **state)
 	}
 }
 
+/* ---- tests: faults ----------------------------------------------------- */
+
+/* Writes 16 MiB files, one after another, for seconds: cancelled early. */
+#define DISK_RUN                                                               \
+	"{\"workload\":\"custom\",\"model\":\"sequential\",\"params\":"          \
+	"{\"program\":\"40 x (disk write 16MiB, sleep 50ms)\"}}"
+
+/* A cancel of a run that is writing files: its group is reaped and its
+ * temporary folder removed before its end is sent. */
+static void test_cancel_disk_run(void **state)
+{
+	struct server *s = *state;
+	struct sse v;
+	char id[32];
+	pid_t runner;
+
+	submit(s->port, DISK_RUN, id);
+	wait_running(s->port, id, &v);
+	assert_true(sse_until(&v, "segment", NULL)); /* a file written */
+	runner = runner_pid(s->pid);
+	assert_true(runner > 0);
+	assert_int_equal(tmp_entries(s), 1);
+	assert_int_equal(delete_run(s->port, id), 200);
+	assert_true(sse_until(&v, "end", "cancelled"));
+	sse_close(&v);
+	assert_int_equal(group_alive(runner), 0);
+	assert_int_equal(tmp_entries(s), 0);
+}
+
+/* The pids of the children of process pid. */
+static size_t children_of(pid_t pid, pid_t *out, size_t max)
+{
+	char path[64];
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		char file[300];
+		FILE *f;
+		int child;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(file, sizeof(file), "/proc/%d/task/%s/children",
+			 (int)pid, de->d_name);
+		f = fopen(file, "r");
+		if (!f)
+			continue;
+		while (n < max && fscanf(f, "%d", &child) == 1)
+			out[n++] = (pid_t)child;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+/* kill -9 of a process-pool worker: the pool replaces it, the task it ran
+ * ends with status error, the run finishes; nothing is left over. */
+static void test_worker_killed(void **state)
+{
+	struct server *s = *state;
+	struct sse v;
+	pid_t runner, workers[8];
+	char id[32];
+	json_t *t, *task;
+	size_t i, n, errors = 0;
+
+	submit(s->port,
+	       "{\"workload\":\"custom\",\"model\":\"process-pool\","
+	       "\"params\":{\"program\":\"4 x (sleep 400ms)\"},"
+	       "\"options\":{\"workers\":2}}",
+	       id);
+	wait_running(s->port, id, &v);
+	assert_true(sse_until(&v, "open", NULL)); /* a task is sleeping */
+	runner = runner_pid(s->pid);
+	assert_true(runner > 0);
+	n = children_of(runner, workers, 8);
+	assert_true(n >= 1);
+	assert_int_equal(kill(workers[0], SIGKILL), 0);
+	assert_true(sse_until(&v, "end", NULL));
+	sse_close(&v);
+	t = run_trace(s->port, id);
+	assert_string_equal(trace_status(t), "done");
+	json_array_foreach(json_object_get(t, "tasks"), i, task) {
+		const char *st =
+		    json_string_value(json_object_get(task, "status"));
+
+		assert_non_null(st);
+		errors += strcmp(st, "error") == 0;
+	}
+	assert_int_equal(errors, 1);
+	json_decref(t);
+	assert_int_equal(group_alive(runner), 0);
+	assert_int_equal(tmp_entries(s), 0);
+}
+
 /* ---- tests: slow and stuck clients -------------------------------------- */
 
 /* The rest of a response that sse_open() did not take: the body of a
@@ -2365,6 +2579,10 @@ int main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_token, setup, teardown),
 	    cmocka_unit_test(test_bad_usage),
+	    cmocka_unit_test_setup_teardown(test_cancel_disk_run, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_worker_killed, setup_started,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_viewer_caps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stuck_viewer, setup_started,
 					    teardown),
