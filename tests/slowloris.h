@@ -41,8 +41,10 @@ struct slowloris_config {
 	const char *trickle_source; /* "127.0.0.2" */
 	const char *viewer_source;  /* "127.0.0.3" */
 	int seconds;		    /* attack; a probe each second */
-	int grace_s;		    /* a probe unanswered this long after
-				     * the attack's end has failed */
+	int grace_s;		    /* the attack goes on after its end
+				     * until every probe is answered, at
+				     * most this long; a probe unanswered
+				     * by then has failed */
 };
 
 struct slowloris_result {
@@ -223,8 +225,10 @@ static int slowloris_run(const struct slowloris_config *c,
 			struct slowloris_sock *s = &socks[i];
 			short ev;
 
-			if (s->kind != 2 && now >= end)
-				continue; /* the attack is over */
+			/* The attack holds until every probe is answered:
+			 * an answer counts only while it holds. */
+			if (s->kind != 2 && now >= end && !pending)
+				continue;
 			if (s->fd < 0 && s->kind != 2 && now >= s->next_ns)
 				slowloris_open(s, c, now);
 			if (s->fd < 0 || s->finished)

@@ -2507,7 +2507,7 @@ static void test_slowloris(void **state)
 	    .trickle_source = "127.0.0.2",
 	    .viewer_source = "127.0.0.3",
 	    .seconds = 12,
-	    .grace_s = 3,
+	    .grace_s = 20,
 	};
 	struct slowloris_result r;
 	char id[32], path[96];
