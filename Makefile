@@ -74,8 +74,8 @@ SERVER_LIB := $(BUILD)/libovl-server.a
 # The server's library first: it calls into the engine's.
 LIBS := $(SERVER_LIB) $(ENGINE_LIB)
 
-.PHONY: all deps run test unit-test web-test bench boundary format \
-	format-check clean valgrind
+.PHONY: all deps run test unit-test web-test bench boundary format clean \
+	valgrind
 all: $(BUILD)/overlap
 
 $(BUILD)/obj/src/%.o: src/%.c
