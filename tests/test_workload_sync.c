@@ -311,6 +311,7 @@ static void test_pipeline_sequential_deadlock(void **state)
 	(void)state;
 	t = run_case("pipeline", "sequential", sets);
 	assert_status(t, RUN_DEADLOCK);
+	assert_recorded(t);
 	assert_non_null(strstr(t->message, "producer 1 waits for queue "
 					   "'items' (full"));
 	assert_non_null(strstr(t->message, "nobody can get"));
