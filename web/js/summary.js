@@ -81,7 +81,7 @@ function activityKind(stateIndex)
 	const name = STATES[stateIndex];
 	if (WORKING_STATES.has(name))
 		return 0;
-	if (name === 'io' || name === 'sleep')
+	if (name === 'io' || name === 'sleep' || name === 'connect')
 		return 2;
 	if (name === 'queued')
 		return 3;
