@@ -641,7 +641,8 @@ export class SummaryView {
 		for (const [name, ns] of Object.entries(states)) {
 			if (WORKING_STATES.has(name))
 				work += ns;
-			else if (name === 'io' || name === 'sleep')
+			else if (name === 'io' || name === 'sleep' ||
+				 name === 'connect')
 				wait += ns;
 			else if (name !== 'queued')
 				other += ns;
