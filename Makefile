@@ -8,6 +8,7 @@
 #   make bench      benchmarks, one table
 #   make boundary   prove the layers: the engine builds with -Isrc alone
 #   make fuzz       each libFuzzer harness for FUZZ_SECONDS (60)
+#   make format     clang-format every C file; make format-check only checks
 #   make SAN=address,undefined test   /   make SAN=thread test
 #
 # The layers are libraries, each compiled with the include paths of what it
@@ -34,8 +35,10 @@ PKG_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 ifneq ($(MAKECMDGOALS),deps)
 ifneq ($(MAKECMDGOALS),clean)
 ifneq ($(MAKECMDGOALS),format)
+ifneq ($(MAKECMDGOALS),format-check)
 ifneq ($(PKG_OK),yes)
 $(info overlap: pkg-config cannot find $(PKGS); run 'make deps' (Debian: libmicrohttpd-dev libjansson-dev libcmocka-dev pkg-config))
+endif
 endif
 endif
 endif
@@ -83,8 +86,8 @@ SERVER_LIB := $(BUILD)/libovl-server.a
 # The server's library first: it calls into the engine's.
 LIBS := $(SERVER_LIB) $(ENGINE_LIB)
 
-.PHONY: all deps run test unit-test web-test bench boundary format clean \
-	valgrind fuzz fuzz-build
+.PHONY: all deps run test unit-test web-test bench boundary format \
+	format-check clean valgrind fuzz fuzz-build
 all: $(BUILD)/overlap
 
 $(BUILD)/obj/src/%.o: src/%.c
@@ -240,8 +243,16 @@ valgrind: $(BUILD)/overlap $(VALGRIND_BIN)
 	    --errors-for-leak-kinds=definite $$t || fail=1; \
 	done; exit $$fail
 
+# Every C file of the project, cli/ and tests/ included: the tracked ones,
+# or outside a git checkout the ones under the four folders.
+# format-check changes nothing and fails on the first difference.
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	find src server cli tests -name '*.[ch]')
 format:
-	clang-format -i src/*.c src/*.h server/*.c server/*.h tests/*.c 2>/dev/null || true
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build
