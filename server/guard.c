@@ -26,7 +26,7 @@ struct guard_conn {
 
 	/* protected by g->lock */
 	struct guard_conn *prev, *next;
-	int fd;			     /* -1 once closed */
+	int fd; /* -1 once closed */
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	int64_t request_since_ns; /* 0: no request being received */
@@ -104,7 +104,7 @@ static void *watchdog(void *arg)
 
 			if (c->request_since_ns &&
 			    now - c->request_since_ns >
-				g->cfg.request_deadline_ns)
+				    g->cfg.request_deadline_ns)
 				cut(c);
 			else if (c->viewer && since &&
 				 now - since > g->cfg.stuck_viewer_ns)
@@ -163,9 +163,9 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
 		const union MHD_ConnectionInfo *fd = MHD_get_connection_info(
-		    conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+			conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 		const union MHD_ConnectionInfo *addr = MHD_get_connection_info(
-		    conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+			conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
 		c = calloc(1, sizeof(*c));
 		if (!c)
@@ -176,8 +176,8 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 		c->fd = fd ? fd->connect_fd : -1;
 		if (addr && addr->client_addr) {
 			c->addr_len = addr->client_addr->sa_family == AF_INET6
-					  ? sizeof(struct sockaddr_in6)
-					  : sizeof(struct sockaddr_in);
+					      ? sizeof(struct sockaddr_in6)
+					      : sizeof(struct sockaddr_in);
 			memcpy(&c->addr, addr->client_addr, c->addr_len);
 		}
 		c->request_since_ns = mono_ns();
@@ -208,8 +208,8 @@ void guard_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
 
 struct guard_conn *guard_of(struct MHD_Connection *conn)
 {
-	const union MHD_ConnectionInfo *info =
-	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	const union MHD_ConnectionInfo *info = MHD_get_connection_info(
+		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 
 	return info ? info->socket_context : NULL;
 }

@@ -81,9 +81,9 @@ static void slowloris_raise_nofile(int want)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)want) {
 		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY ||
-				      rl.rlim_max > (rlim_t)want
-				  ? (rlim_t)want
-				  : rl.rlim_max;
+					      rl.rlim_max > (rlim_t)want
+				      ? (rlim_t)want
+				      : rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 }
@@ -117,8 +117,8 @@ static int slowloris_connect(int port, const char *source, int rcvbuf)
 	return fd;
 }
 
-static void slowloris_open(struct slowloris_sock *s, const struct slowloris_config *c,
-			   int64_t now)
+static void slowloris_open(struct slowloris_sock *s,
+			   const struct slowloris_config *c, int64_t now)
 {
 	const char *source = s->kind == 0   ? c->trickle_source
 			     : s->kind == 1 ? c->viewer_source
@@ -206,8 +206,8 @@ static int slowloris_run(const struct slowloris_config *c,
 		bool pending = false;
 		int n = 0, timeout_ms;
 
-		if (now < end && next_probe <= now &&
-		    n_socks < n_max && r->probes < SLOWLORIS_MAX_PROBES) {
+		if (now < end && next_probe <= now && n_socks < n_max &&
+		    r->probes < SLOWLORIS_MAX_PROBES) {
 			struct slowloris_sock *p = &socks[n_socks++];
 
 			p->kind = 2;
@@ -234,7 +234,8 @@ static int slowloris_run(const struct slowloris_config *c,
 			if (s->fd < 0 || s->finished)
 				continue;
 			ev = POLLRDHUP;
-			if (!s->connected || (s->kind == 0 && now >= s->next_ns))
+			if (!s->connected ||
+			    (s->kind == 0 && now >= s->next_ns))
 				ev |= POLLOUT;
 			if (s->kind != 1)
 				ev |= POLLIN;
@@ -257,7 +258,7 @@ static int slowloris_run(const struct slowloris_config *c,
 
 				if (!s->connected && (re & POLLOUT)) {
 					const char *req = slowloris_request(
-					    s, c, buf, sizeof(buf));
+						s, c, buf, sizeof(buf));
 
 					s->connected = true;
 					if (send(s->fd, req, strlen(req),
@@ -273,8 +274,8 @@ static int slowloris_run(const struct slowloris_config *c,
 					size_t room = sizeof(s->reply) - 1 -
 						      s->reply_len;
 					size_t take = (size_t)got < room
-							  ? (size_t)got
-							  : room;
+							      ? (size_t)got
+							      : room;
 
 					memcpy(s->reply + s->reply_len, buf,
 					       take);
@@ -286,10 +287,11 @@ static int slowloris_run(const struct slowloris_config *c,
 				/* The whole answer is in (Connection:
 				 * close). */
 				s->reply[s->reply_len] = '\0';
-				if (strncmp(s->reply, "HTTP/1.1 200", 12) == 0 &&
+				if (strncmp(s->reply, "HTTP/1.1 200", 12) ==
+					    0 &&
 				    now < give_up) {
 					r->latency_ns[r->answered++] =
-					    now - s->opened_ns;
+						now - s->opened_ns;
 				}
 				s->finished = true;
 				close(s->fd);
@@ -304,8 +306,8 @@ static int slowloris_run(const struct slowloris_config *c,
 			if (!(re & POLLOUT))
 				continue;
 			if (!s->connected) {
-				const char *req =
-				    slowloris_request(s, c, buf, sizeof(buf));
+				const char *req = slowloris_request(
+					s, c, buf, sizeof(buf));
 
 				s->connected = true;
 				if (send(s->fd, req, strlen(req),
