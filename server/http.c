@@ -474,6 +474,13 @@ static enum MHD_Result submit_failed(struct http *h, struct request *req,
 	if (rc == -ESHUTDOWN)
 		return reply_error(h, req, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 				   NULL, "the server is stopping");
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		return reply_error(h, req, conn, MHD_HTTP_INSUFFICIENT_STORAGE,
+				   NULL,
+				   "the disk of the server's data directory is "
+				   "full (%s): no new run can be stored until "
+				   "space is freed",
+				   strerror(-rc));
 	return reply_error(h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 			   "cannot queue the run: %s", strerror(-rc));
 }

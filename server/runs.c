@@ -82,6 +82,7 @@ void run_unref(struct run *run)
 	json_decref(run->spec);
 	json_decref(run->defaults);
 	json_decref(run->summary);
+	json_decref(run->unsaved);
 	pthread_mutex_destroy(&run->append_lock);
 	free(run);
 }
@@ -221,7 +222,9 @@ bool runs_kill_due(struct runs *r, struct run *run)
 	pthread_mutex_lock(&r->lock);
 	due = run->kill_at_ns && util_mono_ns() >= run->kill_at_ns;
 	pthread_mutex_unlock(&r->lock);
-	return due;
+	/* Its events cannot be stored: the run cannot be shown, so it
+	 * stops now. */
+	return due || atomic_load(&run->events_errno) != 0;
 }
 
 void runs_shutdown(struct runs *r)
@@ -299,11 +302,12 @@ static bool id_taken(struct runs *r, const char *id, char (*ids)[STORE_ID_SIZE],
 
 /* Builds a queued run and its files (outside the lock). */
 static struct run *prepare(struct runs *r, const struct spec *spec,
-			   const char *compare_id, const char *id)
+			   const char *compare_id, const char *id, int *err)
 {
 	char name[64];
 	struct run *run = run_new();
 
+	*err = -ENOMEM;
 	if (!run)
 		return NULL;
 	util_strlcpy(run->id, id, sizeof(run->id));
@@ -328,9 +332,12 @@ static struct run *prepare(struct runs *r, const struct spec *spec,
 		goto out_unref;
 	runs_file_name(name, sizeof(name), id, "events");
 	run->events_fd = store_open_append(r->cfg.store, name);
-	if (run->events_fd < 0)
+	if (run->events_fd < 0) {
+		*err = run->events_fd;
 		goto out_unref;
-	if (runs_save_meta(r, run) < 0)
+	}
+	*err = runs_save_meta(r, run);
+	if (*err < 0)
 		goto out_remove;
 	return run;
 
@@ -374,11 +381,10 @@ int runs_submit(struct runs *r, struct spec *const *specs, size_t n,
 		do
 			store_id_new(ids[done]);
 		while (id_taken(r, ids[done], ids, done));
-		made[done] = prepare(r, specs[done], compare_id, ids[done]);
-		if (!made[done]) {
-			rc = -EIO;
+		made[done] =
+		    prepare(r, specs[done], compare_id, ids[done], &rc);
+		if (!made[done])
 			goto out_unprepare;
-		}
 	}
 
 	pthread_mutex_lock(&r->lock);
@@ -659,7 +665,11 @@ void runs_finish(struct runs *r, struct run *run, const struct runs_exit *ex)
 	pthread_mutex_unlock(&r->lock);
 
 	message[0] = '\0';
-	if (interrupt) {
+	if (atomic_load(&run->events_errno)) {
+		snprintf(message, sizeof(message),
+			 "the run's events could not be stored: %s",
+			 strerror(atomic_load(&run->events_errno)));
+	} else if (interrupt) {
 		status = RUN_INTERRUPTED;
 		snprintf(message, sizeof(message),
 			 "the server stopped while this run was running");

@@ -10,6 +10,10 @@
  *                with CLOCK_MONOTONIC, so only the server's path is timed)
  *   requests/s   GET /api/runs with wrk, 100 connections, 100 runs in the
  *                history
+ *   slowloris    GET /api/runs probed once a second while 500 connections
+ *                trickle their request heads and 300 viewers of the large
+ *                run never read (tests/slowloris.h): the probes answered
+ *                and their latency
  *   streamed     a real run of 100,000 asyncio tasks x 1 s while a viewer
  *                follows it: its wall time, to set beside bench_asyncio's
  *                (the same run with no server), which says how much
@@ -37,6 +41,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "slowloris.h"
 
 #define BIG_EVENTS 1000000
 #define HISTORY_RUNS 100
@@ -483,6 +489,8 @@ int main(int argc, char **argv)
 	int64_t lat[LATENCY_REPS];
 	struct server s;
 	double cold, warm, rps, streamed;
+	struct slowloris_result sl;
+	char sl_path[96];
 	long cold_n, warm_n, streamed_n = 0;
 	ssize_t n;
 
@@ -527,6 +535,29 @@ int main(int argc, char **argv)
 	warm = sse_rate(s.port, big_id, &warm_n);
 	rps = wrk_rate(s.port);
 	server_stop(&s);
+
+	/* The API under a slowloris, on the same store (its viewers ask
+	 * for the large run, and never read it). */
+	server_start(&s, bin, data, NULL);
+	snprintf(sl_path, sizeof(sl_path), "/api/runs/%s/events", big_id);
+	{
+		struct slowloris_config c = {
+		    .port = s.port,
+		    .trickle = 500,
+		    .viewers = 300,
+		    .viewer_path = sl_path,
+		    .trickle_source = "127.0.0.2",
+		    .viewer_source = "127.0.0.3",
+		    .seconds = 15,
+		    .grace_s = 20,
+		};
+
+		if (slowloris_run(&c, &sl) < 0)
+			die("slowloris");
+	}
+	server_stop(&s);
+	qsort(sl.latency_ns, (size_t)sl.answered, sizeof(*sl.latency_ns),
+	      cmp_i64);
 	if (cold_n != BIG_EVENTS || warm_n != BIG_EVENTS) {
 		fprintf(stderr,
 			"bench_server: read %ld and %ld events, want "
@@ -569,6 +600,12 @@ int main(int argc, char **argv)
 	       "%.2f ms; %.2f ms | <= 50 ms |\n",
 	       LATENCY_REPS, lat[LATENCY_REPS / 2] / 1e6,
 	       lat[LATENCY_REPS - 1] / 1e6);
+	printf("| server: GET /api/runs during 500 slowloris connections and "
+	       "300 stuck viewers: answered; latency median / max | %d of %d; "
+	       "%.1f / %.1f ms | >= 99%%; <= 100 ms |\n",
+	       sl.answered, sl.probes,
+	       sl.answered ? sl.latency_ns[sl.answered / 2] / 1e6 : 0.0,
+	       sl.answered ? sl.latency_ns[sl.answered - 1] / 1e6 : 0.0);
 	printf("| server: asyncio, 100,000 tasks x 1 s, followed live by a "
 	       "viewer (%ld events): wall | %.3f s | - |\n",
 	       streamed_n, streamed);

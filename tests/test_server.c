@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -66,6 +67,7 @@ struct server {
 	char data[160]; /* dir/data */
 	char web[160];	/* dir/web */
 	char tmp[160];	/* dir/tmp: the server's TMPDIR */
+	bool mounted;	/* data is a tmpfs of the test's */
 	char url[256];	/* the line the server printed */
 };
 
@@ -354,6 +356,8 @@ static int teardown(void **state)
 		fprintf(stderr, "the server did not stop cleanly (%#x)\n",
 			status);
 	}
+	if (s->mounted)
+		umount2(s->data, MNT_DETACH);
 	/* Whatever a test did, no run left a temporary folder behind. */
 	left = tmp_entries(s);
 	if (left)
@@ -2381,6 +2385,89 @@ static void test_worker_killed(void **state)
 	assert_int_equal(tmp_entries(s), 0);
 }
 
+/* The data directory fills up (a small tmpfs, where the machine allows
+ * one): the run whose events no longer fit ends as error with the reason,
+ * its viewers read that status and the end, its address still answers;
+ * a new submission gets 507; the run stored before is untouched. */
+static void test_disk_full(void **state)
+{
+	struct server *s = *state;
+	char done_id[32], big_id[32], path[96], filler[256];
+	struct event_list l = {0};
+	struct resp before, after, r;
+	json_t *t, *list, *first;
+	const char *msg;
+	int fd;
+
+	if (mkdir(s->data, 0700) < 0 ||
+	    mount("overlap-test", s->data, "tmpfs", 0, "size=3m,mode=0700") <
+		0) {
+		printf("test_disk_full: skipped: cannot mount a tmpfs on %s "
+		       "(%s)\n",
+		       s->data, strerror(errno));
+		skip();
+	}
+	s->mounted = true;
+	server_start(s, NULL);
+	submit(s->port, SHORT_RUN, done_id);
+	assert_string_equal(wait_end(s->port, done_id), "done");
+	snprintf(path, sizeof(path), "/api/runs/%s", done_id);
+	http_req(s->port, "GET", path, NULL, NULL, NULL, NULL, &before);
+	assert_int_equal(before.status, 200);
+
+	/* About 6 MB of events into 3 MB. */
+	submit(s->port,
+	       "{\"workload\":\"fetch\",\"model\":\"asyncio\",\"params\":"
+	       "{\"tasks\":10000,\"duration\":\"1ms\",\"io\":\"sleep\"}}",
+	       big_id);
+	read_stream(s->port, big_id, NULL, &l);
+	check_last(&l, "end", "error");
+	assert_string_equal(l.ev[l.n - 2].type, "status");
+	assert_non_null(strstr(l.ev[l.n - 2].data, "could not be stored"));
+	for (size_t i = 0; i < l.n; i++)
+		assert_int_equal(l.ev[i].id, i + 1);
+	list_free(&l);
+	list = get_json(s->port, "/api/runs", 200);
+	first = json_array_get(json_object_get(list, "runs"), 0);
+	assert_string_equal(json_string_value(json_object_get(first, "id")),
+			    big_id);
+	assert_string_equal(json_string_value(json_object_get(first, "status")),
+			    "error");
+	msg = json_string_value(json_object_get(first, "message"));
+	assert_non_null(strstr(msg, strerror(ENOSPC)));
+	json_decref(list);
+	t = run_trace(s->port, big_id);
+	assert_string_equal(trace_status(t), "error");
+	json_decref(t);
+
+	/* Whatever room is left, taken: a new run cannot be stored. */
+	snprintf(filler, sizeof(filler), "%s/filler", s->data);
+	fd = open(filler, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	{
+		static char block[4096];
+
+		while (write(fd, block, sizeof(block)) > 0)
+			;
+	}
+	close(fd);
+	http_req(s->port, "POST", "/api/runs", NULL, "application/json", NULL,
+		 SHORT_RUN, &r);
+	assert_int_equal(r.status, 507);
+	assert_non_null(strstr(r.body, "full"));
+	resp_free(&r);
+
+	/* The run stored before is as it was. */
+	http_req(s->port, "GET", path, NULL, NULL, NULL, NULL, &after);
+	assert_int_equal(after.status, 200);
+	assert_int_equal(after.body_len, before.body_len);
+	assert_memory_equal(after.body, before.body, before.body_len);
+	resp_free(&before);
+	resp_free(&after);
+	unlink(filler);
+	server_stop(s);
+}
+
 /* ---- tests: slow and stuck clients -------------------------------------- */
 
 /* The rest of a response that sse_open() did not take: the body of a
@@ -2583,6 +2670,7 @@ int main(int argc, char **argv)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_worker_killed, setup_started,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_viewer_caps, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stuck_viewer, setup_started,
 					    teardown),
