@@ -55,10 +55,18 @@ struct param_set {
 	struct param_value values[SPEC_MAX_VALUES];
 };
 
+/* The engines a spec may name (struct spec.engine). */
+#define SPEC_ENGINE_OVERLAP "overlap" /* this program's models */
+#define SPEC_ENGINE_CPYTHON "cpython" /* a real interpreter (cpython.h) */
+
 struct spec {
 	char id[40];	   /* run id, set by the caller (may be "") */
 	char workload[32]; /* catalog name */
 	char model[32];	   /* catalog name */
+	char engine[16];   /* SPEC_ENGINE_*; spec_init sets "overlap" */
+	char python[256];  /* cpython: the interpreter; "" is python3 on
+			    * PATH.  The server allows only the interpreters
+			    * it found itself. */
 	struct param_set params;  /* the workload's parameters */
 	struct param_set options; /* the model's options */
 };
@@ -104,14 +112,16 @@ int spec_parse_value(const struct param_def *def, const char *text,
 		     struct param_value *out, struct spec_error *err,
 		     const char *field_prefix);
 
-/* Reads the HTTP API's body form {workload, model, params, options}: values
+/* Reads the HTTP API's body form {workload, model, params, options, engine,
+ * python}: values
  * are strings in --set form, numbers (durations: milliseconds) or booleans.
  * Unknown top-level keys and unknown parameters are errors naming them.
  * Validates the whole spec (spec_validate).  Returns 0 or -EINVAL. */
 int spec_from_json(const json_t *body, struct spec *spec,
 		   struct spec_error *err);
 /* New reference: {workload, model, params, options} of a spec, values in
- * text form (what spec_from_json reads back). */
+ * text form (what spec_from_json reads back); engine and python too when
+ * the engine is not overlap's own. */
 json_t *spec_to_json(const struct spec *spec);
 /* New reference: the catalog as GET /api/workloads serves it:
  * {workloads: [{name, help, params: [{name, type, unit, default, min, max,

@@ -939,6 +939,13 @@ static int segment_cmp(const void *a, const void *b)
 	return (int)x->state - (int)y->state;
 }
 
+void trace_sort_segments(struct trace *t)
+{
+	if (t->n_segments > 1)
+		qsort(t->segments, t->n_segments, sizeof(*t->segments),
+		      segment_cmp);
+}
+
 void trace_collector_stop(struct trace_collector *c)
 {
 	struct pass_result res = {0};
@@ -956,9 +963,7 @@ void trace_collector_stop(struct trace_collector *c)
 	 * that, wrongly, is still writing. */
 	for (int pass = 0; pass < 16 && collector_drain(c, true, &res); pass++)
 		;
-	if (c->t->n_segments > 1)
-		qsort(c->t->segments, c->t->n_segments,
-		      sizeof(*c->t->segments), segment_cmp);
+	trace_sort_segments(c->t);
 
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->wake);
@@ -967,6 +972,23 @@ void trace_collector_stop(struct trace_collector *c)
 }
 
 /* ---- JSON --------------------------------------------------------------- */
+
+void trace_engine_from_json(const json_t *obj, struct trace_engine *e)
+{
+	const char *v;
+
+	memset(e, 0, sizeof(*e));
+	if (!json_is_object(obj))
+		return;
+	if ((v = json_string_value(json_object_get(obj, "name"))))
+		util_strlcpy(e->name, v, sizeof(e->name));
+	if ((v = json_string_value(json_object_get(obj, "version"))))
+		util_strlcpy(e->version, v, sizeof(e->version));
+	if ((v = json_string_value(json_object_get(obj, "build"))))
+		util_strlcpy(e->build, v, sizeof(e->build));
+	if ((v = json_string_value(json_object_get(obj, "path"))))
+		util_strlcpy(e->path, v, sizeof(e->path));
+}
 
 static json_t *json_time(int64_t ns)
 {
@@ -978,9 +1000,22 @@ static json_t *json_copy_object(const json_t *obj)
 	return obj ? json_deep_copy(obj) : json_object();
 }
 
+/* run.engine: what ran the run (left out when unknown). */
+static json_t *engine_json(const struct trace_engine *e)
+{
+	json_t *obj = json_pack("{s:s, s:s}", "name", e->name, "version",
+				e->version);
+
+	if (obj && e->build[0])
+		json_object_set_new(obj, "build", json_string(e->build));
+	if (obj && e->path[0])
+		json_object_set_new(obj, "path", json_string(e->path));
+	return obj;
+}
+
 json_t *trace_run_json(const struct trace *t)
 {
-	return json_pack(
+	json_t *run = json_pack(
 		"{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:I,"
 		" s:{s:i, s:s, s:s, s:f}}",
 		"id", t->id, "workload", t->workload, "model", t->model,
@@ -991,6 +1026,10 @@ json_t *trace_run_json(const struct trace *t)
 		"host", "cores", t->host.cores, "kernel", t->host.kernel,
 		"engine", t->host.engine, "cpu_iters_per_ms",
 		t->host.cpu_iters_per_ms);
+
+	if (run && t->engine.name[0])
+		json_object_set_new(run, "engine", engine_json(&t->engine));
+	return run;
 }
 
 json_t *trace_lane_json(const struct trace_lane *l)
@@ -1022,12 +1061,16 @@ json_t *trace_segment_json(const struct trace *t,
 			   const struct trace_segment *s)
 {
 	const char *note = s->note < t->n_notes ? t->notes[s->note] : "";
+	json_t *seg = json_pack("{s:I, s:I, s:s, s:I, s:I, s:s}", "task",
+				(json_int_t)s->task, "lane",
+				(json_int_t)s->lane, "state",
+				seg_state_name(s->state), "t0_ns",
+				(json_int_t)s->t0_ns, "t1_ns",
+				(json_int_t)s->t1_ns, "note", note);
 
-	return json_pack("{s:I, s:I, s:s, s:I, s:I, s:s}", "task",
-			 (json_int_t)s->task, "lane", (json_int_t)s->lane,
-			 "state", seg_state_name(s->state), "t0_ns",
-			 (json_int_t)s->t0_ns, "t1_ns", (json_int_t)s->t1_ns,
-			 "note", note);
+	if (seg && s->estimated)
+		json_object_set_new(seg, "estimated", json_true());
+	return seg;
 }
 
 /* summary.lanes: [{lane, busy_ns, util}], util the share of the wall
@@ -1254,6 +1297,7 @@ static int read_run(struct json_reader *r, const json_t *run, struct trace *t)
 			  sizeof(t->host.engine))))
 		return ret;
 	t->host.cores = (int)cores;
+	trace_engine_from_json(json_object_get(run, "engine"), &t->engine);
 	if (json_object_get(host, "cpu_iters_per_ms") &&
 	    (ret = rd_real(r, host, "run.host", "cpu_iters_per_ms",
 			   &t->host.cpu_iters_per_ms)))
@@ -1385,6 +1429,7 @@ static int read_segments(struct json_reader *r, const json_t *arr,
 		s->task = (uint32_t)task;
 		s->lane = (uint32_t)lane;
 		s->state = (uint8_t)state;
+		s->estimated = json_is_true(json_object_get(v, "estimated"));
 		note = json_object_get(v, "note");
 		if (note && !json_is_null(note)) {
 			if (!json_is_string(note)) {

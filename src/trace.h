@@ -263,6 +263,8 @@ struct trace_segment {
 	uint32_t lane;
 	uint32_t note; /* index into trace.notes; 0 = none */
 	uint8_t state; /* enum seg_state */
+	bool estimated; /* timing inferred, not observed ("estimated": true;
+			 * the CPython engine's gil-wait) */
 };
 
 struct trace_sample {
@@ -294,6 +296,17 @@ struct trace_host {
 	double cpu_iters_per_ms;   /* the calibration of the cpu step */
 };
 
+/* What ran the run: "overlap" (this engine's models) or "cpython" (the
+ * reference engine, src/cpython.h) with the interpreter's version and
+ * build ("gil" or "free-threaded") and its path.  name "" in traces from
+ * before engines were recorded: run.engine is then left out. */
+struct trace_engine {
+	char name[16];
+	char version[32];
+	char build[16];
+	char path[256];
+};
+
 struct trace {
 	/* run */
 	char id[40];
@@ -305,6 +318,7 @@ struct trace {
 	char message[256]; /* error or deadlock explanation, "" if none */
 	char started_at[40]; /* ISO 8601, UTC */
 	struct trace_host host;
+	struct trace_engine engine;
 	int64_t cpu_ns; /* user + system CPU of the run, all processes */
 
 	/* arrays; grown by the trace_add_* functions */
@@ -383,6 +397,10 @@ struct trace_collector *trace_collector_start(struct trace_rec *rec,
  * collector. */
 void trace_collector_stop(struct trace_collector *c);
 
+/* Sorts the segments as the collector leaves them: by t0, task, t1, lane
+ * and state. */
+void trace_sort_segments(struct trace *t);
+
 /* ---- JSON (trace format version 1) ------------------------------------- */
 
 /* New references: the parts of the trace JSON, as they appear in it (the
@@ -394,6 +412,9 @@ json_t *trace_task_json(const struct trace *t, const struct trace_task *k);
 json_t *trace_segment_json(const struct trace *t,
 			   const struct trace_segment *s);
 json_t *trace_summary_json(const struct trace *t); /* null: none yet */
+
+/* Fills e from a run.engine object (all "" when obj is not one). */
+void trace_engine_from_json(const json_t *obj, struct trace_engine *e);
 
 /* New reference: the trace as the contract's JSON object. */
 json_t *trace_to_json(const struct trace *t);
