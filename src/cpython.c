@@ -23,6 +23,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,14 +216,29 @@ int cpython_probe(const char *python, struct cpython_info *info)
  * for the launcher). */
 static int resolve(const char *python, char *buf, size_t size)
 {
+	/* The last launcher asked and its answer: a compare runs the same
+	 * interpreter several times. */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static char asked[PATH_MAX], answer[PATH_MAX];
 	struct cpython_info info;
 	int rc = find_file(python, buf, size);
 
 	if (rc < 0 || !is_script(buf))
 		return rc;
+	pthread_mutex_lock(&lock);
+	if (asked[0] && strcmp(asked, buf) == 0) {
+		util_strlcpy(buf, answer, size);
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&lock);
 	rc = cpython_probe(buf, &info);
 	if (rc < 0)
 		return rc;
+	pthread_mutex_lock(&lock);
+	util_strlcpy(asked, buf, sizeof(asked));
+	util_strlcpy(answer, info.path, sizeof(answer));
+	pthread_mutex_unlock(&lock);
 	util_strlcpy(buf, info.path, size);
 	return 0;
 }
