@@ -55,7 +55,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libovl.a
 
-.PHONY: all deps run test unit-test web-test bench format clean valgrind
+.PHONY: all deps run test unit-test web-test bench format clean valgrind fidelity
 all: $(BUILD)/overlap
 
 $(BUILD)/obj/%.o: %.c
@@ -115,6 +115,11 @@ bench: deps
 	fi; \
 	if [ -f $(BUILD)/bench.failed ]; then \
 	  echo "bench: failed: $$(cat $(BUILD)/bench.failed)" >&2; exit 1; fi
+
+# Each lesson of the README's table under the overlap model and under
+# CPython (the python3 on PATH, or PYTHON=path), one table.
+fidelity: $(BUILD)/overlap
+	python3 tests/fidelity.py --overlap $(BUILD)/overlap $(if $(PYTHON),--python $(PYTHON))
 
 # The benchmarks' objects are kept, so make bench does not rebuild them.
 .SECONDARY: $(BENCH_SRC:tests/%.c=$(BUILD)/obj/tests/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.o)

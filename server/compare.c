@@ -1,10 +1,13 @@
 /*
- * compare: a workload under several models (see compare.h).
+ * compare: a workload under several models, or engines (see compare.h).
  *
  * Each model's spec goes through spec_from_json like any POST /api/runs
  * body, so a compare accepts exactly what single runs accept.  Only the
  * filtering of options per model is compare's own, done from the model
- * catalog so it follows whatever options the models grow.
+ * catalog so it follows whatever options the models grow.  With engines
+ * (["overlap", "cpython"]) every model runs under each engine, the model
+ * and CPython side by side; an interpreter it names must be one the
+ * server offers (engines.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <time.h>
 
 #include "compare.h"
+#include "engines.h"
 #include "model.h"
 #include "store.h"
 #include "util.h"
@@ -60,7 +64,7 @@ static int read_models(const json_t *body, const struct model_ops **models,
 		       size_t *n, bool *explicit, struct spec_error *err)
 {
 	static const char *const known[] = {"workload", "params", "options",
-					    "models"};
+					    "models", "engines", "python"};
 	const json_t *list = json_object_get(body, "models");
 	const char *key;
 	json_t *value;
@@ -80,7 +84,7 @@ static int read_models(const json_t *body, const struct model_ops **models,
 
 			snprintf(msg, sizeof(msg),
 				 "%.40s: unknown key (expected workload, "
-				 "params, options, models)",
+				 "params, options, models, engines, python)",
 				 key);
 			set_err(err, key, msg);
 			return -EINVAL;
@@ -130,6 +134,39 @@ static int read_models(const json_t *body, const struct model_ops **models,
 	return 0;
 }
 
+/* The body's engines: ["overlap"] when left out.  0 or -EINVAL. */
+static int read_engines(const json_t *body, const char **engines, size_t *n,
+			struct spec_error *err)
+{
+	const json_t *list = json_object_get(body, "engines");
+
+	*n = 0;
+	if (!list || json_is_null(list)) {
+		engines[(*n)++] = SPEC_ENGINE_OVERLAP;
+		return 0;
+	}
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > 2)
+		goto bad;
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const char *e = json_string_value(json_array_get(list, i));
+
+		if (!e || (strcmp(e, SPEC_ENGINE_OVERLAP) != 0 &&
+			   strcmp(e, SPEC_ENGINE_CPYTHON) != 0) ||
+		    (*n == 1 && strcmp(engines[0], e) == 0))
+			goto bad;
+		engines[(*n)++] = strcmp(e, SPEC_ENGINE_OVERLAP) == 0
+					  ? SPEC_ENGINE_OVERLAP
+					  : SPEC_ENGINE_CPYTHON;
+	}
+	return 0;
+bad:
+	set_err(err, "engines",
+		"engines: expected a list of overlap and/or cpython, each "
+		"once");
+	return -EINVAL;
+}
+
 static void iso_now(char *buf, size_t size)
 {
 	time_t now = time(NULL);
@@ -145,6 +182,9 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 	const struct model_ops *models[COMPARE_MAX_MODELS];
 	struct spec *specs[COMPARE_MAX_MODELS] = {0};
 	const struct model_ops *used[COMPARE_MAX_MODELS];
+	const char *engines[2], *used_engine[COMPARE_MAX_MODELS];
+	const json_t *python = json_object_get(body, "python");
+	size_t n_engines = 0;
 	char ids[COMPARE_MAX_MODELS][STORE_ID_SIZE];
 	char compare_id[STORE_ID_SIZE], name[64], created[32];
 	const json_t *options = json_object_get(body, "options");
@@ -158,12 +198,24 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 	rc = read_models(body, models, &n_models, &explicit, err);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < n_models; i++) {
+	rc = read_engines(body, engines, &n_engines, err);
+	if (rc < 0)
+		return rc;
+	if (n_models * n_engines > COMPARE_MAX_MODELS) {
+		set_err(err, "models",
+			"models: at most 16 runs, models times engines");
+		return -EINVAL;
+	}
+	for (size_t k = 0; k < n_models * n_engines; k++) {
+		size_t i = k / n_engines;
+		const char *engine = engines[k % n_engines];
+		bool cpython = strcmp(engine, SPEC_ENGINE_CPYTHON) == 0;
 		json_t *one = json_pack(
-		    "{s:O*, s:s, s:O*, s:o}", "workload",
+		    "{s:O*, s:s, s:O*, s:o, s:s, s:O*}", "workload",
 		    json_object_get(body, "workload"), "model", models[i]->name,
 		    "params", json_object_get(body, "params"), "options",
-		    options_for(models[i], options));
+		    options_for(models[i], options), "engine", engine,
+		    "python", cpython ? python : NULL);
 		struct spec_error e = {0};
 
 		specs[n] = calloc(1, sizeof(*specs[n]));
@@ -174,10 +226,17 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 		}
 		rc = spec_from_json(one, specs[n], &e);
 		json_decref(one);
+		if (rc == 0)
+			rc = engines_check(specs[n], &e);
 		if (rc == 0) {
 			specs[n]->id[0] = '\0';
+			used_engine[n] = engine;
 			used[n++] = models[i];
 			continue;
+		}
+		if (strcmp(e.field, "python") == 0) {
+			*err = e;
+			goto out_free;
 		}
 		/* A bad workload or parameter is bad under every model;
 		 * a model that rejects the spec is left out unless asked
@@ -212,8 +271,9 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 	*out = json_pack("{s:s, s:[]}", "id", compare_id, "runs");
 	for (size_t i = 0; i < n; i++) {
 		json_array_append_new(list,
-				      json_pack("{s:s, s:s}", "id", ids[i],
-						"model", used[i]->name));
+				      json_pack("{s:s, s:s, s:s}", "id", ids[i],
+						"model", used[i]->name,
+						"engine", used_engine[i]));
 		json_array_append_new(json_object_get(*out, "runs"),
 				      json_string(ids[i]));
 	}
@@ -260,6 +320,7 @@ json_t *compare_get(struct runs *r, struct store *st, const char *id, int *rc)
 	out = json_array();
 	for (size_t i = 0; i < json_array_size(runs); i++) {
 		const json_t *entry = json_array_get(runs, i);
+		const char *engine;
 		const char *run =
 		    json_string_value(json_object_get(entry, "id"));
 		json_t *brief = run ? runs_brief(r, run) : NULL;
@@ -270,6 +331,13 @@ json_t *compare_get(struct runs *r, struct store *st, const char *id, int *rc)
 				      "model", json_object_get(entry, "model"),
 				      "status", "deleted", "message",
 				      "the run was deleted", "summary");
+		/* Compares made before engines ran the model. */
+		engine = json_string_value(json_object_get(entry, "engine"));
+		if (brief)
+			json_object_set_new(
+				brief, "engine",
+				json_string(engine ? engine
+						   : SPEC_ENGINE_OVERLAP));
 		json_array_append_new(out, brief);
 	}
 	json_object_set_new(record, "runs", out);

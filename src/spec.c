@@ -1044,6 +1044,43 @@ static json_t *param_json(const struct param_def *def)
 	return obj;
 }
 
+/* Which engine runs what: every workload and model under both; limits
+ * name the values one of them does not run, and why.  The interpreters CPython may use
+ * are the caller's to add (cpython.h): finding them takes time. */
+static json_t *engines_json(void)
+{
+	json_t *all_workloads = json_array(), *all_models = json_array();
+	json_t *engines;
+
+	for (size_t i = 0; i < workload_catalog_count; i++)
+		json_array_append_new(all_workloads,
+				      json_string(workload_catalog[i]->name));
+	for (size_t i = 0; i < model_catalog_count; i++)
+		json_array_append_new(all_models,
+				      json_string(model_catalog[i]->name));
+	engines = json_pack(
+		"[{s:s, s:s, s:O, s:O, s:[{s:s, s:s, s:s}]},"
+		" {s:s, s:s, s:O, s:O, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}]",
+		"name", SPEC_ENGINE_OVERLAP, "help",
+		"this program's models of Python's concurrency, in C",
+		"workloads", all_workloads, "models", all_models, "limits",
+		"field", "options.start", "value", "forkserver", "why",
+		"a start method of CPython's multiprocessing: engine cpython "
+		"runs it",
+		"name", SPEC_ENGINE_CPYTHON, "help",
+		"the same program in a real Python interpreter (3.9 or "
+		"later): threading, concurrent.futures, multiprocessing, "
+		"asyncio",
+		"workloads", all_workloads, "models", all_models, "limits",
+		"field", "options.gil", "value", "off", "why",
+		"needs a free-threaded interpreter (python3.13t or later)",
+		"field", "params.program", "value", "barrier (asyncio)", "why",
+		"asyncio.Barrier needs Python 3.11 or later");
+	json_decref(all_workloads);
+	json_decref(all_models);
+	return engines;
+}
+
 json_t *spec_catalog_json(void)
 {
 	json_t *root = json_object();
@@ -1081,5 +1118,6 @@ json_t *spec_catalog_json(void)
 	}
 	json_object_set_new(root, "workloads", workloads);
 	json_object_set_new(root, "models", models);
+	json_object_set_new(root, "engines", engines_json());
 	return root;
 }
