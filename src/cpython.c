@@ -71,14 +71,18 @@ int cpython_runner_path(char *buf, size_t size)
 	if (!slash)
 		return -ENOENT;
 	*slash = '\0';
-	if (snprintf(buf, size, "%s/%s", exe, RUNNER_REL) >= (int)size)
-		return -ENAMETOOLONG;
-	if (access(buf, R_OK) == 0)
-		return 0;
-	/* Test binaries live one level deeper (build/tests/). */
-	if (snprintf(buf, size, "%s/../%s", exe, RUNNER_REL) >= (int)size)
-		return -ENAMETOOLONG;
-	return access(buf, R_OK) == 0 ? 0 : -ENOENT;
+	/* build/overlap; the tests, in build/tests/ and in the sanitizer
+	 * builds' tests/. */
+	static const char *const ups[] = {"", "../", "../../"};
+
+	for (size_t i = 0; i < sizeof(ups) / sizeof(*ups); i++) {
+		if (snprintf(buf, size, "%s/%s%s", exe, ups[i], RUNNER_REL) >=
+		    (int)size)
+			return -ENAMETOOLONG;
+		if (access(buf, R_OK) == 0)
+			return 0;
+	}
+	return -ENOENT;
 }
 
 /* The file python names: as given when it has a '/', else found on PATH.
