@@ -220,7 +220,10 @@ struct block_case {
 
 static const struct block_case block_cases[] = {
 	{"3 x (sleep 5ms); (sleep 1ms, cpu 60ms)", ST_SLEEP},
-	{"3 x (net 5ms); (sleep 1ms, cpu 60ms)", ST_IO},
+	/* The reply is due well after the computation begins (40 ms
+	 * against 1 ms): only a loop held off the CPU that long sees the
+	 * reply first. */
+	{"3 x (net 40ms); (sleep 1ms, cpu 60ms)", ST_IO},
 };
 
 static void test_cpu_blocks_loop(void **state)

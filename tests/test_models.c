@@ -545,6 +545,68 @@ static void test_run_info(void **state)
 	free_trace(t);
 }
 
+/* ---- a request's connection apart from its wait ------------------------ */
+
+/* Every model records a net step as a connect segment followed, on the
+ * same task and lane, by the io segment of the wait for the reply: the
+ * connect ends where the io begins. */
+static void test_net_connect_then_io(void **state)
+{
+	static const struct {
+		const char *model;
+		struct kv sets[KV_MAX];
+	} cases[] = {
+	    {"sequential", {{NULL, NULL}}},
+	    {"threads", {{NULL, NULL}}},
+	    {"thread-pool", {{"workers", "2"}, {NULL, NULL}}},
+	    {"process-pool", {{"workers", "2"}, {NULL, NULL}}},
+	    {"asyncio", {{NULL, NULL}}},
+	    {"asyncio-executor", {{"offload_io", "on"}, {NULL, NULL}}},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct kv sets[KV_MAX + 3] = {{"tasks", "3"},
+					      {"duration", "20ms"},
+					      {"io", "net"}};
+		struct trace *t;
+
+		for (size_t k = 0; cases[c].sets[k].key; k++)
+			sets[3 + k] = cases[c].sets[k];
+		t = run_case("fetch", cases[c].model, sets);
+		print_message("%s\n", cases[c].model);
+		assert_done(t);
+		assert_int_equal(t->n_tasks, 3);
+		for (uint32_t task = 0; task < 3; task++) {
+			const struct trace_segment *conn = NULL, *io = NULL;
+			size_t n_conn = 0, n_io = 0;
+
+			for (size_t i = 0; i < t->n_segments; i++) {
+				const struct trace_segment *s =
+				    &t->segments[i];
+
+				if (s->task != task)
+					continue;
+				if (s->state == ST_CONNECT) {
+					conn = s;
+					n_conn++;
+				} else if (s->state == ST_IO) {
+					io = s;
+					n_io++;
+				}
+			}
+			assert_int_equal(n_conn, 1);
+			assert_int_equal(n_io, 1);
+			assert_int_equal(conn->lane, io->lane);
+			assert_true(conn->t0_ns <= conn->t1_ns);
+			assert_true(conn->t1_ns == io->t0_ns);
+			assert_true(io->t0_ns < io->t1_ns);
+		}
+		assert_true(t->summary.states_ns[ST_CONNECT] > 0);
+		free_trace(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +617,7 @@ int main(void)
 		cmocka_unit_test(test_gil_off_parallel),
 		cmocka_unit_test(test_time_limit_stops),
 		cmocka_unit_test(test_run_info),
+		cmocka_unit_test(test_net_connect_then_io),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
