@@ -466,13 +466,31 @@ def sleep_until(env, deadline_ns):
         time.sleep(min(left / NS_PER_S, SLICE_S * 5))
 
 
-def peer_request(env, delay_ns, reply_bytes, timeout_ns=0):
-    """One request to the latency peer (src/peer.h): connect, send the
-    line, read until the peer closes."""
-    deadline = now_ns() + timeout_ns if timeout_ns > 0 else None
-    sock = socket.create_connection(("127.0.0.1", env.peer_port))
+def request_line(delay_ns, reply_bytes):
+    """The peer's request line (src/peer.h), with the time the answer is
+    due, so time spent queued in the peer does not lengthen the wait."""
+    delay_ns = max(delay_ns, 0)
+    return b"%d %d %d\n" % (delay_ns // 1000, reply_bytes,
+                            time.monotonic_ns() + delay_ns)
+
+
+def peer_request(env, task, lane, delay_ns, reply_bytes, timeout_ns=0,
+                 t0=None):
+    """One request to the latency peer, as `requests` makes it without a
+    session: a connection of its own (a connect segment), the request
+    line, the reply read until the peer closes (an io segment)."""
+    rec = env.rec
+    t0 = now_ns() if t0 is None else t0
+    deadline = t0 + timeout_ns if timeout_ns > 0 else None
+    rec.open(task, lane, "connect", t0)
     try:
-        sock.sendall(b"%d %d\n" % (max(delay_ns, 0) // 1000, reply_bytes))
+        sock = socket.create_connection(("127.0.0.1", env.peer_port))
+    finally:
+        t1 = now_ns()
+        rec.segment(task, lane, "connect", t0, t1)
+    rec.open(task, lane, "io", t1)
+    try:
+        sock.sendall(request_line(delay_ns, reply_bytes))
         while True:
             wait = SLICE_S * 2.5
             if deadline is not None:
@@ -492,6 +510,7 @@ def peer_request(env, delay_ns, reply_bytes, timeout_ns=0):
                 raise OSError("the latency peer refused the request")
     finally:
         sock.close()
+        rec.segment(task, lane, "io", t1, now_ns())
 
 
 def block(env, task, lane, obj, op, state, attempt):
@@ -667,17 +686,15 @@ def request(env, task, lane, s):
             if limiter is not None:
                 t_io = rate_wait(env, task, lane, limiter)
             latency = r["latency_ns"][k] or s["ns"]
-            env.rec.open(task, lane, "io", t_io)
             failed = None
             try:
-                peer_request(env, latency, REQUEST_REPLY_BYTES,
-                             r["timeout_ns"])
+                peer_request(env, task, lane, latency, REQUEST_REPLY_BYTES,
+                             r["timeout_ns"], t_io)
                 if (r["fail_mask"] >> k) & 1:
                     failed = TASK_ERROR
             except StepTimeout:
                 failed = TASK_TIMEOUT
             t1 = now_ns()
-            env.rec.segment(task, lane, "io", t_io, t1)
             if failed is None:
                 sh.add("succeeded")
                 return
@@ -750,12 +767,7 @@ def run_step(env, task, lane, s):
             finally:
                 env.rec.segment(task, lane, "sleep", t0, now_ns())
     elif kind == "net":
-        t0 = now_ns()
-        env.rec.open(task, lane, "io", t0)
-        try:
-            peer_request(env, s["ns"], max(s["aux"], 0))
-        finally:
-            env.rec.segment(task, lane, "io", t0, now_ns())
+        peer_request(env, task, lane, s["ns"], max(s["aux"], 0))
     elif kind == "disk":
         disk(env, task, lane, s)
     elif kind == "lock":
@@ -1434,24 +1446,41 @@ class AioRun:
             self.sh.state[t] = TS_RUNNING
             self.rec.segment(t, lane, state, t0, now_ns(), self.name(index))
 
-    async def net(self, delay_ns, reply_bytes, timeout_ns=0):
+    async def net(self, t, lane, delay_ns, reply_bytes, timeout_ns=0,
+                  t0=None):
+        """A request as asyncio.open_connection makes it: a connection of
+        its own (connect), the line, the reply to the end (io)."""
+        rec = self.rec
+        t0 = now_ns() if t0 is None else t0
+        marks = [t0, None]
+
         async def exchange():
-            reader, writer = await asyncio.open_connection(
-                "127.0.0.1", self.run.cfg["peer_port"])
+            rec.open(t, lane, "connect", t0)
             try:
-                writer.write(b"%d %d\n" % (max(delay_ns, 0) // 1000,
-                                           reply_bytes))
+                reader, writer = await asyncio.open_connection(
+                    "127.0.0.1", self.run.cfg["peer_port"])
+            finally:
+                marks[1] = now_ns()
+                rec.segment(t, lane, "connect", t0, marks[1])
+            rec.open(t, lane, "io", marks[1])
+            try:
+                writer.write(request_line(delay_ns, reply_bytes))
                 while await reader.read(65536):
                     pass
             finally:
                 writer.close()
-        if timeout_ns > 0:
-            try:
-                await asyncio.wait_for(exchange(), timeout_ns / NS_PER_S)
-            except asyncio.TimeoutError:
-                raise StepTimeout()
-        else:
-            await exchange()
+        try:
+            if timeout_ns > 0:
+                try:
+                    await asyncio.wait_for(exchange(),
+                                           timeout_ns / NS_PER_S)
+                except asyncio.TimeoutError:
+                    raise StepTimeout()
+            else:
+                await exchange()
+        finally:
+            if marks[1] is not None:
+                rec.segment(t, lane, "io", marks[1], now_ns())
 
     async def in_executor(self, t, lane, steps):
         """Steps handed to the executor: a thread records on its own lane;
@@ -1495,13 +1524,8 @@ class AioRun:
             self.lag(t1 - t0 - s["ns"])
         elif kind == "net":
             t0 = now_ns()
-            self.rec.open(t, lane, "io", t0)
-            try:
-                await self.net(s["ns"], max(s["aux"], 0))
-            finally:
-                t1 = now_ns()
-                self.rec.segment(t, lane, "io", t0, t1)
-            self.lag(t1 - t0 - s["ns"])
+            await self.net(t, lane, s["ns"], max(s["aux"], 0))
+            self.lag(now_ns() - t0 - s["ns"])
         elif kind == "disk":
             disk(self.env, t, lane, s)  # blocking: asyncio has no files
         elif kind == "lock":
@@ -1651,17 +1675,15 @@ class AioRun:
                 if limiter is not None:
                     t_io = await self.rate(t, lane, limiter)
                 latency = r["latency_ns"][k] or s["ns"]
-                self.rec.open(t, lane, "io", t_io)
                 failed = None
                 try:
-                    await self.net(latency, REQUEST_REPLY_BYTES,
-                                   r["timeout_ns"])
+                    await self.net(t, lane, latency, REQUEST_REPLY_BYTES,
+                                   r["timeout_ns"], t_io)
                     if (r["fail_mask"] >> k) & 1:
                         failed = TASK_ERROR
                 except StepTimeout:
                     failed = TASK_TIMEOUT
                 t1 = now_ns()
-                self.rec.segment(t, lane, "io", t_io, t1)
                 if failed is None:
                     sh.add("succeeded")
                     return
