@@ -46,7 +46,4 @@ void run_begin_trace(const struct spec *spec, struct trace *out);
  * passes the request on to its interpreter). */
 bool run_cancel_requested(void);
 
-/* The trace's params/options objects for a spec (new reference). */
-json_t *run_params_json(const struct param_set *set);
-
 #endif
