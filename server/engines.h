@@ -14,9 +14,15 @@
 
 #include "spec.h"
 
+/* Starts finding the interpreters in a thread of its own, so that the
+ * first request that needs them waits less.  Safe to call again. */
+void engines_discover_async(void);
+
 /* 0 when spec may run here: an overlap spec, or a cpython spec whose
  * python is "" (python3 on the server's PATH) or one of the interpreters
- * found.  -EINVAL with err naming "python" otherwise. */
+ * found, and which that interpreter can run.  -EINVAL with err naming
+ * "python" (not offered), "options.gil" (gil=off on a GIL build) or
+ * "params.program" (an asyncio barrier before 3.11) otherwise. */
 int engines_check(const struct spec *spec, struct spec_error *err);
 
 /* Adds "interpreters": [{path, version, build, default}] to the cpython
