@@ -2,7 +2,10 @@
  * http: checks, routes and responses (see http.h).
  *
  * Routes are a table (routes[]: method, path pattern, handler); every
- * handler takes the id its pattern names, or ignores it.
+ * handler takes the id its pattern names, or ignores it.  The file is
+ * about 1,000 lines because the checks, the handlers and the table share
+ * the request's state and the reply helpers; what renders (export.c) and
+ * what decides (runs, compare, spec) live elsewhere.
  *
  * A request's state (struct request) lives in MHD's req_cls from the first
  * call to the completed notification.  Each response is decorated in one

@@ -37,6 +37,8 @@
 #include "peer.h"
 #include "program.h"
 #include "summary.h"
+#include "trace_collector.h"
+#include "trace_json.h"
 #include "util.h"
 #include "workload.h"
 

@@ -1971,6 +1971,33 @@ static void test_errors(void **state)
 	assert_non_null(header_of(r.head, "Allow", v, sizeof(v)));
 	assert_non_null(strstr(v, "POST"));
 	resp_free(&r);
+	/* Every route's 405 names exactly the methods its path takes. */
+	{
+		static const struct {
+			const char *path, *allow;
+		} allows[] = {
+		    {"/healthz", "GET, HEAD"},
+		    {"/api/workloads", "GET, HEAD"},
+		    {"/api/runs", "GET, HEAD, POST"},
+		    {"/api/runs/20990101-000000-aaaaaa", "GET, HEAD, DELETE"},
+		    {"/api/runs/20990101-000000-aaaaaa/events", "GET, HEAD"},
+		    {"/api/runs/20990101-000000-aaaaaa/chrome", "GET, HEAD"},
+		    {"/api/runs/20990101-000000-aaaaaa/ascii", "GET, HEAD"},
+		    {"/api/compares", "POST"},
+		    {"/api/compares/20990101-000000-aaaaaa", "GET, HEAD"},
+		    {"/index.html", "GET, HEAD"},
+		};
+
+		for (size_t i = 0; i < sizeof(allows) / sizeof(*allows); i++) {
+			http_req(s->port, "PUT", allows[i].path, NULL,
+				 "application/json", NULL, "{}", &r);
+			assert_int_equal(r.status, 405);
+			assert_non_null(
+			    header_of(r.head, "Allow", v, sizeof(v)));
+			assert_string_equal(v, allows[i].allow);
+			resp_free(&r);
+		}
+	}
 
 	/* Bodies over 64 KiB: declared (refused before it is sent) and
 	 * chunked (refused once it is over). */
