@@ -87,7 +87,7 @@ SERVER_LIB := $(BUILD)/libovl-server.a
 LIBS := $(SERVER_LIB) $(ENGINE_LIB)
 
 .PHONY: all deps run test unit-test web-test bench boundary format \
-	format-check clean valgrind fuzz fuzz-build
+	format-check clean valgrind fuzz fuzz-build fidelity
 all: $(BUILD)/overlap
 
 $(BUILD)/obj/src/%.o: src/%.c
@@ -186,6 +186,11 @@ bench: deps
 	fi; \
 	if [ -f $(BUILD)/bench.failed ]; then \
 	  echo "bench: failed: $$(cat $(BUILD)/bench.failed)" >&2; exit 1; fi
+
+# Each lesson of the README's table under the overlap model and under
+# CPython (the python3 on PATH, or PYTHON=path), one table.
+fidelity: $(BUILD)/overlap
+	python3 tests/fidelity.py --overlap $(BUILD)/overlap $(if $(PYTHON),--python $(PYTHON))
 
 # The benchmarks' objects are kept, so make bench does not rebuild them.
 .SECONDARY: $(BENCH_SRC:tests/%.c=$(BUILD)/obj/tests/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.o)

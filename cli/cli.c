@@ -128,6 +128,12 @@ int cli_parse_run_args(int argc, char **argv, const struct option *opts,
 		case OPT_FORMAT:
 			a->format = optarg;
 			break;
+		case OPT_ENGINE:
+			a->engines = optarg;
+			break;
+		case OPT_PYTHON:
+			a->python = optarg;
+			break;
 		case OPT_OUT:
 			a->out = optarg;
 			break;
@@ -223,6 +229,29 @@ int cli_apply_sets(const struct run_args *a, struct spec *spec, bool lenient)
 		if (rc < 0)
 			return cli_spec_usage_error(a, &err);
 	}
+	return 0;
+}
+
+int cli_apply_engine(const struct run_args *a, struct spec *spec,
+		     const char *engine)
+{
+	if (engine && strcmp(engine, SPEC_ENGINE_OVERLAP) != 0 &&
+	    strcmp(engine, SPEC_ENGINE_CPYTHON) != 0)
+		return cli_usage_error("--engine: must be overlap or cpython "
+				       "(got '%s')",
+				       engine);
+	if (engine)
+		util_strlcpy(spec->engine, engine, sizeof(spec->engine));
+	if (!a->python)
+		return 0;
+	if (!a->python[0] || strlen(a->python) >= sizeof(spec->python))
+		return cli_usage_error("--python: expected the path of an "
+				       "interpreter, at most %zu bytes",
+				       sizeof(spec->python) - 1);
+	if (strcmp(spec->engine, SPEC_ENGINE_CPYTHON) != 0)
+		return cli_usage_error("--python: chooses the interpreter of "
+				       "--engine cpython");
+	util_strlcpy(spec->python, a->python, sizeof(spec->python));
 	return 0;
 }
 

@@ -41,6 +41,8 @@ struct run_args {
 	const char *workload;
 	const char *model;
 	const char *models; /* compare */
+	const char *engines; /* --engine: run one name, compare a list */
+	const char *python;  /* --python: the interpreter of engine cpython */
 	const char *format;
 	const char *out;
 	const char *spec_path;
@@ -70,6 +72,8 @@ enum {
 	OPT_JSON,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_ENGINE,
+	OPT_PYTHON,
 };
 
 enum cli_format { FMT_ASCII, FMT_JSON, FMT_CHROME, FMT_EVENTS };
@@ -95,6 +99,11 @@ int cli_spec_usage_error(const struct run_args *a,
  * the compare plan (plan_set: a model option the model does not have is
  * left out).  Returns 0 or EXIT_USAGE (printed). */
 int cli_apply_sets(const struct run_args *a, struct spec *spec, bool lenient);
+
+/* Sets spec's engine (engine: "overlap" or "cpython"; NULL keeps the
+ * spec's) and a's --python.  0 or EXIT_USAGE (printed). */
+int cli_apply_engine(const struct run_args *a, struct spec *spec,
+		     const char *engine);
 
 /* --format, or the default for out (ascii on a terminal, json otherwise).
  * compare takes ascii and json only.  0 or EXIT_USAGE (printed). */

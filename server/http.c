@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "compare.h"
+#include "engines.h"
 #include "export.h"
 #include "files.h"
 #include "http.h"
@@ -58,7 +59,10 @@ struct http {
 	struct files *files;
 	char *token;
 
-	struct MHD_Response *workloads; /* immutable once built */
+	/* The catalog with the interpreters found (engines.h), built at the
+	 * first GET /api/workloads; protected by cache_lock, immutable once
+	 * built. */
+	struct MHD_Response *workloads;
 
 	pthread_mutex_t cache_lock;
 	struct MHD_Response *list; /* protected by cache_lock */
@@ -398,11 +402,26 @@ static enum MHD_Result get_workloads(struct http *h, struct request *req,
 				     struct MHD_Connection *conn,
 				     const char *id)
 {
+	struct MHD_Response *resp;
+	json_t *catalog;
+
 	(void)id;
-	if (req->set_cookie)
-		return reply_json(h, req, conn, MHD_HTTP_OK,
-				  spec_catalog_json());
-	return MHD_queue_response(conn, MHD_HTTP_OK, h->workloads);
+	if (req->set_cookie) {
+		catalog = spec_catalog_json();
+		engines_add_interpreters(catalog);
+		return reply_json(h, req, conn, MHD_HTTP_OK, catalog);
+	}
+	pthread_mutex_lock(&h->cache_lock);
+	if (!h->workloads) {
+		catalog = spec_catalog_json();
+		engines_add_interpreters(catalog);
+		h->workloads = json_response(catalog);
+	}
+	resp = h->workloads;
+	pthread_mutex_unlock(&h->cache_lock);
+	if (!resp)
+		return MHD_NO;
+	return MHD_queue_response(conn, MHD_HTTP_OK, resp);
 }
 
 static enum MHD_Result get_runs(struct http *h, struct request *req,
@@ -527,6 +546,8 @@ static enum MHD_Result post_runs(struct http *h, struct request *req,
 	}
 	rc = spec_from_json(body, spec, &err);
 	json_decref(body);
+	if (rc == 0)
+		rc = engines_check(spec, &err);
 	if (rc < 0) {
 		free(spec);
 		return spec_invalid(h, req, conn, &err);
@@ -1062,9 +1083,9 @@ struct http *http_create(const struct http_config *cfg, struct runs *runs,
 		if (!h->token)
 			goto out_free;
 	}
-	h->workloads = json_response(spec_catalog_json());
-	if (!h->workloads)
-		goto out_free;
+	/* Finding the interpreters takes a moment: it starts now, and the
+	 * first GET /api/workloads waits for what is left of it. */
+	engines_discover_async();
 	pthread_mutex_init(&h->cache_lock, NULL);
 	return h;
 
@@ -1081,7 +1102,8 @@ void http_destroy(struct http *h)
 		return;
 	if (h->list)
 		MHD_destroy_response(h->list);
-	MHD_destroy_response(h->workloads);
+	if (h->workloads)
+		MHD_destroy_response(h->workloads);
 	pthread_mutex_destroy(&h->cache_lock);
 	files_close(h->files);
 	free(h->token);

@@ -108,9 +108,10 @@ static const struct param_def pool_options[] = {
 	 NULL,
 	 "max_workers: how many worker processes; 0 means the number of "
 	 "cores"},
-	{"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn",
+	{"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn|forkserver",
 	 "start method: fork copies the running process, spawn starts the "
-	 "program afresh (slower to start, as in Python)"},
+	 "program afresh (slower to start, as in Python); forkserver runs "
+	 "under engine cpython only"},
 	{"payload_bytes", PARAM_INT, "bytes", "0", 0,
 	 (double)PROCPOOL_MAX_PAYLOAD_BYTES, NULL,
 	 "size of each task's argument and of its result, copied across the "

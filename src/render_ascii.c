@@ -636,6 +636,12 @@ int render_ascii(const struct trace *t, const struct ascii_opts *o, FILE *f)
 
 	fprintf(f, "%s under %s, %zu task%s", t->workload, t->model,
 		t->n_tasks, t->n_tasks == 1 ? "" : "s");
+	/* A run of the reference engine says which Python ran it. */
+	if (strcmp(t->engine.name, "cpython") == 0)
+		fprintf(f, ", in CPython %s%s", t->engine.version,
+			strcmp(t->engine.build, "free-threaded") == 0
+				? " (free-threaded)"
+				: "");
 	if (rows < t->n_tasks)
 		fprintf(f, " (the first %zu shown)", rows);
 	fputc('\n', f);

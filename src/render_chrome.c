@@ -169,7 +169,7 @@ static json_t *complete_event(const struct trace *t, const struct seg_track *tr)
 	const char *state = seg_state_name(s->state);
 	char task[TRACE_TASK_NAME_MAX];
 
-	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I,"
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I,"
 			 " s:{s:s, s:I, s:s, s:I, s:s, s:I, s:I}}",
 			 "name", state, "cat", state, "ph", "X", "ts",
 			 (double)s->t0_ns / 1000.0, "dur",
@@ -180,6 +180,12 @@ static json_t *complete_event(const struct trace *t, const struct seg_track *tr)
 			 "lane_id", (json_int_t)s->lane, "note",
 			 s->note < t->n_notes ? t->notes[s->note] : "", "t0_ns",
 			 (json_int_t)s->t0_ns, "t1_ns", (json_int_t)s->t1_ns);
+
+	/* A wait the engine inferred rather than saw (CPython's GIL). */
+	if (ev && s->estimated)
+		json_object_set_new(json_object_get(ev, "args"), "estimated",
+				    json_true());
+	return ev;
 }
 
 struct count_edge {

@@ -257,6 +257,8 @@ int render_line_segment(char *buf, size_t size, const struct trace *t,
 	put_int(&l, g->t1_ns);
 	put_raw(&l, ",\"note\":");
 	put_string(&l, g->note < t->n_notes ? t->notes[g->note] : "");
+	if (g->estimated)
+		put_raw(&l, ",\"estimated\":true");
 	put_raw(&l, "}}");
 	return line_end(&l, buf);
 }

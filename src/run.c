@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cpu.h"
+#include "cpython.h"
 #include "exec.h"
 #include "model.h"
 #include "peer.h"
@@ -360,6 +361,27 @@ static void set_err(struct spec_error *err, const char *field, int rc,
 
 /* ---- the run ------------------------------------------------------------- */
 
+void run_begin_trace(const struct spec *spec, struct trace *out)
+{
+	if (spec->id[0])
+		util_strlcpy(out->id, spec->id, sizeof(out->id));
+	else
+		make_run_id(out->id, sizeof(out->id));
+	util_strlcpy(out->workload, spec->workload, sizeof(out->workload));
+	util_strlcpy(out->model, spec->model, sizeof(out->model));
+	json_decref(out->params);
+	json_decref(out->options);
+	out->params = spec_params_json(&spec->params);
+	out->options = spec_params_json(&spec->options);
+	out->status = RUN_RUNNING;
+	iso8601_now(out->started_at, sizeof(out->started_at));
+}
+
+bool run_cancel_requested(void)
+{
+	return atomic_load_explicit(&cancel_requested, memory_order_relaxed);
+}
+
 int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 		struct trace *out, struct spec_error *err)
 {
@@ -380,25 +402,15 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 			"unknown name");
 		return -EINVAL;
 	}
+	if (strcmp(spec->engine, SPEC_ENGINE_CPYTHON) == 0)
+		return cpython_execute(spec, hooks, out, err);
 	program_init(&prog);
 	rc = w->build(spec, &prog, err);
 	if (rc < 0)
 		goto out_program;
 	ctx.prog = &prog;
 
-	/* The run's info, known before anything runs. */
-	if (spec->id[0])
-		util_strlcpy(out->id, spec->id, sizeof(out->id));
-	else
-		make_run_id(out->id, sizeof(out->id));
-	util_strlcpy(out->workload, spec->workload, sizeof(out->workload));
-	util_strlcpy(out->model, spec->model, sizeof(out->model));
-	json_decref(out->params);
-	json_decref(out->options);
-	out->params = spec_params_json(&spec->params);
-	out->options = spec_params_json(&spec->options);
-	out->status = RUN_RUNNING;
-	iso8601_now(out->started_at, sizeof(out->started_at));
+	run_begin_trace(spec, out);
 
 	raise_nofile();
 	rc = make_tmpdir(ctx.tmpdir, sizeof(ctx.tmpdir));
@@ -408,6 +420,10 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	}
 	cpu_calibrate(&ctx.cpu);
 	fill_host(&out->host, &ctx.cpu);
+	util_strlcpy(out->engine.name, SPEC_ENGINE_OVERLAP,
+		     sizeof(out->engine.name));
+	util_strlcpy(out->engine.version, OVERLAP_VERSION,
+		     sizeof(out->engine.version));
 	peer = peer_start();
 	if (!peer) {
 		rc = -errno;

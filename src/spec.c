@@ -136,6 +136,8 @@ int spec_init(struct spec *spec, const char *workload, const char *model,
 	if (rc < 0)
 		return rc;
 	spec->id[0] = '\0';
+	util_strlcpy(spec->engine, SPEC_ENGINE_OVERLAP, sizeof(spec->engine));
+	spec->python[0] = '\0';
 	util_strlcpy(spec->workload, w->name, sizeof(spec->workload));
 	util_strlcpy(spec->model, m->name, sizeof(spec->model));
 	spec->params.count = 0;
@@ -279,6 +281,30 @@ static int check_disk(const struct workload *w, const struct program *prog,
 			 name, bytes, SPEC_MAX_DISK_BYTES);
 }
 
+/* What only one engine runs.  The interpreter's own limits (a GIL build
+ * asked for gil=off) are known when it starts; cpython.c reports them the
+ * same way. */
+static int check_engine(const struct spec *spec, struct spec_error *err)
+{
+	const struct param_value *start = spec_find(&spec->options, "start");
+	bool cpython = strcmp(spec->engine, SPEC_ENGINE_CPYTHON) == 0;
+
+	if (!cpython && strcmp(spec->engine, SPEC_ENGINE_OVERLAP) != 0)
+		return spec_fail(err, -EINVAL, "engine",
+				 "engine: expected overlap or cpython");
+	if (!cpython && spec->python[0])
+		return spec_fail(err, -EINVAL, "python",
+				 "python: an interpreter is chosen only with "
+				 "engine cpython");
+	if (!cpython && start && strcmp(start->text, "forkserver") == 0)
+		return spec_fail(err, -EINVAL, "options.start",
+				 "start: forkserver is a start method of "
+				 "CPython's multiprocessing; the overlap model "
+				 "has fork and spawn (engine cpython runs "
+				 "forkserver)");
+	return 0;
+}
+
 int spec_validate(const struct spec *spec, struct spec_error *err)
 {
 	const struct workload *w;
@@ -337,7 +363,7 @@ int spec_validate(const struct spec *spec, struct spec_error *err)
 		if (rc < 0)
 			goto out_free_program;
 	}
-	rc = 0;
+	rc = check_engine(spec, err);
 out_free_program:
 	program_free(&prog);
 	return rc;
@@ -459,11 +485,38 @@ static bool valid_id(const char *id)
 	return n > 0;
 }
 
+/* "engine" and "python" of a body; null or absent keep the defaults. */
+static int json_set_engine(struct spec *spec, const json_t *engine,
+			   const json_t *python, struct spec_error *err)
+{
+	if (engine && !json_is_null(engine)) {
+		const char *e = json_string_value(engine);
+
+		if (!e || (strcmp(e, SPEC_ENGINE_OVERLAP) != 0 &&
+			   strcmp(e, SPEC_ENGINE_CPYTHON) != 0))
+			return spec_fail(err, -EINVAL, "engine",
+					 "engine: expected overlap or cpython");
+		util_strlcpy(spec->engine, e, sizeof(spec->engine));
+	}
+	if (python && !json_is_null(python)) {
+		const char *p = json_string_value(python);
+
+		if (!p || !p[0] || strlen(p) >= sizeof(spec->python))
+			return spec_fail(err, -EINVAL, "python",
+					 "python: expected the path of an "
+					 "interpreter, at most %zu bytes",
+					 sizeof(spec->python) - 1);
+		util_strlcpy(spec->python, p, sizeof(spec->python));
+	}
+	return 0;
+}
+
 int spec_from_json(const json_t *body, struct spec *spec,
 		   struct spec_error *err)
 {
 	static const char *const known[] = {"workload", "model", "params",
-					    "options", "id"};
+					    "options", "id", "engine",
+					    "python"};
 	const char *key;
 	json_t *value;
 	const json_t *workload, *model, *id;
@@ -519,6 +572,10 @@ int spec_from_json(const json_t *body, struct spec *spec,
 			     err);
 	if (rc < 0)
 		return rc;
+	rc = json_set_engine(spec, json_object_get(body, "engine"),
+			     json_object_get(body, "python"), err);
+	if (rc < 0)
+		return rc;
 	return spec_validate(spec, err);
 }
 
@@ -569,6 +626,10 @@ json_t *spec_to_json(const struct spec *spec)
 	json_object_set_new(obj, "model", json_string(spec->model));
 	json_object_set_new(obj, "params", set_json(&spec->params));
 	json_object_set_new(obj, "options", set_json(&spec->options));
+	if (strcmp(spec->engine, SPEC_ENGINE_OVERLAP) != 0)
+		json_object_set_new(obj, "engine", json_string(spec->engine));
+	if (spec->python[0])
+		json_object_set_new(obj, "python", json_string(spec->python));
 	return obj;
 }
 
@@ -666,6 +727,43 @@ static json_t *param_json(const struct param_def *def)
 	return obj;
 }
 
+/* Which engine runs what: every workload and model under both; limits
+ * name the values one of them does not run, and why.  The interpreters CPython may use
+ * are the caller's to add (cpython.h): finding them takes time. */
+static json_t *engines_json(void)
+{
+	json_t *all_workloads = json_array(), *all_models = json_array();
+	json_t *engines;
+
+	for (size_t i = 0; i < workload_catalog_count; i++)
+		json_array_append_new(all_workloads,
+				      json_string(workload_catalog[i]->name));
+	for (size_t i = 0; i < model_catalog_count; i++)
+		json_array_append_new(all_models,
+				      json_string(model_catalog[i]->name));
+	engines = json_pack(
+		"[{s:s, s:s, s:O, s:O, s:[{s:s, s:s, s:s}]},"
+		" {s:s, s:s, s:O, s:O, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}]",
+		"name", SPEC_ENGINE_OVERLAP, "help",
+		"this program's models of Python's concurrency, in C",
+		"workloads", all_workloads, "models", all_models, "limits",
+		"field", "options.start", "value", "forkserver", "why",
+		"a start method of CPython's multiprocessing: engine cpython "
+		"runs it",
+		"name", SPEC_ENGINE_CPYTHON, "help",
+		"the same program in a real Python interpreter (3.9 or "
+		"later): threading, concurrent.futures, multiprocessing, "
+		"asyncio",
+		"workloads", all_workloads, "models", all_models, "limits",
+		"field", "options.gil", "value", "off", "why",
+		"needs a free-threaded interpreter (python3.13t or later)",
+		"field", "params.program", "value", "barrier (asyncio)", "why",
+		"asyncio.Barrier needs Python 3.11 or later");
+	json_decref(all_workloads);
+	json_decref(all_models);
+	return engines;
+}
+
 json_t *spec_catalog_json(void)
 {
 	json_t *root = json_object();
@@ -703,5 +801,6 @@ json_t *spec_catalog_json(void)
 	}
 	json_object_set_new(root, "workloads", workloads);
 	json_object_set_new(root, "models", models);
+	json_object_set_new(root, "engines", engines_json());
 	return root;
 }

@@ -32,7 +32,8 @@ int spec_set(struct spec *spec, const char *key, const char *value,
  * Returns 0 or -EINVAL with err. */
 int spec_validate(const struct spec *spec, struct spec_error *err);
 
-/* Reads the HTTP API's body form {workload, model, params, options}: values
+/* Reads the HTTP API's body form {workload, model, params, options, engine,
+ * python}: values
  * are strings in --set form, numbers (durations: milliseconds) or booleans.
  * Unknown top-level keys and unknown parameters are errors naming them.
  * Validates the whole spec (spec_validate).  Returns 0 or -EINVAL. */

@@ -57,10 +57,18 @@ struct param_set {
 	struct param_value values[SPEC_MAX_VALUES];
 };
 
+/* The engines a spec may name (struct spec.engine). */
+#define SPEC_ENGINE_OVERLAP "overlap" /* this program's models */
+#define SPEC_ENGINE_CPYTHON "cpython" /* a real interpreter (cpython.h) */
+
 struct spec {
 	char id[40];		  /* run id, set by the caller (may be "") */
 	char workload[32];	  /* catalog name */
 	char model[32];		  /* catalog name */
+	char engine[16];	  /* SPEC_ENGINE_*; spec_init sets overlap */
+	char python[256];	  /* cpython: the interpreter; "" is python3
+				   * on PATH.  The server allows only the
+				   * interpreters it found itself. */
 	struct param_set params;  /* the workload's parameters */
 	struct param_set options; /* the model's options */
 };

@@ -27,4 +27,7 @@ json_t *trace_to_json(const struct trace *t);
 int trace_from_json(const json_t *root, struct trace *t, char *err,
 		    size_t err_size);
 
+/* Fills e from a run.engine object (all "" when obj is not one). */
+void trace_engine_from_json(const json_t *obj, struct trace_engine *e);
+
 #endif

@@ -80,7 +80,7 @@ static void add_seg(struct trace *t, uint32_t task, uint32_t lane,
 	struct trace_segment *s = trace_add_segment(t);
 
 	*s = (struct trace_segment){t0, t1, task, lane, trace_note(t, note),
-				    (uint8_t)st};
+				    (uint8_t)st, false};
 }
 
 /* The textbook case: three 2 s fetches one after another. */

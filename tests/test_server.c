@@ -42,6 +42,8 @@
 
 #include <cmocka.h>
 
+#include "cpython.h"
+
 #include <jansson.h>
 
 #include "slowloris.h"
@@ -1826,6 +1828,98 @@ static void test_compare(void **state)
 	    get_json(s->port, "/api/compares/20990101-000000-aaaaaa", 404));
 }
 
+/* Engines: a compare runs a model under the overlap model and under
+ * CPython side by side; a client cannot make the server start a file it
+ * names, nor name an engine that does not exist. */
+static void test_engines(void **state)
+{
+	struct server *s = *state;
+	struct cpython_info py;
+	json_t *c, *got, *runs, *trace, *engines;
+	char path[96];
+	bool offered = false;
+
+	c = post_json(s->port, "/api/runs",
+		      "{\"workload\":\"fetch\",\"model\":\"threads\","
+		      "\"engine\":\"cpython\",\"python\":\"/bin/sh\"}",
+		      400);
+	assert_string_equal(json_string_value(json_object_get(c, "field")),
+			    "python");
+	json_decref(c);
+	c = post_json(s->port, "/api/compares",
+		      "{\"workload\":\"fetch\",\"engines\":[\"cpython\"],"
+		      "\"python\":\"/bin/sh\"}",
+		      400);
+	assert_string_equal(json_string_value(json_object_get(c, "field")),
+			    "python");
+	json_decref(c);
+	c = post_json(s->port, "/api/runs",
+		      "{\"workload\":\"fetch\",\"model\":\"threads\","
+		      "\"engine\":\"pypy\"}",
+		      400);
+	assert_string_equal(json_string_value(json_object_get(c, "field")),
+			    "engine");
+	json_decref(c);
+	if (cpython_probe("", &py) < 0)
+		return; /* no python3 here: nothing to run it with */
+
+	/* The catalog offers the interpreters found, python3's first. */
+	got = get_json(s->port, "/api/workloads", 200);
+	engines = json_object_get(got, "engines");
+	for (size_t i = 0; i < json_array_size(engines); i++) {
+		json_t *e = json_array_get(engines, i), *list;
+
+		if (strcmp(json_string_value(json_object_get(e, "name")),
+			   "cpython") != 0)
+			continue;
+		list = json_object_get(e, "interpreters");
+		assert_true(json_array_size(list) >= 1);
+		assert_string_equal(json_string_value(json_object_get(
+					json_array_get(list, 0), "path")),
+				    py.path);
+		offered = true;
+	}
+	assert_true(offered);
+	json_decref(got);
+
+	c = post_json(s->port, "/api/compares",
+		      "{\"workload\":\"fetch\",\"params\":{\"tasks\":2,"
+		      "\"duration\":\"20ms\",\"io\":\"sleep\"},\"models\":"
+		      "[\"threads\"],\"engines\":[\"overlap\",\"cpython\"]}",
+		      202);
+	runs = json_object_get(c, "runs");
+	assert_int_equal(json_array_size(runs), 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(
+		    wait_end(s->port,
+			     json_string_value(json_array_get(runs, i))),
+		    "done");
+	snprintf(path, sizeof(path), "/api/compares/%s",
+		 json_string_value(json_object_get(c, "id")));
+	got = get_json(s->port, path, 200);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(got, "runs"), 0),
+				"engine")),
+			    "overlap");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(got, "runs"), 1),
+				"engine")),
+			    "cpython");
+	json_decref(got);
+	snprintf(path, sizeof(path), "/api/runs/%s",
+		 json_string_value(json_array_get(runs, 1)));
+	trace = get_json(s->port, path, 200);
+	assert_string_equal(
+	    json_string_value(json_object_get(
+		json_object_get(json_object_get(trace, "run"), "engine"),
+		"name")),
+	    "cpython");
+	assert_int_equal(json_array_size(json_object_get(trace, "segments")),
+			 2);
+	json_decref(trace);
+	json_decref(c);
+}
+
 static void test_heartbeat(void **state)
 {
 	struct server *s = *state;
@@ -2678,6 +2772,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_delete_finished, setup_started,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_restart, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_engines, setup_started,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_compare, setup_started,
 					    teardown),

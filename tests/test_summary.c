@@ -80,7 +80,7 @@ static void build(struct trace *t, const struct case_spec *c)
 		struct trace_task *k = &t->tasks[s->task];
 
 		*g = (struct trace_segment){s->t0_ns, s->t1_ns, s->task, 0, 0,
-					    (uint8_t)s->state};
+					    (uint8_t)s->state, false};
 		if (s->state != ST_QUEUED &&
 		    (k->start_ns < 0 || s->t0_ns < k->start_ns))
 			k->start_ns = s->t0_ns;
@@ -529,7 +529,7 @@ static void test_lane_busy(void **state)
 
 		*g = (struct trace_segment){segs[i].t0, segs[i].t1, 0,
 					    segs[i].lane, 0,
-					    (uint8_t)segs[i].state};
+					    (uint8_t)segs[i].state, false};
 	}
 	t.tasks[0].start_ns = 0;
 	t.tasks[0].end_ns = 1000;

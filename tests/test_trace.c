@@ -688,9 +688,10 @@ static void build_full_trace(struct trace *t)
 
 	s = trace_add_segment(t);
 	*s = (struct trace_segment){100, 2100, 0, 1, trace_note(t, "queue q"),
-				    ST_QUEUE_WAIT};
+				    ST_QUEUE_WAIT, false};
 	s = trace_add_segment(t);
-	*s = (struct trace_segment){2100, 5000, 0, 1, 0, ST_COMPUTE};
+	*s = (struct trace_segment){2100, 5000, 0, 1, 0, ST_COMPUTE,
+				    false};
 	m = trace_add_sample(t);
 	*m = (struct trace_sample){150, 3, CTR_QUEUE_DEPTH};
 

@@ -315,6 +315,9 @@ export class RunForm {
 		this.options = [];
 		this.fill(this.workloadSelect, catalog.workloads || []);
 		this.fill(this.modelSelect, catalog.models || []);
+		this.engineSelect = form.querySelector('#engine');
+		this.enginesButton = form.querySelector('#engines-button');
+		this.fillEngines();
 		this.workloadSelect.addEventListener('change',
 			() => this.buildParams());
 		this.modelSelect.addEventListener('change',
@@ -325,6 +328,8 @@ export class RunForm {
 		});
 		form.querySelector('#compare-button').addEventListener('click',
 			() => this.submit('compare'));
+		this.enginesButton.addEventListener('click',
+			() => this.submit('engines'));
 		/* A value the server refused, once edited, is no longer the
 		 * one refused: its mark and the notice go. */
 		this.refusedField = null;
@@ -348,6 +353,65 @@ export class RunForm {
 			option.value = entry.name;
 			select.append(option);
 		}
+	}
+
+	/*
+	 * The engines of the catalog: overlap's model, and CPython in each
+	 * interpreter the server found ("cpython:PATH"; "cpython:" for its
+	 * python3 when it lists none).  Without the cpython engine the
+	 * choice is hidden.
+	 */
+	fillEngines()
+	{
+		const select = this.engineSelect;
+		clear(select);
+		const add = (value, text) => {
+			const option = el('option', null, text);
+			option.value = value;
+			select.append(option);
+		};
+		add('overlap', 'overlap model');
+		const cpython = (this.catalog.engines || [])
+			.find(e => e.name === 'cpython');
+		const field = select.closest('.field');
+		field.hidden = !cpython;
+		this.enginesButton.hidden = !cpython;
+		if (!cpython)
+			return;
+		const list = cpython.interpreters || [];
+		if (!list.length)
+			add('cpython:', 'CPython (python3 on the server)');
+		const many = list.length > 1;
+		for (const py of list) {
+			const build = py.build === 'free-threaded' ?
+				' free-threaded' : '';
+			add(`cpython:${py.path}`, `CPython ${py.version}${build} ` +
+			    'on this machine' + (many ? ` (${py.path})` : ''));
+		}
+	}
+
+	/* {engine, python} of the choice; {} for the model (the spec as it
+	 * always was). */
+	engineSpec()
+	{
+		const value = this.engineSelect.value || 'overlap';
+		if (!value.startsWith('cpython:'))
+			return {};
+		const python = value.slice('cpython:'.length);
+		return python ? { engine: 'cpython', python } :
+			{ engine: 'cpython' };
+	}
+
+	/* The interpreter a model-vs-CPython compare uses: the one chosen,
+	 * else the server's first (its python3). */
+	comparePython()
+	{
+		const chosen = this.engineSpec().python;
+		if (chosen)
+			return chosen;
+		const first = [...this.engineSelect.options]
+			.find(o => o.value.startsWith('cpython:'));
+		return first ? first.value.slice('cpython:'.length) : '';
 	}
 
 	entry(list, name)
@@ -413,6 +477,18 @@ export class RunForm {
 			this.modelSelect.value = run.model;
 			this.buildOptions(run.options || {});
 		}
+		/* A trace's run.engine is {name, path}; a spec's is a name. */
+		const engine = run.engine;
+		const name = typeof engine === 'string' ? engine :
+			engine && engine.name;
+		const path = run.python || (engine && engine.path) || '';
+		const options = [...this.engineSelect.options];
+		const match = name === 'cpython' ?
+			options.find(o => o.value === `cpython:${path}`) ||
+			options.find(o => o.value.startsWith('cpython:')) :
+			options[0];
+		if (match)
+			this.engineSelect.value = match.value;
 	}
 
 	allFields()
@@ -425,7 +501,8 @@ export class RunForm {
 		this.refusedField = null;
 		for (const field of this.allFields())
 			field.showError('');
-		for (const id of ['workload-error', 'model-error']) {
+		for (const id of ['workload-error', 'model-error',
+				  'engine-error']) {
 			const node = this.form.querySelector(`#${id}`);
 			node.textContent = '';
 			node.hidden = true;
@@ -493,6 +570,7 @@ export class RunForm {
 			model: this.modelSelect.value,
 			params: this.collect(this.params),
 			options: this.collect(this.options),
+			...this.engineSpec(),
 		};
 	}
 
@@ -503,6 +581,18 @@ export class RunForm {
 			return;
 		if (kind === 'run') {
 			this.handlers.onRun(this.spec());
+		} else if (kind === 'engines') {
+			/* The chosen model under overlap's model and under
+			 * CPython, on one time axis. */
+			const python = this.comparePython();
+			this.handlers.onCompare({
+				workload: this.workloadSelect.value,
+				params: this.collect(this.params),
+				options: this.collect(this.options),
+				models: [this.modelSelect.value],
+				engines: ['overlap', 'cpython'],
+				...(python ? { python } : {}),
+			});
 		} else {
 			/* No "models": the server then runs every model
 			 * that accepts the spec and leaves out the rest.
@@ -540,7 +630,9 @@ export class RunForm {
 			return;
 		}
 		const name = error.field === 'workload' ? 'workload' :
-			error.field === 'model' ? 'model' : null;
+			error.field === 'model' ? 'model' :
+			error.field === 'engine' || error.field === 'python' ||
+			error.field === 'engines' ? 'engine' : null;
 		if (name) {
 			const node = this.form.querySelector(`#${name}-error`);
 			node.textContent = error.message;

@@ -144,6 +144,8 @@ export class RunData {
 			t0: seg.t0_ns,
 			t1: seg.t1_ns,
 			note: seg.note || '',
+			/* Inferred, not observed (CPython's GIL waits). */
+			estimated: seg.estimated === true,
 		});
 		const open = this.open.get(seg.task);
 		if (open && open.t0 <= seg.t0_ns)
