@@ -633,12 +633,6 @@ json_t *spec_to_json(const struct spec *spec)
 	return obj;
 }
 
-static const char *const param_type_names[] = {
-	[PARAM_INT] = "int",	 [PARAM_DURATION] = "duration",
-	[PARAM_FLOAT] = "float", [PARAM_ENUM] = "enum",
-	[PARAM_TEXT] = "text",
-};
-
 /* One parameter as the page's form needs it.  Durations: min and max in
  * milliseconds (the unit of a bare number in the API), unit "ms", and the
  * limits also as text ("100ms", "60s") in min_text/max_text. */
@@ -650,7 +644,7 @@ static json_t *param_json(const struct param_def *def)
 
 	json_object_set_new(obj, "name", json_string(def->name));
 	json_object_set_new(obj, "type",
-			    json_string(param_type_names[def->type]));
+			    json_string(param_type_name(def->type)));
 	json_object_set_new(obj, "unit",
 			    json_string(def->type == PARAM_DURATION ? "ms"
 					: def->type == PARAM_TEXT   ? "bytes"
@@ -802,5 +796,6 @@ json_t *spec_catalog_json(void)
 	json_object_set_new(root, "workloads", workloads);
 	json_object_set_new(root, "models", models);
 	json_object_set_new(root, "engines", engines_json());
+	json_object_set_new(root, "vocabulary", protocol_vocabulary_json());
 	return root;
 }

@@ -49,7 +49,8 @@ json_t *spec_to_json(const struct spec *spec);
 json_t *spec_params_json(const struct param_set *set);
 /* New reference: the catalog as GET /api/workloads serves it:
  * {workloads: [{name, help, params: [{name, type, unit, default, min, max,
- * choices, help}]}], models: [{name, help, options: [...]}]}. */
+ * choices, help}]}], models: [{name, help, options: [...]}], vocabulary}:
+ * the vocabulary is protocol_vocabulary_json()'s. */
 json_t *spec_catalog_json(void);
 
 /* Options every model has (time_limit), appended to each model's own. */

@@ -15,13 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum param_type {
-	PARAM_INT,	/* whole number; min/max are the limits */
-	PARAM_DURATION, /* nanoseconds; min/max in nanoseconds */
-	PARAM_FLOAT,	/* real number; min/max are the limits */
-	PARAM_ENUM,	/* one of choices ("sleep|net") */
-	PARAM_TEXT,	/* free text; max is its maximum length in bytes */
-};
+#include "protocol.h"
 
 struct param_def {
 	const char *name;

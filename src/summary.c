@@ -3,7 +3,9 @@
  *
  * Every figure comes from the segments, so a stored trace summarised again
  * gives the same result.  "Work" is what a task would do alone: compute,
- * io, sleep and backoff.  The other states exist only because tasks run
+ * and the waits the protocol marks overlappable (io, connect, sleep,
+ * backoff: what a state counts as is its row in protocol.c).  The other
+ * states exist only because tasks run
  * together (queued, gil-wait, lock/sem/queue/barrier/event/rate waits) or
  * because of the model's machinery (startup, ipc), so they are left out of
  * the one-after-another time that speedup divides by the wall time.
@@ -78,6 +80,15 @@ static int64_t union_ns(const struct trace_segment *const *s, size_t n)
 	return sum + (to - from);
 }
 
+/* True when state s has flag (protocol.h: what the diagnosis reads of a
+ * state). */
+static bool state_has(unsigned s, unsigned flag)
+{
+	const struct state_def *d = seg_state_def(s);
+
+	return d && (d->flags & flag);
+}
+
 /* The time in which at least one task waited on I/O or sleep: the union of
  * those segments (-1 when it cannot be computed). */
 static int64_t wait_union_ns(const struct trace *t)
@@ -92,8 +103,7 @@ static int64_t wait_union_ns(const struct trace *t)
 	for (size_t i = 0; i < t->n_segments; i++) {
 		uint8_t st = t->segments[i].state;
 
-		if ((st == ST_IO || st == ST_CONNECT || st == ST_SLEEP ||
-		     st == ST_BACKOFF) &&
+		if (state_has(st, STATE_OVERLAPPABLE) &&
 		    t->segments[i].t1_ns > t->segments[i].t0_ns)
 			w[n++] = &t->segments[i];
 	}
@@ -103,17 +113,15 @@ static int64_t wait_union_ns(const struct trace *t)
 	return sum;
 }
 
+/* A task's own work: computing, or a wait another model could overlap. */
 static bool state_is_work(int s)
 {
-	return s == ST_COMPUTE || s == ST_IO || s == ST_CONNECT ||
-	       s == ST_SLEEP || s == ST_BACKOFF;
+	return s == ST_COMPUTE || state_has(s, STATE_OVERLAPPABLE);
 }
 
 static bool state_is_sync_wait(int s)
 {
-	return s == ST_LOCK_WAIT || s == ST_SEM_WAIT || s == ST_QUEUE_WAIT ||
-	       s == ST_BARRIER_WAIT || s == ST_EVENT_WAIT ||
-	       s == ST_RATE_WAIT;
+	return state_has(s, STATE_OBJECT_WAIT);
 }
 
 /* A task's start or end as one sortable number: its time times two (as
@@ -237,17 +245,18 @@ static void diagnose(struct trace *t)
 	struct trace_summary *m = &t->summary;
 	const int64_t *st = m->states_ns;
 	int64_t cpu = st[ST_COMPUTE];
-	int64_t wait =
-	    st[ST_IO] + st[ST_CONNECT] + st[ST_SLEEP] + st[ST_BACKOFF];
-	int64_t sync = 0, base, longest_ns = 0;
+	int64_t wait = 0, sync = 0, base, longest_ns = 0;
 	char run_text[160], longest[32], few[64] = "";
 	const char *rec;
 	enum fit fit;
 	int64_t waited_ns;
 
-	for (int s = 0; s < ST__COUNT; s++)
+	for (int s = 0; s < ST__COUNT; s++) {
+		if (state_has(s, STATE_OVERLAPPABLE))
+			wait += st[s];
 		if (state_is_sync_wait(s))
 			sync += st[s];
+	}
 	base = cpu + wait + sync;
 	for (size_t i = 0; i < t->n_tasks; i++) {
 		const struct trace_task *k = &t->tasks[i];
@@ -468,7 +477,7 @@ static void diagnose_unfinished(struct trace *t)
 /* States in which a lane's thread or process uses a CPU. */
 static bool state_uses_cpu(int s)
 {
-	return s == ST_COMPUTE || s == ST_STARTUP || s == ST_IPC;
+	return state_has(s, STATE_USES_CPU);
 }
 
 /* Every lane's busy time: the union of its segments in which it uses a

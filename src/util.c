@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol.h"
+
 int64_t util_mono_ns(void)
 {
 	struct timespec ts;
@@ -27,21 +29,6 @@ int64_t util_mono_ns(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
-
-struct duration_unit {
-	const char *suffix;
-	int64_t ns;
-};
-
-/* Longest suffixes first where one is a prefix of another ("ms" before
- * "m" would matter if minutes were ever added). */
-static const struct duration_unit duration_units[] = {
-	{"ns", 1},
-	{"us", NS_PER_US},
-	{"\xc2\xb5s", NS_PER_US}, /* "µs" in UTF-8 */
-	{"ms", NS_PER_MS},
-	{"s", NS_PER_S},
-};
 
 static bool is_word_char(char c)
 {
@@ -92,17 +79,18 @@ int util_parse_duration_prefix(const char *text, int64_t *out_ns,
 	while (*p == ' ')
 		p++;
 	if (isalpha((unsigned char)*p) || (unsigned char)*p >= 0x80) {
-		size_t n_units =
-			sizeof(duration_units) / sizeof(duration_units[0]);
+		size_t n_units = protocol_duration_units_count;
 		size_t i;
 		bool found = false;
 
 		for (i = 0; i < n_units; i++) {
-			size_t len = strlen(duration_units[i].suffix);
+			const struct duration_unit *u =
+				&protocol_duration_units[i];
+			size_t len = strlen(u->suffix);
 
-			if (strncmp(p, duration_units[i].suffix, len) == 0 &&
+			if (strncmp(p, u->suffix, len) == 0 &&
 			    !is_word_char(p[len])) {
-				unit_ns = duration_units[i].ns;
+				unit_ns = u->ns;
 				p += len;
 				found = true;
 				break;
