@@ -49,7 +49,10 @@ int exec_gil_create(const struct param_set *options, struct gil **out)
 	*out = NULL;
 	if (strcmp(spec_text(options, "gil"), "on") != 0)
 		return 0;
-	*out = gil_create(spec_ns(options, "switch_interval"));
+	*out = gil_create(spec_ns(options, "switch_interval"),
+			  strcmp(spec_text(options, "python"), "3.9") == 0
+				  ? GIL_PYTHON_3_9
+				  : GIL_PYTHON_3_10);
 	return *out ? 0 : -ENOMEM;
 }
 

@@ -71,7 +71,7 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
 #endif
 
 /* The options of every model whose tasks are Python threads, to put in its
- * struct param_def array: gil and switch_interval. */
+ * struct param_def array: gil, switch_interval and python. */
 #define EXEC_GIL_OPTIONS                                                     \
 	{"gil", PARAM_ENUM, "", "on", 0, 0, "on|off",                        \
 	 "on: CPython's GIL, one thread computes at a time; off: the "       \
@@ -79,7 +79,11 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
 	{"switch_interval", PARAM_DURATION, "ms", "5ms",                     \
 	 100.0 * NS_PER_US, 1.0 * NS_PER_S, NULL,                            \
 	 "sys.setswitchinterval: how long a thread waits for the GIL "       \
-	 "before it asks the holder to let go"}
+	 "before it asks the holder to let go"},                             \
+	{"python", PARAM_ENUM, "", "3.10+", 0, 0, "3.10+|3.9",               \
+	 "where the GIL may switch threads: 3.10+ (the default) only at "    \
+	 "loops and calls, so a bare counter += 1 loses nothing; 3.9 and "   \
+	 "earlier between almost any two bytecodes, so it loses updates"}
 
 /* The GIL the options ask for (EXEC_GIL_OPTIONS): 0 with *out NULL for
  * gil=off, 0 with a new GIL, or -ENOMEM. */
