@@ -68,6 +68,12 @@ extern const size_t model_catalog_count;
 
 const struct model_ops *model_find(const char *name);
 
+/* What max_workers=None gives in Python (workers=0 here):
+ * ThreadPoolExecutor, and so asyncio's default executor, min(32, cores +
+ * 4); ProcessPoolExecutor, the number of cores. */
+uint32_t model_default_thread_workers(void);
+uint32_t model_default_process_workers(void);
+
 /* The models: one file each. */
 extern const struct model_ops model_sequential;
 extern const struct model_ops model_threads;

@@ -308,8 +308,10 @@ static int ppool_drain(void *impl, asyncio_done_fn done, void *loop_ctx)
 static const struct param_def executor_options[] = {
     {"executor", PARAM_ENUM, "", "threads", 0, 0, "threads|processes",
      "where cpu steps run: a thread pool or a process pool"},
-    {"workers", PARAM_INT, "workers", "2", 1, EXECUTOR_WORKERS_MAX, NULL,
-     "executor workers"},
+    {"workers", PARAM_INT, "workers", "0", 0, EXECUTOR_WORKERS_MAX, NULL,
+     "executor workers; 0 (the default) means what Python's own default "
+     "takes: min(32, cores + 4) threads (asyncio's default executor), or "
+     "one process per core"},
     EXEC_GIL_OPTIONS,
     {"offload_io", PARAM_ENUM, "", "off", 0, 0, "on|off",
      "also hand net and disk steps to the executor as blocking calls"},
@@ -333,6 +335,8 @@ static int run_threads(struct run_ctx *ctx, struct rec_lane *lane,
 	uint32_t started;
 	int err;
 
+	if (workers == 0)
+		workers = model_default_thread_workers();
 	if (exec_gil_create(opt, &gil) < 0) {
 		snprintf(ctx->message, sizeof(ctx->message),
 			 "asyncio-executor: cannot create the GIL");
@@ -368,7 +372,11 @@ static int run_processes(struct run_ctx *ctx, struct rec_lane *lane,
 	struct procpool_config cfg = {
 	    .run = ctx,
 	    .lane = lane,
-	    .workers = (uint32_t)spec_int(opt, "workers"),
+	    .workers = spec_int(opt, "workers") > 0
+			   ? (uint32_t)spec_int(opt, "workers")
+			   : model_default_process_workers() < EXECUTOR_WORKERS_MAX
+			   ? model_default_process_workers()
+			   : EXECUTOR_WORKERS_MAX,
 	    .start = procpool_start_parse(spec_text(opt, "start")),
 	    .lane_prefix = NULL,
 	};

@@ -97,6 +97,8 @@ static int pool_run(struct run_ctx *ctx)
 	uint32_t started = 0, task;
 	int rc;
 
+	if (n_workers == 0)
+		n_workers = model_default_thread_workers();
 	if (n_workers > prog->n_tasks)
 		n_workers = prog->n_tasks ? (uint32_t)prog->n_tasks : 1;
 	rc = exec_gil_create(&ctx->spec->options, &pool.gil);
@@ -183,8 +185,10 @@ out_free:
 }
 
 static const struct param_def pool_options[] = {
-	{"workers", PARAM_INT, "threads", "4", 1, 1024, NULL,
-	 "max_workers: how many worker threads take tasks from the queue"},
+	{"workers", PARAM_INT, "threads", "0", 0, 1024, NULL,
+	 "max_workers: how many worker threads take tasks from the queue; 0 "
+	 "(the default) means what ThreadPoolExecutor() takes, min(32, "
+	 "cores + 4)"},
 	EXEC_GIL_OPTIONS,
 };
 

@@ -359,8 +359,10 @@ static uint32_t lanes_for(const struct model_ops *m, const struct spec *spec,
 
 	if (m->lane_per_task)
 		lanes += n_tasks;
-	if (workers && workers->i > 0)
-		lanes += 2 * (uint64_t)workers->i;
+	if (workers)
+		lanes += 2 * (uint64_t)(workers->i > 0
+					    ? (uint32_t)workers->i
+					    : model_default_thread_workers());
 	return lanes > LANES_MAX ? LANES_MAX : (uint32_t)lanes;
 }
 

@@ -142,7 +142,8 @@ export const LESSONS = [
 		title: 'asyncio with an executor',
 		spec: { workload: 'custom', model: 'asyncio-executor',
 			params: { program:
-				'4 x (cpu 150ms, net 200ms, cpu 50ms)' } },
+				'4 x (cpu 150ms, net 200ms, cpu 50ms)' },
+			options: { workers: 2 } },
 		look: 'The event loop hands every compute step to a pool of ' +
 			'two threads (run_in_executor) and goes on serving ' +
 			'the waits meanwhile: waits overlap with ' +
