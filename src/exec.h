@@ -58,6 +58,19 @@ void exec_gil_release(struct exec_ctx *x);
  * when x->gil is set. */
 void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
 
+/* Computes (real CPU work, as an interpreter's start-up or pickling is)
+ * until lane's clock reads until_ns or the run stops.  Knows nothing of
+ * the GIL: a caller that must hold it holds it. */
+void exec_busy_until(struct run_ctx *run, const struct rec_lane *lane,
+		     int64_t until_ns);
+
+/* A Python thread's start (costs=python): takes the GIL when there is one,
+ * computes ns from the moment it has it, and lets it go.  The interval
+ * computed, in lane time, goes to *t0_ns and *t1_ns; the caller records it
+ * as the startup segment of the task it held up. */
+void exec_startup(struct exec_ctx *x, int64_t ns, int64_t *t0_ns,
+		  int64_t *t1_ns);
+
 /* The stack of a thread that runs tasks: small, so 10,000 threads fit in a
  * few hundred MiB of address space; larger under the sanitizers, whose
  * frames are bigger (and ThreadSanitizer keeps about 900 KiB of its own

@@ -31,6 +31,7 @@
 
 #include <jansson.h>
 
+#include "costs.h"
 #include "model.h"
 #include "render.h"
 #include "run.h"
@@ -1439,6 +1440,7 @@ static const struct subcommand subcommands[] = {
 	{"compare", cmd_compare, "run a workload under several models"},
 	{"workloads", cmd_workloads, "list workloads, parameters and models"},
 	{"serve", server_main, "serve the web page and the HTTP API"},
+	{"calibrate", costs_main, "measure this machine's CPython costs"},
 	/* Hidden subcommands the engine starts itself (help = NULL) go
 	 * here, e.g. the process pool's spawned workers:
 	 *   {"worker", worker_main, NULL},   (worker.h) */
@@ -1480,6 +1482,6 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			return subcommands[i].main(argc - 1, argv + 1);
 	return usage_error("unknown command '%s' (expected run, compare, "
-			   "workloads or serve)",
+			   "workloads, serve or calibrate)",
 			   argv[1]);
 }

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "costs.h"
 #include "cpu.h"
 #include "program.h"
 #include "spec.h"
@@ -36,6 +37,10 @@ struct run_ctx {
 	int64_t deadline_ns;	/* relative to the epoch */
 	char tmpdir[256];	/* private directory of this run, "" if none */
 	struct sync_rt *sync;	/* NULL when the program has no objects */
+	/* costs=python: what CPython costs here, charged on top of the
+	 * model's own (costs.h); costs=ideal: charge_python false. */
+	bool charge_python;
+	struct python_costs python;
 
 	/* written by anyone, read by everyone */
 	_Atomic int stop;	   /* nonzero: wind down now (enum run_status) */

@@ -105,6 +105,7 @@ static void *tpool_worker(void *arg)
 	struct tpool *p = ((struct tworker *)arg)->pool;
 	uint32_t index = ((struct tworker *)arg)->index;
 	const struct rec_lane *lane = p->lanes[index];
+	bool started_up = !p->ctx->charge_python;
 
 	free(arg);
 	rec_lane_os_id(lane, gettid());
@@ -126,6 +127,20 @@ static void *tpool_worker(void *arg)
 
 		d.task = job.task;
 		d.picked_ns = rec_now(lane);
+		if (!started_up) {
+			/* costs=python: the thread's bootstrap, charged to
+			 * the job whose submit started it. */
+			struct exec_ctx x = {.run = p->ctx,
+					     .lane = lane,
+					     .gil = p->gil,
+					     .task = job.task};
+			int64_t t0, t1;
+
+			exec_startup(&x, p->ctx->python.thread_start_ns, &t0,
+				     &t1);
+			rec_segment(lane, job.task, ST_STARTUP, t0, t1, 0);
+			started_up = true;
+		}
 		d.err = tpool_run_job(p, lane, &job);
 		tpool_post(p, &d);
 	}
@@ -323,6 +338,7 @@ static const struct param_def executor_options[] = {
     {"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
      "how results are collected: gather (submission order) or "
      "as_completed (finish order)"},
+    COSTS_OPTION,
 };
 
 static int run_threads(struct run_ctx *ctx, struct rec_lane *lane,

@@ -113,6 +113,7 @@ static const struct param_def pool_options[] = {
 	 (double)PROCPOOL_MAX_PAYLOAD_BYTES, NULL,
 	 "size of each task's argument and of its result, copied across the "
 	 "pipe to and from the worker"},
+	COSTS_OPTION,
 };
 
 const struct model_ops model_process_pool = {

@@ -428,6 +428,26 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	out->status = RUN_RUNNING;
 	iso8601_now(out->started_at, sizeof(out->started_at));
 
+	/* costs=python: the measured costs, measured now if they never
+	 * were (before anything is timed). */
+	const struct param_value *costs = spec_find(&spec->options, "costs");
+
+	if (costs && strcmp(costs->text, "python") == 0) {
+		char why[200];
+
+		rc = costs_get(&ctx.python, why, sizeof(why));
+		if (rc < 0) {
+			if (err) {
+				util_strlcpy(err->field, "options.costs",
+					     sizeof(err->field));
+				snprintf(err->message, sizeof(err->message),
+					 "costs: %s", why);
+				err->column = 0;
+			}
+			goto out_program;
+		}
+		ctx.charge_python = true;
+	}
 	raise_nofile();
 	rc = make_tmpdir(ctx.tmpdir, sizeof(ctx.tmpdir));
 	if (rc < 0) {
