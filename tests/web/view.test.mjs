@@ -152,11 +152,12 @@ test('a lesson fills in the form, runs, and says what to look for',
 	assert.match(await page.textContent('#lesson-note'),
 		     /^Lesson: A lock makes it exact\. /);
 	/* The heading and the history say what differs from defaults. */
-	assert.equal(await page.textContent('#view-spec'), 'sync lock');
+	assert.equal(await page.textContent('#view-spec'),
+		     'sync lock · call yes');
 	const item = page.locator(`.history-item[data-id="${id}"]`);
 	await item.waitFor();
 	assert.equal(await item.locator('.history-spec').textContent(),
-		     'sync lock');
+		     'sync lock · call yes');
 	/* The lock makes the counter exact: the lost card says 0, and no
 	 * sentence warns of lost updates. */
 	assert.equal(trace.summary.checks.lost, 0);
