@@ -9,7 +9,8 @@
  * lasts at least what a ProcessPoolExecutor takes here to its first
  * result, a thread's at least what threading.Thread.start() takes, and a
  * process pool's task carries the pool's own round trip and its cost per
- * byte as ipc.  costs=ideal, the default, charges nothing of the sort.
+ * byte as ipc, and an event loop pays a task switch at every resume.
+ * costs=ideal, the default, charges nothing of the sort.
  *
  * The figures come from src/cpython/costs.py, a stdlib-only script run once
  * by `overlap calibrate` (or by the first run that asks for costs=python)
@@ -44,7 +45,7 @@ struct python_costs {
 	 "nothing to start a worker or a thread; python: also what CPython " \
 	 "costs on this machine (measured once by overlap calibrate): a "    \
 	 "worker interpreter's start-up, a thread's start, a pool's round "  \
-	 "trip and its cost per byte"}
+	 "trip and its cost per byte, an asyncio task switch"}
 
 /* The costs file's path (see above) into out.  Returns 0, or -ENAMETOOLONG
  * or -ENOENT (no HOME to put it under). */

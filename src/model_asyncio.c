@@ -35,6 +35,10 @@
  * once the loop produces events faster than the collector drains one
  * ring, and a full ring makes the loop wait (ring_push): two rings
  * halve that wait; the rings' size is the run's choice (run.c).
+ *
+ * With costs=python every resume of a task first computes on the loop for
+ * the task switch measured in CPython (a few microseconds: the loop's
+ * callback, the coroutine's send): 100,000 tasks pay it on one thread.
  */
 #include "model_asyncio.h"
 
@@ -842,6 +846,9 @@ static void task_continue(struct aio *a, uint32_t id)
 	const struct task_def *def = &a->prog->tasks[id];
 	uint32_t end = def->first_step + def->n_steps;
 
+	if (a->ctx->charge_python)
+		exec_busy_until(a->ctx, a->lane,
+				rec_now(a->lane) + a->ctx->python.task_switch_ns);
 	while (t->pc < end) {
 		int r = step_begin(a, id, &a->prog->steps[t->pc]);
 
@@ -1240,6 +1247,7 @@ static const struct param_def asyncio_options[] = {
     {"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
      "how results are collected: gather (submission order) or "
      "as_completed (finish order)"},
+    COSTS_OPTION,
 };
 
 static int asyncio_model_run(struct run_ctx *ctx)

@@ -45,6 +45,7 @@ struct kv {
 #define FIX_TASK_NS (400 * NS_PER_US)
 #define FIX_NS_PER_BYTE 20.0
 #define FIX_THREAD_NS (2 * NS_PER_MS)
+#define FIX_SWITCH_NS (50 * NS_PER_US)
 
 static char data_dir[PATH_MAX];
 static char fixture[PATH_MAX + 32];
@@ -145,7 +146,7 @@ static void test_load_fixture(void **state)
 	assert_int_equal(c.process_task_ns, FIX_TASK_NS);
 	assert_true(c.ipc_ns_per_byte == FIX_NS_PER_BYTE);
 	assert_int_equal(c.thread_start_ns, FIX_THREAD_NS);
-	assert_int_equal(c.task_switch_ns, 2000);
+	assert_int_equal(c.task_switch_ns, FIX_SWITCH_NS);
 	assert_string_equal(c.python_version, "3.11.7");
 }
 
@@ -408,6 +409,24 @@ static void test_executor_threads(void **state)
 	free_trace(t);
 }
 
+/* asyncio: every resume of a task computes for a task switch on the
+ * loop, so tasks started in one go start at least that far apart. */
+static void test_asyncio_switch(void **state)
+{
+	static const struct kv sets[] = {{"tasks", "20"},
+					 {"duration", "5ms"},
+					 {"io", "sleep"},
+					 {"costs", "python"},
+					 {NULL, NULL}};
+	struct trace *t = run_case("fetch", "asyncio", sets);
+
+	(void)state;
+	for (uint32_t k = 1; k < t->n_tasks; k++)
+		assert_true(t->tasks[k].start_ns - t->tasks[k - 1].start_ns >=
+			    FIX_SWITCH_NS);
+	free_trace(t);
+}
+
 /* A process pool: each worker's start-up lasts at least what the
  * interpreter's start took with that method, and each task's argument and
  * result each take at least half the pool's round trip plus the cost of
@@ -461,7 +480,8 @@ static void test_process_pool_spawn(void **state)
 static void test_catalog(void **state)
 {
 	static const char *const with[] = {"threads", "thread-pool",
-					   "process-pool", "asyncio-executor"};
+					   "process-pool", "asyncio",
+					   "asyncio-executor"};
 	json_t *cat = spec_catalog_json();
 	json_t *models = json_object_get(cat, "models");
 	size_t i, found = 0;
@@ -525,6 +545,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_ideal_charges_nothing),
 		cmocka_unit_test(test_thread_pool),
 		cmocka_unit_test(test_executor_threads),
+		cmocka_unit_test(test_asyncio_switch),
 		cmocka_unit_test(test_process_pool_fork),
 		cmocka_unit_test(test_process_pool_spawn),
 		cmocka_unit_test(test_catalog),
