@@ -172,11 +172,13 @@ int costs_load(const char *path, struct python_costs *out, char *why,
 /* ---- measuring ---------------------------------------------------------- */
 
 /* src/cpython/costs.py: under $OVERLAP_CPYTHON, else beside the build
- * directory of this binary (build/overlap, build/tests/test_x). */
+ * directory of this binary (build/overlap, build/tests/test_x,
+ * build/san-thread/tests/test_x). */
 static int script_path(char *out, size_t size)
 {
 	static const char *const rel[] = {"/../src/cpython",
-					  "/../../src/cpython"};
+					  "/../../src/cpython",
+					  "/../../../src/cpython"};
 	const char *env = getenv("OVERLAP_CPYTHON");
 	char exe[PATH_MAX];
 	ssize_t n;
