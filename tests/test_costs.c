@@ -458,7 +458,9 @@ static void process_pool(const char *start, int64_t startup_ns)
 		if (s->state == ST_IPC)
 			assert_true(s->t1_ns - s->t0_ns >= transfer_ns);
 	}
-	assert_int_equal(startups, 2);
+	/* A worker still starting when the other has done every task has
+	 * held nobody up, and its start-up is nobody's. */
+	assert_true(startups >= 1 && startups <= 2);
 	assert_int_equal(count_state(t, ST_IPC), 2 * t->n_tasks);
 	free_trace(t);
 }
