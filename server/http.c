@@ -29,7 +29,7 @@
 #include "render.h"
 #include "spec.h"
 #include "stream.h"
-#include "trace.h"
+#include "trace_json.h"
 #include "util.h"
 
 #define HTTP_BODY_DISCARD_MAX (1024 * 1024) /* then drop the connection */

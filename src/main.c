@@ -39,6 +39,7 @@
 #include "spec.h"
 #include "summary.h"
 #include "trace.h"
+#include "trace_json.h"
 #include "util.h"
 #include "worker.h"
 #include "workload.h"

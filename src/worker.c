@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "spec.h"
 #include "sync.h"
 #include "workload.h"
 
@@ -256,8 +257,6 @@ int worker_serve(struct worker_env *env)
 	ctx->sync = env->sync;
 	ctx->message[0] = '\0';
 	ctx->checks = json_object();
-	ctx->max_loop_lag_ns = -1;
-	ctx->collect_order[0] = '\0';
 
 	/* costs=python: an interpreter's start-up, imports and all. */
 	if (f->startup_min_ns > 0)
