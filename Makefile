@@ -7,6 +7,7 @@
 #   make test       unit, integration, HTTP and browser tests
 #   make bench      benchmarks, one table
 #   make boundary   prove the layers: the engine builds with -Isrc alone
+#   make format     clang-format every C file; make format-check only checks
 #   make SAN=address,undefined test   /   make SAN=thread test
 #
 # The layers are libraries, each compiled with the include paths of what it
@@ -33,8 +34,10 @@ PKG_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 ifneq ($(MAKECMDGOALS),deps)
 ifneq ($(MAKECMDGOALS),clean)
 ifneq ($(MAKECMDGOALS),format)
+ifneq ($(MAKECMDGOALS),format-check)
 ifneq ($(PKG_OK),yes)
 $(info overlap: pkg-config cannot find $(PKGS); run 'make deps' (Debian: libmicrohttpd-dev libjansson-dev libcmocka-dev pkg-config))
+endif
 endif
 endif
 endif
@@ -74,8 +77,8 @@ SERVER_LIB := $(BUILD)/libovl-server.a
 # The server's library first: it calls into the engine's.
 LIBS := $(SERVER_LIB) $(ENGINE_LIB)
 
-.PHONY: all deps run test unit-test web-test bench boundary format clean \
-	valgrind
+.PHONY: all deps run test unit-test web-test bench boundary format \
+	format-check clean valgrind
 all: $(BUILD)/overlap
 
 $(BUILD)/obj/src/%.o: src/%.c
@@ -196,8 +199,16 @@ valgrind: $(BUILD)/overlap $(VALGRIND_BIN)
 	    --errors-for-leak-kinds=definite $$t || fail=1; \
 	done; exit $$fail
 
+# Every C file of the project, cli/ and tests/ included: the tracked ones,
+# or outside a git checkout the ones under the four folders.
+# format-check changes nothing and fails on the first difference.
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	find src server cli tests -name '*.[ch]')
 format:
-	clang-format -i src/*.c src/*.h server/*.c server/*.h tests/*.c 2>/dev/null || true
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build
