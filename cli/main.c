@@ -2,17 +2,16 @@
  * main: the `overlap` command line.
  *
  * One binary, a few subcommands found in a small table (subcommands[]):
- * run, compare, workloads (cli/cmd_*.c), serve (the server, server/),
- * calibrate (costs.h), and hidden ones the engine starts itself (the
- * process pool's spawned workers).  Each subcommand parses its own options with getopt_long and
- * returns its exit code: 0, 1 when a run did not finish, 2 on bad usage
- * with one line naming the bad option.
+ * run, compare, workloads, calibrate (cli/cmd_*.c), serve (the server,
+ * server/), and hidden ones the engine starts itself (the process pool's
+ * spawned workers).  Each subcommand parses its own options with
+ * getopt_long and returns its exit code: 0, 1 when a run did not finish,
+ * 2 on bad usage with one line naming the bad option.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli.h"
-#include "costs.h"
 #include "server.h"
 #include "util.h"
 #include "worker.h"
@@ -28,7 +27,7 @@ static const struct subcommand subcommands[] = {
 	{"compare", cmd_compare, "run a workload under several models"},
 	{"workloads", cmd_workloads, "list workloads, parameters and models"},
 	{"serve", server_main, "serve the web page and the HTTP API"},
-	{"calibrate", costs_main, "measure this machine's CPython costs"},
+	{"calibrate", cmd_calibrate, "measure this machine's CPython costs"},
 	/* Hidden subcommands the engine starts itself (help = NULL) go
 	 * here, e.g. the process pool's spawned workers:
 	 *   {"worker", worker_main, NULL},   (worker.h) */

@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -393,106 +392,4 @@ int costs_get(struct python_costs *out, char *why, size_t why_size)
 	if (rc < 0)
 		return rc;
 	return costs_load(path, out, why, why_size);
-}
-
-/* ---- overlap calibrate -------------------------------------------------- */
-
-static void print_costs(FILE *f, const struct python_costs *c,
-			const char *path)
-{
-	char a[32], b[32], d[32];
-
-	fprintf(f, "CPython %s on this machine (%s):\n", c->python_version,
-		path);
-	fprintf(f, "  process pool, start to first result  fork %s, spawn %s",
-		util_format_duration(c->process_start_ns[COSTS_FORK], a,
-				     sizeof(a)),
-		util_format_duration(c->process_start_ns[COSTS_SPAWN], b,
-				     sizeof(b)));
-	if (c->process_start_ns[COSTS_FORKSERVER])
-		fprintf(f, ", forkserver %s",
-			util_format_duration(
-				c->process_start_ns[COSTS_FORKSERVER], d,
-				sizeof(d)));
-	fprintf(f, "\n  process pool, round trip per task    %s\n",
-		util_format_duration(c->process_task_ns, a, sizeof(a)));
-	fprintf(f, "  process pool, per byte of argument   %.2f ns\n",
-		c->ipc_ns_per_byte);
-	fprintf(f, "  thread start                         %s\n",
-		util_format_duration(c->thread_start_ns, a, sizeof(a)));
-	fprintf(f, "  asyncio task switch                  %s\n",
-		util_format_duration(c->task_switch_ns, a, sizeof(a)));
-}
-
-int costs_main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{"python", required_argument, NULL, 'p'},
-		{"out", required_argument, NULL, 'o'},
-		{"quick", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *python = NULL;
-	char path[PATH_MAX] = "", why[512];
-	struct python_costs costs;
-	bool quick = false;
-	int c, rc;
-
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			python = optarg;
-			break;
-		case 'o':
-			util_strlcpy(path, optarg, sizeof(path));
-			break;
-		case 'q':
-			quick = true;
-			break;
-		case 'h':
-			printf("usage: overlap calibrate [--python PATH] "
-			       "[--out FILE] [--quick]\n\n"
-			       "Measures what CPython costs on this machine "
-			       "(a worker process's start-up\nwith fork, "
-			       "spawn and forkserver, a thread's start, a "
-			       "process pool's round\ntrip and cost per byte, "
-			       "an asyncio task switch) and keeps it for "
-			       "the\noption costs=python.\n\n"
-			       "  --python PATH  the interpreter to measure "
-			       "(default: python3 on PATH)\n"
-			       "  --out FILE     where to keep it (default: "
-			       "$OVERLAP_COSTS, else\n"
-			       "                 "
-			       "$XDG_CACHE_HOME/overlap/costs.json)\n"
-			       "  --quick        fewer rounds\n");
-			return 0;
-		default:
-			fprintf(stderr,
-				"overlap calibrate: unknown option '%s'\n",
-				argv[optind - 1]);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "overlap calibrate: unexpected argument '%s'\n",
-			argv[optind]);
-		return 2;
-	}
-	if (!path[0] && costs_path(path, sizeof(path)) < 0) {
-		fprintf(stderr, "overlap calibrate: --out: no default place "
-				"(set HOME or OVERLAP_COSTS)\n");
-		return 2;
-	}
-	rc = costs_calibrate(python, path, quick, why, sizeof(why));
-	if (rc == 0)
-		rc = costs_load(path, &costs, why, sizeof(why));
-	if (rc < 0) {
-		fprintf(stderr, "overlap calibrate: %s\n", why);
-		return 1;
-	}
-	print_costs(stdout, &costs, path);
-	return 0;
 }

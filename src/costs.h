@@ -13,7 +13,8 @@
  * costs=ideal, the default, charges nothing of the sort.
  *
  * The figures come from src/cpython/costs.py, a stdlib-only script run once
- * by `overlap calibrate` (or by the first run that asks for costs=python)
+ * by `overlap calibrate` (cli/cmd_calibrate.c) or by the first run that
+ * asks for costs=python,
  * and kept as JSON in a file: $OVERLAP_COSTS when set, else
  * $XDG_CACHE_HOME/overlap/costs.json (~/.cache/overlap/costs.json), written
  * atomically.  The file records the Python it measured.
@@ -66,9 +67,5 @@ int costs_calibrate(const char *python, const char *path, bool quick,
  * from PATH) when there is no file yet.  Returns 0 or a negative errno with
  * why. */
 int costs_get(struct python_costs *out, char *why, size_t why_size);
-
-/* `overlap calibrate [--python PATH] [--out FILE] [--quick]`: measures and
- * stores, then prints the figures.  Returns the exit status. */
-int costs_main(int argc, char **argv);
 
 #endif
