@@ -128,5 +128,6 @@ int cli_print_json(FILE *f, json_t *obj);
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_workloads(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
 
 #endif

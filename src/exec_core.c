@@ -40,7 +40,10 @@ int exec_gil_create(const struct param_set *options, struct gil **out)
 	*out = NULL;
 	if (strcmp(spec_text(options, "gil"), "on") != 0)
 		return 0;
-	*out = gil_create(spec_ns(options, "switch_interval"));
+	*out = gil_create(spec_ns(options, "switch_interval"),
+			  strcmp(spec_text(options, "python"), "3.9") == 0
+				  ? GIL_PYTHON_3_9
+				  : GIL_PYTHON_3_10);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -121,6 +124,37 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 	}
 	rec_segment(lane, x->task, ST_COMPUTE, t_start, rec_now(lane), note);
 	atomic_fetch_xor_explicit(&exec_sink, acc, memory_order_relaxed);
+}
+
+void exec_busy_until(struct run_ctx *run, const struct rec_lane *lane,
+		     int64_t until_ns)
+{
+	/* Slices of a tenth of the usual: start-ups are short, and their end
+	 * should not overshoot by much. */
+	double per_ms = run->cpu.iters_per_ms;
+	uint64_t slice = per_ms > 0 ? (uint64_t)(per_ms * EXEC_SLICE_NS /
+						 (10.0 * NS_PER_MS))
+				    : 1000;
+	uint64_t acc = 0, done = 0;
+
+	if (slice < 64)
+		slice = 64;
+	while (rec_now(lane) < until_ns &&
+	       !atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+		acc ^= cpu_burn(slice, done);
+		done += slice;
+	}
+	atomic_fetch_xor_explicit(&exec_sink, acc, memory_order_relaxed);
+}
+
+void exec_startup(struct exec_ctx *x, int64_t ns, int64_t *t0_ns,
+		  int64_t *t1_ns)
+{
+	exec_gil_acquire(x);
+	*t0_ns = rec_now(x->lane);
+	exec_busy_until(x->run, x->lane, *t0_ns + ns);
+	*t1_ns = rec_now(x->lane);
+	exec_gil_release(x);
 }
 
 void exec_stop_wake(_Atomic int *stop)

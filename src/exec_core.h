@@ -51,6 +51,19 @@ int exec_cpu_step(struct exec_ctx *x, const struct step *s);
  * when x->gil is set. */
 void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
 
+/* Computes (real CPU work, as an interpreter's start-up or pickling is)
+ * until lane's clock reads until_ns or the run stops.  Knows nothing of
+ * the GIL: a caller that must hold it holds it. */
+void exec_busy_until(struct run_ctx *run, const struct rec_lane *lane,
+		     int64_t until_ns);
+
+/* A Python thread's start (costs=python): takes the GIL when there is one,
+ * computes ns from the moment it has it, and lets it go.  The interval
+ * computed, in lane time, goes to *t0_ns and *t1_ns; the caller records it
+ * as the startup segment of the task it held up. */
+void exec_startup(struct exec_ctx *x, int64_t ns, int64_t *t0_ns,
+		  int64_t *t1_ns);
+
 /* The stack of a thread that runs tasks: small, so 10,000 threads fit in a
  * few hundred MiB of address space; larger under the sanitizers, whose
  * frames are bigger (and ThreadSanitizer keeps about 900 KiB of its own
@@ -64,7 +77,7 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
 #endif
 
 /* The options of every model whose tasks are Python threads, to put in its
- * struct param_def array: gil and switch_interval. */
+ * struct param_def array: gil, switch_interval and python. */
 /* clang-format off */
 #define EXEC_GIL_OPTIONS                                                     \
 	{"gil", PARAM_ENUM, "", "on", 0, 0, "on|off",                        \
@@ -73,7 +86,11 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
 	{"switch_interval", PARAM_DURATION, "ms", "5ms",                     \
 	 100.0 * NS_PER_US, 1.0 * NS_PER_S, NULL,                            \
 	 "sys.setswitchinterval: how long a thread waits for the GIL "       \
-	 "before it asks the holder to let go"}
+	 "before it asks the holder to let go"},                             \
+	{"python", PARAM_ENUM, "", "3.10+", 0, 0, "3.10+|3.9",               \
+	 "where the GIL may switch threads: 3.10+ (the default) only at "    \
+	 "loops and calls, so a bare counter += 1 loses nothing; 3.9 and "   \
+	 "earlier between almost any two bytecodes, so it loses updates"}
 /* clang-format on */
 
 /* The GIL the options ask for (EXEC_GIL_OPTIONS): 0 with *out NULL for

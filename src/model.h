@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "costs.h"
 #include "cpu.h"
 #include "program.h"
 #include "spec_param.h"
@@ -37,6 +38,10 @@ struct run_ctx {
 	int64_t deadline_ns;	/* relative to the epoch */
 	char tmpdir[256];	/* private directory of this run, "" if none */
 	struct sync_rt *sync;	/* NULL when the program has no objects */
+	/* costs=python: what CPython costs here, charged on top of the
+	 * model's own (costs.h); costs=ideal: charge_python false. */
+	bool charge_python;
+	struct python_costs python;
 
 	/* written by anyone, read by everyone */
 	_Atomic int stop;	   /* nonzero: wind down now (enum run_status) */
@@ -75,6 +80,12 @@ extern const struct model_ops *const model_catalog[];
 extern const size_t model_catalog_count;
 
 const struct model_ops *model_find(const char *name);
+
+/* What max_workers=None gives in Python (workers=0 here):
+ * ThreadPoolExecutor, and so asyncio's default executor, min(32, cores +
+ * 4); ProcessPoolExecutor, the number of cores. */
+uint32_t model_default_thread_workers(void);
+uint32_t model_default_process_workers(void);
 
 /* The models: one file each. */
 extern const struct model_ops model_sequential;

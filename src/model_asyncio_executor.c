@@ -105,6 +105,7 @@ static void *tpool_worker(void *arg)
 	struct tpool *p = ((struct tworker *)arg)->pool;
 	uint32_t index = ((struct tworker *)arg)->index;
 	const struct rec_lane *lane = p->lanes[index];
+	bool started_up = !p->ctx->charge_python;
 
 	free(arg);
 	rec_lane_os_id(lane, gettid());
@@ -126,6 +127,20 @@ static void *tpool_worker(void *arg)
 
 		d.task = job.task;
 		d.picked_ns = rec_now(lane);
+		if (!started_up) {
+			/* costs=python: the thread's bootstrap, charged to
+			 * the job whose submit started it. */
+			struct exec_ctx x = {.run = p->ctx,
+					     .lane = lane,
+					     .gil = p->gil,
+					     .task = job.task};
+			int64_t t0, t1;
+
+			exec_startup(&x, p->ctx->python.thread_start_ns, &t0,
+				     &t1);
+			rec_segment(lane, job.task, ST_STARTUP, t0, t1, 0);
+			started_up = true;
+		}
 		d.err = tpool_run_job(p, lane, &job);
 		tpool_post(p, &d);
 	}
@@ -308,8 +323,10 @@ static int ppool_drain(void *impl, asyncio_done_fn done, void *loop_ctx)
 static const struct param_def executor_options[] = {
     {"executor", PARAM_ENUM, "", "threads", 0, 0, "threads|processes",
      "where cpu steps run: a thread pool or a process pool"},
-    {"workers", PARAM_INT, "workers", "2", 1, EXECUTOR_WORKERS_MAX, NULL,
-     "executor workers"},
+    {"workers", PARAM_INT, "workers", "0", 0, EXECUTOR_WORKERS_MAX, NULL,
+     "executor workers; 0 (the default) means what Python's own default "
+     "takes: min(32, cores + 4) threads (asyncio's default executor), or "
+     "one process per core"},
     EXEC_GIL_OPTIONS,
     {"offload_io", PARAM_ENUM, "", "off", 0, 0, "on|off",
      "also hand net and disk steps to the executor as blocking calls"},
@@ -322,6 +339,7 @@ static const struct param_def executor_options[] = {
     {"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
      "how results are collected: gather (submission order) or "
      "as_completed (finish order)"},
+    COSTS_OPTION,
 };
 
 static int run_threads(struct run_ctx *ctx, struct rec_lane *lane,
@@ -334,6 +352,8 @@ static int run_threads(struct run_ctx *ctx, struct rec_lane *lane,
 	uint32_t started;
 	int err;
 
+	if (workers == 0)
+		workers = model_default_thread_workers();
 	if (exec_gil_create(opt, &gil) < 0) {
 		snprintf(ctx->message, sizeof(ctx->message),
 			 "asyncio-executor: cannot create the GIL");
@@ -369,7 +389,11 @@ static int run_processes(struct run_ctx *ctx, struct rec_lane *lane,
 	struct procpool_config cfg = {
 	    .run = ctx,
 	    .lane = lane,
-	    .workers = (uint32_t)spec_int(opt, "workers"),
+	    .workers = spec_int(opt, "workers") > 0
+			   ? (uint32_t)spec_int(opt, "workers")
+			   : model_default_process_workers() < EXECUTOR_WORKERS_MAX
+			   ? model_default_process_workers()
+			   : EXECUTOR_WORKERS_MAX,
 	    .start = procpool_start_parse(spec_text(opt, "start")),
 	    .lane_prefix = NULL,
 	};

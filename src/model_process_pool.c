@@ -29,10 +29,8 @@ static uint32_t pool_workers(const struct run_ctx *ctx)
 {
 	int64_t n = spec_int(&ctx->spec->options, "workers");
 
-	if (n <= 0) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		n = cores > 0 ? cores : 1;
-	}
+	if (n <= 0)
+		n = model_default_process_workers();
 	if (n > PROCPOOL_MAX_WORKERS)
 		n = PROCPOOL_MAX_WORKERS;
 	/* ProcessPoolExecutor starts no more processes than it has work
@@ -116,6 +114,7 @@ static const struct param_def pool_options[] = {
 	 (double)PROCPOOL_MAX_PAYLOAD_BYTES, NULL,
 	 "size of each task's argument and of its result, copied across the "
 	 "pipe to and from the worker"},
+	COSTS_OPTION,
 };
 
 const struct model_ops model_process_pool = {

@@ -435,6 +435,16 @@ static int worker_start(struct procpool *p, uint32_t i, char *err,
 	slot->facts.spawned = p->start == PROCPOOL_SPAWN;
 	util_strlcpy(slot->facts.tmpdir, run->tmpdir,
 		     sizeof(slot->facts.tmpdir));
+	if (run->charge_python) {
+		/* What a ProcessPoolExecutor pays: an interpreter's start,
+		 * and per task its round trip, half each way. */
+		slot->facts.startup_min_ns =
+			run->python.process_start_ns[p->start == PROCPOOL_FORK
+							     ? COSTS_FORK
+							     : COSTS_SPAWN];
+		slot->facts.transfer_ns = run->python.process_task_ns / 2;
+		slot->facts.ns_per_byte = run->python.ipc_ns_per_byte;
+	}
 	atomic_store(&slot->ctx.stop, atomic_load(&run->stop));
 	atomic_store(&slot->ctx.progress, 0);
 	atomic_store(&slot->step_kind, 0);

@@ -212,6 +212,7 @@ static int arg_object(struct parser *p, const struct step_word *w,
 		      struct step *s);
 static int arg_incr(struct parser *p, const struct step_word *w,
 		    struct step *s);
+static int parse_choice(struct parser *p, const char *choices);
 static int arg_event(struct parser *p, const struct step_word *w,
 		     struct step *s);
 static int arg_disk(struct parser *p, const struct step_word *w,
@@ -436,7 +437,8 @@ static int parse_count(struct parser *p, int64_t max, int64_t *out)
 	return 0;
 }
 
-/* incr NAME [N] */
+/* incr NAME [N] [call]: call puts a Python function call between the
+ * read and the write (STEP_F_CALL). */
 static int arg_incr(struct parser *p, const struct step_word *w,
 		    struct step *s)
 {
@@ -455,6 +457,16 @@ static int arg_incr(struct parser *p, const struct step_word *w,
 			       "'incr' takes 1 to %d increments (got %s)",
 			       STEPS_MAX_INCR,
 			       token_at(p, pos, (char[24]){0}, 24));
+	skip_space(p);
+	pos = p->pos;
+	if (!isalpha((unsigned char)p->text[pos]))
+		return 0;
+	if (parse_choice(p, "call") < 0)
+		return fail_at(p, pos,
+			       "'incr' takes 'call' or nothing after its "
+			       "count (got %s)",
+			       token_at(p, pos, (char[24]){0}, 24));
+	s->flags |= STEP_F_CALL;
 	return 0;
 }
 

@@ -28,7 +28,8 @@ enum step_kind {
 	STEP_GET,	  /* object = queue */
 	STEP_INCR,	  /* object = counter; n = increments; flags
 			   * STEP_F_AWAIT: an await (sleep(0)) between the
-			   * read and the write of every increment */
+			   * read and the write of every increment;
+			   * STEP_F_CALL: a Python function call there */
 	STEP_BARRIER,	  /* object = barrier */
 	STEP_EVENT_SET,	  /* object = event */
 	STEP_EVENT_WAIT,  /* object = event */
@@ -57,6 +58,7 @@ enum object_kind {
 
 /* struct step.flags */
 #define STEP_F_AWAIT 0x01u
+#define STEP_F_CALL 0x02u
 
 struct step {
 	uint8_t kind;	 /* enum step_kind */

@@ -334,8 +334,10 @@ static uint32_t lanes_for(const struct model_ops *m, const struct spec *spec,
 
 	if (m->lane_per_task)
 		lanes += n_tasks;
-	if (workers && workers->i > 0)
-		lanes += 2 * (uint64_t)workers->i;
+	if (workers)
+		lanes += 2 * (uint64_t)(workers->i > 0
+					    ? (uint32_t)workers->i
+					    : model_default_thread_workers());
 	return lanes > LANES_MAX ? LANES_MAX : (uint32_t)lanes;
 }
 
@@ -412,6 +414,26 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 
 	run_begin_trace(spec, out);
 
+	/* costs=python: the measured costs, measured now if they never
+	 * were (before anything is timed). */
+	const struct param_value *costs = spec_find(&spec->options, "costs");
+
+	if (costs && strcmp(costs->text, "python") == 0) {
+		char why[200];
+
+		rc = costs_get(&ctx.python, why, sizeof(why));
+		if (rc < 0) {
+			if (err) {
+				util_strlcpy(err->field, "options.costs",
+					     sizeof(err->field));
+				snprintf(err->message, sizeof(err->message),
+					 "costs: %s", why);
+				err->column = 0;
+			}
+			goto out_program;
+		}
+		ctx.charge_python = true;
+	}
 	raise_nofile();
 	rc = make_tmpdir(ctx.tmpdir, sizeof(ctx.tmpdir));
 	if (rc < 0) {

@@ -305,6 +305,22 @@ static int check_engine(const struct spec *spec, struct spec_error *err)
 	return 0;
 }
 
+/* python=3.9 with gil=off names a build that never existed: the
+ * free-threaded build starts with 3.13. */
+static int check_python(const struct spec *spec, struct spec_error *err)
+{
+	const struct param_value *python = spec_find(&spec->options, "python");
+	const struct param_value *gil = spec_find(&spec->options, "gil");
+
+	if (python && gil && strcmp(python->text, "3.9") == 0 &&
+	    strcmp(gil->text, "off") == 0)
+		return spec_fail(err, -EINVAL, "options.python",
+				 "python: 3.9 has no free-threaded build "
+				 "(gil=off is 3.13 or later): use "
+				 "python=3.10+ with gil=off");
+	return 0;
+}
+
 int spec_validate(const struct spec *spec, struct spec_error *err)
 {
 	const struct workload *w;
@@ -329,6 +345,9 @@ int spec_validate(const struct spec *spec, struct spec_error *err)
 				 "spec_init for %s under %s",
 				 w->name, m->name);
 
+	rc = check_python(spec, err);
+	if (rc < 0)
+		return rc;
 	program_init(&prog);
 	rc = w->build(spec, &prog, err);
 	if (rc < 0)

@@ -14,6 +14,11 @@
  * task's start and end on the worker's lane, so the argument and result
  * transfers (ipc segments) fall inside the task, as a Python task's
  * pickling does.
+ *
+ * With costs=python (worker_facts) the worker also computes what a Python
+ * worker would: through its start-up until the measured interpreter
+ * start has passed, and in each transfer until the pool's measured round
+ * trip and cost per byte have.
  */
 #include "worker.h"
 
@@ -123,12 +128,24 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* costs=python: the least a transfer of job's argument (or result) takes
+ * in a Python pool; 0 otherwise. */
+static int64_t transfer_floor_ns(const struct worker_facts *f,
+				 const struct worker_msg *job)
+{
+	if (f->transfer_ns <= 0 && f->ns_per_byte <= 0)
+		return 0;
+	return f->transfer_ns +
+	       (int64_t)(f->ns_per_byte * (double)job->payload_bytes);
+}
+
 /* Runs one job; returns its result message. */
 static struct worker_msg run_job(struct worker_env *env,
 				 const struct worker_msg *job, char **buf,
 				 size_t *buf_size, int *io_err)
 {
 	struct run_ctx *ctx = &env->slot->ctx;
+	const struct worker_facts *f = &env->slot->facts;
 	const struct rec_lane *lane = &env->lane;
 	const struct task_def *task = &env->prog->tasks[job->task];
 	struct exec_ctx x = {.run = ctx, .lane = lane, .task = job->task};
@@ -158,6 +175,9 @@ static struct worker_msg run_job(struct worker_env *env,
 				    (size_t)job->payload_bytes);
 		if (*io_err)
 			return (struct worker_msg){0};
+	}
+	if (job->payload_bytes > 0 || f->transfer_ns > 0) {
+		exec_busy_until(ctx, lane, t0 + transfer_floor_ns(f, job));
 		rec_segment(lane, job->task, ST_IPC, t0, rec_now(lane), 0);
 	}
 	for (uint32_t k = 0; k < n && rc == 0; k++) {
@@ -184,12 +204,15 @@ static struct worker_msg run_job(struct worker_env *env,
 
 	/* The result: the argument sent back, all of it. */
 	t1 = rec_now(lane);
+	/* The result is pickled before it goes: the cost first. */
+	if (f->transfer_ns > 0)
+		exec_busy_until(ctx, lane, t1 + transfer_floor_ns(f, job));
 	*io_err = write_full(env->sock, &done, sizeof(done));
-	if (!*io_err && job->payload_bytes > 0) {
+	if (!*io_err && job->payload_bytes > 0)
 		*io_err = write_full(env->sock, *buf,
 				     (size_t)job->payload_bytes);
+	if (!*io_err && (job->payload_bytes > 0 || f->transfer_ns > 0))
 		rec_segment(lane, job->task, ST_IPC, t1, rec_now(lane), 0);
-	}
 	if (whole) {
 		sync_task_end(ctx->sync, job->task);
 		rec_task_end(lane, job->task, rec_now(lane),
@@ -235,6 +258,10 @@ int worker_serve(struct worker_env *env)
 	ctx->message[0] = '\0';
 	ctx->checks = json_object();
 
+	/* costs=python: an interpreter's start-up, imports and all. */
+	if (f->startup_min_ns > 0)
+		exec_busy_until(ctx, &env->lane,
+				f->startup_t0_ns + f->startup_min_ns);
 	ready_ns = rec_now(&env->lane);
 	msg.pid = getpid();
 	if (write_full(env->sock, &msg, sizeof(msg)) < 0) {

@@ -47,6 +47,13 @@ struct worker_facts {
 	uint16_t peer_port;
 	uint8_t spawned; /* 1: started with exec */
 	char tmpdir[256];
+	/* costs=python (all 0 otherwise): the start-up lasts at least
+	 * startup_min_ns from startup_t0_ns, and each transfer of a task
+	 * (argument, result) at least transfer_ns plus ns_per_byte for each
+	 * byte, as a Python interpreter's do. */
+	int64_t startup_min_ns;
+	int64_t transfer_ns;
+	double ns_per_byte;
 };
 
 struct worker_slot {

@@ -60,6 +60,10 @@ static const struct param_def counter_params[] = {
 	{"await", PARAM_ENUM, "", "no", 0, 0, "no|yes",
 	 "yes: await asyncio.sleep(0) (time.sleep(0) in threads) between "
 	 "the read and the write"},
+	{"call", PARAM_ENUM, "", "no", 0, 0, "no|yes",
+	 "yes: call a Python function between the read and the write "
+	 "(v = counter; f(); counter = v + 1): the call lets the GIL switch "
+	 "there, so threads lose updates on Python 3.10+ too"},
 };
 
 static int counter_build(const struct spec *spec, struct program *p,
@@ -70,6 +74,7 @@ static int counter_build(const struct spec *spec, struct program *p,
 	int64_t tasks = spec_int(ps, "tasks");
 	int64_t increments = spec_int(ps, "increments");
 	bool await_inside = strcmp(spec_text(ps, "await"), "yes") == 0;
+	bool call_inside = strcmp(spec_text(ps, "call"), "yes") == 0;
 	int64_t sync_mode = strcmp(mode, "lock") == 0	  ? 1
 			    : strcmp(mode, "atomic") == 0 ? 2
 							  : 0;
@@ -90,6 +95,8 @@ static int counter_build(const struct spec *spec, struct program *p,
 	s = make_step(STEP_INCR, counter, 0, increments, 0);
 	if (await_inside)
 		s.flags |= STEP_F_AWAIT;
+	if (call_inside)
+		s.flags |= STEP_F_CALL;
 	first = program_add_step(p, s);
 	for (int64_t i = 0; i < tasks; i++)
 		program_add_task(p, "task", (uint32_t)i + 1, first, 1);

@@ -123,7 +123,7 @@ static void test_exclusion_and_switches(void **state)
 		bool seen[THREADS_MAX] = {false};
 
 		assert_non_null(sh);
-		sh->gil = gil_create(ec->switch_interval_ns);
+		sh->gil = gil_create(ec->switch_interval_ns, GIL_PYTHON_3_10);
 		assert_non_null(sh->gil);
 		sh->iters = cpu_iters_for_ns(&calib, ec->work_ns);
 		sh->slice_iters = cpu_iters_for_ns(&calib, 20 * NS_PER_US);
@@ -193,7 +193,7 @@ static void test_yield_is_forced_switch(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(intervals_ns) / sizeof(intervals_ns[0]);
 	     i++) {
-		struct asker a = {.gil = gil_create(intervals_ns[i])};
+		struct asker a = {.gil = gil_create(intervals_ns[i], GIL_PYTHON_3_10)};
 		pthread_t thread;
 		uint64_t acc = 0;
 
@@ -227,7 +227,7 @@ static void *try_thread(void *arg)
 
 static void test_try_acquire(void **state)
 {
-	struct gil *g = gil_create(NS_PER_MS);
+	struct gil *g = gil_create(NS_PER_MS, GIL_PYTHON_3_10);
 	pthread_t thread;
 	void *got;
 
@@ -247,7 +247,7 @@ static void test_try_acquire(void **state)
 
 static void test_yield_alone(void **state)
 {
-	struct gil *g = gil_create(NS_PER_MS);
+	struct gil *g = gil_create(NS_PER_MS, GIL_PYTHON_3_10);
 
 	(void)state;
 	/* Nobody to hand over to: the yield gives the GIL straight back. */

@@ -231,12 +231,22 @@ static void test_threads_overlap_waits(void **state)
 /* ---- thread-pool --------------------------------------------------------- */
 
 struct pool_case {
-	int tasks, workers;
+	int tasks, workers; /* workers 0: the default */
 };
 
+/* The last case leaves workers at its default, which is what
+ * ThreadPoolExecutor() takes: min(32, cores + 4), fewer than its tasks. */
 static const struct pool_case pool_cases[] = {
-	{8, 4}, {7, 3}, {3, 1}, {2, 5},
+	{8, 4}, {7, 3}, {3, 1}, {2, 5}, {40, 0},
 };
+
+static int default_thread_workers(void)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long n = (cores > 0 ? cores : 1) + 4;
+
+	return n < 32 ? (int)n : 32;
+}
 
 static void test_pool_batches(void **state)
 {
@@ -246,16 +256,20 @@ static void test_pool_batches(void **state)
 		const struct pool_case *pc = &pool_cases[c];
 		char tasks[16], workers[16];
 		struct kv sets[] = {{"tasks", tasks},
-				    {"workers", workers},
 				    {"duration", "40ms"},
 				    {"io", "sleep"},
+				    {"workers", workers},
 				    {NULL, NULL}};
-		int lanes = pc->workers < pc->tasks ? pc->workers : pc->tasks;
+		int n_workers = pc->workers ? pc->workers
+					    : default_thread_workers();
+		int lanes = n_workers < pc->tasks ? n_workers : pc->tasks;
 
 		snprintf(tasks, sizeof(tasks), "%d", pc->tasks);
 		snprintf(workers, sizeof(workers), "%d", pc->workers);
+		if (!pc->workers)
+			sets[3] = (struct kv){NULL, NULL};
 		print_message("thread-pool: %d tasks on %d workers\n",
-			      pc->tasks, pc->workers);
+			      pc->tasks, n_workers);
 		struct trace *t = run_case("fetch", "thread-pool", sets);
 
 		assert_done(t);

@@ -2091,6 +2091,31 @@ static void test_errors(void **state)
 	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
 	     "{\"duration\":\"5parsecs\"}}",
 	     400, "params.duration"},
+	    /* The Python the model follows, and the costs it charges. */
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"counter\",\"model\":\"threads\","
+	     "\"options\":{\"python\":\"3.8\"}}",
+	     400, "options.python"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"counter\",\"model\":\"threads\","
+	     "\"options\":{\"python\":\"3.9\",\"gil\":\"off\"}}",
+	     400, "options.python"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"counter\",\"model\":\"process-pool\","
+	     "\"options\":{\"python\":\"3.9\"}}",
+	     400, "options.python"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"fetch\",\"model\":\"threads\","
+	     "\"options\":{\"costs\":\"cheap\"}}",
+	     400, "options.costs"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"fetch\",\"model\":\"sequential\","
+	     "\"options\":{\"costs\":\"python\"}}",
+	     400, "options.costs"},
+	    {"POST", "/api/runs", NULL, "application/json", NULL,
+	     "{\"workload\":\"counter\",\"model\":\"threads\","
+	     "\"params\":{\"call\":\"maybe\"}}",
+	     400, "params.call"},
 	    {"POST", "/api/runs", NULL, "application/json", NULL,
 	     "{\"workload\":\"fetch\",\"model\":\"nope\"}", 400, "model"},
 	    {"POST", "/api/runs", NULL, "application/json", NULL,

@@ -219,6 +219,10 @@ static const struct error_case error_cases[] = {
 	{"cpu 1ms\nnet", 9, "expected ',', ';' or the end"},
 	{"cpu 1ms;\nnet", 13, "expected a duration such as 20ms after 'net'"},
 	{"()", 2, "expected a step such as cpu 20ms"},
+	{"incr c 10 cal", 11,
+	 "'incr' takes 'call' or nothing after its count (got cal)"},
+	{"incr c awaits", 8,
+	 "'incr' takes 'call' or nothing after its count (got awaits)"},
 	{"cpu,", 4, "expected a duration such as 20ms after 'cpu'"},
 	{"15 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x "
 	 "(net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net "
@@ -226,6 +230,31 @@ static const struct error_case error_cases[] = {
 	 "10000 x (net 1ms)",
 	 188, "at most 100000 tasks in a program"},
 };
+
+/* incr NAME [N] [call]: call marks the step, a count is optional before
+ * it, and nothing else is marked. */
+static void test_incr_call(void **state)
+{
+	struct steps_error err;
+	struct program p;
+
+	(void)state;
+	program_init(&p);
+	assert_int_equal(steps_parse("incr c 5 call, incr c call, incr c 2, "
+				     "incr c",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_steps, 4);
+	assert_int_equal(p.steps[0].kind, STEP_INCR);
+	assert_int_equal(p.steps[0].n, 5);
+	assert_int_equal(p.steps[0].flags, STEP_F_CALL);
+	assert_int_equal(p.steps[1].n, 1);
+	assert_int_equal(p.steps[1].flags, STEP_F_CALL);
+	assert_int_equal(p.steps[2].n, 2);
+	assert_int_equal(p.steps[2].flags, 0);
+	assert_int_equal(p.steps[3].flags, 0);
+	program_free(&p);
+}
 
 static void test_errors(void **state)
 {
@@ -344,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_repeat_shares_steps),
 		cmocka_unit_test(test_numbers_continue),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_incr_call),
 		cmocka_unit_test(test_total_steps_limit),
 		cmocka_unit_test(test_text_limit),
 		cmocka_unit_test(test_names),

@@ -926,6 +926,9 @@ def run_task(env, task, lane):
 WORKER = None
 
 
+_INHERITED_STDOUT = []
+
+
 def worker_init(config):
     """A worker process's initializer: the run's state, and the moment the
     interpreter was ready (its start-up ends here)."""
@@ -936,6 +939,15 @@ def worker_init(config):
     # a SIGTERM sent to the whole group is its to handle.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # A forked worker inherits the main process's stdout, buffer and lock
+    # as they were at the fork: possibly held by its flusher thread, and
+    # holding event lines the main process writes itself.  The worker
+    # never writes there; multiprocessing flushes stdout as a worker ends,
+    # which would hang on that lock or write those lines twice.  The old
+    # object is kept (never flushed, never freed: workers leave through
+    # os._exit) and stdout becomes /dev/null.
+    _INHERITED_STDOUT.append(sys.stdout)
+    sys.stdout = open(os.devnull, "w")
     env = Env(config["program"], config["objects"], config["shared"],
               LocalRecorder(), config["peer_port"], config["tmpdir"],
               config["iters_per_ms"], False)
@@ -1328,7 +1340,9 @@ class Run:
         asyncio.run(AioRun(self, None).main())
 
     def run_asyncio_executor(self):
-        workers = self.opt.get("workers", 2)
+        # 0 (the default) is the executor's own default, as in Python:
+        # min(32, cores + 4) threads, or a process per core.
+        workers = self.opt.get("workers") or None
         if self.opt.get("executor") == "processes":
             self.pool_t0 = now_ns()
             cfg = self.process_config(None)

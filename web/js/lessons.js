@@ -100,24 +100,40 @@ export const LESSONS = [
 		id: 'race',
 		title: 'A race loses updates',
 		spec: { workload: 'counter', model: 'threads',
-			params: { sync: 'none' } },
-		look: 'Five threads each do counter += 1 a hundred thousand ' +
-			'times. Every 5 ms the GIL makes the running thread ' +
-			'hand over, often between the read and the write of ' +
-			'an update; when it writes its stale value back, ' +
-			'the updates the others made meanwhile are lost ' +
-			'(expected, got, lost). The GIL does not make ' +
-			'counter += 1 safe.',
+			params: { sync: 'none', call: 'yes' } },
+		look: 'Five threads each do v = counter; f(); counter = ' +
+			'v + 1 a hundred thousand times. Every 5 ms the GIL ' +
+			'makes the running thread hand over, and the call ' +
+			'between the read and the write is a place where it ' +
+			'may: the thread later writes back a stale value, ' +
+			'and the updates the others made meanwhile are lost ' +
+			'(expected, got, lost). The GIL does not make a ' +
+			'read-modify-write safe.',
+	},
+	{
+		id: 'race-39',
+		title: 'counter += 1 on Python 3.9',
+		spec: { workload: 'counter', model: 'threads',
+			params: { sync: 'none' },
+			options: { python: '3.9' } },
+		look: 'A bare counter += 1, as Python 3.9 and earlier run ' +
+			'it: the GIL may change hands between almost any ' +
+			'two bytecodes, so its switches fall between the ' +
+			'read and the write, and updates are lost. From ' +
+			'3.10 the same code loses nothing (set python to ' +
+			'3.10+): the GIL changes hands only at a loop\'s ' +
+			'turn or a call, and counter += 1 has neither ' +
+			'inside. It is still a race, one call away.',
 	},
 	{
 		id: 'lock',
 		title: 'A lock makes it exact',
 		spec: { workload: 'counter', model: 'threads',
-			params: { sync: 'lock' } },
-		look: 'The same counter with a lock around each update: ' +
-			'nothing is lost. A thread switched out while it ' +
-			'holds the lock makes the others wait for it ' +
-			'(lock-wait).',
+			params: { sync: 'lock', call: 'yes' } },
+		look: 'The same update, call and all, with a lock around ' +
+			'it: nothing is lost. A thread switched out inside ' +
+			'the lock (at the call) makes the others wait for ' +
+			'it (lock-wait).',
 	},
 	{
 		id: 'pipeline',
@@ -143,7 +159,8 @@ export const LESSONS = [
 		title: 'asyncio with an executor',
 		spec: { workload: 'custom', model: 'asyncio-executor',
 			params: { program:
-				'4 x (cpu 150ms, net 200ms, cpu 50ms)' } },
+				'4 x (cpu 150ms, net 200ms, cpu 50ms)' },
+			options: { workers: 2 } },
 		look: 'The event loop hands every compute step to a pool of ' +
 			'two threads (run_in_executor) and goes on serving ' +
 			'the waits meanwhile: waits overlap with ' +
