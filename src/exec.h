@@ -58,6 +58,22 @@ void exec_gil_release(struct exec_ctx *x);
  * when x->gil is set. */
 void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
 
+/* Watches a computation for the time its thread could have run but was
+ * not on a core (descheduled: more threads computing than cores, or the
+ * machine busy with other work), measured with the thread's own CPU clock
+ * (CLOCK_THREAD_CPUTIME_ID) against the wall clock at slice boundaries.
+ * Such time is a runnable segment, noted REC_NOTE_CPU_CLOCK. */
+struct exec_runwatch {
+	int64_t wall_ns;      /* the last slice boundary, from the epoch */
+	int64_t base_wall_ns; /* when the CPU clock was last read ... */
+	int64_t base_cpu_ns;  /* ... and what it said; -1: not watching */
+};
+/* Starts watching at now_ns (watch false: looks always say 0). */
+void exec_runwatch_start(struct exec_runwatch *w, int64_t now_ns, bool watch);
+/* At a slice boundary: the time off the core in the slice that just ended
+ * (since the last look), or 0 when under about 200 us. */
+int64_t exec_runwatch_look(struct exec_runwatch *w, int64_t now_ns);
+
 /* The stack of a thread that runs tasks: small, so 10,000 threads fit in a
  * few hundred MiB of address space; larger under the sanitizers, whose
  * frames are bigger (and ThreadSanitizer keeps about 900 KiB of its own

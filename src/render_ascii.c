@@ -63,6 +63,9 @@ static enum glyph_class state_class(unsigned state)
 	case ST_SLEEP:
 		return G_WAIT;
 	case ST_GIL_WAIT:
+	case ST_READY:
+	case ST_RUNNABLE:
+		/* ready to run, held back by the GIL, the loop or a core */
 		return G_GIL;
 	case ST_QUEUED:
 		return G_QUEUED;

@@ -68,6 +68,8 @@ static const char *const seg_state_names[ST__COUNT] = {
 	[ST_RATE_WAIT] = "rate-wait",
 	[ST_BACKOFF] = "backoff",
 	[ST_IPC] = "ipc",
+	[ST_READY] = "ready",
+	[ST_RUNNABLE] = "runnable",
 };
 
 static const char *const lane_kind_names[] = {

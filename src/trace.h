@@ -49,6 +49,8 @@ enum seg_state {
 	ST_RATE_WAIT,
 	ST_BACKOFF,
 	ST_IPC,
+	ST_READY,    /* asyncio: its wait is over, waiting for the loop */
+	ST_RUNNABLE, /* a thread that may run, waiting for a core */
 	ST__COUNT
 };
 
@@ -169,6 +171,8 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
  * object index would give the object's name. */
 #define REC_NOTE_FIXED 0xffff0000u
 #define REC_NOTE_LIMIT (REC_NOTE_FIXED + 0) /* asyncio's limit semaphore */
+/* a runnable segment, measured with the thread's CPU clock */
+#define REC_NOTE_CPU_CLOCK (REC_NOTE_FIXED + 1)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -176,6 +180,8 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 	switch (note) {
 	case REC_NOTE_LIMIT:
 		return "limit";
+	case REC_NOTE_CPU_CLOCK:
+		return "measured: wall time minus the thread's CPU time";
 	default:
 		return NULL;
 	}

@@ -36,6 +36,7 @@ struct case_spec {
 	enum run_status status; /* 0 (queued) reads as a normal run */
 	const char *message;
 	int64_t lag_ns; /* max loop lag; 0: none measured */
+	bool loop_lane; /* lane 0 is an event loop, not the main thread */
 
 	/* expected */
 	int64_t wall_ns;
@@ -63,7 +64,7 @@ static void build(struct trace *t, const struct case_spec *c)
 		t->options = json_pack("{s:s}", "gil", c->gil);
 	if (c->lag_ns)
 		t->summary.max_loop_lag_ns = c->lag_ns;
-	trace_add_lane(t);
+	trace_add_lane(t)->kind = c->loop_lane ? LANE_LOOP : LANE_MAIN;
 	for (size_t i = 0; i < c->n_tasks; i++) {
 		struct trace_task *k = trace_add_task(t);
 
@@ -397,8 +398,68 @@ static const struct case_spec cases[] = {
 		BLOCKED_LOOP,
 		.bound = "io",
 		.recommend = "asyncio-executor",
-		.why_has = {"blocked it for up to 150 ms (max loop lag)",
+		.why_has = {"held every other task up to 150 ms (max loop "
+			    "lag)",
 			    "this run used asyncio and took 200 ms"},
+	},
+	{
+		/* On the loop's lane: the fifth task computes 150 ms (off
+		 * its core for 10 ms of it, which still blocks the loop),
+		 * and four tasks' waits end inside it, ready until it is
+		 * over; a sixth is ready before it begins, which does not
+		 * count. */
+		.name = "a blocked loop: the tasks that were ready are counted",
+		.model = "asyncio",
+		.loop_lane = true,
+		.n_tasks = 6,
+		.segs = {{0, ST_IO, 0, 50 * MS},
+			 {0, ST_READY, 50 * MS, 150 * MS},
+			 {1, ST_IO, 0, 60 * MS},
+			 {1, ST_READY, 60 * MS, 150 * MS},
+			 {2, ST_SLEEP, 0, 100 * MS},
+			 {2, ST_READY, 100 * MS, 150 * MS},
+			 {3, ST_IO, 0, 140 * MS},
+			 {3, ST_READY, 140 * MS, 150 * MS},
+			 {4, ST_COMPUTE, 0, 60 * MS},
+			 {4, ST_RUNNABLE, 60 * MS, 70 * MS},
+			 {4, ST_COMPUTE, 70 * MS, 150 * MS},
+			 {5, ST_IO, 150 * MS, 400 * MS},
+			 {5, ST_READY, 400 * MS, 401 * MS}},
+		.n_segs = 13,
+		.lag_ns = 100 * MS,
+		.wall_ns = 401 * MS,
+		.speedup = (500.0 + 100 + 140) / 401.0,
+		.parallelism = 140.0 / 401.0,
+		.peak_inflight = 5,
+		.bound = "io",
+		.recommend = "asyncio-executor",
+		.why_has = {"the loop was blocked for 150 ms by task 5's "
+			    "computation, and 4 other tasks were ready "
+			    "meanwhile (ready: waiting for the loop)",
+			    "up to 100 ms (max loop lag)"},
+	},
+	{
+		/* Six threads without a GIL on two cores: what they could
+		 * not compute, they waited for a core. */
+		.name = "more threads computing than cores",
+		.model = "threads",
+		.gil = "off",
+		.n_tasks = 3,
+		.segs = {{0, ST_COMPUTE, 0, 100 * MS},
+			 {1, ST_COMPUTE, 0, 50 * MS},
+			 {1, ST_RUNNABLE, 50 * MS, 100 * MS},
+			 {1, ST_COMPUTE, 100 * MS, 150 * MS},
+			 {2, ST_RUNNABLE, 0, 100 * MS},
+			 {2, ST_COMPUTE, 100 * MS, 200 * MS}},
+		.n_segs = 6,
+		.wall_ns = 200 * MS,
+		.speedup = 300.0 / 200.0,
+		.parallelism = 1.5,
+		.peak_inflight = 3,
+		.bound = "cpu",
+		.recommend = "process-pool",
+		.why_has = {"waited another 150 ms for a core (runnable)",
+			    "threads, which fits as well"},
 	},
 	{
 		/* The same lag under the executor model is not its fault:

@@ -72,6 +72,19 @@ export const LESSONS = [
 			'the speedup is about the number of cores.',
 	},
 	{
+		id: 'runnable',
+		title: 'More threads than cores',
+		spec: { workload: 'crunch', model: 'threads',
+			params: { tasks: 6, duration: 300 },
+			options: { gil: 'off' } },
+		look: 'Six threads compute without a GIL, but the machine ' +
+			'has fewer cores: at any moment only a core\'s worth ' +
+			'of them compute, and the others are runnable ' +
+			'(waiting for a core, measured from each thread\'s ' +
+			'CPU clock). Parallelism stays at the number of ' +
+			'cores: more threads do not go faster.',
+	},
+	{
 		id: 'processes',
 		title: 'Processes use the cores',
 		spec: { workload: 'crunch', model: 'process-pool',
@@ -91,9 +104,11 @@ export const LESSONS = [
 		look: 'Four tasks tick every 50 ms (a short compute between ' +
 			'requests). The fifth computes for 150 ms on the ' +
 			'event loop, and meanwhile no other task ticks: ' +
-			'their waits run long, as long as the computation. ' +
-			'Max loop lag says by how much, and the diagnosis ' +
-			'points to asyncio with an executor.',
+			'their replies are in, but they are ready (waiting ' +
+			'for the loop) until the computation ends. Max loop ' +
+			'lag says by how much, and the diagnosis counts the ' +
+			'tasks it held up and points to asyncio with an ' +
+			'executor.',
 	},
 	{
 		id: 'race',

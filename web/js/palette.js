@@ -7,14 +7,16 @@
  * in one lesson (compute, io, sleep, gil-wait, queued; the scraper's
  * sem-wait, rate-wait and backoff; the process pool's startup and ipc) get
  * the most distinct colours, and the legend and tooltips always name the
- * state in words.  The dark scheme lightens the two darkest colours so they
+ * state in words.  ready (a task the busy event loop has not got round to)
+ * and runnable (a thread waiting for a core) are oranges and purples apart
+ * from gil-wait, the third way of being able to run but not running.  The dark scheme lightens the two darkest colours so they
  * keep their contrast against a dark background.
  */
 
 export const STATES = [
 	'queued', 'startup', 'compute', 'io', 'sleep', 'gil-wait',
 	'lock-wait', 'sem-wait', 'queue-wait', 'barrier-wait', 'event-wait',
-	'rate-wait', 'backoff', 'ipc',
+	'rate-wait', 'backoff', 'ipc', 'ready', 'runnable',
 ];
 
 const LIGHT = {
@@ -32,6 +34,8 @@ const LIGHT = {
 	'rate-wait': '#DDCC77',
 	'backoff': '#CC6677',
 	'ipc': '#332288',
+	'ready': '#EE8866',
+	'runnable': '#AA4499',
 };
 
 const DARK_OVERRIDES = {
@@ -56,6 +60,9 @@ export const STATE_HELP = {
 	'rate-wait': 'held back by the rate limit',
 	'backoff': 'backing off before a retry',
 	'ipc': 'copying arguments or results between processes',
+	'ready': 'its wait is over, waiting for the event loop to run it',
+	'runnable': 'may run, waiting for a core (measured with the ' +
+		'thread\'s CPU clock)',
 };
 
 /* States in which a task is working rather than waiting. */

@@ -71,7 +71,8 @@ const CHECK_NOTES = new Set(['orders_truncated']);
  * which states count in each. */
 export const ACTIVITY = [
 	{ label: 'computing', colour: 'compute' },
-	{ label: 'blocked (GIL, locks, queues)', colour: 'gil-wait' },
+	{ label: 'blocked (GIL, loop, cores, locks, queues)',
+	  colour: 'gil-wait' },
 	{ label: 'waiting (I/O, sleep)', colour: 'io' },
 	{ label: 'queued', colour: 'queued' },
 ];
