@@ -180,6 +180,9 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 			rec_segment(lane, x->task, ST_RUNNABLE, s0, s0 + off,
 				    REC_NOTE_CPU_CLOCK);
 			t_start = s0 + off;
+			if (x->open_t0_ns)
+				atomic_store_explicit(x->open_t0_ns, t_start,
+						      memory_order_relaxed);
 			if (iters - done >= open_min)
 				rec_open(lane, x->task, ST_COMPUTE, t_start,
 					 note);
@@ -197,6 +200,9 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 			t_start = rec_now(lane);
 			rec_segment(lane, x->task, ST_GIL_WAIT, t_yield,
 				    t_start, 0);
+			if (x->open_t0_ns)
+				atomic_store_explicit(x->open_t0_ns, t_start,
+						      memory_order_relaxed);
 			exec_runwatch_start(&rw, t_start, rw.base_cpu_ns >= 0);
 			if (iters - done >= open_min)
 				rec_open(lane, x->task, ST_COMPUTE, t_start,

@@ -21,6 +21,10 @@ struct exec_ctx {
 	uint32_t task;
 	bool holds_gil;	 /* private to exec: whether this thread holds gil
 			  * (start it false) */
+	/* NULL, or where exec_compute keeps the start of the compute
+	 * segment it has open (a process worker's slot: a pool whose worker
+	 * died closes that segment at the death, worker.h) */
+	_Atomic int64_t *open_t0_ns;
 };
 
 /* Runs the whole task: records start, every step, and end with its status.

@@ -625,6 +625,11 @@ int spec_validate(const struct spec *spec, struct spec_error *err)
 		if (rc < 0)
 			goto out_free_program;
 	}
+	if (m->check_program) {
+		rc = m->check_program(spec, &prog, err);
+		if (rc < 0)
+			goto out_free_program;
+	}
 	rc = 0;
 out_free_program:
 	program_free(&prog);

@@ -239,7 +239,8 @@ static bool model_is(const struct trace *t, const char *name)
 
 static bool model_uses_threads(const struct trace *t)
 {
-	return model_is(t, "threads") || model_is(t, "thread-pool");
+	return model_is(t, "threads") || model_is(t, "thread-pool") ||
+	       model_is(t, "interpreter-pool");
 }
 
 /* The sync wait with the most time, for "(lock-wait most)". */
@@ -406,10 +407,13 @@ static void diagnose(struct trace *t)
 		char gil[128] = "";
 
 		rec = "process-pool";
+		/* Threads without a GIL, and interpreters with one each,
+		 * compute on every core too. */
 		fit = fit_of(t, rec,
-			     (model_uses_threads(t) ||
-			      model_is(t, "asyncio-executor")) &&
-				     options_gil_off(t));
+			     ((model_uses_threads(t) ||
+			       model_is(t, "asyncio-executor")) &&
+			      options_gil_off(t)) ||
+				     model_is(t, "interpreter-pool"));
 		if (st[ST_GIL_WAIT] * 10 >= cpu) {
 			char gil_wait[32];
 

@@ -439,6 +439,24 @@ static const struct case_spec cases[] = {
 			    "up to 100 ms (max loop lag)"},
 	},
 	{
+		/* Interpreters each have their own GIL: CPU work on every
+		 * core, so the model fits a CPU-bound run. */
+		.name = "interpreters compute on every core",
+		.model = "interpreter-pool",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 100 * MS},
+			 {1, ST_COMPUTE, 0, 100 * MS}},
+		.n_segs = 2,
+		.wall_ns = 100 * MS,
+		.speedup = 2.0,
+		.parallelism = 2.0,
+		.peak_inflight = 2,
+		.bound = "cpu",
+		.recommend = "process-pool",
+		.why_has = {"this run used interpreter-pool, which fits as "
+			    "well"},
+	},
+	{
 		/* Six threads without a GIL on two cores: what they could
 		 * not compute, they waited for a core. */
 		.name = "more threads computing than cores",

@@ -8,7 +8,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, waitForRun, screenshot }
+import { startServer, launchBrowser, openPage, waitForRun, screenshot, api }
 	from './harness.mjs';
 
 let server;
@@ -99,6 +99,71 @@ test('more threads than cores: the ones without a core are runnable',
 		assert.ok(trace.summary.states.runnable > 0);
 	}
 	await screenshot(page, 'lesson-runnable', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('interpreters: each worker computes at once, with its own start-up',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('interpreters');
+	assert.equal(trace.run.model, 'interpreter-pool');
+	assert.match(note, /own interpreter with its own GIL/);
+	const workers = new Set(trace.lanes.filter(l => l.kind === 'thread' &&
+		/^InterpreterPoolExecutor-0_/.test(l.name)).map(l => l.id));
+	assert.equal(workers.size, 2);
+	assert.equal(trace.summary.states['gil-wait'], 0);
+	const of = state => trace.segments.filter(s => s.state === state);
+	/* Each worker's start-up, before the first task on its lane. */
+	assert.equal(of('startup').length, 2);
+	for (const s of of('startup')) {
+		assert.ok(workers.has(s.lane));
+		assert.ok(s.t1_ns <= trace.tasks[s.task].start_ns);
+	}
+	/* Argument and result copied, inside each task. */
+	for (const task of trace.tasks)
+		assert.equal(of('ipc').filter(s => s.task === task.id &&
+			s.t0_ns >= task.start_ns && s.t1_ns <= task.end_ns)
+			.length, 2);
+	assert.ok(await legendShows(page, 'startup'));
+	assert.ok(await legendShows(page, 'ipc'));
+	await screenshot(page, 'lesson-interpreters', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a program that shares a lock is refused under interpreter-pool, ' +
+     'naming the model', { timeout: 30000 }, async () => {
+	const { status, body } = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'counter', model: 'interpreter-pool' } });
+	assert.equal(status, 400);
+	assert.equal(body.field, 'model');
+	assert.match(body.error, /interpreters share no objects/);
+});
+
+test('a fork server starts once, on its lane, and forks the workers',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('forkserver');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.equal(trace.run.options.start, 'forkserver');
+	assert.match(note, /fork server/);
+	assert.equal(trace.run.status, 'done');
+	const server = trace.lanes.find(l => l.name === 'ForkServer');
+	assert.ok(server && server.kind === 'process' && server.os_id > 0);
+	const workers = trace.lanes.filter(l =>
+		/^ForkServerProcess-/.test(l.name));
+	assert.equal(workers.length, 2);
+	const startups = trace.segments.filter(s => s.state === 'startup');
+	const own = startups.filter(s => s.lane === server.id);
+	assert.equal(own.length, 1, 'the server starts once');
+	/* Every worker's start-up comes after the server's: it forks them. */
+	for (const s of startups.filter(s => s.lane !== server.id))
+		assert.ok(s.t0_ns >= own[0].t1_ns);
+	assert.ok(trace.tasks.every(task => task.status === 'ok' &&
+		workers.some(l => l.id === task.lane)));
+	assert.ok(await legendShows(page, 'startup'));
 	assert.deepEqual(errors, []);
 	await context.close();
 });
