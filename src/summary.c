@@ -267,6 +267,33 @@ static const char *recommend_for(int64_t cpu_ns, int64_t wait_ns)
 	return "asyncio-executor";
 }
 
+/* The time tasks spent on a shared counter's updates: compute segments
+ * that name an object (a counter's, from incr steps). */
+static int64_t counter_ns(const struct trace *t)
+{
+	int64_t ns = 0;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state == ST_COMPUTE && s->note != 0 &&
+		    s->t1_ns > s->t0_ns)
+			ns += s->t1_ns - s->t0_ns;
+	}
+	return ns;
+}
+
+/* The run is about one shared counter: its checks count updates, and
+ * updating it is most of what the tasks computed. */
+static bool counter_bound(const struct trace *t, int64_t cpu_ns)
+{
+	const json_t *expected = json_object_get(t->summary.checks,
+						 "expected");
+
+	return json_is_integer(expected) && json_integer_value(expected) > 0 &&
+	       cpu_ns > 0 && counter_ns(t) * 3 >= cpu_ns * 2;
+}
+
 enum fit { FIT_NO, FIT_EXACT, FIT_ALSO };
 
 /* "this run used threads and took 2.00 s (speedup 2.9x)" */
@@ -386,6 +413,48 @@ static void diagnose(struct trace *t)
 			 "asyncio, asyncio.to_thread: asyncio-executor with "
 			 "offload_io=on); %s.",
 			 percent(wait, base), percent(cpu, base), run_text);
+	} else if (wait * 3 < base * 2 && counter_bound(t, cpu)) {
+		json_t *lost = json_object_get(m->checks, "lost");
+		char shares[96];
+
+		snprintf(shares, sizeof(shares),
+			 "Tasks spent %d%% of their time updating one shared "
+			 "counter",
+			 percent(counter_ns(t), base));
+		util_strlcpy(m->bound, "sync", sizeof(m->bound));
+		if (json_integer_value(lost) > 0) {
+			/* No model fixes a race; the program must. */
+			rec = t->model[0] ? t->model : "threads";
+			describe_run(t, FIT_NO, run_text, sizeof(run_text));
+			if (snprintf(m->why, sizeof(m->why),
+				     "%s, and %lld updates were lost: another "
+				     "task wrote between an update's read and "
+				     "its write; no model fixes that by "
+				     "itself: guard the update with a lock "
+				     "(sync=lock) or make it atomic, and keep "
+				     "this model; %s.",
+				     shares,
+				     (long long)json_integer_value(lost),
+				     run_text) >= (int)sizeof(m->why))
+				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		} else {
+			/* Exact: every update took its turn on one object,
+			 * so no model runs them side by side. */
+			rec = "sequential";
+			describe_run(t, fit_of(t, rec, false), run_text,
+				     sizeof(run_text));
+			if (snprintf(m->why, sizeof(m->why),
+				     "%s, and no update was lost; but updates "
+				     "to one counter run one at a time in any "
+				     "model (in turn, or some are lost), so "
+				     "more workers add only waiting (lock-wait, "
+				     "gil-wait) and start-up: sequential does "
+				     "the same without waiting; to use the "
+				     "cores, each task counts on its own and "
+				     "adds its total once; %s.",
+				     shares, run_text) >= (int)sizeof(m->why))
+				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		}
 	} else if (wait * 3 >= base * 2) {
 		rec = "asyncio";
 		fit = fit_of(t, rec,
@@ -471,6 +540,26 @@ static void diagnose(struct trace *t)
 			     percent(wait, base), percent(cpu, base), rec,
 			     workers, run_text) >= (int)sizeof(m->why))
 			memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+	} else if (wait * 3 < (cpu + wait)) {
+		/* Computing and waiting for each other, with next to no
+		 * I/O: nothing for an event loop to overlap, so no
+		 * executor; the computing outside the shared objects
+		 * runs on the cores. */
+		rec = "process-pool";
+		describe_run(t, fit_of(t, rec, false), run_text,
+			     sizeof(run_text));
+		util_strlcpy(m->bound, "cpu", sizeof(m->bound));
+		snprintf(m->why, sizeof(m->why),
+			 "Tasks spent %d%% of their time computing, %d%% "
+			 "waiting for each other (%s most) and %d%% on I/O; "
+			 "with no I/O to overlap, an event loop adds "
+			 "nothing: the computing outside the shared objects "
+			 "overlaps only on separate cores, which a process "
+			 "pool (or threads with gil=off) uses, while the "
+			 "waits for each other stay whatever the model; %s.",
+			 percent(cpu, base), percent(sync, base),
+			 seg_state_name(largest_sync_state(m)),
+			 percent(wait, base), run_text);
 	} else {
 		rec = "asyncio-executor";
 		describe_run(t, fit_of(t, rec, false), run_text,
