@@ -116,6 +116,23 @@ static int open_beneath(int dir_fd, const char *rel)
 	return (int)fd;
 }
 
+bool files_exists(struct files *f, const char *url)
+{
+	char rel[FILES_PATH_MAX];
+	struct stat sb;
+	bool regular;
+	int fd;
+
+	if (!f || !map_path(url, rel, sizeof(rel)))
+		return false;
+	fd = open_beneath(f->dir_fd, rel);
+	if (fd < 0)
+		return false;
+	regular = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+	close(fd);
+	return regular;
+}
+
 struct MHD_Response *files_response(struct files *f, const char *url,
 				    int *cacheable)
 {

@@ -13,6 +13,7 @@
 #define OVERLAP_FILES_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 
 struct files;
 
@@ -26,6 +27,9 @@ void files_close(struct files *f);
  * file may be cached by the browser (vendor files under node_modules). */
 struct MHD_Response *files_response(struct files *f, const char *url,
 				    int *cacheable);
+
+/* Whether url would be served (a regular file, by the same rules). */
+bool files_exists(struct files *f, const char *url);
 
 /* The Content-Type for a file name, by its extension. */
 const char *files_content_type(const char *name);

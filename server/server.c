@@ -34,6 +34,7 @@
 
 #include <microhttpd.h>
 
+#include "files.h"
 #include "http.h"
 #include "runner.h"
 #include "runs.h"
@@ -394,6 +395,56 @@ static void web_dir(const char *given, char *out, size_t size)
 	snprintf(out, size, "%.*s%s", PATH_MAX - 32, exe, rel[0]);
 }
 
+/*
+ * The page loads its chart libraries from web/node_modules, which npm
+ * fills (make deps); a clone that was only built serves a page that cannot
+ * draw.  Every /node_modules/ file index.html names is looked up by the
+ * rules it would be served by, and a missing one is said at start-up with
+ * the command that installs it (the page says the same in place of its
+ * form).
+ */
+static void check_page_packages(const char *web)
+{
+	static const char marker[] = "\"/node_modules/";
+	char path[PATH_MAX + 16], *html = NULL, *p, *end;
+	struct files *f = files_open(web);
+	size_t len = 0;
+	FILE *in;
+
+	snprintf(path, sizeof(path), "%.*s/index.html", PATH_MAX - 1, web);
+	in = fopen(path, "r");
+	if (!f || !in) {
+		printf("overlap: no page in %s (--web DIR names it)\n", web);
+		goto out;
+	}
+	html = malloc(1 << 16);
+	if (html)
+		len = fread(html, 1, (1 << 16) - 1, in);
+	if (!html)
+		goto out;
+	html[len] = '\0';
+	for (p = strstr(html, marker); p; p = strstr(end, marker)) {
+		end = strchr(p + 1, '"');
+		if (!end)
+			break;
+		*end++ = '\0';
+		if (!files_exists(f, p + 1)) {
+			printf("overlap: the page's npm packages are missing "
+			       "(%s%s cannot be served): run 'make deps' in "
+			       "the repository, or 'npm ci' in %s, to install "
+			       "them\n",
+			       web, p + 1, web);
+			break;
+		}
+	}
+
+out:
+	free(html);
+	if (in)
+		fclose(in);
+	files_close(f);
+}
+
 static void new_token(char *out, size_t size)
 {
 	unsigned char raw[16];
@@ -555,6 +606,7 @@ int server_main(int argc, char **argv)
 			printf("overlap: listening on http://%s:%d/\n", shown,
 			       port);
 		printf("overlap: data in %s, page from %s\n", o.data, web);
+		check_page_packages(web);
 		fflush(stdout);
 	}
 

@@ -39,8 +39,9 @@ function freePort()
 
 const delay = ms => new Promise(resolve => setTimeout(resolve, ms));
 
-/* Starts the server; resolves to {base, stop(), output()}. */
-export async function startServer()
+/* Starts the server; resolves to {base, stop(), output()}.  web: the
+ * page's directory (default: the repository's web/). */
+export async function startServer({ web = path.join(REPO, 'web') } = {})
 {
 	const data = await mkdtemp(path.join(tmpdir(), 'overlap-web-'));
 	let lastError = null;
@@ -49,7 +50,7 @@ export async function startServer()
 		const child = spawn(BIN, ['serve', '--port', String(port),
 					  '--data', data], {
 			cwd: REPO,
-			env: { ...process.env, OVERLAP_WEB: path.join(REPO, 'web') },
+			env: { ...process.env, OVERLAP_WEB: web },
 			stdio: ['ignore', 'pipe', 'pipe'],
 		});
 		let output = '';

@@ -32,13 +32,32 @@ import { onSchemeChange } from './palette.js';
 import { specText } from './spec.js';
 import { renderLessons, rememberLesson, lessonFor } from './lessons.js';
 
-/* Chart.js and its plugin come from web/node_modules (npm ci in web/,
- * which `make` runs); without them nothing below can draw. */
+/* Chart.js and its plugins come from web/node_modules (npm ci in web/,
+ * which `make deps` runs); without them nothing below can draw, so the
+ * form gives its place to what to do about it (the server says the same
+ * when it starts). */
 if (!window.Chart || !window.ChartZoom) {
-	const status = byId('form-status');
-	status.textContent = 'The chart library is missing: run "make deps" ' +
-		'(it installs the npm packages of web/) and reload.';
-	status.classList.add('error');
+	const form = byId('run-form');
+	for (const node of form.children)
+		if (node.id !== 'form-title')
+			node.hidden = true;
+	const notice = document.createElement('div');
+	notice.id = 'missing-packages';
+	notice.className = 'notice';
+	notice.setAttribute('role', 'alert');
+	const command = document.createElement('code');
+	command.textContent = 'make deps';
+	const inWeb = document.createElement('code');
+	inWeb.textContent = 'cd web && npm ci';
+	notice.append('The page\'s npm packages (Chart.js, its zoom plugin ' +
+		'and Hammer.js) are not installed, so nothing can be ' +
+		'drawn. Install them with ', command, ' in the repository ' +
+		'(or ', inWeb, '), then reload this page.');
+	form.append(notice);
+	byId('view-title').textContent = 'Nothing can be drawn yet';
+	byId('tabs').hidden = true;
+	for (const node of byId('view').querySelectorAll('.intro'))
+		node.hidden = true;
 	throw new Error('Chart.js or chartjs-plugin-zoom did not load');
 }
 
@@ -80,6 +99,12 @@ const compare = new CompareView({
 				       params: entry.params || {} });
 	},
 	onRunEnd: () => historyView.refresh(),
+	/* The compare's answer goes into the form: the fastest model with
+	 * the options it ran with, so Run runs it again. */
+	onFastest: entry => {
+		if (form && entry.data && entry.data.run)
+			form.setSpec(entry.data.run);
+	},
 	onStates: states => compareLegend.markPresent(states),
 	onMissing: () => {
 		byId('view-title').textContent = 'Compare not found';
@@ -91,7 +116,9 @@ const exports = new Exports({
 	chrome: byId('export-chrome'),
 	ascii: byId('export-ascii'),
 	png: byId('export-png'),
-}, () => timeline);
+}, () => (state.data ? { canvas: byId('timeline'), data: state.data,
+			  spec: byId('view-spec').textContent,
+			  hidden: timeline.hidden } : null));
 const historyView = new HistoryView({
 	list: byId('history-list'),
 	empty: byId('history-empty'),
@@ -140,6 +167,31 @@ function stopFollowing()
 	}
 }
 
+/*
+ * Before the first run the lessons are the way in: the view (the
+ * introduction and its lessons) comes before the form in the document,
+ * so the keyboard reaches the lessons first, as a narrow screen shows
+ * them first.  Once something is on view, the form comes first again:
+ * on a narrow screen it is above the timeline it made.  (Wide screens
+ * place the columns by the grid, whatever the order.)
+ */
+function placeForm(viewFirst)
+{
+	const view = byId('view');
+	const form = byId('run-form');
+	const formFirst = Boolean(form.compareDocumentPosition(view) &
+				  Node.DOCUMENT_POSITION_FOLLOWING);
+	if (formFirst !== viewFirst)
+		return;
+	const active = document.activeElement;
+	if (viewFirst)
+		view.after(form);
+	else
+		view.before(form);
+	if (active && form.contains(active) && document.activeElement !== active)
+		active.focus({ preventScroll: true });
+}
+
 /* empty, run or compare: which tabs mean something (see the top). */
 function setMode(mode)
 {
@@ -150,6 +202,7 @@ function setMode(mode)
 		compare.reset();
 	view.dataset.mode = mode;
 	view.classList.toggle('empty', mode === 'empty');
+	placeForm(mode === 'empty');
 	if (mode !== 'run')
 		byId('view-compare').hidden = true;
 	byId('view-message').hidden = mode !== 'missing';
@@ -426,6 +479,31 @@ function revealView()
 		view.scrollIntoView({ block: 'start' });
 }
 
+/*
+ * The server did not start what the form asked for.  A refused value
+ * (400) leaves nothing to show: the run on view before is unrelated, so
+ * the view says what happened instead, and the form marks the field (and
+ * brings it into sight).  Anything else (a full queue, a lost server) is
+ * said in the form's status line, and the view stays.
+ */
+function refused(error, what)
+{
+	if (error.status === 400) {
+		showNothing();
+		if (location.hash)
+			history.replaceState(null, '',
+					     location.pathname + location.search);
+		setMode('missing');
+		byId('view-title').textContent = 'Not started';
+		document.title = 'Not started · overlap';
+		byId('view-message').textContent = `The server refused this ` +
+			`${what}: ${error.message}. The value it names is ` +
+			'marked under “What to run”; correct it and press ' +
+			`${what === 'run' ? 'Run' : 'Compare all models'} again.`;
+	}
+	form.showServerError(error);
+}
+
 async function startRun(spec)
 {
 	form.setBusy(true);
@@ -438,10 +516,13 @@ async function startRun(spec)
 			rememberLesson(created.id, lesson);
 		form.setStatus(`Run ${created.id} ${created.status || 'queued'}.`);
 		location.hash = `run=${encodeURIComponent(created.id)}`;
+		/* Now rather than at the hashchange: the view moves below
+		 * the form only once it shows the run. */
+		route();
 		revealView();
 		historyView.refresh();
 	} catch (error) {
-		form.showServerError(error);
+		refused(error, 'run');
 	} finally {
 		form.setBusy(false);
 	}
@@ -460,10 +541,11 @@ async function startCompare(body)
 		const count = (created.runs || []).length;
 		form.setStatus(`Compare ${created.id} queued: ${count} models.`);
 		location.hash = `compare=${encodeURIComponent(created.id)}`;
+		route();
 		revealView();
 		historyView.refresh();
 	} catch (error) {
-		form.showServerError(error);
+		refused(error, 'compare');
 	} finally {
 		form.setBusy(false);
 	}

@@ -85,10 +85,14 @@ function checkSentences(entries)
 export class CompareView {
 	/* onLoaded(compare) when the compare's list is known; onRunEnd()
 	 * after each of its runs ends; onStates(set of state indices) when
-	 * the states drawn change. */
+	 * the states drawn change; onFastest(entry) once every run has
+	 * ended, with the fastest (or the baseline when none was much
+	 * faster). */
 	constructor({ stack, status, verdict, barsPart, barsCanvas, onLoaded,
-		      onRunEnd, onStates, onMissing })
+		      onRunEnd, onStates, onMissing, onFastest })
 	{
+		this.onFastest = onFastest || null;
+		this.answered = false;
 		this.onMissing = onMissing || null;
 		this.stack = stack;
 		this.status = status;
@@ -128,6 +132,7 @@ export class CompareView {
 		this.entries = [];
 		clear(this.stack);
 		this.compareId = null;
+		this.answered = false;
 		this.loaded = null;
 		this.verdict.textContent = '';
 		this.barsPart.hidden = false;
@@ -264,6 +269,13 @@ export class CompareView {
 		const what = `${base.model} (${formatNs(wall(base))})` +
 			(base.model === 'sequential' ? '' :
 				', the slowest run that finished');
+		/* The answer, once: the fastest model, or the baseline when
+		 * none was much faster. */
+		if (!this.answered && this.onFastest) {
+			this.answered = true;
+			this.onFastest(gain < MUCH_FASTER ? base :
+				others.find(e => wall(e) === best));
+		}
 		if (gain < MUCH_FASTER) {
 			this.verdictLine(`No model was much faster than ${what}.`,
 				['Nothing in this workload overlaps better ' +

@@ -325,6 +325,17 @@ export class RunForm {
 		});
 		form.querySelector('#compare-button').addEventListener('click',
 			() => this.submit('compare'));
+		/* A value the server refused, once edited, is no longer the
+		 * one refused: its mark and the notice go. */
+		this.refusedField = null;
+		form.addEventListener('input', event => {
+			const field = this.refusedField;
+			if (field && event.target === field.input) {
+				this.refusedField = null;
+				field.showError('');
+				this.setStatus('');
+			}
+		});
 		this.buildParams();
 		this.buildOptions();
 	}
@@ -411,6 +422,7 @@ export class RunForm {
 
 	clearErrors()
 	{
+		this.refusedField = null;
 		for (const field of this.allFields())
 			field.showError('');
 		for (const id of ['workload-error', 'model-error']) {
@@ -518,7 +530,11 @@ export class RunForm {
 		const field = error.field ? this.findField(error.field) : null;
 		if (field) {
 			field.showError(error.message);
-			field.input.focus();
+			/* The whole field, its message included, in sight
+			 * and clear of the sticky buttons. */
+			field.input.focus({ preventScroll: true });
+			field.node.scrollIntoView({ block: 'center' });
+			this.refusedField = field;
 			this.setStatus('The server refused a value: see the ' +
 				       'marked field.', true);
 			return;

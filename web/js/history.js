@@ -4,6 +4,12 @@
  * what was changed from the defaults (so "crunch · threads" with the GIL
  * on and off read differently), and has a Delete button.  The list is
  * re-read when a run ends or is deleted.
+ *
+ * The keyboard's Tab stops once on each entry (on the control last used
+ * in it, at first its link); the arrow keys move within the entry (left,
+ * right: its link, its compare, its Delete button) and between entries
+ * (up, down), as in a grid.  A long history is then one Tab stop per run,
+ * not two or three.
  */
 
 import { listRuns, deleteRun } from './api.js';
@@ -31,6 +37,57 @@ export class HistoryView {
 		this.describe = describe || (() => '');
 		this.currentId = null;
 		this.loading = null;
+		list.addEventListener('keydown', event => this.key(event));
+		list.addEventListener('focusin', event =>
+			this.makeTabStop(event.target));
+	}
+
+	/* The controls of an entry, in reading order. */
+	controls(item)
+	{
+		return item ? [...item.querySelectorAll('a, button')] : [];
+	}
+
+	/* control becomes its entry's one Tab stop. */
+	makeTabStop(control)
+	{
+		const item = control.closest && control.closest('li');
+		if (!item || !this.list.contains(item))
+			return;
+		for (const other of this.controls(item))
+			other.tabIndex = other === control ? 0 : -1;
+	}
+
+	key(event)
+	{
+		const control = event.target;
+		const item = control.closest('li');
+		if (!item)
+			return;
+		const own = this.controls(item);
+		const at = own.indexOf(control);
+		const items = [...this.list.children];
+		const row = items.indexOf(item);
+		let target = null;
+		if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
+			const step = event.key === 'ArrowRight' ? 1 : -1;
+			target = own[(at + step + own.length) % own.length];
+		} else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+			const next = items[row + (event.key === 'ArrowDown' ?
+				1 : -1)];
+			const theirs = this.controls(next);
+			/* The same kind of control, else the link. */
+			target = theirs.find(c => c.className ===
+				control.className) || theirs[0] || null;
+		} else if (event.key === 'Home' || event.key === 'End') {
+			const edge = items[event.key === 'Home' ? 0 :
+				items.length - 1];
+			target = this.controls(edge)[0] || null;
+		}
+		if (!target)
+			return;
+		event.preventDefault();
+		target.focus();
 	}
 
 	setCurrent(id)
@@ -131,6 +188,8 @@ export class HistoryView {
 		if (spec)
 			item.append(el('span', 'history-spec', spec));
 		item.append(meta, remove);
+		for (const control of this.controls(item))
+			control.tabIndex = control === link ? 0 : -1;
 		return item;
 	}
 

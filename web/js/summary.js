@@ -60,6 +60,18 @@ const CHECK_WORDS = {
 	collect_order: 'collected with',
 };
 
+/* The small print of check key of run. */
+function checkHelp(key, run)
+{
+	const params = (run && run.params) || {};
+	if (key === 'max_in_flight' && params.max_concurrent !== undefined)
+		return 'most requests out at once: the semaphore lets ' +
+			`${formatCount(Number(params.max_concurrent))} ` +
+			'through (max concurrent); the other tasks in ' +
+			'flight wait for it';
+	return CHECK_HELP[key] || 'a check of the workload';
+}
+
 /* Checks that list task ids: the rows' names say more than numbers
  * counted from 0 ("request 3, request 1", not "2, 0"). */
 const TASK_LISTS = new Set(['collected', 'finish_order']);
@@ -68,24 +80,36 @@ const TASK_LISTS = new Set(['collected', 'finish_order']);
 const CHECK_NOTES = new Set(['orders_truncated']);
 
 /* The series of the activity chart, bottom to top of the stack, and
- * which states count in each. */
+ * which states count in each.  A semaphore, a rate limit and a backoff
+ * are the program holding itself back, not tasks blocking one another,
+ * so they have a series of their own. */
 export const ACTIVITY = [
 	{ label: 'computing', colour: 'compute' },
-	{ label: 'blocked (GIL, loop, cores, locks, queues)',
-	  colour: 'gil-wait' },
+	{ label: 'blocked (GIL, locks, queues)', colour: 'gil-wait' },
+	{ label: 'ready, no loop or core free', colour: 'ready' },
+	{ label: 'held back (semaphore, rate limit, backoff)',
+	  colour: 'sem-wait' },
 	{ label: 'waiting (I/O, sleep)', colour: 'io' },
 	{ label: 'queued', colour: 'queued' },
 ];
+
+const HELD_BACK = new Set(['sem-wait', 'rate-wait', 'backoff']);
+/* Able to run, waiting for the event loop or for a core. */
+const READY = new Set(['ready', 'runnable']);
 
 function activityKind(stateIndex)
 {
 	const name = STATES[stateIndex];
 	if (WORKING_STATES.has(name))
 		return 0;
-	if (name === 'io' || name === 'sleep')
+	if (READY.has(name))
 		return 2;
-	if (name === 'queued')
+	if (HELD_BACK.has(name))
 		return 3;
+	if (name === 'io' || name === 'sleep')
+		return 4;
+	if (name === 'queued')
+		return 5;
 	return 1;
 }
 
@@ -96,8 +120,15 @@ function activityKind(stateIndex)
  * Every series has the same x values, as stacking needs.  Up to EXACT_MAX
  * changes the series are exact; beyond, the time-weighted mean over
  * BUCKETS slices of the run (a pixel or two each).
+ *
+ * resolutionNs: what one pixel of the chart stands for.  One task's state
+ * change is two events (an end, then a start some microseconds later),
+ * and a thread handing the GIL to another ends its compute before the
+ * other's begins: drawn exactly, each change would be a spike a pixel wide
+ * into the neighbouring series.  Changes within resolutionNs of the first
+ * of them are one change, to the counts after the last.
  */
-export function activitySeries(segments, endNs, extra = [])
+export function activitySeries(segments, endNs, extra = [], resolutionNs = 0)
 {
 	const K = ACTIVITY.length;
 	const starts = ACTIVITY.map(() => []);
@@ -110,7 +141,8 @@ export function activitySeries(segments, endNs, extra = [])
 		}
 	}
 	const span = Math.max(endNs, 1);
-	const { xs, counts, n } = changes(starts, ends, K);
+	const { xs, counts, n } = coalesce(changes(starts, ends, K), K,
+					   resolutionNs);
 	const series = ACTIVITY.map(() => []);
 	const push = (x, values) => {
 		let sum = 0;
@@ -192,6 +224,25 @@ function changes(starts, ends, K)
 		counts.set(now, at * K);
 	}
 	return { xs, counts, n };
+}
+
+/* The changes of changes(), those within resolutionNs of the first of a
+ * cluster made one: at the first one's time, with the last one's counts. */
+function coalesce({ xs, counts, n }, K, resolutionNs)
+{
+	if (!(resolutionNs > 0) || n < 2)
+		return { xs, counts, n };
+	let out = 0;
+	for (let i = 0; i < n;) {
+		let last = i;
+		while (last + 1 < n && xs[last + 1] - xs[i] < resolutionNs)
+			last++;
+		xs[out] = xs[i];
+		counts.copyWithin(out * K, last * K, (last + 1) * K);
+		out++;
+		i = last + 1;
+	}
+	return { xs, counts, n: out };
 }
 
 /* Chart.js callbacks of the activity chart. */
@@ -415,8 +466,11 @@ export class SummaryView {
 		const present = Math.max(nowNs || 0, data.latestNs);
 		const endNs = Math.max(data.extentNs(), data.ended ? 0 :
 			present);
+		const area = this.chart.chartArea;
+		const widthPx = area && area.width > 0 ? area.width : 800;
 		const series = activitySeries(data.segments, endNs,
-			data.ended ? [] : data.openSegments(present));
+			data.ended ? [] : data.openSegments(present),
+			Math.max(endNs, 1) / widthPx);
 		const datasets = this.chart.data.datasets;
 		for (let k = 0; k < ACTIVITY.length; k++) {
 			datasets[k].data = series[k];
@@ -502,7 +556,17 @@ export class SummaryView {
 		this.card('CPU utilisation', formatPercent(s.cpu_util),
 			  cores ? `CPU time ÷ (wall × ${cores} cores)` :
 			  'CPU time ÷ (wall × cores)');
+		const checksIn = s.checks || {};
+		const requests = typeof checksIn.max_in_flight === 'number' ?
+			checksIn.max_in_flight : null;
+		/* A scraper counts both: its tasks (one per URL, started
+		 * together) and its requests (what the semaphore lets out). */
 		this.card('Peak in flight', formatCount(s.peak_inflight),
+			  requests !== null && requests !== s.peak_inflight ?
+			  'most tasks started and not yet ended, counting ' +
+			  'those waiting for the semaphore or the rate ' +
+			  `limit; at most ${formatCount(requests)} had a ` +
+			  'request out (max in flight)' :
 			  'most tasks started and not yet ended');
 		if (s.max_loop_lag_ns !== undefined && s.max_loop_lag_ns !==
 		    null && s.max_loop_lag_ns >= 0)
@@ -522,7 +586,7 @@ export class SummaryView {
 				value === 0;
 			this.card(name(key), key === 'bytes' ?
 				  formatBytes(value) : formatCount(value),
-				  CHECK_HELP[key] || 'a check of the workload',
+				  checkHelp(key, data.run),
 				  bad ? 'warn' : good ? 'ok' : 'check');
 		}
 		/* The engine lists at most the first few task ids of an
@@ -538,7 +602,10 @@ export class SummaryView {
 			else
 				this.detail(name(key), value);
 		}
-		this.showDiagnosis(s.diagnosis);
+		if (PAST[data.status] && data.ended)
+			this.showStopped(data, s);
+		else
+			this.showDiagnosis(s.diagnosis);
 		this.updateActivity(data, true, nowNs);
 	}
 
@@ -547,6 +614,7 @@ export class SummaryView {
 	showDiagnosis(diagnosis)
 	{
 		clear(this.diagnosis);
+		delete this.diagnosis.dataset.verdict;
 		if (!diagnosis)
 			return;
 		const bound = BOUND_WORDS[diagnosis.bound] || diagnosis.bound;
@@ -559,6 +627,48 @@ export class SummaryView {
 		if (diagnosis.why)
 			this.diagnosis.append(document.createTextNode(
 				diagnosis.why));
+	}
+
+	/*
+	 * A run stopped before its tasks finished (cancelled, or the server
+	 * stopped) has no verdict: how long the model takes, and which model
+	 * fits, need the whole run.  What ran until then is said in shares.
+	 */
+	showStopped(data, s)
+	{
+		clear(this.diagnosis);
+		const how = data.status === 'cancelled' ? 'Cancelled' :
+			'Interrupted';
+		const states = s.states || {};
+		let work = 0;
+		let wait = 0;
+		let other = 0;
+		for (const [name, ns] of Object.entries(states)) {
+			if (WORKING_STATES.has(name))
+				work += ns;
+			else if (name === 'io' || name === 'sleep')
+				wait += ns;
+			else if (name !== 'queued')
+				other += ns;
+		}
+		const all = work + wait + other;
+		const pct = x => `${Math.round(100 * x / all)}%`;
+		const shares = all > 0 ? ` Until then the tasks spent ` +
+			`${pct(work)} of their time computing, ${pct(wait)} ` +
+			'waiting on I/O or sleep' + (other > 0 ?
+				` and ${pct(other)} waiting for each other ` +
+				'or a limit' : '') + '.' : '';
+		this.diagnosis.append(
+			el('strong', 'diagnosis-head',
+			   `${how} after ${formatNs(s.wall_ns)}: no verdict`),
+			document.createTextNode('The tasks were stopped before ' +
+				'they finished, so the times above say how ' +
+				'far the run got, not how long the model ' +
+				'takes or which model fits: that needs a run ' +
+				`that ends.${shares}` + (data.cutSegments().size ?
+				' The bars the stop cut short end in a ' +
+				'jagged edge.' : '')));
+		this.diagnosis.dataset.verdict = 'none';
 	}
 
 	/* A check that is a list or a word, on a line of its own; total:

@@ -388,6 +388,7 @@ export class Timeline {
 		ds.segments = String(this.seen);
 		ds.mode = this.mode;
 		ds.complete = String(Boolean(this.data.ended));
+		ds.cut = String(this.data.cutSegments().size);
 		if (this.data.ended && !this.markedDrawn) {
 			this.markedDrawn = true;
 			performance.mark('overlap:drawn');
@@ -604,7 +605,51 @@ export class Timeline {
 					 list[i + 3]);
 			ctx.fill();
 		}
+		this.drawCuts(chart);
 		ctx.restore();
+	}
+
+	/*
+	 * Bars a stop cut short end in a jagged edge: notches of the
+	 * background's colour cut into their last few pixels, so a bar that
+	 * ended because the run was stopped does not read as a wait that
+	 * ended by itself.
+	 */
+	drawCuts(chart)
+	{
+		const cut = this.data.cutSegments();
+		if (!cut.size)
+			return;
+		const { ctx, chartArea: area } = chart;
+		const x = chart.scales.x;
+		const { y, barPx } = this.rowGeometry(chart);
+		if (barPx < 4)
+			return;
+		const teeth = Math.max(2, Math.round(barPx / 7));
+		const tooth = barPx / teeth;
+		ctx.fillStyle = themeColours().surface;
+		ctx.beginPath();
+		for (const seg of cut) {
+			if (this.hidden.has(seg.state) || !this.shows(seg))
+				continue;
+			const key = this.rowMode === 'lane' ? seg.lane : seg.task;
+			const row = this.rowOf.get(key);
+			if (row === undefined)
+				continue;
+			const end = x.getPixelForValue(seg.t1 / 1e6);
+			const start = x.getPixelForValue(seg.t0 / 1e6);
+			const depth = Math.min(7, (end - start) / 2);
+			if (depth < 2 || end < area.left || end > area.right + 1)
+				continue;
+			const top = y.getPixelForValue(row) - barPx / 2;
+			ctx.moveTo(end + 1, top);
+			for (let i = 0; i < teeth; i++) {
+				ctx.lineTo(end - depth, top + tooth * (i + 0.5));
+				ctx.lineTo(end + 1, top + tooth * (i + 1));
+			}
+			ctx.closePath();
+		}
+		ctx.fill();
 	}
 
 	/* The row axis, the heights of a row and of its bar in pixels, and
@@ -953,6 +998,10 @@ export class Timeline {
 		];
 		if (seg.note)
 			rows.push(['note', seg.note]);
+		if (!open && this.data.cutSegments().has(seg))
+			rows.push(['cut', this.data.status === 'cancelled' ?
+				'by the cancel: it had not ended' :
+				'when the run stopped: it had not ended']);
 		const list = el('dl', 'tooltip-list');
 		for (const [name, value] of rows)
 			list.append(el('dt', null, name), el('dd', null, value));
@@ -984,11 +1033,6 @@ export class Timeline {
 		for (const ds of this.chart.data.datasets)
 			ds.backgroundColor = stateColour(ds.label);
 		this.chart.update('none');
-	}
-
-	toPNG()
-	{
-		return this.chart.toBase64Image('image/png', 1);
 	}
 
 	destroy()

@@ -19,6 +19,16 @@ export function isFinished(status)
 	return FINISHED.has(status);
 }
 
+/* Runs stopped from outside (a cancel, the server stopping): every task
+ * still going ended then, and the wait it was in was cut at that moment. */
+const STOPPED = new Set(['cancelled', 'interrupted']);
+
+/* How far before its task's end a segment may end and still be the one
+ * the stop cut (the engine ends the segment, then the task). */
+const CUT_TOLERANCE_NS = 1e6;
+
+const NONE = new Set();
+
 export class RunData {
 	constructor(id)
 	{
@@ -205,6 +215,37 @@ export class RunData {
 		default:
 			break;
 		}
+	}
+
+	/*
+	 * The segments a stop cut short (a set of segment objects): in a run
+	 * cancelled or interrupted, the last segment of each task that did
+	 * not finish its work, when it ends with the task.  The trace does
+	 * not mark them; this is read from its structure.
+	 */
+	cutSegments()
+	{
+		if (!this.ended || !STOPPED.has(this.status))
+			return NONE;
+		if (this.cut && this.cut.count === this.segments.length)
+			return this.cut.set;
+		const last = new Map();
+		for (const seg of this.segments) {
+			const known = last.get(seg.task);
+			if (!known || seg.t1 > known.t1)
+				last.set(seg.task, seg);
+		}
+		const set = new Set();
+		for (const [id, seg] of last) {
+			const task = this.taskById.get(id);
+			if (!task || task.status === 'ok' ||
+			    task.end_ns === null || task.end_ns === undefined)
+				continue;
+			if (seg.t1 >= task.end_ns - CUT_TOLERANCE_NS)
+				set.add(seg);
+		}
+		this.cut = { count: this.segments.length, set };
+		return set;
 	}
 
 	/* The segments still open, as segments that end at nowNs. */
