@@ -14,8 +14,9 @@
  * thirds or more on one side decides the bound; the sentence gives the
  * shares, the reason, and what this run achieved.  Under asyncio, a run
  * whose loop was blocked by computation (a large max loop lag) while it
- * was I/O-bound, or while tasks were ready (waiting for the loop) longer
- * than anything computed, is pointed at asyncio with an executor
+ * was I/O-bound, or while tasks were ready (waiting for the loop) for at
+ * least half as long as anything computed, is pointed at asyncio with an
+ * executor
  * instead, and the sentence names the computation and how many tasks it
  * held up.
  *
@@ -358,7 +359,7 @@ static void diagnose(struct trace *t)
 
 	if (model_is(t, "asyncio") && cpu > 0 &&
 	    m->max_loop_lag_ns >= LOOP_LAG_BLOCKED_NS &&
-	    (wait * 3 >= base * 2 || st[ST_READY] >= cpu)) {
+	    (wait * 3 >= base * 2 || st[ST_READY] * 2 >= cpu)) {
 		char lag[32], blocked[32], who[256] = "";
 		uint32_t blocker = 0;
 		size_t ready = 0;
@@ -383,8 +384,9 @@ static void diagnose(struct trace *t)
 				 blocked, name, ready,
 				 ready == 1 ? " was" : "s were");
 		}
-		/* Waiting tasks held up by the computation longer than it
-		 * computed: whatever the shares, the loop is the matter. */
+		/* Waiting tasks held up by the computation for half as
+		 * long as it computed or more: whatever the shares, the
+		 * loop is the matter. */
 		util_strlcpy(m->bound, wait * 3 >= base * 2 ? "io" : "mixed",
 			     sizeof(m->bound));
 		snprintf(m->why, sizeof(m->why),

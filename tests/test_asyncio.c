@@ -283,7 +283,7 @@ static void test_cpu_blocks_loop(void **state)
 	struct interval c[4];
 	uint32_t who[4], lane;
 	int64_t len;
-	size_t ready = 0;
+	size_t ready = 0, held_up = 0;
 
 	(void)state;
 	run_case("custom", "asyncio", sets, &t);
@@ -320,9 +320,14 @@ static void test_cpu_blocks_loop(void **state)
 				     s->t1_ns < c[0].t1);
 			continue;
 		}
-		/* The wait began before the computation and its end is
-		 * where the task's ready segment begins. */
+		/* The wait began before the computation and, if it was
+		 * not over before the computation began (a loaded machine
+		 * can fire the fourth task's timer late), its end is where
+		 * the task's ready segment begins. */
 		assert_true(s->t0_ns < c[0].t0);
+		if (s->t1_ns <= c[0].t0)
+			continue;
+		held_up++;
 		for (size_t j = 0; j < t.n_segments; j++) {
 			const struct trace_segment *r = &t.segments[j];
 
@@ -334,7 +339,8 @@ static void test_cpu_blocks_loop(void **state)
 					 "wait", s->task + 1);
 		}
 	}
-	assert_int_equal(ready, 3);
+	assert_int_equal(ready, held_up);
+	assert_true(held_up >= 1);
 	for (size_t i = 0; i < 3; i++)
 		assert_true(t.tasks[i].end_ns >= c[0].t1);
 
@@ -343,14 +349,20 @@ static void test_cpu_blocks_loop(void **state)
 		      (long long)(len / 1000),
 		      (long long)(t.summary.max_loop_lag_ns / 1000));
 	assert_true(t.summary.max_loop_lag_ns >= len / 2);
-	assert_true(t.summary.states_ns[ST_READY] >= 3 * (len / 2));
+	assert_true(t.summary.states_ns[ST_READY] >=
+		    (int64_t)held_up * (len / 2));
 	/* Three 5 ms waits against 60 ms of computing: mixed by the
 	 * shares, and the blocked loop is what the diagnosis is about. */
 	assert_string_equal(t.summary.bound, "mixed");
 	assert_string_equal(t.summary.recommend, "asyncio-executor");
 	assert_non_null(strstr(t.summary.why, "(max loop lag)"));
-	assert_non_null(strstr(t.summary.why, "and 3 other tasks were ready "
-					      "meanwhile"));
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "and %zu other task%s ready "
+			 "meanwhile", held_up, held_up == 1 ? " was" : "s were");
+		assert_non_null(strstr(t.summary.why, want));
+	}
 	trace_free(&t);
 }
 
