@@ -275,6 +275,20 @@ static const struct block_case block_cases[] = {
 	{"3 x (net 5ms); (sleep 1ms, cpu 60ms)", ST_IO},
 };
 
+/* Ready segment r begins where a wait (state) of its task ended. */
+static bool ends_wait_of(const struct trace *t, const struct trace_segment *r,
+			 enum seg_state state)
+{
+	for (size_t j = 0; j < t->n_segments; j++) {
+		const struct trace_segment *w = &t->segments[j];
+
+		if (w->task == r->task && w->state == state &&
+		    w->t1_ns == r->t0_ns)
+			return true;
+	}
+	return false;
+}
+
 static void test_cpu_blocks_loop(void **state)
 {
 	const struct block_case *bc = *state;
@@ -302,15 +316,19 @@ static void test_cpu_blocks_loop(void **state)
 
 	/* Nothing else on the loop begins or ends while it computes but
 	 * the waiters' waits, which come due: each then is ready (waiting
-	 * for the loop) until the computation is over. */
+	 * for the loop) until the computation is over.  (A loaded machine
+	 * can wake the loop late, with every timer due: the fourth task's
+	 * runs first, and the others are ready from the wake-up.) */
 	for (size_t i = 0; i < t.n_segments; i++) {
 		const struct trace_segment *s = &t.segments[i];
 
 		if (s->lane != lane || s->task == 3)
 			continue;
 		if (s->state == ST_READY) {
+			/* Right after the task's wait, to the end. */
 			assert_true(s->t0_ns < c[0].t1);
 			assert_true(s->t1_ns >= c[0].t1);
+			assert_true(ends_wait_of(&t, s, bc->wait));
 			ready++;
 			continue;
 		}
@@ -320,27 +338,15 @@ static void test_cpu_blocks_loop(void **state)
 				     s->t1_ns < c[0].t1);
 			continue;
 		}
-		/* The wait began before the computation and, if it was
-		 * not over before the computation began (a loaded machine
-		 * can fire the fourth task's timer late), its end is where
-		 * the task's ready segment begins. */
+		/* The wait began before the computation; one that came due
+		 * inside it is followed by a ready segment (counted
+		 * above). */
 		assert_true(s->t0_ns < c[0].t0);
-		if (s->t1_ns <= c[0].t0)
-			continue;
-		held_up++;
-		for (size_t j = 0; j < t.n_segments; j++) {
-			const struct trace_segment *r = &t.segments[j];
-
-			if (r->task == s->task && r->state == ST_READY &&
-			    r->t0_ns == s->t1_ns)
-				break;
-			if (j + 1 == t.n_segments)
-				fail_msg("task %u: no ready segment after its "
-					 "wait", s->task + 1);
-		}
+		if (s->t1_ns > c[0].t0 && s->t1_ns < c[0].t1)
+			held_up++;
 	}
-	assert_int_equal(ready, held_up);
-	assert_true(held_up >= 1);
+	assert_true(ready >= held_up);
+	assert_true(ready >= 1);
 	for (size_t i = 0; i < 3; i++)
 		assert_true(t.tasks[i].end_ns >= c[0].t1);
 
@@ -350,7 +356,7 @@ static void test_cpu_blocks_loop(void **state)
 		      (long long)(t.summary.max_loop_lag_ns / 1000));
 	assert_true(t.summary.max_loop_lag_ns >= len / 2);
 	assert_true(t.summary.states_ns[ST_READY] >=
-		    (int64_t)held_up * (len / 2));
+		    (int64_t)ready * (len / 2));
 	/* Three 5 ms waits against 60 ms of computing: mixed by the
 	 * shares, and the blocked loop is what the diagnosis is about. */
 	assert_string_equal(t.summary.bound, "mixed");
@@ -360,7 +366,7 @@ static void test_cpu_blocks_loop(void **state)
 		char want[64];
 
 		snprintf(want, sizeof(want), "and %zu other task%s ready "
-			 "meanwhile", held_up, held_up == 1 ? " was" : "s were");
+			 "meanwhile", ready, ready == 1 ? " was" : "s were");
 		assert_non_null(strstr(t.summary.why, want));
 	}
 	trace_free(&t);
@@ -614,12 +620,18 @@ static void test_executor(void **state)
 	for (size_t i = 0; i < t.n_segments; i++) {
 		const struct trace_segment *s = &t.segments[i];
 
-		if (s->state != ST_COMPUTE)
+		/* A computation is its compute segments and the runnable
+		 * ones between them (its thread off a core: on a busy
+		 * machine two computations without a GIL may take turns on
+		 * one core, and are still under way together). */
+		if (s->state != ST_COMPUTE && s->state != ST_RUNNABLE)
 			continue;
 		assert_int_not_equal(s->lane, lane);
 		assert_int_equal(t.lanes[s->lane].kind, c->worker_kind);
 		assert_true(s->task < 2);
-		iv[n_compute++] = (struct interval){s->t0_ns, s->t1_ns};
+		if (s->state == ST_COMPUTE)
+			iv[n_compute++] =
+				(struct interval){s->t0_ns, s->t1_ns};
 		if (s->t0_ns < span0)
 			span0 = s->t0_ns;
 		if (s->t1_ns > span1)
@@ -627,7 +639,9 @@ static void test_executor(void **state)
 		for (size_t j = 0; j < t.n_segments; j++) {
 			const struct trace_segment *o = &t.segments[j];
 
-			if (o->state == ST_COMPUTE && o->task != s->task &&
+			if ((o->state == ST_COMPUTE ||
+			     o->state == ST_RUNNABLE) &&
+			    o->task != s->task &&
 			    o->lane != s->lane && o->t0_ns < s->t1_ns &&
 			    s->t0_ns < o->t1_ns)
 				overlap = true;
