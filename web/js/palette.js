@@ -2,21 +2,23 @@
  * palette: the segment states and the colour of each.
  *
  * Colours come from the Okabe-Ito set and Paul Tol's muted set, both chosen
- * to stay distinct under the common forms of colour blindness.  Fourteen
+ * to stay distinct under the common forms of colour blindness.  Fifteen
  * states cannot all differ by hue alone, so the states that appear together
  * in one lesson (compute, io, sleep, gil-wait, queued; the scraper's
- * sem-wait, rate-wait and backoff; the process pool's startup and ipc) get
+ * sem-wait, rate-wait and backoff; the process pool's startup and ipc; a
+ * request's connect beside its io, a darker green of the same family) get
  * the most distinct colours, and the legend and tooltips always name the
  * state in words.  ready (a task the busy event loop has not got round to)
  * and runnable (a thread waiting for a core) are oranges and purples apart
- * from gil-wait, the third way of being able to run but not running.  The dark scheme lightens the two darkest colours so they
+ * from gil-wait, the third way of being able to run but not running.  The
+ * dark scheme lightens the three darkest colours so they
  * keep their contrast against a dark background.
  */
 
 export const STATES = [
 	'queued', 'startup', 'compute', 'io', 'sleep', 'gil-wait',
 	'lock-wait', 'sem-wait', 'queue-wait', 'barrier-wait', 'event-wait',
-	'rate-wait', 'backoff', 'ipc', 'ready', 'runnable',
+	'rate-wait', 'backoff', 'ipc', 'connect', 'ready', 'runnable',
 ];
 
 const LIGHT = {
@@ -34,6 +36,7 @@ const LIGHT = {
 	'rate-wait': '#DDCC77',
 	'backoff': '#CC6677',
 	'ipc': '#332288',
+	'connect': '#117733',
 	'ready': '#EE8866',
 	'runnable': '#AA4499',
 };
@@ -42,6 +45,7 @@ const DARK_OVERRIDES = {
 	'queued': '#777777',
 	'barrier-wait': '#BB5588',
 	'ipc': '#8877DD',
+	'connect': '#44AA66',
 };
 
 /* What each state means, for the legend's tooltips and screen readers. */
@@ -60,6 +64,7 @@ export const STATE_HELP = {
 	'rate-wait': 'held back by the rate limit',
 	'backoff': 'backing off before a retry',
 	'ipc': 'copying arguments or results between processes',
+	'connect': 'opening a network connection, before the request goes out',
 	'ready': 'its wait is over, waiting for the event loop to run it',
 	'runnable': 'may run, waiting for a core (measured with the ' +
 		'thread\'s CPU clock)',
