@@ -22,6 +22,7 @@
 #include "run.h"
 #include "spec.h"
 #include "trace.h"
+#include "trace_json.h"
 #include "util.h"
 
 static const struct option compare_options[] = {

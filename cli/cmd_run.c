@@ -22,6 +22,7 @@
 #include "run.h"
 #include "spec.h"
 #include "trace.h"
+#include "trace_json.h"
 #include "util.h"
 
 #define SPEC_FILE_MAX_BYTES (1 << 20)

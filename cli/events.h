@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "trace.h"
+#include "trace_rec.h"
 
 /* What was last sent of a task, so that a change made after the collector
  * stopped (a task cancelled at the deadline) is sent once at the end. */

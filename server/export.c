@@ -11,7 +11,7 @@
 
 #include "export.h"
 #include "render.h"
-#include "trace.h"
+#include "trace_json.h"
 
 int export_render(struct runs *runs, const char *id, bool chrome, int width,
 		  char **text, size_t *len, char *err, size_t err_size)

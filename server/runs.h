@@ -34,9 +34,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "protocol.h"
 #include "spec.h"
 #include "store.h"
 #include "stream.h"
+
+/* The statuses only the server gives a run, besides the engine's
+ * (protocol.h): waiting in the queue, and cut off by a server that
+ * stopped.  Each is its word's place in the trace contract's list, so
+ * run_status_name() and run_status_parse() serve every status. */
+enum { RUN_QUEUED = 0, RUN_INTERRUPTED = 5 };
 
 struct runs;
 struct run;

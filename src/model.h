@@ -20,10 +20,11 @@
 
 #include "cpu.h"
 #include "program.h"
-#include "spec.h"
-#include "trace.h"
+#include "spec_param.h"
+#include "trace_rec.h"
 
 struct sync_rt; /* shared objects' run-time state (sync.h) */
+struct trace;   /* trace.h */
 
 struct run_ctx {
 	/* read-only for models */
@@ -45,8 +46,10 @@ struct run_ctx {
 	 * after setting stop */
 	char message[256];
 	json_t *checks; /* object; models/workloads add their checks */
-	int64_t max_loop_lag_ns; /* asyncio; -1 when not applicable */
-	char collect_order[16];	 /* asyncio: "gather" / "as_completed" */
+
+	/* the model's own, kept from run() to report(); run.c only hands
+	 * it over */
+	void *model_state;
 };
 
 struct model_ops {
@@ -67,6 +70,11 @@ struct model_ops {
 	/* Returns 0, or a negative errno when the model itself failed (the
 	 * run then ends with status error and ctx->message). */
 	int (*run)(struct run_ctx *ctx);
+	/* Optional: called once run() has returned (whatever it returned)
+	 * and the shared objects' checks are in ctx->checks.  Puts what only
+	 * this model measures into ctx->checks (after the others) and into
+	 * out's summary, and frees ctx->model_state. */
+	void (*report)(struct run_ctx *ctx, struct trace *out);
 };
 
 extern const struct model_ops *const model_catalog[];

@@ -9,9 +9,10 @@
  *          the loop was busy then (computing, or running other callbacks),
  *          a ready segment follows until the loop gets round to the task:
  *          the task could run, the loop could not run it.  The lateness is
- *          also loop lag (fire time minus due time; the worst is
- *          ctx->max_loop_lag_ns; a reply seen later than its request's
- *          delay counts the same, and is split into io and ready alike)
+ *          also loop lag (fire time minus due time; the worst is the
+ *          summary's max_loop_lag_ns; a reply seen later than its
+ *          request's delay counts the same, and is split into io and ready
+ *          alike)
  *   net    a request to the latency peer through the run's connection
  *          pool (netpool.h): many requests share a few connections kept
  *          open, as HTTP/2 streams do; a request that has to wait for its
@@ -42,6 +43,12 @@
  * once the loop produces events faster than the collector drains one
  * ring, and a full ring makes the loop wait (ring_push): two rings
  * halve that wait; the rings' size is the run's choice (run.c).
+ *
+ * Over 1,000 lines on purpose: it is one state machine, and every step
+ * kind's handlers read and write the same struct aio (ready queue, timers,
+ * sockets, the executor's in-flight count); split by step kind, each part
+ * would need all of it through a private header, and the order of one
+ * iteration would no longer be readable in one place.
  */
 #include "model_asyncio.h"
 
@@ -57,11 +64,13 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "ilist.h"
 #include "loop.h"
 #include "netpool.h"
 #include "sync.h"
+#include "trace.h"
 
-#define NIL UINT32_MAX
+#define NIL ILIST_NIL
 #define TOKEN_EXECUTOR UINT64_MAX
 /* The connection pool's descriptors: tokens from here up (task ids are
  * below 2^32). */
@@ -124,15 +133,16 @@ struct aio_task {
 	uint8_t flags; /* enum aio_task_flags */
 };
 
-/* A FIFO of tasks threaded through aio_task.next: a task waits in at most
- * one list at a time (the ready queue counts as one). */
-struct waitlist {
-	uint32_t head, tail;
-	uint32_t len;
+/* What the loop measured that outlives it, in ctx->model_state until
+ * asyncio_report() puts it into the trace. */
+struct aio_report {
+	int64_t max_lag_ns; /* -1: no timer fired */
+	char collect_order[16];
 };
 
 struct aio {
 	struct run_ctx *ctx;
+	struct aio_report *report;
 	const struct program *prog;
 	struct rec_lane *lane; /* the loop's: starts, segments */
 	/* The main lane, the same thread here: the main coroutine's
@@ -150,12 +160,12 @@ struct aio {
 	uint32_t n_tasks;
 	uint32_t live; /* tasks not ended */
 
-	struct waitlist ready;
+	struct ilist ready;
 
 	/* limit: an asyncio.Semaphore around every task */
 	bool limited;
 	int64_t limit_free;
-	struct waitlist limit_waiters;
+	struct ilist limit_waiters;
 
 	/* net: the connection pool; tasks with a request in it, and tasks
 	 * waiting for room in it (its connections are bounded by the
@@ -163,7 +173,7 @@ struct aio {
 	 * connection pool's limit makes a request wait) */
 	struct netpool *np;
 	uint32_t net_in_use;
-	struct waitlist net_waiters;
+	struct ilist net_waiters;
 
 	uint32_t exec_inflight;
 
@@ -184,57 +194,29 @@ static uint64_t net_id(const struct aio *a, uint32_t id);
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void list_push(struct aio *a, struct waitlist *l, uint32_t id)
+/* The ready queue and the wait lists: FIFOs of tasks threaded through
+ * aio_task.next; a task waits in at most one list at a time (the ready
+ * queue counts as one). */
+static struct ilist_links task_links(struct aio *a)
 {
-	a->tasks[id].next = NIL;
-	if (l->tail == NIL)
-		l->head = id;
-	else
-		a->tasks[l->tail].next = id;
-	l->tail = id;
-	l->len++;
+	return ILIST_LINKS(a->tasks, struct aio_task, next);
 }
 
-static uint32_t list_pop(struct aio *a, struct waitlist *l)
+static void list_push(struct aio *a, struct ilist *l, uint32_t id)
 {
-	uint32_t id = l->head;
+	ilist_push(l, task_links(a), id);
+}
 
-	if (id == NIL)
-		return NIL;
-	l->head = a->tasks[id].next;
-	if (l->head == NIL)
-		l->tail = NIL;
-	l->len--;
-	a->tasks[id].next = NIL;
-	return id;
+static uint32_t list_pop(struct aio *a, struct ilist *l)
+{
+	return ilist_pop(l, task_links(a));
 }
 
 /* Takes id out of l wherever it is (a request cancelled while it waited
  * for a connection slot); O(n), and rare. */
-static void list_remove(struct aio *a, struct waitlist *l, uint32_t id)
+static void list_remove(struct aio *a, struct ilist *l, uint32_t id)
 {
-	uint32_t prev = NIL, cur = l->head;
-
-	while (cur != NIL && cur != id) {
-		prev = cur;
-		cur = a->tasks[cur].next;
-	}
-	if (cur == NIL)
-		return;
-	if (prev == NIL)
-		l->head = a->tasks[cur].next;
-	else
-		a->tasks[prev].next = a->tasks[cur].next;
-	if (l->tail == cur)
-		l->tail = prev;
-	l->len--;
-	a->tasks[cur].next = NIL;
-}
-
-static void list_init(struct waitlist *l)
-{
-	l->head = l->tail = NIL;
-	l->len = 0;
+	ilist_remove(l, task_links(a), id);
 }
 
 static void make_ready(struct aio *a, uint32_t id)
@@ -1096,9 +1078,9 @@ static json_t *order_json(const uint32_t *ids, uint32_t n)
 }
 
 /* The order results were collected: gather returns them in submission
- * order, as_completed yields them as they finish.  The run puts the mode
- * (ctx->collect_order) into the checks as collect_order; the task ids go
- * beside it as collected and finish_order. */
+ * order, as_completed yields them as they finish.  asyncio_report puts
+ * the mode into the checks as collect_order, after the objects' checks;
+ * the task ids go before them as collected and finish_order. */
 static void add_checks(struct aio *a)
 {
 	struct run_ctx *ctx = a->ctx;
@@ -1170,15 +1152,13 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 					 .gil = a->gil};
 	a->n_tasks = (uint32_t)n;
 	a->max_lag_ns = -1;
-	list_init(&a->ready);
-	list_init(&a->limit_waiters);
-	list_init(&a->net_waiters);
+	ilist_init(&a->ready);
+	ilist_init(&a->limit_waiters);
+	ilist_init(&a->net_waiters);
 	a->limit_free = spec_int(opt, "limit");
 	a->limited = a->limit_free > 0;
 	a->as_completed =
 	    strcmp(spec_text(opt, "collect"), "as_completed") == 0;
-	util_strlcpy(ctx->collect_order, spec_text(opt, "collect"),
-		     sizeof(ctx->collect_order));
 
 	a->tasks = calloc(n ? n : 1, sizeof(*a->tasks));
 	if (!a->tasks)
@@ -1226,6 +1206,17 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 
 	if (!a)
 		return -ENOMEM;
+	a->report = calloc(1, sizeof(*a->report));
+	if (!a->report) {
+		free(a);
+		return -ENOMEM;
+	}
+	a->report->max_lag_ns = -1;
+	util_strlcpy(a->report->collect_order,
+		     spec_text(&ctx->spec->options, "collect"),
+		     sizeof(a->report->collect_order));
+	free(ctx->model_state);
+	ctx->model_state = a->report;
 	err = aio_init(a, ctx, lane, ex);
 	if (err < 0) {
 		snprintf(ctx->message, sizeof(ctx->message),
@@ -1284,11 +1275,25 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 	if (a->gil)
 		gil_release(a->gil);
 	add_checks(a);
-	ctx->max_loop_lag_ns = a->max_lag_ns;
+	a->report->max_lag_ns = a->max_lag_ns;
 out_free:
 	aio_free(a);
 	free(a);
 	return err;
+}
+
+void asyncio_report(struct run_ctx *ctx, struct trace *out)
+{
+	struct aio_report *rep = ctx->model_state;
+
+	if (!rep)
+		return;
+	if (rep->collect_order[0] && ctx->checks)
+		json_object_set_new(ctx->checks, "collect_order",
+				    json_string(rep->collect_order));
+	out->summary.max_loop_lag_ns = rep->max_lag_ns;
+	free(rep);
+	ctx->model_state = NULL;
 }
 
 /* ---- the model ---------------------------------------------------------- */
@@ -1322,4 +1327,5 @@ const struct model_ops model_asyncio = {
     .n_options = sizeof(asyncio_options) / sizeof(asyncio_options[0]),
     .max_tasks = 100000,
     .run = asyncio_model_run,
+    .report = asyncio_report,
 };

@@ -60,4 +60,9 @@ struct rec_lane *asyncio_add_loop_lane(struct run_ctx *ctx);
 int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 		const struct asyncio_executor *ex);
 
+/* Both asyncio models' model_ops.report: the mode results were collected
+ * in (checks.collect_order) and the worst loop lag
+ * (summary.max_loop_lag_ns). */
+void asyncio_report(struct run_ctx *ctx, struct trace *out);
+
 #endif

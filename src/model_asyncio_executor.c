@@ -419,4 +419,5 @@ const struct model_ops model_asyncio_executor = {
     .n_options = sizeof(executor_options) / sizeof(executor_options[0]),
     .max_tasks = 100000,
     .run = executor_model_run,
+    .report = asyncio_report,
 };

@@ -22,6 +22,10 @@
  * worker, worker.h), so the pool can pass the run's stop flag on to a task
  * that is computing and read the workers' progress for the watchdog.  The
  * same mapping is where process-shared state for workers can grow.
+ *
+ * Somewhat over 1,000 lines: the dispatch, the reaping of results and
+ * deaths and the fork-safe child are one protocol over the same sockets
+ * and slots, and read best side by side.
  */
 #include "procpool.h"
 
@@ -43,6 +47,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "exec_core.h"
+#include "spec.h"
 #include "sync.h"
 #include "worker.h"
 

@@ -44,7 +44,7 @@
 #include <sys/types.h>
 
 #include "model.h"
-#include "trace.h"
+#include "trace_rec.h"
 
 #define PROCPOOL_MAX_WORKERS 64
 /* Lanes a pool may add beyond one per worker, for replacements of workers

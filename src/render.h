@@ -3,7 +3,8 @@
  *
  *  ascii   the textbook timeline, one row per task, scaled to a width,
  *          with a legend and the summary
- *  json    trace format version 1 (trace_to_json in trace.h, or streamed)
+ *  json    trace format version 1 (trace_to_json in trace_json.h, or
+ *          streamed)
  *  chrome  the Trace Event Format that Perfetto and chrome://tracing open
  *          (a tree, or streamed)
  *  events  NDJSON, one object per line, as the run happens (the stream the
@@ -30,6 +31,7 @@
 #include <stdio.h>
 
 #include "trace.h"
+#include "trace_rec.h"
 
 struct ascii_opts {
 	int width;     /* columns for the whole line; 0 = 100 */
@@ -95,7 +97,7 @@ void render_stream_free(struct render_stream *s);
  * line is written under the FILE's lock, so threads do not interleave. */
 int render_ndjson_line(FILE *f, const json_t *obj);
 
-/* A trace_sink_fn (trace.h) that writes each collected event as its NDJSON
+/* A trace_sink_fn (trace_collector.h) that writes each collected event as its NDJSON
  * line to ctx, a FILE *: lane, task, segment, open and counter lines.  The
  * run line and the summary line are the caller's. */
 void render_ndjson_sink(void *ctx, const struct trace *t,

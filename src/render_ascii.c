@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "summary.h"
+#include "util.h"
 
 #define MAX_ROWS 40
 #define MIN_COLUMNS 10

@@ -10,6 +10,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "trace_json.h"
+
 static json_t *typed(const char *type, const char *key, json_t *value)
 {
 	if (!value)

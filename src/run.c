@@ -446,7 +446,6 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	ctx.main_lane = trace_rec_add_lane(rec, LANE_MAIN, "main");
 	ctx.deadline_ns = spec_ns(&spec->options, "time_limit");
 	ctx.checks = json_object();
-	ctx.max_loop_lag_ns = -1;
 
 	/* Lane 0 and the tasks go into the trace now, so on_start sees them
 	 * and the collector does not announce them again. */
@@ -515,13 +514,12 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 		util_strlcpy(out->message, ctx.message, sizeof(out->message));
 	}
 	sync_add_checks(&ctx);
-	if (ctx.collect_order[0])
-		json_object_set_new(ctx.checks, "collect_order",
-				    json_string(ctx.collect_order));
+	out->summary.max_loop_lag_ns = -1; /* unless the model measured it */
+	if (m->report)
+		m->report(&ctx, out);
 	json_decref(out->summary.checks);
 	out->summary.checks = ctx.checks; /* steals the reference */
 	ctx.checks = NULL;
-	out->summary.max_loop_lag_ns = ctx.max_loop_lag_ns;
 	summary_compute(out);
 	rc = 0;
 

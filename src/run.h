@@ -12,7 +12,7 @@
 #include <stdio.h>
 
 #include "spec.h"
-#include "trace.h"
+#include "trace_collector.h"
 
 struct run_hooks {
 	/* Optional live sink (collector thread).  NULL: none. */

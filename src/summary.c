@@ -34,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 /* A loop lag from this long up means computation on the loop thread held
  * the other tasks back noticeably: ten times what 100,000 tasks starting
  * at once cost the loop. */
@@ -635,9 +637,6 @@ static void diagnose_unfinished(struct trace *t)
 		break;
 	case RUN_CANCELLED:
 		how = "was cancelled";
-		break;
-	case RUN_INTERRUPTED:
-		how = "was interrupted";
 		break;
 	default:
 		return;

@@ -35,10 +35,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "exec.h"
 #include "gil.h"
 #include "model.h"
+#include "program.h"
+#include "trace_rec.h"
+#include "util.h"
 
+struct exec_ctx; /* exec_core.h */
 /* How long every running task must have waited on objects, with no object
  * and no progress counter changing, before the watchdog calls it a
  * deadlock. */
@@ -126,8 +129,8 @@ enum sync_want_kind {
 };
 
 struct sync_want {
-	uint8_t kind; /* enum sync_want_kind */
-	int err;      /* DONE */
+	uint8_t kind;	     /* enum sync_want_kind */
+	int err;	     /* DONE */
 	int64_t due_ns;	     /* TIMER */
 	uint32_t step;	     /* CPU: index into prog->steps */
 	int64_t ns;	     /* NET: the peer's delay */
@@ -164,8 +167,8 @@ int sync_coop_step(struct sync_rt *rt, const struct sync_coop_env *env,
  * (the loop keeps no copy: it asks when it writes the request line and when
  * a timer may be the timeout).  Returns false when task has no request in
  * flight in step s. */
-bool sync_coop_net_want(struct sync_rt *rt, uint32_t task,
-			const struct step *s, struct sync_want *want);
+bool sync_coop_net_want(struct sync_rt *rt, uint32_t task, const struct step *s,
+			struct sync_want *want);
 
 /* The run stopped while task was inside step s: records its open wait up
  * to now (the park, the rate wait, the backoff or the request's io) and

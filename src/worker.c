@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "spec.h"
 #include "sync.h"
 #include "workload.h"
 
@@ -238,8 +239,6 @@ int worker_serve(struct worker_env *env)
 	ctx->sync = env->sync;
 	ctx->message[0] = '\0';
 	ctx->checks = json_object();
-	ctx->max_loop_lag_ns = -1;
-	ctx->collect_order[0] = '\0';
 
 	ready_ns = rec_now(&env->lane);
 	msg.pid = getpid();

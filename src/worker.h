@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 #include "model.h"
-#include "trace.h"
+#include "trace_rec.h"
 
 /* The `overlap worker ...` subcommand (argv[0] is "worker" or the program;
  * a leading "worker" argument is skipped).  Returns the exit status. */

@@ -7,7 +7,7 @@
 #define OVERLAP_WORKLOAD_H
 
 #include "program.h"
-#include "spec.h"
+#include "spec_param.h"
 
 struct workload {
 	const char *name;

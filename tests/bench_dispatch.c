@@ -26,6 +26,10 @@
 #include "run.h"
 #include "spec.h"
 #include "trace.h"
+#include "trace_collector.h"
+#include "trace_json.h"
+#include "trace_rec.h"
+#include "util.h"
 #include "util.h"
 
 #define TASKS 20000

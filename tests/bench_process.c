@@ -32,6 +32,10 @@
 #include "run.h"
 #include "spec.h"
 #include "trace.h"
+#include "trace_collector.h"
+#include "trace_json.h"
+#include "trace_rec.h"
+#include "util.h"
 #include "util.h"
 #include "worker.h"
 #include "workload.h"
@@ -80,7 +84,6 @@ static int bench_run_init(struct bench_run *b, const char *tasks)
 	b->ctx.rec = b->rec;
 	b->ctx.main_lane = trace_rec_add_lane(b->rec, LANE_MAIN, "main");
 	b->ctx.deadline_ns = 600 * NS_PER_S;
-	b->ctx.max_loop_lag_ns = -1;
 	cpu_calibrate(&b->ctx.cpu);
 	b->collector = trace_collector_start(b->rec, &b->trace, NULL, 0,
 					     NS_PER_MS, NULL, NULL);

@@ -23,6 +23,10 @@
 #include <time.h>
 
 #include "trace.h"
+#include "trace_collector.h"
+#include "trace_json.h"
+#include "trace_rec.h"
+#include "util.h"
 
 #define EVENTS 1000000
 #define REPEATS 15

@@ -34,6 +34,10 @@
 #include "spec.h"
 #include "support.h"
 #include "trace.h"
+#include "trace_collector.h"
+#include "trace_json.h"
+#include "trace_rec.h"
+#include "util.h"
 #include "util.h"
 #include "worker.h"
 #include "workload.h"
@@ -685,7 +689,6 @@ static struct manual_run *manual_run_start(const char *program,
 	m->ctx.rec = m->rec;
 	m->ctx.main_lane = trace_rec_add_lane(m->rec, LANE_MAIN, "main");
 	m->ctx.deadline_ns = 60 * NS_PER_S;
-	m->ctx.max_loop_lag_ns = -1;
 	cpu_calibrate(&m->ctx.cpu);
 	m->collector = trace_collector_start(m->rec, &m->trace, NULL, 0,
 					     NS_PER_MS, NULL, NULL);

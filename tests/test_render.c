@@ -24,6 +24,8 @@
 
 #include "render.h"
 #include "summary.h"
+#include "trace_json.h"
+#include "util.h"
 
 #define MS NS_PER_MS
 #define S NS_PER_S

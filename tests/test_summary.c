@@ -15,6 +15,8 @@
 #include <cmocka.h>
 
 #include "summary.h"
+#include "trace_json.h"
+#include "util.h"
 
 #define S (NS_PER_S)
 #define MS (NS_PER_MS)

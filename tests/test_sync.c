@@ -24,6 +24,10 @@
 #include "spec.h"
 #include "support.h"
 #include "trace.h"
+#include "trace_collector.h"
+#include "trace_json.h"
+#include "trace_rec.h"
+#include "util.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 

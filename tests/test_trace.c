@@ -28,6 +28,10 @@
 #include <cmocka.h>
 
 #include "trace.h"
+#include "trace_collector.h"
+#include "trace_json.h"
+#include "trace_rec.h"
+#include "util.h"
 
 /* ---- names -------------------------------------------------------------- */
 
@@ -57,9 +61,11 @@ static void test_other_names(void **state)
 		int value;
 		const char *name;
 	} runs[] = {
-		{RUN_QUEUED, "queued"},	    {RUN_RUNNING, "running"},
-		{RUN_DONE, "done"},	    {RUN_ERROR, "error"},
-		{RUN_CANCELLED, "cancelled"}, {RUN_INTERRUPTED, "interrupted"},
+		/* 0 and 5: statuses a store of runs gives (queued,
+		 * interrupted), words of the trace contract all the same */
+		{0, "queued"},		      {RUN_RUNNING, "running"},
+		{RUN_DONE, "done"},	      {RUN_ERROR, "error"},
+		{RUN_CANCELLED, "cancelled"}, {5, "interrupted"},
 		{RUN_DEADLOCK, "deadlock"},
 	};
 

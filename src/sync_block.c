@@ -1,0 +1,716 @@
+/*
+ * sync_block: the blocking half of sync's steps, for tasks on their own
+ * thread or process (sequential, threads, thread-pool, process-pool).
+ * Every wait is a timed wait in slices on the object's condition variable
+ * that checks the run's stop flag, with the GIL released around it, and is
+ * recorded as the wait state of its object.
+ *
+ * The unprotected increment (counter sync=none) is a real read-modify-
+ * write: an atomic load, a switch point, an atomic store, each relaxed.
+ * Two tasks that interleave there lose updates exactly as `counter += 1`
+ * does in Python, yet there is no data race in C's sense, so TSan has
+ * nothing to suppress.  The switch point is a GIL check under a GIL (the
+ * forced switch CPython's eval loop may make between the load and the
+ * store), a short spin without one (parallel threads or processes), and a
+ * sleep(0) (or await asyncio.sleep(0)) when the step asks for an await
+ * inside.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cpu.h"
+#include "exec_core.h"
+#include "peer.h"
+#include "sync_internal.h"
+
+/* Spins between the read and the write of an unprotected increment
+ * without a GIL: a few dozen nanoseconds in which another core's write (or
+ * a preemption) gets lost, as it would between Python's LOAD and STORE;
+ * short, because a sequential run pays for it too. */
+#define RACE_WINDOW_SPINS 2
+/* An increment loop looks at the stop flag this often. */
+#define INCR_STOP_MASK 1023
+
+/* ---- blocking waits ----------------------------------------------------- */
+
+/* One blocking wait of a task on an object, from its first failed check
+ * to the end.  The GIL is released when the wait begins (under the
+ * object's mutex: gil_release never blocks) and taken back after the
+ * object's mutex is released. */
+struct bwait {
+	struct exec_ctx *x;
+	struct sync_rt *rt;
+	uint32_t obj;
+	enum seg_state state;
+	enum wait_op op; /* OP_NONE: a timed wait, not a block */
+	int64_t t0_ns;
+	bool active;
+};
+
+static void bwait_begin(struct bwait *w)
+{
+	w->active = true;
+	w->t0_ns = rec_now(w->x->lane);
+	if (w->op != OP_NONE)
+		reg_block(w->rt, w->x->task, w->obj, w->op);
+	rec_open(w->x->lane, w->x->task, w->state, w->t0_ns, w->obj + 1);
+	exec_gil_release(w->x);
+}
+
+/* Waits on cond for one slice, or until until_mono_ns when earlier.  The
+ * object's mutex is held.  Returns 0 or -ECANCELED. */
+static int bwait_slice(struct bwait *w, struct sync_obj *o,
+		       pthread_cond_t *cond, uint32_t *sleepers,
+		       int64_t until_mono_ns)
+{
+	int64_t deadline = util_mono_ns() + SYNC_SLICE_NS;
+	struct timespec ts;
+
+	if (until_mono_ns < deadline)
+		deadline = until_mono_ns;
+	ts = abs_timespec(deadline);
+	(*sleepers)++;
+	if (pthread_cond_timedwait(cond, &o->mutex, &ts) == EOWNERDEAD)
+		pthread_mutex_consistent(&o->mutex);
+	(*sleepers)--;
+	return run_stopped(w->x->run) ? -ECANCELED : 0;
+}
+
+/* The wait is over at t1 (the object's mutex released): records it and
+ * takes the GIL back. */
+static void bwait_end_at(struct bwait *w, int64_t t1)
+{
+	if (!w->active)
+		return;
+	if (w->op != OP_NONE)
+		reg_unblock(w->rt, w->x->task);
+	rec_segment(w->x->lane, w->x->task, w->state, w->t0_ns, t1, w->obj + 1);
+	exec_gil_acquire(w->x);
+}
+
+static void bwait_end(struct bwait *w)
+{
+	if (w->active)
+		bwait_end_at(w, rec_now(w->x->lane));
+}
+
+static struct bwait bwait_make(struct exec_ctx *x, uint32_t obj,
+			       enum wait_op op, enum seg_state state)
+{
+	struct bwait w = {.x = x,
+			  .rt = x->run->sync,
+			  .obj = obj,
+			  .state = state,
+			  .op = op};
+	return w;
+}
+
+/* ---- blocking steps ----------------------------------------------------- */
+
+/* Takes a flag lock (OBJ_LOCK, or a counter with sync=lock) for x->task. */
+static int b_lock(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
+{
+	struct bwait w = bwait_make(x, obj, OP_LOCK, ST_LOCK_WAIT);
+	int rc = 0;
+
+	obj_lock(o);
+	while (o->value != 0) {
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_a, &o->sleepers_a, INT64_MAX);
+		if (rc)
+			break;
+	}
+	if (rc == 0)
+		o->value = (int64_t)x->task + 1;
+	obj_unlock(o);
+	bwait_end(&w);
+	return rc;
+}
+
+/* Releases a flag lock; -EPERM when it is not held (Python's
+ * "release unlocked lock"). */
+static int b_unlock(struct sync_obj *o)
+{
+	int rc = 0;
+
+	obj_lock(o);
+	if (o->value == 0)
+		rc = -EPERM;
+	o->value = 0;
+	if (o->sleepers_a)
+		pthread_cond_signal(&o->cond_a);
+	obj_unlock(o);
+	return rc;
+}
+
+static int b_acquire(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
+{
+	struct bwait w = bwait_make(x, obj, OP_SEM, ST_SEM_WAIT);
+	int rc = 0;
+
+	obj_lock(o);
+	while (o->value <= 0) {
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_a, &o->sleepers_a, INT64_MAX);
+		if (rc)
+			break;
+	}
+	if (rc == 0)
+		o->value--;
+	obj_unlock(o);
+	bwait_end(&w);
+	return rc;
+}
+
+static void b_release(struct sync_obj *o)
+{
+	obj_lock(o);
+	o->value++;
+	if (o->sleepers_a)
+		pthread_cond_signal(&o->cond_a);
+	obj_unlock(o);
+}
+
+static int b_put(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
+		 int64_t item)
+{
+	struct sync_rt *rt = x->run->sync;
+	struct bwait w = bwait_make(x, obj, OP_PUT, ST_QUEUE_WAIT);
+	int64_t depth = 0, t = 0;
+	int rc = 0;
+
+	obj_lock(o);
+	while (o->value >= o->count) {
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_b, &o->sleepers_b, INT64_MAX);
+		if (rc)
+			break;
+	}
+	if (rc == 0) {
+		queue_items(rt, o)[(o->head + o->value) % o->count] = item;
+		o->value++;
+		depth = atomic_fetch_add(&rt->sh->queued_items, 1) + 1;
+		t = rec_now(x->lane);
+		if (o->sleepers_a)
+			pthread_cond_signal(&o->cond_a);
+	}
+	obj_unlock(o);
+	bwait_end_at(&w, t ? t : rec_now(x->lane));
+	if (rc == 0) {
+		changed(rt);
+		depth_sample(x->lane, t, depth);
+	}
+	return rc;
+}
+
+static int b_get(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
+		 int64_t *item)
+{
+	struct sync_rt *rt = x->run->sync;
+	struct bwait w = bwait_make(x, obj, OP_GET, ST_QUEUE_WAIT);
+	int64_t depth = 0, t = 0;
+	int rc = 0;
+
+	obj_lock(o);
+	while (o->value <= 0) {
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_a, &o->sleepers_a, INT64_MAX);
+		if (rc)
+			break;
+	}
+	if (rc == 0) {
+		*item = queue_items(rt, o)[o->head];
+		o->head = (o->head + 1) % o->count;
+		o->value--;
+		depth = atomic_fetch_sub(&rt->sh->queued_items, 1) - 1;
+		t = rec_now(x->lane);
+		if (o->sleepers_b)
+			pthread_cond_signal(&o->cond_b);
+	}
+	obj_unlock(o);
+	bwait_end_at(&w, t ? t : rec_now(x->lane));
+	if (rc == 0) {
+		changed(rt);
+		depth_sample(x->lane, t, depth);
+	}
+	return rc;
+}
+
+static int b_barrier(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
+{
+	struct bwait w = bwait_make(x, obj, OP_BARRIER, ST_BARRIER_WAIT);
+	uint64_t round;
+	int rc = 0;
+
+	obj_lock(o);
+	round = o->round;
+	if (++o->value >= o->count) {
+		o->value = 0;
+		o->round++;
+		pthread_cond_broadcast(&o->cond_a);
+	} else {
+		while (o->round == round) {
+			if (!w.active)
+				bwait_begin(&w);
+			rc = bwait_slice(&w, o, &o->cond_a, &o->sleepers_a,
+					 INT64_MAX);
+			if (rc)
+				break;
+		}
+	}
+	obj_unlock(o);
+	bwait_end(&w);
+	return rc;
+}
+
+static void b_event_set(struct sync_obj *o)
+{
+	obj_lock(o);
+	o->value = 1;
+	pthread_cond_broadcast(&o->cond_a);
+	obj_unlock(o);
+}
+
+static int b_event_wait(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
+{
+	struct bwait w = bwait_make(x, obj, OP_EVENT, ST_EVENT_WAIT);
+	int rc = 0;
+
+	obj_lock(o);
+	while (o->value == 0) {
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_a, &o->sleepers_a, INT64_MAX);
+		if (rc)
+			break;
+	}
+	obj_unlock(o);
+	bwait_end(&w);
+	return rc;
+}
+
+/* Waits for the rate limiter's next grant and takes it.  Grants are
+ * decided under the limiter's mutex from one clock reading, and that
+ * reading is the grant time *grant_ns, so successive grants are never
+ * closer than the interval.  A rate-wait segment covers the wait. */
+static int b_rate(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
+		  int64_t *grant_ns)
+{
+	struct bwait w = bwait_make(x, obj, OP_NONE, ST_RATE_WAIT);
+	int64_t now;
+	int rc = 0;
+
+	obj_lock(o);
+	for (;;) {
+		now = rec_now(x->lane);
+		if (o->interval_ns == 0 || now >= o->next_ns) {
+			o->next_ns = now + o->interval_ns;
+			break;
+		}
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_a, &o->sleepers_a,
+				 x->lane->epoch_ns + o->next_ns);
+		if (rc)
+			break;
+	}
+	obj_unlock(o);
+	*grant_ns = now;
+	bwait_end_at(&w, now);
+	return rc;
+}
+
+/* Sleeps until epoch-relative until_ns in slices, noticing a stop. */
+static int b_sleep_until(struct exec_ctx *x, int64_t until_ns)
+{
+	for (;;) {
+		int64_t now = rec_now(x->lane), step;
+		struct timespec ts;
+
+		if (run_stopped(x->run))
+			return -ECANCELED;
+		if (now >= until_ns)
+			return 0;
+		step = until_ns - now < SYNC_SLICE_NS ? until_ns - now
+						      : SYNC_SLICE_NS;
+		ts = abs_timespec(x->lane->epoch_ns + now + step);
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+}
+
+/* The GIL check point of an increment: honours a drop request, recording
+ * the computation so far and the gil-wait. */
+static void incr_gil_check(struct exec_ctx *x, int64_t *t_seg, uint32_t note)
+{
+	int64_t t;
+
+	if (!x->gil || !gil_drop_requested(x->gil))
+		return;
+	t = rec_now(x->lane);
+	rec_segment(x->lane, x->task, ST_COMPUTE, *t_seg, t, note);
+	rec_open(x->lane, x->task, ST_GIL_WAIT, t, 0);
+	gil_yield(x->gil);
+	*t_seg = rec_now(x->lane);
+	rec_segment(x->lane, x->task, ST_GIL_WAIT, t, *t_seg, 0);
+}
+
+/* The switch point between an increment's read and its write. */
+static void incr_switch_point(struct exec_ctx *x, bool await_inside, bool spin,
+			      int64_t *t_seg, uint32_t note)
+{
+	if (await_inside) {
+		/* time.sleep(0): release the GIL, let others run, take it
+		 * back. */
+		if (x->gil) {
+			int64_t t = rec_now(x->lane);
+
+			rec_segment(x->lane, x->task, ST_COMPUTE, *t_seg, t,
+				    note);
+			exec_gil_release(x);
+			sched_yield();
+			exec_gil_acquire(x);
+			*t_seg = rec_now(x->lane);
+		} else {
+			sched_yield();
+		}
+		return;
+	}
+	if (x->gil) {
+		incr_gil_check(x, t_seg, note);
+		return;
+	}
+	if (spin)
+		for (int k = 0; k < RACE_WINDOW_SPINS; k++)
+			cpu_relax();
+}
+
+/* A counter's lock taken inside an increment: a wait, when there is one,
+ * splits the computation. */
+static int incr_lock(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
+		     int64_t *t_seg, uint32_t note)
+{
+	int rc;
+
+	obj_lock(o);
+	if (o->value == 0) {
+		o->value = (int64_t)x->task + 1;
+		obj_unlock(o);
+		return 0;
+	}
+	obj_unlock(o);
+	rec_segment(x->lane, x->task, ST_COMPUTE, *t_seg, rec_now(x->lane),
+		    note);
+	rc = b_lock(x, obj, o);
+	*t_seg = rec_now(x->lane);
+	return rc;
+}
+
+/* Where the increments' interpreter work leaves its result, so none of it
+ * is dead code. */
+static _Atomic uint64_t incr_sink;
+
+static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
+		  struct sync_obj *o)
+{
+	enum counter_mode mode = (enum counter_mode)o->count;
+	bool await_inside = s->flags & STEP_F_AWAIT;
+	uint32_t note = obj + 1;
+	int64_t t_seg = rec_now(x->lane), done = 0;
+	uint64_t work = cpu_iters_for_ns(&x->run->cpu, INCR_BYTECODE_NS);
+	uint64_t keep = 0;
+	int rc = 0;
+
+	rec_open(x->lane, x->task, ST_COMPUTE, t_seg, note);
+	for (int64_t i = 0; i < s->n; i++) {
+		if ((i & INCR_STOP_MASK) == 0 && run_stopped(x->run)) {
+			rc = -ECANCELED;
+			break;
+		}
+		keep ^= cpu_burn(work, (uint64_t)i);
+		if (mode == CTR_ATOMIC) {
+			atomic_fetch_add_explicit(&o->counter, 1,
+						  memory_order_relaxed);
+			if (await_inside)
+				incr_switch_point(x, true, false, &t_seg, note);
+		} else {
+			int64_t v;
+
+			if (mode == CTR_LOCK) {
+				rc = incr_lock(x, obj, o, &t_seg, note);
+				if (rc)
+					break;
+			}
+			/* The read-modify-write of `counter += 1`. */
+			v = atomic_load_explicit(&o->counter,
+						 memory_order_relaxed);
+			incr_switch_point(x, await_inside, mode == CTR_NONE,
+					  &t_seg, note);
+			atomic_store_explicit(&o->counter, v + 1,
+					      memory_order_relaxed);
+			if (mode == CTR_LOCK)
+				b_unlock(o);
+		}
+		done++;
+		/* The loop's own check point (a backward jump in
+		 * CPython). */
+		if (!await_inside)
+			incr_gil_check(x, &t_seg, note);
+	}
+	atomic_fetch_add(&o->attempted, done);
+	atomic_store_explicit(&incr_sink, keep, memory_order_relaxed);
+	rec_segment(x->lane, x->task, ST_COMPUTE, t_seg, rec_now(x->lane),
+		    note);
+	return rc;
+}
+
+/* Gets items until the poison pill; each item's work is prog->steps[s->n],
+ * then it goes on to queue s->aux - 1 when that is set. */
+static int b_consume(struct exec_ctx *x, const struct step *s, uint32_t obj,
+		     struct sync_obj *o)
+{
+	struct sync_rt *rt = x->run->sync;
+	const struct program *p = x->run->prog;
+	struct sync_obj *fwd = NULL;
+	int rc;
+
+	if (s->aux > 0) {
+		fwd = object_of(rt, (uint32_t)(s->aux - 1), OBJ_QUEUE);
+		if (!fwd)
+			return -EINVAL;
+	}
+	for (;;) {
+		int64_t item;
+
+		rc = b_get(x, obj, o, &item);
+		if (rc || item < 0)
+			break;
+		if (s->n >= 0 && (size_t)s->n < p->n_steps &&
+		    p->steps[s->n].kind == STEP_CPU) {
+			rc = exec_cpu_step(x, &p->steps[s->n]);
+			if (rc)
+				break;
+		}
+		if (fwd) {
+			rc = b_put(x, (uint32_t)(s->aux - 1), fwd, item);
+			if (rc)
+				break;
+			stat_add(&rt->sh->transformed, 1);
+		} else {
+			stat_add(&rt->sh->consumed, 1);
+		}
+		atomic_fetch_add_explicit(&x->run->progress, 1,
+					  memory_order_relaxed);
+	}
+	return rc;
+}
+
+/* One producer is done with the queue; the last one puts s->n pills. */
+static int b_close(struct exec_ctx *x, const struct step *s, uint32_t obj,
+		   struct sync_obj *o)
+{
+	bool last;
+	int rc = 0;
+
+	obj_lock(o);
+	last = --o->closers == 0;
+	obj_unlock(o);
+	changed(x->run->sync);
+	for (int64_t k = 0; last && k < s->n && rc == 0; k++)
+		rc = b_put(x, obj, o, -1);
+	return rc;
+}
+
+/* A scraper request: a rate-limited attempt, cut off at the timeout,
+ * retried after an exponential backoff while attempts remain. */
+static int b_request(struct exec_ctx *x, const struct step *s)
+{
+	struct sync_rt *rt = x->run->sync;
+	const struct program *p = x->run->prog;
+	const struct request_def *r;
+	struct sync_obj *lim = object_of(rt, s->object, OBJ_LIMITER);
+	int64_t in;
+	int rc = 0;
+
+	if (s->aux < 0 || (size_t)s->aux >= p->n_requests)
+		return -EINVAL;
+	r = &p->requests[s->aux];
+	in = atomic_fetch_add(&rt->sh->in_flight, 1) + 1;
+	max_update(&rt->sh->max_in_flight, in);
+	for (int attempt = 0;; attempt++) {
+		int64_t t_io = rec_now(x->lane), t1, latency;
+		int k = attempt < REQUEST_MAX_ATTEMPTS
+				? attempt
+				: REQUEST_MAX_ATTEMPTS - 1;
+
+		if (lim) {
+			rc = b_rate(x, s->object, lim, &t_io);
+			if (rc)
+				break;
+		}
+		latency = r->latency_ns[k] > 0 ? r->latency_ns[k] : s->ns;
+		exec_gil_release(x);
+		rec_open(x->lane, x->task, ST_IO, t_io, 0);
+		rc = peer_request_until(x->run->peer_port, latency,
+					REQUEST_REPLY_BYTES, r->timeout_ns,
+					&x->run->stop);
+		t1 = rec_now(x->lane);
+		rec_segment(x->lane, x->task, ST_IO, t_io, t1, 0);
+		if (rc == 0 && (r->fail_mask >> k) & 1)
+			rc = -EIO; /* the server answered with an error */
+		if (rc == 0) {
+			stat_add(&rt->sh->succeeded, 1);
+		} else if (rc != -ECANCELED && attempt >= r->retries) {
+			stat_add(&rt->sh->failed, 1);
+		} else if (rc != -ECANCELED) {
+			int64_t until = t1 + (r->backoff_ns << attempt);
+
+			stat_add(&rt->sh->retries, 1);
+			rec_open(x->lane, x->task, ST_BACKOFF, t1, 0);
+			rc = b_sleep_until(x, until);
+			rec_segment(x->lane, x->task, ST_BACKOFF, t1,
+				    rec_now(x->lane), 0);
+			exec_gil_acquire(x);
+			if (rc == 0)
+				continue;
+		}
+		exec_gil_acquire(x);
+		break;
+	}
+	atomic_fetch_sub(&rt->sh->in_flight, 1);
+	return rc;
+}
+
+static int b_disk(struct exec_ctx *x, const struct step *s)
+{
+	struct sync_rt *rt = x->run->sync;
+	char path[512];
+	int64_t t0;
+	int rc;
+
+	if (!rt || !valid_disk_step(rt, s))
+		return -EINVAL;
+	rc = sync__file_path(rt, s->object, x->task, path, sizeof(path));
+	if (rc < 0)
+		return rc;
+	exec_gil_release(x);
+	t0 = rec_now(x->lane);
+	rec_open(x->lane, x->task, ST_IO, t0, s->object + 1);
+	rc = s->aux ? sync__disk_write(path, s->n)
+		    : sync__disk_read(path, s->n);
+	rec_segment(x->lane, x->task, ST_IO, t0, rec_now(x->lane),
+		    s->object + 1);
+	exec_gil_acquire(x);
+	if (rc == 0) {
+		stat_add(&rt->sh->disk_files, 1);
+		stat_add(&rt->sh->disk_bytes, s->n);
+	}
+	return rc;
+}
+
+bool sync_handles(enum step_kind kind)
+{
+	switch (kind) {
+	case STEP_DISK:
+	case STEP_LOCK:
+	case STEP_UNLOCK:
+	case STEP_ACQUIRE:
+	case STEP_RELEASE:
+	case STEP_PUT:
+	case STEP_GET:
+	case STEP_INCR:
+	case STEP_BARRIER:
+	case STEP_EVENT_SET:
+	case STEP_EVENT_WAIT:
+	case STEP_REQUEST:
+	case STEP_CONSUME:
+	case STEP_CLOSE:
+		return true;
+	default:
+		return false;
+	}
+}
+
+int sync_exec_step(struct exec_ctx *x, const struct step *s)
+{
+	struct sync_rt *rt = x->run->sync;
+	enum step_kind kind = (enum step_kind)s->kind;
+	int want = step_object_kind(kind);
+	struct sync_obj *o = NULL;
+	int64_t item;
+	int rc;
+
+	if (!sync_handles(kind))
+		return -ENOTSUP;
+	if (!rt)
+		return -EINVAL;
+	if (run_stopped(x->run))
+		return -ECANCELED;
+	if (want >= 0) {
+		o = object_of(rt, s->object, (enum object_kind)want);
+		if (!o)
+			return -EINVAL;
+	}
+	switch (kind) {
+	case STEP_LOCK:
+		rc = b_lock(x, s->object, o);
+		break;
+	case STEP_UNLOCK:
+		rc = b_unlock(o);
+		break;
+	case STEP_ACQUIRE:
+		rc = b_acquire(x, s->object, o);
+		break;
+	case STEP_RELEASE:
+		b_release(o);
+		rc = 0;
+		break;
+	case STEP_PUT:
+		rc = b_put(x, s->object, o, s->n);
+		if (rc == 0 && s->n >= 0)
+			stat_add(&rt->sh->produced, 1);
+		break;
+	case STEP_GET:
+		rc = b_get(x, s->object, o, &item);
+		if (rc == 0 && item >= 0)
+			stat_add(&rt->sh->consumed, 1);
+		break;
+	case STEP_INCR:
+		rc = b_incr(x, s, s->object, o);
+		break;
+	case STEP_BARRIER:
+		rc = b_barrier(x, s->object, o);
+		break;
+	case STEP_EVENT_SET:
+		b_event_set(o);
+		rc = 0;
+		break;
+	case STEP_EVENT_WAIT:
+		rc = b_event_wait(x, s->object, o);
+		break;
+	case STEP_REQUEST:
+		rc = b_request(x, s);
+		break;
+	case STEP_CONSUME:
+		rc = b_consume(x, s, s->object, o);
+		break;
+	case STEP_CLOSE:
+		rc = b_close(x, s, s->object, o);
+		break;
+	case STEP_DISK:
+		rc = b_disk(x, s);
+		break;
+	default:
+		rc = -ENOTSUP;
+		break;
+	}
+	if (kind != STEP_INCR && kind != STEP_REQUEST && kind != STEP_DISK)
+		changed(rt);
+	return rc;
+}

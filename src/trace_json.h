@@ -1,0 +1,30 @@
+/*
+ * trace_json: a trace as the contract's JSON object (trace format version
+ * 1), and read back from one.
+ */
+#ifndef OVERLAP_TRACE_JSON_H
+#define OVERLAP_TRACE_JSON_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "trace.h"
+
+/* New references: the parts of the trace JSON, as they appear in it (the
+ * NDJSON event lines reuse them).  Unknown times (< 0), a task's lane
+ * before it starts and a pending status are null. */
+json_t *trace_run_json(const struct trace *t);
+json_t *trace_lane_json(const struct trace_lane *l);
+json_t *trace_task_json(const struct trace *t, const struct trace_task *k);
+json_t *trace_segment_json(const struct trace *t,
+			   const struct trace_segment *s);
+json_t *trace_summary_json(const struct trace *t); /* null: none yet */
+
+/* New reference: the trace as the contract's JSON object. */
+json_t *trace_to_json(const struct trace *t);
+/* Fills t (trace_init()ed) from a trace JSON object.  Returns 0 or -EINVAL
+ * with a message in err. */
+int trace_from_json(const json_t *root, struct trace *t, char *err,
+		    size_t err_size);
+
+#endif
