@@ -37,6 +37,7 @@
 
 #include "exec.h"
 #include "model.h"
+#include "spec.h"
 #include "sync.h"
 #include "workload.h"
 
