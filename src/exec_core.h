@@ -22,6 +22,10 @@ struct exec_ctx {
 	uint32_t task;
 	bool holds_gil; /* private to exec_core: whether this thread holds
 			 * gil (start it false) */
+	/* NULL, or where exec_compute keeps the start of the compute
+	 * segment it has open (a process worker's slot: a pool whose worker
+	 * died closes that segment at the death, worker.h) */
+	_Atomic int64_t *open_t0_ns;
 };
 
 /* The status a task ends with when its last step returned rc: ok,
@@ -63,6 +67,21 @@ void exec_busy_until(struct run_ctx *run, const struct rec_lane *lane,
  * as the startup segment of the task it held up. */
 void exec_startup(struct exec_ctx *x, int64_t ns, int64_t *t0_ns,
 		  int64_t *t1_ns);
+/* Watches a computation for the time its thread could have run but was
+ * not on a core (descheduled: more threads computing than cores, or the
+ * machine busy with other work), measured with the thread's own CPU clock
+ * (CLOCK_THREAD_CPUTIME_ID) against the wall clock at slice boundaries.
+ * Such time is a runnable segment, noted REC_NOTE_CPU_CLOCK. */
+struct exec_runwatch {
+	int64_t wall_ns;      /* the last slice boundary, from the epoch */
+	int64_t base_wall_ns; /* when the CPU clock was last read ... */
+	int64_t base_cpu_ns;  /* ... and what it said; -1: not watching */
+};
+/* Starts watching at now_ns (watch false: looks always say 0). */
+void exec_runwatch_start(struct exec_runwatch *w, int64_t now_ns, bool watch);
+/* At a slice boundary: the time off the core in the slice that just ended
+ * (since the last look), or 0 when under about 200 us. */
+int64_t exec_runwatch_look(struct exec_runwatch *w, int64_t now_ns);
 
 /* The stack of a thread that runs tasks: small, so 10,000 threads fit in a
  * few hundred MiB of address space; larger under the sanitizers, whose

@@ -15,6 +15,7 @@ const struct model_ops *const model_catalog[] = {
 	&model_sequential,
 	&model_threads,
 	&model_thread_pool,
+	&model_interpreter_pool,
 	&model_process_pool,
 	&model_asyncio,
 	&model_asyncio_executor,

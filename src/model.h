@@ -66,6 +66,12 @@ struct model_ops {
 	/* true when the model makes one lane per task (threads): run.c sizes
 	 * the recorder for it; other models get room for their workers. */
 	bool lane_per_task;
+	/* Optional: refuses a program the model cannot run (one whose tasks
+	 * share objects, under a model that shares none), naming the field
+	 * in err.  Called by spec_validate; NULL: every program runs. */
+	int (*check_program)(const struct spec *spec,
+			     const struct program *prog,
+			     struct spec_error *err);
 	/* Returns 0, or a negative errno when the model itself failed (the
 	 * run then ends with status error and ctx->message). */
 	int (*run)(struct run_ctx *ctx);
@@ -91,6 +97,7 @@ uint32_t model_default_process_workers(void);
 extern const struct model_ops model_sequential;
 extern const struct model_ops model_threads;
 extern const struct model_ops model_thread_pool;
+extern const struct model_ops model_interpreter_pool;
 extern const struct model_ops model_process_pool;
 extern const struct model_ops model_asyncio;
 extern const struct model_ops model_asyncio_executor;

@@ -5,11 +5,14 @@
  * tasks sleeping at once cost a few megabytes.  A task runs from one await
  * to the next inside the loop thread, as a coroutine does:
  *
- *   sleep  a timer; the task's sleep segment ends when the loop gets round
- *          to it, so a late timer shows as a longer sleep and as loop lag
- *          (fire time minus due time; the worst is the summary's
- *          max_loop_lag_ns;
- *          a reply seen later than its request's delay counts the same)
+ *   sleep  a timer; the sleep segment ends when the timer is due, and if
+ *          the loop was busy then (computing, or running other callbacks),
+ *          a ready segment follows until the loop gets round to the task:
+ *          the task could run, the loop could not run it.  The lateness is
+ *          also loop lag (fire time minus due time; the worst is the
+ *          summary's max_loop_lag_ns; a reply seen later than its
+ *          request's delay counts the same, and is split into io and ready
+ *          alike)
  *   net    a request to the latency peer through the run's connection
  *          pool (netpool.h): many requests share a few connections kept
  *          open, as HTTP/2 streams do; a request that has to wait for its
@@ -89,6 +92,10 @@
 #define EXEC_DRAIN_NS (5 * NS_PER_S)
 /* Descriptors kept free for everything else when sizing net slots. */
 #define FD_RESERVE 128
+/* A task that waited less than this for the loop to get round to it was
+ * in the loop's ordinary dispatch, not held back by a busy loop: the time
+ * stays in the wait it follows rather than becoming a ready segment. */
+#define READY_MIN_NS (200 * NS_PER_US)
 
 /* Step results besides 0 (done) and a negative errno. */
 #define STEP_WAITING 1
@@ -112,6 +119,9 @@ enum aio_task_flags {
 	F_HOLDS_LIMIT = 1u << 0, /* past the limit semaphore */
 	F_SYNC = 1u << 2, /* the net or executor job belongs to a sync step
 			   * (sync.h): its end goes back to sync_coop_step */
+	F_READY_SINCE = 1u << 4, /* in the ready queue since t0_ns, which
+				  * the loop records as ready when it gets
+				  * round to the task */
 };
 
 /* Everything a task owns on the loop.  Kept small on purpose: with
@@ -175,6 +185,9 @@ struct aio {
 	uint32_t finish_order[ORDER_SHOWN_MAX]; /* the first to finish */
 	uint32_t n_finished;
 	int64_t max_lag_ns; /* -1 until a timer fires */
+	/* when the loop last went to poll and came back: a wait over before
+	 * it went was over while the loop was busy */
+	int64_t poll_in_ns, poll_out_ns;
 	uint64_t cpu_sink;  /* keeps the cpu steps' results alive */
 };
 
@@ -216,6 +229,17 @@ static void make_ready(struct aio *a, uint32_t id)
 	list_push(a, &a->ready, id);
 }
 
+/* make_ready for a task whose wait the loop has recorded already (a
+ * semaphore handed over, a sleep(0)): from now it waits only for the loop,
+ * and the loop records that as ready when it gets round to it.  (A task
+ * woken by a shared object is not: its wait is recorded when it resumes.) */
+static void make_ready_since(struct aio *a, uint32_t id, int64_t now)
+{
+	a->tasks[id].t0_ns = now;
+	a->tasks[id].flags |= F_READY_SINCE;
+	make_ready(a, id);
+}
+
 static bool stopped(const struct aio *a)
 {
 	return atomic_load_explicit(&a->ctx->stop, memory_order_relaxed) != 0;
@@ -250,6 +274,25 @@ static int64_t wait_end(struct aio *a, uint32_t id, enum seg_state state,
 	return now;
 }
 
+/* A wait from t0_ns, over at due_ns (a timer, a reply), is seen now.  If
+ * the loop was busy then (due_ns came before it last went to poll: it was
+ * running callbacks, or computing), the task was ready from due_ns; if it
+ * was polling, from when the poll returned.  The time from there until
+ * the loop got round to the task is a ready segment, the task's wait for
+ * the loop; the rest is the wait's own. */
+static void wait_end_due(struct aio *a, uint32_t id, enum seg_state state,
+			 int64_t t0_ns, int64_t due_ns, int64_t now)
+{
+	int64_t ready_ns = due_ns < a->poll_in_ns ? due_ns : a->poll_out_ns;
+
+	if (ready_ns > t0_ns && now - ready_ns >= READY_MIN_NS) {
+		rec_segment(a->lane, id, state, t0_ns, ready_ns, 0);
+		rec_segment(a->lane, id, ST_READY, ready_ns, now, 0);
+	} else {
+		rec_segment(a->lane, id, state, t0_ns, now, 0);
+	}
+}
+
 /* The note the limit semaphore's waits carry ("limit"). */
 static uint32_t limit_note(void)
 {
@@ -269,9 +312,10 @@ static void limit_release(struct aio *a)
 	/* Hand the permit straight to the first waiter, so no task that
 	 * arrives later can take it first (asyncio's Semaphore is fair in
 	 * the same way since 3.11.1). */
-	wait_end(a, w, ST_SEM_WAIT, limit_note());
+	int64_t now = wait_end(a, w, ST_SEM_WAIT, limit_note());
+
 	a->tasks[w].flags |= F_HOLDS_LIMIT;
-	make_ready(a, w);
+	make_ready_since(a, w, now);
 }
 
 static void task_finish(struct aio *a, uint32_t id, enum task_status status)
@@ -375,6 +419,7 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 	    s->n > 0 ? (uint64_t)s->n : cpu_iters_for_ns(cal, s->ns);
 	uint64_t slice = cpu_iters_for_ns(cal, CPU_SLICE_NS);
 	int64_t t0 = rec_now(a->lane);
+	struct exec_runwatch rw;
 	int err = 0;
 
 	if (slice == 0)
@@ -382,11 +427,22 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 	/* A live viewer sees a long computation grow, as it sees waits. */
 	if (iters >= slice)
 		rec_open(a->lane, id, ST_COMPUTE, t0, 0);
+	/* The loop thread too may wait for a core (exec.h). */
+	exec_runwatch_start(&rw, t0, iters >= slice);
 	while (iters > 0) {
 		uint64_t n = iters < slice ? iters : slice;
+		int64_t s0 = rw.wall_ns, off;
 
 		a->cpu_sink += cpu_burn(n, a->cpu_sink + id);
 		iters -= n;
+		off = exec_runwatch_look(&rw, rec_now(a->lane));
+		if (off > 0) {
+			if (s0 > t0)
+				rec_segment(a->lane, id, ST_COMPUTE, t0, s0, 0);
+			rec_segment(a->lane, id, ST_RUNNABLE, s0, s0 + off,
+				    REC_NOTE_CPU_CLOCK);
+			t0 = s0 + off;
+		}
 		if (iters > 0 && stopped(a)) {
 			err = -ECANCELED;
 			break;
@@ -418,7 +474,7 @@ static int sleep_begin(struct aio *a, uint32_t id, const struct step *s)
 		t->pc++;
 		atomic_fetch_add_explicit(&a->ctx->progress, 1,
 					  memory_order_relaxed);
-		make_ready(a, id);
+		make_ready_since(a, id, rec_now(a->lane));
 		return STEP_WAITING;
 	}
 	wait_begin(a, id, PH_SLEEP, ST_SLEEP, 0);
@@ -478,7 +534,8 @@ static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 	}
 	if (a->tasks[id].phase != PH_SLEEP)
 		return;
-	now = wait_end(a, id, ST_SLEEP, 0);
+	now = rec_now(a->lane);
+	wait_end_due(a, id, ST_SLEEP, a->tasks[id].t0_ns, due_ns, now);
 	note_lag(a, now - due_ns);
 	step_resume(a, id);
 	gil_check(a);
@@ -591,7 +648,10 @@ static void net_done(struct aio *a, uint32_t id, int err, int64_t now)
 		sync_resume(a, id, err);
 		return;
 	}
-	rec_segment(a->lane, id, state, t->t0_ns, now, 0);
+	if (err || state != ST_IO)
+		rec_segment(a->lane, id, state, t->t0_ns, now, 0);
+	else
+		wait_end_due(a, id, state, t->t0_ns, due_ns, now);
 	if (err) {
 		task_fail(a, id, err, 0);
 		return;
@@ -868,6 +928,14 @@ static void run_ready(struct aio *a)
 			task_start(a, id);
 			break;
 		case PH_READY:
+			if (t->flags & F_READY_SINCE) {
+				int64_t now = rec_now(a->lane);
+
+				t->flags &= (uint8_t)~F_READY_SINCE;
+				if (now - t->t0_ns >= READY_MIN_NS)
+					rec_segment(a->lane, id, ST_READY,
+						    t->t0_ns, now, 0);
+			}
 			task_continue(a, id);
 			break;
 		case PH_NET_SLOT: /* a place came free in the pool */
@@ -939,7 +1007,9 @@ static int poll_without_gil(struct aio *a, int64_t timeout_ns)
 
 	if (a->gil)
 		gil_release(a->gil);
+	a->poll_in_ns = rec_now(a->lane);
 	n = loop_wait(a->loop, timeout_ns);
+	a->poll_out_ns = rec_now(a->lane);
 	if (a->gil)
 		gil_acquire(a->gil);
 	if (n > 0)
@@ -988,6 +1058,8 @@ static void wind_down(struct aio *a)
 		case PH_BLOCKED:
 		case PH_SYNC_TIMER:
 		case PH_READY:
+			if (t->flags & F_READY_SINCE)
+				wait_end(a, id, ST_READY, 0);
 			/* Inside a sync step: its open wait, as sync knows
 			 * it. */
 			if (sync_handles((enum step_kind)s->kind))

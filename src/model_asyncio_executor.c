@@ -331,8 +331,7 @@ static const struct param_def executor_options[] = {
     {"offload_io", PARAM_ENUM, "", "off", 0, 0, "on|off",
      "also hand net and disk steps to the executor as blocking calls"},
     {"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn|forkserver",
-     "processes: how worker processes start (forkserver: engine cpython "
-     "only)"},
+     "processes: how worker processes start"},
     {"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
      "asyncio.Semaphore around every task: at most this many run at "
      "once (0: no limit)"},

@@ -4,7 +4,9 @@
  * one of a fixed set of worker processes, so CPU work uses every core
  * (there is no GIL between processes), at the price Python pays too:
  * starting the processes (a startup segment on each worker's lane; spawn
- * starts a fresh program and costs more than fork) and copying each task's
+ * starts a fresh program and costs more than fork; forkserver spawns one
+ * server, whose own startup shows on its lane, and forks every worker
+ * from it) and copying each task's
  * argument and result across a pipe (ipc segments, payload_bytes each way).
  *
  * The pool (procpool.h) does the work; this file is the executor's
@@ -108,8 +110,9 @@ static const struct param_def pool_options[] = {
 	 "cores"},
 	{"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn|forkserver",
 	 "start method: fork copies the running process, spawn starts the "
-	 "program afresh (slower to start, as in Python); forkserver runs "
-	 "under engine cpython only"},
+	 "program afresh (slower to start, as in Python), forkserver forks "
+	 "each worker from a server process spawned once (Python 3.14's "
+	 "default on Linux)"},
 	{"payload_bytes", PARAM_INT, "bytes", "0", 0,
 	 (double)PROCPOOL_MAX_PAYLOAD_BYTES, NULL,
 	 "size of each task's argument and of its result, copied across the "

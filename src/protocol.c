@@ -68,6 +68,13 @@ const struct state_def protocol_states[ST__COUNT] = {
 	[ST_CONNECT] = {"connect",
 		"opening a network connection, before the request goes out",
 		9, BUCKET_WAITING, OVERLAP, "#117733", "#44AA66"},
+	[ST_READY] = {"ready",
+		"its wait is over, waiting for the event loop to run it",
+		3, BUCKET_BLOCKED, 0, "#EE8866", "#EE8866"},
+	[ST_RUNNABLE] = {"runnable",
+		"may run, waiting for a core (measured with the thread's CPU "
+		"clock)",
+		3, BUCKET_BLOCKED, 0, "#AA4499", "#CC77BB"},
 };
 #undef CPU
 #undef OVERLAP

@@ -446,7 +446,7 @@ static void print_lane_use(const struct trace *t, int width, FILE *f)
 static void print_summary(const struct trace *t, int width, FILE *f)
 {
 	const struct trace_summary *m = &t->summary;
-	char buf[1024], d[32];
+	char buf[1536], d[32];
 	const char *key;
 	json_t *value;
 

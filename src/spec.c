@@ -286,7 +286,6 @@ static int check_disk(const struct workload *w, const struct program *prog,
  * same way. */
 static int check_engine(const struct spec *spec, struct spec_error *err)
 {
-	const struct param_value *start = spec_find(&spec->options, "start");
 	bool cpython = strcmp(spec->engine, SPEC_ENGINE_CPYTHON) == 0;
 
 	if (!cpython && strcmp(spec->engine, SPEC_ENGINE_OVERLAP) != 0)
@@ -296,12 +295,11 @@ static int check_engine(const struct spec *spec, struct spec_error *err)
 		return spec_fail(err, -EINVAL, "python",
 				 "python: an interpreter is chosen only with "
 				 "engine cpython");
-	if (!cpython && start && strcmp(start->text, "forkserver") == 0)
-		return spec_fail(err, -EINVAL, "options.start",
-				 "start: forkserver is a start method of "
-				 "CPython's multiprocessing; the overlap model "
-				 "has fork and spawn (engine cpython runs "
-				 "forkserver)");
+	if (cpython && strcmp(spec->model, "interpreter-pool") == 0)
+		return spec_fail(err, -EINVAL, "model",
+				 "model: interpreter-pool needs Python 3.14's "
+				 "InterpreterPoolExecutor; engine cpython runs "
+				 "the other models");
 	return 0;
 }
 
@@ -379,6 +377,11 @@ int spec_validate(const struct spec *spec, struct spec_error *err)
 		goto out_free_program;
 	if (w->check_model) {
 		rc = w->check_model(spec, err);
+		if (rc < 0)
+			goto out_free_program;
+	}
+	if (m->check_program) {
+		rc = m->check_program(spec, &prog, err);
 		if (rc < 0)
 			goto out_free_program;
 	}
@@ -755,14 +758,12 @@ static json_t *engines_json(void)
 		json_array_append_new(all_models,
 				      json_string(model_catalog[i]->name));
 	engines = json_pack(
-		"[{s:s, s:s, s:O, s:O, s:[{s:s, s:s, s:s}]},"
-		" {s:s, s:s, s:O, s:O, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s}]}]",
+		"[{s:s, s:s, s:O, s:O, s:[]},"
+		" {s:s, s:s, s:O, s:O, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s},"
+		" {s:s, s:s, s:s}]}]",
 		"name", SPEC_ENGINE_OVERLAP, "help",
 		"this program's models of Python's concurrency, in C",
 		"workloads", all_workloads, "models", all_models, "limits",
-		"field", "options.start", "value", "forkserver", "why",
-		"a start method of CPython's multiprocessing: engine cpython "
-		"runs it",
 		"name", SPEC_ENGINE_CPYTHON, "help",
 		"the same program in a real Python interpreter (3.9 or "
 		"later): threading, concurrent.futures, multiprocessing, "
@@ -771,7 +772,10 @@ static json_t *engines_json(void)
 		"field", "options.gil", "value", "off", "why",
 		"needs a free-threaded interpreter (python3.13t or later)",
 		"field", "params.program", "value", "barrier (asyncio)", "why",
-		"asyncio.Barrier needs Python 3.11 or later");
+		"asyncio.Barrier needs Python 3.11 or later",
+		"field", "model", "value", "interpreter-pool", "why",
+		"InterpreterPoolExecutor needs Python 3.14 or later; the "
+		"reference engine runs the other models");
 	json_decref(all_workloads);
 	json_decref(all_models);
 	return engines;

@@ -81,7 +81,7 @@ struct trace_summary {
 	json_t *checks;		 /* object; owned; workload checks */
 	char bound[16];		 /* "io", "cpu", "mixed", "sync" */
 	char recommend[32];	 /* a model name */
-	char why[512];		 /* the diagnosis in one sentence */
+	char why[1024];		 /* the diagnosis in one sentence */
 };
 
 struct trace_host {

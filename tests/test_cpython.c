@@ -305,12 +305,13 @@ static void test_engine_fields_are_checked(void **state)
 	json_t *body;
 
 	(void)state;
-	/* forkserver is CPython's; the model has fork and spawn. */
-	body = json_pack("{s:s, s:s, s:{s:s}}", "workload", "crunch", "model",
-			 "process-pool", "options", "start", "forkserver");
+	/* interpreter-pool is the model's alone: the reference engine's
+	 * Python has no InterpreterPoolExecutor. */
+	body = json_pack("{s:s, s:s, s:s}", "workload", "crunch", "model",
+			 "interpreter-pool", "engine", "cpython");
 	assert_int_equal(spec_from_json(body, &spec, &err), -EINVAL);
-	assert_string_equal(err.field, "options.start");
-	json_object_set_new(body, "engine", json_string("cpython"));
+	assert_string_equal(err.field, "model");
+	json_object_set_new(body, "engine", json_string("overlap"));
 	assert_int_equal(spec_from_json(body, &spec, &err), 0);
 	json_decref(body);
 	/* An interpreter only with the cpython engine; no other engines. */

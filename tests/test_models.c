@@ -389,6 +389,72 @@ static void test_gil_off_parallel(void **state)
 	free_trace(t);
 }
 
+/* ---- more threads computing than cores ----------------------------------- */
+
+/* Six threads without a GIL compute 60 ms each on fewer cores: whatever a
+ * thread could not compute while it could run, it waited for a core, a
+ * runnable segment measured from its own CPU clock.  Each task's compute
+ * and runnable segments tile it from start to end, runnable ones exist,
+ * and the computing never adds up to more than the cores could do. */
+static void test_runnable_when_threads_outnumber_cores(void **state)
+{
+	static const struct kv sets[] = {{"tasks", "6"},
+					 {"duration", "60ms"},
+					 {"gil", "off"},
+					 {NULL, NULL}};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t compute = 0, runnable = 0;
+	struct trace *t;
+
+	(void)state;
+	if (cores >= 6) {
+		skip();
+		return;
+	}
+	t = run_case("crunch", "threads", sets);
+	assert_done(t);
+	assert_tasks_consistent(t);
+	for (size_t k = 0; k < t->n_tasks; k++) {
+		int64_t at = t->tasks[k].start_ns, covered = 0;
+
+		for (size_t i = 0; i < t->n_segments; i++) {
+			const struct trace_segment *s = &t->segments[i];
+
+			if (s->task != k)
+				continue;
+			assert_true(s->state == ST_COMPUTE ||
+				    s->state == ST_RUNNABLE);
+			assert_int_equal(s->lane, t->tasks[k].lane);
+			if (s->state == ST_RUNNABLE) {
+				assert_string_equal(
+					t->notes[s->note],
+					"measured: wall time minus the "
+					"thread's CPU time");
+				runnable += s->t1_ns - s->t0_ns;
+			} else {
+				compute += s->t1_ns - s->t0_ns;
+			}
+			/* in order, one after another, no gap */
+			assert_true(s->t0_ns >= at);
+			covered += s->t1_ns - s->t0_ns;
+			at = s->t1_ns;
+		}
+		assert_true(covered <= t->tasks[k].end_ns -
+					       t->tasks[k].start_ns);
+	}
+	print_message("compute %lld ms, runnable %lld ms, wall %lld ms\n",
+		      (long long)(compute / NS_PER_MS),
+		      (long long)(runnable / NS_PER_MS),
+		      (long long)(t->summary.wall_ns / NS_PER_MS));
+	assert_true(runnable > 0);
+	assert_int_equal(t->summary.states_ns[ST_RUNNABLE], runnable);
+	/* At most the cores' worth at once, give or take where in a slice
+	 * (50 us) each thread lost its core. */
+	assert_true(compute <= cores * t->summary.wall_ns +
+				       (int64_t)t->n_segments * 100 * NS_PER_US);
+	free_trace(t);
+}
+
 /* ---- stopping -------------------------------------------------------------- */
 
 static const struct model_case limit_cases[] = {
@@ -533,6 +599,7 @@ int main(void)
 		cmocka_unit_test(test_pool_batches),
 		cmocka_unit_test(test_gil_on_serialises),
 		cmocka_unit_test(test_gil_off_parallel),
+		cmocka_unit_test(test_runnable_when_threads_outnumber_cores),
 		cmocka_unit_test(test_time_limit_stops),
 		cmocka_unit_test(test_run_info),
 		cmocka_unit_test(test_net_connect_then_io),

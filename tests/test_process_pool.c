@@ -75,8 +75,60 @@ static void assert_no_children(void)
 	assert_int_equal(errno, ECHILD);
 }
 
+/* Compute segment s begins a computation: it does not carry one on after
+ * a runnable segment (the worker off its core) of the same task. */
+static bool begins_computation(const struct trace *t,
+			       const struct trace_segment *s)
+{
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *r = &t->segments[i];
+
+		if (r->state == ST_RUNNABLE && r->task == s->task &&
+		    r->lane == s->lane && r->t1_ns == s->t0_ns)
+			return false;
+	}
+	return true;
+}
+
+/* The end of the computation compute segment s begins: the last of the
+ * compute and runnable segments of its task that follow on from it. */
+static int64_t computation_end(const struct trace *t,
+			       const struct trace_segment *s)
+{
+	int64_t end = s->t1_ns;
+	bool more = true;
+
+	while (more) {
+		more = false;
+		for (size_t i = 0; i < t->n_segments; i++) {
+			const struct trace_segment *n = &t->segments[i];
+
+			if ((n->state == ST_RUNNABLE ||
+			     n->state == ST_COMPUTE) &&
+			    n->task == s->task && n->lane == s->lane &&
+			    n->t0_ns == end && n->t1_ns > end) {
+				end = n->t1_ns;
+				more = true;
+			}
+		}
+	}
+	return end;
+}
+
 /* The case tables: most tests run once per start method. */
-static const char *const starts[] = {"fork", "spawn"};
+static const char *const starts[] = {"fork", "spawn", "forkserver"};
+
+static bool is_forkserver(const char *start)
+{
+	return strcmp(start, "forkserver") == 0;
+}
+
+/* The fork server's own lane, which runs no task. */
+static bool is_server_lane(const struct trace *t, uint32_t lane)
+{
+	return lane < t->n_lanes && strcmp(t->lanes[lane].name,
+					   "ForkServer") == 0;
+}
 
 /* ---- both start methods complete a run ---------------------------------- */
 
@@ -86,8 +138,10 @@ static void test_completes(void **state)
 	const struct kv set[] = {{"tasks", "4"},	{"duration", "20ms"},
 				 {"workers", "2"},	{"start", start},
 				 {NULL, NULL}};
-	const char *prefix = strcmp(start, "fork") == 0 ? "ForkProcess-"
-							: "SpawnProcess-";
+	const char *prefix = strcmp(start, "fork") == 0	 ? "ForkProcess-"
+			     : strcmp(start, "spawn") == 0 ? "SpawnProcess-"
+							   : "ForkServerProcess-";
+	size_t servers = 0;
 	struct trace t;
 
 	run_pool("crunch", set, NULL, &t);
@@ -105,12 +159,22 @@ static void test_completes(void **state)
 	for (size_t i = 0; i < t.n_lanes; i++) {
 		if (t.lanes[i].kind != LANE_PROCESS)
 			continue;
+		/* The fork server: a process of its own, running no task. */
+		if (is_server_lane(&t, (uint32_t)i)) {
+			servers++;
+			assert_true(t.lanes[i].os_id > 0);
+			assert_true(t.lanes[i].os_id != getpid());
+			for (size_t k = 0; k < t.n_tasks; k++)
+				assert_int_not_equal(t.tasks[k].lane, i);
+			continue;
+		}
 		/* Named as Python names pool processes, with a real pid
 		 * that is not ours. */
 		assert_memory_equal(t.lanes[i].name, prefix, strlen(prefix));
 		assert_true(t.lanes[i].os_id > 0);
 		assert_true(t.lanes[i].os_id != getpid());
 	}
+	assert_int_equal(servers, is_forkserver(start) ? 1 : 0);
 	/* Every compute segment sits on the lane its task started on. */
 	for (size_t i = 0; i < t.n_segments; i++) {
 		const struct trace_segment *s = &t.segments[i];
@@ -153,7 +217,8 @@ static void test_compute_overlaps_on_two_pids(void **state)
 	assert_true(t.lanes[b->lane].os_id > 0);
 	assert_int_not_equal(t.lanes[a->lane].os_id, t.lanes[b->lane].os_id);
 	/* The two computations overlap in time. */
-	assert_true(a->t0_ns < b->t1_ns && b->t0_ns < a->t1_ns);
+	assert_true(a->t0_ns < computation_end(&t, b) &&
+		    b->t0_ns < computation_end(&t, a));
 	trace_free(&t);
 }
 
@@ -204,6 +269,25 @@ static void test_startup_precedes_first_task(void **state)
 		lanes_checked++;
 	}
 	assert_true(lanes_checked >= 1);
+	/* A fork server starts once, on its own lane, before it forks any
+	 * worker: every worker's start-up begins after the server's ends. */
+	if (is_forkserver(start)) {
+		const struct trace_segment *server = NULL;
+
+		for (size_t i = 0; i < t.n_segments; i++)
+			if (t.segments[i].state == ST_STARTUP &&
+			    is_server_lane(&t, t.segments[i].lane)) {
+				assert_null(server);
+				server = &t.segments[i];
+			}
+		assert_non_null(server);
+		assert_true(server->t0_ns < server->t1_ns);
+		for (size_t i = 0; i < t.n_segments; i++)
+			if (t.segments[i].state == ST_STARTUP &&
+			    &t.segments[i] != server)
+				assert_true(t.segments[i].t0_ns >=
+					    server->t1_ns);
+	}
 	trace_free(&t);
 }
 
@@ -327,7 +411,7 @@ static void assert_killed_compute(const struct trace *t, uint32_t task,
 		assert_true(s->t0_ns >= t->tasks[task].start_ns);
 		assert_true(s->t0_ns < s->t1_ns);
 		assert_true(s->t1_ns <= t->tasks[task].end_ns);
-		found++;
+		found += begins_computation(t, s);
 	}
 	assert_int_equal(found, 1);
 }
@@ -374,7 +458,8 @@ static void test_killed_worker(void **state)
 	/* The pool replaced the worker: a lane more than it started with,
 	 * and that lane's pid is new. */
 	for (size_t i = 0; i < t.n_lanes; i++) {
-		if (t.lanes[i].kind != LANE_PROCESS)
+		if (t.lanes[i].kind != LANE_PROCESS ||
+		    is_server_lane(&t, (uint32_t)i))
 			continue;
 		process_lanes++;
 		if (i != atomic_load(&k.killed_lane))
@@ -508,6 +593,8 @@ static const struct broken_case broken_cases[] = {
 	{"/nonexistent/overlap", "spawn"},
 	/* the program runs but is no worker: every start dies */
 	{"/bin/false", "spawn"},
+	/* the fork server dies at once: no worker ever starts */
+	{"/bin/false", "forkserver"},
 };
 
 static void test_workers_cannot_start(void **state)
@@ -717,7 +804,8 @@ static void test_step_jobs(void **state)
 			continue;
 		assert_int_equal(s->lane, done[0].lane);
 		sleeps += s->state == ST_SLEEP;
-		computes += s->state == ST_COMPUTE;
+		computes += s->state == ST_COMPUTE &&
+			    begins_computation(&m->trace, s);
 		ipcs += s->state == ST_IPC;
 	}
 	assert_int_equal(sleeps, 1);
@@ -735,7 +823,9 @@ static void test_step_jobs(void **state)
 static void test_fewer_lanes_than_workers(void **state)
 {
 	const char *start = *state;
-	struct manual_run *m = manual_run_start("4 x (cpu 30ms)", 3);
+	/* A fork server takes a lane of its own first. */
+	uint32_t server = is_forkserver(start) ? 1 : 0;
+	struct manual_run *m = manual_run_start("4 x (cpu 30ms)", 3 + server);
 	char why[200] = "";
 	struct procpool *p = manual_pool_why(m, start, 4, why, sizeof(why));
 	struct procpool_done done[8];
@@ -766,8 +856,10 @@ static void test_fewer_lanes_than_workers(void **state)
 
 		assert_true(n > 0);
 		for (ssize_t i = 0; i < n; i++) {
-			/* Only lanes 1 and 2 exist for workers. */
-			assert_true(done[i].lane == 1 || done[i].lane == 2);
+			/* Only lanes 1 and 2 exist for workers (after the
+			 * server's). */
+			assert_true(done[i].lane == 1 + server ||
+				    done[i].lane == 2 + server);
 			assert_true(done[i].pid != victim);
 			ok += done[i].status == TASK_OK;
 			failed += done[i].status != TASK_OK;
@@ -780,7 +872,7 @@ static void test_fewer_lanes_than_workers(void **state)
 	assert_int_equal(procpool_workers(p), 2);
 	procpool_destroy(p, NS_PER_S);
 	manual_run_stop(m);
-	assert_int_equal(m->trace.n_lanes, 3);
+	assert_int_equal(m->trace.n_lanes, 3 + server);
 	manual_run_free(m);
 	assert_no_children();
 }
@@ -854,14 +946,19 @@ static void test_start_names(void **state)
 	(void)state;
 	assert_int_equal(procpool_start_parse("fork"), PROCPOOL_FORK);
 	assert_int_equal(procpool_start_parse("spawn"), PROCPOOL_SPAWN);
-	assert_int_equal(procpool_start_parse("forkserver"), -1);
+	assert_int_equal(procpool_start_parse("forkserver"),
+			 PROCPOOL_FORKSERVER);
+	assert_int_equal(procpool_start_parse("forkserve"), -1);
+	assert_string_equal(procpool_start_name(PROCPOOL_FORKSERVER),
+			    "forkserver");
 	assert_int_equal(procpool_start_parse(NULL), -1);
 	assert_string_equal(procpool_start_name(PROCPOOL_SPAWN), "spawn");
 }
 
 #define PER_START(fn)                                                         \
 	cmocka_unit_test_prestate(fn, (void *)starts[0]),                     \
-		cmocka_unit_test_prestate(fn, (void *)starts[1])
+		cmocka_unit_test_prestate(fn, (void *)starts[1]),             \
+		cmocka_unit_test_prestate(fn, (void *)starts[2])
 
 int main(int argc, char **argv)
 {
@@ -883,6 +980,8 @@ int main(int argc, char **argv)
 					  (void *)&broken_cases[0]),
 		cmocka_unit_test_prestate(test_workers_cannot_start,
 					  (void *)&broken_cases[1]),
+		cmocka_unit_test_prestate(test_workers_cannot_start,
+					  (void *)&broken_cases[2]),
 		PER_START(test_shared_counter),
 		PER_START(test_step_jobs),
 		PER_START(test_fewer_lanes_than_workers),

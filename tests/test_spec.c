@@ -350,7 +350,12 @@ static void test_catalog_defaults_are_valid(void **state)
 			for (i = 0; i < s->params.count; i++)
 				assert_true(s->params.values[i].def->help &&
 					    s->params.values[i].def->help[0]);
-			if (spec_validate(s, &err) != 0)
+			/* A model may refuse a program it cannot run (one
+			 * whose tasks share objects, under interpreters),
+			 * naming itself; nothing else may be refused. */
+			if (spec_validate(s, &err) != 0 &&
+			    (!model_catalog[m]->check_program ||
+			     strcmp(err.field, "model") != 0))
 				fail_msg("defaults of %s under %s: %s: %s",
 					 s->workload, s->model, err.field,
 					 err.message);

@@ -41,7 +41,8 @@ static void test_state_names(void **state)
 		"queued",     "startup",      "compute",    "io",
 		"sleep",      "gil-wait",     "lock-wait",  "sem-wait",
 		"queue-wait", "barrier-wait", "event-wait", "rate-wait",
-		"backoff",    "ipc",	      "connect",
+		"backoff",    "ipc",	      "connect",    "ready",
+		"runnable",
 	};
 
 	(void)state;

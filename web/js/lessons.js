@@ -73,6 +73,19 @@ export const LESSONS = [
 			'the speedup is about the number of cores.',
 	},
 	{
+		id: 'runnable',
+		title: 'More threads than cores',
+		spec: { workload: 'crunch', model: 'threads',
+			params: { tasks: 6, duration: 300 },
+			options: { gil: 'off' } },
+		look: 'Six threads compute without a GIL, but the machine ' +
+			'has fewer cores: at any moment only a core\'s worth ' +
+			'of them compute, and the others are runnable ' +
+			'(waiting for a core, measured from each thread\'s ' +
+			'CPU clock). Parallelism stays at the number of ' +
+			'cores: more threads do not go faster.',
+	},
+	{
 		id: 'processes',
 		title: 'Processes use the cores',
 		spec: { workload: 'crunch', model: 'process-pool',
@@ -84,6 +97,37 @@ export const LESSONS = [
 			'processes (ipc) are the price.',
 	},
 	{
+		id: 'forkserver',
+		title: 'A fork server starts the workers',
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 4, duration: 200 },
+			options: { workers: 2, start: 'forkserver' } },
+		look: 'The start method Python 3.14 uses on Linux: one ' +
+			'fork server is spawned first (its startup on the ' +
+			'ForkServer lane, a fresh program), and it forks every ' +
+			'worker from itself. It has a single thread, so its ' +
+			'forks are safe where forking a program with threads ' +
+			'is not, and each worker\'s own startup is as short as ' +
+			'a plain fork\'s. Rows: Lanes shows the server and its ' +
+			'two workers.',
+	},
+	{
+		id: 'interpreters',
+		title: 'Interpreters: between threads and processes',
+		spec: { workload: 'crunch', model: 'interpreter-pool',
+			params: { tasks: 2, duration: 300 },
+			options: { workers: 2, payload_bytes: 8388608 } },
+		look: 'Python 3.14\'s InterpreterPoolExecutor: each worker ' +
+			'is a thread running its own interpreter with its own ' +
+			'GIL, so both tasks compute at once, as processes ' +
+			'do, and nobody waits for a GIL. Starting an ' +
+			'interpreter (startup) costs more than a thread and ' +
+			'less than a process; nothing is shared, so each ' +
+			'task\'s 8 MiB argument and result are copied ' +
+			'between interpreters (ipc), and a program whose ' +
+			'tasks share a lock or a counter is refused.',
+	},
+	{
 		id: 'blocking',
 		title: 'A blocking call freezes the loop',
 		spec: { workload: 'custom', model: 'asyncio',
@@ -92,9 +136,11 @@ export const LESSONS = [
 		look: 'Four tasks tick every 50 ms (a short compute between ' +
 			'requests). The fifth computes for 150 ms on the ' +
 			'event loop, and meanwhile no other task ticks: ' +
-			'their waits run long, as long as the computation. ' +
-			'Max loop lag says by how much, and the diagnosis ' +
-			'points to asyncio with an executor.',
+			'their replies are in, but they are ready (waiting ' +
+			'for the loop) until the computation ends. Max loop ' +
+			'lag says by how much, and the diagnosis counts the ' +
+			'tasks it held up and points to asyncio with an ' +
+			'executor.',
 	},
 	{
 		id: 'race',

@@ -8,14 +8,17 @@
  * sem-wait, rate-wait and backoff; the process pool's startup and ipc; a
  * request's connect beside its io, a darker green of the same family) get
  * the most distinct colours, and the legend and tooltips always name the
- * state in words.  The dark scheme lightens the three darkest colours so they
+ * state in words.  ready (a task the busy event loop has not got round to)
+ * and runnable (a thread waiting for a core) are oranges and purples apart
+ * from gil-wait, the third way of being able to run but not running.  The
+ * dark scheme lightens the three darkest colours so they
  * keep their contrast against a dark background.
  */
 
 export const STATES = [
 	'queued', 'startup', 'compute', 'io', 'sleep', 'gil-wait',
 	'lock-wait', 'sem-wait', 'queue-wait', 'barrier-wait', 'event-wait',
-	'rate-wait', 'backoff', 'ipc', 'connect',
+	'rate-wait', 'backoff', 'ipc', 'connect', 'ready', 'runnable',
 ];
 
 const LIGHT = {
@@ -34,6 +37,8 @@ const LIGHT = {
 	'backoff': '#CC6677',
 	'ipc': '#332288',
 	'connect': '#117733',
+	'ready': '#EE8866',
+	'runnable': '#AA4499',
 };
 
 const DARK_OVERRIDES = {
@@ -60,6 +65,9 @@ export const STATE_HELP = {
 	'backoff': 'backing off before a retry',
 	'ipc': 'copying arguments or results between processes',
 	'connect': 'opening a network connection, before the request goes out',
+	'ready': 'its wait is over, waiting for the event loop to run it',
+	'runnable': 'may run, waiting for a core (measured with the ' +
+		'thread\'s CPU clock)',
 };
 
 /* States in which a task is working rather than waiting. */

@@ -86,6 +86,7 @@ const CHECK_NOTES = new Set(['orders_truncated']);
 export const ACTIVITY = [
 	{ label: 'computing', colour: 'compute' },
 	{ label: 'blocked (GIL, locks, queues)', colour: 'gil-wait' },
+	{ label: 'ready, no loop or core free', colour: 'ready' },
 	{ label: 'held back (semaphore, rate limit, backoff)',
 	  colour: 'sem-wait' },
 	{ label: 'waiting (I/O, sleep)', colour: 'io' },
@@ -93,18 +94,22 @@ export const ACTIVITY = [
 ];
 
 const HELD_BACK = new Set(['sem-wait', 'rate-wait', 'backoff']);
+/* Able to run, waiting for the event loop or for a core. */
+const READY = new Set(['ready', 'runnable']);
 
 function activityKind(stateIndex)
 {
 	const name = STATES[stateIndex];
 	if (WORKING_STATES.has(name))
 		return 0;
-	if (HELD_BACK.has(name))
+	if (READY.has(name))
 		return 2;
-	if (name === 'io' || name === 'sleep' || name === 'connect')
+	if (HELD_BACK.has(name))
 		return 3;
-	if (name === 'queued')
+	if (name === 'io' || name === 'sleep' || name === 'connect')
 		return 4;
+	if (name === 'queued')
+		return 5;
 	return 1;
 }
 
