@@ -194,18 +194,33 @@ static int step_sleep(struct exec_ctx *x, const struct step *s)
 	return rc;
 }
 
+/* A request as the requests library makes one: a connection of its own
+ * (the connect segment), then the request and the wait for the whole
+ * reply (io).  The reply is due the step's duration after the request
+ * went out, and the request says so, so time the peer spent getting to it
+ * does not lengthen the wait. */
 static int step_net(struct exec_ctx *x, const struct step *s)
 {
-	int64_t t0, t1;
-	int rc;
+	_Atomic int *stop = &x->run->stop;
+	int64_t t0, t1, t2;
+	int fd, rc;
 
 	exec_gil_release(x);
 	t0 = rec_now(x->lane);
-	rec_open(x->lane, x->task, ST_IO, t0, 0);
-	rc = peer_request_until(x->run->peer_port, s->ns > 0 ? s->ns : 0,
-				s->aux > 0 ? s->aux : 0, 0, &x->run->stop);
+	rec_open(x->lane, x->task, ST_CONNECT, t0, 0);
+	fd = peer_open(x->run->peer_port, INT64_MAX, stop);
 	t1 = rec_now(x->lane);
-	rec_segment(x->lane, x->task, ST_IO, t0, t1, 0);
+	rec_segment(x->lane, x->task, ST_CONNECT, t0, t1, 0);
+	if (fd < 0) {
+		rc = fd;
+		goto out_gil;
+	}
+	rec_open(x->lane, x->task, ST_IO, t1, 0);
+	rc = peer_exchange(fd, x->lane->epoch_ns + t1 + (s->ns > 0 ? s->ns : 0),
+			   s->aux > 0 ? s->aux : 0, INT64_MAX, stop);
+	t2 = rec_now(x->lane);
+	rec_segment(x->lane, x->task, ST_IO, t1, t2, 0);
+out_gil:
 	exec_gil_acquire(x);
 	return rc;
 }

@@ -9,8 +9,12 @@
  *          to it, so a late timer shows as a longer sleep and as loop lag
  *          (fire time minus due time; the worst is ctx->max_loop_lag_ns;
  *          a reply seen later than its request's delay counts the same)
- *   net    a non-blocking socket to the latency peer: connect, send the
- *          request line, read until the peer closes
+ *   net    a request to the latency peer through the run's connection
+ *          pool (netpool.h): many requests share a few connections kept
+ *          open, as HTTP/2 streams do; a request that has to wait for its
+ *          connection to open records a connect segment, then the wait
+ *          for the reply is io, due the step's duration after the request
+ *          went out (a reply seen later counts as loop lag)
  *   cpu    runs on the loop thread and blocks it, as a CPU-bound call in a
  *          coroutine does: nothing else on the loop moves meanwhile
  *   disk   a blocking file call on the loop thread (asyncio has no
@@ -51,10 +55,14 @@
 
 #include "exec.h"
 #include "loop.h"
+#include "netpool.h"
 #include "sync.h"
 
 #define NIL UINT32_MAX
 #define TOKEN_EXECUTOR UINT64_MAX
+/* The connection pool's descriptors: tokens from here up (task ids are
+ * below 2^32). */
+#define TOKEN_NET_BASE (UINT64_C(1) << 40)
 /* Timers a sync step asked for (a rate limiter's slot, a backoff, a
  * request's timeout) carry this bit on the task id. */
 #define TIMER_SYNC (1u << 31)
@@ -77,10 +85,9 @@ enum aio_phase {
 	PH_READY,	/* in the ready queue, or stopped while runnable */
 	PH_SEM,		/* waiting for the limit semaphore */
 	PH_SLEEP,	/* waiting for its timer */
-	PH_NET_SLOT,	/* net: waiting for a connection slot */
-	PH_NET_CONNECT, /* net: connecting */
-	PH_NET_SEND,	/* net: sending the request line */
-	PH_NET_RECV,	/* net: reading the reply until the peer closes */
+	PH_NET_SLOT,	/* net: every connection full, none may be opened */
+	PH_NET_CONNECT, /* net: waiting for its connection to open */
+	PH_NET_RECV,	/* net: the request is out, waiting for the reply */
 	PH_EXEC,	/* its current step runs in the executor */
 	PH_BLOCKED,	/* waiting on a synchronisation object, which its
 			 * current step names */
@@ -90,11 +97,8 @@ enum aio_phase {
 
 enum aio_task_flags {
 	F_HOLDS_LIMIT = 1u << 0, /* past the limit semaphore */
-	F_NET_REPLIED = 1u << 1, /* net: the first reply bytes were seen */
 	F_SYNC = 1u << 2, /* the net or executor job belongs to a sync step
 			   * (sync.h): its end goes back to sync_coop_step */
-	F_NET_SLOT_WAITED = 1u << 3, /* net: waited for a free socket, so
-				      * its reply's due time is unknown */
 };
 
 /* Everything a task owns on the loop.  Kept small on purpose: with
@@ -103,8 +107,9 @@ struct aio_task {
 	int64_t t0_ns; /* when the current wait began */
 	uint32_t pc;   /* the current step, an index into prog->steps */
 	uint32_t next; /* link in the ready queue or one wait list */
-	int32_t fd;    /* net: the socket while a request is open; else -1 */
-	uint16_t sent; /* net: bytes of the request line sent */
+	int32_t conn;  /* net: the pool's connection of its request, or -1 */
+	uint16_t seq;  /* net: its requests so far, so that the answer to
+			* one it gave up on is not taken for the next */
 	uint8_t phase; /* enum aio_phase */
 	uint8_t flags; /* enum aio_task_flags */
 };
@@ -142,10 +147,12 @@ struct aio {
 	int64_t limit_free;
 	struct waitlist limit_waiters;
 
-	/* net: sockets are bounded by the descriptor limit; a request that
-	 * finds none free waits for one (inside its io segment, as a
-	 * connection pool's limit makes it wait) */
-	uint32_t net_free, net_in_use;
+	/* net: the connection pool; tasks with a request in it, and tasks
+	 * waiting for room in it (its connections are bounded by the
+	 * descriptor limit; the wait is part of their connect segment, as a
+	 * connection pool's limit makes a request wait) */
+	struct netpool *np;
+	uint32_t net_in_use;
 	struct waitlist net_waiters;
 
 	uint32_t exec_inflight;
@@ -155,12 +162,12 @@ struct aio {
 	uint32_t n_finished;
 	int64_t max_lag_ns; /* -1 until a timer fires */
 	uint64_t cpu_sink;  /* keeps the cpu steps' results alive */
-	char buf[16384];    /* net replies are read into it and dropped */
 };
 
 static void task_continue(struct aio *a, uint32_t id);
 static void sync_resume(struct aio *a, uint32_t id, int result);
-static void net_close(struct aio *a, uint32_t id);
+static void net_release(struct aio *a, uint32_t id);
+static uint64_t net_id(const struct aio *a, uint32_t id);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -457,7 +464,9 @@ static void on_sync_timer(struct aio *a, uint32_t id, int64_t due_ns)
 		return;
 	if (t->phase == PH_NET_SLOT)
 		list_remove(a, &a->net_waiters, id);
-	net_close(a, id);
+	else
+		netpool_cancel(a->np, t->conn, net_id(a, id));
+	net_release(a, id);
 	t->flags &= (uint8_t)~F_SYNC;
 	sync_resume(a, id, -ETIMEDOUT);
 }
@@ -489,170 +498,149 @@ static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 	gil_check(a);
 }
 
-/* Closes a request's socket, if any, and frees its slot for the next
- * request waiting for one (which connects from the ready queue, so a
- * chain of failures never recurses). */
-static void net_close(struct aio *a, uint32_t id)
+/* The pool's id of the task's current request. */
+static uint64_t net_id(const struct aio *a, uint32_t id)
+{
+	return ((uint64_t)a->tasks[id].seq << 32) | id;
+}
+
+/* The task's request is over (answered, failed or given up): a later
+ * answer to it is not the task's, and a request waiting for room in the
+ * pool asks again (from the ready queue, so a chain of failures never
+ * recurses). */
+static void net_release(struct aio *a, uint32_t id)
 {
 	struct aio_task *t = &a->tasks[id];
 	uint32_t w;
 
-	if (t->fd >= 0) {
-		close(t->fd);
-		t->fd = -1;
-	}
-	if (t->phase == PH_NET_SLOT)
-		return; /* never had a slot */
+	t->seq++;
+	t->conn = -1;
 	a->net_in_use--;
 	w = list_pop(a, &a->net_waiters);
-	if (w == NIL) {
-		a->net_free++;
-		return;
-	}
-	a->net_in_use++;
-	list_push(a, &a->ready, w); /* stays PH_NET_SLOT: connects next */
+	if (w != NIL)
+		list_push(a, &a->ready, w); /* stays PH_NET_SLOT: asks next */
 }
 
-/* Opens the socket of a request that holds a slot. */
-static int net_connect(struct aio *a, uint32_t id)
+/* The request went out at now: the wait for the reply begins, after the
+ * connect segment when there was one (open since t0_ns).  A sync step's
+ * attempt has one io segment of sync's own, from its start. */
+static void net_sent(struct aio *a, uint32_t id, int64_t now,
+		     bool connect_open)
 {
 	struct aio_task *t = &a->tasks[id];
-	struct sockaddr_in addr = {.sin_family = AF_INET,
-				   .sin_port = htons(a->ctx->peer_port),
-				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd, err;
 
-	t->phase = PH_NET_CONNECT;
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	t->fd = fd;
-	t->sent = 0;
-	t->flags &= (uint8_t)~F_NET_REPLIED;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 &&
-	    errno != EINPROGRESS)
-		return -errno;
-	/* Connected or not yet: writable tells either way. */
-	err = loop_add_fd(a->loop, fd, EPOLLOUT, id);
-	if (err < 0)
-		return err;
-	return STEP_WAITING;
+	t->phase = PH_NET_RECV;
+	if (t->flags & F_SYNC)
+		return;
+	if (connect_open)
+		rec_segment(a->lane, id, ST_CONNECT, t->t0_ns, now, 0);
+	t->t0_ns = now;
+	rec_open(a->lane, id, ST_IO, now, 0);
 }
 
-/* Ends a request that failed: its io segment, its socket, the task. */
-static void net_fail(struct aio *a, uint32_t id, int err)
+/* Puts the task's request into the pool at now.  connect_open says
+ * whether its connect segment is open already (a retry for room).
+ * Returns 0 (the task waits) or a negative errno. */
+static int net_ask(struct aio *a, uint32_t id, int64_t now, bool connect_open)
 {
-	wait_end(a, id, ST_IO, 0);
-	net_close(a, id);
-	task_fail(a, id, err, 0);
+	struct aio_task *t = &a->tasks[id];
+	const struct step *s = &a->prog->steps[t->pc];
+	int64_t delay_ns = s->ns, reply = s->aux > 0 ? s->aux : 0;
+	struct sync_want w;
+	int r;
+
+	/* A sync step's request (a scraper attempt) says its own. */
+	if ((t->flags & F_SYNC) &&
+	    sync_coop_net_want(a->ctx->sync, id, s, &w)) {
+		delay_ns = w.ns;
+		reply = w.reply_bytes;
+	}
+	r = netpool_request(a->np, net_id(a, id), delay_ns, reply, now,
+			    &t->conn);
+	if (r == 0) {
+		net_sent(a, id, now, connect_open);
+		return 0;
+	}
+	if (r != 1 && r != -EAGAIN)
+		return r;
+	if (!connect_open && !(t->flags & F_SYNC))
+		rec_open(a->lane, id, ST_CONNECT, t->t0_ns, 0);
+	if (r == 1) {
+		t->phase = PH_NET_CONNECT;
+	} else {
+		t->phase = PH_NET_SLOT;
+		list_push(a, &a->net_waiters, id);
+	}
+	return 0;
 }
 
 static int net_begin(struct aio *a, uint32_t id)
 {
+	struct aio_task *t = &a->tasks[id];
 	int r;
 
-	wait_begin(a, id, PH_NET_SLOT, ST_IO, 0);
-	a->tasks[id].flags &= (uint8_t)~F_NET_SLOT_WAITED;
-	if (a->net_free == 0) {
-		a->tasks[id].flags |= F_NET_SLOT_WAITED;
-		list_push(a, &a->net_waiters, id);
-		return STEP_WAITING;
-	}
-	a->net_free--;
+	t->t0_ns = rec_now(a->lane);
+	t->phase = PH_NET_SLOT;
 	a->net_in_use++;
-	a->tasks[id].phase = PH_NET_CONNECT;
-	r = net_connect(a, id);
+	r = net_ask(a, id, t->t0_ns, false);
 	if (r < 0) {
-		wait_end(a, id, ST_IO, 0);
-		net_close(a, id);
+		a->net_in_use--;
+		return r;
 	}
-	return r;
+	return STEP_WAITING;
 }
 
-/* Drives a request forward when its socket is ready.  Returns 0 while it
- * goes on, 1 when the reply is complete, or a negative errno. */
-static int net_progress(struct aio *a, uint32_t id)
+/* The task's request ended at now with err (0: answered): its open
+ * segment ends, and the task goes on or fails. */
+static void net_done(struct aio *a, uint32_t id, int err, int64_t now)
 {
 	struct aio_task *t = &a->tasks[id];
-	const struct step *s = &a->prog->steps[t->pc];
+	enum seg_state state = t->phase == PH_NET_RECV ? ST_IO : ST_CONNECT;
+	int64_t due_ns = t->t0_ns + a->prog->steps[t->pc].ns;
 
-	if (t->phase == PH_NET_CONNECT) {
-		int soerr = 0;
-		socklen_t len = sizeof(soerr);
-
-		if (getsockopt(t->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
-			return -errno;
-		if (soerr)
-			return -soerr;
-		t->phase = PH_NET_SEND;
-	}
-	if (t->phase == PH_NET_SEND) {
-		char line[48];
-		int64_t delay_ns = s->ns, reply = s->aux > 0 ? s->aux : 0;
-		struct sync_want w;
-
-		/* A sync step's request (a scraper attempt) says its own. */
-		if ((t->flags & F_SYNC) &&
-		    sync_coop_net_want(a->ctx->sync, id, s, &w)) {
-			delay_ns = w.ns;
-			reply = w.reply_bytes;
-		}
-		int len = snprintf(line, sizeof(line), "%lld %lld\n",
-				   (long long)(delay_ns / NS_PER_US),
-				   (long long)reply);
-
-		while (t->sent < len) {
-			ssize_t n = send(t->fd, line + t->sent,
-					 (size_t)(len - t->sent), MSG_NOSIGNAL);
-
-			if (n < 0)
-				return errno == EAGAIN ? 0 : -errno;
-			t->sent = (uint16_t)(t->sent + n);
-		}
-		t->phase = PH_NET_RECV;
-		return loop_mod_fd(a->loop, t->fd, EPOLLIN, id);
-	}
-	for (;;) {
-		ssize_t n = recv(t->fd, a->buf, sizeof(a->buf), 0);
-
-		if (n == 0)
-			return 1;
-		if (n < 0)
-			return errno == EAGAIN ? 0 : -errno;
-		if (!(t->flags & F_NET_REPLIED)) {
-			t->flags |= F_NET_REPLIED;
-			if (a->buf[0] == 'E')
-				return -EPROTO; /* "ERR\n" */
-		}
-	}
-}
-
-static void on_net(struct aio *a, uint32_t id)
-{
-	struct aio_task *t = &a->tasks[id];
-	int r;
-
-	if (t->phase < PH_NET_CONNECT || t->phase > PH_NET_RECV)
-		return;
-	r = net_progress(a, id);
-	if (r != 0 && (t->flags & F_SYNC)) {
+	net_release(a, id);
+	if (t->flags & F_SYNC) {
 		/* sync records the io and decides about a retry. */
-		net_close(a, id);
 		t->flags &= (uint8_t)~F_SYNC;
-		sync_resume(a, id, r < 0 ? r : 0);
-	} else if (r < 0) {
-		net_fail(a, id, r);
-	} else if (r == 1) {
-		/* The reply was due the step's delay after the request
-		 * began (connecting and sending take microseconds); later
-		 * than that, the loop was busy: loop lag, as for a timer. */
-		int64_t due_ns = t->t0_ns + a->prog->steps[t->pc].ns;
-		int64_t now = wait_end(a, id, ST_IO, 0);
+		sync_resume(a, id, err);
+		return;
+	}
+	rec_segment(a->lane, id, state, t->t0_ns, now, 0);
+	if (err) {
+		task_fail(a, id, err, 0);
+		return;
+	}
+	/* The reply was due the step's delay after the request went out;
+	 * later than that, the loop was busy: loop lag, as for a timer. */
+	note_lag(a, now - due_ns);
+	step_resume(a, id);
+}
 
-		if (!(t->flags & F_NET_SLOT_WAITED))
-			note_lag(a, now - due_ns);
-		net_close(a, id);
-		step_resume(a, id);
+/* What the pool says about a request. */
+static void on_net(void *arg, uint64_t nid, enum netpool_event ev, int err,
+		   int64_t t_ns)
+{
+	struct aio *a = arg;
+	uint32_t id = (uint32_t)nid;
+	struct aio_task *t;
+
+	if (id >= a->n_tasks)
+		return;
+	t = &a->tasks[id];
+	if ((uint16_t)(nid >> 32) != t->seq || t->phase < PH_NET_SLOT ||
+	    t->phase > PH_NET_RECV)
+		return;
+	switch (ev) {
+	case NETPOOL_SENT:
+		if (t->phase == PH_NET_CONNECT)
+			net_sent(a, id, t_ns, true);
+		break;
+	case NETPOOL_REPLIED:
+		net_done(a, id, 0, t_ns);
+		break;
+	case NETPOOL_FAILED:
+		net_done(a, id, err < 0 ? err : -EIO, t_ns);
+		break;
 	}
 }
 
@@ -723,18 +711,14 @@ static int sync_net_begin(struct aio *a, uint32_t id,
 		return -ENOMEM;
 	t->flags |= F_SYNC;
 	t->phase = PH_NET_SLOT;
-	if (a->net_free == 0) {
-		list_push(a, &a->net_waiters, id);
-		return STEP_WAITING;
-	}
-	a->net_free--;
 	a->net_in_use++;
-	r = net_connect(a, id);
+	r = net_ask(a, id, t->t0_ns, false);
 	if (r < 0) {
-		net_close(a, id);
+		a->net_in_use--;
 		t->flags &= (uint8_t)~F_SYNC;
+		return r;
 	}
-	return r;
+	return STEP_WAITING;
 }
 
 /* Runs (or goes on with) a sync step, doing what it asks until it is done
@@ -864,7 +848,6 @@ static void on_io(void *arg, uint64_t token, uint32_t events)
 {
 	struct aio *a = arg;
 
-	(void)events;
 	if (token == TOKEN_EXECUTOR) {
 		int r = a->ex->drain(a->ex->impl, on_exec_done, a);
 
@@ -873,8 +856,8 @@ static void on_io(void *arg, uint64_t token, uint32_t events)
 				 "the executor stopped: %s", strerror(-r));
 		return;
 	}
-	if (token < a->n_tasks)
-		on_net(a, (uint32_t)token);
+	if (netpool_owns(a->np, token))
+		netpool_on_io(a->np, token, events);
 	gil_check(a);
 }
 
@@ -898,10 +881,10 @@ static void run_ready(struct aio *a)
 		case PH_READY:
 			task_continue(a, id);
 			break;
-		case PH_NET_SLOT: /* a slot came free for it */
-			r = net_connect(a, id);
+		case PH_NET_SLOT: /* a place came free in the pool */
+			r = net_ask(a, id, rec_now(a->lane), true);
 			if (r < 0)
-				net_fail(a, id, r);
+				net_done(a, id, r, rec_now(a->lane));
 			break;
 		default:
 			break;
@@ -1003,17 +986,15 @@ static void wind_down(struct aio *a)
 			break;
 		case PH_NET_SLOT:
 		case PH_NET_CONNECT:
-		case PH_NET_SEND:
 		case PH_NET_RECV:
 			if (t->flags & F_SYNC)
 				sync_coop_abandon(a->ctx->sync, &a->senv, id,
 						  s);
 			else
-				wait_end(a, id, ST_IO, 0);
-			if (t->fd >= 0) {
-				close(t->fd);
-				t->fd = -1;
-			}
+				wait_end(a, id,
+					 t->phase == PH_NET_RECV ? ST_IO
+								 : ST_CONNECT,
+					 0);
 			break;
 		case PH_BLOCKED:
 		case PH_SYNC_TIMER:
@@ -1126,7 +1107,6 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 	    strcmp(spec_text(opt, "collect"), "as_completed") == 0;
 	util_strlcpy(ctx->collect_order, spec_text(opt, "collect"),
 		     sizeof(ctx->collect_order));
-	a->net_free = net_slots(ctx->prog);
 
 	a->tasks = calloc(n ? n : 1, sizeof(*a->tasks));
 	if (!a->tasks)
@@ -1136,6 +1116,11 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 	a->loop = loop_create(n ? n : 1);
 	if (!a->loop)
 		return -errno;
+	/* Each connection holds two descriptors here, ours and the peer's. */
+	a->np = netpool_create(a->loop, ctx->peer_port, TOKEN_NET_BASE,
+			       net_slots(ctx->prog), lane->epoch_ns, on_net, a);
+	if (!a->np)
+		return -ENOMEM;
 	if (ex) {
 		int err = loop_add_fd(a->loop, ex->fd, EPOLLIN, TOKEN_EXECUTOR);
 		if (err < 0)
@@ -1146,6 +1131,7 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 
 static void aio_free(struct aio *a)
 {
+	netpool_destroy(a->np);
 	loop_destroy(a->loop);
 	free(a->tasks);
 }
@@ -1184,7 +1170,7 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 		struct aio_task *t = &a->tasks[id];
 
 		t->pc = a->prog->tasks[id].first_step;
-		t->fd = -1;
+		t->conn = -1;
 		t->phase = PH_NEW;
 		rec_task_submit(a->main, id, rec_now(a->main));
 		list_push(a, &a->ready, id);
@@ -1210,6 +1196,8 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 		if (timeout > STOP_POLL_NS)
 			timeout = STOP_POLL_NS;
 
+		/* The requests this iteration wrote leave together. */
+		netpool_flush(a->np);
 		r = poll_without_gil(a, timeout);
 		if (r < 0) {
 			snprintf(ctx->message, sizeof(ctx->message),

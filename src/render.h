@@ -3,8 +3,9 @@
  *
  *  ascii   the textbook timeline, one row per task, scaled to a width,
  *          with a legend and the summary
- *  json    trace format version 1 (trace_to_json in trace.h)
+ *  json    trace format version 1 (trace_to_json in trace.h, or streamed)
  *  chrome  the Trace Event Format that Perfetto and chrome://tracing open
+ *          (a tree, or streamed)
  *  events  NDJSON, one object per line, as the run happens (the stream the
  *          server reads from a runner and forwards as SSE):
  *            {"type":"run","run":{...same fields as the trace's run...}}
@@ -69,6 +70,26 @@ int render_line_segment(char *buf, size_t size, const struct trace *t,
 			size_t segment);
 int render_line_open(char *buf, size_t size, const struct trace *t,
 		     const struct rec_event *ev);
+
+/*
+ * Streaming exports: the trace JSON and the Chrome trace written a chunk
+ * at a time straight from the trace, never as a jansson tree.  The text
+ * is exactly what json_dumps() of trace_to_json() / render_chrome() gives
+ * with JSON_INDENT(indent) (JSON_COMPACT for 0) and, with ascii,
+ * JSON_ENSURE_ASCII.  t is borrowed and must outlive the stream.
+ * render_stream_next() makes the next chunk (about 64 KiB): returns 1 and
+ * sets *text, *len (valid until the next call), 0 at the end, or a
+ * negative errno.  render_stream_write() writes the rest to f.
+ */
+struct render_stream;
+struct render_stream *render_stream_json(const struct trace *t,
+					 unsigned indent, bool ascii);
+struct render_stream *render_stream_chrome(const struct trace *t,
+					   unsigned indent, bool ascii);
+int render_stream_next(struct render_stream *s, const char **text,
+		       size_t *len);
+int render_stream_write(struct render_stream *s, FILE *f);
+void render_stream_free(struct render_stream *s);
 
 /* Writes obj compactly on one line and flushes. Returns 0 or -EIO.  The
  * line is written under the FILE's lock, so threads do not interleave. */

@@ -12,8 +12,9 @@
  * than a column disappears rather than pushing the picture out of scale.
  * States are drawn by class, with a glyph each (plain ASCII on request):
  * compute, wait on I/O or sleep, gil-wait, queued, waits on shared objects,
- * backoff, startup, ipc.  A stretch of compute or of waiting that is wide
- * enough carries its length as a label, as the textbook drawings do.
+ * backoff, startup, ipc, connect.  A stretch of compute or of waiting that
+ * is wide enough carries its length as a label, as the textbook drawings
+ * do.
  */
 #include "render.h"
 
@@ -38,6 +39,7 @@ enum glyph_class {
 	G_BACKOFF,
 	G_STARTUP,
 	G_IPC,
+	G_CONNECT,
 	G__COUNT,
 	G_BAR = G__COUNT
 };
@@ -46,12 +48,14 @@ static const char *const glyph_unicode[G__COUNT] = {
 	[G_NONE] = " ",	   [G_COMPUTE] = "\u2588", [G_WAIT] = "\u2500",
 	[G_GIL] = "\u2591",   [G_QUEUED] = "\u00b7",  [G_SYNC] = "\u2504",
 	[G_BACKOFF] = "\u2248", [G_STARTUP] = "\u2592", [G_IPC] = "\u2550",
+	[G_CONNECT] = "\u254c",
 };
 
 static const char *const glyph_plain[G__COUNT] = {
 	[G_NONE] = " ",	  [G_COMPUTE] = "#", [G_WAIT] = "-",
 	[G_GIL] = "~",	  [G_QUEUED] = ".",  [G_SYNC] = ":",
 	[G_BACKOFF] = "^", [G_STARTUP] = "+", [G_IPC] = "=",
+	[G_CONNECT] = ">",
 };
 
 static enum glyph_class state_class(unsigned state)
@@ -79,6 +83,8 @@ static enum glyph_class state_class(unsigned state)
 		return G_STARTUP;
 	case ST_IPC:
 		return G_IPC;
+	case ST_CONNECT:
+		return G_CONNECT;
 	default:
 		return G_NONE;
 	}

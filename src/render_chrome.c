@@ -12,11 +12,17 @@
  * real one when known), so Perfetto groups its tasks under it.  Counters
  * ("C") give the tasks computing and waiting over time, and the queue depth
  * when the workload samples it.
+ *
+ * The same document is also written as a stream (render_stream_chrome):
+ * the same helpers place the segments on their tracks, and the events are
+ * written one by one instead of appended to a tree.
  */
 #include "render.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "render_stream.h"
 
 #define RUN_PID 1
 
@@ -24,6 +30,8 @@ struct seg_track {
 	size_t seg;
 	int64_t pid;
 	int64_t tid;
+	int32_t named; /* >= 0: the first segment of a track, which names it
+			* (the track's overlap number); -1 otherwise */
 	/* copies of the sort keys: qsort has no context argument */
 	uint32_t task;
 	int64_t t0_ns, t1_ns;
@@ -101,7 +109,8 @@ static void name_track(json_t *events, const struct trace *t,
 					     (json_int_t)s->task)));
 }
 
-/* Gives every segment a (pid, tid) so that no two on a track overlap. */
+/* Gives every segment a (pid, tid) so that no two on a track overlap, and
+ * names each new track in events (when not NULL) as it opens. */
 static struct seg_track *assign_tracks(const struct trace *t, json_t *events)
 {
 	struct seg_track *tr = util_xcalloc(t->n_segments + 1, sizeof(*tr));
@@ -114,6 +123,7 @@ static struct seg_track *assign_tracks(const struct trace *t, json_t *events)
 		tr[i].task = t->segments[i].task;
 		tr[i].t0_ns = t->segments[i].t0_ns;
 		tr[i].t1_ns = t->segments[i].t1_ns;
+		tr[i].named = -1;
 	}
 	qsort(tr, t->n_segments, sizeof(*tr), track_cmp);
 
@@ -141,8 +151,10 @@ static struct seg_track *assign_tracks(const struct trace *t, json_t *events)
 			tids[1] = k == 0 ? (int64_t)s->task + 1
 					 : next_extra_tid++;
 			n_tracks++;
-			name_track(events, t, s, tr[i].pid, tids[1],
-				   (unsigned)k);
+			tr[i].named = (int32_t)k;
+			if (events)
+				name_track(events, t, s, tr[i].pid, tids[1],
+					   (unsigned)k);
 		}
 		track_end[2 * k] = s->t1_ns;
 		tr[i].tid = track_end[2 * k + 1];
@@ -316,4 +328,281 @@ json_t *render_chrome(const struct trace *t)
 	add_sample_counters(events, t);
 	return json_pack("{s:o, s:s, s:o}", "traceEvents", events,
 			 "displayTimeUnit", "ms", "otherData", other_data(t));
+}
+
+/* ---- the same, streamed ------------------------------------------------ */
+
+enum chrome_phase {
+	CP_HEAD,     /* {"traceEvents": [ and the processes' names */
+	CP_NAMES,    /* the tracks' names */
+	CP_COMPLETE, /* a complete event per segment */
+	CP_COUNTERS, /* the tasks computing and waiting */
+	CP_SAMPLES,  /* the workload's own counters */
+	CP_TAIL,     /* ], displayTimeUnit, otherData } */
+};
+
+struct chrome_priv {
+	struct seg_track *tracks;
+	struct count_edge *edges;
+	size_t n_edges;
+	int computing, waiting;
+};
+
+static void chrome_priv_free(void *p)
+{
+	struct chrome_priv *c = p;
+
+	if (!c)
+		return;
+	free(c->tracks);
+	free(c->edges);
+	free(c);
+}
+
+/* Writes a jansson value (an event built as the tree builds it). */
+static void put_event(struct jsonw *w, json_t *ev)
+{
+	jsonw_value(w, ev);
+	json_decref(ev);
+}
+
+static void stream_meta(struct jsonw *w, const char *name, int64_t pid,
+			int64_t tid, const char *key, const char *text,
+			int64_t number)
+{
+	jsonw_begin_object(w);
+	jsonw_key(w, "name");
+	jsonw_string(w, name);
+	jsonw_key(w, "ph");
+	jsonw_string(w, "M");
+	jsonw_key(w, "pid");
+	jsonw_int(w, pid);
+	jsonw_key(w, "tid");
+	jsonw_int(w, tid);
+	jsonw_key(w, "args");
+	jsonw_begin_object(w);
+	jsonw_key(w, key);
+	if (text)
+		jsonw_string(w, text);
+	else
+		jsonw_int(w, number);
+	jsonw_end_object(w);
+	jsonw_end_object(w);
+}
+
+static void stream_track_name(struct jsonw *w, const struct trace *t,
+			      const struct seg_track *tr)
+{
+	const struct trace_segment *s = &t->segments[tr->seg];
+	char name[160], task[TRACE_TASK_NAME_MAX];
+
+	if (tr->named)
+		snprintf(name, sizeof(name), "%s on %s (overlap %u)",
+			 task_name(t, s->task, task), lane_name(t, s->lane),
+			 (unsigned)tr->named);
+	else
+		snprintf(name, sizeof(name), "%s on %s",
+			 task_name(t, s->task, task), lane_name(t, s->lane));
+	stream_meta(w, "thread_name", tr->pid, tr->tid, "name", name, 0);
+	stream_meta(w, "thread_sort_index", tr->pid, tr->tid, "sort_index",
+		    NULL, s->task);
+}
+
+static void stream_complete(struct jsonw *w, const struct trace *t,
+			    const struct seg_track *tr)
+{
+	const struct trace_segment *s = &t->segments[tr->seg];
+	const char *state = seg_state_name(s->state);
+	char task[TRACE_TASK_NAME_MAX];
+
+	jsonw_begin_object(w);
+	jsonw_key(w, "name");
+	jsonw_string(w, state);
+	jsonw_key(w, "cat");
+	jsonw_string(w, state);
+	jsonw_key(w, "ph");
+	jsonw_string(w, "X");
+	jsonw_key(w, "ts");
+	jsonw_real(w, (double)s->t0_ns / 1000.0);
+	jsonw_key(w, "dur");
+	jsonw_real(w, (double)(s->t1_ns - s->t0_ns) / 1000.0);
+	jsonw_key(w, "pid");
+	jsonw_int(w, tr->pid);
+	jsonw_key(w, "tid");
+	jsonw_int(w, tr->tid);
+	jsonw_key(w, "args");
+	jsonw_begin_object(w);
+	jsonw_key(w, "task");
+	jsonw_string(w, task_name(t, s->task, task));
+	jsonw_key(w, "task_id");
+	jsonw_int(w, s->task);
+	jsonw_key(w, "lane");
+	jsonw_string(w, lane_name(t, s->lane));
+	jsonw_key(w, "lane_id");
+	jsonw_int(w, s->lane);
+	jsonw_key(w, "note");
+	jsonw_string(w, s->note < t->n_notes ? t->notes[s->note] : "");
+	jsonw_key(w, "t0_ns");
+	jsonw_int(w, s->t0_ns);
+	jsonw_key(w, "t1_ns");
+	jsonw_int(w, s->t1_ns);
+	jsonw_end_object(w);
+	jsonw_end_object(w);
+}
+
+/* The counter at the next change of what is computing and waiting. */
+static void stream_counter(struct render_stream *rs, struct chrome_priv *c)
+{
+	struct jsonw *w = &rs->w;
+	int64_t at = c->edges[rs->i].t_ns;
+
+	for (; rs->i < c->n_edges && c->edges[rs->i].t_ns == at; rs->i++) {
+		c->computing += c->edges[rs->i].computing;
+		c->waiting += c->edges[rs->i].waiting;
+	}
+	jsonw_begin_object(w);
+	jsonw_key(w, "name");
+	jsonw_string(w, "tasks");
+	jsonw_key(w, "ph");
+	jsonw_string(w, "C");
+	jsonw_key(w, "ts");
+	jsonw_real(w, (double)at / 1000.0);
+	jsonw_key(w, "pid");
+	jsonw_int(w, RUN_PID);
+	jsonw_key(w, "args");
+	jsonw_begin_object(w);
+	jsonw_key(w, "computing");
+	jsonw_int(w, c->computing);
+	jsonw_key(w, "waiting");
+	jsonw_int(w, c->waiting);
+	jsonw_end_object(w);
+	jsonw_end_object(w);
+}
+
+static void stream_sample(struct jsonw *w, const struct trace_sample *m)
+{
+	const char *name = trace_counter_name(m->counter);
+
+	jsonw_begin_object(w);
+	jsonw_key(w, "name");
+	jsonw_string(w, name);
+	jsonw_key(w, "ph");
+	jsonw_string(w, "C");
+	jsonw_key(w, "ts");
+	jsonw_real(w, (double)m->t_ns / 1000.0);
+	jsonw_key(w, "pid");
+	jsonw_int(w, RUN_PID);
+	jsonw_key(w, "args");
+	jsonw_begin_object(w);
+	jsonw_key(w, name);
+	jsonw_int(w, m->value);
+	jsonw_end_object(w);
+	jsonw_end_object(w);
+}
+
+static void chrome_step(struct render_stream *rs)
+{
+	const struct trace *t = rs->t;
+	struct chrome_priv *c = rs->priv;
+	struct jsonw *w = &rs->w;
+	size_t n = t->n_segments;
+
+	switch (rs->phase) {
+	case CP_HEAD: {
+		json_t *names = json_array();
+		size_t i;
+		json_t *ev;
+
+		jsonw_begin_object(w);
+		jsonw_key(w, "traceEvents");
+		jsonw_begin_array(w);
+		/* A few events: the tree builder's own, written out. */
+		name_processes(names, t);
+		json_array_foreach(names, i, ev) jsonw_value(w, ev);
+		json_decref(names);
+		break;
+	}
+	case CP_NAMES:
+		for (; rs->i < n && render_stream_room(rs); rs->i++)
+			if (c->tracks[rs->i].named >= 0)
+				stream_track_name(w, t, &c->tracks[rs->i]);
+		if (rs->i < n)
+			return;
+		break;
+	case CP_COMPLETE:
+		for (; rs->i < n && render_stream_room(rs); rs->i++)
+			stream_complete(w, t, &c->tracks[rs->i]);
+		if (rs->i < n)
+			return;
+		break;
+	case CP_COUNTERS:
+		while (rs->i < c->n_edges && render_stream_room(rs))
+			stream_counter(rs, c);
+		if (rs->i < c->n_edges)
+			return;
+		break;
+	case CP_SAMPLES:
+		for (; rs->i < t->n_samples && render_stream_room(rs); rs->i++)
+			stream_sample(w, &t->samples[rs->i]);
+		if (rs->i < t->n_samples)
+			return;
+		break;
+	default:
+		jsonw_end_array(w);
+		jsonw_key(w, "displayTimeUnit");
+		jsonw_string(w, "ms");
+		jsonw_key(w, "otherData");
+		put_event(w, other_data(t));
+		jsonw_end_object(w);
+		rs->done = true;
+		return;
+	}
+	rs->phase++;
+	rs->i = 0;
+}
+
+/* The edges of the "tasks" counter, in time order (add_task_counters). */
+static struct count_edge *task_edges(const struct trace *t, size_t *n_out)
+{
+	struct count_edge *e = calloc(2 * t->n_segments + 1, sizeof(*e));
+	size_t n = 0;
+
+	if (!e)
+		return NULL;
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+		bool comp = s->state == ST_COMPUTE;
+
+		if (s->t1_ns <= s->t0_ns)
+			continue;
+		e[n++] = (struct count_edge){s->t0_ns, comp, !comp};
+		e[n++] = (struct count_edge){s->t1_ns, -comp, -!comp};
+	}
+	qsort(e, n, sizeof(*e), count_edge_cmp);
+	*n_out = n;
+	return e;
+}
+
+struct render_stream *render_stream_chrome(const struct trace *t,
+					   unsigned indent, bool ascii)
+{
+	struct render_stream *s = render_stream_new(t, indent, ascii);
+	struct chrome_priv *c = calloc(1, sizeof(*c));
+
+	if (!s || !c)
+		goto out_free;
+	s->priv = c;
+	s->free_priv = chrome_priv_free;
+	s->step = chrome_step;
+	c->tracks = assign_tracks(t, NULL);
+	c->edges = task_edges(t, &c->n_edges);
+	if (!c->edges)
+		goto out_stream;
+	return s;
+
+out_free:
+	free(c);
+out_stream:
+	render_stream_free(s);
+	return NULL;
 }

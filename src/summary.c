@@ -90,7 +90,8 @@ static int64_t wait_union_ns(const struct trace *t)
 	for (size_t i = 0; i < t->n_segments; i++) {
 		uint8_t st = t->segments[i].state;
 
-		if ((st == ST_IO || st == ST_SLEEP || st == ST_BACKOFF) &&
+		if ((st == ST_IO || st == ST_CONNECT || st == ST_SLEEP ||
+		     st == ST_BACKOFF) &&
 		    t->segments[i].t1_ns > t->segments[i].t0_ns)
 			w[n++] = &t->segments[i];
 	}
@@ -102,8 +103,8 @@ static int64_t wait_union_ns(const struct trace *t)
 
 static bool state_is_work(int s)
 {
-	return s == ST_COMPUTE || s == ST_IO || s == ST_SLEEP ||
-	       s == ST_BACKOFF;
+	return s == ST_COMPUTE || s == ST_IO || s == ST_CONNECT ||
+	       s == ST_SLEEP || s == ST_BACKOFF;
 }
 
 static bool state_is_sync_wait(int s)
@@ -234,7 +235,8 @@ static void diagnose(struct trace *t)
 	struct trace_summary *m = &t->summary;
 	const int64_t *st = m->states_ns;
 	int64_t cpu = st[ST_COMPUTE];
-	int64_t wait = st[ST_IO] + st[ST_SLEEP] + st[ST_BACKOFF];
+	int64_t wait =
+	    st[ST_IO] + st[ST_CONNECT] + st[ST_SLEEP] + st[ST_BACKOFF];
 	int64_t sync = 0, base, longest_ns = 0;
 	char run_text[160], longest[32], few[64] = "";
 	const char *rec;
@@ -408,8 +410,9 @@ static void diagnose_deadlock(struct trace *t)
 	if (unstarted) {
 		/* Every task running at once, each in its own place: the
 		 * loop for waiting work, threads for computing work. */
-		rec = st[ST_COMPUTE] > st[ST_IO] + st[ST_SLEEP] ? "threads"
-								 : "asyncio";
+		int64_t waits = st[ST_IO] + st[ST_CONNECT] + st[ST_SLEEP];
+
+		rec = st[ST_COMPUTE] > waits ? "threads" : "asyncio";
 		util_strlcpy(m->recommend, rec, sizeof(m->recommend));
 		snprintf(m->why, sizeof(m->why),
 			 "The run deadlocked%s%s; the waiting tasks held every "

@@ -68,6 +68,7 @@ static const char *const seg_state_names[ST__COUNT] = {
 	[ST_RATE_WAIT] = "rate-wait",
 	[ST_BACKOFF] = "backoff",
 	[ST_IPC] = "ipc",
+	[ST_CONNECT] = "connect",
 };
 
 static const char *const lane_kind_names[] = {

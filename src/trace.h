@@ -49,6 +49,7 @@ enum seg_state {
 	ST_RATE_WAIT,
 	ST_BACKOFF,
 	ST_IPC,
+	ST_CONNECT, /* a net step opening its connection, before io */
 	ST__COUNT
 };
 

@@ -6,7 +6,9 @@
  * was sent (the peer counts from when it read the line, which is later).
  * Everything else is structure: replies have exactly the asked size, many
  * requests wait at once and all are answered, a short delay asked after a
- * long one is answered first, malformed lines get "ERR\n".
+ * long one is answered first, malformed lines get "ERR\n", a due time
+ * carried in the line is kept, and many requests on one connection are
+ * each answered, in due order, with the connection left open.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <poll.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -225,6 +228,176 @@ static void test_due_order(void **state)
 	close(fast);
 }
 
+/* ---- the due time carried in the request ------------------------------- */
+
+/* A line that carries its due time is answered at that time, not delay_us
+ * after the peer read it: a request the peer read late is not answered
+ * late.  One whose due time has passed is answered at once. */
+static void test_due_carried(void **state)
+{
+	uint16_t port = peer_port(*state);
+	char line[PEER_LINE_MAX];
+	int64_t due = util_mono_ns() + 20 * NS_PER_MS, first_ns;
+	size_t got;
+	int fd = connect_peer(port);
+	int len = snprintf(line, sizeof(line), "0 5 %lld\n", (long long)due);
+
+	send_all(fd, line, (size_t)len);
+	char *reply = read_all(fd, &got, &first_ns);
+
+	close(fd);
+	assert_int_equal(got, 6);
+	assert_memory_equal(reply, "xxxxx\n", 6);
+	assert_true(first_ns >= due);
+	free(reply);
+
+	fd = connect_peer(port);
+	len = snprintf(line, sizeof(line), "3600000000 0 %lld\n",
+		       (long long)(util_mono_ns() - NS_PER_S));
+	send_all(fd, line, (size_t)len);
+	reply = read_all(fd, &got, &first_ns);
+	close(fd);
+	assert_int_equal(got, 1);
+	free(reply);
+}
+
+/* ---- many requests on one connection ----------------------------------- */
+
+/* Reads one "@key bytes\n" reply and its body; returns the key and sets
+ * *bytes and *first_ns (when the reply's first byte came). */
+static uint64_t read_mux_reply(int fd, long long *bytes, int64_t *first_ns)
+{
+	char head[PEER_LINE_MAX];
+	size_t used = 0;
+	unsigned long long key;
+
+	*first_ns = 0;
+	for (;;) {
+		ssize_t n = recv(fd, head + used, 1, 0);
+
+		assert_int_equal(n, 1);
+		if (!*first_ns)
+			*first_ns = util_mono_ns();
+		if (head[used] == '\n')
+			break;
+		used++;
+		assert_true(used < sizeof(head) - 1);
+	}
+	head[used] = '\0';
+	assert_int_equal(sscanf(head, "@%llu %lld", &key, bytes), 2);
+	for (long long left = *bytes; left > 0;) {
+		char body[4096];
+		ssize_t n = recv(fd, body, left < 4096 ? (size_t)left : 4096,
+				 0);
+
+		assert_true(n > 0);
+		for (ssize_t k = 0; k < n; k++)
+			assert_int_equal(body[k], 'x');
+		left -= n;
+	}
+	return key;
+}
+
+static void test_mux(void **state)
+{
+	uint16_t port = peer_port(*state);
+	static const struct {
+		uint64_t key;
+		int64_t due_ms;
+		long long bytes;
+	} reqs[] = {{7, 30, 3}, {5, 10, 0}, {9, 20, 200000}};
+	static const uint64_t order[] = {5, 9, 7};
+	int64_t base = util_mono_ns();
+	char lines[256];
+	size_t len = 0;
+	int fd = connect_peer(port);
+
+	/* All three in one send: the peer reads several lines at once. */
+	for (size_t i = 0; i < 3; i++)
+		len += (size_t)snprintf(
+		    lines + len, sizeof(lines) - len, "@%llu %lld %lld\n",
+		    (unsigned long long)reqs[i].key,
+		    (long long)(base + reqs[i].due_ms * NS_PER_MS),
+		    reqs[i].bytes);
+	send_all(fd, lines, len);
+	for (size_t i = 0; i < 3; i++) {
+		long long bytes;
+		int64_t first_ns;
+		uint64_t key = read_mux_reply(fd, &bytes, &first_ns);
+		size_t k = 0;
+
+		assert_int_equal(key, order[i]);
+		while (reqs[k].key != key)
+			k++;
+		assert_int_equal(bytes, reqs[k].bytes);
+		assert_true(first_ns >= base + reqs[k].due_ms * NS_PER_MS);
+	}
+	/* The connection stays open for more. */
+	len = (size_t)snprintf(lines, sizeof(lines), "@42 %lld 2\n",
+			       (long long)util_mono_ns());
+	send_all(fd, lines, len);
+	{
+		long long bytes;
+		int64_t first_ns;
+
+		assert_int_equal(read_mux_reply(fd, &bytes, &first_ns), 42);
+		assert_int_equal(bytes, 2);
+	}
+	/* A one-request line on a shared connection is an error. */
+	send_all(fd, "10 0\n", 5);
+	{
+		size_t got;
+		int64_t first_ns;
+		char *reply = read_all(fd, &got, &first_ns);
+
+		assert_int_equal(got, 4);
+		assert_memory_equal(reply, "ERR\n", 4);
+		free(reply);
+	}
+	close(fd);
+}
+
+/* Many connections at once, each with many requests: every reply comes,
+ * whichever of the peer's threads took the connection. */
+static void test_mux_many(void **state)
+{
+	uint16_t port = peer_port(*state);
+	enum { CONNS = 16, PER_CONN = 50 };
+	int fds[CONNS];
+
+	assert_true(peer_threads(*state) >= 1);
+	for (int c = 0; c < CONNS; c++) {
+		char lines[PER_CONN * PEER_LINE_MAX];
+		size_t len = 0;
+		int64_t due = util_mono_ns() + 5 * NS_PER_MS;
+
+		fds[c] = connect_peer(port);
+		for (int i = 0; i < PER_CONN; i++)
+			len += (size_t)snprintf(lines + len,
+						sizeof(lines) - len,
+						"@%d %lld 1\n", c * 1000 + i,
+						(long long)due);
+		send_all(fds[c], lines, len);
+	}
+	for (int c = 0; c < CONNS; c++) {
+		bool seen[PER_CONN] = {false};
+
+		for (int i = 0; i < PER_CONN; i++) {
+			long long bytes;
+			int64_t first_ns;
+			uint64_t key = read_mux_reply(fds[c], &bytes,
+						      &first_ns);
+
+			assert_true(key >= (uint64_t)c * 1000 &&
+				    key < (uint64_t)c * 1000 + PER_CONN);
+			assert_false(seen[key - (uint64_t)c * 1000]);
+			seen[key - (uint64_t)c * 1000] = true;
+			assert_int_equal(bytes, 1);
+		}
+		close(fds[c]);
+	}
+}
+
 /* ---- malformed lines ----------------------------------------------------- */
 
 static const char *const bad_lines[] = {
@@ -232,7 +405,11 @@ static const char *const bad_lines[] = {
 	"10\n",
 	"-5 10\n",
 	"10 -1\n",
-	"10 10 10\n",
+	"10 10 10 10\n",
+	"10 10 x\n",
+	"@1 2\n",
+	"@x 1 1\n",
+	"@1 2 3 4\n",
 	"1e3 5\n",
 	" 10 5\n",
 	"10  5\n",
@@ -325,6 +502,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_many_concurrent, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_due_order, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_due_carried, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_mux, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mux_many, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup,
 						teardown),

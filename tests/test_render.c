@@ -894,6 +894,175 @@ static void test_fast_lines(void **state)
 	}
 }
 
+/* ---- streamed exports ---------------------------------------------------- */
+
+/* The whole text of a stream, taken a chunk at a time; *chunks says in
+ * how many. */
+static char *stream_text(struct render_stream *rs, size_t *chunks)
+{
+	size_t cap = 1 << 16, used = 0, len;
+	char *out = malloc(cap);
+	const char *text;
+	int rc;
+
+	assert_non_null(rs);
+	assert_non_null(out);
+	*chunks = 0;
+	while ((rc = render_stream_next(rs, &text, &len)) > 0) {
+		while (used + len + 1 > cap) {
+			cap *= 2;
+			out = realloc(out, cap);
+			assert_non_null(out);
+		}
+		memcpy(out + used, text, len);
+		used += len;
+		(*chunks)++;
+	}
+	assert_int_equal(rc, 0);
+	out[used] = '\0';
+	render_stream_free(rs);
+	return out;
+}
+
+/* A trace bigger than a chunk, with what the writer must escape: quotes,
+ * backslashes, control characters and text beyond ASCII in names and
+ * notes, sampled counters, a pending task, and checks. */
+static void build_large(struct trace *t)
+{
+	static const char *const notes[] = {
+	    "",
+	    "a \"quoted\" note",
+	    "back\\slash and\ttab",
+	    "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x99\x82",
+	    "line\nbreak \x01",
+	};
+
+	set_run(t, "custom", "thread-pool");
+	json_object_set_new(t->params, "program",
+			    json_string("2 x (cpu 5ms, net \"x\")"));
+	json_object_set_new(t->options, "workers", json_integer(4));
+	add_lane(t, LANE_MAIN, "main", 100);
+	add_lane(t, LANE_THREAD, "worker 1", 101);
+	add_lane(t, LANE_PROCESS, "worker \xc3\xa9", 4242);
+	for (uint32_t i = 0; i < 3000; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name),
+			 i % 7 ? "task %u" : "t\xc3\xa2" "che %u", i + 1);
+		add_task(t, name, 1 + i % 2, i * MS, i * MS + 10, i * MS + 900,
+			 i == 5 ? TASK_PENDING : TASK_OK);
+		add_seg(t, i, 1 + i % 2, (enum seg_state)(i % ST__COUNT),
+			i * MS + 10, i * MS + 500 + i, notes[i % 5]);
+		add_seg(t, i, 1 + i % 2, ST_CONNECT, i * MS + 400,
+			i * MS + 900, NULL);
+	}
+	t->tasks[5].end_ns = -1;
+	for (int i = 0; i < 40; i++) {
+		struct trace_sample *m = trace_add_sample(t);
+
+		*m = (struct trace_sample){i * 7 * MS, i % 5, CTR_QUEUE_DEPTH};
+	}
+	util_strlcpy(t->message, "a message with \"quotes\"",
+		     sizeof(t->message));
+	summary_compute(t);
+	t->summary.checks = json_pack("{s:i, s:f, s:[i,i]}", "expected", 5,
+				      "ratio", 1e-7, "order", 2, 1);
+}
+
+static void assert_stream_equal(const struct trace *t, size_t flags,
+				bool chrome)
+{
+	json_t *tree = chrome ? render_chrome(t) : trace_to_json(t);
+	char *want = json_dumps(tree, flags);
+	size_t chunks;
+	char *got = stream_text(
+	    chrome ? render_stream_chrome(t, flags & JSON_MAX_INDENT,
+					  flags & JSON_ENSURE_ASCII)
+		   : render_stream_json(t, flags & JSON_MAX_INDENT,
+					flags & JSON_ENSURE_ASCII),
+	    &chunks);
+
+	assert_non_null(want);
+	if (strcmp(got, want) != 0) {
+		size_t i = 0;
+
+		while (got[i] && got[i] == want[i])
+			i++;
+		print_message("%s differs at byte %zu: got '%.60s', want "
+			      "'%.60s'\n",
+			      chrome ? "chrome" : "json", i, got + i,
+			      want + i);
+	}
+	assert_string_equal(got, want);
+	free(got);
+	free(want);
+	json_decref(tree);
+}
+
+/* The streams write what json_dumps() of the tree builders writes, byte
+ * for byte, in the CLI's form (indent 2, ASCII), the server's (compact)
+ * and with text beyond ASCII left as it is. */
+static void test_stream_equals_tree(void **state)
+{
+	static void (*const builds[])(struct trace *) = {
+	    build_sequential, build_pool, build_many, build_overlapping,
+	    build_large};
+	static const size_t flags[] = {
+	    JSON_INDENT(2) | JSON_ENSURE_ASCII, JSON_COMPACT,
+	    JSON_COMPACT | JSON_ENSURE_ASCII, JSON_INDENT(1)};
+
+	(void)state;
+	for (size_t b = 0; b < sizeof(builds) / sizeof(builds[0]); b++) {
+		struct trace t;
+
+		builds[b](&t);
+		for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+			assert_stream_equal(&t, flags[f], false);
+			assert_stream_equal(&t, flags[f], true);
+		}
+		trace_free(&t);
+	}
+}
+
+/* The stored golden traces, read back and streamed with the indent they
+ * were dumped with, are the same bytes as the files; a large trace comes
+ * in several chunks. */
+static void test_stream_golden(void **state)
+{
+	struct trace t;
+	size_t chunks;
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(golden_cases) / sizeof(golden_cases[0]);
+	     i++) {
+		char path[512], err[200];
+		char *want;
+		json_t *json;
+
+		snprintf(path, sizeof(path), "%s/%s/trace.json", testdata(),
+			 golden_cases[i].dir);
+		want = read_file(path);
+		assert_non_null(want);
+		json = json_loads(want, 0, NULL);
+		assert_non_null(json);
+		trace_init(&t);
+		assert_int_equal(trace_from_json(json, &t, err, sizeof(err)),
+				 0);
+		text = stream_text(render_stream_json(&t, 1, false), &chunks);
+		assert_string_equal(text, want);
+		free(text);
+		free(want);
+		json_decref(json);
+		trace_free(&t);
+	}
+	build_large(&t);
+	text = stream_text(render_stream_chrome(&t, 2, true), &chunks);
+	assert_true(chunks > 3);
+	free(text);
+	trace_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -903,6 +1072,8 @@ int main(void)
 		cmocka_unit_test(test_ascii_run_status),
 		cmocka_unit_test(test_ascii_checks_explain),
 		cmocka_unit_test(test_ascii_golden),
+		cmocka_unit_test(test_stream_equals_tree),
+		cmocka_unit_test(test_stream_golden),
 		cmocka_unit_test(test_chrome),
 		cmocka_unit_test(test_chrome_counts),
 		cmocka_unit_test(test_events),

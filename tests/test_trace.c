@@ -37,7 +37,7 @@ static void test_state_names(void **state)
 		"queued",     "startup",      "compute",    "io",
 		"sleep",      "gil-wait",     "lock-wait",  "sem-wait",
 		"queue-wait", "barrier-wait", "event-wait", "rate-wait",
-		"backoff",    "ipc",
+		"backoff",    "ipc",	      "connect",
 	};
 
 	(void)state;

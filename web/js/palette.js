@@ -2,19 +2,20 @@
  * palette: the segment states and the colour of each.
  *
  * Colours come from the Okabe-Ito set and Paul Tol's muted set, both chosen
- * to stay distinct under the common forms of colour blindness.  Fourteen
+ * to stay distinct under the common forms of colour blindness.  Fifteen
  * states cannot all differ by hue alone, so the states that appear together
  * in one lesson (compute, io, sleep, gil-wait, queued; the scraper's
- * sem-wait, rate-wait and backoff; the process pool's startup and ipc) get
+ * sem-wait, rate-wait and backoff; the process pool's startup and ipc; a
+ * request's connect beside its io, a darker green of the same family) get
  * the most distinct colours, and the legend and tooltips always name the
- * state in words.  The dark scheme lightens the two darkest colours so they
+ * state in words.  The dark scheme lightens the three darkest colours so they
  * keep their contrast against a dark background.
  */
 
 export const STATES = [
 	'queued', 'startup', 'compute', 'io', 'sleep', 'gil-wait',
 	'lock-wait', 'sem-wait', 'queue-wait', 'barrier-wait', 'event-wait',
-	'rate-wait', 'backoff', 'ipc',
+	'rate-wait', 'backoff', 'ipc', 'connect',
 ];
 
 const LIGHT = {
@@ -32,12 +33,14 @@ const LIGHT = {
 	'rate-wait': '#DDCC77',
 	'backoff': '#CC6677',
 	'ipc': '#332288',
+	'connect': '#117733',
 };
 
 const DARK_OVERRIDES = {
 	'queued': '#777777',
 	'barrier-wait': '#BB5588',
 	'ipc': '#8877DD',
+	'connect': '#44AA66',
 };
 
 /* What each state means, for the legend's tooltips and screen readers. */
@@ -56,6 +59,7 @@ export const STATE_HELP = {
 	'rate-wait': 'held back by the rate limit',
 	'backoff': 'backing off before a retry',
 	'ipc': 'copying arguments or results between processes',
+	'connect': 'opening a network connection, before the request goes out',
 };
 
 /* States in which a task is working rather than waiting. */

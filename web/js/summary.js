@@ -101,7 +101,7 @@ function activityKind(stateIndex)
 		return 0;
 	if (HELD_BACK.has(name))
 		return 2;
-	if (name === 'io' || name === 'sleep')
+	if (name === 'io' || name === 'sleep' || name === 'connect')
 		return 3;
 	if (name === 'queued')
 		return 4;
@@ -641,7 +641,8 @@ export class SummaryView {
 		for (const [name, ns] of Object.entries(states)) {
 			if (WORKING_STATES.has(name))
 				work += ns;
-			else if (name === 'io' || name === 'sleep')
+			else if (name === 'io' || name === 'sleep' ||
+				 name === 'connect')
 				wait += ns;
 			else if (name !== 'queued')
 				other += ns;
