@@ -40,7 +40,8 @@ struct set_arg {
 struct run_args {
 	const char *workload;
 	const char *model;
-	const char *models; /* compare */
+	const char *models; /* compare, sweep */
+	const char *param;  /* sweep: NAME=v1,v2,... */
 	const char *format;
 	const char *out;
 	const char *spec_path;
@@ -56,6 +57,7 @@ enum {
 	OPT_WORKLOAD = 256,
 	OPT_MODEL,
 	OPT_MODELS,
+	OPT_PARAM,
 	OPT_SET,
 	OPT_TASKS,
 	OPT_DURATION,
@@ -119,5 +121,6 @@ int cli_print_json(FILE *f, json_t *obj);
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_workloads(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif
