@@ -89,6 +89,9 @@ int cli_parse_run_args(int argc, char **argv, const struct option *opts,
 		case OPT_MODELS:
 			a->models = optarg;
 			break;
+		case OPT_PARAM:
+			a->param = optarg;
+			break;
 		case OPT_SET: {
 			const char *eq = strchr(optarg, '=');
 			char key[64];

@@ -40,9 +40,10 @@ struct set_arg {
 struct run_args {
 	const char *workload;
 	const char *model;
-	const char *models; /* compare */
+	const char *models;  /* compare, sweep */
 	const char *engines; /* --engine: run one name, compare a list */
 	const char *python;  /* --python: the interpreter of engine cpython */
+	const char *param;   /* sweep: NAME=v1,v2,... */
 	const char *format;
 	const char *out;
 	const char *spec_path;
@@ -58,6 +59,7 @@ enum {
 	OPT_WORKLOAD = 256,
 	OPT_MODEL,
 	OPT_MODELS,
+	OPT_PARAM,
 	OPT_SET,
 	OPT_TASKS,
 	OPT_DURATION,
@@ -129,5 +131,6 @@ int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_workloads(int argc, char **argv);
 int cmd_calibrate(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

@@ -25,6 +25,8 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{"run", cmd_run, "run a workload under one model"},
 	{"compare", cmd_compare, "run a workload under several models"},
+	{"sweep", cmd_sweep, "run a workload at several values of one "
+			     "parameter"},
 	{"workloads", cmd_workloads, "list workloads, parameters and models"},
 	{"serve", server_main, "serve the web page and the HTTP API"},
 	{"calibrate", cmd_calibrate, "measure this machine's CPython costs"},
@@ -69,6 +71,6 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			return subcommands[i].main(argc - 1, argv + 1);
 	return cli_usage_error("unknown command '%s' (expected run, compare, "
-			       "workloads, serve or calibrate)",
+			       "sweep, workloads, serve or calibrate)",
 			       argv[1]);
 }

@@ -36,6 +36,7 @@
 #include "http.h"
 #include "spec.h"
 #include "stream.h"
+#include "sweeps.h"
 #include "util.h"
 
 #define HTTP_BODY_DISCARD_MAX (1024 * 1024) /* then drop the connection */
@@ -852,6 +853,42 @@ static enum MHD_Result get_compare(struct http *h, struct request *req,
 	return reply_json(h, req, conn, MHD_HTTP_OK, c);
 }
 
+static enum MHD_Result post_sweeps(struct http *h, struct request *req,
+				   struct MHD_Connection *conn, const char *id)
+{
+	struct spec_error err = {0};
+	json_error_t jerr;
+	json_t *body, *out;
+	int rc;
+
+	(void)id;
+	body = parse_body(req, &jerr);
+	if (!body)
+		return bad_json(h, req, conn, &jerr);
+	rc = sweeps_create(h->runs, h->store, body, &out, &err);
+	json_decref(body);
+	if (rc == -EINVAL)
+		return spec_invalid(h, req, conn, &err);
+	if (rc < 0)
+		return submit_failed(h, req, conn, rc);
+	return reply_json(h, req, conn, MHD_HTTP_ACCEPTED, out);
+}
+
+static enum MHD_Result get_sweep(struct http *h, struct request *req,
+				 struct MHD_Connection *conn, const char *id)
+{
+	int rc;
+	json_t *c = sweeps_get(h->runs, h->store, id, &rc);
+
+	if (!c)
+		return reply_error(h, req, conn,
+				   rc == -ENOENT
+				       ? MHD_HTTP_NOT_FOUND
+				       : MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   NULL, "no sweep %s", id);
+	return reply_json(h, req, conn, MHD_HTTP_OK, c);
+}
+
 /* A route: a method and a path pattern, whose "{id}" segment matches a
  * run's or a compare's id (store_id_valid).  GET routes answer HEAD too.
  * A path that matches a pattern under another method is a 405 whose Allow
@@ -878,6 +915,8 @@ static const struct route routes[] = {
 	{"GET", "/api/runs/{id}/ascii", get_ascii},
 	{"POST", "/api/compares", post_compares},
 	{"GET", "/api/compares/{id}", get_compare},
+	{"POST", "/api/sweeps", post_sweeps},
+	{"GET", "/api/sweeps/{id}", get_sweep},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -302,7 +302,8 @@ static bool id_taken(struct runs *r, const char *id, char (*ids)[STORE_ID_SIZE],
 
 /* Builds a queued run and its files (outside the lock). */
 static struct run *prepare(struct runs *r, const struct spec *spec,
-			   const char *compare_id, const char *id, int *err)
+			   const struct runs_group *group, const char *id,
+			   int *err)
 {
 	char name[64];
 	struct run *run = run_new();
@@ -311,8 +312,10 @@ static struct run *prepare(struct runs *r, const struct spec *spec,
 	if (!run)
 		return NULL;
 	util_strlcpy(run->id, id, sizeof(run->id));
-	if (compare_id)
-		util_strlcpy(run->compare, compare_id, sizeof(run->compare));
+	if (group && group->kind == RUNS_GROUP_COMPARE)
+		util_strlcpy(run->compare, group->id, sizeof(run->compare));
+	else if (group && group->kind == RUNS_GROUP_SWEEP)
+		util_strlcpy(run->sweep, group->id, sizeof(run->sweep));
 	run->created_ns = realtime_ns();
 	iso8601(run->created_ns, run->created_at, sizeof(run->created_at));
 	util_strlcpy(run->started_at, run->created_at, sizeof(run->started_at));
@@ -362,6 +365,16 @@ static void unprepare(struct runs *r, struct run *run)
 int runs_submit(struct runs *r, struct spec *const *specs, size_t n,
 		const char *compare_id, char (*ids)[STORE_ID_SIZE])
 {
+	struct runs_group group = {RUNS_GROUP_COMPARE, compare_id};
+
+	return runs_submit_group(r, specs, n, compare_id ? &group : NULL,
+				 ids);
+}
+
+int runs_submit_group(struct runs *r, struct spec *const *specs, size_t n,
+		      const struct runs_group *group,
+		      char (*ids)[STORE_ID_SIZE])
+{
 	struct run **made;
 	size_t done = 0;
 	int rc = 0;
@@ -381,8 +394,7 @@ int runs_submit(struct runs *r, struct spec *const *specs, size_t n,
 		do
 			store_id_new(ids[done]);
 		while (id_taken(r, ids[done], ids, done));
-		made[done] =
-		    prepare(r, specs[done], compare_id, ids[done], &rc);
+		made[done] = prepare(r, specs[done], group, ids[done], &rc);
 		if (!made[done])
 			goto out_unprepare;
 	}
@@ -462,6 +474,9 @@ static json_t *list_entry_locked(const struct run *run)
 	json_object_set_new(e, "compare",
 			    run->compare[0] ? json_string(run->compare)
 					    : json_null());
+	json_object_set_new(e, "sweep",
+			    run->sweep[0] ? json_string(run->sweep)
+					  : json_null());
 	json_object_set_new(e, "position",
 			    run->position ? json_integer(run->position)
 					  : json_null());

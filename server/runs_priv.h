@@ -32,6 +32,7 @@
 struct run {
 	char id[STORE_ID_SIZE];
 	char compare[STORE_ID_SIZE]; /* "" when not part of a compare */
+	char sweep[STORE_ID_SIZE];   /* "" when not part of a sweep */
 	char created_at[40];
 	int64_t created_ns; /* CLOCK_REALTIME: the history's order */
 	json_t *spec;	    /* {workload, model, params, options} */

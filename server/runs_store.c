@@ -57,6 +57,9 @@ static json_t *meta_locked(const struct run *run)
 	json_object_set_new(meta, "compare",
 			    run->compare[0] ? json_string(run->compare)
 					    : json_null());
+	json_object_set_new(meta, "sweep",
+			    run->sweep[0] ? json_string(run->sweep)
+					  : json_null());
 	json_object_set(meta, "summary",
 			run->summary ? run->summary : json_null());
 	return meta;
@@ -252,6 +255,9 @@ static struct run *run_from_meta(struct runs *r, const char *id)
 	text = json_string_value(json_object_get(meta, "compare"));
 	if (text && store_id_valid(text))
 		util_strlcpy(run->compare, text, sizeof(run->compare));
+	text = json_string_value(json_object_get(meta, "sweep"));
+	if (text && store_id_valid(text))
+		util_strlcpy(run->sweep, text, sizeof(run->sweep));
 	v = json_object_get(meta, "summary");
 	if (json_is_object(v))
 		run->summary = json_incref(v);

@@ -313,6 +313,32 @@ static const struct usage_case usage_cases[] = {
 	 {"compare", "--workload", "fetch", "--set", "nope=1"},
 	 "overlap compare: --set nope: not a parameter of fetch",
 	 1},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "process-pool"},
+	 "overlap sweep: --param: expected NAME=v1,v2,... such as "
+	 "workers=1,2,4 (got 'nothing')",
+	 0},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "process-pool",
+	  "--param", "workers=1,2,1000"},
+	 "overlap sweep: --param: values: workers: must be at most",
+	 1},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "asyncio", "--param",
+	  "workers=1,2"},
+	 "overlap sweep: --param: the asyncio model has no parameter or "
+	 "option workers",
+	 0},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "threads", "--param",
+	  "gil=1,2"},
+	 "overlap sweep: --param: param: gil is not a number",
+	 1},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "threads", "--param",
+	  "tasks=1,,2"},
+	 "overlap sweep: --param: values: an empty value in the list",
+	 0},
 	{NULL, {"workloads", "--bogus"},
 	 "overlap workloads: unknown option '--bogus' (see --help)", 0},
 	{NULL, {"frob"}, "overlap: unknown command 'frob'", 1},
@@ -352,8 +378,8 @@ static void test_bad_usage(void **state)
 
 static void test_help_and_version(void **state)
 {
-	static const char *const commands[] = {"run", "compare", "workloads",
-					       "serve"};
+	static const char *const commands[] = {"run", "compare", "sweep",
+					       "workloads", "serve"};
 	struct result r;
 	size_t i;
 
@@ -698,6 +724,83 @@ static void test_compare_ascii_table(void **state)
 	result_free(&r);
 }
 
+/*
+ * A sweep of the process pool's workers over CPU-bound tasks: one point per
+ * value, in order, each a run of its own; the speedup (the tasks' work over
+ * the wall time) grows from one worker to two, as two workers compute at
+ * once on two cores.  Checked by the runs' structure, not by a time.
+ */
+static void test_sweep_workers_json(void **state)
+{
+	static const long long workers[] = {1, 2, 4};
+	struct result r;
+	json_error_t jerr;
+	json_t *root, *points, *p;
+	size_t i;
+
+	(void)state;
+	run_overlap(&r, NULL,
+		    (const char *[]){"sweep", "--workload", "crunch",
+				     "--model", "process-pool", "--param",
+				     "workers=1,2,4", "--tasks", "4",
+				     "--duration", "100ms", "--format", "json",
+				     NULL});
+	if (r.status != 0)
+		fail_msg("exit %d: %s", r.status, r.err);
+	root = json_loads(r.out, 0, &jerr);
+	if (!root)
+		fail_msg("not JSON: %s", jerr.text);
+	assert_string_equal(json_string_value(json_object_get(root, "param")),
+			    "workers");
+	points = json_object_get(root, "points");
+	assert_int_equal(json_array_size(points), 3);
+	json_array_foreach(points, i, p) {
+		assert_string_equal(
+		    json_string_value(json_object_get(p, "model")),
+		    "process-pool");
+		assert_int_equal(json_integer_value(json_object_get(p, "value")),
+				 workers[i]);
+		assert_true(json_integer_value(json_object_get(p, "wall_ns")) >
+			    0);
+		assert_true(json_real_value(json_object_get(p, "speedup")) > 0);
+		assert_non_null(json_string_value(json_object_get(p, "run")));
+	}
+	/* Each point is its own run. */
+	assert_string_not_equal(
+	    json_string_value(json_object_get(json_array_get(points, 0), "run")),
+	    json_string_value(json_object_get(json_array_get(points, 1), "run")));
+	/* Two workers compute at once where one could not. */
+	assert_true(json_real_value(json_object_get(json_array_get(points, 1),
+						    "speedup")) >
+		    json_real_value(json_object_get(json_array_get(points, 0),
+						    "speedup")));
+	json_decref(root);
+	result_free(&r);
+}
+
+/* The ASCII form: a row and a bar per point, and Amdahl's law for a count
+ * of workers; a model without the parameter is left out when none is
+ * named. */
+static void test_sweep_ascii(void **state)
+{
+	struct result r;
+
+	(void)state;
+	run_overlap(&r, NULL,
+		    (const char *[]){"sweep", "--workload", "fetch", "--models",
+				     "thread-pool", "--param", "workers=1,2",
+				     "--tasks", "2", "--duration", "10ms",
+				     "--set", "io=sleep", "--format", "ascii",
+				     "--plain", NULL});
+	if (r.status != 0)
+		fail_msg("exit %d: %s", r.status, r.err);
+	assert_non_null(strstr(r.out, "\n1                thread-pool"));
+	assert_non_null(strstr(r.out, "\n2                thread-pool"));
+	assert_non_null(strstr(r.out, "x  #"));
+	assert_non_null(strstr(r.out, "Amdahl's law allows"));
+	result_free(&r);
+}
+
 /* A model that rejects the spec is skipped, with the reason. */
 static void test_compare_skips(void **state)
 {
@@ -815,6 +918,8 @@ int main(void)
 		cmocka_unit_test(test_compare_json),
 		cmocka_unit_test(test_compare_ascii_table),
 		cmocka_unit_test(test_compare_skips),
+		cmocka_unit_test(test_sweep_workers_json),
+		cmocka_unit_test(test_sweep_ascii),
 		cmocka_unit_test(test_run_sigterm_cancels),
 	};
 

@@ -1920,6 +1920,98 @@ static void test_engines(void **state)
 	json_decref(c);
 }
 
+/* A sweep: one run per value, queued together and marked with the
+ * sweep in the history; its record gives each point's run, value and
+ * summary; what a run would refuse, or a name that is not a number, is a
+ * 400 naming "values" or "param". */
+static void test_sweeps(void **state)
+{
+	struct server *s = *state;
+	json_t *c, *got, *points, *list;
+	const char *id;
+	char path[96];
+	size_t seen = 0;
+
+	c = post_json(s->port, "/api/sweeps",
+		      "{\"workload\":\"fetch\",\"models\":[\"thread-pool\"],"
+		      "\"params\":{\"tasks\":2,\"duration\":\"20ms\","
+		      "\"io\":\"sleep\"},\"param\":\"workers\","
+		      "\"values\":[1,2]}",
+		      202);
+	id = json_string_value(json_object_get(c, "id"));
+	assert_int_equal(json_array_size(json_object_get(c, "runs")), 2);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(
+		    wait_end(s->port, json_string_value(json_array_get(
+					  json_object_get(c, "runs"), i))),
+		    "done");
+	snprintf(path, sizeof(path), "/api/sweeps/%s", id);
+	got = get_json(s->port, path, 200);
+	assert_string_equal(json_string_value(json_object_get(got, "param")),
+			    "workers");
+	points = json_object_get(got, "points");
+	assert_int_equal(json_array_size(points), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *p = json_array_get(points, i);
+		char run[96];
+		json_t *trace;
+
+		assert_int_equal(json_integer_value(json_object_get(p, "value")),
+				 (json_int_t)i + 1);
+		assert_string_equal(
+		    json_string_value(json_object_get(p, "status")), "done");
+		assert_true(json_integer_value(json_object_get(p, "wall_ns")) >
+			    0);
+		/* The point's run ran with the point's value. */
+		snprintf(run, sizeof(run), "/api/runs/%s",
+			 json_string_value(json_object_get(p, "run")));
+		trace = get_json(s->port, run, 200);
+		assert_int_equal(
+		    json_integer_value(json_object_get(
+			json_object_get(json_object_get(trace, "run"),
+					"options"),
+			"workers")),
+		    (json_int_t)i + 1);
+		json_decref(trace);
+	}
+	/* Both runs are in the history, marked with the sweep. */
+	list = get_json(s->port, "/api/runs", 200);
+	for (size_t i = 0;
+	     i < json_array_size(json_object_get(list, "runs")); i++) {
+		json_t *e = json_array_get(json_object_get(list, "runs"), i);
+		const char *sweep =
+		    json_string_value(json_object_get(e, "sweep"));
+
+		seen += sweep && strcmp(sweep, id) == 0;
+	}
+	assert_int_equal(seen, 2);
+	json_decref(list);
+	json_decref(got);
+	json_decref(c);
+
+	c = post_json(s->port, "/api/sweeps",
+		      "{\"workload\":\"crunch\",\"models\":[\"process-pool\"],"
+		      "\"param\":\"workers\",\"values\":[1,100000]}",
+		      400);
+	assert_string_equal(json_string_value(json_object_get(c, "field")),
+			    "values");
+	json_decref(c);
+	c = post_json(s->port, "/api/sweeps",
+		      "{\"workload\":\"crunch\",\"param\":\"gil\","
+		      "\"values\":[1,2]}",
+		      400);
+	assert_string_equal(json_string_value(json_object_get(c, "field")),
+			    "param");
+	json_decref(c);
+	c = post_json(s->port, "/api/sweeps",
+		      "{\"workload\":\"crunch\",\"param\":\"workers\"}", 400);
+	assert_string_equal(json_string_value(json_object_get(c, "field")),
+			    "values");
+	json_decref(c);
+	json_decref(get_json(s->port, "/api/sweeps/20990101-000000-aaaaaa",
+			     404));
+}
+
 static void test_heartbeat(void **state)
 {
 	struct server *s = *state;
@@ -2799,6 +2891,8 @@ int main(int argc, char **argv)
 	    cmocka_unit_test_setup_teardown(test_restart, setup_started,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_engines, setup_started,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_sweeps, setup_started,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_compare, setup_started,
 					    teardown),

@@ -116,3 +116,15 @@ export function getCompare(id)
 {
 	return request('GET', `/api/compares/${enc(id)}`);
 }
+
+/* body: {workload, model or models, params, options, param, values}.
+ * Resolves to {id, runs}. */
+export function createSweep(body)
+{
+	return request('POST', '/api/sweeps', body);
+}
+
+export function getSweep(id)
+{
+	return request('GET', `/api/sweeps/${enc(id)}`);
+}

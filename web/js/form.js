@@ -205,12 +205,12 @@ class Field {
 		return message;
 	}
 
-	/* The engine's checks and wording (spec.c), for one value.  A value
-	 * left at its default is the catalog's business, not the user's. */
-	problem()
+	/* The engine's checks and wording (spec.c), for one value (the
+	 * control's, or text).  A value left at its default is the
+	 * catalog's business, not the user's. */
+	problem(text = this.value())
 	{
 		const { def, kind, limits } = this;
-		const text = this.value();
 		const name = def.name;
 		if (text === '' || text === this.defaultText)
 			return '';
@@ -299,7 +299,7 @@ class Field {
 export class RunForm {
 	/*
 	 * form: the <form>; catalog: {workloads, models};
-	 * handlers: {onRun(spec), onCompare(body)}.
+	 * handlers: {onRun(spec), onCompare(body), onSweep(body)}.
 	 */
 	constructor(form, catalog, handlers)
 	{
@@ -318,10 +318,15 @@ export class RunForm {
 		this.engineSelect = form.querySelector('#engine');
 		this.enginesButton = form.querySelector('#engines-button');
 		this.fillEngines();
+		this.sweepParam = form.querySelector('#sweep-param');
+		this.sweepValues = form.querySelector('#sweep-values');
+		this.sweepError = form.querySelector('#sweep-values-error');
 		this.workloadSelect.addEventListener('change',
 			() => this.buildParams());
 		this.modelSelect.addEventListener('change',
 			() => this.buildOptions());
+		form.querySelector('#sweep-button').addEventListener('click',
+			() => this.submit('sweep'));
 		form.addEventListener('submit', event => {
 			event.preventDefault();
 			this.submit('run');
@@ -428,6 +433,7 @@ export class RunForm {
 		this.params = this.buildFields(this.paramsBox,
 			(workload && workload.params) || [], 'params', 'p',
 			values, this.params);
+		this.fillSweep();
 		this.clearErrors();
 	}
 
@@ -440,7 +446,77 @@ export class RunForm {
 		this.options = this.buildFields(this.optionsBox,
 			(model && model.options) || [], 'options', 'o',
 			values, this.options);
+		this.fillSweep();
 		this.clearErrors();
+	}
+
+	/* The values a sweep can vary: every number among the workload's
+	 * parameters and the model's options.  The choice made is kept
+	 * while it is still offered; else workers, else tasks. */
+	fillSweep()
+	{
+		if (!this.params || !this.options)
+			return;
+		const numeric = this.allFields().filter(f =>
+			['int', 'float', 'duration'].includes(f.kind));
+		const before = this.sweepParam.value;
+		clear(this.sweepParam);
+		for (const field of numeric) {
+			const unit = unitLabel(field.def, field.kind);
+			const option = el('option', null, humanName(
+				field.def.name) + (unit ? ` (${unit})` : ''));
+			option.value = field.def.name;
+			this.sweepParam.append(option);
+		}
+		const names = numeric.map(f => f.def.name);
+		this.sweepParam.value = names.includes(before) ? before :
+			names.includes('workers') ? 'workers' :
+				names.includes('tasks') ? 'tasks' :
+					names[0] || '';
+	}
+
+	/* A lesson's sweep: param and values (numbers). */
+	setSweep(param, values)
+	{
+		this.sweepParam.value = param;
+		this.sweepValues.value = values.join(', ');
+	}
+
+	/* The sweep's values as numbers, or null with the reason shown. */
+	sweepList()
+	{
+		const show = message => {
+			this.sweepError.textContent = message;
+			this.sweepError.hidden = !message;
+			if (message)
+				this.sweepValues.setAttribute('aria-invalid',
+							      'true');
+			else
+				this.sweepValues.removeAttribute('aria-invalid');
+		};
+		const field = this.allFields().find(f =>
+			f.def.name === this.sweepParam.value);
+		const texts = this.sweepValues.value.split(/[\s,]+/)
+			.filter(Boolean);
+		let message = '';
+		if (!field)
+			message = 'values: choose a parameter or option first';
+		else if (texts.length < 2 || texts.length > 16)
+			message = 'values: expected 2 to 16 values separated ' +
+				`by commas (got ${texts.length})`;
+		else
+			for (const text of texts) {
+				const problem = field.problem(text) ||
+					(Number.isFinite(Number(text)) ? '' :
+						`${field.def.name}: expected a ` +
+						`number (got '${text}')`);
+				if (problem) {
+					message = `values: ${problem}`;
+					break;
+				}
+			}
+		show(message);
+		return message ? null : texts.map(Number);
 	}
 
 	/* Keeps what the user typed in a field of the same name. */
@@ -501,6 +577,11 @@ export class RunForm {
 		this.refusedField = null;
 		for (const field of this.allFields())
 			field.showError('');
+		if (this.sweepError) {
+			this.sweepError.textContent = '';
+			this.sweepError.hidden = true;
+			this.sweepValues.removeAttribute('aria-invalid');
+		}
 		for (const id of ['workload-error', 'model-error',
 				  'engine-error']) {
 			const node = this.form.querySelector(`#${id}`);
@@ -593,6 +674,25 @@ export class RunForm {
 				engines: ['overlap', 'cpython'],
 				...(python ? { python } : {}),
 			});
+		} else if (kind === 'sweep') {
+			const values = this.sweepList();
+			if (!values) {
+				this.sweepValues.focus();
+				this.setStatus('Fix the marked field first.', true);
+				return;
+			}
+			const param = this.sweepParam.value;
+			const spec = this.spec();
+			delete spec.params[param];
+			delete spec.options[param];
+			this.handlers.onSweep({
+				workload: spec.workload,
+				models: [spec.model],
+				params: spec.params,
+				options: spec.options,
+				param,
+				values,
+			});
 		} else {
 			/* No "models": the server then runs every model
 			 * that accepts the spec and leaves out the rest.
@@ -629,8 +729,18 @@ export class RunForm {
 				       'marked field.', true);
 			return;
 		}
+		if (error.field === 'values' || error.field === 'param') {
+			this.sweepError.textContent = error.message;
+			this.sweepError.hidden = false;
+			this.sweepValues.focus({ preventScroll: true });
+			this.sweepValues.scrollIntoView({ block: 'center' });
+			this.setStatus('The server refused a value: see the ' +
+				       'marked field.', true);
+			return;
+		}
 		const name = error.field === 'workload' ? 'workload' :
-			error.field === 'model' ? 'model' :
+			error.field === 'model' || error.field === 'models' ?
+				'model' :
 			error.field === 'engine' || error.field === 'python' ||
 			error.field === 'engines' ? 'engine' : null;
 		if (name) {

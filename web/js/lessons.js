@@ -1,10 +1,10 @@
 /*
  * lessons: the textbook lessons (docs/DESIGN.md section 5) as ready-made
- * runs.  Each is a spec for the form, whether it runs one model or
- * compares them all, and one or two sentences saying what to look for.
- * Pressing a lesson fills in the form and starts it, so every value stays
- * visible and can be changed for the next run; the sentence stays above
- * the run's timeline.
+ * runs.  Each is a spec for the form, whether it runs one model, compares
+ * them all or sweeps one value, and one or two sentences saying what to
+ * look for.  Pressing a lesson fills in the form and starts it, so every
+ * value stays visible and can be changed for the next run; the sentence
+ * stays above the run's timeline.
  *
  * Which run or compare came from which lesson is remembered for the tab
  * (sessionStorage), so a reload keeps the sentence; a shared address shows
@@ -160,7 +160,9 @@ export const LESSONS = [
 		id: 'race-39',
 		title: 'counter += 1 on Python 3.9',
 		spec: { workload: 'counter', model: 'threads',
-			params: { sync: 'none' },
+			/* A million each: every thread outlasts several
+			 * switch intervals, however late it starts. */
+			params: { sync: 'none', increments: 1000000 },
 			options: { python: '3.9' } },
 		look: 'A bare counter += 1, as Python 3.9 and earlier run ' +
 			'it: the GIL may change hands between almost any ' +
@@ -215,6 +217,30 @@ export const LESSONS = [
 			'so they take turns computing (gil-wait); with ' +
 			'executor: processes both compute at once.',
 	},
+	{
+		id: 'workers-cpu',
+		title: 'How many workers? (CPU)',
+		sweep: { param: 'workers', values: [1, 2, 4] },
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 4, duration: 200 } },
+		look: 'Four CPU-bound tasks on 1, 2 and 4 worker processes. ' +
+			'The speedup rises with the workers until there is ' +
+			'one per core, then levels off: a fifth worker has no ' +
+			'core to compute on. Amdahl\'s law (dashed), which ' +
+			'assumes a core per worker, keeps rising; the gap is ' +
+			'the cores this machine does not have.',
+	},
+	{
+		id: 'workers-io',
+		title: 'How many workers? (I/O)',
+		sweep: { param: 'workers', values: [1, 2, 4, 8] },
+		spec: { workload: 'fetch', model: 'thread-pool',
+			params: { tasks: 8, duration: 200, io: 'sleep' } },
+		look: 'Eight requests that wait 200 ms, on 1 to 8 pool ' +
+			'threads. Waiting needs no core, so each worker more ' +
+			'is another wait at once: the speedup follows the ' +
+			'workers, and Amdahl\'s law, up to one per request.',
+	},
 ];
 
 /* "6 s", "50 ms" and "8 MiB" never break between number and unit. */
@@ -268,7 +294,9 @@ export function renderLessons(list, catalog, onPick)
 		const button = el('button', 'lesson-button');
 		button.type = 'button';
 		button.dataset.lesson = lesson.id;
-		const how = lesson.compare ? 'every model' : lesson.spec.model;
+		const how = lesson.compare ? 'every model' : lesson.sweep ?
+			`${lesson.spec.model}, ${lesson.sweep.param} ` +
+			lesson.sweep.values.join(', ') : lesson.spec.model;
 		button.append(el('strong', null, lesson.title),
 			      el('span', 'lesson-how',
 				 `${lesson.spec.workload} · ${how}`));
