@@ -1,11 +1,20 @@
-# overlap: one Makefile for the engine (src/), the server (server/), the page
-# (web/) and the tests (tests/).  Build output goes to $(BUILD).
+# overlap: one Makefile for the engine (src/), the server (server/), the
+# command line (cli/), the page (web/) and the tests (tests/).  Build output
+# goes to $(BUILD).
 #
 #   make            build build/overlap
 #   make run        install what is missing, build, serve on 127.0.0.1:8080
 #   make test       unit, integration, HTTP and browser tests
 #   make bench      benchmarks, one table
+#   make boundary   prove the layers: the engine builds with -Isrc alone
+#   make format     clang-format every C file; make format-check only checks
 #   make SAN=address,undefined test   /   make SAN=thread test
+#
+# The layers are libraries, each compiled with the include paths of what it
+# may use: the engine (src/, -Isrc) into libovl-engine.a, the server
+# (server/, -Isrc -Iserver) into libovl-server.a; cli/ links both into
+# build/overlap.  The engine knows nothing of HTTP, the server nothing of
+# the command line.
 #
 # User CFLAGS/LDFLAGS are kept apart from the project's own flags.
 
@@ -25,16 +34,22 @@ PKG_OK := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 ifneq ($(MAKECMDGOALS),deps)
 ifneq ($(MAKECMDGOALS),clean)
 ifneq ($(MAKECMDGOALS),format)
+ifneq ($(MAKECMDGOALS),format-check)
 ifneq ($(PKG_OK),yes)
 $(info overlap: pkg-config cannot find $(PKGS); run 'make deps' (Debian: libmicrohttpd-dev libjansson-dev libcmocka-dev pkg-config))
 endif
 endif
 endif
 endif
+endif
 
 OVL_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -O2 -g \
-	-pthread -MMD -MP -Isrc -Iserver \
-	$(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+	-pthread -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# What each layer may include.
+ENGINE_INC := -Isrc
+SERVER_INC := -Isrc -Iserver
+CLI_INC := -Isrc -Iserver -Icli
+TEST_INC := -Isrc -Iserver -Itests
 OVL_LDLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm -lrt
 TEST_CFLAGS := $(shell pkg-config --cflags $(TEST_PKGS) 2>/dev/null)
 TEST_LDLIBS := $(shell pkg-config --libs $(TEST_PKGS) 2>/dev/null)
@@ -44,34 +59,81 @@ OVL_CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer -O1
 OVL_LDFLAGS += -fsanitize=$(SAN)
 endif
 
-ENGINE_SRC := $(filter-out src/main.c,$(wildcard src/*.c))
+ENGINE_SRC := $(wildcard src/*.c)
 SERVER_SRC := $(wildcard server/*.c)
+CLI_SRC := $(wildcard cli/*.c)
 TEST_SRC := $(wildcard tests/test_*.c)
 BENCH_SRC := $(wildcard tests/bench_*.c)
+SUPPORT_SRC := tests/support.c
 
 ENGINE_OBJ := $(ENGINE_SRC:%.c=$(BUILD)/obj/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+SUPPORT_OBJ := $(SUPPORT_SRC:%.c=$(BUILD)/obj/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_BIN := $(BENCH_SRC:tests/%.c=$(BUILD)/tests/%)
-LIB := $(BUILD)/libovl.a
+ENGINE_LIB := $(BUILD)/libovl-engine.a
+SERVER_LIB := $(BUILD)/libovl-server.a
+# The server's library first: it calls into the engine's.
+LIBS := $(SERVER_LIB) $(ENGINE_LIB)
 
-.PHONY: all deps run test unit-test web-test bench format clean valgrind
+.PHONY: all deps run test unit-test web-test bench boundary format \
+	format-check clean valgrind
 all: $(BUILD)/overlap
 
-$(BUILD)/obj/%.o: %.c
+$(BUILD)/obj/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(OVL_CFLAGS) $(TEST_CFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(OVL_CFLAGS) $(ENGINE_INC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(ENGINE_OBJ) $(SERVER_OBJ)
+$(BUILD)/obj/server/%.o: server/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OVL_CFLAGS) $(SERVER_INC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/cli/%.o: cli/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OVL_CFLAGS) $(CLI_INC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(OVL_CFLAGS) $(TEST_INC) $(TEST_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(ENGINE_LIB): $(ENGINE_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/overlap: $(BUILD)/obj/src/main.o $(LIB)
-	$(CC) $(OVL_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(OVL_LDLIBS)
-
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
+$(SERVER_LIB): $(SERVER_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(OVL_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(TEST_LDLIBS) $(OVL_LDLIBS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/overlap: $(CLI_OBJ) $(LIBS)
+	$(CC) $(OVL_LDFLAGS) $(LDFLAGS) -o $@ $(CLI_OBJ) $(LIBS) $(OVL_LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(SUPPORT_OBJ) $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(OVL_LDFLAGS) $(LDFLAGS) -o $@ $< $(SUPPORT_OBJ) $(LIBS) \
+	  $(TEST_LDLIBS) $(OVL_LDLIBS)
+
+# The layers, proved: every engine file compiles with -Isrc and jansson
+# alone (no server, no command line, no libmicrohttpd), and no engine file
+# names a header of server/ or cli/, nor a server file one of cli/.
+BOUNDARY_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread \
+	-fsyntax-only -Isrc $(shell pkg-config --cflags jansson 2>/dev/null)
+boundary:
+	@fail=0; for f in src/*.c; do \
+	  $(CC) $(BOUNDARY_CFLAGS) $$f || { echo "boundary: $$f needs more than -Isrc"; fail=1; }; \
+	done; \
+	for h in $$(cd server && ls *.h) $$(cd cli && ls *.h); do \
+	  [ -f src/$$h ] && continue; \
+	  if grep -n "^#include \"$$h\"" src/*.c src/*.h; then \
+	    echo "boundary: the engine includes $$h (server/ or cli/)"; fail=1; fi; \
+	done; \
+	for h in $$(cd cli && ls *.h); do \
+	  [ -f src/$$h ] || [ -f server/$$h ] && continue; \
+	  if grep -n "^#include \"$$h\"" server/*.c server/*.h; then \
+	    echo "boundary: the server includes $$h (cli/)"; fail=1; fi; \
+	done; \
+	[ $$fail = 0 ] && echo "boundary: the engine builds with -Isrc alone"; \
+	exit $$fail
 
 deps:
 	@sh .ci/deps
@@ -137,8 +199,16 @@ valgrind: $(BUILD)/overlap $(VALGRIND_BIN)
 	    --errors-for-leak-kinds=definite $$t || fail=1; \
 	done; exit $$fail
 
+# Every C file of the project, cli/ and tests/ included: the tracked ones,
+# or outside a git checkout the ones under the four folders.
+# format-check changes nothing and fails on the first difference.
+FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || \
+	find src server cli tests -name '*.[ch]')
 format:
-	clang-format -i src/*.c src/*.h server/*.c server/*.h tests/*.c 2>/dev/null || true
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	clang-format --dry-run --Werror $(FORMAT_FILES)
 
 clean:
 	rm -rf build

@@ -2,9 +2,10 @@
  * compare: a workload under several models (see compare.h).
  *
  * Each model's spec goes through spec_from_json like any POST /api/runs
- * body, so a compare accepts exactly what single runs accept.  Only the
- * filtering of options per model is compare's own, done from the model
- * catalog so it follows whatever options the models grow.
+ * body, so a compare accepts exactly what single runs accept.  Which
+ * models run and which options each gets is the engine's compare plan
+ * (src/plan.h), which `overlap compare` follows too; what is compare's
+ * own here is the body's shape, the answers and the record.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,10 +15,10 @@
 
 #include "compare.h"
 #include "model.h"
+#include "plan.h"
 #include "store.h"
 #include "util.h"
 
-#define COMPARE_MAX_MODELS 16
 
 static void set_err(struct spec_error *err, const char *field,
 		    const char *message)
@@ -27,37 +28,9 @@ static void set_err(struct spec_error *err, const char *field,
 	err->column = 0;
 }
 
-static bool model_has_option(const struct model_ops *m, const char *name)
-{
-	for (size_t i = 0; i < m->n_options; i++)
-		if (strcmp(m->options[i].name, name) == 0)
-			return true;
-	for (size_t i = 0; i < spec_common_options_count; i++)
-		if (strcmp(spec_common_options[i].name, name) == 0)
-			return true;
-	return false;
-}
-
-/* The options of body that model m knows (new reference). */
-static json_t *options_for(const struct model_ops *m, const json_t *options)
-{
-	json_t *out = json_object();
-	const char *key;
-	json_t *value;
-
-	if (!options)
-		return out;
-	json_object_foreach((json_t *)options, key, value)
-	{
-		if (model_has_option(m, key))
-			json_object_set(out, key, value);
-	}
-	return out;
-}
-
 /* Checks the body's shape and collects the models.  0 or -EINVAL. */
-static int read_models(const json_t *body, const struct model_ops **models,
-		       size_t *n, bool *explicit, struct spec_error *err)
+static int read_models(const json_t *body, struct plan_models *models,
+		       struct spec_error *err)
 {
 	static const char *const known[] = {"workload", "params", "options",
 					    "models"};
@@ -91,41 +64,34 @@ static int read_models(const json_t *body, const struct model_ops **models,
 		set_err(err, "options", "options: expected an object");
 		return -EINVAL;
 	}
-	*n = 0;
-	*explicit = list && !json_is_null(list);
-	if (!*explicit) {
-		for (size_t i = 0;
-		     i < model_catalog_count && *n < COMPARE_MAX_MODELS; i++)
-			models[(*n)++] = model_catalog[i];
+	plan_all_models(models);
+	if (!list || json_is_null(list))
 		return 0;
-	}
+	models->n = 0;
 	if (!json_is_array(list) || json_array_size(list) == 0 ||
-	    json_array_size(list) > COMPARE_MAX_MODELS) {
+	    json_array_size(list) > PLAN_MODELS_MAX) {
 		set_err(err, "models",
 			"models: expected a list of 1 to 16 model names");
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < json_array_size(list); i++) {
 		const char *name = json_string_value(json_array_get(list, i));
-		const struct model_ops *m = name ? model_find(name) : NULL;
+		int rc = plan_add_model(models, name);
 		char msg[128];
 
-		if (!m) {
+		if (rc == -EEXIST) {
+			snprintf(msg, sizeof(msg), "models: '%.40s' given twice",
+				 name);
+			set_err(err, "models", msg);
+			return -EINVAL;
+		}
+		if (rc < 0) {
 			snprintf(msg, sizeof(msg),
 				 "models: unknown model '%.40s'",
 				 name ? name : "(not a string)");
 			set_err(err, "models", msg);
 			return -EINVAL;
 		}
-		for (size_t j = 0; j < *n; j++) {
-			if (models[j] == m) {
-				snprintf(msg, sizeof(msg),
-					 "models: '%.40s' given twice", name);
-				set_err(err, "models", msg);
-				return -EINVAL;
-			}
-		}
-		models[(*n)++] = m;
 	}
 	return 0;
 }
@@ -142,28 +108,27 @@ static void iso_now(char *buf, size_t size)
 int compare_create(struct runs *r, struct store *st, const json_t *body,
 		   json_t **out, struct spec_error *err)
 {
-	const struct model_ops *models[COMPARE_MAX_MODELS];
-	struct spec *specs[COMPARE_MAX_MODELS] = {0};
-	const struct model_ops *used[COMPARE_MAX_MODELS];
-	char ids[COMPARE_MAX_MODELS][STORE_ID_SIZE];
+	struct plan_models models;
+	struct spec *specs[PLAN_MODELS_MAX] = {0};
+	const struct model_ops *used[PLAN_MODELS_MAX];
+	char ids[PLAN_MODELS_MAX][STORE_ID_SIZE];
 	char compare_id[STORE_ID_SIZE], name[64], created[32];
 	const json_t *options = json_object_get(body, "options");
 	json_t *record = NULL, *list;
-	size_t n_models = 0, n = 0;
-	bool explicit;
+	size_t n = 0;
 	char *text;
 	int rc;
 
 	*out = NULL;
-	rc = read_models(body, models, &n_models, &explicit, err);
+	rc = read_models(body, &models, err);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < n_models; i++) {
+	for (size_t i = 0; i < models.n; i++) {
 		json_t *one = json_pack(
 		    "{s:O*, s:s, s:O*, s:o}", "workload",
-		    json_object_get(body, "workload"), "model", models[i]->name,
+		    json_object_get(body, "workload"), "model", models.models[i]->name,
 		    "params", json_object_get(body, "params"), "options",
-		    options_for(models[i], options));
+		    plan_options_for(models.models[i], options));
 		struct spec_error e = {0};
 
 		specs[n] = calloc(1, sizeof(*specs[n]));
@@ -176,19 +141,18 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 		json_decref(one);
 		if (rc == 0) {
 			specs[n]->id[0] = '\0';
-			used[n++] = models[i];
+			used[n++] = models.models[i];
 			continue;
 		}
 		/* A bad workload or parameter is bad under every model;
 		 * a model that rejects the spec is left out unless asked
 		 * for by name. */
-		if (explicit || strncmp(e.field, "params", 6) == 0 ||
-		    strcmp(e.field, "workload") == 0 || e.field[0] == '\0') {
+		if (models.named || plan_error_is_workload(&e)) {
 			*err = e;
-			if (explicit && strncmp(e.field, "params", 6) != 0 &&
+			if (models.named && strncmp(e.field, "params", 6) != 0 &&
 			    strcmp(e.field, "workload") != 0) {
 				snprintf(err->message, sizeof(err->message),
-					 "%.32s: %.200s", models[i]->name,
+					 "%.32s: %.200s", models.models[i]->name,
 					 e.message);
 			}
 			rc = -EINVAL;
@@ -233,7 +197,7 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 	}
 
 out_free:
-	for (size_t i = 0; i < COMPARE_MAX_MODELS; i++)
+	for (size_t i = 0; i < PLAN_MODELS_MAX; i++)
 		free(specs[i]);
 	return rc;
 }

@@ -1,6 +1,9 @@
 /*
  * http: checks, routes and responses (see http.h).
  *
+ * Routes are a table (routes[]: method, path pattern, handler); every
+ * handler takes the id its pattern names, or ignores it.
+ *
  * A request's state (struct request) lives in MHD's req_cls from the first
  * call to the completed notification.  Each response is decorated in one
  * place, http_headers(), with the security headers; no CORS header is ever
@@ -24,12 +27,11 @@
 #include <unistd.h>
 
 #include "compare.h"
+#include "export.h"
 #include "files.h"
 #include "http.h"
-#include "render.h"
 #include "spec.h"
 #include "stream.h"
-#include "trace.h"
 #include "util.h"
 
 #define HTTP_BODY_DISCARD_MAX (1024 * 1024) /* then drop the connection */
@@ -359,10 +361,11 @@ out_size:
 /* ---- routes ------------------------------------------------------------- */
 
 static enum MHD_Result get_healthz(struct http *h, struct request *req,
-				   struct MHD_Connection *conn)
+				   struct MHD_Connection *conn, const char *id)
 {
 	struct runs_stats st;
 
+	(void)id;
 	runs_stats(h->runs, &st);
 	return reply_json(
 	    h, req, conn, MHD_HTTP_OK,
@@ -373,8 +376,10 @@ static enum MHD_Result get_healthz(struct http *h, struct request *req,
 }
 
 static enum MHD_Result get_workloads(struct http *h, struct request *req,
-				     struct MHD_Connection *conn)
+				     struct MHD_Connection *conn,
+				     const char *id)
 {
+	(void)id;
 	if (req->set_cookie)
 		return reply_json(h, req, conn, MHD_HTTP_OK,
 				  spec_catalog_json());
@@ -382,11 +387,12 @@ static enum MHD_Result get_workloads(struct http *h, struct request *req,
 }
 
 static enum MHD_Result get_runs(struct http *h, struct request *req,
-				struct MHD_Connection *conn)
+				struct MHD_Connection *conn, const char *id)
 {
 	uint64_t version = runs_version(h->runs);
 	enum MHD_Result ret;
 
+	(void)id;
 	if (req->set_cookie)
 		return reply_json(h, req, conn, MHD_HTTP_OK,
 				  runs_list(h->runs));
@@ -469,7 +475,7 @@ static enum MHD_Result spec_invalid(struct http *h, struct request *req,
 }
 
 static enum MHD_Result post_runs(struct http *h, struct request *req,
-				 struct MHD_Connection *conn)
+				 struct MHD_Connection *conn, const char *unused)
 {
 	char ids[1][STORE_ID_SIZE], location[64];
 	struct spec_error err = {0};
@@ -479,6 +485,7 @@ static enum MHD_Result post_runs(struct http *h, struct request *req,
 	json_t *body;
 	int rc;
 
+	(void)unused;
 	body = parse_body(req, &jerr);
 	if (!body)
 		return bad_json(h, req, conn, &jerr);
@@ -662,10 +669,8 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 {
 	char err[256], disposition[96];
 	struct MHD_Response *resp;
-	struct trace t;
-	json_t *json;
-	char *text = NULL;
-	size_t len = 0;
+	char *text;
+	size_t len;
 	int rc, width = ASCII_WIDTH_DEFAULT;
 
 	/* The query is checked before the run is looked up: a bad value
@@ -678,40 +683,19 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 		    ASCII_WIDTH_MIN, ASCII_WIDTH_MAX,
 		    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
 						"width"));
-	rc = runs_trace_json(h->runs, id, &json);
+	rc = export_render(h->runs, id, chrome, width, &text, &len, err,
+			   sizeof(err));
 	if (rc == -ENOENT)
 		return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
 				   "no run %s", id);
-	if (rc < 0)
+	if (rc == -EIO)
 		return reply_error(h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   NULL, "cannot read the trace of run %s", id);
-	trace_init(&t);
-	rc = trace_from_json(json, &t, err, sizeof(err));
-	json_decref(json);
-	if (rc < 0) {
-		trace_free(&t);
+	if (rc == -EBADMSG)
 		return reply_error(
 		    h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 		    "the trace of run %s is not readable: %s", id, err);
-	}
-	if (chrome) {
-		json_t *obj = render_chrome(&t);
-
-		text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-		len = text ? strlen(text) : 0;
-		json_decref(obj);
-	} else {
-		struct ascii_opts opts = {
-		    .width = width, .unicode = true, .summary = true};
-		FILE *f = open_memstream(&text, &len);
-
-		if (f) {
-			render_ascii(&t, &opts, f);
-			fclose(f);
-		}
-	}
-	trace_free(&t);
-	if (!text)
+	if (rc < 0)
 		return MHD_NO;
 	resp =
 	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
@@ -731,14 +715,28 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 	return queue(conn, MHD_HTTP_OK, resp);
 }
 
+static enum MHD_Result get_chrome(struct http *h, struct request *req,
+				  struct MHD_Connection *conn, const char *id)
+{
+	return get_export(h, req, conn, id, true);
+}
+
+static enum MHD_Result get_ascii(struct http *h, struct request *req,
+				 struct MHD_Connection *conn, const char *id)
+{
+	return get_export(h, req, conn, id, false);
+}
+
 static enum MHD_Result post_compares(struct http *h, struct request *req,
-				     struct MHD_Connection *conn)
+				     struct MHD_Connection *conn,
+				     const char *id)
 {
 	struct spec_error err = {0};
 	json_error_t jerr;
 	json_t *body, *out;
 	int rc;
 
+	(void)id;
 	body = parse_body(req, &jerr);
 	if (!body)
 		return bad_json(h, req, conn, &jerr);
@@ -766,67 +764,66 @@ static enum MHD_Result get_compare(struct http *h, struct request *req,
 	return reply_json(h, req, conn, MHD_HTTP_OK, c);
 }
 
-/* Splits "/api/runs/ID/events" after the prefix into id and rest. */
-static bool take_id(const char *path, char id[STORE_ID_SIZE], const char **rest)
-{
-	const char *slash = strchr(path, '/');
-	size_t n = slash ? (size_t)(slash - path) : strlen(path);
+/* A route: a method and a path pattern, whose "{id}" segment matches a
+ * run's or a compare's id (store_id_valid).  GET routes answer HEAD too.
+ * A path that matches a pattern under another method is a 405 whose Allow
+ * header lists the methods of every route with that pattern. */
+typedef enum MHD_Result (*route_fn)(struct http *h, struct request *req,
+				    struct MHD_Connection *conn,
+				    const char *id);
 
+struct route {
+	const char *method;
+	const char *pattern;
+	route_fn handler;
+};
+
+static const struct route routes[] = {
+	{"GET", "/healthz", get_healthz},
+	{"GET", "/api/workloads", get_workloads},
+	{"GET", "/api/runs", get_runs},
+	{"POST", "/api/runs", post_runs},
+	{"GET", "/api/runs/{id}", get_run},
+	{"DELETE", "/api/runs/{id}", delete_run},
+	{"GET", "/api/runs/{id}/events", get_events},
+	{"GET", "/api/runs/{id}/chrome", get_chrome},
+	{"GET", "/api/runs/{id}/ascii", get_ascii},
+	{"POST", "/api/compares", post_compares},
+	{"GET", "/api/compares/{id}", get_compare},
+};
+
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* Whether url matches pattern; the "{id}" segment's text goes to id. */
+static bool route_match(const char *pattern, const char *url,
+			char id[STORE_ID_SIZE])
+{
+	static const char hole[] = "{id}";
+	const char *at = strstr(pattern, hole);
+	size_t lead = at ? (size_t)(at - pattern) : strlen(pattern);
+	const char *rest, *slash;
+	size_t n;
+
+	if (!at)
+		return strcmp(pattern, url) == 0;
+	if (strncmp(pattern, url, lead) != 0)
+		return false;
+	rest = url + lead;
+	slash = strchr(rest, '/');
+	n = slash ? (size_t)(slash - rest) : strlen(rest);
 	if (n >= STORE_ID_SIZE)
 		return false;
-	memcpy(id, path, n);
+	memcpy(id, rest, n);
 	id[n] = '\0';
-	*rest = slash ? slash : "";
-	return store_id_valid(id);
+	return store_id_valid(id) &&
+	       strcmp(at + sizeof(hole) - 1, rest + n) == 0;
 }
 
-static enum MHD_Result route_api(struct http *h, struct request *req,
-				 struct MHD_Connection *conn, const char *url,
-				 const char *method)
+static bool method_is(const char *method, const char *route_method)
 {
-	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
-	bool post = strcmp(method, "POST") == 0;
-	bool del = strcmp(method, "DELETE") == 0;
-	char id[STORE_ID_SIZE];
-	const char *rest;
-
-	if (strcmp(url, "/api/workloads") == 0)
-		return get ? get_workloads(h, req, conn)
-			   : reply_method(h, req, conn, "GET, HEAD");
-	if (strcmp(url, "/api/runs") == 0) {
-		if (get)
-			return get_runs(h, req, conn);
-		return post ? post_runs(h, req, conn)
-			    : reply_method(h, req, conn, "GET, HEAD, POST");
-	}
-	if (strncmp(url, "/api/runs/", 10) == 0 &&
-	    take_id(url + 10, id, &rest)) {
-		if (rest[0] == '\0') {
-			if (get)
-				return get_run(h, req, conn, id);
-			return del ? delete_run(h, req, conn, id)
-				   : reply_method(h, req, conn,
-						  "GET, HEAD, DELETE");
-		}
-		if (strcmp(rest, "/events") == 0 ||
-		    strcmp(rest, "/chrome") == 0 ||
-		    strcmp(rest, "/ascii") == 0) {
-			if (!get)
-				return reply_method(h, req, conn, "GET, HEAD");
-			if (rest[1] == 'e')
-				return get_events(h, req, conn, id);
-			return get_export(h, req, conn, id, rest[1] == 'c');
-		}
-	}
-	if (strcmp(url, "/api/compares") == 0)
-		return post ? post_compares(h, req, conn)
-			    : reply_method(h, req, conn, "POST");
-	if (strncmp(url, "/api/compares/", 14) == 0 &&
-	    take_id(url + 14, id, &rest) && rest[0] == '\0')
-		return get ? get_compare(h, req, conn, id)
-			   : reply_method(h, req, conn, "GET, HEAD");
-	return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
-			   "no such resource: %.200s", url);
+	if (strcmp(route_method, "GET") == 0 && strcmp(method, "HEAD") == 0)
+		return true;
+	return strcmp(method, route_method) == 0;
 }
 
 static enum MHD_Result route(struct http *h, struct request *req,
@@ -834,14 +831,27 @@ static enum MHD_Result route(struct http *h, struct request *req,
 			     const char *method)
 {
 	bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	char id[STORE_ID_SIZE], allow[64] = "";
 	struct MHD_Response *resp;
 	int cacheable;
 
-	if (strcmp(url, "/healthz") == 0)
-		return get ? get_healthz(h, req, conn)
-			   : reply_method(h, req, conn, "GET, HEAD");
+	for (size_t i = 0; i < N_ROUTES; i++) {
+		const struct route *r = &routes[i];
+
+		if (!route_match(r->pattern, url, id))
+			continue;
+		if (method_is(method, r->method))
+			return r->handler(h, req, conn, id);
+		snprintf(allow + strlen(allow), sizeof(allow) - strlen(allow),
+			 "%s%s", allow[0] ? ", " : "",
+			 strcmp(r->method, "GET") == 0 ? "GET, HEAD"
+						       : r->method);
+	}
+	if (allow[0])
+		return reply_method(h, req, conn, allow);
 	if (strncmp(url, "/api/", 5) == 0 || strcmp(url, "/api") == 0)
-		return route_api(h, req, conn, url, method);
+		return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
+				   "no such resource: %.200s", url);
 	if (!get)
 		return reply_method(h, req, conn, "GET, HEAD");
 	resp = files_response(h->files, url, &cacheable);

@@ -1,6 +1,7 @@
 /*
  * http: the libmicrohttpd request handler: security checks, routing, the
- * JSON API of DESIGN.md section 4, and the headers every response carries.
+ * JSON API (docs/DESIGN.md section 5), and the headers every response
+ * carries.
  *
  * Checks run on the first call for a request, before its body is read and
  * before any route: the Host header (DNS rebinding: 403), the token when

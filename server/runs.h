@@ -15,6 +15,10 @@
  * Finished runs keep their stream in memory within a byte budget (least
  * recently used first out) and reload it from the events file on demand.
  *
+ * The module is three files (runs_priv.h): the table and the queue
+ * (runs.c), a run's log, its events file and stream (runs_log.c), and the
+ * store and the recovery at start (runs_store.c).
+ *
  * Locking: runs.lock protects the table, the queue and every run's mutable
  * fields; a run's append lock orders its events file and stream (line k of
  * the file is event k); order: runs.lock, then a run's append lock, then a

@@ -3,9 +3,10 @@
  * an orderly stop.
  *
  * The parts, each its own module: store (the data directory), runs (the
- * table, the queue, a run's way to its stored trace), runner (the thread
- * that executes runs as child processes), stream (live events and SSE
- * viewers), compare, files (web/) and http (checks, routes, headers).
+ * table, the queue, a run's log and its way to its stored trace), runner
+ * (the thread that executes runs as child processes), stream (live events
+ * and SSE viewers), compare, files (web/) and http (checks, routes,
+ * headers).
  *
  * libmicrohttpd runs a thread per connection (an SSE viewer sleeps in its
  * own thread, so a slow one holds up no one), with a connection timeout, a

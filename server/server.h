@@ -1,5 +1,6 @@
 /*
- * server: `overlap serve`, the HTTP API and the page (DESIGN.md section 4).
+ * server: `overlap serve`, the HTTP API and the page (docs/DESIGN.md
+ * section 1).
  */
 #ifndef OVERLAP_SERVER_H
 #define OVERLAP_SERVER_H

@@ -69,32 +69,6 @@ struct watchdog {
 	char message[256];
 };
 
-json_t *run_params_json(const struct param_set *set)
-{
-	json_t *obj = json_object();
-
-	for (size_t i = 0; i < set->count; i++) {
-		const struct param_value *v = &set->values[i];
-		json_t *val;
-
-		switch (v->def->type) {
-		case PARAM_INT:
-			val = json_integer(v->i);
-			break;
-		case PARAM_FLOAT:
-			val = json_real(v->f);
-			break;
-		default:
-			/* Durations keep the text the user gave ("1.5s"),
-			 * which is also what POST /api/runs takes back. */
-			val = json_string(v->text);
-			break;
-		}
-		json_object_set_new(obj, v->def->name, val);
-	}
-	return obj;
-}
-
 /* ---- watchdog ------------------------------------------------------------ */
 
 /* Set by run_request_cancel() (a signal handler, say; a lock-free atomic
@@ -421,8 +395,8 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	util_strlcpy(out->model, spec->model, sizeof(out->model));
 	json_decref(out->params);
 	json_decref(out->options);
-	out->params = run_params_json(&spec->params);
-	out->options = run_params_json(&spec->options);
+	out->params = spec_params_json(&spec->params);
+	out->options = spec_params_json(&spec->options);
 	out->status = RUN_RUNNING;
 	iso8601_now(out->started_at, sizeof(out->started_at));
 

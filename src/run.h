@@ -36,7 +36,4 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
  * cancelled at once. */
 void run_request_cancel(void);
 
-/* The trace's params/options objects for a spec (new reference). */
-json_t *run_params_json(const struct param_set *set);
-
 #endif

@@ -876,6 +876,32 @@ static json_t *set_json(const struct param_set *set)
 	return obj;
 }
 
+json_t *spec_params_json(const struct param_set *set)
+{
+	json_t *obj = json_object();
+
+	for (size_t i = 0; i < set->count; i++) {
+		const struct param_value *v = &set->values[i];
+		json_t *val;
+
+		switch (v->def->type) {
+		case PARAM_INT:
+			val = json_integer(v->i);
+			break;
+		case PARAM_FLOAT:
+			val = json_real(v->f);
+			break;
+		default:
+			/* Durations keep the text the user gave ("1.5s"),
+			 * which is also what POST /api/runs takes back. */
+			val = json_string(v->text);
+			break;
+		}
+		json_object_set_new(obj, v->def->name, val);
+	}
+	return obj;
+}
+
 json_t *spec_to_json(const struct spec *spec)
 {
 	json_t *obj = json_object();

@@ -113,6 +113,11 @@ int spec_from_json(const json_t *body, struct spec *spec,
 /* New reference: {workload, model, params, options} of a spec, values in
  * text form (what spec_from_json reads back). */
 json_t *spec_to_json(const struct spec *spec);
+/* New reference: the values of set as a trace's run.params and
+ * run.options hold them: integers and floats as JSON numbers, durations,
+ * choices and text as the text given ("1.5s"), which is also what
+ * spec_from_json reads back. */
+json_t *spec_params_json(const struct param_set *set);
 /* New reference: the catalog as GET /api/workloads serves it:
  * {workloads: [{name, help, params: [{name, type, unit, default, min, max,
  * choices, help}]}], models: [{name, help, options: [...]}]}. */

@@ -18,51 +18,12 @@
 
 #include "run.h"
 #include "spec.h"
+#include "support.h"
 #include "trace.h"
-
-struct kv {
-	const char *key;
-	const char *value;
-};
 
 #define KV_MAX 10
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static void run_case(const char *workload, const char *model,
-		     const struct kv *sets, struct trace *t)
-{
-	struct spec *spec = calloc(1, sizeof(*spec));
-	struct spec_error err = {0};
-	int rc;
-
-	assert_non_null(spec);
-	rc = spec_init(spec, workload, model, &err);
-	if (rc)
-		print_message("spec_init: %s: %s\n", err.field, err.message);
-	assert_int_equal(rc, 0);
-	for (; sets && sets->key; sets++) {
-		rc = spec_set(spec, sets->key, sets->value, &err);
-		if (rc)
-			print_message("%s=%s: %s\n", sets->key, sets->value,
-				      err.message);
-		assert_int_equal(rc, 0);
-	}
-	rc = spec_validate(spec, &err);
-	if (rc)
-		print_message("validate: %s: %s\n", err.field, err.message);
-	assert_int_equal(rc, 0);
-	trace_init(t);
-	rc = run_execute(spec, NULL, t, &err);
-	if (rc)
-		print_message("run: %s\n", err.message);
-	assert_int_equal(rc, 0);
-	if (t->status != RUN_DONE)
-		print_message("run status %s: %s\n",
-			      run_status_name((enum run_status)t->status),
-			      t->message);
-	free(spec);
-}
 
 static size_t lanes_of_kind(const struct trace *t, enum lane_kind kind,
 			    uint32_t *first)
@@ -99,43 +60,6 @@ static void assert_all_tasks(const struct trace *t, enum task_status st)
 	}
 }
 
-struct interval {
-	int64_t t0, t1;
-};
-
-static int cmp_edge(const void *a, const void *b)
-{
-	const int64_t *x = a, *y = b;
-
-	/* By time; at equal times an end (-1) before a start (+1). */
-	if (x[0] != y[0])
-		return x[0] < y[0] ? -1 : 1;
-	return (int)(x[1] - y[1]);
-}
-
-/* The most intervals open at one instant ([t0, t1), half open). */
-static size_t max_overlap(const struct interval *iv, size_t n)
-{
-	int64_t(*edges)[2] = calloc(2 * n + 1, sizeof(*edges));
-	size_t best = 0, open = 0;
-
-	assert_non_null(edges);
-	for (size_t i = 0; i < n; i++) {
-		edges[2 * i][0] = iv[i].t0;
-		edges[2 * i][1] = 1;
-		edges[2 * i + 1][0] = iv[i].t1;
-		edges[2 * i + 1][1] = -1;
-	}
-	qsort(edges, 2 * n, sizeof(*edges), cmp_edge);
-	for (size_t i = 0; i < 2 * n; i++) {
-		open += (size_t)edges[i][1];
-		if (edges[i][1] > 0 && open > best)
-			best = open;
-	}
-	free(edges);
-	return best;
-}
-
 /* The segments in state st (on lane, unless lane is UINT32_MAX). */
 static size_t segments_in(const struct trace *t, enum seg_state st,
 			  uint32_t lane, struct interval *out)
@@ -152,11 +76,6 @@ static size_t segments_in(const struct trace *t, enum seg_state st,
 		n++;
 	}
 	return n;
-}
-
-static const char *note_of(const struct trace *t, const struct trace_segment *s)
-{
-	return s->note < t->n_notes ? t->notes[s->note] : "";
 }
 
 /* ---- asyncio: many waits overlap on one lane ---------------------------- */
@@ -187,7 +106,7 @@ static void test_waits_overlap(void **state)
 	struct interval *iv = calloc(n + 1, sizeof(*iv));
 	uint32_t lane;
 
-	run_case("fetch", "asyncio", sets, &t);
+	run_into("fetch", "asyncio", sets, NULL, &t);
 	assert_int_equal(t.status, RUN_DONE);
 	lane = loop_lane(&t);
 	assert_int_equal(lanes_of_kind(&t, LANE_THREAD, NULL), 0);
@@ -236,7 +155,7 @@ static void test_cpu_blocks_loop(void **state)
 	int64_t len;
 
 	(void)state;
-	run_case("custom", "asyncio", sets, &t);
+	run_into("custom", "asyncio", sets, NULL, &t);
 	assert_int_equal(t.status, RUN_DONE);
 	assert_int_equal(t.n_tasks, 4);
 	assert_all_tasks(&t, TASK_OK);
@@ -294,7 +213,7 @@ static void test_cpu_serialised(void **state)
 	size_t n;
 
 	(void)state;
-	run_case("custom", "asyncio", sets, &t);
+	run_into("custom", "asyncio", sets, NULL, &t);
 	assert_int_equal(t.status, RUN_DONE);
 	assert_all_tasks(&t, TASK_OK);
 	lane = loop_lane(&t);
@@ -337,7 +256,7 @@ static void test_limit(void **state)
 	struct trace t;
 	uint32_t lane;
 
-	run_case("fetch", "asyncio", sets, &t);
+	run_into("fetch", "asyncio", sets, NULL, &t);
 	assert_int_equal(t.status, RUN_DONE);
 	assert_int_equal(t.n_tasks, N);
 	assert_all_tasks(&t, TASK_OK);
@@ -374,7 +293,7 @@ static void test_ten_thousand(void **state)
 	uint32_t lane;
 
 	(void)state;
-	run_case("fetch", "asyncio", sets, &t);
+	run_into("fetch", "asyncio", sets, NULL, &t);
 	assert_int_equal(t.status, RUN_DONE);
 	assert_int_equal(t.n_tasks, 10000);
 	assert_all_tasks(&t, TASK_OK);
@@ -409,7 +328,7 @@ static void test_collect(void **state)
 	struct trace t;
 	const json_t *checks, *order, *fin;
 
-	run_case("custom", "asyncio", sets, &t);
+	run_into("custom", "asyncio", sets, NULL, &t);
 	assert_int_equal(t.status, RUN_DONE);
 	assert_all_tasks(&t, TASK_OK);
 	assert_true(t.tasks[1].end_ns < t.tasks[2].end_ns);
@@ -450,7 +369,7 @@ static void test_time_limit(void **state)
 	uint32_t lane;
 
 	(void)state;
-	run_case("fetch", "asyncio", sets, &t);
+	run_into("fetch", "asyncio", sets, NULL, &t);
 	assert_int_not_equal(t.status, RUN_DONE);
 	assert_all_tasks(&t, TASK_CANCELLED);
 	lane = loop_lane(&t);
@@ -504,7 +423,7 @@ static void test_executor(void **state)
 	int64_t span0 = INT64_MAX, span1 = 0;
 	bool overlap = false;
 
-	run_case("custom", "asyncio-executor", sets, &t);
+	run_into("custom", "asyncio-executor", sets, NULL, &t);
 	assert_int_equal(t.status, RUN_DONE);
 	assert_int_equal(t.n_tasks, 3);
 	assert_all_tasks(&t, TASK_OK);
@@ -576,7 +495,7 @@ static void test_executor_step_after_reply(void **state)
 	size_t io_on_loop = 0, compute = 0;
 
 	(void)state;
-	run_case("custom", "asyncio-executor", sets, &t);
+	run_into("custom", "asyncio-executor", sets, NULL, &t);
 	assert_int_equal(t.status, RUN_DONE);
 	assert_all_tasks(&t, TASK_OK);
 	lane = loop_lane(&t);

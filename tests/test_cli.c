@@ -3,11 +3,12 @@
  *
  * Runs $OVERLAP_BIN (set by `make unit-test`) as a child with pipes for
  * its standard input, output and error, and checks the contract of
- * DESIGN.md section 4: bad usage exits 2 with exactly one line naming the
- * option; `workloads` lists the whole catalog; `run --format json` prints a
- * trace with every contract field; `run --spec - --format events` (what the
- * server starts) prints NDJSON from the run line to the summary line;
- * `compare` runs several models.  Runs use tens of milliseconds.
+ * docs/DESIGN.md sections 4 and 5: bad usage exits 2 with exactly one line
+ * naming the option; `workloads` lists the whole catalog; `run --format
+ * json` prints a trace with every contract field; `run --spec - --format
+ * events` (what the server starts) prints NDJSON from the run line to the
+ * summary line; `compare` runs several models.  Runs use tens of
+ * milliseconds.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -20,109 +20,16 @@
 
 #include "run.h"
 #include "spec.h"
+#include "support.h"
 #include "trace.h"
-
-struct kv {
-	const char *key;
-	const char *value;
-};
 
 #define KV_MAX 8
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static struct trace *run_case(const char *workload, const char *model,
-			      const struct kv *sets)
-{
-	struct spec *spec = calloc(1, sizeof(*spec));
-	struct trace *t = calloc(1, sizeof(*t));
-	struct spec_error err = {0};
-	int rc;
-
-	assert_non_null(spec);
-	assert_non_null(t);
-	rc = spec_init(spec, workload, model, &err);
-	if (rc)
-		print_message("spec_init: %s\n", err.message);
-	assert_int_equal(rc, 0);
-	for (; sets && sets->key; sets++) {
-		rc = spec_set(spec, sets->key, sets->value, &err);
-		if (rc)
-			print_message("%s=%s: %s\n", sets->key, sets->value,
-				      err.message);
-		assert_int_equal(rc, 0);
-	}
-	rc = spec_validate(spec, &err);
-	if (rc)
-		print_message("validate: %s\n", err.message);
-	assert_int_equal(rc, 0);
-	trace_init(t);
-	rc = run_execute(spec, NULL, t, &err);
-	if (rc)
-		print_message("run: %s\n", err.message);
-	assert_int_equal(rc, 0);
-	free(spec);
-	return t;
-}
-
-static void free_trace(struct trace *t)
-{
-	trace_free(t);
-	free(t);
-}
-
-static void assert_done(const struct trace *t)
-{
-	if (t->status != RUN_DONE)
-		print_message("status %s: %s\n",
-			      run_status_name((enum run_status)t->status),
-			      t->message);
-	assert_int_equal(t->status, RUN_DONE);
-	for (size_t i = 0; i < t->n_tasks; i++)
-		assert_int_equal(t->tasks[i].status, TASK_OK);
-}
-
 static bool is_wait(uint8_t state)
 {
 	return state == ST_SLEEP || state == ST_IO;
-}
-
-struct interval {
-	int64_t t0, t1;
-};
-
-static int cmp_edge(const void *a, const void *b)
-{
-	const int64_t *x = a, *y = b;
-
-	/* By time; at equal times an end (-1) before a start (+1). */
-	if (x[0] != y[0])
-		return x[0] < y[0] ? -1 : 1;
-	return (int)(x[1] - y[1]);
-}
-
-/* The most intervals open at one instant ([t0, t1), half open). */
-static size_t max_overlap(const struct interval *iv, size_t n)
-{
-	int64_t(*edges)[2] = calloc(2 * n + 1, sizeof(*edges));
-	size_t best = 0, open = 0;
-
-	assert_non_null(edges);
-	for (size_t i = 0; i < n; i++) {
-		edges[2 * i][0] = iv[i].t0;
-		edges[2 * i][1] = 1;
-		edges[2 * i + 1][0] = iv[i].t1;
-		edges[2 * i + 1][1] = -1;
-	}
-	qsort(edges, 2 * n, sizeof(*edges), cmp_edge);
-	for (size_t i = 0; i < 2 * n; i++) {
-		if (edges[i][1] > 0 && ++open > best)
-			best = open;
-		else if (edges[i][1] < 0)
-			open--;
-	}
-	free(edges);
-	return best;
 }
 
 /* Segments in state (or, with state < 0, waits), of one task (or all with
@@ -144,13 +51,6 @@ static struct interval *segments_of(const struct trace *t, int state,
 		iv[(*n)++] = (struct interval){s->t0_ns, s->t1_ns};
 	}
 	return iv;
-}
-
-static size_t count_state(const struct trace *t, enum seg_state st)
-{
-	size_t n;
-	free(segments_of(t, st, -1, &n));
-	return n;
 }
 
 /* Every task's segments lie inside its [start, end], on its own lane
@@ -265,8 +165,8 @@ static void test_sequential_one_after_another(void **state)
 					    t->tasks[k - 1].end_ns);
 		}
 		assert_int_equal(peak_inflight(t), 1);
-		assert_int_equal(count_state(t, ST_QUEUED), 0);
-		assert_int_equal(count_state(t, ST_GIL_WAIT), 0);
+		assert_int_equal(count_segments(t, -1, ST_QUEUED, NULL), 0);
+		assert_int_equal(count_segments(t, -1, ST_GIL_WAIT, NULL), 0);
 		free_trace(t);
 	}
 }
@@ -433,10 +333,10 @@ static void test_gil_on_serialises(void **state)
 		free(compute);
 		/* The others waited for the GIL, and were switched to:
 		 * every task computed in more than one piece or waited. */
-		assert_true(count_state(t, ST_GIL_WAIT) >= 1);
+		assert_true(count_segments(t, -1, ST_GIL_WAIT, NULL) >= 1);
 		/* Forced switches happened: some task's computation was cut
 		 * into pieces (each 10 ms or more, several intervals). */
-		assert_true(count_state(t, ST_COMPUTE) > t->n_tasks);
+		assert_true(count_segments(t, -1, ST_COMPUTE, NULL) > t->n_tasks);
 		for (size_t k = 0; k < t->n_tasks; k++) {
 			size_t pieces, waits;
 
@@ -466,7 +366,7 @@ static void test_gil_off_parallel(void **state)
 	t = run_case("crunch", "threads", sets);
 	assert_done(t);
 	assert_tasks_consistent(t);
-	assert_int_equal(count_state(t, ST_GIL_WAIT), 0);
+	assert_int_equal(count_segments(t, -1, ST_GIL_WAIT, NULL), 0);
 	assert_true(any_overlap_between(t, ST_COMPUTE, 0, 1));
 	free_trace(t);
 }

@@ -22,87 +22,19 @@
 
 #include "run.h"
 #include "spec.h"
+#include "support.h"
 #include "trace.h"
-
-struct kv {
-	const char *key;
-	const char *value;
-};
 
 /* ---- helpers ------------------------------------------------------------ */
 
 static struct trace *run_program(const char *model, const char *program,
 				 const char *workers)
 {
-	struct spec *spec = calloc(1, sizeof(*spec));
-	struct trace *t = calloc(1, sizeof(*t));
-	struct spec_error err = {0};
-	int rc;
+	const struct kv sets[] = {{"program", program},
+				  {workers ? "workers" : NULL, workers},
+				  {NULL, NULL}};
 
-	assert_non_null(spec);
-	assert_non_null(t);
-	assert_int_equal(spec_init(spec, "custom", model, &err), 0);
-	rc = spec_set(spec, "program", program, &err);
-	if (rc)
-		print_message("program: column %d: %s\n", err.column,
-			      err.message);
-	assert_int_equal(rc, 0);
-	if (workers)
-		assert_int_equal(spec_set(spec, "workers", workers, &err), 0);
-	rc = spec_validate(spec, &err);
-	if (rc)
-		print_message("validate: %s\n", err.message);
-	assert_int_equal(rc, 0);
-	trace_init(t);
-	rc = run_execute(spec, NULL, t, &err);
-	if (rc)
-		print_message("run: %s\n", err.message);
-	assert_int_equal(rc, 0);
-	free(spec);
-	return t;
-}
-
-static void free_trace(struct trace *t)
-{
-	trace_free(t);
-	free(t);
-}
-
-static void assert_status(const struct trace *t, enum run_status want)
-{
-	if (t->status != want)
-		print_message("status %s (wanted %s): %s\n",
-			      run_status_name((enum run_status)t->status),
-			      run_status_name(want), t->message);
-	assert_int_equal(t->status, want);
-}
-
-static void assert_done(const struct trace *t)
-{
-	assert_status(t, RUN_DONE);
-	for (size_t i = 0; i < t->n_tasks; i++)
-		assert_int_equal(t->tasks[i].status, TASK_OK);
-}
-
-static const char *note_of(const struct trace *t,
-			   const struct trace_segment *s)
-{
-	return s->note < t->n_notes ? t->notes[s->note] : "";
-}
-
-static size_t count_segments(const struct trace *t, long task,
-			     enum seg_state st, const char *note)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < t->n_segments; i++) {
-		const struct trace_segment *s = &t->segments[i];
-
-		if (s->state == st && (task < 0 || s->task == (uint32_t)task) &&
-		    (!note || strcmp(note_of(t, s), note) == 0))
-			n++;
-	}
-	return n;
+	return run_case("custom", model, sets);
 }
 
 /* The k-th (0-based) segment in state st of task, in time order; fails
@@ -122,42 +54,14 @@ static const struct trace_segment *nth_segment(const struct trace *t,
 	return NULL;
 }
 
-struct interval {
-	int64_t t0, t1;
-};
-
-static int cmp_edge(const void *a, const void *b)
-{
-	const int64_t *x = a, *y = b;
-
-	if (x[0] != y[0])
-		return x[0] < y[0] ? -1 : 1;
-	return (int)(x[1] - y[1]); /* an end before a start */
-}
-
 /* The most segments in state st open at one instant. */
-static size_t max_overlap(const struct trace *t, enum seg_state st)
+static size_t max_overlap_of(const struct trace *t, enum seg_state st)
 {
-	int64_t(*edges)[2] = calloc(2 * t->n_segments + 1, sizeof(*edges));
-	size_t n = 0, best = 0, open = 0;
+	size_t n, best;
+	struct interval *iv = intervals_of(t, st, -1, &n);
 
-	assert_non_null(edges);
-	for (size_t i = 0; i < t->n_segments; i++) {
-		if (t->segments[i].state != st)
-			continue;
-		edges[n][0] = t->segments[i].t0_ns;
-		edges[n++][1] = 1;
-		edges[n][0] = t->segments[i].t1_ns;
-		edges[n++][1] = -1;
-	}
-	qsort(edges, n, sizeof(*edges), cmp_edge);
-	for (size_t i = 0; i < n; i++) {
-		if (edges[i][1] > 0 && ++open > best)
-			best = open;
-		else if (edges[i][1] < 0)
-			open--;
-	}
-	free(edges);
+	best = max_overlap(iv, n);
+	free(iv);
 	return best;
 }
 
@@ -191,7 +95,7 @@ static void test_lock_excludes(void **state)
 		print_message("lock under %s\n", models[m].name);
 		assert_done(t);
 		assert_int_equal(count_segments(t, -1, ST_SLEEP, NULL), 3);
-		assert_int_equal(max_overlap(t, ST_SLEEP), 1);
+		assert_int_equal(max_overlap_of(t, ST_SLEEP), 1);
 		if (models[m].concurrent)
 			assert_true(count_segments(t, -1, ST_LOCK_WAIT, "m") >=
 				    2);
@@ -210,9 +114,9 @@ static void test_semaphore_bounds(void **state)
 
 		print_message("semaphore under %s\n", models[m].name);
 		assert_done(t);
-		assert_true(max_overlap(t, ST_SLEEP) <= 2);
+		assert_true(max_overlap_of(t, ST_SLEEP) <= 2);
 		if (models[m].concurrent) {
-			assert_int_equal(max_overlap(t, ST_SLEEP), 2);
+			assert_int_equal(max_overlap_of(t, ST_SLEEP), 2);
 			assert_true(count_segments(t, -1, ST_SEM_WAIT, "db") >=
 				    3);
 		}

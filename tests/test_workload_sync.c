@@ -26,73 +26,13 @@
 #include "program.h"
 #include "run.h"
 #include "spec.h"
+#include "support.h"
 #include "trace.h"
 #include "workload.h"
-
-struct kv {
-	const char *key;
-	const char *value;
-};
 
 #define KV_MAX 10
 
 /* ---- helpers ------------------------------------------------------------ */
-
-static struct trace *run_case(const char *workload, const char *model,
-			      const struct kv *sets)
-{
-	struct spec *spec = calloc(1, sizeof(*spec));
-	struct trace *t = calloc(1, sizeof(*t));
-	struct spec_error err = {0};
-	int rc;
-
-	assert_non_null(spec);
-	assert_non_null(t);
-	rc = spec_init(spec, workload, model, &err);
-	if (rc)
-		print_message("spec_init: %s\n", err.message);
-	assert_int_equal(rc, 0);
-	for (; sets && sets->key; sets++) {
-		rc = spec_set(spec, sets->key, sets->value, &err);
-		if (rc)
-			print_message("%s=%s: %s\n", sets->key, sets->value,
-				      err.message);
-		assert_int_equal(rc, 0);
-	}
-	rc = spec_validate(spec, &err);
-	if (rc)
-		print_message("validate: %s\n", err.message);
-	assert_int_equal(rc, 0);
-	trace_init(t);
-	rc = run_execute(spec, NULL, t, &err);
-	if (rc)
-		print_message("run: %s\n", err.message);
-	assert_int_equal(rc, 0);
-	free(spec);
-	return t;
-}
-
-static void free_trace(struct trace *t)
-{
-	trace_free(t);
-	free(t);
-}
-
-static void assert_status(const struct trace *t, enum run_status want)
-{
-	if (t->status != want)
-		print_message("status %s (wanted %s): %s\n",
-			      run_status_name((enum run_status)t->status),
-			      run_status_name(want), t->message);
-	assert_int_equal(t->status, want);
-}
-
-static void assert_done(const struct trace *t)
-{
-	assert_status(t, RUN_DONE);
-	for (size_t i = 0; i < t->n_tasks; i++)
-		assert_int_equal(t->tasks[i].status, TASK_OK);
-}
 
 static int64_t check(const struct trace *t, const char *name)
 {
@@ -102,75 +42,6 @@ static int64_t check(const struct trace *t, const char *name)
 	if (!json_is_integer(v))
 		fail_msg("summary.checks.%s missing", name);
 	return json_integer_value(v);
-}
-
-static const char *note_of(const struct trace *t,
-			   const struct trace_segment *s)
-{
-	return s->note < t->n_notes ? t->notes[s->note] : "";
-}
-
-/* Segments in state, with note (NULL: any). */
-static size_t count_segments(const struct trace *t, enum seg_state st,
-			     const char *note)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < t->n_segments; i++)
-		if (t->segments[i].state == st &&
-		    (!note || strcmp(note_of(t, &t->segments[i]), note) == 0))
-			n++;
-	return n;
-}
-
-struct interval {
-	int64_t t0, t1;
-};
-
-static int cmp_edge(const void *a, const void *b)
-{
-	const int64_t *x = a, *y = b;
-
-	if (x[0] != y[0])
-		return x[0] < y[0] ? -1 : 1;
-	return (int)(x[1] - y[1]); /* an end before a start */
-}
-
-static size_t max_overlap(const struct interval *iv, size_t n)
-{
-	int64_t(*edges)[2] = calloc(2 * n + 1, sizeof(*edges));
-	size_t best = 0, open = 0;
-
-	assert_non_null(edges);
-	for (size_t i = 0; i < n; i++) {
-		edges[2 * i][0] = iv[i].t0;
-		edges[2 * i][1] = 1;
-		edges[2 * i + 1][0] = iv[i].t1;
-		edges[2 * i + 1][1] = -1;
-	}
-	qsort(edges, 2 * n, sizeof(*edges), cmp_edge);
-	for (size_t i = 0; i < 2 * n; i++) {
-		if (edges[i][1] > 0 && ++open > best)
-			best = open;
-		else if (edges[i][1] < 0)
-			open--;
-	}
-	free(edges);
-	return best;
-}
-
-static struct interval *intervals(const struct trace *t, enum seg_state st,
-				  size_t *n)
-{
-	struct interval *iv = calloc(t->n_segments + 1, sizeof(*iv));
-
-	assert_non_null(iv);
-	*n = 0;
-	for (size_t i = 0; i < t->n_segments; i++)
-		if (t->segments[i].state == st)
-			iv[(*n)++] = (struct interval){t->segments[i].t0_ns,
-						       t->segments[i].t1_ns};
-	return iv;
 }
 
 /* ---- counter ------------------------------------------------------------ */
@@ -304,12 +175,12 @@ static void test_counter(void **state)
 			assert_true(lost > 0);
 		else
 			assert_int_equal(lost, 0);
-		assert_true(count_segments(t, ST_COMPUTE, "counter") > 0);
+		assert_true(count_segments(t, -1, ST_COMPUTE, "counter") > 0);
 		if (cc->must_see == ST_LOCK_WAIT)
-			assert_true(count_segments(t, ST_LOCK_WAIT, "counter") >
+			assert_true(count_segments(t, -1, ST_LOCK_WAIT, "counter") >
 				    0);
 		else if (cc->must_see != ST__COUNT)
-			assert_true(count_segments(t, cc->must_see, NULL) > 0);
+			assert_true(count_segments(t, -1, cc->must_see, NULL) > 0);
 		/* Only the loop explains why it is exact, in the checks and
 		 * at the end of the diagnosis. */
 		bool explained = strcmp(cc->model, "asyncio") == 0 &&
@@ -397,11 +268,11 @@ static void test_pipeline(void **state)
 		/* Consumers that run beside the producers wait on the queue
 		 * at least at the start, and say which queue. */
 		if (strcmp(pc->model, "sequential") != 0)
-			assert_true(count_segments(t, ST_QUEUE_WAIT,
+			assert_true(count_segments(t, -1, ST_QUEUE_WAIT,
 						   three ? "results"
 							 : "items") > 0);
 		else
-			assert_int_equal(count_segments(t, ST_QUEUE_WAIT, NULL),
+			assert_int_equal(count_segments(t, -1, ST_QUEUE_WAIT, NULL),
 					 0);
 		/* Queue depth over time, never above the room there is. */
 		for (size_t i = 0; i < t->n_samples; i++) {
@@ -440,6 +311,7 @@ static void test_pipeline_sequential_deadlock(void **state)
 	(void)state;
 	t = run_case("pipeline", "sequential", sets);
 	assert_status(t, RUN_DEADLOCK);
+	assert_recorded(t);
 	assert_non_null(strstr(t->message, "producer 1 waits for queue "
 					   "'items' (full"));
 	assert_non_null(strstr(t->message, "nobody can get"));
@@ -549,7 +421,7 @@ static void test_scraper(void **state)
 		for (size_t k = 0; k < t->n_tasks; k++)
 			assert_true(t->tasks[k].status == TASK_OK ||
 				    t->tasks[k].status == TASK_ERROR);
-		io = intervals(t, ST_IO, &n_io);
+		io = intervals_of(t, ST_IO, -1, &n_io);
 		assert_int_equal(n_io, want.succeeded + want.failed +
 					       want.retries);
 		assert_true(max_overlap(io, n_io) <= 3);
@@ -557,13 +429,13 @@ static void test_scraper(void **state)
 		for (size_t i = 1; i < n_io; i++)
 			assert_true(io[i].t0 - io[i - 1].t0 >= interval_ns);
 		free(io);
-		assert_int_equal(count_segments(t, ST_BACKOFF, NULL),
+		assert_int_equal(count_segments(t, -1, ST_BACKOFF, NULL),
 				 want.retries);
-		assert_true(count_segments(t, ST_RATE_WAIT, "rate") > 0);
+		assert_true(count_segments(t, -1, ST_RATE_WAIT, "rate") > 0);
 		if (strcmp(model, "sequential") != 0 &&
 		    strcmp(model, "thread-pool") != 0 &&
 		    strcmp(model, "process-pool") != 0)
-			assert_true(count_segments(t, ST_SEM_WAIT, "slots") >
+			assert_true(count_segments(t, -1, ST_SEM_WAIT, "slots") >
 				    0);
 		free_trace(t);
 	}
@@ -588,7 +460,7 @@ static void test_scraper_timeout(void **state)
 	for (size_t m = 0; m < 2; m++) {
 		struct trace *t = run_case("scraper", models[m], sets);
 		size_t n_io;
-		struct interval *io = intervals(t, ST_IO, &n_io);
+		struct interval *io = intervals_of(t, ST_IO, -1, &n_io);
 
 		print_message("scraper timeout under %s\n", models[m]);
 		assert_status(t, RUN_DONE);
@@ -650,7 +522,7 @@ static void test_files(void **state)
 			assert_done(t);
 			assert_int_equal(check(t, "files"), 3);
 			assert_int_equal(check(t, "bytes"), 3 * 262144);
-			assert_int_equal(count_segments(t, ST_IO, "data"), 3);
+			assert_int_equal(count_segments(t, -1, ST_IO, "data"), 3);
 			/* Nothing left behind in the temporary directory. */
 			assert_int_equal(dir_entries(dir), 0);
 			free_trace(t);

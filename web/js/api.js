@@ -1,8 +1,8 @@
 /*
- * api: the HTTP API (DESIGN.md section 4) as functions.  Every call returns
- * the parsed JSON body or throws an ApiError that carries the status and the
- * server's {error, field}, so the form can put the message next to the field
- * it names.  Requests that change state send JSON, as the server requires.
+ * api: the HTTP API (docs/DESIGN.md section 5) as functions.  Every call
+ * returns the parsed JSON body or throws an ApiError that carries the status
+ * and the server's {error, field}, so the form can put the message next to
+ * the field it names.  Requests that change state send JSON, as the server requires.
  */
 
 export class ApiError extends Error {

@@ -1,9 +1,10 @@
 /*
- * lessons: the textbook lessons (DESIGN.md section 1) as ready-made runs.
- * Each is a spec for the form, whether it runs one model or compares them
- * all, and one or two sentences saying what to look for.  Pressing a lesson
- * fills in the form and starts it, so every value stays visible and can be
- * changed for the next run; the sentence stays above the run's timeline.
+ * lessons: the textbook lessons (docs/DESIGN.md section 5) as ready-made
+ * runs.  Each is a spec for the form, whether it runs one model or
+ * compares them all, and one or two sentences saying what to look for.
+ * Pressing a lesson fills in the form and starts it, so every value stays
+ * visible and can be changed for the next run; the sentence stays above
+ * the run's timeline.
  *
  * Which run or compare came from which lesson is remembered for the tab
  * (sessionStorage), so a reload keeps the sentence; a shared address shows
