@@ -60,9 +60,8 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max)
 	return (ssize_t)n;
 }
 
-int export_response(struct runs *runs, const char *id, bool chrome,
-		    int width, struct MHD_Response **resp, char *err,
-		    size_t err_size)
+int export_response(struct runs *runs, const char *id, bool chrome, int width,
+		    struct MHD_Response **resp, char *err, size_t err_size)
 {
 	struct export_job *j;
 	json_t *json;
@@ -105,8 +104,9 @@ int export_response(struct runs *runs, const char *id, bool chrome,
 		j->text = j->ascii;
 		j->len = len;
 	}
-	*resp = MHD_create_response_from_callback(
-	    MHD_SIZE_UNKNOWN, EXPORT_BLOCK_BYTES, export_read, j, export_free);
+	*resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+						  EXPORT_BLOCK_BYTES,
+						  export_read, j, export_free);
 	if (!*resp)
 		goto out_nomem;
 	return 0;

@@ -26,8 +26,7 @@
  * sets *resp (the caller queues and destroys it; the response owns what
  * it sends); -ENOENT (no such run), -EIO (its trace cannot be read),
  * -EBADMSG (its trace is not a trace: why in err), or -ENOMEM. */
-int export_response(struct runs *runs, const char *id, bool chrome,
-		    int width, struct MHD_Response **resp, char *err,
-		    size_t err_size);
+int export_response(struct runs *runs, const char *id, bool chrome, int width,
+		    struct MHD_Response **resp, char *err, size_t err_size);
 
 #endif

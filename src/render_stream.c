@@ -20,8 +20,8 @@
 
 /* ---- the driver ------------------------------------------------------- */
 
-struct render_stream *render_stream_new(const struct trace *t,
-					unsigned indent, bool ascii)
+struct render_stream *render_stream_new(const struct trace *t, unsigned indent,
+					bool ascii)
 {
 	struct render_stream *s = calloc(1, sizeof(*s));
 
@@ -42,8 +42,7 @@ void render_stream_free(struct render_stream *s)
 	free(s);
 }
 
-int render_stream_next(struct render_stream *s, const char **text,
-		       size_t *len)
+int render_stream_next(struct render_stream *s, const char **text, size_t *len)
 {
 	size_t have;
 
@@ -72,7 +71,7 @@ int render_stream_write(struct render_stream *s, FILE *f)
 /* ---- the trace, format version 1 --------------------------------------- */
 
 enum json_phase {
-	JP_HEAD,     /* format, version, run, "lanes": [ */
+	JP_HEAD, /* format, version, run, "lanes": [ */
 	JP_LANES,
 	JP_TASKS,
 	JP_SEGMENTS,
@@ -89,8 +88,7 @@ static void time_or_null(struct jsonw *w, const char *key, int64_t ns)
 		jsonw_int(w, ns);
 }
 
-static void object_or_empty(struct jsonw *w, const char *key,
-			    const json_t *obj)
+static void object_or_empty(struct jsonw *w, const char *key, const json_t *obj)
 {
 	jsonw_key(w, key);
 	if (obj) {
@@ -181,8 +179,7 @@ static void json_task(struct jsonw *w, const struct trace *t,
 	if (k->status == TASK_PENDING)
 		jsonw_null(w);
 	else
-		jsonw_string(w,
-			     task_status_name((enum task_status)k->status));
+		jsonw_string(w, task_status_name((enum task_status)k->status));
 	jsonw_key(w, "note");
 	jsonw_string(w, trace_task_note(t, k));
 	jsonw_end_object(w);
@@ -211,8 +208,7 @@ static void json_sample(struct jsonw *w, const struct trace_sample *m)
 {
 	jsonw_begin_object(w);
 	jsonw_key(w, "name");
-	jsonw_string(w,
-		     trace_counter_name((enum trace_counter)m->counter));
+	jsonw_string(w, trace_counter_name((enum trace_counter)m->counter));
 	jsonw_key(w, "t_ns");
 	jsonw_int(w, m->t_ns);
 	jsonw_key(w, "value");
@@ -271,9 +267,9 @@ static void json_summary(struct jsonw *w, const struct trace *t)
 			jsonw_int(w, t->lanes[l].busy_ns);
 			jsonw_key(w, "util");
 			jsonw_real(w, m->wall_ns > 0
-					  ? (double)t->lanes[l].busy_ns /
-						(double)m->wall_ns
-					  : 0.0);
+					      ? (double)t->lanes[l].busy_ns /
+							(double)m->wall_ns
+					      : 0.0);
 			jsonw_end_object(w);
 		}
 		jsonw_end_array(w);
@@ -336,8 +332,8 @@ static void json_step(struct render_stream *s)
 	s->i = 0;
 }
 
-struct render_stream *render_stream_json(const struct trace *t,
-					 unsigned indent, bool ascii)
+struct render_stream *render_stream_json(const struct trace *t, unsigned indent,
+					 bool ascii)
 {
 	struct render_stream *s = render_stream_new(t, indent, ascii);
 

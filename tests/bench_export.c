@@ -64,8 +64,8 @@ static int run_format(const char *bin, const char *format, struct result *r)
 	}
 	unlink(out);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "bench_export: --format %s exited %d\n",
-			format, status);
+		fprintf(stderr, "bench_export: --format %s exited %d\n", format,
+			status);
 		return -1;
 	}
 	return 0;
