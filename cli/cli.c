@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "plan.h"
+#include "render.h"
 #include "util.h"
 
 const char *cli_cmd_name = "overlap";
@@ -319,16 +321,46 @@ bool cli_ascii_unicode(const struct run_args *a)
 	return false;
 }
 
+/* The file --out names, and the temporary file beside it that is written
+ * first and renamed over it once whole: a reader of the file (a script,
+ * the server) never sees half an output, and a failed run leaves the old
+ * file as it was.  One output a process. */
+static char out_path[4096];
+static char out_tmp[4096 + 16];
+
 FILE *cli_open_out(const struct run_args *a)
 {
+	mode_t mask;
 	FILE *f;
+	int fd;
 
 	if (!a->out || strcmp(a->out, "-") == 0)
 		return stdout;
-	f = fopen(a->out, "w");
-	if (!f)
+	if (snprintf(out_path, sizeof(out_path), "%s", a->out) >=
+	    (int)sizeof(out_path)) {
+		cli_usage_error("--out: the path is longer than %zu bytes",
+				sizeof(out_path) - 1);
+		return NULL;
+	}
+	snprintf(out_tmp, sizeof(out_tmp), "%s.tmp-XXXXXX", a->out);
+	fd = mkstemp(out_tmp);
+	if (fd < 0) {
 		cli_usage_error("--out: cannot write '%s': %s", a->out,
 				strerror(errno));
+		return NULL;
+	}
+	/* The permissions fopen() would have given, not mkstemp's 0600. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	f = fdopen(fd, "w");
+	if (!f) {
+		cli_usage_error("--out: cannot write '%s': %s", a->out,
+				strerror(errno));
+		close(fd);
+		unlink(out_tmp);
+		return NULL;
+	}
 	return f;
 }
 
@@ -338,11 +370,36 @@ int cli_close_out(FILE *f)
 
 	if (fflush(f) != 0)
 		rc = -EIO;
+	if (f != stdout && fsync(fileno(f)) != 0)
+		rc = -EIO;
 	if (f != stdout && fclose(f) != 0)
 		rc = -EIO;
-	if (rc)
+	if (f != stdout && rc == 0 && rename(out_tmp, out_path) != 0)
+		rc = -EIO;
+	if (rc) {
 		fprintf(stderr, "%s: writing the output failed: %s\n",
 			cli_cmd_name, strerror(errno));
+		if (f != stdout)
+			unlink(out_tmp);
+	}
+	return rc;
+}
+
+void cli_discard_out(FILE *f)
+{
+	if (f == stdout)
+		return;
+	fclose(f);
+	unlink(out_tmp);
+}
+
+int cli_print_stream(FILE *f, struct render_stream *s)
+{
+	int rc = s ? render_stream_write(s, f) : -ENOMEM;
+
+	if (rc == 0 && fputc('\n', f) == EOF)
+		rc = -EIO;
+	render_stream_free(s);
 	return rc;
 }
 

@@ -117,11 +117,19 @@ int cli_ascii_width(const struct run_args *a, FILE *out);
 /* Box-drawing glyphs only where the locale says UTF-8 and not --plain. */
 bool cli_ascii_unicode(const struct run_args *a);
 
-/* --out, or standard output; NULL (printed) when it cannot be opened. */
+/* --out, or standard output; NULL (printed) when it cannot be opened.
+ * --out is written through a temporary file beside it ("FILE.tmp-XXXXXX")
+ * that cli_close_out() renames over FILE once it is whole. */
 FILE *cli_open_out(const struct run_args *a);
-/* Flushes and closes (standard output is only flushed).  0 or -EIO
- * (printed). */
+/* Flushes and closes (standard output is only flushed), and puts the
+ * file in place.  0 or -EIO (printed; the temporary file is removed). */
 int cli_close_out(FILE *f);
+/* Closes without putting anything in place (an output never written). */
+void cli_discard_out(FILE *f);
+/* Writes a streamed export (render.h) and a newline, and frees it.  0,
+ * -ENOMEM (s NULL) or -EIO. */
+struct render_stream;
+int cli_print_stream(FILE *f, struct render_stream *s);
 /* Prints obj indented and steals it.  0, -ENOMEM (obj NULL) or -EIO. */
 int cli_print_json(FILE *f, json_t *obj);
 

@@ -249,6 +249,7 @@ int cmd_run(int argc, char **argv)
 		if (events_start(&writer, out) < 0) {
 			fprintf(stderr, "%s: cannot start a thread\n",
 				cli_cmd_name);
+			cli_discard_out(out);
 			rc = EXIT_RUN_FAILED;
 			goto out_free_trace;
 		}
@@ -277,11 +278,13 @@ int cmd_run(int argc, char **argv)
 		break;
 	case FMT_JSON:
 		if (rc == 0)
-			cli_print_json(out, trace_to_json(&trace));
+			cli_print_stream(out,
+					 render_stream_json(&trace, 2, true));
 		break;
 	case FMT_CHROME:
 		if (rc == 0)
-			cli_print_json(out, render_chrome(&trace));
+			cli_print_stream(out,
+					 render_stream_chrome(&trace, 2, true));
 		break;
 	case FMT_ASCII:
 		if (rc == 0) {

@@ -758,8 +758,6 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 {
 	char err[256], disposition[96];
 	struct MHD_Response *resp;
-	char *text;
-	size_t len;
 	int rc, width = ASCII_WIDTH_DEFAULT;
 
 	/* The query is checked before the run is looked up: a bad value
@@ -772,8 +770,8 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 		    ASCII_WIDTH_MIN, ASCII_WIDTH_MAX,
 		    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
 						"width"));
-	rc = export_render(h->runs, id, chrome, width, &text, &len, err,
-			   sizeof(err));
+	rc = export_response(h->runs, id, chrome, width, &resp, err,
+			     sizeof(err));
 	if (rc == -ENOENT)
 		return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
 				   "no run %s", id);
@@ -786,12 +784,6 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 		    "the trace of run %s is not readable: %s", id, err);
 	if (rc < 0)
 		return MHD_NO;
-	resp =
-	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
 	http_headers(resp,
 		     chrome ? "application/json" : "text/plain; charset=utf-8",
 		     "no-store");

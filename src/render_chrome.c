@@ -452,6 +452,11 @@ static void stream_complete(struct jsonw *w, const struct trace *t,
 	jsonw_int(w, s->t0_ns);
 	jsonw_key(w, "t1_ns");
 	jsonw_int(w, s->t1_ns);
+	/* A wait the engine inferred rather than saw (CPython's GIL). */
+	if (s->estimated) {
+		jsonw_key(w, "estimated");
+		jsonw_value(w, json_true());
+	}
 	jsonw_end_object(w);
 	jsonw_end_object(w);
 }

@@ -42,8 +42,7 @@ void trace_engine_from_json(const json_t *obj, struct trace_engine *e)
 		util_strlcpy(e->path, v, sizeof(e->path));
 }
 
-/* run.engine: what ran the run (left out when unknown). */
-static json_t *engine_json(const struct trace_engine *e)
+json_t *trace_engine_json(const struct trace_engine *e)
 {
 	json_t *obj = json_pack("{s:s, s:s}", "name", e->name, "version",
 				e->version);
@@ -69,7 +68,7 @@ json_t *trace_run_json(const struct trace *t)
 			 "cpu_iters_per_ms", t->host.cpu_iters_per_ms);
 
 	if (run && t->engine.name[0])
-		json_object_set_new(run, "engine", engine_json(&t->engine));
+		json_object_set_new(run, "engine", trace_engine_json(&t->engine));
 	return run;
 }
 

@@ -1001,6 +1001,17 @@ static void assert_stream_equal(const struct trace *t, size_t flags,
 	json_decref(tree);
 }
 
+/* A run of the CPython engine: run.engine set, a wait estimated. */
+static void build_estimated(struct trace *t)
+{
+	build_overlapping(t);
+	util_strlcpy(t->engine.name, "cpython", sizeof(t->engine.name));
+	util_strlcpy(t->engine.version, "3.11.7", sizeof(t->engine.version));
+	util_strlcpy(t->engine.build, "gil", sizeof(t->engine.build));
+	assert_true(t->n_segments > 0);
+	t->segments[t->n_segments - 1].estimated = true;
+}
+
 /* The streams write what json_dumps() of the tree builders writes, byte
  * for byte, in the CLI's form (indent 2, ASCII), the server's (compact)
  * and with text beyond ASCII left as it is. */
@@ -1008,7 +1019,7 @@ static void test_stream_equals_tree(void **state)
 {
 	static void (*const builds[])(struct trace *) = {
 	    build_sequential, build_pool, build_many, build_overlapping,
-	    build_large};
+	    build_large, build_estimated};
 	static const size_t flags[] = {
 	    JSON_INDENT(2) | JSON_ENSURE_ASCII, JSON_COMPACT,
 	    JSON_COMPACT | JSON_ENSURE_ASCII, JSON_INDENT(1)};

@@ -47,6 +47,9 @@
 #include <jansson.h>
 
 #include "slowloris.h"
+#include "render.h"
+#include "trace.h"
+#include "trace_json.h"
 
 #define IO_TIMEOUT_S 60
 #define SHORT_RUN                                                              \
@@ -1047,6 +1050,28 @@ static void test_run_lifecycle(void **state)
 		assert_true(json_array_size(json_object_get(j, "traceEvents")) >
 			    0);
 		json_decref(j);
+	}
+	{
+		/* Streamed, it is the very text the tree builder's compact
+		 * dump of the stored trace gives. */
+		json_t *stored, *tree;
+		struct trace t;
+		char err[128], *want;
+
+		snprintf(path, sizeof(path), "/api/runs/%s", id);
+		stored = get_json(s->port, path, 200);
+		trace_init(&t);
+		assert_int_equal(trace_from_json(stored, &t, err, sizeof(err)),
+				 0);
+		tree = render_chrome(&t);
+		want = json_dumps(tree, JSON_COMPACT);
+		assert_non_null(want);
+		assert_int_equal(r.body_len, strlen(want));
+		assert_memory_equal(r.body, want, r.body_len);
+		free(want);
+		json_decref(tree);
+		json_decref(stored);
+		trace_free(&t);
 	}
 	resp_free(&r);
 	snprintf(path, sizeof(path), "/api/runs/%s/ascii", id);

@@ -14,7 +14,7 @@
  * replays what happened so far and then goes on.
  */
 
-import { getCatalog, createRun, createCompare, createSweep, getRun,
+import { getCatalog, createRun, createCompare, createSweep, loadTrace,
 	 deleteRun } from './api.js';
 import { openStream } from './stream.js';
 import { RunData, isFinished } from './trace.js';
@@ -70,6 +70,7 @@ const state = {
 	generation: 0,
 	catalog: null,
 	lesson: null,	/* the lesson being started, until it has an id */
+	prefetch: null,	/* {id, promise}: the address's run, asked early */
 };
 
 const timeline = new Timeline(byId('timeline'), byId('timeline-box'));
@@ -369,9 +370,13 @@ async function showRun(id)
 	historyView.setCurrent(id);
 	if (tabs.selected() === 'tab-compare')
 		tabs.select('tab-timeline');
-	let trace;
+	let loaded;
 	try {
-		trace = await getRun(id);
+		/* The address's run was asked for as the page started. */
+		const early = state.prefetch;
+		state.prefetch = null;
+		loaded = await (early && early.id === id ? early.promise :
+			loadTrace(id));
 	} catch (error) {
 		if (generation !== state.generation)
 			return;
@@ -390,10 +395,13 @@ async function showRun(id)
 	}
 	if (generation !== state.generation)
 		return;
+	performance.mark('overlap:trace-read');
+	const trace = loaded.trace;
 	if (trace && trace.run && form)
 		form.setSpec(trace.run);
 	if (trace && trace.run && isFinished(trace.run.status)) {
-		const data = RunData.fromTrace(trace);
+		const data = RunData.fromColumns(trace, loaded.columns);
+		performance.mark('overlap:rows-made');
 		state.data = data;
 		timeline.setData(data);
 		render(data, true);
@@ -690,6 +698,14 @@ async function start()
 	bindControls();
 	showNothing();
 	window.addEventListener('hashchange', route);
+	/* A run's address: its trace is read (in a worker) while the
+	 * catalog and the form are made, not after. */
+	const first = new URLSearchParams(location.hash.replace(/^#/, ''))
+		.get('run');
+	if (first) {
+		state.prefetch = { id: first, promise: loadTrace(first) };
+		state.prefetch.promise.catch(() => {}); /* showRun says */
+	}
 	historyView.refresh();
 	let catalog;
 	try {
