@@ -14,8 +14,7 @@
 #include "costs.h"
 #include "util.h"
 
-static void print_costs(FILE *f, const struct python_costs *c,
-			const char *path)
+static void print_costs(FILE *f, const struct python_costs *c, const char *path)
 {
 	char a[32], b[32], d[32];
 

@@ -142,8 +142,9 @@ static int compare_engines(const struct run_args *a, const char **engines,
 		engines[(*n)++] = e;
 	}
 	free(names);
-	return *n ? 0 : cli_usage_error("--engine: expected overlap, cpython "
-					"or overlap,cpython");
+	return *n ? 0
+		  : cli_usage_error("--engine: expected overlap, cpython "
+				    "or overlap,cpython");
 }
 
 /* Prepares one model's spec: a workload parameter that is wrong is bad
@@ -243,13 +244,11 @@ static void print_compare_table(FILE *f, struct compare_entry *entries,
 		double speedup = 0;
 
 		if (e->skipped) {
-			fprintf(f, "%-18s skipped: %s\n", e->name,
-				e->reason);
+			fprintf(f, "%-18s skipped: %s\n", e->name, e->reason);
 			continue;
 		}
 		if (!e->ran) {
-			fprintf(f, "%-18s failed: %s\n", e->name,
-				e->reason);
+			fprintf(f, "%-18s failed: %s\n", e->name, e->reason);
 			continue;
 		}
 		if (base && s->wall_ns > 0)
@@ -323,8 +322,8 @@ int cmd_compare(int argc, char **argv)
 				 "%s (%s)", entries[i].model->name,
 				 entries[i].engine);
 		else
-			snprintf(entries[i].name, sizeof(entries[i].name),
-				 "%s", entries[i].model->name);
+			snprintf(entries[i].name, sizeof(entries[i].name), "%s",
+				 entries[i].model->name);
 	}
 	for (i = 0; i < n; i++)
 		trace_init(&entries[i].trace);
@@ -370,8 +369,8 @@ int cmd_compare(int argc, char **argv)
 		if (r < 0) {
 			snprintf(e->reason, sizeof(e->reason), "%s",
 				 err.message[0] ? err.message : strerror(-r));
-			fprintf(stderr, "%s: %s: %s\n", cli_cmd_name,
-				e->name, e->reason);
+			fprintf(stderr, "%s: %s: %s\n", cli_cmd_name, e->name,
+				e->reason);
 			rc = EXIT_RUN_FAILED;
 			continue;
 		}

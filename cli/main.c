@@ -25,8 +25,9 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{"run", cmd_run, "run a workload under one model"},
 	{"compare", cmd_compare, "run a workload under several models"},
-	{"sweep", cmd_sweep, "run a workload at several values of one "
-			     "parameter"},
+	{"sweep", cmd_sweep,
+	 "run a workload at several values of one "
+	 "parameter"},
 	{"workloads", cmd_workloads, "list workloads, parameters and models"},
 	{"serve", server_main, "serve the web page and the HTTP API"},
 	{"calibrate", cmd_calibrate, "measure this machine's CPython costs"},

@@ -23,7 +23,6 @@
 #include "store.h"
 #include "util.h"
 
-
 static void set_err(struct spec_error *err, const char *field,
 		    const char *message)
 {
@@ -36,8 +35,8 @@ static void set_err(struct spec_error *err, const char *field,
 static int read_models(const json_t *body, struct plan_models *models,
 		       struct spec_error *err)
 {
-	static const char *const known[] = {"workload", "params", "options",
-					    "models", "engines", "python"};
+	static const char *const known[] = {"workload", "params",  "options",
+					    "models",	"engines", "python"};
 	const json_t *list = json_object_get(body, "models");
 	const char *key;
 	json_t *value;
@@ -46,8 +45,7 @@ static int read_models(const json_t *body, struct plan_models *models,
 		set_err(err, "", "expected a JSON object");
 		return -EINVAL;
 	}
-	json_object_foreach((json_t *)body, key, value)
-	{
+	json_object_foreach((json_t *)body, key, value) {
 		bool ok = false;
 
 		for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
@@ -84,8 +82,8 @@ static int read_models(const json_t *body, struct plan_models *models,
 		char msg[128];
 
 		if (rc == -EEXIST) {
-			snprintf(msg, sizeof(msg), "models: '%.40s' given twice",
-				 name);
+			snprintf(msg, sizeof(msg),
+				 "models: '%.40s' given twice", name);
 			set_err(err, "models", msg);
 			return -EINVAL;
 		}
@@ -117,8 +115,9 @@ static int read_engines(const json_t *body, const char **engines, size_t *n,
 	for (size_t i = 0; i < json_array_size(list); i++) {
 		const char *e = json_string_value(json_array_get(list, i));
 
-		if (!e || (strcmp(e, SPEC_ENGINE_OVERLAP) != 0 &&
-			   strcmp(e, SPEC_ENGINE_CPYTHON) != 0) ||
+		if (!e ||
+		    (strcmp(e, SPEC_ENGINE_OVERLAP) != 0 &&
+		     strcmp(e, SPEC_ENGINE_CPYTHON) != 0) ||
 		    (*n == 1 && strcmp(engines[0], e) == 0))
 			goto bad;
 		engines[(*n)++] = strcmp(e, SPEC_ENGINE_OVERLAP) == 0
@@ -178,12 +177,12 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 		const char *engine = engines[k % n_engines];
 		bool cpython = strcmp(engine, SPEC_ENGINE_CPYTHON) == 0;
 		json_t *one = json_pack(
-		    "{s:O*, s:s, s:O*, s:o, s:s, s:O*}", "workload",
-		    json_object_get(body, "workload"), "model",
-		    models.models[i]->name, "params",
-		    json_object_get(body, "params"), "options",
-		    plan_options_for(models.models[i], options), "engine",
-		    engine, "python", cpython ? python : NULL);
+			"{s:O*, s:s, s:O*, s:o, s:s, s:O*}", "workload",
+			json_object_get(body, "workload"), "model",
+			models.models[i]->name, "params",
+			json_object_get(body, "params"), "options",
+			plan_options_for(models.models[i], options), "engine",
+			engine, "python", cpython ? python : NULL);
 		struct spec_error e = {0};
 
 		specs[n] = calloc(1, sizeof(*specs[n]));
@@ -213,11 +212,12 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 		 * for by name. */
 		if (models.named || plan_error_is_workload(&e)) {
 			*err = e;
-			if (models.named && strncmp(e.field, "params", 6) != 0 &&
+			if (models.named &&
+			    strncmp(e.field, "params", 6) != 0 &&
 			    strcmp(e.field, "workload") != 0) {
 				snprintf(err->message, sizeof(err->message),
-					 "%.32s: %.200s", models.models[i]->name,
-					 e.message);
+					 "%.32s: %.200s",
+					 models.models[i]->name, e.message);
 			}
 			rc = -EINVAL;
 			goto out_free;
@@ -291,15 +291,15 @@ json_t *compare_get(struct runs *r, struct store *st, const char *id, int *rc)
 		const json_t *entry = json_array_get(runs, i);
 		const char *engine;
 		const char *run =
-		    json_string_value(json_object_get(entry, "id"));
+			json_string_value(json_object_get(entry, "id"));
 		json_t *brief = run ? runs_brief(r, run) : NULL;
 
 		if (!brief)
-			brief =
-			    json_pack("{s:s?, s:O?, s:s, s:s, s:n}", "id", run,
-				      "model", json_object_get(entry, "model"),
-				      "status", "deleted", "message",
-				      "the run was deleted", "summary");
+			brief = json_pack("{s:s?, s:O?, s:s, s:s, s:n}", "id",
+					  run, "model",
+					  json_object_get(entry, "model"),
+					  "status", "deleted", "message",
+					  "the run was deleted", "summary");
 		/* Compares made before engines ran the models. */
 		engine = json_string_value(json_object_get(entry, "engine"));
 		if (brief)

@@ -72,8 +72,7 @@ static int check_interpreter(const struct spec *spec,
 			     struct spec_error *err)
 {
 	const struct param_value *gil = spec_find(&spec->options, "gil");
-	const struct param_value *program = spec_find(&spec->params,
-						      "program");
+	const struct param_value *program = spec_find(&spec->params, "program");
 	bool loop = strncmp(spec->model, "asyncio", 7) == 0;
 	int major = 0, minor = 0;
 	char msg[256];
@@ -87,8 +86,8 @@ static int check_interpreter(const struct spec *spec,
 			 py->path, py->version);
 		return refuse(err, "options.gil", msg);
 	}
-	if (loop && program && strstr(program->text, "barrier") &&
-	    major == 3 && minor < 11) {
+	if (loop && program && strstr(program->text, "barrier") && major == 3 &&
+	    minor < 11) {
 		snprintf(msg, sizeof(msg),
 			 "barrier: asyncio.Barrier needs Python 3.11 or "
 			 "later; this is %s",
@@ -128,13 +127,12 @@ void engines_add_interpreters(json_t *catalog)
 	size_t n = interpreters(&list), i;
 
 	for (i = 0; i < n; i++)
-		json_array_append_new(
-			arr, json_pack("{s:s, s:s, s:s, s:b}", "path",
-				       list[i].path, "version", list[i].version,
-				       "build", list[i].build, "default",
-				       i == 0));
-	json_array_foreach(engines, i, entry)
-	{
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b}",
+						     "path", list[i].path,
+						     "version", list[i].version,
+						     "build", list[i].build,
+						     "default", i == 0));
+	json_array_foreach(engines, i, entry) {
 		const char *name =
 			json_string_value(json_object_get(entry, "name"));
 

@@ -49,9 +49,9 @@
 #define ASCII_WIDTH_MAX 400
 
 static const char csp[] =
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data: blob:; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+	"default-src 'self'; script-src 'self'; style-src 'self'; "
+	"img-src 'self' data: blob:; connect-src 'self'; "
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 struct http {
 	struct http_config cfg;
@@ -156,7 +156,7 @@ static enum MHD_Result reply_json(struct http *h, struct request *req,
 static enum MHD_Result reply_error(struct http *h, struct request *req,
 				   struct MHD_Connection *conn, unsigned status,
 				   const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+	__attribute__((format(printf, 6, 7)));
 
 static enum MHD_Result reply_error(struct http *h, struct request *req,
 				   struct MHD_Connection *conn, unsigned status,
@@ -178,8 +178,8 @@ static enum MHD_Result reply_error(struct http *h, struct request *req,
 			if ((unsigned char)*p >= 0x80 ||
 			    (unsigned char)*p < 0x20)
 				*p = '?';
-		obj =
-		    json_pack("{s:s, s:s?}", "error", message, "field", field);
+		obj = json_pack("{s:s, s:s?}", "error", message, "field",
+				field);
 	}
 	return reply_json(h, req, conn, status, obj);
 }
@@ -189,7 +189,7 @@ static enum MHD_Result reply_method(struct http *h, struct request *req,
 				    const char *allow)
 {
 	struct MHD_Response *resp = json_response(
-	    json_pack("{s:s}", "error", "method not allowed here"));
+		json_pack("{s:s}", "error", "method not allowed here"));
 
 	if (!resp)
 		return MHD_NO;
@@ -289,10 +289,10 @@ static bool token_ok(struct http *h, struct MHD_Connection *conn,
 		     struct request *req)
 {
 	const char *auth = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
-	const char *query =
-	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-	const char *cookie =
-	    MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, TOKEN_COOKIE);
+	const char *query = MHD_lookup_connection_value(
+		conn, MHD_GET_ARGUMENT_KIND, "token");
+	const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND,
+							 TOKEN_COOKIE);
 	bool ok = false;
 
 	if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
@@ -359,16 +359,17 @@ static bool refused(struct http *h, struct MHD_Connection *conn,
 		return true;
 	}
 	origin = header(conn, "Origin");
-	if (origin && !http_origin_same(origin,
-					header(conn, MHD_HTTP_HEADER_HOST))) {
+	if (origin &&
+	    !http_origin_same(origin, header(conn, MHD_HTTP_HEADER_HOST))) {
 		*ret = reply_error(h, req, conn, MHD_HTTP_FORBIDDEN, NULL,
 				   "requests from another origin are refused");
 		return true;
 	}
 	if (!is_json_type(header(conn, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-		*ret = reply_error(
-		    h, req, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
-		    "%s needs Content-Type: application/json", method);
+		*ret = reply_error(h, req, conn,
+				   MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
+				   "%s needs Content-Type: application/json",
+				   method);
 		return true;
 	}
 out_size:
@@ -392,11 +393,11 @@ static enum MHD_Result get_healthz(struct http *h, struct request *req,
 	(void)id;
 	runs_stats(h->runs, &st);
 	return reply_json(
-	    h, req, conn, MHD_HTTP_OK,
-	    json_pack("{s:b, s:I, s:I, s:I, s:s?}", "ok", 1, "viewers",
-		      (json_int_t)stream_viewer_count(), "queue",
-		      (json_int_t)st.queued, "runs", (json_int_t)st.total,
-		      "running", st.running[0] ? st.running : NULL));
+		h, req, conn, MHD_HTTP_OK,
+		json_pack("{s:b, s:I, s:I, s:I, s:s?}", "ok", 1, "viewers",
+			  (json_int_t)stream_viewer_count(), "queue",
+			  (json_int_t)st.queued, "runs", (json_int_t)st.total,
+			  "running", st.running[0] ? st.running : NULL));
 }
 
 static enum MHD_Result get_workloads(struct http *h, struct request *req,
@@ -478,8 +479,8 @@ static enum MHD_Result queue_full(struct http *h, struct request *req,
 {
 	char seconds[16];
 	struct MHD_Response *resp = json_response(json_pack(
-	    "{s:s}", "error",
-	    "the run queue is full; try again when a run has finished"));
+		"{s:s}", "error",
+		"the run queue is full; try again when a run has finished"));
 
 	if (!resp)
 		return MHD_NO;
@@ -521,7 +522,8 @@ static enum MHD_Result spec_invalid(struct http *h, struct request *req,
 }
 
 static enum MHD_Result post_runs(struct http *h, struct request *req,
-				 struct MHD_Connection *conn, const char *unused)
+				 struct MHD_Connection *conn,
+				 const char *unused)
 {
 	char ids[1][STORE_ID_SIZE], location[64];
 	struct spec_error err = {0};
@@ -559,7 +561,7 @@ static enum MHD_Result post_runs(struct http *h, struct request *req,
 	if (rc < 0)
 		return submit_failed(h, req, conn, rc);
 	resp = json_response(
-	    json_pack("{s:s, s:s}", "id", ids[0], "status", "queued"));
+		json_pack("{s:s, s:s}", "id", ids[0], "status", "queued"));
 	if (!resp)
 		return MHD_NO;
 	snprintf(location, sizeof(location), "/api/runs/%s", ids[0]);
@@ -604,12 +606,12 @@ static enum MHD_Result delete_run(struct http *h, struct request *req,
 		return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
 				   "no run %s", id);
 	if (deleted)
-		return reply_json(
-		    h, req, conn, MHD_HTTP_OK,
-		    json_pack("{s:s, s:b}", "id", id, "deleted", 1));
-	return reply_json(
-	    h, req, conn, MHD_HTTP_OK,
-	    json_pack("{s:s, s:s}", "id", id, "status", "cancelled"));
+		return reply_json(h, req, conn, MHD_HTTP_OK,
+				  json_pack("{s:s, s:b}", "id", id, "deleted",
+					    1));
+	return reply_json(h, req, conn, MHD_HTTP_OK,
+			  json_pack("{s:s, s:s}", "id", id, "status",
+				    "cancelled"));
 }
 
 static bool parse_event_id(const char *text, uint64_t *out)
@@ -714,9 +716,10 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
 	if (guard)
 		stream_viewer_watch(viewer, guard_viewer_clock(guard),
 				    guard_viewer_end, guard);
-	resp = MHD_create_response_from_callback(
-	    MHD_SIZE_UNKNOWN, SSE_BLOCK_BYTES, stream_viewer_read, viewer,
-	    stream_viewer_free);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+						 SSE_BLOCK_BYTES,
+						 stream_viewer_read, viewer,
+						 stream_viewer_free);
 	if (!resp) {
 		stream_viewer_free(viewer);
 		return MHD_NO;
@@ -735,8 +738,8 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
  * sets *width (ASCII_WIDTH_DEFAULT when absent), or -EINVAL. */
 static int ascii_width(struct MHD_Connection *conn, int *width)
 {
-	const char *text =
-	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "width");
+	const char *text = MHD_lookup_connection_value(
+		conn, MHD_GET_ARGUMENT_KIND, "width");
 	char *end;
 	long v;
 
@@ -764,12 +767,12 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 	 * is the same mistake whichever run it names. */
 	if (!chrome && ascii_width(conn, &width) < 0)
 		return reply_error(
-		    h, req, conn, MHD_HTTP_BAD_REQUEST, "width",
-		    "width: must be a whole number from %d to %d (got "
-		    "'%.40s')",
-		    ASCII_WIDTH_MIN, ASCII_WIDTH_MAX,
-		    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-						"width"));
+			h, req, conn, MHD_HTTP_BAD_REQUEST, "width",
+			"width: must be a whole number from %d to %d (got "
+			"'%.40s')",
+			ASCII_WIDTH_MIN, ASCII_WIDTH_MAX,
+			MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+						    "width"));
 	rc = export_response(h->runs, id, chrome, width, &resp, err,
 			     sizeof(err));
 	if (rc == -ENOENT)
@@ -779,9 +782,10 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 		return reply_error(h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   NULL, "cannot read the trace of run %s", id);
 	if (rc == -EBADMSG)
-		return reply_error(
-		    h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-		    "the trace of run %s is not readable: %s", id, err);
+		return reply_error(h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   NULL,
+				   "the trace of run %s is not readable: %s",
+				   id, err);
 	if (rc < 0)
 		return MHD_NO;
 	http_headers(resp,
@@ -839,8 +843,8 @@ static enum MHD_Result get_compare(struct http *h, struct request *req,
 	if (!c)
 		return reply_error(h, req, conn,
 				   rc == -ENOENT
-				       ? MHD_HTTP_NOT_FOUND
-				       : MHD_HTTP_INTERNAL_SERVER_ERROR,
+					   ? MHD_HTTP_NOT_FOUND
+					   : MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   NULL, "no compare %s", id);
 	return reply_json(h, req, conn, MHD_HTTP_OK, c);
 }
@@ -875,8 +879,8 @@ static enum MHD_Result get_sweep(struct http *h, struct request *req,
 	if (!c)
 		return reply_error(h, req, conn,
 				   rc == -ENOENT
-				       ? MHD_HTTP_NOT_FOUND
-				       : MHD_HTTP_INTERNAL_SERVER_ERROR,
+					   ? MHD_HTTP_NOT_FOUND
+					   : MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   NULL, "no sweep %s", id);
 	return reply_json(h, req, conn, MHD_HTTP_OK, c);
 }

@@ -22,8 +22,8 @@ static bool value(struct scan *s);
 
 static void skip_ws(struct scan *s)
 {
-	while (s->p < s->end &&
-	       (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+				 *s->p == '\n' || *s->p == '\r'))
 		s->p++;
 }
 

@@ -158,8 +158,7 @@ static void cut_open_tasks(struct partial *p, const json_t *ev)
 	    strcmp(status, "running") == 0 ||
 	    !json_is_null(json_object_get(p->root, "summary")))
 		return;
-	json_array_foreach(p->tasks, i, task)
-	{
+	json_array_foreach(p->tasks, i, task) {
 		const char *note;
 		json_t *copy;
 
@@ -170,8 +169,8 @@ static void cut_open_tasks(struct partial *p, const json_t *ev)
 			return;
 		json_object_set_new(copy, "status",
 				    json_string(strcmp(status, "cancelled") == 0
-						    ? "cancelled"
-						    : "error"));
+							? "cancelled"
+							: "error"));
 		note = json_string_value(json_object_get(copy, "note"));
 		if ((!note || !note[0]) && message)
 			json_object_set_new(copy, "note", json_string(message));
@@ -268,8 +267,7 @@ json_t *partial_trace(struct partial *p)
 	/* A shallow copy of the root with the sorted segments: the objects
 	 * inside are shared, which is fine for a caller that only dumps or
 	 * reads them. */
-	json_object_foreach(p->root, key, value)
-	{
+	json_object_foreach(p->root, key, value) {
 		if (strcmp(key, "segments") == 0)
 			json_object_set(copy, key, sorted);
 		else

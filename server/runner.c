@@ -247,13 +247,13 @@ static void remove_tree(const char *dir)
 
 /* The run's own temporary folder, and the environment that hands it to
  * the child as TMPDIR.  0 or -errno. */
-static int plan_tmpdir(struct spawn_plan *p, const struct run *run,
-		       char *dir, size_t size)
+static int plan_tmpdir(struct spawn_plan *p, const struct run *run, char *dir,
+		       size_t size)
 {
 	size_t n = 0;
 
-	if (snprintf(dir, size, "%s/" TMP_PREFIX "%s-XXXXXX",
-		     runner_tmp_base(), run_id(run)) >= (int)size)
+	if (snprintf(dir, size, "%s/" TMP_PREFIX "%s-XXXXXX", runner_tmp_base(),
+		     run_id(run)) >= (int)size)
 		return -ENAMETOOLONG;
 	if (!mkdtemp(dir)) {
 		dir[0] = '\0';

@@ -367,8 +367,7 @@ int runs_submit(struct runs *r, struct spec *const *specs, size_t n,
 {
 	struct runs_group group = {RUNS_GROUP_COMPARE, compare_id};
 
-	return runs_submit_group(r, specs, n, compare_id ? &group : NULL,
-				 ids);
+	return runs_submit_group(r, specs, n, compare_id ? &group : NULL, ids);
 }
 
 int runs_submit_group(struct runs *r, struct spec *const *specs, size_t n,

@@ -57,8 +57,8 @@ struct run {
 
 	/* protected by append_lock */
 	pthread_mutex_t append_lock;
-	int events_fd;	     /* -1 once concluded */
-	struct stream *live; /* until concluded */
+	int events_fd;		  /* -1 once concluded */
+	struct stream *live;	  /* until concluded */
 	_Atomic int events_errno; /* the events file could not be written:
 				   * the runner's lines go no further, the
 				   * run ends as error (runs_kill_due) */

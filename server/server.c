@@ -96,43 +96,43 @@ struct server_options {
 };
 
 static const char usage_text[] =
-    "usage: overlap serve [options]\n"
-    "\n"
-    "Serves the page and the HTTP API; every run executes in its own\n"
-    "`overlap run` process, one at a time, behind a bounded queue.\n"
-    "\n"
-    "  --port N              TCP port (default 8080; 0: any free port)\n"
-    "  --listen ADDR         address to bind (default 127.0.0.1); any\n"
-    "                        other than loopback needs a token\n"
-    "  --token T             require T (Authorization: Bearer T, ?token=T\n"
-    "                        or the cookie set from it); generated when\n"
-    "                        --listen is not loopback and none is given\n"
-    "  --allow-host NAME     also answer to Host NAME or NAME:PORT\n"
-    "                        (repeatable; localhost, 127.0.0.1, [::1] and\n"
-    "                        the listen address always work)\n"
-    "  --data DIR            where runs are stored (default ./data)\n"
-    "  --web DIR             the page's files (default: $OVERLAP_WEB, or\n"
-    "                        web/ beside the build directory)\n"
-    "  --queue N             runs that may wait behind the running one\n"
-    "                        (default 16, 1..1024); more get 429\n"
-    "  --max-connections N   simultaneous connections (default 1024)\n"
-    "  --max-connections-per-address N\n"
-    "                        from one client address (default 256)\n"
-    "  --max-viewers N       event streams open at once (default 512)\n"
-    "  --max-viewers-per-address N\n"
-    "                        from one client address (default 64)\n"
-    "  --heartbeat-ms N      SSE comment after N ms of quiet (default "
-    "15000)\n"
-    "  --runner-memory-mb N  address-space limit of a run (default 4096;\n"
-    "                        0: none)\n"
-    "  --max-run-s N         wall-clock limit of any run (default 660; a\n"
-    "                        run's own is its time_limit plus 30 s)\n"
-    "  --runner PATH         the binary that executes runs (default: this "
-    "one)\n"
-    "  --help, --version\n";
+	"usage: overlap serve [options]\n"
+	"\n"
+	"Serves the page and the HTTP API; every run executes in its own\n"
+	"`overlap run` process, one at a time, behind a bounded queue.\n"
+	"\n"
+	"  --port N              TCP port (default 8080; 0: any free port)\n"
+	"  --listen ADDR         address to bind (default 127.0.0.1); any\n"
+	"                        other than loopback needs a token\n"
+	"  --token T             require T (Authorization: Bearer T, ?token=T\n"
+	"                        or the cookie set from it); generated when\n"
+	"                        --listen is not loopback and none is given\n"
+	"  --allow-host NAME     also answer to Host NAME or NAME:PORT\n"
+	"                        (repeatable; localhost, 127.0.0.1, [::1] and\n"
+	"                        the listen address always work)\n"
+	"  --data DIR            where runs are stored (default ./data)\n"
+	"  --web DIR             the page's files (default: $OVERLAP_WEB, or\n"
+	"                        web/ beside the build directory)\n"
+	"  --queue N             runs that may wait behind the running one\n"
+	"                        (default 16, 1..1024); more get 429\n"
+	"  --max-connections N   simultaneous connections (default 1024)\n"
+	"  --max-connections-per-address N\n"
+	"                        from one client address (default 256)\n"
+	"  --max-viewers N       event streams open at once (default 512)\n"
+	"  --max-viewers-per-address N\n"
+	"                        from one client address (default 64)\n"
+	"  --heartbeat-ms N      SSE comment after N ms of quiet (default "
+	"15000)\n"
+	"  --runner-memory-mb N  address-space limit of a run (default 4096;\n"
+	"                        0: none)\n"
+	"  --max-run-s N         wall-clock limit of any run (default 660; a\n"
+	"                        run's own is its time_limit plus 30 s)\n"
+	"  --runner PATH         the binary that executes runs (default: this "
+	"one)\n"
+	"  --help, --version\n";
 
 static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+	__attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...)
 {
@@ -199,26 +199,28 @@ enum {
 static int parse_options(int argc, char **argv, struct server_options *o)
 {
 	static const struct option longs[] = {
-	    {"port", required_argument, NULL, OPT_PORT},
-	    {"listen", required_argument, NULL, OPT_LISTEN},
-	    {"data", required_argument, NULL, OPT_DATA},
-	    {"web", required_argument, NULL, OPT_WEB},
-	    {"token", required_argument, NULL, OPT_TOKEN},
-	    {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
-	    {"queue", required_argument, NULL, OPT_QUEUE},
-	    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
-	    {"max-connections-per-address", required_argument, NULL,
-	     OPT_MAX_PER_ADDRESS},
-	    {"max-viewers", required_argument, NULL, OPT_MAX_VIEWERS},
-	    {"max-viewers-per-address", required_argument, NULL,
-	     OPT_MAX_VIEWERS_PER_ADDRESS},
-	    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
-	    {"runner", required_argument, NULL, OPT_RUNNER},
-	    {"runner-memory-mb", required_argument, NULL, OPT_RUNNER_MEMORY},
-	    {"max-run-s", required_argument, NULL, OPT_MAX_RUN_S},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {"version", no_argument, NULL, OPT_VERSION},
-	    {NULL, 0, NULL, 0},
+		{"port", required_argument, NULL, OPT_PORT},
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"data", required_argument, NULL, OPT_DATA},
+		{"web", required_argument, NULL, OPT_WEB},
+		{"token", required_argument, NULL, OPT_TOKEN},
+		{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+		{"queue", required_argument, NULL, OPT_QUEUE},
+		{"max-connections", required_argument, NULL,
+		 OPT_MAX_CONNECTIONS},
+		{"max-connections-per-address", required_argument, NULL,
+		 OPT_MAX_PER_ADDRESS},
+		{"max-viewers", required_argument, NULL, OPT_MAX_VIEWERS},
+		{"max-viewers-per-address", required_argument, NULL,
+		 OPT_MAX_VIEWERS_PER_ADDRESS},
+		{"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
+		{"runner", required_argument, NULL, OPT_RUNNER},
+		{"runner-memory-mb", required_argument, NULL,
+		 OPT_RUNNER_MEMORY},
+		{"max-run-s", required_argument, NULL, OPT_MAX_RUN_S},
+		{"help", no_argument, NULL, OPT_HELP},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
 	};
 	long v;
 	int c;
@@ -246,8 +248,8 @@ static int parse_options(int argc, char **argv, struct server_options *o)
 		case OPT_TOKEN:
 			if (!token_chars_ok(optarg))
 				return usage_error(
-				    "--token: 8 to 128 characters of "
-				    "A-Z a-z 0-9 - _ . ~");
+					"--token: 8 to 128 characters of "
+					"A-Z a-z 0-9 - _ . ~");
 			o->token = optarg;
 			break;
 		case OPT_ALLOW_HOST:
@@ -276,9 +278,9 @@ static int parse_options(int argc, char **argv, struct server_options *o)
 		case OPT_MAX_PER_ADDRESS:
 			if (!parse_long(optarg, 1, 4096, &v))
 				return usage_error(
-				    "--max-connections-per-address: expected "
-				    "1..4096, got '%s'",
-				    optarg);
+					"--max-connections-per-address: expected "
+					"1..4096, got '%s'",
+					optarg);
 			o->max_per_address = (int)v;
 			break;
 		case OPT_MAX_VIEWERS:
@@ -291,9 +293,9 @@ static int parse_options(int argc, char **argv, struct server_options *o)
 		case OPT_MAX_VIEWERS_PER_ADDRESS:
 			if (!parse_long(optarg, 1, 4096, &v))
 				return usage_error(
-				    "--max-viewers-per-address: expected "
-				    "1..4096, got '%s'",
-				    optarg);
+					"--max-viewers-per-address: expected "
+					"1..4096, got '%s'",
+					optarg);
 			o->max_viewers_per_address = (int)v;
 			break;
 		case OPT_HEARTBEAT_MS:
@@ -409,8 +411,8 @@ static int open_listener(struct listen_addr *a, int *port)
 	a->len = sizeof(a->ss);
 	getsockname(fd, (struct sockaddr *)&a->ss, &a->len);
 	*port = ntohs(a->family == AF_INET
-			  ? ((struct sockaddr_in *)&a->ss)->sin_port
-			  : ((struct sockaddr_in6 *)&a->ss)->sin6_port);
+			      ? ((struct sockaddr_in *)&a->ss)->sin_port
+			      : ((struct sockaddr_in6 *)&a->ss)->sin6_port);
 	return fd;
 }
 
@@ -538,14 +540,13 @@ static size_t own_addresses(const struct listen_addr *a, const char **allow,
 			snprintf(host, sizeof(host), "%s", text);
 		} else {
 			const struct sockaddr_in6 *v6 =
-			    (const struct sockaddr_in6 *)sa;
+				(const struct sockaddr_in6 *)sa;
 
 			/* A link-local address needs a zone, which a Host
 			 * header cannot carry. */
 			if (IN6_IS_ADDR_LINKLOCAL(&v6->sin6_addr))
 				continue;
-			inet_ntop(AF_INET6, &v6->sin6_addr, text,
-				  sizeof(text));
+			inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
 			snprintf(host, sizeof(host), "[%s]", text);
 		}
 		copy = strdup(host);
@@ -561,15 +562,15 @@ static size_t own_addresses(const struct listen_addr *a, const char **allow,
  * asked for. */
 static void raise_nofile(int max_connections)
 {
-	rlim_t want = (rlim_t)max_connections * NOFILE_PER_CONNECTION +
-		      NOFILE_SPARE;
+	rlim_t want =
+		(rlim_t)max_connections * NOFILE_PER_CONNECTION + NOFILE_SPARE;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
-			  ? want
-			  : rl.rlim_max;
+			      ? want
+			      : rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return;
 	if (rl.rlim_cur < want)
@@ -592,17 +593,17 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 int server_main(int argc, char **argv)
 {
 	struct server_options o = {
-	    .port = 8080,
-	    .listen = "127.0.0.1",
-	    .data = "data",
-	    .queue = 16,
-	    .max_connections = 1024,
-	    .max_viewers = 512,
-	    .max_viewers_per_address = 64,
-	    .heartbeat_ms = 15000,
-	    .runner = "/proc/self/exe",
-	    .runner_memory_mb = RUNNER_AS_DEFAULT_MB,
-	    .max_run_s = WALL_MAX_S,
+		.port = 8080,
+		.listen = "127.0.0.1",
+		.data = "data",
+		.queue = 16,
+		.max_connections = 1024,
+		.max_viewers = 512,
+		.max_viewers_per_address = 64,
+		.heartbeat_ms = 15000,
+		.runner = "/proc/self/exe",
+		.runner_memory_mb = RUNNER_AS_DEFAULT_MB,
+		.max_run_s = WALL_MAX_S,
 	};
 	char web[PATH_MAX], token[160], err[256], hostname[256];
 	const char *allow[MAX_ALLOW_HOSTS + 1 + MAX_OWN_ADDRESSES];
@@ -650,9 +651,8 @@ int server_main(int argc, char **argv)
 		n_own = n_allow - before;
 	}
 	if (!o.max_per_address)
-		o.max_per_address = o.max_connections / 4 > 0
-					? o.max_connections / 4
-					: 1;
+		o.max_per_address =
+			o.max_connections / 4 > 0 ? o.max_connections / 4 : 1;
 	raise_nofile(o.max_connections);
 
 	/* Before any thread exists, so every thread inherits the mask. */
@@ -668,11 +668,11 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	rc_cfg = (struct runs_config){
-	    .store = store,
-	    .queue_max = o.queue,
-	    .cache_bytes = STREAM_CACHE_BYTES,
-	    .max_wall_ns = o.max_run_s * NS_PER_S,
-	    .wall_grace_ns = WALL_GRACE_NS,
+		.store = store,
+		.queue_max = o.queue,
+		.cache_bytes = STREAM_CACHE_BYTES,
+		.max_wall_ns = o.max_run_s * NS_PER_S,
+		.wall_grace_ns = WALL_GRACE_NS,
 	};
 	runs = runs_create(&rc_cfg, err, sizeof(err));
 	if (!runs) {
@@ -680,10 +680,10 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	rn_cfg = (struct runner_config){
-	    .exe = o.runner,
-	    .as_bytes = (uint64_t)o.runner_memory_mb << 20,
-	    .nproc_extra = NPROC_EXTRA,
-	    .store = store,
+		.exe = o.runner,
+		.as_bytes = (uint64_t)o.runner_memory_mb << 20,
+		.nproc_extra = NPROC_EXTRA,
+		.store = store,
 	};
 	runner = runner_start(runs, &rn_cfg);
 	if (!runner) {
@@ -691,11 +691,11 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	guard_cfg = (struct guard_config){
-	    .request_deadline_ns = REQUEST_DEADLINE_S * NS_PER_S,
-	    .stuck_viewer_ns = STUCK_VIEWER_S * NS_PER_S,
-	    .viewers_max = o.max_viewers,
-	    .viewers_per_address = o.max_viewers_per_address,
-	    .tick_ns = GUARD_TICK_MS * NS_PER_MS,
+		.request_deadline_ns = REQUEST_DEADLINE_S * NS_PER_S,
+		.stuck_viewer_ns = STUCK_VIEWER_S * NS_PER_S,
+		.viewers_max = o.max_viewers,
+		.viewers_per_address = o.max_viewers_per_address,
+		.tick_ns = GUARD_TICK_MS * NS_PER_MS,
 	};
 	guard = guard_create(&guard_cfg);
 	if (!guard) {
@@ -703,14 +703,14 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	http_cfg = (struct http_config){
-	    .web_dir = web,
-	    .token = token[0] ? token : NULL,
-	    .listen_host = addr.host,
-	    .allow_hosts = allow,
-	    .n_allow_hosts = n_allow,
-	    .heartbeat_ms = o.heartbeat_ms,
-	    .body_max_bytes = BODY_MAX_BYTES,
-	    .guard = guard,
+		.web_dir = web,
+		.token = token[0] ? token : NULL,
+		.listen_host = addr.host,
+		.allow_hosts = allow,
+		.n_allow_hosts = n_allow,
+		.heartbeat_ms = o.heartbeat_ms,
+		.body_max_bytes = BODY_MAX_BYTES,
+		.guard = guard,
 	};
 	http = http_create(&http_cfg, runs, store);
 	if (!http) {
@@ -726,21 +726,22 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	daemon = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-		MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-		(addr.family == AF_INET6 ? MHD_USE_IPv6 : 0),
-	    0, NULL, NULL, http_handle, http, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, http,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, http,
-	    MHD_OPTION_NOTIFY_CONNECTION, guard_notify, guard,
-	    MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
-	    /* Loopback has many addresses (127.0.0.0/8): a client on this
+		MHD_USE_THREAD_PER_CONNECTION |
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+			MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			(addr.family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		0, NULL, NULL, http_handle, http, MHD_OPTION_EXTERNAL_LOGGER,
+		mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, http,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, http,
+		MHD_OPTION_NOTIFY_CONNECTION, guard_notify, guard,
+		MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
+		/* Loopback has many addresses (127.0.0.0/8): a client on this
 	     * machine is held to its share like any other. */
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o.max_per_address,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_BYTES,
-	    MHD_OPTION_END);
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o.max_per_address,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_BYTES,
+		MHD_OPTION_END);
 	if (!daemon) {
 		close(listen_fd);
 		fprintf(stderr,

@@ -218,8 +218,8 @@ int64_t stream_append(struct stream *s, const char *type, const char *data,
 		goto out_unlock;
 	}
 	header_len = (size_t)snprintf(
-	    header, sizeof(header),
-	    "id: %" PRIu64 "\nevent: %.32s\ndata: ", s->n_events + 1, type);
+		header, sizeof(header),
+		"id: %" PRIu64 "\nevent: %.32s\ndata: ", s->n_events + 1, type);
 	total = header_len + len + 2;
 	if (s->n_events % BLOCK_EVENTS == 0 &&
 	    s->n_events / BLOCK_EVENTS == s->n_blocks) {
@@ -316,7 +316,7 @@ int stream_foreach(struct stream *s,
 		return -ENOMEM;
 	for (uint64_t i = 0; i < n && rc == 0; i++) {
 		const struct ev_ref *r =
-		    &blocks[i / BLOCK_EVENTS][i % BLOCK_EVENTS];
+			&blocks[i / BLOCK_EVENTS][i % BLOCK_EVENTS];
 
 		rc = fn(ctx, i + 1, r->text + r->data_off,
 			r->len - r->data_off - 2);

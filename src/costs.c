@@ -40,8 +40,8 @@ static const char *const start_names[COSTS__STARTS] = {
 	[COSTS_FORKSERVER] = "forkserver",
 };
 
-__attribute__((format(printf, 3, 4))) static int
-fail(char *why, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *why, size_t size,
+						      const char *fmt, ...)
 {
 	va_list ap;
 
@@ -103,8 +103,7 @@ static int costs_parse(json_t *root, struct python_costs *out, char *why,
 	    !json_is_string(json_object_get(root, "format")) ||
 	    strcmp(json_string_value(json_object_get(root, "format")),
 		   COSTS_FORMAT) != 0)
-		return fail(why, size, "format: expected \"%s\"",
-			    COSTS_FORMAT);
+		return fail(why, size, "format: expected \"%s\"", COSTS_FORMAT);
 	if (json_integer_value(json_object_get(root, "version")) !=
 	    COSTS_VERSION)
 		return fail(why, size, "version: expected %d", COSTS_VERSION);
@@ -139,8 +138,7 @@ static int costs_parse(json_t *root, struct python_costs *out, char *why,
 	version = json_string_value(json_object_get(python, "version"));
 	if (!version)
 		return fail(why, size, "python.version: expected a string");
-	util_strlcpy(out->python_version, version,
-		     sizeof(out->python_version));
+	util_strlcpy(out->python_version, version, sizeof(out->python_version));
 	return 0;
 }
 
@@ -232,7 +230,8 @@ static int run_script(const char *python, const char *script, bool quick,
 	close(pipe_fds[1]);
 	buf = util_xcalloc(1, COSTS_MAX_OUTPUT + 1);
 	for (;;) {
-		ssize_t n = read(pipe_fds[0], buf + len, COSTS_MAX_OUTPUT - len);
+		ssize_t n =
+			read(pipe_fds[0], buf + len, COSTS_MAX_OUTPUT - len);
 
 		if (n > 0) {
 			len += (size_t)n;
@@ -320,8 +319,8 @@ out_close:
 
 	if (slash) {
 		*slash = '\0';
-		fd = open(slash == dir ? "/" : dir, O_RDONLY | O_DIRECTORY |
-							     O_CLOEXEC);
+		fd = open(slash == dir ? "/" : dir,
+			  O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd >= 0) {
 			fsync(fd);
 			close(fd);
@@ -330,8 +329,8 @@ out_close:
 	return 0;
 }
 
-int costs_calibrate(const char *python, const char *path, bool quick,
-		    char *why, size_t why_size)
+int costs_calibrate(const char *python, const char *path, bool quick, char *why,
+		    size_t why_size)
 {
 	struct python_costs costs;
 	char script[PATH_MAX], inner[160];

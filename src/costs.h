@@ -32,21 +32,23 @@ struct python_costs {
 	/* A ProcessPoolExecutor of one worker, created to its first result,
 	 * per start method (0: not measured). */
 	int64_t process_start_ns[COSTS__STARTS];
-	int64_t process_task_ns;  /* a warm pool's round trip per task */
-	double ipc_ns_per_byte;	  /* what a pool adds per byte of argument */
-	int64_t thread_start_ns;  /* Thread.start() to its target's first line */
-	int64_t task_switch_ns;	  /* an asyncio task switch (sleep(0)) */
-	char python_version[32];  /* "3.11.7" */
+	int64_t process_task_ns; /* a warm pool's round trip per task */
+	double ipc_ns_per_byte;	 /* what a pool adds per byte of argument */
+	int64_t thread_start_ns; /* Thread.start() to its target's first line */
+	int64_t task_switch_ns;	 /* an asyncio task switch (sleep(0)) */
+	char python_version[32]; /* "3.11.7" */
 };
 
 /* The model option, for a model's struct param_def array. */
-#define COSTS_OPTION                                                         \
-	{"costs", PARAM_ENUM, "", "ideal", 0, 0, "ideal|python",             \
-	 "ideal (the default): only what the C model itself costs, next to " \
-	 "nothing to start a worker or a thread; python: also what CPython " \
-	 "costs on this machine (measured once by overlap calibrate): a "    \
-	 "worker interpreter's start-up, a thread's start, a pool's round "  \
-	 "trip and its cost per byte, an asyncio task switch"}
+#define COSTS_OPTION                                                                        \
+	{                                                                                   \
+		"costs", PARAM_ENUM, "", "ideal", 0, 0, "ideal|python",                     \
+			"ideal (the default): only what the C model itself costs, next to " \
+			"nothing to start a worker or a thread; python: also what CPython " \
+			"costs on this machine (measured once by overlap calibrate): a "    \
+			"worker interpreter's start-up, a thread's start, a pool's round "  \
+			"trip and its cost per byte, an asyncio task switch"                \
+	}
 
 /* The costs file's path (see above) into out.  Returns 0, or -ENAMETOOLONG
  * or -ENOENT (no HOME to put it under). */
@@ -60,8 +62,8 @@ int costs_load(const char *path, struct python_costs *out, char *why,
 /* Runs the calibration script with the interpreter python ("python3" from
  * PATH when NULL) and stores what it prints at path, atomically.  quick:
  * fewer rounds.  Returns 0 or a negative errno with why. */
-int costs_calibrate(const char *python, const char *path, bool quick,
-		    char *why, size_t why_size);
+int costs_calibrate(const char *python, const char *path, bool quick, char *why,
+		    size_t why_size);
 
 /* The costs a run charges: the file's, calibrating first (with python3
  * from PATH) when there is no file yet.  Returns 0 or a negative errno with

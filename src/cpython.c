@@ -107,7 +107,8 @@ static int find_file(const char *python, char *buf, size_t size)
 		if (len > 0 && len < sizeof(dir)) {
 			memcpy(dir, path, len);
 			dir[len] = '\0';
-			if (snprintf(buf, size, "%s/%s", dir, name) < (int)size &&
+			if (snprintf(buf, size, "%s/%s", dir, name) <
+				    (int)size &&
 			    access(buf, X_OK) == 0)
 				return 0;
 		}
@@ -270,8 +271,8 @@ static bool interpreter_name(const char *name)
 
 /* Adds the interpreter file (when it is one, new, and 3.9 or later) to
  * out. */
-static void discover_add(const char *file, struct cpython_info *out,
-			 size_t *n, size_t max)
+static void discover_add(const char *file, struct cpython_info *out, size_t *n,
+			 size_t max)
 {
 	struct cpython_info info;
 	char real[PATH_MAX], other[PATH_MAX];
@@ -283,15 +284,15 @@ static void discover_add(const char *file, struct cpython_info *out,
 		if (realpath(out[i].path, other) && strcmp(other, real) == 0)
 			return;
 	if (cpython_probe(file, &info) < 0 ||
-	    sscanf(info.version, "%d.%d", &major, &minor) != 2 ||
-	    major != 3 || minor < 9)
+	    sscanf(info.version, "%d.%d", &major, &minor) != 2 || major != 3 ||
+	    minor < 9)
 		return;
 	out[(*n)++] = info;
 }
 
 /* Every interpreter file in dir. */
-static void discover_dir(const char *dir, struct cpython_info *out,
-			 size_t *n, size_t max)
+static void discover_dir(const char *dir, struct cpython_info *out, size_t *n,
+			 size_t max)
 {
 	char file[PATH_MAX];
 	struct dirent *e;
@@ -437,8 +438,8 @@ static json_t *program_json(const struct program *p)
 				  (json_int_t)r->backoff_ns, "latency_ns",
 				  lat));
 	}
-	return json_pack("{s:o, s:o, s:o, s:o}", "steps", steps, "tasks",
-			 tasks, "objects", objects, "requests", requests);
+	return json_pack("{s:o, s:o, s:o, s:o}", "steps", steps, "tasks", tasks,
+			 "objects", objects, "requests", requests);
 }
 
 /* ---- folding the lines -------------------------------------------------- */
@@ -447,10 +448,10 @@ struct fold {
 	struct trace *t;
 	const struct run_hooks *hooks;
 	struct spec_error *err;
-	bool started;	   /* on_start called */
-	bool has_summary;  /* the runner's last line came */
-	bool refused;	   /* an "error" line: the spec cannot run */
-	json_t *checks;	   /* from the summary line */
+	bool started;	  /* on_start called */
+	bool has_summary; /* the runner's last line came */
+	bool refused;	  /* an "error" line: the spec cannot run */
+	json_t *checks;	  /* from the summary line */
 	int64_t max_loop_lag_ns;
 };
 
@@ -477,8 +478,7 @@ static const char *str_of(const json_t *obj, const char *key)
 	return s ? s : "";
 }
 
-static int parse_name(const char *name, const char *(*name_of)(int),
-		      int count)
+static int parse_name(const char *name, const char *(*name_of)(int), int count)
 {
 	for (int i = 0; i < count; i++)
 		if (strcmp(name, name_of(i)) == 0)
@@ -513,8 +513,8 @@ static void fold_lane(struct fold *f, const json_t *lane)
 {
 	struct trace *t = f->t;
 	int64_t id = int_of(lane, "id", -1);
-	int kind = parse_name(str_of(lane, "kind"), lane_kind_at,
-			      LANE_LOOP + 1);
+	int kind =
+		parse_name(str_of(lane, "kind"), lane_kind_at, LANE_LOOP + 1);
 	struct trace_lane *l;
 	bool added = false;
 
@@ -557,7 +557,7 @@ static void fold_task(struct fold *f, const json_t *task)
 	k->end_ns = int_of(task, "end_ns", -1);
 	lane = int_of(task, "lane", -1);
 	k->lane = lane >= 0 && lane < (int64_t)t->n_lanes ? (uint32_t)lane
-							   : UINT32_MAX;
+							  : UINT32_MAX;
 	if (json_is_string(status)) {
 		int s = parse_name(json_string_value(status), task_status_at,
 				   TASK_CANCELLED + 1);
@@ -603,8 +603,12 @@ static void fold_segment(struct fold *f, const json_t *seg)
 	s->note = trace_note(f->t, str_of(seg, "note"));
 	s->estimated = json_is_true(json_object_get(seg, "estimated"));
 	sink(f, EV_SEGMENT,
-	     &(struct rec_event){.task = task, .lane = lane, .state = state,
-				 .t0_ns = t0, .t1_ns = t1, .note = s->note});
+	     &(struct rec_event){.task = task,
+				 .lane = lane,
+				 .state = state,
+				 .t0_ns = t0,
+				 .t1_ns = t1,
+				 .note = s->note});
 }
 
 static void fold_open(struct fold *f, const json_t *line)
@@ -697,8 +701,8 @@ struct child {
 	int status;
 };
 
-static void set_err(struct spec_error *err, const char *field,
-		    const char *fmt, const char *arg, int rc)
+static void set_err(struct spec_error *err, const char *field, const char *fmt,
+		    const char *arg, int rc)
 {
 	char shown[120];
 
@@ -888,8 +892,8 @@ int cpython_execute(const struct spec *spec, const struct run_hooks *hooks,
 		    struct trace *out, struct spec_error *err)
 {
 	const struct workload *w = workload_find(spec->workload);
-	struct fold f = {.t = out, .hooks = hooks, .err = err,
-			 .max_loop_lag_ns = -1};
+	struct fold f = {
+		.t = out, .hooks = hooks, .err = err, .max_loop_lag_ns = -1};
 	struct child c = {.pid = -1, .out_fd = -1, .err_fd = -1};
 	char python[PATH_MAX], runner[PATH_MAX], tmpdir[256] = "";
 	char *argv[] = {python, "-I", runner, NULL};
@@ -937,8 +941,10 @@ int cpython_execute(const struct spec *spec, const struct run_hooks *hooks,
 	rc = make_tmpdir(tmpdir, sizeof(tmpdir));
 	if (rc < 0) {
 		tmpdir[0] = '\0';
-		set_err(err, "run", "run: cannot make a temporary directory%s "
-			"(%s)", "", rc);
+		set_err(err, "run",
+			"run: cannot make a temporary directory%s "
+			"(%s)",
+			"", rc);
 		goto out_program;
 	}
 	peer = peer_start();

@@ -27,9 +27,9 @@
 #include "trace.h"
 
 struct cpython_info {
-	char path[256];	   /* as asked for, or as found on PATH */
-	char version[32];  /* "3.11.7" */
-	char build[16];	   /* "gil" or "free-threaded" */
+	char path[256];	  /* as asked for, or as found on PATH */
+	char version[32]; /* "3.11.7" */
+	char build[16];	  /* "gil" or "free-threaded" */
 };
 
 /* Where the runner module is: $OVERLAP_CPYTHON_RUNNER, else

@@ -115,8 +115,9 @@ int64_t exec_runwatch_look(struct exec_runwatch *w, int64_t now_ns)
 	int64_t slice_ns = now_ns - w->wall_ns, cpu_ns, off_ns = 0;
 
 	w->wall_ns = now_ns;
-	if (w->base_cpu_ns < 0 || (slice_ns < RUNNABLE_MIN_NS &&
-				   now_ns - w->base_wall_ns < RUNWATCH_REBASE_NS))
+	if (w->base_cpu_ns < 0 ||
+	    (slice_ns < RUNNABLE_MIN_NS &&
+	     now_ns - w->base_wall_ns < RUNWATCH_REBASE_NS))
 		return 0;
 	/* A system call (about 2 us here), so only when a slice ran long
 	 * or the base is old. */

@@ -56,13 +56,13 @@
 enum { GIL_FREE = 0, GIL_TAKEN = 1, GIL_CONTENDED = 2 };
 
 struct gil {
-	_Atomic uint32_t lock;	   /* GIL_FREE / GIL_TAKEN / GIL_CONTENDED */
-	_Atomic uint32_t switches; /* acquisitions; yielders sleep on it */
-	_Atomic uint32_t waiters;  /* threads asleep (or about to be) */
-	_Atomic uint32_t yielders; /* threads in gil_yield's forced switch */
-	_Atomic bool spinning;	   /* one waiter watches at a time */
-	_Atomic int64_t switched_ns;	/* when the GIL was last taken */
-	_Atomic int64_t first_wait_ns;	/* when waiters last went 0 -> 1 */
+	_Atomic uint32_t lock;	     /* GIL_FREE / GIL_TAKEN / GIL_CONTENDED */
+	_Atomic uint32_t switches;   /* acquisitions; yielders sleep on it */
+	_Atomic uint32_t waiters;    /* threads asleep (or about to be) */
+	_Atomic uint32_t yielders;   /* threads in gil_yield's forced switch */
+	_Atomic bool spinning;	     /* one waiter watches at a time */
+	_Atomic int64_t switched_ns; /* when the GIL was last taken */
+	_Atomic int64_t first_wait_ns; /* when waiters last went 0 -> 1 */
 	int64_t interval_ns;
 	int64_t spin_ns; /* 0 on one core */
 	enum gil_python python;
@@ -188,10 +188,10 @@ bool gil_drop_requested(struct gil *g)
 {
 	if (!atomic_load_explicit(&g->waiters, memory_order_acquire))
 		return false;
-	int64_t since = atomic_load_explicit(&g->switched_ns,
-					     memory_order_relaxed);
-	int64_t first = atomic_load_explicit(&g->first_wait_ns,
-					     memory_order_relaxed);
+	int64_t since =
+		atomic_load_explicit(&g->switched_ns, memory_order_relaxed);
+	int64_t first =
+		atomic_load_explicit(&g->first_wait_ns, memory_order_relaxed);
 
 	if (first > since)
 		since = first;

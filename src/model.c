@@ -12,12 +12,8 @@
 #include <unistd.h>
 
 const struct model_ops *const model_catalog[] = {
-	&model_sequential,
-	&model_threads,
-	&model_thread_pool,
-	&model_interpreter_pool,
-	&model_process_pool,
-	&model_asyncio,
+	&model_sequential,	 &model_threads,      &model_thread_pool,
+	&model_interpreter_pool, &model_process_pool, &model_asyncio,
 	&model_asyncio_executor,
 };
 const size_t model_catalog_count =

@@ -25,7 +25,7 @@
 #include "trace_rec.h"
 
 struct sync_rt; /* shared objects' run-time state (sync.h) */
-struct trace;   /* trace.h */
+struct trace;	/* trace.h */
 
 struct run_ctx {
 	/* read-only for models */
@@ -34,18 +34,18 @@ struct run_ctx {
 	struct trace_rec *rec;
 	struct rec_lane *main_lane; /* lane 0 */
 	struct cpu_calib cpu;
-	uint16_t peer_port;	/* latency peer on 127.0.0.1 */
-	int64_t deadline_ns;	/* relative to the epoch */
-	char tmpdir[256];	/* private directory of this run, "" if none */
-	struct sync_rt *sync;	/* NULL when the program has no objects */
+	uint16_t peer_port;   /* latency peer on 127.0.0.1 */
+	int64_t deadline_ns;  /* relative to the epoch */
+	char tmpdir[256];     /* private directory of this run, "" if none */
+	struct sync_rt *sync; /* NULL when the program has no objects */
 	/* costs=python: what CPython costs here, charged on top of the
 	 * model's own (costs.h); costs=ideal: charge_python false. */
 	bool charge_python;
 	struct python_costs python;
 
 	/* written by anyone, read by everyone */
-	_Atomic int stop;	   /* nonzero: wind down now (enum run_status) */
-	_Atomic int64_t progress;  /* bumped on every step done (watchdog) */
+	_Atomic int stop;	  /* nonzero: wind down now (enum run_status) */
+	_Atomic int64_t progress; /* bumped on every step done (watchdog) */
 
 	/* written by the model before run() returns, or by the watchdog
 	 * after setting stop */

@@ -188,7 +188,7 @@ struct aio {
 	/* when the loop last went to poll and came back: a wait over before
 	 * it went was over while the loop was busy */
 	int64_t poll_in_ns, poll_out_ns;
-	uint64_t cpu_sink;  /* keeps the cpu steps' results alive */
+	uint64_t cpu_sink; /* keeps the cpu steps' results alive */
 };
 
 static void task_continue(struct aio *a, uint32_t id);
@@ -415,8 +415,8 @@ static void task_start(struct aio *a, uint32_t id)
 static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 {
 	const struct cpu_calib *cal = &a->ctx->cpu;
-	uint64_t iters =
-	    s->n > 0 ? (uint64_t)s->n : cpu_iters_for_ns(cal, s->ns);
+	uint64_t iters = s->n > 0 ? (uint64_t)s->n
+				  : cpu_iters_for_ns(cal, s->ns);
 	uint64_t slice = cpu_iters_for_ns(cal, CPU_SLICE_NS);
 	int64_t t0 = rec_now(a->lane);
 	struct exec_runwatch rw;
@@ -500,8 +500,7 @@ static void on_sync_timer(struct aio *a, uint32_t id, int64_t due_ns)
 	}
 	if (!(t->flags & F_SYNC) || t->phase < PH_NET_SLOT ||
 	    t->phase > PH_NET_RECV ||
-	    !sync_coop_net_want(a->ctx->sync, id, &a->prog->steps[t->pc],
-				&w) ||
+	    !sync_coop_net_want(a->ctx->sync, id, &a->prog->steps[t->pc], &w) ||
 	    w.timeout_ns <= 0 || due_ns != t->t0_ns + w.timeout_ns)
 		return;
 	if (t->phase == PH_NET_SLOT)
@@ -567,8 +566,7 @@ static void net_release(struct aio *a, uint32_t id)
 /* The request went out at now: the wait for the reply begins, after the
  * connect segment when there was one (open since t0_ns).  A sync step's
  * attempt has one io segment of sync's own, from its start. */
-static void net_sent(struct aio *a, uint32_t id, int64_t now,
-		     bool connect_open)
+static void net_sent(struct aio *a, uint32_t id, int64_t now, bool connect_open)
 {
 	struct aio_task *t = &a->tasks[id];
 
@@ -744,16 +742,15 @@ static void sync_wake(void *arg, uint32_t id)
 
 /* A scraper attempt: the net machinery of net steps, but sync records the
  * io segment and a timer cuts the request off at its timeout. */
-static int sync_net_begin(struct aio *a, uint32_t id,
-			  const struct sync_want *w)
+static int sync_net_begin(struct aio *a, uint32_t id, const struct sync_want *w)
 {
 	struct aio_task *t = &a->tasks[id];
 	int r;
 
 	t->t0_ns = rec_now(a->lane);
 	if (w->timeout_ns > 0 &&
-	    loop_add_timer(a->loop, t->t0_ns + w->timeout_ns,
-			   id | TIMER_SYNC) < 0)
+	    loop_add_timer(a->loop, t->t0_ns + w->timeout_ns, id | TIMER_SYNC) <
+		    0)
 		return -ENOMEM;
 	t->flags |= F_SYNC;
 	t->phase = PH_NET_SLOT;
@@ -874,7 +871,8 @@ static void task_continue(struct aio *a, uint32_t id)
 
 	if (a->ctx->charge_python)
 		exec_busy_until(a->ctx, a->lane,
-				rec_now(a->lane) + a->ctx->python.task_switch_ns);
+				rec_now(a->lane) +
+					a->ctx->python.task_switch_ns);
 	while (t->pc < end) {
 		int r = step_begin(a, id, &a->prog->steps[t->pc]);
 
@@ -967,9 +965,8 @@ static void declare_deadlock(struct aio *a)
 	exec_stop_wake(&ctx->stop);
 	/* Tasks parked on the program's objects: sync names them and what
 	 * each object's state is. */
-	if (ctx->sync &&
-	    sync_deadlock_message(ctx->sync, ctx->message,
-				  sizeof(ctx->message)) > 0)
+	if (ctx->sync && sync_deadlock_message(ctx->sync, ctx->message,
+					       sizeof(ctx->message)) > 0)
 		return;
 	off = (size_t)snprintf(ctx->message, sizeof(ctx->message),
 			       "deadlock: %u task%s wait forever:", a->live,
@@ -987,12 +984,13 @@ static void declare_deadlock(struct aio *a)
 		program_task_name(a->prog, id, name, sizeof(name));
 		if (off < sizeof(ctx->message))
 			off += (size_t)snprintf(
-			    ctx->message + off, sizeof(ctx->message) - off,
-			    "%s %s waits for %s %s", shown ? ";" : "", name,
-			    t->phase == PH_SEM
-				? "semaphore"
-				: step_kind_name((enum step_kind)s->kind),
-			    what);
+				ctx->message + off, sizeof(ctx->message) - off,
+				"%s %s waits for %s %s", shown ? ";" : "", name,
+				t->phase == PH_SEM
+					? "semaphore"
+					: step_kind_name(
+						  (enum step_kind)s->kind),
+				what);
 		shown++;
 	}
 }
@@ -1164,8 +1162,8 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 	ilist_init(&a->net_waiters);
 	a->limit_free = spec_int(opt, "limit");
 	a->limited = a->limit_free > 0;
-	a->as_completed =
-	    strcmp(spec_text(opt, "collect"), "as_completed") == 0;
+	a->as_completed = strcmp(spec_text(opt, "collect"), "as_completed") ==
+			  0;
 
 	a->tasks = calloc(n ? n : 1, sizeof(*a->tasks));
 	if (!a->tasks)
@@ -1198,7 +1196,7 @@ static void aio_free(struct aio *a)
 struct rec_lane *asyncio_add_loop_lane(struct run_ctx *ctx)
 {
 	struct rec_lane *lane =
-	    trace_rec_add_lane(ctx->rec, LANE_LOOP, "event loop");
+		trace_rec_add_lane(ctx->rec, LANE_LOOP, "event loop");
 
 	if (lane)
 		rec_lane_os_id(lane, gettid());
@@ -1306,13 +1304,13 @@ void asyncio_report(struct run_ctx *ctx, struct trace *out)
 /* ---- the model ---------------------------------------------------------- */
 
 static const struct param_def asyncio_options[] = {
-    {"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
-     "asyncio.Semaphore around every task: at most this many run at "
-     "once (0: no limit)"},
-    {"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
-     "how results are collected: gather (submission order) or "
-     "as_completed (finish order)"},
-    COSTS_OPTION,
+	{"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
+	 "asyncio.Semaphore around every task: at most this many run at "
+	 "once (0: no limit)"},
+	{"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
+	 "how results are collected: gather (submission order) or "
+	 "as_completed (finish order)"},
+	COSTS_OPTION,
 };
 
 static int asyncio_model_run(struct run_ctx *ctx)
@@ -1328,12 +1326,12 @@ static int asyncio_model_run(struct run_ctx *ctx)
 }
 
 const struct model_ops model_asyncio = {
-    .name = "asyncio",
-    .help = "one event loop thread on epoll: tasks overlap their waits; "
-	    "a cpu step blocks every other task",
-    .options = asyncio_options,
-    .n_options = sizeof(asyncio_options) / sizeof(asyncio_options[0]),
-    .max_tasks = 100000,
-    .run = asyncio_model_run,
-    .report = asyncio_report,
+	.name = "asyncio",
+	.help = "one event loop thread on epoll: tasks overlap their waits; "
+		"a cpu step blocks every other task",
+	.options = asyncio_options,
+	.n_options = sizeof(asyncio_options) / sizeof(asyncio_options[0]),
+	.max_tasks = 100000,
+	.run = asyncio_model_run,
+	.report = asyncio_report,
 };

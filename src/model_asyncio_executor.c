@@ -73,7 +73,7 @@ static void tpool_post(struct tpool *p, const struct asyncio_done *d)
 	if (p->n_done == p->cap_done) {
 		p->cap_done = p->cap_done ? p->cap_done * 2 : 64;
 		p->done =
-		    util_xrealloc(p->done, p->cap_done * sizeof(*p->done));
+			util_xrealloc(p->done, p->cap_done * sizeof(*p->done));
 	}
 	p->done[p->n_done++] = *d;
 	pthread_mutex_unlock(&p->mu);
@@ -89,7 +89,7 @@ static int tpool_run_job(struct tpool *p, const struct rec_lane *lane,
 			 const struct tjob *job)
 {
 	struct exec_ctx x = {
-	    .run = p->ctx, .lane = lane, .gil = p->gil, .task = job->task};
+		.run = p->ctx, .lane = lane, .gil = p->gil, .task = job->task};
 	int err;
 
 	if (atomic_load(&p->ctx->stop))
@@ -167,7 +167,7 @@ static int tpool_submit(void *impl, uint32_t task, uint32_t step,
 		p->jobs_head = 0;
 	}
 	p->jobs[(p->jobs_head + p->jobs_len) % p->jobs_cap] =
-	    (struct tjob){.task = task, .step = step};
+		(struct tjob){.task = task, .step = step};
 	p->jobs_len++;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
@@ -264,12 +264,12 @@ static int ppool_submit(void *impl, uint32_t task, uint32_t step,
 {
 	struct ppool *p = impl;
 	struct procpool_job job = {
-	    .task = task,
-	    .first_step = step,
-	    .n_steps = 1,
-	    .flags = PROCPOOL_REC_QUEUED,
-	    .payload_bytes = 0,
-	    .cookie = step,
+		.task = task,
+		.first_step = step,
+		.n_steps = 1,
+		.flags = PROCPOOL_REC_QUEUED,
+		.payload_bytes = 0,
+		.cookie = step,
 	};
 
 	(void)submit_ns;
@@ -305,10 +305,10 @@ static int ppool_drain(void *impl, asyncio_done_fn done, void *loop_ctx)
 			return (int)n;
 		for (ssize_t i = 0; i < n; i++) {
 			struct asyncio_done d = {
-			    .task = out[i].task,
-			    .err = ppool_err(&out[i]),
-			    .signal = out[i].signal,
-			    .picked_ns = -1, /* the pool records queued */
+				.task = out[i].task,
+				.err = ppool_err(&out[i]),
+				.signal = out[i].signal,
+				.picked_ns = -1, /* the pool records queued */
 			};
 
 			done(loop_ctx, &d);
@@ -321,24 +321,24 @@ static int ppool_drain(void *impl, asyncio_done_fn done, void *loop_ctx)
 /* ---- the model ---------------------------------------------------------- */
 
 static const struct param_def executor_options[] = {
-    {"executor", PARAM_ENUM, "", "threads", 0, 0, "threads|processes",
-     "where cpu steps run: a thread pool or a process pool"},
-    {"workers", PARAM_INT, "workers", "0", 0, EXECUTOR_WORKERS_MAX, NULL,
-     "executor workers; 0 (the default) means what Python's own default "
-     "takes: min(32, cores + 4) threads (asyncio's default executor), or "
-     "one process per core"},
-    EXEC_GIL_OPTIONS,
-    {"offload_io", PARAM_ENUM, "", "off", 0, 0, "on|off",
-     "also hand net and disk steps to the executor as blocking calls"},
-    {"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn|forkserver",
-     "processes: how worker processes start"},
-    {"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
-     "asyncio.Semaphore around every task: at most this many run at "
-     "once (0: no limit)"},
-    {"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
-     "how results are collected: gather (submission order) or "
-     "as_completed (finish order)"},
-    COSTS_OPTION,
+	{"executor", PARAM_ENUM, "", "threads", 0, 0, "threads|processes",
+	 "where cpu steps run: a thread pool or a process pool"},
+	{"workers", PARAM_INT, "workers", "0", 0, EXECUTOR_WORKERS_MAX, NULL,
+	 "executor workers; 0 (the default) means what Python's own default "
+	 "takes: min(32, cores + 4) threads (asyncio's default executor), or "
+	 "one process per core"},
+	EXEC_GIL_OPTIONS,
+	{"offload_io", PARAM_ENUM, "", "off", 0, 0, "on|off",
+	 "also hand net and disk steps to the executor as blocking calls"},
+	{"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn|forkserver",
+	 "processes: how worker processes start"},
+	{"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
+	 "asyncio.Semaphore around every task: at most this many run at "
+	 "once (0: no limit)"},
+	{"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
+	 "how results are collected: gather (submission order) or "
+	 "as_completed (finish order)"},
+	COSTS_OPTION,
 };
 
 static int run_threads(struct run_ctx *ctx, struct rec_lane *lane,
@@ -386,15 +386,16 @@ static int run_processes(struct run_ctx *ctx, struct rec_lane *lane,
 {
 	const struct param_set *opt = &ctx->spec->options;
 	struct procpool_config cfg = {
-	    .run = ctx,
-	    .lane = lane,
-	    .workers = spec_int(opt, "workers") > 0
-			   ? (uint32_t)spec_int(opt, "workers")
-			   : model_default_process_workers() < EXECUTOR_WORKERS_MAX
-			   ? model_default_process_workers()
-			   : EXECUTOR_WORKERS_MAX,
-	    .start = procpool_start_parse(spec_text(opt, "start")),
-	    .lane_prefix = NULL,
+		.run = ctx,
+		.lane = lane,
+		.workers = spec_int(opt, "workers") > 0
+				   ? (uint32_t)spec_int(opt, "workers")
+			   : model_default_process_workers() <
+					   EXECUTOR_WORKERS_MAX
+				   ? model_default_process_workers()
+				   : EXECUTOR_WORKERS_MAX,
+		.start = procpool_start_parse(spec_text(opt, "start")),
+		.lane_prefix = NULL,
 	};
 	struct ppool p = {.prog = ctx->prog};
 	char why[200] = "";
@@ -421,7 +422,7 @@ static int executor_model_run(struct run_ctx *ctx)
 {
 	const struct param_set *opt = &ctx->spec->options;
 	struct asyncio_executor ex = {
-	    .offload_io = strcmp(spec_text(opt, "offload_io"), "on") == 0,
+		.offload_io = strcmp(spec_text(opt, "offload_io"), "on") == 0,
 	};
 	struct rec_lane *lane = asyncio_add_loop_lane(ctx);
 
@@ -436,12 +437,12 @@ static int executor_model_run(struct run_ctx *ctx)
 }
 
 const struct model_ops model_asyncio_executor = {
-    .name = "asyncio-executor",
-    .help = "an asyncio loop that hands cpu steps to a thread or process "
-	    "pool (run_in_executor) and stays responsive",
-    .options = executor_options,
-    .n_options = sizeof(executor_options) / sizeof(executor_options[0]),
-    .max_tasks = 100000,
-    .run = executor_model_run,
-    .report = asyncio_report,
+	.name = "asyncio-executor",
+	.help = "an asyncio loop that hands cpu steps to a thread or process "
+		"pool (run_in_executor) and stays responsive",
+	.options = executor_options,
+	.n_options = sizeof(executor_options) / sizeof(executor_options[0]),
+	.max_tasks = 100000,
+	.run = executor_model_run,
+	.report = asyncio_report,
 };

@@ -60,8 +60,8 @@ struct ipool {
 	pthread_cond_t work; /* queue no longer empty, or closed */
 	/* protected by mutex */
 	uint32_t submitted, taken;
-	uint32_t idle; /* workers waiting on work */
-	bool closed;   /* nothing more will be submitted */
+	uint32_t idle;	   /* workers waiting on work */
+	bool closed;	   /* nothing more will be submitted */
 	char failure[160]; /* the first interpreter that could not start */
 };
 
@@ -300,7 +300,8 @@ static int ipool_run(struct run_ctx *ctx)
 				rc = -ENOSPC;
 				snprintf(ctx->message, sizeof(ctx->message),
 					 "interpreter-pool: no lane left for "
-					 "%s", name);
+					 "%s",
+					 name);
 			}
 			break;
 		}
@@ -341,8 +342,7 @@ static int ipool_run(struct run_ctx *ctx)
 	 * (the run stopped, or none could start). */
 	for (task = pool.taken; task < prog->n_tasks; task++)
 		rec_task_end(main_lane, task, rec_now(main_lane),
-			     pool.failure[0] ? TASK_ERROR : TASK_CANCELLED,
-			     0);
+			     pool.failure[0] ? TASK_ERROR : TASK_CANCELLED, 0);
 	if (pool.failure[0] && !ctx->message[0]) {
 		snprintf(ctx->message, sizeof(ctx->message),
 			 "interpreter-pool: %s", pool.failure);

@@ -104,8 +104,7 @@ out_cancel:
 }
 
 static const struct param_def pool_options[] = {
-	{"workers", PARAM_INT, "processes", "0", 0, PROCPOOL_MAX_WORKERS,
-	 NULL,
+	{"workers", PARAM_INT, "processes", "0", 0, PROCPOOL_MAX_WORKERS, NULL,
 	 "max_workers: how many worker processes; 0 means the number of "
 	 "cores"},
 	{"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn|forkserver",

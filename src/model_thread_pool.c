@@ -76,9 +76,10 @@ static void *worker_thread(void *arg)
 
 		pthread_mutex_unlock(&pool->mutex);
 
-		struct exec_ctx x = {
-			.run = ctx, .lane = w->lane, .gil = pool->gil,
-			.task = task};
+		struct exec_ctx x = {.run = ctx,
+				     .lane = w->lane,
+				     .gil = pool->gil,
+				     .task = task};
 		int64_t start_ns = rec_now(w->lane);
 
 		if (start_ns > submit_ns)
@@ -87,8 +88,7 @@ static void *worker_thread(void *arg)
 		if (!started_up) {
 			int64_t t0, t1;
 
-			exec_startup(&x, ctx->python.thread_start_ns, &t0,
-				     &t1);
+			exec_startup(&x, ctx->python.thread_start_ns, &t0, &t1);
 			rec_segment(w->lane, task, ST_STARTUP, t0, t1, 0);
 			started_up = true;
 		}

@@ -57,8 +57,7 @@ static int stacks_create(struct stack_region *r, size_t count)
 	r->stride = r->guard_bytes + EXEC_THREAD_STACK_BYTES;
 	r->map_bytes = r->stride * (count ? count : 1);
 	r->base = mmap(NULL, r->map_bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-			       MAP_STACK,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
 		       -1, 0);
 	if (r->base == MAP_FAILED) {
 		r->base = NULL;
@@ -172,7 +171,10 @@ static int threads_run(struct run_ctx *ctx)
 			break;
 		}
 		xs[task] = (struct task_thread){
-			.x = {.run = ctx, .lane = lane, .gil = gil, .task = task},
+			.x = {.run = ctx,
+			      .lane = lane,
+			      .gil = gil,
+			      .task = task},
 			.started = ctx->charge_python ? &started : NULL};
 		rec_task_submit(main_lane, task, rec_now(main_lane));
 		pthread_attr_setstack(&attr, stack_at(&stacks, task),

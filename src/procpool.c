@@ -294,8 +294,7 @@ static int send_payload(struct procpool *p, int fd, int64_t bytes)
 
 /* In the forked child: only the socket survives (moved to CHILD_SOCK_FD);
  * the recorder and the slots are already mapped.  Never returns. */
-static _Noreturn void child_after_fork(struct procpool *p, uint32_t i,
-				       int sock)
+static _Noreturn void child_after_fork(struct procpool *p, uint32_t i, int sock)
 {
 	struct worker_env env = {0};
 
@@ -390,8 +389,8 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid,
 	posix_spawn_file_actions_adddup2(&fa, hi[2], CHILD_SHM_FD);
 	if (sync)
 		posix_spawn_file_actions_adddup2(&fa, hi[3], CHILD_SYNC_FD);
-	posix_spawn_file_actions_addclosefrom_np(
-		&fa, sync ? CHILD_SYNC_FD + 1 : CHILD_SHM_FD + 1);
+	posix_spawn_file_actions_addclosefrom_np(&fa, sync ? CHILD_SYNC_FD + 1
+							   : CHILD_SHM_FD + 1);
 	/* A fresh process: nothing blocked, and the signals the run process
 	 * may handle or ignore back to their defaults. */
 	sigemptyset(&none);
@@ -405,8 +404,8 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid,
 	sigaddset(&dfl, SIGUSR2);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr,
-				 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
 	rc = -posix_spawn(pid, p->exe, &fa, &attr, argv, environ);
 
 	posix_spawnattr_destroy(&attr);
@@ -464,8 +463,7 @@ static int fs_start(struct procpool *p, char *err, size_t err_size)
 }
 
 /* Sends msg (and fd, when >= 0) to the fork server. */
-static int fs_send(struct procpool *p, const struct worker_fs_msg *msg,
-		   int fd)
+static int fs_send(struct procpool *p, const struct worker_fs_msg *msg, int fd)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
 	struct iovec iov = {.iov_base = (void *)msg, .iov_len = sizeof(*msg)};
@@ -762,8 +760,8 @@ static void close_dead_step(struct procpool *p, uint32_t i, int64_t now)
 		return;
 	}
 	if (t0 >= 0 && t0 < now)
-		rec_segment(&p->w[i].lane, p->w[i].cur.job.task, state, t0,
-			    now, 0);
+		rec_segment(&p->w[i].lane, p->w[i].cur.job.task, state, t0, now,
+			    0);
 }
 
 static void on_death(struct procpool *p, uint32_t i)
@@ -931,8 +929,7 @@ static bool spin_for_events(struct procpool *p)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static void send_job(struct procpool *p, uint32_t i,
-		     const struct queued_job *j)
+static void send_job(struct procpool *p, uint32_t i, const struct queued_job *j)
 {
 	struct pool_worker *w = &p->w[i];
 	struct worker_msg m = {.type = WORKER_MSG_JOB,
@@ -1006,8 +1003,8 @@ static void check_stop(struct procpool *p)
 
 /* ---- the interface ------------------------------------------------------ */
 
-struct procpool *procpool_create(const struct procpool_config *cfg,
-				 char *err, size_t err_size)
+struct procpool *procpool_create(const struct procpool_config *cfg, char *err,
+				 size_t err_size)
 {
 	struct procpool *p;
 	const char *exe;
@@ -1034,9 +1031,10 @@ struct procpool *procpool_create(const struct procpool_config *cfg,
 		util_strlcpy(p->prefix, cfg->lane_prefix, sizeof(p->prefix));
 	else
 		util_strlcpy(p->prefix,
-			     cfg->start == PROCPOOL_FORK    ? "ForkProcess"
-			     : cfg->start == PROCPOOL_SPAWN ? "SpawnProcess"
-							    : "ForkServerProcess",
+			     cfg->start == PROCPOOL_FORK ? "ForkProcess"
+			     : cfg->start == PROCPOOL_SPAWN
+				     ? "SpawnProcess"
+				     : "ForkServerProcess",
 			     sizeof(p->prefix));
 	for (uint32_t i = 0; i < PROCPOOL_MAX_WORKERS; i++)
 		p->w[i].sock = -1;
@@ -1158,8 +1156,7 @@ static size_t take_done(struct procpool *p, struct procpool_done *out,
 	return n;
 }
 
-ssize_t procpool_reap(struct procpool *p, struct procpool_done *out,
-		      size_t max)
+ssize_t procpool_reap(struct procpool *p, struct procpool_done *out, size_t max)
 {
 	size_t n;
 
@@ -1173,8 +1170,8 @@ ssize_t procpool_reap(struct procpool *p, struct procpool_done *out,
 	return (ssize_t)n;
 }
 
-ssize_t procpool_wait(struct procpool *p, struct procpool_done *out,
-		      size_t max, int64_t timeout_ns)
+ssize_t procpool_wait(struct procpool *p, struct procpool_done *out, size_t max,
+		      int64_t timeout_ns)
 {
 	int64_t deadline = timeout_ns < 0 ? -1 : util_mono_ns() + timeout_ns;
 
@@ -1237,8 +1234,7 @@ pid_t procpool_worker_pid(struct procpool *p, uint32_t i)
 		return 0;
 	/* A fork server says a new worker's pid a moment after it forks. */
 	while (p->start == PROCPOOL_FORKSERVER && p->w[i].sock >= 0 &&
-	       !p->w[i].fs_forked && !p->fs_dead &&
-	       util_mono_ns() < until) {
+	       !p->w[i].fs_forked && !p->fs_dead && util_mono_ns() < until) {
 		struct pollfd pfd = {.fd = p->fs_sock, .events = POLLIN};
 
 		poll(&pfd, 1, STOP_POLL_MS);

@@ -99,9 +99,9 @@ struct procpool_job {
 	uint32_t task;
 	uint32_t first_step;
 	uint32_t n_steps;
-	uint32_t flags;		/* enum procpool_job_flags */
-	int64_t payload_bytes;	/* argument and result size, each */
-	uint64_t cookie;	/* returned as is in procpool_done */
+	uint32_t flags;	       /* enum procpool_job_flags */
+	int64_t payload_bytes; /* argument and result size, each */
+	uint64_t cookie;       /* returned as is in procpool_done */
 };
 
 /* One finished job. */
@@ -124,8 +124,8 @@ struct procpool;
  * failure with a reason in err (which may be NULL).  When only some
  * workers could start (no lane or no process left), the pool runs with
  * those, procpool_workers() says how many, and err says why. */
-struct procpool *procpool_create(const struct procpool_config *cfg,
-				 char *err, size_t err_size);
+struct procpool *procpool_create(const struct procpool_config *cfg, char *err,
+				 size_t err_size);
 
 /* Queues a job; dispatches it at once when a worker is idle (writing its
  * argument may block until the worker has read it).  Returns 0, -EINVAL for
@@ -152,8 +152,8 @@ ssize_t procpool_reap(struct procpool *p, struct procpool_done *out,
  * finished, timeout_ns passed (-1: no limit), or the run stopped with
  * nothing left running.  Returns how many, 0 on timeout or when nothing is
  * pending, or a negative errno. */
-ssize_t procpool_wait(struct procpool *p, struct procpool_done *out,
-		      size_t max, int64_t timeout_ns);
+ssize_t procpool_wait(struct procpool *p, struct procpool_done *out, size_t max,
+		      int64_t timeout_ns);
 
 /* 0, or -ECHILD once the pool is broken (its workers kept dying before
  * they were ready); the jobs it completed as error say no more than that. */

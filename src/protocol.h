@@ -40,7 +40,7 @@ enum seg_state {
 	ST_RATE_WAIT,
 	ST_BACKOFF,
 	ST_IPC,
-	ST_CONNECT, /* a net step opening its connection, before io */
+	ST_CONNECT,  /* a net step opening its connection, before io */
 	ST_READY,    /* asyncio: its wait is over, waiting for the loop */
 	ST_RUNNABLE, /* a thread that may run, waiting for a core */
 	ST__COUNT

@@ -91,11 +91,11 @@ struct canvas {
 	int64_t axis_ns;
 	size_t columns; /* the axis spans positions 0..columns */
 	size_t label_width;
-	size_t *by_task;	   /* segment indices grouped by task */
-	size_t *task_first;	   /* [n_tasks + 1] offsets into by_task */
+	size_t *by_task;    /* segment indices grouped by task */
+	size_t *task_first; /* [n_tasks + 1] offsets into by_task */
 	double (*cover)[PROTOCOL_GLYPHS]; /* [columns + 1] per class */
-	uint8_t *cell;		   /* [columns + 1] glyph class or bar */
-	char *overlay;		   /* [columns + 1] label text or 0 */
+	uint8_t *cell;			  /* [columns + 1] glyph class or bar */
+	char *overlay;			  /* [columns + 1] label text or 0 */
 	bool used[PROTOCOL_GLYPHS];
 	bool states_used[ST__COUNT];
 };
@@ -329,7 +329,9 @@ static size_t wrap_limit(int width)
 
 static void print_legend(const struct canvas *cv, int width, FILE *f)
 {
-	char text[1024] = "|\x1f" "start,\x1f" "end";
+	char text[1024] = "|\x1f"
+			  "start,\x1f"
+			  "end";
 	size_t used;
 
 	for (int cls = 1; cls < PROTOCOL_GLYPHS; cls++) {
@@ -394,8 +396,10 @@ static const struct trace *lane_sort_trace;
 
 static int lane_busier(const void *a, const void *b)
 {
-	const struct trace_lane *x = &lane_sort_trace->lanes[*(const size_t *)a];
-	const struct trace_lane *y = &lane_sort_trace->lanes[*(const size_t *)b];
+	const struct trace_lane *x =
+		&lane_sort_trace->lanes[*(const size_t *)a];
+	const struct trace_lane *y =
+		&lane_sort_trace->lanes[*(const size_t *)b];
 
 	if (x->busy_ns != y->busy_ns)
 		return x->busy_ns > y->busy_ns ? -1 : 1;
@@ -433,8 +437,9 @@ static void print_lane_use(const struct trace *t, int width, FILE *f)
 	if (t->n_lanes > LANE_USE_NAMED) {
 		size_t more = t->n_lanes - LANE_USE_NAMED;
 
-		append(buf, sizeof(buf), " and %zu more lane%s, %.0f%% on average",
-		       more, more == 1 ? "" : "s",
+		append(buf, sizeof(buf),
+		       " and %zu more lane%s, %.0f%% on average", more,
+		       more == 1 ? "" : "s",
 		       100.0 * (double)rest / (double)more /
 			       (double)m->wall_ns);
 	}
@@ -590,8 +595,8 @@ int render_ascii(const struct trace *t, const struct ascii_opts *o, FILE *f)
 	cv.cell = util_xcalloc(cv.columns + 1, 1);
 	cv.overlay = util_xcalloc(cv.columns + 1, 1);
 
-	fprintf(f, "%s under %s, %zu task%s", t->workload, t->model,
-		t->n_tasks, t->n_tasks == 1 ? "" : "s");
+	fprintf(f, "%s under %s, %zu task%s", t->workload, t->model, t->n_tasks,
+		t->n_tasks == 1 ? "" : "s");
 	/* A run of the reference engine says which Python ran it. */
 	if (strcmp(t->engine.name, "cpython") == 0)
 		fprintf(f, ", in CPython %s%s", t->engine.version,

@@ -200,8 +200,7 @@ static int line_end(struct line *l, char *buf)
 	return (int)(l->p - buf);
 }
 
-int render_line_task(char *buf, size_t size, const struct trace *t,
-		     size_t task)
+int render_line_task(char *buf, size_t size, const struct trace *t, size_t task)
 {
 	struct line l = {buf, buf + size, size > 0};
 	char name[TRACE_TASK_NAME_MAX];

@@ -64,7 +64,7 @@ struct watchdog {
 	pthread_t thread;
 	pthread_mutex_t mutex;
 	pthread_cond_t wake;
-	bool done;	      /* protected by mutex: the model returned */
+	bool done; /* protected by mutex: the model returned */
 	/* written by the watchdog thread, read after it is joined */
 	bool fired;
 	char message[256];
@@ -155,8 +155,8 @@ static void *watchdog_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&w->mutex);
-		bool stuck = watchdog_stuck(w) && raise_stop(w->ctx,
-							     RUN_DEADLOCK);
+		bool stuck = watchdog_stuck(w) &&
+			     raise_stop(w->ctx, RUN_DEADLOCK);
 		pthread_mutex_lock(&w->mutex);
 		if (stuck) {
 			w->fired = true;
@@ -328,14 +328,15 @@ static void fill_host(struct trace_host *h, const struct cpu_calib *cpu)
 static uint32_t lanes_for(const struct model_ops *m, const struct spec *spec,
 			  size_t n_tasks)
 {
-	const struct param_value *workers = spec_find(&spec->options,
-						      "workers");
+	const struct param_value *workers =
+		spec_find(&spec->options, "workers");
 	uint64_t lanes = LANES_SPARE;
 
 	if (m->lane_per_task)
 		lanes += n_tasks;
 	if (workers)
-		lanes += 2 * (uint64_t)(workers->i > 0
+		lanes += 2 *
+			 (uint64_t)(workers->i > 0
 					    ? (uint32_t)workers->i
 					    : model_default_thread_workers());
 	return lanes > LANES_MAX ? LANES_MAX : (uint32_t)lanes;
@@ -400,8 +401,7 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	int model_rc, rc;
 
 	if (!w || !m) {
-		set_err(err, w ? "model" : "workload", -EINVAL,
-			"unknown name");
+		set_err(err, w ? "model" : "workload", -EINVAL, "unknown name");
 		return -EINVAL;
 	}
 	if (strcmp(spec->engine, SPEC_ENGINE_CPYTHON) == 0)
@@ -545,8 +545,8 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 			util_strlcpy(out->message, ctx.message,
 				     sizeof(out->message));
 		else
-			snprintf(out->message, sizeof(out->message),
-				 "%s: %s", m->name, strerror(-model_rc));
+			snprintf(out->message, sizeof(out->message), "%s: %s",
+				 m->name, strerror(-model_rc));
 	} else {
 		out->status = RUN_DONE;
 		util_strlcpy(out->message, ctx.message, sizeof(out->message));

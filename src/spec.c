@@ -537,7 +537,7 @@ int spec_from_json(const json_t *body, struct spec *spec,
 		   struct spec_error *err)
 {
 	static const char *const known[] = {"workload", "model", "params",
-					    "options", "id", "engine",
+					    "options",	"id",	 "engine",
 					    "python"};
 	const char *key;
 	json_t *value;
@@ -772,8 +772,8 @@ static json_t *engines_json(void)
 		"field", "options.gil", "value", "off", "why",
 		"needs a free-threaded interpreter (python3.13t or later)",
 		"field", "params.program", "value", "barrier (asyncio)", "why",
-		"asyncio.Barrier needs Python 3.11 or later",
-		"field", "model", "value", "interpreter-pool", "why",
+		"asyncio.Barrier needs Python 3.11 or later", "field", "model",
+		"value", "interpreter-pool", "why",
 		"InterpreterPoolExecutor needs Python 3.14 or later; the "
 		"reference engine runs the other models");
 	json_decref(all_workloads);

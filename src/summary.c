@@ -139,8 +139,7 @@ static int64_t loop_block(const struct trace *t, uint32_t *blocker,
 		const struct trace_segment *s = &t->segments[i];
 
 		if ((s->state == ST_COMPUTE || s->state == ST_RUNNABLE) &&
-		    s->lane < t->n_lanes &&
-		    t->lanes[s->lane].kind == LANE_LOOP)
+		    s->lane < t->n_lanes && t->lanes[s->lane].kind == LANE_LOOP)
 			on_loop[n++] = s;
 	}
 	qsort(on_loop, n, sizeof(*on_loop), seg_by_start);
@@ -299,8 +298,7 @@ static int64_t counter_ns(const struct trace *t)
  * updating it is most of what the tasks computed. */
 static bool counter_bound(const struct trace *t, int64_t cpu_ns)
 {
-	const json_t *expected = json_object_get(t->summary.checks,
-						 "expected");
+	const json_t *expected = json_object_get(t->summary.checks, "expected");
 
 	return json_is_integer(expected) && json_integer_value(expected) > 0 &&
 	       cpu_ns > 0 && counter_ns(t) * 3 >= cpu_ns * 2;
@@ -361,8 +359,7 @@ static void diagnose(struct trace *t)
 
 	if (base == 0) {
 		util_strlcpy(m->bound, "mixed", sizeof(m->bound));
-		util_strlcpy(m->recommend, "sequential",
-			     sizeof(m->recommend));
+		util_strlcpy(m->recommend, "sequential", sizeof(m->recommend));
 		util_strlcpy(m->why,
 			     "No task recorded any computing or waiting, so "
 			     "there is nothing to overlap.",
@@ -472,8 +469,7 @@ static void diagnose(struct trace *t)
 		}
 	} else if (wait * 3 >= base * 2) {
 		rec = "asyncio";
-		fit = fit_of(t, rec,
-			     model_uses_threads(t) && t->n_tasks <= 32);
+		fit = fit_of(t, rec, model_uses_threads(t) && t->n_tasks <= 32);
 		if (t->n_tasks <= 32)
 			snprintf(few, sizeof(few),
 				 " (threads do as well for %zu tasks)",

@@ -56,8 +56,8 @@ struct trace_segment {
 	int64_t t1_ns;
 	uint32_t task;
 	uint32_t lane;
-	uint32_t note; /* index into trace.notes; 0 = none */
-	uint8_t state; /* enum seg_state */
+	uint32_t note;	/* index into trace.notes; 0 = none */
+	uint8_t state;	/* enum seg_state */
 	bool estimated; /* timing inferred, not observed ("estimated": true;
 			 * the CPython engine's gil-wait) */
 };

@@ -44,8 +44,8 @@ void trace_engine_from_json(const json_t *obj, struct trace_engine *e)
 
 json_t *trace_engine_json(const struct trace_engine *e)
 {
-	json_t *obj = json_pack("{s:s, s:s}", "name", e->name, "version",
-				e->version);
+	json_t *obj =
+		json_pack("{s:s, s:s}", "name", e->name, "version", e->version);
 
 	if (obj && e->build[0])
 		json_object_set_new(obj, "build", json_string(e->build));
@@ -57,18 +57,20 @@ json_t *trace_engine_json(const struct trace_engine *e)
 json_t *trace_run_json(const struct trace *t)
 {
 	json_t *run = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:I,"
-			 " s:{s:i, s:s, s:s, s:f}}",
-			 "id", t->id, "workload", t->workload, "model",
-			 t->model, "params", json_copy_object(t->params),
-			 "options", json_copy_object(t->options), "status",
-			 run_status_name(t->status), "message", t->message,
-			 "started_at", t->started_at, "cpu_ns",
-			 (json_int_t)t->cpu_ns, "host", "cores", t->host.cores,
-			 "kernel", t->host.kernel, "engine", t->host.engine,
-			 "cpu_iters_per_ms", t->host.cpu_iters_per_ms);
+				" s:{s:i, s:s, s:s, s:f}}",
+				"id", t->id, "workload", t->workload, "model",
+				t->model, "params", json_copy_object(t->params),
+				"options", json_copy_object(t->options),
+				"status", run_status_name(t->status), "message",
+				t->message, "started_at", t->started_at,
+				"cpu_ns", (json_int_t)t->cpu_ns, "host",
+				"cores", t->host.cores, "kernel",
+				t->host.kernel, "engine", t->host.engine,
+				"cpu_iters_per_ms", t->host.cpu_iters_per_ms);
 
 	if (run && t->engine.name[0])
-		json_object_set_new(run, "engine", trace_engine_json(&t->engine));
+		json_object_set_new(run, "engine",
+				    trace_engine_json(&t->engine));
 	return run;
 }
 

@@ -36,8 +36,7 @@ static bool is_word_char(char c)
 	       (unsigned char)c >= 0x80;
 }
 
-int util_parse_duration_prefix(const char *text, int64_t *out_ns,
-			       size_t *used)
+int util_parse_duration_prefix(const char *text, int64_t *out_ns, size_t *used)
 {
 	const char *p = text;
 	bool negative = false;
@@ -146,8 +145,8 @@ int util_parse_duration(const char *text, int64_t *out_ns)
 }
 
 /* Three significant digits: "850 us", "20.0 ms", "1.50 s". */
-static int format_scaled(char *buf, size_t size, const char *sign,
-			 double value, const char *unit)
+static int format_scaled(char *buf, size_t size, const char *sign, double value,
+			 const char *unit)
 {
 	if (value < 9.995)
 		return snprintf(buf, size, "%s%.2f %s", sign, value, unit);
@@ -185,7 +184,9 @@ char *util_format_duration(int64_t ns, char *buf, size_t size)
 char *util_format_duration_text(int64_t ns, char *buf, size_t size)
 {
 	static const struct duration_unit units[] = {
-		{"s", NS_PER_S}, {"ms", NS_PER_MS}, {"us", NS_PER_US},
+		{"s", NS_PER_S},
+		{"ms", NS_PER_MS},
+		{"us", NS_PER_US},
 	};
 	const char *sign = ns < 0 ? "-" : "";
 	uint64_t mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;

@@ -176,8 +176,8 @@ static struct worker_msg run_job(struct worker_env *env,
 				return (struct worker_msg){0};
 			}
 		}
-		*io_err = read_full(env->sock, *buf,
-				    (size_t)job->payload_bytes);
+		*io_err =
+			read_full(env->sock, *buf, (size_t)job->payload_bytes);
 		if (*io_err)
 			return (struct worker_msg){0};
 	}
@@ -214,8 +214,8 @@ static struct worker_msg run_job(struct worker_env *env,
 		exec_busy_until(ctx, lane, t1 + transfer_floor_ns(f, job));
 	*io_err = write_full(env->sock, &done, sizeof(done));
 	if (!*io_err && job->payload_bytes > 0)
-		*io_err = write_full(env->sock, *buf,
-				     (size_t)job->payload_bytes);
+		*io_err =
+			write_full(env->sock, *buf, (size_t)job->payload_bytes);
 	if (!*io_err && (job->payload_bytes > 0 || f->transfer_ns > 0))
 		rec_segment(lane, job->task, ST_IPC, t1, rec_now(lane), 0);
 	if (whole) {
@@ -319,7 +319,8 @@ struct worker_args {
 };
 
 #define N_ARGS 12
-#define N_REQUIRED 8 /* the rest, --sync-fd and --sync-size, and the fork
+#define N_REQUIRED                                                             \
+	8 /* the rest, --sync-fd and --sync-size, and the fork
 		      * server's two, optional */
 
 static int parse_number(const char *opt, const char *text, long long *out)
@@ -339,10 +340,10 @@ static int parse_number(const char *opt, const char *text, long long *out)
 static int parse_args(int argc, char **argv, struct worker_args *a)
 {
 	static const char *const names[N_ARGS] = {
-		"--sock",	 "--rec-fd",	 "--rec-size", "--shm-fd",
-		"--shm-size",	 "--slot",	 "--spec-offset",
-		"--spec-bytes", "--sync-fd",	 "--sync-size",
-		"--forkserver-lane", "--startup-t0"};
+		"--sock",	 "--rec-fd",	      "--rec-size",
+		"--shm-fd",	 "--shm-size",	      "--slot",
+		"--spec-offset", "--spec-bytes",      "--sync-fd",
+		"--sync-size",	 "--forkserver-lane", "--startup-t0"};
 	long long v[N_ARGS];
 	bool seen[N_ARGS] = {false};
 	int i = 1;
@@ -448,7 +449,8 @@ struct fork_server {
 static int fs_send(int ctl, const struct worker_fs_msg *m)
 {
 	for (;;) {
-		if (send(ctl, m, sizeof(*m), MSG_NOSIGNAL) == (ssize_t)sizeof(*m))
+		if (send(ctl, m, sizeof(*m), MSG_NOSIGNAL) ==
+		    (ssize_t)sizeof(*m))
 			return 0;
 		if (errno != EINTR)
 			return -errno;
@@ -473,8 +475,7 @@ static ssize_t fs_recv(int ctl, struct worker_fs_msg *m, int *fd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c;
-	     c = CMSG_NXTHDR(&mh, c))
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 			memcpy(fd, CMSG_DATA(c), sizeof(int));
 	return n;
@@ -482,8 +483,8 @@ static ssize_t fs_recv(int ctl, struct worker_fs_msg *m, int *fd)
 
 /* In the child the server forked for slot: its socket becomes fd 3, its
  * lane is mapped, and it serves as any worker does.  Never returns. */
-static _Noreturn void fs_child(struct fork_server *fs, uint32_t slot,
-			       int sock, int sigfd)
+static _Noreturn void fs_child(struct fork_server *fs, uint32_t slot, int sock,
+			       int sigfd)
 {
 	struct worker_env env = {.slot = &fs->slots[slot],
 				 .spec = fs->spec,
@@ -505,8 +506,7 @@ static _Noreturn void fs_child(struct fork_server *fs, uint32_t slot,
 }
 
 /* Starts slot's worker; tells the pool its pid (or -errno). */
-static void fs_fork(struct fork_server *fs, uint32_t slot, int sock,
-		    int sigfd)
+static void fs_fork(struct fork_server *fs, uint32_t slot, int sock, int sigfd)
 {
 	struct worker_fs_msg m = {.type = WORKER_FS_FORKED, .slot = slot};
 	pid_t pid;
@@ -537,9 +537,8 @@ static void fs_reap(struct fork_server *fs)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		struct worker_fs_msg m = {.type = WORKER_FS_EXITED,
-					  .pid = pid,
-					  .status = status};
+		struct worker_fs_msg m = {
+			.type = WORKER_FS_EXITED, .pid = pid, .status = status};
 
 		fs_send(fs->ctl, &m);
 	}
@@ -640,8 +639,8 @@ int worker_main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a) < 0)
 		return 2;
-	shm = mmap(NULL, (size_t)a.shm_size, PROT_READ | PROT_WRITE,
-		   MAP_SHARED, a.shm_fd, 0);
+	shm = mmap(NULL, (size_t)a.shm_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   a.shm_fd, 0);
 	if (shm == MAP_FAILED) {
 		perror("overlap worker: mmap");
 		return 1;

@@ -130,9 +130,9 @@ enum worker_fs_type {
 };
 
 struct worker_fs_msg {
-	uint32_t type; /* enum worker_fs_type */
-	uint32_t slot; /* FORK, FORKED; TASK: the task */
-	int64_t pid;   /* READY (the server's), FORKED, EXITED */
+	uint32_t type;	/* enum worker_fs_type */
+	uint32_t slot;	/* FORK, FORKED; TASK: the task */
+	int64_t pid;	/* READY (the server's), FORKED, EXITED */
 	int32_t status; /* EXITED: the wait status */
 	int32_t reserved;
 	int64_t t0_ns, t1_ns; /* READY */

@@ -17,9 +17,9 @@
 #include "util.h"
 #include "workload.h"
 
-#define MS(x) ((double)(x) * NS_PER_MS)
-#define SEC(x) ((double)(x) * NS_PER_S)
-#define MIB(x) ((double)(x) * 1024 * 1024)
+#define MS(x) ((double)(x)*NS_PER_MS)
+#define SEC(x) ((double)(x)*NS_PER_S)
+#define MIB(x) ((double)(x)*1024 * 1024)
 
 /* An increment with an await inside records a segment per increment, so
  * that variant is kept to a size a timeline can show. */
@@ -170,16 +170,16 @@ static int pipeline_build(const struct spec *spec, struct program *p,
 		first = (uint32_t)p->n_steps;
 		for (int64_t i = 0; i < mine; i++, item++) {
 			if (produce_ns > 0)
-				program_add_step(p, make_step(STEP_CPU, 0,
-							      produce_ns, 0,
-							      0));
+				program_add_step(p,
+						 make_step(STEP_CPU, 0,
+							   produce_ns, 0, 0));
 			program_add_step(p, make_step(STEP_PUT, q_items, 0,
 						      item, 0));
 		}
 		/* The last producer to finish puts one pill per consumer
 		 * of the next stage. */
-		program_add_step(p,
-				 make_step(STEP_CLOSE, q_items, 0, consumers, 0));
+		program_add_step(p, make_step(STEP_CLOSE, q_items, 0, consumers,
+					      0));
 		program_add_task(p, "producer", (uint32_t)k + 1, first,
 				 (uint32_t)(p->n_steps - first));
 	}
@@ -287,14 +287,15 @@ static int scraper_build(const struct spec *spec, struct program *p,
 		r.backoff_ns = spec_ns(ps, "backoff");
 		for (int k = 0; k < REQUEST_MAX_ATTEMPTS; k++) {
 			r.latency_ns[k] =
-				lat_min + (int64_t)((double)(lat_max - lat_min) *
-						    uniform01(&rng));
+				lat_min +
+				(int64_t)((double)(lat_max - lat_min) *
+					  uniform01(&rng));
 			if (uniform01(&rng) < failure_rate)
 				r.fail_mask |= 1 << k;
 		}
 		req = program_add_request(p, r);
-		first = program_add_step(p,
-					 make_step(STEP_ACQUIRE, slots, 0, 0, 0));
+		first = program_add_step(p, make_step(STEP_ACQUIRE, slots, 0, 0,
+						      0));
 		program_add_step(p, make_step(STEP_REQUEST, limiter,
 					      r.latency_ns[0], 0, req));
 		program_add_step(p, make_step(STEP_RELEASE, slots, 0, 0, 0));

@@ -110,17 +110,17 @@ static void write_run(const char *data, const char *id, long n_events,
 	const char *spec = "{\"workload\":\"fetch\",\"model\":\"threads\","
 			   "\"params\":{},\"options\":{}}";
 	const char *run_obj =
-	    "{\"id\":\"%s\",\"workload\":\"fetch\",\"model\":\"threads\","
-	    "\"params\":{},\"options\":{},\"status\":\"done\",\"message\":"
-	    "\"\",\"started_at\":\"2026-01-01T00:00:00.000Z\",\"cpu_ns\":0,"
-	    "\"host\":{\"cores\":2,\"kernel\":\"bench\",\"engine\":"
-	    "\"overlap\"}}";
+		"{\"id\":\"%s\",\"workload\":\"fetch\",\"model\":\"threads\","
+		"\"params\":{},\"options\":{},\"status\":\"done\",\"message\":"
+		"\"\",\"started_at\":\"2026-01-01T00:00:00.000Z\",\"cpu_ns\":0,"
+		"\"host\":{\"cores\":2,\"kernel\":\"bench\",\"engine\":"
+		"\"overlap\"}}";
 	const char *summary =
-	    "{\"wall_ns\":1000000,\"task_time_ns\":2000000,\"speedup\":2.0,"
-	    "\"parallelism\":1.0,\"cpu_util\":0.5,\"peak_inflight\":2,"
-	    "\"states\":{},\"checks\":{},\"diagnosis\":{\"bound\":\"io\","
-	    "\"recommend\":\"asyncio\",\"why\":\"bench\"},"
-	    "\"max_loop_lag_ns\":null}";
+		"{\"wall_ns\":1000000,\"task_time_ns\":2000000,\"speedup\":2.0,"
+		"\"parallelism\":1.0,\"cpu_util\":0.5,\"peak_inflight\":2,"
+		"\"states\":{},\"checks\":{},\"diagnosis\":{\"bound\":\"io\","
+		"\"recommend\":\"asyncio\",\"why\":\"bench\"},"
+		"\"max_loop_lag_ns\":null}";
 	FILE *f;
 	long i;
 
@@ -133,12 +133,11 @@ static void write_run(const char *data, const char *id, long n_events,
 	fprintf(f, "}\n{\"type\":\"lane\",\"lane\":{\"id\":0,\"kind\":\"main\","
 		   "\"name\":\"main\",\"os_id\":1}}\n");
 	for (i = 0; i < n_events - 7; i++)
-		fprintf(
-		    f,
-		    "{\"type\":\"segment\",\"segment\":{\"task\":%ld,"
-		    "\"lane\":0,\"state\":\"%s\",\"t0_ns\":%ld,\"t1_ns\":%ld,"
-		    "\"note\":\"\"}}\n",
-		    i % 1000, states[i % 4], i * 1000, i * 1000 + 900);
+		fprintf(f,
+			"{\"type\":\"segment\",\"segment\":{\"task\":%ld,"
+			"\"lane\":0,\"state\":\"%s\",\"t0_ns\":%ld,\"t1_ns\":%ld,"
+			"\"note\":\"\"}}\n",
+			i % 1000, states[i % 4], i * 1000, i * 1000 + 900);
 	fprintf(f,
 		"{\"type\":\"summary\",\"status\":\"done\",\"message\":\"\","
 		"\"summary\":%s}\n",
@@ -263,8 +262,8 @@ static long read_sse_count(int fd)
 			switch (st) {
 			case HEAD: /* until \r\n\r\n */
 				head_match = (c == "\r\n\r\n"[head_match])
-						 ? head_match + 1
-						 : (c == '\r');
+						     ? head_match + 1
+						     : (c == '\r');
 				if (head_match == 4)
 					st = SIZE;
 				break;
@@ -273,8 +272,8 @@ static long read_sse_count(int fd)
 					st = chunk ? DATA : DONE;
 				} else if (c != '\r') {
 					int d = c <= '9'
-						    ? c - '0'
-						    : (c | 0x20) - 'a' + 10;
+							? c - '0'
+							: (c | 0x20) - 'a' + 10;
 					chunk = chunk * 16 + (size_t)d;
 				}
 				break;
@@ -542,14 +541,14 @@ int main(int argc, char **argv)
 	snprintf(sl_path, sizeof(sl_path), "/api/runs/%s/events", big_id);
 	{
 		struct slowloris_config c = {
-		    .port = s.port,
-		    .trickle = 500,
-		    .viewers = 300,
-		    .viewer_path = sl_path,
-		    .trickle_source = "127.0.0.2",
-		    .viewer_source = "127.0.0.3",
-		    .seconds = 15,
-		    .grace_s = 20,
+			.port = s.port,
+			.trickle = 500,
+			.viewers = 300,
+			.viewer_path = sl_path,
+			.trickle_source = "127.0.0.2",
+			.viewer_source = "127.0.0.3",
+			.seconds = 15,
+			.grace_s = 20,
 		};
 
 		if (slowloris_run(&c, &sl) < 0)

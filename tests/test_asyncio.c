@@ -97,8 +97,7 @@ static int seg_by_t0(const void *a, const void *b)
 static size_t computations(const struct trace *t, uint32_t lane,
 			   struct interval *out, uint32_t *tasks)
 {
-	const struct trace_segment **c =
-		calloc(t->n_segments + 1, sizeof(*c));
+	const struct trace_segment **c = calloc(t->n_segments + 1, sizeof(*c));
 	uint32_t *own = calloc(t->n_segments + 1, sizeof(*own));
 	size_t n = 0, k = 0;
 
@@ -142,8 +141,8 @@ struct overlap_case {
 };
 
 static const struct overlap_case overlap_cases[] = {
-    {"sleep", "50", ST_SLEEP},
-    {"net", "20", ST_IO},
+	{"sleep", "50", ST_SLEEP},
+	{"net", "20", ST_IO},
 };
 
 /* Every task starts its wait in the loop's first batch of callbacks and
@@ -259,8 +258,7 @@ static void test_cpu_blocks_loop(void **state)
 		}
 		assert_false(s->t0_ns > c[0].t0 && s->t0_ns < c[0].t1);
 		if (s->state != bc->wait) {
-			assert_false(s->t1_ns > c[0].t0 &&
-				     s->t1_ns < c[0].t1);
+			assert_false(s->t1_ns > c[0].t0 && s->t1_ns < c[0].t1);
 			continue;
 		}
 		/* The wait began before the computation; one that came due
@@ -298,8 +296,10 @@ static void test_cpu_blocks_loop(void **state)
 	{
 		char want[64];
 
-		snprintf(want, sizeof(want), "and %zu other task%s ready "
-			 "meanwhile", ready, ready == 1 ? " was" : "s were");
+		snprintf(want, sizeof(want),
+			 "and %zu other task%s ready "
+			 "meanwhile",
+			 ready, ready == 1 ? " was" : "s were");
 		assert_non_null(strstr(t.summary.why, want));
 	}
 	trace_free(&t);
@@ -336,9 +336,9 @@ struct limit_case {
 };
 
 static const struct limit_case limit_cases[] = {
-    {"1", 1},
-    {"3", 3},
-    {"5", 5},
+	{"1", 1},
+	{"3", 3},
+	{"5", 5},
 };
 
 /* A task is past the semaphore from the end of its sem-wait (or its start,
@@ -366,8 +366,8 @@ static void test_limit(void **state)
 	assert_all_tasks(&t, TASK_OK);
 	lane = loop_lane(&t);
 	for (size_t i = 0; i < N; i++)
-		past[i] =
-		    (struct interval){t.tasks[i].start_ns, t.tasks[i].end_ns};
+		past[i] = (struct interval){t.tasks[i].start_ns,
+					    t.tasks[i].end_ns};
 	for (size_t i = 0; i < t.n_segments; i++) {
 		const struct trace_segment *s = &t.segments[i];
 
@@ -415,8 +415,8 @@ struct collect_case {
 };
 
 static const struct collect_case collect_cases[] = {
-    {"gather", {0, 1, 2}},
-    {"as_completed", {1, 2, 0}},
+	{"gather", {0, 1, 2}},
+	{"as_completed", {1, 2, 0}},
 };
 
 /* Sleeps of 30, 10 and 20 ms finish in the order 1, 2, 0 whatever the
@@ -441,8 +441,8 @@ static void test_collect(void **state)
 	checks = t.summary.checks;
 	assert_non_null(checks);
 	assert_string_equal(
-	    json_string_value(json_object_get(checks, "collect_order")),
-	    c->collect);
+		json_string_value(json_object_get(checks, "collect_order")),
+		c->collect);
 	order = json_object_get(checks, "collected");
 	fin = json_object_get(checks, "finish_order");
 	assert_true(json_is_array(order));
@@ -493,9 +493,9 @@ struct executor_case {
 };
 
 static const struct executor_case executor_cases[] = {
-    {"threads", "off", LANE_THREAD, true},
-    {"processes", "off", LANE_PROCESS, true},
-    {"threads", "on", LANE_THREAD, false},
+	{"threads", "off", LANE_THREAD, true},
+	{"processes", "off", LANE_PROCESS, true},
+	{"threads", "on", LANE_THREAD, false},
 };
 
 /* Two tasks compute 80 ms each in the executor while a third sleeps 3 ms
@@ -525,16 +525,16 @@ static void test_executor(void **state)
 {
 	const struct executor_case *c = *state;
 	struct kv sets[] = {
-	    {"program", "2 x (cpu 80ms); (sleep 3ms, sleep 3ms, sleep 3ms, "
-			"sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
-			"sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
-			"sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
-			"sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
-			"sleep 3ms)"},
-	    {"executor", c->executor},
-	    {"gil", c->gil},
-	    {"workers", "2"},
-	    {NULL, NULL}};
+		{"program", "2 x (cpu 80ms); (sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms, sleep 3ms, sleep 3ms, sleep 3ms, "
+			    "sleep 3ms)"},
+		{"executor", c->executor},
+		{"gil", c->gil},
+		{"workers", "2"},
+		{NULL, NULL}};
 	struct trace t;
 	struct interval *iv;
 	uint32_t lane;
@@ -563,8 +563,7 @@ static void test_executor(void **state)
 		assert_int_equal(t.lanes[s->lane].kind, c->worker_kind);
 		assert_true(s->task < 2);
 		if (s->state == ST_COMPUTE)
-			iv[n_compute++] =
-				(struct interval){s->t0_ns, s->t1_ns};
+			iv[n_compute++] = (struct interval){s->t0_ns, s->t1_ns};
 		if (s->t0_ns < span0)
 			span0 = s->t0_ns;
 		if (s->t1_ns > span1)
@@ -574,9 +573,8 @@ static void test_executor(void **state)
 
 			if ((o->state == ST_COMPUTE ||
 			     o->state == ST_RUNNABLE) &&
-			    o->task != s->task &&
-			    o->lane != s->lane && o->t0_ns < s->t1_ns &&
-			    s->t0_ns < o->t1_ns)
+			    o->task != s->task && o->lane != s->lane &&
+			    o->t0_ns < s->t1_ns && s->t0_ns < o->t1_ns)
 				overlap = true;
 			if (o->state == ST_SLEEP && o->lane == lane &&
 			    resumed_at(&t, o) > s->t0_ns &&
@@ -612,12 +610,12 @@ static void test_executor(void **state)
  * requests and the file writes, the worker lanes the computation. */
 static void test_executor_step_after_reply(void **state)
 {
-	struct kv sets[] = {
-	    {"program", "2 x (net 5ms, disk write 4096, cpu 5ms, net 1ms, "
-			"cpu 2ms)"},
-	    {"executor", "threads"},
-	    {"gil", "on"},
-	    {NULL, NULL}};
+	struct kv sets[] = {{"program",
+			     "2 x (net 5ms, disk write 4096, cpu 5ms, net 1ms, "
+			     "cpu 2ms)"},
+			    {"executor", "threads"},
+			    {"gil", "on"},
+			    {NULL, NULL}};
 	struct trace t;
 	uint32_t lane;
 	size_t io_on_loop = 0, compute = 0;
@@ -646,30 +644,30 @@ static void test_executor_step_after_reply(void **state)
 
 #define CASES(fn, table)                                                       \
 	cmocka_unit_test_prestate(fn, (void *)&table[0]),                      \
-	    cmocka_unit_test_prestate(fn, (void *)&table[1])
+		cmocka_unit_test_prestate(fn, (void *)&table[1])
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    CASES(test_waits_overlap, overlap_cases),
-	    cmocka_unit_test_prestate(test_cpu_blocks_loop,
-				      (void *)&block_cases[0]),
-	    cmocka_unit_test_prestate(test_cpu_blocks_loop,
-				      (void *)&block_cases[1]),
-	    cmocka_unit_test(test_cpu_serialised),
-	    cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
-	    cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),
-	    cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[2]),
-	    cmocka_unit_test(test_ten_thousand),
-	    CASES(test_collect, collect_cases),
-	    cmocka_unit_test(test_time_limit),
-	    cmocka_unit_test_prestate(test_executor,
-				      (void *)&executor_cases[0]),
-	    cmocka_unit_test_prestate(test_executor,
-				      (void *)&executor_cases[1]),
-	    cmocka_unit_test_prestate(test_executor,
-				      (void *)&executor_cases[2]),
-	    cmocka_unit_test(test_executor_step_after_reply),
+		CASES(test_waits_overlap, overlap_cases),
+		cmocka_unit_test_prestate(test_cpu_blocks_loop,
+					  (void *)&block_cases[0]),
+		cmocka_unit_test_prestate(test_cpu_blocks_loop,
+					  (void *)&block_cases[1]),
+		cmocka_unit_test(test_cpu_serialised),
+		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
+		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),
+		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[2]),
+		cmocka_unit_test(test_ten_thousand),
+		CASES(test_collect, collect_cases),
+		cmocka_unit_test(test_time_limit),
+		cmocka_unit_test_prestate(test_executor,
+					  (void *)&executor_cases[0]),
+		cmocka_unit_test_prestate(test_executor,
+					  (void *)&executor_cases[1]),
+		cmocka_unit_test_prestate(test_executor,
+					  (void *)&executor_cases[2]),
+		cmocka_unit_test(test_executor_step_after_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

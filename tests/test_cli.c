@@ -123,8 +123,8 @@ static void run_overlap(struct result *r, const char *input,
 			}
 		}
 		if (in[1] >= 0 && fds[2].revents) {
-			ssize_t put = write(in[1], input + written,
-					    in_len - written);
+			ssize_t put =
+				write(in[1], input + written, in_len - written);
 
 			if (put > 0)
 				written += (size_t)put;
@@ -208,8 +208,7 @@ static const struct usage_case usage_cases[] = {
 	 "overlap run: --duration: must be at most 60s (got 90s)",
 	 0},
 	{NULL,
-	 {"run", "--workload", "fetch", "--model", "threads", "--gil",
-	  "maybe"},
+	 {"run", "--workload", "fetch", "--model", "threads", "--gil", "maybe"},
 	 "overlap run: --gil: must be one of on, off (got 'maybe')",
 	 0},
 	{NULL,
@@ -233,8 +232,7 @@ static const struct usage_case usage_cases[] = {
 	 "overlap run: --set nope: not a parameter of fetch",
 	 1},
 	{NULL,
-	 {"run", "--workload", "fetch", "--model", "threads", "--set",
-	  "tasks"},
+	 {"run", "--workload", "fetch", "--model", "threads", "--set", "tasks"},
 	 "overlap run: --set: expected KEY=VALUE (got 'tasks')",
 	 0},
 	{NULL,
@@ -251,10 +249,14 @@ static const struct usage_case usage_cases[] = {
 	 {"run", "--workload", "fetch", "--model", "fibers"},
 	 "overlap run: --model: unknown 'fibers' (expected sequential",
 	 1},
-	{NULL, {"run", "--workload", "fetch"}, "overlap run: --model: required",
+	{NULL,
+	 {"run", "--workload", "fetch"},
+	 "overlap run: --model: required",
 	 1},
-	{NULL, {"run", "--model", "threads"}, "overlap run: --workload: "
-					       "required",
+	{NULL,
+	 {"run", "--model", "threads"},
+	 "overlap run: --workload: "
+	 "required",
 	 1},
 	{NULL,
 	 {"run", "--workload", "fetch", "--model", "threads", "--bogus"},
@@ -284,8 +286,10 @@ static const struct usage_case usage_cases[] = {
 	 {"run", "--spec", "-"},
 	 "overlap run: --spec: tasks: must be at most 100000 (got 200000)",
 	 0},
-	{"{\"workload\":\"fetch\",", {"run", "--spec", "-"},
-	 "overlap run: --spec: invalid JSON", 1},
+	{"{\"workload\":\"fetch\",",
+	 {"run", "--spec", "-"},
+	 "overlap run: --spec: invalid JSON",
+	 1},
 	{"{\"workload\":\"fetch\",\"model\":\"threads\",\"x\":1}",
 	 {"run", "--spec", "-"},
 	 "overlap run: --spec: x: unknown key",
@@ -298,8 +302,10 @@ static const struct usage_case usage_cases[] = {
 	 {"compare", "--workload", "fetch", "--models", "sequential,fibers"},
 	 "overlap compare: --models: unknown model 'fibers'",
 	 1},
-	{NULL, {"compare", "--models", "sequential"},
-	 "overlap compare: --workload: required", 1},
+	{NULL,
+	 {"compare", "--models", "sequential"},
+	 "overlap compare: --workload: required",
+	 1},
 	{NULL,
 	 {"compare", "--workload", "fetch", "--format", "chrome"},
 	 "overlap compare: --format: must be one of ascii, json (got "
@@ -319,8 +325,8 @@ static const struct usage_case usage_cases[] = {
 	 "workers=1,2,4 (got 'nothing')",
 	 0},
 	{NULL,
-	 {"sweep", "--workload", "crunch", "--model", "process-pool",
-	  "--param", "workers=1,2,1000"},
+	 {"sweep", "--workload", "crunch", "--model", "process-pool", "--param",
+	  "workers=1,2,1000"},
 	 "overlap sweep: --param: values: workers: must be at most",
 	 1},
 	{NULL,
@@ -339,8 +345,10 @@ static const struct usage_case usage_cases[] = {
 	  "tasks=1,,2"},
 	 "overlap sweep: --param: values: an empty value in the list",
 	 0},
-	{NULL, {"workloads", "--bogus"},
-	 "overlap workloads: unknown option '--bogus' (see --help)", 0},
+	{NULL,
+	 {"workloads", "--bogus"},
+	 "overlap workloads: unknown option '--bogus' (see --help)",
+	 0},
 	{NULL, {"frob"}, "overlap: unknown command 'frob'", 1},
 	{NULL, {NULL}, "usage: overlap COMMAND", 1},
 };
@@ -396,16 +404,16 @@ static void test_help_and_version(void **state)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		char want[64];
 
-		run_overlap(&r, NULL, (const char *[]){commands[i], "--help",
-						       NULL});
+		run_overlap(&r, NULL,
+			    (const char *[]){commands[i], "--help", NULL});
 		if (r.status != 0)
 			fail_msg("%s --help: exit %d", commands[i], r.status);
 		snprintf(want, sizeof(want), "overlap %s", commands[i]);
 		if (!strstr(r.out, want) || !strstr(r.out, "usage"))
 			fail_msg("%s --help: '%s'", commands[i], r.out);
 		result_free(&r);
-		run_overlap(&r, NULL, (const char *[]){commands[i],
-						       "--version", NULL});
+		run_overlap(&r, NULL,
+			    (const char *[]){commands[i], "--version", NULL});
 		assert_int_equal(r.status, 0);
 		assert_string_equal(r.out, "overlap " OVERLAP_VERSION "\n");
 		result_free(&r);
@@ -500,10 +508,8 @@ static void check_trace(const json_t *t, const char *workload,
 		require_fields(x, "lane",
 			       (const char *[]){"id", "kind", "name", "os_id",
 						NULL});
-	assert_int_equal(json_array_size(json_object_get(t, "tasks")),
-			 n_tasks);
-	json_array_foreach(json_object_get(t, "tasks"), i, x)
-	{
+	assert_int_equal(json_array_size(json_object_get(t, "tasks")), n_tasks);
+	json_array_foreach(json_object_get(t, "tasks"), i, x) {
 		require_fields(x, "task",
 			       (const char *[]){"id", "name", "lane",
 						"submit_ns", "start_ns",
@@ -513,8 +519,7 @@ static void check_trace(const json_t *t, const char *workload,
 			json_string_value(json_object_get(x, "status")), "ok");
 	}
 	/* Every task waited at least once. */
-	assert_true(json_array_size(json_object_get(t, "segments")) >=
-		    n_tasks);
+	assert_true(json_array_size(json_object_get(t, "segments")) >= n_tasks);
 	json_array_foreach(json_object_get(t, "segments"), i, x)
 		require_fields(x, "segment",
 			       (const char *[]){"task", "lane", "state",
@@ -566,9 +571,8 @@ static void test_run_default_format_is_json(void **state)
 	(void)state;
 	run_overlap(&r, NULL,
 		    (const char *[]){"run", "--workload", "fetch", "--model",
-				     "sequential", "--tasks", "2",
-				     "--duration", "5ms", "--set", "io=sleep",
-				     NULL});
+				     "sequential", "--tasks", "2", "--duration",
+				     "5ms", "--set", "io=sleep", NULL});
 	assert_int_equal(r.status, 0);
 	t = json_loads(r.out, 0, &jerr);
 	assert_non_null(t);
@@ -589,8 +593,8 @@ static void test_run_events_from_spec(void **state)
 		    "{\"workload\":\"mixed\",\"model\":\"thread-pool\","
 		    "\"params\":{\"tasks\":3,\"compute\":\"2ms\",\"wait\":10,"
 		    "\"compute_after\":\"1ms\"},\"options\":{\"workers\":2}}",
-		    (const char *[]){"run", "--spec", "-", "--format",
-				     "events", NULL});
+		    (const char *[]){"run", "--spec", "-", "--format", "events",
+				     NULL});
 	if (r.status != 0)
 		fail_msg("exit %d: %s", r.status, r.err);
 	assert_true(r.out_len > 0 && r.out[r.out_len - 1] == '\n');
@@ -661,9 +665,8 @@ static void test_run_out_file(void **state)
 	close(fd);
 	run_overlap(&r, NULL,
 		    (const char *[]){"run", "--workload", "crunch", "--model",
-				     "sequential", "--tasks", "1",
-				     "--duration", "2ms", "--out", path,
-				     NULL});
+				     "sequential", "--tasks", "1", "--duration",
+				     "2ms", "--out", path, NULL});
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.out_len, 0);
 	t = json_load_file(path, 0, &jerr);
@@ -740,11 +743,10 @@ static void test_sweep_workers_json(void **state)
 
 	(void)state;
 	run_overlap(&r, NULL,
-		    (const char *[]){"sweep", "--workload", "crunch",
-				     "--model", "process-pool", "--param",
-				     "workers=1,2,4", "--tasks", "4",
-				     "--duration", "100ms", "--format", "json",
-				     NULL});
+		    (const char *[]){"sweep", "--workload", "crunch", "--model",
+				     "process-pool", "--param", "workers=1,2,4",
+				     "--tasks", "4", "--duration", "100ms",
+				     "--format", "json", NULL});
 	if (r.status != 0)
 		fail_msg("exit %d: %s", r.status, r.err);
 	root = json_loads(r.out, 0, &jerr);
@@ -756,19 +758,21 @@ static void test_sweep_workers_json(void **state)
 	assert_int_equal(json_array_size(points), 3);
 	json_array_foreach(points, i, p) {
 		assert_string_equal(
-		    json_string_value(json_object_get(p, "model")),
-		    "process-pool");
-		assert_int_equal(json_integer_value(json_object_get(p, "value")),
-				 workers[i]);
+			json_string_value(json_object_get(p, "model")),
+			"process-pool");
+		assert_int_equal(
+			json_integer_value(json_object_get(p, "value")),
+			workers[i]);
 		assert_true(json_integer_value(json_object_get(p, "wall_ns")) >
 			    0);
 		assert_true(json_real_value(json_object_get(p, "speedup")) > 0);
 		assert_non_null(json_string_value(json_object_get(p, "run")));
 	}
 	/* Each point is its own run. */
-	assert_string_not_equal(
-	    json_string_value(json_object_get(json_array_get(points, 0), "run")),
-	    json_string_value(json_object_get(json_array_get(points, 1), "run")));
+	assert_string_not_equal(json_string_value(json_object_get(
+					json_array_get(points, 0), "run")),
+				json_string_value(json_object_get(
+					json_array_get(points, 1), "run")));
 	/* Two workers compute at once where one could not. */
 	assert_true(json_real_value(json_object_get(json_array_get(points, 1),
 						    "speedup")) >
@@ -824,8 +828,7 @@ static void test_compare_skips(void **state)
 	root = json_loads(r.out, 0, &jerr);
 	assert_non_null(root);
 	assert_int_equal(json_array_size(json_object_get(root, "runs")), 1);
-	assert_int_equal(json_array_size(json_object_get(root, "skipped")),
-			 1);
+	assert_int_equal(json_array_size(json_object_get(root, "skipped")), 1);
 	json_decref(root);
 	result_free(&r);
 }
@@ -854,9 +857,8 @@ static void test_run_sigterm_cancels(void **state)
 		dup2(out[1], 1);
 		close(out[0]);
 		execl(overlap_bin(), "overlap", "run", "--workload", "fetch",
-		      "--model", "threads", "--tasks", "2", "--duration",
-		      "30s", "--set", "io=sleep", "--format", "events",
-		      (char *)NULL);
+		      "--model", "threads", "--tasks", "2", "--duration", "30s",
+		      "--set", "io=sleep", "--format", "events", (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
@@ -880,7 +882,8 @@ static void test_run_sigterm_cancels(void **state)
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		json_t *ev = json_loads(line, 0, NULL);
-		const char *type = json_string_value(json_object_get(ev, "type"));
+		const char *type =
+			json_string_value(json_object_get(ev, "type"));
 
 		assert_non_null(type);
 		if (strcmp(type, "segment") == 0)
@@ -896,8 +899,8 @@ static void test_run_sigterm_cancels(void **state)
 	assert_string_equal(json_string_value(json_object_get(summary, "type")),
 			    "summary");
 	assert_string_equal(
-	    json_string_value(json_object_get(summary, "status")),
-	    "cancelled");
+		json_string_value(json_object_get(summary, "status")),
+		"cancelled");
 	assert_int_equal(segments, 2); /* both sleeps, cut at the stop */
 	assert_true(ended >= 2);
 	json_decref(summary);

@@ -155,8 +155,8 @@ struct bad_file {
 	const char *names; /* what the reason must mention */
 };
 
-#define GOOD_TAIL                                                            \
-	"\"process_task_ns\": 1, \"ipc_ns_per_byte\": 1, "                   \
+#define GOOD_TAIL                                                              \
+	"\"process_task_ns\": 1, \"ipc_ns_per_byte\": 1, "                     \
 	"\"thread_start_ns\": 1, \"python\": {\"version\": \"3.11.7\"}}"
 
 static const struct bad_file bad_files[] = {
@@ -195,8 +195,7 @@ static void test_load_rejects(void **state)
 	(void)state;
 	assert_true(fd >= 0);
 	close(fd);
-	for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(bad_files) / sizeof(bad_files[0]); i++) {
 		struct python_costs c;
 		char why[256] = "";
 
@@ -346,9 +345,10 @@ static void test_threads(void **state)
 
 static void test_ideal_charges_nothing(void **state)
 {
-	static const struct kv sets[] = {
-		{"tasks", "3"}, {"duration", "5ms"}, {"io", "sleep"},
-		{NULL, NULL}};
+	static const struct kv sets[] = {{"tasks", "3"},
+					 {"duration", "5ms"},
+					 {"io", "sleep"},
+					 {NULL, NULL}};
 	struct trace *t = run_case("fetch", "threads", sets);
 
 	(void)state;
@@ -361,8 +361,8 @@ static void test_ideal_charges_nothing(void **state)
 static void test_thread_pool(void **state)
 {
 	static const struct kv sets[] = {
-		{"tasks", "6"}, {"duration", "10ms"}, {"io", "sleep"},
-		{"workers", "2"}, {"costs", "python"}, {NULL, NULL}};
+		{"tasks", "6"},	  {"duration", "10ms"}, {"io", "sleep"},
+		{"workers", "2"}, {"costs", "python"},	{NULL, NULL}};
 	struct trace *t = run_case("fetch", "thread-pool", sets);
 
 	(void)state;
@@ -441,8 +441,8 @@ static void process_pool(const char *start, int64_t startup_ns)
 				  {"costs", "python"},
 				  {NULL, NULL}};
 	struct trace *t = run_case("crunch", "process-pool", sets);
-	int64_t transfer_ns = FIX_TASK_NS / 2 + (int64_t)(100000 *
-							  FIX_NS_PER_BYTE);
+	int64_t transfer_ns =
+		FIX_TASK_NS / 2 + (int64_t)(100000 * FIX_NS_PER_BYTE);
 	size_t startups = 0;
 
 	for (size_t i = 0; i < t->n_segments; i++) {
@@ -451,8 +451,7 @@ static void process_pool(const char *start, int64_t startup_ns)
 		if (s->state == ST_STARTUP) {
 			startups++;
 			assert_true(s->t1_ns - s->t0_ns >= startup_ns);
-			assert_int_equal(t->lanes[s->lane].kind,
-					 LANE_PROCESS);
+			assert_int_equal(t->lanes[s->lane].kind, LANE_PROCESS);
 			assert_true(s->t1_ns <= t->tasks[s->task].start_ns);
 		}
 		if (s->state == ST_IPC)
@@ -490,15 +489,14 @@ static void test_catalog(void **state)
 	json_t *m;
 
 	(void)state;
-	json_array_foreach(models, i, m)
-	{
-		const char *name = json_string_value(json_object_get(m, "name"));
+	json_array_foreach(models, i, m) {
+		const char *name =
+			json_string_value(json_object_get(m, "name"));
 		json_t *options = json_object_get(m, "options"), *o;
 		size_t j;
 		bool has = false;
 
-		json_array_foreach(options, j, o)
-		{
+		json_array_foreach(options, j, o) {
 			if (strcmp(json_string_value(json_object_get(o, "name")),
 				   "costs") != 0)
 				continue;

@@ -107,9 +107,8 @@ static void assert_status(const struct trace *t, enum run_status want)
 	assert_int_equal(t->status, want);
 }
 
-static const struct trace_segment *find_segment(const struct trace *t,
-						uint32_t task,
-						enum seg_state state)
+static const struct trace_segment *
+find_segment(const struct trace *t, uint32_t task, enum seg_state state)
 {
 	for (size_t i = 0; i < t->n_segments; i++)
 		if (t->segments[i].task == task &&
@@ -357,8 +356,7 @@ static const struct {
 	  {"wait", "20ms"},
 	  {"compute_after", "5ms"}}},
 	{"counter", {{"tasks", "3"}, {"increments", "1000"}}},
-	{"pipeline",
-	 {{"items", "6"}, {"produce", "1ms"}, {"consume", "1ms"}}},
+	{"pipeline", {{"items", "6"}, {"produce", "1ms"}, {"consume", "1ms"}}},
 	{"scraper",
 	 {{"urls", "6"},
 	  {"rate", "100"},
@@ -372,9 +370,9 @@ static const struct {
 		      "wait e, sleep 5ms)"}}},
 };
 
-static const char *const models[] = {"sequential", "threads", "thread-pool",
-				     "process-pool", "asyncio",
-				     "asyncio-executor"};
+static const char *const models[] = {"sequential",  "threads",
+				     "thread-pool", "process-pool",
+				     "asyncio",	    "asyncio-executor"};
 
 /* A trace the engine's own reader takes back, with every task ended. */
 static void assert_readable(const struct trace *t)

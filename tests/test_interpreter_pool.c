@@ -71,8 +71,8 @@ static void free_trace(struct trace *t)
 static bool is_worker_lane(const struct trace *t, uint32_t lane)
 {
 	return lane < t->n_lanes && t->lanes[lane].kind == LANE_THREAD &&
-	       strncmp(t->lanes[lane].name, "InterpreterPoolExecutor-0_",
-		       26) == 0;
+	       strncmp(t->lanes[lane].name, "InterpreterPoolExecutor-0_", 26) ==
+		       0;
 }
 
 /* The end of the computation a compute segment begins: the compute and

@@ -17,19 +17,22 @@
 
 struct line_case {
 	const char *text;
-	size_t len; /* 0: strlen(text) */
+	size_t len;  /* 0: strlen(text) */
 	bool object; /* a JSON object, by jansson and by jsonline */
 };
 
 static const struct line_case cases[] = {
 	/* The engine's lines. */
 	{"{\"type\":\"segment\",\"segment\":{\"task\":0,\"lane\":1,\"state\":"
-	 "\"sleep\",\"t0_ns\":123,\"t1_ns\":456,\"note\":\"\"}}", 0, true},
+	 "\"sleep\",\"t0_ns\":123,\"t1_ns\":456,\"note\":\"\"}}",
+	 0, true},
 	{"{\"type\":\"task\",\"task\":{\"id\":7,\"name\":\"request 8\","
 	 "\"lane\":null,\"submit_ns\":-1,\"start_ns\":null,\"end_ns\":null,"
-	 "\"status\":null,\"note\":\"\"}}", 0, true},
+	 "\"status\":null,\"note\":\"\"}}",
+	 0, true},
 	{"{\"type\":\"open\",\"task\":0,\"lane\":0,\"state\":\"io\","
-	 "\"t0_ns\":5,\"note\":\"lock 'a\\\"b'\\n\\u001F\\/\"}", 0, true},
+	 "\"t0_ns\":5,\"note\":\"lock 'a\\\"b'\\n\\u001F\\/\"}",
+	 0, true},
 	{"{\"type\":\"summary\",\"summary\":{\"speedup\":3.14e0,\"util\":0.5,"
 	 "\"x\":-0.25E-3,\"ok\":true,\"no\":false,\"list\":[1,[2,{}],[]]}}",
 	 0, true},

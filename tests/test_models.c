@@ -38,8 +38,8 @@ static bool is_wait(uint8_t state)
 
 /* Segments in state (or, with state < 0, waits), of one task (or all with
  * task < 0).  Returns a new array and its length. */
-static struct interval *segments_of(const struct trace *t, int state,
-				    long task, size_t *n)
+static struct interval *segments_of(const struct trace *t, int state, long task,
+				    size_t *n)
 {
 	struct interval *iv = calloc(t->n_segments + 1, sizeof(*iv));
 
@@ -137,13 +137,21 @@ struct model_case {
 };
 
 static const struct model_case sequential_cases[] = {
-	{"fetch sleep", "fetch", "sequential",
+	{"fetch sleep",
+	 "fetch",
+	 "sequential",
 	 {{"tasks", "4"}, {"duration", "15ms"}, {"io", "sleep"}}},
-	{"fetch net", "fetch", "sequential",
+	{"fetch net",
+	 "fetch",
+	 "sequential",
 	 {{"tasks", "3"}, {"duration", "15ms"}, {"io", "net"}}},
-	{"crunch", "crunch", "sequential",
+	{"crunch",
+	 "crunch",
+	 "sequential",
 	 {{"tasks", "3"}, {"duration", "10ms"}}},
-	{"custom", "custom", "sequential",
+	{"custom",
+	 "custom",
+	 "sequential",
 	 {{"program", "3 x (cpu 3ms, net 10ms, sleep 5ms, cpu 2ms)"}}},
 };
 
@@ -178,15 +186,24 @@ static void test_sequential_one_after_another(void **state)
 /* ---- threads ------------------------------------------------------------- */
 
 static const struct model_case threads_wait_cases[] = {
-	{"sleep, gil on", "fetch", "threads",
+	{"sleep, gil on",
+	 "fetch",
+	 "threads",
 	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "sleep"}}},
-	{"net, gil on", "fetch", "threads",
+	{"net, gil on",
+	 "fetch",
+	 "threads",
 	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "net"}}},
-	{"net, gil off", "fetch", "threads",
-	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "net"},
-	  {"gil", "off"}}},
-	{"mixed, gil on", "mixed", "threads",
-	 {{"tasks", "4"}, {"compute", "2ms"}, {"wait", "200ms"},
+	{"net, gil off",
+	 "fetch",
+	 "threads",
+	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "net"}, {"gil", "off"}}},
+	{"mixed, gil on",
+	 "mixed",
+	 "threads",
+	 {{"tasks", "4"},
+	  {"compute", "2ms"},
+	  {"wait", "200ms"},
 	  {"compute_after", "1ms"}}},
 };
 
@@ -319,14 +336,24 @@ static void test_pool_batches(void **state)
 /* ---- the GIL ------------------------------------------------------------- */
 
 static const struct model_case gil_on_cases[] = {
-	{"threads", "crunch", "threads",
+	{"threads",
+	 "crunch",
+	 "threads",
 	 {{"tasks", "2"}, {"duration", "30ms"}, {"switch_interval", "1ms"}}},
-	{"threads, default interval", "crunch", "threads",
+	{"threads, default interval",
+	 "crunch",
+	 "threads",
 	 {{"tasks", "2"}, {"duration", "40ms"}}},
-	{"thread-pool", "crunch", "thread-pool",
-	 {{"tasks", "3"}, {"workers", "3"}, {"duration", "20ms"},
+	{"thread-pool",
+	 "crunch",
+	 "thread-pool",
+	 {{"tasks", "3"},
+	  {"workers", "3"},
+	  {"duration", "20ms"},
 	  {"switch_interval", "1ms"}}},
-	{"threads, mixed", "custom", "threads",
+	{"threads, mixed",
+	 "custom",
+	 "threads",
 	 {{"program", "3 x (cpu 10ms, sleep 5ms, cpu 10ms)"},
 	  {"switch_interval", "1ms"}}},
 };
@@ -354,15 +381,15 @@ static void test_gil_on_serialises(void **state)
 		assert_true(count_segments(t, -1, ST_GIL_WAIT, NULL) >= 1);
 		/* Forced switches happened: some task's computation was cut
 		 * into pieces (each 10 ms or more, several intervals). */
-		assert_true(count_segments(t, -1, ST_COMPUTE, NULL) > t->n_tasks);
+		assert_true(count_segments(t, -1, ST_COMPUTE, NULL) >
+			    t->n_tasks);
 		for (size_t k = 0; k < t->n_tasks; k++) {
 			size_t pieces, waits;
 
 			free(segments_of(t, ST_COMPUTE, (long)k, &pieces));
 			free(segments_of(t, ST_GIL_WAIT, (long)k, &waits));
 			assert_true(pieces >= 1);
-			assert_true(pieces > 1 || waits > 0 ||
-				    t->n_tasks == 1);
+			assert_true(pieces > 1 || waits > 0 || t->n_tasks == 1);
 		}
 		free_trace(t);
 	}
@@ -439,8 +466,8 @@ static void test_runnable_when_threads_outnumber_cores(void **state)
 			covered += s->t1_ns - s->t0_ns;
 			at = s->t1_ns;
 		}
-		assert_true(covered <= t->tasks[k].end_ns -
-					       t->tasks[k].start_ns);
+		assert_true(covered <=
+			    t->tasks[k].end_ns - t->tasks[k].start_ns);
 	}
 	print_message("compute %lld ms, runnable %lld ms, wall %lld ms\n",
 		      (long long)(compute / NS_PER_MS),
@@ -450,22 +477,35 @@ static void test_runnable_when_threads_outnumber_cores(void **state)
 	assert_int_equal(t->summary.states_ns[ST_RUNNABLE], runnable);
 	/* At most the cores' worth at once, give or take where in a slice
 	 * (50 us) each thread lost its core. */
-	assert_true(compute <= cores * t->summary.wall_ns +
-				       (int64_t)t->n_segments * 100 * NS_PER_US);
+	assert_true(compute <=
+		    cores * t->summary.wall_ns +
+			    (int64_t)t->n_segments * 100 * NS_PER_US);
 	free_trace(t);
 }
 
 /* ---- stopping -------------------------------------------------------------- */
 
 static const struct model_case limit_cases[] = {
-	{"sequential", "fetch", "sequential",
-	 {{"tasks", "3"}, {"duration", "10s"}, {"io", "sleep"},
+	{"sequential",
+	 "fetch",
+	 "sequential",
+	 {{"tasks", "3"},
+	  {"duration", "10s"},
+	  {"io", "sleep"},
 	  {"time_limit", "100ms"}}},
-	{"threads, net", "fetch", "threads",
-	 {{"tasks", "3"}, {"duration", "10s"}, {"io", "net"},
+	{"threads, net",
+	 "fetch",
+	 "threads",
+	 {{"tasks", "3"},
+	  {"duration", "10s"},
+	  {"io", "net"},
 	  {"time_limit", "100ms"}}},
-	{"thread-pool, cpu", "crunch", "thread-pool",
-	 {{"tasks", "4"}, {"workers", "2"}, {"duration", "10s"},
+	{"thread-pool, cpu",
+	 "crunch",
+	 "thread-pool",
+	 {{"tasks", "4"},
+	  {"workers", "2"},
+	  {"duration", "10s"},
 	  {"time_limit", "100ms"}}},
 };
 
@@ -520,9 +560,8 @@ static void test_run_info(void **state)
 	assert_string_equal(json_string_value(v), "1ms");
 	v = json_object_get(t->options, "workers");
 	assert_int_equal(json_integer_value(v), 2);
-	assert_string_equal(json_string_value(json_object_get(t->options,
-							      "gil")),
-			    "on");
+	assert_string_equal(
+		json_string_value(json_object_get(t->options, "gil")), "on");
 	assert_non_null(json_object_get(t->options, "time_limit"));
 	assert_true(t->has_summary);
 	assert_non_null(t->summary.checks);
@@ -540,19 +579,18 @@ static void test_net_connect_then_io(void **state)
 		const char *model;
 		struct kv sets[KV_MAX];
 	} cases[] = {
-	    {"sequential", {{NULL, NULL}}},
-	    {"threads", {{NULL, NULL}}},
-	    {"thread-pool", {{"workers", "2"}, {NULL, NULL}}},
-	    {"process-pool", {{"workers", "2"}, {NULL, NULL}}},
-	    {"asyncio", {{NULL, NULL}}},
-	    {"asyncio-executor", {{"offload_io", "on"}, {NULL, NULL}}},
+		{"sequential", {{NULL, NULL}}},
+		{"threads", {{NULL, NULL}}},
+		{"thread-pool", {{"workers", "2"}, {NULL, NULL}}},
+		{"process-pool", {{"workers", "2"}, {NULL, NULL}}},
+		{"asyncio", {{NULL, NULL}}},
+		{"asyncio-executor", {{"offload_io", "on"}, {NULL, NULL}}},
 	};
 
 	(void)state;
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		struct kv sets[KV_MAX + 3] = {{"tasks", "3"},
-					      {"duration", "20ms"},
-					      {"io", "net"}};
+		struct kv sets[KV_MAX + 3] = {
+			{"tasks", "3"}, {"duration", "20ms"}, {"io", "net"}};
 		struct trace *t;
 
 		for (size_t k = 0; cases[c].sets[k].key; k++)
@@ -566,8 +604,7 @@ static void test_net_connect_then_io(void **state)
 			size_t n_conn = 0, n_io = 0;
 
 			for (size_t i = 0; i < t->n_segments; i++) {
-				const struct trace_segment *s =
-				    &t->segments[i];
+				const struct trace_segment *s = &t->segments[i];
 
 				if (s->task != task)
 					continue;

@@ -126,8 +126,8 @@ static bool is_forkserver(const char *start)
 /* The fork server's own lane, which runs no task. */
 static bool is_server_lane(const struct trace *t, uint32_t lane)
 {
-	return lane < t->n_lanes && strcmp(t->lanes[lane].name,
-					   "ForkServer") == 0;
+	return lane < t->n_lanes &&
+	       strcmp(t->lanes[lane].name, "ForkServer") == 0;
 }
 
 /* ---- both start methods complete a run ---------------------------------- */
@@ -135,12 +135,15 @@ static bool is_server_lane(const struct trace *t, uint32_t lane)
 static void test_completes(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "4"},	{"duration", "20ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "4"},
+				 {"duration", "20ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
-	const char *prefix = strcmp(start, "fork") == 0	 ? "ForkProcess-"
-			     : strcmp(start, "spawn") == 0 ? "SpawnProcess-"
-							   : "ForkServerProcess-";
+	const char *prefix = strcmp(start, "fork") == 0 ? "ForkProcess-"
+			     : strcmp(start, "spawn") == 0
+				     ? "SpawnProcess-"
+				     : "ForkServerProcess-";
 	size_t servers = 0;
 	struct trace t;
 
@@ -190,8 +193,10 @@ static void test_completes(void **state)
 static void test_compute_overlaps_on_two_pids(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "2"},	{"duration", "100ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "2"},
+				 {"duration", "100ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
 	const struct trace_segment *a = NULL, *b = NULL;
 	struct trace t;
@@ -227,8 +232,10 @@ static void test_compute_overlaps_on_two_pids(void **state)
 static void test_startup_precedes_first_task(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "4"},	{"duration", "10ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "4"},
+				 {"duration", "10ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
 	struct trace t;
 	size_t lanes_checked = 0;
@@ -296,10 +303,12 @@ static void test_startup_precedes_first_task(void **state)
 static void test_payload_gives_ipc(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {
-		{"tasks", "3"},		  {"duration", "5ms"},
-		{"workers", "2"},	  {"start", start},
-		{"payload_bytes", "2000000"}, {NULL, NULL}};
+	const struct kv set[] = {{"tasks", "3"},
+				 {"duration", "5ms"},
+				 {"workers", "2"},
+				 {"start", start},
+				 {"payload_bytes", "2000000"},
+				 {NULL, NULL}};
 	struct trace t;
 
 	run_pool("crunch", set, NULL, &t);
@@ -344,8 +353,10 @@ static void test_payload_gives_ipc(void **state)
 static void test_no_payload_no_ipc(void **state)
 {
 	(void)state;
-	const struct kv set[] = {{"tasks", "2"}, {"duration", "5ms"},
-				 {"workers", "2"}, {NULL, NULL}};
+	const struct kv set[] = {{"tasks", "2"},
+				 {"duration", "5ms"},
+				 {"workers", "2"},
+				 {NULL, NULL}};
 	struct trace t;
 
 	run_pool("crunch", set, NULL, &t);
@@ -419,8 +430,10 @@ static void assert_killed_compute(const struct trace *t, uint32_t task,
 static void test_killed_worker(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "4"},	{"duration", "150ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "4"},
+				 {"duration", "150ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
 	struct killer k = {.killed_task = -1};
 	struct run_hooks hooks = {.sink = kill_sink, .sink_ctx = &k};
@@ -451,8 +464,7 @@ static void test_killed_worker(void **state)
 			/* No other task ran on the dead worker's lane
 			 * after it died. */
 			if (tk->lane == atomic_load(&k.killed_lane))
-				assert_true(tk->end_ns <=
-					    t.tasks[task].end_ns);
+				assert_true(tk->end_ns <= t.tasks[task].end_ns);
 		}
 	}
 	/* The pool replaced the worker: a lane more than it started with,
@@ -477,9 +489,9 @@ static void test_killed_worker(void **state)
 static void test_no_zombies_no_fds(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "6"},	{"duration", "5ms"},
-				 {"workers", "3"},	{"start", start},
-				 {"payload_bytes", "100000"}, {NULL, NULL}};
+	const struct kv set[] = {
+		{"tasks", "6"},	  {"duration", "5ms"},	       {"workers", "3"},
+		{"start", start}, {"payload_bytes", "100000"}, {NULL, NULL}};
 	int fds_before = count_fds();
 	struct trace t;
 	size_t workers = 0;
@@ -506,7 +518,7 @@ static void test_no_zombies_no_fds(void **state)
 
 struct fd_probe {
 	_Atomic int done;
-	_Atomic int n_fds;    /* the worker's descriptors above 2 */
+	_Atomic int n_fds; /* the worker's descriptors above 2 */
 	_Atomic int probed_pid;
 };
 
@@ -520,8 +532,7 @@ static void fd_probe_sink(void *ctx, const struct trace *t,
 	int n = 0;
 
 	if (ev->type != EV_OPEN || ev->state != ST_COMPUTE ||
-	    ev->lane >= t->n_lanes ||
-	    t->lanes[ev->lane].kind != LANE_PROCESS ||
+	    ev->lane >= t->n_lanes || t->lanes[ev->lane].kind != LANE_PROCESS ||
 	    atomic_load(&p->done))
 		return;
 	snprintf(path, sizeof(path), "/proc/%lld/fd",
@@ -540,8 +551,10 @@ static void fd_probe_sink(void *ctx, const struct trace *t,
 static void test_worker_fds_closed(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "2"},	{"duration", "80ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "2"},
+				 {"duration", "80ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
 	struct fd_probe probe = {0};
 	struct run_hooks hooks = {.sink = fd_probe_sink, .sink_ctx = &probe};
@@ -563,8 +576,8 @@ static void test_worker_fds_closed(void **state)
 static void test_time_limit_ends_run(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "6"},	{"duration", "2s"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "6"},	  {"duration", "2s"},
+				 {"workers", "2"},	  {"start", start},
 				 {"time_limit", "200ms"}, {NULL, NULL}};
 	struct trace t;
 	size_t cancelled = 0;
@@ -600,8 +613,10 @@ static const struct broken_case broken_cases[] = {
 static void test_workers_cannot_start(void **state)
 {
 	const struct broken_case *c = *state;
-	const struct kv set[] = {{"tasks", "3"},	{"duration", "5ms"},
-				 {"workers", "2"},	{"start", c->start},
+	const struct kv set[] = {{"tasks", "3"},
+				 {"duration", "5ms"},
+				 {"workers", "2"},
+				 {"start", c->start},
 				 {NULL, NULL}};
 	struct trace t;
 
@@ -626,9 +641,9 @@ static void test_workers_cannot_start(void **state)
 static void test_shared_counter(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "3"},	{"increments", "20000"},
-				 {"sync", "lock"},	{"workers", "3"},
-				 {"start", start},	{NULL, NULL}};
+	const struct kv set[] = {{"tasks", "3"},   {"increments", "20000"},
+				 {"sync", "lock"}, {"workers", "3"},
+				 {"start", start}, {NULL, NULL}};
 	struct trace t;
 	json_t *checks;
 
@@ -638,9 +653,8 @@ static void test_shared_counter(void **state)
 	assert_int_equal(t.status, RUN_DONE);
 	checks = t.summary.checks;
 	assert_non_null(checks);
-	assert_int_equal(json_integer_value(json_object_get(checks,
-							    "expected")),
-			 60000);
+	assert_int_equal(
+		json_integer_value(json_object_get(checks, "expected")), 60000);
 	assert_int_equal(json_integer_value(json_object_get(checks, "got")),
 			 60000);
 	for (size_t i = 0; i < t.n_tasks; i++) {
@@ -674,9 +688,8 @@ static struct manual_run *manual_run_start(const char *program,
 			 0);
 	assert_int_equal(spec_set(&m->spec, "program", program, &err), 0);
 	program_init(&m->prog);
-	assert_int_equal(workload_find("custom")->build(&m->spec, &m->prog,
-							 &err),
-			 0);
+	assert_int_equal(
+		workload_find("custom")->build(&m->spec, &m->prog, &err), 0);
 	m->rec = trace_rec_create(max_lanes, 1024, util_mono_ns());
 	assert_non_null(m->rec);
 	trace_init(&m->trace);
@@ -713,9 +726,9 @@ static void manual_run_free(struct manual_run *m)
 	free(m);
 }
 
-static struct procpool *manual_pool_why(struct manual_run *m,
-					const char *start, uint32_t workers,
-					char *why, size_t why_size)
+static struct procpool *manual_pool_why(struct manual_run *m, const char *start,
+					uint32_t workers, char *why,
+					size_t why_size)
 {
 	struct procpool_config cfg = {
 		.run = &m->ctx,
@@ -743,9 +756,9 @@ struct bad_job {
 };
 
 static const struct bad_job bad_jobs[] = {
-	{{.task = 2}},				  /* no such task */
+	{{.task = 2}},				      /* no such task */
 	{{.task = 0, .first_step = 2, .n_steps = 2}}, /* past its steps */
-	{{.task = 0, .first_step = 1}},		  /* whole task from 1 */
+	{{.task = 0, .first_step = 1}},		      /* whole task from 1 */
 	{{.task = 0, .payload_bytes = -1}},
 	{{.task = 0, .payload_bytes = PROCPOOL_MAX_PAYLOAD_BYTES + 1}},
 };
@@ -766,8 +779,7 @@ static void test_step_jobs(void **state)
 	size_t sleeps = 0, computes = 0, ipcs = 0;
 
 	for (size_t i = 0; i < sizeof(bad_jobs) / sizeof(bad_jobs[0]); i++)
-		assert_int_equal(procpool_submit(p, &bad_jobs[i].job),
-				 -EINVAL);
+		assert_int_equal(procpool_submit(p, &bad_jobs[i].job), -EINVAL);
 	assert_int_equal(procpool_pending(p), 0);
 	assert_int_equal(procpool_submit(p, &job), 0);
 	assert_int_equal(procpool_pending(p), 1);
@@ -955,9 +967,9 @@ static void test_start_names(void **state)
 	assert_string_equal(procpool_start_name(PROCPOOL_SPAWN), "spawn");
 }
 
-#define PER_START(fn)                                                         \
-	cmocka_unit_test_prestate(fn, (void *)starts[0]),                     \
-		cmocka_unit_test_prestate(fn, (void *)starts[1]),             \
+#define PER_START(fn)                                                          \
+	cmocka_unit_test_prestate(fn, (void *)starts[0]),                      \
+		cmocka_unit_test_prestate(fn, (void *)starts[1]),              \
 		cmocka_unit_test_prestate(fn, (void *)starts[2])
 
 int main(int argc, char **argv)

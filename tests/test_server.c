@@ -370,8 +370,7 @@ static int teardown(void **state)
 			s->tmp);
 	nftw(s->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 	free(s);
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0 && !left ? 0
-									: -1;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 && !left ? 0 : -1;
 }
 
 /* Setup that also starts a default server. */
@@ -415,10 +414,10 @@ static int connect_port(int port)
 	if (next_source) {
 		struct sockaddr_in from = {.sin_family = AF_INET};
 
-		assert_int_equal(inet_pton(AF_INET, next_source, &from.sin_addr),
-				 1);
 		assert_int_equal(
-		    bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
+			inet_pton(AF_INET, next_source, &from.sin_addr), 1);
+		assert_int_equal(
+			bind(fd, (struct sockaddr *)&from, sizeof(from)), 0);
 		next_source = NULL;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -681,8 +680,8 @@ static void decode(struct sse *s)
 			continue;
 		}
 		{
-			char *crlf =
-			    memmem(s->raw + pos, s->raw_len - pos, "\r\n", 2);
+			char *crlf = memmem(s->raw + pos, s->raw_len - pos,
+					    "\r\n", 2);
 			unsigned long n;
 
 			if (!crlf)
@@ -750,11 +749,11 @@ static int sse_open(int port, const char *id, const char *last, struct sse *s)
 		head[hl] = '\0';
 		assert_int_equal(sscanf(head, "HTTP/1.1 %d", &s->status), 1);
 		s->chunked =
-		    header_of(head, "Transfer-Encoding", te, sizeof(te)) &&
-		    strcasecmp(te, "chunked") == 0;
+			header_of(head, "Transfer-Encoding", te, sizeof(te)) &&
+			strcasecmp(te, "chunked") == 0;
 		if (s->status == 200) {
-			assert_non_null(
-			    header_of(head, "Content-Type", te, sizeof(te)));
+			assert_non_null(header_of(head, "Content-Type", te,
+						  sizeof(te)));
 			assert_non_null(strstr(te, "text/event-stream"));
 		}
 	}
@@ -867,8 +866,8 @@ static bool sse_until(struct sse *s, const char *type, const char *status)
 
 		if (match && status) {
 			json_t *j = json_loads(ev.data, 0, NULL);
-			match = j && strcmp(json_string_value(
-						json_object_get(j, "status")),
+			match = j && strcmp(json_string_value(json_object_get(
+						    j, "status")),
 					    status) == 0;
 			json_decref(j);
 		}
@@ -917,7 +916,7 @@ static json_t *run_trace(int port, const char *id)
 static const char *trace_status(json_t *trace)
 {
 	return json_string_value(
-	    json_object_get(json_object_get(trace, "run"), "status"));
+		json_object_get(json_object_get(trace, "run"), "status"));
 }
 
 /* ---- tests: the API ----------------------------------------------------- */
@@ -932,14 +931,14 @@ static void test_healthz_and_headers(void **state)
 	http_req(s->port, "GET", "/healthz", NULL, NULL, NULL, NULL, &r);
 	assert_int_equal(r.status, 200);
 	assert_non_null(
-	    header_of(r.head, "X-Content-Type-Options", v, sizeof(v)));
+		header_of(r.head, "X-Content-Type-Options", v, sizeof(v)));
 	assert_string_equal(v, "nosniff");
 	assert_non_null(
-	    header_of(r.head, "Content-Security-Policy", v, sizeof(v)));
+		header_of(r.head, "Content-Security-Policy", v, sizeof(v)));
 	assert_non_null(strstr(v, "default-src 'self'"));
 	assert_non_null(strstr(v, "frame-ancestors 'none'"));
 	assert_null(
-	    header_of(r.head, "Access-Control-Allow-Origin", v, sizeof(v)));
+		header_of(r.head, "Access-Control-Allow-Origin", v, sizeof(v)));
 	j = json_loadb(r.body, r.body_len, 0, NULL);
 	assert_true(json_is_true(json_object_get(j, "ok")));
 	assert_int_equal(json_integer_value(json_object_get(j, "viewers")), 0);
@@ -960,7 +959,7 @@ static void test_workloads(void **state)
 	assert_true(json_array_size(m) > 0);
 	for (size_t i = 0; i < json_array_size(w); i++)
 		fetch = fetch || strcmp(json_string_value(json_object_get(
-					    json_array_get(w, i), "name")),
+						json_array_get(w, i), "name")),
 					"fetch") == 0;
 	assert_true(fetch);
 	json_decref(j);
@@ -1029,7 +1028,7 @@ static void test_run_lifecycle(void **state)
 	assert_non_null(json_string_value(json_object_get(first, "bound")));
 	/* ... and what was asked for, so a history can tell runs apart. */
 	assert_string_equal(json_string_value(json_object_get(
-				json_object_get(first, "params"), "io")),
+				    json_object_get(first, "params"), "io")),
 			    "sleep");
 	assert_true(json_is_object(json_object_get(first, "options")));
 	json_decref(list);
@@ -1120,19 +1119,19 @@ static void test_ascii_width(void **state)
 		int status;
 		size_t width; /* of a 200 */
 	} rows[] = {
-	    {"", 200, 120},
-	    {"?width=40", 200, 40},
-	    {"?width=73", 200, 73},
-	    {"?width=400", 200, 400},
-	    {"?width=39", 400, 0},
-	    {"?width=401", 400, 0},
-	    {"?width=", 400, 0},
-	    {"?width=80px", 400, 0},
-	    {"?width=-80", 400, 0},
-	    {"?width=99999999999999999999", 400, 0},
-	    {"?width=%C3%A9", 400, 0},
-	    /* not UTF-8: the message quoting it is still JSON */
-	    {"?width=%FF%FE", 400, 0},
+		{"", 200, 120},
+		{"?width=40", 200, 40},
+		{"?width=73", 200, 73},
+		{"?width=400", 200, 400},
+		{"?width=39", 400, 0},
+		{"?width=401", 400, 0},
+		{"?width=", 400, 0},
+		{"?width=80px", 400, 0},
+		{"?width=-80", 400, 0},
+		{"?width=99999999999999999999", 400, 0},
+		{"?width=%C3%A9", 400, 0},
+		/* not UTF-8: the message quoting it is still JSON */
+		{"?width=%FF%FE", 400, 0},
 	};
 	struct server *s = *state;
 	char id[32], path[160], v[64];
@@ -1155,14 +1154,14 @@ static void test_ascii_width(void **state)
 
 			assert_non_null(j);
 			assert_string_equal(
-			    json_string_value(json_object_get(j, "field")),
-			    "width");
+				json_string_value(json_object_get(j, "field")),
+				"width");
 			assert_non_null(strstr(
-			    json_string_value(json_object_get(j, "error")),
-			    "from 40 to 400"));
+				json_string_value(json_object_get(j, "error")),
+				"from 40 to 400"));
 			json_decref(j);
-			assert_non_null(
-			    header_of(r.head, "Content-Type", v, sizeof(v)));
+			assert_non_null(header_of(r.head, "Content-Type", v,
+						  sizeof(v)));
 			assert_non_null(strstr(v, "application/json"));
 		}
 		resp_free(&r);
@@ -1206,8 +1205,8 @@ static void check_resume(int port, const char *id,
 	}
 	assert_int_equal(head.n + tail.n, full->n);
 	for (size_t i = 0; i < full->n; i++) {
-		const struct sse_event *e =
-		    i < k ? &head.ev[i] : &tail.ev[i - k];
+		const struct sse_event *e = i < k ? &head.ev[i]
+						  : &tail.ev[i - k];
 
 		assert_int_equal(e->id, full->ev[i].id);
 		assert_string_equal(e->type, full->ev[i].type);
@@ -1264,8 +1263,8 @@ static void test_sse_resume_live(void **state)
 	check_stream_shape(&full, "done");
 	assert_int_equal(head.n + tail.n, full.n);
 	for (size_t i = 0; i < full.n; i++) {
-		const struct sse_event *e =
-		    i < head.n ? &head.ev[i] : &tail.ev[i - head.n];
+		const struct sse_event *e = i < head.n ? &head.ev[i]
+						       : &tail.ev[i - head.n];
 
 		assert_int_equal(e->id, full.ev[i].id);
 		assert_string_equal(e->data, full.ev[i].data);
@@ -1407,16 +1406,16 @@ static void test_partial_trace(void **state)
 
 		json_array_foreach(tasks, i, task) {
 			assert_true(json_is_integer(
-			    json_object_get(task, "end_ns")));
+				json_object_get(task, "end_ns")));
 			assert_true(json_is_string(
-			    json_object_get(task, "status")));
+				json_object_get(task, "status")));
 		}
 		json_array_foreach(segs, i, seg) {
 			task = json_array_get(
-			    tasks, (size_t)json_integer_value(
-					   json_object_get(seg, "task")));
+				tasks, (size_t)json_integer_value(
+					       json_object_get(seg, "task")));
 			if (strcmp(json_string_value(
-				       json_object_get(task, "status")),
+					   json_object_get(task, "status")),
 				   "cancelled") == 0)
 				cut++;
 		}
@@ -1478,7 +1477,7 @@ static void test_runner_killed(void **state)
 	t = run_trace(s->port, id);
 	assert_string_equal(trace_status(t), "error");
 	assert_non_null(strstr(json_string_value(json_object_get(
-				   json_object_get(t, "run"), "message")),
+				       json_object_get(t, "run"), "message")),
 			       "runner killed by signal 9"));
 	/* Every task the runner left unfinished says what became of it. */
 	{
@@ -1486,15 +1485,15 @@ static void test_runner_killed(void **state)
 		json_t *task;
 
 		json_array_foreach(json_object_get(t, "tasks"), i, task) {
-			const char *st =
-			    json_string_value(json_object_get(task, "status"));
+			const char *st = json_string_value(
+				json_object_get(task, "status"));
 
 			assert_non_null(st);
 			if (strcmp(st, "error") == 0) {
 				assert_non_null(strstr(
-				    json_string_value(
-					json_object_get(task, "note")),
-				    "runner killed by signal 9"));
+					json_string_value(
+						json_object_get(task, "note")),
+					"runner killed by signal 9"));
 				cut++;
 			}
 		}
@@ -1523,7 +1522,7 @@ static void test_wall_limit(void **state)
 	assert_string_equal(wait_end(s->port, id), "error");
 	t = run_trace(s->port, id);
 	message = json_string_value(
-	    json_object_get(json_object_get(t, "run"), "message"));
+		json_object_get(json_object_get(t, "run"), "message"));
 	assert_non_null(strstr(message, "wall-clock limit of 1 s"));
 	json_decref(t);
 	/* The group was killed: the next run has the runner to itself. */
@@ -1648,18 +1647,20 @@ static void test_restart(void **state)
 	list = get_json(s->port, "/api/runs", 200);
 	assert_int_equal(json_array_size(json_object_get(list, "runs")), 2);
 	assert_string_equal(
-	    json_string_value(json_object_get(
-		json_array_get(json_object_get(list, "runs"), 0), "id")),
-	    cut_id);
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(list, "runs"), 0),
+			"id")),
+		cut_id);
 	assert_string_equal(
-	    json_string_value(json_object_get(
-		json_array_get(json_object_get(list, "runs"), 0), "status")),
-	    "interrupted");
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(list, "runs"), 0),
+			"status")),
+		"interrupted");
 	json_decref(list);
 	t = run_trace(s->port, cut_id);
 	assert_string_equal(trace_status(t), "interrupted");
 	assert_non_null(strstr(json_string_value(json_object_get(
-				   json_object_get(t, "run"), "message")),
+				       json_object_get(t, "run"), "message")),
 			       "while this run was running"));
 	/* What was streamed before the crash is kept. */
 	assert_true(json_array_size(json_object_get(t, "segments")) >= 1);
@@ -1764,9 +1765,9 @@ static void test_compare(void **state)
 	assert_int_equal(json_array_size(runs), 2);
 	for (size_t i = 0; i < 2; i++)
 		assert_string_equal(
-		    wait_end(s->port,
-			     json_string_value(json_array_get(runs, i))),
-		    "done");
+			wait_end(s->port,
+				 json_string_value(json_array_get(runs, i))),
+			"done");
 	snprintf(path, sizeof(path), "/api/compares/%s",
 		 json_string_value(json_object_get(c, "id")));
 	got = get_json(s->port, path, 200);
@@ -1775,18 +1776,20 @@ static void test_compare(void **state)
 	runs = json_object_get(got, "runs");
 	assert_int_equal(json_array_size(runs), 2);
 	assert_string_equal(json_string_value(json_object_get(
-				json_array_get(runs, 0), "model")),
+				    json_array_get(runs, 0), "model")),
 			    "sequential");
 	assert_string_equal(json_string_value(json_object_get(
-				json_array_get(runs, 1), "model")),
+				    json_array_get(runs, 1), "model")),
 			    "thread-pool");
 	for (size_t i = 0; i < 2; i++) {
 		json_t *r = json_array_get(runs, i);
 
 		assert_string_equal(
-		    json_string_value(json_object_get(r, "status")), "done");
+			json_string_value(json_object_get(r, "status")),
+			"done");
 		assert_true(json_integer_value(json_object_get(
-				json_object_get(r, "summary"), "wall_ns")) > 0);
+				    json_object_get(r, "summary"), "wall_ns")) >
+			    0);
 	}
 	json_decref(got);
 	json_decref(c);
@@ -1806,14 +1809,16 @@ static void test_compare(void **state)
 			 json_array_size(runs));
 	for (size_t i = 0; i < json_array_size(runs); i++) {
 		const char *model = json_string_value(json_object_get(
-		    json_array_get(json_object_get(got, "runs"), i), "model"));
+			json_array_get(json_object_get(got, "runs"), i),
+			"model"));
 
 		for (size_t j = 0; j < i; j++)
 			assert_string_not_equal(
-			    model,
-			    json_string_value(json_object_get(
-				json_array_get(json_object_get(got, "runs"), j),
-				"model")));
+				model,
+				json_string_value(json_object_get(
+					json_array_get(
+						json_object_get(got, "runs"), j),
+					"model")));
 		/* Not waited for: cancelled (queued or running), or, if it
 		 * was quick, deleted. */
 		{
@@ -1827,10 +1832,11 @@ static void test_compare(void **state)
 			assert_int_equal(r.status, 200);
 			if (strstr(r.body, "\"cancelled\""))
 				assert_string_equal(
-				    wait_end(s->port,
-					     json_string_value(
-						 json_array_get(runs, i))),
-				    "cancelled");
+					wait_end(s->port,
+						 json_string_value(
+							 json_array_get(runs,
+									i))),
+					"cancelled");
 			else
 				assert_non_null(strstr(r.body, "\"deleted\""));
 			resp_free(&r);
@@ -1850,7 +1856,7 @@ static void test_compare(void **state)
 			    "params.tasks");
 	json_decref(c);
 	json_decref(
-	    get_json(s->port, "/api/compares/20990101-000000-aaaaaa", 404));
+		get_json(s->port, "/api/compares/20990101-000000-aaaaaa", 404));
 }
 
 /* Engines: a compare runs a model under the overlap model and under
@@ -1900,7 +1906,7 @@ static void test_engines(void **state)
 		list = json_object_get(e, "interpreters");
 		assert_true(json_array_size(list) >= 1);
 		assert_string_equal(json_string_value(json_object_get(
-					json_array_get(list, 0), "path")),
+					    json_array_get(list, 0), "path")),
 				    py.path);
 		offered = true;
 	}
@@ -1916,29 +1922,31 @@ static void test_engines(void **state)
 	assert_int_equal(json_array_size(runs), 2);
 	for (size_t i = 0; i < 2; i++)
 		assert_string_equal(
-		    wait_end(s->port,
-			     json_string_value(json_array_get(runs, i))),
-		    "done");
+			wait_end(s->port,
+				 json_string_value(json_array_get(runs, i))),
+			"done");
 	snprintf(path, sizeof(path), "/api/compares/%s",
 		 json_string_value(json_object_get(c, "id")));
 	got = get_json(s->port, path, 200);
-	assert_string_equal(json_string_value(json_object_get(
-				json_array_get(json_object_get(got, "runs"), 0),
-				"engine")),
-			    "overlap");
-	assert_string_equal(json_string_value(json_object_get(
-				json_array_get(json_object_get(got, "runs"), 1),
-				"engine")),
-			    "cpython");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(got, "runs"), 0),
+			"engine")),
+		"overlap");
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(got, "runs"), 1),
+			"engine")),
+		"cpython");
 	json_decref(got);
 	snprintf(path, sizeof(path), "/api/runs/%s",
 		 json_string_value(json_array_get(runs, 1)));
 	trace = get_json(s->port, path, 200);
 	assert_string_equal(
-	    json_string_value(json_object_get(
-		json_object_get(json_object_get(trace, "run"), "engine"),
-		"name")),
-	    "cpython");
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(trace, "run"), "engine"),
+			"name")),
+		"cpython");
 	assert_int_equal(json_array_size(json_object_get(trace, "segments")),
 			 2);
 	json_decref(trace);
@@ -1967,9 +1975,10 @@ static void test_sweeps(void **state)
 	assert_int_equal(json_array_size(json_object_get(c, "runs")), 2);
 	for (size_t i = 0; i < 2; i++)
 		assert_string_equal(
-		    wait_end(s->port, json_string_value(json_array_get(
-					  json_object_get(c, "runs"), i))),
-		    "done");
+			wait_end(s->port,
+				 json_string_value(json_array_get(
+					 json_object_get(c, "runs"), i))),
+			"done");
 	snprintf(path, sizeof(path), "/api/sweeps/%s", id);
 	got = get_json(s->port, path, 200);
 	assert_string_equal(json_string_value(json_object_get(got, "param")),
@@ -1981,10 +1990,12 @@ static void test_sweeps(void **state)
 		char run[96];
 		json_t *trace;
 
-		assert_int_equal(json_integer_value(json_object_get(p, "value")),
-				 (json_int_t)i + 1);
+		assert_int_equal(
+			json_integer_value(json_object_get(p, "value")),
+			(json_int_t)i + 1);
 		assert_string_equal(
-		    json_string_value(json_object_get(p, "status")), "done");
+			json_string_value(json_object_get(p, "status")),
+			"done");
 		assert_true(json_integer_value(json_object_get(p, "wall_ns")) >
 			    0);
 		/* The point's run ran with the point's value. */
@@ -1992,20 +2003,20 @@ static void test_sweeps(void **state)
 			 json_string_value(json_object_get(p, "run")));
 		trace = get_json(s->port, run, 200);
 		assert_int_equal(
-		    json_integer_value(json_object_get(
-			json_object_get(json_object_get(trace, "run"),
-					"options"),
-			"workers")),
-		    (json_int_t)i + 1);
+			json_integer_value(json_object_get(
+				json_object_get(json_object_get(trace, "run"),
+						"options"),
+				"workers")),
+			(json_int_t)i + 1);
 		json_decref(trace);
 	}
 	/* Both runs are in the history, marked with the sweep. */
 	list = get_json(s->port, "/api/runs", 200);
-	for (size_t i = 0;
-	     i < json_array_size(json_object_get(list, "runs")); i++) {
+	for (size_t i = 0; i < json_array_size(json_object_get(list, "runs"));
+	     i++) {
 		json_t *e = json_array_get(json_object_get(list, "runs"), i);
 		const char *sweep =
-		    json_string_value(json_object_get(e, "sweep"));
+			json_string_value(json_object_get(e, "sweep"));
 
 		seen += sweep && strcmp(sweep, id) == 0;
 	}
@@ -2033,8 +2044,8 @@ static void test_sweeps(void **state)
 	assert_string_equal(json_string_value(json_object_get(c, "field")),
 			    "values");
 	json_decref(c);
-	json_decref(get_json(s->port, "/api/sweeps/20990101-000000-aaaaaa",
-			     404));
+	json_decref(
+		get_json(s->port, "/api/sweeps/20990101-000000-aaaaaa", 404));
 }
 
 static void test_heartbeat(void **state)
@@ -2095,17 +2106,17 @@ static void run_cases(int port, const struct case_row *rows, size_t n)
 				 c->method, c->path, r.status, c->status,
 				 (int)r.body_len, r.body);
 		/* Refusals carry the security headers too. */
-		assert_non_null(
-		    header_of(r.head, "X-Content-Type-Options", v, sizeof(v)));
+		assert_non_null(header_of(r.head, "X-Content-Type-Options", v,
+					  sizeof(v)));
 		if (c->field) {
 			json_t *j = json_loadb(r.body, r.body_len, 0, NULL);
 
 			assert_non_null(j);
 			assert_non_null(
-			    json_string_value(json_object_get(j, "error")));
+				json_string_value(json_object_get(j, "error")));
 			assert_string_equal(
-			    json_string_value(json_object_get(j, "field")),
-			    c->field);
+				json_string_value(json_object_get(j, "field")),
+				c->field);
 			json_decref(j);
 		}
 		resp_free(&r);
@@ -2116,69 +2127,74 @@ static void test_security(void **state)
 {
 	struct server *s = *state;
 	static const struct case_row rows[] = {
-	    /* DNS rebinding: the Host header decides first. */
-	    {"GET", "/healthz", "evil.example", NULL, NULL, NULL, 403, NULL},
-	    {"GET", "/", "evil.example:8080", NULL, NULL, NULL, 403, NULL},
-	    {"POST", "/api/runs", "evil.example", "application/json", NULL,
-	     SHORT_RUN, 403, NULL},
-	    {"GET", "/healthz", "localhost:1234", NULL, NULL, NULL, 200, NULL},
-	    {"GET", "/healthz", "[::1]:80", NULL, NULL, NULL, 200, NULL},
-	    {"GET", "/healthz", "127.0.0.1", NULL, NULL, NULL, 200, NULL},
-	    {"GET", "/healthz", "my.box:9000", NULL, NULL, NULL, 200, NULL},
-	    {"GET", "/healthz", "other.box:9", NULL, NULL, NULL, 200, NULL},
-	    {"GET", "/healthz", "other.box:10", NULL, NULL, NULL, 403, NULL},
-	    {"GET", "/healthz", "localhost.evil.example", NULL, NULL, NULL, 403,
-	     NULL},
-	    /* State changes need JSON, and not from another site. */
-	    {"POST", "/api/runs", NULL, "text/plain", NULL, SHORT_RUN, 415,
-	     NULL},
-	    {"POST", "/api/runs", NULL, NULL, NULL, SHORT_RUN, 415, NULL},
-	    {"POST", "/api/runs", NULL, "application/x-www-form-urlencoded",
-	     NULL, "a=b", 415, NULL},
-	    {"POST", "/api/runs", NULL, "application/jsonp", NULL, SHORT_RUN,
-	     415, NULL},
-	    {"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL, NULL, NULL,
-	     NULL, 415, NULL},
-	    {"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL,
-	     "application/json", NULL, NULL, 404, NULL},
-	    {"POST", "/api/runs", NULL, "application/json",
-	     "Sec-Fetch-Site: cross-site\r\n", SHORT_RUN, 403, NULL},
-	    {"POST", "/api/runs", NULL, "application/json; charset=utf-8",
-	     "Sec-Fetch-Site: same-origin\r\n",
-	     "{\"workload\":\"nope\",\"model\":\"threads\"}", 400, "workload"},
-	    /* Origin: absent or this server passes; any other is refused,
+		/* DNS rebinding: the Host header decides first. */
+		{"GET", "/healthz", "evil.example", NULL, NULL, NULL, 403,
+		 NULL},
+		{"GET", "/", "evil.example:8080", NULL, NULL, NULL, 403, NULL},
+		{"POST", "/api/runs", "evil.example", "application/json", NULL,
+		 SHORT_RUN, 403, NULL},
+		{"GET", "/healthz", "localhost:1234", NULL, NULL, NULL, 200,
+		 NULL},
+		{"GET", "/healthz", "[::1]:80", NULL, NULL, NULL, 200, NULL},
+		{"GET", "/healthz", "127.0.0.1", NULL, NULL, NULL, 200, NULL},
+		{"GET", "/healthz", "my.box:9000", NULL, NULL, NULL, 200, NULL},
+		{"GET", "/healthz", "other.box:9", NULL, NULL, NULL, 200, NULL},
+		{"GET", "/healthz", "other.box:10", NULL, NULL, NULL, 403,
+		 NULL},
+		{"GET", "/healthz", "localhost.evil.example", NULL, NULL, NULL,
+		 403, NULL},
+		/* State changes need JSON, and not from another site. */
+		{"POST", "/api/runs", NULL, "text/plain", NULL, SHORT_RUN, 415,
+		 NULL},
+		{"POST", "/api/runs", NULL, NULL, NULL, SHORT_RUN, 415, NULL},
+		{"POST", "/api/runs", NULL, "application/x-www-form-urlencoded",
+		 NULL, "a=b", 415, NULL},
+		{"POST", "/api/runs", NULL, "application/jsonp", NULL,
+		 SHORT_RUN, 415, NULL},
+		{"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL, NULL, NULL,
+		 NULL, 415, NULL},
+		{"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL,
+		 "application/json", NULL, NULL, 404, NULL},
+		{"POST", "/api/runs", NULL, "application/json",
+		 "Sec-Fetch-Site: cross-site\r\n", SHORT_RUN, 403, NULL},
+		{"POST", "/api/runs", NULL, "application/json; charset=utf-8",
+		 "Sec-Fetch-Site: same-origin\r\n",
+		 "{\"workload\":\"nope\",\"model\":\"threads\"}", 400,
+		 "workload"},
+		/* Origin: absent or this server passes; any other is refused,
 	     * with or without Sec-Fetch-Site. */
-	    {"POST", "/api/runs", NULL, "application/json",
-	     "Origin: http://evil.example\r\n", SHORT_RUN, 403, NULL},
-	    {"POST", "/api/runs", NULL, "application/json",
-	     "Origin: http://evil.example\r\nSec-Fetch-Site: same-origin\r\n",
-	     SHORT_RUN, 403, NULL},
-	    {"POST", "/api/runs", NULL, "application/json", "Origin: null\r\n",
-	     SHORT_RUN, 403, NULL},
-	    {"POST", "/api/runs", NULL, "application/json",
-	     "Origin: https://127.0.0.1\r\n", SHORT_RUN, 403, NULL},
-	    {"POST", "/api/runs", NULL, "application/json",
-	     "Origin: http://127.0.0.1:1\r\n", SHORT_RUN, 403, NULL},
-	    {"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL,
-	     "application/json", "Origin: http://evil.example\r\n", NULL, 403,
-	     NULL},
-	    {"POST", "/api/runs", NULL, "application/json",
-	     "Origin: http://127.0.0.1\r\n",
-	     "{\"workload\":\"nope\",\"model\":\"threads\"}", 400, "workload"},
-	    {"POST", "/api/runs", "my.box:9000", "application/json",
-	     "Origin: http://MY.BOX:9000\r\n",
-	     "{\"workload\":\"fetch\",\"model\":\"nope\"}", 400, "model"},
-	    /* Reading is not a state change: CORS keeps the answer from
+		{"POST", "/api/runs", NULL, "application/json",
+		 "Origin: http://evil.example\r\n", SHORT_RUN, 403, NULL},
+		{"POST", "/api/runs", NULL, "application/json",
+		 "Origin: http://evil.example\r\nSec-Fetch-Site: same-origin\r\n",
+		 SHORT_RUN, 403, NULL},
+		{"POST", "/api/runs", NULL, "application/json",
+		 "Origin: null\r\n", SHORT_RUN, 403, NULL},
+		{"POST", "/api/runs", NULL, "application/json",
+		 "Origin: https://127.0.0.1\r\n", SHORT_RUN, 403, NULL},
+		{"POST", "/api/runs", NULL, "application/json",
+		 "Origin: http://127.0.0.1:1\r\n", SHORT_RUN, 403, NULL},
+		{"DELETE", "/api/runs/20990101-000000-aaaaaa", NULL,
+		 "application/json", "Origin: http://evil.example\r\n", NULL,
+		 403, NULL},
+		{"POST", "/api/runs", NULL, "application/json",
+		 "Origin: http://127.0.0.1\r\n",
+		 "{\"workload\":\"nope\",\"model\":\"threads\"}", 400,
+		 "workload"},
+		{"POST", "/api/runs", "my.box:9000", "application/json",
+		 "Origin: http://MY.BOX:9000\r\n",
+		 "{\"workload\":\"fetch\",\"model\":\"nope\"}", 400, "model"},
+		/* Reading is not a state change: CORS keeps the answer from
 	     * another origin's scripts. */
-	    {"GET", "/healthz", NULL, NULL, "Origin: http://evil.example\r\n",
-	     NULL, 200, NULL},
-	    /* Sizes and bodies. */
-	    {"POST", "/api/runs", NULL, "application/json", NULL, "{", 400,
-	     NULL},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
-	     "{\"tasks\":0}}",
-	     400, "params.tasks"},
+		{"GET", "/healthz", NULL, NULL,
+		 "Origin: http://evil.example\r\n", NULL, 200, NULL},
+		/* Sizes and bodies. */
+		{"POST", "/api/runs", NULL, "application/json", NULL, "{", 400,
+		 NULL},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
+		 "{\"tasks\":0}}",
+		 400, "params.tasks"},
 	};
 
 	server_start(s, "--allow-host", "my.box", "--allow-host", "other.box:9",
@@ -2190,92 +2206,93 @@ static void test_errors(void **state)
 {
 	struct server *s = *state;
 	static const struct case_row rows[] = {
-	    {"POST", "/api/runs", NULL, "application/json", NULL, "{", 400,
-	     NULL},
-	    {"POST", "/api/runs", NULL, "application/json", NULL, "", 400,
-	     NULL},
-	    {"POST", "/api/runs", NULL, "application/json", NULL, "[1]", 400,
-	     "body"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
-	     "{\"tasks\":0}}",
-	     400, "params.tasks"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
-	     "{\"tasks\":100001}}",
-	     400, "params.tasks"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
-	     "{\"duration\":\"5parsecs\"}}",
-	     400, "params.duration"},
-	    /* The Python the model follows, and the costs it charges. */
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"counter\",\"model\":\"threads\","
-	     "\"options\":{\"python\":\"3.8\"}}",
-	     400, "options.python"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"counter\",\"model\":\"threads\","
-	     "\"options\":{\"python\":\"3.9\",\"gil\":\"off\"}}",
-	     400, "options.python"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"counter\",\"model\":\"process-pool\","
-	     "\"options\":{\"python\":\"3.9\"}}",
-	     400, "options.python"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"fetch\",\"model\":\"threads\","
-	     "\"options\":{\"costs\":\"cheap\"}}",
-	     400, "options.costs"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"fetch\",\"model\":\"sequential\","
-	     "\"options\":{\"costs\":\"python\"}}",
-	     400, "options.costs"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"counter\",\"model\":\"threads\","
-	     "\"params\":{\"call\":\"maybe\"}}",
-	     400, "params.call"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"fetch\",\"model\":\"nope\"}", 400, "model"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"bogus\":1}", 400,
-	     "bogus"},
-	    /* The disk budget. */
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"custom\",\"model\":\"sequential\",\"params\":"
-	     "{\"program\":\"10000 x (disk write 268435456)\"}}",
-	     400, "params.program"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"files\",\"model\":\"sequential\",\"params\":"
-	     "{\"files\":5,\"size\":268435456}}",
-	     400, "params.size"},
-	    {"POST", "/api/runs", NULL, "application/json", NULL,
-	     "{\"workload\":\"fetch\",\"model\":\"threads\",\"id\":\"x\"}", 400,
-	     "id"},
-	    /* Routes and methods. */
-	    {"GET", "/api/nope", NULL, NULL, NULL, NULL, 404, NULL},
-	    {"GET", "/api/runs/not-an-id", NULL, NULL, NULL, NULL, 404, NULL},
-	    {"GET", "/api/runs/20990101-000000-aaaaaa", NULL, NULL, NULL, NULL,
-	     404, NULL},
-	    {"GET", "/api/runs/20990101-000000-aaaaaa/events", NULL, NULL, NULL,
-	     NULL, 404, NULL},
-	    {"GET", "/api/runs/20990101-000000-aaaaaa/chrome", NULL, NULL, NULL,
-	     NULL, 404, NULL},
-	    {"GET", "/api/runs/20990101-000000-aaaaaa/ascii", NULL, NULL, NULL,
-	     NULL, 404, NULL},
-	    {"GET", "/api/runs/20990101-000000-aaaaaa/nope", NULL, NULL, NULL,
-	     NULL, 404, NULL},
-	    {"GET", "/api/runs/..%2f..%2fetc", NULL, NULL, NULL, NULL, 404,
-	     NULL},
-	    {"PUT", "/api/runs", NULL, "application/json", NULL, "{}", 405,
-	     NULL},
-	    {"GET", "/api/compares", NULL, NULL, NULL, NULL, 405, NULL},
-	    {"POST", "/api/workloads", NULL, "application/json", NULL, "{}",
-	     405, NULL},
-	    {"POST", "/healthz", NULL, "application/json", NULL, "{}", 405,
-	     NULL},
-	    {"POST", "/index.html", NULL, "application/json", NULL, "{}", 405,
-	     NULL},
-	    {"GET", "/api/runs/20990101-000000-aaaaaa/events", NULL, NULL,
-	     "Last-Event-ID: x1\r\n", NULL, 400, "Last-Event-ID"},
+		{"POST", "/api/runs", NULL, "application/json", NULL, "{", 400,
+		 NULL},
+		{"POST", "/api/runs", NULL, "application/json", NULL, "", 400,
+		 NULL},
+		{"POST", "/api/runs", NULL, "application/json", NULL, "[1]",
+		 400, "body"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
+		 "{\"tasks\":0}}",
+		 400, "params.tasks"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
+		 "{\"tasks\":100001}}",
+		 400, "params.tasks"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"params\":"
+		 "{\"duration\":\"5parsecs\"}}",
+		 400, "params.duration"},
+		/* The Python the model follows, and the costs it charges. */
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"counter\",\"model\":\"threads\","
+		 "\"options\":{\"python\":\"3.8\"}}",
+		 400, "options.python"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"counter\",\"model\":\"threads\","
+		 "\"options\":{\"python\":\"3.9\",\"gil\":\"off\"}}",
+		 400, "options.python"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"counter\",\"model\":\"process-pool\","
+		 "\"options\":{\"python\":\"3.9\"}}",
+		 400, "options.python"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"fetch\",\"model\":\"threads\","
+		 "\"options\":{\"costs\":\"cheap\"}}",
+		 400, "options.costs"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"fetch\",\"model\":\"sequential\","
+		 "\"options\":{\"costs\":\"python\"}}",
+		 400, "options.costs"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"counter\",\"model\":\"threads\","
+		 "\"params\":{\"call\":\"maybe\"}}",
+		 400, "params.call"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"fetch\",\"model\":\"nope\"}", 400, "model"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"bogus\":1}",
+		 400, "bogus"},
+		/* The disk budget. */
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"custom\",\"model\":\"sequential\",\"params\":"
+		 "{\"program\":\"10000 x (disk write 268435456)\"}}",
+		 400, "params.program"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"files\",\"model\":\"sequential\",\"params\":"
+		 "{\"files\":5,\"size\":268435456}}",
+		 400, "params.size"},
+		{"POST", "/api/runs", NULL, "application/json", NULL,
+		 "{\"workload\":\"fetch\",\"model\":\"threads\",\"id\":\"x\"}",
+		 400, "id"},
+		/* Routes and methods. */
+		{"GET", "/api/nope", NULL, NULL, NULL, NULL, 404, NULL},
+		{"GET", "/api/runs/not-an-id", NULL, NULL, NULL, NULL, 404,
+		 NULL},
+		{"GET", "/api/runs/20990101-000000-aaaaaa", NULL, NULL, NULL,
+		 NULL, 404, NULL},
+		{"GET", "/api/runs/20990101-000000-aaaaaa/events", NULL, NULL,
+		 NULL, NULL, 404, NULL},
+		{"GET", "/api/runs/20990101-000000-aaaaaa/chrome", NULL, NULL,
+		 NULL, NULL, 404, NULL},
+		{"GET", "/api/runs/20990101-000000-aaaaaa/ascii", NULL, NULL,
+		 NULL, NULL, 404, NULL},
+		{"GET", "/api/runs/20990101-000000-aaaaaa/nope", NULL, NULL,
+		 NULL, NULL, 404, NULL},
+		{"GET", "/api/runs/..%2f..%2fetc", NULL, NULL, NULL, NULL, 404,
+		 NULL},
+		{"PUT", "/api/runs", NULL, "application/json", NULL, "{}", 405,
+		 NULL},
+		{"GET", "/api/compares", NULL, NULL, NULL, NULL, 405, NULL},
+		{"POST", "/api/workloads", NULL, "application/json", NULL, "{}",
+		 405, NULL},
+		{"POST", "/healthz", NULL, "application/json", NULL, "{}", 405,
+		 NULL},
+		{"POST", "/index.html", NULL, "application/json", NULL, "{}",
+		 405, NULL},
+		{"GET", "/api/runs/20990101-000000-aaaaaa/events", NULL, NULL,
+		 "Last-Event-ID: x1\r\n", NULL, 400, "Last-Event-ID"},
 	};
 	struct resp r;
 	char *big;
@@ -2292,16 +2309,19 @@ static void test_errors(void **state)
 		static const struct {
 			const char *path, *allow;
 		} allows[] = {
-		    {"/healthz", "GET, HEAD"},
-		    {"/api/workloads", "GET, HEAD"},
-		    {"/api/runs", "GET, HEAD, POST"},
-		    {"/api/runs/20990101-000000-aaaaaa", "GET, HEAD, DELETE"},
-		    {"/api/runs/20990101-000000-aaaaaa/events", "GET, HEAD"},
-		    {"/api/runs/20990101-000000-aaaaaa/chrome", "GET, HEAD"},
-		    {"/api/runs/20990101-000000-aaaaaa/ascii", "GET, HEAD"},
-		    {"/api/compares", "POST"},
-		    {"/api/compares/20990101-000000-aaaaaa", "GET, HEAD"},
-		    {"/index.html", "GET, HEAD"},
+			{"/healthz", "GET, HEAD"},
+			{"/api/workloads", "GET, HEAD"},
+			{"/api/runs", "GET, HEAD, POST"},
+			{"/api/runs/20990101-000000-aaaaaa",
+			 "GET, HEAD, DELETE"},
+			{"/api/runs/20990101-000000-aaaaaa/events",
+			 "GET, HEAD"},
+			{"/api/runs/20990101-000000-aaaaaa/chrome",
+			 "GET, HEAD"},
+			{"/api/runs/20990101-000000-aaaaaa/ascii", "GET, HEAD"},
+			{"/api/compares", "POST"},
+			{"/api/compares/20990101-000000-aaaaaa", "GET, HEAD"},
+			{"/index.html", "GET, HEAD"},
 		};
 
 		for (size_t i = 0; i < sizeof(allows) / sizeof(*allows); i++) {
@@ -2309,7 +2329,7 @@ static void test_errors(void **state)
 				 "application/json", NULL, "{}", &r);
 			assert_int_equal(r.status, 405);
 			assert_non_null(
-			    header_of(r.head, "Allow", v, sizeof(v)));
+				header_of(r.head, "Allow", v, sizeof(v)));
 			assert_string_equal(v, allows[i].allow);
 			resp_free(&r);
 		}
@@ -2319,10 +2339,10 @@ static void test_errors(void **state)
 	 * chunked (refused once it is over). */
 	{
 		const char *req =
-		    "POST /api/runs HTTP/1.1\r\nHost: localhost\r\n"
-		    "Content-Type: application/json\r\n"
-		    "Content-Length: 70000\r\n"
-		    "Connection: close\r\n\r\n";
+			"POST /api/runs HTTP/1.1\r\nHost: localhost\r\n"
+			"Content-Type: application/json\r\n"
+			"Content-Length: 70000\r\n"
+			"Connection: close\r\n\r\n";
 		http_raw(s->port, req, strlen(req), &r);
 		assert_int_equal(r.status, 413);
 		resp_free(&r);
@@ -2369,25 +2389,25 @@ static void test_static(void **state)
 		const char *type;
 		const char *body;
 	} rows[] = {
-	    {"/", 200, "text/html", "overlap test"},
-	    {"/index.html", 200, "text/html", "overlap test"},
-	    {"/app.js", 200, "text/javascript", "answer"},
-	    {"/style.css", 200, "text/css", "margin"},
-	    {"/node_modules/chart.js/chart.umd.js", 200, "text/javascript",
-	     "chart"},
-	    {"/../secret.txt", 404, NULL, NULL},
-	    {"/%2e%2e/secret.txt", 404, NULL, NULL},
-	    {"/%2E%2E%2Fsecret.txt", 404, NULL, NULL},
-	    {"/node_modules/../../secret.txt", 404, NULL, NULL},
-	    {"/./index.html", 404, NULL, NULL},
-	    {"/.hidden", 404, NULL, NULL},
-	    {"/%2ehidden", 404, NULL, NULL},
-	    {"/node_modules/", 404, NULL, NULL},
-	    {"/node_modules", 404, NULL, NULL},
-	    {"//etc/passwd", 404, NULL, NULL},
-	    {"/escape.txt", 404, NULL, NULL},
-	    {"/missing.js", 404, NULL, NULL},
-	    {"/app.js%00.txt", 400, NULL, NULL},
+		{"/", 200, "text/html", "overlap test"},
+		{"/index.html", 200, "text/html", "overlap test"},
+		{"/app.js", 200, "text/javascript", "answer"},
+		{"/style.css", 200, "text/css", "margin"},
+		{"/node_modules/chart.js/chart.umd.js", 200, "text/javascript",
+		 "chart"},
+		{"/../secret.txt", 404, NULL, NULL},
+		{"/%2e%2e/secret.txt", 404, NULL, NULL},
+		{"/%2E%2E%2Fsecret.txt", 404, NULL, NULL},
+		{"/node_modules/../../secret.txt", 404, NULL, NULL},
+		{"/./index.html", 404, NULL, NULL},
+		{"/.hidden", 404, NULL, NULL},
+		{"/%2ehidden", 404, NULL, NULL},
+		{"/node_modules/", 404, NULL, NULL},
+		{"/node_modules", 404, NULL, NULL},
+		{"//etc/passwd", 404, NULL, NULL},
+		{"/escape.txt", 404, NULL, NULL},
+		{"/missing.js", 404, NULL, NULL},
+		{"/app.js%00.txt", 400, NULL, NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
@@ -2399,13 +2419,13 @@ static void test_static(void **state)
 		if (r.status != rows[i].status)
 			fail_msg("%s: got %d, want %d", rows[i].path, r.status,
 				 rows[i].status);
-		assert_non_null(
-		    header_of(r.head, "Content-Security-Policy", v, sizeof(v)));
-		assert_non_null(
-		    header_of(r.head, "X-Content-Type-Options", v, sizeof(v)));
+		assert_non_null(header_of(r.head, "Content-Security-Policy", v,
+					  sizeof(v)));
+		assert_non_null(header_of(r.head, "X-Content-Type-Options", v,
+					  sizeof(v)));
 		if (rows[i].type) {
-			assert_non_null(
-			    header_of(r.head, "Content-Type", v, sizeof(v)));
+			assert_non_null(header_of(r.head, "Content-Type", v,
+						  sizeof(v)));
 			assert_non_null(strstr(v, rows[i].type));
 			assert_non_null(strstr(r.body, rows[i].body));
 		} else {
@@ -2426,7 +2446,7 @@ static bool own_address(char *out, size_t size)
 		return false;
 	for (ifa = list; ifa && !found; ifa = ifa->ifa_next) {
 		const struct sockaddr_in *v4 =
-		    (const struct sockaddr_in *)ifa->ifa_addr;
+			(const struct sockaddr_in *)ifa->ifa_addr;
 		char text[INET_ADDRSTRLEN];
 
 		if (!v4 || v4->sin_family != AF_INET ||
@@ -2444,21 +2464,21 @@ static void test_token(void **state)
 {
 	struct server *s = *state;
 	static const struct case_row rows[] = {
-	    {"GET", "/healthz", NULL, NULL, NULL, NULL, 401, NULL},
-	    {"GET", "/", NULL, NULL, NULL, NULL, 401, NULL},
-	    {"GET", "/healthz", NULL, NULL,
-	     "Authorization: Bearer wrong-token-1\r\n", NULL, 401, NULL},
-	    {"GET", "/healthz", NULL, NULL,
-	     "Authorization: Bearer secret-token-1\r\n", NULL, 200, NULL},
-	    {"GET", "/healthz", NULL, NULL,
-	     "Cookie: overlap_token=secret-token-1\r\n", NULL, 200, NULL},
-	    {"GET", "/healthz?token=secret-token-1", NULL, NULL, NULL, NULL,
-	     200, NULL},
-	    {"GET", "/healthz?token=secret-token-2", NULL, NULL, NULL, NULL,
-	     401, NULL},
-	    /* The Host check comes before anything else. */
-	    {"GET", "/healthz", "evil.example", NULL,
-	     "Authorization: Bearer secret-token-1\r\n", NULL, 403, NULL},
+		{"GET", "/healthz", NULL, NULL, NULL, NULL, 401, NULL},
+		{"GET", "/", NULL, NULL, NULL, NULL, 401, NULL},
+		{"GET", "/healthz", NULL, NULL,
+		 "Authorization: Bearer wrong-token-1\r\n", NULL, 401, NULL},
+		{"GET", "/healthz", NULL, NULL,
+		 "Authorization: Bearer secret-token-1\r\n", NULL, 200, NULL},
+		{"GET", "/healthz", NULL, NULL,
+		 "Cookie: overlap_token=secret-token-1\r\n", NULL, 200, NULL},
+		{"GET", "/healthz?token=secret-token-1", NULL, NULL, NULL, NULL,
+		 200, NULL},
+		{"GET", "/healthz?token=secret-token-2", NULL, NULL, NULL, NULL,
+		 401, NULL},
+		/* The Host check comes before anything else. */
+		{"GET", "/healthz", "evil.example", NULL,
+		 "Authorization: Bearer secret-token-1\r\n", NULL, 403, NULL},
 	};
 	struct resp r;
 	char v[256];
@@ -2516,11 +2536,11 @@ static void test_token(void **state)
 static void test_bad_usage(void **state)
 {
 	static const char *const cases[][4] = {
-	    {"--port", "70000", NULL, NULL},
-	    {"--queue", "0", NULL, NULL},
-	    {"--listen", "not-an-address", NULL, NULL},
-	    {"--token", "short", NULL, NULL},
-	    {"--bogus", NULL, NULL, NULL},
+		{"--port", "70000", NULL, NULL},
+		{"--queue", "0", NULL, NULL},
+		{"--listen", "not-an-address", NULL, NULL},
+		{"--token", "short", NULL, NULL},
+		{"--bogus", NULL, NULL, NULL},
 	};
 
 	(void)state;
@@ -2551,7 +2571,7 @@ static void test_bad_usage(void **state)
 
 /* Writes 16 MiB files, one after another, for seconds: cancelled early. */
 #define DISK_RUN                                                               \
-	"{\"workload\":\"custom\",\"model\":\"sequential\",\"params\":"          \
+	"{\"workload\":\"custom\",\"model\":\"sequential\",\"params\":"        \
 	"{\"program\":\"40 x (disk write 16MiB, sleep 50ms)\"}}"
 
 /* A cancel of a run that is writing files: its group is reaped and its
@@ -2590,14 +2610,14 @@ static pid_t busy_worker(struct sse *v)
 		if (strcmp(ev.type, "lane") == 0) {
 			json_t *lane = json_object_get(j, "lane");
 			json_int_t id =
-			    json_integer_value(json_object_get(lane, "id"));
+				json_integer_value(json_object_get(lane, "id"));
 
 			if (id >= 0 && id < 16)
 				lane_pid[id] = (pid_t)json_integer_value(
-				    json_object_get(lane, "os_id"));
+					json_object_get(lane, "os_id"));
 		} else if (strcmp(ev.type, "open") == 0) {
 			json_int_t id =
-			    json_integer_value(json_object_get(j, "lane"));
+				json_integer_value(json_object_get(j, "lane"));
 
 			if (id > 0 && id < 16)
 				found = lane_pid[id];
@@ -2637,7 +2657,7 @@ static void test_worker_killed(void **state)
 	assert_string_equal(trace_status(t), "done");
 	json_array_foreach(json_object_get(t, "tasks"), i, task) {
 		const char *st =
-		    json_string_value(json_object_get(task, "status"));
+			json_string_value(json_object_get(task, "status"));
 
 		assert_non_null(st);
 		errors += strcmp(st, "error") == 0;
@@ -2662,9 +2682,8 @@ static void test_disk_full(void **state)
 	const char *msg;
 	int fd;
 
-	if (mkdir(s->data, 0700) < 0 ||
-	    mount("overlap-test", s->data, "tmpfs", 0, "size=3m,mode=0700") <
-		0) {
+	if (mkdir(s->data, 0700) < 0 || mount("overlap-test", s->data, "tmpfs",
+					      0, "size=3m,mode=0700") < 0) {
 		printf("test_disk_full: skipped: cannot mount a tmpfs on %s "
 		       "(%s)\n",
 		       s->data, strerror(errno));
@@ -2852,12 +2871,12 @@ static void test_slowloris(void **state)
 {
 	struct server *s = *state;
 	struct slowloris_config c = {
-	    .trickle = 500,
-	    .viewers = 300,
-	    .trickle_source = "127.0.0.2",
-	    .viewer_source = "127.0.0.3",
-	    .seconds = 12,
-	    .grace_s = 20,
+		.trickle = 500,
+		.viewers = 300,
+		.trickle_source = "127.0.0.2",
+		.viewer_source = "127.0.0.3",
+		.seconds = 12,
+		.grace_s = 20,
 	};
 	struct slowloris_result r;
 	char id[32], path[96];
@@ -2889,62 +2908,67 @@ static void test_slowloris(void **state)
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_setup_teardown(test_healthz_and_headers,
-					    setup_started, teardown),
-	    cmocka_unit_test_setup_teardown(test_workloads, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_run_lifecycle, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_sse_resume_finished,
-					    setup_started, teardown),
-	    cmocka_unit_test_setup_teardown(test_sse_resume_live, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_two_viewers, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_stalled_viewer, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_viewer_freed, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_partial_trace, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_runner_killed, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_wall_limit, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_delete_finished, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_restart, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_engines, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_sweeps, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_compare, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_ascii_width, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_stop_ends_streams,
-					    setup_started, teardown),
-	    cmocka_unit_test_setup_teardown(test_heartbeat, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_security, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_errors, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_static, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_token, setup, teardown),
-	    cmocka_unit_test(test_bad_usage),
-	    cmocka_unit_test_setup_teardown(test_cancel_disk_run, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_worker_killed, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_disk_full, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_viewer_caps, setup, teardown),
-	    cmocka_unit_test_setup_teardown(test_stuck_viewer, setup_started,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_connections_per_address, setup,
-					    teardown),
-	    cmocka_unit_test_setup_teardown(test_slowloris, setup_started,
-					    teardown),
+		cmocka_unit_test_setup_teardown(test_healthz_and_headers,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_workloads, setup_started,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_run_lifecycle,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_sse_resume_finished,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_sse_resume_live,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_two_viewers, setup_started,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stalled_viewer,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_viewer_freed,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_trace,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_runner_killed,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_wall_limit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_queue_full, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_delete_finished,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_restart, setup_started,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_engines, setup_started,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_sweeps, setup_started,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_compare, setup_started,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_ascii_width, setup_started,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stop_ends_streams,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_heartbeat, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_security, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_errors, setup_started,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_static, setup_started,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+		cmocka_unit_test(test_bad_usage),
+		cmocka_unit_test_setup_teardown(test_cancel_disk_run,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_worker_killed,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_disk_full, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_viewer_caps, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stuck_viewer,
+						setup_started, teardown),
+		cmocka_unit_test_setup_teardown(test_connections_per_address,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slowloris, setup_started,
+						teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -38,8 +38,8 @@ struct case_spec {
 	int64_t cpu_ns;
 	enum run_status status; /* 0 (queued) reads as a normal run */
 	const char *message;
-	int64_t lag_ns; /* max loop lag; 0: none measured */
-	bool loop_lane; /* lane 0 is an event loop, not the main thread */
+	int64_t lag_ns;	    /* max loop lag; 0: none measured */
+	bool loop_lane;	    /* lane 0 is an event loop, not the main thread */
 	const char *checks; /* the workload's checks, as JSON; NULL: none */
 
 	/* expected */
@@ -86,9 +86,13 @@ static void build(struct trace *t, const struct case_spec *c)
 		struct trace_segment *g = trace_add_segment(t);
 		struct trace_task *k = &t->tasks[s->task];
 
-		*g = (struct trace_segment){s->t0_ns, s->t1_ns, s->task, 0,
+		*g = (struct trace_segment){s->t0_ns,
+					    s->t1_ns,
+					    s->task,
+					    0,
 					    trace_note(t, s->note),
-					    (uint8_t)s->state, false};
+					    (uint8_t)s->state,
+					    false};
 		if (s->state != ST_QUEUED &&
 		    (k->start_ns < 0 || s->t0_ns < k->start_ns))
 			k->start_ns = s->t0_ns;
@@ -124,7 +128,8 @@ static const struct case_spec cases[] = {
 		.peak_inflight = 1,
 		.bound = "io",
 		.recommend = "asyncio",
-		.why_has = {"100% of their time waiting", "task, 2.00 s here (threads",
+		.why_has = {"100% of their time waiting",
+			    "task, 2.00 s here (threads",
 			    "this run used sequential and took 6.00 s"},
 	},
 	{
@@ -141,8 +146,7 @@ static const struct case_spec cases[] = {
 		.peak_inflight = 3,
 		.bound = "io",
 		.recommend = "asyncio",
-		.why_has = {"asyncio, the recommended model",
-			    "speedup 3.0x"},
+		.why_has = {"asyncio, the recommended model", "speedup 3.0x"},
 	},
 	{
 		.name = "a pool in batches: queued is not work",
@@ -202,15 +206,14 @@ static const struct case_spec cases[] = {
 		.peak_inflight = 2,
 		.bound = "cpu",
 		.recommend = "process-pool",
-		.why_has = {"threads, which fits as well",
-			    "parallelism 2.0", "all 2 cores"},
+		.why_has = {"threads, which fits as well", "parallelism 2.0",
+			    "all 2 cores"},
 	},
 	{
 		.name = "mixed",
 		.model = "sequential",
 		.n_tasks = 1,
-		.segs = {{0, ST_COMPUTE, 0, 1 * S},
-			 {0, ST_IO, 1 * S, 2 * S}},
+		.segs = {{0, ST_COMPUTE, 0, 1 * S}, {0, ST_IO, 1 * S, 2 * S}},
 		.n_segs = 2,
 		.wall_ns = 2 * S,
 		.speedup = 1.0,
@@ -305,8 +308,7 @@ static const struct case_spec cases[] = {
 		.name = "cancelled: what ran, said to be partial",
 		.model = "sequential",
 		.n_tasks = 3,
-		.segs = {{0, ST_SLEEP, 0, 2 * S},
-			 {1, ST_SLEEP, 2 * S, 3 * S}},
+		.segs = {{0, ST_SLEEP, 0, 2 * S}, {1, ST_SLEEP, 2 * S, 3 * S}},
 		.n_segs = 2,
 		.status = RUN_CANCELLED,
 		.wall_ns = 3 * S,
@@ -655,14 +657,14 @@ static void test_lane_busy(void **state)
 		enum seg_state state;
 		int64_t t0, t1;
 	} segs[] = {
-		{0, ST_SLEEP, 0, 1000},	      /* a wait: not busy */
-		{1, ST_STARTUP, 0, 100},      /* 100 */
-		{1, ST_COMPUTE, 100, 400},    /* 300, touching */
-		{1, ST_COMPUTE, 300, 500},    /* 100 more: overlaps */
-		{1, ST_IO, 500, 900},	      /* not busy */
-		{1, ST_IPC, 900, 950},	      /* 50 */
-		{2, ST_GIL_WAIT, 0, 600},     /* not busy */
-		{2, ST_COMPUTE, 600, 1000},   /* 400 */
+		{0, ST_SLEEP, 0, 1000},	    /* a wait: not busy */
+		{1, ST_STARTUP, 0, 100},    /* 100 */
+		{1, ST_COMPUTE, 100, 400},  /* 300, touching */
+		{1, ST_COMPUTE, 300, 500},  /* 100 more: overlaps */
+		{1, ST_IO, 500, 900},	    /* not busy */
+		{1, ST_IPC, 900, 950},	    /* 50 */
+		{2, ST_GIL_WAIT, 0, 600},   /* not busy */
+		{2, ST_COMPUTE, 600, 1000}, /* 400 */
 	};
 	static const int64_t want[] = {0, 550, 400};
 	struct trace t;
@@ -676,9 +678,10 @@ static void test_lane_busy(void **state)
 	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
 		struct trace_segment *g = trace_add_segment(&t);
 
-		*g = (struct trace_segment){segs[i].t0, segs[i].t1, 0,
-					    segs[i].lane, 0,
-					    (uint8_t)segs[i].state, false};
+		*g = (struct trace_segment){segs[i].t0, segs[i].t1,
+					    0,		segs[i].lane,
+					    0,		(uint8_t)segs[i].state,
+					    false};
 	}
 	t.tasks[0].start_ns = 0;
 	t.tasks[0].end_ns = 1000;
