@@ -180,12 +180,13 @@ static void test_waits_overlap(void **state)
 /* ---- asyncio: a cpu step blocks the loop -------------------------------- */
 
 /* Three tasks sleep 5 ms (or wait 40 ms for a reply over loopback); the
- * fourth wakes after 1 ms and computes 60 ms (100 ms) on the loop thread.  The
- * waiters' timers (or replies) come due while it computes and are seen
- * only after it: their waits end when due, and each is ready (waiting for
- * the loop) from then until the compute is over; the loop lag is at least
- * the time from the last due time to the end of the compute.  The diagnosis says so, counts the three tasks it
- * held up, and points at an executor. */
+ * fourth wakes after 1 ms and computes 60 ms (100 ms) on the loop
+ * thread.  The waiters' timers (or replies) come due while it computes
+ * and are seen only after it: their waits end when due, and each is ready
+ * (waiting for the loop) from then until the compute is over; the loop
+ * lag is at least the time from the last due time to the end of the
+ * compute.  The diagnosis says so, counts the tasks it held up, and
+ * points at an executor. */
 struct block_case {
 	const char *program;
 	enum seg_state wait;
