@@ -396,8 +396,13 @@ static void diagnose(struct trace *t)
 		}
 		/* Waiting tasks held up by the computation for half as
 		 * long as it computed or more: whatever the shares, the
-		 * loop is the matter. */
-		util_strlcpy(m->bound, wait * 3 >= base * 2 ? "io" : "mixed",
+		 * loop is the matter.  The bound counts the computation's
+		 * runnable time (the loop thread wanting a core it had
+		 * lost to the machine) as computing: a busy machine does
+		 * not make the run less CPU-bound. */
+		util_strlcpy(m->bound,
+			     wait * 3 >= (base + st[ST_RUNNABLE]) * 2 ? "io"
+								   : "mixed",
 			     sizeof(m->bound));
 		snprintf(m->why, sizeof(m->why),
 			 "Tasks spent %d%% of their time waiting on I/O or "
