@@ -402,7 +402,7 @@ static void diagnose(struct trace *t)
 		 * not make the run less CPU-bound. */
 		util_strlcpy(m->bound,
 			     wait * 3 >= (base + st[ST_RUNNABLE]) * 2 ? "io"
-								   : "mixed",
+								      : "mixed",
 			     sizeof(m->bound));
 		snprintf(m->why, sizeof(m->why),
 			 "Tasks spent %d%% of their time waiting on I/O or "
