@@ -14,14 +14,22 @@
  * queued; each worker records its task's start, segments and end on its
  * own lane.  A worker that dies ends its task as error with the signal,
  * and the pool carries on with a replacement.
+ *
+ * collect = map, imap or as_completed (results.h): the main thread takes
+ * the results one by one as Executor.map or as_completed hands them over
+ * and works on each (handle) on a lane of its own, "consumer"; with imap
+ * it submits only a worker's worth ahead and one more task for each result
+ * it takes.  While it works on a result, finished ones wait in their pipes.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include "exec.h"
 #include "model.h"
 #include "procpool.h"
+#include "results.h"
 
 /* How long workers get to finish after the last result before they are
  * killed (they normally leave at once, at end of file). */
@@ -42,6 +50,19 @@ static uint32_t pool_workers(const struct run_ctx *ctx)
 	return (uint32_t)n;
 }
 
+static int submit_task(struct procpool *pool, uint32_t task,
+		       int64_t payload_bytes)
+{
+	struct procpool_job job = {
+		.task = task,
+		.flags = PROCPOOL_REC_SUBMIT | PROCPOOL_REC_QUEUED,
+		.payload_bytes = payload_bytes,
+		.cookie = task,
+	};
+
+	return procpool_submit(pool, &job);
+}
+
 static int pool_run(struct run_ctx *ctx)
 {
 	const struct param_set *opt = &ctx->spec->options;
@@ -54,11 +75,23 @@ static int pool_run(struct run_ctx *ctx)
 		.start = procpool_start_parse(spec_text(opt, "start")),
 	};
 	int64_t payload_bytes = spec_int(opt, "payload_bytes");
+	uint64_t handle_iters =
+		cpu_iters_for_ns(&ctx->cpu, spec_ns(opt, "handle"));
 	struct procpool *pool;
 	struct procpool_done done[64];
+	struct results res;
+	struct rec_lane *consumer = NULL;
 	char why[200] = "";
-	uint32_t task = 0;
+	uint32_t task = 0, first;
 	int rc = 0;
+
+	rc = results_init(&res, spec_text(opt, "collect"),
+			  (uint32_t)prog->n_tasks);
+	if (rc < 0) {
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "process-pool: out of memory");
+		return rc;
+	}
 
 	pool = procpool_create(&cfg, why, sizeof(why));
 	if (!pool) {
@@ -71,21 +104,43 @@ static int pool_run(struct run_ctx *ctx)
 		snprintf(ctx->message, sizeof(ctx->message),
 			 "process-pool: started %u of %u workers: %s",
 			 procpool_workers(pool), cfg.workers, why);
-	for (; task < prog->n_tasks; task++) {
-		struct procpool_job job = {
-			.task = task,
-			.flags = PROCPOOL_REC_SUBMIT | PROCPOOL_REC_QUEUED,
-			.payload_bytes = payload_bytes,
-			.cookie = task,
-		};
-
-		if (procpool_submit(pool, &job) < 0)
+	/* Everything at once; imap a worker's worth, then one more for
+	 * each result taken. */
+	first = res.mode == RESULTS_IMAP ? procpool_workers(pool)
+					 : (uint32_t)prog->n_tasks;
+	for (; task < first && task < prog->n_tasks; task++)
+		if (submit_task(pool, task, payload_bytes) < 0)
 			break;
+	if (res.mode != RESULTS_WAIT) {
+		consumer =
+			trace_rec_add_lane(ctx->rec, LANE_THREAD, "consumer");
+		if (consumer)
+			rec_lane_os_id(consumer, gettid());
 	}
 	while (procpool_pending(pool) > 0) {
-		if (procpool_wait(pool, done, 64, -1) < 0)
+		ssize_t n = procpool_wait(pool, done, 64, -1);
+		uint32_t next;
+
+		if (n < 0)
 			break;
+		for (ssize_t k = 0; k < n; k++)
+			results_done(&res, done[k].task);
+		/* The caller takes what it may, in its order, and works on
+		 * each on the consumer lane. */
+		while (consumer && (next = results_next(&res)) != UINT32_MAX) {
+			struct exec_ctx x = {
+				.run = ctx, .lane = consumer, .task = next};
+
+			if (handle_iters > 0)
+				exec_compute(&x, handle_iters, REC_NOTE_RESULT);
+			if (res.mode == RESULTS_IMAP && task < prog->n_tasks &&
+			    !atomic_load(&ctx->stop) &&
+			    submit_task(pool, task, payload_bytes) == 0)
+				task++;
+		}
 	}
+	if (consumer)
+		results_add_checks(&res, ctx->checks);
 	if (procpool_error(pool) < 0) {
 		/* Every task it could not run already ended as error. */
 		snprintf(ctx->message, sizeof(ctx->message),
@@ -100,6 +155,7 @@ out_cancel:
 	for (; task < prog->n_tasks; task++)
 		rec_task_end(main_lane, task, rec_now(main_lane),
 			     TASK_CANCELLED, 0);
+	results_free(&res);
 	return rc;
 }
 
@@ -116,6 +172,7 @@ static const struct param_def pool_options[] = {
 	 (double)PROCPOOL_MAX_PAYLOAD_BYTES, NULL,
 	 "size of each task's argument and of its result, copied across the "
 	 "pipe to and from the worker"},
+	RESULTS_OPTIONS,
 	COSTS_OPTION,
 };
 

@@ -119,6 +119,8 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
 #define REC_NOTE_LIMIT (REC_NOTE_FIXED + 0) /* asyncio's limit semaphore */
 /* a runnable segment, measured with the thread's CPU clock */
 #define REC_NOTE_CPU_CLOCK (REC_NOTE_FIXED + 1)
+/* a pool's caller working on a task's result (map, imap, as_completed) */
+#define REC_NOTE_RESULT (REC_NOTE_FIXED + 2)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -128,6 +130,8 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 		return "limit";
 	case REC_NOTE_CPU_CLOCK:
 		return "measured: wall time minus the thread's CPU time";
+	case REC_NOTE_RESULT:
+		return "the caller handling this result";
 	default:
 		return NULL;
 	}

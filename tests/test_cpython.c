@@ -460,6 +460,68 @@ static void test_process_start_methods(void **state)
 	}
 }
 
+/* The pools' collect in real Python: Executor.map's order and
+ * as_completed's, each result handled on the caller's own lane after its
+ * task's sleep ended; map hands task 1 over only after task 0. */
+static void test_pool_collect(void **state)
+{
+	static const char *const models[] = {"thread-pool", "process-pool"};
+	static const char *const modes[] = {"map", "as_completed"};
+
+	(void)state;
+	need_python();
+	for (size_t m = 0; m < 2; m++)
+		for (size_t c = 0; c < 2; c++) {
+			struct kv sets[] = {{"program",
+					     "sleep 150ms; sleep 5ms"},
+					    {"workers", "2"},
+					    {"collect", modes[c]},
+					    {"handle", "2ms"},
+					    {NULL, NULL}};
+			struct trace *t = run_case("custom", models[m], sets);
+			const json_t *got, *fin;
+			uint32_t lane = UINT32_MAX, first = UINT32_MAX;
+			int64_t first_t0 = 0;
+
+			assert_status(t, RUN_DONE);
+			for (uint32_t i = 0; i < t->n_lanes; i++)
+				if (strcmp(t->lanes[i].name, "consumer") == 0)
+					lane = i;
+			assert_int_not_equal(lane, UINT32_MAX);
+			for (size_t i = 0; i < t->n_segments; i++) {
+				const struct trace_segment *s = &t->segments[i];
+				const struct trace_segment *slept =
+					find_segment(t, s->task, ST_SLEEP);
+
+				if (s->lane != lane || s->state != ST_COMPUTE)
+					continue;
+				assert_non_null(slept);
+				assert_true(s->t0_ns >= slept->t1_ns);
+				if (first == UINT32_MAX) {
+					first = s->task;
+					first_t0 = s->t0_ns;
+				}
+			}
+			got = json_object_get(t->summary.checks, "collected");
+			fin = json_object_get(t->summary.checks,
+					      "finish_order");
+			assert_int_equal(json_array_size(got), 2);
+			assert_int_equal(
+				json_integer_value(json_array_get(got, 0)),
+				first);
+			if (c == 0) {
+				assert_int_equal(first, 0);
+			} else {
+				assert_true(json_equal(got, fin));
+				assert_true(
+					first_t0 <
+					find_segment(t, 0, ST_SLEEP)->t1_ns);
+			}
+			assert_readable(t);
+			free_trace(t);
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -474,6 +536,7 @@ int main(void)
 		cmocka_unit_test(test_missing_interpreter_names_python),
 		cmocka_unit_test(test_every_workload_under_every_model),
 		cmocka_unit_test(test_process_start_methods),
+		cmocka_unit_test(test_pool_collect),
 	};
 
 	return cmocka_run_group_tests(tests, find_python, NULL);

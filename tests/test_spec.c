@@ -105,6 +105,16 @@ static const struct set_case set_cases[] = {
 	{"fetch", "threads", "options.tasks", "3", -ENOENT, "options.tasks",
 	 NULL},
 	{"fetch", "sequential", "workers", "4", -ENOENT, "workers", NULL},
+	/* A pool's results in order: only the pools take map and imap. */
+	{"fetch", "asyncio", "collect", "map", -EINVAL, "options.collect",
+	 "collect: must be one of gather, as_completed (got 'map')"},
+	{"fetch", "threads", "collect", "map", -ENOENT, "collect", NULL},
+	{"fetch", "interpreter-pool", "handle", "1ms", -ENOENT, "handle", NULL},
+	{"fetch", "thread-pool", "collect", "gather", -EINVAL,
+	 "options.collect",
+	 "collect: must be one of wait, map, imap, as_completed (got "
+	 "'gather')"},
+	{"fetch", "process-pool", "collect", "imap", 0, "", ""},
 	/* Accepted forms. */
 	{"fetch", "threads", "tasks", " 7 ", 0, "", ""},
 	{"fetch", "threads", "tasks", "1e3", 0, "", ""},

@@ -1263,13 +1263,87 @@ class Run:
 
         workers = self.opt.get("workers") or None
         with concurrent.futures.ThreadPoolExecutor(workers) as ex:
-            futures = []
-            for t in range(self.n_tasks):
+            def submit(t):
                 submitted[t] = now_ns()
                 self.rec.submit(t, submitted[t])
-                futures.append(ex.submit(body, t))
-            concurrent.futures.wait(futures)
+                return ex.submit(body, t)
+
+            # ThreadPoolExecutor's own default size, for imap's ahead.
+            ahead = workers or min(32, (os.cpu_count() or 1) + 4)
+            self.collect(submit, ahead, lambda t, f: None, env)
         self.end_unrun(range(self.n_tasks))
+
+    def collect(self, submit, ahead, take, env):
+        """The caller's side of a pool, as collect says.  wait: submit
+        everything and wait for it all (take(t, f) as each finishes).
+        map: what Executor.map does, every task submitted and the results
+        handed over in submission order; imap: the same order with only
+        ahead tasks submitted before the first result is taken and one
+        more for each (Executor.map(buffersize=...) of Python 3.14,
+        multiprocessing's Pool.imap); as_completed: in finish order.
+        With map, imap and as_completed, the caller takes each result
+        (take) and works on it for handle on a lane of its own."""
+        mode = self.opt.get("collect", "wait")
+        n = self.n_tasks
+        futures = {}
+        finished = []
+        lock = threading.Lock()
+
+        def sub(t):
+            f = submit(t)
+
+            def done(_f, t=t):
+                with lock:
+                    finished.append(t)
+            f.add_done_callback(done)
+            futures[f] = t
+            return f
+
+        first = min(ahead, n) if mode == "imap" else n
+        order = [sub(t) for t in range(first)]
+        if mode == "wait":
+            for f in concurrent.futures.as_completed(futures):
+                take(futures[f], f)
+            return
+        lane = self.thread_lane("consumer")
+        iters = int(self.cfg["iters_per_ms"] * self.opt.get("handle", 0) /
+                    NS_PER_MS)
+        stop = self.shared.stop
+
+        def results():
+            if mode == "as_completed":
+                yield from concurrent.futures.as_completed(futures)
+                return
+            k = 0
+            while k < len(order):
+                f = order[k]
+                k += 1
+                # Waits as Executor.map's iterator does, looking at the
+                # stop flag now and then.
+                while not f.done() and not stop.is_set():
+                    concurrent.futures.wait([f], timeout=SLICE_S)
+                if not f.done():
+                    return
+                yield f
+
+        handled = []
+        try:
+            for f in results():
+                t = futures[f]
+                take(t, f)
+                handled.append(t)
+                compute(env, t, lane, iters,
+                        "the caller handling this result")
+                if mode == "imap" and len(order) < n and not stop.is_set():
+                    order.append(sub(len(order)))
+        except Stopped:
+            pass
+        self.checks["collect_order"] = mode
+        self.checks["collected"] = handled[:ORDER_SHOWN_MAX]
+        with lock:
+            self.checks["finish_order"] = finished[:ORDER_SHOWN_MAX]
+            if len(finished) > ORDER_SHOWN_MAX:
+                self.checks["orders_truncated"] = True
 
     def process_config(self, objects):
         return {"epoch": EPOCH_NS, "program": self.program,
@@ -1311,25 +1385,32 @@ class Run:
             workers, mp_context=self.mp_ctx, initializer=worker_init,
             initargs=(cfg,))
         self.aborters.append(lambda: kill_pool(ex))
+        received = {}
+
+        def submit(t):
+            submitted[t] = now_ns()
+            self.rec.submit(t, submitted[t])
+            f = ex.submit(worker_task, t, payload, None)
+            # When the result came back, whenever the caller takes it.
+            f.add_done_callback(lambda _f, t=t: received.setdefault(
+                t, now_ns()))
+            return f
+
+        def take(t, f):
+            got = received.get(t) or now_ns()
+            try:
+                r = f.result()
+            except Exception as exc:
+                status, note = status_of(exc)
+                if self.shared.stop.is_set():
+                    status = TASK_CANCELLED
+                self.rec.end(t, got, status, note)
+                return
+            self.apply_result(lanes, r, submitted[t], got)
+            self.rec.end(t, got, r["status"], r["note"])
+
         try:
-            futures = {}
-            for t in range(self.n_tasks):
-                submitted[t] = now_ns()
-                self.rec.submit(t, submitted[t])
-                futures[ex.submit(worker_task, t, payload, None)] = t
-            for f in concurrent.futures.as_completed(futures):
-                t = futures[f]
-                received = now_ns()
-                try:
-                    r = f.result()
-                except Exception as exc:
-                    status, note = status_of(exc)
-                    if self.shared.stop.is_set():
-                        status = TASK_CANCELLED
-                    self.rec.end(t, received, status, note)
-                    continue
-                self.apply_result(lanes, r, submitted[t], received)
-                self.rec.end(t, now_ns(), r["status"], r["note"])
+            self.collect(submit, workers, take, self.env(None, False))
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
         self.end_unrun(range(self.n_tasks))

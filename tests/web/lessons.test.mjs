@@ -167,3 +167,67 @@ test('a fork server starts once, on its lane, and forks the workers',
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+/* The consumer lane's handling, as the tasks it handled in order, each
+ * with the start of its first segment there. */
+function handledOn(trace)
+{
+	const lane = trace.lanes.find(l => l.name === 'consumer');
+	assert.ok(lane, 'a consumer lane');
+	const order = [];
+	for (const s of trace.segments.filter(s => s.lane === lane.id &&
+			s.state === 'compute')) {
+		assert.equal(s.note, 'the caller handling this result');
+		if (!order.length || order.at(-1).task !== s.task)
+			order.push({ task: s.task, t0: s.t0_ns });
+	}
+	return order;
+}
+
+/* When a task's sleep ended (its work, whatever the lane). */
+function sleptUntil(trace, task)
+{
+	return trace.segments.find(s => s.task === task &&
+		s.state === 'sleep').t1_ns;
+}
+
+test('map: the caller handles the results in submission order',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('pool-map');
+	assert.equal(trace.run.model, 'thread-pool');
+	assert.equal(trace.run.options.collect, 'map');
+	assert.match(note, /in the order the tasks were submitted/);
+	const order = handledOn(trace);
+	assert.deepEqual(order.map(h => h.task), [0, 1, 2, 3]);
+	/* The early results wait for task 1's. */
+	for (const h of order)
+		assert.ok(h.t0 >= sleptUntil(trace, 0));
+	assert.equal(trace.summary.checks.collect_order, 'map');
+	assert.deepEqual(trace.summary.checks.collected, [0, 1, 2, 3]);
+	await screenshot(page, 'lesson-pool-map', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('as_completed: the caller handles each result as it finishes',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('pool-as-completed');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.equal(trace.run.options.collect, 'as_completed');
+	assert.match(note, /as_completed yields each future/);
+	const order = handledOn(trace);
+	assert.equal(order.length, 4);
+	assert.deepEqual(order.map(h => h.task),
+			 trace.summary.checks.finish_order);
+	assert.deepEqual(trace.summary.checks.collected,
+			 trace.summary.checks.finish_order);
+	for (const h of order)
+		assert.ok(h.t0 >= sleptUntil(trace, h.task));
+	/* The first is handled while task 1 still sleeps. */
+	assert.ok(order[0].t0 < sleptUntil(trace, 0));
+	await screenshot(page, 'lesson-pool-as-completed', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});

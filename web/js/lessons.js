@@ -43,6 +43,35 @@ export const LESSONS = [
 			'shows the four workers.',
 	},
 	{
+		id: 'pool-map',
+		title: 'map: results in submission order',
+		spec: { workload: 'custom', model: 'thread-pool',
+			params: { program: 'sleep 600ms; sleep 100ms; ' +
+				  'sleep 300ms; sleep 50ms' },
+			options: { workers: 4, collect: 'map', handle: 50 } },
+		look: 'Executor.map hands the results back in the order the ' +
+			'tasks were submitted. Tasks 2, 3 and 4 finish early, ' +
+			'but the caller (the consumer lane in Rows: Lanes) ' +
+			'handles them only after task 1\'s result, at 600 ms. ' +
+			'Set collect to as_completed to handle each result as ' +
+			'it finishes, or imap to submit only a worker\'s ' +
+			'worth ahead.',
+	},
+	{
+		id: 'pool-as-completed',
+		title: 'as_completed: results as they finish',
+		spec: { workload: 'custom', model: 'process-pool',
+			params: { program: 'sleep 600ms; sleep 100ms; ' +
+				  'sleep 300ms; sleep 50ms' },
+			options: { workers: 4, collect: 'as_completed',
+				   handle: 50 } },
+		look: 'concurrent.futures.as_completed yields each future as ' +
+			'it finishes: the caller (the consumer lane in Rows: ' +
+			'Lanes) handles task 4\'s result first, while task 1 ' +
+			'still sleeps, and task 1\'s last. The checks list ' +
+			'the order handled (collected) and the finish order.',
+	},
+	{
 		id: 'async-longest',
 		title: 'asyncio: the longest, not the sum',
 		spec: { workload: 'fetch', model: 'asyncio',
