@@ -20,16 +20,29 @@
  * and works on each (handle) on a lane of its own, "consumer"; with imap
  * it submits only a worker's worth ahead and one more task for each result
  * it takes.  While it works on a result, finished ones wait in their pipes.
+ *
+ * pitfall = lambda or no-main-guard: the two ways a process pool fails
+ * before any task runs, ending every task as error with what Python
+ * raises.  lambda: the function submitted cannot be pickled, so no task
+ * ever reaches a worker (ProcessPoolExecutor pickles the callable under
+ * every start method).  no-main-guard (spawn, forkserver: the start
+ * methods that import the main module afresh in each worker): the module
+ * starts the pool at import, so each worker, importing it, tries to start
+ * processes of its own while bootstrapping, raises RuntimeError and dies,
+ * and the pool breaks.  The run ends as error at once; nothing is started.
  */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "exec.h"
 #include "model.h"
 #include "procpool.h"
 #include "results.h"
+#include "trace.h"
+#include "util.h"
 
 /* How long workers get to finish after the last result before they are
  * killed (they normally leave at once, at end of file). */
@@ -63,6 +76,76 @@ static int submit_task(struct procpool *pool, uint32_t task,
 	return procpool_submit(pool, &job);
 }
 
+/* The errors Python raises, as CPython 3.11 words them (a task's note
+ * holds at most 96 bytes; the run's message has the rest). */
+#define PICKLE_NOTE                                                            \
+	"PicklingError: Can't pickle <function <lambda>>: attribute lookup "   \
+	"<lambda> on __main__ failed"
+#define GUARD_NOTE                                                             \
+	"BrokenProcessPool: its worker died of a RuntimeError (no main guard)"
+
+/* Ends every task as error at submit, as the pitfall makes Python's pool
+ * do; the notes follow in pool_report. */
+static int pitfall_run(struct run_ctx *ctx, const char *pitfall)
+{
+	struct rec_lane *main_lane = ctx->main_lane;
+
+	for (uint32_t task = 0; task < ctx->prog->n_tasks; task++) {
+		int64_t now = rec_now(main_lane);
+
+		rec_task_submit(main_lane, task, now);
+		rec_task_end(main_lane, task, now, TASK_ERROR, 0);
+	}
+	if (strcmp(pitfall, "lambda") == 0)
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "process-pool: _pickle.PicklingError: Can't pickle "
+			 "<function <lambda>>: attribute lookup <lambda> on "
+			 "__main__ failed (a lambda has no importable name)");
+	else
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "process-pool: RuntimeError in each worker: An "
+			 "attempt has been made to start a new process before "
+			 "the current process has finished its bootstrapping "
+			 "phase (no if __name__ == \"__main__\": guard)");
+	return -EINVAL;
+}
+
+static void pool_report(struct run_ctx *ctx, struct trace *out)
+{
+	const char *pitfall = spec_text(&ctx->spec->options, "pitfall");
+	uint32_t note;
+
+	if (strcmp(pitfall, "none") == 0)
+		return;
+	note = trace_note(out, strcmp(pitfall, "lambda") == 0 ? PICKLE_NOTE
+							      : GUARD_NOTE);
+	for (size_t i = 0; i < out->n_tasks; i++)
+		if (out->tasks[i].status == TASK_ERROR)
+			out->tasks[i].note = note;
+}
+
+/* A missing main guard breaks only the start methods that import the
+ * main module in each worker. */
+static int pool_check_program(const struct spec *spec,
+			      const struct program *prog,
+			      struct spec_error *err)
+{
+	(void)prog;
+	if (strcmp(spec_text(&spec->options, "pitfall"), "no-main-guard") ==
+		    0 &&
+	    strcmp(spec_text(&spec->options, "start"), "fork") == 0) {
+		util_strlcpy(err->field, "options.pitfall", sizeof(err->field));
+		snprintf(err->message, sizeof(err->message),
+			 "pitfall: no-main-guard fails only under start=spawn "
+			 "or forkserver, which import the main module in each "
+			 "worker; fork copies the running process and never "
+			 "imports it");
+		err->column = 0;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int pool_run(struct run_ctx *ctx)
 {
 	const struct param_set *opt = &ctx->spec->options;
@@ -85,6 +168,8 @@ static int pool_run(struct run_ctx *ctx)
 	uint32_t task = 0, first;
 	int rc = 0;
 
+	if (strcmp(spec_text(opt, "pitfall"), "none") != 0)
+		return pitfall_run(ctx, spec_text(opt, "pitfall"));
 	rc = results_init(&res, spec_text(opt, "collect"),
 			  (uint32_t)prog->n_tasks);
 	if (rc < 0) {
@@ -173,6 +258,11 @@ static const struct param_def pool_options[] = {
 	 "size of each task's argument and of its result, copied across the "
 	 "pipe to and from the worker"},
 	RESULTS_OPTIONS,
+	{"pitfall", PARAM_ENUM, "", "none", 0, 0, "none|lambda|no-main-guard",
+	 "a mistake that makes the pool fail as Python's does: lambda "
+	 "(submitting a lambda, which cannot be pickled) or no-main-guard "
+	 "(starting the pool without if __name__ == \"__main__\": under "
+	 "spawn or forkserver)"},
 	COSTS_OPTION,
 };
 
@@ -183,5 +273,7 @@ const struct model_ops model_process_pool = {
 	.options = pool_options,
 	.n_options = sizeof(pool_options) / sizeof(pool_options[0]),
 	.max_tasks = 100000,
+	.check_program = pool_check_program,
 	.run = pool_run,
+	.report = pool_report,
 };

@@ -576,6 +576,29 @@ static void diagnose(struct trace *t)
 			 percent(cpu, base), percent(sync, base),
 			 seg_state_name(largest_sync_state(m)),
 			 percent(wait, base), run_text);
+	} else if (sync > 0 &&
+		   strcmp(recommend_for(cpu, wait), "asyncio") == 0) {
+		/* Waiting for each other, waiting on I/O and a little
+		 * computing: the waits for each other stay whatever the
+		 * model; of the rest, I/O dominates, and nothing computes
+		 * enough for a pool to be worth its start-up. */
+		rec = "asyncio";
+		describe_run(t, fit_of(t, rec, model_uses_threads(t)), run_text,
+			     sizeof(run_text));
+		util_strlcpy(m->bound, "mixed", sizeof(m->bound));
+		if (snprintf(m->why, sizeof(m->why),
+			     "Tasks spent %d%% of their time waiting on I/O or "
+			     "sleep, %d%% waiting for each other (%s most) and "
+			     "%d%% computing; the waits for each other stay "
+			     "whatever the model, and of the rest waiting on "
+			     "I/O dominates, which overlaps even in one "
+			     "thread: asyncio (or threads) fits, with no pool "
+			     "to start for the little computing; %s.",
+			     percent(wait, base), percent(sync, base),
+			     seg_state_name(largest_sync_state(m)),
+			     percent(cpu, base),
+			     run_text) >= (int)sizeof(m->why))
+			memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 	} else {
 		rec = "asyncio-executor";
 		describe_run(t, fit_of(t, rec, false), run_text,

@@ -522,6 +522,51 @@ static void test_pool_collect(void **state)
 		}
 }
 
+/* The pitfalls in real Python: a lambda submitted to a process pool
+ * raises PicklingError; a program that starts a spawn pool without the
+ * main guard gets each worker's RuntimeError and a broken pool.  The run
+ * and its tasks end as error with what Python said. */
+static void test_pitfalls(void **state)
+{
+	static const struct {
+		const char *pitfall, *note, *message;
+	} cases[] = {
+		{"lambda", "PicklingError: Can't pickle <function <lambda>",
+		 "attribute lookup <lambda> on __main__ failed"},
+		{"no-main-guard", "BrokenProcessPool",
+		 "RuntimeError in each worker: An attempt has been made to "
+		 "start a new process before the current process has "
+		 "finished its bootstrapping phase"},
+	};
+
+	(void)state;
+	need_python();
+	for (size_t i = 0; i < 2; i++) {
+		struct kv sets[] = {{"tasks", "2"},
+				    {"start", "spawn"},
+				    {"pitfall", cases[i].pitfall},
+				    {NULL, NULL}};
+		struct trace *t = run_case("crunch", "process-pool", sets);
+
+		assert_status(t, RUN_ERROR);
+		if (!strstr(t->message, cases[i].message))
+			fail_msg("%s: message '%s'", cases[i].pitfall,
+				 t->message);
+		for (size_t k = 0; k < t->n_tasks; k++) {
+			const char *note = trace_task_note(t, &t->tasks[k]);
+
+			assert_int_equal(t->tasks[k].status, TASK_ERROR);
+			assert_non_null(note);
+			if (strncmp(note, cases[i].note,
+				    strlen(cases[i].note)) != 0)
+				fail_msg("%s: note '%s'", cases[i].pitfall,
+					 note);
+		}
+		assert_readable(t);
+		free_trace(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -537,6 +582,7 @@ int main(void)
 		cmocka_unit_test(test_every_workload_under_every_model),
 		cmocka_unit_test(test_process_start_methods),
 		cmocka_unit_test(test_pool_collect),
+		cmocka_unit_test(test_pitfalls),
 	};
 
 	return cmocka_run_group_tests(tests, find_python, NULL);

@@ -450,6 +450,30 @@ static const struct case_spec cases[] = {
 			    "up to 100 ms (max loop lag)"},
 	},
 	{
+		/* A short computation under a lock, then a longer wait on
+		 * I/O: the lock waits stay whatever the model, and the rest
+		 * is mostly waiting, so no pool and no executor: asyncio
+		 * (threads fit as well). */
+		.name = "a lock around a little computing, then I/O",
+		.model = "threads",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 100 * MS},
+			 {1, ST_LOCK_WAIT, 0, 100 * MS, "L"},
+			 {1, ST_COMPUTE, 100 * MS, 200 * MS},
+			 {0, ST_IO, 100 * MS, 300 * MS},
+			 {1, ST_IO, 200 * MS, 400 * MS}},
+		.n_segs = 5,
+		.wall_ns = 400 * MS,
+		.speedup = 600.0 / 400.0,
+		.parallelism = 0.5,
+		.peak_inflight = 2,
+		.bound = "mixed",
+		.recommend = "asyncio",
+		.why_has = {"57% of their time waiting on I/O or sleep, 14% "
+			    "waiting for each other (lock-wait most)",
+			    "threads, which fits as well"},
+	},
+	{
 		/* Five threads update one counter under a lock: the
 		 * updates take turns whatever the model, so no pool is the
 		 * advice, and sequential does them without waiting. */

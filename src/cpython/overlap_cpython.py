@@ -27,9 +27,12 @@ import os
 import queue
 import resource
 import signal
+import shutil
 import socket
+import subprocess
 import sys
 import sysconfig
+import tempfile
 import threading
 import time
 
@@ -50,6 +53,12 @@ REQUEST_REPLY_BYTES = 64
 DISK_CHUNK_BYTES = 64 * 1024
 # Task ids listed in the asyncio collect checks.
 ORDER_SHOWN_MAX = 20
+# Longest note a task may carry (the trace reader's limit).
+TASK_NOTE_MAX = 95
+
+# A lambda at the top of the main module, as a learner writes one for
+# pitfall=lambda: it has no name to be pickled by.
+SUBMITTED_LAMBDA = lambda: None  # noqa: E731
 
 TASK_OK, TASK_ERROR, TASK_TIMEOUT, TASK_CANCELLED = (
     "ok", "error", "timeout", "cancelled")
@@ -1368,7 +1377,82 @@ class Run:
                              received_ns)
         return lane
 
+    def run_pitfall(self, pitfall):
+        """A process pool that fails as written.  lambda: a lambda
+        submitted, whose pickling fails (the PicklingError Python
+        raises).  no-main-guard: a module that starts a pool at import,
+        with no `if __name__ == "__main__":`, run as a program of its own
+        under the start method; each worker imports it, raises
+        RuntimeError and dies, and the program's standard error says so.
+        Every task ends as error with the exception; the run too."""
+        t0 = now_ns()
+        for t in range(self.n_tasks):
+            self.rec.submit(t, t0)
+        if pitfall == "lambda":
+            ex = concurrent.futures.ProcessPoolExecutor(
+                1, mp_context=self.mp_ctx)
+            try:
+                exc = ex.submit(SUBMITTED_LAMBDA).exception()
+            finally:
+                ex.shutdown(wait=True, cancel_futures=True)
+            if exc is None:
+                raise RuntimeError("a lambda was pickled")
+            note = "%s: %s" % (type(exc).__name__, exc)
+            message = note
+        else:
+            note, message = self.no_main_guard()
+        end = now_ns()
+        if len(note) > TASK_NOTE_MAX:
+            note = note[:TASK_NOTE_MAX - 3] + "..."
+        for t in range(self.n_tasks):
+            self.rec.end(t, end, TASK_ERROR, note)
+        self.status = "error"
+        self.message = ("process-pool: " + message)[:250]
+
+    def no_main_guard(self):
+        folder = self.cfg["tmpdir"] or tempfile.mkdtemp()
+        script = os.path.join(folder, "no_main_guard.py")
+        with open(script, "w") as f:
+            f.write("import concurrent.futures, multiprocessing\n"
+                    "def f(x):\n"
+                    "    return x\n"
+                    "ctx = multiprocessing.get_context(%r)\n"
+                    "with concurrent.futures.ProcessPoolExecutor(\n"
+                    "        1, mp_context=ctx) as ex:\n"
+                    "    print(ex.submit(f, 1).result())\n"
+                    % self.opt.get("start", "spawn"))
+        try:
+            err = subprocess.run([sys.executable, script],
+                                 capture_output=True, text=True,
+                                 timeout=60, cwd=folder).stderr
+        finally:
+            if not self.cfg["tmpdir"]:
+                shutil.rmtree(folder, ignore_errors=True)
+        lines = err.splitlines()
+        # The workers' RuntimeError (its text starts on the next line and
+        # ends at a blank one) and the pool's last word.
+        runtime, broken = "", ""
+        for i, line in enumerate(lines):
+            if line.startswith("RuntimeError:") and not runtime:
+                words = [line[len("RuntimeError:"):].strip()]
+                for more in lines[i + 1:]:
+                    if not more.strip():
+                        break
+                    words.append(more.strip())
+                runtime = " ".join(w for w in words if w)
+            elif "BrokenProcessPool:" in line:
+                broken = line.split("process.", 1)[-1].strip()
+        if not runtime:
+            raise RuntimeError("the unguarded program did not fail: " +
+                               (lines[-1] if lines else "no output"))
+        return (broken or "RuntimeError: " + runtime,
+                "RuntimeError in each worker: " + runtime)
+
     def run_process_pool(self):
+        pitfall = self.opt.get("pitfall", "none")
+        if pitfall != "none":
+            self.run_pitfall(pitfall)
+            return
         cfg = self.process_config(self.objects)
         # Closers of queues live in shared memory under processes.
         closers = counter_closers(self.program)

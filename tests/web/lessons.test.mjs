@@ -231,3 +231,31 @@ test('as_completed: the caller handles each result as it finishes',
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+test('the pitfalls end the run with the error Python raises',
+     { timeout: 90000 }, async () => {
+	const cases = [
+		{ id: 'pickling', note: /PicklingError Python raises/,
+		  task: /^PicklingError: Can't pickle <function <lambda>/,
+		  message: /_pickle\.PicklingError: Can't pickle/ },
+		{ id: 'main-guard', note: /if __name__ == "__main__"/,
+		  task: /^BrokenProcessPool/,
+		  message: /An attempt has been made to start a new process before the current process has finished its bootstrapping phase/ },
+	];
+	for (const c of cases) {
+		const { page, context, errors, trace, note } =
+			await pressLesson(c.id);
+		assert.equal(trace.run.model, 'process-pool');
+		assert.equal(trace.run.status, 'error');
+		assert.match(note, c.note);
+		assert.match(trace.run.message, c.message);
+		assert.ok(trace.tasks.every(k => k.status === 'error' &&
+			c.task.test(k.note)));
+		assert.equal(trace.segments.length, 0, 'no task ran');
+		await page.waitForSelector('#run-notice:not([hidden])');
+		assert.match(await page.textContent('#run-notice'), c.message);
+		await screenshot(page, `lesson-${c.id}`, { fullPage: false });
+		assert.deepEqual(errors, []);
+		await context.close();
+	}
+});

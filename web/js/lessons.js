@@ -141,6 +141,34 @@ export const LESSONS = [
 			'two workers.',
 	},
 	{
+		id: 'pickling',
+		title: 'A lambda cannot be pickled',
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 2, duration: 100 },
+			options: { start: 'spawn', pitfall: 'lambda' } },
+		look: 'Submitting a lambda to a process pool: the function ' +
+			'goes to the worker pickled, by its importable name, ' +
+			'and a lambda has none. Every task ends as error with ' +
+			'the PicklingError Python raises, and no worker ever ' +
+			'computes. Define the function with def at the top ' +
+			'of the module.',
+	},
+	{
+		id: 'main-guard',
+		title: 'The missing main guard',
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 2, duration: 100 },
+			options: { start: 'spawn', pitfall: 'no-main-guard' } },
+		look: 'A module that starts its pool at import, without ' +
+			'if __name__ == "__main__":. Under spawn (and ' +
+			'forkserver) each worker imports the main module ' +
+			'afresh, so it tries to start processes of its own ' +
+			'while it is still starting: RuntimeError, the ' +
+			'worker dies, the pool is broken and every task ends ' +
+			'as error. Under fork nothing is imported again, so ' +
+			'it is refused there.',
+	},
+	{
 		id: 'interpreters',
 		title: 'Interpreters: between threads and processes',
 		spec: { workload: 'crunch', model: 'interpreter-pool',
