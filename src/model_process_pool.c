@@ -41,7 +41,6 @@
 #include "model.h"
 #include "procpool.h"
 #include "results.h"
-#include "trace.h"
 #include "util.h"
 
 /* How long workers get to finish after the last result before they are
@@ -76,25 +75,19 @@ static int submit_task(struct procpool *pool, uint32_t task,
 	return procpool_submit(pool, &job);
 }
 
-/* The errors Python raises, as CPython 3.11 words them (a task's note
- * holds at most 96 bytes; the run's message has the rest). */
-#define PICKLE_NOTE                                                            \
-	"PicklingError: Can't pickle <function <lambda>>: attribute lookup "   \
-	"<lambda> on __main__ failed"
-#define GUARD_NOTE                                                             \
-	"BrokenProcessPool: its worker died of a RuntimeError (no main guard)"
-
 /* Ends every task as error at submit, as the pitfall makes Python's pool
- * do; the notes follow in pool_report. */
+ * do, noted with the exception. */
 static int pitfall_run(struct run_ctx *ctx, const char *pitfall)
 {
 	struct rec_lane *main_lane = ctx->main_lane;
+	uint32_t note = strcmp(pitfall, "lambda") == 0 ? REC_NOTE_PICKLING
+						       : REC_NOTE_NO_GUARD;
 
 	for (uint32_t task = 0; task < ctx->prog->n_tasks; task++) {
 		int64_t now = rec_now(main_lane);
 
 		rec_task_submit(main_lane, task, now);
-		rec_task_end(main_lane, task, now, TASK_ERROR, 0);
+		rec_task_end_note(main_lane, task, now, TASK_ERROR, note);
 	}
 	if (strcmp(pitfall, "lambda") == 0)
 		snprintf(ctx->message, sizeof(ctx->message),
@@ -108,20 +101,6 @@ static int pitfall_run(struct run_ctx *ctx, const char *pitfall)
 			 "the current process has finished its bootstrapping "
 			 "phase (no if __name__ == \"__main__\": guard)");
 	return -EINVAL;
-}
-
-static void pool_report(struct run_ctx *ctx, struct trace *out)
-{
-	const char *pitfall = spec_text(&ctx->spec->options, "pitfall");
-	uint32_t note;
-
-	if (strcmp(pitfall, "none") == 0)
-		return;
-	note = trace_note(out, strcmp(pitfall, "lambda") == 0 ? PICKLE_NOTE
-							      : GUARD_NOTE);
-	for (size_t i = 0; i < out->n_tasks; i++)
-		if (out->tasks[i].status == TASK_ERROR)
-			out->tasks[i].note = note;
 }
 
 /* A missing main guard breaks only the start methods that import the
@@ -275,5 +254,4 @@ const struct model_ops model_process_pool = {
 	.max_tasks = 100000,
 	.check_program = pool_check_program,
 	.run = pool_run,
-	.report = pool_report,
 };

@@ -99,6 +99,8 @@ static void task_set_end(struct trace *t, struct trace_task *k,
 	k->status = ev->state >= TASK_OK && ev->state <= TASK_CANCELLED
 			    ? ev->state
 			    : TASK_ERROR;
+	if (ev->note)
+		k->note = ev->note; /* already the trace's (collector_note) */
 	if (ev->extra) {
 		const char *abbrev = sigabbrev_np(ev->extra);
 		char note[TRACE_TASK_NOTE_MAX];
@@ -158,6 +160,7 @@ static void collector_apply(struct trace_collector *c,
 	case EV_TASK_END:
 		if (!has_task)
 			return;
+		ev.note = collector_note(c, ev.note);
 		task_set_end(t, &t->tasks[ev.task], &ev);
 		break;
 	case EV_LANE_OS_ID:

@@ -121,6 +121,10 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
 #define REC_NOTE_CPU_CLOCK (REC_NOTE_FIXED + 1)
 /* a pool's caller working on a task's result (map, imap, as_completed) */
 #define REC_NOTE_RESULT (REC_NOTE_FIXED + 2)
+/* a task's end: the errors of process-pool's pitfalls, as CPython 3.11
+ * words them (a task's note holds at most 95 bytes) */
+#define REC_NOTE_PICKLING (REC_NOTE_FIXED + 3)
+#define REC_NOTE_NO_GUARD (REC_NOTE_FIXED + 4)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -132,6 +136,12 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 		return "measured: wall time minus the thread's CPU time";
 	case REC_NOTE_RESULT:
 		return "the caller handling this result";
+	case REC_NOTE_PICKLING:
+		return "PicklingError: Can't pickle <function <lambda>>: "
+		       "attribute lookup <lambda> on __main__ failed";
+	case REC_NOTE_NO_GUARD:
+		return "BrokenProcessPool: its worker died of a RuntimeError "
+		       "(no main guard)";
 	default:
 		return NULL;
 	}
@@ -164,6 +174,13 @@ static inline void rec_task_end(const struct rec_lane *l, uint32_t task,
 				int64_t t, enum task_status st, uint16_t signal)
 {
 	rec_push(l, EV_TASK_END, task, (uint8_t)st, t, 0, 0, signal);
+}
+/* The same with a fixed note (REC_NOTE_PICKLING) saying why it ended. */
+static inline void rec_task_end_note(const struct rec_lane *l, uint32_t task,
+				     int64_t t, enum task_status st,
+				     uint32_t note)
+{
+	rec_push(l, EV_TASK_END, task, (uint8_t)st, t, 0, note, 0);
 }
 static inline void rec_lane_os_id(const struct rec_lane *l, int64_t os_id)
 {

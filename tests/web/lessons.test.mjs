@@ -249,9 +249,9 @@ test('the pitfalls end the run with the error Python raises',
 		assert.equal(trace.run.status, 'error');
 		assert.match(note, c.note);
 		assert.match(trace.run.message, c.message);
-		assert.ok(trace.tasks.every(k => k.status === 'error' &&
+		assert.ok(trace.tasks.every(k => k.status === "error" &&
 			c.task.test(k.note)));
-		assert.equal(trace.segments.length, 0, 'no task ran');
+		assert.equal(trace.segments.length, 0, "no task ran");
 		await page.waitForSelector('#run-notice:not([hidden])');
 		assert.match(await page.textContent('#run-notice'), c.message);
 		await screenshot(page, `lesson-${c.id}`, { fullPage: false });
