@@ -371,12 +371,15 @@ static int use_object(struct parser *p, size_t name_pos, const char *name,
 		*index = program_add_object(p->prog, kind, def_count, name);
 		return 0;
 	}
-	if (p->prog->objects[i].kind != (uint8_t)kind)
-		return fail_at(
-			p, name_pos, "'%s' is a %s, not a %s", name,
-			object_kind_name(
-				(enum object_kind)p->prog->objects[i].kind),
-			object_kind_name(kind));
+	if (p->prog->objects[i].kind != (uint8_t)kind) {
+		const char *is = object_kind_name(
+			(enum object_kind)p->prog->objects[i].kind);
+		const char *want = object_kind_name(kind);
+
+		return fail_at(p, name_pos, "'%s' is %s %s, not %s %s", name,
+			       strchr("aeiou", is[0]) ? "an" : "a", is,
+			       strchr("aeiou", want[0]) ? "an" : "a", want);
+	}
 	*index = (uint32_t)i;
 	return 0;
 }
