@@ -82,6 +82,8 @@
 /* Timers a sync step asked for (a rate limiter's slot, a backoff, a
  * request's timeout) carry this bit on the task id. */
 #define TIMER_SYNC (1u << 31)
+/* A task's timeout (asyncio.timeout around its steps) carries this bit. */
+#define TIMER_TIMEOUT (1u << 30)
 /* How many task ids of each order go into the checks. */
 #define ORDER_SHOWN_MAX 20
 /* The longest the loop sleeps without looking at ctx->stop. */
@@ -122,6 +124,8 @@ enum aio_task_flags {
 	F_READY_SINCE = 1u << 4, /* in the ready queue since t0_ns, which
 				  * the loop records as ready when it gets
 				  * round to the task */
+	F_ABANDONED = 1u << 5,	 /* timed out while its executor job ran: the
+				* job's end is only counted */
 };
 
 /* Everything a task owns on the loop.  Kept small on purpose: with
@@ -196,6 +200,8 @@ static void task_continue(struct aio *a, uint32_t id);
 static void sync_resume(struct aio *a, uint32_t id, int result);
 static void net_release(struct aio *a, uint32_t id);
 static uint64_t net_id(const struct aio *a, uint32_t id);
+static void on_task_timeout(struct aio *a, uint32_t id);
+static void task_cut(struct aio *a, uint32_t id, const struct step *s);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -406,8 +412,15 @@ static void step_resume(struct aio *a, uint32_t id)
 
 static void task_start(struct aio *a, uint32_t id)
 {
+	int64_t timeout_ns = a->prog->tasks[id].timeout_ns;
+
 	sync_task_begin(a->ctx->sync, id);
 	rec_task_start(a->lane, id, rec_now(a->lane));
+	/* asyncio.timeout: a timer that cancels the task where it waits.
+	 * Without room for it the task runs without its timeout. */
+	if (timeout_ns > 0)
+		loop_add_timer(a->loop, rec_now(a->lane) + timeout_ns,
+			       id | TIMER_TIMEOUT);
 	if (a->limited) {
 		if (a->limit_free == 0) {
 			wait_begin(a, id, PH_SEM, ST_SEM_WAIT, limit_note());
@@ -555,6 +568,12 @@ static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 	struct aio *a = arg;
 	int64_t now;
 
+	if (id & TIMER_TIMEOUT) {
+		if ((id & ~TIMER_TIMEOUT) < a->n_tasks)
+			on_task_timeout(a, id & ~TIMER_TIMEOUT);
+		gil_check(a);
+		return;
+	}
 	if (id & TIMER_SYNC) {
 		if ((id & ~TIMER_SYNC) < a->n_tasks)
 			on_sync_timer(a, id & ~TIMER_SYNC, due_ns);
@@ -742,8 +761,14 @@ static void on_exec_done(void *arg, const struct asyncio_done *d)
 	if (d->task >= a->n_tasks)
 		return;
 	t = &a->tasks[d->task];
-	if (t->phase != PH_EXEC)
+	if (t->phase != PH_EXEC) {
+		if (t->flags & F_ABANDONED) {
+			/* The job of a task that timed out meanwhile. */
+			t->flags &= (uint8_t)~F_ABANDONED;
+			a->exec_inflight--;
+		}
 		return;
+	}
 	a->exec_inflight--;
 	/* The job waited for a free worker from submit to pick-up. */
 	if (d->picked_ns > t->t0_ns)
@@ -1055,6 +1080,53 @@ static int poll_without_gil(struct aio *a, int64_t timeout_ns)
 /* The run stopped (time limit, cancel, deadlock): jobs already in the
  * executor are waited for briefly, then every task still alive ends as
  * cancelled, its open wait recorded up to now. */
+/* Ends task id where it stands with status: its open wait is recorded up
+ * to now, and it leaves every list and the connection pool, as a
+ * cancelled coroutine does. */
+static void task_abandon(struct aio *a, uint32_t id, enum task_status status)
+{
+	struct aio_task *t = &a->tasks[id];
+	const struct step *s = &a->prog->steps[t->pc];
+
+	switch (t->phase) {
+	case PH_DONE:
+		return;
+	case PH_SEM:
+		list_remove(a, &a->limit_waiters, id);
+		break;
+	case PH_NET_SLOT:
+	case PH_NET_CONNECT:
+	case PH_NET_RECV:
+		if (t->phase == PH_NET_SLOT)
+			list_remove(a, &a->net_waiters, id);
+		else
+			netpool_cancel(a->np, t->conn, net_id(a, id));
+		break;
+	case PH_EXEC:
+		t->flags |= F_ABANDONED;
+		break;
+	default:
+		break;
+	}
+	task_cut(a, id, s);
+	if (t->phase >= PH_NET_SLOT && t->phase <= PH_NET_RECV) {
+		t->flags &= (uint8_t)~F_SYNC;
+		net_release(a, id);
+	}
+	/* A job in the executor runs on (a thread cannot be cancelled);
+	 * only the task's wait for it ends here. */
+	task_finish(a, id, status);
+}
+
+/* asyncio.timeout expired: the task is cancelled where it waits and ends
+ * as timeout. */
+static void on_task_timeout(struct aio *a, uint32_t id)
+{
+	if (a->tasks[id].phase == PH_DONE || a->tasks[id].phase == PH_NEW)
+		return;
+	task_abandon(a, id, TASK_TIMEOUT);
+}
+
 static void wind_down(struct aio *a)
 {
 	int64_t until = rec_now(a->lane) + EXEC_DRAIN_NS;
@@ -1069,44 +1141,49 @@ static void wind_down(struct aio *a)
 		struct aio_task *t = &a->tasks[id];
 		const struct step *s = &a->prog->steps[t->pc];
 
-		switch (t->phase) {
-		case PH_DONE:
+		if (t->phase == PH_DONE)
 			continue;
-		case PH_SEM:
-			wait_end(a, id, ST_SEM_WAIT, limit_note());
-			break;
-		case PH_SLEEP:
-			wait_end(a, id, ST_SLEEP, sleep_note(a, id));
-			break;
-		case PH_NET_SLOT:
-		case PH_NET_CONNECT:
-		case PH_NET_RECV:
-			if (t->flags & F_SYNC)
-				sync_coop_abandon(a->ctx->sync, &a->senv, id,
-						  s);
-			else
-				wait_end(a, id,
-					 t->phase == PH_NET_RECV ? ST_IO
-								 : ST_CONNECT,
-					 0);
-			break;
-		case PH_BLOCKED:
-		case PH_SYNC_TIMER:
-		case PH_READY:
-			if (t->flags & F_READY_SINCE)
-				wait_end(a, id, ST_READY, 0);
-			/* Inside a sync step: its open wait, as sync knows
-			 * it. */
-			if (sync_handles((enum step_kind)s->kind))
-				sync_coop_abandon(a->ctx->sync, &a->senv, id,
-						  s);
-			break;
-		default:
-			break;
-		}
+		task_cut(a, id, s);
 		/* Permits and slots no longer matter: nobody runs again. */
 		t->flags &= (uint8_t)~F_HOLDS_LIMIT;
 		task_finish(a, id, TASK_CANCELLED);
+	}
+}
+
+/* Records task id's open wait (what its phase says it waits in) up to
+ * now, and takes it off any sync object's wait list. */
+static void task_cut(struct aio *a, uint32_t id, const struct step *s)
+{
+	struct aio_task *t = &a->tasks[id];
+
+	switch (t->phase) {
+	case PH_SEM:
+		wait_end(a, id, ST_SEM_WAIT, limit_note());
+		break;
+	case PH_SLEEP:
+		wait_end(a, id, ST_SLEEP, sleep_note(a, id));
+		break;
+	case PH_NET_SLOT:
+	case PH_NET_CONNECT:
+	case PH_NET_RECV:
+		if (t->flags & F_SYNC)
+			sync_coop_abandon(a->ctx->sync, &a->senv, id, s);
+		else
+			wait_end(a, id,
+				 t->phase == PH_NET_RECV ? ST_IO : ST_CONNECT,
+				 0);
+		break;
+	case PH_BLOCKED:
+	case PH_SYNC_TIMER:
+	case PH_READY:
+		if (t->flags & F_READY_SINCE)
+			wait_end(a, id, ST_READY, 0);
+		/* Inside a sync step: its open wait, as sync knows it. */
+		if (sync_handles((enum step_kind)s->kind))
+			sync_coop_abandon(a->ctx->sync, &a->senv, id, s);
+		break;
+	default:
+		break;
 	}
 }
 

@@ -115,6 +115,7 @@ uint32_t program_add_task(struct program *p, const char *label, uint32_t number,
 	t->first_step = first;
 	t->n_steps = n;
 	t->flags = 0;
+	t->timeout_ns = 0;
 	return (uint32_t)p->n_tasks++;
 }
 
@@ -861,6 +862,7 @@ static int parse_group(struct parser *p, uint32_t *number)
 	uint64_t repeat = 1;
 	uint32_t first = (uint32_t)p->prog->n_steps, n_steps = 0, i;
 	uint32_t flags = 0;
+	int64_t timeout_ns = 0;
 	char shown[24];
 	int rc;
 
@@ -874,6 +876,22 @@ static int parse_group(struct parser *p, uint32_t *number)
 	     isspace((unsigned char)p->text[p->pos + 6]))) {
 		flags |= TASK_F_DAEMON;
 		p->pos += 6;
+		skip_space(p);
+	}
+	if (strncmp(p->text + p->pos, "timeout", 7) == 0 &&
+	    isspace((unsigned char)p->text[p->pos + 7])) {
+		static const struct step_word tw = {"timeout", STEP_SLEEP,
+						    arg_duration};
+		struct step ts = {0};
+
+		p->pos += 7;
+		rc = arg_duration(p, &tw, &ts);
+		if (rc < 0)
+			return rc;
+		if (ts.ns <= 0)
+			return fail_at(p, p->pos - 1,
+				       "'timeout' takes a duration above 0");
+		timeout_ns = ts.ns;
 		skip_space(p);
 	}
 	if (isdigit((unsigned char)p->text[p->pos])) {
@@ -934,6 +952,7 @@ static int parse_group(struct parser *p, uint32_t *number)
 					      n_steps);
 
 		p->prog->tasks[t].flags = flags;
+		p->prog->tasks[t].timeout_ns = timeout_ns;
 	}
 	return 0;
 }
@@ -1013,6 +1032,10 @@ const struct step_doc program_step_docs[] = {
 	 "first in a task: threading.Timer(DUR, task).start(), or "
 	 "loop.call_later in asyncio: the task waits DUR, then runs",
 	 REFUSED_POOLS},
+	{"timeout", "timeout DUR [N x] (steps)",
+	 "async with asyncio.timeout(DUR) around the task's steps: when it "
+	 "expires the task is cancelled where it waits and ends as timeout",
+	 "sequential,threads," REFUSED_POOLS},
 	{"daemon", "daemon [N x] (steps)",
 	 "a daemon thread (Thread(daemon=True)), or in asyncio a task never "
 	 "awaited: the run does not wait for it, and it is cancelled when "
@@ -1076,6 +1099,17 @@ int program_check_model(const struct program *p, const char *model, char *msg,
 				 "program: %s's timer: %s has no Timer (its "
 				 "workers take tasks as they come); use "
 				 "threads or asyncio",
+				 name, model);
+			return -EINVAL;
+		}
+		if (t->timeout_ns > 0 &&
+		    model_in("sequential,threads," REFUSED_POOLS, model)) {
+			program_task_name(p, (uint32_t)i, name, sizeof(name));
+			snprintf(msg, size,
+				 "program: %s's timeout: %s cannot cancel a "
+				 "task where it waits (a thread is never "
+				 "cancelled; give each blocking call its own "
+				 "timeout); use asyncio",
 				 name, model);
 			return -EINVAL;
 		}

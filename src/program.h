@@ -113,7 +113,9 @@ struct task_def {
 	uint32_t number;   /* shown as "label number" */
 	uint32_t first_step;
 	uint32_t n_steps;
-	uint32_t flags; /* TASK_F_* */
+	uint32_t flags;	    /* TASK_F_* */
+	int64_t timeout_ns; /* asyncio.timeout around the task's steps; 0:
+			     * none */
 };
 
 struct program {
@@ -152,7 +154,8 @@ const char *object_kind_name(enum object_kind kind);
  * The step language: "3 x (cpu 20ms, net 200ms, cpu 10ms); sleep 1s" makes
  * three tasks of three steps and one task of one step.  Grammar:
  *   program := group { ';' group }
- *   group   := decl | [ daemon ] [ INT 'x' ] ( '(' steps ')' | steps )
+ *   group   := decl | [ daemon ] [ timeout DUR ] [ INT 'x' ]
+ *              ( '(' steps ')' | steps )
  *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *            | counter NAME '=' ( none | lock | atomic )
  *            | rlock NAME | condition NAME

@@ -269,6 +269,9 @@ static const struct error_case error_cases[] = {
 	 "'timer' comes first in its task (threading.Timer waits, then runs "
 	 "the task)"},
 	{"daemon", 1, "unknown step 'daemon' (expected cpu, sleep..."},
+	{"timeout (sleep 1s)", 9,
+	 "expected a duration such as 20ms after 'timeout'"},
+	{"timeout 0ms (sleep 1s)", 11, "'timeout' takes a duration above 0"},
 	{"15 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x "
 	 "(net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net "
 	 "1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); "
@@ -448,6 +451,24 @@ static void test_daemon_timer(void **state)
 			 -EINVAL);
 	assert_non_null(strstr(msg, "task 2 is a daemon"));
 	program_free(&p);
+
+	/* timeout DUR around a group's tasks: asyncio's alone. */
+	program_init(&p);
+	assert_int_equal(steps_parse("daemon timeout 50ms 2 x (net 1s); net "
+				     "1s",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_tasks, 3);
+	assert_int_equal(p.tasks[0].timeout_ns, 50 * MS);
+	assert_int_equal(p.tasks[1].flags, TASK_F_DAEMON);
+	assert_int_equal(p.tasks[2].timeout_ns, 0);
+	assert_int_equal(program_check_model(&p, "asyncio-executor", msg,
+					     sizeof(msg)),
+			 0);
+	assert_int_equal(program_check_model(&p, "threads", msg, sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "task 1's timeout"));
+	program_free(&p);
 }
 
 /* The catalog's words: every step word of the language is documented,
@@ -460,7 +481,7 @@ static void test_step_docs(void **state)
 		"acquire",   "release",	    "put",	 "get",
 		"incr",	     "barrier",	    "event set", "event wait",
 		"cond wait", "cond notify", "rlock",	 "condition",
-		"timer",     "daemon"};
+		"timer",     "daemon",	    "timeout"};
 	struct program p;
 	char msg[256];
 
@@ -478,7 +499,8 @@ static void test_step_docs(void **state)
 			assert_string_equal(program_step_docs[i].refused_by,
 					    "asyncio,asyncio-executor");
 		else if (strcmp(words[w], "timer") != 0 &&
-			 strcmp(words[w], "daemon") != 0)
+			 strcmp(words[w], "daemon") != 0 &&
+			 strcmp(words[w], "timeout") != 0)
 			assert_string_equal(program_step_docs[i].refused_by,
 					    "");
 	}

@@ -1602,9 +1602,22 @@ class AioRun:
                 self.rec.start(t, lane, now_ns())
                 self.sh.state[t] = TS_RUNNING
                 td = self.program["tasks"][t]
-                for i in range(td["first"], td["first"] + td["n"]):
-                    await self.step(t, lane, self.steps[i])
-                    self.sh.bump()
+
+                async def body():
+                    for i in range(td["first"], td["first"] + td["n"]):
+                        await self.step(t, lane, self.steps[i])
+                        self.sh.bump()
+                if td.get("timeout_ns", 0) > 0:
+                    # asyncio.timeout (3.11+) as wait_for, which every
+                    # version has: the steps are cancelled where they
+                    # wait.
+                    try:
+                        await asyncio.wait_for(
+                            body(), td["timeout_ns"] / NS_PER_S)
+                    except asyncio.TimeoutError:
+                        raise StepTimeout()
+                else:
+                    await body()
                 status, note = TASK_OK, ""
             finally:
                 self.sh.state[t] = TS_ENDED

@@ -214,6 +214,22 @@ export const LESSONS = [
 			'awaited, cancelled when asyncio.run returns.',
 	},
 	{
+		id: 'timeout',
+		title: 'asyncio.timeout cancels where it waits',
+		spec: { workload: 'custom', model: 'asyncio',
+			params: { program: 'timeout 250ms 2 x (net 100ms, ' +
+				  'net 300ms, cpu 20ms); 2 x (net 100ms, ' +
+				  'net 300ms, cpu 20ms)' } },
+		look: 'Four tasks make the same two requests; the first two ' +
+			'run inside async with asyncio.timeout(0.25). At ' +
+			'250 ms their second request is cancelled where it ' +
+			'waits: its io ends there, the compute after it never ' +
+			'runs, and the task ends as timeout, while the other ' +
+			'two go on. Threads have no such thing (a thread is ' +
+			'never cancelled), so only the asyncio models take a ' +
+			'timeout.',
+	},
+	{
 		id: 'race',
 		title: 'A race loses updates',
 		spec: { workload: 'counter', model: 'threads',
