@@ -22,8 +22,8 @@
  * filled with text, found by a binary search in the row under the pointer.
  */
 
-import { STATES, STATE_HELP, WORKING_STATES, stateColour, themeColours }
-	from './palette.js';
+import { STATES, STATE_HELP, WORKING_STATES, stateBucket, stateColour,
+	 themeColours } from './palette.js';
 import { axisUnit, formatAxisMs, formatNs } from './format.js';
 import { el, clear } from './dom.js';
 
@@ -32,7 +32,8 @@ const BAR_FRACTION = 0.8;
 /* A queued task waits for a lane and is on none yet: the trace files its
  * queued time under the lane that later runs it, where it would cover what
  * that lane was doing meanwhile, so rows per lane leave it out. */
-const QUEUED = STATES.indexOf('queued');
+const QUEUED = new Set(STATES.map((name, index) => index)
+	.filter(index => stateBucket(index) === 'queued'));
 const TIME_TITLE = 'time since the run started';
 /* Waiting states first, working states last, so compute lands on top where
  * segments of a lane overlap. */
@@ -317,7 +318,7 @@ export class Timeline {
 	 * segment has none (see QUEUED). */
 	shows(seg)
 	{
-		return this.rowMode !== 'lane' || seg.state !== QUEUED;
+		return this.rowMode !== 'lane' || !QUEUED.has(seg.state);
 	}
 
 	rowFor(seg)

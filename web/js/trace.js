@@ -10,18 +10,22 @@
  */
 
 import { stateIndex } from './palette.js';
+import { FINAL_STATUSES } from './vocabulary.js';
 
-const FINISHED = new Set(['done', 'error', 'cancelled', 'interrupted',
-			  'deadlock']);
-
+/* A run in one of the catalog's final statuses has ended. */
 export function isFinished(status)
 {
-	return FINISHED.has(status);
+	return FINAL_STATUSES.has(status);
 }
 
 /* Runs stopped from outside (a cancel, the server stopping): every task
  * still going ended then, and the wait it was in was cut at that moment. */
 const STOPPED = new Set(['cancelled', 'interrupted']);
+
+export function isStopped(status)
+{
+	return STOPPED.has(status);
+}
 
 /* How far before its task's end a segment may end and still be the one
  * the stop cut (the engine ends the segment, then the task). */
