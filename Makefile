@@ -7,6 +7,7 @@
 #   make test       unit, integration, HTTP and browser tests
 #   make bench      benchmarks, one table
 #   make boundary   prove the layers: the engine builds with -Isrc alone
+#   make fuzz       each libFuzzer harness for FUZZ_SECONDS (60)
 #   make format     clang-format every C file; make format-check only checks
 #   make SAN=address,undefined test   /   make SAN=thread test
 #
@@ -58,6 +59,14 @@ ifneq ($(SAN),)
 OVL_CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer -O1
 OVL_LDFLAGS += -fsanitize=$(SAN)
 endif
+# The libFuzzer build (make fuzz): clang, every object instrumented for
+# coverage, AddressSanitizer and UndefinedBehaviorSanitizer, and any
+# report fatal.
+FUZZ_SAN := address,undefined
+ifeq ($(FUZZ),1)
+OVL_CFLAGS += -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+endif
 
 ENGINE_SRC := $(wildcard src/*.c)
 SERVER_SRC := $(wildcard server/*.c)
@@ -78,7 +87,7 @@ SERVER_LIB := $(BUILD)/libovl-server.a
 LIBS := $(SERVER_LIB) $(ENGINE_LIB)
 
 .PHONY: all deps run test unit-test web-test bench boundary format \
-	format-check clean valgrind
+	format-check clean valgrind fuzz fuzz-build fidelity
 all: $(BUILD)/overlap
 
 $(BUILD)/obj/src/%.o: src/%.c
@@ -178,8 +187,48 @@ bench: deps
 	if [ -f $(BUILD)/bench.failed ]; then \
 	  echo "bench: failed: $$(cat $(BUILD)/bench.failed)" >&2; exit 1; fi
 
+# Each lesson of the README's table under the overlap model and under
+# CPython (the python3 on PATH, or PYTHON=path), one table.
+fidelity: $(BUILD)/overlap
+	python3 tests/fidelity.py --overlap $(BUILD)/overlap $(if $(PYTHON),--python $(PYTHON))
+
 # The benchmarks' objects are kept, so make bench does not rebuild them.
 .SECONDARY: $(BENCH_SRC:tests/%.c=$(BUILD)/obj/tests/%.o) $(TEST_SRC:tests/%.c=$(BUILD)/obj/tests/%.o)
+
+# libFuzzer harnesses, tests/fuzz/fuzz_NAME.c, built by clang in
+# build/fuzz.  Each runs FUZZ_SECONDS from its seed corpus, kept in the
+# repository (tests/fuzz/corpus/NAME, read only); what it finds new goes
+# to build/fuzz/corpus/NAME, a crash to build/fuzz/crash-NAME-*.
+FUZZ_SECONDS ?= 60
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BUILD := build/fuzz
+
+$(BUILD)/fuzz/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer,$(FUZZ_SAN) $(LDFLAGS) -o $@ $< $(LIBS) \
+	  $(OVL_LDLIBS)
+
+fuzz-build: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang FUZZ=1 BUILD=$(FUZZ_BUILD) \
+	  SAN= fuzz-build
+	@fail=0; for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  log=$(FUZZ_BUILD)/fuzz-$$n.log; \
+	  if $(FUZZ_BUILD)/fuzz/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) \
+	      -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	      -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- \
+	      $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n >$$log 2>&1; \
+	  then \
+	    runs=$$(sed -n 's/^stat::number_of_executed_units: *//p' $$log); \
+	    echo "fuzz $$n: $(FUZZ_SECONDS) s, $$runs runs, no finding"; \
+	  else \
+	    echo "fuzz $$n: FOUND SOMETHING (log: $$log)"; tail -40 $$log; \
+	    fail=1; \
+	  fi; \
+	done; exit $$fail
 
 # Memory errors and definite leaks, under valgrind, in the unit tests that
 # are quick there; a build without SAN (valgrind and the sanitizers do not

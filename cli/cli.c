@@ -6,10 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "plan.h"
+#include "render.h"
 #include "util.h"
 
 const char *cli_cmd_name = "overlap";
@@ -89,6 +91,9 @@ int cli_parse_run_args(int argc, char **argv, const struct option *opts,
 		case OPT_MODELS:
 			a->models = optarg;
 			break;
+		case OPT_PARAM:
+			a->param = optarg;
+			break;
 		case OPT_SET: {
 			const char *eq = strchr(optarg, '=');
 			char key[64];
@@ -127,6 +132,12 @@ int cli_parse_run_args(int argc, char **argv, const struct option *opts,
 			break;
 		case OPT_FORMAT:
 			a->format = optarg;
+			break;
+		case OPT_ENGINE:
+			a->engines = optarg;
+			break;
+		case OPT_PYTHON:
+			a->python = optarg;
 			break;
 		case OPT_OUT:
 			a->out = optarg;
@@ -226,6 +237,29 @@ int cli_apply_sets(const struct run_args *a, struct spec *spec, bool lenient)
 	return 0;
 }
 
+int cli_apply_engine(const struct run_args *a, struct spec *spec,
+		     const char *engine)
+{
+	if (engine && strcmp(engine, SPEC_ENGINE_OVERLAP) != 0 &&
+	    strcmp(engine, SPEC_ENGINE_CPYTHON) != 0)
+		return cli_usage_error("--engine: must be overlap or cpython "
+				       "(got '%s')",
+				       engine);
+	if (engine)
+		util_strlcpy(spec->engine, engine, sizeof(spec->engine));
+	if (!a->python)
+		return 0;
+	if (!a->python[0] || strlen(a->python) >= sizeof(spec->python))
+		return cli_usage_error("--python: expected the path of an "
+				       "interpreter, at most %zu bytes",
+				       sizeof(spec->python) - 1);
+	if (strcmp(spec->engine, SPEC_ENGINE_CPYTHON) != 0)
+		return cli_usage_error("--python: chooses the interpreter of "
+				       "--engine cpython");
+	util_strlcpy(spec->python, a->python, sizeof(spec->python));
+	return 0;
+}
+
 /* ---- output ------------------------------------------------------------- */
 
 int cli_parse_format(const char *text, bool compare, FILE *out,
@@ -287,16 +321,46 @@ bool cli_ascii_unicode(const struct run_args *a)
 	return false;
 }
 
+/* The file --out names, and the temporary file beside it that is written
+ * first and renamed over it once whole: a reader of the file (a script,
+ * the server) never sees half an output, and a failed run leaves the old
+ * file as it was.  One output a process. */
+static char out_path[4096];
+static char out_tmp[4096 + 16];
+
 FILE *cli_open_out(const struct run_args *a)
 {
+	mode_t mask;
 	FILE *f;
+	int fd;
 
 	if (!a->out || strcmp(a->out, "-") == 0)
 		return stdout;
-	f = fopen(a->out, "w");
-	if (!f)
+	if (snprintf(out_path, sizeof(out_path), "%s", a->out) >=
+	    (int)sizeof(out_path)) {
+		cli_usage_error("--out: the path is longer than %zu bytes",
+				sizeof(out_path) - 1);
+		return NULL;
+	}
+	snprintf(out_tmp, sizeof(out_tmp), "%s.tmp-XXXXXX", a->out);
+	fd = mkstemp(out_tmp);
+	if (fd < 0) {
 		cli_usage_error("--out: cannot write '%s': %s", a->out,
 				strerror(errno));
+		return NULL;
+	}
+	/* The permissions fopen() would have given, not mkstemp's 0600. */
+	mask = umask(0);
+	umask(mask);
+	fchmod(fd, 0666 & ~mask);
+	f = fdopen(fd, "w");
+	if (!f) {
+		cli_usage_error("--out: cannot write '%s': %s", a->out,
+				strerror(errno));
+		close(fd);
+		unlink(out_tmp);
+		return NULL;
+	}
 	return f;
 }
 
@@ -306,11 +370,36 @@ int cli_close_out(FILE *f)
 
 	if (fflush(f) != 0)
 		rc = -EIO;
+	if (f != stdout && fsync(fileno(f)) != 0)
+		rc = -EIO;
 	if (f != stdout && fclose(f) != 0)
 		rc = -EIO;
-	if (rc)
+	if (f != stdout && rc == 0 && rename(out_tmp, out_path) != 0)
+		rc = -EIO;
+	if (rc) {
 		fprintf(stderr, "%s: writing the output failed: %s\n",
 			cli_cmd_name, strerror(errno));
+		if (f != stdout)
+			unlink(out_tmp);
+	}
+	return rc;
+}
+
+void cli_discard_out(FILE *f)
+{
+	if (f == stdout)
+		return;
+	fclose(f);
+	unlink(out_tmp);
+}
+
+int cli_print_stream(FILE *f, struct render_stream *s)
+{
+	int rc = s ? render_stream_write(s, f) : -ENOMEM;
+
+	if (rc == 0 && fputc('\n', f) == EOF)
+		rc = -EIO;
+	render_stream_free(s);
 	return rc;
 }
 

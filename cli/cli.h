@@ -40,7 +40,10 @@ struct set_arg {
 struct run_args {
 	const char *workload;
 	const char *model;
-	const char *models; /* compare */
+	const char *models;  /* compare, sweep */
+	const char *engines; /* --engine: run one name, compare a list */
+	const char *python;  /* --python: the interpreter of engine cpython */
+	const char *param;   /* sweep: NAME=v1,v2,... */
 	const char *format;
 	const char *out;
 	const char *spec_path;
@@ -56,6 +59,7 @@ enum {
 	OPT_WORKLOAD = 256,
 	OPT_MODEL,
 	OPT_MODELS,
+	OPT_PARAM,
 	OPT_SET,
 	OPT_TASKS,
 	OPT_DURATION,
@@ -70,6 +74,8 @@ enum {
 	OPT_JSON,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_ENGINE,
+	OPT_PYTHON,
 };
 
 enum cli_format { FMT_ASCII, FMT_JSON, FMT_CHROME, FMT_EVENTS };
@@ -96,6 +102,11 @@ int cli_spec_usage_error(const struct run_args *a,
  * left out).  Returns 0 or EXIT_USAGE (printed). */
 int cli_apply_sets(const struct run_args *a, struct spec *spec, bool lenient);
 
+/* Sets spec's engine (engine: "overlap" or "cpython"; NULL keeps the
+ * spec's) and a's --python.  0 or EXIT_USAGE (printed). */
+int cli_apply_engine(const struct run_args *a, struct spec *spec,
+		     const char *engine);
+
 /* --format, or the default for out (ascii on a terminal, json otherwise).
  * compare takes ascii and json only.  0 or EXIT_USAGE (printed). */
 int cli_parse_format(const char *text, bool compare, FILE *out,
@@ -106,11 +117,19 @@ int cli_ascii_width(const struct run_args *a, FILE *out);
 /* Box-drawing glyphs only where the locale says UTF-8 and not --plain. */
 bool cli_ascii_unicode(const struct run_args *a);
 
-/* --out, or standard output; NULL (printed) when it cannot be opened. */
+/* --out, or standard output; NULL (printed) when it cannot be opened.
+ * --out is written through a temporary file beside it ("FILE.tmp-XXXXXX")
+ * that cli_close_out() renames over FILE once it is whole. */
 FILE *cli_open_out(const struct run_args *a);
-/* Flushes and closes (standard output is only flushed).  0 or -EIO
- * (printed). */
+/* Flushes and closes (standard output is only flushed), and puts the
+ * file in place.  0 or -EIO (printed; the temporary file is removed). */
 int cli_close_out(FILE *f);
+/* Closes without putting anything in place (an output never written). */
+void cli_discard_out(FILE *f);
+/* Writes a streamed export (render.h) and a newline, and frees it.  0,
+ * -ENOMEM (s NULL) or -EIO. */
+struct render_stream;
+int cli_print_stream(FILE *f, struct render_stream *s);
 /* Prints obj indented and steals it.  0, -ENOMEM (obj NULL) or -EIO. */
 int cli_print_json(FILE *f, json_t *obj);
 
@@ -119,5 +138,7 @@ int cli_print_json(FILE *f, json_t *obj);
 int cmd_run(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_workloads(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 
 #endif

@@ -34,6 +34,8 @@ static const struct option compare_options[] = {
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"gil", required_argument, NULL, OPT_GIL},
 	{"format", required_argument, NULL, OPT_FORMAT},
+	{"engine", required_argument, NULL, OPT_ENGINE},
+	{"python", required_argument, NULL, OPT_PYTHON},
 	{"out", required_argument, NULL, OPT_OUT},
 	{"width", required_argument, NULL, OPT_WIDTH},
 	{"plain", no_argument, NULL, OPT_PLAIN},
@@ -56,12 +58,21 @@ static const char compare_usage[] =
 	"                       as for 'overlap run'; a model option applies "
 	"to the\n"
 	"                       models that have it\n"
+	"  --engine overlap,cpython\n"
+	"                       each model under each engine: the model and "
+	"the same\n"
+	"                       program in a real Python interpreter, side by "
+	"side\n"
+	"  --python PATH        the interpreter of engine cpython (default: "
+	"python3)\n"
 	"  --format F           ascii (default on a terminal) or json "
 	"({runs: [trace...]})\n"
 	"  --out FILE, --width N, --plain, --help, --version\n";
 
 struct compare_entry {
 	const struct model_ops *model;
+	const char *engine; /* SPEC_ENGINE_* */
+	char name[48];	    /* "threads", or "threads (cpython)" */
 	bool skipped;
 	char reason[300];
 	struct trace trace;
@@ -100,6 +111,42 @@ static int compare_models(const struct run_args *a, struct plan_models *list)
 	return 0;
 }
 
+/* The engines of --engine, in the order given: ["overlap"] without it.
+ * 0 or EXIT_USAGE (printed). */
+static int compare_engines(const struct run_args *a, const char **engines,
+			   size_t *n)
+{
+	char *names, *save = NULL, *name;
+
+	*n = 0;
+	if (!a->engines) {
+		engines[(*n)++] = SPEC_ENGINE_OVERLAP;
+		return 0;
+	}
+	names = util_xstrdup(a->engines);
+	for (name = strtok_r(names, ",", &save); name;
+	     name = strtok_r(NULL, ",", &save)) {
+		const char *e = strcmp(name, SPEC_ENGINE_OVERLAP) == 0
+					? SPEC_ENGINE_OVERLAP
+				: strcmp(name, SPEC_ENGINE_CPYTHON) == 0
+					? SPEC_ENGINE_CPYTHON
+					: NULL;
+
+		if (!e || *n == 2 || (*n == 1 && engines[0] == e)) {
+			cli_usage_error("--engine: expected overlap, cpython "
+					"or overlap,cpython (got '%s')",
+					a->engines);
+			free(names);
+			return EXIT_USAGE;
+		}
+		engines[(*n)++] = e;
+	}
+	free(names);
+	return *n ? 0
+		  : cli_usage_error("--engine: expected overlap, cpython "
+				    "or overlap,cpython");
+}
+
 /* Prepares one model's spec: a workload parameter that is wrong is bad
  * usage for every model (EXIT_USAGE); a model that rejects the spec is
  * skipped with the reason. */
@@ -114,6 +161,9 @@ static int compare_prepare(const struct run_args *a, struct compare_entry *e,
 	if (rc < 0)
 		return cli_spec_usage_error(a, &err);
 	rc = cli_apply_sets(a, spec, true);
+	if (rc)
+		return rc;
+	rc = cli_apply_engine(a, spec, e->engine);
 	if (rc)
 		return rc;
 	rc = spec_validate(spec, &err);
@@ -194,20 +244,18 @@ static void print_compare_table(FILE *f, struct compare_entry *entries,
 		double speedup = 0;
 
 		if (e->skipped) {
-			fprintf(f, "%-18s skipped: %s\n", e->model->name,
-				e->reason);
+			fprintf(f, "%-18s skipped: %s\n", e->name, e->reason);
 			continue;
 		}
 		if (!e->ran) {
-			fprintf(f, "%-18s failed: %s\n", e->model->name,
-				e->reason);
+			fprintf(f, "%-18s failed: %s\n", e->name, e->reason);
 			continue;
 		}
 		if (base && s->wall_ns > 0)
 			speedup = (double)base->trace.summary.wall_ns /
 				  (double)s->wall_ns;
 		fprintf(f, "%-18s %10s %8.2fx %12.2f %8.0f%% %15lld%s%s\n",
-			e->model->name,
+			e->name,
 			util_format_duration(s->wall_ns, wall, sizeof(wall)),
 			speedup, s->parallelism, s->cpu_util * 100.0,
 			(long long)s->peak_inflight,
@@ -221,7 +269,7 @@ static void print_compare_table(FILE *f, struct compare_entry *entries,
 		fprintf(f, "speedup: against sequential\n");
 	else if (base)
 		fprintf(f, "speedup: against the slowest run (%s)\n",
-			base->model->name);
+			base->name);
 }
 
 int cmd_compare(int argc, char **argv)
@@ -235,6 +283,8 @@ int cmd_compare(int argc, char **argv)
 	enum cli_format fmt;
 	FILE *out = NULL;
 	struct plan_models models;
+	const char *engines[2];
+	size_t n_engines = 0;
 	int rc;
 
 	cli_cmd_name = "overlap compare";
@@ -258,10 +308,23 @@ int cmd_compare(int argc, char **argv)
 	rc = compare_models(a, &models);
 	if (rc)
 		goto out_free;
-	entries = util_xcalloc(models.n, sizeof(*entries));
-	n = models.n;
-	for (i = 0; i < n; i++)
-		entries[i].model = models.models[i];
+	rc = compare_engines(a, engines, &n_engines);
+	if (rc)
+		goto out_free;
+	/* Each model under each engine, a model's engines side by side. */
+	n = models.n * n_engines;
+	entries = util_xcalloc(n, sizeof(*entries));
+	for (i = 0; i < n; i++) {
+		entries[i].model = models.models[i / n_engines];
+		entries[i].engine = engines[i % n_engines];
+		if (n_engines > 1 || a->engines)
+			snprintf(entries[i].name, sizeof(entries[i].name),
+				 "%s (%s)", entries[i].model->name,
+				 entries[i].engine);
+		else
+			snprintf(entries[i].name, sizeof(entries[i].name), "%s",
+				 entries[i].model->name);
+	}
 	for (i = 0; i < n; i++)
 		trace_init(&entries[i].trace);
 	rc = compare_check_keys(a, entries, n);
@@ -273,7 +336,7 @@ int cmd_compare(int argc, char **argv)
 			goto out_free_traces;
 		if (entries[i].skipped)
 			fprintf(stderr, "%s: skipping %s: %s\n", cli_cmd_name,
-				entries[i].model->name, entries[i].reason);
+				entries[i].name, entries[i].reason);
 		else
 			runnable++;
 	}
@@ -300,14 +363,14 @@ int cmd_compare(int argc, char **argv)
 			continue;
 		if (progress)
 			fprintf(stderr, "%s: running %s ...\n", cli_cmd_name,
-				e->model->name);
+				e->name);
 		memset(&err, 0, sizeof(err));
 		r = run_execute(spec, NULL, &e->trace, &err);
 		if (r < 0) {
 			snprintf(e->reason, sizeof(e->reason), "%s",
 				 err.message[0] ? err.message : strerror(-r));
-			fprintf(stderr, "%s: %s: %s\n", cli_cmd_name,
-				e->model->name, e->reason);
+			fprintf(stderr, "%s: %s: %s\n", cli_cmd_name, e->name,
+				e->reason);
 			rc = EXIT_RUN_FAILED;
 			continue;
 		}

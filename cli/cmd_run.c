@@ -36,6 +36,8 @@ static const struct option run_options[] = {
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"gil", required_argument, NULL, OPT_GIL},
 	{"format", required_argument, NULL, OPT_FORMAT},
+	{"engine", required_argument, NULL, OPT_ENGINE},
+	{"python", required_argument, NULL, OPT_PYTHON},
 	{"out", required_argument, NULL, OPT_OUT},
 	{"spec", required_argument, NULL, OPT_SPEC},
 	{"id", required_argument, NULL, OPT_ID},
@@ -62,6 +64,11 @@ static const char run_usage[] =
 	"1.5s, 50us)\n"
 	"  --workers N          shorthand for --set workers=N\n"
 	"  --gil on|off         shorthand for --set gil=on|off\n"
+	"  --engine E           overlap (the models, default) or cpython (the "
+	"same\n"
+	"                       program in a real Python interpreter)\n"
+	"  --python PATH        the interpreter of --engine cpython (default: "
+	"python3)\n"
 	"  --format F           ascii (default on a terminal), json, chrome "
 	"or events\n"
 	"  --out FILE           write there instead of standard output\n"
@@ -159,6 +166,9 @@ static int build_spec(const struct run_args *a, struct spec *spec)
 	rc = cli_apply_sets(a, spec, false);
 	if (rc)
 		return rc;
+	rc = cli_apply_engine(a, spec, a->engines);
+	if (rc)
+		return rc;
 	if (a->id) {
 		if (!valid_run_id(a->id))
 			return cli_usage_error(
@@ -239,6 +249,7 @@ int cmd_run(int argc, char **argv)
 		if (events_start(&writer, out) < 0) {
 			fprintf(stderr, "%s: cannot start a thread\n",
 				cli_cmd_name);
+			cli_discard_out(out);
 			rc = EXIT_RUN_FAILED;
 			goto out_free_trace;
 		}
@@ -248,6 +259,13 @@ int cmd_run(int argc, char **argv)
 	}
 	cancel_on_signals();
 	rc = run_execute(spec, &hooks, &trace, &err);
+	if (rc == -EINVAL && err.field[0] && fmt != FMT_EVENTS) {
+		/* The interpreter cannot run this spec (gil=off on a GIL
+		 * build): bad usage, naming the option; nothing ran. */
+		rc = cli_spec_usage_error(a, &err);
+		cli_close_out(out);
+		goto out_free_trace;
+	}
 	if (rc < 0) {
 		trace.status = RUN_ERROR;
 		util_strlcpy(trace.message, err.message, sizeof(trace.message));
@@ -260,11 +278,13 @@ int cmd_run(int argc, char **argv)
 		break;
 	case FMT_JSON:
 		if (rc == 0)
-			cli_print_json(out, trace_to_json(&trace));
+			cli_print_stream(out,
+					 render_stream_json(&trace, 2, true));
 		break;
 	case FMT_CHROME:
 		if (rc == 0)
-			cli_print_json(out, render_chrome(&trace));
+			cli_print_stream(out,
+					 render_stream_chrome(&trace, 2, true));
 		break;
 	case FMT_ASCII:
 		if (rc == 0) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "engines.h"
 #include "model.h"
 #include "spec.h"
 #include "util.h"
@@ -72,6 +73,16 @@ static void print_param(FILE *f, const struct param_def *d)
 		fprintf(f, "    %-16s %-8s default: %s\n", "", "", d->def);
 }
 
+/* The catalog as the server serves it: with the interpreters the cpython
+ * engine can use on this machine. */
+static json_t *catalog_with_interpreters(void)
+{
+	json_t *catalog = spec_catalog_json();
+
+	engines_add_interpreters(catalog);
+	return catalog;
+}
+
 int cmd_workloads(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -112,7 +123,7 @@ int cmd_workloads(int argc, char **argv)
 		return cli_usage_error("unexpected argument '%s' (see --help)",
 				       argv[optind]);
 	if (as_json)
-		return cli_print_json(stdout, spec_catalog_json()) < 0
+		return cli_print_json(stdout, catalog_with_interpreters()) < 0
 			       ? EXIT_RUN_FAILED
 			       : EXIT_OK;
 

@@ -2,11 +2,11 @@
  * main: the `overlap` command line.
  *
  * One binary, a few subcommands found in a small table (subcommands[]):
- * run, compare, workloads (cli/cmd_*.c), serve (the server, server/), and
- * hidden ones the engine starts itself (the process pool's spawned
- * workers).  Each subcommand parses its own options with getopt_long and
- * returns its exit code: 0, 1 when a run did not finish, 2 on bad usage
- * with one line naming the bad option.
+ * run, compare, workloads, calibrate (cli/cmd_*.c), serve (the server,
+ * server/), and hidden ones the engine starts itself (the process pool's
+ * spawned workers).  Each subcommand parses its own options with
+ * getopt_long and returns its exit code: 0, 1 when a run did not finish,
+ * 2 on bad usage with one line naming the bad option.
  */
 #include <stdio.h>
 #include <string.h>
@@ -25,8 +25,12 @@ struct subcommand {
 static const struct subcommand subcommands[] = {
 	{"run", cmd_run, "run a workload under one model"},
 	{"compare", cmd_compare, "run a workload under several models"},
+	{"sweep", cmd_sweep,
+	 "run a workload at several values of one "
+	 "parameter"},
 	{"workloads", cmd_workloads, "list workloads, parameters and models"},
 	{"serve", server_main, "serve the web page and the HTTP API"},
+	{"calibrate", cmd_calibrate, "measure this machine's CPython costs"},
 	/* Hidden subcommands the engine starts itself (help = NULL) go
 	 * here, e.g. the process pool's spawned workers:
 	 *   {"worker", worker_main, NULL},   (worker.h) */
@@ -68,6 +72,6 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], subcommands[i].name) == 0)
 			return subcommands[i].main(argc - 1, argv + 1);
 	return cli_usage_error("unknown command '%s' (expected run, compare, "
-			       "workloads or serve)",
+			       "sweep, workloads, serve or calibrate)",
 			       argv[1]);
 }

@@ -5,7 +5,10 @@
  * body, so a compare accepts exactly what single runs accept.  Which
  * models run and which options each gets is the engine's compare plan
  * (src/plan.h), which `overlap compare` follows too; what is compare's
- * own here is the body's shape, the answers and the record.
+ * own here is the body's shape, the answers and the record.  With
+ * engines (["overlap", "cpython"]) every model runs under each engine, the
+ * model and CPython side by side; an interpreter it names must be one the
+ * server offers (engines.h).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,11 +17,11 @@
 #include <time.h>
 
 #include "compare.h"
+#include "engines.h"
 #include "model.h"
 #include "plan.h"
 #include "store.h"
 #include "util.h"
-
 
 static void set_err(struct spec_error *err, const char *field,
 		    const char *message)
@@ -32,8 +35,8 @@ static void set_err(struct spec_error *err, const char *field,
 static int read_models(const json_t *body, struct plan_models *models,
 		       struct spec_error *err)
 {
-	static const char *const known[] = {"workload", "params", "options",
-					    "models"};
+	static const char *const known[] = {"workload", "params",  "options",
+					    "models",	"engines", "python"};
 	const json_t *list = json_object_get(body, "models");
 	const char *key;
 	json_t *value;
@@ -42,8 +45,7 @@ static int read_models(const json_t *body, struct plan_models *models,
 		set_err(err, "", "expected a JSON object");
 		return -EINVAL;
 	}
-	json_object_foreach((json_t *)body, key, value)
-	{
+	json_object_foreach((json_t *)body, key, value) {
 		bool ok = false;
 
 		for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
@@ -53,7 +55,7 @@ static int read_models(const json_t *body, struct plan_models *models,
 
 			snprintf(msg, sizeof(msg),
 				 "%.40s: unknown key (expected workload, "
-				 "params, options, models)",
+				 "params, options, models, engines, python)",
 				 key);
 			set_err(err, key, msg);
 			return -EINVAL;
@@ -80,8 +82,8 @@ static int read_models(const json_t *body, struct plan_models *models,
 		char msg[128];
 
 		if (rc == -EEXIST) {
-			snprintf(msg, sizeof(msg), "models: '%.40s' given twice",
-				 name);
+			snprintf(msg, sizeof(msg),
+				 "models: '%.40s' given twice", name);
 			set_err(err, "models", msg);
 			return -EINVAL;
 		}
@@ -94,6 +96,40 @@ static int read_models(const json_t *body, struct plan_models *models,
 		}
 	}
 	return 0;
+}
+
+/* The body's engines: ["overlap"] when left out.  0 or -EINVAL. */
+static int read_engines(const json_t *body, const char **engines, size_t *n,
+			struct spec_error *err)
+{
+	const json_t *list = json_object_get(body, "engines");
+
+	*n = 0;
+	if (!list || json_is_null(list)) {
+		engines[(*n)++] = SPEC_ENGINE_OVERLAP;
+		return 0;
+	}
+	if (!json_is_array(list) || json_array_size(list) == 0 ||
+	    json_array_size(list) > 2)
+		goto bad;
+	for (size_t i = 0; i < json_array_size(list); i++) {
+		const char *e = json_string_value(json_array_get(list, i));
+
+		if (!e ||
+		    (strcmp(e, SPEC_ENGINE_OVERLAP) != 0 &&
+		     strcmp(e, SPEC_ENGINE_CPYTHON) != 0) ||
+		    (*n == 1 && strcmp(engines[0], e) == 0))
+			goto bad;
+		engines[(*n)++] = strcmp(e, SPEC_ENGINE_OVERLAP) == 0
+					  ? SPEC_ENGINE_OVERLAP
+					  : SPEC_ENGINE_CPYTHON;
+	}
+	return 0;
+bad:
+	set_err(err, "engines",
+		"engines: expected a list of overlap and/or cpython, each "
+		"once");
+	return -EINVAL;
 }
 
 static void iso_now(char *buf, size_t size)
@@ -111,6 +147,9 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 	struct plan_models models;
 	struct spec *specs[PLAN_MODELS_MAX] = {0};
 	const struct model_ops *used[PLAN_MODELS_MAX];
+	const char *engines[2], *used_engine[PLAN_MODELS_MAX];
+	const json_t *python = json_object_get(body, "python");
+	size_t n_engines = 0;
 	char ids[PLAN_MODELS_MAX][STORE_ID_SIZE];
 	char compare_id[STORE_ID_SIZE], name[64], created[32];
 	const json_t *options = json_object_get(body, "options");
@@ -123,12 +162,27 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 	rc = read_models(body, &models, err);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < models.n; i++) {
+	rc = read_engines(body, engines, &n_engines, err);
+	if (rc < 0)
+		return rc;
+	if (models.n * n_engines > PLAN_MODELS_MAX) {
+		set_err(err, "models",
+			"models: at most 16 runs, models times engines");
+		return -EINVAL;
+	}
+	/* Each model under each engine, the engines of a model side by
+	 * side. */
+	for (size_t k = 0; k < models.n * n_engines; k++) {
+		size_t i = k / n_engines;
+		const char *engine = engines[k % n_engines];
+		bool cpython = strcmp(engine, SPEC_ENGINE_CPYTHON) == 0;
 		json_t *one = json_pack(
-		    "{s:O*, s:s, s:O*, s:o}", "workload",
-		    json_object_get(body, "workload"), "model", models.models[i]->name,
-		    "params", json_object_get(body, "params"), "options",
-		    plan_options_for(models.models[i], options));
+			"{s:O*, s:s, s:O*, s:o, s:s, s:O*}", "workload",
+			json_object_get(body, "workload"), "model",
+			models.models[i]->name, "params",
+			json_object_get(body, "params"), "options",
+			plan_options_for(models.models[i], options), "engine",
+			engine, "python", cpython ? python : NULL);
 		struct spec_error e = {0};
 
 		specs[n] = calloc(1, sizeof(*specs[n]));
@@ -139,21 +193,31 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 		}
 		rc = spec_from_json(one, specs[n], &e);
 		json_decref(one);
+		if (rc == 0)
+			rc = engines_check(specs[n], &e);
 		if (rc == 0) {
 			specs[n]->id[0] = '\0';
+			used_engine[n] = engine;
 			used[n++] = models.models[i];
 			continue;
+		}
+		if (strcmp(e.field, "python") == 0 ||
+		    strcmp(e.field, "engine") == 0) {
+			*err = e;
+			rc = -EINVAL;
+			goto out_free;
 		}
 		/* A bad workload or parameter is bad under every model;
 		 * a model that rejects the spec is left out unless asked
 		 * for by name. */
 		if (models.named || plan_error_is_workload(&e)) {
 			*err = e;
-			if (models.named && strncmp(e.field, "params", 6) != 0 &&
+			if (models.named &&
+			    strncmp(e.field, "params", 6) != 0 &&
 			    strcmp(e.field, "workload") != 0) {
 				snprintf(err->message, sizeof(err->message),
-					 "%.32s: %.200s", models.models[i]->name,
-					 e.message);
+					 "%.32s: %.200s",
+					 models.models[i]->name, e.message);
 			}
 			rc = -EINVAL;
 			goto out_free;
@@ -176,8 +240,9 @@ int compare_create(struct runs *r, struct store *st, const json_t *body,
 	*out = json_pack("{s:s, s:[]}", "id", compare_id, "runs");
 	for (size_t i = 0; i < n; i++) {
 		json_array_append_new(list,
-				      json_pack("{s:s, s:s}", "id", ids[i],
-						"model", used[i]->name));
+				      json_pack("{s:s, s:s, s:s}", "id", ids[i],
+						"model", used[i]->name,
+						"engine", used_engine[i]));
 		json_array_append_new(json_object_get(*out, "runs"),
 				      json_string(ids[i]));
 	}
@@ -224,16 +289,24 @@ json_t *compare_get(struct runs *r, struct store *st, const char *id, int *rc)
 	out = json_array();
 	for (size_t i = 0; i < json_array_size(runs); i++) {
 		const json_t *entry = json_array_get(runs, i);
+		const char *engine;
 		const char *run =
-		    json_string_value(json_object_get(entry, "id"));
+			json_string_value(json_object_get(entry, "id"));
 		json_t *brief = run ? runs_brief(r, run) : NULL;
 
 		if (!brief)
-			brief =
-			    json_pack("{s:s?, s:O?, s:s, s:s, s:n}", "id", run,
-				      "model", json_object_get(entry, "model"),
-				      "status", "deleted", "message",
-				      "the run was deleted", "summary");
+			brief = json_pack("{s:s?, s:O?, s:s, s:s, s:n}", "id",
+					  run, "model",
+					  json_object_get(entry, "model"),
+					  "status", "deleted", "message",
+					  "the run was deleted", "summary");
+		/* Compares made before engines ran the models. */
+		engine = json_string_value(json_object_get(entry, "engine"));
+		if (brief)
+			json_object_set_new(
+				brief, "engine",
+				json_string(engine ? engine
+						   : SPEC_ENGINE_OVERLAP));
 		json_array_append_new(out, brief);
 	}
 	json_object_set_new(record, "runs", out);

@@ -6,21 +6,27 @@
  * The trace is read back from the run (stored, or folded from its events
  * while it runs) into the engine's struct trace and drawn by the engine's
  * renderers (render.h), the same code `overlap run --format chrome|ascii`
- * prints with, so a download and the CLI agree.
+ * prints with, so a download and the CLI agree.  The Chrome trace is
+ * streamed: libmicrohttpd asks for the response a block at a time and the
+ * engine writes the next 64 KiB of it straight from the trace, so no
+ * document tree and no whole-response buffer is ever held (the ASCII
+ * timeline is at most a screenful and is drawn whole).
  */
 #ifndef OVERLAP_EXPORT_H
 #define OVERLAP_EXPORT_H
 
+#include <microhttpd.h>
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "runs.h"
 
-/* Renders run id's trace: the Chrome trace when chrome, else the ASCII
- * timeline of width columns.  Returns 0 with *text (free() it) of *len
- * bytes; -ENOENT (no such run), -EIO (its trace cannot be read),
+/* A response that sends run id's trace: the Chrome trace (compact JSON)
+ * when chrome, else the ASCII timeline of width columns.  Returns 0 and
+ * sets *resp (the caller queues and destroys it; the response owns what
+ * it sends); -ENOENT (no such run), -EIO (its trace cannot be read),
  * -EBADMSG (its trace is not a trace: why in err), or -ENOMEM. */
-int export_render(struct runs *runs, const char *id, bool chrome, int width,
-		  char **text, size_t *len, char *err, size_t err_size);
+int export_response(struct runs *runs, const char *id, bool chrome, int width,
+		    struct MHD_Response **resp, char *err, size_t err_size);
 
 #endif

@@ -29,19 +29,19 @@ static const struct {
 	const char *ext;
 	const char *type;
 } content_types[] = {
-    {"html", "text/html; charset=utf-8"},
-    {"js", "text/javascript; charset=utf-8"},
-    {"mjs", "text/javascript; charset=utf-8"},
-    {"css", "text/css; charset=utf-8"},
-    {"json", "application/json"},
-    {"map", "application/json"},
-    {"svg", "image/svg+xml"},
-    {"png", "image/png"},
-    {"ico", "image/x-icon"},
-    {"txt", "text/plain; charset=utf-8"},
-    {"md", "text/plain; charset=utf-8"},
-    {"woff2", "font/woff2"},
-    {"wasm", "application/wasm"},
+	{"html", "text/html; charset=utf-8"},
+	{"js", "text/javascript; charset=utf-8"},
+	{"mjs", "text/javascript; charset=utf-8"},
+	{"css", "text/css; charset=utf-8"},
+	{"json", "application/json"},
+	{"map", "application/json"},
+	{"svg", "image/svg+xml"},
+	{"png", "image/png"},
+	{"ico", "image/x-icon"},
+	{"txt", "text/plain; charset=utf-8"},
+	{"md", "text/plain; charset=utf-8"},
+	{"woff2", "font/woff2"},
+	{"wasm", "application/wasm"},
 };
 
 const char *files_content_type(const char *name)
@@ -104,8 +104,8 @@ static bool map_path(const char *url, char *rel, size_t size)
 static int open_beneath(int dir_fd, const char *rel)
 {
 	struct open_how how = {
-	    .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd = syscall(SYS_openat2, dir_fd, rel, &how, sizeof(how));
 

@@ -30,11 +30,13 @@
 #include <unistd.h>
 
 #include "compare.h"
+#include "engines.h"
 #include "export.h"
 #include "files.h"
 #include "http.h"
 #include "spec.h"
 #include "stream.h"
+#include "sweeps.h"
 #include "util.h"
 
 #define HTTP_BODY_DISCARD_MAX (1024 * 1024) /* then drop the connection */
@@ -47,9 +49,9 @@
 #define ASCII_WIDTH_MAX 400
 
 static const char csp[] =
-    "default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data: blob:; connect-src 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+	"default-src 'self'; script-src 'self'; style-src 'self'; "
+	"img-src 'self' data: blob:; connect-src 'self'; "
+	"frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 struct http {
 	struct http_config cfg;
@@ -58,7 +60,10 @@ struct http {
 	struct files *files;
 	char *token;
 
-	struct MHD_Response *workloads; /* immutable once built */
+	/* The catalog with the interpreters found (engines.h), built at the
+	 * first GET /api/workloads; protected by cache_lock, immutable once
+	 * built. */
+	struct MHD_Response *workloads;
 
 	pthread_mutex_t cache_lock;
 	struct MHD_Response *list; /* protected by cache_lock */
@@ -151,7 +156,7 @@ static enum MHD_Result reply_json(struct http *h, struct request *req,
 static enum MHD_Result reply_error(struct http *h, struct request *req,
 				   struct MHD_Connection *conn, unsigned status,
 				   const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+	__attribute__((format(printf, 6, 7)));
 
 static enum MHD_Result reply_error(struct http *h, struct request *req,
 				   struct MHD_Connection *conn, unsigned status,
@@ -173,8 +178,8 @@ static enum MHD_Result reply_error(struct http *h, struct request *req,
 			if ((unsigned char)*p >= 0x80 ||
 			    (unsigned char)*p < 0x20)
 				*p = '?';
-		obj =
-		    json_pack("{s:s, s:s?}", "error", message, "field", field);
+		obj = json_pack("{s:s, s:s?}", "error", message, "field",
+				field);
 	}
 	return reply_json(h, req, conn, status, obj);
 }
@@ -184,7 +189,7 @@ static enum MHD_Result reply_method(struct http *h, struct request *req,
 				    const char *allow)
 {
 	struct MHD_Response *resp = json_response(
-	    json_pack("{s:s}", "error", "method not allowed here"));
+		json_pack("{s:s}", "error", "method not allowed here"));
 
 	if (!resp)
 		return MHD_NO;
@@ -266,6 +271,15 @@ bool http_host_allowed(const struct http_config *cfg, const char *host)
 	return false;
 }
 
+bool http_origin_same(const char *origin, const char *host)
+{
+	static const char scheme[] = "http://";
+
+	return origin && host &&
+	       strncasecmp(origin, scheme, sizeof(scheme) - 1) == 0 &&
+	       strcasecmp(origin + sizeof(scheme) - 1, host) == 0;
+}
+
 static const char *header(struct MHD_Connection *conn, const char *key)
 {
 	return MHD_lookup_connection_value(conn, MHD_HEADER_KIND, key);
@@ -275,10 +289,10 @@ static bool token_ok(struct http *h, struct MHD_Connection *conn,
 		     struct request *req)
 {
 	const char *auth = header(conn, MHD_HTTP_HEADER_AUTHORIZATION);
-	const char *query =
-	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token");
-	const char *cookie =
-	    MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, TOKEN_COOKIE);
+	const char *query = MHD_lookup_connection_value(
+		conn, MHD_GET_ARGUMENT_KIND, "token");
+	const char *cookie = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND,
+							 TOKEN_COOKIE);
 	bool ok = false;
 
 	if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
@@ -316,7 +330,7 @@ static bool refused(struct http *h, struct MHD_Connection *conn,
 		    const char *method, struct request *req,
 		    enum MHD_Result *ret)
 {
-	const char *length, *site;
+	const char *length, *site, *origin;
 
 	if (!http_host_allowed(&h->cfg, header(conn, MHD_HTTP_HEADER_HOST))) {
 		*ret = reply_error(h, NULL, conn, MHD_HTTP_FORBIDDEN, NULL,
@@ -344,10 +358,18 @@ static bool refused(struct http *h, struct MHD_Connection *conn,
 				   "cross-site requests are refused");
 		return true;
 	}
+	origin = header(conn, "Origin");
+	if (origin &&
+	    !http_origin_same(origin, header(conn, MHD_HTTP_HEADER_HOST))) {
+		*ret = reply_error(h, req, conn, MHD_HTTP_FORBIDDEN, NULL,
+				   "requests from another origin are refused");
+		return true;
+	}
 	if (!is_json_type(header(conn, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-		*ret = reply_error(
-		    h, req, conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
-		    "%s needs Content-Type: application/json", method);
+		*ret = reply_error(h, req, conn,
+				   MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, NULL,
+				   "%s needs Content-Type: application/json",
+				   method);
 		return true;
 	}
 out_size:
@@ -371,22 +393,37 @@ static enum MHD_Result get_healthz(struct http *h, struct request *req,
 	(void)id;
 	runs_stats(h->runs, &st);
 	return reply_json(
-	    h, req, conn, MHD_HTTP_OK,
-	    json_pack("{s:b, s:I, s:I, s:I, s:s?}", "ok", 1, "viewers",
-		      (json_int_t)stream_viewer_count(), "queue",
-		      (json_int_t)st.queued, "runs", (json_int_t)st.total,
-		      "running", st.running[0] ? st.running : NULL));
+		h, req, conn, MHD_HTTP_OK,
+		json_pack("{s:b, s:I, s:I, s:I, s:s?}", "ok", 1, "viewers",
+			  (json_int_t)stream_viewer_count(), "queue",
+			  (json_int_t)st.queued, "runs", (json_int_t)st.total,
+			  "running", st.running[0] ? st.running : NULL));
 }
 
 static enum MHD_Result get_workloads(struct http *h, struct request *req,
 				     struct MHD_Connection *conn,
 				     const char *id)
 {
+	struct MHD_Response *resp;
+	json_t *catalog;
+
 	(void)id;
-	if (req->set_cookie)
-		return reply_json(h, req, conn, MHD_HTTP_OK,
-				  spec_catalog_json());
-	return MHD_queue_response(conn, MHD_HTTP_OK, h->workloads);
+	if (req->set_cookie) {
+		catalog = spec_catalog_json();
+		engines_add_interpreters(catalog);
+		return reply_json(h, req, conn, MHD_HTTP_OK, catalog);
+	}
+	pthread_mutex_lock(&h->cache_lock);
+	if (!h->workloads) {
+		catalog = spec_catalog_json();
+		engines_add_interpreters(catalog);
+		h->workloads = json_response(catalog);
+	}
+	resp = h->workloads;
+	pthread_mutex_unlock(&h->cache_lock);
+	if (!resp)
+		return MHD_NO;
+	return MHD_queue_response(conn, MHD_HTTP_OK, resp);
 }
 
 static enum MHD_Result get_runs(struct http *h, struct request *req,
@@ -442,8 +479,8 @@ static enum MHD_Result queue_full(struct http *h, struct request *req,
 {
 	char seconds[16];
 	struct MHD_Response *resp = json_response(json_pack(
-	    "{s:s}", "error",
-	    "the run queue is full; try again when a run has finished"));
+		"{s:s}", "error",
+		"the run queue is full; try again when a run has finished"));
 
 	if (!resp)
 		return MHD_NO;
@@ -461,6 +498,13 @@ static enum MHD_Result submit_failed(struct http *h, struct request *req,
 	if (rc == -ESHUTDOWN)
 		return reply_error(h, req, conn, MHD_HTTP_SERVICE_UNAVAILABLE,
 				   NULL, "the server is stopping");
+	if (rc == -ENOSPC || rc == -EDQUOT)
+		return reply_error(h, req, conn, MHD_HTTP_INSUFFICIENT_STORAGE,
+				   NULL,
+				   "the disk of the server's data directory is "
+				   "full (%s): no new run can be stored until "
+				   "space is freed",
+				   strerror(-rc));
 	return reply_error(h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
 			   "cannot queue the run: %s", strerror(-rc));
 }
@@ -478,7 +522,8 @@ static enum MHD_Result spec_invalid(struct http *h, struct request *req,
 }
 
 static enum MHD_Result post_runs(struct http *h, struct request *req,
-				 struct MHD_Connection *conn, const char *unused)
+				 struct MHD_Connection *conn,
+				 const char *unused)
 {
 	char ids[1][STORE_ID_SIZE], location[64];
 	struct spec_error err = {0};
@@ -504,6 +549,8 @@ static enum MHD_Result post_runs(struct http *h, struct request *req,
 	}
 	rc = spec_from_json(body, spec, &err);
 	json_decref(body);
+	if (rc == 0)
+		rc = engines_check(spec, &err);
 	if (rc < 0) {
 		free(spec);
 		return spec_invalid(h, req, conn, &err);
@@ -514,7 +561,7 @@ static enum MHD_Result post_runs(struct http *h, struct request *req,
 	if (rc < 0)
 		return submit_failed(h, req, conn, rc);
 	resp = json_response(
-	    json_pack("{s:s, s:s}", "id", ids[0], "status", "queued"));
+		json_pack("{s:s, s:s}", "id", ids[0], "status", "queued"));
 	if (!resp)
 		return MHD_NO;
 	snprintf(location, sizeof(location), "/api/runs/%s", ids[0]);
@@ -559,12 +606,12 @@ static enum MHD_Result delete_run(struct http *h, struct request *req,
 		return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
 				   "no run %s", id);
 	if (deleted)
-		return reply_json(
-		    h, req, conn, MHD_HTTP_OK,
-		    json_pack("{s:s, s:b}", "id", id, "deleted", 1));
-	return reply_json(
-	    h, req, conn, MHD_HTTP_OK,
-	    json_pack("{s:s, s:s}", "id", id, "status", "cancelled"));
+		return reply_json(h, req, conn, MHD_HTTP_OK,
+				  json_pack("{s:s, s:b}", "id", id, "deleted",
+					    1));
+	return reply_json(h, req, conn, MHD_HTTP_OK,
+			  json_pack("{s:s, s:s}", "id", id, "status",
+				    "cancelled"));
 }
 
 static bool parse_event_id(const char *text, uint64_t *out)
@@ -581,6 +628,35 @@ static bool parse_event_id(const char *text, uint64_t *out)
 	return errno == 0 && *end == '\0';
 }
 
+/* 429 for a viewer over a cap, and the connection closed with it (a
+ * refused viewer does not keep its place).  EventSource retries by
+ * itself; a person reads why. */
+static enum MHD_Result too_many_viewers(struct http *h, struct request *req,
+					struct MHD_Connection *conn, int err)
+{
+	struct guard *g = h->cfg.guard;
+	struct MHD_Response *resp;
+	char message[160];
+
+	if (err == -EMFILE)
+		snprintf(message, sizeof(message),
+			 "too many event streams are open (at most %ld in "
+			 "all); close one and retry",
+			 guard_viewers_max(g));
+	else
+		snprintf(message, sizeof(message),
+			 "too many event streams are open from your address "
+			 "(at most %ld); close one and retry",
+			 guard_viewers_per_address(g));
+	resp = json_response(json_pack("{s:s}", "error", message));
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	add_cookie(h, req, resp);
+	return queue(conn, MHD_HTTP_TOO_MANY_REQUESTS, resp);
+}
+
 static enum MHD_Result get_events(struct http *h, struct request *req,
 				  struct MHD_Connection *conn, const char *id)
 {
@@ -588,6 +664,7 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
 	const union MHD_ConnectionInfo *info;
 	struct stream_viewer *viewer;
 	struct MHD_Response *resp;
+	struct guard_conn *guard;
 	struct stream *s;
 	uint64_t after = 0;
 	int err = 0, sock = -1;
@@ -621,16 +698,28 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
 		http_headers(resp, NULL, "no-store");
 		return queue(conn, MHD_HTTP_NO_CONTENT, resp);
 	}
+	guard = guard_of(conn);
+	err = guard_viewer_begin(guard);
+	if (err < 0) {
+		stream_unref(s);
+		return too_many_viewers(h, req, conn, err);
+	}
 	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (info)
 		sock = info->connect_fd;
 	viewer = stream_viewer_create(s, after, sock, h->cfg.heartbeat_ms);
 	stream_unref(s);
-	if (!viewer)
+	if (!viewer) {
+		guard_viewer_end(guard);
 		return MHD_NO;
-	resp = MHD_create_response_from_callback(
-	    MHD_SIZE_UNKNOWN, SSE_BLOCK_BYTES, stream_viewer_read, viewer,
-	    stream_viewer_free);
+	}
+	if (guard)
+		stream_viewer_watch(viewer, guard_viewer_clock(guard),
+				    guard_viewer_end, guard);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+						 SSE_BLOCK_BYTES,
+						 stream_viewer_read, viewer,
+						 stream_viewer_free);
 	if (!resp) {
 		stream_viewer_free(viewer);
 		return MHD_NO;
@@ -649,8 +738,8 @@ static enum MHD_Result get_events(struct http *h, struct request *req,
  * sets *width (ASCII_WIDTH_DEFAULT when absent), or -EINVAL. */
 static int ascii_width(struct MHD_Connection *conn, int *width)
 {
-	const char *text =
-	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "width");
+	const char *text = MHD_lookup_connection_value(
+		conn, MHD_GET_ARGUMENT_KIND, "width");
 	char *end;
 	long v;
 
@@ -672,22 +761,20 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 {
 	char err[256], disposition[96];
 	struct MHD_Response *resp;
-	char *text;
-	size_t len;
 	int rc, width = ASCII_WIDTH_DEFAULT;
 
 	/* The query is checked before the run is looked up: a bad value
 	 * is the same mistake whichever run it names. */
 	if (!chrome && ascii_width(conn, &width) < 0)
 		return reply_error(
-		    h, req, conn, MHD_HTTP_BAD_REQUEST, "width",
-		    "width: must be a whole number from %d to %d (got "
-		    "'%.40s')",
-		    ASCII_WIDTH_MIN, ASCII_WIDTH_MAX,
-		    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
-						"width"));
-	rc = export_render(h->runs, id, chrome, width, &text, &len, err,
-			   sizeof(err));
+			h, req, conn, MHD_HTTP_BAD_REQUEST, "width",
+			"width: must be a whole number from %d to %d (got "
+			"'%.40s')",
+			ASCII_WIDTH_MIN, ASCII_WIDTH_MAX,
+			MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND,
+						    "width"));
+	rc = export_response(h->runs, id, chrome, width, &resp, err,
+			     sizeof(err));
 	if (rc == -ENOENT)
 		return reply_error(h, req, conn, MHD_HTTP_NOT_FOUND, NULL,
 				   "no run %s", id);
@@ -695,17 +782,12 @@ static enum MHD_Result get_export(struct http *h, struct request *req,
 		return reply_error(h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   NULL, "cannot read the trace of run %s", id);
 	if (rc == -EBADMSG)
-		return reply_error(
-		    h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL,
-		    "the trace of run %s is not readable: %s", id, err);
+		return reply_error(h, req, conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   NULL,
+				   "the trace of run %s is not readable: %s",
+				   id, err);
 	if (rc < 0)
 		return MHD_NO;
-	resp =
-	    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(text);
-		return MHD_NO;
-	}
 	http_headers(resp,
 		     chrome ? "application/json" : "text/plain; charset=utf-8",
 		     "no-store");
@@ -761,9 +843,45 @@ static enum MHD_Result get_compare(struct http *h, struct request *req,
 	if (!c)
 		return reply_error(h, req, conn,
 				   rc == -ENOENT
-				       ? MHD_HTTP_NOT_FOUND
-				       : MHD_HTTP_INTERNAL_SERVER_ERROR,
+					   ? MHD_HTTP_NOT_FOUND
+					   : MHD_HTTP_INTERNAL_SERVER_ERROR,
 				   NULL, "no compare %s", id);
+	return reply_json(h, req, conn, MHD_HTTP_OK, c);
+}
+
+static enum MHD_Result post_sweeps(struct http *h, struct request *req,
+				   struct MHD_Connection *conn, const char *id)
+{
+	struct spec_error err = {0};
+	json_error_t jerr;
+	json_t *body, *out;
+	int rc;
+
+	(void)id;
+	body = parse_body(req, &jerr);
+	if (!body)
+		return bad_json(h, req, conn, &jerr);
+	rc = sweeps_create(h->runs, h->store, body, &out, &err);
+	json_decref(body);
+	if (rc == -EINVAL)
+		return spec_invalid(h, req, conn, &err);
+	if (rc < 0)
+		return submit_failed(h, req, conn, rc);
+	return reply_json(h, req, conn, MHD_HTTP_ACCEPTED, out);
+}
+
+static enum MHD_Result get_sweep(struct http *h, struct request *req,
+				 struct MHD_Connection *conn, const char *id)
+{
+	int rc;
+	json_t *c = sweeps_get(h->runs, h->store, id, &rc);
+
+	if (!c)
+		return reply_error(h, req, conn,
+				   rc == -ENOENT
+					   ? MHD_HTTP_NOT_FOUND
+					   : MHD_HTTP_INTERNAL_SERVER_ERROR,
+				   NULL, "no sweep %s", id);
 	return reply_json(h, req, conn, MHD_HTTP_OK, c);
 }
 
@@ -793,6 +911,8 @@ static const struct route routes[] = {
 	{"GET", "/api/runs/{id}/ascii", get_ascii},
 	{"POST", "/api/compares", post_compares},
 	{"GET", "/api/compares/{id}", get_compare},
+	{"POST", "/api/sweeps", post_sweeps},
+	{"GET", "/api/sweeps/{id}", get_sweep},
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -939,6 +1059,7 @@ enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn,
 		req->len += n;
 		return MHD_YES;
 	}
+	guard_request_received(guard_of(conn));
 	if (req->answered)
 		return MHD_YES;
 	if (req->too_large)
@@ -965,8 +1086,8 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	struct request *req = *req_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	guard_request_done(guard_of(conn));
 	if (!req)
 		return;
 	free(req->body);
@@ -997,9 +1118,9 @@ struct http *http_create(const struct http_config *cfg, struct runs *runs,
 		if (!h->token)
 			goto out_free;
 	}
-	h->workloads = json_response(spec_catalog_json());
-	if (!h->workloads)
-		goto out_free;
+	/* Finding the interpreters takes a moment: it starts now, and the
+	 * first GET /api/workloads waits for what is left of it. */
+	engines_discover_async();
 	pthread_mutex_init(&h->cache_lock, NULL);
 	return h;
 
@@ -1016,7 +1137,8 @@ void http_destroy(struct http *h)
 		return;
 	if (h->list)
 		MHD_destroy_response(h->list);
-	MHD_destroy_response(h->workloads);
+	if (h->workloads)
+		MHD_destroy_response(h->workloads);
 	pthread_mutex_destroy(&h->cache_lock);
 	files_close(h->files);
 	free(h->token);

@@ -20,6 +20,7 @@
 
 #include <microhttpd.h>
 
+#include "guard.h"
 #include "runs.h"
 #include "store.h"
 
@@ -31,6 +32,7 @@ struct http_config {
 	size_t n_allow_hosts;
 	int heartbeat_ms;      /* SSE comment when idle this long */
 	size_t body_max_bytes; /* 413 above */
+	struct guard *guard;   /* slow and stuck clients; may be NULL */
 };
 
 struct http;
@@ -54,6 +56,9 @@ void http_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /* Constant-time comparison of a presented token with the expected one. */
 bool http_token_equal(const char *given, const char *want);
+/* True when origin (an Origin header) names the server the request was
+ * sent to: "http://" and the request's own Host. */
+bool http_origin_same(const char *origin, const char *host);
 /* True when host (a Host header) is one of the names in cfg. */
 bool http_host_allowed(const struct http_config *cfg, const char *host);
 

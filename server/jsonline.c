@@ -1,11 +1,17 @@
 /*
  * jsonline: a JSON syntax check without building anything (jsonline.h).
  * A recursive descent over the bytes; the depth is bounded, so a hostile
- * line cannot exhaust the stack.
+ * line cannot exhaust the stack.  Numbers are held to what jansson can
+ * represent, as jansson does (tests/fuzz/fuzz_jsonline.c checks the two
+ * against each other).
  */
 #include "jsonline.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 struct scan {
 	const unsigned char *p, *end;
@@ -16,8 +22,8 @@ static bool value(struct scan *s);
 
 static void skip_ws(struct scan *s)
 {
-	while (s->p < s->end &&
-	       (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' ||
+				 *s->p == '\n' || *s->p == '\r'))
 		s->p++;
 }
 
@@ -38,12 +44,56 @@ static bool digits(struct scan *s)
 	return s->p > start;
 }
 
+/* What jansson makes of a number it has read: an integer must fit in
+ * json_int_t (strtoll, no ERANGE) and a real must not overflow a double
+ * (strtod, not HUGE_VAL); either is refused otherwise.  A real overflows
+ * only with an exponent or with more than 308 digits before the point,
+ * and an integer only with 19 digits or more: the lines a runner writes
+ * pass without a conversion. */
+static bool number_fits(const unsigned char *start, const unsigned char *end,
+			size_t int_digits, bool real)
+{
+	size_t len = (size_t)(end - start);
+	char small[64], *text = small;
+	bool ok;
+
+	if (!real && int_digits < 19)
+		return true;
+	if (real && int_digits <= 308 && !memchr(start, 'e', len) &&
+	    !memchr(start, 'E', len))
+		return true;
+	if (len >= sizeof(small)) {
+		text = malloc(len + 1);
+		if (!text)
+			return false;
+	}
+	memcpy(text, start, len);
+	text[len] = '\0';
+	errno = 0;
+	if (real) {
+		double v = strtod(text, NULL);
+
+		ok = !((v == HUGE_VAL || v == -HUGE_VAL) && errno == ERANGE);
+	} else {
+		(void)strtoll(text, NULL, 10);
+		ok = errno != ERANGE;
+	}
+	if (text != small)
+		free(text);
+	return ok;
+}
+
 static bool number(struct scan *s)
 {
+	const unsigned char *start = s->p, *int_start;
+	size_t int_digits;
+	bool real = false;
+
 	if (s->p < s->end && *s->p == '-')
 		s->p++;
 	if (s->p >= s->end)
 		return false;
+	int_start = s->p;
 	if (*s->p == '0') {
 		s->p++;
 		/* No leading zeros. */
@@ -52,19 +102,22 @@ static bool number(struct scan *s)
 	} else if (!digits(s)) {
 		return false;
 	}
+	int_digits = (size_t)(s->p - int_start);
 	if (s->p < s->end && *s->p == '.') {
 		s->p++;
+		real = true;
 		if (!digits(s))
 			return false;
 	}
 	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
 		s->p++;
+		real = true;
 		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
 			s->p++;
 		if (!digits(s))
 			return false;
 	}
-	return true;
+	return number_fits(start, s->p, int_digits, real);
 }
 
 static int hex4(struct scan *s)

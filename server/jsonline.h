@@ -5,7 +5,8 @@
  * each is sound (and its type), so it checks them without building them.
  * The rules are jansson's for what json_loadb accepts with no flags: RFC
  * 8259 syntax, UTF-8 text without overlong forms or surrogates, no \u0000,
- * and nesting at most JSONLINE_DEPTH_MAX deep (deeper: refused).
+ * integers that fit in 64 bits, reals that do not overflow a double, and
+ * nesting at most JSONLINE_DEPTH_MAX deep (deeper: refused).
  */
 #ifndef OVERLAP_JSONLINE_H
 #define OVERLAP_JSONLINE_H

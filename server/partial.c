@@ -143,6 +143,41 @@ static void set_status(struct partial *p, const json_t *ev)
 		json_object_set(p->run, "message", message);
 }
 
+/* The server's final status for a run whose runner never concluded it
+ * (killed, crashed, lost with the server): every task it left unfinished
+ * ends with that status's reason, as error (cancelled, for a cancel), so
+ * the trace says what became of each task. */
+static void cut_open_tasks(struct partial *p, const json_t *ev)
+{
+	const char *status = json_string_value(json_object_get(ev, "status"));
+	const char *message = json_string_value(json_object_get(ev, "message"));
+	json_t *task;
+	size_t i;
+
+	if (!status || strcmp(status, "queued") == 0 ||
+	    strcmp(status, "running") == 0 ||
+	    !json_is_null(json_object_get(p->root, "summary")))
+		return;
+	json_array_foreach(p->tasks, i, task) {
+		const char *note;
+		json_t *copy;
+
+		if (!json_is_null(json_object_get(task, "status")))
+			continue;
+		copy = json_deep_copy(task);
+		if (!copy)
+			return;
+		json_object_set_new(copy, "status",
+				    json_string(strcmp(status, "cancelled") == 0
+							? "cancelled"
+							: "error"));
+		note = json_string_value(json_object_get(copy, "note"));
+		if ((!note || !note[0]) && message)
+			json_object_set_new(copy, "note", json_string(message));
+		json_array_set_new(p->tasks, i, copy);
+	}
+}
+
 int partial_apply(struct partial *p, const char *line, size_t len)
 {
 	json_t *ev = json_loadb(line, len, 0, NULL);
@@ -176,6 +211,7 @@ int partial_apply(struct partial *p, const char *line, size_t len)
 		set_status(p, ev);
 	} else if (strcmp(type, "status") == 0) {
 		set_status(p, ev);
+		cut_open_tasks(p, ev);
 	}
 	json_decref(ev);
 	return 0;
@@ -231,8 +267,7 @@ json_t *partial_trace(struct partial *p)
 	/* A shallow copy of the root with the sorted segments: the objects
 	 * inside are shared, which is fine for a caller that only dumps or
 	 * reads them. */
-	json_object_foreach(p->root, key, value)
-	{
+	json_object_foreach(p->root, key, value) {
 		if (strcmp(key, "segments") == 0)
 			json_object_set(copy, key, sorted);
 		else

@@ -7,7 +7,10 @@
  * replaces the run object, "lane" and "task" replace the entry with their
  * id (a task is sent again on every change), "segment" and "counter"
  * append, "summary" sets the summary, status and message.  The server's
- * own "status" lines set the run's status (and message); "open" and "end"
+ * own "status" lines set the run's status (and message), and a final one
+ * for a run with no summary (its runner never concluded it) ends every
+ * unfinished task as error (cancelled for a cancel), the reason in its
+ * note; "open" and "end"
  * are live hints with nothing to keep.  Unknown types are ignored, so the
  * engine can add lines without breaking the server.
  */

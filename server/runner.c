@@ -15,6 +15,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +24,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -35,6 +37,10 @@
 #define LINE_MAX_BYTES (64 * 1024 * 1024)
 #define KILL_GRACE_NS (5 * NS_PER_S)
 #define POLL_MAX_NS (100 * NS_PER_MS)
+#define TMP_PREFIX "overlap-run-"
+#define ENV_MAX 256
+
+extern char **environ;
 
 struct runner {
 	struct runs *runs;
@@ -46,6 +52,8 @@ struct runner {
 struct spawn_plan {
 	const char *exe;
 	char *argv[10];
+	char *envp[ENV_MAX + 2]; /* the server's, TMPDIR replaced */
+	char tmpdir_env[PATH_MAX + 8];
 	int in_fd, out_fd, err_fd;
 	pid_t parent;
 	struct rlimit nproc, as, cpu, fsize, core;
@@ -144,7 +152,7 @@ __attribute__((noreturn)) static void child_exec(const struct spawn_plan *p)
 	setrlimit(RLIMIT_CORE, &p->core);
 	if (p->limit_as)
 		setrlimit(RLIMIT_AS, &p->as);
-	execv(p->exe, p->argv);
+	execve(p->exe, p->argv, p->envp);
 	_exit(127);
 }
 
@@ -213,6 +221,109 @@ static bool pump_stdout(struct pump *pm, struct runner *rn, struct run *run,
 	return true;
 }
 
+const char *runner_tmp_base(void)
+{
+	const char *base = getenv("TMPDIR");
+
+	return base && base[0] ? base : "/tmp";
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Removes dir and everything in it; symlinks are removed, not followed. */
+static void remove_tree(const char *dir)
+{
+	if (dir[0])
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The run's own temporary folder, and the environment that hands it to
+ * the child as TMPDIR.  0 or -errno. */
+static int plan_tmpdir(struct spawn_plan *p, const struct run *run, char *dir,
+		       size_t size)
+{
+	size_t n = 0;
+
+	if (snprintf(dir, size, "%s/" TMP_PREFIX "%s-XXXXXX", runner_tmp_base(),
+		     run_id(run)) >= (int)size)
+		return -ENAMETOOLONG;
+	if (!mkdtemp(dir)) {
+		dir[0] = '\0';
+		return -errno;
+	}
+	snprintf(p->tmpdir_env, sizeof(p->tmpdir_env), "TMPDIR=%s", dir);
+	for (char **e = environ; *e && n < ENV_MAX; e++)
+		if (strncmp(*e, "TMPDIR=", 7) != 0)
+			p->envp[n++] = *e;
+	p->envp[n++] = p->tmpdir_env;
+	p->envp[n] = NULL;
+	return 0;
+}
+
+/* After the runner itself was reaped: its group is killed and every
+ * member reaped (they are this process's children now: it is their
+ * subreaper), so nothing of the run writes into its folder any more. */
+static void reap_group(pid_t pgid)
+{
+	int status;
+
+	kill(-pgid, SIGKILL);
+	while (waitpid(-pgid, &status, 0) > 0 || errno == EINTR)
+		;
+}
+
+/* Removes the temporary folders of this store's runs that a crash of the
+ * server left behind: "overlap-run-<id>-XXXXXX" whose <id> is a run in
+ * the store (no run is going yet).  Other servers' folders are not
+ * touched. */
+static void clean_stale(struct store *store)
+{
+	const char *base = runner_tmp_base();
+	struct dirent *de;
+	DIR *d;
+
+	if (!store)
+		return;
+	d = opendir(base);
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		char id[STORE_ID_SIZE], meta[64], path[PATH_MAX];
+		const char *rest = de->d_name + sizeof(TMP_PREFIX) - 1;
+		const char *dash;
+		struct stat sb;
+
+		/* "<id>-XXXXXX" */
+		if (strncmp(de->d_name, TMP_PREFIX, sizeof(TMP_PREFIX) - 1) ||
+		    !(dash = strrchr(rest, '-')) || strlen(dash) != 7 ||
+		    (size_t)(dash - rest) >= sizeof(id))
+			continue;
+		memcpy(id, rest, (size_t)(dash - rest));
+		id[dash - rest] = '\0';
+		snprintf(meta, sizeof(meta), "runs/%s.meta", id);
+		if (!store_id_valid(id) || !store_exists(store, meta))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, de->d_name);
+		if (lstat(path, &sb) < 0 || !S_ISDIR(sb.st_mode) ||
+		    sb.st_uid != getuid())
+			continue;
+		fprintf(stderr,
+			"overlap: removing %s, left by run %s when the server "
+			"stopped\n",
+			path, id);
+		remove_tree(path);
+	}
+	closedir(d);
+}
+
 static void set_nonblock(int fd)
 {
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -229,7 +340,9 @@ static void execute(struct runner *rn, struct run *run)
 	int64_t deadline = mono_ns() + run_wall_limit_ns(run);
 	bool out_open = true, err_open = true, killed = false;
 	bool too_long = false;
+	char tmpdir[PATH_MAX] = "";
 	pid_t pid;
+	int rc;
 
 	if (!spec || pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	    pipe2(err, O_CLOEXEC) < 0) {
@@ -257,6 +370,14 @@ static void execute(struct runner *rn, struct run *run)
 	plan.err_fd = err[1];
 	plan.parent = getpid();
 	plan_limits(rn, run, &plan);
+	rc = plan_tmpdir(&plan, run, tmpdir, sizeof(tmpdir));
+	if (rc < 0) {
+		ex.spawn_failed = true;
+		snprintf(ex.detail, sizeof(ex.detail),
+			 "cannot make a temporary folder in %s: %s",
+			 runner_tmp_base(), strerror(-rc));
+		goto out_finish;
+	}
 
 	pid = fork();
 	if (pid < 0) {
@@ -369,6 +490,7 @@ static void execute(struct runner *rn, struct run *run)
 	kill(-pid, SIGKILL); /* stragglers: workers that outlived it */
 	while (waitpid(pid, &ex.wstatus, 0) < 0 && errno == EINTR)
 		;
+	reap_group(pid);
 	if (too_long)
 		snprintf(ex.detail, sizeof(ex.detail),
 			 "an event line longer than %d bytes", LINE_MAX_BYTES);
@@ -386,6 +508,9 @@ out_finish:
 	}
 	free(pm.acc);
 	free(spec);
+	/* Whatever ended the run, nothing of it is left on disk once a
+	 * viewer reads its end. */
+	remove_tree(tmpdir);
 	runs_finish(rn->runs, run, &ex);
 }
 
@@ -409,6 +534,10 @@ struct runner *runner_start(struct runs *r, const struct runner_config *cfg)
 		return NULL;
 	rn->runs = r;
 	rn->cfg = *cfg;
+	/* Orphans of a run (workers whose runner died) become this
+	 * process's children, so the runner thread can reap them all. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	clean_stale(cfg->store);
 	if (pthread_create(&rn->thread, NULL, runner_thread, rn) != 0) {
 		free(rn);
 		return NULL;

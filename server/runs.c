@@ -82,6 +82,7 @@ void run_unref(struct run *run)
 	json_decref(run->spec);
 	json_decref(run->defaults);
 	json_decref(run->summary);
+	json_decref(run->unsaved);
 	pthread_mutex_destroy(&run->append_lock);
 	free(run);
 }
@@ -221,7 +222,9 @@ bool runs_kill_due(struct runs *r, struct run *run)
 	pthread_mutex_lock(&r->lock);
 	due = run->kill_at_ns && util_mono_ns() >= run->kill_at_ns;
 	pthread_mutex_unlock(&r->lock);
-	return due;
+	/* Its events cannot be stored: the run cannot be shown, so it
+	 * stops now. */
+	return due || atomic_load(&run->events_errno) != 0;
 }
 
 void runs_shutdown(struct runs *r)
@@ -299,16 +302,20 @@ static bool id_taken(struct runs *r, const char *id, char (*ids)[STORE_ID_SIZE],
 
 /* Builds a queued run and its files (outside the lock). */
 static struct run *prepare(struct runs *r, const struct spec *spec,
-			   const char *compare_id, const char *id)
+			   const struct runs_group *group, const char *id,
+			   int *err)
 {
 	char name[64];
 	struct run *run = run_new();
 
+	*err = -ENOMEM;
 	if (!run)
 		return NULL;
 	util_strlcpy(run->id, id, sizeof(run->id));
-	if (compare_id)
-		util_strlcpy(run->compare, compare_id, sizeof(run->compare));
+	if (group && group->kind == RUNS_GROUP_COMPARE)
+		util_strlcpy(run->compare, group->id, sizeof(run->compare));
+	else if (group && group->kind == RUNS_GROUP_SWEEP)
+		util_strlcpy(run->sweep, group->id, sizeof(run->sweep));
 	run->created_ns = realtime_ns();
 	iso8601(run->created_ns, run->created_at, sizeof(run->created_at));
 	util_strlcpy(run->started_at, run->created_at, sizeof(run->started_at));
@@ -328,9 +335,12 @@ static struct run *prepare(struct runs *r, const struct spec *spec,
 		goto out_unref;
 	runs_file_name(name, sizeof(name), id, "events");
 	run->events_fd = store_open_append(r->cfg.store, name);
-	if (run->events_fd < 0)
+	if (run->events_fd < 0) {
+		*err = run->events_fd;
 		goto out_unref;
-	if (runs_save_meta(r, run) < 0)
+	}
+	*err = runs_save_meta(r, run);
+	if (*err < 0)
 		goto out_remove;
 	return run;
 
@@ -355,6 +365,15 @@ static void unprepare(struct runs *r, struct run *run)
 int runs_submit(struct runs *r, struct spec *const *specs, size_t n,
 		const char *compare_id, char (*ids)[STORE_ID_SIZE])
 {
+	struct runs_group group = {RUNS_GROUP_COMPARE, compare_id};
+
+	return runs_submit_group(r, specs, n, compare_id ? &group : NULL, ids);
+}
+
+int runs_submit_group(struct runs *r, struct spec *const *specs, size_t n,
+		      const struct runs_group *group,
+		      char (*ids)[STORE_ID_SIZE])
+{
 	struct run **made;
 	size_t done = 0;
 	int rc = 0;
@@ -374,11 +393,9 @@ int runs_submit(struct runs *r, struct spec *const *specs, size_t n,
 		do
 			store_id_new(ids[done]);
 		while (id_taken(r, ids[done], ids, done));
-		made[done] = prepare(r, specs[done], compare_id, ids[done]);
-		if (!made[done]) {
-			rc = -EIO;
+		made[done] = prepare(r, specs[done], group, ids[done], &rc);
+		if (!made[done])
 			goto out_unprepare;
-		}
 	}
 
 	pthread_mutex_lock(&r->lock);
@@ -456,6 +473,9 @@ static json_t *list_entry_locked(const struct run *run)
 	json_object_set_new(e, "compare",
 			    run->compare[0] ? json_string(run->compare)
 					    : json_null());
+	json_object_set_new(e, "sweep",
+			    run->sweep[0] ? json_string(run->sweep)
+					  : json_null());
 	json_object_set_new(e, "position",
 			    run->position ? json_integer(run->position)
 					  : json_null());
@@ -622,6 +642,9 @@ struct run *runs_take(struct runs *r)
 	announce_positions_locked(r);
 	r->version++;
 	pthread_mutex_unlock(&r->lock);
+	/* Stored as running before it runs: a crash of the server from now
+	 * on is recovered as interrupted while running, not before. */
+	runs_save_meta(r, run);
 	return run;
 }
 
@@ -656,7 +679,11 @@ void runs_finish(struct runs *r, struct run *run, const struct runs_exit *ex)
 	pthread_mutex_unlock(&r->lock);
 
 	message[0] = '\0';
-	if (interrupt) {
+	if (atomic_load(&run->events_errno)) {
+		snprintf(message, sizeof(message),
+			 "the run's events could not be stored: %s",
+			 strerror(atomic_load(&run->events_errno)));
+	} else if (interrupt) {
 		status = RUN_INTERRUPTED;
 		snprintf(message, sizeof(message),
 			 "the server stopped while this run was running");

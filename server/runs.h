@@ -85,6 +85,19 @@ void runs_shutdown(struct runs *r);
 int runs_submit(struct runs *r, struct spec *const *specs, size_t n,
 		const char *compare_id, char (*ids)[STORE_ID_SIZE]);
 
+/* The group a run belongs to, kept with it and listed in the history
+ * ("compare" or "sweep": the id of the one it is part of). */
+enum runs_group_kind { RUNS_GROUP_COMPARE, RUNS_GROUP_SWEEP };
+struct runs_group {
+	enum runs_group_kind kind;
+	const char *id;
+};
+
+/* runs_submit() for any group (NULL: none). */
+int runs_submit_group(struct runs *r, struct spec *const *specs, size_t n,
+		      const struct runs_group *group,
+		      char (*ids)[STORE_ID_SIZE]);
+
 /* New reference: {runs: [...]}, newest first, summary fields only. */
 json_t *runs_list(struct runs *r);
 /* Changes whenever runs_list() would. */

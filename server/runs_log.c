@@ -36,22 +36,38 @@ struct events_batch {
 	int n; /* lines */
 };
 
-/* Appends the batch's lines to the events file (all of them, or an error on
- * stderr), then to the live stream.  Caller holds run->append_lock. */
-static void events_flush_locked(struct run *run, struct events_batch *b)
+/* Appends the batch's lines to the events file, then to the live stream.
+ * A write that fails (a full disk) leaves the file at its last whole line
+ * and the run's events_errno set: from then on the runner's lines reach
+ * no viewer (what a viewer sees is always in the file) and the run is
+ * ended as error; the server's own status and end events (server_event)
+ * still reach the viewers, so they learn why.  Caller holds
+ * run->append_lock. */
+static void events_flush_locked(struct run *run, struct events_batch *b,
+				bool server_event)
 {
 	struct iovec *iov = b->iov;
 	int n = 2 * b->n;
+	off_t start = -1;
 
-	while (run->events_fd >= 0 && n > 0) {
+	if (run->events_fd >= 0 && !atomic_load(&run->events_errno))
+		start = lseek(run->events_fd, 0, SEEK_END);
+	while (start >= 0 && n > 0) {
 		ssize_t done = writev(run->events_fd, iov, n);
 
 		if (done < 0 && errno == EINTR)
 			continue;
 		if (done <= 0) {
+			int e = done < 0 ? errno : EIO;
+
 			fprintf(stderr,
-				"overlap: run %s: events file write failed\n",
-				run->id);
+				"overlap: run %s: cannot write its events: "
+				"%s\n",
+				run->id, strerror(e));
+			if (ftruncate(run->events_fd, start) < 0) {
+				/* a half line stays; recovery cuts it */
+			}
+			atomic_store(&run->events_errno, e);
 			break;
 		}
 		/* A short write: go on after what was written. */
@@ -64,6 +80,10 @@ static void events_flush_locked(struct run *run, struct events_batch *b)
 			iov->iov_base = (char *)iov->iov_base + done;
 			iov->iov_len -= (size_t)done;
 		}
+	}
+	if (atomic_load(&run->events_errno) && !server_event) {
+		b->n = 0;
+		return;
 	}
 	for (int i = 0; i < b->n; i++)
 		stream_append(run->live, b->types[i], b->iov[2 * i].iov_base,
@@ -83,17 +103,22 @@ static void append_batched_locked(struct run *run, struct events_batch *b,
 	b->iov[2 * b->n + 1] = (struct iovec){"\n", 1};
 	util_strlcpy(b->types[b->n], type, LINE_TYPE_MAX);
 	if (++b->n == EVENTS_BATCH)
-		events_flush_locked(run, b);
+		events_flush_locked(run, b, false);
 }
 
 static void append_locked(struct run *run, const char *type, const char *data,
-			  size_t len)
+			  size_t len, bool server_event)
 {
 	struct events_batch one;
 
 	one.n = 0;
-	append_batched_locked(run, &one, type, data, len);
-	events_flush_locked(run, &one);
+	if (!run->live)
+		return;
+	one.iov[0] = (struct iovec){(void *)data, len};
+	one.iov[1] = (struct iovec){"\n", 1};
+	util_strlcpy(one.types[0], type, LINE_TYPE_MAX);
+	one.n = 1;
+	events_flush_locked(run, &one, server_event);
 }
 
 /* Steals obj. */
@@ -105,7 +130,7 @@ void runs_append_json(struct run *run, const char *type, json_t *obj)
 	if (!text)
 		return;
 	pthread_mutex_lock(&run->append_lock);
-	append_locked(run, type, text, strlen(text));
+	append_locked(run, type, text, strlen(text), true);
 	pthread_mutex_unlock(&run->append_lock);
 	free(text);
 }
@@ -259,6 +284,13 @@ int runs_trace(struct runs *r, const char *id, json_t **trace, int *fd)
 	}
 	atomic_fetch_add(&run->refs, 1);
 	if (runs_status_final(run->status)) {
+		/* A trace that could not be stored is served from memory. */
+		if (run->unsaved) {
+			*trace = json_deep_copy(run->unsaved);
+			pthread_mutex_unlock(&r->lock);
+			run_unref(run);
+			return *trace ? 0 : -ENOMEM;
+		}
 		pthread_mutex_unlock(&r->lock);
 		runs_file_name(name, sizeof(name), id, "json");
 		*fd = store_open_read(r->cfg.store, name);
@@ -440,14 +472,14 @@ void runs_lines(struct runs *r, struct run *run, const char *buf, size_t len)
 		}
 		if (redo) {
 			/* The batch would outlive redo: this one now. */
-			events_flush_locked(run, &batch);
-			append_locked(run, type, line, n);
+			events_flush_locked(run, &batch, false);
+			append_locked(run, type, line, n, false);
 		} else {
 			append_batched_locked(run, &batch, type, line, n);
 		}
 		free(redo);
 		json_decref(ev);
 	}
-	events_flush_locked(run, &batch);
+	events_flush_locked(run, &batch, false);
 	pthread_mutex_unlock(&run->append_lock);
 }

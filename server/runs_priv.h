@@ -32,6 +32,7 @@
 struct run {
 	char id[STORE_ID_SIZE];
 	char compare[STORE_ID_SIZE]; /* "" when not part of a compare */
+	char sweep[STORE_ID_SIZE];   /* "" when not part of a sweep */
 	char created_at[40];
 	int64_t created_ns; /* CLOCK_REALTIME: the history's order */
 	json_t *spec;	    /* {workload, model, params, options} */
@@ -52,11 +53,15 @@ struct run {
 	bool cancel;	    /* DELETE asked for it */
 	bool interrupt;	    /* the server is stopping */
 	int position;	    /* in the queue, 1-based; 0 when not queued */
+	json_t *unsaved;    /* the trace, when it could not be stored */
 
 	/* protected by append_lock */
 	pthread_mutex_t append_lock;
-	int events_fd;	     /* -1 once concluded */
-	struct stream *live; /* until concluded */
+	int events_fd;		  /* -1 once concluded */
+	struct stream *live;	  /* until concluded */
+	_Atomic int events_errno; /* the events file could not be written:
+				   * the runner's lines go no further, the
+				   * run ends as error (runs_kill_due) */
 
 	/* the runner thread's own */
 	bool summary_seen;

@@ -57,6 +57,9 @@ static json_t *meta_locked(const struct run *run)
 	json_object_set_new(meta, "compare",
 			    run->compare[0] ? json_string(run->compare)
 					    : json_null());
+	json_object_set_new(meta, "sweep",
+			    run->sweep[0] ? json_string(run->sweep)
+					  : json_null());
 	json_object_set(meta, "summary",
 			run->summary ? run->summary : json_null());
 	return meta;
@@ -105,12 +108,32 @@ void runs_conclude(struct runs *r, struct run *run, int status,
 	struct stream *s = run->live;
 	char name[64];
 	json_t *trace, *summary, *started;
-	int fd;
+	char why[512];
+	int fd, rc;
 
 	runs_append_json(run, "status", runs_status_event(status, message, 0));
 	trace = runs_fold(run, s);
 	runs_file_name(name, sizeof(name), run->id, "json");
-	save_json(r, name, trace);
+	rc = save_json(r, name, trace);
+	if (rc < 0 && trace) {
+		/* A run that could not be stored is not done: it is an
+		 * error, and says why, in the list, in its stream and at its
+		 * address (which serves the trace from memory). */
+		snprintf(why, sizeof(why), "the trace could not be stored: %s",
+			 strerror(-rc));
+		status = RUN_ERROR;
+		message = why;
+		runs_append_json(run, "status",
+				 runs_status_event(status, message, 0));
+		json_object_set_new(json_object_get(trace, "run"), "status",
+				    json_string(run_status_name(status)));
+		json_object_set_new(json_object_get(trace, "run"), "message",
+				    json_string(message));
+		pthread_mutex_lock(&r->lock);
+		json_decref(run->unsaved);
+		run->unsaved = json_incref(trace);
+		pthread_mutex_unlock(&r->lock);
+	}
 	summary = json_object_get(trace, "summary");
 	started = json_object_get(json_object_get(trace, "run"), "started_at");
 
@@ -232,6 +255,9 @@ static struct run *run_from_meta(struct runs *r, const char *id)
 	text = json_string_value(json_object_get(meta, "compare"));
 	if (text && store_id_valid(text))
 		util_strlcpy(run->compare, text, sizeof(run->compare));
+	text = json_string_value(json_object_get(meta, "sweep"));
+	if (text && store_id_valid(text))
+		util_strlcpy(run->sweep, text, sizeof(run->sweep));
 	v = json_object_get(meta, "summary");
 	if (json_is_object(v))
 		run->summary = json_incref(v);

@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -30,12 +31,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "files.h"
+#include "guard.h"
 #include "http.h"
 #include "runner.h"
 #include "runs.h"
@@ -46,8 +49,20 @@
 
 #define EXIT_USAGE 2
 #define MAX_ALLOW_HOSTS 16
+#define MAX_OWN_ADDRESSES 64
 #define BODY_MAX_BYTES (64 * 1024)
 #define CONNECTION_TIMEOUT_S 30u
+/* Slow and stuck clients (guard.h): a request must arrive whole within
+ * REQUEST_DEADLINE_S of its connection's start or of the end of the
+ * previous request on it; a viewer whose socket stays full for
+ * STUCK_VIEWER_S is closed. */
+#define REQUEST_DEADLINE_S 10
+#define STUCK_VIEWER_S 5
+#define GUARD_TICK_MS 250
+#define LISTEN_BACKLOG 1024
+/* Descriptors: a connection, a viewer's eventfd, files being sent. */
+#define NOFILE_PER_CONNECTION 4
+#define NOFILE_SPARE 256
 #define CONNECTION_MEMORY_BYTES ((size_t)256 * 1024)
 #define STREAM_CACHE_BYTES ((size_t)512 * 1024 * 1024)
 #define WALL_GRACE_NS (30 * NS_PER_S)
@@ -71,6 +86,9 @@ struct server_options {
 	size_t n_allow_hosts;
 	int queue;
 	int max_connections;
+	int max_per_address;
+	int max_viewers;
+	int max_viewers_per_address;
 	int heartbeat_ms;
 	const char *runner;
 	long runner_memory_mb;
@@ -78,38 +96,43 @@ struct server_options {
 };
 
 static const char usage_text[] =
-    "usage: overlap serve [options]\n"
-    "\n"
-    "Serves the page and the HTTP API; every run executes in its own\n"
-    "`overlap run` process, one at a time, behind a bounded queue.\n"
-    "\n"
-    "  --port N              TCP port (default 8080; 0: any free port)\n"
-    "  --listen ADDR         address to bind (default 127.0.0.1); any\n"
-    "                        other than loopback needs a token\n"
-    "  --token T             require T (Authorization: Bearer T, ?token=T\n"
-    "                        or the cookie set from it); generated when\n"
-    "                        --listen is not loopback and none is given\n"
-    "  --allow-host NAME     also answer to Host NAME or NAME:PORT\n"
-    "                        (repeatable; localhost, 127.0.0.1, [::1] and\n"
-    "                        the listen address always work)\n"
-    "  --data DIR            where runs are stored (default ./data)\n"
-    "  --web DIR             the page's files (default: $OVERLAP_WEB, or\n"
-    "                        web/ beside the build directory)\n"
-    "  --queue N             runs that may wait behind the running one\n"
-    "                        (default 16, 1..1024); more get 429\n"
-    "  --max-connections N   simultaneous connections (default 256)\n"
-    "  --heartbeat-ms N      SSE comment after N ms of quiet (default "
-    "15000)\n"
-    "  --runner-memory-mb N  address-space limit of a run (default 4096;\n"
-    "                        0: none)\n"
-    "  --max-run-s N         wall-clock limit of any run (default 660; a\n"
-    "                        run's own is its time_limit plus 30 s)\n"
-    "  --runner PATH         the binary that executes runs (default: this "
-    "one)\n"
-    "  --help, --version\n";
+	"usage: overlap serve [options]\n"
+	"\n"
+	"Serves the page and the HTTP API; every run executes in its own\n"
+	"`overlap run` process, one at a time, behind a bounded queue.\n"
+	"\n"
+	"  --port N              TCP port (default 8080; 0: any free port)\n"
+	"  --listen ADDR         address to bind (default 127.0.0.1); any\n"
+	"                        other than loopback needs a token\n"
+	"  --token T             require T (Authorization: Bearer T, ?token=T\n"
+	"                        or the cookie set from it); generated when\n"
+	"                        --listen is not loopback and none is given\n"
+	"  --allow-host NAME     also answer to Host NAME or NAME:PORT\n"
+	"                        (repeatable; localhost, 127.0.0.1, [::1] and\n"
+	"                        the listen address always work)\n"
+	"  --data DIR            where runs are stored (default ./data)\n"
+	"  --web DIR             the page's files (default: $OVERLAP_WEB, or\n"
+	"                        web/ beside the build directory)\n"
+	"  --queue N             runs that may wait behind the running one\n"
+	"                        (default 16, 1..1024); more get 429\n"
+	"  --max-connections N   simultaneous connections (default 1024)\n"
+	"  --max-connections-per-address N\n"
+	"                        from one client address (default 256)\n"
+	"  --max-viewers N       event streams open at once (default 512)\n"
+	"  --max-viewers-per-address N\n"
+	"                        from one client address (default 64)\n"
+	"  --heartbeat-ms N      SSE comment after N ms of quiet (default "
+	"15000)\n"
+	"  --runner-memory-mb N  address-space limit of a run (default 4096;\n"
+	"                        0: none)\n"
+	"  --max-run-s N         wall-clock limit of any run (default 660; a\n"
+	"                        run's own is its time_limit plus 30 s)\n"
+	"  --runner PATH         the binary that executes runs (default: this "
+	"one)\n"
+	"  --help, --version\n";
 
 static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
+	__attribute__((format(printf, 1, 2)));
 
 static int usage_error(const char *fmt, ...)
 {
@@ -161,6 +184,9 @@ enum {
 	OPT_ALLOW_HOST,
 	OPT_QUEUE,
 	OPT_MAX_CONNECTIONS,
+	OPT_MAX_PER_ADDRESS,
+	OPT_MAX_VIEWERS,
+	OPT_MAX_VIEWERS_PER_ADDRESS,
 	OPT_HEARTBEAT_MS,
 	OPT_RUNNER,
 	OPT_RUNNER_MEMORY,
@@ -173,21 +199,28 @@ enum {
 static int parse_options(int argc, char **argv, struct server_options *o)
 {
 	static const struct option longs[] = {
-	    {"port", required_argument, NULL, OPT_PORT},
-	    {"listen", required_argument, NULL, OPT_LISTEN},
-	    {"data", required_argument, NULL, OPT_DATA},
-	    {"web", required_argument, NULL, OPT_WEB},
-	    {"token", required_argument, NULL, OPT_TOKEN},
-	    {"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
-	    {"queue", required_argument, NULL, OPT_QUEUE},
-	    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
-	    {"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
-	    {"runner", required_argument, NULL, OPT_RUNNER},
-	    {"runner-memory-mb", required_argument, NULL, OPT_RUNNER_MEMORY},
-	    {"max-run-s", required_argument, NULL, OPT_MAX_RUN_S},
-	    {"help", no_argument, NULL, OPT_HELP},
-	    {"version", no_argument, NULL, OPT_VERSION},
-	    {NULL, 0, NULL, 0},
+		{"port", required_argument, NULL, OPT_PORT},
+		{"listen", required_argument, NULL, OPT_LISTEN},
+		{"data", required_argument, NULL, OPT_DATA},
+		{"web", required_argument, NULL, OPT_WEB},
+		{"token", required_argument, NULL, OPT_TOKEN},
+		{"allow-host", required_argument, NULL, OPT_ALLOW_HOST},
+		{"queue", required_argument, NULL, OPT_QUEUE},
+		{"max-connections", required_argument, NULL,
+		 OPT_MAX_CONNECTIONS},
+		{"max-connections-per-address", required_argument, NULL,
+		 OPT_MAX_PER_ADDRESS},
+		{"max-viewers", required_argument, NULL, OPT_MAX_VIEWERS},
+		{"max-viewers-per-address", required_argument, NULL,
+		 OPT_MAX_VIEWERS_PER_ADDRESS},
+		{"heartbeat-ms", required_argument, NULL, OPT_HEARTBEAT_MS},
+		{"runner", required_argument, NULL, OPT_RUNNER},
+		{"runner-memory-mb", required_argument, NULL,
+		 OPT_RUNNER_MEMORY},
+		{"max-run-s", required_argument, NULL, OPT_MAX_RUN_S},
+		{"help", no_argument, NULL, OPT_HELP},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
 	};
 	long v;
 	int c;
@@ -215,8 +248,8 @@ static int parse_options(int argc, char **argv, struct server_options *o)
 		case OPT_TOKEN:
 			if (!token_chars_ok(optarg))
 				return usage_error(
-				    "--token: 8 to 128 characters of "
-				    "A-Z a-z 0-9 - _ . ~");
+					"--token: 8 to 128 characters of "
+					"A-Z a-z 0-9 - _ . ~");
 			o->token = optarg;
 			break;
 		case OPT_ALLOW_HOST:
@@ -241,6 +274,29 @@ static int parse_options(int argc, char **argv, struct server_options *o)
 						   "expected 4..4096, got '%s'",
 						   optarg);
 			o->max_connections = (int)v;
+			break;
+		case OPT_MAX_PER_ADDRESS:
+			if (!parse_long(optarg, 1, 4096, &v))
+				return usage_error(
+					"--max-connections-per-address: expected "
+					"1..4096, got '%s'",
+					optarg);
+			o->max_per_address = (int)v;
+			break;
+		case OPT_MAX_VIEWERS:
+			if (!parse_long(optarg, 1, 4096, &v))
+				return usage_error("--max-viewers: expected "
+						   "1..4096, got '%s'",
+						   optarg);
+			o->max_viewers = (int)v;
+			break;
+		case OPT_MAX_VIEWERS_PER_ADDRESS:
+			if (!parse_long(optarg, 1, 4096, &v))
+				return usage_error(
+					"--max-viewers-per-address: expected "
+					"1..4096, got '%s'",
+					optarg);
+			o->max_viewers_per_address = (int)v;
 			break;
 		case OPT_HEARTBEAT_MS:
 			if (!parse_long(optarg, 10, 3600000, &v))
@@ -347,7 +403,7 @@ static int open_listener(struct listen_addr *a, int *port)
 	if (a->family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&a->ss, a->len) < 0 ||
-	    listen(fd, 128) < 0) {
+	    listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		close(fd);
 		return -e;
@@ -355,8 +411,8 @@ static int open_listener(struct listen_addr *a, int *port)
 	a->len = sizeof(a->ss);
 	getsockname(fd, (struct sockaddr *)&a->ss, &a->len);
 	*port = ntohs(a->family == AF_INET
-			  ? ((struct sockaddr_in *)&a->ss)->sin_port
-			  : ((struct sockaddr_in6 *)&a->ss)->sin6_port);
+			      ? ((struct sockaddr_in *)&a->ss)->sin_port
+			      : ((struct sockaddr_in6 *)&a->ss)->sin6_port);
 	return fd;
 }
 
@@ -460,6 +516,71 @@ static void new_token(char *out, size_t size)
 		snprintf(out + 2 * i, 3, "%02x", raw[i]);
 }
 
+/* Listening on every address (0.0.0.0 or ::), the machine is reached by
+ * any of its own: each is a Host the server answers to.  Adds them to
+ * allow (strdup'ed, freed by the caller) up to max in all. */
+static size_t own_addresses(const struct listen_addr *a, const char **allow,
+			    size_t n, size_t max)
+{
+	struct ifaddrs *list, *ifa;
+
+	if (getifaddrs(&list) < 0)
+		return n;
+	for (ifa = list; ifa && n < max; ifa = ifa->ifa_next) {
+		char text[INET6_ADDRSTRLEN], host[INET6_ADDRSTRLEN + 2];
+		const struct sockaddr *sa = ifa->ifa_addr;
+		char *copy;
+
+		if (!sa || sa->sa_family != a->family)
+			continue;
+		if (sa->sa_family == AF_INET) {
+			inet_ntop(AF_INET,
+				  &((const struct sockaddr_in *)sa)->sin_addr,
+				  text, sizeof(text));
+			snprintf(host, sizeof(host), "%s", text);
+		} else {
+			const struct sockaddr_in6 *v6 =
+				(const struct sockaddr_in6 *)sa;
+
+			/* A link-local address needs a zone, which a Host
+			 * header cannot carry. */
+			if (IN6_IS_ADDR_LINKLOCAL(&v6->sin6_addr))
+				continue;
+			inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
+			snprintf(host, sizeof(host), "[%s]", text);
+		}
+		copy = strdup(host);
+		if (copy)
+			allow[n++] = copy;
+	}
+	freeifaddrs(list);
+	return n;
+}
+
+/* Every connection costs a few descriptors: the soft limit goes as high
+ * as the hard one allows, if the default is too low for the connections
+ * asked for. */
+static void raise_nofile(int max_connections)
+{
+	rlim_t want =
+		(rlim_t)max_connections * NOFILE_PER_CONNECTION + NOFILE_SPARE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want
+			      ? want
+			      : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < want)
+		fprintf(stderr,
+			"overlap serve: %llu descriptors allowed; %d "
+			"connections may need %llu\n",
+			(unsigned long long)rl.rlim_cur, max_connections,
+			(unsigned long long)want);
+}
+
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;
@@ -472,18 +593,23 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 int server_main(int argc, char **argv)
 {
 	struct server_options o = {
-	    .port = 8080,
-	    .listen = "127.0.0.1",
-	    .data = "data",
-	    .queue = 16,
-	    .max_connections = 256,
-	    .heartbeat_ms = 15000,
-	    .runner = "/proc/self/exe",
-	    .runner_memory_mb = RUNNER_AS_DEFAULT_MB,
-	    .max_run_s = WALL_MAX_S,
+		.port = 8080,
+		.listen = "127.0.0.1",
+		.data = "data",
+		.queue = 16,
+		.max_connections = 1024,
+		.max_viewers = 512,
+		.max_viewers_per_address = 64,
+		.heartbeat_ms = 15000,
+		.runner = "/proc/self/exe",
+		.runner_memory_mb = RUNNER_AS_DEFAULT_MB,
+		.max_run_s = WALL_MAX_S,
 	};
 	char web[PATH_MAX], token[160], err[256], hostname[256];
-	const char *allow[MAX_ALLOW_HOSTS + 1];
+	const char *allow[MAX_ALLOW_HOSTS + 1 + MAX_OWN_ADDRESSES];
+	size_t n_own = 0;
+	struct guard_config guard_cfg;
+	struct guard *guard = NULL;
 	struct listen_addr addr;
 	struct runs_config rc_cfg;
 	struct runner_config rn_cfg;
@@ -494,7 +620,7 @@ int server_main(int argc, char **argv)
 	struct http *http = NULL;
 	struct MHD_Daemon *daemon = NULL;
 	sigset_t stop_signals;
-	size_t n_allow;
+	size_t n_allow = 0;
 	int listen_fd = -1, port = 0, sig, rc, status = 1;
 
 	rc = parse_options(argc, argv, &o);
@@ -517,6 +643,17 @@ int server_main(int argc, char **argv)
 		hostname[sizeof(hostname) - 1] = '\0';
 		allow[n_allow++] = hostname;
 	}
+	if (addr.wildcard) {
+		size_t before = n_allow;
+
+		n_allow = own_addresses(&addr, allow, n_allow,
+					sizeof(allow) / sizeof(*allow));
+		n_own = n_allow - before;
+	}
+	if (!o.max_per_address)
+		o.max_per_address =
+			o.max_connections / 4 > 0 ? o.max_connections / 4 : 1;
+	raise_nofile(o.max_connections);
 
 	/* Before any thread exists, so every thread inherits the mask. */
 	signal(SIGPIPE, SIG_IGN);
@@ -531,11 +668,11 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	rc_cfg = (struct runs_config){
-	    .store = store,
-	    .queue_max = o.queue,
-	    .cache_bytes = STREAM_CACHE_BYTES,
-	    .max_wall_ns = o.max_run_s * NS_PER_S,
-	    .wall_grace_ns = WALL_GRACE_NS,
+		.store = store,
+		.queue_max = o.queue,
+		.cache_bytes = STREAM_CACHE_BYTES,
+		.max_wall_ns = o.max_run_s * NS_PER_S,
+		.wall_grace_ns = WALL_GRACE_NS,
 	};
 	runs = runs_create(&rc_cfg, err, sizeof(err));
 	if (!runs) {
@@ -543,23 +680,37 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	rn_cfg = (struct runner_config){
-	    .exe = o.runner,
-	    .as_bytes = (uint64_t)o.runner_memory_mb << 20,
-	    .nproc_extra = NPROC_EXTRA,
+		.exe = o.runner,
+		.as_bytes = (uint64_t)o.runner_memory_mb << 20,
+		.nproc_extra = NPROC_EXTRA,
+		.store = store,
 	};
 	runner = runner_start(runs, &rn_cfg);
 	if (!runner) {
 		fprintf(stderr, "overlap serve: cannot start the runner\n");
 		goto out;
 	}
+	guard_cfg = (struct guard_config){
+		.request_deadline_ns = REQUEST_DEADLINE_S * NS_PER_S,
+		.stuck_viewer_ns = STUCK_VIEWER_S * NS_PER_S,
+		.viewers_max = o.max_viewers,
+		.viewers_per_address = o.max_viewers_per_address,
+		.tick_ns = GUARD_TICK_MS * NS_PER_MS,
+	};
+	guard = guard_create(&guard_cfg);
+	if (!guard) {
+		fprintf(stderr, "overlap serve: cannot start the guard\n");
+		goto out;
+	}
 	http_cfg = (struct http_config){
-	    .web_dir = web,
-	    .token = token[0] ? token : NULL,
-	    .listen_host = addr.host,
-	    .allow_hosts = allow,
-	    .n_allow_hosts = n_allow,
-	    .heartbeat_ms = o.heartbeat_ms,
-	    .body_max_bytes = BODY_MAX_BYTES,
+		.web_dir = web,
+		.token = token[0] ? token : NULL,
+		.listen_host = addr.host,
+		.allow_hosts = allow,
+		.n_allow_hosts = n_allow,
+		.heartbeat_ms = o.heartbeat_ms,
+		.body_max_bytes = BODY_MAX_BYTES,
+		.guard = guard,
 	};
 	http = http_create(&http_cfg, runs, store);
 	if (!http) {
@@ -575,21 +726,22 @@ int server_main(int argc, char **argv)
 		goto out;
 	}
 	daemon = MHD_start_daemon(
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-		MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG |
-		(addr.family == AF_INET6 ? MHD_USE_IPv6 : 0),
-	    0, NULL, NULL, http_handle, http, MHD_OPTION_EXTERNAL_LOGGER,
-	    mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
-	    MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, http,
-	    MHD_OPTION_NOTIFY_COMPLETED, http_completed, http,
-	    MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
-	    /* On loopback every client is 127.0.0.1: a per-address limit
-	     * only means something on other addresses. */
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-	    addr.loopback ? 0u : (unsigned)(o.max_connections / 4 + 4),
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_BYTES,
-	    MHD_OPTION_END);
+		MHD_USE_THREAD_PER_CONNECTION |
+			MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+			MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			(addr.family == AF_INET6 ? MHD_USE_IPv6 : 0),
+		0, NULL, NULL, http_handle, http, MHD_OPTION_EXTERNAL_LOGGER,
+		mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, listen_fd,
+		MHD_OPTION_URI_LOG_CALLBACK, http_uri_seen, http,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, http,
+		MHD_OPTION_NOTIFY_CONNECTION, guard_notify, guard,
+		MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)o.max_connections,
+		/* Loopback has many addresses (127.0.0.0/8): a client on this
+	     * machine is held to its share like any other. */
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)o.max_per_address,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONNECTION_MEMORY_BYTES,
+		MHD_OPTION_END);
 	if (!daemon) {
 		close(listen_fd);
 		fprintf(stderr,
@@ -633,8 +785,11 @@ out:
 		MHD_stop_daemon(daemon);
 	if (listen_fd >= 0)
 		close(listen_fd);
+	guard_destroy(guard);
 	http_destroy(http);
 	runs_destroy(runs);
+	for (size_t i = n_allow - n_own; i < n_allow; i++)
+		free((char *)allow[i]);
 	store_close(store);
 	return status;
 }

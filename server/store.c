@@ -27,7 +27,7 @@ struct store {
 	int dir_fd;
 };
 
-static const char *const store_subdirs[] = {"runs", "compares"};
+static const char *const store_subdirs[] = {"runs", "compares", "sweeps"};
 
 static void random_chars(char *out, size_t n)
 {

@@ -79,6 +79,9 @@ struct stream_viewer {
 	int sock_fd;
 	int heartbeat_ms;
 	int64_t last_write_ns;
+	_Atomic int64_t *sending_since_ns; /* or NULL: see stream_viewer_watch */
+	void (*release)(void *ctx);
+	void *release_ctx;
 	/* read position, owned by the connection's thread */
 	uint64_t next; /* index of the next event */
 	size_t part;   /* bytes of it already sent */
@@ -215,8 +218,8 @@ int64_t stream_append(struct stream *s, const char *type, const char *data,
 		goto out_unlock;
 	}
 	header_len = (size_t)snprintf(
-	    header, sizeof(header),
-	    "id: %" PRIu64 "\nevent: %.32s\ndata: ", s->n_events + 1, type);
+		header, sizeof(header),
+		"id: %" PRIu64 "\nevent: %.32s\ndata: ", s->n_events + 1, type);
 	total = header_len + len + 2;
 	if (s->n_events % BLOCK_EVENTS == 0 &&
 	    s->n_events / BLOCK_EVENTS == s->n_blocks) {
@@ -313,7 +316,7 @@ int stream_foreach(struct stream *s,
 		return -ENOMEM;
 	for (uint64_t i = 0; i < n && rc == 0; i++) {
 		const struct ev_ref *r =
-		    &blocks[i / BLOCK_EVENTS][i % BLOCK_EVENTS];
+			&blocks[i / BLOCK_EVENTS][i % BLOCK_EVENTS];
 
 		rc = fn(ctx, i + 1, r->text + r->data_off,
 			r->len - r->data_off - 2);
@@ -350,6 +353,24 @@ struct stream_viewer *stream_viewer_create(struct stream *s, uint64_t after_id,
 	return v;
 }
 
+void stream_viewer_watch(struct stream_viewer *v,
+			 _Atomic int64_t *sending_since_ns,
+			 void (*release)(void *ctx), void *ctx)
+{
+	v->sending_since_ns = sending_since_ns;
+	v->release = release;
+	v->release_ctx = ctx;
+}
+
+/* What the watchdog reads: MHD holds bytes of ours since now (n > 0), or
+ * holds none (n == 0). */
+static ssize_t handed(struct stream_viewer *v, ssize_t n)
+{
+	if (v->sending_since_ns)
+		atomic_store(v->sending_since_ns, n > 0 ? mono_ns() : 0);
+	return n;
+}
+
 /* Copies what is available; called with the lock held. */
 static size_t copy_events(struct stream_viewer *v, char *buf, size_t max)
 {
@@ -383,13 +404,22 @@ static size_t copy_text(const char *text, size_t len, size_t *sent, char *buf,
 	return n;
 }
 
+static ssize_t viewer_read(struct stream_viewer *v, char *buf, size_t max);
+
 ssize_t stream_viewer_read(void *viewer, uint64_t pos, char *buf, size_t max)
 {
 	struct stream_viewer *v = viewer;
+
+	(void)pos;
+	handed(v, 0); /* MHD asks for more: it has sent what it had */
+	return handed(v, viewer_read(v, buf, max));
+}
+
+static ssize_t viewer_read(struct stream_viewer *v, char *buf, size_t max)
+{
 	struct stream *s = v->s;
 	size_t hb_sent = 0;
 
-	(void)pos;
 	if (max == 0)
 		return 0;
 	if (v->preamble_sent < sizeof(retry_preamble) - 1) {
@@ -495,6 +525,8 @@ void stream_viewer_free(void *viewer)
 	pthread_mutex_unlock(&v->s->lock);
 	stream_unref(v->s);
 	close(v->efd);
+	if (v->release)
+		v->release(v->release_ctx);
 	free(v);
 	atomic_fetch_sub(&viewers_alive, 1);
 }

@@ -24,6 +24,7 @@
 #ifndef OVERLAP_STREAM_H
 #define OVERLAP_STREAM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,14 @@ int stream_foreach(struct stream *s,
  * when out of resources. */
 struct stream_viewer *stream_viewer_create(struct stream *s, uint64_t after_id,
 					   int sock_fd, int heartbeat_ms);
+/* Lets a watchdog see the viewer: *sending_since_ns gets the
+ * CLOCK_MONOTONIC time at which the viewer last handed MHD bytes, and 0
+ * whenever MHD asks for more (it has sent them) or the viewer waits for
+ * events; release(ctx) is called when the viewer is freed.  Call before
+ * the response is queued. */
+void stream_viewer_watch(struct stream_viewer *v,
+			 _Atomic int64_t *sending_since_ns,
+			 void (*release)(void *ctx), void *ctx);
 /* MHD_ContentReaderCallback (cls is the viewer): blocks until there is
  * something to send; -1 at the end of a finished stream, -2 when the client
  * went away or the server is stopping. */

@@ -22,6 +22,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "trace_rec.h"
@@ -31,6 +32,13 @@
 #define EXEC_SLICE_NS (50 * NS_PER_US)
 /* Computations at least this long announce themselves with EV_OPEN. */
 #define EXEC_OPEN_MIN_NS NS_PER_MS
+/* A slice of computation that took this long or more in wall time (four
+ * times its usual length) may have lost its core: the thread's CPU clock
+ * is read to tell.  Less time off the core than this is not recorded. */
+#define RUNNABLE_MIN_NS (200 * NS_PER_US)
+/* The CPU clock is read at least this often while watching, so the small
+ * gaps (interrupts) that add up between two looks stay small. */
+#define RUNWATCH_REBASE_NS (100 * NS_PER_MS)
 
 /* Every computation's result ends here, so none of it is dead code. */
 static _Atomic uint64_t exec_sink;
@@ -40,7 +48,10 @@ int exec_gil_create(const struct param_set *options, struct gil **out)
 	*out = NULL;
 	if (strcmp(spec_text(options, "gil"), "on") != 0)
 		return 0;
-	*out = gil_create(spec_ns(options, "switch_interval"));
+	*out = gil_create(spec_ns(options, "switch_interval"),
+			  strcmp(spec_text(options, "python"), "3.9") == 0
+				  ? GIL_PYTHON_3_9
+				  : GIL_PYTHON_3_10);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -83,12 +94,60 @@ static uint64_t slice_iters(const struct exec_ctx *x)
 	return n < 256 ? 256 : n;
 }
 
+/* The calling thread's CPU time, or -1. */
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0)
+		return -1;
+	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
+}
+
+void exec_runwatch_start(struct exec_runwatch *w, int64_t now_ns, bool watch)
+{
+	w->wall_ns = w->base_wall_ns = now_ns;
+	w->base_cpu_ns = watch ? thread_cpu_ns() : -1;
+}
+
+int64_t exec_runwatch_look(struct exec_runwatch *w, int64_t now_ns)
+{
+	int64_t slice_ns = now_ns - w->wall_ns, cpu_ns, off_ns = 0;
+
+	w->wall_ns = now_ns;
+	if (w->base_cpu_ns < 0 ||
+	    (slice_ns < RUNNABLE_MIN_NS &&
+	     now_ns - w->base_wall_ns < RUNWATCH_REBASE_NS))
+		return 0;
+	/* A system call (about 2 us here), so only when a slice ran long
+	 * or the base is old. */
+	cpu_ns = thread_cpu_ns();
+	if (cpu_ns < 0) {
+		w->base_cpu_ns = -1;
+		return 0;
+	}
+	if (slice_ns >= RUNNABLE_MIN_NS) {
+		/* Wall time the thread was not on a core since the base:
+		 * nearly all of it in this slice, the rest the small gaps
+		 * before it. */
+		off_ns = (now_ns - w->base_wall_ns) - (cpu_ns - w->base_cpu_ns);
+		if (off_ns > slice_ns)
+			off_ns = slice_ns;
+		if (off_ns < RUNNABLE_MIN_NS)
+			off_ns = 0;
+	}
+	w->base_wall_ns = now_ns;
+	w->base_cpu_ns = cpu_ns;
+	return off_ns;
+}
+
 void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 {
 	const struct rec_lane *lane = x->lane;
 	uint64_t slice = slice_iters(x);
 	uint64_t open_min = slice * (EXEC_OPEN_MIN_NS / EXEC_SLICE_NS);
 	uint64_t done = 0, acc = 0;
+	struct exec_runwatch rw;
 	int64_t t_start;
 
 	if (iters == 0)
@@ -96,11 +155,35 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 	t_start = rec_now(lane);
 	if (iters >= open_min)
 		rec_open(lane, x->task, ST_COMPUTE, t_start, note);
+	/* Computations of a few slices and up are watched for time off
+	 * the core (runnable); below that the clock would cost more than
+	 * what it could show. */
+	exec_runwatch_start(&rw, t_start, iters >= 4 * slice);
 	while (done < iters && !stopped(x)) {
 		uint64_t n = iters - done < slice ? iters - done : slice;
+		int64_t s0 = rw.wall_ns, off;
 
 		acc ^= cpu_burn(n, done + x->task);
 		done += n;
+		off = exec_runwatch_look(&rw, rec_now(lane));
+		if (off > 0) {
+			/* The thread could run but waited for a core.  Where
+			 * in the slice it lost the core is known only to
+			 * within the slice (about 50 us): shown at its
+			 * start. */
+			if (s0 > t_start)
+				rec_segment(lane, x->task, ST_COMPUTE, t_start,
+					    s0, note);
+			rec_segment(lane, x->task, ST_RUNNABLE, s0, s0 + off,
+				    REC_NOTE_CPU_CLOCK);
+			t_start = s0 + off;
+			if (x->open_t0_ns)
+				atomic_store_explicit(x->open_t0_ns, t_start,
+						      memory_order_relaxed);
+			if (iters - done >= open_min)
+				rec_open(lane, x->task, ST_COMPUTE, t_start,
+					 note);
+		}
 		if (done < iters && x->holds_gil &&
 		    gil_drop_requested(x->gil)) {
 			/* Another thread waited a whole switch interval:
@@ -114,6 +197,10 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 			t_start = rec_now(lane);
 			rec_segment(lane, x->task, ST_GIL_WAIT, t_yield,
 				    t_start, 0);
+			exec_runwatch_start(&rw, t_start, rw.base_cpu_ns >= 0);
+			if (x->open_t0_ns)
+				atomic_store_explicit(x->open_t0_ns, t_start,
+						      memory_order_relaxed);
 			if (iters - done >= open_min)
 				rec_open(lane, x->task, ST_COMPUTE, t_start,
 					 note);
@@ -121,6 +208,37 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 	}
 	rec_segment(lane, x->task, ST_COMPUTE, t_start, rec_now(lane), note);
 	atomic_fetch_xor_explicit(&exec_sink, acc, memory_order_relaxed);
+}
+
+void exec_busy_until(struct run_ctx *run, const struct rec_lane *lane,
+		     int64_t until_ns)
+{
+	/* Slices of a tenth of the usual: start-ups are short, and their end
+	 * should not overshoot by much. */
+	double per_ms = run->cpu.iters_per_ms;
+	uint64_t slice = per_ms > 0 ? (uint64_t)(per_ms * EXEC_SLICE_NS /
+						 (10.0 * NS_PER_MS))
+				    : 1000;
+	uint64_t acc = 0, done = 0;
+
+	if (slice < 64)
+		slice = 64;
+	while (rec_now(lane) < until_ns &&
+	       !atomic_load_explicit(&run->stop, memory_order_relaxed)) {
+		acc ^= cpu_burn(slice, done);
+		done += slice;
+	}
+	atomic_fetch_xor_explicit(&exec_sink, acc, memory_order_relaxed);
+}
+
+void exec_startup(struct exec_ctx *x, int64_t ns, int64_t *t0_ns,
+		  int64_t *t1_ns)
+{
+	exec_gil_acquire(x);
+	*t0_ns = rec_now(x->lane);
+	exec_busy_until(x->run, x->lane, *t0_ns + ns);
+	*t1_ns = rec_now(x->lane);
+	exec_gil_release(x);
 }
 
 void exec_stop_wake(_Atomic int *stop)

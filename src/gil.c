@@ -56,15 +56,16 @@
 enum { GIL_FREE = 0, GIL_TAKEN = 1, GIL_CONTENDED = 2 };
 
 struct gil {
-	_Atomic uint32_t lock;	   /* GIL_FREE / GIL_TAKEN / GIL_CONTENDED */
-	_Atomic uint32_t switches; /* acquisitions; yielders sleep on it */
-	_Atomic uint32_t waiters;  /* threads asleep (or about to be) */
-	_Atomic uint32_t yielders; /* threads in gil_yield's forced switch */
-	_Atomic bool spinning;	   /* one waiter watches at a time */
-	_Atomic int64_t switched_ns;	/* when the GIL was last taken */
-	_Atomic int64_t first_wait_ns;	/* when waiters last went 0 -> 1 */
+	_Atomic uint32_t lock;	     /* GIL_FREE / GIL_TAKEN / GIL_CONTENDED */
+	_Atomic uint32_t switches;   /* acquisitions; yielders sleep on it */
+	_Atomic uint32_t waiters;    /* threads asleep (or about to be) */
+	_Atomic uint32_t yielders;   /* threads in gil_yield's forced switch */
+	_Atomic bool spinning;	     /* one waiter watches at a time */
+	_Atomic int64_t switched_ns; /* when the GIL was last taken */
+	_Atomic int64_t first_wait_ns; /* when waiters last went 0 -> 1 */
 	int64_t interval_ns;
 	int64_t spin_ns; /* 0 on one core */
+	enum gil_python python;
 };
 
 static long futex(_Atomic uint32_t *word, int op, uint32_t val)
@@ -72,7 +73,7 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val)
 	return syscall(SYS_futex, (uint32_t *)word, op, val, NULL, NULL, 0);
 }
 
-struct gil *gil_create(int64_t switch_interval_ns)
+struct gil *gil_create(int64_t switch_interval_ns, enum gil_python python)
 {
 	struct gil *g = calloc(1, sizeof(*g));
 
@@ -81,6 +82,7 @@ struct gil *gil_create(int64_t switch_interval_ns)
 	g->interval_ns = switch_interval_ns > 0 ? switch_interval_ns
 						: 5 * NS_PER_MS;
 	g->spin_ns = sysconf(_SC_NPROCESSORS_ONLN) > 1 ? GIL_SPIN_NS : 0;
+	g->python = python;
 	return g;
 }
 
@@ -177,14 +179,19 @@ void gil_release(struct gil *g)
 		futex(&g->lock, FUTEX_WAKE_PRIVATE, 1);
 }
 
+bool gil_checks_every_instruction(const struct gil *g)
+{
+	return g->python == GIL_PYTHON_3_9;
+}
+
 bool gil_drop_requested(struct gil *g)
 {
 	if (!atomic_load_explicit(&g->waiters, memory_order_acquire))
 		return false;
-	int64_t since = atomic_load_explicit(&g->switched_ns,
-					     memory_order_relaxed);
-	int64_t first = atomic_load_explicit(&g->first_wait_ns,
-					     memory_order_relaxed);
+	int64_t since =
+		atomic_load_explicit(&g->switched_ns, memory_order_relaxed);
+	int64_t first =
+		atomic_load_explicit(&g->first_wait_ns, memory_order_relaxed);
 
 	if (first > since)
 		since = first;

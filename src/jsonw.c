@@ -306,8 +306,7 @@ void jsonw_value(struct jsonw *w, const json_t *v)
 	switch (v ? json_typeof(v) : JSON_NULL) {
 	case JSON_OBJECT:
 		jsonw_begin_object(w);
-		json_object_foreach((json_t *)v, key, item)
-		{
+		json_object_foreach((json_t *)v, key, item) {
 			jsonw_key(w, key);
 			jsonw_value(w, item);
 		}
@@ -315,7 +314,8 @@ void jsonw_value(struct jsonw *w, const json_t *v)
 		break;
 	case JSON_ARRAY:
 		jsonw_begin_array(w);
-		json_array_foreach(v, i, item) jsonw_value(w, item);
+		json_array_foreach(v, i, item)
+			jsonw_value(w, item);
 		jsonw_end_array(w);
 		break;
 	case JSON_STRING:

@@ -124,7 +124,7 @@ static void heap_insert(struct loop *l, struct loop_timer t)
 int loop_add_timer(struct loop *l, int64_t due_ns, uint32_t token)
 {
 	struct loop_timer t = {
-	    .due_ns = due_ns, .token = token, .seq = l->next_seq++};
+		.due_ns = due_ns, .token = token, .seq = l->next_seq++};
 
 	/* Room for the timers loop_run_timers has set aside too, so putting
 	 * them back never allocates. */
@@ -195,7 +195,7 @@ size_t loop_run_timers(struct loop *l, int64_t now_ns, loop_timer_fn fn,
 		if (l->n_aside == l->cap_aside) {
 			size_t cap = l->cap_aside ? l->cap_aside * 2 : 8;
 			struct loop_timer *p =
-			    realloc(l->aside, cap * sizeof(*p));
+				realloc(l->aside, cap * sizeof(*p));
 
 			if (!p) {
 				/* Put it back and stop: the rest fire in the

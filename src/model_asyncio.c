@@ -5,11 +5,14 @@
  * tasks sleeping at once cost a few megabytes.  A task runs from one await
  * to the next inside the loop thread, as a coroutine does:
  *
- *   sleep  a timer; the task's sleep segment ends when the loop gets round
- *          to it, so a late timer shows as a longer sleep and as loop lag
- *          (fire time minus due time; the worst is the summary's
- *          max_loop_lag_ns;
- *          a reply seen later than its request's delay counts the same)
+ *   sleep  a timer; the sleep segment ends when the timer is due, and if
+ *          the loop was busy then (computing, or running other callbacks),
+ *          a ready segment follows until the loop gets round to the task:
+ *          the task could run, the loop could not run it.  The lateness is
+ *          also loop lag (fire time minus due time; the worst is the
+ *          summary's max_loop_lag_ns; a reply seen later than its
+ *          request's delay counts the same, and is split into io and ready
+ *          alike)
  *   net    a request to the latency peer through the run's connection
  *          pool (netpool.h): many requests share a few connections kept
  *          open, as HTTP/2 streams do; a request that has to wait for its
@@ -40,6 +43,10 @@
  * once the loop produces events faster than the collector drains one
  * ring, and a full ring makes the loop wait (ring_push): two rings
  * halve that wait; the rings' size is the run's choice (run.c).
+ *
+ * With costs=python every resume of a task first computes on the loop for
+ * the task switch measured in CPython (a few microseconds: the loop's
+ * callback, the coroutine's send): 100,000 tasks pay it on one thread.
  *
  * Over 1,000 lines on purpose: it is one state machine, and every step
  * kind's handlers read and write the same struct aio (ready queue, timers,
@@ -85,6 +92,10 @@
 #define EXEC_DRAIN_NS (5 * NS_PER_S)
 /* Descriptors kept free for everything else when sizing net slots. */
 #define FD_RESERVE 128
+/* A task that waited less than this for the loop to get round to it was
+ * in the loop's ordinary dispatch, not held back by a busy loop: the time
+ * stays in the wait it follows rather than becoming a ready segment. */
+#define READY_MIN_NS (200 * NS_PER_US)
 
 /* Step results besides 0 (done) and a negative errno. */
 #define STEP_WAITING 1
@@ -108,6 +119,9 @@ enum aio_task_flags {
 	F_HOLDS_LIMIT = 1u << 0, /* past the limit semaphore */
 	F_SYNC = 1u << 2, /* the net or executor job belongs to a sync step
 			   * (sync.h): its end goes back to sync_coop_step */
+	F_READY_SINCE = 1u << 4, /* in the ready queue since t0_ns, which
+				  * the loop records as ready when it gets
+				  * round to the task */
 };
 
 /* Everything a task owns on the loop.  Kept small on purpose: with
@@ -171,7 +185,10 @@ struct aio {
 	uint32_t finish_order[ORDER_SHOWN_MAX]; /* the first to finish */
 	uint32_t n_finished;
 	int64_t max_lag_ns; /* -1 until a timer fires */
-	uint64_t cpu_sink;  /* keeps the cpu steps' results alive */
+	/* when the loop last went to poll and came back: a wait over before
+	 * it went was over while the loop was busy */
+	int64_t poll_in_ns, poll_out_ns;
+	uint64_t cpu_sink; /* keeps the cpu steps' results alive */
 };
 
 static void task_continue(struct aio *a, uint32_t id);
@@ -212,6 +229,17 @@ static void make_ready(struct aio *a, uint32_t id)
 	list_push(a, &a->ready, id);
 }
 
+/* make_ready for a task whose wait the loop has recorded already (a
+ * semaphore handed over, a sleep(0)): from now it waits only for the loop,
+ * and the loop records that as ready when it gets round to it.  (A task
+ * woken by a shared object is not: its wait is recorded when it resumes.) */
+static void make_ready_since(struct aio *a, uint32_t id, int64_t now)
+{
+	a->tasks[id].t0_ns = now;
+	a->tasks[id].flags |= F_READY_SINCE;
+	make_ready(a, id);
+}
+
 static bool stopped(const struct aio *a)
 {
 	return atomic_load_explicit(&a->ctx->stop, memory_order_relaxed) != 0;
@@ -246,6 +274,25 @@ static int64_t wait_end(struct aio *a, uint32_t id, enum seg_state state,
 	return now;
 }
 
+/* A wait from t0_ns, over at due_ns (a timer, a reply), is seen now.  If
+ * the loop was busy then (due_ns came before it last went to poll: it was
+ * running callbacks, or computing), the task was ready from due_ns; if it
+ * was polling, from when the poll returned.  The time from there until
+ * the loop got round to the task is a ready segment, the task's wait for
+ * the loop; the rest is the wait's own. */
+static void wait_end_due(struct aio *a, uint32_t id, enum seg_state state,
+			 int64_t t0_ns, int64_t due_ns, int64_t now)
+{
+	int64_t ready_ns = due_ns < a->poll_in_ns ? due_ns : a->poll_out_ns;
+
+	if (ready_ns > t0_ns && now - ready_ns >= READY_MIN_NS) {
+		rec_segment(a->lane, id, state, t0_ns, ready_ns, 0);
+		rec_segment(a->lane, id, ST_READY, ready_ns, now, 0);
+	} else {
+		rec_segment(a->lane, id, state, t0_ns, now, 0);
+	}
+}
+
 /* The note the limit semaphore's waits carry ("limit"). */
 static uint32_t limit_note(void)
 {
@@ -265,9 +312,10 @@ static void limit_release(struct aio *a)
 	/* Hand the permit straight to the first waiter, so no task that
 	 * arrives later can take it first (asyncio's Semaphore is fair in
 	 * the same way since 3.11.1). */
-	wait_end(a, w, ST_SEM_WAIT, limit_note());
+	int64_t now = wait_end(a, w, ST_SEM_WAIT, limit_note());
+
 	a->tasks[w].flags |= F_HOLDS_LIMIT;
-	make_ready(a, w);
+	make_ready_since(a, w, now);
 }
 
 static void task_finish(struct aio *a, uint32_t id, enum task_status status)
@@ -367,10 +415,11 @@ static void task_start(struct aio *a, uint32_t id)
 static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 {
 	const struct cpu_calib *cal = &a->ctx->cpu;
-	uint64_t iters =
-	    s->n > 0 ? (uint64_t)s->n : cpu_iters_for_ns(cal, s->ns);
+	uint64_t iters = s->n > 0 ? (uint64_t)s->n
+				  : cpu_iters_for_ns(cal, s->ns);
 	uint64_t slice = cpu_iters_for_ns(cal, CPU_SLICE_NS);
 	int64_t t0 = rec_now(a->lane);
+	struct exec_runwatch rw;
 	int err = 0;
 
 	if (slice == 0)
@@ -378,11 +427,22 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 	/* A live viewer sees a long computation grow, as it sees waits. */
 	if (iters >= slice)
 		rec_open(a->lane, id, ST_COMPUTE, t0, 0);
+	/* The loop thread too may wait for a core (exec.h). */
+	exec_runwatch_start(&rw, t0, iters >= slice);
 	while (iters > 0) {
 		uint64_t n = iters < slice ? iters : slice;
+		int64_t s0 = rw.wall_ns, off;
 
 		a->cpu_sink += cpu_burn(n, a->cpu_sink + id);
 		iters -= n;
+		off = exec_runwatch_look(&rw, rec_now(a->lane));
+		if (off > 0) {
+			if (s0 > t0)
+				rec_segment(a->lane, id, ST_COMPUTE, t0, s0, 0);
+			rec_segment(a->lane, id, ST_RUNNABLE, s0, s0 + off,
+				    REC_NOTE_CPU_CLOCK);
+			t0 = s0 + off;
+		}
 		if (iters > 0 && stopped(a)) {
 			err = -ECANCELED;
 			break;
@@ -414,7 +474,7 @@ static int sleep_begin(struct aio *a, uint32_t id, const struct step *s)
 		t->pc++;
 		atomic_fetch_add_explicit(&a->ctx->progress, 1,
 					  memory_order_relaxed);
-		make_ready(a, id);
+		make_ready_since(a, id, rec_now(a->lane));
 		return STEP_WAITING;
 	}
 	wait_begin(a, id, PH_SLEEP, ST_SLEEP, 0);
@@ -440,8 +500,7 @@ static void on_sync_timer(struct aio *a, uint32_t id, int64_t due_ns)
 	}
 	if (!(t->flags & F_SYNC) || t->phase < PH_NET_SLOT ||
 	    t->phase > PH_NET_RECV ||
-	    !sync_coop_net_want(a->ctx->sync, id, &a->prog->steps[t->pc],
-				&w) ||
+	    !sync_coop_net_want(a->ctx->sync, id, &a->prog->steps[t->pc], &w) ||
 	    w.timeout_ns <= 0 || due_ns != t->t0_ns + w.timeout_ns)
 		return;
 	if (t->phase == PH_NET_SLOT)
@@ -474,7 +533,8 @@ static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 	}
 	if (a->tasks[id].phase != PH_SLEEP)
 		return;
-	now = wait_end(a, id, ST_SLEEP, 0);
+	now = rec_now(a->lane);
+	wait_end_due(a, id, ST_SLEEP, a->tasks[id].t0_ns, due_ns, now);
 	note_lag(a, now - due_ns);
 	step_resume(a, id);
 	gil_check(a);
@@ -506,8 +566,7 @@ static void net_release(struct aio *a, uint32_t id)
 /* The request went out at now: the wait for the reply begins, after the
  * connect segment when there was one (open since t0_ns).  A sync step's
  * attempt has one io segment of sync's own, from its start. */
-static void net_sent(struct aio *a, uint32_t id, int64_t now,
-		     bool connect_open)
+static void net_sent(struct aio *a, uint32_t id, int64_t now, bool connect_open)
 {
 	struct aio_task *t = &a->tasks[id];
 
@@ -587,7 +646,10 @@ static void net_done(struct aio *a, uint32_t id, int err, int64_t now)
 		sync_resume(a, id, err);
 		return;
 	}
-	rec_segment(a->lane, id, state, t->t0_ns, now, 0);
+	if (err || state != ST_IO)
+		rec_segment(a->lane, id, state, t->t0_ns, now, 0);
+	else
+		wait_end_due(a, id, state, t->t0_ns, due_ns, now);
 	if (err) {
 		task_fail(a, id, err, 0);
 		return;
@@ -680,16 +742,15 @@ static void sync_wake(void *arg, uint32_t id)
 
 /* A scraper attempt: the net machinery of net steps, but sync records the
  * io segment and a timer cuts the request off at its timeout. */
-static int sync_net_begin(struct aio *a, uint32_t id,
-			  const struct sync_want *w)
+static int sync_net_begin(struct aio *a, uint32_t id, const struct sync_want *w)
 {
 	struct aio_task *t = &a->tasks[id];
 	int r;
 
 	t->t0_ns = rec_now(a->lane);
 	if (w->timeout_ns > 0 &&
-	    loop_add_timer(a->loop, t->t0_ns + w->timeout_ns,
-			   id | TIMER_SYNC) < 0)
+	    loop_add_timer(a->loop, t->t0_ns + w->timeout_ns, id | TIMER_SYNC) <
+		    0)
 		return -ENOMEM;
 	t->flags |= F_SYNC;
 	t->phase = PH_NET_SLOT;
@@ -808,6 +869,10 @@ static void task_continue(struct aio *a, uint32_t id)
 	const struct task_def *def = &a->prog->tasks[id];
 	uint32_t end = def->first_step + def->n_steps;
 
+	if (a->ctx->charge_python)
+		exec_busy_until(a->ctx, a->lane,
+				rec_now(a->lane) +
+					a->ctx->python.task_switch_ns);
 	while (t->pc < end) {
 		int r = step_begin(a, id, &a->prog->steps[t->pc]);
 
@@ -861,6 +926,14 @@ static void run_ready(struct aio *a)
 			task_start(a, id);
 			break;
 		case PH_READY:
+			if (t->flags & F_READY_SINCE) {
+				int64_t now = rec_now(a->lane);
+
+				t->flags &= (uint8_t)~F_READY_SINCE;
+				if (now - t->t0_ns >= READY_MIN_NS)
+					rec_segment(a->lane, id, ST_READY,
+						    t->t0_ns, now, 0);
+			}
 			task_continue(a, id);
 			break;
 		case PH_NET_SLOT: /* a place came free in the pool */
@@ -892,9 +965,8 @@ static void declare_deadlock(struct aio *a)
 	exec_stop_wake(&ctx->stop);
 	/* Tasks parked on the program's objects: sync names them and what
 	 * each object's state is. */
-	if (ctx->sync &&
-	    sync_deadlock_message(ctx->sync, ctx->message,
-				  sizeof(ctx->message)) > 0)
+	if (ctx->sync && sync_deadlock_message(ctx->sync, ctx->message,
+					       sizeof(ctx->message)) > 0)
 		return;
 	off = (size_t)snprintf(ctx->message, sizeof(ctx->message),
 			       "deadlock: %u task%s wait forever:", a->live,
@@ -912,12 +984,13 @@ static void declare_deadlock(struct aio *a)
 		program_task_name(a->prog, id, name, sizeof(name));
 		if (off < sizeof(ctx->message))
 			off += (size_t)snprintf(
-			    ctx->message + off, sizeof(ctx->message) - off,
-			    "%s %s waits for %s %s", shown ? ";" : "", name,
-			    t->phase == PH_SEM
-				? "semaphore"
-				: step_kind_name((enum step_kind)s->kind),
-			    what);
+				ctx->message + off, sizeof(ctx->message) - off,
+				"%s %s waits for %s %s", shown ? ";" : "", name,
+				t->phase == PH_SEM
+					? "semaphore"
+					: step_kind_name(
+						  (enum step_kind)s->kind),
+				what);
 		shown++;
 	}
 }
@@ -932,7 +1005,9 @@ static int poll_without_gil(struct aio *a, int64_t timeout_ns)
 
 	if (a->gil)
 		gil_release(a->gil);
+	a->poll_in_ns = rec_now(a->lane);
 	n = loop_wait(a->loop, timeout_ns);
+	a->poll_out_ns = rec_now(a->lane);
 	if (a->gil)
 		gil_acquire(a->gil);
 	if (n > 0)
@@ -981,6 +1056,8 @@ static void wind_down(struct aio *a)
 		case PH_BLOCKED:
 		case PH_SYNC_TIMER:
 		case PH_READY:
+			if (t->flags & F_READY_SINCE)
+				wait_end(a, id, ST_READY, 0);
 			/* Inside a sync step: its open wait, as sync knows
 			 * it. */
 			if (sync_handles((enum step_kind)s->kind))
@@ -1085,8 +1162,8 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 	ilist_init(&a->net_waiters);
 	a->limit_free = spec_int(opt, "limit");
 	a->limited = a->limit_free > 0;
-	a->as_completed =
-	    strcmp(spec_text(opt, "collect"), "as_completed") == 0;
+	a->as_completed = strcmp(spec_text(opt, "collect"), "as_completed") ==
+			  0;
 
 	a->tasks = calloc(n ? n : 1, sizeof(*a->tasks));
 	if (!a->tasks)
@@ -1119,7 +1196,7 @@ static void aio_free(struct aio *a)
 struct rec_lane *asyncio_add_loop_lane(struct run_ctx *ctx)
 {
 	struct rec_lane *lane =
-	    trace_rec_add_lane(ctx->rec, LANE_LOOP, "event loop");
+		trace_rec_add_lane(ctx->rec, LANE_LOOP, "event loop");
 
 	if (lane)
 		rec_lane_os_id(lane, gettid());
@@ -1227,12 +1304,13 @@ void asyncio_report(struct run_ctx *ctx, struct trace *out)
 /* ---- the model ---------------------------------------------------------- */
 
 static const struct param_def asyncio_options[] = {
-    {"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
-     "asyncio.Semaphore around every task: at most this many run at "
-     "once (0: no limit)"},
-    {"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
-     "how results are collected: gather (submission order) or "
-     "as_completed (finish order)"},
+	{"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
+	 "asyncio.Semaphore around every task: at most this many run at "
+	 "once (0: no limit)"},
+	{"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
+	 "how results are collected: gather (submission order) or "
+	 "as_completed (finish order)"},
+	COSTS_OPTION,
 };
 
 static int asyncio_model_run(struct run_ctx *ctx)
@@ -1248,12 +1326,12 @@ static int asyncio_model_run(struct run_ctx *ctx)
 }
 
 const struct model_ops model_asyncio = {
-    .name = "asyncio",
-    .help = "one event loop thread on epoll: tasks overlap their waits; "
-	    "a cpu step blocks every other task",
-    .options = asyncio_options,
-    .n_options = sizeof(asyncio_options) / sizeof(asyncio_options[0]),
-    .max_tasks = 100000,
-    .run = asyncio_model_run,
-    .report = asyncio_report,
+	.name = "asyncio",
+	.help = "one event loop thread on epoll: tasks overlap their waits; "
+		"a cpu step blocks every other task",
+	.options = asyncio_options,
+	.n_options = sizeof(asyncio_options) / sizeof(asyncio_options[0]),
+	.max_tasks = 100000,
+	.run = asyncio_model_run,
+	.report = asyncio_report,
 };

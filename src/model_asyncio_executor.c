@@ -73,7 +73,7 @@ static void tpool_post(struct tpool *p, const struct asyncio_done *d)
 	if (p->n_done == p->cap_done) {
 		p->cap_done = p->cap_done ? p->cap_done * 2 : 64;
 		p->done =
-		    util_xrealloc(p->done, p->cap_done * sizeof(*p->done));
+			util_xrealloc(p->done, p->cap_done * sizeof(*p->done));
 	}
 	p->done[p->n_done++] = *d;
 	pthread_mutex_unlock(&p->mu);
@@ -89,7 +89,7 @@ static int tpool_run_job(struct tpool *p, const struct rec_lane *lane,
 			 const struct tjob *job)
 {
 	struct exec_ctx x = {
-	    .run = p->ctx, .lane = lane, .gil = p->gil, .task = job->task};
+		.run = p->ctx, .lane = lane, .gil = p->gil, .task = job->task};
 	int err;
 
 	if (atomic_load(&p->ctx->stop))
@@ -105,6 +105,7 @@ static void *tpool_worker(void *arg)
 	struct tpool *p = ((struct tworker *)arg)->pool;
 	uint32_t index = ((struct tworker *)arg)->index;
 	const struct rec_lane *lane = p->lanes[index];
+	bool started_up = !p->ctx->charge_python;
 
 	free(arg);
 	rec_lane_os_id(lane, gettid());
@@ -126,6 +127,20 @@ static void *tpool_worker(void *arg)
 
 		d.task = job.task;
 		d.picked_ns = rec_now(lane);
+		if (!started_up) {
+			/* costs=python: the thread's bootstrap, charged to
+			 * the job whose submit started it. */
+			struct exec_ctx x = {.run = p->ctx,
+					     .lane = lane,
+					     .gil = p->gil,
+					     .task = job.task};
+			int64_t t0, t1;
+
+			exec_startup(&x, p->ctx->python.thread_start_ns, &t0,
+				     &t1);
+			rec_segment(lane, job.task, ST_STARTUP, t0, t1, 0);
+			started_up = true;
+		}
 		d.err = tpool_run_job(p, lane, &job);
 		tpool_post(p, &d);
 	}
@@ -152,7 +167,7 @@ static int tpool_submit(void *impl, uint32_t task, uint32_t step,
 		p->jobs_head = 0;
 	}
 	p->jobs[(p->jobs_head + p->jobs_len) % p->jobs_cap] =
-	    (struct tjob){.task = task, .step = step};
+		(struct tjob){.task = task, .step = step};
 	p->jobs_len++;
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
@@ -249,12 +264,12 @@ static int ppool_submit(void *impl, uint32_t task, uint32_t step,
 {
 	struct ppool *p = impl;
 	struct procpool_job job = {
-	    .task = task,
-	    .first_step = step,
-	    .n_steps = 1,
-	    .flags = PROCPOOL_REC_QUEUED,
-	    .payload_bytes = 0,
-	    .cookie = step,
+		.task = task,
+		.first_step = step,
+		.n_steps = 1,
+		.flags = PROCPOOL_REC_QUEUED,
+		.payload_bytes = 0,
+		.cookie = step,
 	};
 
 	(void)submit_ns;
@@ -290,10 +305,10 @@ static int ppool_drain(void *impl, asyncio_done_fn done, void *loop_ctx)
 			return (int)n;
 		for (ssize_t i = 0; i < n; i++) {
 			struct asyncio_done d = {
-			    .task = out[i].task,
-			    .err = ppool_err(&out[i]),
-			    .signal = out[i].signal,
-			    .picked_ns = -1, /* the pool records queued */
+				.task = out[i].task,
+				.err = ppool_err(&out[i]),
+				.signal = out[i].signal,
+				.picked_ns = -1, /* the pool records queued */
 			};
 
 			done(loop_ctx, &d);
@@ -306,21 +321,24 @@ static int ppool_drain(void *impl, asyncio_done_fn done, void *loop_ctx)
 /* ---- the model ---------------------------------------------------------- */
 
 static const struct param_def executor_options[] = {
-    {"executor", PARAM_ENUM, "", "threads", 0, 0, "threads|processes",
-     "where cpu steps run: a thread pool or a process pool"},
-    {"workers", PARAM_INT, "workers", "2", 1, EXECUTOR_WORKERS_MAX, NULL,
-     "executor workers"},
-    EXEC_GIL_OPTIONS,
-    {"offload_io", PARAM_ENUM, "", "off", 0, 0, "on|off",
-     "also hand net and disk steps to the executor as blocking calls"},
-    {"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn",
-     "processes: how worker processes start"},
-    {"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
-     "asyncio.Semaphore around every task: at most this many run at "
-     "once (0: no limit)"},
-    {"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
-     "how results are collected: gather (submission order) or "
-     "as_completed (finish order)"},
+	{"executor", PARAM_ENUM, "", "threads", 0, 0, "threads|processes",
+	 "where cpu steps run: a thread pool or a process pool"},
+	{"workers", PARAM_INT, "workers", "0", 0, EXECUTOR_WORKERS_MAX, NULL,
+	 "executor workers; 0 (the default) means what Python's own default "
+	 "takes: min(32, cores + 4) threads (asyncio's default executor), or "
+	 "one process per core"},
+	EXEC_GIL_OPTIONS,
+	{"offload_io", PARAM_ENUM, "", "off", 0, 0, "on|off",
+	 "also hand net and disk steps to the executor as blocking calls"},
+	{"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn|forkserver",
+	 "processes: how worker processes start"},
+	{"limit", PARAM_INT, "tasks", "0", 0, 100000, NULL,
+	 "asyncio.Semaphore around every task: at most this many run at "
+	 "once (0: no limit)"},
+	{"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
+	 "how results are collected: gather (submission order) or "
+	 "as_completed (finish order)"},
+	COSTS_OPTION,
 };
 
 static int run_threads(struct run_ctx *ctx, struct rec_lane *lane,
@@ -333,6 +351,8 @@ static int run_threads(struct run_ctx *ctx, struct rec_lane *lane,
 	uint32_t started;
 	int err;
 
+	if (workers == 0)
+		workers = model_default_thread_workers();
 	if (exec_gil_create(opt, &gil) < 0) {
 		snprintf(ctx->message, sizeof(ctx->message),
 			 "asyncio-executor: cannot create the GIL");
@@ -366,11 +386,16 @@ static int run_processes(struct run_ctx *ctx, struct rec_lane *lane,
 {
 	const struct param_set *opt = &ctx->spec->options;
 	struct procpool_config cfg = {
-	    .run = ctx,
-	    .lane = lane,
-	    .workers = (uint32_t)spec_int(opt, "workers"),
-	    .start = procpool_start_parse(spec_text(opt, "start")),
-	    .lane_prefix = NULL,
+		.run = ctx,
+		.lane = lane,
+		.workers = spec_int(opt, "workers") > 0
+				   ? (uint32_t)spec_int(opt, "workers")
+			   : model_default_process_workers() <
+					   EXECUTOR_WORKERS_MAX
+				   ? model_default_process_workers()
+				   : EXECUTOR_WORKERS_MAX,
+		.start = procpool_start_parse(spec_text(opt, "start")),
+		.lane_prefix = NULL,
 	};
 	struct ppool p = {.prog = ctx->prog};
 	char why[200] = "";
@@ -397,7 +422,7 @@ static int executor_model_run(struct run_ctx *ctx)
 {
 	const struct param_set *opt = &ctx->spec->options;
 	struct asyncio_executor ex = {
-	    .offload_io = strcmp(spec_text(opt, "offload_io"), "on") == 0,
+		.offload_io = strcmp(spec_text(opt, "offload_io"), "on") == 0,
 	};
 	struct rec_lane *lane = asyncio_add_loop_lane(ctx);
 
@@ -412,12 +437,12 @@ static int executor_model_run(struct run_ctx *ctx)
 }
 
 const struct model_ops model_asyncio_executor = {
-    .name = "asyncio-executor",
-    .help = "an asyncio loop that hands cpu steps to a thread or process "
-	    "pool (run_in_executor) and stays responsive",
-    .options = executor_options,
-    .n_options = sizeof(executor_options) / sizeof(executor_options[0]),
-    .max_tasks = 100000,
-    .run = executor_model_run,
-    .report = asyncio_report,
+	.name = "asyncio-executor",
+	.help = "an asyncio loop that hands cpu steps to a thread or process "
+		"pool (run_in_executor) and stays responsive",
+	.options = executor_options,
+	.n_options = sizeof(executor_options) / sizeof(executor_options[0]),
+	.max_tasks = 100000,
+	.run = executor_model_run,
+	.report = asyncio_report,
 };

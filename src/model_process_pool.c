@@ -4,7 +4,9 @@
  * one of a fixed set of worker processes, so CPU work uses every core
  * (there is no GIL between processes), at the price Python pays too:
  * starting the processes (a startup segment on each worker's lane; spawn
- * starts a fresh program and costs more than fork) and copying each task's
+ * starts a fresh program and costs more than fork; forkserver spawns one
+ * server, whose own startup shows on its lane, and forks every worker
+ * from it) and copying each task's
  * argument and result across a pipe (ipc segments, payload_bytes each way).
  *
  * The pool (procpool.h) does the work; this file is the executor's
@@ -29,10 +31,8 @@ static uint32_t pool_workers(const struct run_ctx *ctx)
 {
 	int64_t n = spec_int(&ctx->spec->options, "workers");
 
-	if (n <= 0) {
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		n = cores > 0 ? cores : 1;
-	}
+	if (n <= 0)
+		n = model_default_process_workers();
 	if (n > PROCPOOL_MAX_WORKERS)
 		n = PROCPOOL_MAX_WORKERS;
 	/* ProcessPoolExecutor starts no more processes than it has work
@@ -104,17 +104,19 @@ out_cancel:
 }
 
 static const struct param_def pool_options[] = {
-	{"workers", PARAM_INT, "processes", "0", 0, PROCPOOL_MAX_WORKERS,
-	 NULL,
+	{"workers", PARAM_INT, "processes", "0", 0, PROCPOOL_MAX_WORKERS, NULL,
 	 "max_workers: how many worker processes; 0 means the number of "
 	 "cores"},
-	{"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn",
+	{"start", PARAM_ENUM, "", "fork", 0, 0, "fork|spawn|forkserver",
 	 "start method: fork copies the running process, spawn starts the "
-	 "program afresh (slower to start, as in Python)"},
+	 "program afresh (slower to start, as in Python), forkserver forks "
+	 "each worker from a server process spawned once (Python 3.14's "
+	 "default on Linux)"},
 	{"payload_bytes", PARAM_INT, "bytes", "0", 0,
 	 (double)PROCPOOL_MAX_PAYLOAD_BYTES, NULL,
 	 "size of each task's argument and of its result, copied across the "
 	 "pipe to and from the worker"},
+	COSTS_OPTION,
 };
 
 const struct model_ops model_process_pool = {

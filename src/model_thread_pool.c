@@ -16,6 +16,11 @@
  * the queued times) and never more than there are tasks.  Stop: a worker
  * takes no new task once ctx->stop is raised; the main thread marks the
  * tasks left in the queue cancelled after joining the workers.
+ *
+ * With costs=python a worker runs CPython's thread bootstrap before its
+ * first task (computing for the measured thread start, holding the GIL),
+ * recorded as that task's startup segment: in Python the submit that
+ * starts a worker is the one whose task it takes first.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,6 +58,7 @@ static void *worker_thread(void *arg)
 	struct worker *w = arg;
 	struct pool *pool = w->pool;
 	struct run_ctx *ctx = pool->ctx;
+	bool started_up = !ctx->charge_python;
 
 	rec_lane_os_id(w->lane, gettid());
 	pthread_mutex_lock(&pool->mutex);
@@ -70,14 +76,22 @@ static void *worker_thread(void *arg)
 
 		pthread_mutex_unlock(&pool->mutex);
 
-		struct exec_ctx x = {
-			.run = ctx, .lane = w->lane, .gil = pool->gil,
-			.task = task};
+		struct exec_ctx x = {.run = ctx,
+				     .lane = w->lane,
+				     .gil = pool->gil,
+				     .task = task};
 		int64_t start_ns = rec_now(w->lane);
 
 		if (start_ns > submit_ns)
 			rec_segment(w->lane, task, ST_QUEUED, submit_ns,
 				    start_ns, 0);
+		if (!started_up) {
+			int64_t t0, t1;
+
+			exec_startup(&x, ctx->python.thread_start_ns, &t0, &t1);
+			rec_segment(w->lane, task, ST_STARTUP, t0, t1, 0);
+			started_up = true;
+		}
 		exec_task(&x);
 		pthread_mutex_lock(&pool->mutex);
 	}
@@ -97,6 +111,8 @@ static int pool_run(struct run_ctx *ctx)
 	uint32_t started = 0, task;
 	int rc;
 
+	if (n_workers == 0)
+		n_workers = model_default_thread_workers();
 	if (n_workers > prog->n_tasks)
 		n_workers = prog->n_tasks ? (uint32_t)prog->n_tasks : 1;
 	rc = exec_gil_create(&ctx->spec->options, &pool.gil);
@@ -183,9 +199,12 @@ out_free:
 }
 
 static const struct param_def pool_options[] = {
-	{"workers", PARAM_INT, "threads", "4", 1, 1024, NULL,
-	 "max_workers: how many worker threads take tasks from the queue"},
+	{"workers", PARAM_INT, "threads", "0", 0, 1024, NULL,
+	 "max_workers: how many worker threads take tasks from the queue; 0 "
+	 "(the default) means what ThreadPoolExecutor() takes, min(32, "
+	 "cores + 4)"},
 	EXEC_GIL_OPTIONS,
+	COSTS_OPTION,
 };
 
 const struct model_ops model_thread_pool = {

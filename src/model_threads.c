@@ -15,9 +15,15 @@
  * per thread.  Each stack keeps a guard page below it, installed with
  * MADV_GUARD_INSTALL where the kernel has it (6.13+, no new mappings) and
  * with mprotect() otherwise.
+ *
+ * With costs=python a thread first runs CPython's bootstrap (computing
+ * for the measured thread start, holding the GIL), recorded as its task's
+ * startup segment, and the main thread waits for it before it starts the
+ * next one: Thread.start() returns only once the new thread runs.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -51,8 +57,7 @@ static int stacks_create(struct stack_region *r, size_t count)
 	r->stride = r->guard_bytes + EXEC_THREAD_STACK_BYTES;
 	r->map_bytes = r->stride * (count ? count : 1);
 	r->base = mmap(NULL, r->map_bytes, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
-			       MAP_STACK,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
 		       -1, 0);
 	if (r->base == MAP_FAILED) {
 		r->base = NULL;
@@ -87,11 +92,24 @@ static void stacks_destroy(struct stack_region *r)
 		munmap(r->base, r->map_bytes);
 }
 
+struct task_thread {
+	struct exec_ctx x;
+	sem_t *started; /* costs=python: posted after the bootstrap */
+};
+
 static void *task_thread(void *arg)
 {
-	struct exec_ctx *x = arg;
+	struct task_thread *tt = arg;
+	struct exec_ctx *x = &tt->x;
 
 	rec_lane_os_id(x->lane, gettid());
+	if (tt->started) {
+		int64_t t0, t1;
+
+		exec_startup(x, x->run->python.thread_start_ns, &t0, &t1);
+		rec_segment(x->lane, x->task, ST_STARTUP, t0, t1, 0);
+		sem_post(tt->started);
+	}
 	exec_task(x);
 	return NULL;
 }
@@ -101,7 +119,8 @@ static int threads_run(struct run_ctx *ctx)
 	const struct program *prog = ctx->prog;
 	struct rec_lane *main_lane = ctx->main_lane;
 	struct stack_region stacks = {0};
-	struct exec_ctx *xs;
+	struct task_thread *xs;
+	sem_t started;
 	pthread_t *threads;
 	pthread_attr_t attr;
 	struct gil *gil;
@@ -131,6 +150,7 @@ static int threads_run(struct run_ctx *ctx)
 			 prog->n_tasks, strerror(-rc));
 		goto out_free;
 	}
+	sem_init(&started, 0, 0);
 	pthread_attr_init(&attr);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -150,8 +170,12 @@ static int threads_run(struct run_ctx *ctx)
 				 "threads: no lane left for %s", name);
 			break;
 		}
-		xs[task] = (struct exec_ctx){
-			.run = ctx, .lane = lane, .gil = gil, .task = task};
+		xs[task] = (struct task_thread){
+			.x = {.run = ctx,
+			      .lane = lane,
+			      .gil = gil,
+			      .task = task},
+			.started = ctx->charge_python ? &started : NULL};
 		rec_task_submit(main_lane, task, rec_now(main_lane));
 		pthread_attr_setstack(&attr, stack_at(&stacks, task),
 				      EXEC_THREAD_STACK_BYTES);
@@ -172,6 +196,10 @@ static int threads_run(struct run_ctx *ctx)
 			break;
 		}
 		created++;
+		/* Thread.start() waits until the thread runs. */
+		if (ctx->charge_python)
+			while (sem_wait(&started) < 0 && errno == EINTR)
+				;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
@@ -183,6 +211,7 @@ static int threads_run(struct run_ctx *ctx)
 		rec_task_end(main_lane, i, rec_now(main_lane), TASK_CANCELLED,
 			     0);
 	stacks_destroy(&stacks);
+	sem_destroy(&started);
 
 out_free:
 	free(threads);
@@ -193,6 +222,7 @@ out_free:
 
 static const struct param_def threads_options[] = {
 	EXEC_GIL_OPTIONS,
+	COSTS_OPTION,
 };
 
 const struct model_ops model_threads = {

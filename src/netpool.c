@@ -49,11 +49,11 @@ struct np_pending {
 
 struct np_conn {
 	int fd;
-	uint8_t state;	/* enum conn_state */
-	bool on_room;	/* in np->room */
-	bool dirty;	/* in np->dirty: has bytes to send */
-	bool want_out;	/* watching EPOLLOUT */
-	uint32_t used;	/* places taken */
+	uint8_t state;			 /* enum conn_state */
+	bool on_room;			 /* in np->room */
+	bool dirty;			 /* in np->dirty: has bytes to send */
+	bool want_out;			 /* watching EPOLLOUT */
+	uint32_t used;			 /* places taken */
 	uint64_t place[NETPOOL_STREAMS]; /* id, PLACE_FREE or _CANCELLED */
 	uint8_t free_place[NETPOOL_STREAMS];
 	uint32_t n_free;
@@ -153,8 +153,7 @@ static int write_request(struct netpool *np, uint32_t i, uint32_t place,
 	if (out_reserve(c, PEER_LINE_MAX) < 0)
 		return -ENOMEM;
 	c->out_len += (size_t)snprintf(c->out + c->out_len, PEER_LINE_MAX,
-				       "@%" PRIu64 " %" PRId64 " %" PRId64
-				       "\n",
+				       "@%" PRIu64 " %" PRId64 " %" PRId64 "\n",
 				       key, due, bytes);
 	mark_dirty(np, i);
 	return 0;
@@ -217,7 +216,7 @@ static int conn_new(struct netpool *np, uint32_t *out)
 		if (np->n_conns == np->cap_conns) {
 			uint32_t cap = np->cap_conns ? np->cap_conns * 2 : 16;
 			struct np_conn **cs =
-			    realloc(np->conns, cap * sizeof(*cs));
+				realloc(np->conns, cap * sizeof(*cs));
 			uint32_t *room = NULL, *unused = NULL, *dirty = NULL;
 
 			if (cs)
@@ -264,8 +263,7 @@ static int conn_open(struct netpool *np, uint32_t i)
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	int err;
 
-	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		       0);
+	c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->fd < 0)
 		return -errno;
 	if (connect(c->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 &&
@@ -309,8 +307,7 @@ static void conn_opened(struct netpool *np, uint32_t i)
 
 		if (c->place[place] != (p->id & ID_MASK))
 			continue; /* cancelled meanwhile */
-		if (write_request(np, i, place, t, p->delay_ns, p->bytes) <
-		    0) {
+		if (write_request(np, i, place, t, p->delay_ns, p->bytes) < 0) {
 			conn_fail(np, i, -ENOMEM);
 			return;
 		}
@@ -418,9 +415,9 @@ int netpool_request(struct netpool *np, uint64_t id, int64_t delay_ns,
 		c->cap_pend = cap;
 	}
 	c->pend[c->n_pend++] = (struct np_pending){
-	    .id = ((uint64_t)place << NETPOOL_ID_BITS) | id,
-	    .delay_ns = delay_ns,
-	    .bytes = reply_bytes};
+		.id = ((uint64_t)place << NETPOOL_ID_BITS) | id,
+		.delay_ns = delay_ns,
+		.bytes = reply_bytes};
 	return 1;
 }
 
@@ -444,8 +441,7 @@ void netpool_cancel(struct netpool *np, int32_t conn, uint64_t id)
 
 bool netpool_owns(const struct netpool *np, uint64_t token)
 {
-	return token >= np->token_base &&
-	       token - np->token_base < np->n_conns;
+	return token >= np->token_base && token - np->token_base < np->n_conns;
 }
 
 /* ---- replies ------------------------------------------------------------- */
@@ -520,8 +516,8 @@ static void conn_readable(struct netpool *np, uint32_t i)
 				return;
 			if (c->body_left > 0) {
 				int64_t skip = end - p < c->body_left
-						   ? end - p
-						   : c->body_left;
+						       ? end - p
+						       : c->body_left;
 
 				p += skip;
 				c->body_left -= skip;

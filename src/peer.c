@@ -83,8 +83,8 @@ struct peer_conn {
 struct peer_timer {
 	int64_t due_ns;
 	struct peer_conn *conn;
-	uint64_t key;	/* "@" requests: the client's number */
-	int64_t bytes;	/* reply bytes */
+	uint64_t key;  /* "@" requests: the client's number */
+	int64_t bytes; /* reply bytes */
 };
 
 struct peer_shard {
@@ -238,8 +238,8 @@ static void conn_close(struct peer_shard *s, struct peer_conn *c)
 		struct epoll_event ev = {.events = EPOLLIN,
 					 .data.ptr = &s->listen_fd};
 
-		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->listen_fd,
-			      &ev) == 0)
+		if (epoll_ctl(s->epoll_fd, EPOLL_CTL_MOD, s->listen_fd, &ev) ==
+		    0)
 			s->listen_paused = false;
 	}
 	conn_release(c);
@@ -361,7 +361,7 @@ static bool conn_flush(struct peer_shard *s, struct peer_conn *c)
 					c->want_out = true;
 					conn_watch(s, c,
 						   EPOLLIN | EPOLLRDHUP |
-						       EPOLLOUT);
+							   EPOLLOUT);
 				}
 				return true;
 			}
@@ -709,8 +709,8 @@ static int shard_init(struct peer *p, unsigned i)
 
 	s->peer = p;
 	s->listen_fd = s->epoll_fd = s->timer_fd = -1;
-	s->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-					       SOCK_CLOEXEC, 0);
+	s->listen_fd =
+		socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->listen_fd < 0)
 		return -errno;
 	if (setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEPORT, &one,
@@ -723,8 +723,8 @@ static int shard_init(struct peer *p, unsigned i)
 	s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epoll_fd < 0)
 		return -errno;
-	s->timer_fd = timerfd_create(CLOCK_MONOTONIC,
-				     TFD_NONBLOCK | TFD_CLOEXEC);
+	s->timer_fd =
+		timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (s->timer_fd < 0)
 		return -errno;
 	if (watch_fd(s, s->listen_fd, &s->listen_fd) < 0 ||
@@ -832,8 +832,7 @@ void peer_stop(struct peer *p)
 /* Waits for events on fd until deadline_ns (INT64_MAX: none), checking
  * *stop every PEER_STOP_SLICE_NS.  Returns 0 when ready, -ETIMEDOUT,
  * -ECANCELED or another negative errno. */
-static int wait_fd(int fd, short events, int64_t deadline_ns,
-		   _Atomic int *stop)
+static int wait_fd(int fd, short events, int64_t deadline_ns, _Atomic int *stop)
 {
 	for (;;) {
 		if (stop && atomic_load_explicit(stop, memory_order_relaxed))
@@ -864,8 +863,7 @@ int peer_open(uint16_t port, int64_t deadline_ns, _Atomic int *stop)
 	struct sockaddr_in addr = {.sin_family = AF_INET,
 				   .sin_port = htons(port),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int soerr = 0, rc;
 	socklen_t soerr_len = sizeof(soerr);
 

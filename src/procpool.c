@@ -68,6 +68,12 @@ extern char **environ;
 #define CHILD_REC_FD 4
 #define CHILD_SHM_FD 5
 #define CHILD_SYNC_FD 6
+/* The epoll token of the fork server's control socket. */
+#define FS_TOKEN PROCPOOL_MAX_WORKERS
+/* Workers' ends the fork server reported that no death has claimed yet. */
+#define FS_EXITS_MAX (2 * PROCPOOL_MAX_WORKERS)
+/* How long a death waits for the fork server to report it. */
+#define FS_EXIT_WAIT_NS (5 * NS_PER_S)
 
 enum worker_state {
 	W_EMPTY,    /* no process in this slot */
@@ -92,6 +98,8 @@ struct pool_worker {
 	struct queued_job cur;
 	uint32_t start_failures;
 	int64_t progress_seen;
+	bool fs_forked; /* forkserver: the server said which pid (pid 0:
+			 * the fork failed) */
 	/* the message being received */
 	struct worker_msg rx;
 	size_t rx_have;
@@ -126,23 +134,36 @@ struct procpool {
 	bool stopping;
 	int broken; /* 0 or -ECHILD */
 
-	/* spawn: the spec a worker rebuilds the program from, as JSON text
-	 * in the mapping after the slots */
+	/* spawn, forkserver: the spec a worker (or the server) rebuilds the
+	 * program from, as JSON text in the mapping after the slots */
 	size_t spec_offset, spec_bytes;
+
+	/* forkserver: the server, its control socket (SOCK_SEQPACKET), its
+	 * lane, and the ends of workers it reported, not yet claimed */
+	pid_t fs_pid;
+	int fs_sock;
+	uint32_t fs_lane;
+	bool fs_dead;	   /* its socket reached end of file */
+	bool fs_task_sent; /* it knows the first task it held up */
+	struct {
+		pid_t pid;
+		int status;
+	} fs_exits[FS_EXITS_MAX];
+	size_t n_fs_exits;
 	char exe[PATH_MAX];
 	unsigned char *scratch;
 };
 
-static const char *const start_names[] = {"fork", "spawn"};
+static const char *const start_names[] = {"fork", "spawn", "forkserver"};
 
 const char *procpool_start_name(enum procpool_start s)
 {
-	return (unsigned)s < 2 ? start_names[s] : "?";
+	return (unsigned)s < 3 ? start_names[s] : "?";
 }
 
 int procpool_start_parse(const char *name)
 {
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (name && strcmp(name, start_names[i]) == 0)
 			return i;
 	return -1;
@@ -273,8 +294,7 @@ static int send_payload(struct procpool *p, int fd, int64_t bytes)
 
 /* In the forked child: only the socket survives (moved to CHILD_SOCK_FD);
  * the recorder and the slots are already mapped.  Never returns. */
-static _Noreturn void child_after_fork(struct procpool *p, uint32_t i,
-				       int sock)
+static _Noreturn void child_after_fork(struct procpool *p, uint32_t i, int sock)
 {
 	struct worker_env env = {0};
 
@@ -289,7 +309,11 @@ static _Noreturn void child_after_fork(struct procpool *p, uint32_t i,
 	_exit(worker_serve(&env));
 }
 
-static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
+/* Spawns `<exe> worker ...` with sock as its socket and slot i's place in
+ * the mapping; with server_lane set (a lane id), the fork server instead,
+ * told its lane and when its start began. */
+static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid,
+			const char *server_lane, const char *startup_t0)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -297,6 +321,8 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 	char sock_s[16], rec_fd_s[16], rec_size_s[32], shm_fd_s[16];
 	char shm_size_s[32], slot_s[16], spec_off_s[32], spec_len_s[32];
 	char sync_fd_s[16], sync_size_s[32];
+	char *argv[32];
+	int argc = 0;
 	struct sync_rt *sync = p->run->sync;
 	int n_fds = sync ? 4 : 3;
 	int hi[4] = {-1, -1, -1, -1};
@@ -326,20 +352,31 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 	snprintf(sync_size_s, sizeof(sync_size_s), "%zu",
 		 sync ? sync_map_size(sync) : 0);
 	/* clang-format off */
-	char *argv[] = {
+	char *const fixed[] = {
 		p->exe, "worker",
 		"--sock", sock_s,
 		"--rec-fd", rec_fd_s, "--rec-size", rec_size_s,
 		"--shm-fd", shm_fd_s, "--shm-size", shm_size_s,
 		"--slot", slot_s,
-		"--spec-offset", spec_off_s, "--spec-bytes", spec_len_s,
-		"--sync-fd", sync_fd_s, "--sync-size", sync_size_s,
-		NULL};
+		"--spec-offset", spec_off_s, "--spec-bytes", spec_len_s};
 	/* clang-format on */
 
+	for (size_t k = 0; k < sizeof(fixed) / sizeof(fixed[0]); k++)
+		argv[argc++] = fixed[k];
 	/* Without shared objects there is nothing to map. */
-	if (!sync)
-		argv[18] = NULL;
+	if (sync) {
+		argv[argc++] = "--sync-fd";
+		argv[argc++] = sync_fd_s;
+		argv[argc++] = "--sync-size";
+		argv[argc++] = sync_size_s;
+	}
+	if (server_lane) {
+		argv[argc++] = "--forkserver-lane";
+		argv[argc++] = (char *)server_lane;
+		argv[argc++] = "--startup-t0";
+		argv[argc++] = (char *)startup_t0;
+	}
+	argv[argc] = NULL;
 
 	rc = -posix_spawn_file_actions_init(&fa);
 	if (rc < 0)
@@ -352,8 +389,8 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 	posix_spawn_file_actions_adddup2(&fa, hi[2], CHILD_SHM_FD);
 	if (sync)
 		posix_spawn_file_actions_adddup2(&fa, hi[3], CHILD_SYNC_FD);
-	posix_spawn_file_actions_addclosefrom_np(
-		&fa, sync ? CHILD_SYNC_FD + 1 : CHILD_SHM_FD + 1);
+	posix_spawn_file_actions_addclosefrom_np(&fa, sync ? CHILD_SYNC_FD + 1
+							   : CHILD_SHM_FD + 1);
 	/* A fresh process: nothing blocked, and the signals the run process
 	 * may handle or ignore back to their defaults. */
 	sigemptyset(&none);
@@ -367,8 +404,8 @@ static int spawn_worker(struct procpool *p, uint32_t i, int sock, pid_t *pid)
 	sigaddset(&dfl, SIGUSR2);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &dfl);
-	posix_spawnattr_setflags(&attr,
-				 POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK |
+						POSIX_SPAWN_SETSIGDEF);
 	rc = -posix_spawn(pid, p->exe, &fa, &attr, argv, environ);
 
 	posix_spawnattr_destroy(&attr);
@@ -379,6 +416,163 @@ out_close_hi:
 		if (hi[k] >= 0)
 			close(hi[k]);
 	return rc;
+}
+
+/* ---- the fork server --------------------------------------------------- */
+
+/* Spawns the fork server on its own lane; it rebuilds the program and
+ * then waits for requests on a SOCK_SEQPACKET socket.  Returns 0 or
+ * -errno with err said. */
+static int fs_start(struct procpool *p, char *err, size_t err_size)
+{
+	struct rec_lane *lane =
+		trace_rec_add_lane(p->run->rec, LANE_PROCESS, "ForkServer");
+	struct epoll_event ev = {.events = EPOLLIN, .data.u32 = FS_TOKEN};
+	char lane_s[16], t0_s[32];
+	int sv[2], rc;
+
+	if (!lane) {
+		set_err(err, err_size, "%s: %s",
+			"no lane left for the fork server", ENOSPC);
+		return -ENOSPC;
+	}
+	p->fs_lane = lane->id;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		rc = -errno;
+		set_err(err, err_size, "%s: %s", "socketpair", -rc);
+		return rc;
+	}
+	snprintf(lane_s, sizeof(lane_s), "%u", lane->id);
+	snprintf(t0_s, sizeof(t0_s), "%lld", (long long)rec_now(p->lane));
+	rc = spawn_worker(p, 0, sv[1], &p->fs_pid, lane_s, t0_s);
+	close(sv[1]);
+	if (rc < 0) {
+		set_err(err, err_size, "%s: %s", "posix_spawn fork server",
+			-rc);
+		close(sv[0]);
+		return rc;
+	}
+	p->fs_sock = sv[0];
+	if (fcntl(p->fs_sock, F_SETFL, O_NONBLOCK) < 0 ||
+	    epoll_ctl(p->epfd, EPOLL_CTL_ADD, p->fs_sock, &ev) < 0) {
+		rc = -errno;
+		set_err(err, err_size, "%s: %s", "fork server socket", -rc);
+		return rc;
+	}
+	return 0;
+}
+
+/* Sends msg (and fd, when >= 0) to the fork server. */
+static int fs_send(struct procpool *p, const struct worker_fs_msg *msg, int fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))] = {0};
+	struct iovec iov = {.iov_base = (void *)msg, .iov_len = sizeof(*msg)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (p->fs_dead)
+		return -EPIPE;
+	if (fd >= 0) {
+		struct cmsghdr *c;
+
+		mh.msg_control = cbuf;
+		mh.msg_controllen = sizeof(cbuf);
+		c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	for (;;) {
+		if (sendmsg(p->fs_sock, &mh, MSG_NOSIGNAL) >= 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			struct pollfd pfd = {.fd = p->fs_sock,
+					     .events = POLLOUT};
+			if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+				return -errno;
+			continue;
+		}
+		return -errno;
+	}
+}
+
+static int fs_request_fork(struct procpool *p, uint32_t i, int sock)
+{
+	struct worker_fs_msg m = {.type = WORKER_FS_FORK, .slot = i};
+
+	return fs_send(p, &m, sock);
+}
+
+/* Reads what the fork server said, as far as it goes without blocking:
+ * which pid each worker is, and which ended how. */
+static void fs_on_readable(struct procpool *p)
+{
+	struct worker_fs_msg m;
+
+	while (!p->fs_dead) {
+		ssize_t n = recv(p->fs_sock, &m, sizeof(m), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			/* The server is gone: its workers die with it
+			 * (their parent-death signal) and show as ends of
+			 * file on their sockets. */
+			p->fs_dead = true;
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->fs_sock, NULL);
+			return;
+		}
+		if (n != (ssize_t)sizeof(m))
+			continue;
+		if (m.type == WORKER_FS_FORKED && m.slot < p->n_workers &&
+		    !p->w[m.slot].fs_forked) {
+			p->w[m.slot].fs_forked = true;
+			p->w[m.slot].pid = m.pid > 0 ? (pid_t)m.pid : 0;
+		} else if (m.type == WORKER_FS_EXITED &&
+			   p->n_fs_exits < FS_EXITS_MAX) {
+			p->fs_exits[p->n_fs_exits].pid = (pid_t)m.pid;
+			p->fs_exits[p->n_fs_exits].status = m.status;
+			p->n_fs_exits++;
+		}
+	}
+}
+
+/* The wait status of worker i, which has died: its own child's, from
+ * waitpid; a fork server's child's, from the server's report (waited for
+ * up to FS_EXIT_WAIT_NS: the server reaps at once).  0 when unknown. */
+static int worker_wait(struct procpool *p, uint32_t i)
+{
+	struct pool_worker *w = &p->w[i];
+	int64_t until = util_mono_ns() + FS_EXIT_WAIT_NS;
+	int status = 0;
+
+	if (p->start != PROCPOOL_FORKSERVER) {
+		/* The socket closes as the process exits: a short wait. */
+		while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		return status;
+	}
+	for (;;) {
+		fs_on_readable(p);
+		if (w->fs_forked && w->pid <= 0)
+			return 0; /* the fork failed: nothing ran */
+		for (size_t k = 0; w->fs_forked && k < p->n_fs_exits; k++) {
+			if (p->fs_exits[k].pid != w->pid)
+				continue;
+			status = p->fs_exits[k].status;
+			p->fs_exits[k] = p->fs_exits[--p->n_fs_exits];
+			return status;
+		}
+		if (p->fs_dead || util_mono_ns() >= until)
+			return 0;
+		struct pollfd pfd = {.fd = p->fs_sock, .events = POLLIN};
+
+		poll(&pfd, 1, STOP_POLL_MS);
+	}
 }
 
 /* A lane for the worker about to start in slot i: a new one, or, when the
@@ -435,6 +629,16 @@ static int worker_start(struct procpool *p, uint32_t i, char *err,
 	slot->facts.spawned = p->start == PROCPOOL_SPAWN;
 	util_strlcpy(slot->facts.tmpdir, run->tmpdir,
 		     sizeof(slot->facts.tmpdir));
+	if (run->charge_python) {
+		/* What a ProcessPoolExecutor pays: an interpreter's start,
+		 * and per task its round trip, half each way. */
+		slot->facts.startup_min_ns =
+			run->python.process_start_ns[p->start == PROCPOOL_FORK
+							     ? COSTS_FORK
+							     : COSTS_SPAWN];
+		slot->facts.transfer_ns = run->python.process_task_ns / 2;
+		slot->facts.ns_per_byte = run->python.ipc_ns_per_byte;
+	}
 	atomic_store(&slot->ctx.stop, atomic_load(&run->stop));
 	atomic_store(&slot->ctx.progress, 0);
 	atomic_store(&slot->step_kind, 0);
@@ -448,13 +652,19 @@ static int worker_start(struct procpool *p, uint32_t i, char *err,
 			child_after_fork(p, i, sv[1]);
 		if (pid < 0)
 			rc = -errno;
+	} else if (p->start == PROCPOOL_SPAWN) {
+		rc = spawn_worker(p, i, sv[1], &pid, NULL, NULL);
 	} else {
-		rc = spawn_worker(p, i, sv[1], &pid);
+		/* The server forks it and says its pid later. */
+		rc = fs_request_fork(p, i, sv[1]);
+		pid = 0;
 	}
 	close(sv[1]);
 	if (rc < 0) {
 		set_err(err, err_size, "%s: %s",
-			p->start == PROCPOOL_FORK ? "fork" : "posix_spawn",
+			p->start == PROCPOOL_FORK    ? "fork"
+			: p->start == PROCPOOL_SPAWN ? "posix_spawn"
+						     : "fork server",
 			-rc);
 		goto out_close_sock;
 	}
@@ -466,6 +676,7 @@ static int worker_start(struct procpool *p, uint32_t i, char *err,
 
 	w->state = W_STARTING;
 	w->pid = pid;
+	w->fs_forked = false;
 	w->sock = sv[0];
 	w->has_job = false;
 	w->rx_have = 0;
@@ -475,9 +686,12 @@ static int worker_start(struct procpool *p, uint32_t i, char *err,
 out_kill:
 	rc = -errno;
 	set_err(err, err_size, "%s: %s", "worker socket", -rc);
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	/* A fork server's child finds end of file on its socket instead. */
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
 out_close_sock:
 	close(sv[0]);
 	return rc;
@@ -546,8 +760,8 @@ static void close_dead_step(struct procpool *p, uint32_t i, int64_t now)
 		return;
 	}
 	if (t0 >= 0 && t0 < now)
-		rec_segment(&p->w[i].lane, p->w[i].cur.job.task, state, t0,
-			    now, 0);
+		rec_segment(&p->w[i].lane, p->w[i].cur.job.task, state, t0, now,
+			    0);
 }
 
 static void on_death(struct procpool *p, uint32_t i)
@@ -560,9 +774,7 @@ static void on_death(struct procpool *p, uint32_t i)
 	epoll_ctl(p->epfd, EPOLL_CTL_DEL, w->sock, NULL);
 	close(w->sock);
 	w->sock = -1;
-	/* The socket closes as the process exits, so this wait is short. */
-	while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR)
-		;
+	status = worker_wait(p, i);
 	if (WIFSIGNALED(status))
 		sig = WTERMSIG(status);
 	now = rec_now(p->lane);
@@ -683,12 +895,17 @@ static void on_readable(struct procpool *p, uint32_t i)
  * how many were ready. */
 static int handle_events(struct procpool *p, int timeout_ms)
 {
-	struct epoll_event evs[PROCPOOL_MAX_WORKERS];
+	struct epoll_event evs[PROCPOOL_MAX_WORKERS + 1];
 	int n;
 
-	n = epoll_wait(p->epfd, evs, PROCPOOL_MAX_WORKERS, timeout_ms);
+	n = epoll_wait(p->epfd, evs, PROCPOOL_MAX_WORKERS + 1, timeout_ms);
 	for (int k = 0; k < n; k++) {
 		uint32_t i = evs[k].data.u32;
+
+		if (i == FS_TOKEN) {
+			fs_on_readable(p);
+			continue;
+		}
 		/* A socket reported in this batch may belong to a worker
 		 * already replaced in it; the new one is read next time. */
 		if (i < p->n_workers && p->w[i].state != W_EMPTY)
@@ -712,8 +929,7 @@ static bool spin_for_events(struct procpool *p)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static void send_job(struct procpool *p, uint32_t i,
-		     const struct queued_job *j)
+static void send_job(struct procpool *p, uint32_t i, const struct queued_job *j)
 {
 	struct pool_worker *w = &p->w[i];
 	struct worker_msg m = {.type = WORKER_MSG_JOB,
@@ -726,6 +942,12 @@ static void send_job(struct procpool *p, uint32_t i,
 	if ((j->job.flags & PROCPOOL_REC_QUEUED) && now > j->submit_ns)
 		rec_segment(p->lane, j->job.task, ST_QUEUED, j->submit_ns, now,
 			    0);
+	if (p->start == PROCPOOL_FORKSERVER && !p->fs_task_sent) {
+		struct worker_fs_msg m = {.type = WORKER_FS_TASK,
+					  .slot = j->job.task};
+
+		p->fs_task_sent = fs_send(p, &m, -1) == 0;
+	}
 	w->cur = *j;
 	w->has_job = true;
 	w->state = W_BUSY;
@@ -781,8 +1003,8 @@ static void check_stop(struct procpool *p)
 
 /* ---- the interface ------------------------------------------------------ */
 
-struct procpool *procpool_create(const struct procpool_config *cfg,
-				 char *err, size_t err_size)
+struct procpool *procpool_create(const struct procpool_config *cfg, char *err,
+				 size_t err_size)
 {
 	struct procpool *p;
 	const char *exe;
@@ -791,7 +1013,8 @@ struct procpool *procpool_create(const struct procpool_config *cfg,
 	if (!cfg || !cfg->run || !cfg->lane || !cfg->run->rec ||
 	    !cfg->run->prog || cfg->workers < 1 ||
 	    cfg->workers > PROCPOOL_MAX_WORKERS ||
-	    (cfg->start != PROCPOOL_FORK && cfg->start != PROCPOOL_SPAWN)) {
+	    (cfg->start != PROCPOOL_FORK && cfg->start != PROCPOOL_SPAWN &&
+	     cfg->start != PROCPOOL_FORKSERVER)) {
 		set_err(err, err_size, "%s: %s", "process pool", EINVAL);
 		return NULL;
 	}
@@ -803,12 +1026,15 @@ struct procpool *procpool_create(const struct procpool_config *cfg,
 	p->self_pid = getpid();
 	p->epfd = -1;
 	p->shm_fd = -1;
+	p->fs_sock = -1;
 	if (cfg->lane_prefix)
 		util_strlcpy(p->prefix, cfg->lane_prefix, sizeof(p->prefix));
 	else
 		util_strlcpy(p->prefix,
 			     cfg->start == PROCPOOL_FORK ? "ForkProcess"
-							 : "SpawnProcess",
+			     : cfg->start == PROCPOOL_SPAWN
+				     ? "SpawnProcess"
+				     : "ForkServerProcess",
 			     sizeof(p->prefix));
 	for (uint32_t i = 0; i < PROCPOOL_MAX_WORKERS; i++)
 		p->w[i].sock = -1;
@@ -818,7 +1044,7 @@ struct procpool *procpool_create(const struct procpool_config *cfg,
 	exe = getenv("OVERLAP_WORKER_EXE");
 	util_strlcpy(p->exe, exe && *exe ? exe : "/proc/self/exe",
 		     sizeof(p->exe));
-	if (p->start == PROCPOOL_SPAWN) {
+	if (p->start != PROCPOOL_FORK) {
 		json_t *spec = spec_to_json(p->run->spec);
 		spec_json = spec ? json_dumps(spec, JSON_COMPACT) : NULL;
 		json_decref(spec);
@@ -855,6 +1081,8 @@ struct procpool *procpool_create(const struct procpool_config *cfg,
 		       p->spec_bytes + 1);
 	free(spec_json);
 	spec_json = NULL;
+	if (p->start == PROCPOOL_FORKSERVER && fs_start(p, err, err_size) < 0)
+		goto out_destroy;
 	for (uint32_t i = 0; i < p->n_workers; i++) {
 		/* With fewer workers than asked (a recorder sized for
 		 * fewer lanes, a limit on processes), the pool runs with
@@ -928,8 +1156,7 @@ static size_t take_done(struct procpool *p, struct procpool_done *out,
 	return n;
 }
 
-ssize_t procpool_reap(struct procpool *p, struct procpool_done *out,
-		      size_t max)
+ssize_t procpool_reap(struct procpool *p, struct procpool_done *out, size_t max)
 {
 	size_t n;
 
@@ -943,8 +1170,8 @@ ssize_t procpool_reap(struct procpool *p, struct procpool_done *out,
 	return (ssize_t)n;
 }
 
-ssize_t procpool_wait(struct procpool *p, struct procpool_done *out,
-		      size_t max, int64_t timeout_ns)
+ssize_t procpool_wait(struct procpool *p, struct procpool_done *out, size_t max,
+		      int64_t timeout_ns)
 {
 	int64_t deadline = timeout_ns < 0 ? -1 : util_mono_ns() + timeout_ns;
 
@@ -999,9 +1226,21 @@ uint32_t procpool_deaths(const struct procpool *p)
 	return p->deaths;
 }
 
-pid_t procpool_worker_pid(const struct procpool *p, uint32_t i)
+pid_t procpool_worker_pid(struct procpool *p, uint32_t i)
 {
-	return i < p->n_workers ? p->w[i].pid : 0;
+	int64_t until = util_mono_ns() + FS_EXIT_WAIT_NS;
+
+	if (i >= p->n_workers)
+		return 0;
+	/* A fork server says a new worker's pid a moment after it forks. */
+	while (p->start == PROCPOOL_FORKSERVER && p->w[i].sock >= 0 &&
+	       !p->w[i].fs_forked && !p->fs_dead && util_mono_ns() < until) {
+		struct pollfd pfd = {.fd = p->fs_sock, .events = POLLIN};
+
+		poll(&pfd, 1, STOP_POLL_MS);
+		fs_on_readable(p);
+	}
+	return p->w[i].pid;
 }
 
 /* Waits for every worker to exit, up to grace_ns, through pidfds; kills
@@ -1048,11 +1287,45 @@ static void reap_all(struct procpool *p, int64_t grace_ns)
 	for (uint32_t i = 0; i < p->n_workers; i++) {
 		if (p->w[i].pid <= 0)
 			continue;
-		while (waitpid(p->w[i].pid, NULL, 0) < 0 && errno == EINTR)
+		/* A fork server's children are its to reap. */
+		while (p->start != PROCPOOL_FORKSERVER &&
+		       waitpid(p->w[i].pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		p->w[i].pid = 0;
 		p->w[i].state = W_EMPTY;
 	}
+}
+
+/* Ends the fork server: at end of file on its socket it waits for its
+ * children, which are gone by now, and leaves; after grace_ns it is
+ * killed.  It is reaped before this returns. */
+static void fs_stop(struct procpool *p, int64_t grace_ns)
+{
+	int64_t until = util_mono_ns() + (grace_ns > 0 ? grace_ns : 0);
+
+	if (p->fs_sock >= 0) {
+		if (!p->fs_dead)
+			epoll_ctl(p->epfd, EPOLL_CTL_DEL, p->fs_sock, NULL);
+		close(p->fs_sock);
+		p->fs_sock = -1;
+	}
+	if (p->fs_pid <= 0)
+		return;
+	for (;;) {
+		pid_t r = waitpid(p->fs_pid, NULL, WNOHANG);
+
+		if (r == p->fs_pid || (r < 0 && errno != EINTR))
+			break;
+		if (util_mono_ns() >= until) {
+			kill(p->fs_pid, SIGKILL);
+			while (waitpid(p->fs_pid, NULL, 0) < 0 &&
+			       errno == EINTR)
+				;
+			break;
+		}
+		poll(NULL, 0, 1);
+	}
+	p->fs_pid = 0;
 }
 
 void procpool_destroy(struct procpool *p, int64_t grace_ns)
@@ -1076,6 +1349,7 @@ void procpool_destroy(struct procpool *p, int64_t grace_ns)
 		w->sock = -1;
 	}
 	reap_all(p, grace_ns);
+	fs_stop(p, grace_ns);
 	if (p->slots)
 		munmap(p->slots, p->shm_size);
 	if (p->shm_fd >= 0)

@@ -3,9 +3,12 @@
  * process-pool model and asyncio-executor's executor=processes.
  *
  * Each worker is a real process, forked from the run process (start =
- * fork) or started fresh from the same binary as `overlap worker ...`
+ * fork), started fresh from the same binary as `overlap worker ...`
  * (start = spawn, posix_spawn + exec), so spawn's higher start-up cost is
- * real.  Every worker talks to the pool over its own socketpair (a two-way
+ * real, or forked by a fork server (start = forkserver): a process spawned
+ * once, which rebuilds the program and then forks a worker whenever the
+ * pool asks (worker.h); its own start-up shows on its lane ("ForkServer"),
+ * and its workers are its children, whose ends it reports.  Every worker talks to the pool over its own socketpair (a two-way
  * pipe): jobs go down, results come back, both really carrying
  * payload_bytes of argument and result.  Workers record their segments
  * straight into their own lane's ring in the recorder's shared memory;
@@ -51,9 +54,9 @@
 /* Largest argument or result a job may carry across its pipe. */
 #define PROCPOOL_MAX_PAYLOAD_BYTES (64LL * 1024 * 1024)
 
-enum procpool_start { PROCPOOL_FORK, PROCPOOL_SPAWN };
+enum procpool_start { PROCPOOL_FORK, PROCPOOL_SPAWN, PROCPOOL_FORKSERVER };
 
-/* "fork" / "spawn"; parse returns -1 for anything else. */
+/* "fork" / "spawn" / "forkserver"; parse returns -1 for anything else. */
 const char *procpool_start_name(enum procpool_start s);
 int procpool_start_parse(const char *name);
 
@@ -68,7 +71,8 @@ struct procpool_config {
 	uint32_t workers; /* 1..PROCPOOL_MAX_WORKERS */
 	enum procpool_start start;
 	/* Lane names are "<lane_prefix>-N" ("ForkProcess-1", as Python
-	 * names them); NULL: "ForkProcess" or "SpawnProcess". */
+	 * names them); NULL: "ForkProcess", "SpawnProcess" or
+	 * "ForkServerProcess". */
 	const char *lane_prefix;
 };
 
@@ -95,9 +99,9 @@ struct procpool_job {
 	uint32_t task;
 	uint32_t first_step;
 	uint32_t n_steps;
-	uint32_t flags;		/* enum procpool_job_flags */
-	int64_t payload_bytes;	/* argument and result size, each */
-	uint64_t cookie;	/* returned as is in procpool_done */
+	uint32_t flags;	       /* enum procpool_job_flags */
+	int64_t payload_bytes; /* argument and result size, each */
+	uint64_t cookie;       /* returned as is in procpool_done */
 };
 
 /* One finished job. */
@@ -120,8 +124,8 @@ struct procpool;
  * failure with a reason in err (which may be NULL).  When only some
  * workers could start (no lane or no process left), the pool runs with
  * those, procpool_workers() says how many, and err says why. */
-struct procpool *procpool_create(const struct procpool_config *cfg,
-				 char *err, size_t err_size);
+struct procpool *procpool_create(const struct procpool_config *cfg, char *err,
+				 size_t err_size);
 
 /* Queues a job; dispatches it at once when a worker is idle (writing its
  * argument may block until the worker has read it).  Returns 0, -EINVAL for
@@ -148,8 +152,8 @@ ssize_t procpool_reap(struct procpool *p, struct procpool_done *out,
  * finished, timeout_ns passed (-1: no limit), or the run stopped with
  * nothing left running.  Returns how many, 0 on timeout or when nothing is
  * pending, or a negative errno. */
-ssize_t procpool_wait(struct procpool *p, struct procpool_done *out,
-		      size_t max, int64_t timeout_ns);
+ssize_t procpool_wait(struct procpool *p, struct procpool_done *out, size_t max,
+		      int64_t timeout_ns);
 
 /* 0, or -ECHILD once the pool is broken (its workers kept dying before
  * they were ready); the jobs it completed as error say no more than that. */
@@ -160,8 +164,10 @@ uint32_t procpool_pending(const struct procpool *p);
 uint32_t procpool_workers(const struct procpool *p);
 /* Workers that died and were replaced so far. */
 uint32_t procpool_deaths(const struct procpool *p);
-/* pid of worker slot i (0..workers-1), 0 when none is running. */
-pid_t procpool_worker_pid(const struct procpool *p, uint32_t i);
+/* pid of worker slot i (0..workers-1), 0 when none is running.  With a
+ * fork server, a worker just asked for is waited for (up to 5 s) until
+ * the server says its pid. */
+pid_t procpool_worker_pid(struct procpool *p, uint32_t i);
 
 /* Ends the pool: closes every worker's socket (a worker that finishes its
  * job then exits at end of file), waits up to grace_ns for them, kills the

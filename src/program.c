@@ -102,8 +102,8 @@ const char *program_label(struct program *p, const char *label)
 	return p->labels[p->n_labels++];
 }
 
-uint32_t program_add_task(struct program *p, const char *label,
-			  uint32_t number, uint32_t first, uint32_t n)
+uint32_t program_add_task(struct program *p, const char *label, uint32_t number,
+			  uint32_t first, uint32_t n)
 {
 	struct task_def *t;
 	const char *owned = program_label(p, label);
@@ -181,10 +181,10 @@ const char *object_kind_name(enum object_kind kind)
 #define STEPS_MAX_STEP_NS (600 * NS_PER_S)
 /* The synchronisation steps and their objects. */
 #define STEPS_MAX_NAME 31
-#define STEPS_MAX_COUNT 100000		/* sem, queue, barrier values */
-#define STEPS_MAX_INCR 10000000		/* incr NAME N */
+#define STEPS_MAX_COUNT 100000		   /* sem, queue, barrier values */
+#define STEPS_MAX_INCR 10000000		   /* incr NAME N */
 #define STEPS_MAX_DISK_BYTES (256LL << 20) /* disk read|write BYTES */
-#define STEPS_QUEUE_CAPACITY 10		/* a queue nobody declared */
+#define STEPS_QUEUE_CAPACITY 10		   /* a queue nobody declared */
 
 struct parser {
 	const char *text;
@@ -212,6 +212,7 @@ static int arg_object(struct parser *p, const struct step_word *w,
 		      struct step *s);
 static int arg_incr(struct parser *p, const struct step_word *w,
 		    struct step *s);
+static int parse_choice(struct parser *p, const char *choices);
 static int arg_event(struct parser *p, const struct step_word *w,
 		     struct step *s);
 static int arg_disk(struct parser *p, const struct step_word *w,
@@ -294,11 +295,10 @@ static int arg_duration(struct parser *p, const struct step_word *w,
 	if (rc == 0 && !at_separator(p->text[start + used]))
 		rc = -EINVAL;
 	if (rc == -ERANGE || (rc == 0 && ns > STEPS_MAX_STEP_NS))
-		return fail_at(p, start,
-			       "'%s' takes at most %s (got %s)", w->word,
-			       util_format_duration_text(
-				       STEPS_MAX_STEP_NS, limit,
-				       sizeof(limit)),
+		return fail_at(p, start, "'%s' takes at most %s (got %s)",
+			       w->word,
+			       util_format_duration_text(STEPS_MAX_STEP_NS,
+							 limit, sizeof(limit)),
 			       token_at(p, start, shown, sizeof(shown)));
 	if (rc < 0)
 		return fail_at(p, start,
@@ -353,8 +353,7 @@ static int find_object(const struct program *prog, const char *name)
 /* The object a step names, made with its default count on first use; an
  * existing one must be of the kind the step needs. */
 static int use_object(struct parser *p, size_t name_pos, const char *name,
-		      enum object_kind kind, int64_t def_count,
-		      uint32_t *index)
+		      enum object_kind kind, int64_t def_count, uint32_t *index)
 {
 	int i = find_object(p->prog, name);
 
@@ -365,8 +364,8 @@ static int use_object(struct parser *p, size_t name_pos, const char *name,
 	if (p->prog->objects[i].kind != (uint8_t)kind)
 		return fail_at(
 			p, name_pos, "'%s' is a %s, not a %s", name,
-			object_kind_name((enum object_kind)p->prog->objects[i]
-						 .kind),
+			object_kind_name(
+				(enum object_kind)p->prog->objects[i].kind),
 			object_kind_name(kind));
 	*index = (uint32_t)i;
 	return 0;
@@ -436,9 +435,9 @@ static int parse_count(struct parser *p, int64_t max, int64_t *out)
 	return 0;
 }
 
-/* incr NAME [N] */
-static int arg_incr(struct parser *p, const struct step_word *w,
-		    struct step *s)
+/* incr NAME [N] [call]: call puts a Python function call between the
+ * read and the write (STEP_F_CALL). */
+static int arg_incr(struct parser *p, const struct step_word *w, struct step *s)
 {
 	size_t pos;
 	int rc = arg_object(p, w, s);
@@ -455,6 +454,16 @@ static int arg_incr(struct parser *p, const struct step_word *w,
 			       "'incr' takes 1 to %d increments (got %s)",
 			       STEPS_MAX_INCR,
 			       token_at(p, pos, (char[24]){0}, 24));
+	skip_space(p);
+	pos = p->pos;
+	if (!isalpha((unsigned char)p->text[pos]))
+		return 0;
+	if (parse_choice(p, "call") < 0)
+		return fail_at(p, pos,
+			       "'incr' takes 'call' or nothing after its "
+			       "count (got %s)",
+			       token_at(p, pos, (char[24]){0}, 24));
+	s->flags |= STEP_F_CALL;
 	return 0;
 }
 
@@ -491,23 +500,23 @@ static int arg_event(struct parser *p, const struct step_word *w,
 	skip_space(p);
 	which = parse_choice(p, "set|wait");
 	if (which < 0)
-		return fail_at(p, p->pos, "expected 'set' or 'wait' after "
-					  "'event'");
+		return fail_at(p, p->pos,
+			       "expected 'set' or 'wait' after "
+			       "'event'");
 	s->kind = (uint8_t)(which == 0 ? STEP_EVENT_SET : STEP_EVENT_WAIT);
 	return arg_object(p, w, s);
 }
 
 /* disk read|write BYTES, BYTES a whole number with an optional unit: B,
  * KB, MB, GB (powers of 1000) or KiB, MiB, GiB (of 1024). */
-static int arg_disk(struct parser *p, const struct step_word *w,
-		    struct step *s)
+static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 {
 	static const struct {
 		const char *unit;
 		int64_t bytes;
-	} units[] = {{"B", 1},		 {"KB", 1000},	     {"kB", 1000},
-		     {"MB", 1000000},	 {"GB", 1000000000}, {"KiB", 1024},
-		     {"MiB", 1 << 20},	 {"GiB", 1 << 30}};
+	} units[] = {{"B", 1},	       {"KB", 1000},	   {"kB", 1000},
+		     {"MB", 1000000},  {"GB", 1000000000}, {"KiB", 1024},
+		     {"MiB", 1 << 20}, {"GiB", 1 << 30}};
 	int which, n_files = 0;
 	size_t pos, len = 0, i;
 	uint64_t v = 0;
@@ -539,8 +548,7 @@ static int arg_disk(struct parser *p, const struct step_word *w,
 			ulen++;
 		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
 			if (strlen(units[i].unit) == ulen &&
-			    strncmp(units[i].unit, p->text + p->pos, ulen) ==
-				    0)
+			    strncmp(units[i].unit, p->text + p->pos, ulen) == 0)
 				break;
 		if (i == sizeof(units) / sizeof(units[0]) ||
 		    !at_separator(p->text[p->pos + ulen]))
@@ -554,7 +562,8 @@ static int arg_disk(struct parser *p, const struct step_word *w,
 		p->pos += ulen;
 	}
 	if (v < 1 || v > (uint64_t)STEPS_MAX_DISK_BYTES)
-		return fail_at(p, pos, "'disk' takes 1 byte to 256 MiB (got %s)",
+		return fail_at(p, pos,
+			       "'disk' takes 1 byte to 256 MiB (got %s)",
 			       token_at(p, pos, (char[24]){0}, 24));
 	s->n = (int64_t)v;
 	/* Each disk step has its own file object; each task its own file
@@ -610,8 +619,9 @@ static int parse_decl(struct parser *p)
 			p->pos = start;
 			return 1;
 		}
-		return fail_at(p, p->pos, "expected '=' after '%s %s', as in "
-					  "%s %s=%s",
+		return fail_at(p, p->pos,
+			       "expected '=' after '%s %s', as in "
+			       "%s %s=%s",
 			       words[i].word, name, words[i].word, name,
 			       words[i].kind == OBJ_COUNTER ? "lock" : "3");
 	}
@@ -702,13 +712,14 @@ static int parse_step(struct parser *p, uint32_t *count)
 		size_t used = 0;
 
 		for (i = 0; i < N_STEP_WORDS && used < sizeof(expected); i++)
-			used += (size_t)snprintf(
-				expected + used, sizeof(expected) - used,
-				"%s%s",
-				i == 0		      ? ""
-				: i + 1 == N_STEP_WORDS ? " or "
-							: ", ",
-				step_words[i].word);
+			used += (size_t)snprintf(expected + used,
+						 sizeof(expected) - used,
+						 "%s%s",
+						 i == 0 ? ""
+						 : i + 1 == N_STEP_WORDS
+							 ? " or "
+							 : ", ",
+						 step_words[i].word);
 		return fail_at(p, start, "unknown step '%s' (expected %s)",
 			       token_at(p, start, shown, sizeof(shown)),
 			       expected);
@@ -811,8 +822,7 @@ static int parse_group(struct parser *p, uint32_t *number)
 	return 0;
 }
 
-int steps_parse(const char *text, struct program *prog,
-		struct steps_error *err)
+int steps_parse(const char *text, struct program *prog, struct steps_error *err)
 {
 	struct parser p = {.text = text, .prog = prog, .err = err};
 	uint32_t number = (uint32_t)prog->n_tasks;

@@ -15,30 +15,31 @@
 #include <stdint.h>
 
 enum step_kind {
-	STEP_CPU,	  /* ns = target duration, n = iterations (0: from ns) */
-	STEP_SLEEP,	  /* ns */
-	STEP_NET,	  /* ns = the peer's delay; aux = payload bytes */
-	STEP_DISK,	  /* n = bytes; aux = 0 read, 1 write+fsync; object =
+	STEP_CPU,	 /* ns = target duration, n = iterations (0: from ns) */
+	STEP_SLEEP,	 /* ns */
+	STEP_NET,	 /* ns = the peer's delay; aux = payload bytes */
+	STEP_DISK,	 /* n = bytes; aux = 0 read, 1 write+fsync; object =
 			   * file index */
-	STEP_LOCK,	  /* object = lock */
-	STEP_UNLOCK,	  /* object = lock */
-	STEP_ACQUIRE,	  /* object = semaphore */
-	STEP_RELEASE,	  /* object = semaphore */
-	STEP_PUT,	  /* object = queue; n = item value (-1 = poison pill) */
-	STEP_GET,	  /* object = queue */
-	STEP_INCR,	  /* object = counter; n = increments; flags
+	STEP_LOCK,	 /* object = lock */
+	STEP_UNLOCK,	 /* object = lock */
+	STEP_ACQUIRE,	 /* object = semaphore */
+	STEP_RELEASE,	 /* object = semaphore */
+	STEP_PUT,	 /* object = queue; n = item value (-1 = poison pill) */
+	STEP_GET,	 /* object = queue */
+	STEP_INCR,	 /* object = counter; n = increments; flags
 			   * STEP_F_AWAIT: an await (sleep(0)) between the
-			   * read and the write of every increment */
-	STEP_BARRIER,	  /* object = barrier */
-	STEP_EVENT_SET,	  /* object = event */
-	STEP_EVENT_WAIT,  /* object = event */
-	STEP_REQUEST,	  /* scraper request: ns = latency, object = limiter,
+			   * read and the write of every increment;
+			   * STEP_F_CALL: a Python function call there */
+	STEP_BARRIER,	 /* object = barrier */
+	STEP_EVENT_SET,	 /* object = event */
+	STEP_EVENT_WAIT, /* object = event */
+	STEP_REQUEST,	 /* scraper request: ns = latency, object = limiter,
 			   * aux = index into program.requests */
-	STEP_CONSUME,	  /* get from queue object until the poison pill;
+	STEP_CONSUME,	 /* get from queue object until the poison pill;
 			   * each item's work is steps[n] (a cpu step
 			   * outside every task's range; -1 = none); aux =
 			   * queue to forward each item to (+1; 0 = none) */
-	STEP_CLOSE,	  /* a producer is done with queue object: the last
+	STEP_CLOSE,	 /* a producer is done with queue object: the last
 			   * of the queue's closers puts n poison pills */
 	STEP__COUNT
 };
@@ -50,17 +51,18 @@ enum object_kind {
 	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic */
 	OBJ_BARRIER,   /* count = parties */
 	OBJ_EVENT,
-	OBJ_LIMITER,   /* rate limiter: rate in count per 1000 s */
-	OBJ_FILE,      /* a file in the run's temporary directory */
+	OBJ_LIMITER, /* rate limiter: rate in count per 1000 s */
+	OBJ_FILE,    /* a file in the run's temporary directory */
 	OBJ__COUNT
 };
 
 /* struct step.flags */
 #define STEP_F_AWAIT 0x01u
+#define STEP_F_CALL 0x02u
 
 struct step {
-	uint8_t kind;	 /* enum step_kind */
-	uint8_t flags;	 /* STEP_F_* */
+	uint8_t kind;  /* enum step_kind */
+	uint8_t flags; /* STEP_F_* */
 	uint16_t reserved;
 	uint32_t object; /* index into program.objects */
 	int64_t ns;
@@ -81,7 +83,7 @@ struct object_def {
 struct request_def {
 	int64_t timeout_ns;
 	int32_t retries;
-	int32_t fail_mask; /* bit k set: attempt k fails */
+	int32_t fail_mask;  /* bit k set: attempt k fails */
 	int64_t backoff_ns; /* before retry k: backoff_ns << k */
 	int64_t latency_ns[REQUEST_MAX_ATTEMPTS]; /* the peer's delay of
 						   * attempt k */
@@ -117,8 +119,8 @@ uint32_t program_add_object(struct program *p, enum object_kind kind,
 const char *program_label(struct program *p, const char *label);
 uint32_t program_add_request(struct program *p, struct request_def r);
 /* Adds a task running steps [first, first+n). */
-uint32_t program_add_task(struct program *p, const char *label,
-			  uint32_t number, uint32_t first, uint32_t n);
+uint32_t program_add_task(struct program *p, const char *label, uint32_t number,
+			  uint32_t first, uint32_t n);
 
 /* "request 3"; returns buf. */
 char *program_task_name(const struct program *p, uint32_t task, char *buf,

@@ -1,15 +1,29 @@
 /*
- * protocol: the words of the contracts, owned once.  A segment's state, a
- * lane's kind, a task's status, a run's status and a counter's name are
- * numbers inside the engine and words in the trace JSON, the event lines,
- * the Chrome trace and the ASCII legend; every one of those reads the word
- * from here, and a trace read back is checked against the same lists.
+ * protocol: the vocabulary of the contracts, owned once.  A segment's
+ * state, a lane's kind, a task's status, a run's status, a parameter's
+ * kind, a duration's unit and a counter's name are numbers inside the
+ * engine and words in the trace JSON, the event lines, the Chrome trace,
+ * the ASCII legend and the catalog; every one of those reads the word (and
+ * a state's glyph, colour and bucket) from here, and a trace read back is
+ * checked against the same lists.  protocol_vocabulary_json() is the whole
+ * vocabulary as the catalog serves it (GET /api/workloads, overlap
+ * workloads --json); docs/protocol.json holds the same, and a test keeps
+ * the two equal.
+ *
+ * A new segment state is one enum value below and one row of
+ * protocol_states (protocol.c): the trace, the event lines, the Chrome
+ * trace, the ASCII timeline and its legend, the summary's time per state
+ * and the catalog follow from the row.
  *
  * The enums are what the engine records, so they stay small integers (a
  * recorded event holds a state in one byte).
  */
 #ifndef OVERLAP_PROTOCOL_H
 #define OVERLAP_PROTOCOL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 enum seg_state {
 	ST_QUEUED,
@@ -26,14 +40,68 @@ enum seg_state {
 	ST_RATE_WAIT,
 	ST_BACKOFF,
 	ST_IPC,
-	ST_CONNECT, /* a net step opening its connection, before io */
+	ST_CONNECT,  /* a net step opening its connection, before io */
+	ST_READY,    /* asyncio: its wait is over, waiting for the loop */
+	ST_RUNNABLE, /* a thread that may run, waiting for a core */
 	ST__COUNT
 };
+
+/* Where a state's time counts in the page's activity chart, in the
+ * order of its series from the bottom: computing; blocked (the GIL, locks,
+ * queues); ready (able to run, no loop or core free); held back (the
+ * program holding itself back: a semaphore, a rate limit, a backoff);
+ * waiting (I/O, sleep); queued. */
+enum state_bucket {
+	BUCKET_COMPUTE,
+	BUCKET_BLOCKED,
+	BUCKET_READY,
+	BUCKET_HELD,
+	BUCKET_WAITING,
+	BUCKET_QUEUED,
+	BUCKET__COUNT
+};
+
+/* What the summary's diagnosis reads of a state (state_def.flags). */
+enum state_flag {
+	/* The lane's thread or process is on a CPU: its busy time. */
+	STATE_USES_CPU = 1u << 0,
+	/* A wait that another model could overlap with other tasks' work
+	 * (I/O, sleep, a backoff): the I/O-bound side of the diagnosis. */
+	STATE_OVERLAPPABLE = 1u << 1,
+	/* A wait on a shared object of the program; the segment's note
+	 * names the object. */
+	STATE_OBJECT_WAIT = 1u << 2,
+};
+
+/* How the ASCII timeline draws a state.  States drawn alike share one
+ * glyph; glyph 0 is the empty cell.  Where states of several glyphs fall
+ * in one column, the glyph that covers most of it wins, the lower index
+ * on a tie. */
+struct glyph_def {
+	const char *plain;   /* one ASCII character */
+	const char *unicode; /* one code point, UTF-8 */
+	const char *label;   /* a wide enough stretch carries "LABEL 2.0s";
+			      * NULL: no label */
+};
+#define PROTOCOL_GLYPHS 10
+
+struct state_def {
+	const char *name;	 /* "gil-wait" */
+	const char *help;	 /* what it means, for a legend's tooltip */
+	uint8_t glyph;		 /* index into protocol_glyphs, not 0 */
+	uint8_t bucket;		 /* enum state_bucket */
+	uint8_t flags;		 /* enum state_flag */
+	const char *colour;	 /* the page's colour, "#rrggbb" */
+	const char *colour_dark; /* the same in the dark scheme */
+};
+
+extern const struct state_def protocol_states[ST__COUNT];
+extern const struct glyph_def protocol_glyphs[PROTOCOL_GLYPHS];
 
 enum lane_kind { LANE_MAIN, LANE_THREAD, LANE_PROCESS, LANE_LOOP };
 
 enum task_status {
-	TASK_PENDING, /* live only: not ended yet ("status" omitted) */
+	TASK_PENDING, /* live only: not ended yet ("status" is null) */
 	TASK_OK,
 	TASK_ERROR,
 	TASK_TIMEOUT,
@@ -55,6 +123,26 @@ enum run_status {
 /* The places in that list: 0 .. RUN_STATUS_COUNT - 1. */
 #define RUN_STATUS_COUNT 7
 
+/* A parameter's kind, in the catalog's "type". */
+enum param_type {
+	PARAM_INT,	/* whole number; min/max are the limits */
+	PARAM_DURATION, /* nanoseconds; min/max in nanoseconds */
+	PARAM_FLOAT,	/* real number; min/max are the limits */
+	PARAM_ENUM,	/* one of choices ("sleep|net") */
+	PARAM_TEXT,	/* free text; max is its maximum length in bytes */
+};
+/* Not an enum value, so a switch over the kinds need not name it. */
+#define PARAM_TYPE_COUNT (PARAM_TEXT + 1)
+
+/* A unit a duration may be written in ("200ms"); a bare number is
+ * milliseconds. */
+struct duration_unit {
+	const char *suffix;
+	int64_t ns;
+};
+extern const struct duration_unit protocol_duration_units[];
+extern const unsigned protocol_duration_units_count;
+
 /* Counters sampled over time (EV_COUNTER.extra). */
 enum trace_counter { CTR_QUEUE_DEPTH, CTR__COUNT };
 
@@ -62,13 +150,28 @@ enum trace_counter { CTR_QUEUE_DEPTH, CTR__COUNT };
  * for a word outside it. */
 const char *seg_state_name(enum seg_state s); /* "gil-wait" */
 int seg_state_parse(const char *name);
-const char *lane_kind_name(enum lane_kind k); /* "thread" */
+/* The row of state s; NULL outside the list. */
+const struct state_def *seg_state_def(unsigned s);
+const char *state_bucket_name(enum state_bucket b); /* "blocked" */
+const char *lane_kind_name(enum lane_kind k);	    /* "thread" */
 int lane_kind_parse(const char *name);
 const char *task_status_name(enum task_status s); /* "ok" */
 int task_status_parse(const char *name);
 const char *run_status_name(int status); /* "deadlock"; any of the list */
 int run_status_parse(const char *name);
+/* True for a status a run ends with (everything but queued and
+ * running). */
+bool run_status_final(int status);
+/* True for a status of a run stopped from outside (cancelled,
+ * interrupted): every task still going ended then, and the wait it was
+ * in was cut at that moment. */
+bool run_status_stopped(int status);
+const char *param_type_name(enum param_type t);	      /* "duration" */
 const char *trace_counter_name(enum trace_counter c); /* "queue_depth" */
 int trace_counter_parse(const char *name);
+
+/* New reference: the vocabulary as the catalog serves it (its key
+ * "vocabulary"); docs/protocol.json describes each field. */
+json_t *protocol_vocabulary_json(void);
 
 #endif

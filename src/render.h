@@ -34,9 +34,9 @@
 #include "trace_rec.h"
 
 struct ascii_opts {
-	int width;     /* columns for the whole line; 0 = 100 */
-	bool unicode;  /* box-drawing glyphs; false: plain ASCII */
-	bool summary;  /* print the summary block after the timeline */
+	int width;	 /* columns for the whole line; 0 = 100 */
+	bool unicode;	 /* box-drawing glyphs; false: plain ASCII */
+	bool summary;	 /* print the summary block after the timeline */
 	int64_t axis_ns; /* length of the time axis; 0 = the trace's own
 			  * wall.  `overlap compare` passes the longest wall
 			  * of its runs so every timeline shares one axis. */
@@ -84,12 +84,11 @@ int render_line_open(char *buf, size_t size, const struct trace *t,
  * negative errno.  render_stream_write() writes the rest to f.
  */
 struct render_stream;
-struct render_stream *render_stream_json(const struct trace *t,
-					 unsigned indent, bool ascii);
+struct render_stream *render_stream_json(const struct trace *t, unsigned indent,
+					 bool ascii);
 struct render_stream *render_stream_chrome(const struct trace *t,
 					   unsigned indent, bool ascii);
-int render_stream_next(struct render_stream *s, const char **text,
-		       size_t *len);
+int render_stream_next(struct render_stream *s, const char **text, size_t *len);
 int render_stream_write(struct render_stream *s, FILE *f);
 void render_stream_free(struct render_stream *s);
 

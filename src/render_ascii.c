@@ -10,9 +10,10 @@
  * compare).  A task's start and end are bars; every column in between shows
  * the state that covers most of that column's time slice, so a step shorter
  * than a column disappears rather than pushing the picture out of scale.
- * States are drawn by class, with a glyph each (plain ASCII on request):
- * compute, wait on I/O or sleep, gil-wait, queued, waits on shared objects,
- * backoff, startup, ipc, connect.  A stretch of compute or of waiting that
+ * States are drawn by class, with a glyph each (plain ASCII on request),
+ * both from the protocol's vocabulary (protocol_glyphs): compute, wait on
+ * I/O or sleep, gil-wait, queued, waits on shared objects, backoff,
+ * startup, ipc, connect.  A stretch of compute or of waiting that
  * is wide enough carries its length as a label, as the textbook drawings
  * do.
  */
@@ -30,65 +31,22 @@
 #define MIN_COLUMNS 10
 #define KEY_WIDTH 18
 
-enum glyph_class {
-	G_NONE,
-	G_COMPUTE,
-	G_WAIT,
-	G_GIL,
-	G_QUEUED,
-	G_SYNC,
-	G_BACKOFF,
-	G_STARTUP,
-	G_IPC,
-	G_CONNECT,
-	G__COUNT,
-	G_BAR = G__COUNT
-};
+/* A cell holds a glyph's index in protocol_glyphs (0: empty), or a bar. */
+#define G_NONE 0
+#define G_BAR PROTOCOL_GLYPHS
 
-static const char *const glyph_unicode[G__COUNT] = {
-	[G_NONE] = " ",	   [G_COMPUTE] = "\u2588", [G_WAIT] = "\u2500",
-	[G_GIL] = "\u2591",   [G_QUEUED] = "\u00b7",  [G_SYNC] = "\u2504",
-	[G_BACKOFF] = "\u2248", [G_STARTUP] = "\u2592", [G_IPC] = "\u2550",
-	[G_CONNECT] = "\u254c",
-};
-
-static const char *const glyph_plain[G__COUNT] = {
-	[G_NONE] = " ",	  [G_COMPUTE] = "#", [G_WAIT] = "-",
-	[G_GIL] = "~",	  [G_QUEUED] = ".",  [G_SYNC] = ":",
-	[G_BACKOFF] = "^", [G_STARTUP] = "+", [G_IPC] = "=",
-	[G_CONNECT] = ">",
-};
-
-static enum glyph_class state_class(unsigned state)
+/* The glyph class a state is drawn with; G_NONE for none. */
+static unsigned state_class(unsigned state)
 {
-	switch (state) {
-	case ST_COMPUTE:
-		return G_COMPUTE;
-	case ST_IO:
-	case ST_SLEEP:
-		return G_WAIT;
-	case ST_GIL_WAIT:
-		return G_GIL;
-	case ST_QUEUED:
-		return G_QUEUED;
-	case ST_LOCK_WAIT:
-	case ST_SEM_WAIT:
-	case ST_QUEUE_WAIT:
-	case ST_BARRIER_WAIT:
-	case ST_EVENT_WAIT:
-	case ST_RATE_WAIT:
-		return G_SYNC;
-	case ST_BACKOFF:
-		return G_BACKOFF;
-	case ST_STARTUP:
-		return G_STARTUP;
-	case ST_IPC:
-		return G_IPC;
-	case ST_CONNECT:
-		return G_CONNECT;
-	default:
-		return G_NONE;
-	}
+	const struct state_def *d = seg_state_def(state);
+
+	return d ? d->glyph : G_NONE;
+}
+
+static const char *glyph_of(bool unicode, unsigned cls)
+{
+	return unicode ? protocol_glyphs[cls].unicode
+		       : protocol_glyphs[cls].plain;
 }
 
 /* Display columns of UTF-8 text: one per code point (the glyphs and the
@@ -133,12 +91,12 @@ struct canvas {
 	int64_t axis_ns;
 	size_t columns; /* the axis spans positions 0..columns */
 	size_t label_width;
-	size_t *by_task;	   /* segment indices grouped by task */
-	size_t *task_first;	   /* [n_tasks + 1] offsets into by_task */
-	double (*cover)[G__COUNT]; /* [columns + 1] per class */
-	uint8_t *cell;		   /* [columns + 1] glyph class or bar */
-	char *overlay;		   /* [columns + 1] label text or 0 */
-	bool used[G__COUNT];
+	size_t *by_task;    /* segment indices grouped by task */
+	size_t *task_first; /* [n_tasks + 1] offsets into by_task */
+	double (*cover)[PROTOCOL_GLYPHS]; /* [columns + 1] per class */
+	uint8_t *cell;			  /* [columns + 1] glyph class or bar */
+	char *overlay;			  /* [columns + 1] label text or 0 */
+	bool used[PROTOCOL_GLYPHS];
 	bool states_used[ST__COUNT];
 };
 
@@ -180,7 +138,7 @@ static void group_segments_by_task(struct canvas *cv)
 
 /* Labels a stretch [c0, c1] of one class with its length when it fits. */
 static void label_run(struct canvas *cv, size_t task, size_t c0, size_t c1,
-		      enum glyph_class cls)
+		      unsigned cls)
 {
 	const struct trace *t = cv->t;
 	double lo = (double)c0 - 0.5, hi = (double)c1 + 0.5;
@@ -199,8 +157,8 @@ static void label_run(struct canvas *cv, size_t task, size_t c0, size_t c1,
 			total_ns += s->t1_ns - s->t0_ns;
 	}
 	format_short(total_ns, len, sizeof(len));
-	snprintf(label, sizeof(label), "%s %s",
-		 cls == G_COMPUTE ? "cpu" : "wait", len);
+	snprintf(label, sizeof(label), "%s %s", protocol_glyphs[cls].label,
+		 len);
 	n = strlen(label);
 	if (n + 2 > width)
 		return;
@@ -211,7 +169,6 @@ static void draw_row(struct canvas *cv, size_t task, FILE *f)
 {
 	const struct trace *t = cv->t;
 	const struct trace_task *k = &t->tasks[task];
-	const char *const *glyphs = cv->unicode ? glyph_unicode : glyph_plain;
 	size_t ncols = cv->columns + 1, last = 0;
 	bool any = false;
 	char name[TRACE_TASK_NAME_MAX];
@@ -223,7 +180,7 @@ static void draw_row(struct canvas *cv, size_t task, FILE *f)
 	for (size_t j = cv->task_first[task]; j < cv->task_first[task + 1];
 	     j++) {
 		const struct trace_segment *s = &t->segments[cv->by_task[j]];
-		enum glyph_class cls = state_class(s->state);
+		unsigned cls = state_class(s->state);
 		double p0 = axis_pos(cv, s->t0_ns), p1 = axis_pos(cv, s->t1_ns);
 
 		if (cls == G_NONE || p1 <= p0)
@@ -240,7 +197,7 @@ static void draw_row(struct canvas *cv, size_t task, FILE *f)
 	for (size_t c = 0; c < ncols; c++) {
 		double best = 0;
 
-		for (int cls = 1; cls < G__COUNT; cls++)
+		for (int cls = 1; cls < PROTOCOL_GLYPHS; cls++)
 			if (cv->cover[c][cls] > best) {
 				best = cv->cover[c][cls];
 				cv->cell[c] = (uint8_t)cls;
@@ -256,7 +213,7 @@ static void draw_row(struct canvas *cv, size_t task, FILE *f)
 
 		while (e + 1 < ncols && cv->cell[e + 1] == cv->cell[c])
 			e++;
-		if (cv->cell[c] == G_COMPUTE || cv->cell[c] == G_WAIT)
+		if (cv->cell[c] < G_BAR && protocol_glyphs[cv->cell[c]].label)
 			label_run(cv, task, c, e, cv->cell[c]);
 		c = e + 1;
 	}
@@ -281,8 +238,8 @@ static void draw_row(struct canvas *cv, size_t task, FILE *f)
 		else if (cv->cell[c] == G_BAR)
 			fputc('|', f);
 		else
-			fputs(glyphs[cv->cell[c]], f);
-		if (cv->cell[c] < G__COUNT)
+			fputs(glyph_of(cv->unicode, cv->cell[c]), f);
+		if (cv->cell[c] < G_BAR)
 			cv->used[cv->cell[c]] = true;
 	}
 	fputc('\n', f);
@@ -372,18 +329,19 @@ static size_t wrap_limit(int width)
 
 static void print_legend(const struct canvas *cv, int width, FILE *f)
 {
-	const char *const *glyphs = cv->unicode ? glyph_unicode : glyph_plain;
-	char text[1024] = "|\x1f" "start,\x1f" "end";
+	char text[1024] = "|\x1f"
+			  "start,\x1f"
+			  "end";
 	size_t used;
 
-	for (int cls = 1; cls < G__COUNT; cls++) {
+	for (int cls = 1; cls < PROTOCOL_GLYPHS; cls++) {
 		bool first = true;
 
 		if (!cv->used[cls])
 			continue;
 		used = strlen(text);
 		snprintf(text + used, sizeof(text) - used, "   %s%c",
-			 glyphs[cls], NBSP);
+			 glyph_of(cv->unicode, cls), NBSP);
 		for (int s = 0; s < ST__COUNT; s++)
 			if (cv->states_used[s] && (int)state_class(s) == cls) {
 				used = strlen(text);
@@ -438,8 +396,10 @@ static const struct trace *lane_sort_trace;
 
 static int lane_busier(const void *a, const void *b)
 {
-	const struct trace_lane *x = &lane_sort_trace->lanes[*(const size_t *)a];
-	const struct trace_lane *y = &lane_sort_trace->lanes[*(const size_t *)b];
+	const struct trace_lane *x =
+		&lane_sort_trace->lanes[*(const size_t *)a];
+	const struct trace_lane *y =
+		&lane_sort_trace->lanes[*(const size_t *)b];
 
 	if (x->busy_ns != y->busy_ns)
 		return x->busy_ns > y->busy_ns ? -1 : 1;
@@ -477,8 +437,9 @@ static void print_lane_use(const struct trace *t, int width, FILE *f)
 	if (t->n_lanes > LANE_USE_NAMED) {
 		size_t more = t->n_lanes - LANE_USE_NAMED;
 
-		append(buf, sizeof(buf), " and %zu more lane%s, %.0f%% on average",
-		       more, more == 1 ? "" : "s",
+		append(buf, sizeof(buf),
+		       " and %zu more lane%s, %.0f%% on average", more,
+		       more == 1 ? "" : "s",
 		       100.0 * (double)rest / (double)more /
 			       (double)m->wall_ns);
 	}
@@ -490,7 +451,7 @@ static void print_lane_use(const struct trace *t, int width, FILE *f)
 static void print_summary(const struct trace *t, int width, FILE *f)
 {
 	const struct trace_summary *m = &t->summary;
-	char buf[1024], d[32];
+	char buf[1536], d[32];
 	const char *key;
 	json_t *value;
 
@@ -634,8 +595,14 @@ int render_ascii(const struct trace *t, const struct ascii_opts *o, FILE *f)
 	cv.cell = util_xcalloc(cv.columns + 1, 1);
 	cv.overlay = util_xcalloc(cv.columns + 1, 1);
 
-	fprintf(f, "%s under %s, %zu task%s", t->workload, t->model,
-		t->n_tasks, t->n_tasks == 1 ? "" : "s");
+	fprintf(f, "%s under %s, %zu task%s", t->workload, t->model, t->n_tasks,
+		t->n_tasks == 1 ? "" : "s");
+	/* A run of the reference engine says which Python ran it. */
+	if (strcmp(t->engine.name, "cpython") == 0)
+		fprintf(f, ", in CPython %s%s", t->engine.version,
+			strcmp(t->engine.build, "free-threaded") == 0
+				? " (free-threaded)"
+				: "");
 	if (rows < t->n_tasks)
 		fprintf(f, " (the first %zu shown)", rows);
 	fputc('\n', f);

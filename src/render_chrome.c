@@ -69,8 +69,8 @@ static json_t *meta_event(const char *name, int64_t pid, int64_t tid,
 			  json_t *args)
 {
 	return json_pack("{s:s, s:s, s:I, s:I, s:o}", "name", name, "ph", "M",
-			 "pid", (json_int_t)pid, "tid", (json_int_t)tid,
-			 "args", args);
+			 "pid", (json_int_t)pid, "tid", (json_int_t)tid, "args",
+			 args);
 }
 
 static const char *lane_name(const struct trace *t, uint32_t lane)
@@ -88,8 +88,8 @@ static const char *task_name(const struct trace *t, uint32_t task,
 
 /* Names the track of one task in one process, once. */
 static void name_track(json_t *events, const struct trace *t,
-		       const struct trace_segment *s, int64_t pid,
-		       int64_t tid, unsigned extra)
+		       const struct trace_segment *s, int64_t pid, int64_t tid,
+		       unsigned extra)
 {
 	char name[160], task[TRACE_TASK_NAME_MAX];
 
@@ -103,10 +103,10 @@ static void name_track(json_t *events, const struct trace *t,
 	json_array_append_new(events,
 			      meta_event("thread_name", pid, tid,
 					 json_pack("{s:s}", "name", name)));
-	json_array_append_new(
-		events, meta_event("thread_sort_index", pid, tid,
-				   json_pack("{s:I}", "sort_index",
-					     (json_int_t)s->task)));
+	json_array_append_new(events,
+			      meta_event("thread_sort_index", pid, tid,
+					 json_pack("{s:I}", "sort_index",
+						   (json_int_t)s->task)));
 }
 
 /* Gives every segment a (pid, tid) so that no two on a track overlap, and
@@ -169,17 +169,23 @@ static json_t *complete_event(const struct trace *t, const struct seg_track *tr)
 	const char *state = seg_state_name(s->state);
 	char task[TRACE_TASK_NAME_MAX];
 
-	return json_pack("{s:s, s:s, s:s, s:f, s:f, s:I, s:I,"
-			 " s:{s:s, s:I, s:s, s:I, s:s, s:I, s:I}}",
-			 "name", state, "cat", state, "ph", "X", "ts",
-			 (double)s->t0_ns / 1000.0, "dur",
-			 (double)(s->t1_ns - s->t0_ns) / 1000.0, "pid",
-			 (json_int_t)tr->pid, "tid", (json_int_t)tr->tid,
-			 "args", "task", task_name(t, s->task, task), "task_id",
-			 (json_int_t)s->task, "lane", lane_name(t, s->lane),
-			 "lane_id", (json_int_t)s->lane, "note",
-			 s->note < t->n_notes ? t->notes[s->note] : "", "t0_ns",
-			 (json_int_t)s->t0_ns, "t1_ns", (json_int_t)s->t1_ns);
+	json_t *ev = json_pack(
+		"{s:s, s:s, s:s, s:f, s:f, s:I, s:I,"
+		" s:{s:s, s:I, s:s, s:I, s:s, s:I, s:I}}",
+		"name", state, "cat", state, "ph", "X", "ts",
+		(double)s->t0_ns / 1000.0, "dur",
+		(double)(s->t1_ns - s->t0_ns) / 1000.0, "pid",
+		(json_int_t)tr->pid, "tid", (json_int_t)tr->tid, "args", "task",
+		task_name(t, s->task, task), "task_id", (json_int_t)s->task,
+		"lane", lane_name(t, s->lane), "lane_id", (json_int_t)s->lane,
+		"note", s->note < t->n_notes ? t->notes[s->note] : "", "t0_ns",
+		(json_int_t)s->t0_ns, "t1_ns", (json_int_t)s->t1_ns);
+
+	/* A wait the engine inferred rather than saw (CPython's GIL). */
+	if (ev && s->estimated)
+		json_object_set_new(json_object_get(ev, "args"), "estimated",
+				    json_true());
+	return ev;
 }
 
 struct count_edge {
@@ -221,9 +227,9 @@ static void add_task_counters(json_t *events, const struct trace *t)
 		json_array_append_new(
 			events,
 			json_pack("{s:s, s:s, s:f, s:i, s:{s:i, s:i}}", "name",
-				  "tasks", "ph", "C", "ts",
-				  (double)at / 1000.0, "pid", RUN_PID, "args",
-				  "computing", computing, "waiting", waiting));
+				  "tasks", "ph", "C", "ts", (double)at / 1000.0,
+				  "pid", RUN_PID, "args", "computing",
+				  computing, "waiting", waiting));
 	}
 	free(e);
 }
@@ -234,12 +240,12 @@ static void add_sample_counters(json_t *events, const struct trace *t)
 		const struct trace_sample *s = &t->samples[i];
 		const char *name = trace_counter_name(s->counter);
 
-		json_array_append_new(
-			events, json_pack("{s:s, s:s, s:f, s:i, s:{s:I}}",
-					  "name", name, "ph", "C", "ts",
-					  (double)s->t_ns / 1000.0, "pid",
-					  RUN_PID, "args", name,
-					  (json_int_t)s->value));
+		json_array_append_new(events,
+				      json_pack("{s:s, s:s, s:f, s:i, s:{s:I}}",
+						"name", name, "ph", "C", "ts",
+						(double)s->t_ns / 1000.0, "pid",
+						RUN_PID, "args", name,
+						(json_int_t)s->value));
 	}
 }
 
@@ -298,17 +304,16 @@ static json_t *other_data(const struct trace *t)
 					 : NULL;
 
 		json_object_update_new(
-			o,
-			json_pack("{s:I, s:I, s:f, s:f, s:f, s:I, s:s, s:s,"
-				  " s:s, s:s}",
-				  "wall_ns", (json_int_t)m->wall_ns,
-				  "task_time_ns", (json_int_t)m->task_time_ns,
-				  "speedup", m->speedup, "parallelism",
-				  m->parallelism, "cpu_util", m->cpu_util,
-				  "peak_inflight",
-				  (json_int_t)m->peak_inflight, "bound",
-				  m->bound, "recommend", m->recommend, "why",
-				  m->why, "checks", checks ? checks : "{}"));
+			o, json_pack("{s:I, s:I, s:f, s:f, s:f, s:I, s:s, s:s,"
+				     " s:s, s:s}",
+				     "wall_ns", (json_int_t)m->wall_ns,
+				     "task_time_ns",
+				     (json_int_t)m->task_time_ns, "speedup",
+				     m->speedup, "parallelism", m->parallelism,
+				     "cpu_util", m->cpu_util, "peak_inflight",
+				     (json_int_t)m->peak_inflight, "bound",
+				     m->bound, "recommend", m->recommend, "why",
+				     m->why, "checks", checks ? checks : "{}"));
 		free(checks);
 	}
 	return o;
@@ -446,6 +451,11 @@ static void stream_complete(struct jsonw *w, const struct trace *t,
 	jsonw_int(w, s->t0_ns);
 	jsonw_key(w, "t1_ns");
 	jsonw_int(w, s->t1_ns);
+	/* A wait the engine inferred rather than saw (CPython's GIL). */
+	if (s->estimated) {
+		jsonw_key(w, "estimated");
+		jsonw_value(w, json_true());
+	}
 	jsonw_end_object(w);
 	jsonw_end_object(w);
 }
@@ -518,7 +528,8 @@ static void chrome_step(struct render_stream *rs)
 		jsonw_begin_array(w);
 		/* A few events: the tree builder's own, written out. */
 		name_processes(names, t);
-		json_array_foreach(names, i, ev) jsonw_value(w, ev);
+		json_array_foreach(names, i, ev)
+			jsonw_value(w, ev);
 		json_decref(names);
 		break;
 	}

@@ -200,8 +200,7 @@ static int line_end(struct line *l, char *buf)
 	return (int)(l->p - buf);
 }
 
-int render_line_task(char *buf, size_t size, const struct trace *t,
-		     size_t task)
+int render_line_task(char *buf, size_t size, const struct trace *t, size_t task)
 {
 	struct line l = {buf, buf + size, size > 0};
 	char name[TRACE_TASK_NAME_MAX];
@@ -257,6 +256,8 @@ int render_line_segment(char *buf, size_t size, const struct trace *t,
 	put_int(&l, g->t1_ns);
 	put_raw(&l, ",\"note\":");
 	put_string(&l, g->note < t->n_notes ? t->notes[g->note] : "");
+	if (g->estimated)
+		put_raw(&l, ",\"estimated\":true");
 	put_raw(&l, "}}");
 	return line_end(&l, buf);
 }

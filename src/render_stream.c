@@ -12,6 +12,7 @@
  * render_chrome.c holds the Chrome trace's steps.
  */
 #include "render_stream.h"
+#include "trace_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,8 +21,8 @@
 
 /* ---- the driver ------------------------------------------------------- */
 
-struct render_stream *render_stream_new(const struct trace *t,
-					unsigned indent, bool ascii)
+struct render_stream *render_stream_new(const struct trace *t, unsigned indent,
+					bool ascii)
 {
 	struct render_stream *s = calloc(1, sizeof(*s));
 
@@ -42,8 +43,7 @@ void render_stream_free(struct render_stream *s)
 	free(s);
 }
 
-int render_stream_next(struct render_stream *s, const char **text,
-		       size_t *len)
+int render_stream_next(struct render_stream *s, const char **text, size_t *len)
 {
 	size_t have;
 
@@ -72,7 +72,7 @@ int render_stream_write(struct render_stream *s, FILE *f)
 /* ---- the trace, format version 1 --------------------------------------- */
 
 enum json_phase {
-	JP_HEAD,     /* format, version, run, "lanes": [ */
+	JP_HEAD, /* format, version, run, "lanes": [ */
 	JP_LANES,
 	JP_TASKS,
 	JP_SEGMENTS,
@@ -89,8 +89,7 @@ static void time_or_null(struct jsonw *w, const char *key, int64_t ns)
 		jsonw_int(w, ns);
 }
 
-static void object_or_empty(struct jsonw *w, const char *key,
-			    const json_t *obj)
+static void object_or_empty(struct jsonw *w, const char *key, const json_t *obj)
 {
 	jsonw_key(w, key);
 	if (obj) {
@@ -140,6 +139,13 @@ static void json_head(struct render_stream *s)
 	jsonw_key(w, "cpu_iters_per_ms");
 	jsonw_real(w, t->host.cpu_iters_per_ms);
 	jsonw_end_object(w);
+	if (t->engine.name[0]) {
+		json_t *engine = trace_engine_json(&t->engine);
+
+		jsonw_key(w, "engine");
+		jsonw_value(w, engine);
+		json_decref(engine);
+	}
 	jsonw_end_object(w);
 	jsonw_key(w, "lanes");
 	jsonw_begin_array(w);
@@ -181,8 +187,7 @@ static void json_task(struct jsonw *w, const struct trace *t,
 	if (k->status == TASK_PENDING)
 		jsonw_null(w);
 	else
-		jsonw_string(w,
-			     task_status_name((enum task_status)k->status));
+		jsonw_string(w, task_status_name((enum task_status)k->status));
 	jsonw_key(w, "note");
 	jsonw_string(w, trace_task_note(t, k));
 	jsonw_end_object(w);
@@ -204,6 +209,10 @@ static void json_segment(struct jsonw *w, const struct trace *t,
 	jsonw_int(w, g->t1_ns);
 	jsonw_key(w, "note");
 	jsonw_string(w, g->note < t->n_notes ? t->notes[g->note] : "");
+	if (g->estimated) {
+		jsonw_key(w, "estimated");
+		jsonw_value(w, json_true());
+	}
 	jsonw_end_object(w);
 }
 
@@ -211,8 +220,7 @@ static void json_sample(struct jsonw *w, const struct trace_sample *m)
 {
 	jsonw_begin_object(w);
 	jsonw_key(w, "name");
-	jsonw_string(w,
-		     trace_counter_name((enum trace_counter)m->counter));
+	jsonw_string(w, trace_counter_name((enum trace_counter)m->counter));
 	jsonw_key(w, "t_ns");
 	jsonw_int(w, m->t_ns);
 	jsonw_key(w, "value");
@@ -271,9 +279,9 @@ static void json_summary(struct jsonw *w, const struct trace *t)
 			jsonw_int(w, t->lanes[l].busy_ns);
 			jsonw_key(w, "util");
 			jsonw_real(w, m->wall_ns > 0
-					  ? (double)t->lanes[l].busy_ns /
-						(double)m->wall_ns
-					  : 0.0);
+					      ? (double)t->lanes[l].busy_ns /
+							(double)m->wall_ns
+					      : 0.0);
 			jsonw_end_object(w);
 		}
 		jsonw_end_array(w);
@@ -336,8 +344,8 @@ static void json_step(struct render_stream *s)
 	s->i = 0;
 }
 
-struct render_stream *render_stream_json(const struct trace *t,
-					 unsigned indent, bool ascii)
+struct render_stream *render_stream_json(const struct trace *t, unsigned indent,
+					 bool ascii)
 {
 	struct render_stream *s = render_stream_new(t, indent, ascii);
 

@@ -15,20 +15,20 @@
 #define RENDER_STREAM_CHUNK 65536
 
 struct render_stream {
-	const struct trace *t;	/* borrowed: it must outlive the stream */
+	const struct trace *t; /* borrowed: it must outlive the stream */
 	struct jsonw w;
-	int phase;		/* the format's own steps, 0 first */
-	size_t i;		/* the item within the phase */
-	bool done;		/* the whole document is in w (or taken) */
+	int phase; /* the format's own steps, 0 first */
+	size_t i;  /* the item within the phase */
+	bool done; /* the whole document is in w (or taken) */
 	/* Writes the next items; sets done after the last. */
 	void (*step)(struct render_stream *s);
 	void (*free_priv)(void *priv);
-	void *priv;		/* the format's own state */
+	void *priv; /* the format's own state */
 };
 
 /* A stream of t with nothing to write yet: the format sets step. */
-struct render_stream *render_stream_new(const struct trace *t,
-					unsigned indent, bool ascii);
+struct render_stream *render_stream_new(const struct trace *t, unsigned indent,
+					bool ascii);
 
 /* True while a step may write more: the chunk is not full yet. */
 static inline bool render_stream_room(const struct render_stream *s)

@@ -90,7 +90,6 @@ size_t ring_pop(struct ring *r, struct rec_event *out, size_t max)
 	for (size_t i = 0; i < n; i++)
 		out[i] = r->slots[(tail + i) & (r->capacity - 1)];
 	if (n)
-		atomic_store_explicit(&r->tail, tail + n,
-				      memory_order_release);
+		atomic_store_explicit(&r->tail, tail + n, memory_order_release);
 	return n;
 }

@@ -35,7 +35,7 @@ struct ring {
 	uint64_t tail_seen; /* producer only: the tail it last read */
 	alignas(64) _Atomic uint64_t tail; /* consumer: next slot to read */
 	alignas(64) uint64_t capacity;	   /* power of two, set at init */
-	_Atomic uint64_t full_waits;	   /* producer: times it found it full */
+	_Atomic uint64_t full_waits; /* producer: times it found it full */
 	alignas(64) struct rec_event slots[];
 };
 

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "cpu.h"
+#include "cpython.h"
 #include "exec.h"
 #include "model.h"
 #include "peer.h"
@@ -63,7 +64,7 @@ struct watchdog {
 	pthread_t thread;
 	pthread_mutex_t mutex;
 	pthread_cond_t wake;
-	bool done;	      /* protected by mutex: the model returned */
+	bool done; /* protected by mutex: the model returned */
 	/* written by the watchdog thread, read after it is joined */
 	bool fired;
 	char message[256];
@@ -154,8 +155,8 @@ static void *watchdog_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&w->mutex);
-		bool stuck = watchdog_stuck(w) && raise_stop(w->ctx,
-							     RUN_DEADLOCK);
+		bool stuck = watchdog_stuck(w) &&
+			     raise_stop(w->ctx, RUN_DEADLOCK);
 		pthread_mutex_lock(&w->mutex);
 		if (stuck) {
 			w->fired = true;
@@ -327,14 +328,17 @@ static void fill_host(struct trace_host *h, const struct cpu_calib *cpu)
 static uint32_t lanes_for(const struct model_ops *m, const struct spec *spec,
 			  size_t n_tasks)
 {
-	const struct param_value *workers = spec_find(&spec->options,
-						      "workers");
+	const struct param_value *workers =
+		spec_find(&spec->options, "workers");
 	uint64_t lanes = LANES_SPARE;
 
 	if (m->lane_per_task)
 		lanes += n_tasks;
-	if (workers && workers->i > 0)
-		lanes += 2 * (uint64_t)workers->i;
+	if (workers)
+		lanes += 2 *
+			 (uint64_t)(workers->i > 0
+					    ? (uint32_t)workers->i
+					    : model_default_thread_workers());
 	return lanes > LANES_MAX ? LANES_MAX : (uint32_t)lanes;
 }
 
@@ -360,6 +364,27 @@ static void set_err(struct spec_error *err, const char *field, int rc,
 
 /* ---- the run ------------------------------------------------------------- */
 
+void run_begin_trace(const struct spec *spec, struct trace *out)
+{
+	if (spec->id[0])
+		util_strlcpy(out->id, spec->id, sizeof(out->id));
+	else
+		make_run_id(out->id, sizeof(out->id));
+	util_strlcpy(out->workload, spec->workload, sizeof(out->workload));
+	util_strlcpy(out->model, spec->model, sizeof(out->model));
+	json_decref(out->params);
+	json_decref(out->options);
+	out->params = spec_params_json(&spec->params);
+	out->options = spec_params_json(&spec->options);
+	out->status = RUN_RUNNING;
+	iso8601_now(out->started_at, sizeof(out->started_at));
+}
+
+bool run_cancel_requested(void)
+{
+	return atomic_load_explicit(&cancel_requested, memory_order_relaxed);
+}
+
 int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 		struct trace *out, struct spec_error *err)
 {
@@ -376,30 +401,39 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	int model_rc, rc;
 
 	if (!w || !m) {
-		set_err(err, w ? "model" : "workload", -EINVAL,
-			"unknown name");
+		set_err(err, w ? "model" : "workload", -EINVAL, "unknown name");
 		return -EINVAL;
 	}
+	if (strcmp(spec->engine, SPEC_ENGINE_CPYTHON) == 0)
+		return cpython_execute(spec, hooks, out, err);
 	program_init(&prog);
 	rc = w->build(spec, &prog, err);
 	if (rc < 0)
 		goto out_program;
 	ctx.prog = &prog;
 
-	/* The run's info, known before anything runs. */
-	if (spec->id[0])
-		util_strlcpy(out->id, spec->id, sizeof(out->id));
-	else
-		make_run_id(out->id, sizeof(out->id));
-	util_strlcpy(out->workload, spec->workload, sizeof(out->workload));
-	util_strlcpy(out->model, spec->model, sizeof(out->model));
-	json_decref(out->params);
-	json_decref(out->options);
-	out->params = spec_params_json(&spec->params);
-	out->options = spec_params_json(&spec->options);
-	out->status = RUN_RUNNING;
-	iso8601_now(out->started_at, sizeof(out->started_at));
+	run_begin_trace(spec, out);
 
+	/* costs=python: the measured costs, measured now if they never
+	 * were (before anything is timed). */
+	const struct param_value *costs = spec_find(&spec->options, "costs");
+
+	if (costs && strcmp(costs->text, "python") == 0) {
+		char why[200];
+
+		rc = costs_get(&ctx.python, why, sizeof(why));
+		if (rc < 0) {
+			if (err) {
+				util_strlcpy(err->field, "options.costs",
+					     sizeof(err->field));
+				snprintf(err->message, sizeof(err->message),
+					 "costs: %s", why);
+				err->column = 0;
+			}
+			goto out_program;
+		}
+		ctx.charge_python = true;
+	}
 	raise_nofile();
 	rc = make_tmpdir(ctx.tmpdir, sizeof(ctx.tmpdir));
 	if (rc < 0) {
@@ -408,6 +442,10 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	}
 	cpu_calibrate(&ctx.cpu);
 	fill_host(&out->host, &ctx.cpu);
+	util_strlcpy(out->engine.name, SPEC_ENGINE_OVERLAP,
+		     sizeof(out->engine.name));
+	util_strlcpy(out->engine.version, OVERLAP_VERSION,
+		     sizeof(out->engine.version));
 	peer = peer_start();
 	if (!peer) {
 		rc = -errno;
@@ -507,8 +545,8 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 			util_strlcpy(out->message, ctx.message,
 				     sizeof(out->message));
 		else
-			snprintf(out->message, sizeof(out->message),
-				 "%s: %s", m->name, strerror(-model_rc));
+			snprintf(out->message, sizeof(out->message), "%s: %s",
+				 m->name, strerror(-model_rc));
 	} else {
 		out->status = RUN_DONE;
 		util_strlcpy(out->message, ctx.message, sizeof(out->message));

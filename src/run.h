@@ -9,6 +9,7 @@
 #ifndef OVERLAP_RUN_H
 #define OVERLAP_RUN_H
 
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "spec.h"
@@ -35,5 +36,14 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
  * from a signal handler (it only sets a flag); a run that starts later is
  * cancelled at once. */
 void run_request_cancel(void);
+
+/* Fills the trace's run info known before anything runs: id (the spec's
+ * or a new one), workload, model, params, options, status running and
+ * the start time. */
+void run_begin_trace(const struct spec *spec, struct trace *out);
+
+/* True once run_request_cancel() has been called (the CPython engine
+ * passes the request on to its interpreter). */
+bool run_cancel_requested(void);
 
 #endif

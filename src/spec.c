@@ -136,6 +136,8 @@ int spec_init(struct spec *spec, const char *workload, const char *model,
 	if (rc < 0)
 		return rc;
 	spec->id[0] = '\0';
+	util_strlcpy(spec->engine, SPEC_ENGINE_OVERLAP, sizeof(spec->engine));
+	spec->python[0] = '\0';
 	util_strlcpy(spec->workload, w->name, sizeof(spec->workload));
 	util_strlcpy(spec->model, m->name, sizeof(spec->model));
 	spec->params.count = 0;
@@ -248,6 +250,75 @@ static void count_field(const struct spec *spec, char *field, size_t size,
 	snprintf(field, size, "params.%s", *name);
 }
 
+/* One rule for every workload: what the disk steps of all tasks read and
+ * write stays within SPEC_MAX_DISK_BYTES.  (A read step reads a file
+ * written for it before the run starts, so it counts as much as a
+ * write.) */
+static int check_disk(const struct workload *w, const struct program *prog,
+		      struct spec_error *err)
+{
+	uint64_t bytes = 0;
+	char field[64];
+	const char *name = w->disk_param ? w->disk_param : "workload";
+
+	for (size_t i = 0; i < prog->n_tasks; i++) {
+		const struct task_def *t = &prog->tasks[i];
+
+		for (uint32_t k = 0; k < t->n_steps; k++) {
+			const struct step *st = &prog->steps[t->first_step + k];
+
+			if (st->kind == STEP_DISK && st->n > 0)
+				bytes += (uint64_t)st->n;
+		}
+	}
+	if (bytes <= (uint64_t)SPEC_MAX_DISK_BYTES)
+		return 0;
+	snprintf(field, sizeof(field), "params.%s", name);
+	return spec_fail(err, -EINVAL, field,
+			 "%s: the disk steps read and write %" PRIu64
+			 " bytes in all tasks together; a run may use at "
+			 "most %lld bytes (1 GiB) of disk",
+			 name, bytes, SPEC_MAX_DISK_BYTES);
+}
+
+/* What only one engine runs.  The interpreter's own limits (a GIL build
+ * asked for gil=off) are known when it starts; cpython.c reports them the
+ * same way. */
+static int check_engine(const struct spec *spec, struct spec_error *err)
+{
+	bool cpython = strcmp(spec->engine, SPEC_ENGINE_CPYTHON) == 0;
+
+	if (!cpython && strcmp(spec->engine, SPEC_ENGINE_OVERLAP) != 0)
+		return spec_fail(err, -EINVAL, "engine",
+				 "engine: expected overlap or cpython");
+	if (!cpython && spec->python[0])
+		return spec_fail(err, -EINVAL, "python",
+				 "python: an interpreter is chosen only with "
+				 "engine cpython");
+	if (cpython && strcmp(spec->model, "interpreter-pool") == 0)
+		return spec_fail(err, -EINVAL, "model",
+				 "model: interpreter-pool needs Python 3.14's "
+				 "InterpreterPoolExecutor; engine cpython runs "
+				 "the other models");
+	return 0;
+}
+
+/* python=3.9 with gil=off names a build that never existed: the
+ * free-threaded build starts with 3.13. */
+static int check_python(const struct spec *spec, struct spec_error *err)
+{
+	const struct param_value *python = spec_find(&spec->options, "python");
+	const struct param_value *gil = spec_find(&spec->options, "gil");
+
+	if (python && gil && strcmp(python->text, "3.9") == 0 &&
+	    strcmp(gil->text, "off") == 0)
+		return spec_fail(err, -EINVAL, "options.python",
+				 "python: 3.9 has no free-threaded build "
+				 "(gil=off is 3.13 or later): use "
+				 "python=3.10+ with gil=off");
+	return 0;
+}
+
 int spec_validate(const struct spec *spec, struct spec_error *err)
 {
 	const struct workload *w;
@@ -272,6 +343,9 @@ int spec_validate(const struct spec *spec, struct spec_error *err)
 				 "spec_init for %s under %s",
 				 w->name, m->name);
 
+	rc = check_python(spec, err);
+	if (rc < 0)
+		return rc;
 	program_init(&prog);
 	rc = w->build(spec, &prog, err);
 	if (rc < 0)
@@ -298,12 +372,20 @@ int spec_validate(const struct spec *spec, struct spec_error *err)
 			       name, SPEC_MAX_TOTAL_STEPS, total_steps);
 		goto out_free_program;
 	}
+	rc = check_disk(w, &prog, err);
+	if (rc < 0)
+		goto out_free_program;
 	if (w->check_model) {
 		rc = w->check_model(spec, err);
 		if (rc < 0)
 			goto out_free_program;
 	}
-	rc = 0;
+	if (m->check_program) {
+		rc = m->check_program(spec, &prog, err);
+		if (rc < 0)
+			goto out_free_program;
+	}
+	rc = check_engine(spec, err);
 out_free_program:
 	program_free(&prog);
 	return rc;
@@ -425,11 +507,38 @@ static bool valid_id(const char *id)
 	return n > 0;
 }
 
+/* "engine" and "python" of a body; null or absent keep the defaults. */
+static int json_set_engine(struct spec *spec, const json_t *engine,
+			   const json_t *python, struct spec_error *err)
+{
+	if (engine && !json_is_null(engine)) {
+		const char *e = json_string_value(engine);
+
+		if (!e || (strcmp(e, SPEC_ENGINE_OVERLAP) != 0 &&
+			   strcmp(e, SPEC_ENGINE_CPYTHON) != 0))
+			return spec_fail(err, -EINVAL, "engine",
+					 "engine: expected overlap or cpython");
+		util_strlcpy(spec->engine, e, sizeof(spec->engine));
+	}
+	if (python && !json_is_null(python)) {
+		const char *p = json_string_value(python);
+
+		if (!p || !p[0] || strlen(p) >= sizeof(spec->python))
+			return spec_fail(err, -EINVAL, "python",
+					 "python: expected the path of an "
+					 "interpreter, at most %zu bytes",
+					 sizeof(spec->python) - 1);
+		util_strlcpy(spec->python, p, sizeof(spec->python));
+	}
+	return 0;
+}
+
 int spec_from_json(const json_t *body, struct spec *spec,
 		   struct spec_error *err)
 {
 	static const char *const known[] = {"workload", "model", "params",
-					    "options", "id"};
+					    "options",	"id",	 "engine",
+					    "python"};
 	const char *key;
 	json_t *value;
 	const json_t *workload, *model, *id;
@@ -485,6 +594,10 @@ int spec_from_json(const json_t *body, struct spec *spec,
 			     err);
 	if (rc < 0)
 		return rc;
+	rc = json_set_engine(spec, json_object_get(body, "engine"),
+			     json_object_get(body, "python"), err);
+	if (rc < 0)
+		return rc;
 	return spec_validate(spec, err);
 }
 
@@ -535,14 +648,12 @@ json_t *spec_to_json(const struct spec *spec)
 	json_object_set_new(obj, "model", json_string(spec->model));
 	json_object_set_new(obj, "params", set_json(&spec->params));
 	json_object_set_new(obj, "options", set_json(&spec->options));
+	if (strcmp(spec->engine, SPEC_ENGINE_OVERLAP) != 0)
+		json_object_set_new(obj, "engine", json_string(spec->engine));
+	if (spec->python[0])
+		json_object_set_new(obj, "python", json_string(spec->python));
 	return obj;
 }
-
-static const char *const param_type_names[] = {
-	[PARAM_INT] = "int",	 [PARAM_DURATION] = "duration",
-	[PARAM_FLOAT] = "float", [PARAM_ENUM] = "enum",
-	[PARAM_TEXT] = "text",
-};
 
 /* One parameter as the page's form needs it.  Durations: min and max in
  * milliseconds (the unit of a bare number in the API), unit "ms", and the
@@ -555,7 +666,7 @@ static json_t *param_json(const struct param_def *def)
 
 	json_object_set_new(obj, "name", json_string(def->name));
 	json_object_set_new(obj, "type",
-			    json_string(param_type_names[def->type]));
+			    json_string(param_type_name(def->type)));
 	json_object_set_new(obj, "unit",
 			    json_string(def->type == PARAM_DURATION ? "ms"
 					: def->type == PARAM_TEXT   ? "bytes"
@@ -632,6 +743,44 @@ static json_t *param_json(const struct param_def *def)
 	return obj;
 }
 
+/* Which engine runs what: every workload and model under both; limits
+ * name the values one of them does not run, and why.  The interpreters CPython may use
+ * are the caller's to add (cpython.h): finding them takes time. */
+static json_t *engines_json(void)
+{
+	json_t *all_workloads = json_array(), *all_models = json_array();
+	json_t *engines;
+
+	for (size_t i = 0; i < workload_catalog_count; i++)
+		json_array_append_new(all_workloads,
+				      json_string(workload_catalog[i]->name));
+	for (size_t i = 0; i < model_catalog_count; i++)
+		json_array_append_new(all_models,
+				      json_string(model_catalog[i]->name));
+	engines = json_pack(
+		"[{s:s, s:s, s:O, s:O, s:[]},"
+		" {s:s, s:s, s:O, s:O, s:[{s:s, s:s, s:s}, {s:s, s:s, s:s},"
+		" {s:s, s:s, s:s}]}]",
+		"name", SPEC_ENGINE_OVERLAP, "help",
+		"this program's models of Python's concurrency, in C",
+		"workloads", all_workloads, "models", all_models, "limits",
+		"name", SPEC_ENGINE_CPYTHON, "help",
+		"the same program in a real Python interpreter (3.9 or "
+		"later): threading, concurrent.futures, multiprocessing, "
+		"asyncio",
+		"workloads", all_workloads, "models", all_models, "limits",
+		"field", "options.gil", "value", "off", "why",
+		"needs a free-threaded interpreter (python3.13t or later)",
+		"field", "params.program", "value", "barrier (asyncio)", "why",
+		"asyncio.Barrier needs Python 3.11 or later", "field", "model",
+		"value", "interpreter-pool", "why",
+		"InterpreterPoolExecutor needs Python 3.14 or later; the "
+		"reference engine runs the other models");
+	json_decref(all_workloads);
+	json_decref(all_models);
+	return engines;
+}
+
 json_t *spec_catalog_json(void)
 {
 	json_t *root = json_object();
@@ -669,5 +818,7 @@ json_t *spec_catalog_json(void)
 	}
 	json_object_set_new(root, "workloads", workloads);
 	json_object_set_new(root, "models", models);
+	json_object_set_new(root, "engines", engines_json());
+	json_object_set_new(root, "vocabulary", protocol_vocabulary_json());
 	return root;
 }

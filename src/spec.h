@@ -32,7 +32,8 @@ int spec_set(struct spec *spec, const char *key, const char *value,
  * Returns 0 or -EINVAL with err. */
 int spec_validate(const struct spec *spec, struct spec_error *err);
 
-/* Reads the HTTP API's body form {workload, model, params, options}: values
+/* Reads the HTTP API's body form {workload, model, params, options, engine,
+ * python}: values
  * are strings in --set form, numbers (durations: milliseconds) or booleans.
  * Unknown top-level keys and unknown parameters are errors naming them.
  * Validates the whole spec (spec_validate).  Returns 0 or -EINVAL. */
@@ -48,7 +49,8 @@ json_t *spec_to_json(const struct spec *spec);
 json_t *spec_params_json(const struct param_set *set);
 /* New reference: the catalog as GET /api/workloads serves it:
  * {workloads: [{name, help, params: [{name, type, unit, default, min, max,
- * choices, help}]}], models: [{name, help, options: [...]}]}. */
+ * choices, help}]}], models: [{name, help, options: [...]}], vocabulary}:
+ * the vocabulary is protocol_vocabulary_json()'s. */
 json_t *spec_catalog_json(void);
 
 /* Options every model has (time_limit), appended to each model's own. */

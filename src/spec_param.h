@@ -15,13 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum param_type {
-	PARAM_INT,	/* whole number; min/max are the limits */
-	PARAM_DURATION, /* nanoseconds; min/max in nanoseconds */
-	PARAM_FLOAT,	/* real number; min/max are the limits */
-	PARAM_ENUM,	/* one of choices ("sleep|net") */
-	PARAM_TEXT,	/* free text; max is its maximum length in bytes */
-};
+#include "protocol.h"
 
 struct param_def {
 	const char *name;
@@ -32,6 +26,11 @@ struct param_def {
 	const char *choices; /* PARAM_ENUM only: "a|b|c" */
 	const char *help;    /* one line */
 };
+
+/* A run's disk budget: the bytes its disk steps read and write, in all
+ * tasks together (the files workload's files x size, a custom program's
+ * disk steps), so no run can fill the disk. */
+#define SPEC_MAX_DISK_BYTES (1024LL * 1024 * 1024)
 
 /* The longest text value (a step program, a list of durations). */
 #define SPEC_TEXT_MAX 4096
@@ -52,10 +51,18 @@ struct param_set {
 	struct param_value values[SPEC_MAX_VALUES];
 };
 
+/* The engines a spec may name (struct spec.engine). */
+#define SPEC_ENGINE_OVERLAP "overlap" /* this program's models */
+#define SPEC_ENGINE_CPYTHON "cpython" /* a real interpreter (cpython.h) */
+
 struct spec {
 	char id[40];		  /* run id, set by the caller (may be "") */
 	char workload[32];	  /* catalog name */
 	char model[32];		  /* catalog name */
+	char engine[16];	  /* SPEC_ENGINE_*; spec_init sets overlap */
+	char python[256];	  /* cpython: the interpreter; "" is python3
+				   * on PATH.  The server allows only the
+				   * interpreters it found itself. */
 	struct param_set params;  /* the workload's parameters */
 	struct param_set options; /* the model's options */
 };

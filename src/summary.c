@@ -3,7 +3,9 @@
  *
  * Every figure comes from the segments, so a stored trace summarised again
  * gives the same result.  "Work" is what a task would do alone: compute,
- * io, sleep and backoff.  The other states exist only because tasks run
+ * and the waits the protocol marks overlappable (io, connect, sleep,
+ * backoff: what a state counts as is its row in protocol.c).  The other
+ * states exist only because tasks run
  * together (queued, gil-wait, lock/sem/queue/barrier/event/rate waits) or
  * because of the model's machinery (startup, ipc), so they are left out of
  * the one-after-another time that speedup divides by the wall time.
@@ -12,9 +14,13 @@
  * on I/O or sleep (waits that overlap in any model), and waiting on each
  * other (locks, semaphores, queues: waits that no model removes).  Two
  * thirds or more on one side decides the bound; the sentence gives the
- * shares, the reason, and what this run achieved.  Under asyncio, an
- * I/O-bound run whose loop was blocked by computation (a large max loop
- * lag) is pointed at asyncio with an executor instead.
+ * shares, the reason, and what this run achieved.  Under asyncio, a run
+ * whose loop was blocked by computation (a large max loop lag) while it
+ * was I/O-bound, or while tasks were ready (waiting for the loop) for at
+ * least half as long as anything computed, is pointed at asyncio with an
+ * executor
+ * instead, and the sentence names the computation and how many tasks it
+ * held up.
  *
  * A run that did not finish says so first.  A deadlock is a verdict on the
  * program or on the model, not on the shares: when tasks never started,
@@ -78,6 +84,15 @@ static int64_t union_ns(const struct trace_segment *const *s, size_t n)
 	return sum + (to - from);
 }
 
+/* True when state s has flag (protocol.h: what the diagnosis reads of a
+ * state). */
+static bool state_has(unsigned s, unsigned flag)
+{
+	const struct state_def *d = seg_state_def(s);
+
+	return d && (d->flags & flag);
+}
+
 /* The time in which at least one task waited on I/O or sleep: the union of
  * those segments (-1 when it cannot be computed). */
 static int64_t wait_union_ns(const struct trace *t)
@@ -92,8 +107,7 @@ static int64_t wait_union_ns(const struct trace *t)
 	for (size_t i = 0; i < t->n_segments; i++) {
 		uint8_t st = t->segments[i].state;
 
-		if ((st == ST_IO || st == ST_CONNECT || st == ST_SLEEP ||
-		     st == ST_BACKOFF) &&
+		if (state_has(st, STATE_OVERLAPPABLE) &&
 		    t->segments[i].t1_ns > t->segments[i].t0_ns)
 			w[n++] = &t->segments[i];
 	}
@@ -103,17 +117,75 @@ static int64_t wait_union_ns(const struct trace *t)
 	return sum;
 }
 
+/* The longest time one task's computation held an event loop's lane
+ * (its compute segments and the runnable ones between them: on the core
+ * or not, the loop was not serving anyone else), its task in *blocker, and
+ * in *ready how many other tasks were ready meanwhile: their waits were
+ * over and they waited for the loop.  Returns its length, 0 when none. */
+static int64_t loop_block(const struct trace *t, uint32_t *blocker,
+			  size_t *ready)
+{
+	const struct trace_segment **on_loop;
+	int64_t from = 0, to = 0, best_from = 0, best_to = 0;
+	uint32_t task = UINT32_MAX;
+	unsigned char *seen;
+	size_t n = 0;
+
+	*ready = 0;
+	on_loop = malloc((t->n_segments + 1) * sizeof(*on_loop));
+	if (!on_loop)
+		return 0;
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if ((s->state == ST_COMPUTE || s->state == ST_RUNNABLE) &&
+		    s->lane < t->n_lanes && t->lanes[s->lane].kind == LANE_LOOP)
+			on_loop[n++] = s;
+	}
+	qsort(on_loop, n, sizeof(*on_loop), seg_by_start);
+	for (size_t i = 0; i < n; i++) {
+		const struct trace_segment *s = on_loop[i];
+
+		if (s->task != task || s->t0_ns > to) {
+			task = s->task;
+			from = s->t0_ns;
+		}
+		to = s->t1_ns;
+		if (to - from > best_to - best_from) {
+			best_from = from;
+			best_to = to;
+			*blocker = task;
+		}
+	}
+	free(on_loop);
+	if (best_to <= best_from)
+		return 0;
+	seen = calloc(t->n_tasks + 1, 1);
+	if (!seen)
+		return best_to - best_from;
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state == ST_READY && s->task != *blocker &&
+		    s->task < t->n_tasks && !seen[s->task] &&
+		    s->t0_ns < best_to && s->t1_ns > best_from) {
+			seen[s->task] = 1;
+			(*ready)++;
+		}
+	}
+	free(seen);
+	return best_to - best_from;
+}
+
+/* A task's own work: computing, or a wait another model could overlap. */
 static bool state_is_work(int s)
 {
-	return s == ST_COMPUTE || s == ST_IO || s == ST_CONNECT ||
-	       s == ST_SLEEP || s == ST_BACKOFF;
+	return s == ST_COMPUTE || state_has(s, STATE_OVERLAPPABLE);
 }
 
 static bool state_is_sync_wait(int s)
 {
-	return s == ST_LOCK_WAIT || s == ST_SEM_WAIT || s == ST_QUEUE_WAIT ||
-	       s == ST_BARRIER_WAIT || s == ST_EVENT_WAIT ||
-	       s == ST_RATE_WAIT;
+	return state_has(s, STATE_OBJECT_WAIT);
 }
 
 /* A task's start or end as one sortable number: its time times two (as
@@ -178,7 +250,8 @@ static bool model_is(const struct trace *t, const char *name)
 
 static bool model_uses_threads(const struct trace *t)
 {
-	return model_is(t, "threads") || model_is(t, "thread-pool");
+	return model_is(t, "threads") || model_is(t, "thread-pool") ||
+	       model_is(t, "interpreter-pool");
 }
 
 /* The sync wait with the most time, for "(lock-wait most)". */
@@ -203,6 +276,32 @@ static const char *recommend_for(int64_t cpu_ns, int64_t wait_ns)
 	if (cpu_ns * 3 >= both * 2)
 		return "process-pool";
 	return "asyncio-executor";
+}
+
+/* The time tasks spent on a shared counter's updates: compute segments
+ * that name an object (a counter's, from incr steps). */
+static int64_t counter_ns(const struct trace *t)
+{
+	int64_t ns = 0;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state == ST_COMPUTE && s->note != 0 &&
+		    s->t1_ns > s->t0_ns)
+			ns += s->t1_ns - s->t0_ns;
+	}
+	return ns;
+}
+
+/* The run is about one shared counter: its checks count updates, and
+ * updating it is most of what the tasks computed. */
+static bool counter_bound(const struct trace *t, int64_t cpu_ns)
+{
+	const json_t *expected = json_object_get(t->summary.checks, "expected");
+
+	return json_is_integer(expected) && json_integer_value(expected) > 0 &&
+	       cpu_ns > 0 && counter_ns(t) * 3 >= cpu_ns * 2;
 }
 
 enum fit { FIT_NO, FIT_EXACT, FIT_ALSO };
@@ -237,17 +336,18 @@ static void diagnose(struct trace *t)
 	struct trace_summary *m = &t->summary;
 	const int64_t *st = m->states_ns;
 	int64_t cpu = st[ST_COMPUTE];
-	int64_t wait =
-	    st[ST_IO] + st[ST_CONNECT] + st[ST_SLEEP] + st[ST_BACKOFF];
-	int64_t sync = 0, base, longest_ns = 0;
+	int64_t wait = 0, sync = 0, base, longest_ns = 0;
 	char run_text[160], longest[32], few[64] = "";
 	const char *rec;
 	enum fit fit;
 	int64_t waited_ns;
 
-	for (int s = 0; s < ST__COUNT; s++)
+	for (int s = 0; s < ST__COUNT; s++) {
+		if (state_has(s, STATE_OVERLAPPABLE))
+			wait += st[s];
 		if (state_is_sync_wait(s))
 			sync += st[s];
+	}
 	base = cpu + wait + sync;
 	for (size_t i = 0; i < t->n_tasks; i++) {
 		const struct trace_task *k = &t->tasks[i];
@@ -259,8 +359,7 @@ static void diagnose(struct trace *t)
 
 	if (base == 0) {
 		util_strlcpy(m->bound, "mixed", sizeof(m->bound));
-		util_strlcpy(m->recommend, "sequential",
-			     sizeof(m->recommend));
+		util_strlcpy(m->recommend, "sequential", sizeof(m->recommend));
 		util_strlcpy(m->why,
 			     "No task recorded any computing or waiting, so "
 			     "there is nothing to overlap.",
@@ -268,25 +367,51 @@ static void diagnose(struct trace *t)
 		return;
 	}
 
-	if (wait * 3 >= base * 2 && model_is(t, "asyncio") && cpu > 0 &&
-	    m->max_loop_lag_ns >= LOOP_LAG_BLOCKED_NS) {
-		char lag[32];
+	if (model_is(t, "asyncio") && cpu > 0 &&
+	    m->max_loop_lag_ns >= LOOP_LAG_BLOCKED_NS &&
+	    (wait * 3 >= base * 2 || st[ST_READY] * 2 >= cpu)) {
+		char lag[32], blocked[32], who[256] = "";
+		uint32_t blocker = 0;
+		size_t ready = 0;
+		int64_t block_ns = loop_block(t, &blocker, &ready);
 
 		/* Waits overlap, but the computation on the loop thread
 		 * held every other task's wake-up back. */
 		rec = "asyncio-executor";
 		describe_run(t, FIT_NO, run_text, sizeof(run_text));
 		util_format_duration(m->max_loop_lag_ns, lag, sizeof(lag));
-		util_strlcpy(m->bound, "io", sizeof(m->bound));
+		if (block_ns > 0 && blocker < t->n_tasks) {
+			char name[TRACE_TASK_NAME_MAX];
+
+			util_format_duration(block_ns, blocked,
+					     sizeof(blocked));
+			trace_task_name(t, &t->tasks[blocker], name,
+					sizeof(name));
+			snprintf(who, sizeof(who),
+				 "the loop was blocked for %s by %s's "
+				 "computation, and %zu other task%s ready "
+				 "meanwhile (ready: waiting for the loop); ",
+				 blocked, name, ready,
+				 ready == 1 ? " was" : "s were");
+		}
+		/* Waiting tasks held up by the computation for half as
+		 * long as it computed or more: whatever the shares, the
+		 * loop is the matter.  The bound counts the computation's
+		 * runnable time (the loop thread wanting a core it had
+		 * lost to the machine) as computing: a busy machine does
+		 * not make the run less CPU-bound. */
+		util_strlcpy(m->bound,
+			     wait * 3 >= (base + st[ST_RUNNABLE]) * 2 ? "io"
+								      : "mixed",
+			     sizeof(m->bound));
 		snprintf(m->why, sizeof(m->why),
 			 "Tasks spent %d%% of their time waiting on I/O or "
 			 "sleep and %d%% computing; the waits overlap on the "
-			 "loop, but computing on the loop thread blocked it "
-			 "for up to %s (max loop lag), and every other task "
-			 "woke that much late; asyncio with an executor "
-			 "keeps the waits on the loop and runs the "
-			 "computation in a pool; %s.",
-			 percent(wait, base), percent(cpu, base), lag,
+			 "loop, but %scomputing on the loop thread held "
+			 "every other task up to %s (max loop lag); asyncio "
+			 "with an executor keeps the waits on the loop and "
+			 "runs the computation in a pool; %s.",
+			 percent(wait, base), percent(cpu, base), who, lag,
 			 run_text);
 	} else if (wait * 3 >= base * 2 && model_is(t, "asyncio") &&
 		   t->n_tasks >= 2 && (waited_ns = wait_union_ns(t)) > 0 &&
@@ -305,10 +430,51 @@ static void diagnose(struct trace *t)
 			 "asyncio, asyncio.to_thread: asyncio-executor with "
 			 "offload_io=on); %s.",
 			 percent(wait, base), percent(cpu, base), run_text);
+	} else if (wait * 3 < base * 2 && counter_bound(t, cpu)) {
+		json_t *lost = json_object_get(m->checks, "lost");
+		char shares[96];
+
+		snprintf(shares, sizeof(shares),
+			 "Tasks spent %d%% of their time updating one shared "
+			 "counter",
+			 percent(counter_ns(t), base));
+		util_strlcpy(m->bound, "sync", sizeof(m->bound));
+		if (json_integer_value(lost) > 0) {
+			/* No model fixes a race; the program must. */
+			rec = t->model[0] ? t->model : "threads";
+			describe_run(t, FIT_NO, run_text, sizeof(run_text));
+			if (snprintf(m->why, sizeof(m->why),
+				     "%s, and %lld updates were lost: another "
+				     "task wrote between an update's read and "
+				     "its write; no model fixes that by "
+				     "itself: guard the update with a lock "
+				     "(sync=lock) or make it atomic, and keep "
+				     "this model; %s.",
+				     shares,
+				     (long long)json_integer_value(lost),
+				     run_text) >= (int)sizeof(m->why))
+				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		} else {
+			/* Exact: every update took its turn on one object,
+			 * so no model runs them side by side. */
+			rec = "sequential";
+			describe_run(t, fit_of(t, rec, false), run_text,
+				     sizeof(run_text));
+			if (snprintf(m->why, sizeof(m->why),
+				     "%s, and no update was lost; but updates "
+				     "to one counter run one at a time in any "
+				     "model (in turn, or some are lost), so "
+				     "more workers add only waiting (lock-wait, "
+				     "gil-wait) and start-up: sequential does "
+				     "the same without waiting; to use the "
+				     "cores, each task counts on its own and "
+				     "adds its total once; %s.",
+				     shares, run_text) >= (int)sizeof(m->why))
+				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		}
 	} else if (wait * 3 >= base * 2) {
 		rec = "asyncio";
-		fit = fit_of(t, rec,
-			     model_uses_threads(t) && t->n_tasks <= 32);
+		fit = fit_of(t, rec, model_uses_threads(t) && t->n_tasks <= 32);
 		if (t->n_tasks <= 32)
 			snprintf(few, sizeof(few),
 				 " (threads do as well for %zu tasks)",
@@ -326,10 +492,13 @@ static void diagnose(struct trace *t)
 		char gil[128] = "";
 
 		rec = "process-pool";
+		/* Threads without a GIL, and interpreters with one each,
+		 * compute on every core too. */
 		fit = fit_of(t, rec,
-			     (model_uses_threads(t) ||
-			      model_is(t, "asyncio-executor")) &&
-				     options_gil_off(t));
+			     ((model_uses_threads(t) ||
+			       model_is(t, "asyncio-executor")) &&
+			      options_gil_off(t)) ||
+				     model_is(t, "interpreter-pool"));
 		if (st[ST_GIL_WAIT] * 10 >= cpu) {
 			char gil_wait[32];
 
@@ -339,6 +508,16 @@ static void diagnose(struct trace *t)
 				 ", and they waited another %s for the GIL, "
 				 "which lets one thread compute at a time",
 				 gil_wait);
+		} else if (st[ST_RUNNABLE] * 10 >= cpu) {
+			char runnable[32];
+
+			util_format_duration(st[ST_RUNNABLE], runnable,
+					     sizeof(runnable));
+			snprintf(gil, sizeof(gil),
+				 ", and they waited another %s for a core "
+				 "(runnable): more tasks computing than cores "
+				 "take turns",
+				 runnable);
 		}
 		describe_run(t, fit, run_text, sizeof(run_text));
 		util_strlcpy(m->bound, "cpu", sizeof(m->bound));
@@ -377,6 +556,26 @@ static void diagnose(struct trace *t)
 			     percent(wait, base), percent(cpu, base), rec,
 			     workers, run_text) >= (int)sizeof(m->why))
 			memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+	} else if (wait * 3 < (cpu + wait)) {
+		/* Computing and waiting for each other, with next to no
+		 * I/O: nothing for an event loop to overlap, so no
+		 * executor; the computing outside the shared objects
+		 * runs on the cores. */
+		rec = "process-pool";
+		describe_run(t, fit_of(t, rec, false), run_text,
+			     sizeof(run_text));
+		util_strlcpy(m->bound, "cpu", sizeof(m->bound));
+		snprintf(m->why, sizeof(m->why),
+			 "Tasks spent %d%% of their time computing, %d%% "
+			 "waiting for each other (%s most) and %d%% on I/O; "
+			 "with no I/O to overlap, an event loop adds "
+			 "nothing: the computing outside the shared objects "
+			 "overlaps only on separate cores, which a process "
+			 "pool (or threads with gil=off) uses, while the "
+			 "waits for each other stay whatever the model; %s.",
+			 percent(cpu, base), percent(sync, base),
+			 seg_state_name(largest_sync_state(m)),
+			 percent(wait, base), run_text);
 	} else {
 		rec = "asyncio-executor";
 		describe_run(t, fit_of(t, rec, false), run_text,
@@ -468,7 +667,7 @@ static void diagnose_unfinished(struct trace *t)
 /* States in which a lane's thread or process uses a CPU. */
 static bool state_uses_cpu(int s)
 {
-	return s == ST_COMPUTE || s == ST_STARTUP || s == ST_IPC;
+	return state_has(s, STATE_USES_CPU);
 }
 
 /* Every lane's busy time: the union of its segments in which it uses a

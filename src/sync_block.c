@@ -9,9 +9,10 @@
  * write: an atomic load, a switch point, an atomic store, each relaxed.
  * Two tasks that interleave there lose updates exactly as `counter += 1`
  * does in Python, yet there is no data race in C's sense, so TSan has
- * nothing to suppress.  The switch point is a GIL check under a GIL (the
- * forced switch CPython's eval loop may make between the load and the
- * store), a short spin without one (parallel threads or processes), and a
+ * nothing to suppress.  The switch point is a GIL check under a GIL where
+ * the Python has one (the forced switch CPython 3.9's eval loop may make
+ * between the load and the store, or any version's at a call inside the
+ * update), a short spin without one (parallel threads or processes), and a
  * sleep(0) (or await asyncio.sleep(0)) when the step asks for an await
  * inside.
  */
@@ -345,6 +346,10 @@ static int b_sleep_until(struct exec_ctx *x, int64_t until_ns)
 	}
 }
 
+/* Where the increments' interpreter work leaves its result, so none of it
+ * is dead code. */
+static _Atomic uint64_t incr_sink;
+
 /* The GIL check point of an increment: honours a drop request, recording
  * the computation so far and the gil-wait. */
 static void incr_gil_check(struct exec_ctx *x, int64_t *t_seg, uint32_t note)
@@ -361,9 +366,15 @@ static void incr_gil_check(struct exec_ctx *x, int64_t *t_seg, uint32_t note)
 	rec_segment(x->lane, x->task, ST_GIL_WAIT, t, *t_seg, 0);
 }
 
-/* The switch point between an increment's read and its write. */
-static void incr_switch_point(struct exec_ctx *x, bool await_inside, bool spin,
-			      int64_t *t_seg, uint32_t note)
+/* The switch point between an increment's read and its write.  Under a
+ * GIL it is a check point only where CPython has one there: with a call
+ * inside (a function's entry, a call's return), or on 3.9, which checks
+ * between almost any two bytecodes.  A bare `counter += 1` (and the same
+ * inside `with lock:`, whose __enter__ returns without a check) has none
+ * on 3.10+, so the GIL never splits it. */
+static void incr_switch_point(struct exec_ctx *x, bool await_inside,
+			      uint64_t call_work, bool spin, int64_t *t_seg,
+			      uint32_t note)
 {
 	if (await_inside) {
 		/* time.sleep(0): release the GIL, let others run, take it
@@ -382,8 +393,13 @@ static void incr_switch_point(struct exec_ctx *x, bool await_inside, bool spin,
 		}
 		return;
 	}
+	if (call_work)
+		atomic_fetch_xor_explicit(&incr_sink,
+					  cpu_burn(call_work, call_work),
+					  memory_order_relaxed);
 	if (x->gil) {
-		incr_gil_check(x, t_seg, note);
+		if (call_work || gil_checks_every_instruction(x->gil))
+			incr_gil_check(x, t_seg, note);
 		return;
 	}
 	if (spin)
@@ -412,10 +428,6 @@ static int incr_lock(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
 	return rc;
 }
 
-/* Where the increments' interpreter work leaves its result, so none of it
- * is dead code. */
-static _Atomic uint64_t incr_sink;
-
 static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 		  struct sync_obj *o)
 {
@@ -424,6 +436,11 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 	uint32_t note = obj + 1;
 	int64_t t_seg = rec_now(x->lane), done = 0;
 	uint64_t work = cpu_iters_for_ns(&x->run->cpu, INCR_BYTECODE_NS);
+	/* A call inside: its own work, at least one iteration. */
+	uint64_t call_work =
+		s->flags & STEP_F_CALL
+			? cpu_iters_for_ns(&x->run->cpu, INCR_CALL_NS) + 1
+			: 0;
 	uint64_t keep = 0;
 	int rc = 0;
 
@@ -438,7 +455,8 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 			atomic_fetch_add_explicit(&o->counter, 1,
 						  memory_order_relaxed);
 			if (await_inside)
-				incr_switch_point(x, true, false, &t_seg, note);
+				incr_switch_point(x, true, 0, false, &t_seg,
+						  note);
 		} else {
 			int64_t v;
 
@@ -450,8 +468,8 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 			/* The read-modify-write of `counter += 1`. */
 			v = atomic_load_explicit(&o->counter,
 						 memory_order_relaxed);
-			incr_switch_point(x, await_inside, mode == CTR_NONE,
-					  &t_seg, note);
+			incr_switch_point(x, await_inside, call_work,
+					  mode == CTR_NONE, &t_seg, note);
 			atomic_store_explicit(&o->counter, v + 1,
 					      memory_order_relaxed);
 			if (mode == CTR_LOCK)

@@ -56,8 +56,10 @@ struct trace_segment {
 	int64_t t1_ns;
 	uint32_t task;
 	uint32_t lane;
-	uint32_t note; /* index into trace.notes; 0 = none */
-	uint8_t state; /* enum seg_state */
+	uint32_t note;	/* index into trace.notes; 0 = none */
+	uint8_t state;	/* enum seg_state */
+	bool estimated; /* timing inferred, not observed ("estimated": true;
+			 * the CPython engine's gil-wait) */
 };
 
 struct trace_sample {
@@ -79,7 +81,7 @@ struct trace_summary {
 	json_t *checks;		 /* object; owned; workload checks */
 	char bound[16];		 /* "io", "cpu", "mixed", "sync" */
 	char recommend[32];	 /* a model name */
-	char why[512];		 /* the diagnosis in one sentence */
+	char why[1024];		 /* the diagnosis in one sentence */
 };
 
 struct trace_host {
@@ -87,6 +89,17 @@ struct trace_host {
 	char kernel[64];
 	char engine[32];	 /* "overlap 0.1.0" */
 	double cpu_iters_per_ms; /* the calibration of the cpu step */
+};
+
+/* What ran the run: "overlap" (this engine's models) or "cpython" (the
+ * reference engine, src/cpython.h) with the interpreter's version and
+ * build ("gil" or "free-threaded") and its path.  name "" in traces from
+ * before engines were recorded: run.engine is then left out. */
+struct trace_engine {
+	char name[16];
+	char version[32];
+	char build[16];
+	char path[256];
 };
 
 struct trace {
@@ -100,6 +113,7 @@ struct trace {
 	char message[256];   /* error or deadlock explanation, "" if none */
 	char started_at[40]; /* ISO 8601, UTC */
 	struct trace_host host;
+	struct trace_engine engine;
 	int64_t cpu_ns; /* user + system CPU of the run, all processes */
 
 	/* arrays; grown by the trace_add_* functions */

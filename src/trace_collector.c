@@ -402,6 +402,13 @@ static int segment_cmp(const void *a, const void *b)
 	return (int)x->state - (int)y->state;
 }
 
+void trace_sort_segments(struct trace *t)
+{
+	if (t->n_segments > 1)
+		qsort(t->segments, t->n_segments, sizeof(*t->segments),
+		      segment_cmp);
+}
+
 void trace_collector_stop(struct trace_collector *c)
 {
 	struct pass_result res = {0};
@@ -419,9 +426,7 @@ void trace_collector_stop(struct trace_collector *c)
 	 * that, wrongly, is still writing. */
 	for (int pass = 0; pass < 16 && collector_drain(c, true, &res); pass++)
 		;
-	if (c->t->n_segments > 1)
-		qsort(c->t->segments, c->t->n_segments, sizeof(*c->t->segments),
-		      segment_cmp);
+	trace_sort_segments(c->t);
 
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->wake);

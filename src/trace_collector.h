@@ -40,4 +40,8 @@ trace_collector_start(struct trace_rec *rec, struct trace *t,
  * collector. */
 void trace_collector_stop(struct trace_collector *c);
 
+/* Sorts the segments as the collector leaves them: by t0, task, t1, lane
+ * and state (for traces folded from elsewhere: cpython.h). */
+void trace_sort_segments(struct trace *t);
+
 #endif

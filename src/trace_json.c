@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "util.h"
+
 static json_t *json_time(int64_t ns)
 {
 	return ns < 0 ? json_null() : json_integer(ns);
@@ -23,18 +25,53 @@ static json_t *json_copy_object(const json_t *obj)
 	return obj ? json_deep_copy(obj) : json_object();
 }
 
+void trace_engine_from_json(const json_t *obj, struct trace_engine *e)
+{
+	const char *v;
+
+	memset(e, 0, sizeof(*e));
+	if (!json_is_object(obj))
+		return;
+	if ((v = json_string_value(json_object_get(obj, "name"))))
+		util_strlcpy(e->name, v, sizeof(e->name));
+	if ((v = json_string_value(json_object_get(obj, "version"))))
+		util_strlcpy(e->version, v, sizeof(e->version));
+	if ((v = json_string_value(json_object_get(obj, "build"))))
+		util_strlcpy(e->build, v, sizeof(e->build));
+	if ((v = json_string_value(json_object_get(obj, "path"))))
+		util_strlcpy(e->path, v, sizeof(e->path));
+}
+
+json_t *trace_engine_json(const struct trace_engine *e)
+{
+	json_t *obj =
+		json_pack("{s:s, s:s}", "name", e->name, "version", e->version);
+
+	if (obj && e->build[0])
+		json_object_set_new(obj, "build", json_string(e->build));
+	if (obj && e->path[0])
+		json_object_set_new(obj, "path", json_string(e->path));
+	return obj;
+}
+
 json_t *trace_run_json(const struct trace *t)
 {
-	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:I,"
-			 " s:{s:i, s:s, s:s, s:f}}",
-			 "id", t->id, "workload", t->workload, "model",
-			 t->model, "params", json_copy_object(t->params),
-			 "options", json_copy_object(t->options), "status",
-			 run_status_name(t->status), "message", t->message,
-			 "started_at", t->started_at, "cpu_ns",
-			 (json_int_t)t->cpu_ns, "host", "cores", t->host.cores,
-			 "kernel", t->host.kernel, "engine", t->host.engine,
-			 "cpu_iters_per_ms", t->host.cpu_iters_per_ms);
+	json_t *run = json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:I,"
+				" s:{s:i, s:s, s:s, s:f}}",
+				"id", t->id, "workload", t->workload, "model",
+				t->model, "params", json_copy_object(t->params),
+				"options", json_copy_object(t->options),
+				"status", run_status_name(t->status), "message",
+				t->message, "started_at", t->started_at,
+				"cpu_ns", (json_int_t)t->cpu_ns, "host",
+				"cores", t->host.cores, "kernel",
+				t->host.kernel, "engine", t->host.engine,
+				"cpu_iters_per_ms", t->host.cpu_iters_per_ms);
+
+	if (run && t->engine.name[0])
+		json_object_set_new(run, "engine",
+				    trace_engine_json(&t->engine));
+	return run;
 }
 
 json_t *trace_lane_json(const struct trace_lane *l)
@@ -65,12 +102,16 @@ json_t *trace_task_json(const struct trace *t, const struct trace_task *k)
 json_t *trace_segment_json(const struct trace *t, const struct trace_segment *s)
 {
 	const char *note = s->note < t->n_notes ? t->notes[s->note] : "";
+	json_t *seg = json_pack("{s:I, s:I, s:s, s:I, s:I, s:s}", "task",
+				(json_int_t)s->task, "lane",
+				(json_int_t)s->lane, "state",
+				seg_state_name(s->state), "t0_ns",
+				(json_int_t)s->t0_ns, "t1_ns",
+				(json_int_t)s->t1_ns, "note", note);
 
-	return json_pack("{s:I, s:I, s:s, s:I, s:I, s:s}", "task",
-			 (json_int_t)s->task, "lane", (json_int_t)s->lane,
-			 "state", seg_state_name(s->state), "t0_ns",
-			 (json_int_t)s->t0_ns, "t1_ns", (json_int_t)s->t1_ns,
-			 "note", note);
+	if (seg && s->estimated)
+		json_object_set_new(seg, "estimated", json_true());
+	return seg;
 }
 
 /* summary.lanes: [{lane, busy_ns, util}], util the share of the wall
@@ -295,6 +336,7 @@ static int read_run(struct json_reader *r, const json_t *run, struct trace *t)
 			  sizeof(t->host.engine))))
 		return ret;
 	t->host.cores = (int)cores;
+	trace_engine_from_json(json_object_get(run, "engine"), &t->engine);
 	if (json_object_get(host, "cpu_iters_per_ms") &&
 	    (ret = rd_real(r, host, "run.host", "cpu_iters_per_ms",
 			   &t->host.cpu_iters_per_ms)))
@@ -425,6 +467,7 @@ static int read_segments(struct json_reader *r, const json_t *arr,
 		s->task = (uint32_t)task;
 		s->lane = (uint32_t)lane;
 		s->state = (uint8_t)state;
+		s->estimated = json_is_true(json_object_get(v, "estimated"));
 		note = json_object_get(v, "note");
 		if (note && !json_is_null(note)) {
 			if (!json_is_string(note)) {

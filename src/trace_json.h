@@ -13,6 +13,9 @@
 /* New references: the parts of the trace JSON, as they appear in it (the
  * NDJSON event lines reuse them).  Unknown times (< 0), a task's lane
  * before it starts and a pending status are null. */
+/* run.engine: what ran the run, as a new reference (the caller leaves
+ * it out when e->name is empty). */
+json_t *trace_engine_json(const struct trace_engine *e);
 json_t *trace_run_json(const struct trace *t);
 json_t *trace_lane_json(const struct trace_lane *l);
 json_t *trace_task_json(const struct trace *t, const struct trace_task *k);
@@ -26,5 +29,8 @@ json_t *trace_to_json(const struct trace *t);
  * with a message in err. */
 int trace_from_json(const json_t *root, struct trace *t, char *err,
 		    size_t err_size);
+
+/* Fills e from a run.engine object (all "" when obj is not one). */
+void trace_engine_from_json(const json_t *obj, struct trace_engine *e);
 
 #endif

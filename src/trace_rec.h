@@ -117,6 +117,8 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
  * object index would give the object's name. */
 #define REC_NOTE_FIXED 0xffff0000u
 #define REC_NOTE_LIMIT (REC_NOTE_FIXED + 0) /* asyncio's limit semaphore */
+/* a runnable segment, measured with the thread's CPU clock */
+#define REC_NOTE_CPU_CLOCK (REC_NOTE_FIXED + 1)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -124,6 +126,8 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 	switch (note) {
 	case REC_NOTE_LIMIT:
 		return "limit";
+	case REC_NOTE_CPU_CLOCK:
+		return "measured: wall time minus the thread's CPU time";
 	default:
 		return NULL;
 	}

@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "protocol.h"
+
 int64_t util_mono_ns(void)
 {
 	struct timespec ts;
@@ -28,29 +30,13 @@ int64_t util_mono_ns(void)
 	return (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;
 }
 
-struct duration_unit {
-	const char *suffix;
-	int64_t ns;
-};
-
-/* Longest suffixes first where one is a prefix of another ("ms" before
- * "m" would matter if minutes were ever added). */
-static const struct duration_unit duration_units[] = {
-	{"ns", 1},
-	{"us", NS_PER_US},
-	{"\xc2\xb5s", NS_PER_US}, /* "µs" in UTF-8 */
-	{"ms", NS_PER_MS},
-	{"s", NS_PER_S},
-};
-
 static bool is_word_char(char c)
 {
 	return isalnum((unsigned char)c) || c == '_' || c == '.' ||
 	       (unsigned char)c >= 0x80;
 }
 
-int util_parse_duration_prefix(const char *text, int64_t *out_ns,
-			       size_t *used)
+int util_parse_duration_prefix(const char *text, int64_t *out_ns, size_t *used)
 {
 	const char *p = text;
 	bool negative = false;
@@ -92,17 +78,18 @@ int util_parse_duration_prefix(const char *text, int64_t *out_ns,
 	while (*p == ' ')
 		p++;
 	if (isalpha((unsigned char)*p) || (unsigned char)*p >= 0x80) {
-		size_t n_units =
-			sizeof(duration_units) / sizeof(duration_units[0]);
+		size_t n_units = protocol_duration_units_count;
 		size_t i;
 		bool found = false;
 
 		for (i = 0; i < n_units; i++) {
-			size_t len = strlen(duration_units[i].suffix);
+			const struct duration_unit *u =
+				&protocol_duration_units[i];
+			size_t len = strlen(u->suffix);
 
-			if (strncmp(p, duration_units[i].suffix, len) == 0 &&
+			if (strncmp(p, u->suffix, len) == 0 &&
 			    !is_word_char(p[len])) {
-				unit_ns = duration_units[i].ns;
+				unit_ns = u->ns;
 				p += len;
 				found = true;
 				break;
@@ -158,8 +145,8 @@ int util_parse_duration(const char *text, int64_t *out_ns)
 }
 
 /* Three significant digits: "850 us", "20.0 ms", "1.50 s". */
-static int format_scaled(char *buf, size_t size, const char *sign,
-			 double value, const char *unit)
+static int format_scaled(char *buf, size_t size, const char *sign, double value,
+			 const char *unit)
 {
 	if (value < 9.995)
 		return snprintf(buf, size, "%s%.2f %s", sign, value, unit);
@@ -197,7 +184,9 @@ char *util_format_duration(int64_t ns, char *buf, size_t size)
 char *util_format_duration_text(int64_t ns, char *buf, size_t size)
 {
 	static const struct duration_unit units[] = {
-		{"s", NS_PER_S}, {"ms", NS_PER_MS}, {"us", NS_PER_US},
+		{"s", NS_PER_S},
+		{"ms", NS_PER_MS},
+		{"us", NS_PER_US},
 	};
 	const char *sign = ns < 0 ? "-" : "";
 	uint64_t mag = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;

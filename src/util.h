@@ -34,8 +34,7 @@ int util_parse_duration(const char *text, int64_t *out_ns);
 /* Like util_parse_duration but reports how many characters were consumed
  * (the step language parses durations inside longer text).  *used is 0 on
  * failure. */
-int util_parse_duration_prefix(const char *text, int64_t *out_ns,
-			       size_t *used);
+int util_parse_duration_prefix(const char *text, int64_t *out_ns, size_t *used);
 
 /* Formats a duration the way a person reads it: "850 us", "20.0 ms",
  * "1.50 s".  Returns buf. */

@@ -14,6 +14,11 @@
  * task's start and end on the worker's lane, so the argument and result
  * transfers (ipc segments) fall inside the task, as a Python task's
  * pickling does.
+ *
+ * With costs=python (worker_facts) the worker also computes what a Python
+ * worker would: through its start-up until the measured interpreter
+ * start has passed, and in each transfer until the pool's measured round
+ * trip and cost per byte have.
  */
 #include "worker.h"
 
@@ -26,7 +31,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec.h"
@@ -123,15 +130,30 @@ static void reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* costs=python: the least a transfer of job's argument (or result) takes
+ * in a Python pool; 0 otherwise. */
+static int64_t transfer_floor_ns(const struct worker_facts *f,
+				 const struct worker_msg *job)
+{
+	if (f->transfer_ns <= 0 && f->ns_per_byte <= 0)
+		return 0;
+	return f->transfer_ns +
+	       (int64_t)(f->ns_per_byte * (double)job->payload_bytes);
+}
+
 /* Runs one job; returns its result message. */
 static struct worker_msg run_job(struct worker_env *env,
 				 const struct worker_msg *job, char **buf,
 				 size_t *buf_size, int *io_err)
 {
 	struct run_ctx *ctx = &env->slot->ctx;
+	const struct worker_facts *f = &env->slot->facts;
 	const struct rec_lane *lane = &env->lane;
 	const struct task_def *task = &env->prog->tasks[job->task];
-	struct exec_ctx x = {.run = ctx, .lane = lane, .task = job->task};
+	struct exec_ctx x = {.run = ctx,
+			     .lane = lane,
+			     .task = job->task,
+			     .open_t0_ns = &env->slot->step_t0_ns};
 	bool whole = job->n_steps == 0;
 	uint32_t first = whole ? 0 : job->first_step;
 	uint32_t n = whole ? task->n_steps : job->n_steps;
@@ -154,10 +176,13 @@ static struct worker_msg run_job(struct worker_env *env,
 				return (struct worker_msg){0};
 			}
 		}
-		*io_err = read_full(env->sock, *buf,
-				    (size_t)job->payload_bytes);
+		*io_err =
+			read_full(env->sock, *buf, (size_t)job->payload_bytes);
 		if (*io_err)
 			return (struct worker_msg){0};
+	}
+	if (job->payload_bytes > 0 || f->transfer_ns > 0) {
+		exec_busy_until(ctx, lane, t0 + transfer_floor_ns(f, job));
 		rec_segment(lane, job->task, ST_IPC, t0, rec_now(lane), 0);
 	}
 	for (uint32_t k = 0; k < n && rc == 0; k++) {
@@ -184,12 +209,15 @@ static struct worker_msg run_job(struct worker_env *env,
 
 	/* The result: the argument sent back, all of it. */
 	t1 = rec_now(lane);
+	/* The result is pickled before it goes: the cost first. */
+	if (f->transfer_ns > 0)
+		exec_busy_until(ctx, lane, t1 + transfer_floor_ns(f, job));
 	*io_err = write_full(env->sock, &done, sizeof(done));
-	if (!*io_err && job->payload_bytes > 0) {
-		*io_err = write_full(env->sock, *buf,
-				     (size_t)job->payload_bytes);
+	if (!*io_err && job->payload_bytes > 0)
+		*io_err =
+			write_full(env->sock, *buf, (size_t)job->payload_bytes);
+	if (!*io_err && (job->payload_bytes > 0 || f->transfer_ns > 0))
 		rec_segment(lane, job->task, ST_IPC, t1, rec_now(lane), 0);
-	}
 	if (whole) {
 		sync_task_end(ctx->sync, job->task);
 		rec_task_end(lane, job->task, rec_now(lane),
@@ -235,6 +263,10 @@ int worker_serve(struct worker_env *env)
 	ctx->message[0] = '\0';
 	ctx->checks = json_object();
 
+	/* costs=python: an interpreter's start-up, imports and all. */
+	if (f->startup_min_ns > 0)
+		exec_busy_until(ctx, &env->lane,
+				f->startup_t0_ns + f->startup_min_ns);
 	ready_ns = rec_now(&env->lane);
 	msg.pid = getpid();
 	if (write_full(env->sock, &msg, sizeof(msg)) < 0) {
@@ -282,10 +314,14 @@ struct worker_args {
 	int sock, rec_fd, shm_fd, sync_fd; /* sync_fd: -1 when none */
 	long long rec_size, shm_size, slot, spec_offset, spec_bytes;
 	long long sync_size;
+	long long server_lane; /* -1: a worker; else the fork server's lane */
+	long long startup_t0;  /* the fork server's spawn, from the epoch */
 };
 
-#define N_ARGS 10
-#define N_REQUIRED 8 /* the rest, --sync-fd and --sync-size, optional */
+#define N_ARGS 12
+#define N_REQUIRED                                                             \
+	8 /* the rest, --sync-fd and --sync-size, and the fork
+		      * server's two, optional */
 
 static int parse_number(const char *opt, const char *text, long long *out)
 {
@@ -304,9 +340,10 @@ static int parse_number(const char *opt, const char *text, long long *out)
 static int parse_args(int argc, char **argv, struct worker_args *a)
 {
 	static const char *const names[N_ARGS] = {
-		"--sock",	 "--rec-fd",	 "--rec-size", "--shm-fd",
-		"--shm-size",	 "--slot",	 "--spec-offset",
-		"--spec-bytes", "--sync-fd",	 "--sync-size"};
+		"--sock",	 "--rec-fd",	      "--rec-size",
+		"--shm-fd",	 "--shm-size",	      "--slot",
+		"--spec-offset", "--spec-bytes",      "--sync-fd",
+		"--sync-size",	 "--forkserver-lane", "--startup-t0"};
 	long long v[N_ARGS];
 	bool seen[N_ARGS] = {false};
 	int i = 1;
@@ -348,6 +385,8 @@ static int parse_args(int argc, char **argv, struct worker_args *a)
 	a->spec_bytes = v[7];
 	a->sync_fd = seen[8] && seen[9] ? (int)v[8] : -1;
 	a->sync_size = seen[8] && seen[9] ? v[9] : 0;
+	a->server_lane = seen[10] ? v[10] : -1;
+	a->startup_t0 = seen[11] ? v[11] : 0;
 	if ((unsigned long long)(a->slot + 1) * sizeof(struct worker_slot) >
 		    (unsigned long long)a->shm_size ||
 	    a->spec_offset + a->spec_bytes > a->shm_size) {
@@ -389,6 +428,206 @@ static int rebuild_program(const char *text, size_t len, struct spec *spec,
 	return rc;
 }
 
+/* ---- the fork server ---------------------------------------------------- */
+
+struct fork_server {
+	int ctl; /* its end of the pool's SOCK_SEQPACKET socketpair */
+	int rec_fd;
+	size_t rec_size;
+	struct worker_slot *slots; /* the pool's mapping */
+	size_t n_slots;
+	struct rec_lane lane; /* its own */
+	const struct spec *spec;
+	const struct program *prog;
+	struct sync_rt *sync;
+	int64_t startup_t0_ns;
+};
+
+/* The descriptor a worker finds its socket on (as a spawned one does). */
+#define FS_CHILD_SOCK_FD 3
+
+static int fs_send(int ctl, const struct worker_fs_msg *m)
+{
+	for (;;) {
+		if (send(ctl, m, sizeof(*m), MSG_NOSIGNAL) ==
+		    (ssize_t)sizeof(*m))
+			return 0;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/* One request, with the descriptor it carries (-1: none).  Returns the
+ * bytes read, 0 at end of file, or -errno. */
+static ssize_t fs_recv(int ctl, struct worker_fs_msg *m, int *fd)
+{
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {.iov_base = m, .iov_len = sizeof(*m)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf,
+			    .msg_controllen = sizeof(cbuf)};
+	ssize_t n;
+
+	*fd = -1;
+	do
+		n = recvmsg(ctl, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return n;
+}
+
+/* In the child the server forked for slot: its socket becomes fd 3, its
+ * lane is mapped, and it serves as any worker does.  Never returns. */
+static _Noreturn void fs_child(struct fork_server *fs, uint32_t slot, int sock,
+			       int sigfd)
+{
+	struct worker_env env = {.slot = &fs->slots[slot],
+				 .spec = fs->spec,
+				 .prog = fs->prog,
+				 .sync = fs->sync};
+
+	close(sigfd);
+	if (trace_rec_map(fs->rec_fd, fs->rec_size, env.slot->facts.lane,
+			  &env.lane) < 0)
+		_exit(127);
+	if (sock != FS_CHILD_SOCK_FD) {
+		if (fs->ctl == FS_CHILD_SOCK_FD)
+			close(fs->ctl);
+		if (dup2(sock, FS_CHILD_SOCK_FD) < 0)
+			_exit(127);
+	}
+	env.sock = FS_CHILD_SOCK_FD;
+	_exit(worker_serve(&env));
+}
+
+/* Starts slot's worker; tells the pool its pid (or -errno). */
+static void fs_fork(struct fork_server *fs, uint32_t slot, int sock, int sigfd)
+{
+	struct worker_fs_msg m = {.type = WORKER_FS_FORKED, .slot = slot};
+	pid_t pid;
+
+	if (slot >= fs->n_slots || sock < 0) {
+		m.pid = -EINVAL;
+	} else {
+		struct worker_facts *f = &fs->slots[slot].facts;
+
+		/* The worker is this process's child, and its start is
+		 * the fork: no exec, no rebuilding (the program is here). */
+		f->parent_pid = getpid();
+		f->startup_t0_ns = rec_now(&fs->lane);
+		pid = fork();
+		if (pid == 0)
+			fs_child(fs, slot, sock, sigfd);
+		m.pid = pid < 0 ? -errno : pid;
+	}
+	if (sock >= 0)
+		close(sock);
+	fs_send(fs->ctl, &m);
+}
+
+/* Reaps every child that has ended and tells the pool how. */
+static void fs_reap(struct fork_server *fs)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		struct worker_fs_msg m = {
+			.type = WORKER_FS_EXITED, .pid = pid, .status = status};
+
+		fs_send(fs->ctl, &m);
+	}
+}
+
+static int fork_server_serve(struct fork_server *fs)
+{
+	struct worker_fs_msg m = {.type = WORKER_FS_READY};
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	bool startup_shown = false;
+	int64_t ready_ns;
+	sigset_t chld;
+	int sigfd, rc = 0;
+
+	/* The run process going away takes the server, and so its
+	 * workers, with it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		return 1;
+	sigaction(SIGINT, &ign, NULL);
+	sigaction(SIGPIPE, &ign, NULL);
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sigfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sigfd < 0)
+		return 1;
+	rec_lane_os_id(&fs->lane, getpid());
+	ready_ns = rec_now(&fs->lane);
+	m.pid = getpid();
+	m.t0_ns = fs->startup_t0_ns;
+	m.t1_ns = ready_ns;
+	if (fs_send(fs->ctl, &m) < 0) {
+		rc = 1;
+		goto out_close;
+	}
+	for (;;) {
+		struct pollfd pfd[2] = {{.fd = fs->ctl, .events = POLLIN},
+					{.fd = sigfd, .events = POLLIN}};
+		int fd;
+		ssize_t n;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = 1;
+			break;
+		}
+		if (pfd[1].revents) {
+			struct signalfd_siginfo si;
+
+			while (read(sigfd, &si, sizeof(si)) > 0)
+				;
+			fs_reap(fs);
+		}
+		if (!pfd[0].revents)
+			continue;
+		n = fs_recv(fs->ctl, &m, &fd);
+		if (n <= 0)
+			break; /* the pool is done (or gone) */
+		if (n != (ssize_t)sizeof(m)) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		if (m.type == WORKER_FS_FORK) {
+			fs_fork(fs, m.slot, fd, sigfd);
+		} else {
+			if (fd >= 0)
+				close(fd);
+			/* The server's start-up shows with the first task
+			 * it held up (a segment belongs to a task). */
+			if (m.type == WORKER_FS_TASK && !startup_shown &&
+			    m.slot < fs->prog->n_tasks) {
+				rec_segment(&fs->lane, m.slot, ST_STARTUP,
+					    fs->startup_t0_ns, ready_ns, 0);
+				startup_shown = true;
+			}
+		}
+	}
+out_close:
+	/* Every worker leaves at its own end of file; wait for them. */
+	close(fs->ctl);
+	close(sigfd);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	return rc;
+}
+
 int worker_main(int argc, char **argv)
 {
 	struct worker_args a;
@@ -400,15 +639,17 @@ int worker_main(int argc, char **argv)
 
 	if (parse_args(argc, argv, &a) < 0)
 		return 2;
-	shm = mmap(NULL, (size_t)a.shm_size, PROT_READ | PROT_WRITE,
-		   MAP_SHARED, a.shm_fd, 0);
+	shm = mmap(NULL, (size_t)a.shm_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   a.shm_fd, 0);
 	if (shm == MAP_FAILED) {
 		perror("overlap worker: mmap");
 		return 1;
 	}
 	env.sock = a.sock;
 	env.slot = (struct worker_slot *)shm + a.slot;
-	rc = trace_rec_map(a.rec_fd, (size_t)a.rec_size, env.slot->facts.lane,
+	rc = trace_rec_map(a.rec_fd, (size_t)a.rec_size,
+			   a.server_lane >= 0 ? (uint32_t)a.server_lane
+					      : env.slot->facts.lane,
 			   &env.lane);
 	if (rc < 0) {
 		fprintf(stderr, "overlap worker: recorder: %s\n",
@@ -436,7 +677,25 @@ int worker_main(int argc, char **argv)
 			goto out_free_program;
 		}
 	}
-	rc = worker_serve(&env);
+	if (a.server_lane >= 0) {
+		struct fork_server fs = {
+			.ctl = a.sock,
+			.rec_fd = a.rec_fd,
+			.rec_size = (size_t)a.rec_size,
+			.slots = (struct worker_slot *)shm,
+			.n_slots = (size_t)a.spec_offset /
+				   sizeof(struct worker_slot),
+			.lane = env.lane,
+			.spec = spec,
+			.prog = &prog,
+			.sync = env.sync,
+			.startup_t0_ns = a.startup_t0,
+		};
+
+		rc = fork_server_serve(&fs);
+	} else {
+		rc = worker_serve(&env);
+	}
 	sync_unmap(env.sync);
 
 out_free_program:

@@ -2,7 +2,8 @@
  * worker: the inside of a process-pool worker, and the protocol it speaks
  * with its pool (procpool.c).
  *
- * A forked worker calls worker_serve() straight after fork; a spawned one
+ * A forked worker calls worker_serve() straight after fork (from the run
+ * process, or from the fork server below); a spawned one
  * runs `overlap worker --sock 3 --rec-fd 4 --rec-size N --shm-fd 5
  * --shm-size M --slot S --spec-offset O --spec-bytes B [--sync-fd 6
  * --sync-size Z]` (worker_main()), maps the recorder and the pool's
@@ -47,6 +48,13 @@ struct worker_facts {
 	uint16_t peer_port;
 	uint8_t spawned; /* 1: started with exec */
 	char tmpdir[256];
+	/* costs=python (all 0 otherwise): the start-up lasts at least
+	 * startup_min_ns from startup_t0_ns, and each transfer of a task
+	 * (argument, result) at least transfer_ns plus ns_per_byte for each
+	 * byte, as a Python interpreter's do. */
+	int64_t startup_min_ns;
+	int64_t transfer_ns;
+	double ns_per_byte;
 };
 
 struct worker_slot {
@@ -93,5 +101,41 @@ struct worker_env {
  * run_ctx), says ready, and serves jobs until end of file.  Returns the exit
  * status for the process. */
 int worker_serve(struct worker_env *env);
+
+/*
+ * The fork server (start method forkserver, Python's default on Linux
+ * since 3.14).  The pool spawns it once, as `overlap worker ...
+ * --forkserver-lane L --startup-t0 NS`: like a spawned worker it maps the
+ * recorder, the pool's slots and the run's shared objects and rebuilds the
+ * program, and then, single-threaded, it forks a worker whenever the pool
+ * asks.  Forking a process with one thread is safe where forking the
+ * multi-threaded run process is not, and each child starts with the
+ * program already built, so a worker starts almost as fast as with fork.
+ *
+ * The pool and the server talk over a SOCK_SEQPACKET socketpair, one
+ * struct worker_fs_msg a message.  A FORK request carries the new worker's
+ * end of its own socketpair as SCM_RIGHTS; the child gets it as its
+ * socket, the server writes the slot's startup_t0_ns and parent_pid (its
+ * own pid: the worker is its child, not the run process's) just before it
+ * forks.  The server reaps its children and reports each exit, since the
+ * pool cannot wait for a process that is not its child.
+ */
+enum worker_fs_type {
+	WORKER_FS_READY = 1, /* server -> pool: started (t0_ns .. t1_ns) */
+	WORKER_FS_FORK,	     /* pool -> server: start slot's worker (+fd) */
+	WORKER_FS_FORKED,    /* server -> pool: slot's worker is pid */
+	WORKER_FS_EXITED,    /* server -> pool: pid ended with wait status */
+	WORKER_FS_TASK,	     /* pool -> server: the first task its start-up
+			      * held up, to show the startup segment with */
+};
+
+struct worker_fs_msg {
+	uint32_t type;	/* enum worker_fs_type */
+	uint32_t slot;	/* FORK, FORKED; TASK: the task */
+	int64_t pid;	/* READY (the server's), FORKED, EXITED */
+	int32_t status; /* EXITED: the wait status */
+	int32_t reserved;
+	int64_t t0_ns, t1_ns; /* READY */
+};
 
 #endif

@@ -20,8 +20,8 @@
 
 #include "util.h"
 
-#define MS(x) ((double)(x) * NS_PER_MS)
-#define SEC(x) ((double)(x) * NS_PER_S)
+#define MS(x) ((double)(x)*NS_PER_MS)
+#define SEC(x) ((double)(x)*NS_PER_S)
 
 /* Workloads defined in other files. */
 extern const struct workload workload_fetch;
@@ -35,14 +35,9 @@ extern const struct workload workload_files;	/* workload_sync.c */
 
 /* The catalog, in the order the CLI and the page list it. */
 const struct workload *const workload_catalog[] = {
-	&workload_fetch,
-	&workload_crunch,
-	&workload_mixed,
-	&workload_counter,
-	&workload_pipeline,
-	&workload_scraper,
-	&workload_files,
-	&workload_custom,
+	&workload_fetch,   &workload_crunch,   &workload_mixed,
+	&workload_counter, &workload_pipeline, &workload_scraper,
+	&workload_files,   &workload_custom,
 };
 const size_t workload_catalog_count =
 	sizeof(workload_catalog) / sizeof(workload_catalog[0]);
@@ -289,8 +284,8 @@ static int mixed_build(const struct spec *spec, struct program *p,
 	cpu.kind = STEP_CPU;
 	cpu.ns = spec_ns(ps, "compute");
 	first = program_add_step(p, cpu);
-	program_add_step(p, wait_step(spec_text(ps, "io"),
-				      spec_ns(ps, "wait")));
+	program_add_step(p,
+			 wait_step(spec_text(ps, "io"), spec_ns(ps, "wait")));
 	cpu.ns = spec_ns(ps, "compute_after");
 	program_add_step(p, cpu);
 	for (i = 0; i < n_tasks; i++)
@@ -339,4 +334,5 @@ const struct workload workload_custom = {
 	.params = custom_params,
 	.n_params = sizeof(custom_params) / sizeof(custom_params[0]),
 	.build = custom_build,
+	.disk_param = "program",
 };

@@ -18,6 +18,10 @@ struct workload {
 	 * Returns 0 or -EINVAL with err (e.g. a step program's column). */
 	int (*build)(const struct spec *spec, struct program *p,
 		     struct spec_error *err);
+	/* The parameter that sets how much its disk steps read and write
+	 * (named by the error when a spec is over SPEC_MAX_DISK_BYTES), or
+	 * NULL when it has no disk steps. */
+	const char *disk_param;
 	/* Optional: checks the workload against the model, e.g. a consumer
 	 * that can never run.  NULL when every model applies. */
 	int (*check_model)(const struct spec *spec, struct spec_error *err);

@@ -196,16 +196,14 @@ static int bench_gil(void)
 	 * work: about 300 ms per task on one core. */
 	cpu_calibrate(&calib);
 	snprintf(iterations, sizeof(iterations), "%llu",
-		 (unsigned long long)cpu_iters_for_ns(&calib,
-						      300 * NS_PER_MS));
+		 (unsigned long long)cpu_iters_for_ns(&calib, 300 * NS_PER_MS));
 	if (crunch_wall("threads", "on", iterations, &on_ns) < 0 ||
 	    crunch_wall("threads", "off", iterations, &off_ns) < 0 ||
 	    crunch_wall("sequential", NULL, iterations, &seq_ns) < 0)
 		return -1;
 	printf("| 2 CPU tasks x ~300 ms: wall threads gil=on / gil=off / "
 	       "sequential | %.0f / %.0f / %.0f ms | |\n",
-	       (double)on_ns / 1e6, (double)off_ns / 1e6,
-	       (double)seq_ns / 1e6);
+	       (double)on_ns / 1e6, (double)off_ns / 1e6, (double)seq_ns / 1e6);
 	printf("| GIL off speedup over GIL on, 2 CPU tasks | %.2fx | ~2x on "
 	       "2 cores |\n",
 	       (double)on_ns / (double)off_ns);

@@ -37,8 +37,7 @@ struct kv {
 
 /* Runs fetch under model with sets into t (trace_init()ed); every task
  * must end ok.  Returns 0 or -1 with a message on stderr. */
-static int bench_run(const char *model, const struct kv *sets,
-		     struct trace *t)
+static int bench_run(const char *model, const struct kv *sets, struct trace *t)
 {
 	struct spec *spec = calloc(1, sizeof(*spec));
 	struct spec_error err = {0};
@@ -242,8 +241,7 @@ static int bench_peer_shared(struct peer *p)
 	close(fd);
 	printf("| peer: requests answered per second on one shared "
 	       "connection (100 in flight) | %.0f | - |\n",
-	       (double)answered /
-		   ((double)(util_mono_ns() - t0) / NS_PER_S));
+	       (double)answered / ((double)(util_mono_ns() - t0) / NS_PER_S));
 	return 0;
 }
 

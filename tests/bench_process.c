@@ -247,8 +247,7 @@ int main(int argc, char **argv)
 	 * calibration would make of "250ms" on a busy machine. */
 	cpu_calibrate(&calib);
 	snprintf(iterations, sizeof(iterations), "%llu",
-		 (unsigned long long)cpu_iters_for_ns(&calib,
-						      250 * NS_PER_MS));
+		 (unsigned long long)cpu_iters_for_ns(&calib, 250 * NS_PER_MS));
 	rt = round_trip_us();
 	fork_ms = first_result_ms(PROCPOOL_FORK);
 	spawn_ms = first_result_ms(PROCPOOL_SPAWN);
@@ -280,7 +279,7 @@ int main(int argc, char **argv)
 		printf("| process pool: CPU speedup, 2 workers, %ld cores "
 		       "(4 x 250 ms: %.0f ms sequential, %.0f ms pool) | "
 		       "%.2fx | >= 1.9x |\n",
-		       cores, (double)seq / NS_PER_MS,
-		       (double)pool / NS_PER_MS, (double)seq / (double)pool);
+		       cores, (double)seq / NS_PER_MS, (double)pool / NS_PER_MS,
+		       (double)seq / (double)pool);
 	return rt < 0 || fork_ms < 0 || spawn_ms < 0 || seq < 0 || pool < 0;
 }

@@ -165,16 +165,15 @@ static int64_t process_cpu_ns(void)
 
 	getrusage(RUSAGE_SELF, &ru);
 	return (int64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * NS_PER_S +
-	       (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) *
-		       NS_PER_US;
+	       (int64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * NS_PER_US;
 }
 
 /* The collector's share of a core while IDLE_LANES lanes record nothing:
  * this thread only sleeps, so the process's CPU time is the collector's. */
 static double bench_idle_lanes(void)
 {
-	struct trace_rec *rec = trace_rec_create(
-		IDLE_LANES, IDLE_RING_CAPACITY, util_mono_ns());
+	struct trace_rec *rec = trace_rec_create(IDLE_LANES, IDLE_RING_CAPACITY,
+						 util_mono_ns());
 	struct timespec window = {IDLE_WINDOW_NS / NS_PER_S, 0};
 	struct trace_collector *c;
 	struct trace t;

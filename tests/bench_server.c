@@ -10,6 +10,10 @@
  *                with CLOCK_MONOTONIC, so only the server's path is timed)
  *   requests/s   GET /api/runs with wrk, 100 connections, 100 runs in the
  *                history
+ *   slowloris    GET /api/runs probed once a second while 500 connections
+ *                trickle their request heads and 300 viewers of the large
+ *                run never read (tests/slowloris.h): the probes answered
+ *                and their latency
  *   streamed     a real run of 100,000 asyncio tasks x 1 s while a viewer
  *                follows it: its wall time, to set beside bench_asyncio's
  *                (the same run with no server), which says how much
@@ -37,6 +41,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "slowloris.h"
 
 #define BIG_EVENTS 1000000
 #define HISTORY_RUNS 100
@@ -104,17 +110,17 @@ static void write_run(const char *data, const char *id, long n_events,
 	const char *spec = "{\"workload\":\"fetch\",\"model\":\"threads\","
 			   "\"params\":{},\"options\":{}}";
 	const char *run_obj =
-	    "{\"id\":\"%s\",\"workload\":\"fetch\",\"model\":\"threads\","
-	    "\"params\":{},\"options\":{},\"status\":\"done\",\"message\":"
-	    "\"\",\"started_at\":\"2026-01-01T00:00:00.000Z\",\"cpu_ns\":0,"
-	    "\"host\":{\"cores\":2,\"kernel\":\"bench\",\"engine\":"
-	    "\"overlap\"}}";
+		"{\"id\":\"%s\",\"workload\":\"fetch\",\"model\":\"threads\","
+		"\"params\":{},\"options\":{},\"status\":\"done\",\"message\":"
+		"\"\",\"started_at\":\"2026-01-01T00:00:00.000Z\",\"cpu_ns\":0,"
+		"\"host\":{\"cores\":2,\"kernel\":\"bench\",\"engine\":"
+		"\"overlap\"}}";
 	const char *summary =
-	    "{\"wall_ns\":1000000,\"task_time_ns\":2000000,\"speedup\":2.0,"
-	    "\"parallelism\":1.0,\"cpu_util\":0.5,\"peak_inflight\":2,"
-	    "\"states\":{},\"checks\":{},\"diagnosis\":{\"bound\":\"io\","
-	    "\"recommend\":\"asyncio\",\"why\":\"bench\"},"
-	    "\"max_loop_lag_ns\":null}";
+		"{\"wall_ns\":1000000,\"task_time_ns\":2000000,\"speedup\":2.0,"
+		"\"parallelism\":1.0,\"cpu_util\":0.5,\"peak_inflight\":2,"
+		"\"states\":{},\"checks\":{},\"diagnosis\":{\"bound\":\"io\","
+		"\"recommend\":\"asyncio\",\"why\":\"bench\"},"
+		"\"max_loop_lag_ns\":null}";
 	FILE *f;
 	long i;
 
@@ -127,12 +133,11 @@ static void write_run(const char *data, const char *id, long n_events,
 	fprintf(f, "}\n{\"type\":\"lane\",\"lane\":{\"id\":0,\"kind\":\"main\","
 		   "\"name\":\"main\",\"os_id\":1}}\n");
 	for (i = 0; i < n_events - 7; i++)
-		fprintf(
-		    f,
-		    "{\"type\":\"segment\",\"segment\":{\"task\":%ld,"
-		    "\"lane\":0,\"state\":\"%s\",\"t0_ns\":%ld,\"t1_ns\":%ld,"
-		    "\"note\":\"\"}}\n",
-		    i % 1000, states[i % 4], i * 1000, i * 1000 + 900);
+		fprintf(f,
+			"{\"type\":\"segment\",\"segment\":{\"task\":%ld,"
+			"\"lane\":0,\"state\":\"%s\",\"t0_ns\":%ld,\"t1_ns\":%ld,"
+			"\"note\":\"\"}}\n",
+			i % 1000, states[i % 4], i * 1000, i * 1000 + 900);
 	fprintf(f,
 		"{\"type\":\"summary\",\"status\":\"done\",\"message\":\"\","
 		"\"summary\":%s}\n",
@@ -257,8 +262,8 @@ static long read_sse_count(int fd)
 			switch (st) {
 			case HEAD: /* until \r\n\r\n */
 				head_match = (c == "\r\n\r\n"[head_match])
-						 ? head_match + 1
-						 : (c == '\r');
+						     ? head_match + 1
+						     : (c == '\r');
 				if (head_match == 4)
 					st = SIZE;
 				break;
@@ -267,8 +272,8 @@ static long read_sse_count(int fd)
 					st = chunk ? DATA : DONE;
 				} else if (c != '\r') {
 					int d = c <= '9'
-						    ? c - '0'
-						    : (c | 0x20) - 'a' + 10;
+							? c - '0'
+							: (c | 0x20) - 'a' + 10;
 					chunk = chunk * 16 + (size_t)d;
 				}
 				break;
@@ -483,6 +488,8 @@ int main(int argc, char **argv)
 	int64_t lat[LATENCY_REPS];
 	struct server s;
 	double cold, warm, rps, streamed;
+	struct slowloris_result sl;
+	char sl_path[96];
 	long cold_n, warm_n, streamed_n = 0;
 	ssize_t n;
 
@@ -527,6 +534,29 @@ int main(int argc, char **argv)
 	warm = sse_rate(s.port, big_id, &warm_n);
 	rps = wrk_rate(s.port);
 	server_stop(&s);
+
+	/* The API under a slowloris, on the same store (its viewers ask
+	 * for the large run, and never read it). */
+	server_start(&s, bin, data, NULL);
+	snprintf(sl_path, sizeof(sl_path), "/api/runs/%s/events", big_id);
+	{
+		struct slowloris_config c = {
+			.port = s.port,
+			.trickle = 500,
+			.viewers = 300,
+			.viewer_path = sl_path,
+			.trickle_source = "127.0.0.2",
+			.viewer_source = "127.0.0.3",
+			.seconds = 15,
+			.grace_s = 20,
+		};
+
+		if (slowloris_run(&c, &sl) < 0)
+			die("slowloris");
+	}
+	server_stop(&s);
+	qsort(sl.latency_ns, (size_t)sl.answered, sizeof(*sl.latency_ns),
+	      cmp_i64);
 	if (cold_n != BIG_EVENTS || warm_n != BIG_EVENTS) {
 		fprintf(stderr,
 			"bench_server: read %ld and %ld events, want "
@@ -569,6 +599,12 @@ int main(int argc, char **argv)
 	       "%.2f ms; %.2f ms | <= 50 ms |\n",
 	       LATENCY_REPS, lat[LATENCY_REPS / 2] / 1e6,
 	       lat[LATENCY_REPS - 1] / 1e6);
+	printf("| server: GET /api/runs during 500 slowloris connections and "
+	       "300 stuck viewers: answered; latency median / max | %d of %d; "
+	       "%.1f / %.1f ms | >= 99%%; <= 100 ms |\n",
+	       sl.answered, sl.probes,
+	       sl.answered ? sl.latency_ns[sl.answered / 2] / 1e6 : 0.0,
+	       sl.answered ? sl.latency_ns[sl.answered - 1] / 1e6 : 0.0);
 	printf("| server: asyncio, 100,000 tasks x 1 s, followed live by a "
 	       "viewer (%ld events): wall | %.3f s | - |\n",
 	       streamed_n, streamed);

@@ -123,8 +123,8 @@ static void run_overlap(struct result *r, const char *input,
 			}
 		}
 		if (in[1] >= 0 && fds[2].revents) {
-			ssize_t put = write(in[1], input + written,
-					    in_len - written);
+			ssize_t put =
+				write(in[1], input + written, in_len - written);
 
 			if (put > 0)
 				written += (size_t)put;
@@ -169,6 +169,19 @@ struct usage_case {
 
 static const struct usage_case usage_cases[] = {
 	{NULL,
+	 {"calibrate", "--bogus"},
+	 "overlap calibrate: unknown option '--bogus'",
+	 0},
+	{NULL,
+	 {"calibrate", "now"},
+	 "overlap calibrate: unexpected argument 'now'",
+	 0},
+	{NULL,
+	 {"run", "--workload", "counter", "--model", "threads", "--set",
+	  "python=3.9", "--gil", "off"},
+	 "overlap run: --set python: 3.9 has no free-threaded build",
+	 1},
+	{NULL,
 	 {"run", "--workload", "fetch", "--model", "threads", "--tasks",
 	  "200000"},
 	 "overlap run: --tasks: must be at most 100000 (got 200000)",
@@ -195,14 +208,13 @@ static const struct usage_case usage_cases[] = {
 	 "overlap run: --duration: must be at most 60s (got 90s)",
 	 0},
 	{NULL,
-	 {"run", "--workload", "fetch", "--model", "threads", "--gil",
-	  "maybe"},
+	 {"run", "--workload", "fetch", "--model", "threads", "--gil", "maybe"},
 	 "overlap run: --gil: must be one of on, off (got 'maybe')",
 	 0},
 	{NULL,
 	 {"run", "--workload", "fetch", "--model", "thread-pool", "--workers",
-	  "0"},
-	 "overlap run: --workers: must be at least 1 (got 0)",
+	  "-1"},
+	 "overlap run: --workers: must be at least 0 (got -1)",
 	 0},
 	{NULL,
 	 {"run", "--workload", "fetch", "--model", "sequential", "--workers",
@@ -220,8 +232,7 @@ static const struct usage_case usage_cases[] = {
 	 "overlap run: --set nope: not a parameter of fetch",
 	 1},
 	{NULL,
-	 {"run", "--workload", "fetch", "--model", "threads", "--set",
-	  "tasks"},
+	 {"run", "--workload", "fetch", "--model", "threads", "--set", "tasks"},
 	 "overlap run: --set: expected KEY=VALUE (got 'tasks')",
 	 0},
 	{NULL,
@@ -238,10 +249,14 @@ static const struct usage_case usage_cases[] = {
 	 {"run", "--workload", "fetch", "--model", "fibers"},
 	 "overlap run: --model: unknown 'fibers' (expected sequential",
 	 1},
-	{NULL, {"run", "--workload", "fetch"}, "overlap run: --model: required",
+	{NULL,
+	 {"run", "--workload", "fetch"},
+	 "overlap run: --model: required",
 	 1},
-	{NULL, {"run", "--model", "threads"}, "overlap run: --workload: "
-					       "required",
+	{NULL,
+	 {"run", "--model", "threads"},
+	 "overlap run: --workload: "
+	 "required",
 	 1},
 	{NULL,
 	 {"run", "--workload", "fetch", "--model", "threads", "--bogus"},
@@ -271,8 +286,10 @@ static const struct usage_case usage_cases[] = {
 	 {"run", "--spec", "-"},
 	 "overlap run: --spec: tasks: must be at most 100000 (got 200000)",
 	 0},
-	{"{\"workload\":\"fetch\",", {"run", "--spec", "-"},
-	 "overlap run: --spec: invalid JSON", 1},
+	{"{\"workload\":\"fetch\",",
+	 {"run", "--spec", "-"},
+	 "overlap run: --spec: invalid JSON",
+	 1},
 	{"{\"workload\":\"fetch\",\"model\":\"threads\",\"x\":1}",
 	 {"run", "--spec", "-"},
 	 "overlap run: --spec: x: unknown key",
@@ -285,8 +302,10 @@ static const struct usage_case usage_cases[] = {
 	 {"compare", "--workload", "fetch", "--models", "sequential,fibers"},
 	 "overlap compare: --models: unknown model 'fibers'",
 	 1},
-	{NULL, {"compare", "--models", "sequential"},
-	 "overlap compare: --workload: required", 1},
+	{NULL,
+	 {"compare", "--models", "sequential"},
+	 "overlap compare: --workload: required",
+	 1},
 	{NULL,
 	 {"compare", "--workload", "fetch", "--format", "chrome"},
 	 "overlap compare: --format: must be one of ascii, json (got "
@@ -300,8 +319,36 @@ static const struct usage_case usage_cases[] = {
 	 {"compare", "--workload", "fetch", "--set", "nope=1"},
 	 "overlap compare: --set nope: not a parameter of fetch",
 	 1},
-	{NULL, {"workloads", "--bogus"},
-	 "overlap workloads: unknown option '--bogus' (see --help)", 0},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "process-pool"},
+	 "overlap sweep: --param: expected NAME=v1,v2,... such as "
+	 "workers=1,2,4 (got 'nothing')",
+	 0},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "process-pool", "--param",
+	  "workers=1,2,1000"},
+	 "overlap sweep: --param: values: workers: must be at most",
+	 1},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "asyncio", "--param",
+	  "workers=1,2"},
+	 "overlap sweep: --param: the asyncio model has no parameter or "
+	 "option workers",
+	 0},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "threads", "--param",
+	  "gil=1,2"},
+	 "overlap sweep: --param: param: gil is not a number",
+	 1},
+	{NULL,
+	 {"sweep", "--workload", "crunch", "--model", "threads", "--param",
+	  "tasks=1,,2"},
+	 "overlap sweep: --param: values: an empty value in the list",
+	 0},
+	{NULL,
+	 {"workloads", "--bogus"},
+	 "overlap workloads: unknown option '--bogus' (see --help)",
+	 0},
 	{NULL, {"frob"}, "overlap: unknown command 'frob'", 1},
 	{NULL, {NULL}, "usage: overlap COMMAND", 1},
 };
@@ -339,8 +386,8 @@ static void test_bad_usage(void **state)
 
 static void test_help_and_version(void **state)
 {
-	static const char *const commands[] = {"run", "compare", "workloads",
-					       "serve"};
+	static const char *const commands[] = {"run", "compare", "sweep",
+					       "workloads", "serve"};
 	struct result r;
 	size_t i;
 
@@ -357,16 +404,16 @@ static void test_help_and_version(void **state)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		char want[64];
 
-		run_overlap(&r, NULL, (const char *[]){commands[i], "--help",
-						       NULL});
+		run_overlap(&r, NULL,
+			    (const char *[]){commands[i], "--help", NULL});
 		if (r.status != 0)
 			fail_msg("%s --help: exit %d", commands[i], r.status);
 		snprintf(want, sizeof(want), "overlap %s", commands[i]);
 		if (!strstr(r.out, want) || !strstr(r.out, "usage"))
 			fail_msg("%s --help: '%s'", commands[i], r.out);
 		result_free(&r);
-		run_overlap(&r, NULL, (const char *[]){commands[i],
-						       "--version", NULL});
+		run_overlap(&r, NULL,
+			    (const char *[]){commands[i], "--version", NULL});
 		assert_int_equal(r.status, 0);
 		assert_string_equal(r.out, "overlap " OVERLAP_VERSION "\n");
 		result_free(&r);
@@ -461,10 +508,8 @@ static void check_trace(const json_t *t, const char *workload,
 		require_fields(x, "lane",
 			       (const char *[]){"id", "kind", "name", "os_id",
 						NULL});
-	assert_int_equal(json_array_size(json_object_get(t, "tasks")),
-			 n_tasks);
-	json_array_foreach(json_object_get(t, "tasks"), i, x)
-	{
+	assert_int_equal(json_array_size(json_object_get(t, "tasks")), n_tasks);
+	json_array_foreach(json_object_get(t, "tasks"), i, x) {
 		require_fields(x, "task",
 			       (const char *[]){"id", "name", "lane",
 						"submit_ns", "start_ns",
@@ -474,8 +519,7 @@ static void check_trace(const json_t *t, const char *workload,
 			json_string_value(json_object_get(x, "status")), "ok");
 	}
 	/* Every task waited at least once. */
-	assert_true(json_array_size(json_object_get(t, "segments")) >=
-		    n_tasks);
+	assert_true(json_array_size(json_object_get(t, "segments")) >= n_tasks);
 	json_array_foreach(json_object_get(t, "segments"), i, x)
 		require_fields(x, "segment",
 			       (const char *[]){"task", "lane", "state",
@@ -527,9 +571,8 @@ static void test_run_default_format_is_json(void **state)
 	(void)state;
 	run_overlap(&r, NULL,
 		    (const char *[]){"run", "--workload", "fetch", "--model",
-				     "sequential", "--tasks", "2",
-				     "--duration", "5ms", "--set", "io=sleep",
-				     NULL});
+				     "sequential", "--tasks", "2", "--duration",
+				     "5ms", "--set", "io=sleep", NULL});
 	assert_int_equal(r.status, 0);
 	t = json_loads(r.out, 0, &jerr);
 	assert_non_null(t);
@@ -550,8 +593,8 @@ static void test_run_events_from_spec(void **state)
 		    "{\"workload\":\"mixed\",\"model\":\"thread-pool\","
 		    "\"params\":{\"tasks\":3,\"compute\":\"2ms\",\"wait\":10,"
 		    "\"compute_after\":\"1ms\"},\"options\":{\"workers\":2}}",
-		    (const char *[]){"run", "--spec", "-", "--format",
-				     "events", NULL});
+		    (const char *[]){"run", "--spec", "-", "--format", "events",
+				     NULL});
 	if (r.status != 0)
 		fail_msg("exit %d: %s", r.status, r.err);
 	assert_true(r.out_len > 0 && r.out[r.out_len - 1] == '\n');
@@ -622,9 +665,8 @@ static void test_run_out_file(void **state)
 	close(fd);
 	run_overlap(&r, NULL,
 		    (const char *[]){"run", "--workload", "crunch", "--model",
-				     "sequential", "--tasks", "1",
-				     "--duration", "2ms", "--out", path,
-				     NULL});
+				     "sequential", "--tasks", "1", "--duration",
+				     "2ms", "--out", path, NULL});
 	assert_int_equal(r.status, 0);
 	assert_int_equal(r.out_len, 0);
 	t = json_load_file(path, 0, &jerr);
@@ -685,6 +727,84 @@ static void test_compare_ascii_table(void **state)
 	result_free(&r);
 }
 
+/*
+ * A sweep of the process pool's workers over CPU-bound tasks: one point per
+ * value, in order, each a run of its own; the speedup (the tasks' work over
+ * the wall time) grows from one worker to two, as two workers compute at
+ * once on two cores.  Checked by the runs' structure, not by a time.
+ */
+static void test_sweep_workers_json(void **state)
+{
+	static const long long workers[] = {1, 2, 4};
+	struct result r;
+	json_error_t jerr;
+	json_t *root, *points, *p;
+	size_t i;
+
+	(void)state;
+	run_overlap(&r, NULL,
+		    (const char *[]){"sweep", "--workload", "crunch", "--model",
+				     "process-pool", "--param", "workers=1,2,4",
+				     "--tasks", "4", "--duration", "100ms",
+				     "--format", "json", NULL});
+	if (r.status != 0)
+		fail_msg("exit %d: %s", r.status, r.err);
+	root = json_loads(r.out, 0, &jerr);
+	if (!root)
+		fail_msg("not JSON: %s", jerr.text);
+	assert_string_equal(json_string_value(json_object_get(root, "param")),
+			    "workers");
+	points = json_object_get(root, "points");
+	assert_int_equal(json_array_size(points), 3);
+	json_array_foreach(points, i, p) {
+		assert_string_equal(
+			json_string_value(json_object_get(p, "model")),
+			"process-pool");
+		assert_int_equal(
+			json_integer_value(json_object_get(p, "value")),
+			workers[i]);
+		assert_true(json_integer_value(json_object_get(p, "wall_ns")) >
+			    0);
+		assert_true(json_real_value(json_object_get(p, "speedup")) > 0);
+		assert_non_null(json_string_value(json_object_get(p, "run")));
+	}
+	/* Each point is its own run. */
+	assert_string_not_equal(json_string_value(json_object_get(
+					json_array_get(points, 0), "run")),
+				json_string_value(json_object_get(
+					json_array_get(points, 1), "run")));
+	/* Two workers compute at once where one could not. */
+	assert_true(json_real_value(json_object_get(json_array_get(points, 1),
+						    "speedup")) >
+		    json_real_value(json_object_get(json_array_get(points, 0),
+						    "speedup")));
+	json_decref(root);
+	result_free(&r);
+}
+
+/* The ASCII form: a row and a bar per point, and Amdahl's law for a count
+ * of workers; a model without the parameter is left out when none is
+ * named. */
+static void test_sweep_ascii(void **state)
+{
+	struct result r;
+
+	(void)state;
+	run_overlap(&r, NULL,
+		    (const char *[]){"sweep", "--workload", "fetch", "--models",
+				     "thread-pool", "--param", "workers=1,2",
+				     "--tasks", "2", "--duration", "10ms",
+				     "--set", "io=sleep", "--format", "ascii",
+				     "--plain", NULL});
+	if (r.status != 0)
+		fail_msg("exit %d: %s", r.status, r.err);
+	assert_non_null(strstr(r.out, "\n1                thread-pool"));
+	assert_non_null(strstr(r.out, "\n2                thread-pool"));
+	assert_non_null(strstr(r.out, "x  #"));
+	assert_non_null(strstr(r.out, "Amdahl's law allows"));
+	result_free(&r);
+}
+
 /* A model that rejects the spec is skipped, with the reason. */
 static void test_compare_skips(void **state)
 {
@@ -708,8 +828,7 @@ static void test_compare_skips(void **state)
 	root = json_loads(r.out, 0, &jerr);
 	assert_non_null(root);
 	assert_int_equal(json_array_size(json_object_get(root, "runs")), 1);
-	assert_int_equal(json_array_size(json_object_get(root, "skipped")),
-			 1);
+	assert_int_equal(json_array_size(json_object_get(root, "skipped")), 1);
 	json_decref(root);
 	result_free(&r);
 }
@@ -738,9 +857,8 @@ static void test_run_sigterm_cancels(void **state)
 		dup2(out[1], 1);
 		close(out[0]);
 		execl(overlap_bin(), "overlap", "run", "--workload", "fetch",
-		      "--model", "threads", "--tasks", "2", "--duration",
-		      "30s", "--set", "io=sleep", "--format", "events",
-		      (char *)NULL);
+		      "--model", "threads", "--tasks", "2", "--duration", "30s",
+		      "--set", "io=sleep", "--format", "events", (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
@@ -764,7 +882,8 @@ static void test_run_sigterm_cancels(void **state)
 	for (line = strtok_r(buf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		json_t *ev = json_loads(line, 0, NULL);
-		const char *type = json_string_value(json_object_get(ev, "type"));
+		const char *type =
+			json_string_value(json_object_get(ev, "type"));
 
 		assert_non_null(type);
 		if (strcmp(type, "segment") == 0)
@@ -780,8 +899,8 @@ static void test_run_sigterm_cancels(void **state)
 	assert_string_equal(json_string_value(json_object_get(summary, "type")),
 			    "summary");
 	assert_string_equal(
-	    json_string_value(json_object_get(summary, "status")),
-	    "cancelled");
+		json_string_value(json_object_get(summary, "status")),
+		"cancelled");
 	assert_int_equal(segments, 2); /* both sleeps, cut at the stop */
 	assert_true(ended >= 2);
 	json_decref(summary);
@@ -802,6 +921,8 @@ int main(void)
 		cmocka_unit_test(test_compare_json),
 		cmocka_unit_test(test_compare_ascii_table),
 		cmocka_unit_test(test_compare_skips),
+		cmocka_unit_test(test_sweep_workers_json),
+		cmocka_unit_test(test_sweep_ascii),
 		cmocka_unit_test(test_run_sigterm_cancels),
 	};
 

@@ -123,14 +123,14 @@ static void test_exclusion_and_switches(void **state)
 		bool seen[THREADS_MAX] = {false};
 
 		assert_non_null(sh);
-		sh->gil = gil_create(ec->switch_interval_ns);
+		sh->gil = gil_create(ec->switch_interval_ns, GIL_PYTHON_3_10);
 		assert_non_null(sh->gil);
 		sh->iters = cpu_iters_for_ns(&calib, ec->work_ns);
 		sh->slice_iters = cpu_iters_for_ns(&calib, 20 * NS_PER_US);
 		pthread_barrier_init(&sh->start, NULL, (unsigned)ec->threads);
 		for (int i = 0; i < ec->threads; i++) {
-			workers[i] = (struct worker){.sh = sh,
-						     .id = (uint8_t)i};
+			workers[i] =
+				(struct worker){.sh = sh, .id = (uint8_t)i};
 			assert_int_equal(pthread_create(&threads[i], NULL,
 							compute_thread,
 							&workers[i]),
@@ -193,15 +193,15 @@ static void test_yield_is_forced_switch(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(intervals_ns) / sizeof(intervals_ns[0]);
 	     i++) {
-		struct asker a = {.gil = gil_create(intervals_ns[i])};
+		struct asker a = {
+			.gil = gil_create(intervals_ns[i], GIL_PYTHON_3_10)};
 		pthread_t thread;
 		uint64_t acc = 0;
 
 		assert_non_null(a.gil);
 		gil_acquire(a.gil);
-		assert_int_equal(pthread_create(&thread, NULL, asker_thread,
-						&a),
-				 0);
+		assert_int_equal(
+			pthread_create(&thread, NULL, asker_thread, &a), 0);
 		/* Hold the GIL, computing, until the asker asks. */
 		while (!gil_drop_requested(a.gil))
 			acc ^= cpu_burn(1000, acc);
@@ -227,7 +227,7 @@ static void *try_thread(void *arg)
 
 static void test_try_acquire(void **state)
 {
-	struct gil *g = gil_create(NS_PER_MS);
+	struct gil *g = gil_create(NS_PER_MS, GIL_PYTHON_3_10);
 	pthread_t thread;
 	void *got;
 
@@ -247,7 +247,7 @@ static void test_try_acquire(void **state)
 
 static void test_yield_alone(void **state)
 {
-	struct gil *g = gil_create(NS_PER_MS);
+	struct gil *g = gil_create(NS_PER_MS, GIL_PYTHON_3_10);
 
 	(void)state;
 	/* Nobody to hand over to: the yield gives the GIL straight back. */

@@ -17,19 +17,22 @@
 
 struct line_case {
 	const char *text;
-	size_t len; /* 0: strlen(text) */
+	size_t len;  /* 0: strlen(text) */
 	bool object; /* a JSON object, by jansson and by jsonline */
 };
 
 static const struct line_case cases[] = {
 	/* The engine's lines. */
 	{"{\"type\":\"segment\",\"segment\":{\"task\":0,\"lane\":1,\"state\":"
-	 "\"sleep\",\"t0_ns\":123,\"t1_ns\":456,\"note\":\"\"}}", 0, true},
+	 "\"sleep\",\"t0_ns\":123,\"t1_ns\":456,\"note\":\"\"}}",
+	 0, true},
 	{"{\"type\":\"task\",\"task\":{\"id\":7,\"name\":\"request 8\","
 	 "\"lane\":null,\"submit_ns\":-1,\"start_ns\":null,\"end_ns\":null,"
-	 "\"status\":null,\"note\":\"\"}}", 0, true},
+	 "\"status\":null,\"note\":\"\"}}",
+	 0, true},
 	{"{\"type\":\"open\",\"task\":0,\"lane\":0,\"state\":\"io\","
-	 "\"t0_ns\":5,\"note\":\"lock 'a\\\"b'\\n\\u001F\\/\"}", 0, true},
+	 "\"t0_ns\":5,\"note\":\"lock 'a\\\"b'\\n\\u001F\\/\"}",
+	 0, true},
 	{"{\"type\":\"summary\",\"summary\":{\"speedup\":3.14e0,\"util\":0.5,"
 	 "\"x\":-0.25E-3,\"ok\":true,\"no\":false,\"list\":[1,[2,{}],[]]}}",
 	 0, true},
@@ -74,6 +77,18 @@ static const struct line_case cases[] = {
 	{"{\"a\":\"\xff\"}", 0, false},
 	{"{\"a\":\"x\"\x00}", 9, false},
 	{"{\"a\":\"unterminated}", 0, false},
+	/* Numbers jansson can hold, and the first ones it cannot: an
+	 * integer beyond 64 bits, a real beyond a double. */
+	{"{\"a\":9223372036854775807}", 0, true},
+	{"{\"a\":-9223372036854775808}", 0, true},
+	{"{\"a\":9223372036854775808}", 0, false},
+	{"{\"a\":-9223372036854775809}", 0, false},
+	{"{\"a\":123456789012345678901234567890}", 0, false},
+	{"{\"a\":1e308,\"b\":-1.7976931348623157e308}", 0, true},
+	{"{\"a\":1e309}", 0, false},
+	{"{\"a\":-2.5E+308}", 0, false},
+	{"{\"a\":1e-400,\"b\":0.5e-320}", 0, true},
+	{"{\"a\":123456789012345678901234567890.5}", 0, true},
 };
 
 static void test_cases(void **state)

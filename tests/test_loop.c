@@ -53,10 +53,10 @@ struct order_case {
 };
 
 static const struct order_case order_cases[] = {
-    {"distinct", 1000, 1000000007},
-    {"many ties", 1000, 7},
-    {"all equal", 300, 1},
-    {"one", 1, 10},
+	{"distinct", 1000, 1000000007},
+	{"many ties", 1000, 7},
+	{"all equal", 300, 1},
+	{"one", 1, 10},
 };
 
 /* Due order, and insertion order among equal due times, whatever the
@@ -214,14 +214,14 @@ static void test_poll(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test_prestate(test_order, (void *)&order_cases[0]),
-	    cmocka_unit_test_prestate(test_order, (void *)&order_cases[1]),
-	    cmocka_unit_test_prestate(test_order, (void *)&order_cases[2]),
-	    cmocka_unit_test_prestate(test_order, (void *)&order_cases[3]),
-	    cmocka_unit_test(test_partial),
-	    cmocka_unit_test(test_added_during_fire),
-	    cmocka_unit_test(test_set_aside_room),
-	    cmocka_unit_test(test_poll),
+		cmocka_unit_test_prestate(test_order, (void *)&order_cases[0]),
+		cmocka_unit_test_prestate(test_order, (void *)&order_cases[1]),
+		cmocka_unit_test_prestate(test_order, (void *)&order_cases[2]),
+		cmocka_unit_test_prestate(test_order, (void *)&order_cases[3]),
+		cmocka_unit_test(test_partial),
+		cmocka_unit_test(test_added_during_fire),
+		cmocka_unit_test(test_set_aside_room),
+		cmocka_unit_test(test_poll),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

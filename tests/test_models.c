@@ -38,8 +38,8 @@ static bool is_wait(uint8_t state)
 
 /* Segments in state (or, with state < 0, waits), of one task (or all with
  * task < 0).  Returns a new array and its length. */
-static struct interval *segments_of(const struct trace *t, int state,
-				    long task, size_t *n)
+static struct interval *segments_of(const struct trace *t, int state, long task,
+				    size_t *n)
 {
 	struct interval *iv = calloc(t->n_segments + 1, sizeof(*iv));
 
@@ -137,13 +137,21 @@ struct model_case {
 };
 
 static const struct model_case sequential_cases[] = {
-	{"fetch sleep", "fetch", "sequential",
+	{"fetch sleep",
+	 "fetch",
+	 "sequential",
 	 {{"tasks", "4"}, {"duration", "15ms"}, {"io", "sleep"}}},
-	{"fetch net", "fetch", "sequential",
+	{"fetch net",
+	 "fetch",
+	 "sequential",
 	 {{"tasks", "3"}, {"duration", "15ms"}, {"io", "net"}}},
-	{"crunch", "crunch", "sequential",
+	{"crunch",
+	 "crunch",
+	 "sequential",
 	 {{"tasks", "3"}, {"duration", "10ms"}}},
-	{"custom", "custom", "sequential",
+	{"custom",
+	 "custom",
+	 "sequential",
 	 {{"program", "3 x (cpu 3ms, net 10ms, sleep 5ms, cpu 2ms)"}}},
 };
 
@@ -178,15 +186,24 @@ static void test_sequential_one_after_another(void **state)
 /* ---- threads ------------------------------------------------------------- */
 
 static const struct model_case threads_wait_cases[] = {
-	{"sleep, gil on", "fetch", "threads",
+	{"sleep, gil on",
+	 "fetch",
+	 "threads",
 	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "sleep"}}},
-	{"net, gil on", "fetch", "threads",
+	{"net, gil on",
+	 "fetch",
+	 "threads",
 	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "net"}}},
-	{"net, gil off", "fetch", "threads",
-	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "net"},
-	  {"gil", "off"}}},
-	{"mixed, gil on", "mixed", "threads",
-	 {{"tasks", "4"}, {"compute", "2ms"}, {"wait", "200ms"},
+	{"net, gil off",
+	 "fetch",
+	 "threads",
+	 {{"tasks", "5"}, {"duration", "200ms"}, {"io", "net"}, {"gil", "off"}}},
+	{"mixed, gil on",
+	 "mixed",
+	 "threads",
+	 {{"tasks", "4"},
+	  {"compute", "2ms"},
+	  {"wait", "200ms"},
 	  {"compute_after", "1ms"}}},
 };
 
@@ -231,12 +248,22 @@ static void test_threads_overlap_waits(void **state)
 /* ---- thread-pool --------------------------------------------------------- */
 
 struct pool_case {
-	int tasks, workers;
+	int tasks, workers; /* workers 0: the default */
 };
 
+/* The last case leaves workers at its default, which is what
+ * ThreadPoolExecutor() takes: min(32, cores + 4), fewer than its tasks. */
 static const struct pool_case pool_cases[] = {
-	{8, 4}, {7, 3}, {3, 1}, {2, 5},
+	{8, 4}, {7, 3}, {3, 1}, {2, 5}, {40, 0},
 };
+
+static int default_thread_workers(void)
+{
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	long n = (cores > 0 ? cores : 1) + 4;
+
+	return n < 32 ? (int)n : 32;
+}
 
 static void test_pool_batches(void **state)
 {
@@ -246,16 +273,20 @@ static void test_pool_batches(void **state)
 		const struct pool_case *pc = &pool_cases[c];
 		char tasks[16], workers[16];
 		struct kv sets[] = {{"tasks", tasks},
-				    {"workers", workers},
 				    {"duration", "40ms"},
 				    {"io", "sleep"},
+				    {"workers", workers},
 				    {NULL, NULL}};
-		int lanes = pc->workers < pc->tasks ? pc->workers : pc->tasks;
+		int n_workers = pc->workers ? pc->workers
+					    : default_thread_workers();
+		int lanes = n_workers < pc->tasks ? n_workers : pc->tasks;
 
 		snprintf(tasks, sizeof(tasks), "%d", pc->tasks);
 		snprintf(workers, sizeof(workers), "%d", pc->workers);
+		if (!pc->workers)
+			sets[3] = (struct kv){NULL, NULL};
 		print_message("thread-pool: %d tasks on %d workers\n",
-			      pc->tasks, pc->workers);
+			      pc->tasks, n_workers);
 		struct trace *t = run_case("fetch", "thread-pool", sets);
 
 		assert_done(t);
@@ -305,14 +336,24 @@ static void test_pool_batches(void **state)
 /* ---- the GIL ------------------------------------------------------------- */
 
 static const struct model_case gil_on_cases[] = {
-	{"threads", "crunch", "threads",
+	{"threads",
+	 "crunch",
+	 "threads",
 	 {{"tasks", "2"}, {"duration", "30ms"}, {"switch_interval", "1ms"}}},
-	{"threads, default interval", "crunch", "threads",
+	{"threads, default interval",
+	 "crunch",
+	 "threads",
 	 {{"tasks", "2"}, {"duration", "40ms"}}},
-	{"thread-pool", "crunch", "thread-pool",
-	 {{"tasks", "3"}, {"workers", "3"}, {"duration", "20ms"},
+	{"thread-pool",
+	 "crunch",
+	 "thread-pool",
+	 {{"tasks", "3"},
+	  {"workers", "3"},
+	  {"duration", "20ms"},
 	  {"switch_interval", "1ms"}}},
-	{"threads, mixed", "custom", "threads",
+	{"threads, mixed",
+	 "custom",
+	 "threads",
 	 {{"program", "3 x (cpu 10ms, sleep 5ms, cpu 10ms)"},
 	  {"switch_interval", "1ms"}}},
 };
@@ -340,15 +381,15 @@ static void test_gil_on_serialises(void **state)
 		assert_true(count_segments(t, -1, ST_GIL_WAIT, NULL) >= 1);
 		/* Forced switches happened: some task's computation was cut
 		 * into pieces (each 10 ms or more, several intervals). */
-		assert_true(count_segments(t, -1, ST_COMPUTE, NULL) > t->n_tasks);
+		assert_true(count_segments(t, -1, ST_COMPUTE, NULL) >
+			    t->n_tasks);
 		for (size_t k = 0; k < t->n_tasks; k++) {
 			size_t pieces, waits;
 
 			free(segments_of(t, ST_COMPUTE, (long)k, &pieces));
 			free(segments_of(t, ST_GIL_WAIT, (long)k, &waits));
 			assert_true(pieces >= 1);
-			assert_true(pieces > 1 || waits > 0 ||
-				    t->n_tasks == 1);
+			assert_true(pieces > 1 || waits > 0 || t->n_tasks == 1);
 		}
 		free_trace(t);
 	}
@@ -375,17 +416,96 @@ static void test_gil_off_parallel(void **state)
 	free_trace(t);
 }
 
+/* ---- more threads computing than cores ----------------------------------- */
+
+/* Six threads without a GIL compute 60 ms each on fewer cores: whatever a
+ * thread could not compute while it could run, it waited for a core, a
+ * runnable segment measured from its own CPU clock.  Each task's compute
+ * and runnable segments tile it from start to end, runnable ones exist,
+ * and the computing never adds up to more than the cores could do. */
+static void test_runnable_when_threads_outnumber_cores(void **state)
+{
+	static const struct kv sets[] = {{"tasks", "6"},
+					 {"duration", "60ms"},
+					 {"gil", "off"},
+					 {NULL, NULL}};
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int64_t compute = 0, runnable = 0;
+	struct trace *t;
+
+	(void)state;
+	if (cores >= 6) {
+		skip();
+		return;
+	}
+	t = run_case("crunch", "threads", sets);
+	assert_done(t);
+	assert_tasks_consistent(t);
+	for (size_t k = 0; k < t->n_tasks; k++) {
+		int64_t at = t->tasks[k].start_ns, covered = 0;
+
+		for (size_t i = 0; i < t->n_segments; i++) {
+			const struct trace_segment *s = &t->segments[i];
+
+			if (s->task != k)
+				continue;
+			assert_true(s->state == ST_COMPUTE ||
+				    s->state == ST_RUNNABLE);
+			assert_int_equal(s->lane, t->tasks[k].lane);
+			if (s->state == ST_RUNNABLE) {
+				assert_string_equal(
+					t->notes[s->note],
+					"measured: wall time minus the "
+					"thread's CPU time");
+				runnable += s->t1_ns - s->t0_ns;
+			} else {
+				compute += s->t1_ns - s->t0_ns;
+			}
+			/* in order, one after another, no gap */
+			assert_true(s->t0_ns >= at);
+			covered += s->t1_ns - s->t0_ns;
+			at = s->t1_ns;
+		}
+		assert_true(covered <=
+			    t->tasks[k].end_ns - t->tasks[k].start_ns);
+	}
+	print_message("compute %lld ms, runnable %lld ms, wall %lld ms\n",
+		      (long long)(compute / NS_PER_MS),
+		      (long long)(runnable / NS_PER_MS),
+		      (long long)(t->summary.wall_ns / NS_PER_MS));
+	assert_true(runnable > 0);
+	assert_int_equal(t->summary.states_ns[ST_RUNNABLE], runnable);
+	/* At most the cores' worth at once, give or take where in a slice
+	 * (50 us) each thread lost its core. */
+	assert_true(compute <=
+		    cores * t->summary.wall_ns +
+			    (int64_t)t->n_segments * 100 * NS_PER_US);
+	free_trace(t);
+}
+
 /* ---- stopping -------------------------------------------------------------- */
 
 static const struct model_case limit_cases[] = {
-	{"sequential", "fetch", "sequential",
-	 {{"tasks", "3"}, {"duration", "10s"}, {"io", "sleep"},
+	{"sequential",
+	 "fetch",
+	 "sequential",
+	 {{"tasks", "3"},
+	  {"duration", "10s"},
+	  {"io", "sleep"},
 	  {"time_limit", "100ms"}}},
-	{"threads, net", "fetch", "threads",
-	 {{"tasks", "3"}, {"duration", "10s"}, {"io", "net"},
+	{"threads, net",
+	 "fetch",
+	 "threads",
+	 {{"tasks", "3"},
+	  {"duration", "10s"},
+	  {"io", "net"},
 	  {"time_limit", "100ms"}}},
-	{"thread-pool, cpu", "crunch", "thread-pool",
-	 {{"tasks", "4"}, {"workers", "2"}, {"duration", "10s"},
+	{"thread-pool, cpu",
+	 "crunch",
+	 "thread-pool",
+	 {{"tasks", "4"},
+	  {"workers", "2"},
+	  {"duration", "10s"},
 	  {"time_limit", "100ms"}}},
 };
 
@@ -440,9 +560,8 @@ static void test_run_info(void **state)
 	assert_string_equal(json_string_value(v), "1ms");
 	v = json_object_get(t->options, "workers");
 	assert_int_equal(json_integer_value(v), 2);
-	assert_string_equal(json_string_value(json_object_get(t->options,
-							      "gil")),
-			    "on");
+	assert_string_equal(
+		json_string_value(json_object_get(t->options, "gil")), "on");
 	assert_non_null(json_object_get(t->options, "time_limit"));
 	assert_true(t->has_summary);
 	assert_non_null(t->summary.checks);
@@ -460,19 +579,18 @@ static void test_net_connect_then_io(void **state)
 		const char *model;
 		struct kv sets[KV_MAX];
 	} cases[] = {
-	    {"sequential", {{NULL, NULL}}},
-	    {"threads", {{NULL, NULL}}},
-	    {"thread-pool", {{"workers", "2"}, {NULL, NULL}}},
-	    {"process-pool", {{"workers", "2"}, {NULL, NULL}}},
-	    {"asyncio", {{NULL, NULL}}},
-	    {"asyncio-executor", {{"offload_io", "on"}, {NULL, NULL}}},
+		{"sequential", {{NULL, NULL}}},
+		{"threads", {{NULL, NULL}}},
+		{"thread-pool", {{"workers", "2"}, {NULL, NULL}}},
+		{"process-pool", {{"workers", "2"}, {NULL, NULL}}},
+		{"asyncio", {{NULL, NULL}}},
+		{"asyncio-executor", {{"offload_io", "on"}, {NULL, NULL}}},
 	};
 
 	(void)state;
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		struct kv sets[KV_MAX + 3] = {{"tasks", "3"},
-					      {"duration", "20ms"},
-					      {"io", "net"}};
+		struct kv sets[KV_MAX + 3] = {
+			{"tasks", "3"}, {"duration", "20ms"}, {"io", "net"}};
 		struct trace *t;
 
 		for (size_t k = 0; cases[c].sets[k].key; k++)
@@ -486,8 +604,7 @@ static void test_net_connect_then_io(void **state)
 			size_t n_conn = 0, n_io = 0;
 
 			for (size_t i = 0; i < t->n_segments; i++) {
-				const struct trace_segment *s =
-				    &t->segments[i];
+				const struct trace_segment *s = &t->segments[i];
 
 				if (s->task != task)
 					continue;
@@ -519,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_pool_batches),
 		cmocka_unit_test(test_gil_on_serialises),
 		cmocka_unit_test(test_gil_off_parallel),
+		cmocka_unit_test(test_runnable_when_threads_outnumber_cores),
 		cmocka_unit_test(test_time_limit_stops),
 		cmocka_unit_test(test_run_info),
 		cmocka_unit_test(test_net_connect_then_io),

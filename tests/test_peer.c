@@ -108,7 +108,7 @@ struct delay_case {
 };
 
 static const struct delay_case delay_cases[] = {
-	{0, 0},	      {0, 1},	     {1000, 10},   {20000, 0},
+	{0, 0},	      {0, 1},	     {1000, 10},     {20000, 0},
 	{20000, 100}, {50000, 4096}, {5000, 300000}, /* several sends */
 };
 
@@ -147,8 +147,7 @@ static void test_client_waits_for_delay(void **state)
 	static const int64_t delays_ns[] = {0, 1, 999, 15 * NS_PER_MS,
 					    30 * NS_PER_MS};
 
-	for (size_t i = 0; i < sizeof(delays_ns) / sizeof(delays_ns[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(delays_ns) / sizeof(delays_ns[0]); i++) {
 		int64_t t0 = util_mono_ns();
 
 		assert_int_equal(peer_request(port, delays_ns[i], 64, 0), 0);
@@ -287,8 +286,8 @@ static uint64_t read_mux_reply(int fd, long long *bytes, int64_t *first_ns)
 	assert_int_equal(sscanf(head, "@%llu %lld", &key, bytes), 2);
 	for (long long left = *bytes; left > 0;) {
 		char body[4096];
-		ssize_t n = recv(fd, body, left < 4096 ? (size_t)left : 4096,
-				 0);
+		ssize_t n =
+			recv(fd, body, left < 4096 ? (size_t)left : 4096, 0);
 
 		assert_true(n > 0);
 		for (ssize_t k = 0; k < n; k++)
@@ -315,10 +314,10 @@ static void test_mux(void **state)
 	/* All three in one send: the peer reads several lines at once. */
 	for (size_t i = 0; i < 3; i++)
 		len += (size_t)snprintf(
-		    lines + len, sizeof(lines) - len, "@%llu %lld %lld\n",
-		    (unsigned long long)reqs[i].key,
-		    (long long)(base + reqs[i].due_ms * NS_PER_MS),
-		    reqs[i].bytes);
+			lines + len, sizeof(lines) - len, "@%llu %lld %lld\n",
+			(unsigned long long)reqs[i].key,
+			(long long)(base + reqs[i].due_ms * NS_PER_MS),
+			reqs[i].bytes);
 	send_all(fd, lines, len);
 	for (size_t i = 0; i < 3; i++) {
 		long long bytes;
@@ -385,8 +384,8 @@ static void test_mux_many(void **state)
 		for (int i = 0; i < PER_CONN; i++) {
 			long long bytes;
 			int64_t first_ns;
-			uint64_t key = read_mux_reply(fds[c], &bytes,
-						      &first_ns);
+			uint64_t key =
+				read_mux_reply(fds[c], &bytes, &first_ns);
 
 			assert_true(key >= (uint64_t)c * 1000 &&
 				    key < (uint64_t)c * 1000 + PER_CONN);
@@ -427,8 +426,7 @@ static void test_malformed(void **state)
 {
 	uint16_t port = peer_port(*state);
 
-	for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(bad_lines) / sizeof(bad_lines[0]); i++) {
 		int fd = connect_peer(port);
 		int64_t first_ns;
 		size_t got;
@@ -495,8 +493,8 @@ static void test_nobody_listening(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_answers_after_delay,
-						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_answers_after_delay, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_client_waits_for_delay,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_concurrent, setup,
@@ -506,8 +504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_due_carried, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_mux, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mux_many, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_mux_many, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_client_timeout, setup,

@@ -75,19 +75,76 @@ static void assert_no_children(void)
 	assert_int_equal(errno, ECHILD);
 }
 
+/* Compute segment s begins a computation: it does not carry one on after
+ * a runnable segment (the worker off its core) of the same task. */
+static bool begins_computation(const struct trace *t,
+			       const struct trace_segment *s)
+{
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *r = &t->segments[i];
+
+		if (r->state == ST_RUNNABLE && r->task == s->task &&
+		    r->lane == s->lane && r->t1_ns == s->t0_ns)
+			return false;
+	}
+	return true;
+}
+
+/* The end of the computation compute segment s begins: the last of the
+ * compute and runnable segments of its task that follow on from it. */
+static int64_t computation_end(const struct trace *t,
+			       const struct trace_segment *s)
+{
+	int64_t end = s->t1_ns;
+	bool more = true;
+
+	while (more) {
+		more = false;
+		for (size_t i = 0; i < t->n_segments; i++) {
+			const struct trace_segment *n = &t->segments[i];
+
+			if ((n->state == ST_RUNNABLE ||
+			     n->state == ST_COMPUTE) &&
+			    n->task == s->task && n->lane == s->lane &&
+			    n->t0_ns == end && n->t1_ns > end) {
+				end = n->t1_ns;
+				more = true;
+			}
+		}
+	}
+	return end;
+}
+
 /* The case tables: most tests run once per start method. */
-static const char *const starts[] = {"fork", "spawn"};
+static const char *const starts[] = {"fork", "spawn", "forkserver"};
+
+static bool is_forkserver(const char *start)
+{
+	return strcmp(start, "forkserver") == 0;
+}
+
+/* The fork server's own lane, which runs no task. */
+static bool is_server_lane(const struct trace *t, uint32_t lane)
+{
+	return lane < t->n_lanes &&
+	       strcmp(t->lanes[lane].name, "ForkServer") == 0;
+}
 
 /* ---- both start methods complete a run ---------------------------------- */
 
 static void test_completes(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "4"},	{"duration", "20ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "4"},
+				 {"duration", "20ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
 	const char *prefix = strcmp(start, "fork") == 0 ? "ForkProcess-"
-							: "SpawnProcess-";
+			     : strcmp(start, "spawn") == 0
+				     ? "SpawnProcess-"
+				     : "ForkServerProcess-";
+	size_t servers = 0;
 	struct trace t;
 
 	run_pool("crunch", set, NULL, &t);
@@ -105,12 +162,22 @@ static void test_completes(void **state)
 	for (size_t i = 0; i < t.n_lanes; i++) {
 		if (t.lanes[i].kind != LANE_PROCESS)
 			continue;
+		/* The fork server: a process of its own, running no task. */
+		if (is_server_lane(&t, (uint32_t)i)) {
+			servers++;
+			assert_true(t.lanes[i].os_id > 0);
+			assert_true(t.lanes[i].os_id != getpid());
+			for (size_t k = 0; k < t.n_tasks; k++)
+				assert_int_not_equal(t.tasks[k].lane, i);
+			continue;
+		}
 		/* Named as Python names pool processes, with a real pid
 		 * that is not ours. */
 		assert_memory_equal(t.lanes[i].name, prefix, strlen(prefix));
 		assert_true(t.lanes[i].os_id > 0);
 		assert_true(t.lanes[i].os_id != getpid());
 	}
+	assert_int_equal(servers, is_forkserver(start) ? 1 : 0);
 	/* Every compute segment sits on the lane its task started on. */
 	for (size_t i = 0; i < t.n_segments; i++) {
 		const struct trace_segment *s = &t.segments[i];
@@ -126,8 +193,10 @@ static void test_completes(void **state)
 static void test_compute_overlaps_on_two_pids(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "2"},	{"duration", "100ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "2"},
+				 {"duration", "100ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
 	const struct trace_segment *a = NULL, *b = NULL;
 	struct trace t;
@@ -153,7 +222,8 @@ static void test_compute_overlaps_on_two_pids(void **state)
 	assert_true(t.lanes[b->lane].os_id > 0);
 	assert_int_not_equal(t.lanes[a->lane].os_id, t.lanes[b->lane].os_id);
 	/* The two computations overlap in time. */
-	assert_true(a->t0_ns < b->t1_ns && b->t0_ns < a->t1_ns);
+	assert_true(a->t0_ns < computation_end(&t, b) &&
+		    b->t0_ns < computation_end(&t, a));
 	trace_free(&t);
 }
 
@@ -162,8 +232,10 @@ static void test_compute_overlaps_on_two_pids(void **state)
 static void test_startup_precedes_first_task(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "4"},	{"duration", "10ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "4"},
+				 {"duration", "10ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
 	struct trace t;
 	size_t lanes_checked = 0;
@@ -204,6 +276,25 @@ static void test_startup_precedes_first_task(void **state)
 		lanes_checked++;
 	}
 	assert_true(lanes_checked >= 1);
+	/* A fork server starts once, on its own lane, before it forks any
+	 * worker: every worker's start-up begins after the server's ends. */
+	if (is_forkserver(start)) {
+		const struct trace_segment *server = NULL;
+
+		for (size_t i = 0; i < t.n_segments; i++)
+			if (t.segments[i].state == ST_STARTUP &&
+			    is_server_lane(&t, t.segments[i].lane)) {
+				assert_null(server);
+				server = &t.segments[i];
+			}
+		assert_non_null(server);
+		assert_true(server->t0_ns < server->t1_ns);
+		for (size_t i = 0; i < t.n_segments; i++)
+			if (t.segments[i].state == ST_STARTUP &&
+			    &t.segments[i] != server)
+				assert_true(t.segments[i].t0_ns >=
+					    server->t1_ns);
+	}
 	trace_free(&t);
 }
 
@@ -212,10 +303,12 @@ static void test_startup_precedes_first_task(void **state)
 static void test_payload_gives_ipc(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {
-		{"tasks", "3"},		  {"duration", "5ms"},
-		{"workers", "2"},	  {"start", start},
-		{"payload_bytes", "2000000"}, {NULL, NULL}};
+	const struct kv set[] = {{"tasks", "3"},
+				 {"duration", "5ms"},
+				 {"workers", "2"},
+				 {"start", start},
+				 {"payload_bytes", "2000000"},
+				 {NULL, NULL}};
 	struct trace t;
 
 	run_pool("crunch", set, NULL, &t);
@@ -260,8 +353,10 @@ static void test_payload_gives_ipc(void **state)
 static void test_no_payload_no_ipc(void **state)
 {
 	(void)state;
-	const struct kv set[] = {{"tasks", "2"}, {"duration", "5ms"},
-				 {"workers", "2"}, {NULL, NULL}};
+	const struct kv set[] = {{"tasks", "2"},
+				 {"duration", "5ms"},
+				 {"workers", "2"},
+				 {NULL, NULL}};
 	struct trace t;
 
 	run_pool("crunch", set, NULL, &t);
@@ -327,7 +422,7 @@ static void assert_killed_compute(const struct trace *t, uint32_t task,
 		assert_true(s->t0_ns >= t->tasks[task].start_ns);
 		assert_true(s->t0_ns < s->t1_ns);
 		assert_true(s->t1_ns <= t->tasks[task].end_ns);
-		found++;
+		found += begins_computation(t, s);
 	}
 	assert_int_equal(found, 1);
 }
@@ -335,8 +430,10 @@ static void assert_killed_compute(const struct trace *t, uint32_t task,
 static void test_killed_worker(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "4"},	{"duration", "150ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "4"},
+				 {"duration", "150ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
 	struct killer k = {.killed_task = -1};
 	struct run_hooks hooks = {.sink = kill_sink, .sink_ctx = &k};
@@ -367,14 +464,14 @@ static void test_killed_worker(void **state)
 			/* No other task ran on the dead worker's lane
 			 * after it died. */
 			if (tk->lane == atomic_load(&k.killed_lane))
-				assert_true(tk->end_ns <=
-					    t.tasks[task].end_ns);
+				assert_true(tk->end_ns <= t.tasks[task].end_ns);
 		}
 	}
 	/* The pool replaced the worker: a lane more than it started with,
 	 * and that lane's pid is new. */
 	for (size_t i = 0; i < t.n_lanes; i++) {
-		if (t.lanes[i].kind != LANE_PROCESS)
+		if (t.lanes[i].kind != LANE_PROCESS ||
+		    is_server_lane(&t, (uint32_t)i))
 			continue;
 		process_lanes++;
 		if (i != atomic_load(&k.killed_lane))
@@ -392,9 +489,9 @@ static void test_killed_worker(void **state)
 static void test_no_zombies_no_fds(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "6"},	{"duration", "5ms"},
-				 {"workers", "3"},	{"start", start},
-				 {"payload_bytes", "100000"}, {NULL, NULL}};
+	const struct kv set[] = {
+		{"tasks", "6"},	  {"duration", "5ms"},	       {"workers", "3"},
+		{"start", start}, {"payload_bytes", "100000"}, {NULL, NULL}};
 	int fds_before = count_fds();
 	struct trace t;
 	size_t workers = 0;
@@ -421,7 +518,7 @@ static void test_no_zombies_no_fds(void **state)
 
 struct fd_probe {
 	_Atomic int done;
-	_Atomic int n_fds;    /* the worker's descriptors above 2 */
+	_Atomic int n_fds; /* the worker's descriptors above 2 */
 	_Atomic int probed_pid;
 };
 
@@ -435,8 +532,7 @@ static void fd_probe_sink(void *ctx, const struct trace *t,
 	int n = 0;
 
 	if (ev->type != EV_OPEN || ev->state != ST_COMPUTE ||
-	    ev->lane >= t->n_lanes ||
-	    t->lanes[ev->lane].kind != LANE_PROCESS ||
+	    ev->lane >= t->n_lanes || t->lanes[ev->lane].kind != LANE_PROCESS ||
 	    atomic_load(&p->done))
 		return;
 	snprintf(path, sizeof(path), "/proc/%lld/fd",
@@ -455,8 +551,10 @@ static void fd_probe_sink(void *ctx, const struct trace *t,
 static void test_worker_fds_closed(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "2"},	{"duration", "80ms"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "2"},
+				 {"duration", "80ms"},
+				 {"workers", "2"},
+				 {"start", start},
 				 {NULL, NULL}};
 	struct fd_probe probe = {0};
 	struct run_hooks hooks = {.sink = fd_probe_sink, .sink_ctx = &probe};
@@ -478,8 +576,8 @@ static void test_worker_fds_closed(void **state)
 static void test_time_limit_ends_run(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "6"},	{"duration", "2s"},
-				 {"workers", "2"},	{"start", start},
+	const struct kv set[] = {{"tasks", "6"},	  {"duration", "2s"},
+				 {"workers", "2"},	  {"start", start},
 				 {"time_limit", "200ms"}, {NULL, NULL}};
 	struct trace t;
 	size_t cancelled = 0;
@@ -508,13 +606,17 @@ static const struct broken_case broken_cases[] = {
 	{"/nonexistent/overlap", "spawn"},
 	/* the program runs but is no worker: every start dies */
 	{"/bin/false", "spawn"},
+	/* the fork server dies at once: no worker ever starts */
+	{"/bin/false", "forkserver"},
 };
 
 static void test_workers_cannot_start(void **state)
 {
 	const struct broken_case *c = *state;
-	const struct kv set[] = {{"tasks", "3"},	{"duration", "5ms"},
-				 {"workers", "2"},	{"start", c->start},
+	const struct kv set[] = {{"tasks", "3"},
+				 {"duration", "5ms"},
+				 {"workers", "2"},
+				 {"start", c->start},
 				 {NULL, NULL}};
 	struct trace t;
 
@@ -539,9 +641,9 @@ static void test_workers_cannot_start(void **state)
 static void test_shared_counter(void **state)
 {
 	const char *start = *state;
-	const struct kv set[] = {{"tasks", "3"},	{"increments", "20000"},
-				 {"sync", "lock"},	{"workers", "3"},
-				 {"start", start},	{NULL, NULL}};
+	const struct kv set[] = {{"tasks", "3"},   {"increments", "20000"},
+				 {"sync", "lock"}, {"workers", "3"},
+				 {"start", start}, {NULL, NULL}};
 	struct trace t;
 	json_t *checks;
 
@@ -551,9 +653,8 @@ static void test_shared_counter(void **state)
 	assert_int_equal(t.status, RUN_DONE);
 	checks = t.summary.checks;
 	assert_non_null(checks);
-	assert_int_equal(json_integer_value(json_object_get(checks,
-							    "expected")),
-			 60000);
+	assert_int_equal(
+		json_integer_value(json_object_get(checks, "expected")), 60000);
 	assert_int_equal(json_integer_value(json_object_get(checks, "got")),
 			 60000);
 	for (size_t i = 0; i < t.n_tasks; i++) {
@@ -587,9 +688,8 @@ static struct manual_run *manual_run_start(const char *program,
 			 0);
 	assert_int_equal(spec_set(&m->spec, "program", program, &err), 0);
 	program_init(&m->prog);
-	assert_int_equal(workload_find("custom")->build(&m->spec, &m->prog,
-							 &err),
-			 0);
+	assert_int_equal(
+		workload_find("custom")->build(&m->spec, &m->prog, &err), 0);
 	m->rec = trace_rec_create(max_lanes, 1024, util_mono_ns());
 	assert_non_null(m->rec);
 	trace_init(&m->trace);
@@ -626,9 +726,9 @@ static void manual_run_free(struct manual_run *m)
 	free(m);
 }
 
-static struct procpool *manual_pool_why(struct manual_run *m,
-					const char *start, uint32_t workers,
-					char *why, size_t why_size)
+static struct procpool *manual_pool_why(struct manual_run *m, const char *start,
+					uint32_t workers, char *why,
+					size_t why_size)
 {
 	struct procpool_config cfg = {
 		.run = &m->ctx,
@@ -656,9 +756,9 @@ struct bad_job {
 };
 
 static const struct bad_job bad_jobs[] = {
-	{{.task = 2}},				  /* no such task */
+	{{.task = 2}},				      /* no such task */
 	{{.task = 0, .first_step = 2, .n_steps = 2}}, /* past its steps */
-	{{.task = 0, .first_step = 1}},		  /* whole task from 1 */
+	{{.task = 0, .first_step = 1}},		      /* whole task from 1 */
 	{{.task = 0, .payload_bytes = -1}},
 	{{.task = 0, .payload_bytes = PROCPOOL_MAX_PAYLOAD_BYTES + 1}},
 };
@@ -679,8 +779,7 @@ static void test_step_jobs(void **state)
 	size_t sleeps = 0, computes = 0, ipcs = 0;
 
 	for (size_t i = 0; i < sizeof(bad_jobs) / sizeof(bad_jobs[0]); i++)
-		assert_int_equal(procpool_submit(p, &bad_jobs[i].job),
-				 -EINVAL);
+		assert_int_equal(procpool_submit(p, &bad_jobs[i].job), -EINVAL);
 	assert_int_equal(procpool_pending(p), 0);
 	assert_int_equal(procpool_submit(p, &job), 0);
 	assert_int_equal(procpool_pending(p), 1);
@@ -717,7 +816,8 @@ static void test_step_jobs(void **state)
 			continue;
 		assert_int_equal(s->lane, done[0].lane);
 		sleeps += s->state == ST_SLEEP;
-		computes += s->state == ST_COMPUTE;
+		computes += s->state == ST_COMPUTE &&
+			    begins_computation(&m->trace, s);
 		ipcs += s->state == ST_IPC;
 	}
 	assert_int_equal(sleeps, 1);
@@ -735,7 +835,9 @@ static void test_step_jobs(void **state)
 static void test_fewer_lanes_than_workers(void **state)
 {
 	const char *start = *state;
-	struct manual_run *m = manual_run_start("4 x (cpu 30ms)", 3);
+	/* A fork server takes a lane of its own first. */
+	uint32_t server = is_forkserver(start) ? 1 : 0;
+	struct manual_run *m = manual_run_start("4 x (cpu 30ms)", 3 + server);
 	char why[200] = "";
 	struct procpool *p = manual_pool_why(m, start, 4, why, sizeof(why));
 	struct procpool_done done[8];
@@ -766,8 +868,10 @@ static void test_fewer_lanes_than_workers(void **state)
 
 		assert_true(n > 0);
 		for (ssize_t i = 0; i < n; i++) {
-			/* Only lanes 1 and 2 exist for workers. */
-			assert_true(done[i].lane == 1 || done[i].lane == 2);
+			/* Only lanes 1 and 2 exist for workers (after the
+			 * server's). */
+			assert_true(done[i].lane == 1 + server ||
+				    done[i].lane == 2 + server);
 			assert_true(done[i].pid != victim);
 			ok += done[i].status == TASK_OK;
 			failed += done[i].status != TASK_OK;
@@ -780,7 +884,7 @@ static void test_fewer_lanes_than_workers(void **state)
 	assert_int_equal(procpool_workers(p), 2);
 	procpool_destroy(p, NS_PER_S);
 	manual_run_stop(m);
-	assert_int_equal(m->trace.n_lanes, 3);
+	assert_int_equal(m->trace.n_lanes, 3 + server);
 	manual_run_free(m);
 	assert_no_children();
 }
@@ -854,14 +958,19 @@ static void test_start_names(void **state)
 	(void)state;
 	assert_int_equal(procpool_start_parse("fork"), PROCPOOL_FORK);
 	assert_int_equal(procpool_start_parse("spawn"), PROCPOOL_SPAWN);
-	assert_int_equal(procpool_start_parse("forkserver"), -1);
+	assert_int_equal(procpool_start_parse("forkserver"),
+			 PROCPOOL_FORKSERVER);
+	assert_int_equal(procpool_start_parse("forkserve"), -1);
+	assert_string_equal(procpool_start_name(PROCPOOL_FORKSERVER),
+			    "forkserver");
 	assert_int_equal(procpool_start_parse(NULL), -1);
 	assert_string_equal(procpool_start_name(PROCPOOL_SPAWN), "spawn");
 }
 
-#define PER_START(fn)                                                         \
-	cmocka_unit_test_prestate(fn, (void *)starts[0]),                     \
-		cmocka_unit_test_prestate(fn, (void *)starts[1])
+#define PER_START(fn)                                                          \
+	cmocka_unit_test_prestate(fn, (void *)starts[0]),                      \
+		cmocka_unit_test_prestate(fn, (void *)starts[1]),              \
+		cmocka_unit_test_prestate(fn, (void *)starts[2])
 
 int main(int argc, char **argv)
 {
@@ -883,6 +992,8 @@ int main(int argc, char **argv)
 					  (void *)&broken_cases[0]),
 		cmocka_unit_test_prestate(test_workers_cannot_start,
 					  (void *)&broken_cases[1]),
+		cmocka_unit_test_prestate(test_workers_cannot_start,
+					  (void *)&broken_cases[2]),
 		PER_START(test_shared_counter),
 		PER_START(test_step_jobs),
 		PER_START(test_fewer_lanes_than_workers),

@@ -79,8 +79,8 @@ static void add_seg(struct trace *t, uint32_t task, uint32_t lane,
 {
 	struct trace_segment *s = trace_add_segment(t);
 
-	*s = (struct trace_segment){t0, t1, task, lane, trace_note(t, note),
-				    (uint8_t)st};
+	*s = (struct trace_segment){
+		t0, t1, task, lane, trace_note(t, note), (uint8_t)st, false};
 }
 
 /* The textbook case: three 2 s fetches one after another. */
@@ -143,8 +143,8 @@ static void build_pool(struct trace *t)
 		*m = (struct trace_sample){i * 500 * MS, 3 - i,
 					   CTR_QUEUE_DEPTH};
 	}
-	t->summary.checks = json_pack("{s:i, s:i, s:i}", "expected", 5,
-				      "got", 4, "lost", 1);
+	t->summary.checks = json_pack("{s:i, s:i, s:i}", "expected", 5, "got",
+				      4, "lost", 1);
 	summary_compute(t);
 }
 
@@ -173,8 +173,7 @@ static void build_many(struct trace *t)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static char *render_to_string(const struct trace *t,
-			      const struct ascii_opts *o)
+static char *render_to_string(const struct trace *t, const struct ascii_opts *o)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -279,8 +278,8 @@ static void test_ascii_textbook(void **state)
  * on a 12 s axis takes half the columns. */
 static void test_ascii_shared_axis(void **state)
 {
-	struct ascii_opts o = {.width = 54, .unicode = false,
-			       .axis_ns = 12 * S};
+	struct ascii_opts o = {
+		.width = 54, .unicode = false, .axis_ns = 12 * S};
 	struct trace t;
 	char *out, line[256];
 
@@ -306,8 +305,8 @@ static void test_ascii_width(void **state)
 	(void)state;
 	build_pool(&t);
 	for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
-		struct ascii_opts o = {.width = widths[w], .unicode = true,
-				       .summary = true};
+		struct ascii_opts o = {
+			.width = widths[w], .unicode = true, .summary = true};
 		char *out = render_to_string(&t, &o), *p = out;
 		int rows = 0;
 
@@ -343,20 +342,19 @@ static void test_ascii_run_status(void **state)
 		const char *message;
 		enum task_status task_status;
 		const char *task_note;
-		const char *want_run; /* the "Run status" line; NULL: none */
+		const char *want_run;  /* the "Run status" line; NULL: none */
 		const char *want_task; /* the line about request 2 */
 	} cases[] = {
 		{RUN_DEADLOCK, "deadlock: request 2 waits for lock 'A'",
 		 TASK_PENDING, "",
 		 "Run status: deadlock: request 2 waits for lock 'A'",
 		 "request 2 did not finish"},
-		{RUN_CANCELLED, "", TASK_CANCELLED, "",
-		 "Run status: cancelled", "request 2: cancelled"},
+		{RUN_CANCELLED, "", TASK_CANCELLED, "", "Run status: cancelled",
+		 "request 2: cancelled"},
 		{RUN_ERROR, "errors in 1 task", TASK_ERROR, "boom",
 		 "Run status: error: errors in 1 task",
 		 "request 2: error: boom"},
-		{RUN_DONE, "", TASK_TIMEOUT, "", NULL,
-		 "request 2: timeout"},
+		{RUN_DONE, "", TASK_TIMEOUT, "", NULL, "request 2: timeout"},
 	};
 	struct ascii_opts o = {.width = 80};
 
@@ -392,8 +390,7 @@ static void test_ascii_run_status(void **state)
  * it out instead of saying it twice. */
 static void test_ascii_checks_explain(void **state)
 {
-	struct ascii_opts o = {.width = 200, .unicode = false,
-			       .summary = true};
+	struct ascii_opts o = {.width = 200, .unicode = false, .summary = true};
 	struct trace t;
 	char *out;
 
@@ -416,14 +413,18 @@ static const struct golden_case {
 	void (*build)(struct trace *t);
 	struct ascii_opts opts;
 } golden_cases[] = {
-	{"ascii_unicode", build_pool, {.width = 80, .unicode = true,
-				       .summary = true}},
-	{"ascii_plain", build_pool, {.width = 72, .unicode = false,
-				     .summary = true}},
-	{"ascii_many", build_many, {.width = 70, .unicode = false,
-				    .summary = true}},
-	{"ascii_textbook", build_sequential, {.width = 60, .unicode = true,
-					      .summary = true}},
+	{"ascii_unicode",
+	 build_pool,
+	 {.width = 80, .unicode = true, .summary = true}},
+	{"ascii_plain",
+	 build_pool,
+	 {.width = 72, .unicode = false, .summary = true}},
+	{"ascii_many",
+	 build_many,
+	 {.width = 70, .unicode = false, .summary = true}},
+	{"ascii_textbook",
+	 build_sequential,
+	 {.width = 60, .unicode = true, .summary = true}},
 };
 
 static void test_ascii_golden(void **state)
@@ -507,8 +508,7 @@ static int slice_cmp(const void *a, const void *b)
 	return x->t0 < y->t0 ? -1 : x->t0 > y->t0;
 }
 
-static bool has_meta(json_t *events, const char *name, int64_t pid,
-		     int64_t tid)
+static bool has_meta(json_t *events, const char *name, int64_t pid, int64_t tid)
 {
 	size_t i;
 	json_t *e;
@@ -578,9 +578,12 @@ static void test_chrome(void **state)
 			assert_true(json_is_number(json_object_get(e, "ts")));
 			assert_true(json_is_number(json_object_get(e, "dur")));
 			assert_true(json_is_integer(json_object_get(e, "tid")));
-			assert_true(json_is_string(json_object_get(args, "task")));
-			assert_true(json_is_string(json_object_get(args, "lane")));
-			assert_true(json_is_string(json_object_get(args, "note")));
+			assert_true(
+				json_is_string(json_object_get(args, "task")));
+			assert_true(
+				json_is_string(json_object_get(args, "lane")));
+			assert_true(
+				json_is_string(json_object_get(args, "note")));
 			s->pid = json_integer_value(json_object_get(e, "pid"));
 			s->tid = json_integer_value(json_object_get(e, "tid"));
 			s->t0 = json_integer_value(
@@ -594,8 +597,8 @@ static void test_chrome(void **state)
 				    dur * 1000.0 < s->t1 - s->t0 + 1);
 			assert_true(has_meta(events, "thread_name", s->pid,
 					     s->tid));
-			assert_true(has_meta(events, "process_name", s->pid,
-					     -1));
+			assert_true(
+				has_meta(events, "process_name", s->pid, -1));
 			if (s->pid != 1) {
 				assert_int_equal(s->pid, 102);
 				saw_other_pid = true;
@@ -706,8 +709,11 @@ static void test_events(void **state)
 {
 	struct trace t;
 	json_t *line, *obj;
-	struct rec_event open = {.t0_ns = 5, .task = 2, .lane = 1,
-				 .note = 1, .type = EV_OPEN,
+	struct rec_event open = {.t0_ns = 5,
+				 .task = 2,
+				 .lane = 1,
+				 .note = 1,
+				 .type = EV_OPEN,
 				 .state = ST_LOCK_WAIT};
 
 	(void)state;
@@ -771,10 +777,9 @@ static void test_events(void **state)
 			    "done");
 	obj = json_object_get(line, "summary");
 	assert_true(json_is_object(json_object_get(obj, "diagnosis")));
-	assert_int_equal(
-		json_integer_value(json_object_get(
-			json_object_get(obj, "checks"), "lost")),
-		1);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(obj, "checks"), "lost")),
+			 1);
 	json_decref(line);
 
 	assert_null(render_event_lane(&t, 99));
@@ -791,10 +796,10 @@ static void test_ndjson_sink(void **state)
 		uint8_t type;
 		const char *line_type;
 	} cases[] = {
-		{EV_LANE_ADD, "lane"},	   {EV_LANE_OS_ID, "lane"},
-		{EV_TASK_SUBMIT, "task"},  {EV_TASK_START, "task"},
-		{EV_TASK_END, "task"},	   {EV_SEGMENT, "segment"},
-		{EV_OPEN, "open"},	   {EV_COUNTER, "counter"},
+		{EV_LANE_ADD, "lane"},	  {EV_LANE_OS_ID, "lane"},
+		{EV_TASK_SUBMIT, "task"}, {EV_TASK_START, "task"},
+		{EV_TASK_END, "task"},	  {EV_SEGMENT, "segment"},
+		{EV_OPEN, "open"},	  {EV_COUNTER, "counter"},
 	};
 	struct trace t;
 	char *buf = NULL;
@@ -806,8 +811,10 @@ static void test_ndjson_sink(void **state)
 	(void)state;
 	build_pool(&t);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct rec_event ev = {.type = cases[i].type, .task = 1,
-				       .lane = 1, .state = ST_IO};
+		struct rec_event ev = {.type = cases[i].type,
+				       .task = 1,
+				       .lane = 1,
+				       .state = ST_IO};
 
 		render_ndjson_sink(f, &t, &ev);
 	}
@@ -854,8 +861,8 @@ static void test_fast_lines(void **state)
 
 		builders[b](&t);
 		/* Names and notes that need escaping. */
-		add_task(&t, "tab\there \"quoted\" back\\slash\x01\x1f\x7f/",
-			 0, -1, -1, -1, TASK_PENDING);
+		add_task(&t, "tab\there \"quoted\" back\\slash\x01\x1f\x7f/", 0,
+			 -1, -1, -1, TASK_PENDING);
 		add_seg(&t, (uint32_t)t.n_tasks - 1, 0, ST_LOCK_WAIT, 5, 9,
 			"lock 'a\"b'\n\r\b\f");
 		for (size_t i = 0; i < t.n_tasks; i++)
@@ -871,9 +878,8 @@ static void test_fast_lines(void **state)
 					       .t0_ns = g->t0_ns,
 					       .note = g->note};
 
-			assert_same_line(render_line_segment(line,
-							     sizeof(line), &t,
-							     i),
+			assert_same_line(render_line_segment(line, sizeof(line),
+							     &t, i),
 					 line, render_event_segment(&t, i));
 			assert_same_line(render_line_open(line, sizeof(line),
 							  &t, &ev),
@@ -932,11 +938,11 @@ static char *stream_text(struct render_stream *rs, size_t *chunks)
 static void build_large(struct trace *t)
 {
 	static const char *const notes[] = {
-	    "",
-	    "a \"quoted\" note",
-	    "back\\slash and\ttab",
-	    "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x99\x82",
-	    "line\nbreak \x01",
+		"",
+		"a \"quoted\" note",
+		"back\\slash and\ttab",
+		"caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x99\x82",
+		"line\nbreak \x01",
 	};
 
 	set_run(t, "custom", "thread-pool");
@@ -950,13 +956,16 @@ static void build_large(struct trace *t)
 		char name[32];
 
 		snprintf(name, sizeof(name),
-			 i % 7 ? "task %u" : "t\xc3\xa2" "che %u", i + 1);
+			 i % 7 ? "task %u"
+			       : "t\xc3\xa2"
+				 "che %u",
+			 i + 1);
 		add_task(t, name, 1 + i % 2, i * MS, i * MS + 10, i * MS + 900,
 			 i == 5 ? TASK_PENDING : TASK_OK);
 		add_seg(t, i, 1 + i % 2, (enum seg_state)(i % ST__COUNT),
 			i * MS + 10, i * MS + 500 + i, notes[i % 5]);
-		add_seg(t, i, 1 + i % 2, ST_CONNECT, i * MS + 400,
-			i * MS + 900, NULL);
+		add_seg(t, i, 1 + i % 2, ST_CONNECT, i * MS + 400, i * MS + 900,
+			NULL);
 	}
 	t->tasks[5].end_ns = -1;
 	for (int i = 0; i < 40; i++) {
@@ -978,11 +987,11 @@ static void assert_stream_equal(const struct trace *t, size_t flags,
 	char *want = json_dumps(tree, flags);
 	size_t chunks;
 	char *got = stream_text(
-	    chrome ? render_stream_chrome(t, flags & JSON_MAX_INDENT,
-					  flags & JSON_ENSURE_ASCII)
-		   : render_stream_json(t, flags & JSON_MAX_INDENT,
-					flags & JSON_ENSURE_ASCII),
-	    &chunks);
+		chrome ? render_stream_chrome(t, flags & JSON_MAX_INDENT,
+					      flags & JSON_ENSURE_ASCII)
+		       : render_stream_json(t, flags & JSON_MAX_INDENT,
+					    flags & JSON_ENSURE_ASCII),
+		&chunks);
 
 	assert_non_null(want);
 	if (strcmp(got, want) != 0) {
@@ -992,13 +1001,23 @@ static void assert_stream_equal(const struct trace *t, size_t flags,
 			i++;
 		print_message("%s differs at byte %zu: got '%.60s', want "
 			      "'%.60s'\n",
-			      chrome ? "chrome" : "json", i, got + i,
-			      want + i);
+			      chrome ? "chrome" : "json", i, got + i, want + i);
 	}
 	assert_string_equal(got, want);
 	free(got);
 	free(want);
 	json_decref(tree);
+}
+
+/* A run of the CPython engine: run.engine set, a wait estimated. */
+static void build_estimated(struct trace *t)
+{
+	build_overlapping(t);
+	util_strlcpy(t->engine.name, "cpython", sizeof(t->engine.name));
+	util_strlcpy(t->engine.version, "3.11.7", sizeof(t->engine.version));
+	util_strlcpy(t->engine.build, "gil", sizeof(t->engine.build));
+	assert_true(t->n_segments > 0);
+	t->segments[t->n_segments - 1].estimated = true;
 }
 
 /* The streams write what json_dumps() of the tree builders writes, byte
@@ -1007,11 +1026,12 @@ static void assert_stream_equal(const struct trace *t, size_t flags,
 static void test_stream_equals_tree(void **state)
 {
 	static void (*const builds[])(struct trace *) = {
-	    build_sequential, build_pool, build_many, build_overlapping,
-	    build_large};
-	static const size_t flags[] = {
-	    JSON_INDENT(2) | JSON_ENSURE_ASCII, JSON_COMPACT,
-	    JSON_COMPACT | JSON_ENSURE_ASCII, JSON_INDENT(1)};
+		build_sequential,  build_pool,	build_many,
+		build_overlapping, build_large, build_estimated};
+	static const size_t flags[] = {JSON_INDENT(2) | JSON_ENSURE_ASCII,
+				       JSON_COMPACT,
+				       JSON_COMPACT | JSON_ENSURE_ASCII,
+				       JSON_INDENT(1)};
 
 	(void)state;
 	for (size_t b = 0; b < sizeof(builds) / sizeof(builds[0]); b++) {

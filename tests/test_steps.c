@@ -57,20 +57,42 @@ static const struct valid_case valid_cases[] = {
 	 3,
 	 {{STEP_SLEEP, 1000 * MS}},
 	 1},
-	{"2x(sleep 1.5s)", 2, 1, {{STEP_SLEEP, 1500 * MS}}, 1,
-	 {{STEP_SLEEP, 1500 * MS}}, 1},
-	{"2 X sleep 5ms, net 1ms", 2, 2,
-	 {{STEP_SLEEP, 5 * MS}, {STEP_NET, 1 * MS}}, 2,
-	 {{STEP_SLEEP, 5 * MS}, {STEP_NET, 1 * MS}}, 2},
-	{"  cpu   50us ,\n net 0ms ;\tsleep 3  ", 2, 3,
-	 {{STEP_CPU, 50 * NS_PER_US}, {STEP_NET, 0}}, 2,
-	 {{STEP_SLEEP, 3 * MS}}, 1},
-	{"10000 x (net 1s)", 10000, 1, {{STEP_NET, 1000 * MS}}, 1,
-	 {{STEP_NET, 1000 * MS}}, 1},
-	{"net 600s", 1, 1, {{STEP_NET, 600000 * MS}}, 1,
-	 {{STEP_NET, 600000 * MS}}, 1},
-	{"cpu 20 ms", 1, 1, {{STEP_CPU, 20 * MS}}, 1, {{STEP_CPU, 20 * MS}},
+	{"2x(sleep 1.5s)",
+	 2,
+	 1,
+	 {{STEP_SLEEP, 1500 * MS}},
+	 1,
+	 {{STEP_SLEEP, 1500 * MS}},
 	 1},
+	{"2 X sleep 5ms, net 1ms",
+	 2,
+	 2,
+	 {{STEP_SLEEP, 5 * MS}, {STEP_NET, 1 * MS}},
+	 2,
+	 {{STEP_SLEEP, 5 * MS}, {STEP_NET, 1 * MS}},
+	 2},
+	{"  cpu   50us ,\n net 0ms ;\tsleep 3  ",
+	 2,
+	 3,
+	 {{STEP_CPU, 50 * NS_PER_US}, {STEP_NET, 0}},
+	 2,
+	 {{STEP_SLEEP, 3 * MS}},
+	 1},
+	{"10000 x (net 1s)",
+	 10000,
+	 1,
+	 {{STEP_NET, 1000 * MS}},
+	 1,
+	 {{STEP_NET, 1000 * MS}},
+	 1},
+	{"net 600s",
+	 1,
+	 1,
+	 {{STEP_NET, 600000 * MS}},
+	 1,
+	 {{STEP_NET, 600000 * MS}},
+	 1},
+	{"cpu 20 ms", 1, 1, {{STEP_CPU, 20 * MS}}, 1, {{STEP_CPU, 20 * MS}}, 1},
 };
 
 static void check_steps(const struct program *p, uint32_t task,
@@ -81,8 +103,8 @@ static void check_steps(const struct program *p, uint32_t task,
 	size_t i;
 
 	if (t->n_steps != n)
-		fail_msg("'%s': task %u has %u steps, expected %zu", text,
-			 task, t->n_steps, n);
+		fail_msg("'%s': task %u has %u steps, expected %zu", text, task,
+			 t->n_steps, n);
 	for (i = 0; i < n; i++) {
 		const struct step *s = &p->steps[t->first_step + i];
 
@@ -91,8 +113,7 @@ static void check_steps(const struct program *p, uint32_t task,
 				 "%s %lld",
 				 text, task, i,
 				 step_kind_name((enum step_kind)s->kind),
-				 (long long)s->ns,
-				 step_kind_name(want[i].kind),
+				 (long long)s->ns, step_kind_name(want[i].kind),
 				 (long long)want[i].ns);
 	}
 }
@@ -124,10 +145,10 @@ static void test_valid_programs(void **state)
 			assert_string_equal(p.tasks[k].label, "task");
 			assert_int_equal(p.tasks[k].number, k + 1);
 			snprintf(name, sizeof(name), "task %zu", k + 1);
-			assert_string_equal(
-				program_task_name(&p, (uint32_t)k, name,
-						  sizeof(name)),
-				name);
+			assert_string_equal(program_task_name(&p, (uint32_t)k,
+							      name,
+							      sizeof(name)),
+					    name);
 		}
 		program_free(&p);
 	}
@@ -204,8 +225,7 @@ static const struct error_case error_cases[] = {
 	{"2 x (cpu 1ms, wait 1s)", 15,
 	 "unknown step 'wait' (expected cpu, sleep..."},
 	{"0 x (cpu 1ms)", 1, "repeat count must be 1 to 10000 (got 0)"},
-	{"10001 x (cpu 1ms)", 1,
-	 "repeat count must be 1 to 10000 (got 10001)"},
+	{"10001 x (cpu 1ms)", 1, "repeat count must be 1 to 10000 (got 10001)"},
 	{"3 (cpu 1ms)", 3,
 	 "expected 'x' after the repeat count, as in 3 x (cpu 20ms)"},
 	{"3 x (cpu 1ms", 13, "expected ')' to close the '(' at column 5"},
@@ -219,6 +239,10 @@ static const struct error_case error_cases[] = {
 	{"cpu 1ms\nnet", 9, "expected ',', ';' or the end"},
 	{"cpu 1ms;\nnet", 13, "expected a duration such as 20ms after 'net'"},
 	{"()", 2, "expected a step such as cpu 20ms"},
+	{"incr c 10 cal", 11,
+	 "'incr' takes 'call' or nothing after its count (got cal)"},
+	{"incr c awaits", 8,
+	 "'incr' takes 'call' or nothing after its count (got awaits)"},
 	{"cpu,", 4, "expected a duration such as 20ms after 'cpu'"},
 	{"15 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x "
 	 "(net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net "
@@ -226,6 +250,31 @@ static const struct error_case error_cases[] = {
 	 "10000 x (net 1ms)",
 	 188, "at most 100000 tasks in a program"},
 };
+
+/* incr NAME [N] [call]: call marks the step, a count is optional before
+ * it, and nothing else is marked. */
+static void test_incr_call(void **state)
+{
+	struct steps_error err;
+	struct program p;
+
+	(void)state;
+	program_init(&p);
+	assert_int_equal(steps_parse("incr c 5 call, incr c call, incr c 2, "
+				     "incr c",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_steps, 4);
+	assert_int_equal(p.steps[0].kind, STEP_INCR);
+	assert_int_equal(p.steps[0].n, 5);
+	assert_int_equal(p.steps[0].flags, STEP_F_CALL);
+	assert_int_equal(p.steps[1].n, 1);
+	assert_int_equal(p.steps[1].flags, STEP_F_CALL);
+	assert_int_equal(p.steps[2].n, 2);
+	assert_int_equal(p.steps[2].flags, 0);
+	assert_int_equal(p.steps[3].flags, 0);
+	program_free(&p);
+}
 
 static void test_errors(void **state)
 {
@@ -239,7 +288,8 @@ static void test_errors(void **state)
 		int rc;
 
 		size_t len = strlen(c->message);
-		bool prefix = len > 3 && strcmp(c->message + len - 3, "...") == 0;
+		bool prefix = len > 3 &&
+			      strcmp(c->message + len - 3, "...") == 0;
 
 		program_init(&p);
 		rc = steps_parse(c->text, &p, &err);
@@ -344,6 +394,7 @@ int main(void)
 		cmocka_unit_test(test_repeat_shares_steps),
 		cmocka_unit_test(test_numbers_continue),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_incr_call),
 		cmocka_unit_test(test_total_steps_limit),
 		cmocka_unit_test(test_text_limit),
 		cmocka_unit_test(test_names),

@@ -25,6 +25,7 @@ struct seg_spec {
 	uint32_t task;
 	enum seg_state state;
 	int64_t t0_ns, t1_ns;
+	const char *note; /* an object's name (a counter's updates) */
 };
 
 struct case_spec {
@@ -37,7 +38,9 @@ struct case_spec {
 	int64_t cpu_ns;
 	enum run_status status; /* 0 (queued) reads as a normal run */
 	const char *message;
-	int64_t lag_ns; /* max loop lag; 0: none measured */
+	int64_t lag_ns;	    /* max loop lag; 0: none measured */
+	bool loop_lane;	    /* lane 0 is an event loop, not the main thread */
+	const char *checks; /* the workload's checks, as JSON; NULL: none */
 
 	/* expected */
 	int64_t wall_ns;
@@ -65,7 +68,11 @@ static void build(struct trace *t, const struct case_spec *c)
 		t->options = json_pack("{s:s}", "gil", c->gil);
 	if (c->lag_ns)
 		t->summary.max_loop_lag_ns = c->lag_ns;
-	trace_add_lane(t);
+	if (c->checks) {
+		t->summary.checks = json_loads(c->checks, 0, NULL);
+		assert_non_null(t->summary.checks);
+	}
+	trace_add_lane(t)->kind = c->loop_lane ? LANE_LOOP : LANE_MAIN;
 	for (size_t i = 0; i < c->n_tasks; i++) {
 		struct trace_task *k = trace_add_task(t);
 
@@ -79,8 +86,13 @@ static void build(struct trace *t, const struct case_spec *c)
 		struct trace_segment *g = trace_add_segment(t);
 		struct trace_task *k = &t->tasks[s->task];
 
-		*g = (struct trace_segment){s->t0_ns, s->t1_ns, s->task, 0, 0,
-					    (uint8_t)s->state};
+		*g = (struct trace_segment){s->t0_ns,
+					    s->t1_ns,
+					    s->task,
+					    0,
+					    trace_note(t, s->note),
+					    (uint8_t)s->state,
+					    false};
 		if (s->state != ST_QUEUED &&
 		    (k->start_ns < 0 || s->t0_ns < k->start_ns))
 			k->start_ns = s->t0_ns;
@@ -116,7 +128,8 @@ static const struct case_spec cases[] = {
 		.peak_inflight = 1,
 		.bound = "io",
 		.recommend = "asyncio",
-		.why_has = {"100% of their time waiting", "task, 2.00 s here (threads",
+		.why_has = {"100% of their time waiting",
+			    "task, 2.00 s here (threads",
 			    "this run used sequential and took 6.00 s"},
 	},
 	{
@@ -133,8 +146,7 @@ static const struct case_spec cases[] = {
 		.peak_inflight = 3,
 		.bound = "io",
 		.recommend = "asyncio",
-		.why_has = {"asyncio, the recommended model",
-			    "speedup 3.0x"},
+		.why_has = {"asyncio, the recommended model", "speedup 3.0x"},
 	},
 	{
 		.name = "a pool in batches: queued is not work",
@@ -194,15 +206,14 @@ static const struct case_spec cases[] = {
 		.peak_inflight = 2,
 		.bound = "cpu",
 		.recommend = "process-pool",
-		.why_has = {"threads, which fits as well",
-			    "parallelism 2.0", "all 2 cores"},
+		.why_has = {"threads, which fits as well", "parallelism 2.0",
+			    "all 2 cores"},
 	},
 	{
 		.name = "mixed",
 		.model = "sequential",
 		.n_tasks = 1,
-		.segs = {{0, ST_COMPUTE, 0, 1 * S},
-			 {0, ST_IO, 1 * S, 2 * S}},
+		.segs = {{0, ST_COMPUTE, 0, 1 * S}, {0, ST_IO, 1 * S, 2 * S}},
 		.n_segs = 2,
 		.wall_ns = 2 * S,
 		.speedup = 1.0,
@@ -297,8 +308,7 @@ static const struct case_spec cases[] = {
 		.name = "cancelled: what ran, said to be partial",
 		.model = "sequential",
 		.n_tasks = 3,
-		.segs = {{0, ST_SLEEP, 0, 2 * S},
-			 {1, ST_SLEEP, 2 * S, 3 * S}},
+		.segs = {{0, ST_SLEEP, 0, 2 * S}, {1, ST_SLEEP, 2 * S, 3 * S}},
 		.n_segs = 2,
 		.status = RUN_CANCELLED,
 		.wall_ns = 3 * S,
@@ -399,8 +409,149 @@ static const struct case_spec cases[] = {
 		BLOCKED_LOOP,
 		.bound = "io",
 		.recommend = "asyncio-executor",
-		.why_has = {"blocked it for up to 150 ms (max loop lag)",
+		.why_has = {"held every other task up to 150 ms (max loop "
+			    "lag)",
 			    "this run used asyncio and took 200 ms"},
+	},
+	{
+		/* On the loop's lane: the fifth task computes 150 ms (off
+		 * its core for 10 ms of it, which still blocks the loop),
+		 * and four tasks' waits end inside it, ready until it is
+		 * over; a sixth is ready before it begins, which does not
+		 * count. */
+		.name = "a blocked loop: the tasks that were ready are counted",
+		.model = "asyncio",
+		.loop_lane = true,
+		.n_tasks = 6,
+		.segs = {{0, ST_IO, 0, 50 * MS},
+			 {0, ST_READY, 50 * MS, 150 * MS},
+			 {1, ST_IO, 0, 60 * MS},
+			 {1, ST_READY, 60 * MS, 150 * MS},
+			 {2, ST_SLEEP, 0, 100 * MS},
+			 {2, ST_READY, 100 * MS, 150 * MS},
+			 {3, ST_IO, 0, 140 * MS},
+			 {3, ST_READY, 140 * MS, 150 * MS},
+			 {4, ST_COMPUTE, 0, 60 * MS},
+			 {4, ST_RUNNABLE, 60 * MS, 70 * MS},
+			 {4, ST_COMPUTE, 70 * MS, 150 * MS},
+			 {5, ST_IO, 150 * MS, 400 * MS},
+			 {5, ST_READY, 400 * MS, 401 * MS}},
+		.n_segs = 13,
+		.lag_ns = 100 * MS,
+		.wall_ns = 401 * MS,
+		.speedup = (500.0 + 100 + 140) / 401.0,
+		.parallelism = 140.0 / 401.0,
+		.peak_inflight = 5,
+		.bound = "io",
+		.recommend = "asyncio-executor",
+		.why_has = {"the loop was blocked for 150 ms by task 5's "
+			    "computation, and 4 other tasks were ready "
+			    "meanwhile (ready: waiting for the loop)",
+			    "up to 100 ms (max loop lag)"},
+	},
+	{
+		/* Five threads update one counter under a lock: the
+		 * updates take turns whatever the model, so no pool is the
+		 * advice, and sequential does them without waiting. */
+		.name = "a counter guarded by a lock",
+		.model = "threads",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 60 * MS, "counter"},
+			 {1, ST_LOCK_WAIT, 0, 60 * MS, "counter"},
+			 {1, ST_COMPUTE, 60 * MS, 120 * MS, "counter"},
+			 {0, ST_GIL_WAIT, 60 * MS, 120 * MS}},
+		.n_segs = 4,
+		.checks = "{\"expected\": 200000, \"got\": 200000, "
+			  "\"lost\": 0}",
+		.wall_ns = 120 * MS,
+		.speedup = 1.0,
+		.parallelism = 1.0,
+		.peak_inflight = 2,
+		.bound = "sync",
+		.recommend = "sequential",
+		.why_has = {"updating one shared counter, and no update was "
+			    "lost",
+			    "each task counts on its own"},
+	},
+	{
+		/* The same without the lock lost updates: the program
+		 * needs the lock, under whichever model. */
+		.name = "a counter that lost updates",
+		.model = "process-pool",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 60 * MS, "counter"},
+			 {1, ST_COMPUTE, 0, 60 * MS, "counter"}},
+		.n_segs = 2,
+		.checks = "{\"expected\": 200000, \"got\": 150000, "
+			  "\"lost\": 50000}",
+		.wall_ns = 60 * MS,
+		.speedup = 2.0,
+		.parallelism = 2.0,
+		.peak_inflight = 2,
+		.bound = "sync",
+		.recommend = "process-pool",
+		.why_has = {"50000 updates were lost",
+			    "guard the update with a lock (sync=lock)"},
+	},
+	{
+		/* Computing inside a lock, in a process pool, and no I/O
+		 * at all: an executor has nothing to overlap. */
+		.name = "computing and a lock, no I/O",
+		.model = "process-pool",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 50 * MS},
+			 {1, ST_LOCK_WAIT, 0, 70 * MS, "a"},
+			 {1, ST_COMPUTE, 70 * MS, 120 * MS}},
+		.n_segs = 3,
+		.wall_ns = 120 * MS,
+		.speedup = 100.0 / 120.0,
+		.parallelism = 100.0 / 120.0,
+		.peak_inflight = 2,
+		.bound = "cpu",
+		.recommend = "process-pool",
+		.why_has = {"with no I/O to overlap, an event loop adds "
+			    "nothing"},
+	},
+	{
+		/* Interpreters each have their own GIL: CPU work on every
+		 * core, so the model fits a CPU-bound run. */
+		.name = "interpreters compute on every core",
+		.model = "interpreter-pool",
+		.n_tasks = 2,
+		.segs = {{0, ST_COMPUTE, 0, 100 * MS},
+			 {1, ST_COMPUTE, 0, 100 * MS}},
+		.n_segs = 2,
+		.wall_ns = 100 * MS,
+		.speedup = 2.0,
+		.parallelism = 2.0,
+		.peak_inflight = 2,
+		.bound = "cpu",
+		.recommend = "process-pool",
+		.why_has = {"this run used interpreter-pool, which fits as "
+			    "well"},
+	},
+	{
+		/* Six threads without a GIL on two cores: what they could
+		 * not compute, they waited for a core. */
+		.name = "more threads computing than cores",
+		.model = "threads",
+		.gil = "off",
+		.n_tasks = 3,
+		.segs = {{0, ST_COMPUTE, 0, 100 * MS},
+			 {1, ST_COMPUTE, 0, 50 * MS},
+			 {1, ST_RUNNABLE, 50 * MS, 100 * MS},
+			 {1, ST_COMPUTE, 100 * MS, 150 * MS},
+			 {2, ST_RUNNABLE, 0, 100 * MS},
+			 {2, ST_COMPUTE, 100 * MS, 200 * MS}},
+		.n_segs = 6,
+		.wall_ns = 200 * MS,
+		.speedup = 300.0 / 200.0,
+		.parallelism = 1.5,
+		.peak_inflight = 3,
+		.bound = "cpu",
+		.recommend = "process-pool",
+		.why_has = {"waited another 150 ms for a core (runnable)",
+			    "threads, which fits as well"},
 	},
 	{
 		/* The same lag under the executor model is not its fault:
@@ -506,14 +657,14 @@ static void test_lane_busy(void **state)
 		enum seg_state state;
 		int64_t t0, t1;
 	} segs[] = {
-		{0, ST_SLEEP, 0, 1000},	      /* a wait: not busy */
-		{1, ST_STARTUP, 0, 100},      /* 100 */
-		{1, ST_COMPUTE, 100, 400},    /* 300, touching */
-		{1, ST_COMPUTE, 300, 500},    /* 100 more: overlaps */
-		{1, ST_IO, 500, 900},	      /* not busy */
-		{1, ST_IPC, 900, 950},	      /* 50 */
-		{2, ST_GIL_WAIT, 0, 600},     /* not busy */
-		{2, ST_COMPUTE, 600, 1000},   /* 400 */
+		{0, ST_SLEEP, 0, 1000},	    /* a wait: not busy */
+		{1, ST_STARTUP, 0, 100},    /* 100 */
+		{1, ST_COMPUTE, 100, 400},  /* 300, touching */
+		{1, ST_COMPUTE, 300, 500},  /* 100 more: overlaps */
+		{1, ST_IO, 500, 900},	    /* not busy */
+		{1, ST_IPC, 900, 950},	    /* 50 */
+		{2, ST_GIL_WAIT, 0, 600},   /* not busy */
+		{2, ST_COMPUTE, 600, 1000}, /* 400 */
 	};
 	static const int64_t want[] = {0, 550, 400};
 	struct trace t;
@@ -527,9 +678,10 @@ static void test_lane_busy(void **state)
 	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
 		struct trace_segment *g = trace_add_segment(&t);
 
-		*g = (struct trace_segment){segs[i].t0, segs[i].t1, 0,
-					    segs[i].lane, 0,
-					    (uint8_t)segs[i].state};
+		*g = (struct trace_segment){segs[i].t0, segs[i].t1,
+					    0,		segs[i].lane,
+					    0,		(uint8_t)segs[i].state,
+					    false};
 	}
 	t.tasks[0].start_ns = 0;
 	t.tasks[0].end_ns = 1000;

@@ -43,9 +43,8 @@ static struct trace *run_program(const char *model, const char *program,
 
 /* The k-th (0-based) segment in state st of task, in time order; fails
  * the test when there is none. */
-static const struct trace_segment *nth_segment(const struct trace *t,
-					       uint32_t task, enum seg_state st,
-					       size_t k)
+static const struct trace_segment *
+nth_segment(const struct trace *t, uint32_t task, enum seg_state st, size_t k)
 {
 	for (size_t i = 0; i < t->n_segments; i++) {
 		const struct trace_segment *s = &t->segments[i];
@@ -53,8 +52,7 @@ static const struct trace_segment *nth_segment(const struct trace *t,
 		if (s->task == task && s->state == st && k-- == 0)
 			return s;
 	}
-	fail_msg("task %u has no %s segment %zu", task,
-		 seg_state_name(st), k);
+	fail_msg("task %u has no %s segment %zu", task, seg_state_name(st), k);
 	return NULL;
 }
 
@@ -91,10 +89,9 @@ static void test_lock_excludes(void **state)
 {
 	(void)state;
 	for (size_t m = 0; m < N_MODELS; m++) {
-		struct trace *t =
-			run_program(models[m].name,
-				    "3 x (lock m, sleep 20ms, unlock m)",
-				    models[m].workers);
+		struct trace *t = run_program(
+			models[m].name, "3 x (lock m, sleep 20ms, unlock m)",
+			models[m].workers);
 
 		print_message("lock under %s\n", models[m].name);
 		assert_done(t);
@@ -237,16 +234,16 @@ struct deadlock_case {
 	const char *model;
 	const char *workers;
 	const char *program;
-	const char *says[3]; /* in the message */
+	const char *says[3];  /* in the message */
 	enum seg_state waits; /* task 0 has a wait segment in this state */
 };
 
 /* Each task takes its first lock, says so, and waits until the other has
  * taken its own: then each wants the other's. */
-#define LOCK_CYCLE                                                           \
-	"lock a, event set a_held, event wait b_held, lock b, unlock b, "     \
-	"unlock a; "                                                         \
-	"lock b, event set b_held, event wait a_held, lock a, unlock a, "     \
+#define LOCK_CYCLE                                                             \
+	"lock a, event set a_held, event wait b_held, lock b, unlock b, "      \
+	"unlock a; "                                                           \
+	"lock b, event set b_held, event wait a_held, lock a, unlock a, "      \
 	"unlock b"
 
 static const struct deadlock_case deadlock_cases[] = {

@@ -41,7 +41,8 @@ static void test_state_names(void **state)
 		"queued",     "startup",      "compute",    "io",
 		"sleep",      "gil-wait",     "lock-wait",  "sem-wait",
 		"queue-wait", "barrier-wait", "event-wait", "rate-wait",
-		"backoff",    "ipc",	      "connect",
+		"backoff",    "ipc",	      "connect",    "ready",
+		"runnable",
 	};
 
 	(void)state;
@@ -62,9 +63,12 @@ static void test_other_names(void **state)
 	} runs[] = {
 		/* 0 and 5: statuses a store of runs gives (queued,
 		 * interrupted), words of the trace contract all the same */
-		{0, "queued"},		      {RUN_RUNNING, "running"},
-		{RUN_DONE, "done"},	      {RUN_ERROR, "error"},
-		{RUN_CANCELLED, "cancelled"}, {5, "interrupted"},
+		{0, "queued"},
+		{RUN_RUNNING, "running"},
+		{RUN_DONE, "done"},
+		{RUN_ERROR, "error"},
+		{RUN_CANCELLED, "cancelled"},
+		{5, "interrupted"},
 		{RUN_DEADLOCK, "deadlock"},
 	};
 
@@ -72,8 +76,7 @@ static void test_other_names(void **state)
 	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
 		assert_string_equal(run_status_name(runs[i].value),
 				    runs[i].name);
-		assert_int_equal(run_status_parse(runs[i].name),
-				 runs[i].value);
+		assert_int_equal(run_status_parse(runs[i].name), runs[i].value);
 	}
 	assert_int_equal(run_status_parse("finished"), -1);
 	assert_string_equal(lane_kind_name(LANE_MAIN), "main");
@@ -84,8 +87,7 @@ static void test_other_names(void **state)
 	assert_string_equal(task_status_name(TASK_ERROR), "error");
 	assert_string_equal(task_status_name(TASK_TIMEOUT), "timeout");
 	assert_string_equal(task_status_name(TASK_CANCELLED), "cancelled");
-	assert_string_equal(trace_counter_name(CTR_QUEUE_DEPTH),
-			    "queue_depth");
+	assert_string_equal(trace_counter_name(CTR_QUEUE_DEPTH), "queue_depth");
 }
 
 /* ---- the trace arrays --------------------------------------------------- */
@@ -294,9 +296,9 @@ static void test_collector_threads(void **state)
 	assert_non_null(c);
 	for (uint32_t i = 0; i < PRODUCERS; i++) {
 		args[i] = (struct producer_arg){rec, i};
-		assert_int_equal(
-			pthread_create(&th[i], NULL, producer_main, &args[i]),
-			0);
+		assert_int_equal(pthread_create(&th[i], NULL, producer_main,
+						&args[i]),
+				 0);
 	}
 	for (int i = 0; i < PRODUCERS; i++)
 		pthread_join(th[i], NULL);
@@ -320,9 +322,9 @@ static void test_collector_threads(void **state)
 		if (i > 0) {
 			const struct trace_segment *p = &t.segments[i - 1];
 
-			assert_true(p->t0_ns < s->t0_ns ||
-				    (p->t0_ns == s->t0_ns &&
-				     p->task < s->task));
+			assert_true(
+				p->t0_ns < s->t0_ns ||
+				(p->t0_ns == s->t0_ns && p->task < s->task));
 		}
 		assert_true(s->task < PRODUCERS);
 		per_task[s->task]++;
@@ -371,10 +373,10 @@ static void test_collector_drops_strays(void **state)
 	trace_init(&t);
 	make_tasks(&t, 2);
 	lane = trace_rec_add_lane(rec, LANE_MAIN, "main");
-	rec_segment(lane, 7, ST_COMPUTE, 0, 10, 0);	/* no task 7 */
+	rec_segment(lane, 7, ST_COMPUTE, 0, 10, 0);	       /* no task 7 */
 	rec_push(lane, EV_SEGMENT, 1, ST__COUNT, 0, 10, 0, 0); /* bad state */
-	rec_counter(lane, CTR__COUNT, 0, 3);		/* bad counter */
-	rec_segment(lane, 1, ST_IO, 0, 10, 9);		/* note out of range */
+	rec_counter(lane, CTR__COUNT, 0, 3);		       /* bad counter */
+	rec_segment(lane, 1, ST_IO, 0, 10, 9); /* note out of range */
 	rec_task_end(lane, 0, 50, TASK_ERROR, 9);
 	rec_counter(lane, CTR_QUEUE_DEPTH, 20, 3);
 	rec_open(lane, 1, ST_LOCK_WAIT, 30, 1);
@@ -559,7 +561,8 @@ static void test_rec_limits(void **state)
 	assert_non_null(rec);
 	assert_int_equal(trace_rec_epoch(rec), 123);
 	assert_non_null(trace_rec_add_lane(rec, LANE_MAIN, "main"));
-	assert_non_null(trace_rec_add_lane(rec, LANE_THREAD, "a name longer "
+	assert_non_null(trace_rec_add_lane(rec, LANE_THREAD,
+					   "a name longer "
 					   "than the thirty-two bytes"));
 	assert_null(trace_rec_add_lane(rec, LANE_THREAD, "third"));
 	assert_int_equal(trace_rec_lane_count(rec), 2);
@@ -598,20 +601,21 @@ static void test_rec_map_in_child(void **state)
 	if (pid == 0) {
 		struct rec_lane lane;
 
-		if (trace_rec_map(trace_rec_fd(rec), trace_rec_map_size(rec),
-				  1, &lane) != 0 ||
+		if (trace_rec_map(trace_rec_fd(rec), trace_rec_map_size(rec), 1,
+				  &lane) != 0 ||
 		    lane.epoch_ns != 77 || lane.id != 1)
 			_exit(1);
 		rec_lane_os_id(&lane, getpid());
 		/* Until the ring is full: nobody drains it yet. */
 		for (int i = 0; i < 100; i++)
-			if (!ring_try_push(lane.ring, &(struct rec_event){
-							      .type = EV_SEGMENT,
-							      .task = 1,
-							      .lane = 1,
-							      .t0_ns = i,
-							      .t1_ns = i + 1,
-							      .state = ST_COMPUTE}))
+			if (!ring_try_push(
+				    lane.ring,
+				    &(struct rec_event){.type = EV_SEGMENT,
+							.task = 1,
+							.lane = 1,
+							.t0_ns = i,
+							.t1_ns = i + 1,
+							.state = ST_COMPUTE}))
 				break;
 		/* The child's copies of the parent's heap, freed so that a
 		 * leak checker following the fork (make valgrind) finds
@@ -652,8 +656,8 @@ static void build_full_trace(struct trace *t)
 	util_strlcpy(t->workload, "pipeline", sizeof(t->workload));
 	util_strlcpy(t->model, "threads", sizeof(t->model));
 	t->params = json_pack("{s:i, s:s}", "items", 20, "duration", "5ms");
-	t->options = json_pack("{s:s, s:s}", "gil", "on", "switch_interval",
-			       "5ms");
+	t->options =
+		json_pack("{s:s, s:s}", "gil", "on", "switch_interval", "5ms");
 	t->status = RUN_DEADLOCK;
 	util_strlcpy(t->message, "consumer 1 waits for \"queue q\"",
 		     sizeof(t->message));
@@ -687,10 +691,11 @@ static void build_full_trace(struct trace *t)
 	k->submit_ns = 0; /* pending, never started: nulls */
 
 	s = trace_add_segment(t);
-	*s = (struct trace_segment){100, 2100, 0, 1, trace_note(t, "queue q"),
-				    ST_QUEUE_WAIT};
+	*s = (struct trace_segment){
+		100,	       2100, 0, 1, trace_note(t, "queue q"),
+		ST_QUEUE_WAIT, false};
 	s = trace_add_segment(t);
-	*s = (struct trace_segment){2100, 5000, 0, 1, 0, ST_COMPUTE};
+	*s = (struct trace_segment){2100, 5000, 0, 1, 0, ST_COMPUTE, false};
 	m = trace_add_sample(t);
 	*m = (struct trace_sample){150, 3, CTR_QUEUE_DEPTH};
 
@@ -703,8 +708,8 @@ static void build_full_trace(struct trace *t)
 	t->summary.states_ns[ST_COMPUTE] = 2900;
 	t->summary.states_ns[ST_QUEUE_WAIT] = 2000;
 	t->summary.max_loop_lag_ns = -1;
-	t->summary.checks = json_pack("{s:i, s:i}", "produced", 3, "consumed",
-				      2);
+	t->summary.checks =
+		json_pack("{s:i, s:i}", "produced", 3, "consumed", 2);
 	util_strlcpy(t->summary.bound, "sync", sizeof(t->summary.bound));
 	util_strlcpy(t->summary.recommend, "asyncio",
 		     sizeof(t->summary.recommend));
@@ -723,17 +728,15 @@ static void test_json_shape(void **state)
 	assert_non_null(j);
 	assert_string_equal(json_string_value(json_object_get(j, "format")),
 			    "overlap-trace");
-	assert_int_equal(json_integer_value(json_object_get(j, "version")),
-			 1);
-	assert_string_equal(
-		json_string_value(json_object_get(
-			json_object_get(j, "run"), "status")),
-		"deadlock");
-	assert_int_equal(json_integer_value(json_object_get(
-				 json_object_get(json_object_get(j, "run"),
-						 "host"),
-				 "cores")),
-			 2);
+	assert_int_equal(json_integer_value(json_object_get(j, "version")), 1);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(j, "run"), "status")),
+			    "deadlock");
+	assert_int_equal(
+		json_integer_value(json_object_get(
+			json_object_get(json_object_get(j, "run"), "host"),
+			"cores")),
+		2);
 	task = json_array_get(json_object_get(j, "tasks"), 1);
 	assert_true(json_is_null(json_object_get(task, "status")));
 	assert_true(json_is_null(json_object_get(task, "start_ns")));
@@ -745,12 +748,11 @@ static void test_json_shape(void **state)
 			    "queue-wait");
 	assert_string_equal(json_string_value(json_object_get(seg, "note")),
 			    "queue q");
-	assert_int_equal(
-		json_integer_value(json_object_get(
-			json_object_get(json_object_get(j, "summary"),
-					"states"),
-			"queue-wait")),
-		2000);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(j, "summary"),
+						 "states"),
+				 "queue-wait")),
+			 2000);
 	assert_string_equal(
 		json_string_value(json_object_get(
 			json_object_get(json_object_get(j, "summary"),
@@ -774,8 +776,7 @@ static void test_json_round_trip(void **state)
 	reloaded = json_loads(text, 0, NULL);
 	assert_non_null(reloaded);
 	trace_init(&back);
-	assert_int_equal(trace_from_json(reloaded, &back, err, sizeof(err)),
-			 0);
+	assert_int_equal(trace_from_json(reloaded, &back, err, sizeof(err)), 0);
 	again = trace_to_json(&back);
 	assert_true(json_equal(j, again));
 
@@ -824,7 +825,7 @@ static void test_json_partial(void **state)
 }
 
 static const struct {
-	const char *path; /* "a.b[1].c" of the value to replace */
+	const char *path;  /* "a.b[1].c" of the value to replace */
 	const char *value; /* JSON text; NULL: remove the key */
 	const char *error; /* expected prefix of the message */
 } bad_cases[] = {

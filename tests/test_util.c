@@ -32,7 +32,7 @@ static const struct duration_case duration_cases[] = {
 	{"2000ns", 0, 2000},
 	{"0.1s", 0, 100 * NS_PER_MS},
 	{"0.000000001s", 0, 1},
-	{"0.0000000019s", 0, 1}, /* beyond a nanosecond: truncated */
+	{"0.0000000019s", 0, 1},      /* beyond a nanosecond: truncated */
 	{"200", 0, 200 * NS_PER_MS},  /* bare: milliseconds */
 	{"1.5", 0, 1500 * NS_PER_US}, /* bare real: milliseconds */
 	{"  3s  ", 0, 3 * NS_PER_S},
@@ -118,8 +118,7 @@ static void test_parse_duration_prefix(void **state)
 		size_t used = 99;
 		int rc = util_parse_duration_prefix(c->text, &ns, &used);
 
-		if (rc != c->rc || used != c->used ||
-		    (rc == 0 && ns != c->ns))
+		if (rc != c->rc || used != c->used || (rc == 0 && ns != c->ns))
 			fail_msg("'%s': rc %d ns %lld used %zu", c->text, rc,
 				 (long long)ns, used);
 	}
@@ -159,12 +158,12 @@ static void test_format_duration(void **state)
 		const struct format_case *c = &format_cases[i];
 		int64_t back;
 
-		assert_string_equal(
-			util_format_duration(c->ns, buf, sizeof(buf)),
-			c->human);
-		assert_string_equal(
-			util_format_duration_text(c->ns, buf, sizeof(buf)),
-			c->text);
+		assert_string_equal(util_format_duration(c->ns, buf,
+							 sizeof(buf)),
+				    c->human);
+		assert_string_equal(util_format_duration_text(c->ns, buf,
+							      sizeof(buf)),
+				    c->text);
 		/* The text form reads back exactly. */
 		assert_int_equal(util_parse_duration(buf, &back), 0);
 		assert_int_equal(back, c->ns);

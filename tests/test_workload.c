@@ -68,9 +68,9 @@ static void check_names(const struct program *p, const char *label)
 
 	for (i = 0; i < p->n_tasks; i++) {
 		snprintf(want, sizeof(want), "%s %zu", label, i + 1);
-		assert_string_equal(
-			program_task_name(p, (uint32_t)i, name, sizeof(name)),
-			want);
+		assert_string_equal(program_task_name(p, (uint32_t)i, name,
+						      sizeof(name)),
+				    want);
 	}
 }
 
@@ -140,8 +140,8 @@ static void test_fetch_durations(void **state)
 
 	(void)state;
 	/* The list overrides tasks and duration. */
-	build("fetch", &p, "durations", "1.5s,2s,1s", "tasks", "10",
-	      "duration", "5s", NULL);
+	build("fetch", &p, "durations", "1.5s,2s,1s", "tasks", "10", "duration",
+	      "5s", NULL);
 	assert_int_equal(p.n_tasks, 3);
 	assert_int_equal(task_step(&p, 0, 0)->ns, 1500 * MS);
 	assert_int_equal(task_step(&p, 1, 0)->ns, 2000 * MS);
@@ -265,8 +265,7 @@ static void test_custom_error_column(void **state)
 	assert_int_equal(spec_init(s, "custom", "threads", &err), 0);
 	assert_int_equal(spec_set(s, "program", "cpu 1ms, net x", &err), 0);
 	program_init(&p);
-	assert_int_equal(workload_find("custom")->build(s, &p, &err),
-			 -EINVAL);
+	assert_int_equal(workload_find("custom")->build(s, &p, &err), -EINVAL);
 	assert_string_equal(err.field, "params.program");
 	assert_int_equal(err.column, 14);
 	assert_string_equal(err.message, "program: column 14: expected a "

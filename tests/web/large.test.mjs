@@ -3,8 +3,9 @@
  * (thread-pool when the catalog has no asyncio), started from the form and
  * followed live.  The timeline ends with all 10,000 rows and every segment
  * of the API's trace, painted (not drawn bar by bar), and the page logs no
- * error.  How long the main thread was busy is printed for people to read;
- * speed is judged by the benchmark, not here.
+ * error.  Opened again from its address, the run is drawn the same from
+ * its stored trace.  How long the main thread was busy is printed for
+ * people to read; speed is judged by the benchmark, not here.
  */
 
 import { test, before, after } from 'node:test';
@@ -93,4 +94,25 @@ test(`a ${TASKS.toLocaleString('en-US')}-task run streams and draws`,
 	await screenshot(page, 'large-1280');
 	assert.deepEqual(errors, []);
 	await context.close();
+
+	/* The same run opened from its address: the stored trace is read in
+	 * a worker and the timeline is drawn whole, every row and segment,
+	 * painted, with the run's summary. */
+	const reopened = await openPage(browser, server.base,
+		{ hash: `#run=${encodeURIComponent(id)}` });
+	await reopened.page.waitForSelector('#timeline[data-complete="true"]',
+					    { timeout: 120000 });
+	const again = await reopened.page.evaluate(() =>
+		({ ...document.getElementById('timeline').dataset }));
+	assert.equal(again.rows, String(TASKS));
+	assert.equal(again.segments, String(trace.segments.length));
+	assert.equal(again.mode, 'painter');
+	const marks = await reopened.page.evaluate(() =>
+		['overlap:trace-read', 'overlap:rows-made', 'overlap:drawn']
+			.map(name => performance.getEntriesByName(name).length));
+	assert.deepEqual(marks.map(n => n > 0), [true, true, true]);
+	assert.match(await reopened.page.locator('#cards').innerText(),
+		     /Wall time/i);
+	assert.deepEqual(reopened.errors, []);
+	await reopened.context.close();
 });

@@ -152,11 +152,12 @@ test('a lesson fills in the form, runs, and says what to look for',
 	assert.match(await page.textContent('#lesson-note'),
 		     /^Lesson: A lock makes it exact\. /);
 	/* The heading and the history say what differs from defaults. */
-	assert.equal(await page.textContent('#view-spec'), 'sync lock');
+	assert.equal(await page.textContent('#view-spec'),
+		     'sync lock · call yes');
 	const item = page.locator(`.history-item[data-id="${id}"]`);
 	await item.waitFor();
 	assert.equal(await item.locator('.history-spec').textContent(),
-		     'sync lock');
+		     'sync lock · call yes');
 	/* The lock makes the counter exact: the lost card says 0, and no
 	 * sentence warns of lost updates. */
 	assert.equal(trace.summary.checks.lost, 0);
@@ -412,6 +413,38 @@ test('a size in bytes reads in binary units in the heading',
 		     '1.00\u00a0MiB');
 	assert.deepEqual(errors, []);
 	await context.close();
+});
+
+test('the race lessons lose updates, and say on which Python',
+     { timeout: 90000 }, async () => {
+	const runLesson = async lesson => {
+		const { page, context, errors } = await openPage(browser,
+			server.base);
+		await page.locator(`[data-lesson="${lesson}"]`).click();
+		await page.waitForFunction(() => /^#run=/.test(location.hash));
+		const id = decodeURIComponent(
+			(await page.evaluate(() => location.hash)).slice(5));
+		const trace = await waitForRun(server.base, id);
+		await page.waitForSelector('#timeline[data-complete="true"]');
+		const note = await page.textContent('#lesson-note');
+		assert.deepEqual(errors, []);
+		await context.close();
+		return { trace, note };
+	};
+	/* A call between the read and the write: lost on the default
+	 * Python (3.10+), and the note says the call is why. */
+	const race = await runLesson('race');
+	assert.equal(race.trace.run.params.call, 'yes');
+	assert.equal(race.trace.run.options.python, '3.10+');
+	assert.ok(race.trace.summary.checks.lost > 0, 'updates lost');
+	assert.match(race.note, /the call between the read and the write/);
+	/* A bare counter += 1 loses updates on 3.9, and the note says the
+	 * same code loses nothing from 3.10. */
+	const old = await runLesson('race-39');
+	assert.equal(old.trace.run.params.call, 'no');
+	assert.equal(old.trace.run.options.python, '3.9');
+	assert.ok(old.trace.summary.checks.lost > 0, 'updates lost');
+	assert.match(old.note, /From 3\.10 the same code loses nothing/);
 });
 
 test('the executor lesson shows what its note names', { timeout: 60000 },

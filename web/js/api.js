@@ -81,6 +81,45 @@ export function getRun(id)
 	return request('GET', urls.trace(id));
 }
 
+/*
+ * The stored trace of run id, fetched and parsed by a worker
+ * (trace_worker.js) so that a large run does not hold the page: resolves
+ * to {trace, columns}, the trace without its tasks and segments, which
+ * come as columns for RunData.fromColumns (columns is null when the
+ * browser has no module workers and the trace came whole).  Throws
+ * ApiError as getRun does.
+ */
+export function loadTrace(id)
+{
+	const whole = () => getRun(id).then(trace =>
+		({ trace, columns: null }));
+	let worker;
+	try {
+		worker = new Worker(new URL('./trace_worker.js', import.meta.url),
+				    { type: 'module' });
+	} catch (err) {
+		return whole();
+	}
+	return new Promise((resolve, reject) => {
+		worker.onmessage = ({ data }) => {
+			worker.terminate();
+			if (data.status === 200)
+				resolve({ trace: data.trace,
+					  columns: data.columns });
+			else if (data.status === 0)
+				reject(new ApiError(0, { error:
+					'the server cannot be reached' }));
+			else
+				reject(new ApiError(data.status, data.body));
+		};
+		worker.onerror = () => {
+			worker.terminate();
+			whole().then(resolve, reject);
+		};
+		worker.postMessage({ url: urls.trace(id) });
+	});
+}
+
 export function deleteRun(id)
 {
 	return request('DELETE', urls.trace(id));
@@ -115,4 +154,16 @@ export function createCompare(body)
 export function getCompare(id)
 {
 	return request('GET', `/api/compares/${enc(id)}`);
+}
+
+/* body: {workload, model or models, params, options, param, values}.
+ * Resolves to {id, runs}. */
+export function createSweep(body)
+{
+	return request('POST', '/api/sweeps', body);
+}
+
+export function getSweep(id)
+{
+	return request('GET', `/api/sweeps/${enc(id)}`);
 }

@@ -1,12 +1,12 @@
 /*
  * app: wires the page together.  The address is the state: /#run=ID shows a
- * run and /#compare=ID a compare, so a deep link, a history entry, the back
- * button and a reload all go through route().  Submitting the form creates
+ * run, /#compare=ID a compare and /#sweep=ID a sweep, so a deep link, a
+ * history entry, the back button and a reload all go through route().  Submitting the form creates
  * the run and then only changes the address.
  *
- * The view has four modes (data-mode on #view): empty (the introduction
+ * The view has five modes (data-mode on #view): empty (the introduction
  * and the lessons), run (the Timeline and ASCII tabs), compare (the
- * compare alone) and missing (a run that cannot be shown: a message, no
+ * compare alone), sweep (the sweep alone) and missing (a run that cannot be shown: a message, no
  * empty charts); only the tabs that mean something in a mode are shown.
  *
  * A finished run is read whole from its trace (one request, fast for large
@@ -14,14 +14,15 @@
  * replays what happened so far and then goes on.
  */
 
-import { getCatalog, createRun, createCompare, getRun, deleteRun }
-	from './api.js';
+import { createRun, createCompare, createSweep, loadTrace,
+	 deleteRun } from './api.js';
 import { openStream } from './stream.js';
 import { RunData, isFinished } from './trace.js';
 import { RunForm } from './form.js';
 import { Timeline } from './timeline.js';
 import { SummaryView } from './summary.js';
 import { CompareView } from './compare.js';
+import { SweepView } from './sweep.js';
 import { AsciiView } from './ascii.js';
 import { Exports } from './export.js';
 import { HistoryView } from './history.js';
@@ -29,6 +30,7 @@ import { Legend } from './legend.js';
 import { Tabs } from './tabs.js';
 import { byId } from './dom.js';
 import { onSchemeChange } from './palette.js';
+import { loadedCatalog } from './vocabulary.js';
 import { specText } from './spec.js';
 import { renderLessons, rememberLesson, lessonFor } from './lessons.js';
 
@@ -69,6 +71,7 @@ const state = {
 	generation: 0,
 	catalog: null,
 	lesson: null,	/* the lesson being started, until it has an id */
+	prefetch: null,	/* {id, promise}: the address's run, asked early */
 };
 
 const timeline = new Timeline(byId('timeline'), byId('timeline-box'));
@@ -108,6 +111,37 @@ const compare = new CompareView({
 	onStates: states => compareLegend.markPresent(states),
 	onMissing: () => {
 		byId('view-title').textContent = 'Compare not found';
+	},
+});
+const sweep = new SweepView({
+	status: byId('sweep-status'),
+	verdict: byId('sweep-verdict'),
+	speedupCanvas: byId('sweep-speedup'),
+	wallCanvas: byId('sweep-wall'),
+	table: byId('sweep-table'),
+	parts: byId('sweep-parts'),
+}, {
+	onLoaded: entry => {
+		const param = String(entry.param || '').replace(/_/g, ' ');
+		const models = [...new Set((entry.points || []).map(p =>
+			p.model))];
+		byId('view-title').textContent = `Sweep: ${param} of ` +
+			`${entry.workload || 'workload'} under ` +
+			`${models.join(', ')}`;
+		setSpecLine(entry);
+		showLesson(lessonFor(entry.id));
+		if (form && entry.workload)
+			form.setSpec({ workload: entry.workload,
+				       model: models.length === 1 ? models[0] :
+					       undefined,
+				       params: entry.params || {},
+				       options: entry.options || {} });
+		if (form && entry.param && Array.isArray(entry.values))
+			form.setSweep(entry.param, entry.values);
+	},
+	onDone: () => historyView.refresh(),
+	onMissing: () => {
+		byId('view-title').textContent = 'Sweep not found';
 	},
 });
 const ascii = new AsciiView(byId('ascii'));
@@ -200,6 +234,8 @@ function setMode(mode)
 		return;
 	if (view.dataset.mode === 'compare')
 		compare.reset();
+	if (view.dataset.mode === 'sweep')
+		sweep.reset();
 	view.dataset.mode = mode;
 	view.classList.toggle('empty', mode === 'empty');
 	placeForm(mode === 'empty');
@@ -208,7 +244,8 @@ function setMode(mode)
 	byId('view-message').hidden = mode !== 'missing';
 	byId('tabs').hidden = mode !== 'run';
 	byId('tab-compare').hidden = mode !== 'compare';
-	if (mode === 'compare' || mode === 'missing') {
+	byId('tab-sweep').hidden = mode !== 'sweep';
+	if (mode === 'compare' || mode === 'sweep' || mode === 'missing') {
 		byId('view-status').hidden = true;
 		byId('cancel-run').hidden = true;
 	}
@@ -224,15 +261,17 @@ function setSpecLine(spec)
 	line.hidden = !text;
 }
 
-/* A run of a compare links back to it (the history knows which). */
+/* A run of a compare or a sweep links back to it (the history knows
+ * which). */
 function showCompareLink()
 {
-	const compareId = state.runId ? historyView.compareOf(state.runId) :
-		null;
-	byId('view-compare').hidden = !compareId;
-	if (compareId)
-		byId('view-compare-link').href =
-			`#compare=${encodeURIComponent(compareId)}`;
+	const group = state.runId ? historyView.groupOf(state.runId) : null;
+	byId('view-compare').hidden = !group;
+	if (!group)
+		return;
+	const link = byId('view-compare-link');
+	link.href = `#${group.kind}=${encodeURIComponent(group.id)}`;
+	link.textContent = `Back to the ${group.kind} this run is part of`;
 }
 
 /* What to look for, when the shown run or compare came from a lesson. */
@@ -332,9 +371,13 @@ async function showRun(id)
 	historyView.setCurrent(id);
 	if (tabs.selected() === 'tab-compare')
 		tabs.select('tab-timeline');
-	let trace;
+	let loaded;
 	try {
-		trace = await getRun(id);
+		/* The address's run was asked for as the page started. */
+		const early = state.prefetch;
+		state.prefetch = null;
+		loaded = await (early && early.id === id ? early.promise :
+			loadTrace(id));
 	} catch (error) {
 		if (generation !== state.generation)
 			return;
@@ -353,10 +396,13 @@ async function showRun(id)
 	}
 	if (generation !== state.generation)
 		return;
+	performance.mark('overlap:trace-read');
+	const trace = loaded.trace;
 	if (trace && trace.run && form)
 		form.setSpec(trace.run);
 	if (trace && trace.run && isFinished(trace.run.status)) {
-		const data = RunData.fromTrace(trace);
+		const data = RunData.fromColumns(trace, loaded.columns);
+		performance.mark('overlap:rows-made');
 		state.data = data;
 		timeline.setData(data);
 		render(data, true);
@@ -444,7 +490,8 @@ function route()
 	const params = new URLSearchParams(hash);
 	const runId = params.get('run');
 	const compareId = params.get('compare');
-	if (hash && !runId && !compareId)
+	const sweepId = params.get('sweep');
+	if (hash && !runId && !compareId && !sweepId)
 		return; /* an in-page anchor such as the skip link */
 	if (runId) {
 		if (runId !== state.runId)
@@ -463,7 +510,19 @@ function route()
 			showLesson(lessonFor(compareId));
 		}
 		compare.show(compareId);
-	} else if (state.runId || byId('view').dataset.mode === 'compare') {
+	} else if (sweepId) {
+		if (state.runId || byId('view').dataset.mode !== 'sweep')
+			showNothing();
+		setMode('sweep');
+		tabs.select('tab-sweep');
+		if (sweep.sweepId !== sweepId) {
+			byId('view-title').textContent = 'Sweep';
+			setSpecLine(null);
+			showLesson(lessonFor(sweepId));
+		}
+		sweep.show(sweepId);
+	} else if (state.runId || ['compare', 'sweep'].includes(
+		byId('view').dataset.mode)) {
 		showNothing();
 	}
 }
@@ -499,7 +558,8 @@ function refused(error, what)
 		byId('view-message').textContent = `The server refused this ` +
 			`${what}: ${error.message}. The value it names is ` +
 			'marked under “What to run”; correct it and press ' +
-			`${what === 'run' ? 'Run' : 'Compare all models'} again.`;
+			`${{ run: 'Run', compare: 'Compare all models',
+			     sweep: 'Sweep' }[what]} again.`;
 	}
 	form.showServerError(error);
 }
@@ -551,6 +611,29 @@ async function startCompare(body)
 	}
 }
 
+async function startSweep(body)
+{
+	form.setBusy(true);
+	form.setStatus('Starting the sweep…');
+	const lesson = state.lesson;
+	state.lesson = null;
+	try {
+		const created = await createSweep(body);
+		if (lesson)
+			rememberLesson(created.id, lesson);
+		const count = (created.runs || []).length;
+		form.setStatus(`Sweep ${created.id} queued: ${count} runs.`);
+		location.hash = `sweep=${encodeURIComponent(created.id)}`;
+		route();
+		revealView();
+		historyView.refresh();
+	} catch (error) {
+		refused(error, 'sweep');
+	} finally {
+		form.setBusy(false);
+	}
+}
+
 /* A lesson fills in the form, so what runs stays visible and can be
  * changed, and starts it; the view takes the keyboard focus, since the
  * lesson's button goes away with the introduction. */
@@ -565,7 +648,10 @@ function startLesson(lesson)
 		model: spec.model || byId('model').value,
 		options: spec.options || {},
 	});
-	form.submit(lesson.compare ? 'compare' : 'run');
+	if (lesson.sweep)
+		form.setSweep(lesson.sweep.param, lesson.sweep.values);
+	form.submit(lesson.compare ? 'compare' : lesson.sweep ? 'sweep' :
+		'run');
 	if (state.lesson) {
 		/* the form refused it (it should not): nothing started */
 		state.lesson = null;
@@ -603,6 +689,7 @@ function bindControls()
 		timeline.applyTheme();
 		summary.applyTheme();
 		compare.applyTheme();
+		sweep.applyTheme();
 		legend.applyTheme();
 	});
 }
@@ -612,10 +699,19 @@ async function start()
 	bindControls();
 	showNothing();
 	window.addEventListener('hashchange', route);
+	/* A run's address: its trace is read (in a worker) while the
+	 * form and the lessons are made, not after.  The catalog was read
+	 * before any module ran (vocabulary.js): its words draw the run. */
+	const first = new URLSearchParams(location.hash.replace(/^#/, ''))
+		.get('run');
+	if (first) {
+		state.prefetch = { id: first, promise: loadTrace(first) };
+		state.prefetch.promise.catch(() => {}); /* showRun says */
+	}
 	historyView.refresh();
 	let catalog;
 	try {
-		catalog = await getCatalog();
+		catalog = loadedCatalog();
 	} catch (error) {
 		byId('form-status').textContent =
 			`The catalog cannot be loaded: ${error.message}`;
@@ -626,6 +722,7 @@ async function start()
 	form = new RunForm(byId('run-form'), catalog, {
 		onRun: startRun,
 		onCompare: startCompare,
+		onSweep: startSweep,
 	});
 	renderLessons(byId('lessons'), catalog, startLesson);
 	historyView.refresh();

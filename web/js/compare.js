@@ -172,6 +172,8 @@ export class CompareView {
 		if (generation !== this.generation)
 			return;
 		const runs = compare.runs || [];
+		/* Model vs CPython: the same model under both engines. */
+		this.hasEngines = runs.some(r => r.engine === 'cpython');
 		this.loaded = compare;
 		if (this.onLoaded)
 			this.onLoaded(compare);
@@ -201,6 +203,12 @@ export class CompareView {
 		let text = `${compare.workload || 'The workload'} under ` +
 			`${total} models, run one after another and drawn on ` +
 			'one time axis.';
+		if (this.hasEngines)
+			text = `${compare.workload || 'The workload'} under ` +
+				names([...new Set(this.entries.map(e =>
+					e.modelName))]) +
+				', in overlap\'s model and in CPython, run one ' +
+				'after another and drawn on one time axis.';
 		const done = this.entries.filter(e => e.gone ||
 			(e.data && e.data.ended)).length;
 		if (done < total)
@@ -242,6 +250,10 @@ export class CompareView {
 		if (alive.length < 2 || !alive.every(e => e.data &&
 		    e.data.ended))
 			return;
+		if (this.hasEngines) {
+			this.showEngineVerdict(alive);
+			return;
+		}
 		const wall = e => e.data.summary.wall_ns;
 		const timed = alive.filter(e => e.data.status === 'done' &&
 			e.data.summary && wall(e) > 0);
@@ -315,6 +327,79 @@ export class CompareView {
 			`${what}.`, [...words, ...tail, ...checks]);
 	}
 
+	/*
+	 * Model vs CPython: for each model run by both engines, the wall
+	 * time of each, their ratio and one sentence on where they differ,
+	 * read from the two traces: start-up (startup segments), lost
+	 * updates (the counter's check), waiting for the GIL, and what is
+	 * left spread over the tasks (per-task cost).  Within 10% with the
+	 * same checks, they agree.
+	 */
+	showEngineVerdict(alive)
+	{
+		const wall = e => e.data.summary.wall_ns;
+		const state = (e, name) =>
+			(e.data.summary.states || {})[name] || 0;
+		const lost = e => ((e.data.summary.checks || {}).lost || 0);
+		const heads = [];
+		const words = [];
+		for (const name of new Set(alive.map(e => e.modelName))) {
+			const model = alive.find(e => e.modelName === name &&
+						 e.engine !== 'cpython');
+			const real = alive.find(e => e.modelName === name &&
+						e.engine === 'cpython');
+			if (!model || !real)
+				continue;
+			if (model.data.status !== 'done' ||
+			    real.data.status !== 'done' || !wall(model)) {
+				words.push(`${name}: the model ended ` +
+					`${model.data.status}, CPython ` +
+					`${real.data.status}.`);
+				continue;
+			}
+			const run = real.data.run || {};
+			const version = (run.engine && run.engine.version) || '';
+			const ratio = wall(real) / wall(model);
+			heads.push(`${name}: CPython ${version} ` +
+				`${formatNs(wall(real))}, ` +
+				`${formatRatio(ratio)} the model's ` +
+				`${formatNs(wall(model))}.`);
+			const where = [];
+			const su = [state(model, 'startup'), state(real, 'startup')];
+			if (Math.abs(su[1] - su[0]) > 0.05 * wall(model))
+				where.push(`start-up (${formatNs(su[1])} in ` +
+					`CPython, ${formatNs(su[0])} in the model)`);
+			if ((lost(model) > 0) !== (lost(real) > 0))
+				where.push(`lost updates (the model lost ` +
+					`${formatCount(lost(model))}, CPython ` +
+					`${formatCount(lost(real))})`);
+			const gil = [state(model, 'gil-wait'),
+				     state(real, 'gil-wait')];
+			if (Math.abs(gil[1] - gil[0]) > 0.1 * wall(model))
+				where.push(`waiting for the GIL (` +
+					`${formatNs(gil[1])} estimated in CPython, ` +
+					`${formatNs(gil[0])} in the model)`);
+			const tasks = Math.max(1, (real.data.tasks || []).length);
+			const perTask = (wall(real) - wall(model)) / tasks;
+			if (Math.abs(ratio - 1) > 0.1)
+				where.push(`per-task cost (${perTask >= 0 ?
+					'+' : '−'}${formatNs(Math.abs(perTask))} ` +
+					'a task in CPython)');
+			if (!where.length)
+				words.push(`${name}: they agree within 10%.`);
+			else
+				words.push(`${name}: they differ in ` +
+					`${names(where)}.`);
+		}
+		if (!heads.length) {
+			this.verdictLine('Nothing to set side by side: no ' +
+				'model finished under both engines.', words);
+			return;
+		}
+		this.verdictLine(heads.join(' '), words);
+		this.verdict.dataset.engines = 'true';
+	}
+
 	/* The verdict: a sentence in bold, then the others. */
 	verdictLine(head, sentences)
 	{
@@ -326,7 +411,12 @@ export class CompareView {
 
 	addEntry(run)
 	{
-		const model = run.model || '?';
+		const modelName = run.model || '?';
+		const engine = run.engine === 'cpython' ? 'cpython' : 'overlap';
+		/* Model vs CPython names the engine of every row. */
+		const model = !this.hasEngines ? modelName :
+			`${modelName} · ${engine === 'cpython' ? 'CPython' :
+				'overlap model'}`;
 		const section = el('section', 'compare-run');
 		const head = el('div', 'compare-run-head');
 		const title = el('h4', null, model);
@@ -340,8 +430,9 @@ export class CompareView {
 				'is gone.' : 'This run never started.'));
 			section.classList.add('gone');
 			this.stack.append(section);
-			return { model, id: run.id, run, meta, data: null,
-				 timeline: null, section, gone: true };
+			return { model, modelName, engine, id: run.id, run,
+				 meta, data: null, timeline: null, section,
+				 gone: true };
 		}
 		const link = el('a', 'compare-link', 'open this run');
 		link.href = `#run=${encodeURIComponent(run.id)}`;
@@ -360,8 +451,8 @@ export class CompareView {
 		box.hidden = true;
 		section.append(head, waiting, box);
 		this.stack.append(section);
-		const entry = { model, id: run.id, run, meta, check, data: null,
-				box, waiting };
+		const entry = { model, modelName, engine, id: run.id, run, meta,
+				check, data: null, box, waiting };
 		entry.timeline = new Timeline(canvas, box, {
 			compact: true,
 			onRange: (min, max) => this.syncRange(entry, min, max),

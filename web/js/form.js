@@ -3,11 +3,14 @@
  *
  * Every parameter of the chosen workload and every option of the chosen
  * model becomes one labelled control with its unit, its limits (min/max or
- * maxlength, so the browser knows them too) and its one-line help.  The
- * checks made here mirror the engine's (type, whole numbers, limits,
- * choices, length) and word their messages the same way ("tasks: at most
- * 100000, got 200000"); the server stays the authority, and an error it
- * returns is shown next to the field it names ("params.tasks").
+ * maxlength, so the browser knows them too) and its one-line help.  A
+ * parameter's kind and a duration's units are the catalog's words
+ * (vocabulary.js).  The checks made here are only those that read the
+ * catalog's own limits for one value (type, whole numbers, min and max,
+ * choices, length), worded as the engine words them ("tasks: must be at
+ * most 100000 (got 200000)"); the server stays the authority, and an error
+ * it returns is shown as it wrote it, next to the field it names
+ * ("params.tasks").
  *
  * Only values that differ from their defaults are sent, so the engine can
  * tell a value the user chose from one it filled in.  Durations are entered
@@ -15,24 +18,30 @@
  */
 
 import { el, clear } from './dom.js';
+import { PARAM_KINDS, DURATION_UNITS } from './vocabulary.js';
 
-const DURATION_UNITS = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 };
-const DURATION_RE = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i;
+/* The unit of a bare number where a duration is expected: the API reads
+ * one as milliseconds, and the form's duration controls are in them. */
+const BARE_UNIT = 'ms';
+const BARE_NS = DURATION_UNITS.get(BARE_UNIT);
 
-/* The kinds of parameter the catalog names, whatever spelling it uses. */
+const escapeRe = text => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/* "1.5s", "200 ms", "7": a number and one of the catalog's duration
+ * units, longest first so "ms" is not read as "m" and "s". */
+const DURATION_RE = new RegExp('^\\s*([0-9]*\\.?[0-9]+(?:e[+-]?[0-9]+)?)\\s*(' +
+	[...DURATION_UNITS.keys()].sort((a, b) => b.length - a.length)
+		.map(escapeRe).join('|') + ')?\\s*$', 'i');
+
+/* A parameter's kind: its "type", one of the catalog's parameter kinds
+ * (vocabulary.param_kinds).  A type the page does not know is entered as
+ * text, or as a choice when it has choices; the server checks it. */
 export function kindOf(def)
 {
 	const type = String(def.type || '').toLowerCase();
-	if (type.startsWith('int'))
-		return 'int';
-	if (type.startsWith('dur'))
-		return 'duration';
-	if (type.startsWith('float') || type === 'number' ||
-	    type === 'real' || type === 'double')
-		return 'float';
-	if (type.startsWith('enum') || type === 'choice' || def.choices)
-		return 'enum';
-	return 'text';
+	if (PARAM_KINDS.has(type))
+		return type;
+	return def.choices ? 'enum' : 'text';
 }
 
 function choicesOf(def)
@@ -48,12 +57,12 @@ function choicesOf(def)
 export function parseDurationNs(text)
 {
 	if (typeof text === 'number')
-		return text * 1e6;
+		return text * BARE_NS;
 	const match = DURATION_RE.exec(String(text));
 	if (!match)
 		return NaN;
-	const unit = (match[2] || 'ms').toLowerCase();
-	return Number(match[1]) * DURATION_UNITS[unit];
+	const unit = (match[2] || BARE_UNIT).toLowerCase();
+	return Number(match[1]) * DURATION_UNITS.get(unit);
 }
 
 /* Limits as the catalog gives them: durations already in milliseconds
@@ -68,7 +77,7 @@ function limitsOf(def)
 function unitLabel(def, kind)
 {
 	if (kind === 'duration')
-		return 'ms';
+		return BARE_UNIT;
 	if (kind === 'text' || kind === 'enum')
 		return '';
 	const unit = def.unit || '';
@@ -94,7 +103,7 @@ function defaultValue(def, kind)
 		return '';
 	if (kind === 'duration') {
 		const ns = parseDurationNs(def.default);
-		return Number.isFinite(ns) ? String(ns / 1e6) : text;
+		return Number.isFinite(ns) ? String(ns / BARE_NS) : text;
 	}
 	return text;
 }
@@ -179,7 +188,7 @@ class Field {
 		if (def.help)
 			parts.push(def.help);
 		if (kind === 'int' || kind === 'float' || kind === 'duration') {
-			const unit = kind === 'duration' ? ' ms' : '';
+			const unit = kind === 'duration' ? ` ${BARE_UNIT}` : '';
 			if (limits.min !== null && limits.max !== null)
 				parts.push(`${numberText(limits.min)} to ` +
 					   `${numberText(limits.max)}${unit}`);
@@ -205,12 +214,12 @@ class Field {
 		return message;
 	}
 
-	/* The engine's checks and wording (spec.c), for one value.  A value
-	 * left at its default is the catalog's business, not the user's. */
-	problem()
+	/* The engine's checks and wording (spec.c), for one value (the
+	 * control's, or text).  A value left at its default is the
+	 * catalog's business, not the user's. */
+	problem(text = this.value())
 	{
 		const { def, kind, limits } = this;
-		const text = this.value();
 		const name = def.name;
 		if (text === '' || text === this.defaultText)
 			return '';
@@ -235,7 +244,7 @@ class Field {
 				`${name}: expected a number (got '${text}')`;
 		if (kind === 'int' && !Number.isInteger(number))
 			return `${name}: expected a whole number (got '${text}')`;
-		const shown = kind === 'duration' ? `${text}ms` : text;
+		const shown = kind === 'duration' ? `${text}${BARE_UNIT}` : text;
 		if (limits.min !== null && number < limits.min)
 			return `${name}: must be at least ` +
 				`${this.limitText('min')} (got ${shown})`;
@@ -251,7 +260,8 @@ class Field {
 		if (text)
 			return text;
 		const value = this.limits[which];
-		return this.kind === 'duration' ? `${value}ms` : String(value);
+		return this.kind === 'duration' ? `${value}${BARE_UNIT}` :
+			String(value);
 	}
 
 	showError(message)
@@ -285,10 +295,10 @@ class Field {
 		if (value === null || value === undefined)
 			return;
 		if (this.kind === 'duration') {
-			const ns = typeof value === 'number' ? value * 1e6 :
+			const ns = typeof value === 'number' ? value * BARE_NS :
 				parseDurationNs(value);
 			this.input.value = Number.isFinite(ns) ?
-				String(Number((ns / 1e6).toPrecision(12))) :
+				String(Number((ns / BARE_NS).toPrecision(12))) :
 				String(value);
 			return;
 		}
@@ -299,7 +309,7 @@ class Field {
 export class RunForm {
 	/*
 	 * form: the <form>; catalog: {workloads, models};
-	 * handlers: {onRun(spec), onCompare(body)}.
+	 * handlers: {onRun(spec), onCompare(body), onSweep(body)}.
 	 */
 	constructor(form, catalog, handlers)
 	{
@@ -315,16 +325,26 @@ export class RunForm {
 		this.options = [];
 		this.fill(this.workloadSelect, catalog.workloads || []);
 		this.fill(this.modelSelect, catalog.models || []);
+		this.engineSelect = form.querySelector('#engine');
+		this.enginesButton = form.querySelector('#engines-button');
+		this.fillEngines();
+		this.sweepParam = form.querySelector('#sweep-param');
+		this.sweepValues = form.querySelector('#sweep-values');
+		this.sweepError = form.querySelector('#sweep-values-error');
 		this.workloadSelect.addEventListener('change',
 			() => this.buildParams());
 		this.modelSelect.addEventListener('change',
 			() => this.buildOptions());
+		form.querySelector('#sweep-button').addEventListener('click',
+			() => this.submit('sweep'));
 		form.addEventListener('submit', event => {
 			event.preventDefault();
 			this.submit('run');
 		});
 		form.querySelector('#compare-button').addEventListener('click',
 			() => this.submit('compare'));
+		this.enginesButton.addEventListener('click',
+			() => this.submit('engines'));
 		/* A value the server refused, once edited, is no longer the
 		 * one refused: its mark and the notice go. */
 		this.refusedField = null;
@@ -350,6 +370,65 @@ export class RunForm {
 		}
 	}
 
+	/*
+	 * The engines of the catalog: overlap's model, and CPython in each
+	 * interpreter the server found ("cpython:PATH"; "cpython:" for its
+	 * python3 when it lists none).  Without the cpython engine the
+	 * choice is hidden.
+	 */
+	fillEngines()
+	{
+		const select = this.engineSelect;
+		clear(select);
+		const add = (value, text) => {
+			const option = el('option', null, text);
+			option.value = value;
+			select.append(option);
+		};
+		add('overlap', 'overlap model');
+		const cpython = (this.catalog.engines || [])
+			.find(e => e.name === 'cpython');
+		const field = select.closest('.field');
+		field.hidden = !cpython;
+		this.enginesButton.hidden = !cpython;
+		if (!cpython)
+			return;
+		const list = cpython.interpreters || [];
+		if (!list.length)
+			add('cpython:', 'CPython (python3 on the server)');
+		const many = list.length > 1;
+		for (const py of list) {
+			const build = py.build === 'free-threaded' ?
+				' free-threaded' : '';
+			add(`cpython:${py.path}`, `CPython ${py.version}${build} ` +
+			    'on this machine' + (many ? ` (${py.path})` : ''));
+		}
+	}
+
+	/* {engine, python} of the choice; {} for the model (the spec as it
+	 * always was). */
+	engineSpec()
+	{
+		const value = this.engineSelect.value || 'overlap';
+		if (!value.startsWith('cpython:'))
+			return {};
+		const python = value.slice('cpython:'.length);
+		return python ? { engine: 'cpython', python } :
+			{ engine: 'cpython' };
+	}
+
+	/* The interpreter a model-vs-CPython compare uses: the one chosen,
+	 * else the server's first (its python3). */
+	comparePython()
+	{
+		const chosen = this.engineSpec().python;
+		if (chosen)
+			return chosen;
+		const first = [...this.engineSelect.options]
+			.find(o => o.value.startsWith('cpython:'));
+		return first ? first.value.slice('cpython:'.length) : '';
+	}
+
 	entry(list, name)
 	{
 		return (list || []).find(item => item.name === name) || null;
@@ -364,6 +443,7 @@ export class RunForm {
 		this.params = this.buildFields(this.paramsBox,
 			(workload && workload.params) || [], 'params', 'p',
 			values, this.params);
+		this.fillSweep();
 		this.clearErrors();
 	}
 
@@ -376,7 +456,77 @@ export class RunForm {
 		this.options = this.buildFields(this.optionsBox,
 			(model && model.options) || [], 'options', 'o',
 			values, this.options);
+		this.fillSweep();
 		this.clearErrors();
+	}
+
+	/* The values a sweep can vary: every number among the workload's
+	 * parameters and the model's options.  The choice made is kept
+	 * while it is still offered; else workers, else tasks. */
+	fillSweep()
+	{
+		if (!this.params || !this.options)
+			return;
+		const numeric = this.allFields().filter(f =>
+			['int', 'float', 'duration'].includes(f.kind));
+		const before = this.sweepParam.value;
+		clear(this.sweepParam);
+		for (const field of numeric) {
+			const unit = unitLabel(field.def, field.kind);
+			const option = el('option', null, humanName(
+				field.def.name) + (unit ? ` (${unit})` : ''));
+			option.value = field.def.name;
+			this.sweepParam.append(option);
+		}
+		const names = numeric.map(f => f.def.name);
+		this.sweepParam.value = names.includes(before) ? before :
+			names.includes('workers') ? 'workers' :
+				names.includes('tasks') ? 'tasks' :
+					names[0] || '';
+	}
+
+	/* A lesson's sweep: param and values (numbers). */
+	setSweep(param, values)
+	{
+		this.sweepParam.value = param;
+		this.sweepValues.value = values.join(', ');
+	}
+
+	/* The sweep's values as numbers, or null with the reason shown. */
+	sweepList()
+	{
+		const show = message => {
+			this.sweepError.textContent = message;
+			this.sweepError.hidden = !message;
+			if (message)
+				this.sweepValues.setAttribute('aria-invalid',
+							      'true');
+			else
+				this.sweepValues.removeAttribute('aria-invalid');
+		};
+		const field = this.allFields().find(f =>
+			f.def.name === this.sweepParam.value);
+		const texts = this.sweepValues.value.split(/[\s,]+/)
+			.filter(Boolean);
+		let message = '';
+		if (!field)
+			message = 'values: choose a parameter or option first';
+		else if (texts.length < 2 || texts.length > 16)
+			message = 'values: expected 2 to 16 values separated ' +
+				`by commas (got ${texts.length})`;
+		else
+			for (const text of texts) {
+				const problem = field.problem(text) ||
+					(Number.isFinite(Number(text)) ? '' :
+						`${field.def.name}: expected a ` +
+						`number (got '${text}')`);
+				if (problem) {
+					message = `values: ${problem}`;
+					break;
+				}
+			}
+		show(message);
+		return message ? null : texts.map(Number);
 	}
 
 	/* Keeps what the user typed in a field of the same name. */
@@ -413,6 +563,18 @@ export class RunForm {
 			this.modelSelect.value = run.model;
 			this.buildOptions(run.options || {});
 		}
+		/* A trace's run.engine is {name, path}; a spec's is a name. */
+		const engine = run.engine;
+		const name = typeof engine === 'string' ? engine :
+			engine && engine.name;
+		const path = run.python || (engine && engine.path) || '';
+		const options = [...this.engineSelect.options];
+		const match = name === 'cpython' ?
+			options.find(o => o.value === `cpython:${path}`) ||
+			options.find(o => o.value.startsWith('cpython:')) :
+			options[0];
+		if (match)
+			this.engineSelect.value = match.value;
 	}
 
 	allFields()
@@ -425,7 +587,13 @@ export class RunForm {
 		this.refusedField = null;
 		for (const field of this.allFields())
 			field.showError('');
-		for (const id of ['workload-error', 'model-error']) {
+		if (this.sweepError) {
+			this.sweepError.textContent = '';
+			this.sweepError.hidden = true;
+			this.sweepValues.removeAttribute('aria-invalid');
+		}
+		for (const id of ['workload-error', 'model-error',
+				  'engine-error']) {
 			const node = this.form.querySelector(`#${id}`);
 			node.textContent = '';
 			node.hidden = true;
@@ -439,34 +607,17 @@ export class RunForm {
 		this.status.classList.toggle('error', isError);
 	}
 
-	/* What one value cannot say: the task count against the model's
-	 * limit (spec_validate's check, for the common case of a "tasks"
-	 * parameter). */
-	checkCombination()
-	{
-		const tasks = this.params.find(f => f.def.name === 'tasks');
-		const model = this.entry(this.catalog.models,
-					 this.modelSelect.value);
-		if (!tasks || !model || !model.max_tasks || tasks.error.textContent)
-			return null;
-		const count = Number(tasks.value() || tasks.defaultText);
-		if (count > model.max_tasks) {
-			tasks.showError(`tasks: at most ${model.max_tasks} tasks ` +
-					`under ${model.name} (got ${count})`);
-			return tasks;
-		}
-		return null;
-	}
-
-	/* Checks every field; focuses the first bad one.  True when all pass. */
-	checkAll(kind)
+	/* Checks every field against the catalog's limits for it; focuses
+	 * the first bad one.  True when all pass.  What one value cannot say
+	 * (the task count against a model's limit, a program's syntax) is
+	 * the server's to find: its message comes back as it wrote it
+	 * (showServerError). */
+	checkAll()
 	{
 		let first = null;
 		for (const field of this.allFields())
 			if (field.check() && !first)
 				first = field;
-		if (!first && kind === 'run')
-			first = this.checkCombination();
 		if (first) {
 			first.input.focus();
 			this.setStatus('Fix the marked field first.', true);
@@ -493,16 +644,48 @@ export class RunForm {
 			model: this.modelSelect.value,
 			params: this.collect(this.params),
 			options: this.collect(this.options),
+			...this.engineSpec(),
 		};
 	}
 
 	submit(kind)
 	{
 		this.clearErrors();
-		if (!this.checkAll(kind))
+		if (!this.checkAll())
 			return;
 		if (kind === 'run') {
 			this.handlers.onRun(this.spec());
+		} else if (kind === 'engines') {
+			/* The chosen model under overlap's model and under
+			 * CPython, on one time axis. */
+			const python = this.comparePython();
+			this.handlers.onCompare({
+				workload: this.workloadSelect.value,
+				params: this.collect(this.params),
+				options: this.collect(this.options),
+				models: [this.modelSelect.value],
+				engines: ['overlap', 'cpython'],
+				...(python ? { python } : {}),
+			});
+		} else if (kind === 'sweep') {
+			const values = this.sweepList();
+			if (!values) {
+				this.sweepValues.focus();
+				this.setStatus('Fix the marked field first.', true);
+				return;
+			}
+			const param = this.sweepParam.value;
+			const spec = this.spec();
+			delete spec.params[param];
+			delete spec.options[param];
+			this.handlers.onSweep({
+				workload: spec.workload,
+				models: [spec.model],
+				params: spec.params,
+				options: spec.options,
+				param,
+				values,
+			});
 		} else {
 			/* No "models": the server then runs every model
 			 * that accepts the spec and leaves out the rest.
@@ -539,8 +722,20 @@ export class RunForm {
 				       'marked field.', true);
 			return;
 		}
+		if (error.field === 'values' || error.field === 'param') {
+			this.sweepError.textContent = error.message;
+			this.sweepError.hidden = false;
+			this.sweepValues.focus({ preventScroll: true });
+			this.sweepValues.scrollIntoView({ block: 'center' });
+			this.setStatus('The server refused a value: see the ' +
+				       'marked field.', true);
+			return;
+		}
 		const name = error.field === 'workload' ? 'workload' :
-			error.field === 'model' ? 'model' : null;
+			error.field === 'model' || error.field === 'models' ?
+				'model' :
+			error.field === 'engine' || error.field === 'python' ||
+			error.field === 'engines' ? 'engine' : null;
 		if (name) {
 			const node = this.form.querySelector(`#${name}-error`);
 			node.textContent = error.message;

@@ -7,7 +7,7 @@
  *
  * The keyboard's Tab stops once on each entry (on the control last used
  * in it, at first its link); the arrow keys move within the entry (left,
- * right: its link, its compare, its Delete button) and between entries
+ * right: its link, its compare or sweep, its Delete button) and between entries
  * (up, down), as in a grid.  A long history is then one Tab stop per run,
  * not two or three.
  */
@@ -15,6 +15,7 @@
 import { listRuns, deleteRun } from './api.js';
 import { formatNs, formatDate } from './format.js';
 import { el, clear } from './dom.js';
+import { isFinished } from './trace.js';
 
 function summaryOf(entry)
 {
@@ -29,7 +30,7 @@ export class HistoryView {
 	{
 		this.heading = heading;
 		this.onRefreshed = onRefreshed || null;
-		this.compares = new Map();	/* run id -> compare id */
+		this.groups = new Map();	/* run id -> {kind, id} */
 		this.list = list;
 		this.empty = empty;
 		this.status = status;
@@ -117,11 +118,15 @@ export class HistoryView {
 		} : null;
 		clear(this.list);
 		this.empty.hidden = runs.length > 0;
-		this.compares.clear();
+		this.groups.clear();
 		for (const entry of runs) {
 			this.list.append(this.item(entry));
 			if (entry.compare)
-				this.compares.set(entry.id, entry.compare);
+				this.groups.set(entry.id, { kind: 'compare',
+							    id: entry.compare });
+			else if (entry.sweep)
+				this.groups.set(entry.id, { kind: 'sweep',
+							    id: entry.sweep });
 		}
 		this.list.dataset.count = String(runs.length);
 		if (kept) {
@@ -133,10 +138,11 @@ export class HistoryView {
 			this.onRefreshed();
 	}
 
-	/* The compare run id belongs to, as the last list said, or null. */
-	compareOf(id)
+	/* The compare or sweep run id belongs to, as the last list said
+	 * ({kind, id}), or null. */
+	groupOf(id)
 	{
-		return this.compares.get(id) || null;
+		return this.groups.get(id) || null;
 	}
 
 	item(entry)
@@ -160,18 +166,20 @@ export class HistoryView {
 			details.push(when);
 		const meta = el('span', 'history-meta',
 				details.filter(Boolean).join(' · '));
-		if (entry.compare) {
-			const compare = el('a', 'history-compare', 'compare');
-			compare.href =
-				`#compare=${encodeURIComponent(entry.compare)}`;
-			compare.setAttribute('aria-label',
-					     `Open the compare of run ${id}`);
-			meta.append(document.createTextNode(' · '), compare);
+		const kind = entry.compare ? 'compare' : entry.sweep ? 'sweep' :
+			null;
+		if (kind) {
+			const group = el('a', 'history-compare', kind);
+			group.href = `#${kind}=${encodeURIComponent(
+				entry[kind])}`;
+			group.setAttribute('aria-label',
+					   `Open the ${kind} of run ${id}`);
+			meta.append(document.createTextNode(' · '), group);
 		}
 		/* The server cancels a run that has not ended, and keeps
 		 * it; the button says which it will do. */
 		const status = run.status || entry.status || '';
-		const going = status === 'queued' || status === 'running';
+		const going = status !== '' && !isFinished(status);
 		const verb = going ? 'Cancel' : 'Delete';
 		const remove = el('button', 'history-delete', verb);
 		remove.type = 'button';

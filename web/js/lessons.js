@@ -1,10 +1,10 @@
 /*
  * lessons: the textbook lessons (docs/DESIGN.md section 5) as ready-made
- * runs.  Each is a spec for the form, whether it runs one model or
- * compares them all, and one or two sentences saying what to look for.
- * Pressing a lesson fills in the form and starts it, so every value stays
- * visible and can be changed for the next run; the sentence stays above
- * the run's timeline.
+ * runs.  Each is a spec for the form, whether it runs one model, compares
+ * them all or sweeps one value, and one or two sentences saying what to
+ * look for.  Pressing a lesson fills in the form and starts it, so every
+ * value stays visible and can be changed for the next run; the sentence
+ * stays above the run's timeline.
  *
  * Which run or compare came from which lesson is remembered for the tab
  * (sessionStorage), so a reload keeps the sentence; a shared address shows
@@ -73,6 +73,19 @@ export const LESSONS = [
 			'the speedup is about the number of cores.',
 	},
 	{
+		id: 'runnable',
+		title: 'More threads than cores',
+		spec: { workload: 'crunch', model: 'threads',
+			params: { tasks: 6, duration: 300 },
+			options: { gil: 'off' } },
+		look: 'Six threads compute without a GIL, but the machine ' +
+			'has fewer cores: at any moment only a core\'s worth ' +
+			'of them compute, and the others are runnable ' +
+			'(waiting for a core, measured from each thread\'s ' +
+			'CPU clock). Parallelism stays at the number of ' +
+			'cores: more threads do not go faster.',
+	},
+	{
 		id: 'processes',
 		title: 'Processes use the cores',
 		spec: { workload: 'crunch', model: 'process-pool',
@@ -84,6 +97,37 @@ export const LESSONS = [
 			'processes (ipc) are the price.',
 	},
 	{
+		id: 'forkserver',
+		title: 'A fork server starts the workers',
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 4, duration: 200 },
+			options: { workers: 2, start: 'forkserver' } },
+		look: 'The start method Python 3.14 uses on Linux: one ' +
+			'fork server is spawned first (its startup on the ' +
+			'ForkServer lane, a fresh program), and it forks every ' +
+			'worker from itself. It has a single thread, so its ' +
+			'forks are safe where forking a program with threads ' +
+			'is not, and each worker\'s own startup is as short as ' +
+			'a plain fork\'s. Rows: Lanes shows the server and its ' +
+			'two workers.',
+	},
+	{
+		id: 'interpreters',
+		title: 'Interpreters: between threads and processes',
+		spec: { workload: 'crunch', model: 'interpreter-pool',
+			params: { tasks: 2, duration: 300 },
+			options: { workers: 2, payload_bytes: 8388608 } },
+		look: 'Python 3.14\'s InterpreterPoolExecutor: each worker ' +
+			'is a thread running its own interpreter with its own ' +
+			'GIL, so both tasks compute at once, as processes ' +
+			'do, and nobody waits for a GIL. Starting an ' +
+			'interpreter (startup) costs more than a thread and ' +
+			'less than a process; nothing is shared, so each ' +
+			'task\'s 8 MiB argument and result are copied ' +
+			'between interpreters (ipc), and a program whose ' +
+			'tasks share a lock or a counter is refused.',
+	},
+	{
 		id: 'blocking',
 		title: 'A blocking call freezes the loop',
 		spec: { workload: 'custom', model: 'asyncio',
@@ -92,32 +136,52 @@ export const LESSONS = [
 		look: 'Four tasks tick every 50 ms (a short compute between ' +
 			'requests). The fifth computes for 150 ms on the ' +
 			'event loop, and meanwhile no other task ticks: ' +
-			'their waits run long, as long as the computation. ' +
-			'Max loop lag says by how much, and the diagnosis ' +
-			'points to asyncio with an executor.',
+			'their replies are in, but they are ready (waiting ' +
+			'for the loop) until the computation ends. Max loop ' +
+			'lag says by how much, and the diagnosis counts the ' +
+			'tasks it held up and points to asyncio with an ' +
+			'executor.',
 	},
 	{
 		id: 'race',
 		title: 'A race loses updates',
 		spec: { workload: 'counter', model: 'threads',
-			params: { sync: 'none' } },
-		look: 'Five threads each do counter += 1 a hundred thousand ' +
-			'times. Every 5 ms the GIL makes the running thread ' +
-			'hand over, often between the read and the write of ' +
-			'an update; when it writes its stale value back, ' +
-			'the updates the others made meanwhile are lost ' +
-			'(expected, got, lost). The GIL does not make ' +
-			'counter += 1 safe.',
+			params: { sync: 'none', call: 'yes' } },
+		look: 'Five threads each do v = counter; f(); counter = ' +
+			'v + 1 a hundred thousand times. Every 5 ms the GIL ' +
+			'makes the running thread hand over, and the call ' +
+			'between the read and the write is a place where it ' +
+			'may: the thread later writes back a stale value, ' +
+			'and the updates the others made meanwhile are lost ' +
+			'(expected, got, lost). The GIL does not make a ' +
+			'read-modify-write safe.',
+	},
+	{
+		id: 'race-39',
+		title: 'counter += 1 on Python 3.9',
+		spec: { workload: 'counter', model: 'threads',
+			/* A million each: every thread outlasts several
+			 * switch intervals, however late it starts. */
+			params: { sync: 'none', increments: 1000000 },
+			options: { python: '3.9' } },
+		look: 'A bare counter += 1, as Python 3.9 and earlier run ' +
+			'it: the GIL may change hands between almost any ' +
+			'two bytecodes, so its switches fall between the ' +
+			'read and the write, and updates are lost. From ' +
+			'3.10 the same code loses nothing (set python to ' +
+			'3.10+): the GIL changes hands only at a loop\'s ' +
+			'turn or a call, and counter += 1 has neither ' +
+			'inside. It is still a race, one call away.',
 	},
 	{
 		id: 'lock',
 		title: 'A lock makes it exact',
 		spec: { workload: 'counter', model: 'threads',
-			params: { sync: 'lock' } },
-		look: 'The same counter with a lock around each update: ' +
-			'nothing is lost. A thread switched out while it ' +
-			'holds the lock makes the others wait for it ' +
-			'(lock-wait).',
+			params: { sync: 'lock', call: 'yes' } },
+		look: 'The same update, call and all, with a lock around ' +
+			'it: nothing is lost. A thread switched out inside ' +
+			'the lock (at the call) makes the others wait for ' +
+			'it (lock-wait).',
 	},
 	{
 		id: 'pipeline',
@@ -143,7 +207,8 @@ export const LESSONS = [
 		title: 'asyncio with an executor',
 		spec: { workload: 'custom', model: 'asyncio-executor',
 			params: { program:
-				'4 x (cpu 150ms, net 200ms, cpu 50ms)' } },
+				'4 x (cpu 150ms, net 200ms, cpu 50ms)' },
+			options: { workers: 2 } },
 		look: 'The event loop hands every compute step to a pool of ' +
 			'two threads (run_in_executor) and goes on serving ' +
 			'the waits meanwhile: waits overlap with ' +
@@ -151,6 +216,30 @@ export const LESSONS = [
 			'free worker. The two threads still share the GIL, ' +
 			'so they take turns computing (gil-wait); with ' +
 			'executor: processes both compute at once.',
+	},
+	{
+		id: 'workers-cpu',
+		title: 'How many workers? (CPU)',
+		sweep: { param: 'workers', values: [1, 2, 4] },
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 4, duration: 200 } },
+		look: 'Four CPU-bound tasks on 1, 2 and 4 worker processes. ' +
+			'The speedup rises with the workers until there is ' +
+			'one per core, then levels off: a fifth worker has no ' +
+			'core to compute on. Amdahl\'s law (dashed), which ' +
+			'assumes a core per worker, keeps rising; the gap is ' +
+			'the cores this machine does not have.',
+	},
+	{
+		id: 'workers-io',
+		title: 'How many workers? (I/O)',
+		sweep: { param: 'workers', values: [1, 2, 4, 8] },
+		spec: { workload: 'fetch', model: 'thread-pool',
+			params: { tasks: 8, duration: 200, io: 'sleep' } },
+		look: 'Eight requests that wait 200 ms, on 1 to 8 pool ' +
+			'threads. Waiting needs no core, so each worker more ' +
+			'is another wait at once: the speedup follows the ' +
+			'workers, and Amdahl\'s law, up to one per request.',
 	},
 ];
 
@@ -205,7 +294,9 @@ export function renderLessons(list, catalog, onPick)
 		const button = el('button', 'lesson-button');
 		button.type = 'button';
 		button.dataset.lesson = lesson.id;
-		const how = lesson.compare ? 'every model' : lesson.spec.model;
+		const how = lesson.compare ? 'every model' : lesson.sweep ?
+			`${lesson.spec.model}, ${lesson.sweep.param} ` +
+			lesson.sweep.values.join(', ') : lesson.spec.model;
 		button.append(el('strong', null, lesson.title),
 			      el('span', 'lesson-how',
 				 `${lesson.spec.workload} · ${how}`));

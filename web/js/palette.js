@@ -1,67 +1,42 @@
 /*
  * palette: the segment states as the page draws them, and the colour of
- * each.  The states, their order, their help and their colours are the
- * catalog's (vocabulary.js): the engine's protocol module picks each
- * state's colour, and this module only reads it.
- *
- * Colours come from the Okabe-Ito set and Paul Tol's muted set, both chosen
- * to stay distinct under the common forms of colour blindness.  A state
- * that brings no colour of its own gets the one at its colour slot
- * ("colour_slot", or else its place in the catalog's list) in SAFE_COLOURS,
- * that same ordered list, so a state new to the page still has a colour
- * and a swatch in the legend.  The legend and tooltips always name the
- * state in words, since more states than hues are told apart.
+ * each.  The states, their order (the legend's), their help and their
+ * colours in the light and the dark scheme are the catalog's
+ * (vocabulary.js): src/protocol.c picks each state's colour, from the
+ * Okabe-Ito set and Paul Tol's muted set so they stay distinct under the
+ * common forms of colour blindness, and this module only reads them.  A
+ * state the engine gains reaches the legend, the timeline and the charts
+ * with its colour without a change here.
  *
  * A segment whose state the catalog does not name (a trace from another
- * engine) is drawn as the last state here, "other", in grey.
+ * engine), or a state that brings no colour, is drawn as the last state
+ * here, "other", in grey; the legend and tooltips always name the state in
+ * words.
  */
 
 import { STATE_DEFS } from './vocabulary.js';
 
-/* Okabe-Ito, then Paul Tol's muted set: the order of the colour slots.
- * Each entry: [light scheme, dark scheme]. */
-export const SAFE_COLOURS = [
-	['#0072B2', '#0072B2'], ['#009E73', '#009E73'],
-	['#D55E00', '#D55E00'], ['#CC79A7', '#CC79A7'],
-	['#E69F00', '#E69F00'], ['#F0E442', '#F0E442'],
-	['#56B4E9', '#56B4E9'], ['#332288', '#8877DD'],
-	['#117733', '#44AA66'], ['#44AA99', '#44AA99'],
-	['#88CCEE', '#88CCEE'], ['#DDCC77', '#DDCC77'],
-	['#CC6677', '#CC6677'], ['#AA4499', '#CC77BB'],
-	['#882255', '#BB5588'], ['#999933', '#999933'],
-	['#BBCC33', '#BBCC33'], ['#BBBBBB', '#777777'],
-];
-
+const GREY = '#888888';
 const OTHER = {
 	name: 'other',
 	help: 'a state the server\'s catalog does not name',
-	colour: '#888888',
-	colour_dark: '#888888',
 };
 
 const HEX = /^#[0-9a-f]{6}$/i;
-
-function slotColours(state, index)
-{
-	const slot = Number.isInteger(state.colour_slot) ?
-		state.colour_slot : index;
-	return SAFE_COLOURS[((slot % SAFE_COLOURS.length) +
-			     SAFE_COLOURS.length) % SAFE_COLOURS.length];
-}
+const colourOr = (value, fallback) =>
+	(HEX.test(String(value || '')) ? value : fallback);
 
 /* Each state: {name, help, bucket, usesCpu, light, dark}. */
-const DEFS = [...STATE_DEFS, OTHER].map((state, index) => {
-	const [light, dark] = slotColours(state, index);
-	const own = HEX.test(state.colour || '') ? state.colour : null;
-	const ownDark = HEX.test(state.colour_dark || '') ?
-		state.colour_dark : own;
+const DEFS = [...STATE_DEFS.filter(state => state.name !== OTHER.name),
+	OTHER].map(state => {
+	const light = colourOr(state.colour, GREY);
 	return {
 		name: String(state.name),
-		help: state.help || '',
+		help: String(state.help || ''),
 		bucket: state.bucket || null,
 		usesCpu: state.uses_cpu === true,
-		light: own || light,
-		dark: ownDark || dark,
+		light,
+		dark: colourOr(state.colour_dark, light),
 	};
 });
 

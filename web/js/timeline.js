@@ -989,6 +989,8 @@ export class Timeline {
 		head.append(swatch, el('strong', null, state));
 		if (open)
 			head.append(el('span', 'muted', ' (running)'));
+		if (seg.estimated)
+			head.append(el('span', 'muted', ' (estimated)'));
 		tip.append(head);
 		const rows = [
 			['task', this.data.taskName(seg.task)],
@@ -1003,6 +1005,11 @@ export class Timeline {
 			rows.push(['cut', this.data.status === 'cancelled' ?
 				'by the cancel: it had not ended' :
 				'when the run stopped: it had not ended']);
+		if (seg.estimated)
+			rows.push(['timing', 'estimated: Python cannot see ' +
+				   'a wait for the GIL, so it is the time the ' +
+				   'computation took beyond its CPU time and ' +
+				   'its wait for a core']);
 		const list = el('dl', 'tooltip-list');
 		for (const [name, value] of rows)
 			list.append(el('dt', null, name), el('dd', null, value));

@@ -52,6 +52,12 @@ export const RUN_STATUSES = list(words.run_statuses).map(named);
 export const FINAL_STATUSES = new Set(RUN_STATUSES
 	.filter(status => status.final).map(status => status.name));
 
+/* The statuses of a run stopped from outside (a cancel, the server
+ * stopping): every task still going ended then, and the wait it was in
+ * was cut at that moment. */
+export const STOPPED_STATUSES = new Set(RUN_STATUSES
+	.filter(status => status.stopped).map(status => status.name));
+
 export const TASK_STATUSES = list(words.task_statuses).map(named)
 	.map(status => status.name);
 

@@ -1,0 +1,480 @@
+/*
+ * test_cpython: the reference engine, end to end, in the python3 found on
+ * PATH (the tests skip when there is none).  Judged by the trace's
+ * structure as test_models judges the models: what overlapped what, what
+ * the counter holds, which segments are marked estimated, and that every
+ * workload under every model gives a trace the engine's reader accepts.
+ * Durations are tens of milliseconds; nothing compares a wall time with a
+ * threshold.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cpython.h"
+#include "run.h"
+#include "spec.h"
+#include "trace.h"
+#include "trace_json.h"
+#include "util.h"
+
+struct kv {
+	const char *key;
+	const char *value;
+};
+
+static struct cpython_info python;
+
+static int find_python(void **state)
+{
+	(void)state;
+	if (cpython_probe("", &python) < 0)
+		print_message("no python3 on PATH: the CPython tests skip\n");
+	return 0;
+}
+
+static void need_python(void)
+{
+	if (!python.version[0])
+		skip();
+}
+
+static void make_spec(struct spec *spec, const char *workload,
+		      const char *model, const struct kv *sets)
+{
+	struct spec_error err = {0};
+	int rc = spec_init(spec, workload, model, &err);
+
+	assert_int_equal(rc, 0);
+	for (; sets && sets->key; sets++) {
+		rc = spec_set(spec, sets->key, sets->value, &err);
+		if (rc)
+			print_message("%s=%s: %s\n", sets->key, sets->value,
+				      err.message);
+		assert_int_equal(rc, 0);
+	}
+	util_strlcpy(spec->engine, SPEC_ENGINE_CPYTHON, sizeof(spec->engine));
+	/* The interpreter python3 starts, without its launcher (a pyenv
+	 * shim costs more than the run). */
+	util_strlcpy(spec->python, python.path, sizeof(spec->python));
+	rc = spec_validate(spec, &err);
+	if (rc)
+		print_message("validate: %s\n", err.message);
+	assert_int_equal(rc, 0);
+}
+
+static struct trace *run_case(const char *workload, const char *model,
+			      const struct kv *sets)
+{
+	struct spec *spec = calloc(1, sizeof(*spec));
+	struct trace *t = calloc(1, sizeof(*t));
+	struct spec_error err = {0};
+	int rc;
+
+	assert_non_null(spec);
+	assert_non_null(t);
+	make_spec(spec, workload, model, sets);
+	trace_init(t);
+	rc = run_execute(spec, NULL, t, &err);
+	if (rc)
+		print_message("%s under %s: %s: %s\n", workload, model,
+			      err.field, err.message);
+	assert_int_equal(rc, 0);
+	free(spec);
+	return t;
+}
+
+static void free_trace(struct trace *t)
+{
+	trace_free(t);
+	free(t);
+}
+
+static void assert_status(const struct trace *t, enum run_status want)
+{
+	if (t->status != want)
+		print_message("%s under %s: status %s: %s\n", t->workload,
+			      t->model,
+			      run_status_name((enum run_status)t->status),
+			      t->message);
+	assert_int_equal(t->status, want);
+}
+
+static const struct trace_segment *
+find_segment(const struct trace *t, uint32_t task, enum seg_state state)
+{
+	for (size_t i = 0; i < t->n_segments; i++)
+		if (t->segments[i].task == task &&
+		    t->segments[i].state == state)
+			return &t->segments[i];
+	return NULL;
+}
+
+static int64_t check_int(const struct trace *t, const char *key)
+{
+	json_t *v = json_object_get(t->summary.checks, key);
+
+	assert_true(json_is_integer(v));
+	return (int64_t)json_integer_value(v);
+}
+
+/* ---- what the lessons claim, in real Python ---------------------------- */
+
+/* Three waits under threads: every pair of waits overlaps in time, and
+ * the trace says which interpreter ran them. */
+static void test_waits_overlap_under_threads(void **state)
+{
+	static const struct kv sets[] = {
+		{"tasks", "3"}, {"duration", "200ms"}, {NULL, NULL}};
+	const struct trace_segment *io[3];
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	t = run_case("fetch", "threads", sets);
+	assert_status(t, RUN_DONE);
+	assert_string_equal(t->engine.name, "cpython");
+	assert_string_equal(t->engine.version, python.version);
+	assert_string_equal(t->engine.build, python.build);
+	for (uint32_t k = 0; k < 3; k++) {
+		io[k] = find_segment(t, k, ST_IO);
+		assert_non_null(io[k]);
+		/* Each on its own thread lane. */
+		assert_int_equal(t->lanes[io[k]->lane].kind, LANE_THREAD);
+	}
+	for (int a = 0; a < 3; a++)
+		for (int b = a + 1; b < 3; b++) {
+			assert_true(io[a]->t0_ns < io[b]->t1_ns);
+			assert_true(io[b]->t0_ns < io[a]->t1_ns);
+			assert_int_not_equal(io[a]->lane, io[b]->lane);
+		}
+	free_trace(t);
+}
+
+/* The same waits one after another: none overlaps the next. */
+static void test_waits_queue_up_sequentially(void **state)
+{
+	static const struct kv sets[] = {
+		{"tasks", "3"}, {"duration", "30ms"}, {NULL, NULL}};
+	const struct trace_segment *io[3];
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	t = run_case("fetch", "sequential", sets);
+	assert_status(t, RUN_DONE);
+	for (uint32_t k = 0; k < 3; k++) {
+		io[k] = find_segment(t, k, ST_IO);
+		assert_non_null(io[k]);
+		assert_int_equal(io[k]->lane, 0);
+	}
+	assert_true(io[0]->t1_ns <= io[1]->t0_ns);
+	assert_true(io[1]->t1_ns <= io[2]->t0_ns);
+	free_trace(t);
+}
+
+/* counter += 1 from 5 threads, 100,000 times each: CPython 3.10 and later
+ * switch threads only at calls and backward jumps, never inside the
+ * read-modify-write, so nothing is lost; 3.9 and earlier can lose. */
+static void test_unlocked_counter_exact_on_310(void **state)
+{
+	static const struct kv sets[] = {
+		{"tasks", "5"}, {"increments", "100000"}, {NULL, NULL}};
+	int major = 0, minor = 0;
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	sscanf(python.version, "%d.%d", &major, &minor);
+	if (major == 3 && minor < 10)
+		skip();
+	t = run_case("counter", "threads", sets);
+	assert_status(t, RUN_DONE);
+	assert_int_equal(check_int(t, "expected"), 500000);
+	assert_int_equal(check_int(t, "got"), 500000);
+	assert_int_equal(check_int(t, "lost"), 0);
+	free_trace(t);
+}
+
+/* An await inside the read-modify-write loses updates on every Python. */
+static void test_await_inside_loses_updates(void **state)
+{
+	static const struct kv sets[] = {{"tasks", "5"},
+					 {"increments", "200"},
+					 {"await", "yes"},
+					 {NULL, NULL}};
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	t = run_case("counter", "asyncio", sets);
+	assert_status(t, RUN_DONE);
+	assert_int_equal(check_int(t, "expected"), 1000);
+	assert_true(check_int(t, "got") < 1000);
+	free_trace(t);
+}
+
+/* Two CPU tasks under the GIL wait for it; the waits cannot be seen from
+ * Python, so every gil-wait is marked estimated, and the mark survives
+ * the trace JSON. */
+static void test_gil_waits_are_estimated(void **state)
+{
+	static const struct kv sets[] = {
+		{"tasks", "2"}, {"duration", "100ms"}, {NULL, NULL}};
+	struct trace *t, back;
+	size_t waits = 0, estimated = 0;
+	char err[128];
+	json_t *j;
+
+	(void)state;
+	need_python();
+	if (strcmp(python.build, "gil") != 0)
+		skip();
+	t = run_case("crunch", "threads", sets);
+	assert_status(t, RUN_DONE);
+	for (size_t i = 0; i < t->n_segments; i++) {
+		if (t->segments[i].state == ST_GIL_WAIT) {
+			waits++;
+			assert_true(t->segments[i].estimated);
+		}
+		if (t->segments[i].state == ST_COMPUTE)
+			assert_false(t->segments[i].estimated);
+	}
+	assert_true(waits > 0);
+	j = trace_to_json(t);
+	trace_init(&back);
+	assert_int_equal(trace_from_json(j, &back, err, sizeof(err)), 0);
+	for (size_t i = 0; i < back.n_segments; i++)
+		estimated += back.segments[i].estimated;
+	assert_int_equal(estimated, waits);
+	trace_free(&back);
+	json_decref(j);
+	free_trace(t);
+}
+
+/* A consumer that nobody feeds, one task at a time: the run ends as a
+ * deadlock that names what the task waits for. */
+static void test_deadlock_is_named(void **state)
+{
+	static const struct kv sets[] = {
+		{"program", "queue q=1; put q, put q; get q"}, {NULL, NULL}};
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	t = run_case("custom", "sequential", sets);
+	assert_status(t, RUN_DEADLOCK);
+	assert_non_null(strstr(t->message, "waits to put into queue 'q'"));
+	free_trace(t);
+}
+
+/* ---- what it cannot run ------------------------------------------------- */
+
+static void test_gil_off_needs_free_threaded(void **state)
+{
+	static const struct kv sets[] = {{"gil", "off"}, {NULL, NULL}};
+	struct spec *spec = calloc(1, sizeof(*spec));
+	struct spec_error err = {0};
+	struct trace t;
+
+	(void)state;
+	need_python();
+	if (strcmp(python.build, "gil") != 0)
+		skip();
+	make_spec(spec, "crunch", "threads", sets);
+	trace_init(&t);
+	assert_int_equal(run_execute(spec, NULL, &t, &err), -EINVAL);
+	assert_string_equal(err.field, "options.gil");
+	assert_non_null(strstr(err.message, "free-threaded"));
+	trace_free(&t);
+	free(spec);
+}
+
+static void test_engine_fields_are_checked(void **state)
+{
+	struct spec spec;
+	struct spec_error err = {0};
+	json_t *body;
+
+	(void)state;
+	/* interpreter-pool is the model's alone: the reference engine's
+	 * Python has no InterpreterPoolExecutor. */
+	body = json_pack("{s:s, s:s, s:s}", "workload", "crunch", "model",
+			 "interpreter-pool", "engine", "cpython");
+	assert_int_equal(spec_from_json(body, &spec, &err), -EINVAL);
+	assert_string_equal(err.field, "model");
+	json_object_set_new(body, "engine", json_string("overlap"));
+	assert_int_equal(spec_from_json(body, &spec, &err), 0);
+	json_decref(body);
+	/* An interpreter only with the cpython engine; no other engines. */
+	body = json_pack("{s:s, s:s, s:s}", "workload", "fetch", "model",
+			 "threads", "python", "/usr/bin/python3");
+	assert_int_equal(spec_from_json(body, &spec, &err), -EINVAL);
+	assert_string_equal(err.field, "python");
+	json_object_set_new(body, "engine", json_string("pypy"));
+	assert_int_equal(spec_from_json(body, &spec, &err), -EINVAL);
+	assert_string_equal(err.field, "engine");
+	json_decref(body);
+}
+
+static void test_missing_interpreter_names_python(void **state)
+{
+	struct spec *spec = calloc(1, sizeof(*spec));
+	struct spec_error err = {0};
+	struct trace t;
+
+	(void)state;
+	make_spec(spec, "fetch", "threads", NULL);
+	util_strlcpy(spec->python, "/nonexistent/python3",
+		     sizeof(spec->python));
+	trace_init(&t);
+	assert_int_equal(run_execute(spec, NULL, &t, &err), -ENOENT);
+	assert_string_equal(err.field, "python");
+	trace_free(&t);
+	free(spec);
+}
+
+/* ---- every workload under every model ----------------------------------- */
+
+/* Small versions of each workload. */
+static const struct {
+	const char *workload;
+	struct kv sets[5];
+} small[] = {
+	{"fetch", {{"tasks", "3"}, {"duration", "20ms"}}},
+	{"crunch", {{"tasks", "2"}, {"duration", "10ms"}}},
+	{"mixed",
+	 {{"tasks", "2"},
+	  {"compute", "5ms"},
+	  {"wait", "20ms"},
+	  {"compute_after", "5ms"}}},
+	{"counter", {{"tasks", "3"}, {"increments", "1000"}}},
+	{"pipeline", {{"items", "6"}, {"produce", "1ms"}, {"consume", "1ms"}}},
+	{"scraper",
+	 {{"urls", "6"},
+	  {"rate", "100"},
+	  {"latency_min", "5ms"},
+	  {"latency_max", "20ms"},
+	  {"backoff", "5ms"}}},
+	{"files", {{"files", "3"}, {"size", "4096"}}},
+	{"custom",
+	 {{"program", "sem s=1; barrier b=2; 2 x (acquire s, "
+		      "cpu 2ms, release s, barrier b, event set e, event "
+		      "wait e, sleep 5ms)"}}},
+};
+
+static const char *const models[] = {"sequential",  "threads",
+				     "thread-pool", "process-pool",
+				     "asyncio",	    "asyncio-executor"};
+
+/* A trace the engine's own reader takes back, with every task ended. */
+static void assert_readable(const struct trace *t)
+{
+	struct trace back;
+	char err[160] = "";
+	json_t *j = trace_to_json(t);
+	int rc;
+
+	trace_init(&back);
+	rc = trace_from_json(j, &back, err, sizeof(err));
+	if (rc)
+		print_message("%s under %s: %s\n", t->workload, t->model, err);
+	assert_int_equal(rc, 0);
+	assert_int_equal(back.n_segments, t->n_segments);
+	assert_true(t->has_summary);
+	for (size_t i = 0; i < t->n_tasks; i++)
+		assert_int_not_equal(t->tasks[i].status, TASK_PENDING);
+	trace_free(&back);
+	json_decref(j);
+}
+
+static void test_every_workload_under_every_model(void **state)
+{
+	(void)state;
+	need_python();
+	for (size_t w = 0; w < sizeof(small) / sizeof(small[0]); w++)
+		for (size_t m = 0; m < sizeof(models) / sizeof(models[0]);
+		     m++) {
+			struct kv sets[7];
+			size_t n = 0;
+			struct trace *t;
+
+			for (; n < 5 && small[w].sets[n].key; n++)
+				sets[n] = small[w].sets[n];
+			if (strcmp(models[m], "process-pool") == 0 ||
+			    strcmp(models[m], "thread-pool") == 0)
+				/* A worker per task: a pipeline's stages
+				 * wait for each other. */
+				sets[n++] = (struct kv){"workers", "8"};
+			sets[n] = (struct kv){NULL, NULL};
+			t = run_case(small[w].workload, models[m], sets);
+			/* One task at a time cannot feed a bounded queue
+			 * and drain it: sequential pipelines deadlock, in
+			 * Python as in the model. */
+			if (strcmp(small[w].workload, "pipeline") == 0 &&
+			    strcmp(models[m], "sequential") == 0)
+				assert_status(t, RUN_DEADLOCK);
+			else if (strcmp(small[w].workload, "custom") == 0 &&
+				 strcmp(models[m], "sequential") == 0)
+				assert_status(t, RUN_DEADLOCK);
+			else
+				assert_status(t, RUN_DONE);
+			assert_readable(t);
+			free_trace(t);
+		}
+}
+
+/* Each start method of ProcessPoolExecutor, with its start-up shown. */
+static void test_process_start_methods(void **state)
+{
+	static const char *const starts[] = {"fork", "spawn", "forkserver"};
+
+	(void)state;
+	need_python();
+	for (size_t i = 0; i < 3; i++) {
+		struct kv sets[] = {{"tasks", "2"},
+				    {"duration", "5ms"},
+				    {"start", starts[i]},
+				    {NULL, NULL}};
+		struct trace *t = run_case("crunch", "process-pool", sets);
+		size_t startups = 0;
+
+		assert_status(t, RUN_DONE);
+		for (size_t s = 0; s < t->n_segments; s++)
+			if (t->segments[s].state == ST_STARTUP) {
+				startups++;
+				assert_int_equal(
+					t->lanes[t->segments[s].lane].kind,
+					LANE_PROCESS);
+			}
+		assert_true(startups >= 1);
+		assert_readable(t);
+		free_trace(t);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_waits_overlap_under_threads),
+		cmocka_unit_test(test_waits_queue_up_sequentially),
+		cmocka_unit_test(test_unlocked_counter_exact_on_310),
+		cmocka_unit_test(test_await_inside_loses_updates),
+		cmocka_unit_test(test_gil_waits_are_estimated),
+		cmocka_unit_test(test_deadlock_is_named),
+		cmocka_unit_test(test_gil_off_needs_free_threaded),
+		cmocka_unit_test(test_engine_fields_are_checked),
+		cmocka_unit_test(test_missing_interpreter_names_python),
+		cmocka_unit_test(test_every_workload_under_every_model),
+		cmocka_unit_test(test_process_start_methods),
+	};
+
+	return cmocka_run_group_tests(tests, find_python, NULL);
+}

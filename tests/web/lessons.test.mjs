@@ -1,0 +1,169 @@
+/*
+ * The lessons that show a task able to run but not running, each pressed
+ * on the page as a learner would: the run it starts has what its note
+ * names (ready segments while the loop computes; runnable threads when
+ * there are more of them than cores), the legend shows that state, and
+ * the summary's time per state counts it.
+ */
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openPage, waitForRun, screenshot, api }
+	from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+	server = await startServer();
+	browser = await launchBrowser();
+});
+
+after(async () => {
+	await browser?.close();
+	await server?.stop();
+});
+
+/* Presses lesson id on a fresh page; returns the page, its run's trace and
+ * the note shown above the timeline. */
+async function pressLesson(id)
+{
+	const opened = await openPage(browser, server.base);
+	const { page } = opened;
+	await page.locator(`[data-lesson="${id}"]`).click();
+	await page.waitForFunction(() => /^#run=/.test(location.hash));
+	const runId = decodeURIComponent(
+		(await page.evaluate(() => location.hash)).slice(5));
+	const trace = await waitForRun(server.base, runId, 60000);
+	await page.waitForSelector('#timeline[data-complete="true"]',
+				   { timeout: 30000 });
+	const note = await page.textContent('#lesson-note');
+	return { ...opened, trace, note };
+}
+
+/* The legend's button for state is shown (the run entered it). */
+async function legendShows(page, state)
+{
+	return page.evaluate(name => [...document.querySelectorAll(
+		'#legend .legend-item')].some(b => !b.classList.contains('absent') &&
+		b.textContent.trim() === name), state);
+}
+
+test('the blocking lesson: the other tasks are ready while the loop computes',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('blocking');
+	assert.equal(trace.run.model, 'asyncio');
+	assert.match(note, /ready \(waiting for the loop\)/);
+	const of = state => trace.segments.filter(s => s.state === state);
+	/* The fifth task's computation on the loop (runnable where the loop
+	 * thread lost its core: the loop stays blocked). */
+	const blocker = trace.tasks.length - 1;
+	const mine = trace.segments.filter(s => s.task === blocker &&
+		(s.state === 'compute' || s.state === 'runnable'));
+	const c0 = Math.min(...mine.map(s => s.t0_ns));
+	const c1 = Math.max(...mine.map(s => s.t1_ns));
+	/* Every other task's wait is over during the computation (or
+	 * before it, behind another task's tick), and it is ready from then
+	 * until the computation ends. */
+	for (let task = 0; task < blocker; task++) {
+		const ready = of('ready').filter(s => s.task === task &&
+			s.t0_ns < c1 && s.t1_ns >= c1);
+		assert.equal(ready.length, 1, `task ${task + 1} ready`);
+		assert.ok(c1 - c0 > 0);
+	}
+	assert.ok(await legendShows(page, 'ready'));
+	assert.ok(trace.summary.states.ready > 0);
+	assert.match(trace.summary.diagnosis.why,
+		     /and 4 other tasks were ready meanwhile/);
+	assert.match(await page.textContent('#diagnosis'),
+		     /4 other tasks were ready meanwhile/);
+	await screenshot(page, 'lesson-blocking-ready', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('more threads than cores: the ones without a core are runnable',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('runnable');
+	assert.equal(trace.run.model, 'threads');
+	assert.equal(trace.run.options.gil, 'off');
+	assert.match(note, /runnable \(waiting for a core/);
+	const runnable = trace.segments.filter(s => s.state === 'runnable');
+	if (trace.run.host.cores < trace.tasks.length) {
+		assert.ok(runnable.length > 0, 'threads waited for a core');
+		assert.ok(runnable.every(s => /thread's CPU time/.test(s.note)),
+			  'marked as measured');
+		assert.ok(await legendShows(page, 'runnable'));
+		assert.ok(trace.summary.states.runnable > 0);
+	}
+	await screenshot(page, 'lesson-runnable', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('interpreters: each worker computes at once, with its own start-up',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('interpreters');
+	assert.equal(trace.run.model, 'interpreter-pool');
+	assert.match(note, /own interpreter with its own GIL/);
+	const workers = new Set(trace.lanes.filter(l => l.kind === 'thread' &&
+		/^InterpreterPoolExecutor-0_/.test(l.name)).map(l => l.id));
+	assert.equal(workers.size, 2);
+	assert.equal(trace.summary.states['gil-wait'], 0);
+	const of = state => trace.segments.filter(s => s.state === state);
+	/* Each worker's start-up, before the first task on its lane. */
+	assert.equal(of('startup').length, 2);
+	for (const s of of('startup')) {
+		assert.ok(workers.has(s.lane));
+		assert.ok(s.t1_ns <= trace.tasks[s.task].start_ns);
+	}
+	/* Argument and result copied, inside each task. */
+	for (const task of trace.tasks)
+		assert.equal(of('ipc').filter(s => s.task === task.id &&
+			s.t0_ns >= task.start_ns && s.t1_ns <= task.end_ns)
+			.length, 2);
+	assert.ok(await legendShows(page, 'startup'));
+	assert.ok(await legendShows(page, 'ipc'));
+	await screenshot(page, 'lesson-interpreters', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a program that shares a lock is refused under interpreter-pool, ' +
+     'naming the model', { timeout: 30000 }, async () => {
+	const { status, body } = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'counter', model: 'interpreter-pool' } });
+	assert.equal(status, 400);
+	assert.equal(body.field, 'model');
+	assert.match(body.error, /interpreters share no objects/);
+});
+
+test('a fork server starts once, on its lane, and forks the workers',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('forkserver');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.equal(trace.run.options.start, 'forkserver');
+	assert.match(note, /fork server/);
+	assert.equal(trace.run.status, 'done');
+	const server = trace.lanes.find(l => l.name === 'ForkServer');
+	assert.ok(server && server.kind === 'process' && server.os_id > 0);
+	const workers = trace.lanes.filter(l =>
+		/^ForkServerProcess-/.test(l.name));
+	assert.equal(workers.length, 2);
+	const startups = trace.segments.filter(s => s.state === 'startup');
+	const own = startups.filter(s => s.lane === server.id);
+	assert.equal(own.length, 1, 'the server starts once');
+	/* Every worker's start-up comes after the server's: it forks them. */
+	for (const s of startups.filter(s => s.lane !== server.id))
+		assert.ok(s.t0_ns >= own[0].t1_ns);
+	assert.ok(trace.tasks.every(task => task.status === 'ok' &&
+		workers.some(l => l.id === task.lane)));
+	assert.ok(await legendShows(page, 'startup'));
+	assert.deepEqual(errors, []);
+	await context.close();
+});
