@@ -606,14 +606,21 @@ def q_get(env, task, lane, index):
     return got[0]
 
 
+def _between():
+    """The function a call=yes increment calls between its read and its
+    write: a Python call, where 3.10+ lets the GIL switch."""
+
+
 def incr(env, task, lane, s):
     """counter.value += 1, s["n"] times, as Python code.  With the await
-    flag a time.sleep(0) sits between the read and the write."""
+    flag a time.sleep(0) sits between the read and the write; with the
+    call flag, a call of a Python function (_between)."""
     index = s["object"]
     v = env.objects[index]
     note = obj_name(env, index)
     n = s["n"]
     await_inside = bool(s["flags"] & 1)
+    call_inside = bool(s["flags"] & 2) and not await_inside
     t0 = now_ns()
     env.rec.open(task, lane, "compute", t0, note)
     with env.computing_lock:
@@ -624,7 +631,16 @@ def incr(env, task, lane, s):
             k = min(1024, n - done)
             if v[0] == "mp":
                 _, mode, value, guard = v
-                if mode == "none":
+                if call_inside and mode != "atomic":
+                    for _ in range(k):
+                        if guard is not None:
+                            guard.acquire()
+                        x = value.value
+                        _between()
+                        value.value = x + 1
+                        if guard is not None:
+                            guard.release()
+                elif mode == "none":
                     for _ in range(k):
                         value.value += 1
                 elif mode == "lock":
@@ -643,6 +659,15 @@ def incr(env, task, lane, s):
                             guard.acquire()
                         x = box.value
                         time.sleep(0)
+                        box.value = x + 1
+                        if guard is not None:
+                            guard.release()
+                elif call_inside and mode != "atomic":
+                    for _ in range(k):
+                        if guard is not None:
+                            guard.acquire()
+                        x = box.value
+                        _between()
                         box.value = x + 1
                         if guard is not None:
                             guard.release()
