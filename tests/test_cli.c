@@ -752,9 +752,8 @@ static void test_compare_ascii_table(void **state)
 
 /*
  * A sweep of the process pool's workers over CPU-bound tasks: one point per
- * value, in order, each a run of its own; the speedup (the tasks' work over
- * the wall time) grows from one worker to two, as two workers compute at
- * once on two cores.  Checked by the runs' structure, not by a time.
+ * value, in order, each a run of its own with its wall time and speedup.
+ * Checked by the runs' structure, not by a time.
  */
 static void test_sweep_workers_json(void **state)
 {
@@ -796,11 +795,9 @@ static void test_sweep_workers_json(void **state)
 					json_array_get(points, 0), "run")),
 				json_string_value(json_object_get(
 					json_array_get(points, 1), "run")));
-	/* Two workers compute at once where one could not. */
-	assert_true(json_real_value(json_object_get(json_array_get(points, 1),
-						    "speedup")) >
-		    json_real_value(json_object_get(json_array_get(points, 0),
-						    "speedup")));
+	/* That two workers compute at once where one could not is the
+	 * process pool's structure, tested on its trace (test_process_pool); the
+	 * speedups here are what a busy machine leaves of it. */
 	json_decref(root);
 	result_free(&r);
 }
