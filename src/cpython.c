@@ -409,11 +409,13 @@ static json_t *program_json(const struct program *p)
 	for (size_t i = 0; i < p->n_tasks; i++)
 		json_array_append_new(
 			tasks,
-			json_pack("{s:s, s:I, s:I}", "name",
+			json_pack("{s:s, s:I, s:I, s:b}", "name",
 				  program_task_name(p, (uint32_t)i, name,
 						    sizeof(name)),
 				  "first", (json_int_t)p->tasks[i].first_step,
-				  "n", (json_int_t)p->tasks[i].n_steps));
+				  "n", (json_int_t)p->tasks[i].n_steps,
+				  "daemon",
+				  (p->tasks[i].flags & TASK_F_DAEMON) != 0));
 	for (size_t i = 0; i < p->n_objects; i++)
 		json_array_append_new(
 			objects,
