@@ -184,6 +184,7 @@ struct aio {
 	bool as_completed;
 	uint32_t finish_order[ORDER_SHOWN_MAX]; /* the first to finish */
 	uint32_t n_finished;
+	uint32_t daemons;   /* daemon tasks not yet finished */
 	int64_t max_lag_ns; /* -1 until a timer fires */
 	/* when the loop last went to poll and came back: a wait over before
 	 * it went was over while the loop was busy */
@@ -281,16 +282,25 @@ static int64_t wait_end(struct aio *a, uint32_t id, enum seg_state state,
  * the loop got round to the task is a ready segment, the task's wait for
  * the loop; the rest is the wait's own. */
 static void wait_end_due(struct aio *a, uint32_t id, enum seg_state state,
-			 int64_t t0_ns, int64_t due_ns, int64_t now)
+			 int64_t t0_ns, int64_t due_ns, int64_t now,
+			 uint32_t note)
 {
 	int64_t ready_ns = due_ns < a->poll_in_ns ? due_ns : a->poll_out_ns;
 
 	if (ready_ns > t0_ns && now - ready_ns >= READY_MIN_NS) {
-		rec_segment(a->lane, id, state, t0_ns, ready_ns, 0);
+		rec_segment(a->lane, id, state, t0_ns, ready_ns, note);
 		rec_segment(a->lane, id, ST_READY, ready_ns, now, 0);
 	} else {
-		rec_segment(a->lane, id, state, t0_ns, now, 0);
+		rec_segment(a->lane, id, state, t0_ns, now, note);
 	}
+}
+
+/* A sleep's note: a timer step's delay (loop.call_later) says so. */
+static uint32_t sleep_note(const struct aio *a, uint32_t id)
+{
+	return a->prog->steps[a->tasks[id].pc].kind == STEP_TIMER
+		       ? REC_NOTE_TIMER
+		       : 0;
 }
 
 /* The note the limit semaphore's waits carry ("limit"). */
@@ -326,6 +336,8 @@ static void task_finish(struct aio *a, uint32_t id, enum task_status status)
 	rec_task_end(a->main, id, rec_now(a->main), status, 0);
 	t->phase = PH_DONE;
 	a->live--;
+	if (a->prog->tasks[id].flags & TASK_F_DAEMON)
+		a->daemons--;
 	if (a->n_finished < ORDER_SHOWN_MAX)
 		a->finish_order[a->n_finished] = id;
 	a->n_finished++;
@@ -495,9 +507,9 @@ static int sleep_begin(struct aio *a, uint32_t id, const struct step *s)
 		make_ready_since(a, id, rec_now(a->lane));
 		return STEP_WAITING;
 	}
-	wait_begin(a, id, PH_SLEEP, ST_SLEEP, 0);
+	wait_begin(a, id, PH_SLEEP, ST_SLEEP, sleep_note(a, id));
 	if (loop_add_timer(a->loop, t->t0_ns + s->ns, id) < 0) {
-		wait_end(a, id, ST_SLEEP, 0);
+		wait_end(a, id, ST_SLEEP, sleep_note(a, id));
 		return -ENOMEM;
 	}
 	return STEP_WAITING;
@@ -552,7 +564,8 @@ static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 	if (a->tasks[id].phase != PH_SLEEP)
 		return;
 	now = rec_now(a->lane);
-	wait_end_due(a, id, ST_SLEEP, a->tasks[id].t0_ns, due_ns, now);
+	wait_end_due(a, id, ST_SLEEP, a->tasks[id].t0_ns, due_ns, now,
+		     sleep_note(a, id));
 	note_lag(a, now - due_ns);
 	step_resume(a, id);
 	gil_check(a);
@@ -667,7 +680,7 @@ static void net_done(struct aio *a, uint32_t id, int err, int64_t now)
 	if (err || state != ST_IO)
 		rec_segment(a->lane, id, state, t->t0_ns, now, 0);
 	else
-		wait_end_due(a, id, state, t->t0_ns, due_ns, now);
+		wait_end_due(a, id, state, t->t0_ns, due_ns, now, 0);
 	if (err) {
 		task_fail(a, id, err, 0);
 		return;
@@ -870,6 +883,7 @@ static int step_begin(struct aio *a, uint32_t id, const struct step *s)
 		return a->ex ? offload(a, id)
 			     : cpu_on_loop(a, id, s, REC_NOTE_NOGIL);
 	case STEP_SLEEP:
+	case STEP_TIMER: /* loop.call_later: the task runs when it is due */
 		return sleep_begin(a, id, s);
 	case STEP_BLOCK:
 		return block_on_loop(a, id, s);
@@ -1062,7 +1076,7 @@ static void wind_down(struct aio *a)
 			wait_end(a, id, ST_SEM_WAIT, limit_note());
 			break;
 		case PH_SLEEP:
-			wait_end(a, id, ST_SLEEP, 0);
+			wait_end(a, id, ST_SLEEP, sleep_note(a, id));
 			break;
 		case PH_NET_SLOT:
 		case PH_NET_CONNECT:
@@ -1267,8 +1281,12 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 		list_push(a, &a->ready, id);
 	}
 	a->live = a->n_tasks;
+	for (uint32_t id = 0; id < a->n_tasks; id++)
+		a->daemons += (a->prog->tasks[id].flags & TASK_F_DAEMON) != 0;
 
-	while (a->live > 0 && !stopped(a)) {
+	/* asyncio.run returns once the main coroutine has awaited every
+	 * task but the ones never awaited (daemon), and cancels those. */
+	while (a->live > a->daemons && !stopped(a)) {
 		int64_t now = rec_now(lane), timeout;
 		int r;
 
@@ -1298,6 +1316,13 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 		}
 		loop_run_timers(a->loop, rec_now(lane), on_timer, a);
 		run_ready(a);
+	}
+	if (a->live > 0 && !stopped(a)) {
+		int none = 0;
+
+		/* The rest are daemons: the run is done, they are cut. */
+		atomic_compare_exchange_strong(&ctx->stop, &none, RUN_DONE);
+		exec_stop_wake(&ctx->stop);
 	}
 	wind_down(a);
 	if (a->gil)

@@ -30,6 +30,8 @@
  * computation, and a block step's sleep on an event loop's thread. */
 #define PROTOCOL_NOTE_NOGIL "releases the GIL"
 #define PROTOCOL_NOTE_BLOCKING "time.sleep: blocks the event loop"
+/* A timer step's wait, before the task runs. */
+#define PROTOCOL_NOTE_TIMER "timer: waits, then runs the task"
 
 enum seg_state {
 	ST_QUEUED,

@@ -364,6 +364,41 @@ static void test_block_blocks_loop(void **state)
 	trace_free(&t);
 }
 
+/* A task never awaited (daemon) is cancelled when asyncio.run returns:
+ * the run is done as soon as the others are, its sleep cut then; a timer
+ * (loop.call_later) delays its task, noted as a timer. */
+static void test_daemon_cancelled(void **state)
+{
+	struct kv sets[] = {{"program", "daemon (timer 20ms, sleep 10s); 2 x "
+					"(sleep 100ms)"},
+			    {NULL, NULL}};
+	struct trace t;
+	size_t timers = 0, cut = 0;
+
+	(void)state;
+	run_into("custom", "asyncio", sets, NULL, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.tasks[0].status, TASK_CANCELLED);
+	assert_int_equal(t.tasks[1].status, TASK_OK);
+	assert_int_equal(t.tasks[2].status, TASK_OK);
+	for (size_t i = 0; i < t.n_segments; i++) {
+		const struct trace_segment *s = &t.segments[i];
+
+		if (s->task != 0 || s->state != ST_SLEEP)
+			continue;
+		if (strcmp(note_of(&t, s), PROTOCOL_NOTE_TIMER) == 0) {
+			timers++;
+		} else {
+			cut++;
+			assert_true(s->t1_ns >= t.tasks[1].end_ns);
+			assert_true(s->t1_ns - s->t0_ns < 10 * NS_PER_S);
+		}
+	}
+	assert_int_equal(timers, 1);
+	assert_int_equal(cut, 1);
+	trace_free(&t);
+}
+
 /* Compute on the loop never overlaps compute: one task computes at a
  * time, in the order the loop reached them. */
 static void test_cpu_serialised(void **state)
@@ -715,6 +750,7 @@ int main(void)
 					  (void *)&block_cases[1]),
 		cmocka_unit_test(test_cpu_serialised),
 		cmocka_unit_test(test_block_blocks_loop),
+		cmocka_unit_test(test_daemon_cancelled),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[2]),

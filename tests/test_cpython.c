@@ -203,6 +203,28 @@ static void test_unlocked_counter_exact_on_310(void **state)
 	free_trace(t);
 }
 
+/* A call inside the read-modify-write (v = counter; f(); counter = v + 1)
+ * is where 3.10+ lets the GIL switch, so threads lose updates on every
+ * Python; a million increments a thread outlast many switch intervals
+ * however late a thread starts. */
+static void test_call_inside_loses_updates(void **state)
+{
+	static const struct kv sets[] = {{"tasks", "3"},
+					 {"increments", "1000000"},
+					 {"call", "yes"},
+					 {NULL, NULL}};
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	t = run_case("counter", "threads", sets);
+	assert_status(t, RUN_DONE);
+	assert_int_equal(check_int(t, "expected"), 3000000);
+	assert_true(check_int(t, "got") < 3000000);
+	assert_int_equal(check_int(t, "lost"), 3000000 - check_int(t, "got"));
+	free_trace(t);
+}
+
 /* An await inside the read-modify-write loses updates on every Python. */
 static void test_await_inside_loses_updates(void **state)
 {
@@ -467,6 +489,7 @@ int main(void)
 		cmocka_unit_test(test_waits_queue_up_sequentially),
 		cmocka_unit_test(test_unlocked_counter_exact_on_310),
 		cmocka_unit_test(test_await_inside_loses_updates),
+		cmocka_unit_test(test_call_inside_loses_updates),
 		cmocka_unit_test(test_gil_waits_are_estimated),
 		cmocka_unit_test(test_deadlock_is_named),
 		cmocka_unit_test(test_gil_off_needs_free_threaded),

@@ -284,3 +284,28 @@ test('a condition: notify all lets every waiter go after the notify',
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+test('timers wait, then run; the daemon is cancelled when the rest end',
+     { timeout: 90000 }, async () => {
+	const { context, errors, trace, note } = await pressLesson('daemon');
+	assert.equal(trace.run.model, 'threads');
+	assert.equal(trace.run.status, 'done');
+	assert.match(note, /daemon/);
+	assert.equal(trace.tasks[0].status, 'cancelled');
+	assert.ok(trace.tasks.slice(1).every(t => t.status === 'ok'));
+	const timers = trace.segments.filter(s => s.state === 'sleep' &&
+		/^timer/.test(s.note));
+	assert.equal(timers.length, 2);
+	/* The timed task computes only after its timer. */
+	const timed = timers.find(s => s.task === 1);
+	assert.ok(trace.segments.filter(s => s.task === 1 &&
+		s.state === 'compute').every(s => s.t0_ns >= timed.t1_ns));
+	/* The daemon's sleep is cut when the last other task ended. */
+	const lastEnd = Math.max(...trace.tasks.slice(1).map(t => t.end_ns));
+	const cut = trace.segments.find(s => s.task === 0 &&
+		s.state === 'sleep' && !/^timer/.test(s.note));
+	assert.ok(cut.t1_ns >= lastEnd);
+	assert.ok(cut.t1_ns - cut.t0_ns < 5e9);
+	assert.deepEqual(errors, []);
+	await context.close();
+});

@@ -685,6 +685,8 @@ export class RunForm {
 				options: spec.options,
 				param,
 				values,
+				/* Every point in the engine chosen above. */
+				...this.engineSpec(),
 			});
 		} else {
 			/* No "models": the server then runs every model
