@@ -1550,8 +1550,10 @@ class AioRun:
         self.loop = asyncio.get_running_loop()
         self.objects = make_objects(self.program, None, True)
         run.objects = self.objects
+        # asyncio.Barrier is 3.11's: before it, no program here has one.
+        barrier = getattr(asyncio, "Barrier", None)
         for o in self.objects:
-            if isinstance(o, asyncio.Barrier):
+            if barrier is not None and isinstance(o, barrier):
                 run.aborters.append(
                     lambda b=o: self.loop.call_soon_threadsafe(
                         lambda: asyncio.ensure_future(b.abort())))
