@@ -892,6 +892,46 @@ static void fill_host(struct trace_host *h)
 	util_strlcpy(h->engine, "cpython", sizeof(h->engine));
 }
 
+static int cpython_refuse(struct spec_error *err, const char *field,
+			  const char *message)
+{
+	util_strlcpy(err->field, field, sizeof(err->field));
+	util_strlcpy(err->message, message, sizeof(err->message));
+	err->column = 0;
+	return -EINVAL;
+}
+
+/* gil=off is an option of the threaded models only, so its presence
+ * says the model runs threads; only a loop's barrier is asyncio's. */
+int cpython_check(const struct spec *spec, const struct cpython_info *py,
+		  struct spec_error *err)
+{
+	const struct param_value *gil = spec_find(&spec->options, "gil");
+	const struct param_value *program = spec_find(&spec->params, "program");
+	bool loop = strncmp(spec->model, "asyncio", 7) == 0;
+	int major = 0, minor = 0;
+	char msg[256];
+
+	sscanf(py->version, "%d.%d", &major, &minor);
+	if (gil && strcmp(gil->text, "off") == 0 &&
+	    strcmp(py->build, "gil") == 0) {
+		snprintf(msg, sizeof(msg),
+			 "gil: off needs a free-threaded Python (such as "
+			 "python3.13t); %.120s %s is a GIL build",
+			 py->path, py->version);
+		return cpython_refuse(err, "options.gil", msg);
+	}
+	if (loop && program && strstr(program->text, "barrier") && major == 3 &&
+	    minor < 11) {
+		snprintf(msg, sizeof(msg),
+			 "barrier: asyncio.Barrier needs Python 3.11 or "
+			 "later; this is %s",
+			 py->version);
+		return cpython_refuse(err, "params.program", msg);
+	}
+	return 0;
+}
+
 int cpython_execute(const struct spec *spec, const struct run_hooks *hooks,
 		    struct trace *out, struct spec_error *err)
 {

@@ -720,14 +720,21 @@ def q_get(env, task, lane, index):
     return got[0]
 
 
+def _between():
+    """The function a call=yes increment calls between its read and its
+    write: a Python call, where 3.10+ lets the GIL switch."""
+
+
 def incr(env, task, lane, s):
     """counter.value += 1, s["n"] times, as Python code.  With the await
-    flag a time.sleep(0) sits between the read and the write."""
+    flag a time.sleep(0) sits between the read and the write; with the
+    call flag, a call of a Python function (_between)."""
     index = s["object"]
     v = env.objects[index]
     note = obj_name(env, index)
     n = s["n"]
     await_inside = bool(s["flags"] & 1)
+    call_inside = bool(s["flags"] & 2) and not await_inside
     t0 = now_ns()
     env.rec.open(task, lane, "compute", t0, note)
     with env.computing_lock:
@@ -738,7 +745,16 @@ def incr(env, task, lane, s):
             k = min(1024, n - done)
             if v[0] == "mp":
                 _, mode, value, guard = v
-                if mode == "none":
+                if call_inside and mode != "atomic":
+                    for _ in range(k):
+                        if guard is not None:
+                            guard.acquire()
+                        x = value.value
+                        _between()
+                        value.value = x + 1
+                        if guard is not None:
+                            guard.release()
+                elif mode == "none":
                     for _ in range(k):
                         value.value += 1
                 elif mode == "lock":
@@ -757,6 +773,15 @@ def incr(env, task, lane, s):
                             guard.acquire()
                         x = box.value
                         time.sleep(0)
+                        box.value = x + 1
+                        if guard is not None:
+                            guard.release()
+                elif call_inside and mode != "atomic":
+                    for _ in range(k):
+                        if guard is not None:
+                            guard.acquire()
+                        x = box.value
+                        _between()
                         box.value = x + 1
                         if guard is not None:
                             guard.release()
@@ -1525,8 +1550,10 @@ class AioRun:
         self.loop = asyncio.get_running_loop()
         self.objects = make_objects(self.program, None, True)
         run.objects = self.objects
+        # asyncio.Barrier is 3.11's: before it, no program here has one.
+        barrier = getattr(asyncio, "Barrier", None)
         for o in self.objects:
-            if isinstance(o, asyncio.Barrier):
+            if barrier is not None and isinstance(o, barrier):
                 run.aborters.append(
                     lambda b=o: self.loop.call_soon_threadsafe(
                         lambda: asyncio.ensure_future(b.abort())))
