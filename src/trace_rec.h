@@ -123,12 +123,14 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
 #define REC_NOTE_NOGIL (REC_NOTE_FIXED + 2)
 /* a blocking sleep on the event loop's thread (a block step) */
 #define REC_NOTE_BLOCKING (REC_NOTE_FIXED + 3)
+/* a timer step's delay (threading.Timer, loop.call_later) */
+#define REC_NOTE_TIMER (REC_NOTE_FIXED + 4)
 /* a pool's caller working on a task's result (map, imap, as_completed) */
-#define REC_NOTE_RESULT (REC_NOTE_FIXED + 4)
+#define REC_NOTE_RESULT (REC_NOTE_FIXED + 5)
 /* a task's end: the errors of process-pool's pitfalls, as CPython 3.11
  * words them (a task's note holds at most 95 bytes) */
-#define REC_NOTE_PICKLING (REC_NOTE_FIXED + 5)
-#define REC_NOTE_NO_GUARD (REC_NOTE_FIXED + 6)
+#define REC_NOTE_PICKLING (REC_NOTE_FIXED + 6)
+#define REC_NOTE_NO_GUARD (REC_NOTE_FIXED + 7)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -142,6 +144,8 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 		return PROTOCOL_NOTE_NOGIL;
 	case REC_NOTE_BLOCKING:
 		return PROTOCOL_NOTE_BLOCKING;
+	case REC_NOTE_TIMER:
+		return PROTOCOL_NOTE_TIMER;
 	case REC_NOTE_RESULT:
 		return "the caller handling this result";
 	case REC_NOTE_PICKLING:
