@@ -59,6 +59,10 @@
 #define REQUEST_DEADLINE_S 10
 #define STUCK_VIEWER_S 5
 #define GUARD_TICK_MS 250
+/* At a stop, how long the viewers get to send their runs' last events
+ * before the connections close (a viewer that does not read is cut off
+ * then). */
+#define SHUTDOWN_DRAIN_MS 2000
 #define LISTEN_BACKLOG 1024
 /* Descriptors: a connection, a viewer's eventfd, files being sent. */
 #define NOFILE_PER_CONNECTION 4
@@ -780,7 +784,7 @@ out:
 	runner_join(runner);
 	if (runs)
 		runs_interrupt_queued(runs);
-	stream_shutdown();
+	stream_shutdown(SHUTDOWN_DRAIN_MS);
 	if (daemon)
 		MHD_stop_daemon(daemon);
 	if (listen_fd >= 0)

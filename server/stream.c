@@ -95,10 +95,19 @@ static _Atomic long viewers_alive;
 static int shutdown_efd = -1;
 static _Atomic bool shutting_down;
 static pthread_once_t shutdown_once = PTHREAD_ONCE_INIT;
+/* Signalled when a viewer is freed, for the shutdown's drain. */
+static pthread_mutex_t gone_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gone_cond;
 
 static void shutdown_fd_init(void)
 {
+	pthread_condattr_t attr;
+
 	shutdown_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&gone_cond, &attr);
+	pthread_condattr_destroy(&attr);
 }
 
 static int64_t mono_ns(void)
@@ -528,7 +537,10 @@ void stream_viewer_free(void *viewer)
 	if (v->release)
 		v->release(v->release_ctx);
 	free(v);
+	pthread_mutex_lock(&gone_lock);
 	atomic_fetch_sub(&viewers_alive, 1);
+	pthread_cond_broadcast(&gone_cond);
+	pthread_mutex_unlock(&gone_lock);
 }
 
 long stream_viewer_count(void)
@@ -536,13 +548,29 @@ long stream_viewer_count(void)
 	return atomic_load(&viewers_alive);
 }
 
-void stream_shutdown(void)
+void stream_shutdown(int drain_ms)
 {
 	uint64_t one = 1;
+	struct timespec until;
 
 	pthread_once(&shutdown_once, shutdown_fd_init);
 	atomic_store(&shutting_down, true);
 	if (shutdown_efd >= 0 && write(shutdown_efd, &one, sizeof(one)) < 0) {
 		/* already signalled */
 	}
+	/* Each viewer now sends what it is allowed to and ends; its
+	 * response is freed once the last byte has gone to its socket.
+	 * Stopping the daemon before that would cut the end event off. */
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += drain_ms / 1000;
+	until.tv_nsec += (long)(drain_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&gone_lock);
+	while (atomic_load(&viewers_alive) > 0 &&
+	       pthread_cond_timedwait(&gone_cond, &gone_lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&gone_lock);
 }

@@ -85,7 +85,8 @@ long stream_viewer_count(void);
 /* Server shutdown: ends every viewer's response, now or, for a viewer
  * close to the end of a finished stream (its run was just concluded),
  * once it has sent the rest, end event included.  New viewers end at once
- * too, the same way. */
-void stream_shutdown(void);
+ * too, the same way.  Returns when every viewer has ended, or after
+ * drain_ms. */
+void stream_shutdown(int drain_ms);
 
 #endif

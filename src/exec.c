@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpu.h"
 #include "peer.h"
 #include "sync.h"
 #include "trace_rec.h"
@@ -62,7 +63,9 @@ static int sleep_until(struct exec_ctx *x, int64_t deadline_ns)
 	}
 }
 
-static int step_sleep(struct exec_ctx *x, const struct step *s)
+/* A sleep (and a block step, time.sleep, which on a thread of its own is
+ * the same), noted note. */
+static int step_sleep(struct exec_ctx *x, const struct step *s, uint32_t note)
 {
 	int64_t t0, t1;
 	int rc;
@@ -71,12 +74,33 @@ static int step_sleep(struct exec_ctx *x, const struct step *s)
 		return 0;
 	exec_gil_release(x);
 	t0 = rec_now(x->lane);
-	rec_open(x->lane, x->task, ST_SLEEP, t0, 0);
+	rec_open(x->lane, x->task, ST_SLEEP, t0, note);
 	rc = sleep_until(x, x->lane->epoch_ns + t0 + s->ns);
 	t1 = rec_now(x->lane);
-	rec_segment(x->lane, x->task, ST_SLEEP, t0, t1, 0);
+	rec_segment(x->lane, x->task, ST_SLEEP, t0, t1, note);
 	exec_gil_acquire(x);
 	return rc;
+}
+
+int exec_block_step(struct exec_ctx *x, const struct step *s)
+{
+	if (stopped(x))
+		return -ECANCELED;
+	return step_sleep(x, s, REC_NOTE_BLOCKING);
+}
+
+/* A computation in a C extension that releases the GIL around it (as
+ * NumPy, hashlib and zlib do for large inputs): other threads compute
+ * meanwhile, and it waits for the GIL only to take it back at the end. */
+static int step_cpu_nogil(struct exec_ctx *x, const struct step *s)
+{
+	uint64_t iters = s->n > 0 ? (uint64_t)s->n
+				  : cpu_iters_for_ns(&x->run->cpu, s->ns);
+
+	exec_gil_release(x);
+	exec_compute(x, iters, REC_NOTE_NOGIL);
+	exec_gil_acquire(x);
+	return stopped(x) ? -ECANCELED : 0;
 }
 
 /* A request as the requests library makes one: a connection of its own
@@ -120,7 +144,11 @@ int exec_step(struct exec_ctx *x, const struct step *s)
 		return -ECANCELED;
 	switch ((enum step_kind)s->kind) {
 	case STEP_SLEEP:
-		rc = step_sleep(x, s);
+	case STEP_BLOCK:
+		rc = step_sleep(x, s, 0);
+		break;
+	case STEP_CPU_NOGIL:
+		rc = step_cpu_nogil(x, s);
 		break;
 	case STEP_NET:
 		rc = step_net(x, s);

@@ -24,4 +24,9 @@ enum task_status exec_task(struct exec_ctx *x);
  * CPython's blocking calls do. */
 int exec_step(struct exec_ctx *x, const struct step *s);
 
+/* A block step on an event loop's thread: the loop sleeps (releasing its
+ * GIL, as time.sleep does), recorded as a sleep noted REC_NOTE_BLOCKING.
+ * 0 or -ECANCELED. */
+int exec_block_step(struct exec_ctx *x, const struct step *s);
+
 #endif

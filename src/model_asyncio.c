@@ -411,8 +411,11 @@ static void task_start(struct aio *a, uint32_t id)
 /* ---- steps -------------------------------------------------------------- */
 
 /* Runs a cpu step on the loop thread: the loop is blocked meanwhile, which
- * is the point.  Sliced only to notice a stopped run. */
-static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
+ * is the point.  Sliced only to notice a stopped run.  note marks a
+ * cpu-nogil step's computation (which releases a GIL nobody else on the
+ * loop wants). */
+static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s,
+		       uint32_t note)
 {
 	const struct cpu_calib *cal = &a->ctx->cpu;
 	uint64_t iters = s->n > 0 ? (uint64_t)s->n
@@ -426,7 +429,7 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 		slice = 1;
 	/* A live viewer sees a long computation grow, as it sees waits. */
 	if (iters >= slice)
-		rec_open(a->lane, id, ST_COMPUTE, t0, 0);
+		rec_open(a->lane, id, ST_COMPUTE, t0, note);
 	/* The loop thread too may wait for a core (exec.h). */
 	exec_runwatch_start(&rw, t0, iters >= slice);
 	while (iters > 0) {
@@ -438,7 +441,8 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 		off = exec_runwatch_look(&rw, rec_now(a->lane));
 		if (off > 0) {
 			if (s0 > t0)
-				rec_segment(a->lane, id, ST_COMPUTE, t0, s0, 0);
+				rec_segment(a->lane, id, ST_COMPUTE, t0, s0,
+					    note);
 			rec_segment(a->lane, id, ST_RUNNABLE, s0, s0 + off,
 				    REC_NOTE_CPU_CLOCK);
 			t0 = s0 + off;
@@ -448,7 +452,7 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s)
 			break;
 		}
 	}
-	rec_segment(a->lane, id, ST_COMPUTE, t0, rec_now(a->lane), 0);
+	rec_segment(a->lane, id, ST_COMPUTE, t0, rec_now(a->lane), note);
 	return err;
 }
 
@@ -463,6 +467,20 @@ static int disk_on_loop(struct aio *a, uint32_t id, const struct step *s)
 			     .holds_gil = a->gil != NULL};
 
 	return exec_step(&x, s);
+}
+
+/* A block step (time.sleep in a coroutine) sleeps on the loop thread:
+ * nothing else on the loop moves meanwhile; tasks whose waits end then
+ * are ready until it returns. */
+static int block_on_loop(struct aio *a, uint32_t id, const struct step *s)
+{
+	struct exec_ctx x = {.run = a->ctx,
+			     .lane = a->lane,
+			     .gil = a->gil,
+			     .task = id,
+			     .holds_gil = a->gil != NULL};
+
+	return exec_block_step(&x, s);
 }
 
 static int sleep_begin(struct aio *a, uint32_t id, const struct step *s)
@@ -804,7 +822,7 @@ static int sync_step(struct aio *a, uint32_t id, const struct step *s,
 					return STEP_WAITING;
 				}
 			}
-			result = cpu_on_loop(a, id, &a->prog->steps[w.step]);
+			result = cpu_on_loop(a, id, &a->prog->steps[w.step], 0);
 			if (result < 0)
 				return result;
 			break;
@@ -847,9 +865,14 @@ static int step_begin(struct aio *a, uint32_t id, const struct step *s)
 
 	switch (s->kind) {
 	case STEP_CPU:
-		return a->ex ? offload(a, id) : cpu_on_loop(a, id, s);
+		return a->ex ? offload(a, id) : cpu_on_loop(a, id, s, 0);
+	case STEP_CPU_NOGIL:
+		return a->ex ? offload(a, id)
+			     : cpu_on_loop(a, id, s, REC_NOTE_NOGIL);
 	case STEP_SLEEP:
 		return sleep_begin(a, id, s);
+	case STEP_BLOCK:
+		return block_on_loop(a, id, s);
 	case STEP_NET:
 		return offload_io ? offload(a, id) : net_begin(a, id);
 	case STEP_DISK:

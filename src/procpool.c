@@ -748,9 +748,11 @@ static void close_dead_step(struct procpool *p, uint32_t i, int64_t now)
 
 	switch (kind) {
 	case STEP_CPU + 1:
+	case STEP_CPU_NOGIL + 1:
 		state = ST_COMPUTE;
 		break;
 	case STEP_SLEEP + 1:
+	case STEP_BLOCK + 1:
 		state = ST_SLEEP;
 		break;
 	case STEP_NET + 1:

@@ -146,6 +146,10 @@ static const char *const step_kind_names[STEP__COUNT] = {
 	[STEP_REQUEST] = "request",
 	[STEP_CONSUME] = "consume",
 	[STEP_CLOSE] = "close",
+	[STEP_CPU_NOGIL] = "cpu-nogil",
+	[STEP_BLOCK] = "block",
+	[STEP_COND_WAIT] = "cond wait",
+	[STEP_COND_NOTIFY] = "cond notify",
 };
 
 const char *step_kind_name(enum step_kind kind)
@@ -156,10 +160,11 @@ const char *step_kind_name(enum step_kind kind)
 }
 
 static const char *const object_kind_names[OBJ__COUNT] = {
-	[OBJ_LOCK] = "lock",	   [OBJ_SEMAPHORE] = "semaphore",
-	[OBJ_QUEUE] = "queue",	   [OBJ_COUNTER] = "counter",
-	[OBJ_BARRIER] = "barrier", [OBJ_EVENT] = "event",
-	[OBJ_LIMITER] = "limiter", [OBJ_FILE] = "file",
+	[OBJ_LOCK] = "lock",	       [OBJ_SEMAPHORE] = "semaphore",
+	[OBJ_QUEUE] = "queue",	       [OBJ_COUNTER] = "counter",
+	[OBJ_BARRIER] = "barrier",     [OBJ_EVENT] = "event",
+	[OBJ_LIMITER] = "limiter",     [OBJ_FILE] = "file",
+	[OBJ_CONDITION] = "condition",
 };
 
 const char *object_kind_name(enum object_kind kind)
@@ -217,6 +222,8 @@ static int arg_event(struct parser *p, const struct step_word *w,
 		     struct step *s);
 static int arg_disk(struct parser *p, const struct step_word *w,
 		    struct step *s);
+static int arg_cond(struct parser *p, const struct step_word *w,
+		    struct step *s);
 
 /* One row per step word.  The list in the "unknown step" error is made
  * from this table, so it is always accurate. */
@@ -234,6 +241,9 @@ static const struct step_word step_words[] = {
 	{"incr", STEP_INCR, arg_incr},
 	{"barrier", STEP_BARRIER, arg_object},
 	{"event", STEP_EVENT_WAIT, arg_event},
+	{"cond", STEP_COND_WAIT, arg_cond},
+	{"cpu-nogil", STEP_CPU_NOGIL, arg_duration},
+	{"block", STEP_BLOCK, arg_duration},
 };
 
 #define N_STEP_WORDS (sizeof(step_words) / sizeof(step_words[0]))
@@ -361,12 +371,15 @@ static int use_object(struct parser *p, size_t name_pos, const char *name,
 		*index = program_add_object(p->prog, kind, def_count, name);
 		return 0;
 	}
-	if (p->prog->objects[i].kind != (uint8_t)kind)
-		return fail_at(
-			p, name_pos, "'%s' is a %s, not a %s", name,
-			object_kind_name(
-				(enum object_kind)p->prog->objects[i].kind),
-			object_kind_name(kind));
+	if (p->prog->objects[i].kind != (uint8_t)kind) {
+		const char *is = object_kind_name(
+			(enum object_kind)p->prog->objects[i].kind);
+		const char *want = object_kind_name(kind);
+
+		return fail_at(p, name_pos, "'%s' is %s %s, not %s %s", name,
+			       strchr("aeiou", is[0]) ? "an" : "a", is,
+			       strchr("aeiou", want[0]) ? "an" : "a", want);
+	}
 	*index = (uint32_t)i;
 	return 0;
 }
@@ -401,6 +414,10 @@ static int arg_object(struct parser *p, const struct step_word *w,
 		break;
 	case STEP_BARRIER:
 		kind = OBJ_BARRIER; /* 0: every task that uses it (finish) */
+		break;
+	case STEP_COND_WAIT:
+	case STEP_COND_NOTIFY:
+		kind = OBJ_CONDITION;
 		break;
 	default:
 		kind = OBJ_EVENT;
@@ -507,6 +524,36 @@ static int arg_event(struct parser *p, const struct step_word *w,
 	return arg_object(p, w, s);
 }
 
+/* cond wait NAME | cond notify NAME [all]: Condition.wait() and
+ * notify() or notify_all(), each inside `with cond:`. */
+static int arg_cond(struct parser *p, const struct step_word *w, struct step *s)
+{
+	size_t pos;
+	int which, rc;
+
+	skip_space(p);
+	which = parse_choice(p, "wait|notify");
+	if (which < 0)
+		return fail_at(p, p->pos,
+			       "expected 'wait' or 'notify' after 'cond'");
+	s->kind = (uint8_t)(which == 0 ? STEP_COND_WAIT : STEP_COND_NOTIFY);
+	rc = arg_object(p, w, s);
+	if (rc < 0 || which == 0)
+		return rc;
+	s->n = 1;
+	skip_space(p);
+	pos = p->pos;
+	if (!isalpha((unsigned char)p->text[pos]))
+		return 0;
+	if (parse_choice(p, "all") < 0 || !at_separator(p->text[p->pos]))
+		return fail_at(p, pos,
+			       "'cond notify' takes 'all' or nothing after "
+			       "its name (got %s)",
+			       token_at(p, pos, (char[24]){0}, 24));
+	s->n = 0; /* notify_all */
+	return 0;
+}
+
 /* disk read|write BYTES, BYTES a whole number with an optional unit: B,
  * KB, MB, GB (powers of 1000) or KiB, MiB, GiB (of 1024). */
 static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
@@ -575,6 +622,49 @@ static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 	return 0;
 }
 
+/* rlock NAME | condition NAME: declarations without a value, the word
+ * [start, start + len).  Returns 0 (declared), 1 (not one of them) or
+ * -EINVAL. */
+static int parse_bare_decl(struct parser *p, size_t start, size_t len)
+{
+	static const struct {
+		const char *word;
+		enum object_kind kind;
+		int64_t count;
+	} words[] = {{"rlock", OBJ_LOCK, LOCK_REENTRANT},
+		     {"condition", OBJ_CONDITION, 0}};
+	char name[STEPS_MAX_NAME + 1];
+	size_t i, name_pos;
+	int rc;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strlen(words[i].word) == len &&
+		    strncmp(words[i].word, p->text + start, len) == 0)
+			break;
+	if (i == sizeof(words) / sizeof(words[0]))
+		return 1;
+	p->pos = start + len;
+	skip_space(p);
+	name_pos = p->pos;
+	rc = parse_name(p, words[i].word, name);
+	if (rc < 0)
+		return rc;
+	skip_space(p);
+	if (!at_separator(p->text[p->pos]) || p->text[p->pos] == ',' ||
+	    p->text[p->pos] == '(' || p->text[p->pos] == ')')
+		return fail_at(p, p->pos,
+			       "expected ';' or the end after '%s %s' (a "
+			       "declaration stands alone)",
+			       words[i].word, name);
+	if (find_object(p->prog, name) >= 0)
+		return fail_at(p, name_pos,
+			       "'%s' is declared twice or after a step that "
+			       "uses it (declare it first)",
+			       name);
+	program_add_object(p->prog, words[i].kind, words[i].count, name);
+	return 0;
+}
+
 /* decl := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *       | counter NAME '=' ( none | lock | atomic )
  * Declarations come before the steps that use the object.  Returns 1 when
@@ -597,6 +687,9 @@ static int parse_decl(struct parser *p)
 
 	while (isalpha((unsigned char)p->text[start + len]))
 		len++;
+	rc = parse_bare_decl(p, start, len);
+	if (rc <= 0)
+		return rc;
 	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (strlen(words[i].word) == len &&
 		    strncmp(words[i].word, p->text + start, len) == 0)
@@ -696,7 +789,10 @@ static int parse_step(struct parser *p, uint32_t *count)
 	skip_space(p);
 	start = p->pos;
 	len = 0;
-	while (isalpha((unsigned char)p->text[start + len]))
+	/* A word is letters, with inner hyphens (cpu-nogil). */
+	while (isalpha((unsigned char)p->text[start + len]) ||
+	       (len > 0 && p->text[start + len] == '-' &&
+		isalpha((unsigned char)p->text[start + len + 1])))
 		len++;
 	if (len == 0)
 		return fail_at(p, start, "expected a step such as cpu 20ms");
@@ -849,4 +945,92 @@ int steps_parse(const char *text, struct program *prog, struct steps_error *err)
 				       "expected ',', ';' or the end");
 		p.pos++;
 	}
+}
+
+/* ---- the words for the catalog ------------------------------------------ */
+
+/* Models whose Python has no such primitive.  asyncio has no RLock: an
+ * asyncio.Lock taken twice by one task waits for itself. */
+#define REFUSED_ASYNCIO "asyncio,asyncio-executor"
+
+const struct step_doc program_step_docs[] = {
+	{"cpu", "cpu DUR", "pure-Python computation that holds the GIL", ""},
+	{"cpu-nogil", "cpu-nogil DUR",
+	 "computation in a C extension that releases the GIL (as NumPy, "
+	 "hashlib or zlib do): under gil=on it overlaps with other threads "
+	 "and waits for no GIL",
+	 ""},
+	{"sleep", "sleep DUR",
+	 "time.sleep, or await asyncio.sleep in a coroutine", ""},
+	{"block", "block DUR",
+	 "a blocking time.sleep: in a coroutine it blocks the event loop and "
+	 "every other task waits, ready; elsewhere a sleep",
+	 ""},
+	{"net", "net DUR", "a request whose reply comes DUR later", ""},
+	{"disk", "disk read|write BYTES", "a file read, or a write and fsync",
+	 ""},
+	{"lock", "lock NAME",
+	 "Lock.acquire (a plain Lock taken twice by one task deadlocks)", ""},
+	{"unlock", "unlock NAME", "Lock.release", ""},
+	{"acquire", "acquire NAME", "Semaphore.acquire", ""},
+	{"release", "release NAME", "Semaphore.release", ""},
+	{"put", "put NAME", "Queue.put", ""},
+	{"get", "get NAME", "Queue.get", ""},
+	{"incr", "incr NAME [N] [call]", "counter.value += 1, N times", ""},
+	{"barrier", "barrier NAME", "Barrier.wait", ""},
+	{"event set", "event set NAME", "Event.set", ""},
+	{"event wait", "event wait NAME", "Event.wait", ""},
+	{"cond wait", "cond wait NAME",
+	 "with cond: cond.wait(): waits for a notify (one given before the "
+	 "wait is lost)",
+	 ""},
+	{"cond notify", "cond notify NAME [all]",
+	 "with cond: cond.notify(), or notify_all() with all", ""},
+	{"sem", "sem NAME=N", "declares a Semaphore(N)", ""},
+	{"queue", "queue NAME=N", "declares a Queue(maxsize=N)", ""},
+	{"barrier", "barrier NAME=N", "declares a Barrier(N)", ""},
+	{"counter", "counter NAME=none|lock|atomic",
+	 "declares a shared counter and how it is guarded", ""},
+	{"rlock", "rlock NAME",
+	 "declares NAME an RLock: its owner may lock it again (and unlocks "
+	 "it as often)",
+	 REFUSED_ASYNCIO},
+	{"condition", "condition NAME", "declares a Condition", ""},
+};
+const size_t program_step_docs_count =
+	sizeof(program_step_docs) / sizeof(program_step_docs[0]);
+
+static bool model_in(const char *list, const char *model)
+{
+	size_t n = strlen(model);
+
+	for (const char *c = list; *c;) {
+		size_t len = strcspn(c, ",");
+
+		if (len == n && strncmp(c, model, n) == 0)
+			return true;
+		c += len;
+		if (*c == ',')
+			c++;
+	}
+	return false;
+}
+
+int program_check_model(const struct program *p, const char *model, char *msg,
+			size_t size)
+{
+	for (size_t i = 0; i < p->n_objects; i++) {
+		const struct object_def *o = &p->objects[i];
+
+		if (o->kind == OBJ_LOCK && o->count == LOCK_REENTRANT &&
+		    model_in(REFUSED_ASYNCIO, model)) {
+			snprintf(msg, size,
+				 "program: rlock '%s': %s has no RLock "
+				 "(asyncio.Lock is not re-entrant); declare "
+				 "it a plain lock, or run it under threads",
+				 o->name, model);
+			return -EINVAL;
+		}
+	}
+	return 0;
 }

@@ -41,6 +41,13 @@ enum step_kind {
 			   * queue to forward each item to (+1; 0 = none) */
 	STEP_CLOSE,	 /* a producer is done with queue object: the last
 			   * of the queue's closers puts n poison pills */
+	STEP_CPU_NOGIL,	 /* ns, n as STEP_CPU; computes with the GIL
+			   * released, as a C extension (NumPy) does */
+	STEP_BLOCK,	 /* ns: a blocking sleep (time.sleep); inside a
+			   * coroutine it blocks the event loop */
+	STEP_COND_WAIT,	 /* object = condition: with c: c.wait() */
+	STEP_COND_NOTIFY, /* object = condition; n = how many to wake,
+			   * 0: all (notify_all) */
 	STEP__COUNT
 };
 
@@ -51,8 +58,9 @@ enum object_kind {
 	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic */
 	OBJ_BARRIER,   /* count = parties */
 	OBJ_EVENT,
-	OBJ_LIMITER, /* rate limiter: rate in count per 1000 s */
-	OBJ_FILE,    /* a file in the run's temporary directory */
+	OBJ_LIMITER,   /* rate limiter: rate in count per 1000 s */
+	OBJ_FILE,      /* a file in the run's temporary directory */
+	OBJ_CONDITION, /* a condition variable with its own lock */
 	OBJ__COUNT
 };
 
@@ -69,6 +77,10 @@ struct step {
 	int64_t n;
 	int64_t aux;
 };
+
+/* object_def.count of an OBJ_LOCK: a re-entrant lock (RLock), which its
+ * owner may take again, and must release as often as it took it. */
+#define LOCK_REENTRANT 1
 
 struct object_def {
 	uint8_t kind; /* enum object_kind */
@@ -135,11 +147,14 @@ const char *object_kind_name(enum object_kind kind);
  *   group   := decl | [ INT 'x' ] ( '(' steps ')' | steps )
  *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *            | counter NAME '=' ( none | lock | atomic )
+ *            | rlock NAME | condition NAME
  *   steps   := step { ',' step }
- *   step    := cpu DUR | sleep DUR | net DUR | disk read|write BYTES
+ *   step    := cpu DUR | cpu-nogil DUR | sleep DUR | block DUR | net DUR
+ *            | disk read|write BYTES
  *            | lock NAME | unlock NAME | acquire NAME | release NAME
  *            | put NAME | get NAME | incr NAME [INT] | barrier NAME
  *            | event set NAME | event wait NAME
+ *            | cond wait NAME | cond notify NAME [all]
  *   NAME    := a letter or '_', then letters, digits, '_' or '-'
  *   BYTES   := INT [ B | KB | MB | GB | KiB | MiB | GiB ]
  * A name is one object of the kind its first step (or declaration) gives:
@@ -155,5 +170,22 @@ struct steps_error {
 	char message[160];
 };
 int steps_parse(const char *text, struct program *p, struct steps_error *err);
+
+/* The step language's words for the catalog: each step and declaration,
+ * its syntax, what it is in Python and the models that refuse it. */
+struct step_doc {
+	const char *name;   /* "cond wait" */
+	const char *syntax; /* "cond wait NAME" */
+	const char *help;
+	const char *refused_by; /* "asyncio,asyncio-executor", or "" */
+};
+extern const struct step_doc program_step_docs[];
+extern const size_t program_step_docs_count;
+
+/* Whether model (by name) can run every step and object of p.  0, or
+ * -EINVAL with the reason (naming the step or object and the model) in
+ * msg. */
+int program_check_model(const struct program *p, const char *model, char *msg,
+			size_t size);
 
 #endif

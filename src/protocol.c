@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "program.h"
+
 /* clang-format off */
 const struct glyph_def protocol_glyphs[PROTOCOL_GLYPHS] = {
 	{" ", " ", NULL},        /* no state */
@@ -57,7 +59,7 @@ const struct state_def protocol_states[ST__COUNT] = {
 		5, BUCKET_BLOCKED, OBJECT, "#F0E442", "#F0E442"},
 	[ST_BARRIER_WAIT] = {"barrier-wait", "waiting at a barrier",
 		5, BUCKET_BLOCKED, OBJECT, "#882255", "#BB5588"},
-	[ST_EVENT_WAIT] = {"event-wait", "waiting for an event",
+	[ST_EVENT_WAIT] = {"event-wait", "waiting for an event, or for a condition's notify",
 		5, BUCKET_BLOCKED, OBJECT, "#44AA99", "#44AA99"},
 	[ST_RATE_WAIT] = {"rate-wait", "held back by the rate limit",
 		5, BUCKET_BLOCKED, OBJECT, "#DDCC77", "#DDCC77"},
@@ -319,10 +321,36 @@ static json_t *duration_units_json(void)
 	return arr;
 }
 
+/* The step language's words (program.h), each with the models whose
+ * Python has no such thing and refuse it. */
+static json_t *steps_json(void)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < program_step_docs_count; i++) {
+		const struct step_doc *d = &program_step_docs[i];
+		json_t *refused = json_array();
+
+		for (const char *c = d->refused_by; *c;) {
+			size_t len = strcspn(c, ",");
+
+			json_array_append_new(refused, json_stringn(c, len));
+			c += len;
+			if (*c == ',')
+				c++;
+		}
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o}",
+						     "name", d->name, "syntax",
+						     d->syntax, "help", d->help,
+						     "refused_by", refused));
+	}
+	return arr;
+}
+
 json_t *protocol_vocabulary_json(void)
 {
 	return json_pack(
-		"{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "states",
+		"{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "states",
 		states_json(), "buckets", buckets_json(), "run_statuses",
 		run_statuses_json(), "task_statuses",
 		/* "pending" is a live task's, written as null */
@@ -333,5 +361,6 @@ json_t *protocol_vocabulary_json(void)
 		"param_kinds",
 		names_json(param_type_names, 0, COUNT_OF(param_type_names)),
 		"duration_units", duration_units_json(), "counters",
-		names_json(counter_names, 0, COUNT_OF(counter_names)));
+		names_json(counter_names, 0, COUNT_OF(counter_names)), "steps",
+		steps_json());
 }

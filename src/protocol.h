@@ -25,6 +25,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Notes of segments that name no object but say how the time was spent,
+ * which the summary reads back from a trace: a cpu-nogil step's
+ * computation, and a block step's sleep on an event loop's thread. */
+#define PROTOCOL_NOTE_NOGIL "releases the GIL"
+#define PROTOCOL_NOTE_BLOCKING "time.sleep: blocks the event loop"
+
 enum seg_state {
 	ST_QUEUED,
 	ST_STARTUP,

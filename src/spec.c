@@ -281,6 +281,20 @@ static int check_disk(const struct workload *w, const struct program *prog,
 			 name, bytes, SPEC_MAX_DISK_BYTES);
 }
 
+/* A primitive the model's Python does not have (asyncio has no RLock) is
+ * refused, naming the program. */
+static int check_primitives(const struct workload *w, const struct model_ops *m,
+			    const struct program *prog, struct spec_error *err)
+{
+	char field[64], msg[sizeof(err->message)];
+	const char *name = w->disk_param ? w->disk_param : "workload";
+
+	if (program_check_model(prog, m->name, msg, sizeof(msg)) == 0)
+		return 0;
+	snprintf(field, sizeof(field), "params.%s", name);
+	return spec_fail(err, -EINVAL, field, "%s", msg);
+}
+
 /* What only one engine runs.  The interpreter's own limits (a GIL build
  * asked for gil=off) are known when it starts; cpython.c reports them the
  * same way. */
@@ -373,6 +387,9 @@ int spec_validate(const struct spec *spec, struct spec_error *err)
 		goto out_free_program;
 	}
 	rc = check_disk(w, &prog, err);
+	if (rc < 0)
+		goto out_free_program;
+	rc = check_primitives(w, m, &prog, err);
 	if (rc < 0)
 		goto out_free_program;
 	if (w->check_model) {

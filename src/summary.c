@@ -177,6 +177,47 @@ static int64_t loop_block(const struct trace *t, uint32_t *blocker,
 	return best_to - best_from;
 }
 
+/* The longest blocking sleep (a block step: time.sleep in a coroutine)
+ * on an event loop's lane, its task in *blocker, and in *ready how many
+ * other tasks were ready while it lasted.  Returns its length, 0 when
+ * none. */
+static int64_t loop_sleep_block(const struct trace *t, uint32_t *blocker,
+				size_t *ready)
+{
+	const struct trace_segment *best = NULL;
+	unsigned char *seen;
+
+	*ready = 0;
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state == ST_SLEEP && s->lane < t->n_lanes &&
+		    t->lanes[s->lane].kind == LANE_LOOP &&
+		    s->note < t->n_notes &&
+		    strcmp(t->notes[s->note], PROTOCOL_NOTE_BLOCKING) == 0 &&
+		    (!best || s->t1_ns - s->t0_ns > best->t1_ns - best->t0_ns))
+			best = s;
+	}
+	if (!best)
+		return 0;
+	*blocker = best->task;
+	seen = calloc(t->n_tasks + 1, 1);
+	if (!seen)
+		return best->t1_ns - best->t0_ns;
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state == ST_READY && s->task != best->task &&
+		    s->task < t->n_tasks && !seen[s->task] &&
+		    s->t0_ns < best->t1_ns && s->t1_ns > best->t0_ns) {
+			seen[s->task] = 1;
+			(*ready)++;
+		}
+	}
+	free(seen);
+	return best->t1_ns - best->t0_ns;
+}
+
 /* A task's own work: computing, or a wait another model could overlap. */
 static bool state_is_work(int s)
 {
@@ -367,9 +408,34 @@ static void diagnose(struct trace *t)
 		return;
 	}
 
-	if (model_is(t, "asyncio") && cpu > 0 &&
-	    m->max_loop_lag_ns >= LOOP_LAG_BLOCKED_NS &&
-	    (wait * 3 >= base * 2 || st[ST_READY] * 2 >= cpu)) {
+	uint32_t sleeper = 0;
+	size_t sleep_ready = 0;
+	int64_t sleep_block_ns = loop_sleep_block(t, &sleeper, &sleep_ready);
+
+	if (sleep_block_ns >= LOOP_LAG_BLOCKED_NS && sleeper < t->n_tasks) {
+		char blocked[32], name[TRACE_TASK_NAME_MAX];
+
+		/* A blocking call in a coroutine: the fix is in the
+		 * program, the loop is the right place for the waits. */
+		rec = "asyncio";
+		describe_run(t, fit_of(t, rec, false), run_text,
+			     sizeof(run_text));
+		util_format_duration(sleep_block_ns, blocked, sizeof(blocked));
+		trace_task_name(t, &t->tasks[sleeper], name, sizeof(name));
+		util_strlcpy(m->bound, "io", sizeof(m->bound));
+		snprintf(m->why, sizeof(m->why),
+			 "Tasks spent %d%% of their time waiting on I/O or "
+			 "sleep, but the loop was blocked for %s by %s's "
+			 "time.sleep, a blocking call in a coroutine, and %zu "
+			 "other task%s ready meanwhile (ready: waiting for "
+			 "the loop); await asyncio.sleep instead (a blocking "
+			 "call with no async form goes to asyncio.to_thread); "
+			 "%s.",
+			 percent(wait, base), blocked, name, sleep_ready,
+			 sleep_ready == 1 ? " was" : "s were", run_text);
+	} else if (model_is(t, "asyncio") && cpu > 0 &&
+		   m->max_loop_lag_ns >= LOOP_LAG_BLOCKED_NS &&
+		   (wait * 3 >= base * 2 || st[ST_READY] * 2 >= cpu)) {
 		char lag[32], blocked[32], who[256] = "";
 		uint32_t blocker = 0;
 		size_t ready = 0;
@@ -622,6 +688,26 @@ static void diagnose_deadlock(struct trace *t)
 			 "once, such as %s, lets them meet.",
 			 *detail ? ": " : "", detail,
 			 t->model[0] ? t->model : "the model", rec);
+	} else if (strstr(detail, "(held by itself")) {
+		/* A task took a plain lock it already held. */
+		m->recommend[0] = '\0';
+		snprintf(m->why, sizeof(m->why),
+			 "The run deadlocked%s%s; a task that takes a Lock it "
+			 "already holds waits for itself, in any model: make "
+			 "it an RLock (rlock NAME), which its owner may take "
+			 "again, or release the lock before taking it.",
+			 *detail ? ": " : "", detail);
+	} else if (strstr(detail, "wait for condition") ||
+		   strstr(detail, "waits for condition")) {
+		/* A condition's waiters with nobody left to notify them. */
+		m->recommend[0] = '\0';
+		snprintf(m->why, sizeof(m->why),
+			 "The run deadlocked%s%s; every task had started, so "
+			 "no model fixes it: a notify wakes one waiter and "
+			 "is lost when nobody waits yet; notify all (or one "
+			 "notify per waiter), and wait for a condition "
+			 "(cond.wait_for) rather than for the notify itself.",
+			 *detail ? ": " : "", detail);
 	} else {
 		m->recommend[0] = '\0';
 		snprintf(m->why, sizeof(m->why),

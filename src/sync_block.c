@@ -111,13 +111,26 @@ static struct bwait bwait_make(struct exec_ctx *x, uint32_t obj,
 
 /* ---- blocking steps ----------------------------------------------------- */
 
-/* Takes a flag lock (OBJ_LOCK, or a counter with sync=lock) for x->task. */
+static bool reentrant(const struct sync_obj *o)
+{
+	return o->kind == OBJ_LOCK && o->count == LOCK_REENTRANT;
+}
+
+/* Takes a flag lock (OBJ_LOCK, or a counter with sync=lock) for x->task.
+ * An RLock its owner takes again only counts; a plain Lock its owner
+ * takes again waits for itself, as threading.Lock does, and the watchdog
+ * calls it a deadlock. */
 static int b_lock(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
 {
 	struct bwait w = bwait_make(x, obj, OP_LOCK, ST_LOCK_WAIT);
 	int rc = 0;
 
 	obj_lock(o);
+	if (reentrant(o) && o->value == (int64_t)x->task + 1) {
+		o->depth++;
+		obj_unlock(o);
+		return 0;
+	}
 	while (o->value != 0) {
 		if (!w.active)
 			bwait_begin(&w);
@@ -133,12 +146,25 @@ static int b_lock(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
 }
 
 /* Releases a flag lock; -EPERM when it is not held (Python's
- * "release unlocked lock"). */
-static int b_unlock(struct sync_obj *o)
+ * "release unlocked lock"), or for an RLock, not held by task ("cannot
+ * release un-acquired lock").  An RLock taken n times is free after its
+ * n-th release. */
+static int b_unlock(struct sync_obj *o, uint32_t task)
 {
 	int rc = 0;
 
 	obj_lock(o);
+	if (reentrant(o)) {
+		if (o->value != (int64_t)task + 1) {
+			obj_unlock(o);
+			return -EPERM;
+		}
+		if (o->depth > 0) {
+			o->depth--;
+			obj_unlock(o);
+			return 0;
+		}
+	}
 	if (o->value == 0)
 		rc = -EPERM;
 	o->value = 0;
@@ -295,6 +321,45 @@ static int b_event_wait(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
 	obj_unlock(o);
 	bwait_end(&w);
 	return rc;
+}
+
+/* with cond: cond.wait(): waits for a notify given after it began. */
+static int b_cond_wait(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
+{
+	struct bwait w = bwait_make(x, obj, OP_COND, ST_EVENT_WAIT);
+	uint64_t ticket;
+	int rc = 0;
+
+	obj_lock(o);
+	ticket = o->tickets++;
+	o->value++;
+	bwait_begin(&w);
+	while (o->released <= ticket) {
+		rc = bwait_slice(&w, o, &o->cond_a, &o->sleepers_a, INT64_MAX);
+		if (rc)
+			break;
+	}
+	o->value--;
+	obj_unlock(o);
+	bwait_end(&w);
+	return rc;
+}
+
+/* with cond: cond.notify(n) (n 0: notify_all): releases the n longest
+ * waiting; a notify with nobody waiting is lost, as in Python. */
+static void b_cond_notify(struct sync_obj *o, int64_t n)
+{
+	uint64_t waiting;
+
+	obj_lock(o);
+	waiting = o->tickets - o->released;
+	if (n <= 0 || (uint64_t)n > waiting)
+		o->released = o->tickets;
+	else
+		o->released += (uint64_t)n;
+	if (waiting && o->sleepers_a)
+		pthread_cond_broadcast(&o->cond_a);
+	obj_unlock(o);
 }
 
 /* Waits for the rate limiter's next grant and takes it.  Grants are
@@ -473,7 +538,7 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 			atomic_store_explicit(&o->counter, v + 1,
 					      memory_order_relaxed);
 			if (mode == CTR_LOCK)
-				b_unlock(o);
+				b_unlock(o, x->task);
 		}
 		done++;
 		/* The loop's own check point (a backward jump in
@@ -646,6 +711,8 @@ bool sync_handles(enum step_kind kind)
 	case STEP_BARRIER:
 	case STEP_EVENT_SET:
 	case STEP_EVENT_WAIT:
+	case STEP_COND_WAIT:
+	case STEP_COND_NOTIFY:
 	case STEP_REQUEST:
 	case STEP_CONSUME:
 	case STEP_CLOSE:
@@ -680,7 +747,7 @@ int sync_exec_step(struct exec_ctx *x, const struct step *s)
 		rc = b_lock(x, s->object, o);
 		break;
 	case STEP_UNLOCK:
-		rc = b_unlock(o);
+		rc = b_unlock(o, x->task);
 		break;
 	case STEP_ACQUIRE:
 		rc = b_acquire(x, s->object, o);
@@ -711,6 +778,13 @@ int sync_exec_step(struct exec_ctx *x, const struct step *s)
 		break;
 	case STEP_EVENT_WAIT:
 		rc = b_event_wait(x, s->object, o);
+		break;
+	case STEP_COND_WAIT:
+		rc = b_cond_wait(x, s->object, o);
+		break;
+	case STEP_COND_NOTIFY:
+		b_cond_notify(o, s->n);
+		rc = 0;
 		break;
 	case STEP_REQUEST:
 		rc = b_request(x, s);

@@ -246,6 +246,25 @@ static void c_event_set_locked(struct sync_rt *rt,
 		c_grant(rt, env, w);
 }
 
+/* cond.notify(n) (n 0: notify_all) on the loop: the n longest waiting
+ * go on (asyncio.Condition wakes its waiters in order); a notify with
+ * nobody waiting is lost. */
+static void c_cond_notify(struct sync_rt *rt, const struct sync_coop_env *env,
+			  uint32_t obj, int64_t n)
+{
+	struct sync_obj *o = &rt->objs[obj];
+	uint32_t w;
+
+	obj_lock(o);
+	for (int64_t k = 0; n <= 0 || k < n; k++) {
+		w = c_list_pop(rt, o, 0);
+		if (w == NIL)
+			break;
+		c_grant(rt, env, w);
+	}
+	obj_unlock(o);
+}
+
 static bool c_take_lock(struct sync_rt *rt, const struct sync_coop_env *env,
 			uint32_t task, uint32_t obj)
 {
@@ -343,7 +362,8 @@ static int want_parked(struct sync_want *want)
 	return SYNC_WANT_PARKED;
 }
 
-/* lock, acquire, get, put, barrier, event wait: done at once, or parked
+/* lock, acquire, get, put, barrier, event wait, cond wait: done at once
+ * (a cond wait never is), or parked
  * and then done when resumed. */
 static int c_simple(struct sync_rt *rt, const struct sync_coop_env *env,
 		    uint32_t task, const struct step *s, struct sync_want *want)
@@ -368,6 +388,9 @@ static int c_simple(struct sync_rt *rt, const struct sync_coop_env *env,
 		break;
 	case STEP_BARRIER:
 		op = OP_BARRIER;
+		break;
+	case STEP_COND_WAIT:
+		op = OP_COND;
 		break;
 	default:
 		op = OP_EVENT;
@@ -402,6 +425,13 @@ static int c_simple(struct sync_rt *rt, const struct sync_coop_env *env,
 		break;
 	case OP_BARRIER:
 		done = c_barrier(rt, env, task, obj);
+		break;
+	case OP_COND:
+		/* A wait always waits for a notify to come. */
+		obj_lock(&rt->objs[obj]);
+		c_park(rt, env, task, obj, 0, OP_COND);
+		obj_unlock(&rt->objs[obj]);
+		done = false;
 		break;
 	default:
 		obj_lock(&rt->objs[obj]);
@@ -759,6 +789,10 @@ int sync_coop_step(struct sync_rt *rt, const struct sync_coop_env *env,
 		return want_done(t, want, 0);
 	case STEP_EVENT_SET:
 		c_event_set(rt, env, s->object);
+		changed(rt);
+		return want_done(t, want, 0);
+	case STEP_COND_NOTIFY:
+		c_cond_notify(rt, env, s->object, s->n);
 		changed(rt);
 		return want_done(t, want, 0);
 	case STEP_INCR:

@@ -55,7 +55,16 @@ enum counter_mode { CTR_NONE, CTR_LOCK, CTR_ATOMIC };
 enum task_state { TS_IDLE, TS_RUNNING, TS_BLOCKED, TS_ENDED };
 
 /* What a blocked task waits for. */
-enum wait_op { OP_NONE, OP_LOCK, OP_SEM, OP_GET, OP_PUT, OP_BARRIER, OP_EVENT };
+enum wait_op {
+	OP_NONE,
+	OP_LOCK,
+	OP_SEM,
+	OP_GET,
+	OP_PUT,
+	OP_BARRIER,
+	OP_EVENT,
+	OP_COND /* a condition's wait for a notify */
+};
 
 /* One object.  Fixed fields are written once by sync_create(); the rest
  * are protected by mutex, except the counter's value (atomic, the point of
@@ -72,8 +81,14 @@ struct sync_obj {
 	int64_t interval_ns; /* limiter: 1/rate; 0: no limit */
 
 	/* protected by mutex */
-	int64_t value;	 /* lock: owner task + 1; semaphore: permits; queue:
-			  * length; barrier: arrived; event: set */
+	int64_t value; /* lock: owner task + 1; semaphore: permits; queue:
+			  * length; barrier: arrived; event: set;
+			  * condition: tasks waiting */
+	int64_t depth; /* rlock: times its owner took it, less one */
+	/* condition: waits begun and waits notified; a wait is the ticket
+	 * taken when it began, and ends once released passes it (FIFO, as
+	 * Condition's deque of waiters) */
+	uint64_t tickets, released;
 	int64_t head;	 /* queue: index of the oldest item */
 	uint64_t round;	 /* barrier: rounds completed */
 	int64_t next_ns; /* limiter: earliest next grant, epoch ns */
@@ -228,6 +243,7 @@ static inline enum seg_state op_state(enum wait_op op)
 	case OP_BARRIER:
 		return ST_BARRIER_WAIT;
 	case OP_EVENT:
+	case OP_COND: /* noted with the condition's name */
 		return ST_EVENT_WAIT;
 	default:
 		return ST_LOCK_WAIT;
@@ -273,6 +289,9 @@ static inline int step_object_kind(enum step_kind kind)
 	case STEP_EVENT_SET:
 	case STEP_EVENT_WAIT:
 		return OBJ_EVENT;
+	case STEP_COND_WAIT:
+	case STEP_COND_NOTIFY:
+		return OBJ_CONDITION;
 	default:
 		return -1; /* request (limiter optional), disk */
 	}

@@ -30,6 +30,8 @@ static const char *op_object_word(enum wait_op op)
 		return "barrier";
 	case OP_EVENT:
 		return "event";
+	case OP_COND:
+		return "condition";
 	default:
 		return "object";
 	}
@@ -37,7 +39,8 @@ static const char *op_object_word(enum wait_op op)
 
 /* "(empty), nobody can put" and the like, from the object's state now. */
 static void op_condition(struct sync_rt *rt, uint32_t obj, enum wait_op op,
-			 bool counter_lock, char *buf, size_t size)
+			 bool counter_lock, uint32_t waiter, char *buf,
+			 size_t size)
 {
 	struct sync_obj *o = &rt->objs[obj];
 	int64_t value, count = o->count;
@@ -48,7 +51,11 @@ static void op_condition(struct sync_rt *rt, uint32_t obj, enum wait_op op,
 	obj_unlock(o);
 	switch (op) {
 	case OP_LOCK:
-		if (value > 0 && (uint64_t)value <= rt->sh->n_tasks)
+		if (value == (int64_t)waiter + 1)
+			snprintf(buf, size,
+				 "(held by itself: a Lock is not re-entrant; "
+				 "an RLock is)");
+		else if (value > 0 && (uint64_t)value <= rt->sh->n_tasks)
 			snprintf(buf, size, "(held by %s)",
 				 program_task_name(rt->prog,
 						   (uint32_t)(value - 1),
@@ -78,6 +85,12 @@ static void op_condition(struct sync_rt *rt, uint32_t obj, enum wait_op op,
 		break;
 	case OP_EVENT:
 		snprintf(buf, size, "(not set), nobody can set it");
+		break;
+	case OP_COND:
+		snprintf(buf, size,
+			 "(not notified), nobody notifies again (notify "
+			 "wakes one waiter, notify all every one; one given "
+			 "before a wait is lost)");
 		break;
 	default:
 		buf[0] = '\0';
@@ -151,8 +164,8 @@ uint32_t sync_deadlock_message(struct sync_rt *rt, char *buf, size_t size)
 		const struct object_def *d = &rt->prog->objects[gr->obj];
 
 		program_task_name(rt->prog, gr->first, name, sizeof(name));
-		op_condition(rt, gr->obj, op, d->kind == OBJ_COUNTER, cond,
-			     sizeof(cond));
+		op_condition(rt, gr->obj, op, d->kind == OBJ_COUNTER, gr->first,
+			     cond, sizeof(cond));
 		if (gr->n == 1)
 			append(buf, size, &off, "%s %s waits for", g ? ";" : "",
 			       name);

@@ -119,6 +119,10 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
 #define REC_NOTE_LIMIT (REC_NOTE_FIXED + 0) /* asyncio's limit semaphore */
 /* a runnable segment, measured with the thread's CPU clock */
 #define REC_NOTE_CPU_CLOCK (REC_NOTE_FIXED + 1)
+/* a computation that released the GIL (a cpu-nogil step) */
+#define REC_NOTE_NOGIL (REC_NOTE_FIXED + 2)
+/* a blocking sleep on the event loop's thread (a block step) */
+#define REC_NOTE_BLOCKING (REC_NOTE_FIXED + 3)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -128,6 +132,10 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 		return "limit";
 	case REC_NOTE_CPU_CLOCK:
 		return "measured: wall time minus the thread's CPU time";
+	case REC_NOTE_NOGIL:
+		return PROTOCOL_NOTE_NOGIL;
+	case REC_NOTE_BLOCKING:
+		return PROTOCOL_NOTE_BLOCKING;
 	default:
 		return NULL;
 	}

@@ -307,6 +307,63 @@ static void test_cpu_blocks_loop(void **state)
 	trace_free(&t);
 }
 
+/* A block step is time.sleep in a coroutine: the loop's thread sleeps.
+ * Its sleep, noted as blocking, is on the loop lane; nothing else on the
+ * loop begins or ends inside it but the waiters' sleeps, which come due
+ * and are then ready (waiting for the loop) until it is over; the
+ * diagnosis names the blocking call and keeps asyncio. */
+static void test_block_blocks_loop(void **state)
+{
+	struct kv sets[] = {{"program", "3 x (sleep 30ms); (sleep 1ms, block "
+					"100ms)"},
+			    {NULL, NULL}};
+	const struct trace_segment *b = NULL;
+	struct trace t;
+	uint32_t lane;
+	size_t ready = 0, held_up = 0;
+
+	(void)state;
+	run_into("custom", "asyncio", sets, NULL, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_all_tasks(&t, TASK_OK);
+	lane = loop_lane(&t);
+	assert_int_equal(
+		count_segments(&t, -1, ST_SLEEP, PROTOCOL_NOTE_BLOCKING), 1);
+	for (size_t i = 0; i < t.n_segments; i++)
+		if (t.segments[i].state == ST_SLEEP &&
+		    strcmp(note_of(&t, &t.segments[i]),
+			   PROTOCOL_NOTE_BLOCKING) == 0)
+			b = &t.segments[i];
+	assert_non_null(b);
+	assert_int_equal(b->task, 3);
+	assert_int_equal(b->lane, lane);
+	assert_int_equal(segments_in(&t, ST_COMPUTE, UINT32_MAX, NULL), 0);
+	for (size_t i = 0; i < t.n_segments; i++) {
+		const struct trace_segment *s = &t.segments[i];
+
+		if (s->task == 3)
+			continue;
+		if (s->state == ST_READY) {
+			assert_true(s->t0_ns < b->t1_ns);
+			assert_true(s->t1_ns >= b->t1_ns);
+			assert_true(ends_wait_of(&t, s, ST_SLEEP));
+			ready++;
+			continue;
+		}
+		assert_false(s->t0_ns > b->t0_ns && s->t0_ns < b->t1_ns);
+		if (s->t1_ns > b->t0_ns && s->t1_ns < b->t1_ns)
+			held_up++;
+	}
+	assert_true(ready >= held_up);
+	assert_true(ready >= 1);
+	for (size_t i = 0; i < 3; i++)
+		assert_true(t.tasks[i].end_ns >= b->t1_ns);
+	assert_string_equal(t.summary.recommend, "asyncio");
+	assert_non_null(strstr(t.summary.why, "task 4's time.sleep"));
+	assert_non_null(strstr(t.summary.why, "await asyncio.sleep"));
+	trace_free(&t);
+}
+
 /* Compute on the loop never overlaps compute: one task computes at a
  * time, in the order the loop reached them. */
 static void test_cpu_serialised(void **state)
@@ -657,6 +714,7 @@ int main(void)
 		cmocka_unit_test_prestate(test_cpu_blocks_loop,
 					  (void *)&block_cases[1]),
 		cmocka_unit_test(test_cpu_serialised),
+		cmocka_unit_test(test_block_blocks_loop),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[2]),

@@ -628,6 +628,87 @@ static void test_net_connect_then_io(void **state)
 	}
 }
 
+/* Between a task's first and last compute segment (its one computation),
+ * only compute and runnable: it was never made to wait for the GIL. */
+static bool computes_without_gil_wait(const struct trace *t, uint32_t task)
+{
+	int64_t first = INT64_MAX, last = INT64_MIN;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->task == task && s->state == ST_COMPUTE) {
+			if (s->t0_ns < first)
+				first = s->t0_ns;
+			if (s->t1_ns > last)
+				last = s->t1_ns;
+		}
+	}
+	assert_true(first < last);
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->task == task && s->state == ST_GIL_WAIT &&
+		    s->t0_ns >= first && s->t1_ns <= last)
+			return false;
+	}
+	return true;
+}
+
+/* cpu-nogil computes with the GIL released, as NumPy does: under gil=on
+ * two threads' computations run side by side, neither waits for the GIL
+ * inside its computation, and every compute segment says why; the same
+ * program with cpu waits for the GIL at the switch interval. */
+static void test_cpu_nogil(void **state)
+{
+	const struct kv nogil[] = {{"program", "2 x (cpu-nogil 60ms)"},
+				   {"gil", "on"},
+				   {NULL, NULL}};
+	const struct kv held[] = {
+		{"program", "2 x (cpu 60ms)"}, {"gil", "on"}, {NULL, NULL}};
+	struct trace *t;
+
+	(void)state;
+	t = run_case("custom", "threads", nogil);
+	assert_done(t);
+	for (uint32_t k = 0; k < 2; k++)
+		assert_true(computes_without_gil_wait(t, k));
+	assert_int_equal(count_segments(t, -1, ST_COMPUTE, NULL),
+			 count_segments(t, -1, ST_COMPUTE,
+					PROTOCOL_NOTE_NOGIL));
+	/* Each computation began before the other's ended. */
+	assert_true(t->tasks[0].start_ns < t->tasks[1].end_ns);
+	assert_true(t->tasks[1].start_ns < t->tasks[0].end_ns);
+	free_trace(t);
+
+	t = run_case("custom", "threads", held);
+	assert_done(t);
+	assert_false(computes_without_gil_wait(t, 0) &&
+		     computes_without_gil_wait(t, 1));
+	free_trace(t);
+}
+
+/* block outside an event loop is time.sleep on the task's own thread: a
+ * sleep, which threads overlap. */
+static void test_block_on_threads(void **state)
+{
+	const struct kv sets[] = {{"program", "3 x (block 100ms)"},
+				  {NULL, NULL}};
+	struct trace *t;
+	size_t n;
+	struct interval *iv;
+
+	(void)state;
+	t = run_case("custom", "threads", sets);
+	assert_done(t);
+	assert_int_equal(count_segments(t, -1, ST_SLEEP, NULL), 3);
+	assert_int_equal(count_segments(t, -1, ST_SLEEP, ""), 3);
+	iv = intervals_of(t, ST_SLEEP, -1, &n);
+	assert_int_equal(max_overlap(iv, n), 3);
+	free(iv);
+	free_trace(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -640,6 +721,8 @@ int main(void)
 		cmocka_unit_test(test_time_limit_stops),
 		cmocka_unit_test(test_run_info),
 		cmocka_unit_test(test_net_connect_then_io),
+		cmocka_unit_test(test_cpu_nogil),
+		cmocka_unit_test(test_block_on_threads),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

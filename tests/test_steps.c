@@ -93,6 +93,13 @@ static const struct valid_case valid_cases[] = {
 	 {{STEP_NET, 600000 * MS}},
 	 1},
 	{"cpu 20 ms", 1, 1, {{STEP_CPU, 20 * MS}}, 1, {{STEP_CPU, 20 * MS}}, 1},
+	{"2 x (cpu-nogil 20ms, block 5ms); sleep 1ms",
+	 3,
+	 3,
+	 {{STEP_CPU_NOGIL, 20 * MS}, {STEP_BLOCK, 5 * MS}},
+	 2,
+	 {{STEP_SLEEP, 1 * MS}},
+	 1},
 };
 
 static void check_steps(const struct program *p, uint32_t task,
@@ -244,6 +251,20 @@ static const struct error_case error_cases[] = {
 	{"incr c awaits", 8,
 	 "'incr' takes 'call' or nothing after its count (got awaits)"},
 	{"cpu,", 4, "expected a duration such as 20ms after 'cpu'"},
+	{"cpu-nogil", 10, "expected a duration such as 20ms after 'cpu-nogil'"},
+	{"block 1x", 7, "expected a duration such as 20ms after 'block'"},
+	{"cpu- 1ms", 4, "expected a duration such as 20ms after 'cpu'"},
+	{"cond c", 6, "expected 'wait' or 'notify' after 'cond'"},
+	{"cond notify c most", 15,
+	 "'cond notify' takes 'all' or nothing after its name (got most)"},
+	{"cond wait", 10, "expected a name such as q after 'cond'"},
+	{"rlock r, lock r", 8,
+	 "expected ';' or the end after 'rlock r' (a declaration stands "
+	 "alone)"},
+	{"lock r; rlock r", 15,
+	 "'r' is declared twice or after a step that uses it (declare it "
+	 "first)"},
+	{"condition c; event set c", 24, "'c' is a condition, not an event"},
 	{"15 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x "
 	 "(net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net "
 	 "1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); "
@@ -346,12 +367,95 @@ static void test_text_limit(void **state)
 	free(text);
 }
 
+/* rlock declares a re-entrant lock that the lock steps use; condition a
+ * condition the cond steps use, which a cond step also makes on first
+ * use; notify takes one waiter, notify all every one (n 0). */
+static void test_rlock_condition(void **state)
+{
+	struct steps_error err;
+	struct program p;
+
+	(void)state;
+	program_init(&p);
+	assert_int_equal(steps_parse("rlock r; condition c; lock r, lock r, "
+				     "cond wait c, cond notify c, cond notify "
+				     "c all, cond wait d, unlock r, unlock r",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_objects, 3);
+	assert_int_equal(p.objects[0].kind, OBJ_LOCK);
+	assert_int_equal(p.objects[0].count, LOCK_REENTRANT);
+	assert_int_equal(p.objects[1].kind, OBJ_CONDITION);
+	assert_int_equal(p.objects[2].kind, OBJ_CONDITION);
+	assert_string_equal(p.objects[2].name, "d");
+	assert_int_equal(p.n_steps, 8);
+	assert_int_equal(p.steps[0].kind, STEP_LOCK);
+	assert_int_equal(p.steps[1].object, 0);
+	assert_int_equal(p.steps[2].kind, STEP_COND_WAIT);
+	assert_int_equal(p.steps[3].kind, STEP_COND_NOTIFY);
+	assert_int_equal(p.steps[3].n, 1);
+	assert_int_equal(p.steps[4].kind, STEP_COND_NOTIFY);
+	assert_int_equal(p.steps[4].n, 0);
+	assert_int_equal(p.steps[5].object, 2);
+	program_free(&p);
+
+	/* A plain lock is not re-entrant. */
+	program_init(&p);
+	assert_int_equal(steps_parse("lock a, lock a", &p, &err), 0);
+	assert_int_equal(p.objects[0].count, 0);
+	program_free(&p);
+}
+
+/* The catalog's words: every step word of the language is documented,
+ * and only rlock is refused by the asyncio models. */
+static void test_step_docs(void **state)
+{
+	static const char *const words[] = {
+		"cpu",	     "cpu-nogil",   "sleep",	 "block",
+		"net",	     "disk",	    "lock",	 "unlock",
+		"acquire",   "release",	    "put",	 "get",
+		"incr",	     "barrier",	    "event set", "event wait",
+		"cond wait", "cond notify", "rlock",	 "condition"};
+	struct program p;
+	char msg[256];
+
+	(void)state;
+	for (size_t w = 0; w < sizeof(words) / sizeof(words[0]); w++) {
+		size_t i;
+
+		for (i = 0; i < program_step_docs_count; i++)
+			if (strcmp(program_step_docs[i].name, words[w]) == 0)
+				break;
+		if (i == program_step_docs_count)
+			fail_msg("'%s' is not in the catalog", words[w]);
+		assert_true(strlen(program_step_docs[i].help) > 0);
+		assert_string_equal(program_step_docs[i].refused_by,
+				    strcmp(words[w], "rlock") == 0
+					    ? "asyncio,asyncio-executor"
+					    : "");
+	}
+	program_init(&p);
+	assert_int_equal(steps_parse("rlock r; lock r", &p,
+				     &(struct steps_error){0}),
+			 0);
+	assert_int_equal(program_check_model(&p, "threads", msg, sizeof(msg)),
+			 0);
+	assert_int_equal(program_check_model(&p, "asyncio-executor", msg,
+					     sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "rlock 'r'"));
+	program_free(&p);
+}
+
 static void test_names(void **state)
 {
 	(void)state;
 	assert_string_equal(step_kind_name(STEP_CPU), "cpu");
 	assert_string_equal(step_kind_name(STEP_NET), "net");
 	assert_string_equal(step_kind_name(STEP_EVENT_WAIT), "event wait");
+	assert_string_equal(step_kind_name(STEP_CPU_NOGIL), "cpu-nogil");
+	assert_string_equal(step_kind_name(STEP_COND_NOTIFY), "cond notify");
+	assert_string_equal(object_kind_name(OBJ_CONDITION), "condition");
 	assert_string_equal(step_kind_name(STEP__COUNT), "?");
 	assert_string_equal(object_kind_name(OBJ_QUEUE), "queue");
 	assert_string_equal(object_kind_name(OBJ__COUNT), "?");
@@ -398,6 +502,8 @@ int main(void)
 		cmocka_unit_test(test_total_steps_limit),
 		cmocka_unit_test(test_text_limit),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_rlock_condition),
+		cmocka_unit_test(test_step_docs),
 		cmocka_unit_test(test_builders),
 	};
 

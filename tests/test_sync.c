@@ -10,6 +10,7 @@
  * events, until the other has taken its own), and the test asserts the
  * status and the message, never how long the verdict took.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,6 +229,126 @@ static void test_unlock_unheld(void **state)
 	}
 }
 
+/* An RLock re-enters: its owner takes it twice and releases it twice, and
+ * the critical sections of the tasks still never overlap; under asyncio,
+ * which has no RLock, the spec is refused naming the program. */
+static void test_rlock_reenters(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < N_MODELS; m++) {
+		const char *program = "rlock r; 3 x (lock r, lock r, sleep "
+				      "10ms, unlock r, unlock r)";
+		struct spec_error err;
+		struct spec *s;
+		struct trace *t;
+
+		if (strcmp(models[m].name, "asyncio") == 0) {
+			s = calloc(1, sizeof(*s));
+			assert_non_null(s);
+			assert_int_equal(
+				spec_init(s, "custom", "asyncio", &err), 0);
+			assert_int_equal(spec_set(s, "program", program, &err),
+					 0);
+			assert_int_equal(spec_validate(s, &err), -EINVAL);
+			assert_string_equal(err.field, "params.program");
+			assert_non_null(strstr(err.message, "rlock 'r'"));
+			assert_non_null(strstr(err.message, "no RLock"));
+			free(s);
+			continue;
+		}
+		t = run_program(models[m].name, program, models[m].workers);
+		print_message("rlock under %s\n", models[m].name);
+		assert_done(t);
+		assert_int_equal(count_segments(t, -1, ST_SLEEP, NULL), 3);
+		assert_int_equal(max_overlap_of(t, ST_SLEEP), 1);
+		/* The second lock of each task never waits for its own
+		 * first: a task's waits all end before its sleep. */
+		for (uint32_t k = 0; k < 3; k++) {
+			const struct trace_segment *sl =
+				nth_segment(t, k, ST_SLEEP, 0);
+
+			for (size_t i = 0; i < t->n_segments; i++)
+				if (t->segments[i].task == k &&
+				    t->segments[i].state == ST_LOCK_WAIT)
+					assert_true(t->segments[i].t1_ns <=
+						    sl->t0_ns);
+		}
+		free_trace(t);
+	}
+}
+
+/* An RLock released by a task that does not hold it fails that task, as
+ * Python's "cannot release un-acquired lock". */
+static void test_rlock_release_unowned(void **state)
+{
+	struct trace *t;
+
+	(void)state;
+	t = run_program("threads", "rlock r; unlock r; lock r, unlock r", NULL);
+	assert_int_equal(t->tasks[0].status, TASK_ERROR);
+	assert_int_equal(t->tasks[1].status, TASK_OK);
+	free_trace(t);
+}
+
+/* notify wakes the longest waiting one; notify all wakes every one; each
+ * wait ends after the notify's task slept, never before. */
+static void test_condition(void **state)
+{
+	(void)state;
+	for (size_t m = 0; m < N_MODELS; m++) {
+		struct trace *t;
+		const struct trace_segment *before;
+
+		if (!models[m].concurrent)
+			continue;
+		t = run_program(models[m].name,
+				"condition c; 3 x (cond wait c, sleep 5ms); "
+				"sleep 40ms, cond notify c all",
+				models[m].workers);
+		print_message("condition notify all under %s\n",
+			      models[m].name);
+		assert_done(t);
+		before = nth_segment(t, 3, ST_SLEEP, 0);
+		for (uint32_t k = 0; k < 3; k++) {
+			const struct trace_segment *w =
+				nth_segment(t, k, ST_EVENT_WAIT, 0);
+
+			assert_string_equal(note_of(t, w), "c");
+			assert_true(w->t1_ns >= before->t1_ns);
+		}
+		free_trace(t);
+
+		/* Three waiters, one notify each, one after another: each
+		 * notify lets exactly one more waiter go. */
+		t = run_program(models[m].name,
+				"3 x (cond wait c); sleep 40ms, cond notify "
+				"c, sleep 20ms, cond notify c, sleep 20ms, "
+				"cond notify c",
+				models[m].workers);
+		print_message("condition notify under %s\n", models[m].name);
+		assert_done(t);
+		{
+			int64_t n1 = nth_segment(t, 3, ST_SLEEP, 0)->t1_ns;
+			int64_t n2 = nth_segment(t, 3, ST_SLEEP, 1)->t1_ns;
+			size_t after_first = 0, after_second = 0;
+
+			for (uint32_t k = 0; k < 3; k++) {
+				const struct trace_segment *w =
+					nth_segment(t, k, ST_EVENT_WAIT, 0);
+
+				assert_true(w->t1_ns >= n1);
+				after_first += w->t1_ns < n2;
+				after_second +=
+					w->t1_ns >=
+					nth_segment(t, 3, ST_SLEEP, 2)->t1_ns;
+			}
+			assert_int_equal(after_first, 1);
+			assert_int_equal(after_second, 1);
+		}
+		free_trace(t);
+	}
+}
+
 /* ---- deadlocks ---------------------------------------------------------- */
 
 struct deadlock_case {
@@ -299,6 +420,27 @@ static const struct deadlock_case deadlock_cases[] = {
 	 "queue q=1; put q, put q",
 	 {"task 1 waits for queue 'q' (full, 1 of 1), nobody can get", NULL},
 	 ST_QUEUE_WAIT},
+	/* A plain Lock taken twice by its owner waits for itself. */
+	{"threads",
+	 NULL,
+	 "lock a, lock a, unlock a",
+	 {"task 1 waits for lock 'a' (held by itself: a Lock is not "
+	  "re-entrant; an RLock is)",
+	  NULL},
+	 ST_LOCK_WAIT},
+	{"asyncio",
+	 NULL,
+	 "lock a, lock a, unlock a",
+	 {"task 1 waits for lock 'a' (held by itself", NULL},
+	 ST_LOCK_WAIT},
+	/* notify wakes the longest waiting of two waiters (task 2); the
+	 * other waits for good. */
+	{"threads",
+	 NULL,
+	 "sleep 20ms, cond wait c; cond wait c; sleep 40ms, cond notify c",
+	 {"waits for condition 'c' (not notified), nobody notifies again",
+	  NULL},
+	 ST_EVENT_WAIT},
 };
 
 static void test_deadlock(void **state)
@@ -367,6 +509,9 @@ int main(void)
 		cmocka_unit_test(test_event),
 		cmocka_unit_test(test_queue_and_counter),
 		cmocka_unit_test(test_unlock_unheld),
+		cmocka_unit_test(test_rlock_reenters),
+		cmocka_unit_test(test_rlock_release_unowned),
+		cmocka_unit_test(test_condition),
 		cmocka_unit_test(test_deadlock),
 		cmocka_unit_test(test_spawned_workers),
 	};

@@ -20,6 +20,7 @@ thread computed is split into compute and a gil-wait marked
 
 import asyncio
 import concurrent.futures
+import hashlib
 import itertools
 import json
 import multiprocessing
@@ -56,11 +57,20 @@ TASK_OK, TASK_ERROR, TASK_TIMEOUT, TASK_CANCELLED = (
 
 # Operations a blocked task waits in (for the deadlock message).
 OP_WORDS = {1: "lock", 2: "semaphore", 3: "queue", 4: "queue",
-            5: "barrier", 6: "event"}
-OP_LOCK, OP_SEM, OP_GET, OP_PUT, OP_BARRIER, OP_EVENT = 1, 2, 3, 4, 5, 6
+            5: "barrier", 6: "event", 7: "condition"}
+OP_LOCK, OP_SEM, OP_GET, OP_PUT, OP_BARRIER, OP_EVENT, OP_COND = \
+    1, 2, 3, 4, 5, 6, 7
 OP_VERBS = {OP_LOCK: "waits for lock", OP_SEM: "waits for semaphore",
             OP_GET: "waits to get from queue", OP_PUT: "waits to put into queue",
-            OP_BARRIER: "waits at barrier", OP_EVENT: "waits for event"}
+            OP_BARRIER: "waits at barrier", OP_EVENT: "waits for event",
+            OP_COND: "waits for condition"}
+# Notes of a cpu-nogil step's computation and of a block step's sleep on
+# the event loop (src/protocol.h).
+NOTE_NOGIL = "releases the GIL"
+NOTE_BLOCKING = "time.sleep: blocks the event loop"
+# A cpu-nogil step hashes this many bytes at a time: hashlib releases the
+# GIL for inputs over 2 KiB, as NumPy does around its loops.
+NOGIL_CHUNK_BYTES = 64 * 1024
 TS_IDLE, TS_RUNNING, TS_BLOCKED, TS_ENDED = 0, 1, 2, 3
 
 # Statistics slots (shared memory under process models).
@@ -123,6 +133,27 @@ def calibrate():
         n = max(2000, int(rates[-1] * CHUNK_NS / NS_PER_MS))
     rates.sort()
     return rates[len(rates) // 2]
+
+
+_nogil_chunks_per_ms = None
+
+
+def nogil_chunks_per_ms():
+    """Hashes of NOGIL_CHUNK_BYTES per millisecond of this thread's CPU
+    time, measured once per process (the median of 5 rounds)."""
+    global _nogil_chunks_per_ms
+    if _nogil_chunks_per_ms is None:
+        data = bytes(NOGIL_CHUNK_BYTES)
+        rates = []
+        for _ in range(5):
+            t0 = time.thread_time_ns()
+            for _ in range(8):
+                hashlib.sha256(data).digest()
+            dt = time.thread_time_ns() - t0
+            rates.append(8 * NS_PER_MS / max(dt, 1))
+        rates.sort()
+        _nogil_chunks_per_ms = rates[len(rates) // 2]
+    return _nogil_chunks_per_ms
 
 
 # ---- output ----------------------------------------------------------------
@@ -326,8 +357,13 @@ def make_objects(program, mp_ctx, aio):
     objs = []
     for o in program["objects"]:
         kind, count = o["kind"], o["count"]
-        if kind == "lock":
+        if kind == "lock" and count == 1:
+            v = (mp_ctx or threading).RLock()  # asyncio has none
+        elif kind == "lock":
             v = asyncio.Lock() if aio else (mp_ctx or threading).Lock()
+        elif kind == "condition":
+            v = asyncio.Condition() if aio else \
+                (mp_ctx or threading).Condition()
         elif kind == "semaphore":
             v = (asyncio.Semaphore(count) if aio
                  else (mp_ctx or threading).Semaphore(count))
@@ -481,6 +517,64 @@ def compute(env, task, lane, iters, note=""):
         with env.computing_lock:
             env.computing -= 1
     env.check()
+
+
+def compute_nogil(env, task, lane, s):
+    """A cpu-nogil step: hashlib.sha256 over a buffer, chunk by chunk;
+    hashlib releases the GIL while it hashes, so other threads compute
+    meanwhile."""
+    n = max(1, int(nogil_chunks_per_ms() * s["ns"] / NS_PER_MS)) \
+        if s["ns"] > 0 else 1
+    data = bytes(NOGIL_CHUNK_BYTES)
+    t0 = now_ns()
+    env.rec.open(task, lane, "compute", t0, NOTE_NOGIL)
+    try:
+        for i in range(n):
+            hashlib.sha256(data).digest()
+            if (i & 15) == 15 and env.stopped():
+                break
+    finally:
+        env.rec.segment(task, lane, "compute", t0, now_ns(), NOTE_NOGIL)
+    env.check()
+
+
+def blocking_sleep(env, task, lane, ns, note=""):
+    """time.sleep: on a thread of its own a sleep; on the event loop's
+    thread it blocks the loop (note says so)."""
+    if ns <= 0:
+        return
+    t0 = now_ns()
+    env.rec.open(task, lane, "sleep", t0, note)
+    try:
+        sleep_until(env, t0 + ns)
+    finally:
+        env.rec.segment(task, lane, "sleep", t0, now_ns(), note)
+
+
+def cond_wait(env, task, lane, index):
+    """with cond: cond.wait(), in slices that look at the stop flag; the
+    lock is held between the slices, so no notify falls between them."""
+    c = env.objects[index]
+    sh = env.shared
+    t0 = now_ns()
+    sh.op[task], sh.obj[task], sh.state[task] = OP_COND, index, TS_BLOCKED
+    env.rec.open(task, lane, "event-wait", t0, obj_name(env, index))
+    try:
+        with c:
+            while not c.wait(SLICE_S):
+                env.check()
+    finally:
+        sh.state[task] = TS_RUNNING
+        env.rec.segment(task, lane, "event-wait", t0, now_ns(),
+                        obj_name(env, index))
+
+
+def cond_notify(c, n):
+    with c:
+        if n > 0:
+            c.notify(n)
+        else:
+            c.notify_all()
 
 
 def step_iters(env, s):
@@ -829,6 +923,14 @@ def run_step(env, task, lane, s):
         block(env, task, lane, s["object"], OP_EVENT, "event-wait",
               lambda timeout: ev.is_set() if timeout is None
               else ev.wait(timeout))
+    elif kind == "cond wait":
+        cond_wait(env, task, lane, s["object"])
+    elif kind == "cond notify":
+        cond_notify(env.objects[s["object"]], s["n"])
+    elif kind == "cpu-nogil":
+        compute_nogil(env, task, lane, s)
+    elif kind == "block":
+        blocking_sleep(env, task, lane, s["ns"])
     elif kind == "request":
         request(env, task, lane, s)
     elif kind == "consume":
@@ -1552,12 +1654,32 @@ class AioRun:
         objs = self.objects
         if self.sh.stop.is_set():
             raise asyncio.CancelledError()
-        if kind == "cpu" and self.ex is not None:
+        if kind in ("cpu", "cpu-nogil") and self.ex is not None:
             await self.in_executor(t, lane, [s])
         elif kind in ("net", "disk") and self.offload:
             await self.in_executor(t, lane, [s])
         elif kind == "cpu":
             compute(self.env, t, lane, step_iters(self.env, s))
+        elif kind == "cpu-nogil":
+            compute_nogil(self.env, t, lane, s)  # still on the loop
+        elif kind == "block":
+            # time.sleep in a coroutine: the loop's thread sleeps.
+            blocking_sleep(self.env, t, lane, s["ns"], NOTE_BLOCKING)
+        elif kind == "cond wait":
+            o = objs[s["object"]]
+
+            async def wait(c=o):
+                async with c:
+                    await c.wait()
+            await self.wait_on(t, lane, s["object"], OP_COND, "event-wait",
+                               wait(), lambda: False)
+        elif kind == "cond notify":
+            o = objs[s["object"]]
+            async with o:
+                if s["n"] > 0:
+                    o.notify(s["n"])
+                else:
+                    o.notify_all()
         elif kind == "sleep":
             t0 = now_ns()
             self.rec.open(t, lane, "sleep", t0)

@@ -93,6 +93,16 @@ test('model vs CPython: both engines on one time axis, with a verdict',
 	assert.ok(verdict.includes(`${ratio.toFixed(2)}× the model's`),
 		  verdict);
 	assert.match(verdict, /they (agree within 10%|differ in )/);
+	/* The form still holds what was compared, so Run runs it again. */
+	assert.equal(await page.getByLabel('Model', { exact: true })
+		.inputValue(), 'threads');
+	assert.equal(await page.getByLabel('Workload', { exact: true })
+		.inputValue(), 'fetch');
+	/* And so does the compare opened again from its address. */
+	await page.reload();
+	await page.waitForSelector('#compare-bars[data-complete="true"]');
+	assert.equal(await page.getByLabel('Model', { exact: true })
+		.inputValue(), 'threads');
 	await screenshot(page, 'engines-compare');
 	assert.deepEqual(errors, []);
 	await context.close();

@@ -167,3 +167,120 @@ test('a fork server starts once, on its lane, and forks the workers',
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+/* Where a segment of state begins and ends, over a task's segments. */
+function spanOf(trace, task, states)
+{
+	const mine = trace.segments.filter(s => s.task === task &&
+		states.includes(s.state));
+	return [Math.min(...mine.map(s => s.t0_ns)),
+		Math.max(...mine.map(s => s.t1_ns))];
+}
+
+test('time.sleep in a coroutine: the others are ready while the loop sleeps',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('block');
+	assert.equal(trace.run.model, 'asyncio');
+	assert.match(note, /time\.sleep/);
+	const blocker = trace.tasks.length - 1;
+	const block = trace.segments.filter(s => s.task === blocker &&
+		s.state === 'sleep' && /blocks the event loop/.test(s.note));
+	assert.equal(block.length, 1);
+	const b1 = block[0].t1_ns;
+	/* Nothing computed on the loop while it slept: every other task is
+	 * ready from its wait's end until the sleep is over. */
+	assert.ok(!trace.segments.some(s => s.state === 'compute' &&
+		s.t0_ns > block[0].t0_ns && s.t0_ns < b1));
+	for (let task = 0; task < blocker; task++) {
+		const ready = trace.segments.filter(s => s.task === task &&
+			s.state === 'ready' && s.t0_ns < b1 && s.t1_ns >= b1);
+		assert.equal(ready.length, 1, `task ${task + 1} ready`);
+	}
+	assert.ok(await legendShows(page, 'ready'));
+	assert.equal(trace.summary.diagnosis.recommend, 'asyncio');
+	assert.match(trace.summary.diagnosis.why, /task 5's time\.sleep/);
+	assert.match(await page.textContent('#diagnosis'),
+		     /await asyncio\.sleep/);
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a C extension releases the GIL: two threads compute at once',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('nogil');
+	assert.equal(trace.run.model, 'threads');
+	assert.equal(trace.run.options.gil, 'on');
+	assert.match(note, /releases it/);
+	const computes = trace.segments.filter(s => s.state === 'compute');
+	assert.ok(computes.length >= 2);
+	assert.ok(computes.every(s => s.note === 'releases the GIL'));
+	/* No gil-wait inside either computation, and they overlap. */
+	const [a0, a1] = spanOf(trace, 0, ['compute', 'runnable']);
+	const [b0, b1] = spanOf(trace, 1, ['compute', 'runnable']);
+	assert.ok(a0 < b1 && b0 < a1, 'the computations overlap');
+	assert.ok(!trace.segments.some(s => s.state === 'gil-wait' &&
+		((s.t0_ns >= a0 && s.t1_ns <= a1 && s.task === 0) ||
+		 (s.t0_ns >= b0 && s.t1_ns <= b1 && s.task === 1))));
+	assert.ok(await legendShows(page, 'compute'));
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('an RLock re-enters; its owner never waits for itself',
+     { timeout: 90000 }, async () => {
+	const { context, errors, trace, note } = await pressLesson('rlock');
+	assert.equal(trace.run.model, 'threads');
+	assert.equal(trace.run.status, 'done');
+	assert.match(note, /a plain Lock taken twice waits for itself/);
+	assert.ok(trace.tasks.every(t => t.status === 'ok'));
+	/* The critical sections (compute) of the three never overlap. */
+	const spans = [0, 1, 2].map(k => spanOf(trace, k, ['compute']));
+	for (let i = 0; i < 3; i++)
+		for (let j = i + 1; j < 3; j++)
+			assert.ok(spans[i][1] <= spans[j][0] ||
+				  spans[j][1] <= spans[i][0]);
+	assert.deepEqual(errors, []);
+	await context.close();
+
+	/* Without the declaration, the same program deadlocks on itself. */
+	const { status, body } = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'custom', model: 'threads',
+			params: { program: 'lock r, lock r, unlock r, ' +
+				  'unlock r' } } });
+	assert.equal(status, 202);
+	const done = await waitForRun(server.base, body.id, 60000);
+	assert.equal(done.run.status, 'deadlock');
+	assert.match(done.run.message, /held by itself/);
+	assert.match(done.summary.diagnosis.why, /make it an RLock/);
+	/* asyncio has no RLock: refused, naming the program. */
+	const refused = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'custom', model: 'asyncio',
+			params: { program: 'rlock r; lock r, unlock r' } } });
+	assert.equal(refused.status, 400);
+	assert.equal(refused.body.field, 'params.program');
+	assert.match(refused.body.error, /no RLock/);
+});
+
+test('a condition: notify all lets every waiter go after the notify',
+     { timeout: 90000 }, async () => {
+	const { context, errors, trace, note } =
+		await pressLesson('condition');
+	assert.equal(trace.run.model, 'threads');
+	assert.equal(trace.run.status, 'done');
+	assert.match(note, /notify_all\(\)/);
+	const notifier = trace.tasks.length - 1;
+	const slept = trace.segments.find(s => s.task === notifier &&
+		s.state === 'sleep');
+	const waits = trace.segments.filter(s => s.state === 'event-wait');
+	assert.equal(waits.length, 3);
+	for (const w of waits) {
+		assert.equal(w.note, 'ready');
+		assert.ok(w.t1_ns >= slept.t1_ns, 'woken after the notify');
+	}
+	assert.deepEqual(errors, []);
+	await context.close();
+});

@@ -96,9 +96,16 @@ const compare = new CompareView({
 			`${(entry.runs || []).length} models`;
 		setSpecLine(entry);
 		showLesson(lessonFor(entry.id));
+		/* A compare of one model (under both engines) keeps that
+		 * model in the form; a compare of several leaves it be. */
+		const models = [...new Set((entry.runs || []).map(r =>
+			r.model).filter(Boolean))];
 		if (form && entry.workload)
 			form.setSpec({ workload: entry.workload,
-				       params: entry.params || {} });
+				       model: models.length === 1 ? models[0] :
+					       undefined,
+				       params: entry.params || {},
+				       options: entry.options || {} });
 	},
 	onRunEnd: () => historyView.refresh(),
 	/* The compare's answer goes into the form: the fastest model with

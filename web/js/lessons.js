@@ -143,6 +143,62 @@ export const LESSONS = [
 			'executor.',
 	},
 	{
+		id: 'block',
+		title: 'time.sleep in a coroutine',
+		spec: { workload: 'custom', model: 'asyncio',
+			params: { program: `4 x (${TICKS}, net 50ms); ` +
+				  '1 x (net 75ms, block 150ms)' } },
+		look: 'The same four ticking tasks; the fifth calls ' +
+			'time.sleep(0.15) in its coroutine (a block step) ' +
+			'instead of awaiting asyncio.sleep. The loop\'s thread ' +
+			'sleeps, so nothing computes, yet no other task ' +
+			'ticks: they are ready (waiting for the loop) until ' +
+			'the sleep ends. The diagnosis names the blocking ' +
+			'call and says to await asyncio.sleep.',
+	},
+	{
+		id: 'nogil',
+		title: 'A C extension releases the GIL',
+		spec: { workload: 'custom', model: 'threads',
+			params: { program: '2 x (cpu-nogil 300ms)' },
+			options: { gil: 'on' } },
+		look: 'Two threads under the GIL, each computing in a C ' +
+			'extension that releases it (as NumPy, hashlib and ' +
+			'zlib do: a cpu-nogil step): both compute at once, ' +
+			'one per core, with no gil-wait, where the GIL ' +
+			'lesson\'s pure-Python threads take turns. The ' +
+			'compute segments\' tooltip says they release the ' +
+			'GIL.',
+	},
+	{
+		id: 'rlock',
+		title: 'An RLock re-enters',
+		spec: { workload: 'custom', model: 'threads',
+			params: { program: 'rlock r; 3 x (lock r, lock r, ' +
+				  'cpu 20ms, unlock r, unlock r)' } },
+		look: 'Each thread takes the RLock r twice, as a function ' +
+			'that holds it calling another that takes it again: ' +
+			'its owner re-enters, and the others wait (lock-wait) ' +
+			'until it has released it as often. Delete "rlock r;" ' +
+			'and run again: a plain Lock taken twice waits for ' +
+			'itself, and the run ends in deadlock, the message ' +
+			'naming the lock held by itself.',
+	},
+	{
+		id: 'condition',
+		title: 'A condition: wait and notify',
+		spec: { workload: 'custom', model: 'threads',
+			params: { program: 'condition ready; 3 x (cond wait ' +
+				  'ready, cpu 20ms); sleep 100ms, cond notify ' +
+				  'ready all' } },
+		look: 'Three threads wait on the condition ready ' +
+			'(event-wait, noted ready) until the fourth calls ' +
+			'notify_all() after 100 ms; then all three go on. ' +
+			'Change "notify ready all" to "notify ready" and run ' +
+			'again: notify() wakes one waiter, and the run ends ' +
+			'in deadlock naming the two still waiting.',
+	},
+	{
 		id: 'race',
 		title: 'A race loses updates',
 		spec: { workload: 'counter', model: 'threads',

@@ -60,7 +60,7 @@ export const STATE_HELP = {
 	'sem-wait': 'waiting for a semaphore',
 	'queue-wait': 'waiting on a full or empty queue',
 	'barrier-wait': 'waiting at a barrier',
-	'event-wait': 'waiting for an event',
+	'event-wait': 'waiting for an event, or for a condition\'s notify',
 	'rate-wait': 'held back by the rate limit',
 	'backoff': 'backing off before a retry',
 	'ipc': 'copying arguments or results between processes',
