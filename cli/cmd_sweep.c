@@ -9,6 +9,12 @@
  * plan (src/sweep.h), shared with POST /api/sweeps.  A model without the
  * parameter is skipped with its reason; a value a model refuses is bad
  * usage, named as --param.
+ *
+ * --engine cpython runs every point in a real Python interpreter (the
+ * reference engine, src/cpython.h).  What that interpreter cannot run is
+ * refused before the first point starts, with the option that asked for
+ * it; a model the engine has no equivalent for is left out (or, named
+ * with --model, refused).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,6 +24,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cpython.h"
 #include "model.h"
 #include "plan.h"
 #include "run.h"
@@ -39,6 +46,8 @@ static const struct option sweep_options[] = {
 	{"duration", required_argument, NULL, OPT_DURATION},
 	{"workers", required_argument, NULL, OPT_WORKERS},
 	{"gil", required_argument, NULL, OPT_GIL},
+	{"engine", required_argument, NULL, OPT_ENGINE},
+	{"python", required_argument, NULL, OPT_PYTHON},
 	{"format", required_argument, NULL, OPT_FORMAT},
 	{"out", required_argument, NULL, OPT_OUT},
 	{"plain", no_argument, NULL, OPT_PLAIN},
@@ -65,6 +74,11 @@ static const char sweep_usage[] =
 	"  --set KEY=VALUE, --tasks N, --duration D, --workers N, --gil "
 	"on|off\n"
 	"                       as for 'overlap run', the same at every point\n"
+	"  --engine E           overlap (the models, default) or cpython (every "
+	"point\n"
+	"                       in a real Python interpreter)\n"
+	"  --python PATH        the interpreter of --engine cpython (default: "
+	"python3)\n"
 	"  --format F           ascii (default on a terminal) or json\n"
 	"                       ({param, points: [{model, value, wall_ns, "
 	"speedup, run}]})\n"
@@ -124,12 +138,16 @@ static int sweep_usage_error(const struct run_args *a,
 	return cli_spec_usage_error(a, err);
 }
 
+#define REFUSED_SIZE 256
+
 /* Prepares the spec of model m at value (NULL: without the sweep's value,
- * to resolve the parameter).  0, EXIT_USAGE (printed), or -ENOENT when
- * the model has no such parameter (p untouched). */
+ * to resolve the parameter).  0, EXIT_USAGE (printed), -ENOENT when the
+ * model has no such parameter (p untouched), or (value NULL) -EPERM when
+ * the engine cannot run the model, the reason in refused (REFUSED_SIZE
+ * bytes). */
 static int sweep_prepare(const struct run_args *a, const struct model_ops *m,
 			 const char *key, const char *value, struct spec *spec,
-			 struct sweep_param *p)
+			 struct sweep_param *p, char *refused)
 {
 	struct spec_error err;
 	int rc;
@@ -141,13 +159,24 @@ static int sweep_prepare(const struct run_args *a, const struct model_ops *m,
 	rc = cli_apply_sets(a, spec, true);
 	if (rc)
 		return rc;
+	rc = cli_apply_engine(a, spec, a->engines);
+	if (rc)
+		return rc;
 	rc = sweep_resolve(spec, key, p, &err);
 	if (rc == -ENOENT)
 		return -ENOENT;
 	if (rc < 0)
 		return sweep_usage_error(a, &err);
-	if (!value)
+	if (!value) {
+		/* A model the engine has no equivalent for (spec.c says so
+		 * under "model"); other faults are the values' to report. */
+		if (spec_validate(spec, &err) < 0 &&
+		    strcmp(err.field, "model") == 0) {
+			util_strlcpy(refused, err.message, REFUSED_SIZE);
+			return -EPERM;
+		}
 		return 0;
+	}
 	rc = spec_set(spec, p->field, value, &err);
 	if (rc == 0)
 		rc = spec_validate(spec, &err);
@@ -281,6 +310,43 @@ static json_t *points_json(const char *name, const char *workload,
 			 "points", points);
 }
 
+/* Under --engine cpython, asks the interpreter its version once (into
+ * *py) and refuses, before any point runs, what it cannot run of spec.
+ * 0 or EXIT_USAGE (printed). */
+static int sweep_check_interpreter(const struct run_args *a,
+				   const struct spec *spec,
+				   struct cpython_info *py)
+{
+	struct spec_error err = {0};
+	int rc;
+
+	if (strcmp(spec->engine, SPEC_ENGINE_CPYTHON) != 0)
+		return 0;
+	if (!py->version[0]) {
+		rc = cpython_probe(spec->python, py);
+		if (rc < 0)
+			return cli_usage_error("--python: no interpreter '%s' "
+					       "(%s)",
+					       spec->python[0] ? spec->python
+							       : "python3",
+					       strerror(-rc));
+	}
+	if (cpython_check(spec, py, &err) < 0)
+		return cli_spec_usage_error(a, &err);
+	return 0;
+}
+
+/* The engine every point ran in: {"name": "overlap"}, or CPython's name,
+ * version, build and path. */
+static json_t *engine_json(const struct cpython_info *py)
+{
+	if (!py->version[0])
+		return json_pack("{s:s}", "name", SPEC_ENGINE_OVERLAP);
+	return json_pack("{s:s, s:s, s:s, s:s}", "name", SPEC_ENGINE_CPYTHON,
+			 "version", py->version, "build", py->build, "path",
+			 py->path);
+}
+
 int cmd_sweep(int argc, char **argv)
 {
 	struct run_args *a = util_xcalloc(1, sizeof(*a));
@@ -292,6 +358,8 @@ int cmd_sweep(int argc, char **argv)
 	bool progress = isatty(STDERR_FILENO);
 	struct plan_models models;
 	struct spec_error err;
+	struct cpython_info py = {0};
+	char refused[REFUSED_SIZE];
 	enum cli_format fmt;
 	size_t n_values = 0, n = 0, i, v;
 	FILE *out = NULL;
@@ -338,7 +406,21 @@ int cmd_sweep(int argc, char **argv)
 	for (i = 0; i < models.n; i++) {
 		struct sweep_param p;
 
-		rc = sweep_prepare(a, models.models[i], key, NULL, spec, &p);
+		rc = sweep_prepare(a, models.models[i], key, NULL, spec, &p,
+				   refused);
+		if (rc == -EPERM) {
+			if (models.named) {
+				rc = cli_usage_error("--engine: %s",
+						     strncmp(refused,
+							     "model: ", 7) == 0
+							     ? refused + 7
+							     : refused);
+				goto out_free_traces;
+			}
+			fprintf(stderr, "%s: leaves out %s: %s\n", cli_cmd_name,
+				models.models[i]->name, refused);
+			continue;
+		}
 		if (rc == -ENOENT) {
 			if (models.named) {
 				rc = cli_usage_error(
@@ -358,7 +440,10 @@ int cmd_sweep(int argc, char **argv)
 		}
 		for (v = 0; v < n_values; v++) {
 			rc = sweep_prepare(a, models.models[i], key, values[v],
-					   spec, &p);
+					   spec, &p, refused);
+			if (rc)
+				goto out_free_traces;
+			rc = sweep_check_interpreter(a, spec, &py);
 			if (rc)
 				goto out_free_traces;
 			pts[n].model = models.models[i];
@@ -385,7 +470,8 @@ int cmd_sweep(int argc, char **argv)
 		struct sweep_param p;
 		int r;
 
-		if (sweep_prepare(a, pt->model, key, pt->text, spec, &p))
+		if (sweep_prepare(a, pt->model, key, pt->text, spec, &p,
+				  refused))
 			continue;
 		if (progress)
 			fprintf(stderr, "%s: %s at %s %s ...\n", cli_cmd_name,
@@ -406,10 +492,17 @@ int cmd_sweep(int argc, char **argv)
 	}
 
 	if (fmt == FMT_JSON) {
-		cli_print_json(out, points_json(key, a->workload, pts, n));
+		json_t *root = points_json(key, a->workload, pts, n);
+
+		json_object_set_new(root, "engine", engine_json(&py));
+		cli_print_json(out, root);
 	} else {
-		fprintf(out, "%s: %s at %zu values\n", a->workload, key,
+		fprintf(out, "%s: %s at %zu values", a->workload, key,
 			n_values);
+		if (py.version[0])
+			fprintf(out, ", in CPython %s (%s)", py.version,
+				py.path);
+		fputc('\n', out);
 		print_table(out, key, pts, n, cli_ascii_unicode(a));
 		print_amdahl(out, key, pts, n);
 		fprintf(out, "speedup: the tasks' own work one after another "

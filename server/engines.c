@@ -55,48 +55,6 @@ void engines_discover_async(void)
 	pthread_attr_destroy(&attr);
 }
 
-static int refuse(struct spec_error *err, const char *field,
-		  const char *message)
-{
-	util_strlcpy(err->field, field, sizeof(err->field));
-	util_strlcpy(err->message, message, sizeof(err->message));
-	err->column = 0;
-	return -EINVAL;
-}
-
-/* What the interpreter cannot run, as the runner itself would refuse it
- * (src/cpython/overlap_cpython.py, unsupported()), so the API answers 400
- * rather than queueing a run that fails. */
-static int check_interpreter(const struct spec *spec,
-			     const struct cpython_info *py,
-			     struct spec_error *err)
-{
-	const struct param_value *gil = spec_find(&spec->options, "gil");
-	const struct param_value *program = spec_find(&spec->params, "program");
-	bool loop = strncmp(spec->model, "asyncio", 7) == 0;
-	int major = 0, minor = 0;
-	char msg[256];
-
-	sscanf(py->version, "%d.%d", &major, &minor);
-	if (gil && strcmp(gil->text, "off") == 0 &&
-	    strcmp(py->build, "gil") == 0) {
-		snprintf(msg, sizeof(msg),
-			 "gil: off needs a free-threaded Python (such as "
-			 "python3.13t); %.120s %s is a GIL build",
-			 py->path, py->version);
-		return refuse(err, "options.gil", msg);
-	}
-	if (loop && program && strstr(program->text, "barrier") && major == 3 &&
-	    minor < 11) {
-		snprintf(msg, sizeof(msg),
-			 "barrier: asyncio.Barrier needs Python 3.11 or "
-			 "later; this is %s",
-			 py->version);
-		return refuse(err, "params.program", msg);
-	}
-	return 0;
-}
-
 int engines_check(const struct spec *spec, struct spec_error *err)
 {
 	const struct cpython_info *list;
@@ -108,15 +66,18 @@ int engines_check(const struct spec *spec, struct spec_error *err)
 	n = interpreters(&list);
 	if (!spec->python[0])
 		/* python3 on PATH: the first found, when it was. */
-		return n ? check_interpreter(spec, &list[0], err) : 0;
+		return n ? cpython_check(spec, &list[0], err) : 0;
 	for (size_t i = 0; i < n; i++)
 		if (strcmp(list[i].path, spec->python) == 0)
-			return check_interpreter(spec, &list[i], err);
+			return cpython_check(spec, &list[i], err);
 	snprintf(msg, sizeof(msg),
 		 "python: not an interpreter this server offers (%zu found; "
 		 "see engines in GET /api/workloads)",
 		 n);
-	return refuse(err, "python", msg);
+	util_strlcpy(err->field, "python", sizeof(err->field));
+	util_strlcpy(err->message, msg, sizeof(err->message));
+	err->column = 0;
+	return -EINVAL;
 }
 
 void engines_add_interpreters(json_t *catalog)

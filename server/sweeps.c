@@ -4,7 +4,9 @@
  * Each point's spec goes through spec_from_json like any POST /api/runs
  * body, with the swept value put where the parameter lives (params or
  * options), so a sweep accepts exactly what single runs accept; an error
- * in one value is a 400 naming "values".
+ * in one value is a 400 naming "values".  "engine" and "python" are a
+ * run's too: under engine cpython every point runs in that interpreter,
+ * and what it cannot run is a 400 before any point is queued.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engines.h"
 #include "model.h"
 #include "plan.h"
 #include "store.h"
@@ -34,7 +37,7 @@ static int read_body(const json_t *body, struct plan_models *models,
 {
 	static const char *const known[] = {"workload", "params", "options",
 					    "model",	"models", "param",
-					    "values"};
+					    "values",	"engine", "python"};
 	const json_t *list = json_object_get(body, "models");
 	const json_t *one = json_object_get(body, "model");
 	const json_t *values = json_object_get(body, "values");
@@ -54,7 +57,8 @@ static int read_body(const json_t *body, struct plan_models *models,
 		if (!ok) {
 			snprintf(msg, sizeof(msg),
 				 "%.40s: unknown key (expected workload, "
-				 "params, options, models, param, values)",
+				 "params, options, models, param, values, "
+				 "engine, python)",
 				 key);
 			set_err(err, key, msg);
 			return -EINVAL;
@@ -152,9 +156,11 @@ static int point_spec(const json_t *body, const struct model_ops *m,
 		json_object_set_new(option ? options : params,
 				    strchr(field, '.') + 1, json_string(text));
 	}
-	one = json_pack("{s:O*, s:s, s:o, s:o}", "workload",
+	one = json_pack("{s:O*, s:s, s:o, s:o, s:O*, s:O*}", "workload",
 			json_object_get(body, "workload"), "model", m->name,
-			"params", params, "options", options);
+			"params", params, "options", options, "engine",
+			json_object_get(body, "engine"), "python",
+			json_object_get(body, "python"));
 	if (!one)
 		return -ENOMEM;
 	rc = spec_from_json(one, spec, err);
@@ -210,6 +216,18 @@ int sweeps_create(struct runs *r, struct store *st, const json_t *body,
 			goto out_free;
 		if (rc == 0)
 			rc = sweep_resolve(probe, param, &p, &e);
+		/* The engine and its interpreter are the sweep's, not a
+		 * model's: what they cannot be, or cannot run, is refused
+		 * outright (a model the engine lacks is the model's). */
+		if (rc == 0 && engines_check(probe, &e) < 0)
+			rc = -EPERM;
+		if (rc == -EPERM ||
+		    (rc < 0 && (strcmp(e.field, "engine") == 0 ||
+				strcmp(e.field, "python") == 0))) {
+			*err = e;
+			rc = -EINVAL;
+			goto out_free;
+		}
 		if (rc < 0 && !models.named && !plan_error_is_workload(&e) &&
 		    (rc == -ENOENT || strcmp(e.field, "param") != 0))
 			continue; /* not this model's: the others go on */
@@ -287,13 +305,15 @@ int sweeps_create(struct runs *r, struct store *st, const json_t *body,
 	for (size_t i = 0; i < n_values && i < n; i++)
 		json_array_append_new(numbers_json,
 				      sweep_number_json(numbers[i]));
-	record = json_pack("{s:s, s:O*, s:O*, s:O*, s:s, s:o, s:s, s:o}", "id",
-			   sweep_id, "workload",
+	record = json_pack("{s:s, s:O*, s:O*, s:O*, s:s, s:o, s:s, s:o, s:s, "
+			   "s:O*}",
+			   "id", sweep_id, "workload",
 			   json_object_get(body, "workload"), "params",
 			   json_object_get(body, "params"), "options",
 			   json_object_get(body, "options"), "param", param,
 			   "values", numbers_json, "created_at", created,
-			   "points", points);
+			   "points", points, "engine", specs[0]->engine,
+			   "python", json_object_get(body, "python"));
 	text = record ? json_dumps(record, JSON_COMPACT) : NULL;
 	snprintf(name, sizeof(name), "sweeps/%s.json", sweep_id);
 	rc = text ? store_write(st, name, text, strlen(text)) : -ENOMEM;

@@ -409,11 +409,15 @@ static json_t *program_json(const struct program *p)
 	for (size_t i = 0; i < p->n_tasks; i++)
 		json_array_append_new(
 			tasks,
-			json_pack("{s:s, s:I, s:I}", "name",
+			json_pack("{s:s, s:I, s:I, s:b, s:I}", "name",
 				  program_task_name(p, (uint32_t)i, name,
 						    sizeof(name)),
 				  "first", (json_int_t)p->tasks[i].first_step,
-				  "n", (json_int_t)p->tasks[i].n_steps));
+				  "n", (json_int_t)p->tasks[i].n_steps,
+				  "daemon",
+				  (p->tasks[i].flags & TASK_F_DAEMON) != 0,
+				  "timeout_ns",
+				  (json_int_t)p->tasks[i].timeout_ns));
 	for (size_t i = 0; i < p->n_objects; i++)
 		json_array_append_new(
 			objects,
@@ -886,6 +890,46 @@ static void fill_host(struct trace_host *h)
 	if (uname(&un) == 0)
 		util_strlcpy(h->kernel, un.release, sizeof(h->kernel));
 	util_strlcpy(h->engine, "cpython", sizeof(h->engine));
+}
+
+static int cpython_refuse(struct spec_error *err, const char *field,
+			  const char *message)
+{
+	util_strlcpy(err->field, field, sizeof(err->field));
+	util_strlcpy(err->message, message, sizeof(err->message));
+	err->column = 0;
+	return -EINVAL;
+}
+
+/* gil=off is an option of the threaded models only, so its presence
+ * says the model runs threads; only a loop's barrier is asyncio's. */
+int cpython_check(const struct spec *spec, const struct cpython_info *py,
+		  struct spec_error *err)
+{
+	const struct param_value *gil = spec_find(&spec->options, "gil");
+	const struct param_value *program = spec_find(&spec->params, "program");
+	bool loop = strncmp(spec->model, "asyncio", 7) == 0;
+	int major = 0, minor = 0;
+	char msg[256];
+
+	sscanf(py->version, "%d.%d", &major, &minor);
+	if (gil && strcmp(gil->text, "off") == 0 &&
+	    strcmp(py->build, "gil") == 0) {
+		snprintf(msg, sizeof(msg),
+			 "gil: off needs a free-threaded Python (such as "
+			 "python3.13t); %.120s %s is a GIL build",
+			 py->path, py->version);
+		return cpython_refuse(err, "options.gil", msg);
+	}
+	if (loop && program && strstr(program->text, "barrier") && major == 3 &&
+	    minor < 11) {
+		snprintf(msg, sizeof(msg),
+			 "barrier: asyncio.Barrier needs Python 3.11 or "
+			 "later; this is %s",
+			 py->version);
+		return cpython_refuse(err, "params.program", msg);
+	}
+	return 0;
 }
 
 int cpython_execute(const struct spec *spec, const struct run_hooks *hooks,

@@ -46,6 +46,14 @@ int cpython_probe(const char *python, struct cpython_info *info);
  * written to out (at most max). */
 size_t cpython_discover(struct cpython_info *out, size_t max);
 
+/* What interpreter py cannot run of spec, as the runner itself would
+ * refuse it (src/cpython/overlap_cpython.py, unsupported()), so that a
+ * caller can refuse before it starts anything: 0, or -EINVAL with err
+ * naming "options.gil" (gil=off on a GIL build) or "params.program" (an
+ * asyncio barrier before 3.11). */
+int cpython_check(const struct spec *spec, const struct cpython_info *py,
+		  struct spec_error *err);
+
 /* Runs spec (validated, engine cpython) as run_execute() does: the same
  * hooks, the same trace, the summary computed here.  A spec the
  * interpreter cannot run (gil=off on a GIL build, say) returns -EINVAL

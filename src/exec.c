@@ -147,6 +147,10 @@ int exec_step(struct exec_ctx *x, const struct step *s)
 	case STEP_BLOCK:
 		rc = step_sleep(x, s, 0);
 		break;
+	case STEP_TIMER:
+		/* threading.Timer: its thread waits, then calls the task. */
+		rc = step_sleep(x, s, REC_NOTE_TIMER);
+		break;
 	case STEP_CPU_NOGIL:
 		rc = step_cpu_nogil(x, s);
 		break;

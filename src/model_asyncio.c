@@ -82,6 +82,8 @@
 /* Timers a sync step asked for (a rate limiter's slot, a backoff, a
  * request's timeout) carry this bit on the task id. */
 #define TIMER_SYNC (1u << 31)
+/* A task's timeout (asyncio.timeout around its steps) carries this bit. */
+#define TIMER_TIMEOUT (1u << 30)
 /* How many task ids of each order go into the checks. */
 #define ORDER_SHOWN_MAX 20
 /* The longest the loop sleeps without looking at ctx->stop. */
@@ -122,6 +124,8 @@ enum aio_task_flags {
 	F_READY_SINCE = 1u << 4, /* in the ready queue since t0_ns, which
 				  * the loop records as ready when it gets
 				  * round to the task */
+	F_ABANDONED = 1u << 5,	 /* timed out while its executor job ran: the
+				* job's end is only counted */
 };
 
 /* Everything a task owns on the loop.  Kept small on purpose: with
@@ -184,6 +188,7 @@ struct aio {
 	bool as_completed;
 	uint32_t finish_order[ORDER_SHOWN_MAX]; /* the first to finish */
 	uint32_t n_finished;
+	uint32_t daemons;   /* daemon tasks not yet finished */
 	int64_t max_lag_ns; /* -1 until a timer fires */
 	/* when the loop last went to poll and came back: a wait over before
 	 * it went was over while the loop was busy */
@@ -195,6 +200,8 @@ static void task_continue(struct aio *a, uint32_t id);
 static void sync_resume(struct aio *a, uint32_t id, int result);
 static void net_release(struct aio *a, uint32_t id);
 static uint64_t net_id(const struct aio *a, uint32_t id);
+static void on_task_timeout(struct aio *a, uint32_t id);
+static void task_cut(struct aio *a, uint32_t id, const struct step *s);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -281,16 +288,25 @@ static int64_t wait_end(struct aio *a, uint32_t id, enum seg_state state,
  * the loop got round to the task is a ready segment, the task's wait for
  * the loop; the rest is the wait's own. */
 static void wait_end_due(struct aio *a, uint32_t id, enum seg_state state,
-			 int64_t t0_ns, int64_t due_ns, int64_t now)
+			 int64_t t0_ns, int64_t due_ns, int64_t now,
+			 uint32_t note)
 {
 	int64_t ready_ns = due_ns < a->poll_in_ns ? due_ns : a->poll_out_ns;
 
 	if (ready_ns > t0_ns && now - ready_ns >= READY_MIN_NS) {
-		rec_segment(a->lane, id, state, t0_ns, ready_ns, 0);
+		rec_segment(a->lane, id, state, t0_ns, ready_ns, note);
 		rec_segment(a->lane, id, ST_READY, ready_ns, now, 0);
 	} else {
-		rec_segment(a->lane, id, state, t0_ns, now, 0);
+		rec_segment(a->lane, id, state, t0_ns, now, note);
 	}
+}
+
+/* A sleep's note: a timer step's delay (loop.call_later) says so. */
+static uint32_t sleep_note(const struct aio *a, uint32_t id)
+{
+	return a->prog->steps[a->tasks[id].pc].kind == STEP_TIMER
+		       ? REC_NOTE_TIMER
+		       : 0;
 }
 
 /* The note the limit semaphore's waits carry ("limit"). */
@@ -326,6 +342,8 @@ static void task_finish(struct aio *a, uint32_t id, enum task_status status)
 	rec_task_end(a->main, id, rec_now(a->main), status, 0);
 	t->phase = PH_DONE;
 	a->live--;
+	if (a->prog->tasks[id].flags & TASK_F_DAEMON)
+		a->daemons--;
 	if (a->n_finished < ORDER_SHOWN_MAX)
 		a->finish_order[a->n_finished] = id;
 	a->n_finished++;
@@ -394,8 +412,15 @@ static void step_resume(struct aio *a, uint32_t id)
 
 static void task_start(struct aio *a, uint32_t id)
 {
+	int64_t timeout_ns = a->prog->tasks[id].timeout_ns;
+
 	sync_task_begin(a->ctx->sync, id);
 	rec_task_start(a->lane, id, rec_now(a->lane));
+	/* asyncio.timeout: a timer that cancels the task where it waits.
+	 * Without room for it the task runs without its timeout. */
+	if (timeout_ns > 0)
+		loop_add_timer(a->loop, rec_now(a->lane) + timeout_ns,
+			       id | TIMER_TIMEOUT);
 	if (a->limited) {
 		if (a->limit_free == 0) {
 			wait_begin(a, id, PH_SEM, ST_SEM_WAIT, limit_note());
@@ -495,9 +520,9 @@ static int sleep_begin(struct aio *a, uint32_t id, const struct step *s)
 		make_ready_since(a, id, rec_now(a->lane));
 		return STEP_WAITING;
 	}
-	wait_begin(a, id, PH_SLEEP, ST_SLEEP, 0);
+	wait_begin(a, id, PH_SLEEP, ST_SLEEP, sleep_note(a, id));
 	if (loop_add_timer(a->loop, t->t0_ns + s->ns, id) < 0) {
-		wait_end(a, id, ST_SLEEP, 0);
+		wait_end(a, id, ST_SLEEP, sleep_note(a, id));
 		return -ENOMEM;
 	}
 	return STEP_WAITING;
@@ -543,6 +568,12 @@ static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 	struct aio *a = arg;
 	int64_t now;
 
+	if (id & TIMER_TIMEOUT) {
+		if ((id & ~TIMER_TIMEOUT) < a->n_tasks)
+			on_task_timeout(a, id & ~TIMER_TIMEOUT);
+		gil_check(a);
+		return;
+	}
 	if (id & TIMER_SYNC) {
 		if ((id & ~TIMER_SYNC) < a->n_tasks)
 			on_sync_timer(a, id & ~TIMER_SYNC, due_ns);
@@ -552,7 +583,8 @@ static void on_timer(void *arg, uint32_t id, int64_t due_ns)
 	if (a->tasks[id].phase != PH_SLEEP)
 		return;
 	now = rec_now(a->lane);
-	wait_end_due(a, id, ST_SLEEP, a->tasks[id].t0_ns, due_ns, now);
+	wait_end_due(a, id, ST_SLEEP, a->tasks[id].t0_ns, due_ns, now,
+		     sleep_note(a, id));
 	note_lag(a, now - due_ns);
 	step_resume(a, id);
 	gil_check(a);
@@ -667,7 +699,7 @@ static void net_done(struct aio *a, uint32_t id, int err, int64_t now)
 	if (err || state != ST_IO)
 		rec_segment(a->lane, id, state, t->t0_ns, now, 0);
 	else
-		wait_end_due(a, id, state, t->t0_ns, due_ns, now);
+		wait_end_due(a, id, state, t->t0_ns, due_ns, now, 0);
 	if (err) {
 		task_fail(a, id, err, 0);
 		return;
@@ -729,8 +761,14 @@ static void on_exec_done(void *arg, const struct asyncio_done *d)
 	if (d->task >= a->n_tasks)
 		return;
 	t = &a->tasks[d->task];
-	if (t->phase != PH_EXEC)
+	if (t->phase != PH_EXEC) {
+		if (t->flags & F_ABANDONED) {
+			/* The job of a task that timed out meanwhile. */
+			t->flags &= (uint8_t)~F_ABANDONED;
+			a->exec_inflight--;
+		}
 		return;
+	}
 	a->exec_inflight--;
 	/* The job waited for a free worker from submit to pick-up. */
 	if (d->picked_ns > t->t0_ns)
@@ -870,6 +908,7 @@ static int step_begin(struct aio *a, uint32_t id, const struct step *s)
 		return a->ex ? offload(a, id)
 			     : cpu_on_loop(a, id, s, REC_NOTE_NOGIL);
 	case STEP_SLEEP:
+	case STEP_TIMER: /* loop.call_later: the task runs when it is due */
 		return sleep_begin(a, id, s);
 	case STEP_BLOCK:
 		return block_on_loop(a, id, s);
@@ -1041,6 +1080,53 @@ static int poll_without_gil(struct aio *a, int64_t timeout_ns)
 /* The run stopped (time limit, cancel, deadlock): jobs already in the
  * executor are waited for briefly, then every task still alive ends as
  * cancelled, its open wait recorded up to now. */
+/* Ends task id where it stands with status: its open wait is recorded up
+ * to now, and it leaves every list and the connection pool, as a
+ * cancelled coroutine does. */
+static void task_abandon(struct aio *a, uint32_t id, enum task_status status)
+{
+	struct aio_task *t = &a->tasks[id];
+	const struct step *s = &a->prog->steps[t->pc];
+
+	switch (t->phase) {
+	case PH_DONE:
+		return;
+	case PH_SEM:
+		list_remove(a, &a->limit_waiters, id);
+		break;
+	case PH_NET_SLOT:
+	case PH_NET_CONNECT:
+	case PH_NET_RECV:
+		if (t->phase == PH_NET_SLOT)
+			list_remove(a, &a->net_waiters, id);
+		else
+			netpool_cancel(a->np, t->conn, net_id(a, id));
+		break;
+	case PH_EXEC:
+		t->flags |= F_ABANDONED;
+		break;
+	default:
+		break;
+	}
+	task_cut(a, id, s);
+	if (t->phase >= PH_NET_SLOT && t->phase <= PH_NET_RECV) {
+		t->flags &= (uint8_t)~F_SYNC;
+		net_release(a, id);
+	}
+	/* A job in the executor runs on (a thread cannot be cancelled);
+	 * only the task's wait for it ends here. */
+	task_finish(a, id, status);
+}
+
+/* asyncio.timeout expired: the task is cancelled where it waits and ends
+ * as timeout. */
+static void on_task_timeout(struct aio *a, uint32_t id)
+{
+	if (a->tasks[id].phase == PH_DONE || a->tasks[id].phase == PH_NEW)
+		return;
+	task_abandon(a, id, TASK_TIMEOUT);
+}
+
 static void wind_down(struct aio *a)
 {
 	int64_t until = rec_now(a->lane) + EXEC_DRAIN_NS;
@@ -1055,44 +1141,49 @@ static void wind_down(struct aio *a)
 		struct aio_task *t = &a->tasks[id];
 		const struct step *s = &a->prog->steps[t->pc];
 
-		switch (t->phase) {
-		case PH_DONE:
+		if (t->phase == PH_DONE)
 			continue;
-		case PH_SEM:
-			wait_end(a, id, ST_SEM_WAIT, limit_note());
-			break;
-		case PH_SLEEP:
-			wait_end(a, id, ST_SLEEP, 0);
-			break;
-		case PH_NET_SLOT:
-		case PH_NET_CONNECT:
-		case PH_NET_RECV:
-			if (t->flags & F_SYNC)
-				sync_coop_abandon(a->ctx->sync, &a->senv, id,
-						  s);
-			else
-				wait_end(a, id,
-					 t->phase == PH_NET_RECV ? ST_IO
-								 : ST_CONNECT,
-					 0);
-			break;
-		case PH_BLOCKED:
-		case PH_SYNC_TIMER:
-		case PH_READY:
-			if (t->flags & F_READY_SINCE)
-				wait_end(a, id, ST_READY, 0);
-			/* Inside a sync step: its open wait, as sync knows
-			 * it. */
-			if (sync_handles((enum step_kind)s->kind))
-				sync_coop_abandon(a->ctx->sync, &a->senv, id,
-						  s);
-			break;
-		default:
-			break;
-		}
+		task_cut(a, id, s);
 		/* Permits and slots no longer matter: nobody runs again. */
 		t->flags &= (uint8_t)~F_HOLDS_LIMIT;
 		task_finish(a, id, TASK_CANCELLED);
+	}
+}
+
+/* Records task id's open wait (what its phase says it waits in) up to
+ * now, and takes it off any sync object's wait list. */
+static void task_cut(struct aio *a, uint32_t id, const struct step *s)
+{
+	struct aio_task *t = &a->tasks[id];
+
+	switch (t->phase) {
+	case PH_SEM:
+		wait_end(a, id, ST_SEM_WAIT, limit_note());
+		break;
+	case PH_SLEEP:
+		wait_end(a, id, ST_SLEEP, sleep_note(a, id));
+		break;
+	case PH_NET_SLOT:
+	case PH_NET_CONNECT:
+	case PH_NET_RECV:
+		if (t->flags & F_SYNC)
+			sync_coop_abandon(a->ctx->sync, &a->senv, id, s);
+		else
+			wait_end(a, id,
+				 t->phase == PH_NET_RECV ? ST_IO : ST_CONNECT,
+				 0);
+		break;
+	case PH_BLOCKED:
+	case PH_SYNC_TIMER:
+	case PH_READY:
+		if (t->flags & F_READY_SINCE)
+			wait_end(a, id, ST_READY, 0);
+		/* Inside a sync step: its open wait, as sync knows it. */
+		if (sync_handles((enum step_kind)s->kind))
+			sync_coop_abandon(a->ctx->sync, &a->senv, id, s);
+		break;
+	default:
+		break;
 	}
 }
 
@@ -1267,8 +1358,12 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 		list_push(a, &a->ready, id);
 	}
 	a->live = a->n_tasks;
+	for (uint32_t id = 0; id < a->n_tasks; id++)
+		a->daemons += (a->prog->tasks[id].flags & TASK_F_DAEMON) != 0;
 
-	while (a->live > 0 && !stopped(a)) {
+	/* asyncio.run returns once the main coroutine has awaited every
+	 * task but the ones never awaited (daemon), and cancels those. */
+	while (a->live > a->daemons && !stopped(a)) {
 		int64_t now = rec_now(lane), timeout;
 		int r;
 
@@ -1298,6 +1393,13 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 		}
 		loop_run_timers(a->loop, rec_now(lane), on_timer, a);
 		run_ready(a);
+	}
+	if (a->live > 0 && !stopped(a)) {
+		int none = 0;
+
+		/* The rest are daemons: the run is done, they are cut. */
+		atomic_compare_exchange_strong(&ctx->stop, &none, RUN_DONE);
+		exec_stop_wake(&ctx->stop);
 	}
 	wind_down(a);
 	if (a->gil)

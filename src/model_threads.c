@@ -204,8 +204,21 @@ static int threads_run(struct run_ctx *ctx)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	pthread_attr_destroy(&attr);
 
+	/* The interpreter joins every thread but the daemons at exit; then
+	 * the daemons stop where they are: the run is done, they are
+	 * cancelled. */
 	for (uint32_t i = 0; i < created; i++)
+		if (!(prog->tasks[i].flags & TASK_F_DAEMON))
+			pthread_join(threads[i], NULL);
+	for (uint32_t i = 0; i < created; i++) {
+		int none = 0;
+
+		if (!(prog->tasks[i].flags & TASK_F_DAEMON))
+			continue;
+		if (atomic_compare_exchange_strong(&ctx->stop, &none, RUN_DONE))
+			exec_stop_wake(&ctx->stop);
 		pthread_join(threads[i], NULL);
+	}
 	/* Tasks that never got a thread (the one that failed has ended). */
 	for (uint32_t i = created + create_failed; i < prog->n_tasks; i++)
 		rec_task_end(main_lane, i, rec_now(main_lane), TASK_CANCELLED,

@@ -753,6 +753,7 @@ static void close_dead_step(struct procpool *p, uint32_t i, int64_t now)
 		break;
 	case STEP_SLEEP + 1:
 	case STEP_BLOCK + 1:
+	case STEP_TIMER + 1:
 		state = ST_SLEEP;
 		break;
 	case STEP_NET + 1:

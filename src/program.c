@@ -114,6 +114,8 @@ uint32_t program_add_task(struct program *p, const char *label, uint32_t number,
 	t->number = number;
 	t->first_step = first;
 	t->n_steps = n;
+	t->flags = 0;
+	t->timeout_ns = 0;
 	return (uint32_t)p->n_tasks++;
 }
 
@@ -150,6 +152,7 @@ static const char *const step_kind_names[STEP__COUNT] = {
 	[STEP_BLOCK] = "block",
 	[STEP_COND_WAIT] = "cond wait",
 	[STEP_COND_NOTIFY] = "cond notify",
+	[STEP_TIMER] = "timer",
 };
 
 const char *step_kind_name(enum step_kind kind)
@@ -244,6 +247,7 @@ static const struct step_word step_words[] = {
 	{"cond", STEP_COND_WAIT, arg_cond},
 	{"cpu-nogil", STEP_CPU_NOGIL, arg_duration},
 	{"block", STEP_BLOCK, arg_duration},
+	{"timer", STEP_TIMER, arg_duration},
 };
 
 #define N_STEP_WORDS (sizeof(step_words) / sizeof(step_words[0]))
@@ -820,6 +824,11 @@ static int parse_step(struct parser *p, uint32_t *count)
 			       token_at(p, start, shown, sizeof(shown)),
 			       expected);
 	}
+	if (w->kind == STEP_TIMER && *count > 0)
+		return fail_at(p, start,
+			       "'timer' comes first in its task "
+			       "(threading.Timer waits, then runs the "
+			       "task)");
 	p->pos = start + len;
 	memset(&s, 0, sizeof(s));
 	s.kind = (uint8_t)w->kind;
@@ -852,6 +861,8 @@ static int parse_group(struct parser *p, uint32_t *number)
 	size_t start, count_pos;
 	uint64_t repeat = 1;
 	uint32_t first = (uint32_t)p->prog->n_steps, n_steps = 0, i;
+	uint32_t flags = 0;
+	int64_t timeout_ns = 0;
 	char shown[24];
 	int rc;
 
@@ -860,6 +871,29 @@ static int parse_group(struct parser *p, uint32_t *number)
 	rc = parse_decl(p);
 	if (rc <= 0)
 		return rc; /* a declaration, or its error */
+	if (strncmp(p->text + p->pos, "daemon", 6) == 0 &&
+	    (p->text[p->pos + 6] == '(' ||
+	     isspace((unsigned char)p->text[p->pos + 6]))) {
+		flags |= TASK_F_DAEMON;
+		p->pos += 6;
+		skip_space(p);
+	}
+	if (strncmp(p->text + p->pos, "timeout", 7) == 0 &&
+	    isspace((unsigned char)p->text[p->pos + 7])) {
+		static const struct step_word tw = {"timeout", STEP_SLEEP,
+						    arg_duration};
+		struct step ts = {0};
+
+		p->pos += 7;
+		rc = arg_duration(p, &tw, &ts);
+		if (rc < 0)
+			return rc;
+		if (ts.ns <= 0)
+			return fail_at(p, p->pos - 1,
+				       "'timeout' takes a duration above 0");
+		timeout_ns = ts.ns;
+		skip_space(p);
+	}
 	if (isdigit((unsigned char)p->text[p->pos])) {
 		count_pos = p->pos;
 		repeat = 0;
@@ -913,8 +947,13 @@ static int parse_group(struct parser *p, uint32_t *number)
 		return fail_at(p, start,
 			       "at most %d steps in all tasks together",
 			       STEPS_MAX_TOTAL_STEPS);
-	for (i = 0; i < repeat; i++)
-		program_add_task(p->prog, "task", ++*number, first, n_steps);
+	for (i = 0; i < repeat; i++) {
+		uint32_t t = program_add_task(p->prog, "task", ++*number, first,
+					      n_steps);
+
+		p->prog->tasks[t].flags = flags;
+		p->prog->tasks[t].timeout_ns = timeout_ns;
+	}
 	return 0;
 }
 
@@ -952,6 +991,9 @@ int steps_parse(const char *text, struct program *prog, struct steps_error *err)
 /* Models whose Python has no such primitive.  asyncio has no RLock: an
  * asyncio.Lock taken twice by one task waits for itself. */
 #define REFUSED_ASYNCIO "asyncio,asyncio-executor"
+/* Pools have no Timer, and their executor's shutdown waits for every
+ * task, so nothing in them is a daemon. */
+#define REFUSED_POOLS "thread-pool,process-pool,interpreter-pool"
 
 const struct step_doc program_step_docs[] = {
 	{"cpu", "cpu DUR", "pure-Python computation that holds the GIL", ""},
@@ -986,6 +1028,19 @@ const struct step_doc program_step_docs[] = {
 	 ""},
 	{"cond notify", "cond notify NAME [all]",
 	 "with cond: cond.notify(), or notify_all() with all", ""},
+	{"timer", "timer DUR",
+	 "first in a task: threading.Timer(DUR, task).start(), or "
+	 "loop.call_later in asyncio: the task waits DUR, then runs",
+	 REFUSED_POOLS},
+	{"timeout", "timeout DUR [N x] (steps)",
+	 "async with asyncio.timeout(DUR) around the task's steps: when it "
+	 "expires the task is cancelled where it waits and ends as timeout",
+	 "sequential,threads," REFUSED_POOLS},
+	{"daemon", "daemon [N x] (steps)",
+	 "a daemon thread (Thread(daemon=True)), or in asyncio a task never "
+	 "awaited: the run does not wait for it, and it is cancelled when "
+	 "the other tasks have ended",
+	 "sequential," REFUSED_POOLS},
 	{"sem", "sem NAME=N", "declares a Semaphore(N)", ""},
 	{"queue", "queue NAME=N", "declares a Queue(maxsize=N)", ""},
 	{"barrier", "barrier NAME=N", "declares a Barrier(N)", ""},
@@ -1029,6 +1084,42 @@ int program_check_model(const struct program *p, const char *model, char *msg,
 				 "(asyncio.Lock is not re-entrant); declare "
 				 "it a plain lock, or run it under threads",
 				 o->name, model);
+			return -EINVAL;
+		}
+	}
+	for (size_t i = 0; i < p->n_tasks; i++) {
+		const struct task_def *t = &p->tasks[i];
+		char name[48];
+
+		if (t->n_steps > 0 &&
+		    p->steps[t->first_step].kind == STEP_TIMER &&
+		    model_in(REFUSED_POOLS, model)) {
+			program_task_name(p, (uint32_t)i, name, sizeof(name));
+			snprintf(msg, size,
+				 "program: %s's timer: %s has no Timer (its "
+				 "workers take tasks as they come); use "
+				 "threads or asyncio",
+				 name, model);
+			return -EINVAL;
+		}
+		if (t->timeout_ns > 0 &&
+		    model_in("sequential,threads," REFUSED_POOLS, model)) {
+			program_task_name(p, (uint32_t)i, name, sizeof(name));
+			snprintf(msg, size,
+				 "program: %s's timeout: %s cannot cancel a "
+				 "task where it waits (a thread is never "
+				 "cancelled; give each blocking call its own "
+				 "timeout); use asyncio",
+				 name, model);
+			return -EINVAL;
+		}
+		if ((t->flags & TASK_F_DAEMON) &&
+		    model_in("sequential," REFUSED_POOLS, model)) {
+			program_task_name(p, (uint32_t)i, name, sizeof(name));
+			snprintf(msg, size,
+				 "program: %s is a daemon: %s waits for every "
+				 "task it runs; use threads or asyncio",
+				 name, model);
 			return -EINVAL;
 		}
 	}

@@ -48,6 +48,8 @@ enum step_kind {
 	STEP_COND_WAIT,	 /* object = condition: with c: c.wait() */
 	STEP_COND_NOTIFY, /* object = condition; n = how many to wake,
 			   * 0: all (notify_all) */
+	STEP_TIMER,	  /* ns: threading.Timer's delay before the task
+			   * runs; only a task's first step */
 	STEP__COUNT
 };
 
@@ -101,11 +103,19 @@ struct request_def {
 						   * attempt k */
 };
 
+/* struct task_def.flags */
+/* A daemon thread (or a task never awaited): the run does not wait for
+ * it, and it is cancelled when every other task has ended. */
+#define TASK_F_DAEMON 0x01u
+
 struct task_def {
 	const char *label; /* "request", "producer": owned by the program */
 	uint32_t number;   /* shown as "label number" */
 	uint32_t first_step;
 	uint32_t n_steps;
+	uint32_t flags;	    /* TASK_F_* */
+	int64_t timeout_ns; /* asyncio.timeout around the task's steps; 0:
+			     * none */
 };
 
 struct program {
@@ -144,7 +154,8 @@ const char *object_kind_name(enum object_kind kind);
  * The step language: "3 x (cpu 20ms, net 200ms, cpu 10ms); sleep 1s" makes
  * three tasks of three steps and one task of one step.  Grammar:
  *   program := group { ';' group }
- *   group   := decl | [ INT 'x' ] ( '(' steps ')' | steps )
+ *   group   := decl | [ daemon ] [ timeout DUR ] [ INT 'x' ]
+ *              ( '(' steps ')' | steps )
  *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *            | counter NAME '=' ( none | lock | atomic )
  *            | rlock NAME | condition NAME
@@ -155,6 +166,7 @@ const char *object_kind_name(enum object_kind kind);
  *            | put NAME | get NAME | incr NAME [INT] | barrier NAME
  *            | event set NAME | event wait NAME
  *            | cond wait NAME | cond notify NAME [all]
+ *            | timer DUR (first in its task)
  *   NAME    := a letter or '_', then letters, digits, '_' or '-'
  *   BYTES   := INT [ B | KB | MB | GB | KiB | MiB | GiB ]
  * A name is one object of the kind its first step (or declaration) gives:

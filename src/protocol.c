@@ -33,8 +33,11 @@ const struct glyph_def protocol_glyphs[PROTOCOL_GLYPHS] = {
  * appear together in one lesson (compute, io, sleep, gil-wait, queued; the
  * scraper's sem-wait, rate-wait and backoff; the process pool's startup
  * and ipc; a request's connect beside its io, a darker green of the same
- * family) get the most distinct ones; the dark scheme lightens the three
- * darkest. */
+ * family) get the most distinct ones.  ready (a task the busy event loop
+ * has not got round to) and runnable (a thread waiting for a core) are an
+ * orange and a purple apart from gil-wait, the third way of being able to
+ * run but not running.  The dark scheme lightens the darkest colours so
+ * they keep their contrast against a dark background. */
 #define CPU STATE_USES_CPU
 #define OVERLAP STATE_OVERLAPPABLE
 #define OBJECT STATE_OBJECT_WAIT
@@ -54,7 +57,7 @@ const struct state_def protocol_states[ST__COUNT] = {
 	[ST_LOCK_WAIT] = {"lock-wait", "waiting for a lock",
 		5, BUCKET_BLOCKED, OBJECT, "#CC79A7", "#CC79A7"},
 	[ST_SEM_WAIT] = {"sem-wait", "waiting for a semaphore",
-		5, BUCKET_BLOCKED, OBJECT, "#E69F00", "#E69F00"},
+		5, BUCKET_HELD, OBJECT, "#E69F00", "#E69F00"},
 	[ST_QUEUE_WAIT] = {"queue-wait", "waiting on a full or empty queue",
 		5, BUCKET_BLOCKED, OBJECT, "#F0E442", "#F0E442"},
 	[ST_BARRIER_WAIT] = {"barrier-wait", "waiting at a barrier",
@@ -62,9 +65,9 @@ const struct state_def protocol_states[ST__COUNT] = {
 	[ST_EVENT_WAIT] = {"event-wait", "waiting for an event, or for a condition's notify",
 		5, BUCKET_BLOCKED, OBJECT, "#44AA99", "#44AA99"},
 	[ST_RATE_WAIT] = {"rate-wait", "held back by the rate limit",
-		5, BUCKET_BLOCKED, OBJECT, "#DDCC77", "#DDCC77"},
+		5, BUCKET_HELD, OBJECT, "#DDCC77", "#DDCC77"},
 	[ST_BACKOFF] = {"backoff", "backing off before a retry",
-		6, BUCKET_BLOCKED, OVERLAP, "#CC6677", "#CC6677"},
+		6, BUCKET_HELD, OVERLAP, "#CC6677", "#CC6677"},
 	[ST_IPC] = {"ipc", "copying arguments or results between processes",
 		8, BUCKET_COMPUTE, CPU, "#332288", "#8877DD"},
 	[ST_CONNECT] = {"connect",
@@ -72,18 +75,20 @@ const struct state_def protocol_states[ST__COUNT] = {
 		9, BUCKET_WAITING, OVERLAP, "#117733", "#44AA66"},
 	[ST_READY] = {"ready",
 		"its wait is over, waiting for the event loop to run it",
-		3, BUCKET_BLOCKED, 0, "#EE8866", "#EE8866"},
+		3, BUCKET_READY, 0, "#EE8866", "#EE8866"},
 	[ST_RUNNABLE] = {"runnable",
 		"may run, waiting for a core (measured with the thread's CPU "
 		"clock)",
-		3, BUCKET_BLOCKED, 0, "#AA4499", "#CC77BB"},
+		3, BUCKET_READY, 0, "#AA4499", "#CC77BB"},
 };
 #undef CPU
 #undef OVERLAP
 #undef OBJECT
 
 /* The activity chart's series, bottom to top, each drawn in the colour of
- * the state named. */
+ * the state named.  A semaphore, a rate limit and a backoff are the
+ * program holding itself back, not tasks blocking one another, so they
+ * have a series of their own. */
 static const struct {
 	const char *name;
 	const char *label;
@@ -92,6 +97,9 @@ static const struct {
 	[BUCKET_COMPUTE] = {"compute", "computing", ST_COMPUTE},
 	[BUCKET_BLOCKED] = {"blocked", "blocked (GIL, locks, queues)",
 			    ST_GIL_WAIT},
+	[BUCKET_READY] = {"ready", "ready, no loop or core free", ST_READY},
+	[BUCKET_HELD] = {"held", "held back (semaphore, rate limit, backoff)",
+			 ST_SEM_WAIT},
 	[BUCKET_WAITING] = {"waiting", "waiting (I/O, sleep)", ST_IO},
 	[BUCKET_QUEUED] = {"queued", "queued", ST_QUEUED},
 };
@@ -230,6 +238,11 @@ bool run_status_final(int status)
 	       status != RUN_RUNNING && status != 0;
 }
 
+bool run_status_stopped(int status)
+{
+	return status == RUN_CANCELLED || status == 5; /* interrupted */
+}
+
 const char *param_type_name(enum param_type t)
 {
 	return name_of(param_type_names, COUNT_OF(param_type_names), t);
@@ -302,9 +315,11 @@ static json_t *run_statuses_json(void)
 	json_t *arr = json_array();
 
 	for (int s = 0; s < RUN_STATUS_COUNT; s++)
-		json_array_append_new(
-			arr, json_pack("{s:s, s:b}", "name", run_status_name(s),
-				       "final", run_status_final(s)));
+		json_array_append_new(arr,
+				      json_pack("{s:s, s:b, s:b}", "name",
+						run_status_name(s), "final",
+						run_status_final(s), "stopped",
+						run_status_stopped(s)));
 	return arr;
 }
 

@@ -30,6 +30,8 @@
  * computation, and a block step's sleep on an event loop's thread. */
 #define PROTOCOL_NOTE_NOGIL "releases the GIL"
 #define PROTOCOL_NOTE_BLOCKING "time.sleep: blocks the event loop"
+/* A timer step's wait, before the task runs. */
+#define PROTOCOL_NOTE_TIMER "timer: waits, then runs the task"
 
 enum seg_state {
 	ST_QUEUED,
@@ -52,12 +54,16 @@ enum seg_state {
 	ST__COUNT
 };
 
-/* Where a state's time counts in the page's activity chart: computing,
- * blocked (the GIL, shared objects, a retry's backoff), waiting (I/O,
- * sleep), or queued. */
+/* Where a state's time counts in the page's activity chart, in the
+ * order of its series from the bottom: computing; blocked (the GIL, locks,
+ * queues); ready (able to run, no loop or core free); held back (the
+ * program holding itself back: a semaphore, a rate limit, a backoff);
+ * waiting (I/O, sleep); queued. */
 enum state_bucket {
 	BUCKET_COMPUTE,
 	BUCKET_BLOCKED,
+	BUCKET_READY,
+	BUCKET_HELD,
 	BUCKET_WAITING,
 	BUCKET_QUEUED,
 	BUCKET__COUNT
@@ -164,6 +170,10 @@ int run_status_parse(const char *name);
 /* True for a status a run ends with (everything but queued and
  * running). */
 bool run_status_final(int status);
+/* True for a status of a run stopped from outside (cancelled,
+ * interrupted): every task still going ended then, and the wait it was
+ * in was cut at that moment. */
+bool run_status_stopped(int status);
 const char *param_type_name(enum param_type t);	      /* "duration" */
 const char *trace_counter_name(enum trace_counter c); /* "queue_depth" */
 int trace_counter_parse(const char *name);

@@ -329,10 +329,36 @@ static int64_t counter_ns(const struct trace *t)
 		const struct trace_segment *s = &t->segments[i];
 
 		if (s->state == ST_COMPUTE && s->note != 0 &&
-		    s->t1_ns > s->t0_ns)
+		    s->t1_ns > s->t0_ns && s->note < t->n_notes &&
+		    strcmp(t->notes[s->note], PROTOCOL_NOTE_NOGIL) != 0)
 			ns += s->t1_ns - s->t0_ns;
 	}
 	return ns;
+}
+
+/* Computation noted as releasing the GIL (cpu-nogil steps). */
+static int64_t nogil_ns(const struct trace *t)
+{
+	int64_t ns = 0;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state == ST_COMPUTE && s->note < t->n_notes &&
+		    s->t1_ns > s->t0_ns &&
+		    strcmp(t->notes[s->note], PROTOCOL_NOTE_NOGIL) == 0)
+			ns += s->t1_ns - s->t0_ns;
+	}
+	return ns;
+}
+
+/* A program with an RLock runs under no asyncio model (program.c). */
+static bool program_has_rlock(const struct trace *t)
+{
+	const char *text =
+		json_string_value(json_object_get(t->params, "program"));
+
+	return text && strstr(text, "rlock ") != NULL;
 }
 
 /* The run is about one shared counter: its checks count updates, and
@@ -554,6 +580,21 @@ static void diagnose(struct trace *t)
 			 "longest task, %s here%s; %s.",
 			 percent(wait, base), percent(cpu, base), longest, few,
 			 run_text);
+	} else if (cpu * 3 >= base * 2 && model_uses_threads(t) &&
+		   nogil_ns(t) * 3 >= cpu * 2) {
+		/* The computation releases the GIL: threads use the cores
+		 * as they are, with the GIL on. */
+		rec = t->model;
+		describe_run(t, FIT_EXACT, run_text, sizeof(run_text));
+		util_strlcpy(m->bound, "cpu", sizeof(m->bound));
+		snprintf(m->why, sizeof(m->why),
+			 "Tasks spent %d%% of their time computing, %d%% of "
+			 "it in code that releases the GIL (a C extension, "
+			 "as NumPy): those computations overlap on separate "
+			 "cores in threads as they are, without a process "
+			 "pool's start-up and copies; %s, parallelism %.1f.",
+			 percent(cpu, base), percent(nogil_ns(t), cpu),
+			 run_text, m->parallelism);
 	} else if (cpu * 3 >= base * 2) {
 		char gil[128] = "";
 
@@ -599,6 +640,9 @@ static void diagnose(struct trace *t)
 		char workers[160] = "";
 
 		rec = recommend_for(cpu, wait);
+		/* asyncio has no RLock: waits on one stay on threads. */
+		if (strncmp(rec, "asyncio", 7) == 0 && program_has_rlock(t))
+			rec = "threads";
 		/* Tasks that wait for each other must all run at once: in a
 		 * pool, one queued behind them would never start. */
 		if (strcmp(rec, "process-pool") == 0)
@@ -655,6 +699,9 @@ static void diagnose(struct trace *t)
 			 percent(cpu, base), percent(wait + sync, base),
 			 run_text);
 	}
+	/* asyncio has no RLock: a program with one stays on threads. */
+	if (strncmp(rec, "asyncio", 7) == 0 && program_has_rlock(t))
+		rec = "threads";
 	util_strlcpy(m->recommend, rec, sizeof(m->recommend));
 }
 

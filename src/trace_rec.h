@@ -123,6 +123,8 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
 #define REC_NOTE_NOGIL (REC_NOTE_FIXED + 2)
 /* a blocking sleep on the event loop's thread (a block step) */
 #define REC_NOTE_BLOCKING (REC_NOTE_FIXED + 3)
+/* a timer step's delay (threading.Timer, loop.call_later) */
+#define REC_NOTE_TIMER (REC_NOTE_FIXED + 4)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -136,6 +138,8 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 		return PROTOCOL_NOTE_NOGIL;
 	case REC_NOTE_BLOCKING:
 		return PROTOCOL_NOTE_BLOCKING;
+	case REC_NOTE_TIMER:
+		return PROTOCOL_NOTE_TIMER;
 	default:
 		return NULL;
 	}

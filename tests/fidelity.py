@@ -1,25 +1,37 @@
 """fidelity: each lesson of the README's table under the overlap model and
 under CPython (the reference engine), side by side.
 
-`make fidelity` runs it.  Every lesson is one spec, run once by each engine
-on this machine (build/overlap run --spec -, engine overlap, then engine
-cpython), and judged by one figure: the wall time for most lessons, the
-updates lost for the race.  The verdict says whether the engines agree
-within 10% and, when they do not, where they differ, read from the two
-traces: start-up, per-task cost, waiting for the GIL, lost updates.
+`make fidelity` runs it.  Every lesson is one spec (or, for "how many
+workers?", one sweep), run by each engine on this machine, the two engines
+in turn, ROUNDS times each; the figure is the median wall time (lost
+updates for the race).  Taking turns exposes both engines to the same
+load, and the median drops a round another tenant of the machine spoiled;
+the load average before and after is printed, since on a shared machine
+it moves every figure.  The verdict says whether the engines agree within
+10% and, when they do not, where they differ, read from the two traces:
+start-up, per-task cost, waiting for the GIL, time off the core, lost
+updates.  A lesson CPython cannot run is named with CPython's own reason.
 
 Usage: python3 tests/fidelity.py [--overlap build/overlap] [--python PATH]
-       [--only N,M] [--json]
+       [--only N,M] [--rounds N] [--json]
 """
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 
 TOLERANCE = 0.10
+ROUNDS = 3
 
-# (number, lesson, spec, figure): the README's lesson table, in order.
+TICKS = ", ".join(["net 50ms, cpu 5ms"] * 5)
+
+# (number, lesson, spec, figure): the README's lesson table, in order, each
+# with the spec its "try" column gives (the page's lesson where it leaves
+# a value open).  A figure of "sweep" runs `overlap sweep` with the spec's
+# "sweep" (param, values).
 LESSONS = [
     (1, "I/O-bound waiting overlaps",
      {"workload": "fetch", "model": "threads",
@@ -36,85 +48,149 @@ LESSONS = [
       "params": {"tasks": 100000, "io": "sleep"}}, "wall"),
     (5, "the GIL serialises CPU work",
      {"workload": "crunch", "model": "threads",
-      "params": {"tasks": 2, "duration": "1s"}}, "wall"),
+      "params": {"tasks": 2, "duration": "1s"},
+      "options": {"gil": "on"}}, "wall"),
     (6, "processes use the cores",
      {"workload": "crunch", "model": "process-pool",
       "params": {"tasks": 2, "duration": "1s"}}, "wall"),
-    (7, "free-threaded build",
+    (7, "a fork server starts the workers",
+     {"workload": "crunch", "model": "process-pool",
+      "params": {"tasks": 4, "duration": "1s"},
+      "options": {"workers": 2, "start": "forkserver"}}, "wall"),
+    (8, "interpreters: between threads and processes",
+     {"workload": "crunch", "model": "interpreter-pool",
+      "params": {"tasks": 2, "duration": "1s"},
+      "options": {"workers": 2, "payload_bytes": 8388608}}, "wall"),
+    (9, "free-threaded build",
      {"workload": "crunch", "model": "threads",
       "params": {"tasks": 2, "duration": "1s"},
       "options": {"gil": "off"}}, "wall"),
-    (8, "a blocking call freezes the loop",
+    (10, "more threads than cores",
+     {"workload": "crunch", "model": "threads",
+      "params": {"tasks": 6, "duration": "1s"},
+      "options": {"gil": "off"}}, "wall"),
+    (11, "a blocking call freezes the loop",
      {"workload": "custom", "model": "asyncio",
-      "params": {"program": "3 x (cpu 200ms, sleep 100ms)"}}, "wall"),
-    (9, "race conditions lose updates",
+      "params": {"program": "4 x (%s, net 50ms); 1 x (net 75ms, cpu 150ms)"
+                 % TICKS}}, "wall"),
+    (12, "race conditions lose updates",
      {"workload": "counter", "model": "threads",
-      "params": {"sync": "none"}}, "lost"),
-    (10, "producer / consumer",
+      "params": {"sync": "none", "call": "yes", "increments": 1000000}},
+     "lost"),
+    (13, "producer / consumer",
      {"workload": "pipeline", "model": "threads"}, "wall"),
-    (11, "bounded, rate-limited scraping",
+    (14, "bounded, rate-limited scraping",
      {"workload": "scraper", "model": "asyncio"}, "wall"),
-    (12, "hybrid",
-     {"workload": "mixed", "model": "asyncio-executor",
-      "params": {"tasks": 4, "compute": "200ms", "wait": "300ms"}},
-     "wall"),
+    (15, "hybrid",
+     {"workload": "custom", "model": "asyncio-executor",
+      "params": {"program": "4 x (cpu 150ms, net 200ms, cpu 50ms)"},
+      "options": {"workers": 2}}, "wall"),
+    (16, "how many workers?",
+     {"workload": "crunch", "model": "process-pool",
+      "params": {"tasks": 4, "duration": "200ms"},
+      "sweep": ("workers", "1,2,4")}, "sweep"),
 ]
 
 
-def run(overlap, spec, engine, python):
-    """The trace of one run, or an error text."""
-    body = dict(spec, engine=engine)
-    if engine == "cpython" and python:
-        body["python"] = python
-    proc = subprocess.run([overlap, "run", "--spec", "-", "--format", "json"],
-                          input=json.dumps(body), capture_output=True,
-                          text=True)
+def load():
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def run_one(overlap, spec, engine, python):
+    """The trace of one run (for a sweep: the sweep's JSON), or an error
+    text."""
+    spec = dict(spec)
+    sweep = spec.pop("sweep", None)
+    if sweep:
+        args = [overlap, "sweep", "--workload", spec["workload"],
+                "--model", spec["model"], "--param", "%s=%s" % sweep,
+                "--format", "json", "--engine", engine]
+        for group in ("params", "options"):
+            for key, value in spec.get(group, {}).items():
+                args += ["--set", "%s=%s" % (key, value)]
+        if engine == "cpython" and python:
+            args += ["--python", python]
+        proc = subprocess.run(args, capture_output=True, text=True)
+    else:
+        body = dict(spec, engine=engine)
+        if engine == "cpython" and python:
+            body["python"] = python
+        proc = subprocess.run(
+            [overlap, "run", "--spec", "-", "--format", "json"],
+            input=json.dumps(body), capture_output=True, text=True)
     if proc.returncode not in (0, 1) or not proc.stdout.strip():
-        return proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() \
-            else "exit status %d" % proc.returncode
+        err = proc.stderr.strip().splitlines()
+        return err[-1] if err else "exit status %d" % proc.returncode
     return json.loads(proc.stdout)
-
-
-def state_ns(trace, state):
-    return trace["summary"]["states"].get(state, 0)
 
 
 def figure(trace, kind):
     if kind == "lost":
         return trace["summary"]["checks"].get("lost", 0)
+    if kind == "sweep":
+        return sum((p.get("wall_ns") or 0) for p in trace["points"]) / 1e9
     return trace["summary"]["wall_ns"] / 1e9
+
+
+def median_run(runs, kind):
+    """The run whose figure is the median (the lower middle)."""
+    ok = [r for r in runs if not isinstance(r, str)]
+    if not ok:
+        return runs[0]
+    ok.sort(key=lambda r: figure(r, kind))
+    return ok[(len(ok) - 1) // 2]
 
 
 def show(value, kind):
     if isinstance(value, str):
         return "-"
     if kind == "lost":
-        return "%d lost" % value
-    return "%.2f s" % value
+        return "%d lost" % figure(value, kind)
+    if kind == "sweep":
+        return "/".join("%.2fx" % (p.get("speedup") or 0)
+                        for p in value["points"])
+    return "%.2f s" % figure(value, kind)
+
+
+def states(trace):
+    return trace["summary"]["states"]
 
 
 def why(model, real, kind):
     """Where the two traces differ, in a few words."""
     if kind == "lost":
-        return ("lost updates: the model lost %d, CPython %d (%s)" % (
-            figure(model, kind), figure(real, kind),
-            real["run"].get("engine", {}).get("version", "?")))
+        return "lost updates: the model lost %d, CPython %d" % (
+            figure(model, kind), figure(real, kind))
+    if kind == "sweep":
+        return "wall at %s: model %s, CPython %s" % (
+            ", ".join(str(p["value"]) for p in model["points"]),
+            "/".join("%.2f" % ((p.get("wall_ns") or 0) / 1e9)
+                     for p in model["points"]),
+            "/".join("%.2f" % ((p.get("wall_ns") or 0) / 1e9)
+                     for p in real["points"]))
     reasons = []
-    n_tasks = max(len(model["tasks"]), 1)
+    wall = max(figure(model, kind), 1e-9)
     for state, words in (("startup", "start-up"), ("gil-wait", "GIL wait"),
-                         ("ipc", "IPC"), ("queued", "queueing")):
-        m, r = state_ns(model, state) / 1e9, state_ns(real, state) / 1e9
-        if abs(r - m) > 0.05 * max(figure(model, kind), 1e-9):
-            reasons.append("%s %.3f s vs %.3f s" % (words, m, r))
+                         ("runnable", "off the core"), ("ipc", "IPC"),
+                         ("queued", "queueing"), ("compute", "compute")):
+        m = states(model).get(state, 0) / 1e9
+        r = states(real).get(state, 0) / 1e9
+        if abs(r - m) > 0.05 * wall:
+            reasons.append("%s %.2f s vs %.2f s" % (words, m, r))
+    n_tasks = max(len(model.get("tasks", [])), 1)
     dw = figure(real, kind) - figure(model, kind)
-    reasons.append("per task %+.1f ms in CPython" % (dw / n_tasks * 1e3))
+    reasons.append("%+.2f ms per task in CPython" % (dw / n_tasks * 1e3))
     return "; ".join(reasons)
 
 
 def verdict(model, real, kind):
-    if isinstance(model, str) or isinstance(real, str):
-        return None, "CPython cannot run it: " + real if isinstance(
-            real, str) else "the model cannot run it: " + model
+    if isinstance(real, str):
+        return None, "CPython cannot run it: " + real
+    if isinstance(model, str):
+        return None, "the model cannot run it: " + model
     m, r = figure(model, kind), figure(real, kind)
     if kind == "lost":
         same = (m == 0) == (r == 0)
@@ -132,38 +208,51 @@ def main():
     ap.add_argument("--overlap", default="build/overlap")
     ap.add_argument("--python", default="")
     ap.add_argument("--only", default="")
+    ap.add_argument("--rounds", type=int, default=ROUNDS)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     only = {int(x) for x in args.only.split(",") if x}
     rows = []
+    load0 = load()
+    version = "?"
     if not args.json:
-        print("%2s  %-34s %10s %10s %6s  %s" % (
+        print("%2s  %-38s %16s %16s %6s  %s" % (
             "#", "lesson", "model", "CPython", "ratio", "verdict"))
     for number, lesson, spec, kind in LESSONS:
         if only and number not in only:
             continue
-        model = run(args.overlap, spec, "overlap", args.python)
-        real = run(args.overlap, spec, "cpython", args.python)
+        # The engines in turn, so that both see the same load.
+        models, reals = [], []
+        for _ in range(max(args.rounds, 1)):
+            models.append(run_one(args.overlap, spec, "overlap", args.python))
+            reals.append(run_one(args.overlap, spec, "cpython", args.python))
+            if isinstance(reals[-1], str) or isinstance(models[-1], str):
+                break
+        model, real = median_run(models, kind), median_run(reals, kind)
         ratio, text = verdict(model, real, kind)
-        rows.append({
-            "n": number, "lesson": lesson,
-            "model": show(figure(model, kind) if not isinstance(model, str)
-                          else model, kind),
-            "cpython": show(figure(real, kind) if not isinstance(real, str)
-                            else real, kind),
-            "ratio": "%.2f" % ratio if ratio else "-", "verdict": text})
+        rows.append({"n": number, "lesson": lesson,
+                     "model": show(model, kind), "cpython": show(real, kind),
+                     "ratio": "%.2f" % ratio if ratio else "-",
+                     "verdict": text})
+        if not isinstance(real, str):
+            engine = (real.get("engine") if kind == "sweep"
+                      else real["run"].get("engine")) or {}
+            version = "%s (%s)" % (engine.get("version"), engine.get("build"))
         if not args.json:
             r = rows[-1]
-            print("%2d  %-34s %10s %10s %6s  %s" % (
+            print("%2d  %-38s %16s %16s %6s  %s" % (
                 r["n"], r["lesson"], r["model"], r["cpython"], r["ratio"],
                 r["verdict"]), flush=True)
-        if not isinstance(real, str):
-            engine = real["run"].get("engine", {})
-            rows[-1]["python"] = "%s (%s)" % (engine.get("version"),
-                                              engine.get("build"))
+    load1 = load()
     if args.json:
-        json.dump(rows, sys.stdout, indent=1)
+        json.dump({"python": version, "rounds": args.rounds,
+                   "load": [load0, load1], "rows": rows}, sys.stdout,
+                  indent=1)
         print()
+    else:
+        print("CPython %s; median of %d runs per engine, the engines in "
+              "turn; load average %.1f before, %.1f after (%d cores)" % (
+                  version, args.rounds, load0, load1, os.cpu_count() or 0))
     return 0
 
 

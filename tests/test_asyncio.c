@@ -364,6 +364,79 @@ static void test_block_blocks_loop(void **state)
 	trace_free(&t);
 }
 
+/* A task never awaited (daemon) is cancelled when asyncio.run returns:
+ * the run is done as soon as the others are, its sleep cut then; a timer
+ * (loop.call_later) delays its task, noted as a timer. */
+static void test_daemon_cancelled(void **state)
+{
+	struct kv sets[] = {{"program", "daemon (timer 20ms, sleep 10s); 2 x "
+					"(sleep 100ms)"},
+			    {NULL, NULL}};
+	struct trace t;
+	size_t timers = 0, cut = 0;
+
+	(void)state;
+	run_into("custom", "asyncio", sets, NULL, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.tasks[0].status, TASK_CANCELLED);
+	assert_int_equal(t.tasks[1].status, TASK_OK);
+	assert_int_equal(t.tasks[2].status, TASK_OK);
+	for (size_t i = 0; i < t.n_segments; i++) {
+		const struct trace_segment *s = &t.segments[i];
+
+		if (s->task != 0 || s->state != ST_SLEEP)
+			continue;
+		if (strcmp(note_of(&t, s), PROTOCOL_NOTE_TIMER) == 0) {
+			timers++;
+		} else {
+			cut++;
+			assert_true(s->t1_ns >= t.tasks[1].end_ns);
+			assert_true(s->t1_ns - s->t0_ns < 10 * NS_PER_S);
+		}
+	}
+	assert_int_equal(timers, 1);
+	assert_int_equal(cut, 1);
+	trace_free(&t);
+}
+
+/* asyncio.timeout around a task's steps: when it expires the task is
+ * cancelled where it waits (its sleep, its request) and ends as timeout;
+ * nothing after the wait runs, and the other tasks, a request through
+ * the same connection pool among them, go on. */
+static void test_timeout_cancels(void **state)
+{
+	struct kv sets[] = {{"program", "timeout 50ms (sleep 2s, cpu 1ms); "
+					"timeout 50ms (net 2s, cpu 1ms); "
+					"sleep 200ms, net 10ms"},
+			    {NULL, NULL}};
+	struct trace t;
+
+	(void)state;
+	run_into("custom", "asyncio", sets, NULL, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.tasks[0].status, TASK_TIMEOUT);
+	assert_int_equal(t.tasks[1].status, TASK_TIMEOUT);
+	assert_int_equal(t.tasks[2].status, TASK_OK);
+	for (uint32_t k = 0; k < 2; k++) {
+		/* The wait was cut before the other task's sleep ended. */
+		const struct trace_segment *w = NULL;
+
+		for (size_t i = 0; i < t.n_segments; i++) {
+			const struct trace_segment *s = &t.segments[i];
+
+			assert_false(s->task == k && s->state == ST_COMPUTE);
+			if (s->task == k &&
+			    s->state == (k == 0 ? ST_SLEEP : ST_IO))
+				w = s;
+		}
+		assert_non_null(w);
+		assert_true(w->t1_ns < t.tasks[2].end_ns);
+		assert_true(t.tasks[k].end_ns < t.tasks[2].end_ns);
+	}
+	assert_int_equal(count_segments(&t, 2, ST_IO, NULL), 1);
+	trace_free(&t);
+}
+
 /* Compute on the loop never overlaps compute: one task computes at a
  * time, in the order the loop reached them. */
 static void test_cpu_serialised(void **state)
@@ -715,6 +788,8 @@ int main(void)
 					  (void *)&block_cases[1]),
 		cmocka_unit_test(test_cpu_serialised),
 		cmocka_unit_test(test_block_blocks_loop),
+		cmocka_unit_test(test_daemon_cancelled),
+		cmocka_unit_test(test_timeout_cancels),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[2]),

@@ -679,6 +679,9 @@ static void test_cpu_nogil(void **state)
 	/* Each computation began before the other's ended. */
 	assert_true(t->tasks[0].start_ns < t->tasks[1].end_ns);
 	assert_true(t->tasks[1].start_ns < t->tasks[0].end_ns);
+	/* The diagnosis keeps the threads: they already use the cores. */
+	assert_string_equal(t->summary.recommend, "threads");
+	assert_non_null(strstr(t->summary.why, "releases the GIL"));
 	free_trace(t);
 
 	t = run_case("custom", "threads", held);
@@ -709,6 +712,45 @@ static void test_block_on_threads(void **state)
 	free_trace(t);
 }
 
+/* A daemon thread is not waited for: the run is done when the others
+ * are, the daemon is cancelled then, its sleep cut at that moment; a
+ * timer's wait comes first in its task, noted as the timer's. */
+static void test_daemon_and_timer(void **state)
+{
+	const struct kv sets[] = {
+		{"program",
+		 "daemon (timer 20ms, sleep 10s); 2 x (sleep 100ms)"},
+		{NULL, NULL}};
+	const struct trace_segment *timer = NULL, *cut = NULL;
+	struct trace *t;
+
+	(void)state;
+	t = run_case("custom", "threads", sets);
+	assert_status(t, RUN_DONE);
+	assert_int_equal(t->tasks[0].status, TASK_CANCELLED);
+	assert_int_equal(t->tasks[1].status, TASK_OK);
+	assert_int_equal(t->tasks[2].status, TASK_OK);
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->task != 0 || s->state != ST_SLEEP)
+			continue;
+		if (strcmp(note_of(t, s), PROTOCOL_NOTE_TIMER) == 0)
+			timer = s;
+		else
+			cut = s;
+	}
+	assert_non_null(timer);
+	assert_non_null(cut);
+	assert_true(timer->t1_ns <= cut->t0_ns);
+	/* Cut when the last other task ended, not 10 s later. */
+	assert_true(cut->t1_ns >= t->tasks[1].end_ns);
+	assert_true(cut->t1_ns >= t->tasks[2].end_ns);
+	assert_true(cut->t1_ns - cut->t0_ns < 10 * NS_PER_S);
+	assert_true(t->tasks[0].end_ns >= cut->t1_ns);
+	free_trace(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -723,6 +765,7 @@ int main(void)
 		cmocka_unit_test(test_net_connect_then_io),
 		cmocka_unit_test(test_cpu_nogil),
 		cmocka_unit_test(test_block_on_threads),
+		cmocka_unit_test(test_daemon_and_timer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

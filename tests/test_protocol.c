@@ -95,6 +95,43 @@ static void test_state_rows(void **state)
 	}
 }
 
+/* Which run statuses end a run and which say it was stopped from outside:
+ * the page reads both from the catalog, so they must be right there. */
+static void test_run_status_flags(void **state)
+{
+	static const struct {
+		const char *name;
+		bool final, stopped;
+	} want[] = {
+		{"queued", false, false},  {"running", false, false},
+		{"done", true, false},	   {"error", true, false},
+		{"cancelled", true, true}, {"interrupted", true, true},
+		{"deadlock", true, false},
+	};
+	json_t *vocab = protocol_vocabulary_json();
+	json_t *list = json_object_get(vocab, "run_statuses");
+
+	(void)state;
+	assert_int_equal(json_array_size(list), RUN_STATUS_COUNT);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		int s = run_status_parse(want[i].name);
+		json_t *row;
+
+		assert_true(s >= 0);
+		assert_int_equal(run_status_final(s), want[i].final);
+		assert_int_equal(run_status_stopped(s), want[i].stopped);
+		row = json_array_get(list, (size_t)s);
+		assert_string_equal(
+			json_string_value(json_object_get(row, "name")),
+			want[i].name);
+		assert_int_equal(json_is_true(json_object_get(row, "final")),
+				 want[i].final);
+		assert_int_equal(json_is_true(json_object_get(row, "stopped")),
+				 want[i].stopped);
+	}
+	json_decref(vocab);
+}
+
 /* A run of one task with one 10 ms segment in state s. */
 static void one_segment_trace(struct trace *t, unsigned s)
 {
@@ -650,6 +687,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_rows),
+		cmocka_unit_test(test_run_status_flags),
 		cmocka_unit_test(test_state_reaches_trace_json),
 		cmocka_unit_test(test_state_reaches_ascii_legend),
 		cmocka_unit_test(test_state_reaches_chrome),

@@ -2048,6 +2048,95 @@ static void test_sweeps(void **state)
 		get_json(s->port, "/api/sweeps/20990101-000000-aaaaaa", 404));
 }
 
+/* A sweep under engine cpython: every point runs in the interpreter (its
+ * trace names it) and the record says the engine; what the engine cannot
+ * be or run is a 400 naming the field, before anything is queued. */
+static void test_sweeps_cpython(void **state)
+{
+	struct server *s = *state;
+	struct cpython_info py;
+	json_t *c, *got, *points;
+	char path[96];
+
+	c = post_json(s->port, "/api/sweeps",
+		      "{\"workload\":\"fetch\",\"models\":[\"thread-pool\"],"
+		      "\"param\":\"workers\",\"values\":[1,2],"
+		      "\"engine\":\"cpython\",\"python\":\"/bin/sh\"}",
+		      400);
+	assert_string_equal(json_string_value(json_object_get(c, "field")),
+			    "python");
+	json_decref(c);
+	c = post_json(s->port, "/api/sweeps",
+		      "{\"workload\":\"fetch\",\"param\":\"workers\","
+		      "\"values\":[1,2],\"engine\":\"pypy\"}",
+		      400);
+	assert_string_equal(json_string_value(json_object_get(c, "field")),
+			    "engine");
+	json_decref(c);
+	c = post_json(s->port, "/api/sweeps",
+		      "{\"workload\":\"crunch\",\"model\":\"interpreter-pool\","
+		      "\"param\":\"workers\",\"values\":[1,2],"
+		      "\"engine\":\"cpython\"}",
+		      400);
+	assert_string_equal(json_string_value(json_object_get(c, "field")),
+			    "model");
+	json_decref(c);
+	if (cpython_probe("", &py) < 0)
+		return; /* no python3 here: nothing to run it with */
+	if (strcmp(py.build, "gil") == 0) {
+		c = post_json(s->port, "/api/sweeps",
+			      "{\"workload\":\"crunch\",\"model\":\"threads\","
+			      "\"param\":\"tasks\",\"values\":[1,2],"
+			      "\"options\":{\"gil\":\"off\"},"
+			      "\"engine\":\"cpython\"}",
+			      400);
+		assert_string_equal(
+			json_string_value(json_object_get(c, "field")),
+			"options.gil");
+		json_decref(c);
+	}
+
+	c = post_json(s->port, "/api/sweeps",
+		      "{\"workload\":\"fetch\",\"models\":[\"thread-pool\"],"
+		      "\"params\":{\"tasks\":2,\"duration\":\"20ms\","
+		      "\"io\":\"sleep\"},\"param\":\"workers\","
+		      "\"values\":[1,2],\"engine\":\"cpython\"}",
+		      202);
+	for (size_t i = 0; i < 2; i++)
+		assert_string_equal(
+			wait_end(s->port,
+				 json_string_value(json_array_get(
+					 json_object_get(c, "runs"), i))),
+			"done");
+	snprintf(path, sizeof(path), "/api/sweeps/%s",
+		 json_string_value(json_object_get(c, "id")));
+	got = get_json(s->port, path, 200);
+	assert_string_equal(json_string_value(json_object_get(got, "engine")),
+			    "cpython");
+	points = json_object_get(got, "points");
+	assert_int_equal(json_array_size(points), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *p = json_array_get(points, i), *trace, *run;
+		char url[96];
+
+		snprintf(url, sizeof(url), "/api/runs/%s",
+			 json_string_value(json_object_get(p, "run")));
+		trace = get_json(s->port, url, 200);
+		run = json_object_get(trace, "run");
+		assert_string_equal(
+			json_string_value(json_object_get(
+				json_object_get(run, "engine"), "name")),
+			"cpython");
+		assert_int_equal(
+			json_integer_value(json_object_get(
+				json_object_get(run, "options"), "workers")),
+			(json_int_t)i + 1);
+		json_decref(trace);
+	}
+	json_decref(got);
+	json_decref(c);
+}
+
 static void test_heartbeat(void **state)
 {
 	struct server *s = *state;
@@ -2940,6 +3029,8 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sweeps, setup_started,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_sweeps_cpython,
+						setup_started, teardown),
 		cmocka_unit_test_setup_teardown(test_compare, setup_started,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_ascii_width, setup_started,

@@ -265,6 +265,13 @@ static const struct error_case error_cases[] = {
 	 "'r' is declared twice or after a step that uses it (declare it "
 	 "first)"},
 	{"condition c; event set c", 24, "'c' is a condition, not an event"},
+	{"cpu 1ms, timer 5ms", 10,
+	 "'timer' comes first in its task (threading.Timer waits, then runs "
+	 "the task)"},
+	{"daemon", 1, "unknown step 'daemon' (expected cpu, sleep..."},
+	{"timeout (sleep 1s)", 9,
+	 "expected a duration such as 20ms after 'timeout'"},
+	{"timeout 0ms (sleep 1s)", 11, "'timeout' takes a duration above 0"},
 	{"15 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x "
 	 "(net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net "
 	 "1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); "
@@ -406,6 +413,64 @@ static void test_rlock_condition(void **state)
 	program_free(&p);
 }
 
+/* daemon marks every task of its group; timer is a task's first step. */
+static void test_daemon_timer(void **state)
+{
+	struct steps_error err;
+	struct program p;
+	char msg[256];
+
+	(void)state;
+	program_init(&p);
+	assert_int_equal(steps_parse("daemon 2 x (timer 50ms, sleep 1s); "
+				     "daemon(sleep 1ms); cpu 1ms",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_tasks, 4);
+	assert_int_equal(p.tasks[0].flags, TASK_F_DAEMON);
+	assert_int_equal(p.tasks[1].flags, TASK_F_DAEMON);
+	assert_int_equal(p.tasks[2].flags, TASK_F_DAEMON);
+	assert_int_equal(p.tasks[3].flags, 0);
+	assert_int_equal(p.steps[p.tasks[0].first_step].kind, STEP_TIMER);
+	assert_int_equal(p.steps[p.tasks[0].first_step].ns, 50 * MS);
+	assert_int_equal(program_check_model(&p, "threads", msg, sizeof(msg)),
+			 0);
+	assert_int_equal(program_check_model(&p, "asyncio", msg, sizeof(msg)),
+			 0);
+	assert_int_equal(program_check_model(&p, "thread-pool", msg,
+					     sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "task 1's timer"));
+	program_free(&p);
+
+	program_init(&p);
+	assert_int_equal(steps_parse("sleep 1ms; daemon (sleep 1s)", &p, &err),
+			 0);
+	assert_int_equal(program_check_model(&p, "sequential", msg,
+					     sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "task 2 is a daemon"));
+	program_free(&p);
+
+	/* timeout DUR around a group's tasks: asyncio's alone. */
+	program_init(&p);
+	assert_int_equal(steps_parse("daemon timeout 50ms 2 x (net 1s); net "
+				     "1s",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_tasks, 3);
+	assert_int_equal(p.tasks[0].timeout_ns, 50 * MS);
+	assert_int_equal(p.tasks[1].flags, TASK_F_DAEMON);
+	assert_int_equal(p.tasks[2].timeout_ns, 0);
+	assert_int_equal(program_check_model(&p, "asyncio-executor", msg,
+					     sizeof(msg)),
+			 0);
+	assert_int_equal(program_check_model(&p, "threads", msg, sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "task 1's timeout"));
+	program_free(&p);
+}
+
 /* The catalog's words: every step word of the language is documented,
  * and only rlock is refused by the asyncio models. */
 static void test_step_docs(void **state)
@@ -415,7 +480,8 @@ static void test_step_docs(void **state)
 		"net",	     "disk",	    "lock",	 "unlock",
 		"acquire",   "release",	    "put",	 "get",
 		"incr",	     "barrier",	    "event set", "event wait",
-		"cond wait", "cond notify", "rlock",	 "condition"};
+		"cond wait", "cond notify", "rlock",	 "condition",
+		"timer",     "daemon",	    "timeout"};
 	struct program p;
 	char msg[256];
 
@@ -429,10 +495,14 @@ static void test_step_docs(void **state)
 		if (i == program_step_docs_count)
 			fail_msg("'%s' is not in the catalog", words[w]);
 		assert_true(strlen(program_step_docs[i].help) > 0);
-		assert_string_equal(program_step_docs[i].refused_by,
-				    strcmp(words[w], "rlock") == 0
-					    ? "asyncio,asyncio-executor"
-					    : "");
+		if (strcmp(words[w], "rlock") == 0)
+			assert_string_equal(program_step_docs[i].refused_by,
+					    "asyncio,asyncio-executor");
+		else if (strcmp(words[w], "timer") != 0 &&
+			 strcmp(words[w], "daemon") != 0 &&
+			 strcmp(words[w], "timeout") != 0)
+			assert_string_equal(program_step_docs[i].refused_by,
+					    "");
 	}
 	program_init(&p);
 	assert_int_equal(steps_parse("rlock r; lock r", &p,
@@ -504,6 +574,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_rlock_condition),
 		cmocka_unit_test(test_step_docs),
+		cmocka_unit_test(test_daemon_timer),
 		cmocka_unit_test(test_builders),
 	};
 

@@ -68,6 +68,7 @@ OP_VERBS = {OP_LOCK: "waits for lock", OP_SEM: "waits for semaphore",
 # the event loop (src/protocol.h).
 NOTE_NOGIL = "releases the GIL"
 NOTE_BLOCKING = "time.sleep: blocks the event loop"
+NOTE_TIMER = "timer: waits, then runs the task"
 # A cpu-nogil step hashes this many bytes at a time: hashlib releases the
 # GIL for inputs over 2 KiB, as NumPy does around its loops.
 NOGIL_CHUNK_BYTES = 64 * 1024
@@ -551,6 +552,23 @@ def blocking_sleep(env, task, lane, ns, note=""):
         env.rec.segment(task, lane, "sleep", t0, now_ns(), note)
 
 
+def timer_wait(env, task, lane, ns):
+    """A timer step: what threading.Timer's thread does before it calls
+    its function, a wait on its `finished` Event with the interval as the
+    timeout (in slices that look at the stop flag)."""
+    finished = threading.Event()
+    t0 = now_ns()
+    env.rec.open(task, lane, "sleep", t0, NOTE_TIMER)
+    try:
+        while True:
+            left = t0 + ns - now_ns()
+            if left <= 0 or finished.wait(min(left / NS_PER_S, SLICE_S)):
+                break
+            env.check()
+    finally:
+        env.rec.segment(task, lane, "sleep", t0, now_ns(), NOTE_TIMER)
+
+
 def cond_wait(env, task, lane, index):
     """with cond: cond.wait(), in slices that look at the stop flag; the
     lock is held between the slices, so no notify falls between them."""
@@ -583,12 +601,14 @@ def step_iters(env, s):
 
 
 def sleep_until(env, deadline_ns):
+    """Sleeps on the stop flag itself, so a stop (or the end of a run
+    with daemons still sleeping) ends the sleep at once."""
     while True:
         left = deadline_ns - now_ns()
         if left <= 0:
             return
         env.check()
-        time.sleep(min(left / NS_PER_S, SLICE_S * 5))
+        env.shared.stop.wait(min(left / NS_PER_S, SLICE_S * 5))
 
 
 def request_line(delay_ns, reply_bytes):
@@ -700,14 +720,21 @@ def q_get(env, task, lane, index):
     return got[0]
 
 
+def _between():
+    """The function a call=yes increment calls between its read and its
+    write: a Python call, where 3.10+ lets the GIL switch."""
+
+
 def incr(env, task, lane, s):
     """counter.value += 1, s["n"] times, as Python code.  With the await
-    flag a time.sleep(0) sits between the read and the write."""
+    flag a time.sleep(0) sits between the read and the write; with the
+    call flag, a call of a Python function (_between)."""
     index = s["object"]
     v = env.objects[index]
     note = obj_name(env, index)
     n = s["n"]
     await_inside = bool(s["flags"] & 1)
+    call_inside = bool(s["flags"] & 2) and not await_inside
     t0 = now_ns()
     env.rec.open(task, lane, "compute", t0, note)
     with env.computing_lock:
@@ -718,7 +745,16 @@ def incr(env, task, lane, s):
             k = min(1024, n - done)
             if v[0] == "mp":
                 _, mode, value, guard = v
-                if mode == "none":
+                if call_inside and mode != "atomic":
+                    for _ in range(k):
+                        if guard is not None:
+                            guard.acquire()
+                        x = value.value
+                        _between()
+                        value.value = x + 1
+                        if guard is not None:
+                            guard.release()
+                elif mode == "none":
                     for _ in range(k):
                         value.value += 1
                 elif mode == "lock":
@@ -737,6 +773,15 @@ def incr(env, task, lane, s):
                             guard.acquire()
                         x = box.value
                         time.sleep(0)
+                        box.value = x + 1
+                        if guard is not None:
+                            guard.release()
+                elif call_inside and mode != "atomic":
+                    for _ in range(k):
+                        if guard is not None:
+                            guard.acquire()
+                        x = box.value
+                        _between()
                         box.value = x + 1
                         if guard is not None:
                             guard.release()
@@ -931,6 +976,8 @@ def run_step(env, task, lane, s):
         compute_nogil(env, task, lane, s)
     elif kind == "block":
         blocking_sleep(env, task, lane, s["ns"])
+    elif kind == "timer":
+        timer_wait(env, task, lane, s["ns"])
     elif kind == "request":
         request(env, task, lane, s)
     elif kind == "consume":
@@ -1327,7 +1374,9 @@ class Run:
             if self.shared.stop.is_set():
                 break
             th = threading.Thread(target=body, args=(t,),
-                                  name="Thread-%d" % (t + 1))
+                                  name="Thread-%d" % (t + 1),
+                                  daemon=self.program["tasks"][t].get(
+                                      "daemon", False))
             self.rec.submit(t, now_ns())
             try:
                 th.start()
@@ -1338,8 +1387,16 @@ class Run:
                                                                len(threads)))
                 break
             threads.append(th)
+        # The interpreter joins every thread but the daemons at exit;
+        # then the daemons stop where they are (the run is done).
         for th in threads:
-            th.join()
+            if not th.daemon:
+                th.join()
+        if any(th.daemon for th in threads):
+            self.raise_stop("done", "")
+        for th in threads:
+            if th.daemon:
+                th.join()
         self.end_unrun(range(self.n_tasks))
 
     def run_thread_pool(self):
@@ -1493,8 +1550,10 @@ class AioRun:
         self.loop = asyncio.get_running_loop()
         self.objects = make_objects(self.program, None, True)
         run.objects = self.objects
+        # asyncio.Barrier is 3.11's: before it, no program here has one.
+        barrier = getattr(asyncio, "Barrier", None)
         for o in self.objects:
-            if isinstance(o, asyncio.Barrier):
+            if barrier is not None and isinstance(o, barrier):
                 run.aborters.append(
                     lambda b=o: self.loop.call_soon_threadsafe(
                         lambda: asyncio.ensure_future(b.abort())))
@@ -1507,11 +1566,14 @@ class AioRun:
             self.tenv = run.env(self.objects, gil_active())
         limit = run.opt.get("limit", 0)
         self.limit = asyncio.Semaphore(limit) if limit > 0 else None
-        tasks = []
+        tasks, daemons = [], []
         for t in range(run.n_tasks):
             self.rec.submit(t, now_ns())
-            tasks.append(asyncio.ensure_future(self.task(t)))
-        stopper = asyncio.ensure_future(self.watch_stop(tasks))
+            f = asyncio.ensure_future(self.task(t))
+            # A daemon is a task never awaited: asyncio.run cancels it.
+            (daemons if self.program["tasks"][t].get("daemon")
+             else tasks).append(f)
+        stopper = asyncio.ensure_future(self.watch_stop(tasks + daemons))
         if run.opt.get("collect") == "as_completed":
             collected = []
             for f in asyncio.as_completed(tasks):
@@ -1519,6 +1581,11 @@ class AioRun:
         else:
             collected = await asyncio.gather(*tasks)
         stopper.cancel()
+        if any(not d.done() for d in daemons):
+            run.raise_stop("done", "")
+            for d in daemons:
+                d.cancel()
+            await asyncio.gather(*daemons, return_exceptions=True)
         run.checks["collect_order"] = run.opt.get("collect", "gather")
         run.checks["collected"] = [c for c in collected
                                    if c is not None][:ORDER_SHOWN_MAX]
@@ -1562,9 +1629,22 @@ class AioRun:
                 self.rec.start(t, lane, now_ns())
                 self.sh.state[t] = TS_RUNNING
                 td = self.program["tasks"][t]
-                for i in range(td["first"], td["first"] + td["n"]):
-                    await self.step(t, lane, self.steps[i])
-                    self.sh.bump()
+
+                async def body():
+                    for i in range(td["first"], td["first"] + td["n"]):
+                        await self.step(t, lane, self.steps[i])
+                        self.sh.bump()
+                if td.get("timeout_ns", 0) > 0:
+                    # asyncio.timeout (3.11+) as wait_for, which every
+                    # version has: the steps are cancelled where they
+                    # wait.
+                    try:
+                        await asyncio.wait_for(
+                            body(), td["timeout_ns"] / NS_PER_S)
+                    except asyncio.TimeoutError:
+                        raise StepTimeout()
+                else:
+                    await body()
                 status, note = TASK_OK, ""
             finally:
                 self.sh.state[t] = TS_ENDED
@@ -1680,14 +1760,16 @@ class AioRun:
                     o.notify(s["n"])
                 else:
                     o.notify_all()
-        elif kind == "sleep":
+        elif kind in ("sleep", "timer"):
+            # A timer is loop.call_later: the task runs when it is due.
+            note = NOTE_TIMER if kind == "timer" else ""
             t0 = now_ns()
-            self.rec.open(t, lane, "sleep", t0)
+            self.rec.open(t, lane, "sleep", t0, note)
             try:
                 await asyncio.sleep(s["ns"] / NS_PER_S)
             finally:
                 t1 = now_ns()
-                self.rec.segment(t, lane, "sleep", t0, t1)
+                self.rec.segment(t, lane, "sleep", t0, t1, note)
             self.lag(t1 - t0 - s["ns"])
         elif kind == "net":
             t0 = now_ns()

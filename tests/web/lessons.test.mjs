@@ -284,3 +284,63 @@ test('a condition: notify all lets every waiter go after the notify',
 	assert.deepEqual(errors, []);
 	await context.close();
 });
+
+test('timers wait, then run; the daemon is cancelled when the rest end',
+     { timeout: 90000 }, async () => {
+	const { context, errors, trace, note } = await pressLesson('daemon');
+	assert.equal(trace.run.model, 'threads');
+	assert.equal(trace.run.status, 'done');
+	assert.match(note, /daemon/);
+	assert.equal(trace.tasks[0].status, 'cancelled');
+	assert.ok(trace.tasks.slice(1).every(t => t.status === 'ok'));
+	const timers = trace.segments.filter(s => s.state === 'sleep' &&
+		/^timer/.test(s.note));
+	assert.equal(timers.length, 2);
+	/* The timed task computes only after its timer. */
+	const timed = timers.find(s => s.task === 1);
+	assert.ok(trace.segments.filter(s => s.task === 1 &&
+		s.state === 'compute').every(s => s.t0_ns >= timed.t1_ns));
+	/* The daemon's sleep is cut when the last other task ended. */
+	const lastEnd = Math.max(...trace.tasks.slice(1).map(t => t.end_ns));
+	const cut = trace.segments.find(s => s.task === 0 &&
+		s.state === 'sleep' && !/^timer/.test(s.note));
+	assert.ok(cut.t1_ns >= lastEnd);
+	assert.ok(cut.t1_ns - cut.t0_ns < 5e9);
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('asyncio.timeout: two tasks are cancelled where they wait',
+     { timeout: 90000 }, async () => {
+	const { context, errors, trace, note } = await pressLesson('timeout');
+	assert.equal(trace.run.model, 'asyncio');
+	assert.equal(trace.run.status, 'done');
+	assert.match(note, /asyncio\.timeout/);
+	assert.deepEqual(trace.tasks.map(t => t.status),
+			 ['timeout', 'timeout', 'ok', 'ok']);
+	const lastOk = Math.min(trace.tasks[2].end_ns, trace.tasks[3].end_ns);
+	for (const k of [0, 1]) {
+		assert.ok(!trace.segments.some(s => s.task === k &&
+			s.state === 'compute' && s.t1_ns - s.t0_ns > 1e6),
+			'the compute after the cancelled wait never ran');
+		const io = trace.segments.filter(s => s.task === k &&
+			s.state === 'io');
+		assert.equal(io.length, 2);
+		assert.ok(io[1].t1_ns < lastOk, 'cut before the others end');
+	}
+	/* The others' computations ran. */
+	for (const k of [2, 3])
+		assert.ok(trace.segments.some(s => s.task === k &&
+			s.state === 'compute'));
+	assert.deepEqual(errors, []);
+	await context.close();
+
+	/* Threads have no timeout: refused, naming the program. */
+	const refused = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'custom', model: 'threads',
+			params: { program: 'timeout 1s (net 10ms)' } } });
+	assert.equal(refused.status, 400);
+	assert.equal(refused.body.field, 'params.program');
+	assert.match(refused.body.error, /timeout/);
+});

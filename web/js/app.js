@@ -14,7 +14,7 @@
  * replays what happened so far and then goes on.
  */
 
-import { getCatalog, createRun, createCompare, createSweep, loadTrace,
+import { createRun, createCompare, createSweep, loadTrace,
 	 deleteRun } from './api.js';
 import { openStream } from './stream.js';
 import { RunData, isFinished } from './trace.js';
@@ -30,6 +30,7 @@ import { Legend } from './legend.js';
 import { Tabs } from './tabs.js';
 import { byId } from './dom.js';
 import { onSchemeChange } from './palette.js';
+import { loadedCatalog } from './vocabulary.js';
 import { specText } from './spec.js';
 import { renderLessons, rememberLesson, lessonFor } from './lessons.js';
 
@@ -706,7 +707,8 @@ async function start()
 	showNothing();
 	window.addEventListener('hashchange', route);
 	/* A run's address: its trace is read (in a worker) while the
-	 * catalog and the form are made, not after. */
+	 * form and the lessons are made, not after.  The catalog was read
+	 * before any module ran (vocabulary.js): its words draw the run. */
 	const first = new URLSearchParams(location.hash.replace(/^#/, ''))
 		.get('run');
 	if (first) {
@@ -716,7 +718,7 @@ async function start()
 	historyView.refresh();
 	let catalog;
 	try {
-		catalog = await getCatalog();
+		catalog = loadedCatalog();
 	} catch (error) {
 		byId('form-status').textContent =
 			`The catalog cannot be loaded: ${error.message}`;

@@ -3,11 +3,14 @@
  *
  * Every parameter of the chosen workload and every option of the chosen
  * model becomes one labelled control with its unit, its limits (min/max or
- * maxlength, so the browser knows them too) and its one-line help.  The
- * checks made here mirror the engine's (type, whole numbers, limits,
- * choices, length) and word their messages the same way ("tasks: at most
- * 100000, got 200000"); the server stays the authority, and an error it
- * returns is shown next to the field it names ("params.tasks").
+ * maxlength, so the browser knows them too) and its one-line help.  A
+ * parameter's kind and a duration's units are the catalog's words
+ * (vocabulary.js).  The checks made here are only those that read the
+ * catalog's own limits for one value (type, whole numbers, min and max,
+ * choices, length), worded as the engine words them ("tasks: must be at
+ * most 100000 (got 200000)"); the server stays the authority, and an error
+ * it returns is shown as it wrote it, next to the field it names
+ * ("params.tasks").
  *
  * Only values that differ from their defaults are sent, so the engine can
  * tell a value the user chose from one it filled in.  Durations are entered
@@ -15,24 +18,30 @@
  */
 
 import { el, clear } from './dom.js';
+import { PARAM_KINDS, DURATION_UNITS } from './vocabulary.js';
 
-const DURATION_UNITS = { ns: 1, us: 1e3, 'µs': 1e3, ms: 1e6, s: 1e9 };
-const DURATION_RE = /^\s*([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*(ns|us|µs|ms|s)?\s*$/i;
+/* The unit of a bare number where a duration is expected: the API reads
+ * one as milliseconds, and the form's duration controls are in them. */
+const BARE_UNIT = 'ms';
+const BARE_NS = DURATION_UNITS.get(BARE_UNIT);
 
-/* The kinds of parameter the catalog names, whatever spelling it uses. */
+const escapeRe = text => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/* "1.5s", "200 ms", "7": a number and one of the catalog's duration
+ * units, longest first so "ms" is not read as "m" and "s". */
+const DURATION_RE = new RegExp('^\\s*([0-9]*\\.?[0-9]+(?:e[+-]?[0-9]+)?)\\s*(' +
+	[...DURATION_UNITS.keys()].sort((a, b) => b.length - a.length)
+		.map(escapeRe).join('|') + ')?\\s*$', 'i');
+
+/* A parameter's kind: its "type", one of the catalog's parameter kinds
+ * (vocabulary.param_kinds).  A type the page does not know is entered as
+ * text, or as a choice when it has choices; the server checks it. */
 export function kindOf(def)
 {
 	const type = String(def.type || '').toLowerCase();
-	if (type.startsWith('int'))
-		return 'int';
-	if (type.startsWith('dur'))
-		return 'duration';
-	if (type.startsWith('float') || type === 'number' ||
-	    type === 'real' || type === 'double')
-		return 'float';
-	if (type.startsWith('enum') || type === 'choice' || def.choices)
-		return 'enum';
-	return 'text';
+	if (PARAM_KINDS.has(type))
+		return type;
+	return def.choices ? 'enum' : 'text';
 }
 
 function choicesOf(def)
@@ -48,12 +57,12 @@ function choicesOf(def)
 export function parseDurationNs(text)
 {
 	if (typeof text === 'number')
-		return text * 1e6;
+		return text * BARE_NS;
 	const match = DURATION_RE.exec(String(text));
 	if (!match)
 		return NaN;
-	const unit = (match[2] || 'ms').toLowerCase();
-	return Number(match[1]) * DURATION_UNITS[unit];
+	const unit = (match[2] || BARE_UNIT).toLowerCase();
+	return Number(match[1]) * DURATION_UNITS.get(unit);
 }
 
 /* Limits as the catalog gives them: durations already in milliseconds
@@ -68,7 +77,7 @@ function limitsOf(def)
 function unitLabel(def, kind)
 {
 	if (kind === 'duration')
-		return 'ms';
+		return BARE_UNIT;
 	if (kind === 'text' || kind === 'enum')
 		return '';
 	const unit = def.unit || '';
@@ -94,7 +103,7 @@ function defaultValue(def, kind)
 		return '';
 	if (kind === 'duration') {
 		const ns = parseDurationNs(def.default);
-		return Number.isFinite(ns) ? String(ns / 1e6) : text;
+		return Number.isFinite(ns) ? String(ns / BARE_NS) : text;
 	}
 	return text;
 }
@@ -179,7 +188,7 @@ class Field {
 		if (def.help)
 			parts.push(def.help);
 		if (kind === 'int' || kind === 'float' || kind === 'duration') {
-			const unit = kind === 'duration' ? ' ms' : '';
+			const unit = kind === 'duration' ? ` ${BARE_UNIT}` : '';
 			if (limits.min !== null && limits.max !== null)
 				parts.push(`${numberText(limits.min)} to ` +
 					   `${numberText(limits.max)}${unit}`);
@@ -235,7 +244,7 @@ class Field {
 				`${name}: expected a number (got '${text}')`;
 		if (kind === 'int' && !Number.isInteger(number))
 			return `${name}: expected a whole number (got '${text}')`;
-		const shown = kind === 'duration' ? `${text}ms` : text;
+		const shown = kind === 'duration' ? `${text}${BARE_UNIT}` : text;
 		if (limits.min !== null && number < limits.min)
 			return `${name}: must be at least ` +
 				`${this.limitText('min')} (got ${shown})`;
@@ -251,7 +260,8 @@ class Field {
 		if (text)
 			return text;
 		const value = this.limits[which];
-		return this.kind === 'duration' ? `${value}ms` : String(value);
+		return this.kind === 'duration' ? `${value}${BARE_UNIT}` :
+			String(value);
 	}
 
 	showError(message)
@@ -285,10 +295,10 @@ class Field {
 		if (value === null || value === undefined)
 			return;
 		if (this.kind === 'duration') {
-			const ns = typeof value === 'number' ? value * 1e6 :
+			const ns = typeof value === 'number' ? value * BARE_NS :
 				parseDurationNs(value);
 			this.input.value = Number.isFinite(ns) ?
-				String(Number((ns / 1e6).toPrecision(12))) :
+				String(Number((ns / BARE_NS).toPrecision(12))) :
 				String(value);
 			return;
 		}
@@ -597,34 +607,17 @@ export class RunForm {
 		this.status.classList.toggle('error', isError);
 	}
 
-	/* What one value cannot say: the task count against the model's
-	 * limit (spec_validate's check, for the common case of a "tasks"
-	 * parameter). */
-	checkCombination()
-	{
-		const tasks = this.params.find(f => f.def.name === 'tasks');
-		const model = this.entry(this.catalog.models,
-					 this.modelSelect.value);
-		if (!tasks || !model || !model.max_tasks || tasks.error.textContent)
-			return null;
-		const count = Number(tasks.value() || tasks.defaultText);
-		if (count > model.max_tasks) {
-			tasks.showError(`tasks: at most ${model.max_tasks} tasks ` +
-					`under ${model.name} (got ${count})`);
-			return tasks;
-		}
-		return null;
-	}
-
-	/* Checks every field; focuses the first bad one.  True when all pass. */
-	checkAll(kind)
+	/* Checks every field against the catalog's limits for it; focuses
+	 * the first bad one.  True when all pass.  What one value cannot say
+	 * (the task count against a model's limit, a program's syntax) is
+	 * the server's to find: its message comes back as it wrote it
+	 * (showServerError). */
+	checkAll()
 	{
 		let first = null;
 		for (const field of this.allFields())
 			if (field.check() && !first)
 				first = field;
-		if (!first && kind === 'run')
-			first = this.checkCombination();
 		if (first) {
 			first.input.focus();
 			this.setStatus('Fix the marked field first.', true);
@@ -658,7 +651,7 @@ export class RunForm {
 	submit(kind)
 	{
 		this.clearErrors();
-		if (!this.checkAll(kind))
+		if (!this.checkAll())
 			return;
 		if (kind === 'run') {
 			this.handlers.onRun(this.spec());
@@ -692,6 +685,8 @@ export class RunForm {
 				options: spec.options,
 				param,
 				values,
+				/* Every point in the engine chosen above. */
+				...this.engineSpec(),
 			});
 		} else {
 			/* No "models": the server then runs every model

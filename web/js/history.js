@@ -15,6 +15,7 @@
 import { listRuns, deleteRun } from './api.js';
 import { formatNs, formatDate } from './format.js';
 import { el, clear } from './dom.js';
+import { isFinished } from './trace.js';
 
 function summaryOf(entry)
 {
@@ -178,7 +179,7 @@ export class HistoryView {
 		/* The server cancels a run that has not ended, and keeps
 		 * it; the button says which it will do. */
 		const status = run.status || entry.status || '';
-		const going = status === 'queued' || status === 'running';
+		const going = status !== '' && !isFinished(status);
 		const verb = going ? 'Cancel' : 'Delete';
 		const remove = el('button', 'history-delete', verb);
 		remove.type = 'button';

@@ -199,6 +199,37 @@ export const LESSONS = [
 			'in deadlock naming the two still waiting.',
 	},
 	{
+		id: 'daemon',
+		title: 'Timers and daemon threads',
+		spec: { workload: 'custom', model: 'threads',
+			params: { program: 'daemon (timer 50ms, sleep 5s); ' +
+				  '(timer 100ms, cpu 20ms); 2 x (net 200ms)' } },
+		look: 'A threading.Timer waits (its sleep, noted timer) ' +
+			'before its task runs. The first thread is a daemon ' +
+			'that would sleep 5 s: the run does not wait for it. ' +
+			'When the other three have ended, it is cancelled ' +
+			'where it stands, its sleep cut at the end of the ' +
+			'run, as the interpreter drops daemon threads at ' +
+			'exit. Under asyncio the same daemon is a task never ' +
+			'awaited, cancelled when asyncio.run returns.',
+	},
+	{
+		id: 'timeout',
+		title: 'asyncio.timeout cancels where it waits',
+		spec: { workload: 'custom', model: 'asyncio',
+			params: { program: 'timeout 250ms 2 x (net 100ms, ' +
+				  'net 300ms, cpu 20ms); 2 x (net 100ms, ' +
+				  'net 300ms, cpu 20ms)' } },
+		look: 'Four tasks make the same two requests; the first two ' +
+			'run inside async with asyncio.timeout(0.25). At ' +
+			'250 ms their second request is cancelled where it ' +
+			'waits: its io ends there, the compute after it never ' +
+			'runs, and the task ends as timeout, while the other ' +
+			'two go on. Threads have no such thing (a thread is ' +
+			'never cancelled), so only the asyncio models take a ' +
+			'timeout.',
+	},
+	{
 		id: 'race',
 		title: 'A race loses updates',
 		spec: { workload: 'counter', model: 'threads',

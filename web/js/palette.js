@@ -1,77 +1,66 @@
 /*
- * palette: the segment states and the colour of each.
+ * palette: the segment states as the page draws them, and the colour of
+ * each.  The states, their order (the legend's), their help and their
+ * colours in the light and the dark scheme are the catalog's
+ * (vocabulary.js): src/protocol.c picks each state's colour, from the
+ * Okabe-Ito set and Paul Tol's muted set so they stay distinct under the
+ * common forms of colour blindness, and this module only reads them.  A
+ * state the engine gains reaches the legend, the timeline and the charts
+ * with its colour without a change here.
  *
- * Colours come from the Okabe-Ito set and Paul Tol's muted set, both chosen
- * to stay distinct under the common forms of colour blindness.  Fifteen
- * states cannot all differ by hue alone, so the states that appear together
- * in one lesson (compute, io, sleep, gil-wait, queued; the scraper's
- * sem-wait, rate-wait and backoff; the process pool's startup and ipc; a
- * request's connect beside its io, a darker green of the same family) get
- * the most distinct colours, and the legend and tooltips always name the
- * state in words.  ready (a task the busy event loop has not got round to)
- * and runnable (a thread waiting for a core) are oranges and purples apart
- * from gil-wait, the third way of being able to run but not running.  The
- * dark scheme lightens the three darkest colours so they
- * keep their contrast against a dark background.
+ * A segment whose state the catalog does not name (a trace from another
+ * engine), or a state that brings no colour, is drawn as the last state
+ * here, "other", in grey; the legend and tooltips always name the state in
+ * words.
  */
 
-export const STATES = [
-	'queued', 'startup', 'compute', 'io', 'sleep', 'gil-wait',
-	'lock-wait', 'sem-wait', 'queue-wait', 'barrier-wait', 'event-wait',
-	'rate-wait', 'backoff', 'ipc', 'connect', 'ready', 'runnable',
-];
+import { STATE_DEFS } from './vocabulary.js';
 
-const LIGHT = {
-	'queued': '#BBBBBB',
-	'startup': '#999933',
-	'compute': '#0072B2',
-	'io': '#009E73',
-	'sleep': '#BBCC33',
-	'gil-wait': '#D55E00',
-	'lock-wait': '#CC79A7',
-	'sem-wait': '#E69F00',
-	'queue-wait': '#F0E442',
-	'barrier-wait': '#882255',
-	'event-wait': '#44AA99',
-	'rate-wait': '#DDCC77',
-	'backoff': '#CC6677',
-	'ipc': '#332288',
-	'connect': '#117733',
-	'ready': '#EE8866',
-	'runnable': '#AA4499',
+const GREY = '#888888';
+const OTHER = {
+	name: 'other',
+	help: 'a state the server\'s catalog does not name',
 };
 
-const DARK_OVERRIDES = {
-	'queued': '#777777',
-	'barrier-wait': '#BB5588',
-	'ipc': '#8877DD',
-	'connect': '#44AA66',
-};
+const HEX = /^#[0-9a-f]{6}$/i;
+const colourOr = (value, fallback) =>
+	(HEX.test(String(value || '')) ? value : fallback);
+
+/* Each state: {name, help, bucket, usesCpu, light, dark}. */
+const DEFS = [...STATE_DEFS.filter(state => state.name !== OTHER.name),
+	OTHER].map(state => {
+	const light = colourOr(state.colour, GREY);
+	return {
+		name: String(state.name),
+		help: String(state.help || ''),
+		bucket: state.bucket || null,
+		usesCpu: state.uses_cpu === true,
+		light,
+		dark: colourOr(state.colour_dark, light),
+	};
+});
+
+/* The state names, in the catalog's order; "other" last. */
+export const STATES = DEFS.map(state => state.name);
+
+const INDEX = new Map(STATES.map((name, index) => [name, index]));
+const OTHER_INDEX = STATES.length - 1;
 
 /* What each state means, for the legend's tooltips and screen readers. */
-export const STATE_HELP = {
-	'queued': 'submitted, waiting for a worker',
-	'startup': 'a worker starting (process start-up)',
-	'compute': 'running on a CPU',
-	'io': 'waiting for the network or the disk',
-	'sleep': 'sleeping',
-	'gil-wait': 'ready to compute, waiting for the GIL',
-	'lock-wait': 'waiting for a lock',
-	'sem-wait': 'waiting for a semaphore',
-	'queue-wait': 'waiting on a full or empty queue',
-	'barrier-wait': 'waiting at a barrier',
-	'event-wait': 'waiting for an event, or for a condition\'s notify',
-	'rate-wait': 'held back by the rate limit',
-	'backoff': 'backing off before a retry',
-	'ipc': 'copying arguments or results between processes',
-	'connect': 'opening a network connection, before the request goes out',
-	'ready': 'its wait is over, waiting for the event loop to run it',
-	'runnable': 'may run, waiting for a core (measured with the ' +
-		'thread\'s CPU clock)',
-};
+export const STATE_HELP = Object.fromEntries(DEFS.map(state =>
+	[state.name, state.help]));
 
-/* States in which a task is working rather than waiting. */
-export const WORKING_STATES = new Set(['compute', 'startup', 'ipc']);
+/* States in which a task is working rather than waiting: the ones the
+ * catalog says use a CPU. */
+export const WORKING_STATES = new Set(DEFS.filter(state => state.usesCpu)
+	.map(state => state.name));
+
+/* The activity chart's bucket of each state, by state index. */
+export function stateBucket(index)
+{
+	const state = DEFS[index];
+	return state ? state.bucket : null;
+}
 
 const darkQuery = window.matchMedia('(prefers-color-scheme: dark)');
 
@@ -82,15 +71,14 @@ export function isDark()
 
 export function stateColour(state)
 {
-	if (isDark() && DARK_OVERRIDES[state])
-		return DARK_OVERRIDES[state];
-	return LIGHT[state] || '#888888';
+	const def = DEFS[INDEX.has(state) ? INDEX.get(state) : OTHER_INDEX];
+	return isDark() ? def.dark : def.light;
 }
 
 export function stateIndex(state)
 {
-	const i = STATES.indexOf(state);
-	return i < 0 ? STATES.length - 1 : i;
+	const index = INDEX.get(state);
+	return index === undefined ? OTHER_INDEX : index;
 }
 
 /* Calls fn when the system switches between light and dark. */

@@ -15,8 +15,10 @@
  * chart costs the same for ten segments or a hundred thousand.
  */
 
-import { STATES, WORKING_STATES, stateColour, themeColours }
+import { STATES, WORKING_STATES, stateBucket, stateColour, themeColours }
 	from './palette.js';
+import { BUCKET_DEFS } from './vocabulary.js';
+import { isStopped } from './trace.js';
 import { formatNs, formatRatio, formatPercent, formatCount, formatBytes,
 	 axisUnit, formatAxisMs } from './format.js';
 import { el, clear } from './dom.js';
@@ -79,38 +81,31 @@ const TASK_LISTS = new Set(['collected', 'finish_order']);
 /* Checks that are a word about another check, not one of their own. */
 const CHECK_NOTES = new Set(['orders_truncated']);
 
-/* The series of the activity chart, bottom to top of the stack, and
- * which states count in each.  A semaphore, a rate limit and a backoff
- * are the program holding itself back, not tasks blocking one another,
- * so they have a series of their own. */
-export const ACTIVITY = [
-	{ label: 'computing', colour: 'compute' },
-	{ label: 'blocked (GIL, locks, queues)', colour: 'gil-wait' },
-	{ label: 'ready, no loop or core free', colour: 'ready' },
-	{ label: 'held back (semaphore, rate limit, backoff)',
-	  colour: 'sem-wait' },
-	{ label: 'waiting (I/O, sleep)', colour: 'io' },
-	{ label: 'queued', colour: 'queued' },
-];
+/* The series of the activity chart, bottom to top of the stack: the
+ * catalog's buckets, each drawn in the colour of the state it names.  Each
+ * state says its bucket, so a new state is counted where the engine puts
+ * it. */
+export const ACTIVITY = BUCKET_DEFS.map(bucket => ({
+	name: bucket.name,
+	label: bucket.label || bucket.name,
+	colour: bucket.colour_of || bucket.name,
+}));
 
-const HELD_BACK = new Set(['sem-wait', 'rate-wait', 'backoff']);
-/* Able to run, waiting for the event loop or for a core. */
-const READY = new Set(['ready', 'runnable']);
+/* A state of no bucket the catalog names (a trace from another engine)
+ * counts as blocked: waiting, for a reason the page cannot tell. */
+const FALLBACK_KIND = Math.max(0,
+	ACTIVITY.findIndex(bucket => bucket.name === 'blocked'));
+
+const KIND_OF_STATE = STATES.map((name, index) => {
+	const k = ACTIVITY.findIndex(bucket =>
+		bucket.name === stateBucket(index));
+	return k < 0 ? FALLBACK_KIND : k;
+});
 
 function activityKind(stateIndex)
 {
-	const name = STATES[stateIndex];
-	if (WORKING_STATES.has(name))
-		return 0;
-	if (READY.has(name))
-		return 2;
-	if (HELD_BACK.has(name))
-		return 3;
-	if (name === 'io' || name === 'sleep' || name === 'connect')
-		return 4;
-	if (name === 'queued')
-		return 5;
-	return 1;
+	const k = KIND_OF_STATE[stateIndex];
+	return k === undefined ? FALLBACK_KIND : k;
 }
 
 /*
@@ -308,9 +303,6 @@ export function checkSentence(checks, model)
 	return '';
 }
 
-/* Statuses that read as what happened to the run ("was cancelled"). */
-const PAST = { cancelled: true, interrupted: true };
-
 /*
  * A run asked to stop ends every task and cuts its open waits at the stop;
  * one that had to be killed (it did not stop in time) has no record of the
@@ -323,7 +315,7 @@ function unrecorded(data)
 		t.start_ns !== undefined && (t.end_ns === null ||
 					     t.end_ns === undefined));
 	const n = running.length;
-	if (!data.ended || !PAST[data.status] || n === 0)
+	if (!data.ended || !isStopped(data.status) || n === 0)
 		return '';
 	return `${formatCount(n)} ${n === 1 ? 'task was' : 'tasks were'} ` +
 		'still running then, and what ' + (n === 1 ? 'it was' :
@@ -517,7 +509,7 @@ export class SummaryView {
 				message = message.slice(data.status.length + 2);
 			/* "cancelled while running": one sentence, not
 			 * "status cancelled: cancelled while running". */
-			this.notice.textContent = PAST[data.status] &&
+			this.notice.textContent = isStopped(data.status) &&
 				message.startsWith(`${data.status} `) ?
 				`The run was ${message}.` :
 				`The run ended with status ${data.status}` +
@@ -602,7 +594,7 @@ export class SummaryView {
 			else
 				this.detail(name(key), value);
 		}
-		if (PAST[data.status] && data.ended)
+		if (isStopped(data.status) && data.ended)
 			this.showStopped(data, s);
 		else
 			this.showDiagnosis(s.diagnosis);
@@ -643,13 +635,15 @@ export class SummaryView {
 		let work = 0;
 		let wait = 0;
 		let other = 0;
+		/* By the catalog's buckets: computing, waiting on I/O or
+		 * sleep, queued (not counted), and the rest. */
 		for (const [name, ns] of Object.entries(states)) {
+			const bucket = stateBucket(STATES.indexOf(name));
 			if (WORKING_STATES.has(name))
 				work += ns;
-			else if (name === 'io' || name === 'sleep' ||
-				 name === 'connect')
+			else if (bucket === 'waiting')
 				wait += ns;
-			else if (name !== 'queued')
+			else if (bucket !== 'queued')
 				other += ns;
 		}
 		const all = work + wait + other;

@@ -180,7 +180,9 @@ export class SweepView {
 		this.status.textContent = `${sweep.workload} at ` +
 			`${points.length} points: ${param.replace(/_/g, ' ')} ` +
 			`${(sweep.values || []).join(', ')}, one run each, ` +
-			'one after another.' + (done < points.length ?
+			'one after another' + (sweep.engine === 'cpython' ?
+				`, in CPython (${sweep.python || 'python3'})` :
+				'') + '.' + (done < points.length ?
 				` ${done} of ${points.length} done.` : '');
 		this.parts.hidden = false;
 		const models = byModel(points);

@@ -10,18 +10,21 @@
  */
 
 import { stateIndex } from './palette.js';
+import { FINAL_STATUSES, STOPPED_STATUSES } from './vocabulary.js';
 
-const FINISHED = new Set(['done', 'error', 'cancelled', 'interrupted',
-			  'deadlock']);
-
+/* A run in one of the catalog's final statuses has ended. */
 export function isFinished(status)
 {
-	return FINISHED.has(status);
+	return FINAL_STATUSES.has(status);
 }
 
-/* Runs stopped from outside (a cancel, the server stopping): every task
- * still going ended then, and the wait it was in was cut at that moment. */
-const STOPPED = new Set(['cancelled', 'interrupted']);
+/* A run stopped from outside (a cancel, the server stopping): every task
+ * still going ended then, and the wait it was in was cut at that moment.
+ * The catalog says which statuses those are. */
+export function isStopped(status)
+{
+	return STOPPED_STATUSES.has(status);
+}
 
 /* How far before its task's end a segment may end and still be the one
  * the stop cut (the engine ends the segment, then the task). */
@@ -277,7 +280,7 @@ export class RunData {
 	 */
 	cutSegments()
 	{
-		if (!this.ended || !STOPPED.has(this.status))
+		if (!this.ended || !isStopped(this.status))
 			return NONE;
 		if (this.cut && this.cut.count === this.segments.length)
 			return this.cut.set;
