@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -64,11 +65,11 @@ int export_response(struct runs *runs, const char *id, bool chrome, int width,
 		    struct MHD_Response **resp, char *err, size_t err_size)
 {
 	struct export_job *j;
-	json_t *json;
-	int rc;
+	json_t *json = NULL;
+	int rc, fd = -1;
 
 	*resp = NULL;
-	rc = runs_trace_json(runs, id, &json);
+	rc = runs_trace(runs, id, &json, &fd);
 	if (rc == -ENOENT)
 		return rc;
 	if (rc < 0)
@@ -76,14 +77,23 @@ int export_response(struct runs *runs, const char *id, bool chrome, int width,
 	j = calloc(1, sizeof(*j));
 	if (!j) {
 		json_decref(json);
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
 	}
 	trace_init(&j->t);
-	rc = trace_from_json(json, &j->t, err, err_size);
-	json_decref(json);
+	if (json) {
+		/* A run still going, folded from its events. */
+		rc = trace_from_json(json, &j->t, err, err_size);
+		json_decref(json);
+	} else {
+		/* A stored trace, read from its file a piece at a time. */
+		rc = trace_from_json_fd(fd, &j->t, err, err_size);
+		close(fd);
+	}
 	if (rc < 0) {
 		export_free(j);
-		return -EBADMSG;
+		return rc == -EINVAL ? -EBADMSG : rc == -ENOMEM ? rc : -EIO;
 	}
 	if (chrome) {
 		/* Compact and UTF-8 as it is, as the server always sent. */

@@ -3,9 +3,10 @@
  * GET /api/runs/{id}/ascii send: the Chrome trace (Perfetto,
  * chrome://tracing) or the ASCII timeline with its summary.
  *
- * The trace is read back from the run (stored, or folded from its events
- * while it runs) into the engine's struct trace and drawn by the engine's
- * renderers (render.h), the same code `overlap run --format chrome|ascii`
+ * The trace is read back from the run into the engine's struct trace: a
+ * stored trace from its file an item at a time (trace_from_json_fd), so
+ * no tree of it is ever held, a running one folded from its events.  It
+ * is drawn by the engine's renderers (render.h), the same code `overlap run --format chrome|ascii`
  * prints with, so a download and the CLI agree.  The Chrome trace is
  * streamed: libmicrohttpd asks for the response a block at a time and the
  * engine writes the next 64 KiB of it straight from the trace, so no

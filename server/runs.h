@@ -107,8 +107,6 @@ uint64_t runs_version(struct runs *r);
  * closes) and *trace NULL; otherwise *trace is the trace folded from the
  * events so far (new reference) and *fd -1.  0 or -ENOENT. */
 int runs_trace(struct runs *r, const char *id, json_t **trace, int *fd);
-/* Same, always as JSON (the stored file parsed).  0, -ENOENT, -EIO. */
-int runs_trace_json(struct runs *r, const char *id, json_t **trace);
 
 /* DELETE: cancels a queued or running run (*deleted false) or deletes a
  * finished one (*deleted true).  0 or -ENOENT. */

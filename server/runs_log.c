@@ -316,19 +316,6 @@ int runs_trace(struct runs *r, const char *id, json_t **trace, int *fd)
 	return *trace ? 0 : -ENOMEM;
 }
 
-int runs_trace_json(struct runs *r, const char *id, json_t **trace)
-{
-	json_error_t jerr;
-	int fd, rc;
-
-	rc = runs_trace(r, id, trace, &fd);
-	if (rc < 0 || *trace)
-		return rc;
-	*trace = json_loadfd(fd, 0, &jerr);
-	close(fd);
-	return *trace ? 0 : -EIO;
-}
-
 struct stream *runs_stream(struct runs *r, const char *id, int *err)
 {
 	struct stream *s = NULL, *loaded;

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util.h"
 
@@ -344,168 +345,145 @@ static int read_run(struct json_reader *r, const json_t *run, struct trace *t)
 	return 0;
 }
 
-static int read_lanes(struct json_reader *r, const json_t *arr, struct trace *t)
+/* The arrays' items, one at a time: item i of its array.  Reading a
+ * stored trace from its file (trace_from_json_fd) hands them over as it
+ * parses them, so the whole array is never a tree. */
+static int read_lane(struct json_reader *r, const json_t *v, size_t i,
+		     struct trace *t)
 {
-	const json_t *v;
-	size_t i;
+	struct trace_lane *l = trace_add_lane(t);
+	int64_t id, os_id;
+	int kind;
 	char path[48];
 	int ret;
 
-	json_array_foreach(arr, i, v) {
-		struct trace_lane *l = trace_add_lane(t);
-		int64_t id, os_id;
-		int kind;
-
-		snprintf(path, sizeof(path), "lanes[%zu]", i);
-		if (!json_is_object(v))
-			return rd_fail(r, path, "expected an object");
-		if ((ret = rd_int(r, v, path, "id", false, 0, INT64_MAX,
-				  &id)) ||
-		    (ret = rd_name(r, v, path, "kind", lane_kind_parse,
-				   &kind)) ||
-		    (ret = rd_str(r, v, path, "name", l->name,
-				  sizeof(l->name))) ||
-		    (ret = rd_int(r, v, path, "os_id", false, INT64_MIN,
-				  INT64_MAX, &os_id)))
-			return ret;
-		if ((size_t)id != i)
-			return rd_fail(r, path,
-				       "id %" PRId64 " is not its index %zu",
-				       id, i);
-		l->kind = (uint8_t)kind;
-		l->os_id = os_id;
-	}
+	snprintf(path, sizeof(path), "lanes[%zu]", i);
+	if (!json_is_object(v))
+		return rd_fail(r, path, "expected an object");
+	if ((ret = rd_int(r, v, path, "id", false, 0, INT64_MAX, &id)) ||
+	    (ret = rd_name(r, v, path, "kind", lane_kind_parse, &kind)) ||
+	    (ret = rd_str(r, v, path, "name", l->name, sizeof(l->name))) ||
+	    (ret = rd_int(r, v, path, "os_id", false, INT64_MIN, INT64_MAX,
+			  &os_id)))
+		return ret;
+	if ((size_t)id != i)
+		return rd_fail(r, path, "id %" PRId64 " is not its index %zu",
+			       id, i);
+	l->kind = (uint8_t)kind;
+	l->os_id = os_id;
 	return 0;
 }
 
-static int read_tasks(struct json_reader *r, const json_t *arr, struct trace *t)
+static int read_task(struct json_reader *r, const json_t *v, size_t i,
+		     struct trace *t)
 {
-	const json_t *v;
-	size_t i;
+	struct trace_task *k = trace_add_task(t);
+	const json_t *status;
+	int64_t id, lane;
+	char name[TRACE_TASK_NAME_MAX], note[TRACE_TASK_NOTE_MAX];
 	char path[48];
 	int ret;
 
-	json_array_foreach(arr, i, v) {
-		struct trace_task *k = trace_add_task(t);
-		const json_t *status;
-		int64_t id, lane;
-		char name[TRACE_TASK_NAME_MAX], note[TRACE_TASK_NOTE_MAX];
+	snprintf(path, sizeof(path), "tasks[%zu]", i);
+	if (!json_is_object(v))
+		return rd_fail(r, path, "expected an object");
+	if ((ret = rd_int(r, v, path, "id", false, 0, INT64_MAX, &id)) ||
+	    (ret = rd_str(r, v, path, "name", name, sizeof(name))) ||
+	    (ret = rd_int(r, v, path, "lane", true, 0, (int64_t)t->n_lanes - 1,
+			  &lane)) ||
+	    (ret = rd_int(r, v, path, "submit_ns", true, 0, INT64_MAX,
+			  &k->submit_ns)) ||
+	    (ret = rd_int(r, v, path, "start_ns", true, 0, INT64_MAX,
+			  &k->start_ns)) ||
+	    (ret = rd_int(r, v, path, "end_ns", true, 0, INT64_MAX,
+			  &k->end_ns)) ||
+	    (ret = rd_str(r, v, path, "note", note, sizeof(note))))
+		return ret;
+	trace_task_set_name(t, k, name);
+	k->note = trace_note(t, note);
+	if ((size_t)id != i)
+		return rd_fail(r, path, "id %" PRId64 " is not its index %zu",
+			       id, i);
+	k->lane = lane < 0 ? UINT32_MAX : (uint32_t)lane;
+	status = json_object_get(v, "status");
+	if (status && !json_is_null(status)) {
+		int st;
 
-		snprintf(path, sizeof(path), "tasks[%zu]", i);
-		if (!json_is_object(v))
-			return rd_fail(r, path, "expected an object");
-		if ((ret = rd_int(r, v, path, "id", false, 0, INT64_MAX,
-				  &id)) ||
-		    (ret = rd_str(r, v, path, "name", name, sizeof(name))) ||
-		    (ret = rd_int(r, v, path, "lane", true, 0,
-				  (int64_t)t->n_lanes - 1, &lane)) ||
-		    (ret = rd_int(r, v, path, "submit_ns", true, 0, INT64_MAX,
-				  &k->submit_ns)) ||
-		    (ret = rd_int(r, v, path, "start_ns", true, 0, INT64_MAX,
-				  &k->start_ns)) ||
-		    (ret = rd_int(r, v, path, "end_ns", true, 0, INT64_MAX,
-				  &k->end_ns)) ||
-		    (ret = rd_str(r, v, path, "note", note, sizeof(note))))
+		if ((ret = rd_name(r, v, path, "status", task_status_parse,
+				   &st)))
 			return ret;
-		trace_task_set_name(t, k, name);
-		k->note = trace_note(t, note);
-		if ((size_t)id != i)
-			return rd_fail(r, path,
-				       "id %" PRId64 " is not its index %zu",
-				       id, i);
-		k->lane = lane < 0 ? UINT32_MAX : (uint32_t)lane;
-		status = json_object_get(v, "status");
-		if (status && !json_is_null(status)) {
-			int st;
+		if (st == TASK_PENDING) {
+			char where[64];
 
-			if ((ret = rd_name(r, v, path, "status",
-					   task_status_parse, &st)))
-				return ret;
-			if (st == TASK_PENDING) {
-				char where[64];
-
-				snprintf(where, sizeof(where), "%s.status",
-					 path);
-				return rd_fail(r, where,
-					       "a pending task's status is "
-					       "null");
-			}
-			k->status = (uint8_t)st;
+			snprintf(where, sizeof(where), "%s.status", path);
+			return rd_fail(r, where,
+				       "a pending task's status is "
+				       "null");
 		}
+		k->status = (uint8_t)st;
 	}
 	return 0;
 }
 
-static int read_segments(struct json_reader *r, const json_t *arr,
-			 struct trace *t)
+static int read_segment(struct json_reader *r, const json_t *v, size_t i,
+			struct trace *t)
 {
-	const json_t *v;
-	size_t i;
+	struct trace_segment *s = trace_add_segment(t);
+	const json_t *note;
+	int64_t task, lane;
+	int state;
 	char path[48];
 	int ret;
 
-	json_array_foreach(arr, i, v) {
-		struct trace_segment *s = trace_add_segment(t);
-		const json_t *note;
-		int64_t task, lane;
-		int state;
+	snprintf(path, sizeof(path), "segments[%zu]", i);
+	if (!json_is_object(v))
+		return rd_fail(r, path, "expected an object");
+	if ((ret = rd_int(r, v, path, "task", false, 0, (int64_t)t->n_tasks - 1,
+			  &task)) ||
+	    (ret = rd_int(r, v, path, "lane", false, 0, (int64_t)t->n_lanes - 1,
+			  &lane)) ||
+	    (ret = rd_name(r, v, path, "state", seg_state_parse, &state)) ||
+	    (ret = rd_int(r, v, path, "t0_ns", false, 0, INT64_MAX,
+			  &s->t0_ns)) ||
+	    (ret = rd_int(r, v, path, "t1_ns", false, s->t0_ns, INT64_MAX,
+			  &s->t1_ns)))
+		return ret;
+	s->task = (uint32_t)task;
+	s->lane = (uint32_t)lane;
+	s->state = (uint8_t)state;
+	s->estimated = json_is_true(json_object_get(v, "estimated"));
+	note = json_object_get(v, "note");
+	if (note && !json_is_null(note)) {
+		if (!json_is_string(note)) {
+			char where[64];
 
-		snprintf(path, sizeof(path), "segments[%zu]", i);
-		if (!json_is_object(v))
-			return rd_fail(r, path, "expected an object");
-		if ((ret = rd_int(r, v, path, "task", false, 0,
-				  (int64_t)t->n_tasks - 1, &task)) ||
-		    (ret = rd_int(r, v, path, "lane", false, 0,
-				  (int64_t)t->n_lanes - 1, &lane)) ||
-		    (ret = rd_name(r, v, path, "state", seg_state_parse,
-				   &state)) ||
-		    (ret = rd_int(r, v, path, "t0_ns", false, 0, INT64_MAX,
-				  &s->t0_ns)) ||
-		    (ret = rd_int(r, v, path, "t1_ns", false, s->t0_ns,
-				  INT64_MAX, &s->t1_ns)))
-			return ret;
-		s->task = (uint32_t)task;
-		s->lane = (uint32_t)lane;
-		s->state = (uint8_t)state;
-		s->estimated = json_is_true(json_object_get(v, "estimated"));
-		note = json_object_get(v, "note");
-		if (note && !json_is_null(note)) {
-			if (!json_is_string(note)) {
-				char where[64];
-
-				snprintf(where, sizeof(where), "%s.note", path);
-				return rd_fail(r, where, "expected a string");
-			}
-			s->note = trace_note(t, json_string_value(note));
+			snprintf(where, sizeof(where), "%s.note", path);
+			return rd_fail(r, where, "expected a string");
 		}
+		s->note = trace_note(t, json_string_value(note));
 	}
 	return 0;
 }
 
-static int read_counters(struct json_reader *r, const json_t *arr,
-			 struct trace *t)
+static int read_counter(struct json_reader *r, const json_t *v, size_t i,
+			struct trace *t)
 {
-	const json_t *v;
-	size_t i;
+	struct trace_sample *s = trace_add_sample(t);
+	int counter;
 	char path[48];
 	int ret;
 
-	json_array_foreach(arr, i, v) {
-		struct trace_sample *s = trace_add_sample(t);
-		int counter;
-
-		snprintf(path, sizeof(path), "counters[%zu]", i);
-		if (!json_is_object(v))
-			return rd_fail(r, path, "expected an object");
-		if ((ret = rd_name(r, v, path, "name", trace_counter_parse,
-				   &counter)) ||
-		    (ret = rd_int(r, v, path, "t_ns", false, INT64_MIN,
-				  INT64_MAX, &s->t_ns)) ||
-		    (ret = rd_int(r, v, path, "value", false, INT64_MIN,
-				  INT64_MAX, &s->value)))
-			return ret;
-		s->counter = (uint8_t)counter;
-	}
+	snprintf(path, sizeof(path), "counters[%zu]", i);
+	if (!json_is_object(v))
+		return rd_fail(r, path, "expected an object");
+	if ((ret = rd_name(r, v, path, "name", trace_counter_parse,
+			   &counter)) ||
+	    (ret = rd_int(r, v, path, "t_ns", false, INT64_MIN, INT64_MAX,
+			  &s->t_ns)) ||
+	    (ret = rd_int(r, v, path, "value", false, INT64_MIN, INT64_MAX,
+			  &s->value)))
+		return ret;
+	s->counter = (uint8_t)counter;
 	return 0;
 }
 
@@ -600,45 +578,443 @@ static int read_summary(struct json_reader *r, const json_t *v, struct trace *t)
 	return 0;
 }
 
+/* format, version and run: what the arrays' items are read against. */
+static int read_head(struct json_reader *r, const json_t *root, struct trace *t)
+{
+	const json_t *format = json_object_get(root, "format");
+	const json_t *version = json_object_get(root, "version");
+
+	if (!json_is_string(format) ||
+	    strcmp(json_string_value(format), "overlap-trace") != 0)
+		return rd_fail(r, "format", "expected \"overlap-trace\"");
+	if (!json_is_integer(version) || json_integer_value(version) != 1)
+		return rd_fail(r, "version", "expected 1");
+	return read_run(r, json_object_get(root, "run"), t);
+}
+
+typedef int (*read_item_fn)(struct json_reader *r, const json_t *v, size_t i,
+			    struct trace *t);
+
 static int read_array(struct json_reader *r, const json_t *root,
 		      const char *key, bool optional, struct trace *t,
-		      int (*read)(struct json_reader *, const json_t *,
-				  struct trace *))
+		      read_item_fn read)
 {
-	const json_t *arr = json_object_get(root, key);
+	const json_t *arr = json_object_get(root, key), *v;
+	size_t i;
+	int ret;
 
 	if (!arr && optional)
 		return 0;
 	if (!json_is_array(arr))
 		return rd_fail(r, key, "expected an array");
-	return read(r, arr, t);
+	json_array_foreach(arr, i, v)
+		if ((ret = read(r, v, i, t)))
+			return ret;
+	return 0;
 }
 
 int trace_from_json(const json_t *root, struct trace *t, char *err,
 		    size_t err_size)
 {
 	struct json_reader r = {.err = err, .err_size = err_size};
-	const json_t *format, *version;
 	int ret;
 
 	if (err && err_size)
 		err[0] = '\0';
 	if (!json_is_object(root))
 		return rd_fail(&r, "trace", "expected an object");
-	format = json_object_get(root, "format");
-	if (!json_is_string(format) ||
-	    strcmp(json_string_value(format), "overlap-trace") != 0)
-		return rd_fail(&r, "format", "expected \"overlap-trace\"");
-	version = json_object_get(root, "version");
-	if (!json_is_integer(version) || json_integer_value(version) != 1)
-		return rd_fail(&r, "version", "expected 1");
-
-	if ((ret = read_run(&r, json_object_get(root, "run"), t)) ||
-	    (ret = read_array(&r, root, "lanes", false, t, read_lanes)) ||
-	    (ret = read_array(&r, root, "tasks", false, t, read_tasks)) ||
-	    (ret = read_array(&r, root, "segments", false, t, read_segments)) ||
-	    (ret = read_array(&r, root, "counters", true, t, read_counters)) ||
+	if ((ret = read_head(&r, root, t)) ||
+	    (ret = read_array(&r, root, "lanes", false, t, read_lane)) ||
+	    (ret = read_array(&r, root, "tasks", false, t, read_task)) ||
+	    (ret = read_array(&r, root, "segments", false, t, read_segment)) ||
+	    (ret = read_array(&r, root, "counters", true, t, read_counter)) ||
 	    (ret = read_summary(&r, json_object_get(root, "summary"), t)))
 		return ret;
 	return 0;
+}
+
+/* ---- reading a trace file a piece at a time ----------------------------- */
+
+/* A stored trace of 100,000 tasks is some 30 MB of text, and a jansson
+ * tree of it several times that.  Read from its file, the small members
+ * (format, version, run, summary) are trees of their own and the arrays
+ * are parsed one item at a time, each item's text found by a scan that
+ * counts brackets outside strings and handed to jansson alone.  The items
+ * are checked against what came before them (a task's lane against the
+ * lanes), so the file must give its members in the engine's order:
+ * format, version and run before the arrays, lanes before tasks before
+ * segments.  A file in another order is read whole instead, as
+ * trace_from_json reads a tree. */
+
+#define SCAN_BLOCK_BYTES 65536
+/* The longest member or item read as one piece (a run's params, a
+ * summary's checks): a bigger one is not a trace this engine wrote. */
+#define SCAN_VALUE_MAX (16u << 20)
+/* scan_peek at the end of the file. */
+#define SCAN_END 256
+
+struct scan {
+	int fd;
+	char *buf;
+	size_t cap;
+	size_t len; /* bytes in buf */
+	size_t off; /* buf[off..len) is read and not yet taken */
+	bool eof;
+};
+
+/* Reads more of the file behind what is not yet taken, moving that to
+ * the front and growing the buffer when it is full.  Returns 1 (more
+ * bytes), 0 (end of the file) or a negative errno. */
+static int scan_more(struct scan *s)
+{
+	ssize_t n;
+
+	if (s->eof)
+		return 0;
+	if (s->off > 0) {
+		memmove(s->buf, s->buf + s->off, s->len - s->off);
+		s->len -= s->off;
+		s->off = 0;
+	}
+	if (s->len == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : SCAN_BLOCK_BYTES;
+		char *buf;
+
+		if (cap > SCAN_VALUE_MAX)
+			return -E2BIG;
+		buf = realloc(s->buf, cap);
+		if (!buf)
+			return -ENOMEM;
+		s->buf = buf;
+		s->cap = cap;
+	}
+	do
+		n = read(s->fd, s->buf + s->len, s->cap - s->len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	if (n == 0) {
+		s->eof = true;
+		return 0;
+	}
+	s->len += (size_t)n;
+	return 1;
+}
+
+/* The next character after white space, not taken; SCAN_END at the end
+ * of the file, or a negative errno. */
+static int scan_peek(struct scan *s)
+{
+	for (;;) {
+		int rc;
+
+		for (; s->off < s->len; s->off++) {
+			char c = s->buf[s->off];
+
+			if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+				return (unsigned char)c;
+		}
+		rc = scan_more(s);
+		if (rc <= 0)
+			return rc < 0 ? rc : SCAN_END;
+	}
+}
+
+/* How long the JSON value at off is: a string, an object or array to its
+ * closing bracket, or a word or number to the next separator.  Only the
+ * extent is found here; jansson checks the text.  Returns 0 or -EIO (cut
+ * short), -E2BIG, -ENOMEM or a read's errno. */
+static int scan_extent(struct scan *s, size_t *len)
+{
+	size_t pos = 0;
+	unsigned depth = 0;
+	bool in_string = false, escaped = false;
+
+	for (;;) {
+		int rc;
+
+		for (; s->off + pos < s->len; pos++) {
+			char c = s->buf[s->off + pos];
+
+			if (in_string) {
+				if (escaped)
+					escaped = false;
+				else if (c == '\\')
+					escaped = true;
+				else if (c == '"') {
+					in_string = false;
+					if (depth == 0) {
+						*len = pos + 1;
+						return 0;
+					}
+				}
+				continue;
+			}
+			switch (c) {
+			case '"':
+				in_string = true;
+				break;
+			case '{':
+			case '[':
+				depth++;
+				break;
+			case '}':
+			case ']':
+				if (depth == 0) {
+					*len = pos;
+					return pos ? 0 : -EIO;
+				}
+				if (--depth == 0) {
+					*len = pos + 1;
+					return 0;
+				}
+				break;
+			case ',':
+			case ':':
+			case ' ':
+			case '\t':
+			case '\n':
+			case '\r':
+				if (depth == 0) {
+					*len = pos;
+					return pos ? 0 : -EIO;
+				}
+				break;
+			}
+		}
+		rc = scan_more(s);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) {
+			/* A number or word may end the file. */
+			*len = pos;
+			return depth == 0 && !in_string && pos ? 0 : -EIO;
+		}
+	}
+}
+
+/* Parses the next value and takes it: *v is a new reference. */
+static int scan_value(struct scan *s, json_t **v)
+{
+	json_error_t jerr;
+	size_t len;
+	int rc = scan_peek(s);
+
+	if (rc < 0)
+		return rc;
+	if (rc == SCAN_END)
+		return -EIO;
+	if ((rc = scan_extent(s, &len)) < 0)
+		return rc;
+	*v = json_loadb(s->buf + s->off, len, JSON_DECODE_ANY, &jerr);
+	if (!*v)
+		return -EIO;
+	s->off += len;
+	return 0;
+}
+
+/* Takes c, the next character after white space. */
+static int scan_expect(struct scan *s, int c)
+{
+	int got = scan_peek(s);
+
+	if (got < 0)
+		return got;
+	if (got != c)
+		return -EIO;
+	s->off++;
+	return 0;
+}
+
+/* The array at off, each item read by read as it is parsed. */
+static int scan_array(struct scan *s, struct json_reader *r, read_item_fn read,
+		      struct trace *t)
+{
+	size_t i = 0;
+	int c, rc;
+
+	if ((rc = scan_expect(s, '[')) < 0)
+		return rc;
+	if ((c = scan_peek(s)) == ']') {
+		s->off++;
+		return 0;
+	}
+	for (;; i++) {
+		json_t *v;
+
+		if ((rc = scan_value(s, &v)) < 0)
+			return rc;
+		rc = read(r, v, i, t);
+		json_decref(v);
+		if (rc)
+			return rc;
+		c = scan_peek(s);
+		if (c < 0)
+			return c;
+		s->off++;
+		if (c == ']')
+			return 0;
+		if (c != ',')
+			return -EIO;
+	}
+}
+
+/* The arrays, in the order their items need each other. */
+static const struct {
+	const char *key;
+	read_item_fn read;
+	bool optional;
+	unsigned needs; /* bits of the arrays that must come before */
+} scan_arrays[] = {
+	{"lanes", read_lane, false, 0},
+	{"tasks", read_task, false, 1u << 0},
+	{"segments", read_segment, false, (1u << 0) | (1u << 1)},
+	{"counters", read_counter, true, 0},
+};
+
+#define SCAN_IN_ORDER 1 /* scan_members: the members are not in order */
+
+/* The members of the trace object, the arrays read as they come (the
+ * head checked before the first of them).  head gathers the small
+ * members.  Returns 0, SCAN_IN_ORDER when the file
+ * must be read whole, -EINVAL (not a trace: why in r) or another negative
+ * errno. */
+static int scan_members(struct scan *s, struct json_reader *r, json_t *head,
+			struct trace *t, unsigned *seen)
+{
+	bool head_read = false;
+	int c, rc;
+
+	if ((rc = scan_expect(s, '{')) < 0)
+		return rc;
+	c = scan_peek(s);
+	if (c == '}') {
+		s->off++;
+		return 0;
+	}
+	for (;;) {
+		size_t a,
+			n_arrays = sizeof(scan_arrays) / sizeof(scan_arrays[0]);
+		json_t *key;
+		char name[16] = "";
+
+		if (c != '"')
+			return c < 0 ? c : -EIO;
+		if ((rc = scan_value(s, &key)) < 0)
+			return rc;
+		if (json_string_length(key) < sizeof(name))
+			snprintf(name, sizeof(name), "%s",
+				 json_string_value(key));
+		json_decref(key);
+		if ((rc = scan_expect(s, ':')) < 0)
+			return rc;
+		for (a = 0; a < n_arrays; a++)
+			if (strcmp(name, scan_arrays[a].key) == 0)
+				break;
+		if (a < n_arrays) {
+			if ((*seen & (1u << a)) ||
+			    (*seen & scan_arrays[a].needs) !=
+				    scan_arrays[a].needs)
+				return SCAN_IN_ORDER;
+			if (!head_read) {
+				if (!json_object_get(head, "format") ||
+				    !json_object_get(head, "version") ||
+				    !json_object_get(head, "run"))
+					return SCAN_IN_ORDER;
+				if ((rc = read_head(r, head, t)))
+					return rc;
+				head_read = true;
+			}
+			if (scan_peek(s) != '[')
+				return rd_fail(r, name, "expected an array");
+			if ((rc = scan_array(s, r, scan_arrays[a].read, t)))
+				return rc;
+			*seen |= 1u << a;
+		} else {
+			json_t *v;
+
+			if (head_read && (strcmp(name, "format") == 0 ||
+					  strcmp(name, "version") == 0 ||
+					  strcmp(name, "run") == 0))
+				return SCAN_IN_ORDER;
+			if ((rc = scan_value(s, &v)) < 0)
+				return rc;
+			/* Unknown members are kept only by their name's
+			 * first bytes: nothing reads them. */
+			if (json_object_set_new(head, name, v) < 0)
+				return -ENOMEM;
+		}
+		c = scan_peek(s);
+		if (c < 0)
+			return c;
+		s->off++;
+		if (c == '}')
+			break;
+		if (c != ',')
+			return -EIO;
+		c = scan_peek(s);
+	}
+	return 0;
+}
+
+int trace_from_json_fd(int fd, struct trace *t, char *err, size_t err_size)
+{
+	struct json_reader r = {.err = err, .err_size = err_size};
+	struct scan s = {.fd = fd};
+	json_t *head = json_object();
+	unsigned seen = 0;
+	int rc;
+
+	if (err && err_size)
+		err[0] = '\0';
+	if (!head)
+		return -ENOMEM;
+	if (scan_peek(&s) != '{') {
+		rc = -EIO;
+		goto out;
+	}
+	rc = scan_members(&s, &r, head, t, &seen);
+	if (rc == SCAN_IN_ORDER)
+		goto whole;
+	if (rc)
+		goto out;
+	if (scan_peek(&s) != SCAN_END) {
+		rc = -EIO; /* something after the object */
+		goto out;
+	}
+	/* The head is read as the first array comes; without one, now. */
+	if (!seen && (rc = read_head(&r, head, t)))
+		goto out;
+	for (size_t a = 0; a < sizeof(scan_arrays) / sizeof(scan_arrays[0]);
+	     a++)
+		if (!(seen & (1u << a)) && !scan_arrays[a].optional) {
+			rc = rd_fail(&r, scan_arrays[a].key,
+				     "expected an array");
+			goto out;
+		}
+	rc = read_summary(&r, json_object_get(head, "summary"), t);
+	goto out;
+
+whole : {
+	json_error_t jerr;
+	json_t *root;
+
+	trace_free(t);
+	trace_init(t);
+	if (lseek(fd, 0, SEEK_SET) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	root = json_loadfd(fd, 0, &jerr);
+	if (!root) {
+		rc = -EIO;
+		goto out;
+	}
+	rc = trace_from_json(root, t, err, err_size);
+	json_decref(root);
+}
+out:
+	json_decref(head);
+	free(s.buf);
+	return rc;
 }

@@ -30,6 +30,16 @@ json_t *trace_to_json(const struct trace *t);
 int trace_from_json(const json_t *root, struct trace *t, char *err,
 		    size_t err_size);
 
+/* Fills t (trace_init()ed) from the trace JSON in the file fd, read from
+ * its current offset.  The arrays are parsed an item at a time, so a
+ * stored trace of 100,000 tasks costs about its struct trace and not a
+ * tree of it; a file whose members are not in the order this engine
+ * writes them is read whole, from its start (fd must then be seekable).
+ * Returns 0, -EINVAL (not a trace: why in err), -EIO (not JSON, or cut
+ * short), -E2BIG (a member too long to be one this engine wrote),
+ * -ENOMEM or a read's errno. */
+int trace_from_json_fd(int fd, struct trace *t, char *err, size_t err_size);
+
 /* Fills e from a run.engine object (all "" when obj is not one). */
 void trace_engine_from_json(const json_t *obj, struct trace_engine *e);
 

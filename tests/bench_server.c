@@ -18,6 +18,11 @@
  *                follows it: its wall time, to set beside bench_asyncio's
  *                (the same run with no server), which says how much
  *                streaming the events stretches the run
+ *   export       that run, once stored, downloaded as the Chrome trace
+ *                and as the ASCII timeline from a server just started:
+ *                how much the server's resident memory grows for it
+ *                (its peak, VmHWM, reset before each download, less its
+ *                resident memory before), and how long the download takes
  *
  * Prints markdown table rows: | measure | value | target |.
  * The overlap binary: $OVERLAP_BIN, else ../overlap beside this binary.
@@ -377,10 +382,9 @@ static const char *post_run(int port)
  * viewer follows its events: the run's wall time (the trace's), which the
  * stream should not stretch beyond the same run's without a server
  * (bench_asyncio).  *events: what the viewer read.  -1 on failure. */
-static double streamed_wall_s(int port, long *events)
+static double streamed_wall_s(int port, long *events, char *id, size_t size)
 {
 	const char *resp, *p;
-	char id[32];
 	int fd;
 
 	resp = http_call(port, "/api/runs",
@@ -390,7 +394,7 @@ static double streamed_wall_s(int port, long *events)
 	p = strstr(resp, "\"id\":\"");
 	if (!p)
 		return -1;
-	snprintf(id, sizeof(id), "%.22s", p + 6);
+	snprintf(id, size, "%.22s", p + 6);
 	fd = open_events(port, id);
 	*events = read_sse_count(fd); /* to the end event */
 	close(fd);
@@ -399,6 +403,74 @@ static double streamed_wall_s(int port, long *events)
 	if (!strstr(resp, "\"status\":\"done\"") || !p)
 		return -1;
 	return strtod(p + 10, NULL) / 1e9;
+}
+
+/* ---- the export of a large stored run ---------------------------------- */
+
+/* A field of /proc/<pid>/status in KiB ("VmRSS", "VmHWM"); -1 if absent. */
+static long proc_status_kib(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t n = strlen(field);
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, n) == 0 && line[n] == ':')
+			kib = strtol(line + n + 1, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
+struct export_cost {
+	double growth_mib; /* the server's peak resident memory less before */
+	double wall_s;	   /* request to the last byte */
+	double bytes;	   /* the response, headers and all */
+};
+
+/* Downloads path from the server pid and measures what it cost the
+ * server.  -1 when the peak cannot be reset (clear_refs) or read. */
+static int export_cost(pid_t pid, int port, const char *path,
+		       struct export_cost *c)
+{
+	static char buf[1 << 16];
+	char req[256], clear[64];
+	long before, peak;
+	int64_t t0;
+	ssize_t n;
+	int fd;
+
+	snprintf(clear, sizeof(clear), "/proc/%d/clear_refs", (int)pid);
+	fd = open(clear, O_WRONLY);
+	if (fd < 0 || write(fd, "5", 1) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	close(fd);
+	before = proc_status_kib(pid, "VmRSS");
+	t0 = now_ns();
+	fd = connect_port(port);
+	snprintf(req, sizeof(req),
+		 "GET %s HTTP/1.1\r\nHost: localhost\r\n"
+		 "Connection: close\r\n\r\n",
+		 path);
+	if (write(fd, req, strlen(req)) < 0)
+		die("write");
+	c->bytes = 0;
+	while ((n = recv(fd, buf, sizeof(buf), 0)) > 0)
+		c->bytes += (double)n;
+	close(fd);
+	c->wall_s = (double)(now_ns() - t0) / 1e9;
+	peak = proc_status_kib(pid, "VmHWM");
+	if (before < 0 || peak < 0)
+		return -1;
+	c->growth_mib = (double)(peak - before) / 1024.0;
+	return 0;
 }
 
 /* Submits a run, connects a viewer, lets the runner go once the viewer
@@ -491,6 +563,8 @@ int main(int argc, char **argv)
 	struct slowloris_result sl;
 	char sl_path[96];
 	long cold_n, warm_n, streamed_n = 0;
+	char streamed_id[32] = "";
+	struct export_cost exported[2] = {{0}};
 	ssize_t n;
 
 	if (argc > 1 && strcmp(argv[1], "run") == 0)
@@ -582,12 +656,26 @@ int main(int argc, char **argv)
 	/* A large run with the real runner, followed live. */
 	snprintf(data3, sizeof(data3), "%s/data3", dir);
 	server_start(&s, bin, data3, NULL);
-	streamed = streamed_wall_s(s.port, &streamed_n);
+	streamed = streamed_wall_s(s.port, &streamed_n, streamed_id,
+				   sizeof(streamed_id));
 	server_stop(&s);
 	if (streamed < 0) {
 		fprintf(stderr, "bench_server: the streamed run failed\n");
 		return 1;
 	}
+
+	/* That run, stored, exported by a server that has not served it. */
+	server_start(&s, bin, data3, NULL);
+	http_call(s.port, "/api/runs", NULL);
+	for (int i = 0; i < 2; i++) {
+		char path[96];
+
+		snprintf(path, sizeof(path), "/api/runs/%s/%s", streamed_id,
+			 i == 0 ? "chrome" : "ascii");
+		if (export_cost(s.pid, s.port, path, &exported[i]) < 0)
+			exported[i].growth_mib = -1;
+	}
+	server_stop(&s);
 
 	printf("| server: SSE events/s to one viewer, finished run of "
 	       "1,000,000 events (cached) | %.0f | >= 1,000,000 |\n",
@@ -608,6 +696,14 @@ int main(int argc, char **argv)
 	printf("| server: asyncio, 100,000 tasks x 1 s, followed live by a "
 	       "viewer (%ld events): wall | %.3f s | - |\n",
 	       streamed_n, streamed);
+	for (int i = 0; i < 2; i++)
+		printf("| server: GET /api/runs/{id}/%s of that run, stored "
+		       "(%.1f MiB): server memory growth; wall | %.1f MiB; "
+		       "%.2f s | %s |\n",
+		       i == 0 ? "chrome" : "ascii",
+		       exported[i].bytes / (1024.0 * 1024.0),
+		       exported[i].growth_mib, exported[i].wall_s,
+		       i == 0 ? "<= 32 MiB" : "-");
 	if (rps >= 0)
 		printf("| server: GET /api/runs, wrk -t2 -c100, %d runs in the "
 		       "history | %.0f req/s | - |\n",

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "trace.h"
 #include "trace_collector.h"
@@ -824,6 +825,19 @@ static void test_json_partial(void **state)
 	trace_free(&t);
 }
 
+/* A file holding j's text, its offset at the start (unlinked). */
+static int json_file(const json_t *j, size_t flags)
+{
+	char path[] = "/tmp/overlap-test-trace-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	assert_int_equal(json_dumpfd(j, fd, flags), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	return fd;
+}
+
 static const struct {
 	const char *path;  /* "a.b[1].c" of the value to replace */
 	const char *value; /* JSON text; NULL: remove the key */
@@ -892,6 +906,7 @@ static void test_json_errors(void **state)
 		struct trace t, back;
 		json_t *j, *parent;
 		char last[64], err[200];
+		int fd;
 
 		build_full_trace(&t);
 		j = trace_to_json(&t);
@@ -910,10 +925,173 @@ static void test_json_errors(void **state)
 			    strlen(bad_cases[i].error)) != 0)
 			fail_msg("case %zu (%s): got \"%s\"", i,
 				 bad_cases[i].path, err);
+		trace_free(&back);
+
+		/* The same document read from a file, a piece at a time. */
+		fd = json_file(j, JSON_COMPACT);
+		trace_init(&back);
+		assert_int_equal(trace_from_json_fd(fd, &back, err,
+						    sizeof(err)),
+				 -EINVAL);
+		if (strncmp(err, bad_cases[i].error,
+			    strlen(bad_cases[i].error)) != 0)
+			fail_msg("case %zu (%s) from a file: got \"%s\"", i,
+				 bad_cases[i].path, err);
+		close(fd);
 		json_decref(j);
 		trace_free(&back);
 		trace_free(&t);
 	}
+}
+
+/* The full trace and enough tasks that the file is read in many blocks,
+ * with notes whose brackets, quotes and escapes sit inside strings, where
+ * the scan for an item's end must not count them. */
+static void build_big_trace(struct trace *t)
+{
+	static const char *const notes[] = {"lock \"a]}\" held", "{[(",
+					    "back\\slash\\", "tab\there",
+					    "caf\u00e9 \"x\\\"\""};
+
+	build_full_trace(t);
+	for (uint32_t i = 0; i < 3000; i++) {
+		struct trace_task *k = trace_add_task(t);
+		struct trace_segment *s = trace_add_segment(t);
+
+		trace_task_set_label(t, k, "request", i + 1);
+		k->lane = i % 2;
+		k->submit_ns = 0;
+		k->start_ns = i;
+		k->end_ns = i + 1000;
+		k->status = TASK_OK;
+		*s = (struct trace_segment){i,
+					    i + 1000,
+					    (uint32_t)t->n_tasks - 1,
+					    i % 2,
+					    trace_note(t, notes[i % 5]),
+					    ST_SLEEP,
+					    i % 7 == 0};
+	}
+}
+
+static void test_json_fd_round_trip(void **state)
+{
+	static const size_t flags[] = {JSON_COMPACT, JSON_INDENT(2)};
+
+	(void)state;
+	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+		struct trace t, back;
+		json_t *j, *again;
+		char err[200];
+		int fd;
+
+		build_big_trace(&t);
+		j = trace_to_json(&t);
+		fd = json_file(j, flags[f]);
+		trace_init(&back);
+		assert_int_equal(
+			trace_from_json_fd(fd, &back, err, sizeof(err)), 0);
+		assert_int_equal(back.n_tasks, t.n_tasks);
+		assert_int_equal(back.n_segments, t.n_segments);
+		again = trace_to_json(&back);
+		assert_true(json_equal(j, again));
+		close(fd);
+		json_decref(j);
+		json_decref(again);
+		trace_free(&back);
+		trace_free(&t);
+	}
+}
+
+/* Members in another order than the engine writes them are read whole,
+ * to the same trace. */
+static void test_json_fd_other_order(void **state)
+{
+	struct trace t, back;
+	json_t *j, *shuffled, *again;
+	char err[200];
+	int fd;
+
+	(void)state;
+	build_big_trace(&t);
+	j = trace_to_json(&t);
+	shuffled = json_pack("{s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:O}",
+			     "summary", json_object_get(j, "summary"),
+			     "segments", json_object_get(j, "segments"),
+			     "tasks", json_object_get(j, "tasks"), "lanes",
+			     json_object_get(j, "lanes"), "counters",
+			     json_object_get(j, "counters"), "run",
+			     json_object_get(j, "run"), "version",
+			     json_object_get(j, "version"), "format",
+			     json_object_get(j, "format"));
+	fd = json_file(shuffled, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	trace_init(&back);
+	assert_int_equal(trace_from_json_fd(fd, &back, err, sizeof(err)), 0);
+	again = trace_to_json(&back);
+	assert_true(json_equal(j, again));
+	close(fd);
+	json_decref(again);
+	json_decref(shuffled);
+	json_decref(j);
+	trace_free(&back);
+	trace_free(&t);
+}
+
+/* Text that is not one JSON object: cut short, followed by more, or not
+ * JSON at all, is refused as unreadable. */
+static void test_json_fd_not_json(void **state)
+{
+	static const char *const texts[] = {
+		"",
+		"[1, 2]",
+		"{\"format\": \"overlap-trace\", \"version\": 1,",
+		"{\"format\": \"overlap-trace\"} {}",
+		"{\"format\" \"overlap-trace\"}",
+		"{\"lanes\": [{\"id\": 0,}]}",
+	};
+	struct trace t, back;
+	char *text;
+	size_t cut;
+	json_t *j;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		char path[] = "/tmp/overlap-test-trace-XXXXXX";
+		int fd = mkstemp(path);
+
+		assert_true(fd >= 0);
+		unlink(path);
+		assert_int_equal(write(fd, texts[i], strlen(texts[i])),
+				 (ssize_t)strlen(texts[i]));
+		lseek(fd, 0, SEEK_SET);
+		trace_init(&t);
+		if (trace_from_json_fd(fd, &t, NULL, 0) != -EIO)
+			fail_msg("case %zu was not refused as -EIO", i);
+		trace_free(&t);
+		close(fd);
+	}
+
+	/* A real trace cut in the middle of its segments. */
+	build_big_trace(&t);
+	j = trace_to_json(&t);
+	text = json_dumps(j, JSON_COMPACT);
+	cut = strlen(text) * 3 / 4;
+	{
+		char path[] = "/tmp/overlap-test-trace-XXXXXX";
+		int fd = mkstemp(path);
+
+		assert_true(fd >= 0);
+		unlink(path);
+		assert_int_equal(write(fd, text, cut), (ssize_t)cut);
+		lseek(fd, 0, SEEK_SET);
+		trace_init(&back);
+		assert_int_equal(trace_from_json_fd(fd, &back, NULL, 0), -EIO);
+		trace_free(&back);
+		close(fd);
+	}
+	free(text);
+	json_decref(j);
+	trace_free(&t);
 }
 
 static void test_json_not_object(void **state)
@@ -948,6 +1126,9 @@ int main(void)
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_json_partial),
 		cmocka_unit_test(test_json_errors),
+		cmocka_unit_test(test_json_fd_round_trip),
+		cmocka_unit_test(test_json_fd_other_order),
+		cmocka_unit_test(test_json_fd_not_json),
 		cmocka_unit_test(test_json_not_object),
 	};
 
