@@ -11,6 +11,10 @@
  * the word, its kind and the function that parses its argument.  A group
  * "N x (...)" adds N tasks that share one range of steps, so "10000 x
  * (net 1s)" costs one step, not ten thousand.
+ *
+ * Somewhat over 1,000 lines: the parser, its table of words and the words
+ * as the catalog lists them sit side by side, so a new step is two
+ * neighbouring rows; the builders are the seam to cut along.
  */
 #include "program.h"
 

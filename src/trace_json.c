@@ -3,7 +3,11 @@
  * version 1) and back.  Writing builds the parts the NDJSON event lines
  * reuse (run, lane, task, segment, summary); reading checks every field's
  * type, range and word (protocol.h) and names the first bad one by its
- * path ("segments[3].state").
+ * path ("segments[3].state").  A stored trace is also read from its
+ * file an item at a time, so a large one never becomes one JSON tree.
+ *
+ * About 1,000 lines: both readers share the per-item checks, which keep
+ * the error messages one.
  */
 #include "trace_json.h"
 
