@@ -976,6 +976,7 @@ static void build_large(struct trace *t)
 	util_strlcpy(t->message, "a message with \"quotes\"",
 		     sizeof(t->message));
 	summary_compute(t);
+	json_decref(t->summary.checks);
 	t->summary.checks = json_pack("{s:i, s:f, s:[i,i]}", "expected", 5,
 				      "ratio", 1e-7, "order", 2, 1);
 }
