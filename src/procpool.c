@@ -1246,22 +1246,39 @@ pid_t procpool_worker_pid(struct procpool *p, uint32_t i)
 	return p->w[i].pid;
 }
 
-/* Waits for every worker to exit, up to grace_ns, through pidfds; kills
- * the rest.  Every worker is reaped before this returns. */
+/* True while worker i, known only by its pid (no pidfd), has not exited.
+ * A fork server's child is its to reap, so only asked whether it exists. */
+static bool pid_alive(struct procpool *p, uint32_t i, bool *reaped)
+{
+	if (p->start == PROCPOOL_FORKSERVER)
+		return kill(p->w[i].pid, 0) == 0;
+	if (waitpid(p->w[i].pid, NULL, WNOHANG) != 0) {
+		*reaped = true;
+		return false;
+	}
+	return true;
+}
+
+/* Waits for every worker to exit, up to grace_ns, through pidfds, or where
+ * none can be had (an old kernel, valgrind) by asking after the pid every
+ * millisecond; kills the rest.  A worker records its task's end just after
+ * sending the result, so killing it at once could lose that end.  Every
+ * worker is reaped before this returns. */
 static void reap_all(struct procpool *p, int64_t grace_ns)
 {
 	struct pollfd pfd[PROCPOOL_MAX_WORKERS];
-	uint32_t idx[PROCPOOL_MAX_WORKERS];
+	uint32_t idx[PROCPOOL_MAX_WORKERS], bare[PROCPOOL_MAX_WORKERS];
+	bool reaped[PROCPOOL_MAX_WORKERS] = {false};
 	int64_t deadline = util_mono_ns() + (grace_ns > 0 ? grace_ns : 0);
 	nfds_t n = 0;
+	uint32_t n_bare = 0;
 
 	for (uint32_t i = 0; i < p->n_workers; i++) {
 		if (p->w[i].pid <= 0)
 			continue;
 		int fd = (int)syscall(SYS_pidfd_open, p->w[i].pid, 0);
 		if (fd < 0) {
-			/* No pidfd: no graceful wait for this one. */
-			kill(p->w[i].pid, SIGKILL);
+			bare[n_bare++] = i;
 			continue;
 		}
 		pfd[n] = (struct pollfd){.fd = fd, .events = POLLIN};
@@ -1270,16 +1287,23 @@ static void reap_all(struct procpool *p, int64_t grace_ns)
 	for (;;) {
 		int64_t left = deadline - util_mono_ns();
 		bool all_gone = true;
+		int wait_ms;
 
 		for (nfds_t k = 0; k < n; k++) {
-			if (pfd[k].fd >= 0 && !(pfd[k].revents & POLLIN))
+			if (!(pfd[k].revents & POLLIN))
+				all_gone = false;
+		}
+		for (uint32_t k = 0; k < n_bare; k++) {
+			if (!reaped[bare[k]] &&
+			    pid_alive(p, bare[k], &reaped[bare[k]]))
 				all_gone = false;
 		}
 		if (all_gone || left <= 0)
 			break;
-		if (poll(pfd, n, (int)((left + NS_PER_MS - 1) / NS_PER_MS)) <
-			    0 &&
-		    errno != EINTR)
+		wait_ms = (int)((left + NS_PER_MS - 1) / NS_PER_MS);
+		if (n_bare > 0 && wait_ms > 1)
+			wait_ms = 1;
+		if (poll(pfd, n, wait_ms) < 0 && errno != EINTR)
 			break;
 	}
 	for (nfds_t k = 0; k < n; k++) {
@@ -1287,11 +1311,15 @@ static void reap_all(struct procpool *p, int64_t grace_ns)
 			kill(p->w[idx[k]].pid, SIGKILL);
 		close(pfd[k].fd);
 	}
+	for (uint32_t k = 0; k < n_bare; k++) {
+		if (!reaped[bare[k]])
+			kill(p->w[bare[k]].pid, SIGKILL);
+	}
 	for (uint32_t i = 0; i < p->n_workers; i++) {
 		if (p->w[i].pid <= 0)
 			continue;
 		/* A fork server's children are its to reap. */
-		while (p->start != PROCPOOL_FORKSERVER &&
+		while (p->start != PROCPOOL_FORKSERVER && !reaped[i] &&
 		       waitpid(p->w[i].pid, NULL, 0) < 0 && errno == EINTR)
 			;
 		p->w[i].pid = 0;
