@@ -39,6 +39,36 @@ struct python_costs {
 	char python_version[32]; /* "3.11.7" */
 };
 
+/* What CPython holds in memory for each thing a model makes: the figures
+ * behind the counter memory_bytes (trace_collector.h), whatever the option
+ * costs says, since they cost a run nothing to charge.  Measured on the
+ * development machine (CPython 3.11.7, x86-64 Linux, 4 KiB pages) by
+ * `python3 src/cpython/costs.py --memory`, which prints them again: the
+ * growth of the resident set (/proc/self/statm) over 1,000 waiting
+ * threads, 100,000 pending asyncio Tasks and 100,000 Futures pending
+ * behind a ThreadPoolExecutor's busy workers, per object; what
+ * tracemalloc counts for 1,000 Thread objects; a ProcessPoolExecutor
+ * worker's own resident set after one task, per start method; and the
+ * growth for 20 subinterpreters (_xxsubinterpreters.create()).  Runs of
+ * the script agree to within a few per cent. */
+struct python_memory {
+	/* A started thread that waits: its stack's pages touched so far and
+	 * its thread state (13.1 KB), and its Thread object (2.2 KB).  Its
+	 * stack's reservation is far larger (thread_reserved_bytes:
+	 * threading.stack_size() is 0, so the 8 MiB of RLIMIT_STACK, plus a
+	 * guard page) but only address space: it is not resident. */
+	int64_t thread_bytes;
+	int64_t thread_reserved_bytes;
+	int64_t task_bytes;   /* a pending asyncio Task with its coroutine */
+	int64_t future_bytes; /* a pool's pending Future and its work item */
+	/* A ProcessPoolExecutor worker's resident set (pages it shares with
+	 * its parent after a fork included: what top shows). */
+	int64_t process_bytes[COSTS__STARTS];
+	int64_t interpreter_bytes; /* a subinterpreter, created */
+};
+
+extern const struct python_memory costs_memory;
+
 /* The model option, for a model's struct param_def array. */
 #define COSTS_OPTION                                                                        \
 	{                                                                                   \

@@ -154,6 +154,8 @@ const unsigned protocol_duration_units_count =
 
 static const char *const counter_names[CTR__COUNT] = {
 	[CTR_QUEUE_DEPTH] = "queue_depth",
+	[CTR_MEMORY_BYTES] = "memory_bytes",
+	[CTR_RSS_BYTES] = "rss_bytes",
 };
 /* clang-format on */
 

@@ -151,8 +151,16 @@ struct duration_unit {
 extern const struct duration_unit protocol_duration_units[];
 extern const unsigned protocol_duration_units_count;
 
-/* Counters sampled over time (EV_COUNTER.extra). */
-enum trace_counter { CTR_QUEUE_DEPTH, CTR__COUNT };
+/* Counters sampled over time (EV_COUNTER.extra).  memory_bytes: what
+ * the run's tasks would hold in Python under the run's model (threads'
+ * stacks, Task objects, worker interpreters; trace_collector.h);
+ * rss_bytes: what the run's own processes hold, measured. */
+enum trace_counter {
+	CTR_QUEUE_DEPTH,
+	CTR_MEMORY_BYTES,
+	CTR_RSS_BYTES,
+	CTR__COUNT
+};
 
 /* Names give "unknown" for a number outside their list; parsers give -1
  * for a word outside it. */

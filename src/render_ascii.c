@@ -408,6 +408,23 @@ static int lane_busier(const void *a, const void *b)
 
 /* "Thread-1 49%, Thread-2 48%, main 0%": the share of the wall time each
  * lane computed, busiest first; past a few, the rest on average. */
+/* Bytes as people read them: "15.6 KiB", "11.2 MiB". */
+static void format_bytes(int64_t bytes, char *buf, size_t size)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB"};
+	double value = (double)bytes;
+	size_t unit = 0;
+
+	while (value >= 1024 && unit + 1 < sizeof(units) / sizeof(units[0])) {
+		value /= 1024;
+		unit++;
+	}
+	if (unit == 0)
+		snprintf(buf, size, "%lld B", (long long)bytes);
+	else
+		snprintf(buf, size, "%.3g %s", value, units[unit]);
+}
+
 static void print_lane_use(const struct trace *t, int width, FILE *f)
 {
 	const struct trace_summary *m = &t->summary;
@@ -490,6 +507,14 @@ static void print_summary(const struct trace *t, int width, FILE *f)
 		print_field(f, width, "Max loop lag",
 			    util_format_duration(m->max_loop_lag_ns, d,
 						 sizeof(d)));
+	if (m->peak_memory_bytes > 0) {
+		char per[32];
+
+		format_bytes(m->peak_memory_bytes, d, sizeof(d));
+		format_bytes(m->memory_per_task_bytes, per, sizeof(per));
+		snprintf(buf, sizeof(buf), "%s, %s a task", d, per);
+		print_field(f, width, "Peak memory", buf);
+	}
 
 	buf[0] = '\0';
 	if (m->checks)

@@ -268,6 +268,9 @@ static void json_summary(struct jsonw *w, const struct trace *t)
 	jsonw_string(w, m->why);
 	jsonw_end_object(w);
 	time_or_null(w, "max_loop_lag_ns", m->max_loop_lag_ns);
+	time_or_null(w, "peak_memory_bytes", m->peak_memory_bytes);
+	time_or_null(w, "memory_per_task_bytes", m->memory_per_task_bytes);
+	time_or_null(w, "peak_rss_bytes", m->peak_rss_bytes);
 	if (m->has_lane_busy) {
 		jsonw_key(w, "lanes");
 		jsonw_begin_array(w);

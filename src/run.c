@@ -35,11 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "costs.h"
 #include "cpu.h"
 #include "cpython.h"
 #include "exec.h"
 #include "model.h"
 #include "peer.h"
+#include "procpool.h"
 #include "program.h"
 #include "summary.h"
 #include "sync.h"
@@ -323,6 +325,51 @@ static void fill_host(struct trace_host *h, const struct cpu_calib *cpu)
 	h->cpu_iters_per_ms = cpu->iters_per_ms;
 }
 
+/* The counter memory_bytes: what Python holds for what the model makes
+ * (costs.h has the figures and how they were measured).  A thread of its
+ * own per task (threads) is held while its task lives; a pool's workers,
+ * threads, processes or interpreters, from when they appear; a pending
+ * asyncio Task or a pool's Future, from its submit to its end. */
+static void memory_for(const struct model_ops *m, const struct spec *spec,
+		       struct collector_memory *out)
+{
+	const struct python_memory *py = &costs_memory;
+	const struct param_value *start = spec_find(&spec->options, "start");
+	const struct param_value *executor =
+		spec_find(&spec->options, "executor");
+	int method = start ? procpool_start_parse(start->text) : COSTS_FORK;
+	int64_t process_bytes =
+		py->process_bytes[method >= 0 && method < COSTS__STARTS
+					  ? method
+					  : COSTS_FORK];
+
+	memset(out, 0, sizeof(*out));
+	out->rss = true;
+	if (strcmp(m->name, "threads") == 0) {
+		out->task_bytes = py->thread_bytes;
+	} else if (strcmp(m->name, "thread-pool") == 0) {
+		out->lane_bytes[LANE_THREAD] = py->thread_bytes;
+		out->task_bytes = py->future_bytes;
+	} else if (strcmp(m->name, "process-pool") == 0) {
+		out->lane_bytes[LANE_PROCESS] = process_bytes;
+		out->task_bytes = py->future_bytes;
+	} else if (strcmp(m->name, "interpreter-pool") == 0) {
+		out->lane_bytes[LANE_THREAD] =
+			py->thread_bytes + py->interpreter_bytes;
+		out->task_bytes = py->future_bytes;
+	} else if (strcmp(m->name, "asyncio") == 0) {
+		out->task_bytes = py->task_bytes;
+	} else if (strcmp(m->name, "asyncio-executor") == 0) {
+		out->task_bytes = py->task_bytes;
+		if (executor && strcmp(executor->text, "processes") == 0)
+			out->lane_bytes[LANE_PROCESS] = process_bytes;
+		else
+			out->lane_bytes[LANE_THREAD] = py->thread_bytes;
+	}
+	/* sequential: the tasks are calls one after another, holding
+	 * nothing a model adds. */
+}
+
 /* Lanes: one per task for a model that needs it, plus main, the workers
  * (twice over: a pool may replace a dead worker) and spares. */
 static uint32_t lanes_for(const struct model_ops *m, const struct spec *spec,
@@ -395,6 +442,7 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 	struct peer *peer;
 	struct trace_rec *rec;
 	struct trace_collector *coll;
+	struct collector_memory memory;
 	const char **note_names = NULL;
 	struct watchdog wd;
 	int64_t cpu_before_ns;
@@ -509,10 +557,12 @@ int run_execute(const struct spec *spec, const struct run_hooks *hooks,
 		for (size_t i = 0; i < prog.n_objects; i++)
 			note_names[i] = prog.objects[i].name;
 	}
-	coll = trace_collector_start(rec, out, note_names, prog.n_objects,
-				     COLLECT_INTERVAL_NS,
-				     hooks ? hooks->sink : NULL,
-				     hooks ? hooks->sink_ctx : NULL);
+	memory_for(m, spec, &memory);
+	coll = trace_collector_start_memory(rec, out, note_names,
+					    prog.n_objects, COLLECT_INTERVAL_NS,
+					    hooks ? hooks->sink : NULL,
+					    hooks ? hooks->sink_ctx : NULL,
+					    &memory);
 	if (!coll) {
 		rc = -ENOMEM;
 		set_err(err, "run", rc, "cannot start the collector");

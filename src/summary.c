@@ -857,6 +857,30 @@ static void lane_busy(struct trace *t)
 	free(work);
 }
 
+/* The peaks of the memory counters, and the peak of memory_bytes shared
+ * among the tasks: what one task costs, the model's own workers
+ * included. */
+static void peak_memory(struct trace *t)
+{
+	struct trace_summary *m = &t->summary;
+
+	m->peak_memory_bytes = m->memory_per_task_bytes = -1;
+	m->peak_rss_bytes = -1;
+	for (size_t i = 0; i < t->n_samples; i++) {
+		const struct trace_sample *s = &t->samples[i];
+
+		if (s->counter == CTR_MEMORY_BYTES &&
+		    s->value > m->peak_memory_bytes)
+			m->peak_memory_bytes = s->value;
+		else if (s->counter == CTR_RSS_BYTES &&
+			 s->value > m->peak_rss_bytes)
+			m->peak_rss_bytes = s->value;
+	}
+	if (m->peak_memory_bytes >= 0 && t->n_tasks > 0)
+		m->memory_per_task_bytes =
+			m->peak_memory_bytes / (int64_t)t->n_tasks;
+}
+
 void summary_compute(struct trace *t)
 {
 	struct trace_summary *m = &t->summary;
@@ -906,6 +930,7 @@ void summary_compute(struct trace *t)
 				      t->host.cores;
 	}
 	m->peak_inflight = peak_inflight(t);
+	peak_memory(t);
 	lane_busy(t);
 	t->has_summary = true;
 	diagnose(t);

@@ -17,6 +17,9 @@ void trace_init(struct trace *t)
 	memset(t, 0, sizeof(*t));
 	t->status = 0; /* not started: the first word of the status list */
 	t->summary.max_loop_lag_ns = -1;
+	t->summary.peak_memory_bytes = -1;
+	t->summary.memory_per_task_bytes = -1;
+	t->summary.peak_rss_bytes = -1;
 	t->cap_notes = 8;
 	t->notes = util_xcalloc(t->cap_notes, sizeof(*t->notes));
 	t->notes[0] = util_xstrdup("");

@@ -77,11 +77,17 @@ struct trace_summary {
 	int64_t peak_inflight;
 	int64_t states_ns[ST__COUNT];
 	int64_t max_loop_lag_ns; /* asyncio: worst timer lateness; -1 n/a */
-	bool has_lane_busy;	 /* every lane's busy_ns is set */
-	json_t *checks;		 /* object; owned; workload checks */
-	char bound[16];		 /* "io", "cpu", "mixed", "sync" */
-	char recommend[32];	 /* a model name */
-	char why[1024];		 /* the diagnosis in one sentence */
+	/* From the counters memory_bytes and rss_bytes: the most the tasks
+	 * held, that over the number of tasks, and the most the run's
+	 * processes held; -1 when the trace has no such samples. */
+	int64_t peak_memory_bytes;
+	int64_t memory_per_task_bytes;
+	int64_t peak_rss_bytes;
+	bool has_lane_busy; /* every lane's busy_ns is set */
+	json_t *checks;	    /* object; owned; workload checks */
+	char bound[16];	    /* "io", "cpu", "mixed", "sync" */
+	char recommend[32]; /* a model name */
+	char why[1024];	    /* the diagnosis in one sentence */
 };
 
 struct trace_host {

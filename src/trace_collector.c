@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "trace_rec_internal.h"
 #include "util.h"
@@ -68,6 +69,19 @@ struct trace_collector {
 	bool stopping;
 
 	struct rec_event batch[DRAIN_BATCH]; /* collector thread only */
+
+	/* Memory (collector thread only, or stop after the join). */
+	struct collector_memory memory;
+	bool count_memory;
+	int64_t live_tasks;	      /* submitted or started, not ended */
+	int64_t lanes_bytes;	      /* lane_bytes of the lanes counted */
+	size_t lanes_counted;	      /* t->lanes[0 .. lanes_counted) */
+	int64_t memory_last;	      /* the last sample's value; -1 none */
+	int64_t memory_sampled_ns;    /* when it was taken (mono) */
+	int64_t memory_event_ns;      /* the latest task event since; -1 */
+	int64_t memory_last_ns;	      /* the last sample's time (run's) */
+	int64_t rss_last, rss_due_ns; /* likewise for rss_bytes */
+	long page_bytes;
 };
 
 static uint32_t collector_note(struct trace_collector *c, uint32_t note)
@@ -117,6 +131,128 @@ static void task_set_end(struct trace *t, struct trace_task *k,
 	}
 }
 
+/* A task holds its memory from the first of its submit and start to its
+ * end.  Rings are drained a lane at a time, so a task's end (its worker's
+ * lane) can arrive before its submit (the main lane): a task already ended
+ * is not counted again. */
+static void task_holds(struct trace_collector *c, const struct trace_task *k,
+		       int64_t t_ns)
+{
+	if (k->submit_ns < 0 && k->start_ns < 0 && k->end_ns < 0) {
+		c->live_tasks++;
+		if (t_ns > c->memory_event_ns)
+			c->memory_event_ns = t_ns;
+	}
+}
+
+static void task_releases(struct trace_collector *c, const struct trace_task *k,
+			  int64_t t_ns)
+{
+	if ((k->submit_ns >= 0 || k->start_ns >= 0) && k->end_ns < 0) {
+		c->live_tasks--;
+		if (t_ns > c->memory_event_ns)
+			c->memory_event_ns = t_ns;
+	}
+}
+
+/* Appends a sample of counter at t_ns (the run's clock) and hands it to
+ * the sink as an EV_COUNTER of lane 0 (the main lane, which every run
+ * has). */
+static void collector_sample(struct trace_collector *c,
+			     enum trace_counter counter, int64_t t_ns,
+			     int64_t value)
+{
+	struct trace_sample *sample;
+	struct rec_event ev = {.type = EV_COUNTER, .extra = counter};
+
+	if (c->t->n_lanes == 0)
+		return;
+	sample = trace_add_sample(c->t);
+	sample->t_ns = t_ns > 0 ? t_ns : 0;
+	sample->value = value;
+	sample->counter = (uint8_t)counter;
+	ev.t0_ns = sample->t_ns;
+	ev.t1_ns = value;
+	collector_emit(c, &ev);
+}
+
+/* Resident bytes of process pid (0: this one), or -1 when it is gone. */
+static int64_t rss_of(struct trace_collector *c, int64_t pid)
+{
+	char path[64];
+	long long size = 0, resident = -1;
+	FILE *f;
+
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%lld/statm",
+			 (long long)pid);
+	else
+		util_strlcpy(path, "/proc/self/statm", sizeof(path));
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lld %lld", &size, &resident) != 2)
+		resident = -1;
+	fclose(f);
+	return resident < 0 ? -1 : (int64_t)resident * c->page_bytes;
+}
+
+/* After a pass: a memory_bytes sample when the sum changed (at most one an
+ * interval unless final), at the time of the latest task event that
+ * changed it (the pass may come a while after a burst of them); an
+ * rss_bytes one, at the time it is read, when it is due and changed. */
+static void collector_memory(struct trace_collector *c, bool final)
+{
+	int64_t now_ns = util_mono_ns();
+	int64_t run_ns = now_ns - trace_rec_epoch(c->rec);
+	int64_t value;
+
+	if (!c->count_memory)
+		return;
+	for (; c->lanes_counted < c->t->n_lanes; c->lanes_counted++) {
+		unsigned kind = c->t->lanes[c->lanes_counted].kind;
+
+		if (kind <= LANE_LOOP)
+			c->lanes_bytes += c->memory.lane_bytes[kind];
+	}
+	value = c->lanes_bytes +
+		(c->live_tasks > 0 ? c->live_tasks : 0) * c->memory.task_bytes;
+	if (value != c->memory_last &&
+	    (final || c->memory_last < 0 ||
+	     now_ns - c->memory_sampled_ns >= c->interval_ns)) {
+		int64_t t_ns = c->memory_event_ns >= 0 ? c->memory_event_ns
+						       : run_ns;
+
+		/* Samples stay in time order: a lane drained late can
+		 * bring an event older than the last sample. */
+		if (t_ns < c->memory_last_ns)
+			t_ns = c->memory_last_ns;
+		collector_sample(c, CTR_MEMORY_BYTES, t_ns, value);
+		c->memory_last = value;
+		c->memory_last_ns = t_ns;
+		c->memory_sampled_ns = now_ns;
+		c->memory_event_ns = -1;
+	}
+	if (!c->memory.rss || (!final && now_ns < c->rss_due_ns))
+		return;
+	c->rss_due_ns = now_ns + COLLECTOR_RSS_INTERVAL_NS;
+	value = rss_of(c, 0);
+	for (size_t l = 0; value >= 0 && l < c->t->n_lanes; l++) {
+		const struct trace_lane *lane = &c->t->lanes[l];
+		int64_t worker;
+
+		if (lane->kind != LANE_PROCESS || lane->os_id <= 0)
+			continue;
+		worker = rss_of(c, lane->os_id);
+		if (worker > 0)
+			value += worker;
+	}
+	if (value >= 0 && value != c->rss_last) {
+		collector_sample(c, CTR_RSS_BYTES, run_ns, value);
+		c->rss_last = value;
+	}
+}
+
 static void collector_apply(struct trace_collector *c,
 			    const struct rec_event *in)
 {
@@ -149,11 +285,13 @@ static void collector_apply(struct trace_collector *c,
 	case EV_TASK_SUBMIT:
 		if (!has_task)
 			return;
+		task_holds(c, &t->tasks[ev.task], ev.t0_ns);
 		t->tasks[ev.task].submit_ns = ev.t0_ns;
 		break;
 	case EV_TASK_START:
 		if (!has_task)
 			return;
+		task_holds(c, &t->tasks[ev.task], ev.t0_ns);
 		t->tasks[ev.task].start_ns = ev.t0_ns;
 		t->tasks[ev.task].lane = ev.lane;
 		break;
@@ -161,6 +299,7 @@ static void collector_apply(struct trace_collector *c,
 		if (!has_task)
 			return;
 		ev.note = collector_note(c, ev.note);
+		task_releases(c, &t->tasks[ev.task], ev.t0_ns);
 		task_set_end(t, &t->tasks[ev.task], &ev);
 		break;
 	case EV_LANE_OS_ID:
@@ -309,6 +448,7 @@ static void *collector_main(void *arg)
 			sweep_due_ns = now_ns + sweep_ns;
 		pthread_mutex_unlock(&c->lock);
 		collector_drain(c, sweep, &res);
+		collector_memory(c, false);
 		pthread_mutex_lock(&c->lock);
 		if (res.fill_eighths >= 4) {
 			if (wait_ns > c->interval_ns / WAIT_SHRINK_MAX)
@@ -347,12 +487,30 @@ trace_collector_start(struct trace_rec *rec, struct trace *t,
 		      const char *const *note_names, size_t n_note_names,
 		      int64_t interval_ns, trace_sink_fn sink, void *ctx)
 {
+	return trace_collector_start_memory(rec, t, note_names, n_note_names,
+					    interval_ns, sink, ctx, NULL);
+}
+
+struct trace_collector *
+trace_collector_start_memory(struct trace_rec *rec, struct trace *t,
+			     const char *const *note_names, size_t n_note_names,
+			     int64_t interval_ns, trace_sink_fn sink, void *ctx,
+			     const struct collector_memory *memory)
+{
 	struct trace_collector *c;
 	pthread_condattr_t attr;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
+	if (memory) {
+		c->memory = *memory;
+		c->count_memory = true;
+	}
+	c->memory_last = c->rss_last = c->memory_event_ns = -1;
+	c->page_bytes = sysconf(_SC_PAGESIZE);
+	if (c->page_bytes <= 0)
+		c->page_bytes = 4096;
 	c->rec = rec;
 	c->t = t;
 	c->note_names = note_names;
@@ -429,6 +587,7 @@ void trace_collector_stop(struct trace_collector *c)
 	 * that, wrongly, is still writing. */
 	for (int pass = 0; pass < 16 && collector_drain(c, true, &res); pass++)
 		;
+	collector_memory(c, true);
 	trace_sort_segments(c->t);
 
 	pthread_mutex_destroy(&c->lock);

@@ -20,7 +20,7 @@
 
 #include "util.h"
 
-static json_t *json_time(int64_t ns)
+static json_t *json_time(int64_t ns) /* also bytes: null when negative */
 {
 	return ns < 0 ? json_null() : json_integer(ns);
 }
@@ -162,6 +162,14 @@ json_t *trace_summary_json(const struct trace *t)
 			"diagnosis", "bound", m->bound, "recommend",
 			m->recommend, "why", m->why, "max_loop_lag_ns",
 			json_time(m->max_loop_lag_ns));
+	if (out) {
+		json_object_set_new(out, "peak_memory_bytes",
+				    json_time(m->peak_memory_bytes));
+		json_object_set_new(out, "memory_per_task_bytes",
+				    json_time(m->memory_per_task_bytes));
+		json_object_set_new(out, "peak_rss_bytes",
+				    json_time(m->peak_rss_bytes));
+	}
 	if (out && m->has_lane_busy)
 		json_object_set_new(out, "lanes", lane_busy_json(t));
 	return out;
@@ -546,6 +554,12 @@ static int read_summary(struct json_reader *r, const json_t *v, struct trace *t)
 			  &m->peak_inflight)) ||
 	    (ret = rd_int(r, v, "summary", "max_loop_lag_ns", true, 0,
 			  INT64_MAX, &m->max_loop_lag_ns)) ||
+	    (ret = rd_int(r, v, "summary", "peak_memory_bytes", true, 0,
+			  INT64_MAX, &m->peak_memory_bytes)) ||
+	    (ret = rd_int(r, v, "summary", "memory_per_task_bytes", true, 0,
+			  INT64_MAX, &m->memory_per_task_bytes)) ||
+	    (ret = rd_int(r, v, "summary", "peak_rss_bytes", true, 0, INT64_MAX,
+			  &m->peak_rss_bytes)) ||
 	    (ret = rd_object_copy(r, v, "summary", "checks", &m->checks)))
 		return ret;
 

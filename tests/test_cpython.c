@@ -581,6 +581,46 @@ static void test_pool_collect(void **state)
  * raises PicklingError; a program that starts a spawn pool without the
  * main guard gets each worker's RuntimeError and a broken pool.  The run
  * and its tasks end as error with what Python said. */
+/* The interpreter samples its own memory: memory_bytes (its resident
+ * set's growth) and rss_bytes (the whole of it) arrive as counters, and
+ * 300 waiting threads hold more than 300 waiting asyncio tasks. */
+static int64_t measured_memory(const char *model)
+{
+	static const struct kv sets[] = {{"program", "300 x (sleep 300ms)"},
+					 {NULL, NULL}};
+	struct trace *t;
+	size_t memory = 0, rss = 0;
+	int64_t peak;
+
+	t = run_case("custom", model, sets);
+	assert_status(t, RUN_DONE);
+	for (size_t i = 0; i < t->n_samples; i++) {
+		memory += t->samples[i].counter == CTR_MEMORY_BYTES;
+		rss += t->samples[i].counter == CTR_RSS_BYTES;
+	}
+	assert_true(memory >= 2);
+	assert_true(rss >= 2);
+	assert_true(t->summary.peak_rss_bytes > t->summary.peak_memory_bytes);
+	assert_int_equal(t->summary.memory_per_task_bytes,
+			 t->summary.peak_memory_bytes / 300);
+	peak = t->summary.peak_memory_bytes;
+	free_trace(t);
+	return peak;
+}
+
+static void test_memory_measured(void **state)
+{
+	int64_t threads, tasks;
+
+	(void)state;
+	need_python();
+	threads = measured_memory("threads");
+	tasks = measured_memory("asyncio");
+	print_message("300 threads: %lld bytes; 300 tasks: %lld bytes\n",
+		      (long long)threads, (long long)tasks);
+	assert_true(threads > tasks);
+}
+
 static void test_pitfalls(void **state)
 {
 	static const struct {
@@ -640,6 +680,7 @@ int main(void)
 		cmocka_unit_test(test_process_start_methods),
 		cmocka_unit_test(test_pool_collect),
 		cmocka_unit_test(test_pitfalls),
+		cmocka_unit_test(test_memory_measured),
 	};
 
 	return cmocka_run_group_tests(tests, find_python, NULL);

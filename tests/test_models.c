@@ -751,6 +751,53 @@ static void test_daemon_and_timer(void **state)
 	free_trace(t);
 }
 
+/* The memory a run's tasks hold (memory_bytes), summed up as
+ * peak_memory_bytes: more tasks hold more, a thread per task holds more
+ * than a coroutine per task, and what is held at the end is nothing once
+ * every task has ended.  rss_bytes, the run's own memory, is measured. */
+static void memory_of(const char *model, const char *program, int64_t *peak,
+		      int64_t *per_task)
+{
+	const struct kv sets[] = {{"program", program}, {NULL, NULL}};
+	struct trace *t = run_case("custom", model, sets);
+	int64_t last = -1;
+	bool rss = false;
+
+	assert_status(t, RUN_DONE);
+	for (size_t i = 0; i < t->n_samples; i++) {
+		if (t->samples[i].counter == CTR_MEMORY_BYTES)
+			last = t->samples[i].value;
+		if (t->samples[i].counter == CTR_RSS_BYTES)
+			rss = t->samples[i].value > 0;
+	}
+	assert_int_equal(last, 0);
+	assert_true(rss);
+	assert_true(t->summary.peak_rss_bytes > 0);
+	assert_true(t->summary.peak_memory_bytes > 0);
+	assert_int_equal(t->summary.memory_per_task_bytes,
+			 t->summary.peak_memory_bytes / (int64_t)t->n_tasks);
+	*peak = t->summary.peak_memory_bytes;
+	*per_task = t->summary.memory_per_task_bytes;
+	free_trace(t);
+}
+
+static void test_memory_per_model(void **state)
+{
+	int64_t threads10, threads20, tasks10, tasks20, per_thread, per_task,
+		unused;
+
+	(void)state;
+	memory_of("threads", "10 x (sleep 200ms)", &threads10, &unused);
+	memory_of("threads", "20 x (sleep 200ms)", &threads20, &per_thread);
+	memory_of("asyncio", "10 x (sleep 200ms)", &tasks10, &unused);
+	memory_of("asyncio", "20 x (sleep 200ms)", &tasks20, &per_task);
+	assert_true(threads20 > threads10);
+	assert_true(tasks20 > tasks10);
+	/* A thread's stack pages and state against a Task object. */
+	assert_true(per_thread > 5 * per_task);
+	assert_true(threads10 > tasks20);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -766,6 +813,7 @@ int main(void)
 		cmocka_unit_test(test_cpu_nogil),
 		cmocka_unit_test(test_block_on_threads),
 		cmocka_unit_test(test_daemon_and_timer),
+		cmocka_unit_test(test_memory_per_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -757,6 +757,39 @@ static void test_keeps_checks_and_lag(void **state)
 	trace_free(&t);
 }
 
+/* The memory figures come from the counters: each one's peak, the
+ * memory's shared among the tasks; none without samples. */
+static void test_memory_peaks(void **state)
+{
+	const int64_t values[][2] = {
+		{CTR_MEMORY_BYTES, 0},	  {CTR_RSS_BYTES, 5000},
+		{CTR_MEMORY_BYTES, 900},  {CTR_QUEUE_DEPTH, 7000},
+		{CTR_MEMORY_BYTES, 1200}, {CTR_RSS_BYTES, 6000},
+		{CTR_MEMORY_BYTES, 300},
+	};
+	struct trace t;
+
+	(void)state;
+	build(&t, &cases[0]);
+	summary_compute(&t);
+	assert_int_equal(t.summary.peak_memory_bytes, -1);
+	assert_int_equal(t.summary.memory_per_task_bytes, -1);
+	assert_int_equal(t.summary.peak_rss_bytes, -1);
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		struct trace_sample *s = trace_add_sample(&t);
+
+		s->t_ns = (int64_t)i;
+		s->counter = (uint8_t)values[i][0];
+		s->value = values[i][1];
+	}
+	summary_compute(&t);
+	assert_int_equal(t.summary.peak_memory_bytes, 1200);
+	assert_int_equal(t.summary.memory_per_task_bytes,
+			 1200 / (int64_t)t.n_tasks);
+	assert_int_equal(t.summary.peak_rss_bytes, 6000);
+	trace_free(&t);
+}
+
 static void test_empty(void **state)
 {
 	struct trace t;
@@ -781,6 +814,7 @@ int main(void)
 		cmocka_unit_test(test_lane_busy),
 		cmocka_unit_test(test_keeps_checks_and_lag),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_memory_peaks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -409,6 +409,86 @@ static void test_collector_drops_strays(void **state)
 	trace_rec_destroy(rec);
 }
 
+/* The memory the collector counts: a lane's bytes from when it appears, a
+ * task's from its submit or start to its end; a task whose end is drained
+ * before its submit (another lane's ring) is never counted.  Samples are
+ * in time order and the last one, at stop, is the sum of what is held
+ * then. */
+static void test_collector_memory(void **state)
+{
+	struct trace_rec *rec = trace_rec_create(4, 64, 0);
+	struct collector_memory memory = {
+		.lane_bytes = {[LANE_THREAD] = 1000, [LANE_PROCESS] = 100000},
+		.task_bytes = 10,
+	};
+	const struct rec_lane *main_lane, *thread, *process;
+	struct trace_collector *c;
+	struct trace t;
+	size_t n = 0;
+	int64_t last_t = 0, last = -1, peak = -1;
+
+	(void)state;
+	trace_init(&t);
+	make_tasks(&t, 4);
+	for (size_t i = 0; i < t.n_tasks; i++)
+		t.tasks[i].submit_ns = t.tasks[i].start_ns = t.tasks[i].end_ns =
+			-1;
+	main_lane = trace_rec_add_lane(rec, LANE_MAIN, "main");
+	thread = trace_rec_add_lane(rec, LANE_THREAD, "worker");
+	process = trace_rec_add_lane(rec, LANE_PROCESS, "process");
+	for (uint32_t k = 0; k < 3; k++)
+		rec_task_submit(main_lane, k, 1 + k);
+	rec_task_start(thread, 0, 5);
+	rec_task_end(thread, 0, 6, TASK_OK, 0);
+	/* Task 3 ends (drained with the thread's ring) before its submit
+	 * (the process's ring, drained after it). */
+	rec_task_end(thread, 3, 7, TASK_OK, 0);
+	rec_task_submit(process, 3, 2);
+	c = trace_collector_start_memory(rec, &t, NULL, 0, NS_PER_MS, NULL,
+					 NULL, &memory);
+	assert_non_null(c);
+	trace_collector_stop(c);
+	for (size_t i = 0; i < t.n_samples; i++) {
+		const struct trace_sample *s = &t.samples[i];
+
+		assert_int_not_equal(s->counter, CTR_RSS_BYTES);
+		if (s->counter != CTR_MEMORY_BYTES)
+			continue;
+		assert_true(s->t_ns >= last_t);
+		assert_true(s->value >= 0);
+		last_t = s->t_ns;
+		last = s->value;
+		if (s->value > peak)
+			peak = s->value;
+		n++;
+	}
+	assert_true(n >= 1);
+	/* Both workers, and tasks 1 and 2, submitted and never ended. */
+	assert_int_equal(last, 1000 + 100000 + 2 * 10);
+	assert_true(peak <= 1000 + 100000 + 3 * 10);
+	trace_free(&t);
+	trace_rec_destroy(rec);
+}
+
+/* Without a memory model the collector samples no memory. */
+static void test_collector_no_memory(void **state)
+{
+	struct trace_rec *rec = trace_rec_create(2, 16, 0);
+	struct trace_collector *c;
+	struct trace t;
+
+	(void)state;
+	trace_init(&t);
+	make_tasks(&t, 1);
+	trace_rec_add_lane(rec, LANE_MAIN, "main");
+	rec_task_submit(trace_rec_lane(rec, 0), 0, 1);
+	c = trace_collector_start(rec, &t, NULL, 0, NS_PER_MS, NULL, NULL);
+	trace_collector_stop(c);
+	assert_int_equal(t.n_samples, 0);
+	trace_free(&t);
+	trace_rec_destroy(rec);
+}
+
 /* Lanes already in the trace are not announced again. */
 static void test_collector_known_lanes(void **state)
 {
@@ -1120,6 +1200,8 @@ int main(void)
 		cmocka_unit_test(test_collector_threads),
 		cmocka_unit_test(test_collector_drops_strays),
 		cmocka_unit_test(test_collector_known_lanes),
+		cmocka_unit_test(test_collector_memory),
+		cmocka_unit_test(test_collector_no_memory),
 		cmocka_unit_test(test_collector_drains_again),
 		cmocka_unit_test(test_collector_pending_lanes),
 		cmocka_unit_test(test_json_shape),

@@ -167,11 +167,140 @@ def per_turn_ns(fn, n, rounds):
     return median(samples)
 
 
+# ---- memory (--memory) ------------------------------------------------------
+#
+# What src/costs.c keeps as costs_memory, the figures behind the counter
+# memory_bytes: the growth of this process's resident set (/proc/self/statm)
+# over many idle objects of a kind, per object; a worker's own resident set.
+# Linux only (/proc).
+
+def rss_bytes(pid="self"):
+    with open("/proc/%s/statm" % pid, "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def thread_bytes(n):
+    """n Thread objects, then the same n started and waiting: (what each
+    started thread adds to the resident set: its stack's pages touched and
+    its thread state; what each object holds)."""
+    import threading
+
+    import tracemalloc
+
+    go = threading.Event()
+    # The objects are small and may fit in pages the heap already has:
+    # what Python allocated for them, not the resident set's growth.
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    threads = [threading.Thread(target=go.wait) for _ in range(n)]
+    created = (tracemalloc.get_traced_memory()[0] - before) // n
+    tracemalloc.stop()
+    before = rss_bytes()
+    for t in threads:
+        t.start()
+    time.sleep(0.3)
+    started = (rss_bytes() - before) // n
+    go.set()
+    for t in threads:
+        t.join()
+    return started, created
+
+
+def task_bytes(n):
+    """n pending asyncio Tasks, each awaiting one Event."""
+    import asyncio
+
+    async def idle(go):
+        await go.wait()
+
+    async def run():
+        go = asyncio.Event()
+        before = rss_bytes()
+        tasks = [asyncio.create_task(idle(go)) for _ in range(n)]
+        await asyncio.sleep(0.1)
+        held = (rss_bytes() - before) // n
+        go.set()
+        await asyncio.gather(*tasks)
+        return held
+
+    return asyncio.run(run())
+
+
+def future_bytes(n):
+    """n Futures pending behind a ThreadPoolExecutor's busy workers."""
+    import threading
+
+    go = threading.Event()
+    with futures.ThreadPoolExecutor(max_workers=2) as pool:
+        pool.submit(go.wait)
+        pool.submit(go.wait)
+        time.sleep(0.1)
+        before = rss_bytes()
+        pending = [pool.submit(len, "") for _ in range(n)]
+        held = (rss_bytes() - before) // len(pending)
+        go.set()
+    return held
+
+
+def process_bytes(method):
+    """A ProcessPoolExecutor worker's resident set, once it has run a
+    task."""
+    context = multiprocessing.get_context(method)
+    with futures.ProcessPoolExecutor(max_workers=1,
+                                     mp_context=context) as pool:
+        pid = pool.submit(os.getpid).result()
+        return rss_bytes(pid)
+
+
+def interpreter_bytes(n):
+    """n subinterpreters (CPython 3.11 to 3.13's private module), or
+    None where it is missing."""
+    try:
+        import _xxsubinterpreters as interpreters
+    except ImportError:
+        return None
+    before = rss_bytes()
+    ids = [interpreters.create() for _ in range(n)]
+    held = (rss_bytes() - before) // n
+    for i in ids:
+        interpreters.destroy(i)
+    return held
+
+
+def memory_main():
+    import json
+    import platform
+    import threading
+
+    # The workers first, while this process is small (a forked worker
+    # shares its parent's pages), and the interpreters before the heap
+    # has room left over from the objects below.
+    methods = multiprocessing.get_all_start_methods()
+    processes = {m: process_bytes(m) for m in ("fork", "spawn", "forkserver")
+                 if m in methods}
+    interpreter = interpreter_bytes(20)
+    started, created = thread_bytes(1000)
+    json.dump({
+        "python": platform.python_version(),
+        "thread_stack_size": threading.stack_size(),
+        "thread_bytes": started,
+        "thread_object_bytes": created,
+        "task_bytes": task_bytes(100000),
+        "future_bytes": future_bytes(100000),
+        "process_bytes": processes,
+        "interpreter_bytes": interpreter,
+    }, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
 def main():
     import json
     import platform
     import sysconfig
 
+    if "--memory" in sys.argv[1:]:
+        return memory_main()
     quick = "--quick" in sys.argv[1:]
     rounds = 3 if quick else 7
     t0 = now_ns()

@@ -291,6 +291,54 @@ class Recorder:
                 self.counter(ev[1], ev[2])
 
 
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def rss_bytes(pid="self"):
+    """A process's resident set from /proc, or None (gone, or no /proc)."""
+    try:
+        with open("/proc/%s/statm" % pid, "rb") as f:
+            return int(f.read().split()[1]) * PAGE_BYTES
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class MemorySampler:
+    """The counters memory_bytes and rss_bytes, measured as the engine's
+    collector models them: memory_bytes is what this interpreter's resident
+    set grew by since the run began (the threads' stacks, the Task objects,
+    whatever the tasks hold) plus every worker process's resident set;
+    rss_bytes is this interpreter's resident set plus the workers'.  Sampled
+    by the output thread at each flush, a sample only when a value
+    changed."""
+
+    def __init__(self, rec, out):
+        self.rec = rec
+        self.out = out
+        self.base = None
+        self.last = {}
+
+    def _put(self, name, t, value):
+        if self.last.get(name) != value:
+            self.last[name] = value
+            self.out.put({"type": "counter", "name": name, "t_ns": t,
+                          "value": value})
+
+    def sample(self):
+        own = rss_bytes()
+        if own is None:
+            return
+        if self.base is None:
+            self.base = own
+        workers = 0
+        for lane in list(self.rec.lanes):
+            if lane["kind"] == "process" and lane["os_id"]:
+                workers += rss_bytes(lane["os_id"]) or 0
+        t = max(now_ns(), 0)
+        self._put("memory_bytes", t, max(own - self.base, 0) + workers)
+        self._put("rss_bytes", t, own + workers)
+
+
 class LocalRecorder:
     """What a worker process records: kept until the result goes back."""
 
@@ -1356,8 +1404,12 @@ class Run:
             self.add_checks(self.objects)
 
     def flush_loop(self, done):
+        memory = MemorySampler(self.rec, self.out)
+        memory.sample()
         while not done.wait(0.02):
+            memory.sample()
             self.out.flush()
+        memory.sample()
         self.out.flush()
 
     def estimate(self):

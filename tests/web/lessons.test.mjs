@@ -103,6 +103,79 @@ test('more threads than cores: the ones without a core are runnable',
 	await context.close();
 });
 
+/* The memory a lesson's run shows: the counter's samples, the summary's
+ * figures, the cards and what the activity chart draws. */
+async function memoryShown(id)
+{
+	const pressed = await pressLesson(id);
+	const { page, trace } = pressed;
+	await page.waitForSelector('#cards .card-memory');
+	const samples = trace.counters.filter(c => c.name === 'memory_bytes')
+		.sort((a, b) => a.t_ns - b.t_ns);
+	const cards = await page.evaluate(() => Object.fromEntries(
+		[...document.querySelectorAll('#cards .card-memory')].map(c =>
+			[c.querySelector('dt').textContent,
+			 c.querySelector('dd').textContent])));
+	const drawn = await page.evaluate(() => {
+		const chart = window.Chart.getChart('activity');
+		const ds = chart.data.datasets.find(d =>
+			d.yAxisID === 'memory');
+		return { points: ds.data.length, hidden: Boolean(ds.hidden),
+			 axis: chart.options.scales.memory.display,
+			 peak: Number(chart.canvas.dataset.memoryPeak) };
+	});
+	await page.locator('#cards .card-memory').first()
+		.scrollIntoViewIfNeeded();
+	await screenshot(page, `lesson-${id}-cards`, { fullPage: false });
+	await page.locator('#activity-box').scrollIntoViewIfNeeded();
+	return { ...pressed, samples, cards, drawn };
+}
+
+test('memory: a thread per task holds more than a coroutine per task',
+     { timeout: 180000 }, async () => {
+	const threads = await memoryShown('memory-threads');
+	const s = threads.trace.summary;
+	assert.equal(threads.trace.run.model, 'threads');
+	assert.match(threads.note, /15 KiB/);
+	/* The counter grows as the threads are made (how far before the
+	 * collector's first sample depends on the machine) and is back to
+	 * nothing when they have ended. */
+	assert.ok(threads.samples.length >= 2);
+	assert.equal(threads.samples.at(-1).value, 0);
+	assert.equal(s.peak_memory_bytes,
+		     Math.max(...threads.samples.map(c => c.value)));
+	assert.equal(s.memory_per_task_bytes,
+		     Math.floor(s.peak_memory_bytes / 1000));
+	assert.ok(s.peak_rss_bytes > 0, 'the run\'s own memory measured');
+	assert.ok(threads.trace.counters.some(c => c.name === 'rss_bytes'));
+	assert.ok(threads.cards['Peak memory'].endsWith('MiB'));
+	assert.ok(threads.cards['Memory per task'].endsWith('KiB'));
+	assert.equal(threads.drawn.peak, s.peak_memory_bytes);
+	assert.ok(threads.drawn.points >= 2 && !threads.drawn.hidden &&
+		  threads.drawn.axis);
+	await screenshot(threads.page, 'lesson-memory-threads',
+			 { fullPage: false });
+	assert.deepEqual(threads.errors, []);
+	await threads.context.close();
+
+	const tasks = await memoryShown('memory-coroutines');
+	const a = tasks.trace.summary;
+	assert.equal(tasks.trace.run.model, 'asyncio');
+	assert.equal(tasks.trace.tasks.length, 10000);
+	assert.equal(a.memory_per_task_bytes,
+		     Math.floor(a.peak_memory_bytes / 10000));
+	/* Ten times the tasks, as coroutines, hold less than the threads
+	 * did: each holds a tenth or less of a thread. */
+	assert.ok(a.memory_per_task_bytes * 10 <= s.memory_per_task_bytes);
+	assert.ok(a.peak_memory_bytes < s.peak_memory_bytes);
+	assert.equal(tasks.drawn.peak, a.peak_memory_bytes);
+	assert.ok(!tasks.drawn.hidden);
+	await screenshot(tasks.page, 'lesson-memory-coroutines',
+			 { fullPage: false });
+	assert.deepEqual(tasks.errors, []);
+	await tasks.context.close();
+});
+
 test('interpreters: each worker computes at once, with its own start-up',
      { timeout: 90000 }, async () => {
 	const { page, context, errors, trace, note } =

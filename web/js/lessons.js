@@ -82,6 +82,34 @@ export const LESSONS = [
 			'the event loop, did all three.',
 	},
 	{
+		id: 'memory-threads',
+		title: 'Memory: a thread per task',
+		spec: { workload: 'fetch', model: 'threads',
+			params: { tasks: 1000, duration: 500 } },
+		look: 'A thousand requests, each on a thread of its own. The ' +
+			'dotted orange line under the timeline (memory the ' +
+			'tasks hold) climbs as the threads start: in Python ' +
+			'each holds about 15 KiB (the stack pages it has ' +
+			'touched, its thread state, its Thread object; the ' +
+			'8 MiB stack it reserves is address space, not ' +
+			'memory), about 15 MiB in all. The next lesson runs ' +
+			'ten times as many tasks as coroutines.',
+	},
+	{
+		id: 'memory-coroutines',
+		title: 'Memory: a coroutine per task',
+		spec: { workload: 'fetch', model: 'asyncio',
+			params: { tasks: 10000, duration: 500 } },
+		look: 'Ten thousand requests as asyncio Tasks on one ' +
+			'thread: each holds about 1.1 KiB, so ten times the ' +
+			'tasks of the thread lesson hold less memory, about ' +
+			'11 MiB (Peak memory, Memory per task). Hence the ' +
+			'rule of thumb: about 1,000 threads, but 10,000 ' +
+			'coroutines. Under engine cpython the line is ' +
+			'measured in a real interpreter, and each task\'s ' +
+			'socket and buffers count too.',
+	},
+	{
 		id: 'gil',
 		title: 'The GIL serialises CPU work',
 		spec: { workload: 'crunch', model: 'threads',

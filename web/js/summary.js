@@ -258,12 +258,51 @@ function pointTime(items)
 	return items.length ? formatNs(items[0].parsed.x * 1e6) : '';
 }
 
-/* A stacked series' own value, not the height of the stack. */
+function bytesTick(value)
+{
+	return formatBytes(value);
+}
+
+/* A stacked series' own value, not the height of the stack; memory in
+ * bytes as people read them. */
 function pointValue(item)
 {
 	const raw = item.raw || {};
 	const value = raw.v !== undefined ? raw.v : item.parsed.y;
+	if (item.dataset.yAxisID === 'memory')
+		return `${item.dataset.label}: ${formatBytes(value)}`;
 	return `${item.dataset.label}: ${Number(value.toFixed(2))}`;
+}
+
+/* A counter's samples as the chart's points, in time order; the last
+ * value holds to endNs (a queue left full by a deadlock stays full, as
+ * the stacked series do). */
+function counterPoints(counters, name, endNs)
+{
+	const points = counters
+		.filter(c => c.name === name)
+		.map(c => ({ x: c.t / 1e6, y: c.value }))
+		.sort((a, b) => a.x - b.x);
+	const last = points[points.length - 1];
+	if (last && last.x < endNs / 1e6)
+		points.push({ x: endNs / 1e6, y: last.y });
+	return points;
+}
+
+/* The memory cards' help: where the figure comes from, by engine. */
+function memoryHelp(data, s)
+{
+	const engine = data.run && data.run.engine && data.run.engine.name;
+	const rss = s.peak_rss_bytes !== null &&
+		s.peak_rss_bytes !== undefined ?
+		` (the run's processes held ${formatBytes(s.peak_rss_bytes)} ` +
+		'at most, measured)' : '';
+	return engine === 'cpython' ?
+		'measured: how much the interpreter\'s resident set grew, ' +
+		'plus its worker processes\'' + rss :
+		'what Python holds for them: a thread\'s stack pages and ' +
+		'Thread object, an asyncio Task, a pool\'s Future, a worker ' +
+		'interpreter, as measured in CPython' + rss;
 }
 
 function noTooltipForAbsent(item)
@@ -367,6 +406,10 @@ export class SummaryView {
 						  false),
 					  borderDash: [5, 3], borderWidth: 2,
 					  yAxisID: 'items', absent: true },
+					{ ...line('memory the tasks hold',
+						  '#E69F00', false),
+					  borderDash: [2, 2], borderWidth: 2,
+					  yAxisID: 'memory', absent: true },
 				],
 			},
 			options: {
@@ -407,6 +450,17 @@ export class SummaryView {
 							 precision: 0 },
 						title: { display: true,
 							 text: 'items',
+							 color: colours.muted },
+					},
+					memory: {
+						display: false,
+						position: 'right',
+						beginAtZero: true,
+						grid: { display: false },
+						ticks: { color: colours.muted,
+							 callback: bytesTick },
+						title: { display: true,
+							 text: 'memory',
 							 color: colours.muted },
 					},
 				},
@@ -468,26 +522,30 @@ export class SummaryView {
 			datasets[k].data = series[k];
 			datasets[k].absent = series[k].every(p => p.v === 0);
 		}
-		const depth = data.counters
-			.filter(c => c.name === 'queue_depth')
-			.map(c => ({ x: c.t / 1e6, y: c.value }))
-			.sort((a, b) => a.x - b.x);
-		/* The last depth holds to the end (a queue left full by a
-		 * deadlock stays full), as the stacked series do. */
-		const last = depth[depth.length - 1];
-		if (last && last.x < endNs / 1e6)
-			depth.push({ x: endNs / 1e6, y: last.y });
+		const depth = counterPoints(data.counters, 'queue_depth',
+			endNs);
 		const q = ACTIVITY.length;
 		datasets[q].data = depth;
 		datasets[q].absent = depth.length === 0;
 		datasets[q].hidden = depth.length === 0;
 		this.chart.options.scales.items.display = depth.length > 0;
+		/* Memory is drawn when the tasks hold any (a sequential
+		 * run's hold nothing a model adds). */
+		const memory = counterPoints(data.counters, 'memory_bytes',
+			endNs);
+		const held = memory.some(p => p.y > 0);
+		datasets[q + 1].data = held ? memory : [];
+		datasets[q + 1].absent = !held;
+		datasets[q + 1].hidden = !held;
+		this.chart.options.scales.memory.display = held;
 		this.chart.options.scales.x.max = Math.max(endNs / 1e6, 1);
 		this.chart.update('none');
 		this.activityCost = performance.now() - now;
 		const canvas = this.chart.canvas;
 		canvas.dataset.peak = String(Math.max(0,
 			...series[ACTIVITY.length - 1].map(p => p.y)));
+		canvas.dataset.memoryPeak = String(memory.reduce(
+			(most, p) => Math.max(most, p.y), 0));
 	}
 
 	/* Shows the cards and the diagnosis of a run (summary may be null
@@ -560,6 +618,16 @@ export class SummaryView {
 			  `limit; at most ${formatCount(requests)} had a ` +
 			  'request out (max in flight)' :
 			  'most tasks started and not yet ended');
+		if (typeof s.peak_memory_bytes === 'number' &&
+		    s.peak_memory_bytes > 0) {
+			const help = memoryHelp(data, s);
+			this.card('Peak memory', formatBytes(s.peak_memory_bytes),
+				  `the most the tasks held at once: ${help}`,
+				  'memory');
+			this.card('Memory per task',
+				  formatBytes(s.memory_per_task_bytes),
+				  'peak memory ÷ tasks', 'memory');
+		}
 		if (s.max_loop_lag_ns !== undefined && s.max_loop_lag_ns !==
 		    null && s.max_loop_lag_ns >= 0)
 			this.card('Max loop lag', formatNs(s.max_loop_lag_ns),
@@ -745,10 +813,11 @@ export class SummaryView {
 	applyTheme()
 	{
 		const colours = themeColours();
-		const { x, y, items } = this.chart.options.scales;
+		const { x, y, items, memory } = this.chart.options.scales;
 		x.grid.color = y.grid.color = colours.grid;
 		x.ticks.color = y.ticks.color = y.title.color = colours.muted;
 		items.ticks.color = items.title.color = colours.muted;
+		memory.ticks.color = memory.title.color = colours.muted;
 		this.chart.options.plugins.legend.labels.color = colours.text;
 		ACTIVITY.forEach((a, k) => {
 			const colour = stateColour(a.colour);
