@@ -10,7 +10,7 @@
 
 #include "trace.h"
 
-#define AIO_GROUP_PROGRAM                                                    \
+#define AIO_GROUP_PROGRAM                                                      \
 	"(sleep 40ms, fail); (sleep 250ms, cpu 1ms); (net 250ms, cpu 1ms)"
 
 /* The groups, in the order the option lists them. */
