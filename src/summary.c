@@ -833,6 +833,7 @@ static void describe_cut(struct trace *t, char *buf, size_t size)
 	const char *group =
 		json_string_value(json_object_get(t->summary.checks, "group"));
 	char first[TRACE_TASK_NAME_MAX] = "", at[32] = "";
+	bool clause; /* a sentence on main's group follows the counts */
 
 	buf[0] = '\0';
 	for (size_t i = 0; i < t->n_tasks; i++) {
@@ -890,6 +891,8 @@ static void describe_cut(struct trace *t, char *buf, size_t size)
 	}
 	if (off >= size)
 		return;
+	clause = first[0] && (by_group > 0 || by_run > 0 ||
+			      (group && strcmp(group, "wait_first") == 0));
 	if (by_group > 0 && first[0])
 		off += (size_t)snprintf(
 			buf + off, size - off,
@@ -913,7 +916,12 @@ static void describe_cut(struct trace *t, char *buf, size_t size)
 			": main resumed at %s, when %s ended first, and the "
 			"others ran on (asyncio.wait cancels nothing)",
 			at, first);
-	if (by_cancel > 0 && off < size)
+	if (by_cancel > 0 && by_cancel == cancelled && !clause && off < size)
+		off += (size_t)snprintf(buf + off, size - off,
+					" by another task's task.cancel(), "
+					"where %s waited",
+					by_cancel == 1 ? "it" : "they");
+	else if (by_cancel > 0 && off < size)
 		off += (size_t)snprintf(
 			buf + off, size - off,
 			"%s%zu by another task's cancel(), where %s waited",

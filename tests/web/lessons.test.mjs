@@ -465,7 +465,7 @@ test('task.cancel(): the victim is cut where it waits, the twin goes on',
 	assert.ok(trace.segments.some(s => s.task === 1 &&
 		s.state === 'compute'));
 	assert.match(trace.summary.diagnosis.why,
-		     /1 by another task's cancel\(\)/);
+		     /1 was cancelled by another task's task\.cancel\(\)/);
 	await screenshot(page, 'lesson-cancel', { fullPage: false });
 	assert.deepEqual(errors, []);
 	await context.close();
@@ -499,11 +499,19 @@ for (const [id, group, by] of [
 		const [mark] = mainResumes(trace);
 		assert.ok(mark, 'main resumes on the main lane');
 		assert.equal(mark.task, 0);
+		const raisedAt = trace.tasks[0].end_ns;
 		for (const k of [1, 2, 3]) {
 			const task = trace.tasks[k];
 			assert.match(task.note, by);
+			/* Cut in its second request, which ends where task 1
+			 * raised; nothing computed after it. */
+			const io = trace.segments.filter(s => s.task === k &&
+				s.state === 'io');
+			assert.equal(io.length, 2);
+			assert.ok(io[1].t1_ns >= raisedAt);
 			assert.ok(!trace.segments.some(s => s.task === k &&
-				s.state === 'compute'), 'never computed');
+				s.state === 'compute' && s.t0_ns >= io[1].t0_ns),
+				'the compute after the cut wait never ran');
 			/* A TaskGroup cancels before main resumes; gather's
 			 * main returns first, then asyncio.run cancels. */
 			if (group === 'taskgroup')

@@ -304,31 +304,33 @@ export const LESSONS = [
 		id: 'taskgroup',
 		title: 'A TaskGroup cancels the siblings of a failure',
 		spec: { workload: 'custom', model: 'asyncio',
-			params: { program: '(net 100ms, fail); 3 x (net ' +
-				  '400ms, cpu 20ms)' },
+			params: { program: '(net 250ms, fail); 3 x (net ' +
+				  '100ms, cpu 10ms, net 300ms, cpu 10ms)' },
 			options: { group: 'taskgroup' } },
 		look: 'Four tasks in async with asyncio.TaskGroup(); task 1 ' +
-			'raises after its reply (a fail step) and ends as ' +
-			'error. At that moment the group cancels the other ' +
-			'three where they wait: their io stops at 100 ms, ' +
-			'their compute never runs. Only then does main ' +
-			'resume with the ExceptionGroup: the short compute ' +
-			'on the main lane, on task 1\'s row.',
+			'raises after its 250 ms request (a fail step) and ' +
+			'ends as error. At that moment the group cancels the ' +
+			'other three where they wait: their second request ' +
+			'stops at 250 ms, the compute after it never runs. ' +
+			'Only then does main resume with the ExceptionGroup: ' +
+			'switch Rows to Lanes to see its short compute on ' +
+			'the main lane.',
 	},
 	{
 		id: 'gather-errors',
 		title: 'gather: the first exception reaches main',
 		spec: { workload: 'custom', model: 'asyncio',
-			params: { program: '(net 100ms, fail); 3 x (net ' +
-				  '400ms, cpu 20ms)' },
+			params: { program: '(net 250ms, fail); 3 x (net ' +
+				  '100ms, cpu 10ms, net 300ms, cpu 10ms)' },
 			options: { group: 'gather' } },
 		look: 'The same four tasks under a plain asyncio.gather: ' +
-			'task 1\'s exception reaches main at 100 ms (the ' +
-			'compute on the main lane). gather cancels nothing, ' +
-			'but main returns, and asyncio.run cancels the three ' +
-			'still waiting. Set group to return_exceptions and ' +
-			'run again: every task runs to its end and the ' +
-			'exception is just task 1\'s result.',
+			'task 1\'s exception reaches main at 250 ms (Rows: ' +
+			'Lanes shows main\'s compute on the main lane). ' +
+			'gather cancels nothing, but main returns, and ' +
+			'asyncio.run cancels the three still waiting. Set ' +
+			'group to return_exceptions and run again: every ' +
+			'task runs to its end and the exception is just ' +
+			'task 1\'s result.',
 	},
 	{
 		id: 'wait-first',
@@ -339,8 +341,9 @@ export const LESSONS = [
 			options: { group: 'wait_first' } },
 		look: 'main awaits asyncio.wait(tasks, ' +
 			'return_when=FIRST_COMPLETED): it resumes when task 1 ' +
-			'ends, at about 110 ms (the compute on the main lane), ' +
-			'long before the others. asyncio.wait cancels ' +
+			'ends, at about 110 ms, long before the others ' +
+			'(switch Rows to Lanes: its compute on the main ' +
+			'lane). asyncio.wait cancels ' +
 			'nothing: tasks 2 and 3 run on to their ends while ' +
 			'main awaits them.',
 	},
