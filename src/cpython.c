@@ -640,15 +640,18 @@ static void fold_counter(struct fold *f, const json_t *line)
 {
 	struct trace_sample *s;
 	int64_t t_ns = int_of(line, "t_ns", -1);
+	int counter = trace_counter_parse(str_of(line, "name"));
 
-	if (t_ns < 0 || strcmp(str_of(line, "name"), "queue_depth") != 0)
+	if (t_ns < 0 || counter < 0)
 		return;
 	s = trace_add_sample(f->t);
 	s->t_ns = t_ns;
 	s->value = int_of(line, "value", 0);
-	s->counter = CTR_QUEUE_DEPTH;
+	s->counter = (uint8_t)counter;
 	sink(f, EV_COUNTER,
-	     &(struct rec_event){.t0_ns = t_ns, .t1_ns = s->value});
+	     &(struct rec_event){.t0_ns = t_ns,
+				 .t1_ns = s->value,
+				 .extra = (uint16_t)counter});
 }
 
 static void fold_summary(struct fold *f, const json_t *line)
