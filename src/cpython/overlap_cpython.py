@@ -479,14 +479,14 @@ class RunQueue:
 def compute(env, task, lane, iters, note="", cpu_ns=0):
     """A cpu step: burn() in chunks.  Given cpu_ns (a step written as a
     duration), the chunks go on until the thread has used that much CPU
-    time, and iters is only the estimate: the loop's rate moves with what
-    the other threads do (20,000 to 22,000 iterations per CPU-ms alone
-    here, 12,000 to 25,000 while a producer and a consumer hand the GIL
-    back and forth), and a fixed count made the same step up to twice
-    as long in one run as in another.  A chunk whose wall time exceeds its
-    thread CPU time by more than the time the thread waited for a core,
-    while other threads computed, waited for the GIL: that wait is put at
-    the chunk's start and marked estimated."""
+    time, as the model's steps do, and iters is only the estimate: the
+    loop's rate moves with the machine's other work (20,000 to 27,000
+    iterations per CPU-ms at a load average of 1 here, 12,000 while other
+    processes computed), and a fixed count made the same step up to
+    twice as long in one run as in another.  A chunk whose wall time
+    exceeds its thread CPU time by more than the time the thread waited
+    for a core, while other threads computed, waited for the GIL: that
+    wait is put at the chunk's start and marked estimated."""
     rec = env.rec
     if iters <= 0:
         return
