@@ -32,6 +32,9 @@
 #define PROTOCOL_NOTE_BLOCKING "time.sleep: blocks the event loop"
 /* A timer step's wait, before the task runs. */
 #define PROTOCOL_NOTE_TIMER "timer: waits, then runs the task"
+/* A process pool's transfer of a chunk of tasks (Executor.map's
+ * chunksize), which the tests read back. */
+#define PROTOCOL_NOTE_CHUNK "a chunk: one transfer for all its tasks"
 
 enum seg_state {
 	ST_QUEUED,

@@ -131,6 +131,9 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
  * words them (a task's note holds at most 95 bytes) */
 #define REC_NOTE_PICKLING (REC_NOTE_FIXED + 6)
 #define REC_NOTE_NO_GUARD (REC_NOTE_FIXED + 7)
+/* a process pool's transfer of a chunk of tasks (Executor.map's
+ * chunksize): one argument, or one result, for all of them */
+#define REC_NOTE_CHUNK (REC_NOTE_FIXED + 8)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -154,6 +157,8 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 	case REC_NOTE_NO_GUARD:
 		return "BrokenProcessPool: its worker died of a RuntimeError "
 		       "(no main guard)";
+	case REC_NOTE_CHUNK:
+		return PROTOCOL_NOTE_CHUNK;
 	default:
 		return NULL;
 	}

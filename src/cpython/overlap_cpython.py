@@ -78,6 +78,7 @@ OP_VERBS = {OP_LOCK: "waits for lock", OP_SEM: "waits for semaphore",
 NOTE_NOGIL = "releases the GIL"
 NOTE_BLOCKING = "time.sleep: blocks the event loop"
 NOTE_TIMER = "timer: waits, then runs the task"
+NOTE_CHUNK = "a chunk: one transfer for all its tasks"
 # A cpu-nogil step hashes this many bytes at a time: hashlib releases the
 # GIL for inputs over 2 KiB, as NumPy does around its loops.
 NOGIL_CHUNK_BYTES = 64 * 1024
@@ -1522,7 +1523,11 @@ class Run:
                 "closers": [[c] for c in counter_closers(self.program)],
                 "closers_lock": None}
 
-    def apply_result(self, lanes, r, submit_ns, received_ns):
+    def apply_result(self, lanes, r, submit_ns, received_ns, ipc=True,
+                     ipc_note=""):
+        """A worker's result: its segments, and the result's way back
+        (ipc) unless ipc is False (a chunk's tasks but its last, whose
+        result travels with the last one's)."""
         lane = lanes.lane(r)
         if r["startup_ready_ns"] is not None:
             self.rec.segment(r["task"], lane, "startup", self.pool_t0,
@@ -1531,9 +1536,9 @@ class Run:
             self.rec.segment(r["task"], lane, "queued", submit_ns,
                              r["start_ns"])
         self.rec.apply(lane, r["events"])
-        if received_ns > r["end_ns"]:
+        if ipc and received_ns > r["end_ns"]:
             self.rec.segment(r["task"], lane, "ipc", r["end_ns"],
-                             received_ns)
+                             received_ns, ipc_note)
         return lane
 
     def run_pitfall(self, pitfall):
@@ -1652,11 +1657,65 @@ class Run:
             self.apply_result(lanes, r, submitted[t], got)
             self.rec.end(t, got, r["status"], r["note"])
 
+        chunk = self.opt.get("chunksize", 1)
         try:
-            self.collect(submit, workers, take, self.env(None, False))
+            if self.opt.get("collect") == "map" and chunk > 1:
+                self.map_chunks(ex, chunk, payload, lanes,
+                                self.env(None, False))
+            else:
+                self.collect(submit, workers, take, self.env(None, False))
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
         self.end_unrun(range(self.n_tasks))
+
+    def map_chunks(self, ex, chunk, payload, lanes, env):
+        """ProcessPoolExecutor.map(..., chunksize=chunk): the tasks go to
+        the workers chunk at a time (one pickled argument, one result),
+        and the caller takes the results in order as each chunk's comes
+        back, working on each for handle on the consumer lane.  Each
+        task ends when its chunk's result arrived; the result's ipc is
+        drawn on the chunk's last task."""
+        n = self.n_tasks
+        t0 = now_ns()
+        for t in range(n):
+            self.rec.submit(t, t0)
+        results = ex.map(worker_task, range(n), [payload] * n, [None] * n,
+                         chunksize=chunk)
+        lane = self.thread_lane("consumer")
+        iters = int(self.cfg["iters_per_ms"] * self.opt.get("handle", 0) /
+                    NS_PER_MS)
+        handled, arrived, chunk_end = [], {}, {}
+        try:
+            for t in range(n):
+                try:
+                    r = next(results)
+                except Exception as exc:
+                    status, note = status_of(exc)
+                    if self.shared.stop.is_set():
+                        status = TASK_CANCELLED
+                    for k in range(t, n):
+                        self.rec.end(k, now_ns(), status, note)
+                    break
+                first = t - t % chunk
+                # A chunk's results come back together: the first one
+                # taken is when its chunk arrived.
+                got = arrived.setdefault(first, now_ns())
+                last = t == min(first + chunk, n) - 1
+                self.apply_result(lanes, r, t0, got, ipc=last,
+                                  ipc_note=NOTE_CHUNK)
+                self.rec.end(t, got, r["status"], r["note"])
+                chunk_end[first] = max(chunk_end.get(first, 0), r["end_ns"])
+                handled.append(t)
+                compute(env, t, lane, iters,
+                        "the caller handling this result")
+        except Stopped:
+            pass
+        self.checks["collect_order"] = "map"
+        self.checks["collected"] = handled[:ORDER_SHOWN_MAX]
+        # A chunk is done when its last task is; its tasks in order.
+        finished = sorted(handled, key=lambda t: (
+            chunk_end[t - t % chunk], t))
+        self.checks["finish_order"] = finished[:ORDER_SHOWN_MAX]
 
     # -- asyncio
 

@@ -409,6 +409,35 @@ test('as_completed: the caller handles each result as it finishes',
 	await context.close();
 });
 
+test('map with chunksize: one transfer per chunk, results per chunk',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('pool-chunksize');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.equal(trace.run.options.chunksize, 4);
+	assert.match(note, /one argument and one result per chunk/);
+	/* Two chunks, a transfer each way: on the first and last task of
+	 * each, noted as a chunk's. */
+	const ipc = trace.segments.filter(s => s.state === 'ipc');
+	assert.deepEqual(ipc.map(s => s.task).sort((a, b) => a - b),
+			 [0, 3, 4, 7]);
+	assert.ok(ipc.every(s => s.note ===
+		'a chunk: one transfer for all its tasks'));
+	const order = handledOn(trace);
+	assert.deepEqual(order.map(h => h.task), [0, 1, 2, 3, 4, 5, 6, 7]);
+	/* None of a chunk's results is handled before its last task's
+	 * result went back. */
+	const sent = task => ipc.find(s => s.task === task &&
+		s.t0_ns > trace.tasks[task].start_ns).t1_ns;
+	for (const h of order)
+		assert.ok(h.t0 >= sent(h.task < 4 ? 3 : 7),
+			  `task ${h.task + 1} handled after its chunk`);
+	assert.ok(await legendShows(page, 'ipc'));
+	await screenshot(page, 'lesson-pool-chunksize', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
 test('the pitfalls end the run with the error Python raises',
      { timeout: 90000 }, async () => {
 	const cases = [

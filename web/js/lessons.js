@@ -72,6 +72,23 @@ export const LESSONS = [
 			'the order handled (collected) and the finish order.',
 	},
 	{
+		id: 'pool-chunksize',
+		title: 'map with chunksize: fewer, bigger transfers',
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 8, duration: 40 },
+			options: { workers: 2, collect: 'map', chunksize: 4,
+				   payload_bytes: 1048576, handle: 10 } },
+		look: 'ProcessPoolExecutor.map(..., chunksize=4) sends the ' +
+			'eight tasks (1 MiB each) to the two workers four at ' +
+			'a time: one argument and one result per chunk (ipc, ' +
+			'noted a chunk), two transfers each way instead of ' +
+			'eight. A chunk\'s results come back together, so ' +
+			'the caller (the consumer lane in Rows: Lanes) ' +
+			'handles them four at a time, none before its ' +
+			'chunk\'s last task is done. Set chunksize to 1 for ' +
+			'a transfer per task.',
+	},
+	{
 		id: 'async-longest',
 		title: 'asyncio: the longest, not the sum',
 		spec: { workload: 'fetch', model: 'asyncio',
