@@ -225,6 +225,39 @@ static void test_call_inside_loses_updates(void **state)
 	free_trace(t);
 }
 
+/* A multiprocessing.Value shared by two worker processes: its += takes
+ * its lock for the read and for the write but not around both, so the
+ * processes lose updates; inside `with v.get_lock():` none is lost.  A
+ * hundred thousand increments a process (about 30 ms) outlast a forked
+ * worker's start. */
+static void test_value_in_processes(void **state)
+{
+	static const char *const programs[] = {
+		"value v; 2 x (incr v 300000)",
+		"value v=get_lock; 2 x (incr v 100000)",
+	};
+
+	(void)state;
+	need_python();
+	for (size_t k = 0; k < 2; k++) {
+		struct kv sets[] = {{"program", programs[k]},
+				    {"workers", "2"},
+				    {NULL, NULL}};
+		struct trace *t = run_case("custom", "process-pool", sets);
+		int64_t expected = k == 0 ? 600000 : 200000;
+
+		assert_status(t, RUN_DONE);
+		assert_int_equal(check_int(t, "expected"), expected);
+		if (k == 0)
+			assert_true(check_int(t, "got") < expected);
+		else
+			assert_int_equal(check_int(t, "got"), expected);
+		assert_int_equal(check_int(t, "lost"),
+				 expected - check_int(t, "got"));
+		free_trace(t);
+	}
+}
+
 /* Before 3.11, asyncio has no Barrier, and a loop whose program shares
  * other objects (the scraper's semaphore and rate limit) still runs: in
  * the first 3.9 or 3.10 found (PATH, pyenv), when there is one. */
@@ -686,6 +719,7 @@ int main(void)
 		cmocka_unit_test(test_process_start_methods),
 		cmocka_unit_test(test_pool_collect),
 		cmocka_unit_test(test_pool_chunksize),
+		cmocka_unit_test(test_value_in_processes),
 		cmocka_unit_test(test_pitfalls),
 	};
 

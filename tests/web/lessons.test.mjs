@@ -438,6 +438,34 @@ test('map with chunksize: one transfer per chunk, results per chunk',
 	await context.close();
 });
 
+test('a shared Value loses updates between processes without its lock',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('shared-value');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.match(note, /value total=get_lock/);
+	const { expected, got, lost } = trace.summary.checks;
+	assert.equal(expected, 1000000);
+	assert.equal(lost, expected - got);
+	/* Each task's increments on a lane of its own, noted with the
+	 * Value's name; where the two computed at once, updates were
+	 * lost. */
+	const runs = [0, 1].map(task => {
+		const mine = trace.segments.filter(s => s.task === task &&
+			s.state === 'compute' && s.note === 'total');
+		assert.ok(mine.length > 0, `task ${task + 1} computes`);
+		return { lane: mine[0].lane,
+			 t0: Math.min(...mine.map(s => s.t0_ns)),
+			 t1: Math.max(...mine.map(s => s.t1_ns)) };
+	});
+	assert.notEqual(runs[0].lane, runs[1].lane);
+	if (runs[0].t0 < runs[1].t1 && runs[1].t0 < runs[0].t1)
+		assert.ok(lost > 0, 'updates lost while both computed');
+	await screenshot(page, 'lesson-shared-value', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
 test('the pitfalls end the run with the error Python raises',
      { timeout: 90000 }, async () => {
 	const cases = [

@@ -345,6 +345,25 @@ export const LESSONS = [
 			'it (lock-wait).',
 	},
 	{
+		id: 'shared-value',
+		title: 'Shared memory: a Value and its lock',
+		spec: { workload: 'custom', model: 'process-pool',
+			params: { program: 'value total; ' +
+				  '2 x (incr total 500000)' },
+			options: { workers: 2 } },
+		look: 'Two worker processes add to one ' +
+			'multiprocessing.Value in shared memory, as ' +
+			'total.value += 1. Its read and its write each take ' +
+			'the Value\'s lock, but not both at once, so the ' +
+			'processes overwrite each other\'s updates: got is ' +
+			'less than expected. Declare it value total=get_lock ' +
+			'(with total.get_lock(): around the update) and ' +
+			'nothing is lost, at twice the time per update and ' +
+			'with the processes waiting for the lock ' +
+			'(lock-wait): shared memory is fast, but only with ' +
+			'its lock is it right.',
+	},
+	{
 		id: 'pipeline',
 		title: 'Producers and consumers',
 		spec: { workload: 'pipeline', model: 'asyncio' },
