@@ -50,6 +50,8 @@ enum step_kind {
 			   * 0: all (notify_all) */
 	STEP_TIMER,	  /* ns: threading.Timer's delay before the task
 			   * runs; only a task's first step */
+	STEP_SEND,	  /* object = pipe; n = bytes of the message */
+	STEP_RECV,	  /* object = pipe */
 	STEP__COUNT
 };
 
@@ -65,6 +67,8 @@ enum object_kind {
 	OBJ_LIMITER,   /* rate limiter: rate in count per 1000 s */
 	OBJ_FILE,      /* a file in the run's temporary directory */
 	OBJ_CONDITION, /* a condition variable with its own lock */
+	OBJ_PIPE,      /* multiprocessing.Pipe: messages (their sizes)
+			* from send to recv, count = room in messages */
 	OBJ__COUNT
 };
 
@@ -167,7 +171,7 @@ const char *object_kind_name(enum object_kind kind);
  *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *            | counter NAME '=' ( none | lock | atomic )
  *            | value NAME [ '=' get_lock ]
- *            | rlock NAME | condition NAME
+ *            | rlock NAME | condition NAME | pipe NAME
  *   steps   := step { ',' step }
  *   step    := cpu DUR | cpu-nogil DUR | sleep DUR | block DUR | net DUR
  *            | disk read|write BYTES
@@ -176,6 +180,7 @@ const char *object_kind_name(enum object_kind kind);
  *            | event set NAME | event wait NAME
  *            | cond wait NAME | cond notify NAME [all]
  *            | timer DUR (first in its task)
+ *            | send NAME [BYTES] | recv NAME
  *   NAME    := a letter or '_', then letters, digits, '_' or '-'
  *   BYTES   := INT [ B | KB | MB | GB | KiB | MiB | GiB ]
  * A name is one object of the kind its first step (or declaration) gives:
