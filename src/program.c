@@ -157,6 +157,8 @@ static const char *const step_kind_names[STEP__COUNT] = {
 	[STEP_COND_WAIT] = "cond wait",
 	[STEP_COND_NOTIFY] = "cond notify",
 	[STEP_TIMER] = "timer",
+	[STEP_FAIL] = "fail",
+	[STEP_CANCEL] = "cancel",
 	[STEP_SEND] = "send",
 	[STEP_RECV] = "recv",
 };
@@ -208,6 +210,13 @@ struct parser {
 	struct program *prog;
 	struct steps_error *err;
 	uint64_t total_steps; /* steps over all tasks so far */
+	/* The group being parsed: its tasks' numbers are (group_first,
+	 * group_first + group_count]; a cancel step may not name them. */
+	uint32_t group_first, group_count;
+	/* The highest task a cancel step names, and where: checked when
+	 * every task is known. */
+	int64_t cancel_max;
+	size_t cancel_pos;
 };
 
 struct step_word;
@@ -235,6 +244,10 @@ static int arg_disk(struct parser *p, const struct step_word *w,
 		    struct step *s);
 static int arg_cond(struct parser *p, const struct step_word *w,
 		    struct step *s);
+static int arg_none(struct parser *p, const struct step_word *w,
+		    struct step *s);
+static int arg_cancel(struct parser *p, const struct step_word *w,
+		      struct step *s);
 static int arg_send(struct parser *p, const struct step_word *w,
 		    struct step *s);
 static int parse_bytes(struct parser *p, const char *after, int64_t *out);
@@ -259,6 +272,8 @@ static const struct step_word step_words[] = {
 	{"cpu-nogil", STEP_CPU_NOGIL, arg_duration},
 	{"block", STEP_BLOCK, arg_duration},
 	{"timer", STEP_TIMER, arg_duration},
+	{"fail", STEP_FAIL, arg_none},
+	{"cancel", STEP_CANCEL, arg_cancel},
 	{"send", STEP_SEND, arg_send},
 	{"recv", STEP_RECV, arg_object},
 };
@@ -333,6 +348,48 @@ static int arg_duration(struct parser *p, const struct step_word *w,
 			       w->word);
 	p->pos = start + used;
 	s->ns = ns;
+	return 0;
+}
+
+static int arg_none(struct parser *p, const struct step_word *w, struct step *s)
+{
+	(void)p;
+	(void)w;
+	(void)s;
+	return 0;
+}
+
+/* cancel N: task.cancel() on task N, which belongs to another group (a
+ * task of its own group would cancel itself, or its twin). */
+static int arg_cancel(struct parser *p, const struct step_word *w,
+		      struct step *s)
+{
+	size_t pos;
+	int64_t n = 0;
+
+	(void)w;
+	skip_space(p);
+	pos = p->pos;
+	if (!isdigit((unsigned char)p->text[pos]))
+		return fail_at(p, pos,
+			       "expected a task's number after 'cancel', as "
+			       "in cancel 2");
+	while (isdigit((unsigned char)p->text[p->pos]) && n <= STEPS_MAX_TASKS)
+		n = n * 10 + (p->text[p->pos++] - '0');
+	if (!at_separator(p->text[p->pos]) || n < 1 || n > STEPS_MAX_TASKS)
+		return fail_at(p, pos,
+			       "'cancel' takes a task's number, 1 to %d",
+			       STEPS_MAX_TASKS);
+	if (n > p->group_first && n <= p->group_first + p->group_count)
+		return fail_at(p, pos,
+			       "'cancel %lld' names a task of its own group; "
+			       "a task cancels another group's task",
+			       (long long)n);
+	if (n > p->cancel_max) {
+		p->cancel_max = n;
+		p->cancel_pos = pos;
+	}
+	s->n = n - 1;
 	return 0;
 }
 
@@ -981,6 +1038,8 @@ static int parse_group(struct parser *p, uint32_t *number)
 		p->pos++;
 		skip_space(p);
 	}
+	p->group_first = *number;
+	p->group_count = (uint32_t)repeat;
 	if (p->text[p->pos] == '(') {
 		size_t open = p->pos;
 
@@ -1040,6 +1099,12 @@ int steps_parse(const char *text, struct program *prog, struct steps_error *err)
 			return rc;
 		skip_space(&p);
 		if (p.text[p.pos] == '\0') {
+			if (p.cancel_max > (int64_t)prog->n_tasks)
+				return fail_at(&p, p.cancel_pos,
+					       "'cancel %lld': the program has "
+					       "%zu tasks",
+					       (long long)p.cancel_max,
+					       prog->n_tasks);
 			finish_objects(prog, first_object);
 			return 0;
 		}
@@ -1096,6 +1161,14 @@ const struct step_doc program_step_docs[] = {
 	 "first in a task: threading.Timer(DUR, task).start(), or "
 	 "loop.call_later in asyncio: the task waits DUR, then runs",
 	 REFUSED_POOLS},
+	{"fail", "fail",
+	 "raise RuntimeError: the task ends as error; under asyncio the "
+	 "option group says what its caller does then",
+	 ""},
+	{"cancel", "cancel N",
+	 "task.cancel() on task N (of another group): it is cancelled where "
+	 "it waits and ends as cancelled",
+	 "sequential,threads," REFUSED_POOLS},
 	{"timeout", "timeout DUR [N x] (steps)",
 	 "async with asyncio.timeout(DUR) around the task's steps: when it "
 	 "expires the task is cancelled where it waits and ends as timeout",
@@ -1204,6 +1277,22 @@ int program_check_model(const struct program *p, const char *model, char *msg,
 				 "task where it waits (a thread is never "
 				 "cancelled; give each blocking call its own "
 				 "timeout); use asyncio",
+				 name, model);
+			return -EINVAL;
+		}
+		for (uint32_t k = 0; k < t->n_steps; k++) {
+			const struct step *s = &p->steps[t->first_step + k];
+
+			if (s->kind != STEP_CANCEL ||
+			    !model_in("sequential,threads," REFUSED_POOLS,
+				      model))
+				continue;
+			program_task_name(p, (uint32_t)i, name, sizeof(name));
+			snprintf(msg, size,
+				 "program: %s's cancel: %s cannot cancel a "
+				 "task (a thread is never cancelled, and "
+				 "Future.cancel() stops only a task not yet "
+				 "started); use asyncio",
 				 name, model);
 			return -EINVAL;
 		}

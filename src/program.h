@@ -50,6 +50,8 @@ enum step_kind {
 			   * 0: all (notify_all) */
 	STEP_TIMER,	  /* ns: threading.Timer's delay before the task
 			   * runs; only a task's first step */
+	STEP_FAIL,	  /* raise RuntimeError: the task ends as error */
+	STEP_CANCEL,	  /* n = a task's index: task.cancel() on it */
 	STEP_SEND,	  /* object = pipe; n = bytes of the message */
 	STEP_RECV,	  /* object = pipe */
 	STEP__COUNT
@@ -179,7 +181,8 @@ const char *object_kind_name(enum object_kind kind);
  *            | put NAME | get NAME | incr NAME [INT] | barrier NAME
  *            | event set NAME | event wait NAME
  *            | cond wait NAME | cond notify NAME [all]
- *            | timer DUR (first in its task)
+ *            | timer DUR (first in its task) | fail
+ *            | cancel INT (a task of another group, by its number)
  *            | send NAME [BYTES] | recv NAME
  *   NAME    := a letter or '_', then letters, digits, '_' or '-'
  *   BYTES   := INT [ B | KB | MB | GB | KiB | MiB | GiB ]

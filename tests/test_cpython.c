@@ -18,6 +18,7 @@
 
 #include <cmocka.h>
 
+#include "aio_group.h"
 #include "cpython.h"
 #include "run.h"
 #include "spec.h"
@@ -741,6 +742,41 @@ static void test_pitfalls(void **state)
 	}
 }
 
+/* asyncio's option group in real Python, with asyncio's own gather,
+ * TaskGroup and wait: the claims test_asyncio makes of the engine
+ * (aio_group.h).  Then task.cancel() from another task, which the victim
+ * meets where it waits. */
+static void test_asyncio_group(void **state)
+{
+	(void)state;
+	need_python();
+	for (size_t g = 0; g < 4; g++) {
+		struct kv sets[] = {{"program", AIO_GROUP_PROGRAM},
+				    {"group", aio_groups[g]},
+				    {NULL, NULL}};
+		struct trace *t = run_case("custom", "asyncio", sets);
+
+		assert_group_run(t, aio_groups[g]);
+		assert_readable(t);
+		free_trace(t);
+	}
+
+	struct kv sets[] = {{"program", "(sleep 300ms, cpu 1ms); (sleep 30ms, "
+					"cancel 1); (sleep 100ms)"},
+			    {NULL, NULL}};
+	struct trace *t = run_case("custom", "asyncio", sets);
+
+	assert_status(t, RUN_DONE);
+	assert_int_equal(t->tasks[0].status, TASK_CANCELLED);
+	assert_string_equal(trace_task_note(t, &t->tasks[0]),
+			    PROTOCOL_NOTE_BY_CANCEL);
+	assert_null(find_segment(t, 0, ST_COMPUTE));
+	assert_true(t->tasks[0].end_ns >= t->tasks[1].end_ns);
+	assert_true(t->tasks[0].end_ns < t->tasks[2].end_ns);
+	assert_int_equal(t->tasks[2].status, TASK_OK);
+	free_trace(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -762,6 +798,7 @@ int main(void)
 		cmocka_unit_test(test_value_in_processes),
 		cmocka_unit_test(test_pipe_between_processes),
 		cmocka_unit_test(test_pitfalls),
+		cmocka_unit_test(test_asyncio_group),
 	};
 
 	return cmocka_run_group_tests(tests, find_python, NULL);

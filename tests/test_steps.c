@@ -272,6 +272,16 @@ static const struct error_case error_cases[] = {
 	{"timeout (sleep 1s)", 9,
 	 "expected a duration such as 20ms after 'timeout'"},
 	{"timeout 0ms (sleep 1s)", 11, "'timeout' takes a duration above 0"},
+	{"cancel", 7,
+	 "expected a task's number after 'cancel', as in cancel 2"},
+	{"cancel 0; sleep 1s", 8,
+	 "'cancel' takes a task's number, 1 to 100000"},
+	{"sleep 1s; 2 x (sleep 1ms, cancel 3)", 34,
+	 "'cancel 3' names a task of its own group; a task cancels another "
+	 "group's task"},
+	{"(sleep 1ms, cancel 4); cancel 9; sleep 1s", 31,
+	 "'cancel 9': the program has 3 tasks"},
+	{"fail 2", 6, "expected ',', ';' or the end"},
 	{"15 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x "
 	 "(net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net "
 	 "1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); "
@@ -561,7 +571,8 @@ static void test_step_docs(void **state)
 		"incr",	     "barrier",	    "event set", "event wait",
 		"cond wait", "cond notify", "rlock",	 "condition",
 		"value",     "timer",	    "daemon",	 "timeout",
-		"pipe",	     "send",	    "recv"};
+		"fail",	     "cancel",	    "pipe",	 "send",
+		"recv"};
 	struct program p;
 	char msg[256];
 
@@ -581,6 +592,10 @@ static void test_step_docs(void **state)
 		    strcmp(words[w], "recv") == 0)
 			assert_string_equal(program_step_docs[i].refused_by,
 					    "asyncio,asyncio-executor");
+		else if (strcmp(words[w], "cancel") == 0)
+			assert_string_equal(program_step_docs[i].refused_by,
+					    "sequential,threads,thread-pool,"
+					    "process-pool,interpreter-pool");
 		else if (strcmp(words[w], "timer") != 0 &&
 			 strcmp(words[w], "daemon") != 0 &&
 			 strcmp(words[w], "timeout") != 0)
@@ -597,6 +612,23 @@ static void test_step_docs(void **state)
 					     sizeof(msg)),
 			 -EINVAL);
 	assert_non_null(strstr(msg, "rlock 'r'"));
+	program_free(&p);
+
+	/* cancel N names a task of another group; only asyncio has it. */
+	program_init(&p);
+	assert_int_equal(steps_parse("sleep 1s, fail; 2 x (sleep 1ms, cancel "
+				     "1)",
+				     &p, &(struct steps_error){0}),
+			 0);
+	assert_int_equal(p.steps[1].kind, STEP_FAIL);
+	assert_int_equal(p.steps[3].kind, STEP_CANCEL);
+	assert_int_equal(p.steps[3].n, 0);
+	assert_int_equal(program_check_model(&p, "asyncio", msg, sizeof(msg)),
+			 0);
+	assert_int_equal(program_check_model(&p, "thread-pool", msg,
+					     sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "task 2's cancel: thread-pool"));
 	program_free(&p);
 }
 

@@ -526,3 +526,113 @@ test('the pitfalls end the run with the error Python raises',
 		await context.close();
 	}
 });
+
+/* The main coroutine's segment on the main lane: where it resumed. */
+function mainResumes(trace)
+{
+	const main = trace.lanes.find(l => l.kind === 'main');
+	return trace.segments.filter(s => s.lane === main.id &&
+		s.state === 'compute');
+}
+
+test('task.cancel(): the victim is cut where it waits, the twin goes on',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('cancel');
+	assert.equal(trace.run.model, 'asyncio');
+	assert.equal(trace.run.status, 'done');
+	assert.match(note, /task\.cancel\(\)/);
+	assert.deepEqual(trace.tasks.map(t => t.status),
+			 ['cancelled', 'ok', 'ok']);
+	assert.match(trace.tasks[0].note, /another task's task\.cancel\(\)/);
+	const io = trace.segments.filter(s => s.task === 0 &&
+		s.state === 'io');
+	assert.equal(io.length, 1);
+	assert.ok(io[0].t1_ns >= trace.tasks[2].end_ns, 'cut after the cancel');
+	assert.ok(io[0].t1_ns < trace.tasks[1].end_ns, 'before the twin ends');
+	assert.ok(!trace.segments.some(s => s.task === 0 &&
+		s.state === 'compute'), 'the compute after the wait never ran');
+	assert.ok(trace.segments.some(s => s.task === 1 &&
+		s.state === 'compute'));
+	assert.match(trace.summary.diagnosis.why,
+		     /1 was cancelled by another task's task\.cancel\(\)/);
+	await screenshot(page, 'lesson-cancel', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+
+	/* Threads have no cancel: refused, naming the program. */
+	const refused = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'custom', model: 'threads',
+			params: { program: '(sleep 1s); (sleep 10ms, cancel 1)' } } });
+	assert.equal(refused.status, 400);
+	assert.equal(refused.body.field, 'params.program');
+	assert.match(refused.body.error, /cancel: threads cannot cancel/);
+});
+
+/* The lessons with a failing task 1 and three siblings waiting 400 ms. */
+for (const [id, group, by] of [
+	['taskgroup', 'taskgroup', /by its TaskGroup/],
+	['gather-errors', 'gather', /by asyncio\.run: main returned/]]) {
+	test(`${id}: task 1 raises and the others are cancelled where they ` +
+	     'wait', { timeout: 90000 }, async () => {
+		const { page, context, errors, trace, note } =
+			await pressLesson(id);
+		assert.equal(trace.run.options.group, group);
+		assert.equal(trace.run.status, 'done');
+		assert.match(note, group === 'gather' ? /return_exceptions/
+			     : /TaskGroup/);
+		assert.deepEqual(trace.tasks.map(t => t.status),
+				 ['error', 'cancelled', 'cancelled',
+				  'cancelled']);
+		assert.match(trace.tasks[0].note, /RuntimeError/);
+		const [mark] = mainResumes(trace);
+		assert.ok(mark, 'main resumes on the main lane');
+		assert.equal(mark.task, 0);
+		const raisedAt = trace.tasks[0].end_ns;
+		for (const k of [1, 2, 3]) {
+			const task = trace.tasks[k];
+			assert.match(task.note, by);
+			/* Cut in its second request, which ends where task 1
+			 * raised; nothing computed after it. */
+			const io = trace.segments.filter(s => s.task === k &&
+				s.state === 'io');
+			assert.equal(io.length, 2);
+			assert.ok(io[1].t1_ns >= raisedAt);
+			assert.ok(!trace.segments.some(s => s.task === k &&
+				s.state === 'compute' && s.t0_ns >= io[1].t0_ns),
+				'the compute after the cut wait never ran');
+			/* A TaskGroup cancels before main resumes; gather's
+			 * main returns first, then asyncio.run cancels. */
+			if (group === 'taskgroup')
+				assert.ok(task.end_ns <= mark.t0_ns);
+			else
+				assert.ok(task.end_ns >= mark.t1_ns);
+		}
+		assert.equal(trace.summary.checks.main_resumed_by, 0);
+		assert.match(await page.textContent('#diagnosis'),
+			     /3 were cancelled/);
+		await screenshot(page, `lesson-${id}`, { fullPage: false });
+		assert.deepEqual(errors, []);
+		await context.close();
+	});
+}
+
+test('asyncio.wait(FIRST_COMPLETED): main resumes at the first end, the ' +
+     'rest run on', { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('wait-first');
+	assert.equal(trace.run.options.group, 'wait_first');
+	assert.match(note, /FIRST_COMPLETED/);
+	assert.ok(trace.tasks.every(t => t.status === 'ok'));
+	const [mark] = mainResumes(trace);
+	assert.ok(mark);
+	assert.equal(mark.task, 0);
+	assert.match(mark.note, /asyncio\.wait returned/);
+	assert.ok(mark.t0_ns >= trace.tasks[0].end_ns);
+	for (const k of [1, 2])
+		assert.ok(trace.tasks[k].end_ns > mark.t1_ns, 'ran on');
+	await screenshot(page, 'lesson-wait-first', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
