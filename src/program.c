@@ -159,6 +159,8 @@ static const char *const step_kind_names[STEP__COUNT] = {
 	[STEP_TIMER] = "timer",
 	[STEP_FAIL] = "fail",
 	[STEP_CANCEL] = "cancel",
+	[STEP_SEND] = "send",
+	[STEP_RECV] = "recv",
 };
 
 const char *step_kind_name(enum step_kind kind)
@@ -173,7 +175,7 @@ static const char *const object_kind_names[OBJ__COUNT] = {
 	[OBJ_QUEUE] = "queue",	       [OBJ_COUNTER] = "counter",
 	[OBJ_BARRIER] = "barrier",     [OBJ_EVENT] = "event",
 	[OBJ_LIMITER] = "limiter",     [OBJ_FILE] = "file",
-	[OBJ_CONDITION] = "condition",
+	[OBJ_CONDITION] = "condition", [OBJ_PIPE] = "pipe",
 };
 
 const char *object_kind_name(enum object_kind kind)
@@ -199,6 +201,8 @@ const char *object_kind_name(enum object_kind kind)
 #define STEPS_MAX_INCR 10000000		   /* incr NAME N */
 #define STEPS_MAX_DISK_BYTES (256LL << 20) /* disk read|write BYTES */
 #define STEPS_QUEUE_CAPACITY 10		   /* a queue nobody declared */
+#define STEPS_PIPE_MESSAGES 1024	   /* unread messages a pipe holds */
+#define STEPS_PIPE_DEFAULT_BYTES 64	   /* send NAME with no size */
 
 struct parser {
 	const char *text;
@@ -244,6 +248,9 @@ static int arg_none(struct parser *p, const struct step_word *w,
 		    struct step *s);
 static int arg_cancel(struct parser *p, const struct step_word *w,
 		      struct step *s);
+static int arg_send(struct parser *p, const struct step_word *w,
+		    struct step *s);
+static int parse_bytes(struct parser *p, const char *after, int64_t *out);
 
 /* One row per step word.  The list in the "unknown step" error is made
  * from this table, so it is always accurate. */
@@ -267,6 +274,8 @@ static const struct step_word step_words[] = {
 	{"timer", STEP_TIMER, arg_duration},
 	{"fail", STEP_FAIL, arg_none},
 	{"cancel", STEP_CANCEL, arg_cancel},
+	{"send", STEP_SEND, arg_send},
+	{"recv", STEP_RECV, arg_object},
 };
 
 #define N_STEP_WORDS (sizeof(step_words) / sizeof(step_words[0]))
@@ -484,6 +493,11 @@ static int arg_object(struct parser *p, const struct step_word *w,
 	case STEP_COND_NOTIFY:
 		kind = OBJ_CONDITION;
 		break;
+	case STEP_SEND:
+	case STEP_RECV:
+		kind = OBJ_PIPE;
+		def = STEPS_PIPE_MESSAGES;
+		break;
 	default:
 		kind = OBJ_EVENT;
 		break;
@@ -557,7 +571,8 @@ static int parse_choice(struct parser *p, const char *choices)
 	int index = 0;
 
 	skip_space(p);
-	while (isalpha((unsigned char)p->text[p->pos + len]))
+	while (isalpha((unsigned char)p->text[p->pos + len]) ||
+	       (len > 0 && p->text[p->pos + len] == '_'))
 		len++;
 	for (const char *c = choices; *c; index++) {
 		size_t n = strcspn(c, "|");
@@ -619,9 +634,24 @@ static int arg_cond(struct parser *p, const struct step_word *w, struct step *s)
 	return 0;
 }
 
-/* disk read|write BYTES, BYTES a whole number with an optional unit: B,
- * KB, MB, GB (powers of 1000) or KiB, MiB, GiB (of 1024). */
-static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
+/* send NAME [BYTES]: a message of BYTES (64 when not given) down pipe
+ * NAME. */
+static int arg_send(struct parser *p, const struct step_word *w, struct step *s)
+{
+	int rc = arg_object(p, w, s);
+
+	if (rc < 0)
+		return rc;
+	s->n = STEPS_PIPE_DEFAULT_BYTES;
+	skip_space(p);
+	if (!isdigit((unsigned char)p->text[p->pos]))
+		return 0;
+	return parse_bytes(p, "send NAME", &s->n);
+}
+
+/* BYTES: a whole number with an optional unit: B, KB, MB, GB (powers of
+ * 1000) or KiB, MiB, GiB (of 1024), 1 byte to 256 MiB. */
+static int parse_bytes(struct parser *p, const char *after, int64_t *out)
 {
 	static const struct {
 		const char *unit;
@@ -629,18 +659,9 @@ static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 	} units[] = {{"B", 1},	       {"KB", 1000},	   {"kB", 1000},
 		     {"MB", 1000000},  {"GB", 1000000000}, {"KiB", 1024},
 		     {"MiB", 1 << 20}, {"GiB", 1 << 30}};
-	int which, n_files = 0;
 	size_t pos, len = 0, i;
 	uint64_t v = 0;
-	char name[STEPS_MAX_NAME + 1];
 
-	(void)w;
-	skip_space(p);
-	which = parse_choice(p, "read|write");
-	if (which < 0)
-		return fail_at(p, p->pos,
-			       "expected 'read' or 'write' after 'disk'");
-	s->aux = which; /* 0 read, 1 write + fsync */
 	skip_space(p);
 	pos = p->pos;
 	while (isdigit((unsigned char)p->text[pos + len])) {
@@ -650,8 +671,8 @@ static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 	}
 	if (len == 0)
 		return fail_at(p, pos,
-			       "expected a size such as 64KiB after 'disk %s'",
-			       which ? "write" : "read");
+			       "expected a size such as 64KiB after '%s'",
+			       after);
 	p->pos = pos + len;
 	if (!at_separator(p->text[p->pos])) {
 		size_t ulen = 0;
@@ -666,18 +687,37 @@ static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 		    !at_separator(p->text[p->pos + ulen]))
 			return fail_at(p, pos,
 				       "expected a size such as 64KiB, 1MB or "
-				       "4096 after 'disk %s'",
-				       which ? "write" : "read");
+				       "4096 after '%s'",
+				       after);
 		v = v > (uint64_t)STEPS_MAX_DISK_BYTES
 			    ? v
 			    : v * (uint64_t)units[i].bytes;
 		p->pos += ulen;
 	}
 	if (v < 1 || v > (uint64_t)STEPS_MAX_DISK_BYTES)
-		return fail_at(p, pos,
-			       "'disk' takes 1 byte to 256 MiB (got %s)",
-			       token_at(p, pos, (char[24]){0}, 24));
-	s->n = (int64_t)v;
+		return fail_at(p, pos, "'%s' takes 1 byte to 256 MiB (got %s)",
+			       after, token_at(p, pos, (char[24]){0}, 24));
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* disk read|write BYTES */
+static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
+{
+	int which, n_files = 0, rc;
+	size_t i;
+	char name[STEPS_MAX_NAME + 1];
+
+	(void)w;
+	skip_space(p);
+	which = parse_choice(p, "read|write");
+	if (which < 0)
+		return fail_at(p, p->pos,
+			       "expected 'read' or 'write' after 'disk'");
+	s->aux = which; /* 0 read, 1 write + fsync */
+	rc = parse_bytes(p, which ? "disk write" : "disk read", &s->n);
+	if (rc < 0)
+		return rc;
 	/* Each disk step has its own file object; each task its own file
 	 * of it (sync.c). */
 	for (i = 0; i < p->prog->n_objects; i++)
@@ -687,7 +727,7 @@ static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 	return 0;
 }
 
-/* rlock NAME | condition NAME: declarations without a value, the word
+/* rlock NAME | condition NAME | pipe NAME: declarations without a value, the word
  * [start, start + len).  Returns 0 (declared), 1 (not one of them) or
  * -EINVAL. */
 static int parse_bare_decl(struct parser *p, size_t start, size_t len)
@@ -697,7 +737,8 @@ static int parse_bare_decl(struct parser *p, size_t start, size_t len)
 		enum object_kind kind;
 		int64_t count;
 	} words[] = {{"rlock", OBJ_LOCK, LOCK_REENTRANT},
-		     {"condition", OBJ_CONDITION, 0}};
+		     {"condition", OBJ_CONDITION, 0},
+		     {"pipe", OBJ_PIPE, STEPS_PIPE_MESSAGES}};
 	char name[STEPS_MAX_NAME + 1];
 	size_t i, name_pos;
 	int rc;
@@ -732,6 +773,7 @@ static int parse_bare_decl(struct parser *p, size_t start, size_t len)
 
 /* decl := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *       | counter NAME '=' ( none | lock | atomic )
+ *       | value NAME [ '=' get_lock ]
  * Declarations come before the steps that use the object.  Returns 1 when
  * the text at p->pos is no declaration (a barrier step). */
 static int parse_decl(struct parser *p)
@@ -740,11 +782,11 @@ static int parse_decl(struct parser *p)
 		const char *word;
 		enum object_kind kind;
 		int64_t min;
-	} words[] = {{"sem", OBJ_SEMAPHORE, 0},
-		     {"semaphore", OBJ_SEMAPHORE, 0},
-		     {"queue", OBJ_QUEUE, 1},
-		     {"barrier", OBJ_BARRIER, 1},
-		     {"counter", OBJ_COUNTER, 0}};
+	} words[] = {
+		{"sem", OBJ_SEMAPHORE, 0},   {"semaphore", OBJ_SEMAPHORE, 0},
+		{"queue", OBJ_QUEUE, 1},     {"barrier", OBJ_BARRIER, 1},
+		{"counter", OBJ_COUNTER, 0}, {"value", OBJ_COUNTER, 0}};
+	bool is_value;
 	size_t start = p->pos, len = 0, name_pos, i;
 	char name[STEPS_MAX_NAME + 1];
 	int64_t value = 0;
@@ -761,6 +803,7 @@ static int parse_decl(struct parser *p)
 			break;
 	if (i == sizeof(words) / sizeof(words[0]))
 		return 1;
+	is_value = strcmp(words[i].word, "value") == 0;
 	p->pos = start + len;
 	skip_space(p);
 	name_pos = p->pos;
@@ -772,6 +815,12 @@ static int parse_decl(struct parser *p)
 		return 1;
 	}
 	skip_space(p);
+	if (p->text[p->pos] != '=' && is_value) {
+		/* value NAME: a Value whose += takes its lock for the read
+		 * and for the write, not around both. */
+		value = CTR_MODE_VALUE;
+		goto declare;
+	}
 	if (p->text[p->pos] != '=') {
 		if (words[i].kind == OBJ_BARRIER) {
 			p->pos = start;
@@ -785,7 +834,17 @@ static int parse_decl(struct parser *p)
 	}
 	p->pos++;
 	skip_space(p);
-	if (words[i].kind == OBJ_COUNTER) {
+	if (is_value) {
+		size_t pos = p->pos;
+
+		if (parse_choice(p, "get_lock") < 0 ||
+		    !at_separator(p->text[p->pos]))
+			return fail_at(p, pos,
+				       "expected get_lock after 'value %s=' "
+				       "(or nothing: value %s)",
+				       name, name);
+		value = CTR_MODE_VALUE_LOCKED;
+	} else if (words[i].kind == OBJ_COUNTER) {
 		size_t pos = p->pos;
 		int which = parse_choice(p, "none|lock|atomic");
 
@@ -806,6 +865,7 @@ static int parse_decl(struct parser *p)
 				       (long long)words[i].min, STEPS_MAX_COUNT,
 				       token_at(p, pos, (char[24]){0}, 24));
 	}
+declare:
 	if (find_object(p->prog, name) >= 0)
 		return fail_at(p, name_pos,
 			       "'%s' is declared twice or after a step that "
@@ -1123,11 +1183,30 @@ const struct step_doc program_step_docs[] = {
 	{"barrier", "barrier NAME=N", "declares a Barrier(N)", ""},
 	{"counter", "counter NAME=none|lock|atomic",
 	 "declares a shared counter and how it is guarded", ""},
+	{"value", "value NAME[=get_lock]",
+	 "declares NAME a multiprocessing.Value('q', 0), shared memory that "
+	 "incr updates with NAME.value += 1: its read and its write each take "
+	 "the Value's lock, but not both at once, so processes still lose "
+	 "updates; =get_lock puts with NAME.get_lock(): around it, exact and "
+	 "twice as slow",
+	 ""},
 	{"rlock", "rlock NAME",
 	 "declares NAME an RLock: its owner may lock it again (and unlocks "
 	 "it as often)",
 	 REFUSED_ASYNCIO},
 	{"condition", "condition NAME", "declares a Condition", ""},
+	{"pipe", "pipe NAME",
+	 "declares NAME a multiprocessing.Pipe(duplex=False) (send and recv "
+	 "also make one on first use)",
+	 REFUSED_ASYNCIO},
+	{"send", "send NAME [BYTES]",
+	 "conn.send(bytes(BYTES)) on pipe NAME (64 bytes when not given): "
+	 "the message is pickled and copied into the pipe (ipc)",
+	 REFUSED_ASYNCIO},
+	{"recv", "recv NAME",
+	 "conn.recv() on pipe NAME: waits for a message (queue-wait), then "
+	 "copies it out and unpickles it (ipc)",
+	 REFUSED_ASYNCIO},
 };
 const size_t program_step_docs_count =
 	sizeof(program_step_docs) / sizeof(program_step_docs[0]);
@@ -1153,6 +1232,17 @@ int program_check_model(const struct program *p, const char *model, char *msg,
 {
 	for (size_t i = 0; i < p->n_objects; i++) {
 		const struct object_def *o = &p->objects[i];
+
+		if (o->kind == OBJ_PIPE && model_in(REFUSED_ASYNCIO, model)) {
+			snprintf(msg, size,
+				 "program: pipe '%s': %s has no Pipe a "
+				 "coroutine can wait on (recv would block "
+				 "the event loop); use an asyncio.Queue "
+				 "(put, get), or run it under threads or "
+				 "process-pool",
+				 o->name, model);
+			return -EINVAL;
+		}
 
 		if (o->kind == OBJ_LOCK && o->count == LOCK_REENTRANT &&
 		    model_in(REFUSED_ASYNCIO, model)) {

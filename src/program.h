@@ -52,6 +52,8 @@ enum step_kind {
 			   * runs; only a task's first step */
 	STEP_FAIL,	  /* raise RuntimeError: the task ends as error */
 	STEP_CANCEL,	  /* n = a task's index: task.cancel() on it */
+	STEP_SEND,	  /* object = pipe; n = bytes of the message */
+	STEP_RECV,	  /* object = pipe */
 	STEP__COUNT
 };
 
@@ -59,12 +61,16 @@ enum object_kind {
 	OBJ_LOCK,
 	OBJ_SEMAPHORE, /* count = initial value */
 	OBJ_QUEUE,     /* count = capacity */
-	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic */
+	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic; a
+			* multiprocessing.Value: CTR_MODE_VALUE,
+			* CTR_MODE_VALUE_LOCKED */
 	OBJ_BARRIER,   /* count = parties */
 	OBJ_EVENT,
 	OBJ_LIMITER,   /* rate limiter: rate in count per 1000 s */
 	OBJ_FILE,      /* a file in the run's temporary directory */
 	OBJ_CONDITION, /* a condition variable with its own lock */
+	OBJ_PIPE,      /* multiprocessing.Pipe: messages (their sizes)
+			* from send to recv, count = room in messages */
 	OBJ__COUNT
 };
 
@@ -85,6 +91,12 @@ struct step {
 /* object_def.count of an OBJ_LOCK: a re-entrant lock (RLock), which its
  * owner may take again, and must release as often as it took it. */
 #define LOCK_REENTRANT 1
+/* object_def.count of an OBJ_COUNTER declared `value NAME`: a
+ * multiprocessing.Value, whose `+= 1` takes its lock for the read and for
+ * the write but not around both; `value NAME=get_lock`: the same inside
+ * `with NAME.get_lock():`. */
+#define CTR_MODE_VALUE 3
+#define CTR_MODE_VALUE_LOCKED 4
 
 struct object_def {
 	uint8_t kind; /* enum object_kind */
@@ -160,7 +172,8 @@ const char *object_kind_name(enum object_kind kind);
  *              ( '(' steps ')' | steps )
  *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *            | counter NAME '=' ( none | lock | atomic )
- *            | rlock NAME | condition NAME
+ *            | value NAME [ '=' get_lock ]
+ *            | rlock NAME | condition NAME | pipe NAME
  *   steps   := step { ',' step }
  *   step    := cpu DUR | cpu-nogil DUR | sleep DUR | block DUR | net DUR
  *            | disk read|write BYTES
@@ -170,6 +183,7 @@ const char *object_kind_name(enum object_kind kind);
  *            | cond wait NAME | cond notify NAME [all]
  *            | timer DUR (first in its task) | fail
  *            | cancel INT (a task of another group, by its number)
+ *            | send NAME [BYTES] | recv NAME
  *   NAME    := a letter or '_', then letters, digits, '_' or '-'
  *   BYTES   := INT [ B | KB | MB | GB | KiB | MiB | GiB ]
  * A name is one object of the kind its first step (or declaration) gives:

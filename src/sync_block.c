@@ -256,9 +256,14 @@ static int b_get(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
 		*item = queue_items(rt, o)[o->head];
 		o->head = (o->head + 1) % o->count;
 		o->value--;
+		o->released++;
 		depth = atomic_fetch_sub(&rt->sh->queued_items, 1) - 1;
 		t = rec_now(x->lane);
-		if (o->sleepers_b)
+		/* A pipe's senders may wait for their message to be taken,
+		 * not only for room: wake them all. */
+		if (o->sleepers_b && o->kind == OBJ_PIPE)
+			pthread_cond_broadcast(&o->cond_b);
+		else if (o->sleepers_b)
 			pthread_cond_signal(&o->cond_b);
 	}
 	obj_unlock(o);
@@ -498,14 +503,18 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 {
 	enum counter_mode mode = (enum counter_mode)o->count;
 	bool await_inside = s->flags & STEP_F_AWAIT;
+	bool locked = mode == CTR_LOCK || mode == CTR_VALUE_LOCKED;
 	uint32_t note = obj + 1;
-	int64_t t_seg = rec_now(x->lane), done = 0;
-	uint64_t work = cpu_iters_for_ns(&x->run->cpu, INCR_BYTECODE_NS);
-	/* A call inside: its own work, at least one iteration. */
-	uint64_t call_work =
-		s->flags & STEP_F_CALL
-			? cpu_iters_for_ns(&x->run->cpu, INCR_CALL_NS) + 1
-			: 0;
+	int64_t t_seg = rec_now(x->lane), done = 0, before_ns, inside_ns;
+	uint64_t work, call_work;
+
+	/* A call inside (a Value's getter and setter are calls too): its
+	 * own work, at least one iteration. */
+	incr_costs(mode, s->flags & STEP_F_CALL, &before_ns, &inside_ns);
+	work = cpu_iters_for_ns(&x->run->cpu, before_ns);
+	call_work = inside_ns > 0
+			    ? cpu_iters_for_ns(&x->run->cpu, inside_ns) + 1
+			    : 0;
 	uint64_t keep = 0;
 	int rc = 0;
 
@@ -525,7 +534,7 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 		} else {
 			int64_t v;
 
-			if (mode == CTR_LOCK) {
+			if (locked) {
 				rc = incr_lock(x, obj, o, &t_seg, note);
 				if (rc)
 					break;
@@ -537,7 +546,7 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 					  mode == CTR_NONE, &t_seg, note);
 			atomic_store_explicit(&o->counter, v + 1,
 					      memory_order_relaxed);
-			if (mode == CTR_LOCK)
+			if (locked)
 				b_unlock(o, x->task);
 		}
 		done++;
@@ -550,6 +559,81 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 	atomic_store_explicit(&incr_sink, keep, memory_order_relaxed);
 	rec_segment(x->lane, x->task, ST_COMPUTE, t_seg, rec_now(x->lane),
 		    note);
+	return rc;
+}
+
+/* A pipe's copy of a message of bytes (pickling and writing, or reading
+ * and unpickling), as computation drawn ipc and noted with the pipe:
+ * Python holds the GIL for it. */
+static void pipe_copy(struct exec_ctx *x, uint32_t obj, int64_t ns)
+{
+	int64_t t0 = rec_now(x->lane);
+
+	rec_open(x->lane, x->task, ST_IPC, t0, obj + 1);
+	atomic_store_explicit(&incr_sink,
+			      cpu_burn(cpu_iters_for_ns(&x->run->cpu, ns),
+				       (uint64_t)t0),
+			      memory_order_relaxed);
+	rec_segment(x->lane, x->task, ST_IPC, t0, rec_now(x->lane), obj + 1);
+}
+
+/* conn.send(message): the copy, then the message into the pipe (a wait
+ * only when it is full). */
+static int b_send(struct exec_ctx *x, const struct step *s, uint32_t obj,
+		  struct sync_obj *o)
+{
+	struct sync_rt *rt = x->run->sync;
+	struct bwait w = bwait_make(x, obj, OP_PUT, ST_QUEUE_WAIT);
+	uint64_t taken_at = 0;
+	int64_t depth = 0;
+	int rc = 0;
+
+	pipe_copy(x, obj,
+		  PIPE_SEND_NS +
+			  (int64_t)(PIPE_SEND_NS_PER_BYTE * (double)s->n));
+	obj_lock(o);
+	while (o->value >= o->count) {
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_b, &o->sleepers_b, INT64_MAX);
+		if (rc)
+			break;
+	}
+	if (rc == 0) {
+		queue_items(rt, o)[(o->head + o->value) % o->count] = s->n;
+		o->value++;
+		/* Messages go in order: this one is taken once this many
+		 * have been. */
+		taken_at = o->released + (uint64_t)o->value;
+		depth = atomic_fetch_add(&rt->sh->queued_items, 1) + 1;
+		if (o->sleepers_a)
+			pthread_cond_signal(&o->cond_a);
+	}
+	/* A message larger than the pipe's buffer is written only as the
+	 * other end reads it: the send returns once it has been received. */
+	while (rc == 0 && s->n > PIPE_BUFFER_BYTES && o->released < taken_at) {
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_b, &o->sleepers_b, INT64_MAX);
+	}
+	obj_unlock(o);
+	bwait_end(&w);
+	changed(rt);
+	if (depth > 0)
+		depth_sample(x->lane, rec_now(x->lane), depth);
+	return rc;
+}
+
+/* conn.recv(): waits for a message (queue-wait), then copies it out. */
+static int b_recv(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
+{
+	int64_t bytes = 0;
+	int rc = b_get(x, obj, o, &bytes);
+
+	if (rc == 0)
+		pipe_copy(x, obj,
+			  PIPE_RECV_NS + (int64_t)(PIPE_RECV_NS_PER_BYTE *
+						   (double)bytes));
 	return rc;
 }
 
@@ -716,6 +800,8 @@ bool sync_handles(enum step_kind kind)
 	case STEP_REQUEST:
 	case STEP_CONSUME:
 	case STEP_CLOSE:
+	case STEP_SEND:
+	case STEP_RECV:
 		return true;
 	default:
 		return false;
@@ -797,6 +883,12 @@ int sync_exec_step(struct exec_ctx *x, const struct step *s)
 		break;
 	case STEP_DISK:
 		rc = b_disk(x, s);
+		break;
+	case STEP_SEND:
+		rc = b_send(x, s, s->object, o);
+		break;
+	case STEP_RECV:
+		rc = b_recv(x, s->object, o);
 		break;
 	default:
 		rc = -ENOTSUP;

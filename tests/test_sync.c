@@ -215,6 +215,110 @@ static void test_queue_and_counter(void **state)
 	}
 }
 
+static int64_t check_of(const struct trace *t, const char *key)
+{
+	json_t *v = json_object_get(t->summary.checks, key);
+
+	assert_true(json_is_integer(v));
+	return (int64_t)json_integer_value(v);
+}
+
+/* A multiprocessing.Value: `value v` loses updates where two tasks' reads
+ * and writes interleave (threads under the GIL: its getter and setter are
+ * calls, where a switch falls between the read and the write), never on
+ * the event loop; `value v=get_lock` is exact everywhere, and its lock
+ * makes the others wait (lock-wait noted with its name) where a task is
+ * switched out inside it. */
+static void test_value(void **state)
+{
+	static const struct {
+		const char *model, *program;
+		bool lossy, lock_wait;
+	} cases[] = {
+		{"threads", "value v; 3 x (incr v 200000)", true, false},
+		{"threads", "value v=get_lock; 3 x (incr v 200000)", false,
+		 true},
+		{"asyncio", "value v; 3 x (incr v 20000)", false, false},
+		{"process-pool", "value v=get_lock; 3 x (incr v 20000)", false,
+		 false},
+		{"sequential", "value v; 3 x (incr v 20000)", false, false},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct trace *t =
+			run_program(cases[c].model, cases[c].program, NULL);
+		int64_t expected = check_of(t, "expected");
+		int64_t got = check_of(t, "got");
+
+		print_message("%s: %s: expected %lld got %lld\n",
+			      cases[c].model, cases[c].program,
+			      (long long)expected, (long long)got);
+		assert_done(t);
+		assert_int_equal(expected,
+				 3 * (strstr(cases[c].program, "200000")
+					      ? 200000
+					      : 20000));
+		assert_int_equal(check_of(t, "lost"), expected - got);
+		if (cases[c].lossy)
+			assert_true(got < expected);
+		else
+			assert_int_equal(got, expected);
+		assert_true(count_segments(t, -1, ST_COMPUTE, "v") >= 3);
+		if (cases[c].lock_wait)
+			assert_true(count_segments(t, -1, ST_LOCK_WAIT, "v") >
+				    0);
+		free_trace(t);
+	}
+}
+
+/* A pipe between two tasks: the sender's copy (ipc, noted with the pipe)
+ * comes before the receiver's wait (queue-wait, noted) ends, and the
+ * receiver's own copy (ipc) follows it; the receiver never waits past the
+ * send.  A message larger than the pipe's buffer with nobody to receive
+ * it is a deadlock that says so. */
+static void test_pipe(void **state)
+{
+	static const char *const pmodels[] = {"threads", "process-pool"};
+
+	(void)state;
+	for (size_t m = 0; m < 2; m++) {
+		struct trace *t = run_program(
+			pmodels[m],
+			"pipe p; (sleep 30ms, send p 256KiB); (recv p, cpu 5ms)",
+			m ? "2" : NULL);
+		const struct trace_segment *sent, *waited, *copied;
+
+		print_message("pipe under %s\n", pmodels[m]);
+		assert_done(t);
+		sent = nth_segment(t, 0, ST_IPC, 0);
+		waited = nth_segment(t, 1, ST_QUEUE_WAIT, 0);
+		copied = nth_segment(t, 1, ST_IPC, 0);
+		assert_string_equal(note_of(t, sent), "p");
+		assert_string_equal(note_of(t, waited), "p");
+		assert_string_equal(note_of(t, copied), "p");
+		assert_true(sent->t0_ns >=
+			    nth_segment(t, 0, ST_SLEEP, 0)->t1_ns);
+		assert_true(waited->t1_ns >= sent->t1_ns);
+		assert_true(copied->t0_ns >= waited->t1_ns);
+		assert_true(nth_segment(t, 1, ST_COMPUTE, 0)->t0_ns >=
+			    copied->t1_ns);
+		/* 256 KiB is more than the buffer: the send ends once the
+		 * receiver took the message. */
+		assert_true(t->tasks[0].end_ns >= waited->t1_ns);
+		free_trace(t);
+	}
+	{
+		struct trace *t = run_program(
+			"sequential", "pipe p; (send p 1MiB); (recv p)", NULL);
+
+		assert_status(t, RUN_DEADLOCK);
+		assert_non_null(
+			strstr(t->message, "task 1 waits for pipe 'p'"));
+		free_trace(t);
+	}
+}
+
 static void test_unlock_unheld(void **state)
 {
 	(void)state;
@@ -513,6 +617,8 @@ int main(void)
 		cmocka_unit_test(test_rlock_release_unowned),
 		cmocka_unit_test(test_condition),
 		cmocka_unit_test(test_deadlock),
+		cmocka_unit_test(test_value),
+		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_spawned_workers),
 	};
 
