@@ -6,28 +6,25 @@
  * on I/O or sleep (waits that overlap in any model), and waiting on each
  * other (locks, semaphores, queues: waits that no model removes).  Two
  * thirds or more on one side decides the bound; the sentence gives the
- * shares, the reason, and what this run achieved.  Under asyncio, a run
- * whose loop was blocked by computation (a large max loop lag) while it
- * was I/O-bound, or while tasks were ready (waiting for the loop) for at
- * least half as long as anything computed, is pointed at asyncio with an
- * executor
- * instead, and the sentence names the computation and how many tasks it
- * held up.
+ * shares, the reason, and what this run achieved.  What the shares hide
+ * comes first: under asyncio, a loop held up by a computation or a
+ * time.sleep, and waits that did not overlap; a run about one shared
+ * counter; a program whose work is mostly done holding a lock, which
+ * runs one task at a time in any model.  What the segments cannot show
+ * (what a task does while it holds a lock) is read from the program's
+ * text (program_facts).
  *
- * A run that did not finish says so first.  A deadlock is a verdict on the
- * program or on the model, not on the shares: when tasks never started,
- * the model had no room for the tasks the waiting ones needed, and one that
- * starts every task at once is the recommendation; when every task had
- * started, the tasks wait on each other in a cycle (or for something no
- * task will do) and no model fixes that, so nothing is recommended.  An
- * error or a cancel keeps the diagnosis of what ran, said to be partial.
+ * The sentences after it are diagnosis_notes.c's; a deadlock, an error
+ * and a cancel are diagnosis_verdict.c's.
  */
 #include "diagnosis.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "diagnosis_internal.h"
 #include "util.h"
 
 /* A loop lag from this long up means computation on the loop thread held
@@ -37,6 +34,10 @@
 /* Under asyncio, waits that overlap less than this (in tenths: summed wait
  * over the time anyone waited) were blocking calls, not awaits. */
 #define BLOCKING_OVERLAP_TENTHS 12
+/* asyncio's debug mode logs a step that held the loop this long as slow
+ * (loop.slow_callback_duration, 100 ms): a block worth acting on, however
+ * long the run. */
+#define LOOP_SLOW_CALLBACK_NS (100 * NS_PER_MS)
 
 static int seg_by_start(const void *a, const void *b)
 {
@@ -68,7 +69,7 @@ static int64_t union_ns(const struct trace_segment *const *s, size_t n)
 
 /* True when state s has flag (protocol.h: what the diagnosis reads of a
  * state). */
-static bool state_has(unsigned s, unsigned flag)
+bool diag_state_has(unsigned s, unsigned flag)
 {
 	const struct state_def *d = seg_state_def(s);
 
@@ -89,7 +90,7 @@ static int64_t wait_union_ns(const struct trace *t)
 	for (size_t i = 0; i < t->n_segments; i++) {
 		uint8_t st = t->segments[i].state;
 
-		if (state_has(st, STATE_OVERLAPPABLE) &&
+		if (diag_state_has(st, STATE_OVERLAPPABLE) &&
 		    t->segments[i].t1_ns > t->segments[i].t0_ns)
 			w[n++] = &t->segments[i];
 	}
@@ -200,12 +201,12 @@ static int64_t loop_sleep_block(const struct trace *t, uint32_t *blocker,
 	return best->t1_ns - best->t0_ns;
 }
 
-static bool state_is_sync_wait(int s)
+bool diag_state_is_sync_wait(int s)
 {
-	return state_has(s, STATE_OBJECT_WAIT);
+	return diag_state_has(s, STATE_OBJECT_WAIT);
 }
 
-static int percent(int64_t part, int64_t whole)
+int diag_percent(int64_t part, int64_t whole)
 {
 	return whole > 0 ? (int)(100.0 * (double)part / (double)whole + 0.5)
 			 : 0;
@@ -221,15 +222,15 @@ static bool options_gil_off(const struct trace *t)
 	return json_is_false(gil);
 }
 
-static bool model_is(const struct trace *t, const char *name)
+bool diag_model_is(const struct trace *t, const char *name)
 {
 	return strcmp(t->model, name) == 0;
 }
 
 static bool model_uses_threads(const struct trace *t)
 {
-	return model_is(t, "threads") || model_is(t, "thread-pool") ||
-	       model_is(t, "interpreter-pool");
+	return diag_model_is(t, "threads") || diag_model_is(t, "thread-pool") ||
+	       diag_model_is(t, "interpreter-pool");
 }
 
 /* The sync wait with the most time, for "(lock-wait most)". */
@@ -238,7 +239,7 @@ static int largest_sync_state(const struct trace_summary *m)
 	int best = ST_LOCK_WAIT;
 
 	for (int s = 0; s < ST__COUNT; s++)
-		if (state_is_sync_wait(s) &&
+		if (diag_state_is_sync_wait(s) &&
 		    m->states_ns[s] > m->states_ns[best])
 			best = s;
 	return best;
@@ -308,6 +309,107 @@ static bool counter_bound(const struct trace *t, int64_t cpu_ns)
 	       cpu_ns > 0 && counter_ns(t) * 3 >= cpu_ns * 2;
 }
 
+/* An option's text, or "" when the run has no such option. */
+const char *diag_option_text(const struct trace *t, const char *key)
+{
+	const char *v =
+		t->options ? json_string_value(json_object_get(t->options, key))
+			   : NULL;
+
+	return v ? v : "";
+}
+
+void diag_append_why(struct trace_summary *m, const char *fmt, ...)
+{
+	size_t used = strlen(m->why);
+	va_list ap;
+	int n;
+
+	if (used + 5 >= sizeof(m->why))
+		return;
+	m->why[used++] = ' ';
+	va_start(ap, fmt);
+	n = vsnprintf(m->why + used, sizeof(m->why) - used, fmt, ap);
+	va_end(ap);
+	if (n >= (int)(sizeof(m->why) - used))
+		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+}
+
+/* The first advice given stands: it is the one the sentence leads with. */
+void diag_set_advice(struct trace_summary *m, const char *word)
+{
+	if (!m->advice[0])
+		util_strlcpy(m->advice, word, sizeof(m->advice));
+}
+
+bool diag_model_is_pool(const struct trace *t)
+{
+	return diag_model_is(t, "thread-pool") ||
+	       diag_model_is(t, "process-pool") ||
+	       diag_model_is(t, "interpreter-pool");
+}
+
+/* The lanes the tasks ran on: a pool's workers that took a task. */
+size_t diag_lanes_used(const struct trace *t)
+{
+	unsigned char *seen = calloc(t->n_lanes + 1, 1);
+	size_t n = 0;
+
+	if (!seen)
+		return 0;
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		uint32_t lane = t->tasks[i].lane;
+
+		if (t->tasks[i].start_ns >= 0 && lane < t->n_lanes &&
+		    !seen[lane]) {
+			seen[lane] = 1;
+			n++;
+		}
+	}
+	free(seen);
+	return n;
+}
+
+/* The model starts every task at once: none waits for a place to run
+ * (tasks that wait for each other need that). */
+static bool model_runs_all_at_once(const struct trace *t)
+{
+	if (diag_model_is(t, "threads") || diag_model_is(t, "asyncio") ||
+	    diag_model_is(t, "asyncio-executor"))
+		return true;
+	return diag_model_is_pool(t) && diag_lanes_used(t) >= t->n_tasks;
+}
+
+/* Time in state st on segments noted note. */
+int64_t diag_noted_ns(const struct trace *t, enum seg_state st,
+		      const char *note)
+{
+	int64_t ns = 0;
+
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state == st && s->note < t->n_notes &&
+		    s->t1_ns > s->t0_ns && strcmp(t->notes[s->note], note) == 0)
+			ns += s->t1_ns - s->t0_ns;
+	}
+	return ns;
+}
+
+/* " and 4 other tasks were ready meanwhile (ready: waiting for the
+ * loop)", or nothing when the engine recorded no ready state at all (the
+ * CPython engine does not), rather than a count of 0 it did not see. */
+static void ready_clause(const struct trace *t, size_t ready, char *buf,
+			 size_t size)
+{
+	buf[0] = '\0';
+	if (t->summary.states_ns[ST_READY] > 0)
+		snprintf(buf, size,
+			 ", and %zu other task%s ready meanwhile (ready: "
+			 "waiting for the loop)",
+			 ready, ready == 1 ? " was" : "s were");
+}
+
 enum fit { FIT_NO, FIT_EXACT, FIT_ALSO };
 
 /* "this run used threads and took 2.00 s (speedup 2.9x)" */
@@ -330,12 +432,85 @@ static void describe_run(const struct trace *t, enum fit fit, char *buf,
 
 static enum fit fit_of(const struct trace *t, const char *rec, bool also)
 {
-	if (model_is(t, rec))
+	if (diag_model_is(t, rec))
 		return FIT_EXACT;
 	return also ? FIT_ALSO : FIT_NO;
 }
 
-static void diagnose(struct trace *t)
+/* What the tasks do holding a lock runs one task at a time whatever the
+ * model: as written, sequential does it as fast, without the waiting; the
+ * change is the program's (a smaller critical section), and what would
+ * then overlap says which model to move to. */
+static void held_by_lock(struct trace *t, const struct program_facts *facts,
+			 int64_t base, char *run_text, size_t run_size)
+{
+	struct trace_summary *m = &t->summary;
+	const int64_t *st = m->states_ns;
+	/* What the lock holds: computing, waiting, or both. */
+	int what = facts->held_cpu_ns == facts->held_ns ? 0
+		   : facts->held_cpu_ns == 0		? 1
+							: 2;
+	static const char *const held_text[] = {"computing", "waiting",
+						"computing and waiting"};
+	static const char *const out_text[] = {"compute", "wait",
+					       "compute and wait"};
+	char waited[96] = "", lock_wait[32], reentered[96] = "";
+
+	util_strlcpy(m->recommend, "sequential", sizeof(m->recommend));
+	util_strlcpy(m->bound, "sync", sizeof(m->bound));
+	diag_set_advice(m, "shrink-critical-section");
+	describe_run(t, fit_of(t, m->recommend, false), run_text, run_size);
+	if (st[ST_LOCK_WAIT] > 0)
+		snprintf(waited, sizeof(waited),
+			 ": they waited %s for it (lock-wait, %d%% of their "
+			 "time)",
+			 util_format_duration(st[ST_LOCK_WAIT], lock_wait,
+					      sizeof(lock_wait)),
+			 diag_percent(st[ST_LOCK_WAIT], base));
+	if (facts->held_reentrant && facts->reentries > 0)
+		snprintf(reentered, sizeof(reentered),
+			 " (an RLock, which its owner took again %zu time%s "
+			 "without waiting)",
+			 facts->reentries, facts->reentries == 1 ? "" : "s");
+	if (snprintf(m->why, sizeof(m->why),
+		     "Tasks hold lock %s%s for %d%% of their work (%s between "
+		     "lock and unlock), so that work runs one task at a time "
+		     "whatever the model%s; as written no model beats "
+		     "sequential, which does the same without the waiting; "
+		     "shrink the critical section: %s outside the lock and "
+		     "hold it only to update what the tasks share, and the "
+		     "rest overlaps (%s); %s.",
+		     facts->held_lock, reentered,
+		     diag_percent(facts->held_ns, facts->work_ns),
+		     held_text[what], waited, out_text[what],
+		     what == 0 ? "on the cores: process-pool, or threads with "
+				 "gil=off"
+		     : what == 1
+			     ? "in any concurrent model: asyncio, or threads"
+			     : "the waits in any concurrent model, the "
+			       "computing on the cores",
+		     run_text) >= (int)sizeof(m->why))
+		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+}
+
+/* The loop was held up enough to act on: one computation as long as
+ * asyncio's debug mode calls slow, a lag an eighth of the run, or the other
+ * tasks ready (waiting for the loop) a tenth of their time.  A 20 ms
+ * computation in a half-second run of waits is how asyncio runs, not a
+ * fault.  Sets the longest computation on the loop, its task and how many
+ * were ready meanwhile. */
+static bool loop_held_up(const struct trace *t, uint32_t *blocker,
+			 size_t *ready, int64_t *block_ns)
+{
+	const struct trace_summary *m = &t->summary;
+
+	*block_ns = loop_block(t, blocker, ready);
+	return *block_ns >= LOOP_SLOW_CALLBACK_NS ||
+	       m->max_loop_lag_ns * 8 >= m->wall_ns ||
+	       m->states_ns[ST_READY] * 10 >= m->task_time_ns;
+}
+
+static void diagnose(struct trace *t, const struct program_facts *facts)
 {
 	struct trace_summary *m = &t->summary;
 	const int64_t *st = m->states_ns;
@@ -344,12 +519,15 @@ static void diagnose(struct trace *t)
 	char run_text[160], longest[32], few[64] = "";
 	const char *rec;
 	enum fit fit;
-	int64_t waited_ns;
+	int64_t waited_ns, block_ns = 0;
+	uint32_t blocker = 0;
+	size_t ready = 0;
+	char ready_text[96];
 
 	for (int s = 0; s < ST__COUNT; s++) {
-		if (state_has(s, STATE_OVERLAPPABLE))
+		if (diag_state_has(s, STATE_OVERLAPPABLE))
 			wait += st[s];
-		if (state_is_sync_wait(s))
+		if (diag_state_is_sync_wait(s))
 			sync += st[s];
 	}
 	base = cpu + wait + sync;
@@ -386,23 +564,22 @@ static void diagnose(struct trace *t)
 		util_format_duration(sleep_block_ns, blocked, sizeof(blocked));
 		trace_task_name(t, &t->tasks[sleeper], name, sizeof(name));
 		util_strlcpy(m->bound, "io", sizeof(m->bound));
+		util_strlcpy(m->advice, "await-asyncio-sleep",
+			     sizeof(m->advice));
+		ready_clause(t, sleep_ready, ready_text, sizeof(ready_text));
 		snprintf(m->why, sizeof(m->why),
 			 "Tasks spent %d%% of their time waiting on I/O or "
 			 "sleep, but the loop was blocked for %s by %s's "
-			 "time.sleep, a blocking call in a coroutine, and %zu "
-			 "other task%s ready meanwhile (ready: waiting for "
-			 "the loop); await asyncio.sleep instead (a blocking "
-			 "call with no async form goes to asyncio.to_thread); "
-			 "%s.",
-			 percent(wait, base), blocked, name, sleep_ready,
-			 sleep_ready == 1 ? " was" : "s were", run_text);
-	} else if (model_is(t, "asyncio") && cpu > 0 &&
+			 "time.sleep, a blocking call in a coroutine%s; await "
+			 "asyncio.sleep instead (a blocking call with no async "
+			 "form goes to asyncio.to_thread); %s.",
+			 diag_percent(wait, base), blocked, name, ready_text,
+			 run_text);
+	} else if (diag_model_is(t, "asyncio") && cpu > 0 &&
 		   m->max_loop_lag_ns >= LOOP_LAG_BLOCKED_NS &&
-		   (wait * 3 >= base * 2 || st[ST_READY] * 2 >= cpu)) {
+		   (wait * 3 >= base * 2 || st[ST_READY] * 2 >= cpu) &&
+		   loop_held_up(t, &blocker, &ready, &block_ns)) {
 		char lag[32], blocked[32], who[256] = "";
-		uint32_t blocker = 0;
-		size_t ready = 0;
-		int64_t block_ns = loop_block(t, &blocker, &ready);
 
 		/* Waits overlap, but the computation on the loop thread
 		 * held every other task's wake-up back. */
@@ -416,12 +593,11 @@ static void diagnose(struct trace *t)
 					     sizeof(blocked));
 			trace_task_name(t, &t->tasks[blocker], name,
 					sizeof(name));
+			ready_clause(t, ready, ready_text, sizeof(ready_text));
 			snprintf(who, sizeof(who),
 				 "the loop was blocked for %s by %s's "
-				 "computation, and %zu other task%s ready "
-				 "meanwhile (ready: waiting for the loop); ",
-				 blocked, name, ready,
-				 ready == 1 ? " was" : "s were");
+				 "computation%s; ",
+				 blocked, name, ready_text);
 		}
 		/* Waiting tasks held up by the computation for half as
 		 * long as it computed or more: whatever the shares, the
@@ -440,9 +616,9 @@ static void diagnose(struct trace *t)
 			 "every other task up to %s (max loop lag); asyncio "
 			 "with an executor keeps the waits on the loop and "
 			 "runs the computation in a pool; %s.",
-			 percent(wait, base), percent(cpu, base), who, lag,
-			 run_text);
-	} else if (wait * 3 >= base * 2 && model_is(t, "asyncio") &&
+			 diag_percent(wait, base), diag_percent(cpu, base), who,
+			 lag, run_text);
+	} else if (wait * 3 >= base * 2 && diag_model_is(t, "asyncio") &&
 		   t->n_tasks >= 2 && (waited_ns = wait_union_ns(t)) > 0 &&
 		   wait * 10 < waited_ns * BLOCKING_OVERLAP_TENTHS) {
 		/* Waits that an event loop should have overlapped did not:
@@ -458,7 +634,8 @@ static void diagnose(struct trace *t)
 			 "meanwhile; a thread pool overlaps them (or, in "
 			 "asyncio, asyncio.to_thread: asyncio-executor with "
 			 "offload_io=on); %s.",
-			 percent(wait, base), percent(cpu, base), run_text);
+			 diag_percent(wait, base), diag_percent(cpu, base),
+			 run_text);
 	} else if (wait * 3 < base * 2 && counter_bound(t, cpu)) {
 		json_t *lost = json_object_get(m->checks, "lost");
 		char shares[96];
@@ -466,11 +643,12 @@ static void diagnose(struct trace *t)
 		snprintf(shares, sizeof(shares),
 			 "Tasks spent %d%% of their time updating one shared "
 			 "counter",
-			 percent(counter_ns(t), base));
+			 diag_percent(counter_ns(t), base));
 		util_strlcpy(m->bound, "sync", sizeof(m->bound));
 		if (json_integer_value(lost) > 0) {
 			/* No model fixes a race; the program must. */
 			rec = t->model[0] ? t->model : "threads";
+			diag_set_advice(m, "lock-the-update");
 			describe_run(t, FIT_NO, run_text, sizeof(run_text));
 			if (snprintf(m->why, sizeof(m->why),
 				     "%s, and %lld updates were lost: another "
@@ -487,6 +665,7 @@ static void diagnose(struct trace *t)
 			/* Exact: every update took its turn on one object,
 			 * so no model runs them side by side. */
 			rec = "sequential";
+			diag_set_advice(m, "count-per-task");
 			describe_run(t, fit_of(t, rec, false), run_text,
 				     sizeof(run_text));
 			if (snprintf(m->why, sizeof(m->why),
@@ -501,6 +680,10 @@ static void diagnose(struct trace *t)
 				     shares, run_text) >= (int)sizeof(m->why))
 				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 		}
+	} else if (facts->parsed && t->n_tasks >= 2 && facts->work_ns > 0 &&
+		   facts->held_ns * 3 >= facts->work_ns * 2) {
+		held_by_lock(t, facts, base, run_text, sizeof(run_text));
+		rec = "sequential";
 	} else if (wait * 3 >= base * 2) {
 		rec = "asyncio";
 		fit = fit_of(t, rec, model_uses_threads(t) && t->n_tasks <= 32);
@@ -515,8 +698,8 @@ static void diagnose(struct trace *t)
 			 "sleep and %d%% computing; waiting overlaps even in "
 			 "one thread, so asyncio finishes in about the "
 			 "longest task, %s here%s; %s.",
-			 percent(wait, base), percent(cpu, base), longest, few,
-			 run_text);
+			 diag_percent(wait, base), diag_percent(cpu, base),
+			 longest, few, run_text);
 	} else if (cpu * 3 >= base * 2 && model_uses_threads(t) &&
 		   nogil_ns(t) * 3 >= cpu * 2) {
 		/* The computation releases the GIL: threads use the cores
@@ -530,19 +713,20 @@ static void diagnose(struct trace *t)
 			 "as NumPy): those computations overlap on separate "
 			 "cores in threads as they are, without a process "
 			 "pool's start-up and copies; %s, parallelism %.1f.",
-			 percent(cpu, base), percent(nogil_ns(t), cpu),
-			 run_text, m->parallelism);
+			 diag_percent(cpu, base),
+			 diag_percent(nogil_ns(t), cpu), run_text,
+			 m->parallelism);
 	} else if (cpu * 3 >= base * 2) {
-		char gil[128] = "";
+		char gil[192] = "";
 
 		rec = "process-pool";
 		/* Threads without a GIL, and interpreters with one each,
 		 * compute on every core too. */
 		fit = fit_of(t, rec,
 			     ((model_uses_threads(t) ||
-			       model_is(t, "asyncio-executor")) &&
+			       diag_model_is(t, "asyncio-executor")) &&
 			      options_gil_off(t)) ||
-				     model_is(t, "interpreter-pool"));
+				     diag_model_is(t, "interpreter-pool"));
 		if (st[ST_GIL_WAIT] * 10 >= cpu) {
 			char gil_wait[32];
 
@@ -557,11 +741,19 @@ static void diagnose(struct trace *t)
 
 			util_format_duration(st[ST_RUNNABLE], runnable,
 					     sizeof(runnable));
+			/* No more tasks than cores: the cores went to other
+			 * programs on this machine. */
 			snprintf(gil, sizeof(gil),
 				 ", and they waited another %s for a core "
-				 "(runnable): more tasks computing than cores "
-				 "take turns",
-				 runnable);
+				 "(runnable): %s",
+				 runnable,
+				 m->peak_inflight > (t->host.cores > 0
+							     ? t->host.cores
+							     : 1)
+					 ? "more tasks computing than cores "
+					   "take turns"
+					 : "no more tasks than cores computed, "
+					   "so other programs had the cores");
 		}
 		describe_run(t, fit, run_text, sizeof(run_text));
 		util_strlcpy(m->bound, "cpu", sizeof(m->bound));
@@ -570,19 +762,31 @@ static void diagnose(struct trace *t)
 			 "waiting%s; computation overlaps only on separate "
 			 "cores, so a process pool (or threads with gil=off) "
 			 "uses all %d cores; %s, parallelism %.1f.",
-			 percent(cpu, base), percent(wait + sync, base), gil,
+			 diag_percent(cpu, base),
+			 diag_percent(wait + sync, base), gil,
 			 t->host.cores > 0 ? t->host.cores : 1, run_text,
 			 m->parallelism);
 	} else if (sync >= cpu && sync >= wait) {
-		char workers[160] = "";
+		char workers[160] = "", rest[160];
+		bool mixed_rest = false;
+		int most = largest_sync_state(m);
 
 		rec = recommend_for(cpu, wait);
+		if (strcmp(rec, "asyncio-executor") == 0) {
+			/* The waits for each other bound the run, and the
+			 * rest is computing and waiting in about equal
+			 * parts: an executor's pool gains little, and the
+			 * model that starts every task at once as it is
+			 * fits. */
+			rec = model_runs_all_at_once(t) ? t->model : "threads";
+			mixed_rest = true;
+		}
 		/* asyncio has no RLock: waits on one stay on threads. */
 		if (strncmp(rec, "asyncio", 7) == 0 && program_has_rlock(t))
 			rec = "threads";
 		/* Tasks that wait for each other must all run at once: in a
 		 * pool, one queued behind them would never start. */
-		if (strcmp(rec, "process-pool") == 0)
+		if (strstr(rec, "pool"))
 			snprintf(workers, sizeof(workers),
 				 " with a worker for each of the %zu tasks "
 				 "(tasks that wait for each other must all "
@@ -591,17 +795,29 @@ static void diagnose(struct trace *t)
 		describe_run(t, fit_of(t, rec, false), run_text,
 			     sizeof(run_text));
 		util_strlcpy(m->bound, "sync", sizeof(m->bound));
+		if (mixed_rest)
+			snprintf(rest, sizeof(rest),
+				 "the rest, computing and waiting in about "
+				 "equal parts, leaves another model little to "
+				 "gain: %s",
+				 rec);
+		else
+			snprintf(rest, sizeof(rest), "for the rest %s", rec);
 		/* A long model name could cut the sentence: visibly. */
 		if (snprintf(m->why, sizeof(m->why),
 			     "Tasks spent %d%% of their time waiting for each "
 			     "other (%s most), %d%% waiting on I/O or sleep "
-			     "and %d%% computing; the shared objects limit the "
-			     "overlap more than the model does, and for the "
-			     "rest %s%s fits best; %s.",
-			     percent(sync, base),
-			     seg_state_name(largest_sync_state(m)),
-			     percent(wait, base), percent(cpu, base), rec,
-			     workers, run_text) >= (int)sizeof(m->why))
+			     "and %d%% computing; %s, and %s%s fits best; %s.",
+			     diag_percent(sync, base), seg_state_name(most),
+			     diag_percent(wait, base), diag_percent(cpu, base),
+			     most == ST_EVENT_WAIT && facts->cond_waits > 0
+				     ? "the waiters waited for a notify "
+				       "(cond.wait), as the program says, and "
+				       "no model makes a wait for another "
+				       "task's notify shorter"
+				     : "the shared objects limit the overlap "
+				       "more than the model does",
+			     rest, workers, run_text) >= (int)sizeof(m->why))
 			memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 	} else if (wait * 3 < (cpu + wait)) {
 		/* Computing and waiting for each other, with next to no
@@ -620,9 +836,9 @@ static void diagnose(struct trace *t)
 			 "overlaps only on separate cores, which a process "
 			 "pool (or threads with gil=off) uses, while the "
 			 "waits for each other stay whatever the model; %s.",
-			 percent(cpu, base), percent(sync, base),
+			 diag_percent(cpu, base), diag_percent(sync, base),
 			 seg_state_name(largest_sync_state(m)),
-			 percent(wait, base), run_text);
+			 diag_percent(wait, base), run_text);
 	} else if (sync > 0 &&
 		   strcmp(recommend_for(cpu, wait), "asyncio") == 0) {
 		/* Waiting for each other, waiting on I/O and a little
@@ -641,9 +857,9 @@ static void diagnose(struct trace *t)
 			     "I/O dominates, which overlaps even in one "
 			     "thread: asyncio (or threads) fits, with no pool "
 			     "to start for the little computing; %s.",
-			     percent(wait, base), percent(sync, base),
+			     diag_percent(wait, base), diag_percent(sync, base),
 			     seg_state_name(largest_sync_state(m)),
-			     percent(cpu, base),
+			     diag_percent(cpu, base),
 			     run_text) >= (int)sizeof(m->why))
 			memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 	} else {
@@ -656,116 +872,31 @@ static void diagnose(struct trace *t)
 			 "waiting; neither dominates, so asyncio with an "
 			 "executor overlaps the waits on the loop while a "
 			 "pool runs the computation on the cores; %s.",
-			 percent(cpu, base), percent(wait + sync, base),
-			 run_text);
+			 diag_percent(cpu, base),
+			 diag_percent(wait + sync, base), run_text);
 	}
 	/* asyncio has no RLock: a program with one stays on threads. */
 	if (strncmp(rec, "asyncio", 7) == 0 && program_has_rlock(t))
 		rec = "threads";
 	util_strlcpy(m->recommend, rec, sizeof(m->recommend));
-}
-
-/* The diagnosis of a deadlock replaces the one the shares gave. */
-static void diagnose_deadlock(struct trace *t)
-{
-	struct trace_summary *m = &t->summary;
-	const int64_t *st = m->states_ns;
-	const char *detail = t->message;
-	bool unstarted = false;
-	const char *rec;
-
-	for (size_t i = 0; i < t->n_tasks; i++)
-		unstarted |= t->tasks[i].start_ns < 0;
-	if (trace_message_names_status(t))
-		detail += strlen(run_status_name(RUN_DEADLOCK)) + 1;
-	while (*detail == ' ')
-		detail++;
-	util_strlcpy(m->bound, "sync", sizeof(m->bound));
-	if (unstarted) {
-		/* Every task running at once, each in its own place: the
-		 * loop for waiting work, threads for computing work. */
-		int64_t waits = st[ST_IO] + st[ST_CONNECT] + st[ST_SLEEP];
-
-		rec = st[ST_COMPUTE] > waits ? "threads" : "asyncio";
-		util_strlcpy(m->recommend, rec, sizeof(m->recommend));
-		snprintf(m->why, sizeof(m->why),
-			 "The run deadlocked%s%s; the waiting tasks held every "
-			 "place %s has to run tasks, so the others never "
-			 "started, and a model that starts every task at "
-			 "once, such as %s, lets them meet.",
-			 *detail ? ": " : "", detail,
-			 t->model[0] ? t->model : "the model", rec);
-	} else if (strstr(detail, "(held by itself")) {
-		/* A task took a plain lock it already held. */
-		m->recommend[0] = '\0';
-		snprintf(m->why, sizeof(m->why),
-			 "The run deadlocked%s%s; a task that takes a Lock it "
-			 "already holds waits for itself, in any model: make "
-			 "it an RLock (rlock NAME), which its owner may take "
-			 "again, or release the lock before taking it.",
-			 *detail ? ": " : "", detail);
-	} else if (strstr(detail, "wait for condition") ||
-		   strstr(detail, "waits for condition")) {
-		/* A condition's waiters with nobody left to notify them. */
-		m->recommend[0] = '\0';
-		snprintf(m->why, sizeof(m->why),
-			 "The run deadlocked%s%s; every task had started, so "
-			 "no model fixes it: a notify wakes one waiter and "
-			 "is lost when nobody waits yet; notify all (or one "
-			 "notify per waiter), and wait for a condition "
-			 "(cond.wait_for) rather than for the notify itself.",
-			 *detail ? ": " : "", detail);
-	} else {
-		m->recommend[0] = '\0';
-		snprintf(m->why, sizeof(m->why),
-			 "The run deadlocked%s%s; every task had started, so "
-			 "no model fixes it: the tasks wait for each other in "
-			 "a cycle, or for something no task will do; the "
-			 "program must take its locks in one order, or make "
-			 "sure what it awaits comes.",
-			 *detail ? ": " : "", detail);
-	}
-}
-
-/* An error or a cancel: the diagnosis of what ran, said to be partial. */
-static void diagnose_unfinished(struct trace *t)
-{
-	struct trace_summary *m = &t->summary;
-	char why[sizeof(m->why)], wall[32];
-	const char *how;
-
-	switch (t->status) {
-	case RUN_ERROR:
-		how = "ended in an error";
-		break;
-	case RUN_CANCELLED:
-		how = "was cancelled";
-		break;
-	default:
-		return;
-	}
-	util_strlcpy(why, m->why, sizeof(why));
-	/* "Tasks spent ..." continues the sentence after the colon. */
-	if (why[0] >= 'A' && why[0] <= 'Z')
-		why[0] = (char)(why[0] - 'A' + 'a');
-	/* The lead must fit; a long why loses its tail, visibly. */
-	if (snprintf(m->why, sizeof(m->why),
-		     "The run %s after %s, so this covers only what ran "
-		     "until then: %s",
-		     how, util_format_duration(m->wall_ns, wall, sizeof(wall)),
-		     why) >= (int)sizeof(m->why))
-		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+	diag_add_notes(t, facts, cpu, wait);
 }
 
 void diagnosis_compute(struct trace *t)
 {
 	struct trace_summary *m = &t->summary;
+	struct program_facts facts;
 
-	diagnose(t);
+	program_facts_read(
+		json_string_value(json_object_get(t->params, "program")),
+		&facts);
+	m->advice[0] = '\0';
+	diagnose(t, &facts);
 	if (t->status == RUN_DEADLOCK)
-		diagnose_deadlock(t);
+		diag_deadlock(t, &facts);
 	else
-		diagnose_unfinished(t);
+		diag_unfinished(t);
+	program_facts_free(&facts);
 	/* A workload that knows why its checks came out as they did says so
 	 * in checks.explain (sync.c: a counter on an event loop is exact);
 	 * the diagnosis ends with it. */

@@ -49,9 +49,9 @@ static void walk(const struct program *p, uint32_t first, uint32_t n,
 	memset(depth, 0, p->n_objects * sizeof(*depth));
 	for (uint32_t i = first; i < first + n && i < p->n_steps; i++) {
 		const struct step *s = &p->steps[i];
-		const struct object_def *o =
-			s->object < p->n_objects ? &p->objects[s->object]
-						 : NULL;
+		const struct object_def *o = s->object < p->n_objects
+						     ? &p->objects[s->object]
+						     : NULL;
 
 		if (step_is_work(s)) {
 			r->work_ns += s->ns;

@@ -20,7 +20,7 @@
 #include "program.h"
 
 /* program_facts.task_flags[] */
-#define FACT_DAEMON 0x01u  /* a daemon thread, or a task never awaited */
+#define FACT_DAEMON 0x01u   /* a daemon thread, or a task never awaited */
 #define FACT_NOTIFIES 0x02u /* gives a notify on some condition */
 #define FACT_WAITS 0x04u    /* waits on some condition */
 

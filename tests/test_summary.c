@@ -31,7 +31,8 @@ struct seg_spec {
 struct case_spec {
 	const char *name;
 	const char *model;
-	const char *gil; /* options.gil or NULL */
+	const char *gil;     /* options.gil or NULL */
+	const char *options; /* the options as JSON, or NULL */
 	size_t n_tasks;
 	struct seg_spec segs[16];
 	size_t n_segs;
@@ -51,6 +52,8 @@ struct case_spec {
 	const char *recommend;
 	const char *why_has[3]; /* substrings of why */
 	const char *why_starts; /* NULL: anything */
+	const char *why_lacks;	/* NULL: anything */
+	const char *advice;	/* NULL: not checked */
 };
 
 /* Tasks start at their first segment and end at their last. */
@@ -66,6 +69,10 @@ static void build(struct trace *t, const struct case_spec *c)
 		util_strlcpy(t->message, c->message, sizeof(t->message));
 	if (c->gil)
 		t->options = json_pack("{s:s}", "gil", c->gil);
+	if (c->options) {
+		t->options = json_loads(c->options, 0, NULL);
+		assert_non_null(t->options);
+	}
 	if (c->lag_ns)
 		t->summary.max_loop_lag_ns = c->lag_ns;
 	if (c->checks) {
@@ -414,6 +421,66 @@ static const struct case_spec cases[] = {
 			    "this run used asyncio and took 200 ms"},
 	},
 	{
+		/* The same on an event loop's lane, from an engine that
+		 * records no ready state (the CPython engine): no count of
+		 * tasks ready, rather than a 0 it did not see. */
+		.name = "a blocked loop, no ready state recorded",
+		.model = "asyncio",
+		.loop_lane = true,
+		BLOCKED_LOOP,
+		.bound = "io",
+		.recommend = "asyncio-executor",
+		.why_has = {"the loop was blocked for 150 ms by task 5's "
+			    "computation; computing"},
+		.why_lacks = "ready meanwhile",
+	},
+	{
+		/* Two tasks compute 20 ms each at the end of 400 ms of
+		 * waits: a 24 ms lag in a 440 ms run is how asyncio runs,
+		 * not a blocked loop. */
+		.name = "a short computation on the loop is not a block",
+		.model = "asyncio",
+		.loop_lane = true,
+		.n_tasks = 4,
+		.segs = {{0, ST_IO, 0, 400 * MS},
+			 {1, ST_IO, 0, 400 * MS},
+			 {2, ST_IO, 0, 400 * MS},
+			 {3, ST_IO, 0, 400 * MS},
+			 {2, ST_COMPUTE, 400 * MS, 420 * MS},
+			 {3, ST_COMPUTE, 420 * MS, 440 * MS}},
+		.n_segs = 6,
+		.lag_ns = 24 * MS,
+		.wall_ns = 440 * MS,
+		.speedup = 1640.0 / 440.0,
+		.parallelism = 40.0 / 440.0,
+		.peak_inflight = 4,
+		.bound = "io",
+		.recommend = "asyncio",
+		.why_has = {"asyncio, the recommended model"},
+	},
+	{
+		/* A process pool that failed before any task ran (a lambda
+		 * it could not pickle): nothing measured, nothing
+		 * recommended, and the program's fix said. */
+		.name = "an error before anything ran: a pitfall",
+		.model = "process-pool",
+		.options = "{\"pitfall\": \"lambda\", \"start\": \"spawn\"}",
+		.n_tasks = 2,
+		.n_segs = 0,
+		.status = RUN_ERROR,
+		.message = "error: process-pool: PicklingError: Can't pickle",
+		.wall_ns = 0,
+		.speedup = 0.0,
+		.parallelism = 0.0,
+		.peak_inflight = 0,
+		.bound = "",
+		.recommend = "",
+		.advice = "def-at-module-level",
+		.why_starts = "The run ended in an error before any task "
+			      "computed or waited: process-pool: "
+			      "PicklingError",
+	},
+	{
 		/* On the loop's lane: the fifth task computes 150 ms (off
 		 * its core for 10 ms of it, which still blocks the loop),
 		 * and four tasks' waits end inside it, ready until it is
@@ -612,6 +679,11 @@ static void test_cases(void **state)
 			if (!strstr(m->why, c->why_has[w]))
 				fail_msg("case %s: \"%s\" not in \"%s\"",
 					 c->name, c->why_has[w], m->why);
+		if (c->why_lacks && strstr(m->why, c->why_lacks))
+			fail_msg("case %s: \"%s\" in \"%s\"", c->name,
+				 c->why_lacks, m->why);
+		if (c->advice)
+			assert_string_equal(m->advice, c->advice);
 		if (c->why_starts &&
 		    strncmp(m->why, c->why_starts, strlen(c->why_starts)))
 			fail_msg("case %s: \"%s\" does not start with \"%s\"",
