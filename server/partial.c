@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "partial.h"
+#include "protocol.h"
 
 /* Ids above this are kept but found by searching (never in practice). */
 #define PARTIAL_MAP_MAX (1u << 24)
@@ -180,38 +181,44 @@ static void cut_open_tasks(struct partial *p, const json_t *ev)
 
 int partial_apply(struct partial *p, const char *line, size_t len)
 {
-	json_t *ev = json_loadb(line, len, 0, NULL);
-	const char *type = json_string_value(json_object_get(ev, "type"));
-	json_t *v;
+	json_t *ev;
+	int type = protocol_line_read(line, len, &ev);
+	json_t *v = protocol_line_body(ev, type);
 
-	if (!type) {
-		json_decref(ev);
+	if (type == -EINVAL)
 		return -EINVAL;
-	}
-	if (strcmp(type, "segment") == 0) {
-		v = json_object_get(ev, "segment");
+	switch (type) {
+	case LINE_SEGMENT:
 		if (json_is_object(v))
 			json_array_append(p->segments, v);
-	} else if (strcmp(type, "task") == 0) {
-		put_by_id(p->tasks, &p->task_map, json_object_get(ev, "task"));
-	} else if (strcmp(type, "lane") == 0) {
-		put_by_id(p->lanes, &p->lane_map, json_object_get(ev, "lane"));
-	} else if (strcmp(type, "counter") == 0) {
-		json_t *c = json_deep_copy(ev);
-		json_object_del(c, "type");
-		json_array_append_new(p->counters, c);
-	} else if (strcmp(type, "run") == 0) {
-		v = json_object_get(ev, "run");
+		break;
+	case LINE_TASK:
+		put_by_id(p->tasks, &p->task_map, v);
+		break;
+	case LINE_LANE:
+		put_by_id(p->lanes, &p->lane_map, v);
+		break;
+	case LINE_COUNTER:
+		v = json_deep_copy(ev);
+		json_object_del(v, "type");
+		json_array_append_new(p->counters, v);
+		break;
+	case LINE_RUN:
 		if (json_is_object(v))
 			json_object_update(p->run, v);
-	} else if (strcmp(type, "summary") == 0) {
+		break;
+	case LINE_SUMMARY:
 		v = json_object_get(ev, "summary");
 		if (v)
 			json_object_set(p->root, "summary", v);
 		set_status(p, ev);
-	} else if (strcmp(type, "status") == 0) {
+		break;
+	case LINE_STATUS:
 		set_status(p, ev);
 		cut_open_tasks(p, ev);
+		break;
+	default: /* open (live only), end, or a newer writer's */
+		break;
 	}
 	json_decref(ev);
 	return 0;

@@ -401,7 +401,7 @@ static bool type_valid(const char *type)
 		if (!((type[i] >= 'a' && type[i] <= 'z') || type[i] == '_'))
 			return false;
 	/* The server's own events: a runner cannot forge them. */
-	return strcmp(type, "status") != 0 && strcmp(type, "end") != 0;
+	return !line_type_servers(line_type_parse(type));
 }
 
 void runs_lines(struct runs *r, struct run *run, const char *buf, size_t len)

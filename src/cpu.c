@@ -17,6 +17,11 @@
  * computations shrank with the load while CPython's, calibrated against
  * its thread's CPU time too, did not.  Time off the core is the runnable
  * state's to show (exec_core.h), not the work's.
+ *
+ * Even so the calibrated rate is only where a step starts: the step itself
+ * runs until its thread's CPU clock has advanced by its duration
+ * (struct cpu_work, at the end of this file), since the rate moves while
+ * a run goes on.
  */
 #include "cpu.h"
 
@@ -108,4 +113,49 @@ uint64_t cpu_iters_for_ns(const struct cpu_calib *c, int64_t ns)
 	if (iters < 1.0)
 		return 1;
 	return (uint64_t)(iters + 0.5);
+}
+
+/* Looks at the clock at most this many slices apart. */
+#define WORK_LOOK_SLICES 20
+
+void cpu_work_start(struct cpu_work *w, const struct cpu_calib *c, uint64_t n,
+		    int64_t ns, uint64_t slice)
+{
+	w->slice = slice > 0 ? slice : 1;
+	w->cpu_ns = n > 0 ? 0 : ns;
+	w->iters = n > 0 ? n : cpu_iters_for_ns(c, ns);
+	w->cpu0_ns = w->cpu_ns > 0 ? cpu_clock_ns() : 0;
+	w->look_at = w->iters < WORK_LOOK_SLICES * w->slice
+			     ? w->iters
+			     : WORK_LOOK_SLICES * w->slice;
+}
+
+uint64_t cpu_work_left(struct cpu_work *w, uint64_t done)
+{
+	if (w->cpu_ns > 0 && done >= w->look_at) {
+		int64_t used = cpu_clock_ns() - w->cpu0_ns;
+
+		if (used >= w->cpu_ns) {
+			w->iters = done;
+		} else {
+			/* The rate this computation has had so far. */
+			double per_ns = used > 0 ? (double)done / (double)used
+						 : 0.0;
+			uint64_t more =
+				per_ns > 0.0 ? (uint64_t)((double)(w->cpu_ns -
+								   used) *
+							  per_ns) +
+						       1
+					     : w->slice;
+			uint64_t gap = more / 2;
+
+			if (gap < w->slice)
+				gap = w->slice;
+			if (gap > WORK_LOOK_SLICES * w->slice)
+				gap = WORK_LOOK_SLICES * w->slice;
+			w->iters = done + more;
+			w->look_at = done + (gap < more ? gap : more);
+		}
+	}
+	return w->iters > done ? w->iters - done : 0;
 }

@@ -640,15 +640,18 @@ static void fold_counter(struct fold *f, const json_t *line)
 {
 	struct trace_sample *s;
 	int64_t t_ns = int_of(line, "t_ns", -1);
+	int counter = trace_counter_parse(str_of(line, "name"));
 
-	if (t_ns < 0 || strcmp(str_of(line, "name"), "queue_depth") != 0)
+	if (t_ns < 0 || counter < 0)
 		return;
 	s = trace_add_sample(f->t);
 	s->t_ns = t_ns;
 	s->value = int_of(line, "value", 0);
-	s->counter = CTR_QUEUE_DEPTH;
+	s->counter = (uint8_t)counter;
 	sink(f, EV_COUNTER,
-	     &(struct rec_event){.t0_ns = t_ns, .t1_ns = s->value});
+	     &(struct rec_event){.t0_ns = t_ns,
+				 .t1_ns = s->value,
+				 .extra = (uint16_t)counter});
 }
 
 static void fold_summary(struct fold *f, const json_t *line)
@@ -670,30 +673,44 @@ static void fold_summary(struct fold *f, const json_t *line)
 
 static void fold_line(struct fold *f, const char *text, size_t len)
 {
-	json_t *line = json_loadb(text, len, 0, NULL);
-	const char *type = str_of(line, "type");
+	json_t *line;
+	int type = protocol_line_read(text, len, &line);
+	json_t *body = protocol_line_body(line, type);
 
-	if (strcmp(type, "run") == 0) {
-		fold_run(f, json_object_get(line, "run"));
-	} else if (strcmp(type, "lane") == 0) {
-		fold_lane(f, json_object_get(line, "lane"));
-	} else if (strcmp(type, "task") == 0) {
-		fold_task(f, json_object_get(line, "task"));
-	} else if (strcmp(type, "segment") == 0) {
-		fold_segment(f, json_object_get(line, "segment"));
-	} else if (strcmp(type, "open") == 0) {
-		fold_open(f, line);
-	} else if (strcmp(type, "counter") == 0) {
-		fold_counter(f, line);
-	} else if (strcmp(type, "summary") == 0) {
-		fold_summary(f, line);
-	} else if (strcmp(type, "error") == 0 && f->err) {
+	switch (type) {
+	case LINE_RUN:
+		fold_run(f, body);
+		break;
+	case LINE_LANE:
+		fold_lane(f, body);
+		break;
+	case LINE_TASK:
+		fold_task(f, body);
+		break;
+	case LINE_SEGMENT:
+		fold_segment(f, body);
+		break;
+	case LINE_OPEN:
+		fold_open(f, body);
+		break;
+	case LINE_COUNTER:
+		fold_counter(f, body);
+		break;
+	case LINE_SUMMARY:
+		fold_summary(f, body);
+		break;
+	case LINE_ERROR:
+		if (!f->err)
+			break;
 		f->refused = true;
 		util_strlcpy(f->err->field, str_of(line, "field"),
 			     sizeof(f->err->field));
 		util_strlcpy(f->err->message, str_of(line, "message"),
 			     sizeof(f->err->message));
 		f->err->column = 0;
+		break;
+	default: /* the server's own lines, or none */
+		break;
 	}
 	json_decref(line);
 }

@@ -94,11 +94,8 @@ int exec_block_step(struct exec_ctx *x, const struct step *s)
  * meanwhile, and it waits for the GIL only to take it back at the end. */
 static int step_cpu_nogil(struct exec_ctx *x, const struct step *s)
 {
-	uint64_t iters = s->n > 0 ? (uint64_t)s->n
-				  : cpu_iters_for_ns(&x->run->cpu, s->ns);
-
 	exec_gil_release(x);
-	exec_compute(x, iters, REC_NOTE_NOGIL);
+	exec_compute(x, s->n > 0 ? (uint64_t)s->n : 0, s->ns, REC_NOTE_NOGIL);
 	exec_gil_acquire(x);
 	return stopped(x) ? -ECANCELED : 0;
 }

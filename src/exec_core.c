@@ -141,15 +141,18 @@ int64_t exec_runwatch_look(struct exec_runwatch *w, int64_t now_ns)
 	return off_ns;
 }
 
-void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
+void exec_compute(struct exec_ctx *x, uint64_t n, int64_t ns, uint32_t note)
 {
 	const struct rec_lane *lane = x->lane;
 	uint64_t slice = slice_iters(x);
 	uint64_t open_min = slice * (EXEC_OPEN_MIN_NS / EXEC_SLICE_NS);
-	uint64_t done = 0, acc = 0;
+	uint64_t done = 0, acc = 0, left, iters;
 	struct exec_runwatch rw;
+	struct cpu_work work;
 	int64_t t_start;
 
+	cpu_work_start(&work, &x->run->cpu, n, ns, slice);
+	iters = work.iters;
 	if (iters == 0)
 		return;
 	t_start = rec_now(lane);
@@ -159,12 +162,13 @@ void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note)
 	 * the core (runnable); below that the clock would cost more than
 	 * what it could show. */
 	exec_runwatch_start(&rw, t_start, iters >= 4 * slice);
-	while (done < iters && !stopped(x)) {
-		uint64_t n = iters - done < slice ? iters - done : slice;
+	while ((left = cpu_work_left(&work, done)) > 0 && !stopped(x)) {
+		uint64_t k = left < slice ? left : slice;
 		int64_t s0 = rw.wall_ns, off;
 
-		acc ^= cpu_burn(n, done + x->task);
-		done += n;
+		acc ^= cpu_burn(k, done + x->task);
+		done += k;
+		iters = work.iters;
 		off = exec_runwatch_look(&rw, rec_now(lane));
 		if (off > 0) {
 			/* The thread could run but waited for a core.  Where
@@ -269,10 +273,7 @@ int exec_cpu_step(struct exec_ctx *x, const struct step *s)
 	if (stopped(x))
 		return -ECANCELED;
 
-	uint64_t iters = s->n > 0 ? (uint64_t)s->n
-				  : cpu_iters_for_ns(&x->run->cpu, s->ns);
-
-	exec_compute(x, iters, 0);
+	exec_compute(x, s->n > 0 ? (uint64_t)s->n : 0, s->ns, 0);
 	rc = stopped(x) ? -ECANCELED : 0;
 	atomic_fetch_add_explicit(&x->run->progress, 1, memory_order_relaxed);
 	return rc;

@@ -51,9 +51,10 @@ void exec_gil_release(struct exec_ctx *x);
 int exec_cpu_step(struct exec_ctx *x, const struct step *s);
 
 /* The computation of a cpu step, in slices, honouring GIL drop requests and
- * recording compute and gil-wait segments.  Needs the GIL held on entry
- * when x->gil is set. */
-void exec_compute(struct exec_ctx *x, uint64_t iters, uint32_t note);
+ * recording compute and gil-wait segments: n iterations when n > 0, else
+ * until the thread has used ns of CPU time (struct cpu_work).  Needs the
+ * GIL held on entry when x->gil is set. */
+void exec_compute(struct exec_ctx *x, uint64_t n, int64_t ns, uint32_t note);
 
 /* Computes (real CPU work, as an interpreter's start-up or pickling is)
  * until lane's clock reads until_ns or the run stops.  Knows nothing of

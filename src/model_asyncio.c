@@ -443,26 +443,27 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s,
 		       uint32_t note)
 {
 	const struct cpu_calib *cal = &a->ctx->cpu;
-	uint64_t iters = s->n > 0 ? (uint64_t)s->n
-				  : cpu_iters_for_ns(cal, s->ns);
 	uint64_t slice = cpu_iters_for_ns(cal, CPU_SLICE_NS);
+	uint64_t done = 0, left;
 	int64_t t0 = rec_now(a->lane);
 	struct exec_runwatch rw;
+	struct cpu_work work;
 	int err = 0;
 
 	if (slice == 0)
 		slice = 1;
+	cpu_work_start(&work, cal, s->n > 0 ? (uint64_t)s->n : 0, s->ns, slice);
 	/* A live viewer sees a long computation grow, as it sees waits. */
-	if (iters >= slice)
+	if (work.iters >= slice)
 		rec_open(a->lane, id, ST_COMPUTE, t0, note);
 	/* The loop thread too may wait for a core (exec.h). */
-	exec_runwatch_start(&rw, t0, iters >= slice);
-	while (iters > 0) {
-		uint64_t n = iters < slice ? iters : slice;
+	exec_runwatch_start(&rw, t0, work.iters >= slice);
+	while ((left = cpu_work_left(&work, done)) > 0) {
+		uint64_t n = left < slice ? left : slice;
 		int64_t s0 = rw.wall_ns, off;
 
 		a->cpu_sink += cpu_burn(n, a->cpu_sink + id);
-		iters -= n;
+		done += n;
 		off = exec_runwatch_look(&rw, rec_now(a->lane));
 		if (off > 0) {
 			if (s0 > t0)
@@ -472,7 +473,7 @@ static int cpu_on_loop(struct aio *a, uint32_t id, const struct step *s,
 				    REC_NOTE_CPU_CLOCK);
 			t0 = s0 + off;
 		}
-		if (iters > 0 && stopped(a)) {
+		if (cpu_work_left(&work, done) > 0 && stopped(a)) {
 			err = -ECANCELED;
 			break;
 		}

@@ -137,8 +137,7 @@ static int pool_run(struct run_ctx *ctx)
 		.start = procpool_start_parse(spec_text(opt, "start")),
 	};
 	int64_t payload_bytes = spec_int(opt, "payload_bytes");
-	uint64_t handle_iters =
-		cpu_iters_for_ns(&ctx->cpu, spec_ns(opt, "handle"));
+	int64_t handle_ns = spec_ns(opt, "handle");
 	struct procpool *pool;
 	struct procpool_done done[64];
 	struct results res;
@@ -195,8 +194,8 @@ static int pool_run(struct run_ctx *ctx)
 			struct exec_ctx x = {
 				.run = ctx, .lane = consumer, .task = next};
 
-			if (handle_iters > 0)
-				exec_compute(&x, handle_iters, REC_NOTE_RESULT);
+			if (handle_ns > 0)
+				exec_compute(&x, 0, handle_ns, REC_NOTE_RESULT);
 			if (res.mode == RESULTS_IMAP && task < prog->n_tasks &&
 			    !atomic_load(&ctx->stop) &&
 			    submit_task(pool, task, payload_bytes) == 0)

@@ -139,8 +139,7 @@ static void consume(struct pool *pool, struct rec_lane *main_lane,
 		    struct rec_lane *consumer, uint32_t n_tasks)
 {
 	struct run_ctx *ctx = pool->ctx;
-	uint64_t iters = cpu_iters_for_ns(
-		&ctx->cpu, spec_ns(&ctx->spec->options, "handle"));
+	int64_t handle_ns = spec_ns(&ctx->spec->options, "handle");
 
 	pthread_mutex_lock(&pool->mutex);
 	while (!results_all_handled(&pool->res) && !stopped(ctx)) {
@@ -164,7 +163,7 @@ static void consume(struct pool *pool, struct rec_lane *main_lane,
 			continue;
 		}
 		pthread_mutex_unlock(&pool->mutex);
-		if (iters > 0) {
+		if (handle_ns > 0) {
 			/* The caller is a Python thread too: it needs the
 			 * GIL to work on a result. */
 			struct exec_ctx x = {.run = ctx,
@@ -173,7 +172,7 @@ static void consume(struct pool *pool, struct rec_lane *main_lane,
 					     .task = task};
 
 			exec_gil_acquire(&x);
-			exec_compute(&x, iters, REC_NOTE_RESULT);
+			exec_compute(&x, 0, handle_ns, REC_NOTE_RESULT);
 			exec_gil_release(&x);
 		}
 		pthread_mutex_lock(&pool->mutex);

@@ -8,6 +8,7 @@
  */
 #include "protocol.h"
 
+#include <errno.h>
 #include <stddef.h>
 #include <string.h>
 
@@ -256,6 +257,58 @@ const char *trace_counter_name(enum trace_counter c)
 int trace_counter_parse(const char *name)
 {
 	return parse_name(counter_names, COUNT_OF(counter_names), name);
+}
+
+/* ---- event lines -------------------------------------------------------- */
+
+static const char *const line_type_names[LINE_TYPE_COUNT] = {
+	[LINE_RUN] = "run",	    [LINE_LANE] = "lane",
+	[LINE_TASK] = "task",	    [LINE_SEGMENT] = "segment",
+	[LINE_OPEN] = "open",	    [LINE_COUNTER] = "counter",
+	[LINE_SUMMARY] = "summary", [LINE_STATUS] = "status",
+	[LINE_END] = "end",	    [LINE_ERROR] = "error",
+};
+
+const char *line_type_name(enum line_type t)
+{
+	return name_of(line_type_names, COUNT_OF(line_type_names), t);
+}
+
+int line_type_parse(const char *name)
+{
+	return parse_name(line_type_names, COUNT_OF(line_type_names), name);
+}
+
+bool line_type_servers(int type)
+{
+	return type == LINE_STATUS || type == LINE_END;
+}
+
+int protocol_line_read(const char *text, size_t len, json_t **line)
+{
+	json_t *obj = json_loadb(text, len, 0, NULL);
+	const char *type = json_string_value(json_object_get(obj, "type"));
+
+	if (!json_is_object(obj) || !type) {
+		json_decref(obj);
+		*line = NULL;
+		return -EINVAL;
+	}
+	*line = obj;
+	return line_type_parse(type);
+}
+
+json_t *protocol_line_body(json_t *line, int type)
+{
+	switch (type) {
+	case LINE_RUN:
+	case LINE_LANE:
+	case LINE_TASK:
+	case LINE_SEGMENT:
+		return json_object_get(line, line_type_names[type]);
+	default:
+		return type >= 0 && type < LINE_TYPE_COUNT ? line : NULL;
+	}
 }
 
 /* ---- the vocabulary as JSON --------------------------------------------- */

@@ -154,6 +154,26 @@ extern const unsigned protocol_duration_units_count;
 /* Counters sampled over time (EV_COUNTER.extra). */
 enum trace_counter { CTR_QUEUE_DEPTH, CTR__COUNT };
 
+/* The types of the event lines (NDJSON, one object per line, "type"
+ * first): what `overlap run --format events` and the CPython runner
+ * write, and what the server adds (status, end) to the stream it keeps
+ * per run.  An error line is the CPython runner's refusal of a spec; it is
+ * read by the engine and never stored.  docs/protocol.json describes each
+ * stored one. */
+enum line_type {
+	LINE_RUN,
+	LINE_LANE,
+	LINE_TASK,
+	LINE_SEGMENT,
+	LINE_OPEN,
+	LINE_COUNTER,
+	LINE_SUMMARY,
+	LINE_STATUS, /* the server's */
+	LINE_END,    /* the server's */
+	LINE_ERROR,  /* the CPython runner's refusal */
+};
+#define LINE_TYPE_COUNT (LINE_ERROR + 1)
+
 /* Names give "unknown" for a number outside their list; parsers give -1
  * for a word outside it. */
 const char *seg_state_name(enum seg_state s); /* "gil-wait" */
@@ -177,6 +197,22 @@ bool run_status_stopped(int status);
 const char *param_type_name(enum param_type t);	      /* "duration" */
 const char *trace_counter_name(enum trace_counter c); /* "queue_depth" */
 int trace_counter_parse(const char *name);
+
+const char *line_type_name(enum line_type t); /* "segment" */
+int line_type_parse(const char *name);
+/* True for a type only the server writes: a runner's line of that type is
+ * refused, so no runner can end a stream or forge its status. */
+bool line_type_servers(int type);
+/* Reads one event line: *line becomes the object (a new reference, NULL
+ * when there is none) and the return is its type; -1 for a well-formed
+ * object whose type is outside the list (a newer writer's: passed on,
+ * never folded), -EINVAL for text that is not a JSON object with a string
+ * "type". */
+int protocol_line_read(const char *text, size_t len, json_t **line);
+/* The object a line of a known type carries: "run", "lane", "task" and
+ * "segment" lines under the key of that name; the others are the object
+ * themselves.  Borrowed; NULL when the line lacks it. */
+json_t *protocol_line_body(json_t *line, int type);
 
 /* New reference: the vocabulary as the catalog serves it (its key
  * "vocabulary"); docs/protocol.json describes each field. */

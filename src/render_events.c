@@ -12,37 +12,39 @@
 
 #include "trace_json.h"
 
-static json_t *typed(const char *type, const char *key, json_t *value)
+/* A line carrying value under its type's own key. */
+static json_t *typed(enum line_type type, json_t *value)
 {
 	if (!value)
 		return NULL;
-	return json_pack("{s:s, s:o}", "type", type, key, value);
+	return json_pack("{s:s, s:o}", "type", line_type_name(type),
+			 line_type_name(type), value);
 }
 
 json_t *render_event_run(const struct trace *t)
 {
-	return typed("run", "run", trace_run_json(t));
+	return typed(LINE_RUN, trace_run_json(t));
 }
 
 json_t *render_event_lane(const struct trace *t, size_t lane)
 {
 	if (lane >= t->n_lanes)
 		return NULL;
-	return typed("lane", "lane", trace_lane_json(&t->lanes[lane]));
+	return typed(LINE_LANE, trace_lane_json(&t->lanes[lane]));
 }
 
 json_t *render_event_task(const struct trace *t, size_t task)
 {
 	if (task >= t->n_tasks)
 		return NULL;
-	return typed("task", "task", trace_task_json(t, &t->tasks[task]));
+	return typed(LINE_TASK, trace_task_json(t, &t->tasks[task]));
 }
 
 json_t *render_event_segment(const struct trace *t, size_t segment)
 {
 	if (segment >= t->n_segments)
 		return NULL;
-	return typed("segment", "segment",
+	return typed(LINE_SEGMENT,
 		     trace_segment_json(t, &t->segments[segment]));
 }
 
@@ -50,10 +52,10 @@ json_t *render_event_open(const struct trace *t, const struct rec_event *ev)
 {
 	const char *note = ev->note < t->n_notes ? t->notes[ev->note] : "";
 
-	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:s}", "type", "open",
-			 "task", (json_int_t)ev->task, "lane",
-			 (json_int_t)ev->lane, "state",
-			 seg_state_name(ev->state), "t0_ns",
+	return json_pack("{s:s, s:I, s:I, s:s, s:I, s:s}", "type",
+			 line_type_name(LINE_OPEN), "task",
+			 (json_int_t)ev->task, "lane", (json_int_t)ev->lane,
+			 "state", seg_state_name(ev->state), "t0_ns",
 			 (json_int_t)ev->t0_ns, "note", note);
 }
 
@@ -64,14 +66,16 @@ json_t *render_event_counter(const struct trace *t, size_t sample)
 	if (sample >= t->n_samples)
 		return NULL;
 	s = &t->samples[sample];
-	return json_pack("{s:s, s:s, s:I, s:I}", "type", "counter", "name",
+	return json_pack("{s:s, s:s, s:I, s:I}", "type",
+			 line_type_name(LINE_COUNTER), "name",
 			 trace_counter_name(s->counter), "t_ns",
 			 (json_int_t)s->t_ns, "value", (json_int_t)s->value);
 }
 
 json_t *render_event_summary(const struct trace *t)
 {
-	return json_pack("{s:s, s:s, s:s, s:o}", "type", "summary", "status",
+	return json_pack("{s:s, s:s, s:s, s:o}", "type",
+			 line_type_name(LINE_SUMMARY), "status",
 			 run_status_name(t->status), "message", t->message,
 			 "summary", trace_summary_json(t));
 }

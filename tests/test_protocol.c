@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -603,6 +604,69 @@ static void test_contract_event_lines(void **state)
 	assert_true(lines > 5 * 4);
 }
 
+/* The line types protocol.h lists are the contract's, no more, no less
+ * (the runner's error line aside: never stored), and the reader sorts a
+ * line by them. */
+static void test_line_types(void **state)
+{
+	const json_t *lines = json_object_get(contract, "event_lines");
+	const char *key;
+	json_t *v, *line;
+	size_t listed = 0;
+
+	(void)state;
+	assert_true(json_is_object(lines));
+	for (int t = 0; t < LINE_TYPE_COUNT; t++) {
+		if (t == LINE_ERROR)
+			continue;
+		if (!json_object_get(lines, line_type_name((enum line_type)t)))
+			fail_msg("docs/protocol.json has no \"%s\" line",
+				 line_type_name((enum line_type)t));
+		listed++;
+	}
+	json_object_foreach((json_t *)lines, key, v) {
+		assert_int_not_equal(line_type_parse(key), -1);
+	}
+	assert_int_equal(json_object_size(lines), listed);
+	assert_true(line_type_servers(LINE_END));
+	assert_true(line_type_servers(LINE_STATUS));
+	assert_false(line_type_servers(LINE_SEGMENT));
+	assert_false(line_type_servers(-1));
+
+	static const char seg[] =
+		"{\"type\":\"segment\",\"segment\":{\"task\":1}}";
+	assert_int_equal(protocol_line_read(seg, sizeof(seg) - 1, &line),
+			 LINE_SEGMENT);
+	v = protocol_line_body(line, LINE_SEGMENT);
+	assert_int_equal(json_integer_value(json_object_get(v, "task")), 1);
+	json_decref(line);
+
+	static const char counter[] =
+		"{\"type\":\"counter\",\"name\":\"queue_depth\"}";
+	assert_int_equal(protocol_line_read(counter, sizeof(counter) - 1,
+					    &line),
+			 LINE_COUNTER);
+	assert_ptr_equal(protocol_line_body(line, LINE_COUNTER), line);
+	json_decref(line);
+
+	static const char newer[] = "{\"type\":\"later\",\"x\":1}";
+	assert_int_equal(protocol_line_read(newer, sizeof(newer) - 1, &line),
+			 -1);
+	assert_non_null(line);
+	assert_null(protocol_line_body(line, -1));
+	json_decref(line);
+
+	static const char *const bad[] = {"7", "[1]", "{\"type\":3}",
+					  "{\"segment\":{}}", "{\"type\":"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		line = (json_t *)1;
+		assert_int_equal(protocol_line_read(bad[i], strlen(bad[i]),
+						    &line),
+				 -EINVAL);
+		assert_null(line);
+	}
+}
+
 static void test_contract_trace(void **state)
 {
 	char *out = run_binary("run --workload mixed --model thread-pool "
@@ -694,6 +758,7 @@ int main(void)
 		cmocka_unit_test(test_contract_vocabulary),
 		cmocka_unit_test(test_contract_refuses),
 		cmocka_unit_test(test_contract_event_lines),
+		cmocka_unit_test(test_line_types),
 		cmocka_unit_test(test_contract_trace),
 		cmocka_unit_test(test_contract_catalog),
 	};

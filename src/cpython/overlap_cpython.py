@@ -476,11 +476,17 @@ class RunQueue:
             os.close(self.fd)
 
 
-def compute(env, task, lane, iters, note=""):
-    """A cpu step: burn() in chunks.  A chunk whose wall time exceeds its
-    thread CPU time by more than the time the thread waited for a core,
-    while other threads computed, waited for the GIL: that wait is put at
-    the chunk's start and marked estimated."""
+def compute(env, task, lane, iters, note="", cpu_ns=0):
+    """A cpu step: burn() in chunks.  Given cpu_ns (a step written as a
+    duration), the chunks go on until the thread has used that much CPU
+    time, as the model's steps do, and iters is only the estimate: the
+    loop's rate moves with the machine's other work (20,000 to 27,000
+    iterations per CPU-ms at a load average of 1 here, 12,000 while other
+    processes computed), and a fixed count made the same step up to
+    twice as long in one run as in another.  A chunk whose wall time
+    exceeds its thread CPU time by more than the time the thread waited
+    for a core, while other threads computed, waited for the GIL: that
+    wait is put at the chunk's start and marked estimated."""
     rec = env.rec
     if iters <= 0:
         return
@@ -493,10 +499,20 @@ def compute(env, task, lane, iters, note=""):
             rec.open(task, lane, "compute", t_seg, note)
         done = 0
         t_prev, c_prev = t_seg, time.thread_time_ns()
+        c_start = c_prev
         rq_prev = runq.delay_ns() if runq else None
         lost_since = 0  # lost time of the chunks since rq_prev was read
-        while done < iters:
-            n = min(env.chunk, iters - done)
+        while True:
+            if cpu_ns > 0:
+                left = cpu_ns - (c_prev - c_start)
+                if left <= 0:
+                    break
+                n = min(env.chunk,
+                        max(256, int(env.iters_per_ms * left / NS_PER_MS)))
+            elif done < iters:
+                n = min(env.chunk, iters - done)
+            else:
+                break
             burn(n)
             done += n
             t, c = now_ns(), time.thread_time_ns()
@@ -607,6 +623,13 @@ def cond_notify(c, n):
 def step_iters(env, s):
     return s["n"] if s["n"] > 0 else int(env.iters_per_ms * s["ns"] /
                                          NS_PER_MS)
+
+
+def compute_step(env, task, lane, s):
+    """A cpu step: a count of iterations as written, or a duration of
+    this thread's CPU time."""
+    compute(env, task, lane, step_iters(env, s),
+            cpu_ns=s["ns"] if s["n"] <= 0 else 0)
 
 
 def sleep_until(env, deadline_ns):
@@ -936,7 +959,7 @@ def run_step(env, task, lane, s):
     kind = s["kind"]
     env.check()
     if kind == "cpu":
-        compute(env, task, lane, step_iters(env, s))
+        compute_step(env, task, lane, s)
     elif kind == "sleep":
         if s["ns"] > 0:
             t0 = now_ns()
@@ -1024,7 +1047,7 @@ def consume(env, task, lane, s):
         if item < 0:
             return
         if work is not None and work["kind"] == "cpu":
-            compute(env, task, lane, step_iters(env, work))
+            compute_step(env, task, lane, work)
         if fwd is not None:
             q_put(env, task, lane, fwd, item)
             env.shared.add("transformed")
@@ -1501,7 +1524,8 @@ class Run:
                 take(t, f)
                 handled.append(t)
                 compute(env, t, lane, iters,
-                        "the caller handling this result")
+                        "the caller handling this result",
+                        cpu_ns=self.opt.get("handle", 0))
                 if mode == "imap" and len(order) < n and not stop.is_set():
                     order.append(sub(len(order)))
         except Stopped:
@@ -1904,7 +1928,7 @@ class AioRun:
         elif kind in ("net", "disk") and self.offload:
             await self.in_executor(t, lane, [s])
         elif kind == "cpu":
-            compute(self.env, t, lane, step_iters(self.env, s))
+            compute_step(self.env, t, lane, s)
         elif kind == "cpu-nogil":
             compute_nogil(self.env, t, lane, s)  # still on the loop
         elif kind == "block":

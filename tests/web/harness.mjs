@@ -21,9 +21,6 @@ export const BUILD = process.env.OVERLAP_BUILD || path.join(REPO, 'build');
 const BIN = process.env.OVERLAP_BIN || path.join(BUILD, 'overlap');
 const CHROMIUM = process.env.OVERLAP_CHROMIUM || '/usr/bin/chromium';
 
-export const FINISHED = new Set(['done', 'error', 'cancelled', 'interrupted',
-				 'deadlock']);
-
 function freePort()
 {
 	return new Promise((resolve, reject) => {
@@ -156,14 +153,31 @@ export async function api(base, route, init = {})
 	return { status: response.status, body, text, headers: response.headers };
 }
 
+/* The run statuses a run ends with, as the server's catalog says (its
+ * vocabulary's run_statuses, each with "final"). */
+const finalStatuses = new Map();
+
+async function finalOf(base)
+{
+	if (!finalStatuses.has(base)) {
+		const { status, body } = await api(base, '/api/workloads');
+		if (status !== 200)
+			throw new Error(`GET /api/workloads: ${status}`);
+		finalStatuses.set(base, new Set(body.vocabulary.run_statuses
+			.filter((s) => s.final).map((s) => s.name)));
+	}
+	return finalStatuses.get(base);
+}
+
 /* Waits until run id has finished, by its status in the API. */
 export async function waitForRun(base, id, timeoutMs = 60000)
 {
 	const deadline = Date.now() + timeoutMs;
+	const finished = await finalOf(base);
 	for (;;) {
 		const { status, body } = await api(base, `/api/runs/${id}`);
 		if (status === 200 && body && body.run &&
-		    FINISHED.has(body.run.status))
+		    finished.has(body.run.status))
 			return body;
 		if (Date.now() > deadline)
 			throw new Error(`run ${id} did not finish: ${status} ` +
