@@ -106,15 +106,16 @@ static int64_t wait_union_ns(const struct trace *t)
  * in *ready how many other tasks were ready meanwhile: their waits were
  * over and they waited for the loop.  Returns its length, 0 when none. */
 static int64_t loop_block(const struct trace *t, uint32_t *blocker,
-			  size_t *ready)
+			  size_t *ready, int64_t *computed)
 {
 	const struct trace_segment **on_loop;
-	int64_t from = 0, to = 0, best_from = 0, best_to = 0;
+	int64_t from = 0, to = 0, best_from = 0, best_to = 0, comp = 0;
 	uint32_t task = UINT32_MAX;
 	unsigned char *seen;
 	size_t n = 0;
 
 	*ready = 0;
+	*computed = 0;
 	on_loop = malloc((t->n_segments + 1) * sizeof(*on_loop));
 	if (!on_loop)
 		return 0;
@@ -132,12 +133,16 @@ static int64_t loop_block(const struct trace *t, uint32_t *blocker,
 		if (s->task != task || s->t0_ns > to) {
 			task = s->task;
 			from = s->t0_ns;
+			comp = 0;
 		}
 		to = s->t1_ns;
+		if (s->state == ST_COMPUTE)
+			comp += s->t1_ns - s->t0_ns;
 		if (to - from > best_to - best_from) {
 			best_from = from;
 			best_to = to;
 			*blocker = task;
+			*computed = comp;
 		}
 	}
 	free(on_loop);
@@ -503,9 +508,14 @@ static bool loop_held_up(const struct trace *t, uint32_t *blocker,
 			 size_t *ready, int64_t *block_ns)
 {
 	const struct trace_summary *m = &t->summary;
+	int64_t computed;
 
-	*block_ns = loop_block(t, blocker, ready);
-	return *block_ns >= LOOP_SLOW_CALLBACK_NS ||
+	*block_ns = loop_block(t, blocker, ready, &computed);
+	/* A short computation that a busy machine stretched (runnable) is
+	 * the machine's, not the program's. */
+	if (computed < LOOP_LAG_BLOCKED_NS)
+		return false;
+	return computed >= LOOP_SLOW_CALLBACK_NS ||
 	       m->max_loop_lag_ns * 8 >= m->wall_ns ||
 	       m->states_ns[ST_READY] * 10 >= m->task_time_ns;
 }

@@ -376,11 +376,13 @@ static const struct lesson_case lessons[] = {
 		.why_has = "updates were lost",
 	},
 	{
+		/* The lesson's million each: every thread outlasts several
+		 * switch intervals, however late it starts. */
 		.lesson = "race-39",
 		.workload = "counter",
 		.model = "threads",
 		.sets = {{"tasks", "5"},
-			 {"increments", "100000"},
+			 {"increments", "1000000"},
 			 {"python", "3.9"}},
 		.status = RUN_DONE,
 		.bound = "sync",
