@@ -504,17 +504,22 @@ static void held_by_lock(struct trace *t, const struct program_facts *facts,
  * computation in a half-second run of waits is how asyncio runs, not a
  * fault.  Sets the longest computation on the loop, its task and how many
  * were ready meanwhile. */
-static bool loop_held_up(const struct trace *t, uint32_t *blocker,
+static bool loop_held_up(const struct trace *t,
+			 const struct program_facts *facts, uint32_t *blocker,
 			 size_t *ready, int64_t *block_ns)
 {
 	const struct trace_summary *m = &t->summary;
 	int64_t computed;
 
 	*block_ns = loop_block(t, blocker, ready, &computed);
-	/* A short computation that a busy machine stretched (runnable) is
-	 * the machine's, not the program's. */
-	if (computed < LOOP_LAG_BLOCKED_NS)
+	/* A short computation that a busy machine stretched is the
+	 * machine's, not the program's: as the program wrote it (its
+	 * longest cpu step) or as recorded. */
+	if ((facts->parsed && facts->longest_cpu_ns < LOOP_LAG_BLOCKED_NS) ||
+	    (*block_ns > 0 && computed < LOOP_LAG_BLOCKED_NS))
 		return false;
+	if (*block_ns == 0)
+		computed = m->max_loop_lag_ns;
 	return computed >= LOOP_SLOW_CALLBACK_NS ||
 	       m->max_loop_lag_ns * 8 >= m->wall_ns ||
 	       m->states_ns[ST_READY] * 10 >= m->task_time_ns;
@@ -588,7 +593,7 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 	} else if (diag_model_is(t, "asyncio") && cpu > 0 &&
 		   m->max_loop_lag_ns >= LOOP_LAG_BLOCKED_NS &&
 		   (wait * 3 >= base * 2 || st[ST_READY] * 2 >= cpu) &&
-		   loop_held_up(t, &blocker, &ready, &block_ns)) {
+		   loop_held_up(t, facts, &blocker, &ready, &block_ns)) {
 		char lag[32], blocked[32], who[256] = "";
 
 		/* Waits overlap, but the computation on the loop thread

@@ -63,15 +63,18 @@ static void note_pool_size(struct trace *t, int64_t cpu, int64_t wait)
 		if (!diag_model_is(t, "process-pool"))
 			diag_set_advice(m, "more-workers");
 	} else if (strcmp(m->recommend, "process-pool") == 0 &&
-		   workers < useful && queued * 4 >= cpu) {
+		   workers < useful && queued * 4 >= cpu &&
+		   /* Threads under a GIL compute one at a time however
+		    * many there are. */
+		   (!diag_model_is(t, "thread-pool") ||
+		    strcmp(diag_option_text(t, "gil"), "off") == 0)) {
 		diag_append_why(
 			m,
 			"With %zu worker%s on %zu cores, tasks queued %s in "
 			"all for a free one: one worker per core computes "
 			"on every core.",
 			workers, workers == 1 ? "" : "s", cores, queued_text);
-		if (!diag_model_is(t, "thread-pool"))
-			diag_set_advice(m, "more-workers");
+		diag_set_advice(m, "more-workers");
 	}
 }
 

@@ -15,7 +15,7 @@
 
 /* What one range of steps does, walked once. */
 struct range_facts {
-	int64_t work_ns, held_ns, held_cpu_ns;
+	int64_t work_ns, held_ns, held_cpu_ns, longest_cpu_ns;
 	size_t reentries, cond_waits, cond_wakes, cond_notifies;
 	bool notify_all, notifies, waits, timer;
 	int64_t self_lock; /* object index, or -1 */
@@ -66,6 +66,9 @@ static void walk(const struct program *p, uint32_t first, uint32_t n,
 			}
 		}
 		r->timer |= s->kind == STEP_TIMER;
+		if ((s->kind == STEP_CPU || s->kind == STEP_CPU_NOGIL) &&
+		    s->ns > r->longest_cpu_ns)
+			r->longest_cpu_ns = s->ns;
 		switch (s->kind) {
 		case STEP_LOCK:
 			if (!o || o->kind != OBJ_LOCK)
@@ -137,6 +140,8 @@ void program_facts_read(const char *text, struct program_facts *f)
 		for (size_t o = 0; o < p.n_objects; o++)
 			held_by[o] += range_held[o];
 		f->work_ns += r.work_ns;
+		if (r.longest_cpu_ns > f->longest_cpu_ns)
+			f->longest_cpu_ns = r.longest_cpu_ns;
 		f->held_ns += r.held_ns;
 		f->held_cpu_ns += r.held_cpu_ns;
 		f->reentries += r.reentries;
