@@ -911,6 +911,7 @@ void diagnosis_compute(struct trace *t)
 		diag_deadlock(t, &facts);
 	else
 		diag_unfinished(t);
+	diag_add_cut(t, &facts);
 	program_facts_free(&facts);
 	/* A workload that knows why its checks came out as they did says so
 	 * in checks.explain (sync.c: a counter on an event loop is exact);

@@ -42,6 +42,11 @@ void diag_set_advice(struct trace_summary *m, const char *word);
 void diag_add_notes(struct trace *t, const struct program_facts *facts,
 		    int64_t cpu_ns, int64_t wait_ns);
 
+/* diagnosis_notes.c: in a run that went on, the tasks that raised,
+ * timed out or were cancelled, and by what (asyncio's group, a cancel());
+ * a daemon cut at the end is left to the notes. */
+void diag_add_cut(struct trace *t, const struct program_facts *facts);
+
 /* diagnosis_verdict.c: a deadlock's diagnosis replaces the shares'; an
  * error or a cancel says it covers only what ran (an error before any
  * task ran: nothing measured, and a process pool's pitfall's fix). */

@@ -2,8 +2,10 @@
  * diagnosis_notes: what the shares of a run's time do not say, each a
  * sentence after the diagnosis: the part of the work a lock holds (which
  * caps any model's speedup), a pool whose tasks queued for a worker,
- * daemons cut at the end, timers, tasks a timeout cancelled.  They do not
- * change the recommended model; some set the advice, when no rule has.
+ * daemons cut at the end, timers; and, once the run's verdict is said,
+ * the tasks that raised, timed out or were cancelled and what cut them.
+ * They do not change the recommended model; some set the advice, when no
+ * rule has.
  */
 #include <stdio.h>
 #include <string.h>
@@ -152,24 +154,6 @@ static void note_timers(struct trace *t, const struct program_facts *facts)
 			  "loop.call_later waits with no thread");
 }
 
-/* Tasks a timeout cancelled where they waited. */
-static void note_timeouts(struct trace *t)
-{
-	size_t n = 0;
-
-	if (t->status != RUN_DONE)
-		return;
-	for (size_t i = 0; i < t->n_tasks; i++)
-		n += t->tasks[i].status == TASK_TIMEOUT;
-	if (n)
-		diag_append_why(
-			&t->summary,
-			"%zu task%s ended as timeout: cancelled where %s "
-			"waited when the time was up, the steps after "
-			"never ran.",
-			n, n == 1 ? "" : "s", n == 1 ? "it" : "they");
-}
-
 /* What the shares do not say, each a sentence after the diagnosis. */
 void diag_add_notes(struct trace *t, const struct program_facts *facts,
 		    int64_t cpu, int64_t wait)
@@ -178,5 +162,139 @@ void diag_add_notes(struct trace *t, const struct program_facts *facts,
 	note_pool_size(t, cpu, wait);
 	note_daemons(t, facts);
 	note_timers(t, facts);
-	note_timeouts(t);
+}
+
+/* Tasks that raised, timed out or were cancelled in a run that went on:
+ * a sentence on who cut them short (asyncio's group, a cancel()), read
+ * from the tasks' notes and the checks, so a stored trace gives it back.
+ * Their work was never done, which the figures before it cannot show. */
+static void describe_cut(struct trace *t, const struct program_facts *facts,
+			 char *buf, size_t size)
+{
+	size_t raised = 0, timed_out = 0, cancelled = 0, by_group = 0,
+	       by_run = 0, by_cancel = 0, off = 0;
+	const json_t *by =
+		json_object_get(t->summary.checks, "main_resumed_by");
+	const char *group =
+		json_string_value(json_object_get(t->summary.checks, "group"));
+	char first[TRACE_TASK_NAME_MAX] = "", at[32] = "";
+	bool clause; /* a sentence on main's group follows the counts */
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < t->n_tasks; i++) {
+		const struct trace_task *k = &t->tasks[i];
+		const char *note = trace_task_note(t, k);
+
+		/* A daemon cut at the end is note_daemons' to say. */
+		if (i < facts->n_tasks && (facts->task_flags[i] & FACT_DAEMON))
+			continue;
+		raised += k->status == TASK_ERROR;
+		timed_out += k->status == TASK_TIMEOUT;
+		if (k->status != TASK_CANCELLED)
+			continue;
+		cancelled++;
+		by_group += strcmp(note, PROTOCOL_NOTE_BY_GROUP) == 0;
+		by_run += strcmp(note, PROTOCOL_NOTE_BY_RUN) == 0;
+		by_cancel += strcmp(note, PROTOCOL_NOTE_BY_CANCEL) == 0;
+	}
+	if (raised + timed_out + cancelled == 0)
+		return;
+	if (json_is_integer(by) && json_integer_value(by) >= 0 &&
+	    (size_t)json_integer_value(by) < t->n_tasks) {
+		trace_task_name(t, &t->tasks[json_integer_value(by)], first,
+				sizeof(first));
+		util_format_duration(
+			json_integer_value(json_object_get(t->summary.checks,
+							   "main_resumed_ns")),
+			at, sizeof(at));
+	}
+	{
+		const char *part[3];
+		char text[3][48];
+		int n = 0;
+
+		if (raised) {
+			snprintf(text[n], sizeof(text[n]), "%zu raised",
+				 raised);
+			part[n] = text[n], n++;
+		}
+		if (timed_out) {
+			snprintf(text[n], sizeof(text[n]), "%zu timed out",
+				 timed_out);
+			part[n] = text[n], n++;
+		}
+		if (cancelled) {
+			snprintf(text[n], sizeof(text[n]), "%zu %s cancelled",
+				 cancelled, cancelled == 1 ? "was" : "were");
+			part[n] = text[n], n++;
+		}
+		off += (size_t)snprintf(buf, size, "Of %zu tasks, %s%s%s%s%s",
+					t->n_tasks, part[0],
+					n == 3	 ? ", "
+					: n == 2 ? " and "
+						 : "",
+					n >= 2 ? part[1] : "",
+					n == 3 ? " and " : "",
+					n == 3 ? part[2] : "");
+	}
+	if (off >= size)
+		return;
+	clause = first[0] && (by_group > 0 || by_run > 0 ||
+			      (group && strcmp(group, "wait_first") == 0));
+	if (by_group > 0 && first[0])
+		off += (size_t)snprintf(
+			buf + off, size - off,
+			": when %s raised at %s, its TaskGroup cancelled %s "
+			"still running where %s waited, and main got the "
+			"exception once %s had ended",
+			first, at, by_group == 1 ? "the one" : "the others",
+			by_group == 1 ? "it" : "they",
+			by_group == 1 ? "it" : "they");
+	else if (by_run > 0 && first[0])
+		off += (size_t)snprintf(
+			buf + off, size - off,
+			": gather handed %s's exception to main at %s, main "
+			"returned, and asyncio.run cancelled the %zu still "
+			"running (gather itself cancels nothing; "
+			"return_exceptions=True lets every task finish)",
+			first, at, by_run);
+	else if (group && strcmp(group, "wait_first") == 0 && first[0])
+		off += (size_t)snprintf(
+			buf + off, size - off,
+			": main resumed at %s, when %s ended first, and the "
+			"others ran on (asyncio.wait cancels nothing)",
+			at, first);
+	if (by_cancel > 0 && by_cancel == cancelled && !clause && off < size)
+		off += (size_t)snprintf(buf + off, size - off,
+					" by another task's task.cancel(), "
+					"where %s waited",
+					by_cancel == 1 ? "it" : "they");
+	else if (by_cancel > 0 && off < size)
+		off += (size_t)snprintf(
+			buf + off, size - off,
+			"%s%zu by another task's cancel(), where %s waited",
+			by_group + by_run > 0 ||
+					(group && first[0] &&
+					 strcmp(group, "wait_first") == 0)
+				? "; "
+				: ": ",
+			by_cancel, by_cancel == 1 ? "it" : "they");
+	if (off < size)
+		snprintf(buf + off, size - off,
+			 "; what the cut tasks had left was never done, so "
+			 "the figures cover only what ran.");
+}
+
+void diag_add_cut(struct trace *t, const struct program_facts *facts)
+{
+	struct trace_summary *m = &t->summary;
+	char cut[512];
+	size_t used = strlen(m->why);
+
+	if (t->status != RUN_DONE)
+		return;
+	describe_cut(t, facts, cut, sizeof(cut));
+	if (cut[0])
+		snprintf(m->why + used, sizeof(m->why) - used, "%s%s",
+			 used ? " " : "", cut);
 }

@@ -154,6 +154,9 @@ int exec_step(struct exec_ctx *x, const struct step *s)
 	case STEP_NET:
 		rc = step_net(x, s);
 		break;
+	case STEP_FAIL:
+		rc = EXEC_RAISED;
+		break;
 	default:
 		/* Files and the synchronisation steps: sync.h says which. */
 		rc = sync_handles(s->kind) ? sync_exec_step(x, s) : -ENOTSUP;
@@ -179,7 +182,8 @@ enum task_status exec_task(struct exec_ctx *x)
 	enum task_status st = exec_status_of(rc);
 
 	sync_task_end(x->run->sync, x->task);
-	rec_task_end(x->lane, x->task, rec_now(x->lane), st, 0);
+	rec_task_end_note(x->lane, x->task, rec_now(x->lane), st,
+			  rc == EXEC_RAISED ? REC_NOTE_RAISED : 0);
 	exec_gil_release(x);
 	return st;
 }

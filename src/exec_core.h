@@ -8,6 +8,8 @@
 #ifndef OVERLAP_EXEC_CORE_H
 #define OVERLAP_EXEC_CORE_H
 
+#include <errno.h>
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -27,6 +29,10 @@ struct exec_ctx {
 	 * died closes that segment at the death, worker.h) */
 	_Atomic int64_t *open_t0_ns;
 };
+
+/* What a fail step returns: the task raised (RuntimeError), on purpose;
+ * an errno no system call here gives. */
+#define EXEC_RAISED (-EBADE)
 
 /* The status a task ends with when its last step returned rc: ok,
  * cancelled (-ECANCELED), timeout (-ETIMEDOUT) or error.  Models that run

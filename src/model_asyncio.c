@@ -121,12 +121,24 @@ enum aio_task_flags {
 	F_HOLDS_LIMIT = 1u << 0, /* past the limit semaphore */
 	F_SYNC = 1u << 2, /* the net or executor job belongs to a sync step
 			   * (sync.h): its end goes back to sync_coop_step */
-	F_READY_SINCE = 1u << 4, /* in the ready queue since t0_ns, which
+	F_READY_SINCE = 1u << 4,  /* in the ready queue since t0_ns, which
 				  * the loop records as ready when it gets
 				  * round to the task */
-	F_ABANDONED = 1u << 5,	 /* timed out while its executor job ran: the
+	F_ABANDONED = 1u << 5,	  /* timed out while its executor job ran: the
 				* job's end is only counted */
+	F_CANCEL_ASKED = 1u << 6, /* another task called cancel() on it */
 };
+
+/* How the main coroutine awaits the tasks (the option group). */
+enum aio_group {
+	GROUP_RETURN_EXCEPTIONS, /* gather(..., return_exceptions=True) */
+	GROUP_GATHER,		 /* gather: the first exception reaches main */
+	GROUP_TASKGROUP,	 /* TaskGroup: an exception cancels the rest */
+	GROUP_WAIT_FIRST,	 /* asyncio.wait(FIRST_COMPLETED) */
+};
+
+/* The main coroutine's work on what woke it, on the main lane. */
+#define MAIN_HANDLE_NS NS_PER_MS
 
 /* Everything a task owns on the loop.  Kept small on purpose: with
  * 100,000 tasks every byte here is 100 kB. */
@@ -186,6 +198,15 @@ struct aio {
 	uint32_t exec_inflight;
 
 	bool as_completed;
+	enum aio_group group;
+	bool main_resumed;	  /* before every task ended (group) */
+	uint32_t main_resumed_by; /* the task whose end woke main */
+	int64_t main_resumed_ns;
+	/* Tasks another task called cancel() on: the loop cancels them
+	 * after the callbacks of this iteration, as asyncio throws
+	 * CancelledError into a task only when it next runs. */
+	uint32_t *cancels;
+	uint32_t n_cancels;
 	uint32_t finish_order[ORDER_SHOWN_MAX]; /* the first to finish */
 	uint32_t n_finished;
 	uint32_t daemons;   /* daemon tasks not yet finished */
@@ -202,6 +223,10 @@ static void net_release(struct aio *a, uint32_t id);
 static uint64_t net_id(const struct aio *a, uint32_t id);
 static void on_task_timeout(struct aio *a, uint32_t id);
 static void task_cut(struct aio *a, uint32_t id, const struct step *s);
+static void task_abandon(struct aio *a, uint32_t id, enum task_status status,
+			 uint32_t note);
+static void group_on_end(struct aio *a, uint32_t id, enum task_status status);
+static void cancel_ask(struct aio *a, uint32_t victim);
 
 /* ---- small helpers ------------------------------------------------------ */
 
@@ -334,12 +359,15 @@ static void limit_release(struct aio *a)
 	make_ready_since(a, w, now);
 }
 
-static void task_finish(struct aio *a, uint32_t id, enum task_status status)
+/* Ends task id with status, noted (REC_NOTE_RAISED, what cancelled it)
+ * or not (0). */
+static void task_finish(struct aio *a, uint32_t id, enum task_status status,
+			uint32_t note)
 {
 	struct aio_task *t = &a->tasks[id];
 
 	sync_task_end(a->ctx->sync, id);
-	rec_task_end(a->main, id, rec_now(a->main), status, 0);
+	rec_task_end_note(a->main, id, rec_now(a->main), status, note);
 	t->phase = PH_DONE;
 	a->live--;
 	if (a->prog->tasks[id].flags & TASK_F_DAEMON)
@@ -351,6 +379,7 @@ static void task_finish(struct aio *a, uint32_t id, enum task_status status)
 		t->flags &= (uint8_t)~F_HOLDS_LIMIT;
 		limit_release(a);
 	}
+	group_on_end(a, id, status);
 }
 
 static enum task_status status_of(int err)
@@ -378,7 +407,10 @@ static void task_fail(struct aio *a, uint32_t id, int err, int signal)
 		char name[64];
 
 		program_task_name(a->prog, id, name, sizeof(name));
-		if (signal)
+		if (err == EXEC_RAISED)
+			snprintf(ctx->message, sizeof(ctx->message),
+				 "%s raised RuntimeError (a fail step)", name);
+		else if (signal)
 			snprintf(ctx->message, sizeof(ctx->message),
 				 "%s: the executor's worker died of signal %d",
 				 name, signal);
@@ -392,7 +424,8 @@ static void task_fail(struct aio *a, uint32_t id, int err, int signal)
 				 step_kind_name((enum step_kind)s->kind),
 				 strerror(-err));
 	}
-	task_finish(a, id, status);
+	task_finish(a, id, status,
+		    err == EXEC_RAISED && !signal ? REC_NOTE_RAISED : 0);
 }
 
 /* The task's current step finished after a wait: go on to the next. */
@@ -917,6 +950,11 @@ static int step_begin(struct aio *a, uint32_t id, const struct step *s)
 		return offload_io ? offload(a, id) : net_begin(a, id);
 	case STEP_DISK:
 		return offload_io ? offload(a, id) : disk_on_loop(a, id, s);
+	case STEP_FAIL:
+		return EXEC_RAISED;
+	case STEP_CANCEL:
+		cancel_ask(a, (uint32_t)s->n);
+		return 0;
 	default:
 		/* The synchronisation steps: sync.h says which. */
 		return sync_handles(s->kind) ? sync_step(a, id, s, 0)
@@ -949,7 +987,7 @@ static void task_continue(struct aio *a, uint32_t id)
 		atomic_fetch_add_explicit(&a->ctx->progress, 1,
 					  memory_order_relaxed);
 	}
-	task_finish(a, id, TASK_OK);
+	task_finish(a, id, TASK_OK, 0);
 }
 
 /* ---- the loop ----------------------------------------------------------- */
@@ -1084,7 +1122,8 @@ static int poll_without_gil(struct aio *a, int64_t timeout_ns)
 /* Ends task id where it stands with status: its open wait is recorded up
  * to now, and it leaves every list and the connection pool, as a
  * cancelled coroutine does. */
-static void task_abandon(struct aio *a, uint32_t id, enum task_status status)
+static void task_abandon(struct aio *a, uint32_t id, enum task_status status,
+			 uint32_t note)
 {
 	struct aio_task *t = &a->tasks[id];
 	const struct step *s = &a->prog->steps[t->pc];
@@ -1116,7 +1155,7 @@ static void task_abandon(struct aio *a, uint32_t id, enum task_status status)
 	}
 	/* A job in the executor runs on (a thread cannot be cancelled);
 	 * only the task's wait for it ends here. */
-	task_finish(a, id, status);
+	task_finish(a, id, status, note);
 }
 
 /* asyncio.timeout expired: the task is cancelled where it waits and ends
@@ -1125,7 +1164,98 @@ static void on_task_timeout(struct aio *a, uint32_t id)
 {
 	if (a->tasks[id].phase == PH_DONE || a->tasks[id].phase == PH_NEW)
 		return;
-	task_abandon(a, id, TASK_TIMEOUT);
+	task_abandon(a, id, TASK_TIMEOUT, 0);
+}
+
+/* task.cancel() on task victim: asked now, done when the loop next gets
+ * round to it (cancels_run), as asyncio throws CancelledError into a
+ * task only when it next runs.  A task that ended already is left. */
+static void cancel_ask(struct aio *a, uint32_t victim)
+{
+	struct aio_task *t;
+
+	if (victim >= a->n_tasks)
+		return;
+	t = &a->tasks[victim];
+	if (t->phase == PH_DONE || (t->flags & F_CANCEL_ASKED))
+		return;
+	if (!a->cancels) {
+		a->cancels = calloc(a->n_tasks, sizeof(*a->cancels));
+		if (!a->cancels)
+			return; /* out of memory: the cancel is lost */
+	}
+	t->flags |= F_CANCEL_ASKED;
+	a->cancels[a->n_cancels++] = victim;
+}
+
+/* The cancels asked during this iteration: each task ends where it
+ * waits, as cancelled. */
+static void cancels_run(struct aio *a)
+{
+	for (uint32_t i = 0; i < a->n_cancels && !stopped(a); i++)
+		task_abandon(a, a->cancels[i], TASK_CANCELLED,
+			     REC_NOTE_BY_CANCEL);
+	a->n_cancels = 0;
+}
+
+/* The main coroutine resumes before every task has ended: it works on
+ * what woke it (task id's end) on the main lane, briefly and on the loop's
+ * thread, as any coroutine does. */
+static void main_resume(struct aio *a, uint32_t id, uint32_t note)
+{
+	const struct cpu_calib *cal = &a->ctx->cpu;
+	int64_t t0 = rec_now(a->main);
+
+	a->main_resumed = true;
+	a->main_resumed_by = id;
+	a->main_resumed_ns = t0;
+	a->cpu_sink +=
+		cpu_burn(cpu_iters_for_ns(cal, MAIN_HANDLE_NS), a->cpu_sink);
+	rec_segment(a->main, id, ST_COMPUTE, t0, rec_now(a->main), note);
+}
+
+/* Every task still running but the daemons ends as cancelled, noted
+ * with what cancelled it. */
+static void cancel_rest(struct aio *a, uint32_t note)
+{
+	for (uint32_t k = 0; k < a->n_tasks; k++)
+		if (a->tasks[k].phase != PH_DONE &&
+		    !(a->prog->tasks[k].flags & TASK_F_DAEMON))
+			task_abandon(a, k, TASK_CANCELLED, note);
+}
+
+/* Task id ended with status: what the main coroutine's way of awaiting
+ * the tasks (the option group) does about it.  gather hands main the
+ * first exception (a cancel counts as one); main returns, and asyncio.run
+ * cancels the tasks still running.  A TaskGroup cancels the siblings of a
+ * task that raised (a cancelled task raises nothing), then main resumes
+ * with the exception.  asyncio.wait(FIRST_COMPLETED) resumes main at the
+ * first end, whatever it was; main then awaits the rest, which run on. */
+static void group_on_end(struct aio *a, uint32_t id, enum task_status status)
+{
+	if (a->main_resumed || stopped(a) ||
+	    (a->prog->tasks[id].flags & TASK_F_DAEMON))
+		return;
+	switch (a->group) {
+	case GROUP_GATHER:
+		if (status == TASK_OK)
+			return;
+		main_resume(a, id, REC_NOTE_MAIN_GATHER);
+		cancel_rest(a, REC_NOTE_BY_RUN);
+		break;
+	case GROUP_TASKGROUP:
+		if (status != TASK_ERROR && status != TASK_TIMEOUT)
+			return;
+		a->main_resumed = true; /* the siblings' ends change nothing */
+		cancel_rest(a, REC_NOTE_BY_GROUP);
+		main_resume(a, id, REC_NOTE_MAIN_GROUP);
+		break;
+	case GROUP_WAIT_FIRST:
+		main_resume(a, id, REC_NOTE_MAIN_FIRST);
+		break;
+	default:
+		break;
+	}
 }
 
 static void wind_down(struct aio *a)
@@ -1147,7 +1277,7 @@ static void wind_down(struct aio *a)
 		task_cut(a, id, s);
 		/* Permits and slots no longer matter: nobody runs again. */
 		t->flags &= (uint8_t)~F_HOLDS_LIMIT;
-		task_finish(a, id, TASK_CANCELLED);
+		task_finish(a, id, TASK_CANCELLED, 0);
 	}
 }
 
@@ -1209,7 +1339,11 @@ static void add_checks(struct aio *a)
 
 	if (!ctx->checks)
 		ctx->checks = json_object();
-	if (a->as_completed) {
+	if (a->main_resumed &&
+	    (a->group == GROUP_GATHER || a->group == GROUP_TASKGROUP)) {
+		/* main got an exception, not the results. */
+		json_object_set_new(ctx->checks, "collected", json_array());
+	} else if (a->as_completed) {
 		json_object_set_new(ctx->checks, "collected",
 				    order_json(a->finish_order, n));
 	} else {
@@ -1223,6 +1357,17 @@ static void add_checks(struct aio *a)
 	}
 	json_object_set_new(ctx->checks, "finish_order",
 			    order_json(a->finish_order, n));
+	/* How main awaited the tasks, and when it resumed early. */
+	if (a->group != GROUP_RETURN_EXCEPTIONS)
+		json_object_set_new(
+			ctx->checks, "group",
+			json_string(spec_text(&ctx->spec->options, "group")));
+	if (a->main_resumed) {
+		json_object_set_new(ctx->checks, "main_resumed_ns",
+				    json_integer(a->main_resumed_ns));
+		json_object_set_new(ctx->checks, "main_resumed_by",
+				    json_integer(a->main_resumed_by));
+	}
 	if (n > ORDER_SHOWN_MAX)
 		json_object_set_new(ctx->checks, "orders_truncated",
 				    json_true());
@@ -1279,6 +1424,19 @@ static int aio_init(struct aio *a, struct run_ctx *ctx, struct rec_lane *lane,
 	a->limited = a->limit_free > 0;
 	a->as_completed = strcmp(spec_text(opt, "collect"), "as_completed") ==
 			  0;
+	{
+		static const char *const groups[] = {
+			[GROUP_RETURN_EXCEPTIONS] = "return_exceptions",
+			[GROUP_GATHER] = "gather",
+			[GROUP_TASKGROUP] = "taskgroup",
+			[GROUP_WAIT_FIRST] = "wait_first"};
+		const char *g = spec_text(opt, "group");
+
+		for (size_t i = 0; g && i < sizeof(groups) / sizeof(groups[0]);
+		     i++)
+			if (strcmp(g, groups[i]) == 0)
+				a->group = (enum aio_group)i;
+	}
 
 	a->tasks = calloc(n ? n : 1, sizeof(*a->tasks));
 	if (!a->tasks)
@@ -1305,6 +1463,7 @@ static void aio_free(struct aio *a)
 {
 	netpool_destroy(a->np);
 	loop_destroy(a->loop);
+	free(a->cancels);
 	free(a->tasks);
 }
 
@@ -1394,6 +1553,7 @@ int asyncio_run(struct run_ctx *ctx, struct rec_lane *lane,
 		}
 		loop_run_timers(a->loop, rec_now(lane), on_timer, a);
 		run_ready(a);
+		cancels_run(a);
 	}
 	if (a->live > 0 && !stopped(a)) {
 		int none = 0;
@@ -1436,6 +1596,7 @@ static const struct param_def asyncio_options[] = {
 	{"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
 	 "how results are collected: gather (submission order) or "
 	 "as_completed (finish order)"},
+	ASYNCIO_GROUP_OPTION,
 	COSTS_OPTION,
 };
 

@@ -17,6 +17,21 @@
 #include "gil.h"
 #include "model.h"
 
+/* The option both asyncio models take: how the main coroutine awaits its
+ * tasks, and so what one task's exception does to the others. */
+/* clang-format off */
+#define ASYNCIO_GROUP_OPTION                                                 \
+	{"group", PARAM_ENUM, "", "return_exceptions", 0, 0,                 \
+	 "return_exceptions|gather|taskgroup|wait_first",                    \
+	 "how main awaits the tasks: return_exceptions (gather(..., "        \
+	 "return_exceptions=True): every task runs to its end, an exception " \
+	 "is a result), gather (the first exception reaches main, which "    \
+	 "returns; asyncio.run cancels the rest), taskgroup (async with "    \
+	 "TaskGroup: an exception cancels the siblings) or wait_first "      \
+	 "(asyncio.wait FIRST_COMPLETED: main resumes at the first end, "    \
+	 "the rest run on)"}
+/* clang-format on */
+
 /* One finished job, reported by an executor's drain(). */
 struct asyncio_done {
 	uint32_t task;

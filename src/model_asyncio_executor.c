@@ -338,6 +338,7 @@ static const struct param_def executor_options[] = {
 	{"collect", PARAM_ENUM, "", "gather", 0, 0, "gather|as_completed",
 	 "how results are collected: gather (submission order) or "
 	 "as_completed (finish order)"},
+	ASYNCIO_GROUP_OPTION,
 	COSTS_OPTION,
 };
 

@@ -157,6 +157,8 @@ static const char *const step_kind_names[STEP__COUNT] = {
 	[STEP_COND_WAIT] = "cond wait",
 	[STEP_COND_NOTIFY] = "cond notify",
 	[STEP_TIMER] = "timer",
+	[STEP_FAIL] = "fail",
+	[STEP_CANCEL] = "cancel",
 };
 
 const char *step_kind_name(enum step_kind kind)
@@ -204,6 +206,13 @@ struct parser {
 	struct program *prog;
 	struct steps_error *err;
 	uint64_t total_steps; /* steps over all tasks so far */
+	/* The group being parsed: its tasks' numbers are (group_first,
+	 * group_first + group_count]; a cancel step may not name them. */
+	uint32_t group_first, group_count;
+	/* The highest task a cancel step names, and where: checked when
+	 * every task is known. */
+	int64_t cancel_max;
+	size_t cancel_pos;
 };
 
 struct step_word;
@@ -231,6 +240,10 @@ static int arg_disk(struct parser *p, const struct step_word *w,
 		    struct step *s);
 static int arg_cond(struct parser *p, const struct step_word *w,
 		    struct step *s);
+static int arg_none(struct parser *p, const struct step_word *w,
+		    struct step *s);
+static int arg_cancel(struct parser *p, const struct step_word *w,
+		      struct step *s);
 
 /* One row per step word.  The list in the "unknown step" error is made
  * from this table, so it is always accurate. */
@@ -252,6 +265,8 @@ static const struct step_word step_words[] = {
 	{"cpu-nogil", STEP_CPU_NOGIL, arg_duration},
 	{"block", STEP_BLOCK, arg_duration},
 	{"timer", STEP_TIMER, arg_duration},
+	{"fail", STEP_FAIL, arg_none},
+	{"cancel", STEP_CANCEL, arg_cancel},
 };
 
 #define N_STEP_WORDS (sizeof(step_words) / sizeof(step_words[0]))
@@ -324,6 +339,48 @@ static int arg_duration(struct parser *p, const struct step_word *w,
 			       w->word);
 	p->pos = start + used;
 	s->ns = ns;
+	return 0;
+}
+
+static int arg_none(struct parser *p, const struct step_word *w, struct step *s)
+{
+	(void)p;
+	(void)w;
+	(void)s;
+	return 0;
+}
+
+/* cancel N: task.cancel() on task N, which belongs to another group (a
+ * task of its own group would cancel itself, or its twin). */
+static int arg_cancel(struct parser *p, const struct step_word *w,
+		      struct step *s)
+{
+	size_t pos;
+	int64_t n = 0;
+
+	(void)w;
+	skip_space(p);
+	pos = p->pos;
+	if (!isdigit((unsigned char)p->text[pos]))
+		return fail_at(p, pos,
+			       "expected a task's number after 'cancel', as "
+			       "in cancel 2");
+	while (isdigit((unsigned char)p->text[p->pos]) && n <= STEPS_MAX_TASKS)
+		n = n * 10 + (p->text[p->pos++] - '0');
+	if (!at_separator(p->text[p->pos]) || n < 1 || n > STEPS_MAX_TASKS)
+		return fail_at(p, pos,
+			       "'cancel' takes a task's number, 1 to %d",
+			       STEPS_MAX_TASKS);
+	if (n > p->group_first && n <= p->group_first + p->group_count)
+		return fail_at(p, pos,
+			       "'cancel %lld' names a task of its own group; "
+			       "a task cancels another group's task",
+			       (long long)n);
+	if (n > p->cancel_max) {
+		p->cancel_max = n;
+		p->cancel_pos = pos;
+	}
+	s->n = n - 1;
 	return 0;
 }
 
@@ -500,7 +557,8 @@ static int parse_choice(struct parser *p, const char *choices)
 	int index = 0;
 
 	skip_space(p);
-	while (isalpha((unsigned char)p->text[p->pos + len]))
+	while (isalpha((unsigned char)p->text[p->pos + len]) ||
+	       (len > 0 && p->text[p->pos + len] == '_'))
 		len++;
 	for (const char *c = choices; *c; index++) {
 		size_t n = strcspn(c, "|");
@@ -675,6 +733,7 @@ static int parse_bare_decl(struct parser *p, size_t start, size_t len)
 
 /* decl := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *       | counter NAME '=' ( none | lock | atomic )
+ *       | value NAME [ '=' get_lock ]
  * Declarations come before the steps that use the object.  Returns 1 when
  * the text at p->pos is no declaration (a barrier step). */
 static int parse_decl(struct parser *p)
@@ -683,11 +742,11 @@ static int parse_decl(struct parser *p)
 		const char *word;
 		enum object_kind kind;
 		int64_t min;
-	} words[] = {{"sem", OBJ_SEMAPHORE, 0},
-		     {"semaphore", OBJ_SEMAPHORE, 0},
-		     {"queue", OBJ_QUEUE, 1},
-		     {"barrier", OBJ_BARRIER, 1},
-		     {"counter", OBJ_COUNTER, 0}};
+	} words[] = {
+		{"sem", OBJ_SEMAPHORE, 0},   {"semaphore", OBJ_SEMAPHORE, 0},
+		{"queue", OBJ_QUEUE, 1},     {"barrier", OBJ_BARRIER, 1},
+		{"counter", OBJ_COUNTER, 0}, {"value", OBJ_COUNTER, 0}};
+	bool is_value;
 	size_t start = p->pos, len = 0, name_pos, i;
 	char name[STEPS_MAX_NAME + 1];
 	int64_t value = 0;
@@ -704,6 +763,7 @@ static int parse_decl(struct parser *p)
 			break;
 	if (i == sizeof(words) / sizeof(words[0]))
 		return 1;
+	is_value = strcmp(words[i].word, "value") == 0;
 	p->pos = start + len;
 	skip_space(p);
 	name_pos = p->pos;
@@ -715,6 +775,12 @@ static int parse_decl(struct parser *p)
 		return 1;
 	}
 	skip_space(p);
+	if (p->text[p->pos] != '=' && is_value) {
+		/* value NAME: a Value whose += takes its lock for the read
+		 * and for the write, not around both. */
+		value = CTR_MODE_VALUE;
+		goto declare;
+	}
 	if (p->text[p->pos] != '=') {
 		if (words[i].kind == OBJ_BARRIER) {
 			p->pos = start;
@@ -728,7 +794,17 @@ static int parse_decl(struct parser *p)
 	}
 	p->pos++;
 	skip_space(p);
-	if (words[i].kind == OBJ_COUNTER) {
+	if (is_value) {
+		size_t pos = p->pos;
+
+		if (parse_choice(p, "get_lock") < 0 ||
+		    !at_separator(p->text[p->pos]))
+			return fail_at(p, pos,
+				       "expected get_lock after 'value %s=' "
+				       "(or nothing: value %s)",
+				       name, name);
+		value = CTR_MODE_VALUE_LOCKED;
+	} else if (words[i].kind == OBJ_COUNTER) {
 		size_t pos = p->pos;
 		int which = parse_choice(p, "none|lock|atomic");
 
@@ -749,6 +825,7 @@ static int parse_decl(struct parser *p)
 				       (long long)words[i].min, STEPS_MAX_COUNT,
 				       token_at(p, pos, (char[24]){0}, 24));
 	}
+declare:
 	if (find_object(p->prog, name) >= 0)
 		return fail_at(p, name_pos,
 			       "'%s' is declared twice or after a step that "
@@ -921,6 +998,8 @@ static int parse_group(struct parser *p, uint32_t *number)
 		p->pos++;
 		skip_space(p);
 	}
+	p->group_first = *number;
+	p->group_count = (uint32_t)repeat;
 	if (p->text[p->pos] == '(') {
 		size_t open = p->pos;
 
@@ -980,6 +1059,12 @@ int steps_parse(const char *text, struct program *prog, struct steps_error *err)
 			return rc;
 		skip_space(&p);
 		if (p.text[p.pos] == '\0') {
+			if (p.cancel_max > (int64_t)prog->n_tasks)
+				return fail_at(&p, p.cancel_pos,
+					       "'cancel %lld': the program has "
+					       "%zu tasks",
+					       (long long)p.cancel_max,
+					       prog->n_tasks);
 			finish_objects(prog, first_object);
 			return 0;
 		}
@@ -1036,6 +1121,14 @@ const struct step_doc program_step_docs[] = {
 	 "first in a task: threading.Timer(DUR, task).start(), or "
 	 "loop.call_later in asyncio: the task waits DUR, then runs",
 	 REFUSED_POOLS},
+	{"fail", "fail",
+	 "raise RuntimeError: the task ends as error; under asyncio the "
+	 "option group says what its caller does then",
+	 ""},
+	{"cancel", "cancel N",
+	 "task.cancel() on task N (of another group): it is cancelled where "
+	 "it waits and ends as cancelled",
+	 "sequential,threads," REFUSED_POOLS},
 	{"timeout", "timeout DUR [N x] (steps)",
 	 "async with asyncio.timeout(DUR) around the task's steps: when it "
 	 "expires the task is cancelled where it waits and ends as timeout",
@@ -1050,6 +1143,13 @@ const struct step_doc program_step_docs[] = {
 	{"barrier", "barrier NAME=N", "declares a Barrier(N)", ""},
 	{"counter", "counter NAME=none|lock|atomic",
 	 "declares a shared counter and how it is guarded", ""},
+	{"value", "value NAME[=get_lock]",
+	 "declares NAME a multiprocessing.Value('q', 0), shared memory that "
+	 "incr updates with NAME.value += 1: its read and its write each take "
+	 "the Value's lock, but not both at once, so processes still lose "
+	 "updates; =get_lock puts with NAME.get_lock(): around it, exact and "
+	 "twice as slow",
+	 ""},
 	{"rlock", "rlock NAME",
 	 "declares NAME an RLock: its owner may lock it again (and unlocks "
 	 "it as often)",
@@ -1114,6 +1214,22 @@ int program_check_model(const struct program *p, const char *model, char *msg,
 				 "task where it waits (a thread is never "
 				 "cancelled; give each blocking call its own "
 				 "timeout); use asyncio",
+				 name, model);
+			return -EINVAL;
+		}
+		for (uint32_t k = 0; k < t->n_steps; k++) {
+			const struct step *s = &p->steps[t->first_step + k];
+
+			if (s->kind != STEP_CANCEL ||
+			    !model_in("sequential,threads," REFUSED_POOLS,
+				      model))
+				continue;
+			program_task_name(p, (uint32_t)i, name, sizeof(name));
+			snprintf(msg, size,
+				 "program: %s's cancel: %s cannot cancel a "
+				 "task (a thread is never cancelled, and "
+				 "Future.cancel() stops only a task not yet "
+				 "started); use asyncio",
 				 name, model);
 			return -EINVAL;
 		}

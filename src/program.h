@@ -50,6 +50,8 @@ enum step_kind {
 			   * 0: all (notify_all) */
 	STEP_TIMER,	  /* ns: threading.Timer's delay before the task
 			   * runs; only a task's first step */
+	STEP_FAIL,	  /* raise RuntimeError: the task ends as error */
+	STEP_CANCEL,	  /* n = a task's index: task.cancel() on it */
 	STEP__COUNT
 };
 
@@ -57,7 +59,9 @@ enum object_kind {
 	OBJ_LOCK,
 	OBJ_SEMAPHORE, /* count = initial value */
 	OBJ_QUEUE,     /* count = capacity */
-	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic */
+	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic; a
+			* multiprocessing.Value: CTR_MODE_VALUE,
+			* CTR_MODE_VALUE_LOCKED */
 	OBJ_BARRIER,   /* count = parties */
 	OBJ_EVENT,
 	OBJ_LIMITER,   /* rate limiter: rate in count per 1000 s */
@@ -83,6 +87,12 @@ struct step {
 /* object_def.count of an OBJ_LOCK: a re-entrant lock (RLock), which its
  * owner may take again, and must release as often as it took it. */
 #define LOCK_REENTRANT 1
+/* object_def.count of an OBJ_COUNTER declared `value NAME`: a
+ * multiprocessing.Value, whose `+= 1` takes its lock for the read and for
+ * the write but not around both; `value NAME=get_lock`: the same inside
+ * `with NAME.get_lock():`. */
+#define CTR_MODE_VALUE 3
+#define CTR_MODE_VALUE_LOCKED 4
 
 struct object_def {
 	uint8_t kind; /* enum object_kind */
@@ -158,6 +168,7 @@ const char *object_kind_name(enum object_kind kind);
  *              ( '(' steps ')' | steps )
  *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *            | counter NAME '=' ( none | lock | atomic )
+ *            | value NAME [ '=' get_lock ]
  *            | rlock NAME | condition NAME
  *   steps   := step { ',' step }
  *   step    := cpu DUR | cpu-nogil DUR | sleep DUR | block DUR | net DUR
@@ -166,7 +177,8 @@ const char *object_kind_name(enum object_kind kind);
  *            | put NAME | get NAME | incr NAME [INT] | barrier NAME
  *            | event set NAME | event wait NAME
  *            | cond wait NAME | cond notify NAME [all]
- *            | timer DUR (first in its task)
+ *            | timer DUR (first in its task) | fail
+ *            | cancel INT (a task of another group, by its number)
  *   NAME    := a letter or '_', then letters, digits, '_' or '-'
  *   BYTES   := INT [ B | KB | MB | GB | KiB | MiB | GiB ]
  * A name is one object of the kind its first step (or declaration) gives:

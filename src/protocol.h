@@ -32,6 +32,23 @@
 #define PROTOCOL_NOTE_BLOCKING "time.sleep: blocks the event loop"
 /* A timer step's wait, before the task runs. */
 #define PROTOCOL_NOTE_TIMER "timer: waits, then runs the task"
+/* A task's end: a fail step raised, or what cancelled it; and the main
+ * coroutine resuming before every task has ended (asyncio's option
+ * group), noted on the main lane's segment for the task that woke it. */
+#define PROTOCOL_NOTE_RAISED "RuntimeError: raised by a fail step"
+#define PROTOCOL_NOTE_BY_CANCEL "cancelled by another task's task.cancel()"
+#define PROTOCOL_NOTE_BY_GROUP "cancelled by its TaskGroup: a sibling raised"
+#define PROTOCOL_NOTE_BY_RUN                                                   \
+	"cancelled by asyncio.run: main returned without awaiting it"
+#define PROTOCOL_NOTE_MAIN_GATHER                                              \
+	"main resumes: gather raised this task's exception"
+#define PROTOCOL_NOTE_MAIN_GROUP                                               \
+	"main resumes: the TaskGroup raised this task's exception"
+#define PROTOCOL_NOTE_MAIN_FIRST                                               \
+	"main resumes: asyncio.wait returned with this task done first"
+/* A process pool's transfer of a chunk of tasks (Executor.map's
+ * chunksize), which the tests read back. */
+#define PROTOCOL_NOTE_CHUNK "a chunk: one transfer for all its tasks"
 
 enum seg_state {
 	ST_QUEUED,

@@ -131,6 +131,17 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
  * words them (a task's note holds at most 95 bytes) */
 #define REC_NOTE_PICKLING (REC_NOTE_FIXED + 6)
 #define REC_NOTE_NO_GUARD (REC_NOTE_FIXED + 7)
+/* a task's end, and the main coroutine's resuming (protocol.h) */
+#define REC_NOTE_RAISED (REC_NOTE_FIXED + 8)
+#define REC_NOTE_BY_CANCEL (REC_NOTE_FIXED + 9)
+#define REC_NOTE_BY_GROUP (REC_NOTE_FIXED + 10)
+#define REC_NOTE_BY_RUN (REC_NOTE_FIXED + 11)
+#define REC_NOTE_MAIN_GATHER (REC_NOTE_FIXED + 12)
+#define REC_NOTE_MAIN_GROUP (REC_NOTE_FIXED + 13)
+#define REC_NOTE_MAIN_FIRST (REC_NOTE_FIXED + 14)
+/* a process pool's transfer of a chunk of tasks (Executor.map's
+ * chunksize): one argument, or one result, for all of them */
+#define REC_NOTE_CHUNK (REC_NOTE_FIXED + 15)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -154,6 +165,22 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 	case REC_NOTE_NO_GUARD:
 		return "BrokenProcessPool: its worker died of a RuntimeError "
 		       "(no main guard)";
+	case REC_NOTE_RAISED:
+		return PROTOCOL_NOTE_RAISED;
+	case REC_NOTE_BY_CANCEL:
+		return PROTOCOL_NOTE_BY_CANCEL;
+	case REC_NOTE_BY_GROUP:
+		return PROTOCOL_NOTE_BY_GROUP;
+	case REC_NOTE_BY_RUN:
+		return PROTOCOL_NOTE_BY_RUN;
+	case REC_NOTE_MAIN_GATHER:
+		return PROTOCOL_NOTE_MAIN_GATHER;
+	case REC_NOTE_MAIN_GROUP:
+		return PROTOCOL_NOTE_MAIN_GROUP;
+	case REC_NOTE_MAIN_FIRST:
+		return PROTOCOL_NOTE_MAIN_FIRST;
+	case REC_NOTE_CHUNK:
+		return PROTOCOL_NOTE_CHUNK;
 	default:
 		return NULL;
 	}

@@ -12,6 +12,8 @@
 
 #include "support.h"
 
+#include "aio_group.h"
+
 void run_into(const char *workload, const char *model, const struct kv *sets,
 	      const struct run_hooks *hooks, struct trace *t)
 {
@@ -151,4 +153,72 @@ size_t max_overlap(const struct interval *iv, size_t n)
 	}
 	free(edges);
 	return best;
+}
+
+/* ---- asyncio's option group (aio_group.h) ------------------------------ */
+
+const char *const aio_groups[4] = {"return_exceptions", "gather", "taskgroup",
+				   "wait_first"};
+
+void assert_group_run(const struct trace *t, const char *group)
+{
+	const struct trace_segment *mark = NULL;
+	bool cuts = strcmp(group, "gather") == 0 ||
+		    strcmp(group, "taskgroup") == 0;
+	const char *main_note =
+		strcmp(group, "gather") == 0	  ? PROTOCOL_NOTE_MAIN_GATHER
+		: strcmp(group, "taskgroup") == 0 ? PROTOCOL_NOTE_MAIN_GROUP
+						  : PROTOCOL_NOTE_MAIN_FIRST;
+
+	assert_status(t, RUN_DONE);
+	assert_int_equal(t->n_tasks, 3);
+	assert_int_equal(t->tasks[0].status, TASK_ERROR);
+	assert_string_equal(trace_task_note(t, &t->tasks[0]),
+			    PROTOCOL_NOTE_RAISED);
+	/* main's resuming: a computation on the main lane, for task 1. */
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->lane >= t->n_lanes ||
+		    t->lanes[s->lane].kind != LANE_MAIN)
+			continue;
+		assert_null(mark);
+		assert_int_equal(s->state, ST_COMPUTE);
+		mark = s;
+	}
+	if (strcmp(group, "return_exceptions") == 0) {
+		assert_null(mark);
+	} else {
+		assert_non_null(mark);
+		assert_int_equal(mark->task, 0);
+		assert_string_equal(note_of(t, mark), main_note);
+		assert_true(mark->t0_ns >= t->tasks[0].end_ns);
+	}
+	for (uint32_t k = 1; k < 3; k++) {
+		const struct trace_task *task = &t->tasks[k];
+		const char *note = trace_task_note(t, task);
+
+		if (!cuts) {
+			assert_int_equal(task->status, TASK_OK);
+			assert_int_equal(count_segments(t, k, ST_COMPUTE, NULL),
+					 1);
+			/* wait_first: main resumed while they ran on. */
+			if (mark)
+				assert_true(mark->t1_ns <= task->end_ns);
+			continue;
+		}
+		/* Cut where they waited: the computation after the wait
+		 * never ran. */
+		assert_int_equal(task->status, TASK_CANCELLED);
+		assert_int_equal(count_segments(t, k, ST_COMPUTE, NULL), 0);
+		if (strcmp(group, "gather") == 0) {
+			/* asyncio.run, once main had returned. */
+			assert_string_equal(note, PROTOCOL_NOTE_BY_RUN);
+			assert_true(task->end_ns >= mark->t1_ns);
+		} else {
+			/* The group, before main resumed. */
+			assert_string_equal(note, PROTOCOL_NOTE_BY_GROUP);
+			assert_true(task->end_ns <= mark->t0_ns);
+		}
+	}
 }

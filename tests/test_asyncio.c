@@ -18,6 +18,7 @@
 
 #include "run.h"
 #include "spec.h"
+#include "aio_group.h"
 #include "support.h"
 #include "trace.h"
 #include "trace_collector.h"
@@ -437,6 +438,83 @@ static void test_timeout_cancels(void **state)
 	trace_free(&t);
 }
 
+/* How main awaits the tasks, when one raises: aio_group.h says what
+ * each group does, in both engines. */
+static void test_group(void **state)
+{
+	(void)state;
+	for (size_t g = 0; g < 4; g++) {
+		struct kv sets[] = {{"program", AIO_GROUP_PROGRAM},
+				    {"group", aio_groups[g]},
+				    {NULL, NULL}};
+		struct trace t;
+
+		run_into("custom", "asyncio", sets, NULL, &t);
+		assert_group_run(&t, aio_groups[g]);
+		trace_free(&t);
+	}
+}
+
+/* task.cancel() from another task: the victim is cut where it waits,
+ * after the cancel, noted as cancelled by it, and nothing after its wait
+ * runs; with plain gather the cancel reaches main as an exception, and
+ * asyncio.run cancels the task still running.  Under asyncio-executor a
+ * TaskGroup cancels a sibling whose computation runs in a worker thread:
+ * the task ends, the thread computes on (a thread cannot be cancelled). */
+static void test_cancel(void **state)
+{
+	struct kv sets[] = {{"program", "(sleep 300ms, cpu 1ms); (sleep 30ms, "
+					"cancel 1); (sleep 100ms)"},
+			    {NULL, NULL},
+			    {NULL, NULL}};
+	struct kv ex_sets[] = {{"program", "(sleep 30ms, fail); (cpu 200ms)"},
+			       {"group", "taskgroup"},
+			       {"workers", "1"},
+			       {NULL, NULL}};
+	struct trace t;
+
+	(void)state;
+	run_into("custom", "asyncio", sets, NULL, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.tasks[0].status, TASK_CANCELLED);
+	assert_string_equal(trace_task_note(&t, &t.tasks[0]),
+			    PROTOCOL_NOTE_BY_CANCEL);
+	assert_int_equal(t.tasks[1].status, TASK_OK);
+	assert_int_equal(t.tasks[2].status, TASK_OK);
+	assert_int_equal(count_segments(&t, 0, ST_COMPUTE, NULL), 0);
+	assert_true(t.tasks[0].end_ns >= t.tasks[1].end_ns);
+	assert_true(t.tasks[0].end_ns < t.tasks[2].end_ns);
+	trace_free(&t);
+
+	sets[1] = (struct kv){"group", "gather"};
+	run_into("custom", "asyncio", sets, NULL, &t);
+	assert_int_equal(t.tasks[0].status, TASK_CANCELLED);
+	assert_int_equal(t.tasks[2].status, TASK_CANCELLED);
+	assert_string_equal(trace_task_note(&t, &t.tasks[2]),
+			    PROTOCOL_NOTE_BY_RUN);
+	assert_int_equal(count_segments(&t, 0, ST_COMPUTE,
+					PROTOCOL_NOTE_MAIN_GATHER),
+			 1);
+	trace_free(&t);
+
+	run_into("custom", "asyncio-executor", ex_sets, NULL, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.tasks[1].status, TASK_CANCELLED);
+	assert_string_equal(trace_task_note(&t, &t.tasks[1]),
+			    PROTOCOL_NOTE_BY_GROUP);
+	{
+		int64_t computed_until = 0;
+
+		for (size_t i = 0; i < t.n_segments; i++)
+			if (t.segments[i].task == 1 &&
+			    t.segments[i].state == ST_COMPUTE &&
+			    t.segments[i].t1_ns > computed_until)
+				computed_until = t.segments[i].t1_ns;
+		assert_true(computed_until > t.tasks[1].end_ns);
+	}
+	trace_free(&t);
+}
+
 /* Compute on the loop never overlaps compute: one task computes at a
  * time, in the order the loop reached them. */
 static void test_cpu_serialised(void **state)
@@ -790,6 +868,8 @@ int main(void)
 		cmocka_unit_test(test_block_blocks_loop),
 		cmocka_unit_test(test_daemon_cancelled),
 		cmocka_unit_test(test_timeout_cancels),
+		cmocka_unit_test(test_group),
+		cmocka_unit_test(test_cancel),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[0]),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[1]),
 		cmocka_unit_test_prestate(test_limit, (void *)&limit_cases[2]),

@@ -272,6 +272,16 @@ static const struct error_case error_cases[] = {
 	{"timeout (sleep 1s)", 9,
 	 "expected a duration such as 20ms after 'timeout'"},
 	{"timeout 0ms (sleep 1s)", 11, "'timeout' takes a duration above 0"},
+	{"cancel", 7,
+	 "expected a task's number after 'cancel', as in cancel 2"},
+	{"cancel 0; sleep 1s", 8,
+	 "'cancel' takes a task's number, 1 to 100000"},
+	{"sleep 1s; 2 x (sleep 1ms, cancel 3)", 34,
+	 "'cancel 3' names a task of its own group; a task cancels another "
+	 "group's task"},
+	{"(sleep 1ms, cancel 4); cancel 9; sleep 1s", 31,
+	 "'cancel 9': the program has 3 tasks"},
+	{"fail 2", 6, "expected ',', ';' or the end"},
 	{"15 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x "
 	 "(net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net "
 	 "1ms); 10000 x (net 1ms); 10000 x (net 1ms); 10000 x (net 1ms); "
@@ -372,6 +382,43 @@ static void test_text_limit(void **state)
 	assert_non_null(strstr(err.message, "at most 4096"));
 	program_free(&p);
 	free(text);
+}
+
+/* value declares a multiprocessing.Value, a counter that incr updates:
+ * bare, its += unguarded; =get_lock, inside its lock.  Anything else
+ * after '=' is refused at its column. */
+static void test_value_decl(void **state)
+{
+	struct steps_error err;
+	struct program p;
+
+	(void)state;
+	program_init(&p);
+	assert_int_equal(steps_parse("value v; value w = get_lock; "
+				     "2 x (incr v, incr w 3)",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_objects, 2);
+	assert_int_equal(p.objects[0].kind, OBJ_COUNTER);
+	assert_int_equal(p.objects[0].count, CTR_MODE_VALUE);
+	assert_int_equal(p.objects[1].kind, OBJ_COUNTER);
+	assert_int_equal(p.objects[1].count, CTR_MODE_VALUE_LOCKED);
+	assert_int_equal(p.steps[0].kind, STEP_INCR);
+	assert_int_equal(p.steps[0].object, 0);
+	assert_int_equal(p.steps[1].object, 1);
+	assert_int_equal(p.steps[1].n, 3);
+	program_free(&p);
+
+	program_init(&p);
+	assert_int_equal(steps_parse("value v=lock; incr v", &p, &err),
+			 -EINVAL);
+	assert_int_equal(err.column, 9);
+	assert_non_null(strstr(err.message, "expected get_lock"));
+	program_free(&p);
+	program_init(&p);
+	assert_int_equal(steps_parse("incr v; value v", &p, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "declared twice"));
+	program_free(&p);
 }
 
 /* rlock declares a re-entrant lock that the lock steps use; condition a
@@ -481,7 +528,8 @@ static void test_step_docs(void **state)
 		"acquire",   "release",	    "put",	 "get",
 		"incr",	     "barrier",	    "event set", "event wait",
 		"cond wait", "cond notify", "rlock",	 "condition",
-		"timer",     "daemon",	    "timeout"};
+		"value",     "timer",	    "daemon",	 "timeout",
+		"fail",	     "cancel"};
 	struct program p;
 	char msg[256];
 
@@ -498,6 +546,10 @@ static void test_step_docs(void **state)
 		if (strcmp(words[w], "rlock") == 0)
 			assert_string_equal(program_step_docs[i].refused_by,
 					    "asyncio,asyncio-executor");
+		else if (strcmp(words[w], "cancel") == 0)
+			assert_string_equal(program_step_docs[i].refused_by,
+					    "sequential,threads,thread-pool,"
+					    "process-pool,interpreter-pool");
 		else if (strcmp(words[w], "timer") != 0 &&
 			 strcmp(words[w], "daemon") != 0 &&
 			 strcmp(words[w], "timeout") != 0)
@@ -514,6 +566,23 @@ static void test_step_docs(void **state)
 					     sizeof(msg)),
 			 -EINVAL);
 	assert_non_null(strstr(msg, "rlock 'r'"));
+	program_free(&p);
+
+	/* cancel N names a task of another group; only asyncio has it. */
+	program_init(&p);
+	assert_int_equal(steps_parse("sleep 1s, fail; 2 x (sleep 1ms, cancel "
+				     "1)",
+				     &p, &(struct steps_error){0}),
+			 0);
+	assert_int_equal(p.steps[1].kind, STEP_FAIL);
+	assert_int_equal(p.steps[3].kind, STEP_CANCEL);
+	assert_int_equal(p.steps[3].n, 0);
+	assert_int_equal(program_check_model(&p, "asyncio", msg, sizeof(msg)),
+			 0);
+	assert_int_equal(program_check_model(&p, "thread-pool", msg,
+					     sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "task 2's cancel: thread-pool"));
 	program_free(&p);
 }
 
@@ -573,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_text_limit),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_rlock_condition),
+		cmocka_unit_test(test_value_decl),
 		cmocka_unit_test(test_step_docs),
 		cmocka_unit_test(test_daemon_timer),
 		cmocka_unit_test(test_builders),

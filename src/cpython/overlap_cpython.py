@@ -78,6 +78,20 @@ OP_VERBS = {OP_LOCK: "waits for lock", OP_SEM: "waits for semaphore",
 NOTE_NOGIL = "releases the GIL"
 NOTE_BLOCKING = "time.sleep: blocks the event loop"
 NOTE_TIMER = "timer: waits, then runs the task"
+NOTE_CHUNK = "a chunk: one transfer for all its tasks"
+# A fail step's exception, what cancelled a task, and the main coroutine
+# resuming before every task ended (asyncio's option group).
+RAISED_TEXT = "raised by a fail step"
+NOTE_BY_CANCEL = "cancelled by another task's task.cancel()"
+NOTE_BY_GROUP = "cancelled by its TaskGroup: a sibling raised"
+NOTE_BY_RUN = "cancelled by asyncio.run: main returned without awaiting it"
+NOTE_MAIN = {
+    "gather": "main resumes: gather raised this task's exception",
+    "taskgroup": "main resumes: the TaskGroup raised this task's exception",
+    "wait_first": "main resumes: asyncio.wait returned with this task "
+                  "done first"}
+# The main coroutine's work on what woke it, on the main lane.
+MAIN_HANDLE_NS = 1000000
 # A cpu-nogil step hashes this many bytes at a time: hashlib releases the
 # GIL for inputs over 2 KiB, as NumPy does around its loops.
 NOGIL_CHUNK_BYTES = 64 * 1024
@@ -387,6 +401,13 @@ def make_objects(program, mp_ctx, aio):
                  else (mp_ctx or threading).Barrier(parties))
         elif kind == "event":
             v = asyncio.Event() if aio else (mp_ctx or threading).Event()
+        elif kind == "counter" and count >= 3:
+            # value NAME: a multiprocessing.Value, whatever the model
+            # (threads and coroutines may share one too); =get_lock
+            # updates it inside its own lock.
+            mode = "value" if count == 3 else "get_lock"
+            value = (mp_ctx or multiprocessing).Value("q", 0)
+            v = ("mp", mode, value, None)
         elif kind == "counter":
             mode = ("none", "lock", "atomic")[count]
             if mp_ctx:
@@ -777,7 +798,7 @@ def incr(env, task, lane, s):
             k = min(1024, n - done)
             if v[0] == "mp":
                 _, mode, value, guard = v
-                if call_inside and mode != "atomic":
+                if call_inside and mode not in ("atomic", "get_lock"):
                     for _ in range(k):
                         if guard is not None:
                             guard.acquire()
@@ -786,7 +807,9 @@ def incr(env, task, lane, s):
                         value.value = x + 1
                         if guard is not None:
                             guard.release()
-                elif mode == "none":
+                elif mode in ("none", "value"):
+                    # A Value's getter and setter each take its lock;
+                    # the += between them is not guarded.
                     for _ in range(k):
                         value.value += 1
                 elif mode == "lock":
@@ -1016,6 +1039,8 @@ def run_step(env, task, lane, s):
         consume(env, task, lane, s)
     elif kind == "close":
         close(env, task, lane, s)
+    elif kind == "fail":
+        raise RuntimeError(RAISED_TEXT)
     else:
         raise ValueError("step %r has no Python equivalent" % kind)
     env.shared.bump()
@@ -1546,7 +1571,11 @@ class Run:
                 "closers": [[c] for c in counter_closers(self.program)],
                 "closers_lock": None}
 
-    def apply_result(self, lanes, r, submit_ns, received_ns):
+    def apply_result(self, lanes, r, submit_ns, received_ns, ipc=True,
+                     ipc_note=""):
+        """A worker's result: its segments, and the result's way back
+        (ipc) unless ipc is False (a chunk's tasks but its last, whose
+        result travels with the last one's)."""
         lane = lanes.lane(r)
         if r["startup_ready_ns"] is not None:
             self.rec.segment(r["task"], lane, "startup", self.pool_t0,
@@ -1555,9 +1584,9 @@ class Run:
             self.rec.segment(r["task"], lane, "queued", submit_ns,
                              r["start_ns"])
         self.rec.apply(lane, r["events"])
-        if received_ns > r["end_ns"]:
+        if ipc and received_ns > r["end_ns"]:
             self.rec.segment(r["task"], lane, "ipc", r["end_ns"],
-                             received_ns)
+                             received_ns, ipc_note)
         return lane
 
     def run_pitfall(self, pitfall):
@@ -1676,11 +1705,65 @@ class Run:
             self.apply_result(lanes, r, submitted[t], got)
             self.rec.end(t, got, r["status"], r["note"])
 
+        chunk = self.opt.get("chunksize", 1)
         try:
-            self.collect(submit, workers, take, self.env(None, False))
+            if self.opt.get("collect") == "map" and chunk > 1:
+                self.map_chunks(ex, chunk, payload, lanes,
+                                self.env(None, False))
+            else:
+                self.collect(submit, workers, take, self.env(None, False))
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
         self.end_unrun(range(self.n_tasks))
+
+    def map_chunks(self, ex, chunk, payload, lanes, env):
+        """ProcessPoolExecutor.map(..., chunksize=chunk): the tasks go to
+        the workers chunk at a time (one pickled argument, one result),
+        and the caller takes the results in order as each chunk's comes
+        back, working on each for handle on the consumer lane.  Each
+        task ends when its chunk's result arrived; the result's ipc is
+        drawn on the chunk's last task."""
+        n = self.n_tasks
+        t0 = now_ns()
+        for t in range(n):
+            self.rec.submit(t, t0)
+        results = ex.map(worker_task, range(n), [payload] * n, [None] * n,
+                         chunksize=chunk)
+        lane = self.thread_lane("consumer")
+        iters = int(self.cfg["iters_per_ms"] * self.opt.get("handle", 0) /
+                    NS_PER_MS)
+        handled, arrived, chunk_end = [], {}, {}
+        try:
+            for t in range(n):
+                try:
+                    r = next(results)
+                except Exception as exc:
+                    status, note = status_of(exc)
+                    if self.shared.stop.is_set():
+                        status = TASK_CANCELLED
+                    for k in range(t, n):
+                        self.rec.end(k, now_ns(), status, note)
+                    break
+                first = t - t % chunk
+                # A chunk's results come back together: the first one
+                # taken is when its chunk arrived.
+                got = arrived.setdefault(first, now_ns())
+                last = t == min(first + chunk, n) - 1
+                self.apply_result(lanes, r, t0, got, ipc=last,
+                                  ipc_note=NOTE_CHUNK)
+                self.rec.end(t, got, r["status"], r["note"])
+                chunk_end[first] = max(chunk_end.get(first, 0), r["end_ns"])
+                handled.append(t)
+                compute(env, t, lane, iters,
+                        "the caller handling this result")
+        except Stopped:
+            pass
+        self.checks["collect_order"] = "map"
+        self.checks["collected"] = handled[:ORDER_SHOWN_MAX]
+        # A chunk is done when its last task is; its tasks in order.
+        finished = sorted(handled, key=lambda t: (
+            chunk_end[t - t % chunk], t))
+        self.checks["finish_order"] = finished[:ORDER_SHOWN_MAX]
 
     # -- asyncio
 
@@ -1755,29 +1838,96 @@ class AioRun:
             self.tenv = run.env(self.objects, gil_active())
         limit = run.opt.get("limit", 0)
         self.limit = asyncio.Semaphore(limit) if limit > 0 else None
+        group = run.opt.get("group", "return_exceptions")
+        self.group = group
         tasks, daemons = [], []
-        for t in range(run.n_tasks):
+        self.futs = [None] * run.n_tasks
+        self.cancel_note = {}
+        self.first_bad = None   # the first task to end other than ok
+        self.first_raise = None  # the first to raise (not cancelled)
+        self.resumed = False
+
+        def create(t, spawn):
             self.rec.submit(t, now_ns())
-            f = asyncio.ensure_future(self.task(t))
+            daemon = self.program["tasks"][t].get("daemon")
             # A daemon is a task never awaited: asyncio.run cancels it.
-            (daemons if self.program["tasks"][t].get("daemon")
-             else tasks).append(f)
-        stopper = asyncio.ensure_future(self.watch_stop(tasks + daemons))
-        if run.opt.get("collect") == "as_completed":
-            collected = []
-            for f in asyncio.as_completed(tasks):
-                collected.append(await f)
+            f = (asyncio.ensure_future if daemon else spawn)(self.task(t))
+            self.futs[t] = f
+            (daemons if daemon else tasks).append(f)
+
+        collected = []
+        resumed_by = None
+        if group == "taskgroup":
+            # TaskGroup (3.11+): the first exception cancels the
+            # siblings, and main gets it in an ExceptionGroup once they
+            # have ended.
+            stopper = None
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    for t in range(run.n_tasks):
+                        create(t, tg.create_task)
+                    stopper = asyncio.ensure_future(
+                        self.watch_stop(tasks + daemons))
+            except BaseExceptionGroup:  # noqa: F821 (3.11+)
+                resumed_by = self.first_raise
+            if stopper is not None:
+                stopper.cancel()
         else:
-            collected = await asyncio.gather(*tasks)
-        stopper.cancel()
+            for t in range(run.n_tasks):
+                create(t, asyncio.ensure_future)
+            stopper = asyncio.ensure_future(self.watch_stop(tasks + daemons))
+            if group == "gather":
+                try:
+                    collected = await asyncio.gather(*tasks)
+                except (Exception, asyncio.CancelledError):
+                    # The first exception, a cancel among them; the
+                    # others run on until main returns.
+                    resumed_by = self.first_bad
+            elif group == "wait_first":
+                if tasks:
+                    await asyncio.wait(tasks,
+                                       return_when=asyncio.FIRST_COMPLETED)
+                    resumed_by = self.finish[0] if self.finish else None
+                    if resumed_by is not None:
+                        self.main_resume(resumed_by)
+                    # asyncio.wait cancels nothing: the rest run on.
+                    pending = [f for f in tasks if not f.done()]
+                    if pending:
+                        await asyncio.wait(pending)
+                    resumed_by = None
+            elif run.opt.get("collect") == "as_completed":
+                for f in asyncio.as_completed(tasks):
+                    try:
+                        collected.append(await f)
+                    except (Exception, asyncio.CancelledError):
+                        pass  # a failure in the results, as gather's
+            else:
+                collected = await asyncio.gather(*tasks,
+                                                 return_exceptions=True)
+            stopper.cancel()
+        if resumed_by is not None and not self.sh.stop.is_set():
+            self.main_resume(resumed_by)
+            collected = []
+            # main returns: asyncio.run cancels every task still
+            # running, as it does the daemons below.
+            rest = [f for f in tasks if not f.done()]
+            for f in rest:
+                self.cancel_note.setdefault(self.futs.index(f), NOTE_BY_RUN)
+                f.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+        collected = [c for c in collected if isinstance(c, int)]
         if any(not d.done() for d in daemons):
             run.raise_stop("done", "")
             for d in daemons:
                 d.cancel()
             await asyncio.gather(*daemons, return_exceptions=True)
+        if group != "return_exceptions":
+            run.checks["group"] = group
+        if self.resumed:
+            run.checks["main_resumed_ns"] = self.resumed_ns
+            run.checks["main_resumed_by"] = self.resumed_by
         run.checks["collect_order"] = run.opt.get("collect", "gather")
-        run.checks["collected"] = [c for c in collected
-                                   if c is not None][:ORDER_SHOWN_MAX]
+        run.checks["collected"] = collected[:ORDER_SHOWN_MAX]
         run.checks["finish_order"] = self.finish[:ORDER_SHOWN_MAX]
         if len(self.finish) > ORDER_SHOWN_MAX:
             run.checks["orders_truncated"] = True
@@ -1790,6 +1940,16 @@ class AioRun:
                 "runs until it awaits, so nothing comes between the read "
                 "and the write of counter += 1; with await=yes an await "
                 "sits inside and updates are lost.")
+
+    def main_resume(self, t):
+        """main resumes before every task ended: it works on what woke it
+        (task t's end) on the main lane, on the loop's thread."""
+        self.resumed = True
+        self.resumed_by = t
+        self.resumed_ns = now_ns()
+        compute(self.env, t, self.run.main_lane,
+                int(self.env.iters_per_ms * MAIN_HANDLE_NS / NS_PER_MS),
+                NOTE_MAIN[self.group])
 
     async def watch_stop(self, tasks):
         while not self.sh.stop.is_set():
@@ -1839,13 +1999,31 @@ class AioRun:
                 self.sh.state[t] = TS_ENDED
                 if self.limit is not None:
                     self.limit.release()
-        except asyncio.CancelledError:
-            status, note = TASK_CANCELLED, ""
+        except asyncio.CancelledError as exc:
+            status, note = TASK_CANCELLED, self.cancel_note.get(t, "")
+            raised = exc
         except Exception as exc:
             status, note = status_of(exc)
+            raised = exc
+        else:
+            raised = None
         self.rec.end(t, now_ns(), status, note)
         self.finish.append(t)
-        return t if status == TASK_OK else None
+        daemon = self.program["tasks"][t].get("daemon")
+        if raised is not None and not daemon:
+            if self.first_bad is None:
+                self.first_bad = t
+            if status != TASK_CANCELLED and self.first_raise is None:
+                self.first_raise = t
+                if self.group == "taskgroup":
+                    # The group cancels the siblings still running.
+                    for k, f in enumerate(self.futs):
+                        if k != t and f is not None and not f.done():
+                            self.cancel_note.setdefault(k, NOTE_BY_GROUP)
+            # The exception goes on to whoever awaits the task (gather,
+            # the TaskGroup; return_exceptions makes it a result).
+            raise raised
+        return t
 
     async def wait_on(self, t, lane, index, op, state, aw, ready):
         """Awaits aw (a coroutine); when ready() says it would wait, a
@@ -2010,6 +2188,15 @@ class AioRun:
             if self.closers[s["object"]] == 0:
                 for _ in range(s["n"]):
                     await self.put(t, lane, s["object"], -1)
+        elif kind == "fail":
+            raise RuntimeError(RAISED_TEXT)
+        elif kind == "cancel":
+            # task.cancel(): CancelledError reaches the task where it
+            # next waits; a task that ended already is left.
+            victim = self.futs[s["n"]]
+            if not victim.done():
+                self.cancel_note.setdefault(s["n"], NOTE_BY_CANCEL)
+                victim.cancel()
         else:
             raise ValueError("step %r has no Python equivalent" % kind)
 
@@ -2043,12 +2230,29 @@ class AioRun:
             self.sh.bump()
 
     async def incr(self, t, lane, s):
-        _, mode, box, guard, it = self.objects[s["object"]]
+        obj = self.objects[s["object"]]
         note = self.name(s["object"])
         n = s["n"]
         t0 = now_ns()
         self.rec.open(t, lane, "compute", t0, note)
         done = 0
+        if obj[0] == "mp":
+            # A multiprocessing.Value (value NAME): exact on one thread,
+            # whichever way it is updated, at its own cost.
+            _, mode, value, _ = obj
+            try:
+                for _ in range(n):
+                    if mode == "get_lock":
+                        with value.get_lock():
+                            value.value += 1
+                    else:
+                        value.value += 1
+                    done += 1
+            finally:
+                self.sh.add("attempted", done)
+                self.rec.segment(t, lane, "compute", t0, now_ns(), note)
+            return
+        _, mode, box, guard, it = obj
         try:
             if s["flags"] & 1:
                 # An await between the read and the write: one compute
@@ -2162,6 +2366,9 @@ def unsupported(cfg):
         return ("options.start", "start: %s is not a start method of "
                 "this Python (it has %s)" % (
                     start, ", ".join(multiprocessing.get_all_start_methods())))
+    if opt.get("group") == "taskgroup" and sys.version_info < (3, 11):
+        return ("options.group", "group: taskgroup needs asyncio.TaskGroup, "
+                "which is Python 3.11's; this is %s" % info["version"])
     kinds = {o["kind"] for o in cfg["program"]["objects"]}
     if "barrier" in kinds and model in ("asyncio", "asyncio-executor") and \
             sys.version_info < (3, 11):

@@ -427,6 +427,63 @@ test('as_completed: the caller handles each result as it finishes',
 	await context.close();
 });
 
+test('map with chunksize: one transfer per chunk, results per chunk',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('pool-chunksize');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.equal(trace.run.options.chunksize, 4);
+	assert.match(note, /one argument and one result per chunk/);
+	/* Two chunks, a transfer each way: on the first and last task of
+	 * each, noted as a chunk's. */
+	const ipc = trace.segments.filter(s => s.state === 'ipc');
+	assert.deepEqual(ipc.map(s => s.task).sort((a, b) => a - b),
+			 [0, 3, 4, 7]);
+	assert.ok(ipc.every(s => s.note ===
+		'a chunk: one transfer for all its tasks'));
+	const order = handledOn(trace);
+	assert.deepEqual(order.map(h => h.task), [0, 1, 2, 3, 4, 5, 6, 7]);
+	/* None of a chunk's results is handled before its last task's
+	 * result went back. */
+	const sent = task => ipc.find(s => s.task === task &&
+		s.t0_ns > trace.tasks[task].start_ns).t1_ns;
+	for (const h of order)
+		assert.ok(h.t0 >= sent(h.task < 4 ? 3 : 7),
+			  `task ${h.task + 1} handled after its chunk`);
+	assert.ok(await legendShows(page, 'ipc'));
+	await screenshot(page, 'lesson-pool-chunksize', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a shared Value loses updates between processes without its lock',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('shared-value');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.match(note, /value total=get_lock/);
+	const { expected, got, lost } = trace.summary.checks;
+	assert.equal(expected, 1000000);
+	assert.equal(lost, expected - got);
+	/* Each task's increments on a lane of its own, noted with the
+	 * Value's name; where the two computed at once, updates were
+	 * lost. */
+	const runs = [0, 1].map(task => {
+		const mine = trace.segments.filter(s => s.task === task &&
+			s.state === 'compute' && s.note === 'total');
+		assert.ok(mine.length > 0, `task ${task + 1} computes`);
+		return { lane: mine[0].lane,
+			 t0: Math.min(...mine.map(s => s.t0_ns)),
+			 t1: Math.max(...mine.map(s => s.t1_ns)) };
+	});
+	assert.notEqual(runs[0].lane, runs[1].lane);
+	if (runs[0].t0 < runs[1].t1 && runs[1].t0 < runs[0].t1)
+		assert.ok(lost > 0, 'updates lost while both computed');
+	await screenshot(page, 'lesson-shared-value', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
 test('the pitfalls end the run with the error Python raises',
      { timeout: 90000 }, async () => {
 	const cases = [
@@ -453,4 +510,114 @@ test('the pitfalls end the run with the error Python raises',
 		assert.deepEqual(errors, []);
 		await context.close();
 	}
+});
+
+/* The main coroutine's segment on the main lane: where it resumed. */
+function mainResumes(trace)
+{
+	const main = trace.lanes.find(l => l.kind === 'main');
+	return trace.segments.filter(s => s.lane === main.id &&
+		s.state === 'compute');
+}
+
+test('task.cancel(): the victim is cut where it waits, the twin goes on',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('cancel');
+	assert.equal(trace.run.model, 'asyncio');
+	assert.equal(trace.run.status, 'done');
+	assert.match(note, /task\.cancel\(\)/);
+	assert.deepEqual(trace.tasks.map(t => t.status),
+			 ['cancelled', 'ok', 'ok']);
+	assert.match(trace.tasks[0].note, /another task's task\.cancel\(\)/);
+	const io = trace.segments.filter(s => s.task === 0 &&
+		s.state === 'io');
+	assert.equal(io.length, 1);
+	assert.ok(io[0].t1_ns >= trace.tasks[2].end_ns, 'cut after the cancel');
+	assert.ok(io[0].t1_ns < trace.tasks[1].end_ns, 'before the twin ends');
+	assert.ok(!trace.segments.some(s => s.task === 0 &&
+		s.state === 'compute'), 'the compute after the wait never ran');
+	assert.ok(trace.segments.some(s => s.task === 1 &&
+		s.state === 'compute'));
+	assert.match(trace.summary.diagnosis.why,
+		     /1 was cancelled by another task's task\.cancel\(\)/);
+	await screenshot(page, 'lesson-cancel', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+
+	/* Threads have no cancel: refused, naming the program. */
+	const refused = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'custom', model: 'threads',
+			params: { program: '(sleep 1s); (sleep 10ms, cancel 1)' } } });
+	assert.equal(refused.status, 400);
+	assert.equal(refused.body.field, 'params.program');
+	assert.match(refused.body.error, /cancel: threads cannot cancel/);
+});
+
+/* The lessons with a failing task 1 and three siblings waiting 400 ms. */
+for (const [id, group, by] of [
+	['taskgroup', 'taskgroup', /by its TaskGroup/],
+	['gather-errors', 'gather', /by asyncio\.run: main returned/]]) {
+	test(`${id}: task 1 raises and the others are cancelled where they ` +
+	     'wait', { timeout: 90000 }, async () => {
+		const { page, context, errors, trace, note } =
+			await pressLesson(id);
+		assert.equal(trace.run.options.group, group);
+		assert.equal(trace.run.status, 'done');
+		assert.match(note, group === 'gather' ? /return_exceptions/
+			     : /TaskGroup/);
+		assert.deepEqual(trace.tasks.map(t => t.status),
+				 ['error', 'cancelled', 'cancelled',
+				  'cancelled']);
+		assert.match(trace.tasks[0].note, /RuntimeError/);
+		const [mark] = mainResumes(trace);
+		assert.ok(mark, 'main resumes on the main lane');
+		assert.equal(mark.task, 0);
+		const raisedAt = trace.tasks[0].end_ns;
+		for (const k of [1, 2, 3]) {
+			const task = trace.tasks[k];
+			assert.match(task.note, by);
+			/* Cut in its second request, which ends where task 1
+			 * raised; nothing computed after it. */
+			const io = trace.segments.filter(s => s.task === k &&
+				s.state === 'io');
+			assert.equal(io.length, 2);
+			assert.ok(io[1].t1_ns >= raisedAt);
+			assert.ok(!trace.segments.some(s => s.task === k &&
+				s.state === 'compute' && s.t0_ns >= io[1].t0_ns),
+				'the compute after the cut wait never ran');
+			/* A TaskGroup cancels before main resumes; gather's
+			 * main returns first, then asyncio.run cancels. */
+			if (group === 'taskgroup')
+				assert.ok(task.end_ns <= mark.t0_ns);
+			else
+				assert.ok(task.end_ns >= mark.t1_ns);
+		}
+		assert.equal(trace.summary.checks.main_resumed_by, 0);
+		assert.match(await page.textContent('#diagnosis'),
+			     /3 were cancelled/);
+		await screenshot(page, `lesson-${id}`, { fullPage: false });
+		assert.deepEqual(errors, []);
+		await context.close();
+	});
+}
+
+test('asyncio.wait(FIRST_COMPLETED): main resumes at the first end, the ' +
+     'rest run on', { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('wait-first');
+	assert.equal(trace.run.options.group, 'wait_first');
+	assert.match(note, /FIRST_COMPLETED/);
+	assert.ok(trace.tasks.every(t => t.status === 'ok'));
+	const [mark] = mainResumes(trace);
+	assert.ok(mark);
+	assert.equal(mark.task, 0);
+	assert.match(mark.note, /asyncio\.wait returned/);
+	assert.ok(mark.t0_ns >= trace.tasks[0].end_ns);
+	for (const k of [1, 2])
+		assert.ok(trace.tasks[k].end_ns > mark.t1_ns, 'ran on');
+	await screenshot(page, 'lesson-wait-first', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
 });

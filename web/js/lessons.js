@@ -73,6 +73,23 @@ export const LESSONS = [
 			'the order handled (collected) and the finish order.',
 	},
 	{
+		id: 'pool-chunksize',
+		title: 'map with chunksize: fewer, bigger transfers',
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 8, duration: 40 },
+			options: { workers: 2, collect: 'map', chunksize: 4,
+				   payload_bytes: 1048576, handle: 10 } },
+		look: 'ProcessPoolExecutor.map(..., chunksize=4) sends the ' +
+			'eight tasks (1 MiB each) to the two workers four at ' +
+			'a time: one argument and one result per chunk (ipc, ' +
+			'noted a chunk), two transfers each way instead of ' +
+			'eight. A chunk\'s results come back together, so ' +
+			'the caller (the consumer lane in Rows: Lanes) ' +
+			'handles them four at a time, none before its ' +
+			'chunk\'s last task is done. Set chunksize to 1 for ' +
+			'a transfer per task.',
+	},
+	{
 		id: 'async-longest',
 		title: 'asyncio: the longest, not the sum',
 		spec: { workload: 'fetch', model: 'asyncio',
@@ -292,6 +309,67 @@ export const LESSONS = [
 			'timeout.',
 	},
 	{
+		id: 'cancel',
+		title: 'task.cancel() cuts a task where it waits',
+		spec: { workload: 'custom', model: 'asyncio',
+			params: { program: '2 x (net 400ms, cpu 20ms); ' +
+				  '(sleep 150ms, cancel 1)' } },
+		look: 'Task 3 sleeps 150 ms, then calls task.cancel() on ' +
+			'task 1 (a cancel step). Task 1 is waiting for its ' +
+			'reply: CancelledError meets it there, its io ends at ' +
+			'150 ms, its compute never runs, and it ends as ' +
+			'cancelled (the tooltip says by whom), while task 2, ' +
+			'the same request, goes on. A thread has no cancel, ' +
+			'so only the asyncio models take one.',
+	},
+	{
+		id: 'taskgroup',
+		title: 'A TaskGroup cancels the siblings of a failure',
+		spec: { workload: 'custom', model: 'asyncio',
+			params: { program: '(net 250ms, fail); 3 x (net ' +
+				  '100ms, cpu 10ms, net 300ms, cpu 10ms)' },
+			options: { group: 'taskgroup' } },
+		look: 'Four tasks in async with asyncio.TaskGroup(); task 1 ' +
+			'raises after its 250 ms request (a fail step) and ' +
+			'ends as error. At that moment the group cancels the ' +
+			'other three where they wait: their second request ' +
+			'stops at 250 ms, the compute after it never runs. ' +
+			'Only then does main resume with the ExceptionGroup: ' +
+			'switch Rows to Lanes to see its short compute on ' +
+			'the main lane.',
+	},
+	{
+		id: 'gather-errors',
+		title: 'gather: the first exception reaches main',
+		spec: { workload: 'custom', model: 'asyncio',
+			params: { program: '(net 250ms, fail); 3 x (net ' +
+				  '100ms, cpu 10ms, net 300ms, cpu 10ms)' },
+			options: { group: 'gather' } },
+		look: 'The same four tasks under a plain asyncio.gather: ' +
+			'task 1\'s exception reaches main at 250 ms (Rows: ' +
+			'Lanes shows main\'s compute on the main lane). ' +
+			'gather cancels nothing, but main returns, and ' +
+			'asyncio.run cancels the three still waiting. Set ' +
+			'group to return_exceptions and run again: every ' +
+			'task runs to its end and the exception is just ' +
+			'task 1\'s result.',
+	},
+	{
+		id: 'wait-first',
+		title: 'asyncio.wait: main resumes at the first end',
+		spec: { workload: 'custom', model: 'asyncio',
+			params: { program: '(net 100ms, cpu 10ms); (net ' +
+				  '300ms, cpu 10ms); (net 500ms, cpu 10ms)' },
+			options: { group: 'wait_first' } },
+		look: 'main awaits asyncio.wait(tasks, ' +
+			'return_when=FIRST_COMPLETED): it resumes when task 1 ' +
+			'ends, at about 110 ms, long before the others ' +
+			'(switch Rows to Lanes: its compute on the main ' +
+			'lane). asyncio.wait cancels ' +
+			'nothing: tasks 2 and 3 run on to their ends while ' +
+			'main awaits them.',
+	},
+	{
 		id: 'race',
 		title: 'A race loses updates',
 		spec: { workload: 'counter', model: 'threads',
@@ -334,6 +412,25 @@ export const LESSONS = [
 			'model, so the diagnosis recommends sequential, or ' +
 			'each thread counting on its own and adding its ' +
 			'total once.',
+	},
+	{
+		id: 'shared-value',
+		title: 'Shared memory: a Value and its lock',
+		spec: { workload: 'custom', model: 'process-pool',
+			params: { program: 'value total; ' +
+				  '2 x (incr total 500000)' },
+			options: { workers: 2 } },
+		look: 'Two worker processes add to one ' +
+			'multiprocessing.Value in shared memory, as ' +
+			'total.value += 1. Its read and its write each take ' +
+			'the Value\'s lock, but not both at once, so the ' +
+			'processes overwrite each other\'s updates: got is ' +
+			'less than expected. Declare it value total=get_lock ' +
+			'(with total.get_lock(): around the update) and ' +
+			'nothing is lost, at twice the time per update and ' +
+			'with the processes waiting for the lock ' +
+			'(lock-wait): shared memory is fast, but only with ' +
+			'its lock is it right.',
 	},
 	{
 		id: 'pipeline',
