@@ -360,7 +360,7 @@ static const struct lesson_case lessons[] = {
 		.bound = "io",
 		.recommend = "asyncio",
 		.advice = "",
-		.why_has = "2 tasks ended as timeout",
+		.why_has = "2 timed out",
 	},
 	{
 		.lesson = "race",
