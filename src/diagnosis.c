@@ -498,12 +498,14 @@ static void held_by_lock(struct trace *t, const struct program_facts *facts,
 		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 }
 
-/* The loop was held up enough to act on: one computation as long as
- * asyncio's debug mode calls slow, a lag an eighth of the run, or the other
- * tasks ready (waiting for the loop) a tenth of their time.  A 20 ms
- * computation in a half-second run of waits is how asyncio runs, not a
- * fault.  Sets the longest computation on the loop, its task and how many
- * were ready meanwhile. */
+/* The loop was held up enough to act on.  A program's text says how long
+ * it computes: one computation as long as asyncio's debug mode calls slow
+ * (100 ms), or more computing in all than any task waits.  Without it,
+ * what was recorded: that long a computation, a lag an eighth of the run,
+ * or the other tasks ready (waiting for the loop) a tenth of their time.
+ * A 20 ms computation in a half-second run of waits is how asyncio runs,
+ * not a fault, however long a busy machine stretches it.  Sets the longest
+ * computation on the loop, its task and how many were ready meanwhile. */
 static bool loop_held_up(const struct trace *t,
 			 const struct program_facts *facts, uint32_t *blocker,
 			 size_t *ready, int64_t *block_ns)
@@ -512,11 +514,17 @@ static bool loop_held_up(const struct trace *t,
 	int64_t computed;
 
 	*block_ns = loop_block(t, blocker, ready, &computed);
+	/* A program whose text says how long it computes is judged by
+	 * that, not by how long a busy machine made it: one computation
+	 * as long as a slow callback, or more computing in all (one task
+	 * at a time on the loop) than any task waits. */
+	if (facts->parsed)
+		return facts->longest_cpu_ns >= LOOP_SLOW_CALLBACK_NS ||
+		       (facts->cpu_ns >= LOOP_SLOW_CALLBACK_NS &&
+			facts->cpu_ns >= facts->longest_wait_ns);
 	/* A short computation that a busy machine stretched is the
-	 * machine's, not the program's: as the program wrote it (its
-	 * longest cpu step) or as recorded. */
-	if ((facts->parsed && facts->longest_cpu_ns < LOOP_LAG_BLOCKED_NS) ||
-	    (*block_ns > 0 && computed < LOOP_LAG_BLOCKED_NS))
+	 * machine's, not the program's. */
+	if (*block_ns > 0 && computed < LOOP_LAG_BLOCKED_NS)
 		return false;
 	if (*block_ns == 0)
 		computed = m->max_loop_lag_ns;

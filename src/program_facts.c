@@ -15,7 +15,7 @@
 
 /* What one range of steps does, walked once. */
 struct range_facts {
-	int64_t work_ns, held_ns, held_cpu_ns, longest_cpu_ns;
+	int64_t work_ns, held_ns, held_cpu_ns, longest_cpu_ns, cpu_ns, wait_ns;
 	size_t reentries, cond_waits, cond_wakes, cond_notifies;
 	bool notify_all, notifies, waits, timer;
 	int64_t self_lock; /* object index, or -1 */
@@ -66,6 +66,10 @@ static void walk(const struct program *p, uint32_t first, uint32_t n,
 			}
 		}
 		r->timer |= s->kind == STEP_TIMER;
+		if (s->kind == STEP_CPU || s->kind == STEP_CPU_NOGIL)
+			r->cpu_ns += s->ns;
+		else if (step_is_work(s) && s->kind != STEP_BLOCK)
+			r->wait_ns += s->ns;
 		if ((s->kind == STEP_CPU || s->kind == STEP_CPU_NOGIL) &&
 		    s->ns > r->longest_cpu_ns)
 			r->longest_cpu_ns = s->ns;
@@ -140,6 +144,9 @@ void program_facts_read(const char *text, struct program_facts *f)
 		for (size_t o = 0; o < p.n_objects; o++)
 			held_by[o] += range_held[o];
 		f->work_ns += r.work_ns;
+		f->cpu_ns += r.cpu_ns;
+		if (r.wait_ns > f->longest_wait_ns)
+			f->longest_wait_ns = r.wait_ns;
 		if (r.longest_cpu_ns > f->longest_cpu_ns)
 			f->longest_cpu_ns = r.longest_cpu_ns;
 		f->held_ns += r.held_ns;

@@ -34,12 +34,15 @@ struct program_facts {
 	/* Work: the durations of cpu, cpu-nogil, sleep, block, net and
 	 * timer steps, summed over the tasks. */
 	int64_t work_ns;
-	int64_t longest_cpu_ns; /* the longest cpu or cpu-nogil step */
-	int64_t held_ns;	/* of it, while the task held a lock */
-	int64_t held_cpu_ns;	/* of that, computing */
-	char held_lock[32];	/* the lock that held the most work */
-	bool held_reentrant;	/* held_lock is an RLock */
-	size_t reentries;	/* takes of an RLock its taker already held */
+	int64_t longest_cpu_ns;	 /* the longest cpu or cpu-nogil step */
+	int64_t cpu_ns;		 /* cpu and cpu-nogil steps, summed */
+	int64_t longest_wait_ns; /* the most one task sleeps and waits on
+				  * net (and timers) */
+	int64_t held_ns;	 /* of it, while the task held a lock */
+	int64_t held_cpu_ns;	 /* of that, computing */
+	char held_lock[32];	 /* the lock that held the most work */
+	bool held_reentrant;	 /* held_lock is an RLock */
+	size_t reentries;	 /* takes of an RLock its taker already held */
 
 	/* A plain Lock a task takes while it holds it ("" when none). */
 	char self_lock[32];
