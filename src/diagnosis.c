@@ -520,7 +520,7 @@ static bool loop_held_up(const struct trace *t,
 	 * at a time on the loop) than any task waits. */
 	if (facts->parsed)
 		return facts->longest_cpu_ns >= LOOP_SLOW_CALLBACK_NS ||
-		       (facts->cpu_ns >= LOOP_SLOW_CALLBACK_NS &&
+		       (facts->cpu_ns >= LOOP_LAG_BLOCKED_NS &&
 			facts->cpu_ns >= facts->longest_wait_ns);
 	/* A short computation that a busy machine stretched is the
 	 * machine's, not the program's. */
