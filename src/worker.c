@@ -220,8 +220,9 @@ static struct worker_msg run_job(struct worker_env *env,
 		rec_segment(lane, job->task, ST_IPC, t1, rec_now(lane), 0);
 	if (whole) {
 		sync_task_end(ctx->sync, job->task);
-		rec_task_end(lane, job->task, rec_now(lane),
-			     (enum task_status)done.status, 0);
+		rec_task_end_note(lane, job->task, rec_now(lane),
+				  (enum task_status)done.status,
+				  rc == EXEC_RAISED ? REC_NOTE_RAISED : 0);
 	}
 	atomic_fetch_add(&ctx->progress, 1);
 	return done;
