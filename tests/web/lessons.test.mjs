@@ -542,7 +542,14 @@ test('asyncio.wait(FIRST_COMPLETED): main resumes at the first end, the ' +
 	assert.ok(mark.t0_ns >= trace.tasks[0].end_ns);
 	for (const k of [1, 2])
 		assert.ok(trace.tasks[k].end_ns > mark.t1_ns, 'ran on');
+	assert.match(trace.summary.diagnosis.why,
+		     /when task 1 ended first, and the others ran on/);
 	await screenshot(page, 'lesson-wait-first', { fullPage: false });
+	/* Rows: Lanes shows main's resuming on the main lane. */
+	await page.getByRole('radio', { name: 'Lanes' }).check();
+	await page.waitForFunction(n => document.querySelector('#timeline')
+		?.getAttribute('data-rows') === String(n), trace.lanes.length);
+	await screenshot(page, 'lesson-wait-first-lanes', { fullPage: false });
 	assert.deepEqual(errors, []);
 	await context.close();
 });
