@@ -1,8 +1,8 @@
 /*
  * fuzz_trace: libFuzzer harness for the trace reader (trace_from_json in
- * src/trace.h), which reads stored traces back for the exports.  Any JSON
- * is read into a trace or refused with a message; a trace that was read
- * is written out again (trace_to_json) without harm.
+ * src/trace_json.h), which reads stored traces back for the exports.  Any
+ * JSON is read into a trace or refused with a message; a trace that was
+ * read is written out again (trace_to_json) without harm.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "trace.h"
+#include "trace_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
