@@ -20,6 +20,8 @@
  * and works on each (handle) on a lane of its own, "consumer"; with imap
  * it submits only a worker's worth ahead and one more task for each result
  * it takes.  While it works on a result, finished ones wait in their pipes.
+ * With map, chunksize sends the tasks in chunks, as Executor.map does: one
+ * job of chunksize tasks, one transfer each way, the results together.
  *
  * pitfall = lambda or no-main-guard: the two ways a process pool fails
  * before any task runs, ending every task as error with what Python
@@ -62,17 +64,22 @@ static uint32_t pool_workers(const struct run_ctx *ctx)
 	return (uint32_t)n;
 }
 
-static int submit_task(struct procpool *pool, uint32_t task,
-		       int64_t payload_bytes)
+/* Submits task, or with chunk > 1 the chunk of up to chunk tasks from
+ * it; returns how many tasks went, or a negative errno. */
+static int submit_task(struct procpool *pool, uint32_t task, uint32_t chunk,
+		       int64_t payload_bytes, uint32_t n_tasks)
 {
+	uint32_t n = chunk > n_tasks - task ? n_tasks - task : chunk;
 	struct procpool_job job = {
 		.task = task,
 		.flags = PROCPOOL_REC_SUBMIT | PROCPOOL_REC_QUEUED,
 		.payload_bytes = payload_bytes,
 		.cookie = task,
+		.n_tasks = n,
 	};
+	int rc = procpool_submit(pool, &job);
 
-	return procpool_submit(pool, &job);
+	return rc < 0 ? rc : (int)n;
 }
 
 /* Ends every task as error at submit, as the pitfall makes Python's pool
@@ -109,7 +116,32 @@ static int pool_check_program(const struct spec *spec,
 			      const struct program *prog,
 			      struct spec_error *err)
 {
+	int64_t chunk = spec_int(&spec->options, "chunksize");
+
 	(void)prog;
+	if (chunk > 1 && strcmp(spec_text(&spec->options, "collect"), "map")) {
+		util_strlcpy(err->field, "options.chunksize",
+			     sizeof(err->field));
+		snprintf(err->message, sizeof(err->message),
+			 "chunksize: at most 1 unless collect=map (only "
+			 "Executor.map sends its tasks in chunks), got %lld",
+			 (long long)chunk);
+		err->column = 0;
+		return -EINVAL;
+	}
+	if (chunk * spec_int(&spec->options, "payload_bytes") >
+	    PROCPOOL_MAX_PAYLOAD_BYTES) {
+		util_strlcpy(err->field, "options.chunksize",
+			     sizeof(err->field));
+		snprintf(err->message, sizeof(err->message),
+			 "chunksize: a chunk's payloads together (chunksize x "
+			 "payload_bytes) may be at most %lld bytes, got %lld",
+			 (long long)PROCPOOL_MAX_PAYLOAD_BYTES,
+			 (long long)(chunk * spec_int(&spec->options,
+						      "payload_bytes")));
+		err->column = 0;
+		return -EINVAL;
+	}
 	if (strcmp(spec_text(&spec->options, "pitfall"), "no-main-guard") ==
 		    0 &&
 	    strcmp(spec_text(&spec->options, "start"), "fork") == 0) {
@@ -144,6 +176,8 @@ static int pool_run(struct run_ctx *ctx)
 	struct rec_lane *consumer = NULL;
 	char why[200] = "";
 	uint32_t task = 0, first;
+	uint32_t chunk = (uint32_t)spec_int(opt, "chunksize");
+	uint32_t n_tasks = (uint32_t)prog->n_tasks;
 	int rc = 0;
 
 	if (strcmp(spec_text(opt, "pitfall"), "none") != 0)
@@ -171,9 +205,15 @@ static int pool_run(struct run_ctx *ctx)
 	 * each result taken. */
 	first = res.mode == RESULTS_IMAP ? procpool_workers(pool)
 					 : (uint32_t)prog->n_tasks;
-	for (; task < first && task < prog->n_tasks; task++)
-		if (submit_task(pool, task, payload_bytes) < 0)
+	while (task < first && task < n_tasks) {
+		int sent = submit_task(pool, task,
+				       res.mode == RESULTS_MAP ? chunk : 1,
+				       payload_bytes, n_tasks);
+
+		if (sent < 0)
 			break;
+		task += (uint32_t)sent;
+	}
 	if (res.mode != RESULTS_WAIT) {
 		consumer =
 			trace_rec_add_lane(ctx->rec, LANE_THREAD, "consumer");
@@ -198,7 +238,8 @@ static int pool_run(struct run_ctx *ctx)
 				exec_compute(&x, 0, handle_ns, REC_NOTE_RESULT);
 			if (res.mode == RESULTS_IMAP && task < prog->n_tasks &&
 			    !atomic_load(&ctx->stop) &&
-			    submit_task(pool, task, payload_bytes) == 0)
+			    submit_task(pool, task, 1, payload_bytes,
+					n_tasks) == 1)
 				task++;
 		}
 	}
@@ -236,6 +277,10 @@ static const struct param_def pool_options[] = {
 	 "size of each task's argument and of its result, copied across the "
 	 "pipe to and from the worker"},
 	RESULTS_OPTIONS,
+	{"chunksize", PARAM_INT, "tasks", "1", 1, PROCPOOL_MAX_CHUNK, NULL,
+	 "Executor.map(..., chunksize=N) with collect=map: the tasks go to "
+	 "the workers N at a time, one transfer (ipc) per chunk each way, "
+	 "and a chunk's results reach the caller together"},
 	{"pitfall", PARAM_ENUM, "", "none", 0, 0, "none|lambda|no-main-guard",
 	 "a mistake that makes the pool fail as Python's does: lambda "
 	 "(submitting a lambda, which cannot be pickled) or no-main-guard "

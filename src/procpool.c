@@ -96,6 +96,7 @@ struct pool_worker {
 	bool has_lane;
 	bool has_job;
 	struct queued_job cur;
+	uint32_t cur_done; /* of cur's tasks (a chunk), those reported */
 	uint32_t start_failures;
 	int64_t progress_seen;
 	bool fs_forked; /* forkserver: the server said which pid (pid 0:
@@ -227,26 +228,36 @@ static void done_push(struct procpool *p, const struct procpool_done *d)
 	p->d_len++;
 }
 
+/* The tasks a job carries: one, or a chunk's. */
+static uint32_t job_tasks(const struct procpool_job *job)
+{
+	return job->n_tasks > 1 ? job->n_tasks : 1;
+}
+
 /* Completes a job that will not run (cancelled or the pool broken); a
  * whole task gets its queued segment and its end recorded here, since no
- * worker will. */
+ * worker will (each of a chunk's). */
 static void complete_unrun(struct procpool *p, const struct queued_job *j,
 			   enum task_status status, int err)
 {
 	int64_t now = rec_now(p->lane);
-	struct procpool_done d = {.task = j->job.task,
-				  .cookie = j->job.cookie,
-				  .status = (uint8_t)status,
-				  .err = err,
-				  .lane = UINT32_MAX,
-				  .end_ns = now};
 
-	if ((j->job.flags & PROCPOOL_REC_QUEUED) && now > j->submit_ns)
-		rec_segment(p->lane, j->job.task, ST_QUEUED, j->submit_ns, now,
-			    0);
-	if (j->job.n_steps == 0)
-		rec_task_end(p->lane, j->job.task, now, status, 0);
-	done_push(p, &d);
+	for (uint32_t k = 0; k < job_tasks(&j->job); k++) {
+		uint32_t task = j->job.task + k;
+		struct procpool_done d = {.task = task,
+					  .cookie = j->job.cookie,
+					  .status = (uint8_t)status,
+					  .err = err,
+					  .lane = UINT32_MAX,
+					  .end_ns = now};
+
+		if ((j->job.flags & PROCPOOL_REC_QUEUED) && now > j->submit_ns)
+			rec_segment(p->lane, task, ST_QUEUED, j->submit_ns, now,
+				    0);
+		if (j->job.n_steps == 0)
+			rec_task_end(p->lane, task, now, status, 0);
+		done_push(p, &d);
+	}
 }
 
 /* ---- sockets ------------------------------------------------------------ */
@@ -739,7 +750,8 @@ static void pool_break(struct procpool *p)
  * steps whose one open segment is known by their kind; the dead worker
  * was its ring's producer, and nothing else is until its replacement
  * starts, so the pool may write there. */
-static void close_dead_step(struct procpool *p, uint32_t i, int64_t now)
+static void close_dead_step(struct procpool *p, uint32_t i, uint32_t running,
+			    int64_t now)
 {
 	const struct worker_slot *slot = &p->slots[i];
 	uint32_t kind = atomic_load(&slot->step_kind);
@@ -763,8 +775,7 @@ static void close_dead_step(struct procpool *p, uint32_t i, int64_t now)
 		return;
 	}
 	if (t0 >= 0 && t0 < now)
-		rec_segment(&p->w[i].lane, p->w[i].cur.job.task, state, t0, now,
-			    0);
+		rec_segment(&p->w[i].lane, running, state, t0, now, 0);
 }
 
 static void on_death(struct procpool *p, uint32_t i)
@@ -784,24 +795,36 @@ static void on_death(struct procpool *p, uint32_t i)
 	sync_progress(p);
 
 	if (w->has_job) {
-		close_dead_step(p, i, now);
-		struct procpool_done d = {.task = w->cur.job.task,
-					  .cookie = w->cur.job.cookie,
-					  .status = TASK_ERROR,
-					  .err = -ECHILD,
-					  .signal = sig,
-					  .pid = w->pid,
-					  .lane = w->lane.id,
-					  .end_ns = now};
-		if (w->cur.job.n_steps == 0) {
-			/* The task held what it held when it died; the
-			 * shared objects' robust locks give that back.  It
-			 * runs no more. */
-			sync_task_end(p->run->sync, w->cur.job.task);
-			rec_task_end(p->lane, w->cur.job.task, now, TASK_ERROR,
-				     (uint16_t)sig);
+		/* A chunk's task that was running: the others before it
+		 * ran, those after it never started, and all lose their
+		 * results, as the chunk's future fails in Python. */
+		uint32_t running = w->cur.job.task;
+
+		if (job_tasks(&w->cur.job) > 1)
+			running = atomic_load(&p->slots[i].chunk_task);
+		close_dead_step(p, i, running, now);
+		for (uint32_t k = w->cur_done; k < job_tasks(&w->cur.job);
+		     k++) {
+			uint32_t task = w->cur.job.task + k;
+			struct procpool_done d = {.task = task,
+						  .cookie = w->cur.job.cookie,
+						  .status = TASK_ERROR,
+						  .err = -ECHILD,
+						  .signal = sig,
+						  .pid = w->pid,
+						  .lane = w->lane.id,
+						  .end_ns = now};
+
+			if (w->cur.job.n_steps == 0) {
+				/* The task held what it held when it died;
+				 * the shared objects' robust locks give that
+				 * back.  It runs no more. */
+				sync_task_end(p->run->sync, task);
+				rec_task_end(p->lane, task, now, TASK_ERROR,
+					     (uint16_t)sig);
+			}
+			done_push(p, &d);
 		}
-		done_push(p, &d);
 		w->has_job = false;
 	}
 	w->state = W_EMPTY;
@@ -826,8 +849,10 @@ static void on_message(struct procpool *p, uint32_t i)
 	if (m->type == WORKER_MSG_READY && w->state == W_STARTING) {
 		w->state = W_IDLE;
 		w->start_failures = 0;
-	} else if (m->type == WORKER_MSG_DONE && w->has_job) {
-		struct procpool_done d = {.task = w->cur.job.task,
+	} else if (m->type == WORKER_MSG_DONE && w->has_job &&
+		   m->task == w->cur.job.task + w->cur_done) {
+		/* A chunk's tasks report in order, one message each. */
+		struct procpool_done d = {.task = m->task,
 					  .cookie = w->cur.job.cookie,
 					  .status = (uint8_t)m->status,
 					  .err = m->err,
@@ -835,9 +860,11 @@ static void on_message(struct procpool *p, uint32_t i)
 					  .lane = w->lane.id,
 					  .end_ns = rec_now(p->lane)};
 		done_push(p, &d);
-		w->has_job = false;
-		if (w->state == W_BUSY)
-			w->state = W_IDLE;
+		if (++w->cur_done == job_tasks(&w->cur.job)) {
+			w->has_job = false;
+			if (w->state == W_BUSY)
+				w->state = W_IDLE;
+		}
 	}
 	w->rx_have = 0;
 	w->rx_payload_left = 0;
@@ -935,16 +962,19 @@ static bool spin_for_events(struct procpool *p)
 static void send_job(struct procpool *p, uint32_t i, const struct queued_job *j)
 {
 	struct pool_worker *w = &p->w[i];
+	uint32_t n = job_tasks(&j->job);
 	struct worker_msg m = {.type = WORKER_MSG_JOB,
 			       .task = j->job.task,
 			       .first_step = j->job.first_step,
 			       .n_steps = j->job.n_steps,
-			       .payload_bytes = j->job.payload_bytes};
+			       .payload_bytes = j->job.payload_bytes * n,
+			       .n_tasks = n};
 	int64_t now = rec_now(p->lane);
 
-	if ((j->job.flags & PROCPOOL_REC_QUEUED) && now > j->submit_ns)
-		rec_segment(p->lane, j->job.task, ST_QUEUED, j->submit_ns, now,
-			    0);
+	for (uint32_t k = 0; k < n; k++)
+		if ((j->job.flags & PROCPOOL_REC_QUEUED) && now > j->submit_ns)
+			rec_segment(p->lane, j->job.task + k, ST_QUEUED,
+				    j->submit_ns, now, 0);
 	if (p->start == PROCPOOL_FORKSERVER && !p->fs_task_sent) {
 		struct worker_fs_msg m = {.type = WORKER_FS_TASK,
 					  .slot = j->job.task};
@@ -952,6 +982,7 @@ static void send_job(struct procpool *p, uint32_t i, const struct queued_job *j)
 		p->fs_task_sent = fs_send(p, &m, -1) == 0;
 	}
 	w->cur = *j;
+	w->cur_done = 0;
 	w->has_job = true;
 	w->state = W_BUSY;
 	if (send_all(w->sock, &m, sizeof(m)) < 0 ||
@@ -1119,10 +1150,15 @@ int procpool_submit(struct procpool *p, const struct procpool_job *job)
 	const struct program *prog = p->run->prog;
 	struct queued_job j = {.job = *job};
 
+	uint32_t n = job_tasks(job);
+
 	if (job->task >= prog->n_tasks || job->payload_bytes < 0 ||
+	    (uint64_t)job->task + n > prog->n_tasks ||
 	    job->payload_bytes > PROCPOOL_MAX_PAYLOAD_BYTES ||
+	    job->payload_bytes * n > PROCPOOL_MAX_PAYLOAD_BYTES ||
 	    (uint64_t)job->first_step + job->n_steps > prog->n_steps ||
-	    (job->n_steps == 0 && job->first_step != 0))
+	    (job->n_steps == 0 && job->first_step != 0) ||
+	    (n > 1 && job->n_steps != 0) || n > PROCPOOL_MAX_CHUNK)
 		return -EINVAL;
 	if (p->broken && p->pending == 0)
 		return p->broken;
@@ -1132,10 +1168,10 @@ int procpool_submit(struct procpool *p, const struct procpool_job *job)
 	if (p->broken)
 		return p->broken;
 	j.submit_ns = rec_now(p->lane);
-	if (job->flags & PROCPOOL_REC_SUBMIT)
-		rec_task_submit(p->lane, job->task, j.submit_ns);
+	for (uint32_t k = 0; k < n && (job->flags & PROCPOOL_REC_SUBMIT); k++)
+		rec_task_submit(p->lane, job->task + k, j.submit_ns);
 	queue_push(p, &j);
-	p->pending++;
+	p->pending += n;
 	dispatch(p);
 	return 0;
 }

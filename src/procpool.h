@@ -51,6 +51,8 @@
  * that died.  With none left, a replacement takes over its dead
  * predecessor's lane. */
 #define PROCPOOL_SPARE_LANES 4
+/* Most tasks in one chunk (procpool_job.n_tasks). */
+#define PROCPOOL_MAX_CHUNK 1000
 /* Largest argument or result a job may carry across its pipe. */
 #define PROCPOOL_MAX_PAYLOAD_BYTES (64LL * 1024 * 1024)
 
@@ -94,17 +96,26 @@ enum procpool_job_flags {
  * that belongs to no task (a consumer's work on each item).  The worker
  * records the ipc and the steps' segments only; the task's start and end
  * belong to the caller (an event loop that hands a task's cpu steps to the
- * pool). */
+ * pool).
+ *
+ * n_tasks > 1 (whole tasks only): a chunk, as Executor.map(...,
+ * chunksize=n_tasks) sends: tasks task .. task + n_tasks - 1 go to one
+ * worker as one argument (payload_bytes each, together) and come back as
+ * one result.  The worker records the argument's ipc on the chunk's first
+ * task, runs the tasks one after another, the result's ipc on the last,
+ * and every task's end once the result is sent.  Each task completes as a
+ * procpool_done of its own, all with the job's cookie. */
 struct procpool_job {
 	uint32_t task;
 	uint32_t first_step;
 	uint32_t n_steps;
 	uint32_t flags;	       /* enum procpool_job_flags */
-	int64_t payload_bytes; /* argument and result size, each */
+	int64_t payload_bytes; /* argument and result size, each, per task */
 	uint64_t cookie;       /* returned as is in procpool_done */
+	uint32_t n_tasks;      /* 0 or 1: one task; more: a chunk */
 };
 
-/* One finished job. */
+/* One finished task (of a job, or of a chunk). */
 struct procpool_done {
 	uint32_t task;
 	uint64_t cookie;
@@ -129,7 +140,8 @@ struct procpool *procpool_create(const struct procpool_config *cfg, char *err,
 
 /* Queues a job; dispatches it at once when a worker is idle (writing its
  * argument may block until the worker has read it).  Returns 0, -EINVAL for
- * a job outside the program or payload limits, -ECANCELED once the run
+ * a job outside the program or payload limits (a chunk's payloads
+ * together count), -ECANCELED once the run
  * stopped (the job is not queued). */
 int procpool_submit(struct procpool *p, const struct procpool_job *job);
 
@@ -158,7 +170,7 @@ ssize_t procpool_wait(struct procpool *p, struct procpool_done *out, size_t max,
 /* 0, or -ECHILD once the pool is broken (its workers kept dying before
  * they were ready); the jobs it completed as error say no more than that. */
 int procpool_error(const struct procpool *p);
-/* Jobs submitted and not yet returned by reap/wait. */
+/* Tasks submitted (a chunk's each) and not yet returned by reap/wait. */
 uint32_t procpool_pending(const struct procpool *p);
 /* Workers currently alive (started or ready). */
 uint32_t procpool_workers(const struct procpool *p);

@@ -557,7 +557,8 @@ static int parse_choice(struct parser *p, const char *choices)
 	int index = 0;
 
 	skip_space(p);
-	while (isalpha((unsigned char)p->text[p->pos + len]))
+	while (isalpha((unsigned char)p->text[p->pos + len]) ||
+	       (len > 0 && p->text[p->pos + len] == '_'))
 		len++;
 	for (const char *c = choices; *c; index++) {
 		size_t n = strcspn(c, "|");
@@ -732,6 +733,7 @@ static int parse_bare_decl(struct parser *p, size_t start, size_t len)
 
 /* decl := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *       | counter NAME '=' ( none | lock | atomic )
+ *       | value NAME [ '=' get_lock ]
  * Declarations come before the steps that use the object.  Returns 1 when
  * the text at p->pos is no declaration (a barrier step). */
 static int parse_decl(struct parser *p)
@@ -740,11 +742,11 @@ static int parse_decl(struct parser *p)
 		const char *word;
 		enum object_kind kind;
 		int64_t min;
-	} words[] = {{"sem", OBJ_SEMAPHORE, 0},
-		     {"semaphore", OBJ_SEMAPHORE, 0},
-		     {"queue", OBJ_QUEUE, 1},
-		     {"barrier", OBJ_BARRIER, 1},
-		     {"counter", OBJ_COUNTER, 0}};
+	} words[] = {
+		{"sem", OBJ_SEMAPHORE, 0},   {"semaphore", OBJ_SEMAPHORE, 0},
+		{"queue", OBJ_QUEUE, 1},     {"barrier", OBJ_BARRIER, 1},
+		{"counter", OBJ_COUNTER, 0}, {"value", OBJ_COUNTER, 0}};
+	bool is_value;
 	size_t start = p->pos, len = 0, name_pos, i;
 	char name[STEPS_MAX_NAME + 1];
 	int64_t value = 0;
@@ -761,6 +763,7 @@ static int parse_decl(struct parser *p)
 			break;
 	if (i == sizeof(words) / sizeof(words[0]))
 		return 1;
+	is_value = strcmp(words[i].word, "value") == 0;
 	p->pos = start + len;
 	skip_space(p);
 	name_pos = p->pos;
@@ -772,6 +775,12 @@ static int parse_decl(struct parser *p)
 		return 1;
 	}
 	skip_space(p);
+	if (p->text[p->pos] != '=' && is_value) {
+		/* value NAME: a Value whose += takes its lock for the read
+		 * and for the write, not around both. */
+		value = CTR_MODE_VALUE;
+		goto declare;
+	}
 	if (p->text[p->pos] != '=') {
 		if (words[i].kind == OBJ_BARRIER) {
 			p->pos = start;
@@ -785,7 +794,17 @@ static int parse_decl(struct parser *p)
 	}
 	p->pos++;
 	skip_space(p);
-	if (words[i].kind == OBJ_COUNTER) {
+	if (is_value) {
+		size_t pos = p->pos;
+
+		if (parse_choice(p, "get_lock") < 0 ||
+		    !at_separator(p->text[p->pos]))
+			return fail_at(p, pos,
+				       "expected get_lock after 'value %s=' "
+				       "(or nothing: value %s)",
+				       name, name);
+		value = CTR_MODE_VALUE_LOCKED;
+	} else if (words[i].kind == OBJ_COUNTER) {
 		size_t pos = p->pos;
 		int which = parse_choice(p, "none|lock|atomic");
 
@@ -806,6 +825,7 @@ static int parse_decl(struct parser *p)
 				       (long long)words[i].min, STEPS_MAX_COUNT,
 				       token_at(p, pos, (char[24]){0}, 24));
 	}
+declare:
 	if (find_object(p->prog, name) >= 0)
 		return fail_at(p, name_pos,
 			       "'%s' is declared twice or after a step that "
@@ -1123,6 +1143,13 @@ const struct step_doc program_step_docs[] = {
 	{"barrier", "barrier NAME=N", "declares a Barrier(N)", ""},
 	{"counter", "counter NAME=none|lock|atomic",
 	 "declares a shared counter and how it is guarded", ""},
+	{"value", "value NAME[=get_lock]",
+	 "declares NAME a multiprocessing.Value('q', 0), shared memory that "
+	 "incr updates with NAME.value += 1: its read and its write each take "
+	 "the Value's lock, but not both at once, so processes still lose "
+	 "updates; =get_lock puts with NAME.get_lock(): around it, exact and "
+	 "twice as slow",
+	 ""},
 	{"rlock", "rlock NAME",
 	 "declares NAME an RLock: its owner may lock it again (and unlocks "
 	 "it as often)",

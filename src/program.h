@@ -59,7 +59,9 @@ enum object_kind {
 	OBJ_LOCK,
 	OBJ_SEMAPHORE, /* count = initial value */
 	OBJ_QUEUE,     /* count = capacity */
-	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic */
+	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic; a
+			* multiprocessing.Value: CTR_MODE_VALUE,
+			* CTR_MODE_VALUE_LOCKED */
 	OBJ_BARRIER,   /* count = parties */
 	OBJ_EVENT,
 	OBJ_LIMITER,   /* rate limiter: rate in count per 1000 s */
@@ -85,6 +87,12 @@ struct step {
 /* object_def.count of an OBJ_LOCK: a re-entrant lock (RLock), which its
  * owner may take again, and must release as often as it took it. */
 #define LOCK_REENTRANT 1
+/* object_def.count of an OBJ_COUNTER declared `value NAME`: a
+ * multiprocessing.Value, whose `+= 1` takes its lock for the read and for
+ * the write but not around both; `value NAME=get_lock`: the same inside
+ * `with NAME.get_lock():`. */
+#define CTR_MODE_VALUE 3
+#define CTR_MODE_VALUE_LOCKED 4
 
 struct object_def {
 	uint8_t kind; /* enum object_kind */
@@ -160,6 +168,7 @@ const char *object_kind_name(enum object_kind kind);
  *              ( '(' steps ')' | steps )
  *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *            | counter NAME '=' ( none | lock | atomic )
+ *            | value NAME [ '=' get_lock ]
  *            | rlock NAME | condition NAME
  *   steps   := step { ',' step }
  *   step    := cpu DUR | cpu-nogil DUR | sleep DUR | block DUR | net DUR

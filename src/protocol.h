@@ -46,6 +46,9 @@
 	"main resumes: the TaskGroup raised this task's exception"
 #define PROTOCOL_NOTE_MAIN_FIRST                                               \
 	"main resumes: asyncio.wait returned with this task done first"
+/* A process pool's transfer of a chunk of tasks (Executor.map's
+ * chunksize), which the tests read back. */
+#define PROTOCOL_NOTE_CHUNK "a chunk: one transfer for all its tasks"
 
 enum seg_state {
 	ST_QUEUED,

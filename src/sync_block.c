@@ -498,14 +498,18 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 {
 	enum counter_mode mode = (enum counter_mode)o->count;
 	bool await_inside = s->flags & STEP_F_AWAIT;
+	bool locked = mode == CTR_LOCK || mode == CTR_VALUE_LOCKED;
 	uint32_t note = obj + 1;
-	int64_t t_seg = rec_now(x->lane), done = 0;
-	uint64_t work = cpu_iters_for_ns(&x->run->cpu, INCR_BYTECODE_NS);
-	/* A call inside: its own work, at least one iteration. */
-	uint64_t call_work =
-		s->flags & STEP_F_CALL
-			? cpu_iters_for_ns(&x->run->cpu, INCR_CALL_NS) + 1
-			: 0;
+	int64_t t_seg = rec_now(x->lane), done = 0, before_ns, inside_ns;
+	uint64_t work, call_work;
+
+	/* A call inside (a Value's getter and setter are calls too): its
+	 * own work, at least one iteration. */
+	incr_costs(mode, s->flags & STEP_F_CALL, &before_ns, &inside_ns);
+	work = cpu_iters_for_ns(&x->run->cpu, before_ns);
+	call_work = inside_ns > 0
+			    ? cpu_iters_for_ns(&x->run->cpu, inside_ns) + 1
+			    : 0;
 	uint64_t keep = 0;
 	int rc = 0;
 
@@ -525,7 +529,7 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 		} else {
 			int64_t v;
 
-			if (mode == CTR_LOCK) {
+			if (locked) {
 				rc = incr_lock(x, obj, o, &t_seg, note);
 				if (rc)
 					break;
@@ -537,7 +541,7 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 					  mode == CTR_NONE, &t_seg, note);
 			atomic_store_explicit(&o->counter, v + 1,
 					      memory_order_relaxed);
-			if (mode == CTR_LOCK)
+			if (locked)
 				b_unlock(o, x->task);
 		}
 		done++;

@@ -460,8 +460,15 @@ static int c_incr(struct sync_rt *rt, const struct sync_coop_env *env,
 	struct sync_obj *o = &rt->objs[s->object];
 	enum counter_mode mode = (enum counter_mode)o->count;
 	bool await_inside = s->flags & STEP_F_AWAIT;
+	bool locked = mode == CTR_LOCK || mode == CTR_VALUE_LOCKED;
 	uint32_t note = s->object + 1;
-	uint64_t work = cpu_iters_for_ns(&env->run->cpu, INCR_BYTECODE_NS);
+	int64_t before_ns, inside_ns;
+	uint64_t work;
+
+	/* Nothing comes between a read and its write here: the whole
+	 * increment's work goes before the read. */
+	incr_costs(mode, false, &before_ns, &inside_ns);
+	work = cpu_iters_for_ns(&env->run->cpu, before_ns + inside_ns);
 
 	switch (t->phase) {
 	case CP_NEW:
@@ -502,7 +509,7 @@ static int c_incr(struct sync_rt *rt, const struct sync_coop_env *env,
 			}
 			continue;
 		}
-		if (mode == CTR_LOCK) {
+		if (locked) {
 			int64_t computing_since = t->t0_ns;
 
 			if (!c_take_lock(rt, env, task, s->object)) {
@@ -530,7 +537,7 @@ write:
 					      memory_order_relaxed);
 			atomic_fetch_add(&o->attempted, 1);
 			t->left--;
-			if (mode == CTR_LOCK)
+			if (locked)
 				c_give_lock(rt, env, s->object);
 		}
 		t->item = 0;

@@ -139,6 +139,9 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
 #define REC_NOTE_MAIN_GATHER (REC_NOTE_FIXED + 12)
 #define REC_NOTE_MAIN_GROUP (REC_NOTE_FIXED + 13)
 #define REC_NOTE_MAIN_FIRST (REC_NOTE_FIXED + 14)
+/* a process pool's transfer of a chunk of tasks (Executor.map's
+ * chunksize): one argument, or one result, for all of them */
+#define REC_NOTE_CHUNK (REC_NOTE_FIXED + 15)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -176,6 +179,8 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 		return PROTOCOL_NOTE_MAIN_GROUP;
 	case REC_NOTE_MAIN_FIRST:
 		return PROTOCOL_NOTE_MAIN_FIRST;
+	case REC_NOTE_CHUNK:
+		return PROTOCOL_NOTE_CHUNK;
 	default:
 		return NULL;
 	}

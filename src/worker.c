@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "exec.h"
+#include "procpool.h"
 #include "spec.h"
 #include "sync.h"
 #include "workload.h"
@@ -141,24 +142,46 @@ static int64_t transfer_floor_ns(const struct worker_facts *f,
 	       (int64_t)(f->ns_per_byte * (double)job->payload_bytes);
 }
 
-/* Runs one job; returns its result message. */
-static struct worker_msg run_job(struct worker_env *env,
-				 const struct worker_msg *job, char **buf,
-				 size_t *buf_size, int *io_err)
+/* Runs the steps [first, first + n) of prog->steps as task's; returns the
+ * first error. */
+static int run_steps(struct worker_env *env, struct exec_ctx *x, uint32_t first,
+		     uint32_t n)
+{
+	int rc = 0;
+
+	for (uint32_t k = 0; k < n && rc == 0; k++) {
+		const struct step *s = &env->prog->steps[first + k];
+
+		atomic_store_explicit(&env->slot->step_t0_ns, rec_now(x->lane),
+				      memory_order_relaxed);
+		atomic_store_explicit(&env->slot->step_kind, s->kind + 1u,
+				      memory_order_relaxed);
+		rc = exec_step(x, s);
+		atomic_store_explicit(&env->slot->step_kind, 0,
+				      memory_order_relaxed);
+	}
+	return rc;
+}
+
+/* Runs one job (a whole task, some steps, or a chunk of whole tasks) and
+ * sends its result: one message per task, the first followed by the whole
+ * result.  A chunk's tasks run one after another; each ends once the
+ * chunk's result is sent, as each of a chunk's results reaches the
+ * caller only with the chunk.  *io_err says why the socket failed, if
+ * it did. */
+static void run_job(struct worker_env *env, const struct worker_msg *job,
+		    char **buf, size_t *buf_size, int *io_err)
 {
 	struct run_ctx *ctx = &env->slot->ctx;
 	const struct worker_facts *f = &env->slot->facts;
 	const struct rec_lane *lane = &env->lane;
-	const struct task_def *task = &env->prog->tasks[job->task];
-	struct exec_ctx x = {.run = ctx,
-			     .lane = lane,
-			     .task = job->task,
-			     .open_t0_ns = &env->slot->step_t0_ns};
 	bool whole = job->n_steps == 0;
-	uint32_t first = whole ? 0 : job->first_step;
-	uint32_t n = whole ? task->n_steps : job->n_steps;
+	uint32_t n_tasks = whole && job->n_tasks > 1 ? job->n_tasks : 1;
+	uint32_t last = job->task + n_tasks - 1;
+	uint32_t note = n_tasks > 1 ? REC_NOTE_CHUNK : 0;
+	int32_t status[PROCPOOL_MAX_CHUNK];
+	int32_t err[PROCPOOL_MAX_CHUNK];
 	int64_t t0 = rec_now(lane), t1;
-	int rc = 0;
 
 	if (whole) {
 		sync_task_begin(ctx->sync, job->task);
@@ -173,59 +196,73 @@ static struct worker_msg run_job(struct worker_env *env,
 			if (!*buf) {
 				*buf_size = 0;
 				*io_err = -ENOMEM;
-				return (struct worker_msg){0};
+				return;
 			}
 		}
 		*io_err =
 			read_full(env->sock, *buf, (size_t)job->payload_bytes);
 		if (*io_err)
-			return (struct worker_msg){0};
+			return;
 	}
 	if (job->payload_bytes > 0 || f->transfer_ns > 0) {
 		exec_busy_until(ctx, lane, t0 + transfer_floor_ns(f, job));
-		rec_segment(lane, job->task, ST_IPC, t0, rec_now(lane), 0);
+		rec_segment(lane, job->task, ST_IPC, t0, rec_now(lane), note);
 	}
-	for (uint32_t k = 0; k < n && rc == 0; k++) {
-		/* A whole task's steps, or the job's: an index into
-		 * prog->steps (procpool.h). */
-		const struct step *s =
-			&env->prog->steps[whole ? task->first_step + k
-						: first + k];
+	for (uint32_t k = 0; k < n_tasks; k++) {
+		uint32_t task = job->task + k;
+		const struct task_def *td = &env->prog->tasks[task];
+		struct exec_ctx x = {.run = ctx,
+				     .lane = lane,
+				     .task = task,
+				     .open_t0_ns = &env->slot->step_t0_ns};
+		int rc;
 
-		atomic_store_explicit(&env->slot->step_t0_ns, rec_now(lane),
-				      memory_order_relaxed);
-		atomic_store_explicit(&env->slot->step_kind, s->kind + 1u,
-				      memory_order_relaxed);
-		rc = exec_step(&x, s);
-		atomic_store_explicit(&env->slot->step_kind, 0,
-				      memory_order_relaxed);
+		atomic_store(&env->slot->chunk_task, task);
+		if (k > 0) {
+			sync_task_begin(ctx->sync, task);
+			rec_task_start(lane, task, rec_now(lane));
+		}
+		/* A whole task's steps, or the job's: an index into
+		 * prog->steps (procpool.h).  A stopped run's chunk does
+		 * not start its next task. */
+		if (k > 0 && atomic_load(&ctx->stop))
+			rc = -ECANCELED;
+		else if (whole)
+			rc = run_steps(env, &x, td->first_step, td->n_steps);
+		else
+			rc = run_steps(env, &x, job->first_step, job->n_steps);
+		status[k] = (int32_t)exec_status_of(rc);
+		err[k] = rc;
 	}
-	struct worker_msg done = {.type = WORKER_MSG_DONE,
-				  .task = job->task,
-				  .status = (int32_t)exec_status_of(rc),
-				  .err = rc,
-				  .pid = getpid(),
-				  .payload_bytes = job->payload_bytes};
 
 	/* The result: the argument sent back, all of it. */
 	t1 = rec_now(lane);
 	/* The result is pickled before it goes: the cost first. */
 	if (f->transfer_ns > 0)
 		exec_busy_until(ctx, lane, t1 + transfer_floor_ns(f, job));
-	*io_err = write_full(env->sock, &done, sizeof(done));
-	if (!*io_err && job->payload_bytes > 0)
-		*io_err =
-			write_full(env->sock, *buf, (size_t)job->payload_bytes);
+	for (uint32_t k = 0; k < n_tasks && !*io_err; k++) {
+		struct worker_msg done = {
+			.type = WORKER_MSG_DONE,
+			.task = job->task + k,
+			.status = status[k],
+			.err = err[k],
+			.pid = getpid(),
+			.payload_bytes = k == 0 ? job->payload_bytes : 0};
+
+		*io_err = write_full(env->sock, &done, sizeof(done));
+		if (!*io_err && k == 0 && job->payload_bytes > 0)
+			*io_err = write_full(env->sock, *buf,
+					     (size_t)job->payload_bytes);
+	}
 	if (!*io_err && (job->payload_bytes > 0 || f->transfer_ns > 0))
-		rec_segment(lane, job->task, ST_IPC, t1, rec_now(lane), 0);
-	if (whole) {
-		sync_task_end(ctx->sync, job->task);
-		rec_task_end_note(lane, job->task, rec_now(lane),
-				  (enum task_status)done.status,
-				  rc == EXEC_RAISED ? REC_NOTE_RAISED : 0);
+		rec_segment(lane, last, ST_IPC, t1, rec_now(lane), note);
+	for (uint32_t k = 0; whole && k < n_tasks; k++) {
+		sync_task_end(ctx->sync, job->task + k);
+		rec_task_end_note(lane, job->task + k, rec_now(lane),
+				  (enum task_status)status[k],
+				  err[k] == EXEC_RAISED ? REC_NOTE_RAISED : 0);
 	}
 	atomic_fetch_add(&ctx->progress, 1);
-	return done;
 }
 
 int worker_serve(struct worker_env *env)
@@ -284,7 +321,11 @@ int worker_serve(struct worker_env *env)
 		if (r == 1)
 			break; /* the pool closed: done */
 		if (r < 0 || msg.type != WORKER_MSG_JOB ||
-		    msg.task >= env->prog->n_tasks || msg.payload_bytes < 0) {
+		    msg.task >= env->prog->n_tasks || msg.payload_bytes < 0 ||
+		    (msg.n_tasks > 1 &&
+		     (msg.n_steps != 0 || msg.n_tasks > PROCPOOL_MAX_CHUNK ||
+		      msg.n_tasks > env->prog->n_tasks ||
+		      msg.task > env->prog->n_tasks - msg.n_tasks))) {
 			rc = 2;
 			break;
 		}

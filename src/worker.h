@@ -64,6 +64,9 @@ struct worker_slot {
 	 * killed computation still shows, up to its death). */
 	_Atomic uint32_t step_kind; /* enum step_kind + 1; 0: none */
 	_Atomic int64_t step_t0_ns;
+	/* The task of a chunk that runs (written before its first step),
+	 * so the pool knows which of the chunk's tasks a death cut short. */
+	_Atomic uint32_t chunk_task;
 	/* ctx.stop: written by the pool (atomic), read by the worker;
 	 * ctx.progress: written by the worker, read by the pool; the rest:
 	 * the worker's own, meaningful only in its process. */
@@ -79,12 +82,16 @@ enum worker_msg_type {
 struct worker_msg {
 	uint32_t type; /* enum worker_msg_type */
 	uint32_t task;
-	uint32_t first_step; /* JOB */
-	uint32_t n_steps;    /* JOB: 0 = the whole task */
-	int32_t status;	     /* DONE: enum task_status */
-	int32_t err;	     /* DONE: 0 or a negative errno */
-	int64_t pid;	     /* READY, DONE: the worker's pid */
-	int64_t payload_bytes;
+	uint32_t first_step;   /* JOB */
+	uint32_t n_steps;      /* JOB: 0 = the whole task */
+	int32_t status;	       /* DONE: enum task_status */
+	int32_t err;	       /* DONE: 0 or a negative errno */
+	int64_t pid;	       /* READY, DONE: the worker's pid */
+	int64_t payload_bytes; /* what follows this header on the socket */
+	uint32_t n_tasks;      /* JOB: 0 or 1, or a chunk's tasks (from task);
+				* DONE: a chunk sends one per task, the first
+				* with the whole result */
+	uint32_t reserved;
 };
 
 /* What worker_serve() needs, in either start method. */

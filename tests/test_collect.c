@@ -9,6 +9,7 @@
  * worker per task the others' results are in long before task 0's: map
  * and imap still hand them over after it, as_completed before it.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,6 +199,127 @@ static void test_wait(void **state)
 	trace_free(&t);
 }
 
+/* The chunk of the ipc segments' note. */
+#define CHUNK_NOTE PROTOCOL_NOTE_CHUNK
+
+/* process-pool with map and chunksize=3: six short tasks go to the two
+ * workers as two chunks.  Each chunk is one transfer each way (an ipc
+ * segment noted as a chunk on its first task, one on its last, none on
+ * the middle one), its tasks run one after another on one lane, each
+ * ends once the chunk's result is sent, and the caller handles none of a
+ * chunk's results before the chunk's result came back. */
+static void test_chunksize(void **state)
+{
+	struct kv sets[] = {{"program", "6 x (sleep 20ms)"},
+			    {"collect", "map"},
+			    {"chunksize", "3"},
+			    {"payload_bytes", "4096"},
+			    {"handle", "2ms"},
+			    {"workers", "2"},
+			    {NULL, NULL}};
+	struct trace t;
+	struct handled_six {
+		uint32_t n;
+		uint32_t task[6];
+		int64_t t0_ns[6];
+	} h = {0};
+	uint32_t consumer;
+
+	(void)state;
+	run_into("custom", "process-pool", sets, NULL, &t);
+	assert_done(&t);
+	assert_int_equal(t.n_tasks, 6);
+	consumer = consumer_lane(&t);
+	assert_int_not_equal(consumer, UINT32_MAX);
+	assert_int_equal(count_segments(&t, -1, ST_IPC, NULL), 4);
+	assert_int_equal(count_segments(&t, -1, ST_IPC, CHUNK_NOTE), 4);
+	for (uint32_t c = 0; c < 2; c++) {
+		uint32_t first = 3 * c, last = first + 2;
+		uint32_t lane = UINT32_MAX;
+		int64_t result_end = 0;
+
+		assert_int_equal(count_segments(&t, first, ST_IPC, NULL), 1);
+		assert_int_equal(count_segments(&t, first + 1, ST_IPC, NULL),
+				 0);
+		assert_int_equal(count_segments(&t, last, ST_IPC, NULL), 1);
+		for (size_t i = 0; i < t.n_segments; i++) {
+			const struct trace_segment *s = &t.segments[i];
+
+			if (s->task < first || s->task > last ||
+			    s->lane == consumer || s->state == ST_QUEUED ||
+			    s->state == ST_STARTUP)
+				continue;
+			/* One worker's lane for the whole chunk. */
+			if (lane == UINT32_MAX)
+				lane = s->lane;
+			assert_int_equal(s->lane, lane);
+			if (s->task == last && s->state == ST_IPC)
+				result_end = s->t1_ns;
+		}
+		assert_true(result_end > 0);
+		/* One after another, in order; all end with the result. */
+		for (uint32_t k = first; k < last; k++)
+			assert_true(work_end(&t, k) <= t.tasks[k + 1].start_ns);
+		for (uint32_t k = first; k <= last; k++)
+			assert_true(t.tasks[k].end_ns >= result_end);
+	}
+	for (size_t i = 0; i < t.n_segments; i++) {
+		const struct trace_segment *s = &t.segments[i];
+
+		if (s->lane != consumer || s->state != ST_COMPUTE ||
+		    (h.n > 0 && h.task[h.n - 1] == s->task))
+			continue;
+		assert_true(h.n < 6);
+		h.task[h.n] = s->task;
+		h.t0_ns[h.n++] = s->t0_ns;
+	}
+	assert_int_equal(h.n, 6);
+	for (uint32_t k = 0; k < 6; k++) {
+		uint32_t last = k < 3 ? 2 : 5;
+
+		assert_int_equal(h.task[k], k);
+		assert_true(h.t0_ns[k] >= work_end(&t, last));
+	}
+	trace_free(&t);
+}
+
+/* chunksize=1 (the default) is a transfer each way per task; a
+ * chunksize without map is refused, naming the field. */
+static void test_chunksize_one_and_refused(void **state)
+{
+	struct kv sets[] = {{"program", "4 x (sleep 5ms)"},
+			    {"collect", "map"},
+			    {"payload_bytes", "4096"},
+			    {"workers", "2"},
+			    {NULL, NULL}};
+	struct spec *s = calloc(1, sizeof(*s));
+	struct spec_error err = {0};
+	struct trace t;
+
+	(void)state;
+	run_into("custom", "process-pool", sets, NULL, &t);
+	assert_done(&t);
+	assert_int_equal(count_segments(&t, -1, ST_IPC, NULL), 8);
+	assert_int_equal(count_segments(&t, -1, ST_IPC, CHUNK_NOTE), 0);
+	trace_free(&t);
+
+	assert_non_null(s);
+	assert_int_equal(spec_init(s, "crunch", "process-pool", &err), 0);
+	assert_int_equal(spec_set(s, "chunksize", "4", &err), 0);
+	assert_int_equal(spec_validate(s, &err), -EINVAL);
+	assert_string_equal(err.field, "options.chunksize");
+	assert_non_null(strstr(err.message, "collect=map"));
+	assert_int_equal(spec_set(s, "collect", "map", &err), 0);
+	assert_int_equal(spec_validate(s, &err), 0);
+	assert_true(spec_set(s, "chunksize", "1001", &err) < 0);
+	assert_string_equal(err.field, "options.chunksize");
+	/* ThreadPoolExecutor.map takes chunksize and ignores it: the
+	 * thread pool has no such option. */
+	assert_int_equal(spec_init(s, "crunch", "thread-pool", &err), 0);
+	assert_int_equal(spec_set(s, "chunksize", "4", &err), -ENOENT);
+	free(s);
+}
+
 #define PER_POOL(fn)                                                           \
 	cmocka_unit_test_prestate(fn, (void *)pools[0]),                       \
 		cmocka_unit_test_prestate(fn, (void *)pools[1])
@@ -212,6 +334,8 @@ int main(int argc, char **argv)
 		PER_POOL(test_as_completed),
 		PER_POOL(test_imap),
 		PER_POOL(test_wait),
+		cmocka_unit_test(test_chunksize),
+		cmocka_unit_test(test_chunksize_one_and_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -226,6 +226,39 @@ static void test_call_inside_loses_updates(void **state)
 	free_trace(t);
 }
 
+/* A multiprocessing.Value shared by two worker processes: its += takes
+ * its lock for the read and for the write but not around both, so the
+ * processes lose updates; inside `with v.get_lock():` none is lost.  A
+ * hundred thousand increments a process (about 30 ms) outlast a forked
+ * worker's start. */
+static void test_value_in_processes(void **state)
+{
+	static const char *const programs[] = {
+		"value v; 2 x (incr v 300000)",
+		"value v=get_lock; 2 x (incr v 100000)",
+	};
+
+	(void)state;
+	need_python();
+	for (size_t k = 0; k < 2; k++) {
+		struct kv sets[] = {{"program", programs[k]},
+				    {"workers", "2"},
+				    {NULL, NULL}};
+		struct trace *t = run_case("custom", "process-pool", sets);
+		int64_t expected = k == 0 ? 600000 : 200000;
+
+		assert_status(t, RUN_DONE);
+		assert_int_equal(check_int(t, "expected"), expected);
+		if (k == 0)
+			assert_true(check_int(t, "got") < expected);
+		else
+			assert_int_equal(check_int(t, "got"), expected);
+		assert_int_equal(check_int(t, "lost"),
+				 expected - check_int(t, "got"));
+		free_trace(t);
+	}
+}
+
 /* Before 3.11, asyncio has no Barrier, and a loop whose program shares
  * other objects (the scraper's semaphore and rate limit) still runs: in
  * the first 3.9 or 3.10 found (PATH, pyenv), when there is one. */
@@ -578,6 +611,52 @@ static void test_pool_collect(void **state)
 		}
 }
 
+/* ProcessPoolExecutor.map(..., chunksize=2) in real Python: four tasks
+ * in two chunks; the result of each chunk comes back once (an ipc noted
+ * as a chunk on its last task), every task of a chunk ends with it, and
+ * the caller handles them in order. */
+static void test_pool_chunksize(void **state)
+{
+	struct kv sets[] = {{"program", "4 x (sleep 30ms)"},
+			    {"workers", "2"},
+			    {"collect", "map"},
+			    {"chunksize", "2"},
+			    {"payload_bytes", "100000"},
+			    {NULL, NULL}};
+	struct trace *t;
+	const json_t *got;
+
+	(void)state;
+	need_python();
+	t = run_case("custom", "process-pool", sets);
+	assert_status(t, RUN_DONE);
+	for (uint32_t k = 0; k < 4; k++) {
+		const struct trace_segment *ipc = find_segment(t, k, ST_IPC);
+
+		if (k % 2 == 0) {
+			assert_null(ipc);
+			assert_true(t->tasks[k].end_ns ==
+				    t->tasks[k + 1].end_ns);
+			continue;
+		}
+		assert_non_null(ipc);
+		assert_string_equal(t->notes[ipc->note],
+				    "a chunk: one transfer for all its tasks");
+		assert_true(ipc->t0_ns >= find_segment(t, k, ST_SLEEP)->t1_ns);
+		/* A chunk's tasks run one after another on one worker. */
+		assert_int_equal(find_segment(t, k, ST_SLEEP)->lane,
+				 find_segment(t, k - 1, ST_SLEEP)->lane);
+		assert_true(find_segment(t, k, ST_SLEEP)->t0_ns >=
+			    find_segment(t, k - 1, ST_SLEEP)->t1_ns);
+	}
+	got = json_object_get(t->summary.checks, "collected");
+	assert_int_equal(json_array_size(got), 4);
+	for (size_t k = 0; k < 4; k++)
+		assert_int_equal(json_integer_value(json_array_get(got, k)), k);
+	assert_readable(t);
+	free_trace(t);
+}
+
 /* The pitfalls in real Python: a lambda submitted to a process pool
  * raises PicklingError; a program that starts a spawn pool without the
  * main guard gets each worker's RuntimeError and a broken pool.  The run
@@ -675,6 +754,8 @@ int main(void)
 		cmocka_unit_test(test_every_workload_under_every_model),
 		cmocka_unit_test(test_process_start_methods),
 		cmocka_unit_test(test_pool_collect),
+		cmocka_unit_test(test_pool_chunksize),
+		cmocka_unit_test(test_value_in_processes),
 		cmocka_unit_test(test_pitfalls),
 		cmocka_unit_test(test_asyncio_group),
 	};

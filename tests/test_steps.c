@@ -384,6 +384,43 @@ static void test_text_limit(void **state)
 	free(text);
 }
 
+/* value declares a multiprocessing.Value, a counter that incr updates:
+ * bare, its += unguarded; =get_lock, inside its lock.  Anything else
+ * after '=' is refused at its column. */
+static void test_value_decl(void **state)
+{
+	struct steps_error err;
+	struct program p;
+
+	(void)state;
+	program_init(&p);
+	assert_int_equal(steps_parse("value v; value w = get_lock; "
+				     "2 x (incr v, incr w 3)",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_objects, 2);
+	assert_int_equal(p.objects[0].kind, OBJ_COUNTER);
+	assert_int_equal(p.objects[0].count, CTR_MODE_VALUE);
+	assert_int_equal(p.objects[1].kind, OBJ_COUNTER);
+	assert_int_equal(p.objects[1].count, CTR_MODE_VALUE_LOCKED);
+	assert_int_equal(p.steps[0].kind, STEP_INCR);
+	assert_int_equal(p.steps[0].object, 0);
+	assert_int_equal(p.steps[1].object, 1);
+	assert_int_equal(p.steps[1].n, 3);
+	program_free(&p);
+
+	program_init(&p);
+	assert_int_equal(steps_parse("value v=lock; incr v", &p, &err),
+			 -EINVAL);
+	assert_int_equal(err.column, 9);
+	assert_non_null(strstr(err.message, "expected get_lock"));
+	program_free(&p);
+	program_init(&p);
+	assert_int_equal(steps_parse("incr v; value v", &p, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "declared twice"));
+	program_free(&p);
+}
+
 /* rlock declares a re-entrant lock that the lock steps use; condition a
  * condition the cond steps use, which a cond step also makes on first
  * use; notify takes one waiter, notify all every one (n 0). */
@@ -491,8 +528,8 @@ static void test_step_docs(void **state)
 		"acquire",   "release",	    "put",	 "get",
 		"incr",	     "barrier",	    "event set", "event wait",
 		"cond wait", "cond notify", "rlock",	 "condition",
-		"timer",     "daemon",	    "timeout",	 "fail",
-		"cancel"};
+		"value",     "timer",	    "daemon",	 "timeout",
+		"fail",	     "cancel"};
 	struct program p;
 	char msg[256];
 
@@ -605,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_text_limit),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_rlock_condition),
+		cmocka_unit_test(test_value_decl),
 		cmocka_unit_test(test_step_docs),
 		cmocka_unit_test(test_daemon_timer),
 		cmocka_unit_test(test_builders),

@@ -215,6 +215,63 @@ static void test_queue_and_counter(void **state)
 	}
 }
 
+static int64_t check_of(const struct trace *t, const char *key)
+{
+	json_t *v = json_object_get(t->summary.checks, key);
+
+	assert_true(json_is_integer(v));
+	return (int64_t)json_integer_value(v);
+}
+
+/* A multiprocessing.Value: `value v` loses updates where two tasks' reads
+ * and writes interleave (threads under the GIL: its getter and setter are
+ * calls, where a switch falls between the read and the write), never on
+ * the event loop; `value v=get_lock` is exact everywhere, and its lock
+ * makes the others wait (lock-wait noted with its name) where a task is
+ * switched out inside it. */
+static void test_value(void **state)
+{
+	static const struct {
+		const char *model, *program;
+		bool lossy, lock_wait;
+	} cases[] = {
+		{"threads", "value v; 3 x (incr v 200000)", true, false},
+		{"threads", "value v=get_lock; 3 x (incr v 200000)", false,
+		 true},
+		{"asyncio", "value v; 3 x (incr v 20000)", false, false},
+		{"process-pool", "value v=get_lock; 3 x (incr v 20000)", false,
+		 false},
+		{"sequential", "value v; 3 x (incr v 20000)", false, false},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct trace *t =
+			run_program(cases[c].model, cases[c].program, NULL);
+		int64_t expected = check_of(t, "expected");
+		int64_t got = check_of(t, "got");
+
+		print_message("%s: %s: expected %lld got %lld\n",
+			      cases[c].model, cases[c].program,
+			      (long long)expected, (long long)got);
+		assert_done(t);
+		assert_int_equal(expected,
+				 3 * (strstr(cases[c].program, "200000")
+					      ? 200000
+					      : 20000));
+		assert_int_equal(check_of(t, "lost"), expected - got);
+		if (cases[c].lossy)
+			assert_true(got < expected);
+		else
+			assert_int_equal(got, expected);
+		assert_true(count_segments(t, -1, ST_COMPUTE, "v") >= 3);
+		if (cases[c].lock_wait)
+			assert_true(count_segments(t, -1, ST_LOCK_WAIT, "v") >
+				    0);
+		free_trace(t);
+	}
+}
+
 static void test_unlock_unheld(void **state)
 {
 	(void)state;
@@ -513,6 +570,7 @@ int main(void)
 		cmocka_unit_test(test_rlock_release_unowned),
 		cmocka_unit_test(test_condition),
 		cmocka_unit_test(test_deadlock),
+		cmocka_unit_test(test_value),
 		cmocka_unit_test(test_spawned_workers),
 	};
 

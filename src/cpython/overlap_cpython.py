@@ -78,6 +78,7 @@ OP_VERBS = {OP_LOCK: "waits for lock", OP_SEM: "waits for semaphore",
 NOTE_NOGIL = "releases the GIL"
 NOTE_BLOCKING = "time.sleep: blocks the event loop"
 NOTE_TIMER = "timer: waits, then runs the task"
+NOTE_CHUNK = "a chunk: one transfer for all its tasks"
 # A fail step's exception, what cancelled a task, and the main coroutine
 # resuming before every task ended (asyncio's option group).
 RAISED_TEXT = "raised by a fail step"
@@ -400,6 +401,13 @@ def make_objects(program, mp_ctx, aio):
                  else (mp_ctx or threading).Barrier(parties))
         elif kind == "event":
             v = asyncio.Event() if aio else (mp_ctx or threading).Event()
+        elif kind == "counter" and count >= 3:
+            # value NAME: a multiprocessing.Value, whatever the model
+            # (threads and coroutines may share one too); =get_lock
+            # updates it inside its own lock.
+            mode = "value" if count == 3 else "get_lock"
+            value = (mp_ctx or multiprocessing).Value("q", 0)
+            v = ("mp", mode, value, None)
         elif kind == "counter":
             mode = ("none", "lock", "atomic")[count]
             if mp_ctx:
@@ -790,7 +798,7 @@ def incr(env, task, lane, s):
             k = min(1024, n - done)
             if v[0] == "mp":
                 _, mode, value, guard = v
-                if call_inside and mode != "atomic":
+                if call_inside and mode not in ("atomic", "get_lock"):
                     for _ in range(k):
                         if guard is not None:
                             guard.acquire()
@@ -799,7 +807,9 @@ def incr(env, task, lane, s):
                         value.value = x + 1
                         if guard is not None:
                             guard.release()
-                elif mode == "none":
+                elif mode in ("none", "value"):
+                    # A Value's getter and setter each take its lock;
+                    # the += between them is not guarded.
                     for _ in range(k):
                         value.value += 1
                 elif mode == "lock":
@@ -1561,7 +1571,11 @@ class Run:
                 "closers": [[c] for c in counter_closers(self.program)],
                 "closers_lock": None}
 
-    def apply_result(self, lanes, r, submit_ns, received_ns):
+    def apply_result(self, lanes, r, submit_ns, received_ns, ipc=True,
+                     ipc_note=""):
+        """A worker's result: its segments, and the result's way back
+        (ipc) unless ipc is False (a chunk's tasks but its last, whose
+        result travels with the last one's)."""
         lane = lanes.lane(r)
         if r["startup_ready_ns"] is not None:
             self.rec.segment(r["task"], lane, "startup", self.pool_t0,
@@ -1570,9 +1584,9 @@ class Run:
             self.rec.segment(r["task"], lane, "queued", submit_ns,
                              r["start_ns"])
         self.rec.apply(lane, r["events"])
-        if received_ns > r["end_ns"]:
+        if ipc and received_ns > r["end_ns"]:
             self.rec.segment(r["task"], lane, "ipc", r["end_ns"],
-                             received_ns)
+                             received_ns, ipc_note)
         return lane
 
     def run_pitfall(self, pitfall):
@@ -1691,11 +1705,65 @@ class Run:
             self.apply_result(lanes, r, submitted[t], got)
             self.rec.end(t, got, r["status"], r["note"])
 
+        chunk = self.opt.get("chunksize", 1)
         try:
-            self.collect(submit, workers, take, self.env(None, False))
+            if self.opt.get("collect") == "map" and chunk > 1:
+                self.map_chunks(ex, chunk, payload, lanes,
+                                self.env(None, False))
+            else:
+                self.collect(submit, workers, take, self.env(None, False))
         finally:
             ex.shutdown(wait=True, cancel_futures=True)
         self.end_unrun(range(self.n_tasks))
+
+    def map_chunks(self, ex, chunk, payload, lanes, env):
+        """ProcessPoolExecutor.map(..., chunksize=chunk): the tasks go to
+        the workers chunk at a time (one pickled argument, one result),
+        and the caller takes the results in order as each chunk's comes
+        back, working on each for handle on the consumer lane.  Each
+        task ends when its chunk's result arrived; the result's ipc is
+        drawn on the chunk's last task."""
+        n = self.n_tasks
+        t0 = now_ns()
+        for t in range(n):
+            self.rec.submit(t, t0)
+        results = ex.map(worker_task, range(n), [payload] * n, [None] * n,
+                         chunksize=chunk)
+        lane = self.thread_lane("consumer")
+        iters = int(self.cfg["iters_per_ms"] * self.opt.get("handle", 0) /
+                    NS_PER_MS)
+        handled, arrived, chunk_end = [], {}, {}
+        try:
+            for t in range(n):
+                try:
+                    r = next(results)
+                except Exception as exc:
+                    status, note = status_of(exc)
+                    if self.shared.stop.is_set():
+                        status = TASK_CANCELLED
+                    for k in range(t, n):
+                        self.rec.end(k, now_ns(), status, note)
+                    break
+                first = t - t % chunk
+                # A chunk's results come back together: the first one
+                # taken is when its chunk arrived.
+                got = arrived.setdefault(first, now_ns())
+                last = t == min(first + chunk, n) - 1
+                self.apply_result(lanes, r, t0, got, ipc=last,
+                                  ipc_note=NOTE_CHUNK)
+                self.rec.end(t, got, r["status"], r["note"])
+                chunk_end[first] = max(chunk_end.get(first, 0), r["end_ns"])
+                handled.append(t)
+                compute(env, t, lane, iters,
+                        "the caller handling this result")
+        except Stopped:
+            pass
+        self.checks["collect_order"] = "map"
+        self.checks["collected"] = handled[:ORDER_SHOWN_MAX]
+        # A chunk is done when its last task is; its tasks in order.
+        finished = sorted(handled, key=lambda t: (
+            chunk_end[t - t % chunk], t))
+        self.checks["finish_order"] = finished[:ORDER_SHOWN_MAX]
 
     # -- asyncio
 
@@ -2164,12 +2232,29 @@ class AioRun:
             self.sh.bump()
 
     async def incr(self, t, lane, s):
-        _, mode, box, guard, it = self.objects[s["object"]]
+        obj = self.objects[s["object"]]
         note = self.name(s["object"])
         n = s["n"]
         t0 = now_ns()
         self.rec.open(t, lane, "compute", t0, note)
         done = 0
+        if obj[0] == "mp":
+            # A multiprocessing.Value (value NAME): exact on one thread,
+            # whichever way it is updated, at its own cost.
+            _, mode, value, _ = obj
+            try:
+                for _ in range(n):
+                    if mode == "get_lock":
+                        with value.get_lock():
+                            value.value += 1
+                    else:
+                        value.value += 1
+                    done += 1
+            finally:
+                self.sh.add("attempted", done)
+                self.rec.segment(t, lane, "compute", t0, now_ns(), note)
+            return
+        _, mode, box, guard, it = obj
         try:
             if s["flags"] & 1:
                 # An await between the read and the write: one compute

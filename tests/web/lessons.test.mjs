@@ -409,6 +409,63 @@ test('as_completed: the caller handles each result as it finishes',
 	await context.close();
 });
 
+test('map with chunksize: one transfer per chunk, results per chunk',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('pool-chunksize');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.equal(trace.run.options.chunksize, 4);
+	assert.match(note, /one argument and one result per chunk/);
+	/* Two chunks, a transfer each way: on the first and last task of
+	 * each, noted as a chunk's. */
+	const ipc = trace.segments.filter(s => s.state === 'ipc');
+	assert.deepEqual(ipc.map(s => s.task).sort((a, b) => a - b),
+			 [0, 3, 4, 7]);
+	assert.ok(ipc.every(s => s.note ===
+		'a chunk: one transfer for all its tasks'));
+	const order = handledOn(trace);
+	assert.deepEqual(order.map(h => h.task), [0, 1, 2, 3, 4, 5, 6, 7]);
+	/* None of a chunk's results is handled before its last task's
+	 * result went back. */
+	const sent = task => ipc.find(s => s.task === task &&
+		s.t0_ns > trace.tasks[task].start_ns).t1_ns;
+	for (const h of order)
+		assert.ok(h.t0 >= sent(h.task < 4 ? 3 : 7),
+			  `task ${h.task + 1} handled after its chunk`);
+	assert.ok(await legendShows(page, 'ipc'));
+	await screenshot(page, 'lesson-pool-chunksize', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a shared Value loses updates between processes without its lock',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('shared-value');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.match(note, /value total=get_lock/);
+	const { expected, got, lost } = trace.summary.checks;
+	assert.equal(expected, 1000000);
+	assert.equal(lost, expected - got);
+	/* Each task's increments on a lane of its own, noted with the
+	 * Value's name; where the two computed at once, updates were
+	 * lost. */
+	const runs = [0, 1].map(task => {
+		const mine = trace.segments.filter(s => s.task === task &&
+			s.state === 'compute' && s.note === 'total');
+		assert.ok(mine.length > 0, `task ${task + 1} computes`);
+		return { lane: mine[0].lane,
+			 t0: Math.min(...mine.map(s => s.t0_ns)),
+			 t1: Math.max(...mine.map(s => s.t1_ns)) };
+	});
+	assert.notEqual(runs[0].lane, runs[1].lane);
+	if (runs[0].t0 < runs[1].t1 && runs[1].t0 < runs[0].t1)
+		assert.ok(lost > 0, 'updates lost while both computed');
+	await screenshot(page, 'lesson-shared-value', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
 test('the pitfalls end the run with the error Python raises',
      { timeout: 90000 }, async () => {
 	const cases = [

@@ -72,6 +72,23 @@ export const LESSONS = [
 			'the order handled (collected) and the finish order.',
 	},
 	{
+		id: 'pool-chunksize',
+		title: 'map with chunksize: fewer, bigger transfers',
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 8, duration: 40 },
+			options: { workers: 2, collect: 'map', chunksize: 4,
+				   payload_bytes: 1048576, handle: 10 } },
+		look: 'ProcessPoolExecutor.map(..., chunksize=4) sends the ' +
+			'eight tasks (1 MiB each) to the two workers four at ' +
+			'a time: one argument and one result per chunk (ipc, ' +
+			'noted a chunk), two transfers each way instead of ' +
+			'eight. A chunk\'s results come back together, so ' +
+			'the caller (the consumer lane in Rows: Lanes) ' +
+			'handles them four at a time, none before its ' +
+			'chunk\'s last task is done. Set chunksize to 1 for ' +
+			'a transfer per task.',
+	},
+	{
 		id: 'async-longest',
 		title: 'asyncio: the longest, not the sum',
 		spec: { workload: 'fetch', model: 'asyncio',
@@ -387,6 +404,25 @@ export const LESSONS = [
 			'it: nothing is lost. A thread switched out inside ' +
 			'the lock (at the call) makes the others wait for ' +
 			'it (lock-wait).',
+	},
+	{
+		id: 'shared-value',
+		title: 'Shared memory: a Value and its lock',
+		spec: { workload: 'custom', model: 'process-pool',
+			params: { program: 'value total; ' +
+				  '2 x (incr total 500000)' },
+			options: { workers: 2 } },
+		look: 'Two worker processes add to one ' +
+			'multiprocessing.Value in shared memory, as ' +
+			'total.value += 1. Its read and its write each take ' +
+			'the Value\'s lock, but not both at once, so the ' +
+			'processes overwrite each other\'s updates: got is ' +
+			'less than expected. Declare it value total=get_lock ' +
+			'(with total.get_lock(): around the update) and ' +
+			'nothing is lost, at twice the time per update and ' +
+			'with the processes waiting for the lock ' +
+			'(lock-wait): shared memory is fast, but only with ' +
+			'its lock is it right.',
 	},
 	{
 		id: 'pipeline',

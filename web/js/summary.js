@@ -293,7 +293,8 @@ export function checkSentence(checks, model)
 			'another task wrote in between';
 		return `${count(n('lost'))}${of} updates were lost${got}: ` +
 			`counter += 1 reads, adds and writes back, and ${where}.` +
-			' A lock (sync: lock) or an atomic add makes it exact.';
+			' A lock (sync: lock; a value NAME=get_lock) or an ' +
+			'atomic add makes it exact.';
 	}
 	if (n('failed') > 0) {
 		const all = (n('succeeded') || 0) + n('failed');
