@@ -721,8 +721,8 @@ static void test_asyncio_group(void **state)
 		free_trace(t);
 	}
 
-	struct kv sets[] = {{"program", "(sleep 300ms, cpu 1ms); (sleep 30ms, "
-					"cancel 1); (sleep 100ms)"},
+	struct kv sets[] = {{"program", "(sleep 400ms, cpu 1ms); (sleep 30ms, "
+					"cancel 1); (sleep 250ms)"},
 			    {NULL, NULL}};
 	struct trace *t = run_case("custom", "asyncio", sets);
 
@@ -734,6 +734,17 @@ static void test_asyncio_group(void **state)
 	assert_true(t->tasks[0].end_ns >= t->tasks[1].end_ns);
 	assert_true(t->tasks[0].end_ns < t->tasks[2].end_ns);
 	assert_int_equal(t->tasks[2].status, TASK_OK);
+	free_trace(t);
+
+	/* Both sleeps end while time.sleep holds the loop: the cancel
+	 * comes first, and the victim resumes with CancelledError. */
+	struct kv race[] = {{"program", "(sleep 50ms, cpu 1ms); (sleep 30ms, "
+					"cancel 1); (block 100ms)"},
+			    {NULL, NULL}};
+
+	t = run_case("custom", "asyncio", race);
+	assert_int_equal(t->tasks[0].status, TASK_CANCELLED);
+	assert_null(find_segment(t, 0, ST_COMPUTE));
 	free_trace(t);
 }
 
