@@ -165,7 +165,8 @@ void diag_add_notes(struct trace *t, const struct program_facts *facts,
 }
 
 /* Tasks that raised, timed out or were cancelled in a run that went on:
- * a sentence on who cut them short (asyncio's group, a cancel()), read
+ * a sentence on who cut them short (asyncio's group, a cancel()), or on
+ * main resuming before the others ended (asyncio.wait), read
  * from the tasks' notes and the checks, so a stored trace gives it back.
  * Their work was never done, which the figures before it cannot show. */
 static void describe_cut(struct trace *t, const struct program_facts *facts,
@@ -197,8 +198,6 @@ static void describe_cut(struct trace *t, const struct program_facts *facts,
 		by_run += strcmp(note, PROTOCOL_NOTE_BY_RUN) == 0;
 		by_cancel += strcmp(note, PROTOCOL_NOTE_BY_CANCEL) == 0;
 	}
-	if (raised + timed_out + cancelled == 0)
-		return;
 	if (json_is_integer(by) && json_integer_value(by) >= 0 &&
 	    (size_t)json_integer_value(by) < t->n_tasks) {
 		trace_task_name(t, &t->tasks[json_integer_value(by)], first,
@@ -207,6 +206,17 @@ static void describe_cut(struct trace *t, const struct program_facts *facts,
 			json_integer_value(json_object_get(t->summary.checks,
 							   "main_resumed_ns")),
 			at, sizeof(at));
+	}
+	if (raised + timed_out + cancelled == 0) {
+		/* Nothing cut short; main may still have resumed early. */
+		if (first[0])
+			snprintf(buf, size,
+				 "The main coroutine resumed at %s, when %s "
+				 "ended first, "
+				 "and the others ran on to their ends "
+				 "(asyncio.wait cancels nothing).",
+				 at, first);
+		return;
 	}
 	{
 		const char *part[3];

@@ -159,6 +159,8 @@ static const char *const step_kind_names[STEP__COUNT] = {
 	[STEP_TIMER] = "timer",
 	[STEP_FAIL] = "fail",
 	[STEP_CANCEL] = "cancel",
+	[STEP_SEND] = "send",
+	[STEP_RECV] = "recv",
 };
 
 const char *step_kind_name(enum step_kind kind)
@@ -173,7 +175,7 @@ static const char *const object_kind_names[OBJ__COUNT] = {
 	[OBJ_QUEUE] = "queue",	       [OBJ_COUNTER] = "counter",
 	[OBJ_BARRIER] = "barrier",     [OBJ_EVENT] = "event",
 	[OBJ_LIMITER] = "limiter",     [OBJ_FILE] = "file",
-	[OBJ_CONDITION] = "condition",
+	[OBJ_CONDITION] = "condition", [OBJ_PIPE] = "pipe",
 };
 
 const char *object_kind_name(enum object_kind kind)
@@ -199,6 +201,8 @@ const char *object_kind_name(enum object_kind kind)
 #define STEPS_MAX_INCR 10000000		   /* incr NAME N */
 #define STEPS_MAX_DISK_BYTES (256LL << 20) /* disk read|write BYTES */
 #define STEPS_QUEUE_CAPACITY 10		   /* a queue nobody declared */
+#define STEPS_PIPE_MESSAGES 1024	   /* unread messages a pipe holds */
+#define STEPS_PIPE_DEFAULT_BYTES 64	   /* send NAME with no size */
 
 struct parser {
 	const char *text;
@@ -244,6 +248,9 @@ static int arg_none(struct parser *p, const struct step_word *w,
 		    struct step *s);
 static int arg_cancel(struct parser *p, const struct step_word *w,
 		      struct step *s);
+static int arg_send(struct parser *p, const struct step_word *w,
+		    struct step *s);
+static int parse_bytes(struct parser *p, const char *after, int64_t *out);
 
 /* One row per step word.  The list in the "unknown step" error is made
  * from this table, so it is always accurate. */
@@ -267,6 +274,8 @@ static const struct step_word step_words[] = {
 	{"timer", STEP_TIMER, arg_duration},
 	{"fail", STEP_FAIL, arg_none},
 	{"cancel", STEP_CANCEL, arg_cancel},
+	{"send", STEP_SEND, arg_send},
+	{"recv", STEP_RECV, arg_object},
 };
 
 #define N_STEP_WORDS (sizeof(step_words) / sizeof(step_words[0]))
@@ -484,6 +493,11 @@ static int arg_object(struct parser *p, const struct step_word *w,
 	case STEP_COND_NOTIFY:
 		kind = OBJ_CONDITION;
 		break;
+	case STEP_SEND:
+	case STEP_RECV:
+		kind = OBJ_PIPE;
+		def = STEPS_PIPE_MESSAGES;
+		break;
 	default:
 		kind = OBJ_EVENT;
 		break;
@@ -620,9 +634,24 @@ static int arg_cond(struct parser *p, const struct step_word *w, struct step *s)
 	return 0;
 }
 
-/* disk read|write BYTES, BYTES a whole number with an optional unit: B,
- * KB, MB, GB (powers of 1000) or KiB, MiB, GiB (of 1024). */
-static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
+/* send NAME [BYTES]: a message of BYTES (64 when not given) down pipe
+ * NAME. */
+static int arg_send(struct parser *p, const struct step_word *w, struct step *s)
+{
+	int rc = arg_object(p, w, s);
+
+	if (rc < 0)
+		return rc;
+	s->n = STEPS_PIPE_DEFAULT_BYTES;
+	skip_space(p);
+	if (!isdigit((unsigned char)p->text[p->pos]))
+		return 0;
+	return parse_bytes(p, "send NAME", &s->n);
+}
+
+/* BYTES: a whole number with an optional unit: B, KB, MB, GB (powers of
+ * 1000) or KiB, MiB, GiB (of 1024), 1 byte to 256 MiB. */
+static int parse_bytes(struct parser *p, const char *after, int64_t *out)
 {
 	static const struct {
 		const char *unit;
@@ -630,18 +659,9 @@ static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 	} units[] = {{"B", 1},	       {"KB", 1000},	   {"kB", 1000},
 		     {"MB", 1000000},  {"GB", 1000000000}, {"KiB", 1024},
 		     {"MiB", 1 << 20}, {"GiB", 1 << 30}};
-	int which, n_files = 0;
 	size_t pos, len = 0, i;
 	uint64_t v = 0;
-	char name[STEPS_MAX_NAME + 1];
 
-	(void)w;
-	skip_space(p);
-	which = parse_choice(p, "read|write");
-	if (which < 0)
-		return fail_at(p, p->pos,
-			       "expected 'read' or 'write' after 'disk'");
-	s->aux = which; /* 0 read, 1 write + fsync */
 	skip_space(p);
 	pos = p->pos;
 	while (isdigit((unsigned char)p->text[pos + len])) {
@@ -651,8 +671,8 @@ static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 	}
 	if (len == 0)
 		return fail_at(p, pos,
-			       "expected a size such as 64KiB after 'disk %s'",
-			       which ? "write" : "read");
+			       "expected a size such as 64KiB after '%s'",
+			       after);
 	p->pos = pos + len;
 	if (!at_separator(p->text[p->pos])) {
 		size_t ulen = 0;
@@ -667,18 +687,37 @@ static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 		    !at_separator(p->text[p->pos + ulen]))
 			return fail_at(p, pos,
 				       "expected a size such as 64KiB, 1MB or "
-				       "4096 after 'disk %s'",
-				       which ? "write" : "read");
+				       "4096 after '%s'",
+				       after);
 		v = v > (uint64_t)STEPS_MAX_DISK_BYTES
 			    ? v
 			    : v * (uint64_t)units[i].bytes;
 		p->pos += ulen;
 	}
 	if (v < 1 || v > (uint64_t)STEPS_MAX_DISK_BYTES)
-		return fail_at(p, pos,
-			       "'disk' takes 1 byte to 256 MiB (got %s)",
-			       token_at(p, pos, (char[24]){0}, 24));
-	s->n = (int64_t)v;
+		return fail_at(p, pos, "'%s' takes 1 byte to 256 MiB (got %s)",
+			       after, token_at(p, pos, (char[24]){0}, 24));
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* disk read|write BYTES */
+static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
+{
+	int which, n_files = 0, rc;
+	size_t i;
+	char name[STEPS_MAX_NAME + 1];
+
+	(void)w;
+	skip_space(p);
+	which = parse_choice(p, "read|write");
+	if (which < 0)
+		return fail_at(p, p->pos,
+			       "expected 'read' or 'write' after 'disk'");
+	s->aux = which; /* 0 read, 1 write + fsync */
+	rc = parse_bytes(p, which ? "disk write" : "disk read", &s->n);
+	if (rc < 0)
+		return rc;
 	/* Each disk step has its own file object; each task its own file
 	 * of it (sync.c). */
 	for (i = 0; i < p->prog->n_objects; i++)
@@ -688,7 +727,7 @@ static int arg_disk(struct parser *p, const struct step_word *w, struct step *s)
 	return 0;
 }
 
-/* rlock NAME | condition NAME: declarations without a value, the word
+/* rlock NAME | condition NAME | pipe NAME: declarations without a value, the word
  * [start, start + len).  Returns 0 (declared), 1 (not one of them) or
  * -EINVAL. */
 static int parse_bare_decl(struct parser *p, size_t start, size_t len)
@@ -698,7 +737,8 @@ static int parse_bare_decl(struct parser *p, size_t start, size_t len)
 		enum object_kind kind;
 		int64_t count;
 	} words[] = {{"rlock", OBJ_LOCK, LOCK_REENTRANT},
-		     {"condition", OBJ_CONDITION, 0}};
+		     {"condition", OBJ_CONDITION, 0},
+		     {"pipe", OBJ_PIPE, STEPS_PIPE_MESSAGES}};
 	char name[STEPS_MAX_NAME + 1];
 	size_t i, name_pos;
 	int rc;
@@ -1155,6 +1195,18 @@ const struct step_doc program_step_docs[] = {
 	 "it as often)",
 	 REFUSED_ASYNCIO},
 	{"condition", "condition NAME", "declares a Condition", ""},
+	{"pipe", "pipe NAME",
+	 "declares NAME a multiprocessing.Pipe(duplex=False) (send and recv "
+	 "also make one on first use)",
+	 REFUSED_ASYNCIO},
+	{"send", "send NAME [BYTES]",
+	 "conn.send(bytes(BYTES)) on pipe NAME (64 bytes when not given): "
+	 "the message is pickled and copied into the pipe (ipc)",
+	 REFUSED_ASYNCIO},
+	{"recv", "recv NAME",
+	 "conn.recv() on pipe NAME: waits for a message (queue-wait), then "
+	 "copies it out and unpickles it (ipc)",
+	 REFUSED_ASYNCIO},
 };
 const size_t program_step_docs_count =
 	sizeof(program_step_docs) / sizeof(program_step_docs[0]);
@@ -1180,6 +1232,17 @@ int program_check_model(const struct program *p, const char *model, char *msg,
 {
 	for (size_t i = 0; i < p->n_objects; i++) {
 		const struct object_def *o = &p->objects[i];
+
+		if (o->kind == OBJ_PIPE && model_in(REFUSED_ASYNCIO, model)) {
+			snprintf(msg, size,
+				 "program: pipe '%s': %s has no Pipe a "
+				 "coroutine can wait on (recv would block "
+				 "the event loop); use an asyncio.Queue "
+				 "(put, get), or run it under threads or "
+				 "process-pool",
+				 o->name, model);
+			return -EINVAL;
+		}
 
 		if (o->kind == OBJ_LOCK && o->count == LOCK_REENTRANT &&
 		    model_in(REFUSED_ASYNCIO, model)) {

@@ -52,6 +52,8 @@ enum step_kind {
 			   * runs; only a task's first step */
 	STEP_FAIL,	  /* raise RuntimeError: the task ends as error */
 	STEP_CANCEL,	  /* n = a task's index: task.cancel() on it */
+	STEP_SEND,	  /* object = pipe; n = bytes of the message */
+	STEP_RECV,	  /* object = pipe */
 	STEP__COUNT
 };
 
@@ -67,6 +69,8 @@ enum object_kind {
 	OBJ_LIMITER,   /* rate limiter: rate in count per 1000 s */
 	OBJ_FILE,      /* a file in the run's temporary directory */
 	OBJ_CONDITION, /* a condition variable with its own lock */
+	OBJ_PIPE,      /* multiprocessing.Pipe: messages (their sizes)
+			* from send to recv, count = room in messages */
 	OBJ__COUNT
 };
 
@@ -169,7 +173,7 @@ const char *object_kind_name(enum object_kind kind);
  *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *            | counter NAME '=' ( none | lock | atomic )
  *            | value NAME [ '=' get_lock ]
- *            | rlock NAME | condition NAME
+ *            | rlock NAME | condition NAME | pipe NAME
  *   steps   := step { ',' step }
  *   step    := cpu DUR | cpu-nogil DUR | sleep DUR | block DUR | net DUR
  *            | disk read|write BYTES
@@ -179,6 +183,7 @@ const char *object_kind_name(enum object_kind kind);
  *            | cond wait NAME | cond notify NAME [all]
  *            | timer DUR (first in its task) | fail
  *            | cancel INT (a task of another group, by its number)
+ *            | send NAME [BYTES] | recv NAME
  *   NAME    := a letter or '_', then letters, digits, '_' or '-'
  *   BYTES   := INT [ B | KB | MB | GB | KiB | MiB | GiB ]
  * A name is one object of the kind its first step (or declaration) gives:

@@ -57,7 +57,8 @@ static size_t layout(const struct program *p, size_t *objects_off,
 	off += align64(p->n_tasks * sizeof(struct sync_task));
 	*items_off = off;
 	for (size_t i = 0; i < p->n_objects; i++)
-		if (p->objects[i].kind == OBJ_QUEUE)
+		if (p->objects[i].kind == OBJ_QUEUE ||
+		    p->objects[i].kind == OBJ_PIPE)
 			off += (size_t)(p->objects[i].count > 0
 						? p->objects[i].count
 						: 1) *
@@ -111,6 +112,7 @@ static void objects_init(struct sync_rt *rt, size_t items_off)
 			o->value = d->count;
 			break;
 		case OBJ_QUEUE:
+		case OBJ_PIPE: /* a queue of message sizes */
 			if (o->count < 1)
 				o->count = 1;
 			o->items_off = items_off;

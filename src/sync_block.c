@@ -256,9 +256,14 @@ static int b_get(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
 		*item = queue_items(rt, o)[o->head];
 		o->head = (o->head + 1) % o->count;
 		o->value--;
+		o->released++;
 		depth = atomic_fetch_sub(&rt->sh->queued_items, 1) - 1;
 		t = rec_now(x->lane);
-		if (o->sleepers_b)
+		/* A pipe's senders may wait for their message to be taken,
+		 * not only for room: wake them all. */
+		if (o->sleepers_b && o->kind == OBJ_PIPE)
+			pthread_cond_broadcast(&o->cond_b);
+		else if (o->sleepers_b)
 			pthread_cond_signal(&o->cond_b);
 	}
 	obj_unlock(o);
@@ -557,6 +562,81 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 	return rc;
 }
 
+/* A pipe's copy of a message of bytes (pickling and writing, or reading
+ * and unpickling), as computation drawn ipc and noted with the pipe:
+ * Python holds the GIL for it. */
+static void pipe_copy(struct exec_ctx *x, uint32_t obj, int64_t ns)
+{
+	int64_t t0 = rec_now(x->lane);
+
+	rec_open(x->lane, x->task, ST_IPC, t0, obj + 1);
+	atomic_store_explicit(&incr_sink,
+			      cpu_burn(cpu_iters_for_ns(&x->run->cpu, ns),
+				       (uint64_t)t0),
+			      memory_order_relaxed);
+	rec_segment(x->lane, x->task, ST_IPC, t0, rec_now(x->lane), obj + 1);
+}
+
+/* conn.send(message): the copy, then the message into the pipe (a wait
+ * only when it is full). */
+static int b_send(struct exec_ctx *x, const struct step *s, uint32_t obj,
+		  struct sync_obj *o)
+{
+	struct sync_rt *rt = x->run->sync;
+	struct bwait w = bwait_make(x, obj, OP_PUT, ST_QUEUE_WAIT);
+	uint64_t taken_at = 0;
+	int64_t depth = 0;
+	int rc = 0;
+
+	pipe_copy(x, obj,
+		  PIPE_SEND_NS +
+			  (int64_t)(PIPE_SEND_NS_PER_BYTE * (double)s->n));
+	obj_lock(o);
+	while (o->value >= o->count) {
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_b, &o->sleepers_b, INT64_MAX);
+		if (rc)
+			break;
+	}
+	if (rc == 0) {
+		queue_items(rt, o)[(o->head + o->value) % o->count] = s->n;
+		o->value++;
+		/* Messages go in order: this one is taken once this many
+		 * have been. */
+		taken_at = o->released + (uint64_t)o->value;
+		depth = atomic_fetch_add(&rt->sh->queued_items, 1) + 1;
+		if (o->sleepers_a)
+			pthread_cond_signal(&o->cond_a);
+	}
+	/* A message larger than the pipe's buffer is written only as the
+	 * other end reads it: the send returns once it has been received. */
+	while (rc == 0 && s->n > PIPE_BUFFER_BYTES && o->released < taken_at) {
+		if (!w.active)
+			bwait_begin(&w);
+		rc = bwait_slice(&w, o, &o->cond_b, &o->sleepers_b, INT64_MAX);
+	}
+	obj_unlock(o);
+	bwait_end(&w);
+	changed(rt);
+	if (depth > 0)
+		depth_sample(x->lane, rec_now(x->lane), depth);
+	return rc;
+}
+
+/* conn.recv(): waits for a message (queue-wait), then copies it out. */
+static int b_recv(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
+{
+	int64_t bytes = 0;
+	int rc = b_get(x, obj, o, &bytes);
+
+	if (rc == 0)
+		pipe_copy(x, obj,
+			  PIPE_RECV_NS + (int64_t)(PIPE_RECV_NS_PER_BYTE *
+						   (double)bytes));
+	return rc;
+}
+
 /* Gets items until the poison pill; each item's work is prog->steps[s->n],
  * then it goes on to queue s->aux - 1 when that is set. */
 static int b_consume(struct exec_ctx *x, const struct step *s, uint32_t obj,
@@ -720,6 +800,8 @@ bool sync_handles(enum step_kind kind)
 	case STEP_REQUEST:
 	case STEP_CONSUME:
 	case STEP_CLOSE:
+	case STEP_SEND:
+	case STEP_RECV:
 		return true;
 	default:
 		return false;
@@ -801,6 +883,12 @@ int sync_exec_step(struct exec_ctx *x, const struct step *s)
 		break;
 	case STEP_DISK:
 		rc = b_disk(x, s);
+		break;
+	case STEP_SEND:
+		rc = b_send(x, s, s->object, o);
+		break;
+	case STEP_RECV:
+		rc = b_recv(x, s->object, o);
 		break;
 	default:
 		rc = -ENOTSUP;

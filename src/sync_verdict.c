@@ -70,9 +70,17 @@ static void op_condition(struct sync_rt *rt, uint32_t obj, enum wait_op op,
 			 rt->prog->objects[obj].count);
 		break;
 	case OP_GET:
-		snprintf(buf, size, "(empty), nobody can put");
+		snprintf(buf, size,
+			 o->kind == OBJ_PIPE ? "(nothing sent), nobody can send"
+					     : "(empty), nobody can put");
 		break;
 	case OP_PUT:
+		if (o->kind == OBJ_PIPE) {
+			snprintf(buf, size,
+				 "(a message larger than its buffer, not "
+				 "received), nobody can recv");
+			break;
+		}
 		snprintf(buf, size,
 			 "(full, %" PRId64 " of %" PRId64 "), nobody can get",
 			 value, count);
@@ -174,6 +182,7 @@ uint32_t sync_deadlock_message(struct sync_rt *rt, char *buf, size_t size)
 			       g ? ";" : "", name, gr->n - 1);
 		append(buf, size, &off, " %s '%s' %s",
 		       d->kind == OBJ_COUNTER ? "the lock of counter"
+		       : d->kind == OBJ_PIPE  ? "pipe"
 					      : op_object_word(op),
 		       d->name, cond);
 	}

@@ -259,6 +259,46 @@ static void test_value_in_processes(void **state)
 	}
 }
 
+/* multiprocessing.Pipe between two worker processes: the sender's send
+ * (ipc, noted with the pipe) ends no earlier than the receiver's wait
+ * (queue-wait, noted) begins, and the receiver's recv (ipc) follows its
+ * wait; a message larger than the pipe's buffer that nobody receives
+ * is a deadlock naming the pipe, not a hang. */
+static void test_pipe_between_processes(void **state)
+{
+	struct kv sets[] = {{"program",
+			     "pipe p; (sleep 50ms, send p 256KiB); (recv p)"},
+			    {"workers", "2"},
+			    {NULL, NULL}};
+	struct kv alone[] = {{"program", "pipe p; (send p 1MiB); (recv p)"},
+			     {NULL, NULL}};
+	const struct trace_segment *sent, *waited, *copied;
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	t = run_case("custom", "process-pool", sets);
+	assert_status(t, RUN_DONE);
+	sent = find_segment(t, 0, ST_IPC);
+	waited = find_segment(t, 1, ST_QUEUE_WAIT);
+	copied = find_segment(t, 1, ST_IPC);
+	assert_non_null(sent);
+	assert_non_null(waited);
+	assert_non_null(copied);
+	assert_string_equal(t->notes[sent->note], "p");
+	assert_string_equal(t->notes[waited->note], "p");
+	assert_string_equal(t->notes[copied->note], "p");
+	assert_true(sent->t0_ns >= find_segment(t, 0, ST_SLEEP)->t1_ns);
+	assert_true(copied->t0_ns >= waited->t1_ns);
+	assert_true(waited->t1_ns >= sent->t0_ns);
+	free_trace(t);
+
+	t = run_case("custom", "sequential", alone);
+	assert_status(t, RUN_DEADLOCK);
+	assert_non_null(strstr(t->message, "waits to send into pipe 'p'"));
+	free_trace(t);
+}
+
 /* Before 3.11, asyncio has no Barrier, and a loop whose program shares
  * other objects (the scraper's semaphore and rate limit) still runs: in
  * the first 3.9 or 3.10 found (PATH, pyenv), when there is one. */
@@ -777,8 +817,8 @@ static void test_asyncio_group(void **state)
 		free_trace(t);
 	}
 
-	struct kv sets[] = {{"program", "(sleep 300ms, cpu 1ms); (sleep 30ms, "
-					"cancel 1); (sleep 100ms)"},
+	struct kv sets[] = {{"program", "(sleep 400ms, cpu 1ms); (sleep 30ms, "
+					"cancel 1); (sleep 250ms)"},
 			    {NULL, NULL}};
 	struct trace *t = run_case("custom", "asyncio", sets);
 
@@ -790,6 +830,17 @@ static void test_asyncio_group(void **state)
 	assert_true(t->tasks[0].end_ns >= t->tasks[1].end_ns);
 	assert_true(t->tasks[0].end_ns < t->tasks[2].end_ns);
 	assert_int_equal(t->tasks[2].status, TASK_OK);
+	free_trace(t);
+
+	/* Both sleeps end while time.sleep holds the loop: the cancel
+	 * comes first, and the victim resumes with CancelledError. */
+	struct kv race[] = {{"program", "(sleep 50ms, cpu 1ms); (sleep 30ms, "
+					"cancel 1); (block 100ms)"},
+			    {NULL, NULL}};
+
+	t = run_case("custom", "asyncio", race);
+	assert_int_equal(t->tasks[0].status, TASK_CANCELLED);
+	assert_null(find_segment(t, 0, ST_COMPUTE));
 	free_trace(t);
 }
 
@@ -812,6 +863,7 @@ int main(void)
 		cmocka_unit_test(test_pool_collect),
 		cmocka_unit_test(test_pool_chunksize),
 		cmocka_unit_test(test_value_in_processes),
+		cmocka_unit_test(test_pipe_between_processes),
 		cmocka_unit_test(test_pitfalls),
 		cmocka_unit_test(test_diagnosis_as_the_model),
 		cmocka_unit_test(test_asyncio_group),

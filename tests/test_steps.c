@@ -421,6 +421,48 @@ static void test_value_decl(void **state)
 	program_free(&p);
 }
 
+/* pipe declares a multiprocessing.Pipe that send and recv use (and make
+ * on first use); send carries 64 bytes unless given a size; asyncio
+ * refuses a pipe, naming it. */
+static void test_pipe_decl(void **state)
+{
+	struct steps_error err;
+	struct program p;
+	char msg[256];
+
+	(void)state;
+	program_init(&p);
+	assert_int_equal(steps_parse("pipe p; (send p, send p 1MiB, send q "
+				     "10); (recv p, recv p, recv q)",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_objects, 2);
+	assert_int_equal(p.objects[0].kind, OBJ_PIPE);
+	assert_int_equal(p.objects[1].kind, OBJ_PIPE);
+	assert_string_equal(p.objects[1].name, "q");
+	assert_int_equal(p.steps[0].kind, STEP_SEND);
+	assert_int_equal(p.steps[0].n, 64);
+	assert_int_equal(p.steps[1].n, 1 << 20);
+	assert_int_equal(p.steps[2].n, 10);
+	assert_int_equal(p.steps[2].object, 1);
+	assert_int_equal(p.steps[3].kind, STEP_RECV);
+	assert_int_equal(
+		program_check_model(&p, "process-pool", msg, sizeof(msg)), 0);
+	assert_int_equal(program_check_model(&p, "asyncio", msg, sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "pipe 'p'"));
+	program_free(&p);
+
+	program_init(&p);
+	assert_int_equal(steps_parse("send p 1TB", &p, &err), -EINVAL);
+	assert_int_equal(err.column, 8);
+	program_free(&p);
+	program_init(&p);
+	assert_int_equal(steps_parse("queue p=1; send p", &p, &err), -EINVAL);
+	assert_non_null(strstr(err.message, "'p' is a queue, not a pipe"));
+	program_free(&p);
+}
+
 /* rlock declares a re-entrant lock that the lock steps use; condition a
  * condition the cond steps use, which a cond step also makes on first
  * use; notify takes one waiter, notify all every one (n 0). */
@@ -529,7 +571,8 @@ static void test_step_docs(void **state)
 		"incr",	     "barrier",	    "event set", "event wait",
 		"cond wait", "cond notify", "rlock",	 "condition",
 		"value",     "timer",	    "daemon",	 "timeout",
-		"fail",	     "cancel"};
+		"fail",	     "cancel",	    "pipe",	 "send",
+		"recv"};
 	struct program p;
 	char msg[256];
 
@@ -543,7 +586,10 @@ static void test_step_docs(void **state)
 		if (i == program_step_docs_count)
 			fail_msg("'%s' is not in the catalog", words[w]);
 		assert_true(strlen(program_step_docs[i].help) > 0);
-		if (strcmp(words[w], "rlock") == 0)
+		if (strcmp(words[w], "rlock") == 0 ||
+		    strcmp(words[w], "pipe") == 0 ||
+		    strcmp(words[w], "send") == 0 ||
+		    strcmp(words[w], "recv") == 0)
 			assert_string_equal(program_step_docs[i].refused_by,
 					    "asyncio,asyncio-executor");
 		else if (strcmp(words[w], "cancel") == 0)
@@ -643,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_rlock_condition),
 		cmocka_unit_test(test_value_decl),
+		cmocka_unit_test(test_pipe_decl),
 		cmocka_unit_test(test_step_docs),
 		cmocka_unit_test(test_daemon_timer),
 		cmocka_unit_test(test_builders),

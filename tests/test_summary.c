@@ -722,6 +722,77 @@ static void test_cases(void **state)
 	}
 }
 
+/* Tasks cut short (asyncio's group, a cancel) or main resuming early:
+ * the diagnosis says which and by what, read from the tasks' notes and
+ * the checks alone, as a stored trace has them. */
+static void test_cut_tasks(void **state)
+{
+	static const struct {
+		const char *checks;
+		enum task_status status[3];
+		const char *note[3];
+		const char *want; /* NULL: no such sentence */
+	} cuts[] = {
+		{"{\"group\": \"taskgroup\", \"main_resumed_by\": 0, "
+		 "\"main_resumed_ns\": 100000000}",
+		 {TASK_ERROR, TASK_CANCELLED, TASK_CANCELLED},
+		 {PROTOCOL_NOTE_RAISED, PROTOCOL_NOTE_BY_GROUP,
+		  PROTOCOL_NOTE_BY_GROUP},
+		 "Of 3 tasks, 1 raised and 2 were cancelled: when task 1 raised "
+		 "at 100 ms, its TaskGroup cancelled the others still running"},
+		{"{\"group\": \"gather\", \"main_resumed_by\": 0, "
+		 "\"main_resumed_ns\": 100000000}",
+		 {TASK_ERROR, TASK_CANCELLED, TASK_CANCELLED},
+		 {PROTOCOL_NOTE_RAISED, PROTOCOL_NOTE_BY_RUN,
+		  PROTOCOL_NOTE_BY_RUN},
+		 "gather handed task 1's exception to main at 100 ms, main "
+		 "returned, and asyncio.run cancelled the 2 still running"},
+		{"{}",
+		 {TASK_OK, TASK_CANCELLED, TASK_OK},
+		 {"", PROTOCOL_NOTE_BY_CANCEL, ""},
+		 "Of 3 tasks, 1 was cancelled by another task's task.cancel(), "
+		 "where it waited"},
+		{"{\"group\": \"wait_first\", \"main_resumed_by\": 0, "
+		 "\"main_resumed_ns\": 100000000}",
+		 {TASK_OK, TASK_OK, TASK_OK},
+		 {"", "", ""},
+		 "The main coroutine resumed at 100 ms, when task 1 ended "
+		 "first, and the others ran on"},
+		{"{}", {TASK_OK, TASK_OK, TASK_OK}, {"", "", ""}, NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		struct case_spec c = {.name = "cut",
+				      .model = "asyncio",
+				      .n_tasks = 3,
+				      .segs = {{0, ST_IO, 0, 100 * MS},
+					       {1, ST_IO, 0, 100 * MS},
+					       {2, ST_IO, 0, 300 * MS}},
+				      .n_segs = 3,
+				      .status = RUN_DONE,
+				      .loop_lane = true,
+				      .checks = cuts[i].checks};
+		struct trace t;
+
+		build(&t, &c);
+		for (size_t k = 0; k < 3; k++) {
+			t.tasks[k].status = (uint8_t)cuts[i].status[k];
+			t.tasks[k].note = trace_note(&t, cuts[i].note[k]);
+		}
+		summary_compute(&t);
+		print_message("why: %s\n", t.summary.why);
+		if (cuts[i].want && !strstr(t.summary.why, cuts[i].want))
+			fail_msg("\"%s\" not in \"%s\"", cuts[i].want,
+				 t.summary.why);
+		if (!cuts[i].want) {
+			assert_null(strstr(t.summary.why, "Of 3 tasks"));
+			assert_null(strstr(t.summary.why, "main coroutine"));
+		}
+		trace_free(&t);
+	}
+}
+
 static void test_states_and_task_time(void **state)
 {
 	struct trace t;
@@ -875,6 +946,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_states_and_task_time),
+		cmocka_unit_test(test_cut_tasks),
 		cmocka_unit_test(test_peak_inflight),
 		cmocka_unit_test(test_lane_busy),
 		cmocka_unit_test(test_keeps_checks_and_lag),

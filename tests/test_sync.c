@@ -272,6 +272,53 @@ static void test_value(void **state)
 	}
 }
 
+/* A pipe between two tasks: the sender's copy (ipc, noted with the pipe)
+ * comes before the receiver's wait (queue-wait, noted) ends, and the
+ * receiver's own copy (ipc) follows it; the receiver never waits past the
+ * send.  A message larger than the pipe's buffer with nobody to receive
+ * it is a deadlock that says so. */
+static void test_pipe(void **state)
+{
+	static const char *const pmodels[] = {"threads", "process-pool"};
+
+	(void)state;
+	for (size_t m = 0; m < 2; m++) {
+		struct trace *t = run_program(
+			pmodels[m],
+			"pipe p; (sleep 30ms, send p 256KiB); (recv p, cpu 5ms)",
+			m ? "2" : NULL);
+		const struct trace_segment *sent, *waited, *copied;
+
+		print_message("pipe under %s\n", pmodels[m]);
+		assert_done(t);
+		sent = nth_segment(t, 0, ST_IPC, 0);
+		waited = nth_segment(t, 1, ST_QUEUE_WAIT, 0);
+		copied = nth_segment(t, 1, ST_IPC, 0);
+		assert_string_equal(note_of(t, sent), "p");
+		assert_string_equal(note_of(t, waited), "p");
+		assert_string_equal(note_of(t, copied), "p");
+		assert_true(sent->t0_ns >=
+			    nth_segment(t, 0, ST_SLEEP, 0)->t1_ns);
+		assert_true(waited->t1_ns >= sent->t1_ns);
+		assert_true(copied->t0_ns >= waited->t1_ns);
+		assert_true(nth_segment(t, 1, ST_COMPUTE, 0)->t0_ns >=
+			    copied->t1_ns);
+		/* 256 KiB is more than the buffer: the send ends once the
+		 * receiver took the message. */
+		assert_true(t->tasks[0].end_ns >= waited->t1_ns);
+		free_trace(t);
+	}
+	{
+		struct trace *t = run_program(
+			"sequential", "pipe p; (send p 1MiB); (recv p)", NULL);
+
+		assert_status(t, RUN_DEADLOCK);
+		assert_non_null(
+			strstr(t->message, "task 1 waits for pipe 'p'"));
+		free_trace(t);
+	}
+}
+
 static void test_unlock_unheld(void **state)
 {
 	(void)state;
@@ -571,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_condition),
 		cmocka_unit_test(test_deadlock),
 		cmocka_unit_test(test_value),
+		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_spawned_workers),
 	};
 

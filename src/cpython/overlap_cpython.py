@@ -79,6 +79,9 @@ NOTE_NOGIL = "releases the GIL"
 NOTE_BLOCKING = "time.sleep: blocks the event loop"
 NOTE_TIMER = "timer: waits, then runs the task"
 NOTE_CHUNK = "a chunk: one transfer for all its tasks"
+# A pipe's buffer (Linux's default): a larger message is written only as
+# the other end reads it (src/sync_internal.h).
+PIPE_BUFFER_BYTES = 65536
 # A fail step's exception, what cancelled a task, and the main coroutine
 # resuming before every task ended (asyncio's option group).
 RAISED_TEXT = "raised by a fail step"
@@ -419,6 +422,13 @@ def make_objects(program, mp_ctx, aio):
                     if mode == "lock" else None
                 it = itertools.count() if mode == "atomic" else None
                 v = ("box", mode, Box(), guard, it)
+        elif kind == "pipe":
+            # multiprocessing.Pipe(duplex=False) between threads or
+            # processes alike; a lock at each end, as multiprocessing's
+            # Queue keeps, lets several tasks share an end.
+            reader, writer = (mp_ctx or multiprocessing).Pipe(duplex=False)
+            v = ("pipe", reader, writer, (mp_ctx or threading).Lock(),
+                 (mp_ctx or threading).Lock())
         elif kind == "limiter":
             interval = int(1000 * NS_PER_S / count) if count > 0 else 0
             if mp_ctx:
@@ -773,6 +783,68 @@ def q_get(env, task, lane, index):
     return got[0]
 
 
+def pipe_send(env, task, lane, index, nbytes):
+    """conn.send(message): pickling it and writing it into the pipe,
+    drawn as ipc noted with the pipe."""
+    _, _, writer, wlock, _ = env.objects[index]
+    message = bytes(nbytes)
+    t0 = now_ns()
+    env.rec.open(task, lane, "ipc", t0, obj_name(env, index))
+    try:
+        if nbytes <= PIPE_BUFFER_BYTES:
+            with wlock:
+                writer.send(message)
+            return
+        # Larger than the pipe's buffer: the write goes only as the other
+        # end reads.  It runs on a helper thread so that this task can
+        # say what it waits for (and give up when the run stops); a send
+        # nobody receives then shows as a deadlock, not a hang.
+        sent = threading.Event()
+
+        def write():
+            try:
+                with wlock:
+                    writer.send(message)
+            finally:
+                sent.set()
+        threading.Thread(target=write, name="pipe-send", daemon=True).start()
+        if not sent.wait(SLICE_S):
+            sh = env.shared
+            sh.op[task], sh.obj[task], sh.state[task] = \
+                OP_PUT, index, TS_BLOCKED
+            try:
+                while not sent.wait(SLICE_S):
+                    env.check()
+            finally:
+                sh.state[task] = TS_RUNNING
+    finally:
+        env.rec.segment(task, lane, "ipc", t0, now_ns(),
+                        obj_name(env, index))
+
+
+def pipe_recv(env, task, lane, index):
+    """conn.recv(): the wait for a message (queue-wait), then reading
+    and unpickling it (ipc), each noted with the pipe."""
+    _, reader, _, _, rlock = env.objects[index]
+
+    def attempt(timeout):
+        if not (rlock.acquire(False) if timeout is None
+                else rlock.acquire(True, timeout)):
+            return False
+        if reader.poll(0 if timeout is None else timeout):
+            return True  # the lock stays held for the recv
+        rlock.release()
+        return False
+    block(env, task, lane, index, OP_GET, "queue-wait", attempt)
+    t0 = now_ns()
+    try:
+        reader.recv()
+    finally:
+        rlock.release()
+        env.rec.segment(task, lane, "ipc", t0, now_ns(),
+                        obj_name(env, index))
+
+
 def _between():
     """The function a call=yes increment calls between its read and its
     write: a Python call, where 3.10+ lets the GIL switch."""
@@ -1039,6 +1111,10 @@ def run_step(env, task, lane, s):
         consume(env, task, lane, s)
     elif kind == "close":
         close(env, task, lane, s)
+    elif kind == "send":
+        pipe_send(env, task, lane, s["object"], s["n"])
+    elif kind == "recv":
+        pipe_recv(env, task, lane, s["object"])
     elif kind == "fail":
         raise RuntimeError(RAISED_TEXT)
     else:
@@ -1262,9 +1338,13 @@ class Run:
         names = self.program["objects"]
         parts = []
         for t in live[:16]:
-            parts.append("%s %s '%s'" % (
-                self.rec.tasks[t]["name"], OP_VERBS.get(sh.op[t], "waits"),
-                names[sh.obj[t]]["name"]))
+            obj = names[sh.obj[t]]
+            verb = OP_VERBS.get(sh.op[t], "waits")
+            if obj["kind"] == "pipe":
+                verb = ("waits to send into pipe" if sh.op[t] == OP_PUT
+                        else "waits to recv from pipe")
+            parts.append("%s %s '%s'" % (self.rec.tasks[t]["name"], verb,
+                                         obj["name"]))
         return "deadlock: " + "; ".join(parts)
 
     def watchdog(self, done):
@@ -2017,8 +2097,10 @@ class AioRun:
                 self.first_raise = t
                 if self.group == "taskgroup":
                     # The group cancels the siblings still running.
+                    tasks = self.program["tasks"]
                     for k, f in enumerate(self.futs):
-                        if k != t and f is not None and not f.done():
+                        if k != t and f is not None and not f.done() \
+                                and not tasks[k].get("daemon"):
                             self.cancel_note.setdefault(k, NOTE_BY_GROUP)
             # The exception goes on to whoever awaits the task (gather,
             # the TaskGroup; return_exceptions makes it a result).

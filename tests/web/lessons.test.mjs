@@ -484,6 +484,39 @@ test('a shared Value loses updates between processes without its lock',
 	await context.close();
 });
 
+test('a pipe: the sender copies, the receiver waits, then copies',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('pipe');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.equal(trace.run.status, 'done');
+	assert.match(note, /message passing copies/);
+	const of = (task, state) => trace.segments.filter(s =>
+		s.task === task && s.state === state);
+	/* Each sender's send: an ipc noted with the pipe, after its
+	 * computation. */
+	for (const task of [0, 1]) {
+		const sent = of(task, 'ipc');
+		assert.equal(sent.length, 1, `task ${task + 1} sends once`);
+		assert.equal(sent[0].note, 'results');
+		assert.ok(sent[0].t0_ns >= Math.max(...of(task, 'compute')
+			.map(s => s.t1_ns)) - 1);
+	}
+	/* The receiver waits for the first message, then copies each out:
+	 * two ipc, each after a wait or the copy before. */
+	const waits = of(2, 'queue-wait');
+	const copies = of(2, 'ipc');
+	assert.ok(waits.length >= 1);
+	assert.ok(waits.every(s => s.note === 'results'));
+	assert.equal(copies.length, 2);
+	assert.ok(copies[0].t0_ns >= waits[0].t1_ns);
+	assert.ok(await legendShows(page, 'queue-wait'));
+	assert.ok(await legendShows(page, 'ipc'));
+	await screenshot(page, 'lesson-pipe', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
 test('the pitfalls end the run with the error Python raises',
      { timeout: 90000 }, async () => {
 	const cases = [
@@ -617,7 +650,14 @@ test('asyncio.wait(FIRST_COMPLETED): main resumes at the first end, the ' +
 	assert.ok(mark.t0_ns >= trace.tasks[0].end_ns);
 	for (const k of [1, 2])
 		assert.ok(trace.tasks[k].end_ns > mark.t1_ns, 'ran on');
+	assert.match(trace.summary.diagnosis.why,
+		     /when task 1 ended first, and the others ran on/);
 	await screenshot(page, 'lesson-wait-first', { fullPage: false });
+	/* Rows: Lanes shows main's resuming on the main lane. */
+	await page.getByRole('radio', { name: 'Lanes' }).check();
+	await page.waitForFunction(n => document.querySelector('#timeline')
+		?.getAttribute('data-rows') === String(n), trace.lanes.length);
+	await screenshot(page, 'lesson-wait-first-lanes', { fullPage: false });
 	assert.deepEqual(errors, []);
 	await context.close();
 });

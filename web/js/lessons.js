@@ -433,6 +433,25 @@ export const LESSONS = [
 			'its lock is it right.',
 	},
 	{
+		id: 'pipe',
+		title: 'Message passing: a Pipe copies',
+		spec: { workload: 'custom', model: 'process-pool',
+			params: { program: 'pipe results; ' +
+				  '2 x (cpu 100ms, send results 4MiB); ' +
+				  '(recv results, recv results, cpu 10ms)' },
+			options: { workers: 3 } },
+		look: 'Two worker processes compute, then each sends a 4 MiB ' +
+			'result down a multiprocessing.Pipe to a third, which ' +
+			'waits for them (queue-wait, noted results). Nothing ' +
+			'is shared, so no lock is needed and nothing is lost: ' +
+			'the price is the copies (ipc). Each send pickles its ' +
+			'message and writes it, and as 4 MiB is more than the ' +
+			'pipe\'s 64 KiB buffer, it lasts until the receiver ' +
+			'has read it; the receiver then unpickles it. Compare ' +
+			'the shared Value\'s lesson: shared memory is fast ' +
+			'but needs its lock; message passing copies.',
+	},
+	{
 		id: 'pipeline',
 		title: 'Producers and consumers',
 		spec: { workload: 'pipeline', model: 'asyncio' },
