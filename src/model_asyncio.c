@@ -970,6 +970,12 @@ static void task_continue(struct aio *a, uint32_t id)
 	const struct task_def *def = &a->prog->tasks[id];
 	uint32_t end = def->first_step + def->n_steps;
 
+	/* A cancel asked while its wait was ending (in the same iteration):
+	 * asyncio resumes the task with CancelledError, not its result. */
+	if (t->flags & F_CANCEL_ASKED) {
+		task_finish(a, id, TASK_CANCELLED, REC_NOTE_BY_CANCEL);
+		return;
+	}
 	if (a->ctx->charge_python)
 		exec_busy_until(a->ctx, a->lane,
 				rec_now(a->lane) +

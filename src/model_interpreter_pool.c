@@ -159,7 +159,8 @@ static void run_task(struct interp *w, uint32_t task)
 	if (rc == 0)
 		copy_across(w, task, w->result, w->arg);
 	sync_task_end(ctx->sync, task);
-	rec_task_end(w->lane, task, rec_now(w->lane), exec_status_of(rc), 0);
+	rec_task_end_note(w->lane, task, rec_now(w->lane), exec_status_of(rc),
+			  rc == EXEC_RAISED ? REC_NOTE_RAISED : 0);
 	exec_gil_release(&x);
 }
 

@@ -386,6 +386,8 @@ static const char *bound_text(const char *bound)
 		return "CPU-bound";
 	if (strcmp(bound, "sync") == 0)
 		return "bound by synchronisation";
+	if (!bound[0])
+		return "nothing measured";
 	return "mixed";
 }
 
@@ -536,9 +538,18 @@ static void print_summary(const struct trace *t, int width, FILE *f)
 	if (buf[0])
 		print_field(f, width, "Checks", buf);
 
-	snprintf(buf, sizeof(buf), "%s; recommended model: %s. %s",
+	/* "fix: shrink critical section" from the advice's word. */
+	char fix[sizeof(m->advice) + 8] = "";
+
+	if (m->advice[0]) {
+		snprintf(fix, sizeof(fix), "; fix: %s", m->advice);
+		for (char *c = fix; *c; c++)
+			if (*c == '-')
+				*c = ' ';
+	}
+	snprintf(buf, sizeof(buf), "%s; recommended model: %s%s. %s",
 		 bound_text(m->bound), m->recommend[0] ? m->recommend : "none",
-		 m->why);
+		 fix, m->why);
 	print_field(f, width, "Diagnosis", buf);
 }
 

@@ -303,16 +303,17 @@ static json_t *other_data(const struct trace *t)
 					 : NULL;
 
 		json_object_update_new(
-			o, json_pack("{s:I, s:I, s:f, s:f, s:f, s:I, s:s, s:s,"
-				     " s:s, s:s}",
-				     "wall_ns", (json_int_t)m->wall_ns,
-				     "task_time_ns",
-				     (json_int_t)m->task_time_ns, "speedup",
-				     m->speedup, "parallelism", m->parallelism,
-				     "cpu_util", m->cpu_util, "peak_inflight",
-				     (json_int_t)m->peak_inflight, "bound",
-				     m->bound, "recommend", m->recommend, "why",
-				     m->why, "checks", checks ? checks : "{}"));
+			o,
+			json_pack("{s:I, s:I, s:f, s:f, s:f, s:I, s:s, s:s,"
+				  " s:s, s:s, s:s}",
+				  "wall_ns", (json_int_t)m->wall_ns,
+				  "task_time_ns", (json_int_t)m->task_time_ns,
+				  "speedup", m->speedup, "parallelism",
+				  m->parallelism, "cpu_util", m->cpu_util,
+				  "peak_inflight", (json_int_t)m->peak_inflight,
+				  "bound", m->bound, "recommend", m->recommend,
+				  "advice", m->advice, "why", m->why, "checks",
+				  checks ? checks : "{}"));
 		free(checks);
 	}
 	return o;

@@ -264,6 +264,8 @@ static void json_summary(struct jsonw *w, const struct trace *t)
 	jsonw_string(w, m->bound);
 	jsonw_key(w, "recommend");
 	jsonw_string(w, m->recommend);
+	jsonw_key(w, "advice");
+	jsonw_string(w, m->advice);
 	jsonw_key(w, "why");
 	jsonw_string(w, m->why);
 	jsonw_end_object(w);

@@ -4,13 +4,7 @@
  * summarised again and every number on the page comes from segments a
  * viewer can see.
  *
- * The diagnosis weighs compute against waiting: a run whose tasks spend most
- * of their time waiting on I/O or sleep is io-bound (recommend asyncio, or
- * threads for few tasks); one that mostly computes is cpu-bound (recommend
- * process-pool, or threads with gil=off); in between, mixed
- * (asyncio-executor).  The sentence says by how much and why.  A run that
- * deadlocked, failed or was cancelled says so first; a deadlock that no
- * model fixes (every task had started) recommends nothing ("").
+ * The diagnosis of what the figures mean is diagnosis.h's.
  */
 #ifndef OVERLAP_SUMMARY_H
 #define OVERLAP_SUMMARY_H

@@ -87,6 +87,9 @@ struct trace_summary {
 	json_t *checks;	    /* object; owned; workload checks */
 	char bound[16];	    /* "io", "cpu", "mixed", "sync" */
 	char recommend[32]; /* a model name */
+	char advice[40];    /* what to change in the program, as a
+				  * word such as "shrink-critical-section";
+				  * "" when the model is the matter */
 	char why[1024];	    /* the diagnosis in one sentence */
 };
 

@@ -153,15 +153,15 @@ json_t *trace_summary_json(const struct trace *t)
 		json_object_set_new(states, seg_state_name(s),
 				    json_integer(m->states_ns[s]));
 	out = json_pack("{s:I, s:I, s:f, s:f, s:f, s:I, s:o, s:o,"
-			" s:{s:s, s:s, s:s}, s:o}",
+			" s:{s:s, s:s, s:s, s:s}, s:o}",
 			"wall_ns", (json_int_t)m->wall_ns, "task_time_ns",
 			(json_int_t)m->task_time_ns, "speedup", m->speedup,
 			"parallelism", m->parallelism, "cpu_util", m->cpu_util,
 			"peak_inflight", (json_int_t)m->peak_inflight, "states",
 			states, "checks", json_copy_object(m->checks),
 			"diagnosis", "bound", m->bound, "recommend",
-			m->recommend, "why", m->why, "max_loop_lag_ns",
-			json_time(m->max_loop_lag_ns));
+			m->recommend, "advice", m->advice, "why", m->why,
+			"max_loop_lag_ns", json_time(m->max_loop_lag_ns));
 	if (out) {
 		json_object_set_new(out, "peak_memory_bytes",
 				    json_time(m->peak_memory_bytes));
@@ -589,6 +589,11 @@ static int read_summary(struct json_reader *r, const json_t *v, struct trace *t)
 			  m->recommend, sizeof(m->recommend))) ||
 	    (ret = rd_str(r, diag, "summary.diagnosis", "why", m->why,
 			  sizeof(m->why))))
+		return ret;
+	/* advice came later: a trace without it has none. */
+	if (json_object_get(diag, "advice") &&
+	    (ret = rd_str(r, diag, "summary.diagnosis", "advice", m->advice,
+			  sizeof(m->advice))))
 		return ret;
 	if ((ret = read_lane_busy(r, json_object_get(v, "lanes"), t)))
 		return ret;

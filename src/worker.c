@@ -258,8 +258,9 @@ static void run_job(struct worker_env *env, const struct worker_msg *job,
 		rec_segment(lane, last, ST_IPC, t1, rec_now(lane), note);
 	for (uint32_t k = 0; whole && k < n_tasks; k++) {
 		sync_task_end(ctx->sync, job->task + k);
-		rec_task_end(lane, job->task + k, rec_now(lane),
-			     (enum task_status)status[k], 0);
+		rec_task_end_note(lane, job->task + k, rec_now(lane),
+				  (enum task_status)status[k],
+				  err[k] == EXEC_RAISED ? REC_NOTE_RAISED : 0);
 	}
 	atomic_fetch_add(&ctx->progress, 1);
 }

@@ -463,8 +463,8 @@ static void test_group(void **state)
  * the task ends, the thread computes on (a thread cannot be cancelled). */
 static void test_cancel(void **state)
 {
-	struct kv sets[] = {{"program", "(sleep 300ms, cpu 1ms); (sleep 30ms, "
-					"cancel 1); (sleep 100ms)"},
+	struct kv sets[] = {{"program", "(sleep 400ms, cpu 1ms); (sleep 30ms, "
+					"cancel 1); (sleep 250ms)"},
 			    {NULL, NULL},
 			    {NULL, NULL}};
 	struct kv ex_sets[] = {{"program", "(sleep 30ms, fail); (cpu 200ms)"},
@@ -485,6 +485,22 @@ static void test_cancel(void **state)
 	assert_true(t.tasks[0].end_ns >= t.tasks[1].end_ns);
 	assert_true(t.tasks[0].end_ns < t.tasks[2].end_ns);
 	trace_free(&t);
+
+	/* Both sleeps end while a blocking call holds the loop: the cancel
+	 * comes first, so the victim resumes with CancelledError, not with
+	 * its sleep's result, as in asyncio. */
+	{
+		struct kv race[] = {{"program",
+				     "(sleep 50ms, cpu 1ms); (sleep "
+				     "30ms, cancel 1); (block 100ms)"},
+				    {NULL, NULL}};
+
+		run_into("custom", "asyncio", race, NULL, &t);
+		assert_int_equal(t.tasks[0].status, TASK_CANCELLED);
+		assert_int_equal(count_segments(&t, 0, ST_COMPUTE, NULL), 0);
+		assert_int_equal(count_segments(&t, 0, ST_SLEEP, NULL), 1);
+		trace_free(&t);
+	}
 
 	sets[1] = (struct kv){"group", "gather"};
 	run_into("custom", "asyncio", sets, NULL, &t);

@@ -782,6 +782,62 @@ static void test_pitfalls(void **state)
 	}
 }
 
+/* The diagnosis reads a CPython trace as it reads the model's: the same
+ * lessons get the same recommendation and advice (test_diagnosis has the
+ * model's rows).  Where the two engines record differently (CPython has
+ * no ready state, its deadlock messages name no holder), the program's
+ * text and the trace's structure decide. */
+static void test_diagnosis_as_the_model(void **state)
+{
+	static const struct {
+		const char *lesson, *workload, *model, *program;
+		enum run_status status;
+		const char *recommend, *advice;
+	} cases[] = {
+		{"rlock", "custom", "threads",
+		 "rlock r; 3 x (lock r, lock r, cpu 10ms, unlock r, unlock r)",
+		 RUN_DONE, "sequential", "shrink-critical-section"},
+		{"rlock, without rlock r;", "custom", "threads",
+		 "3 x (lock r, lock r, cpu 10ms, unlock r, unlock r)",
+		 RUN_DEADLOCK, "", "use-an-rlock"},
+		{"condition, notify one", "custom", "threads",
+		 "condition ready; 3 x (cond wait ready, cpu 10ms); sleep "
+		 "30ms, cond notify ready",
+		 RUN_DEADLOCK, "", "notify-all"},
+		{"condition, notify before the wait", "custom", "threads",
+		 "condition c; (cond notify c all); (sleep 30ms, cond wait c)",
+		 RUN_DEADLOCK, "", "wait-for-a-predicate"},
+		{"daemon", "custom", "threads",
+		 "daemon (timer 10ms, sleep 5s); (timer 20ms, cpu 5ms); 2 x "
+		 "(net 50ms)",
+		 RUN_DONE, "asyncio", "join-the-daemon"},
+		{"a lock around the computing", "custom", "process-pool",
+		 "4 x (lock L, cpu 20ms, unlock L)", RUN_DONE, "sequential",
+		 "shrink-critical-section"},
+		{"block", "custom", "asyncio",
+		 "4 x (net 30ms, cpu 2ms, net 30ms, cpu 2ms, net 30ms); 1 x "
+		 "(net 40ms, block 150ms)",
+		 RUN_DONE, "asyncio", "await-asyncio-sleep"},
+	};
+
+	(void)state;
+	need_python();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kv sets[] = {{"program", cases[i].program},
+				    {NULL, NULL}};
+		struct trace *t =
+			run_case(cases[i].workload, cases[i].model, sets);
+		const struct trace_summary *m = &t->summary;
+
+		print_message("%s: %s; %s; %s\n", cases[i].lesson, m->recommend,
+			      m->advice, m->why);
+		assert_status(t, cases[i].status);
+		assert_string_equal(m->recommend, cases[i].recommend);
+		assert_string_equal(m->advice, cases[i].advice);
+		free_trace(t);
+	}
+}
+
 /* asyncio's option group in real Python, with asyncio's own gather,
  * TaskGroup and wait: the claims test_asyncio makes of the engine
  * (aio_group.h).  Then task.cancel() from another task, which the victim
@@ -801,8 +857,8 @@ static void test_asyncio_group(void **state)
 		free_trace(t);
 	}
 
-	struct kv sets[] = {{"program", "(sleep 300ms, cpu 1ms); (sleep 30ms, "
-					"cancel 1); (sleep 100ms)"},
+	struct kv sets[] = {{"program", "(sleep 400ms, cpu 1ms); (sleep 30ms, "
+					"cancel 1); (sleep 250ms)"},
 			    {NULL, NULL}};
 	struct trace *t = run_case("custom", "asyncio", sets);
 
@@ -814,6 +870,17 @@ static void test_asyncio_group(void **state)
 	assert_true(t->tasks[0].end_ns >= t->tasks[1].end_ns);
 	assert_true(t->tasks[0].end_ns < t->tasks[2].end_ns);
 	assert_int_equal(t->tasks[2].status, TASK_OK);
+	free_trace(t);
+
+	/* Both sleeps end while time.sleep holds the loop: the cancel
+	 * comes first, and the victim resumes with CancelledError. */
+	struct kv race[] = {{"program", "(sleep 50ms, cpu 1ms); (sleep 30ms, "
+					"cancel 1); (block 100ms)"},
+			    {NULL, NULL}};
+
+	t = run_case("custom", "asyncio", race);
+	assert_int_equal(t->tasks[0].status, TASK_CANCELLED);
+	assert_null(find_segment(t, 0, ST_COMPUTE));
 	free_trace(t);
 }
 
@@ -838,6 +905,7 @@ int main(void)
 		cmocka_unit_test(test_value_in_processes),
 		cmocka_unit_test(test_pipe_between_processes),
 		cmocka_unit_test(test_pitfalls),
+		cmocka_unit_test(test_diagnosis_as_the_model),
 		cmocka_unit_test(test_asyncio_group),
 		cmocka_unit_test(test_memory_measured),
 	};

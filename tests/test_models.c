@@ -798,6 +798,35 @@ static void test_memory_per_model(void **state)
 	assert_true(threads10 > tasks20);
 }
 
+/* A fail step raises in its task under every model: the task ends as
+ * error, noted with the exception, the steps after it never run, and the
+ * other task (a thread, a pool's job, a process) goes on to its end. */
+static void test_fail_every_model(void **state)
+{
+	static const char *const models[] = {"sequential",	 "threads",
+					     "thread-pool",	 "process-pool",
+					     "interpreter-pool", "asyncio",
+					     "asyncio-executor"};
+	const struct kv sets[] = {
+		{"program",
+		 "(sleep 10ms, fail, cpu 30ms); (sleep 20ms, cpu 1ms)"},
+		{NULL, NULL}};
+
+	(void)state;
+	for (size_t m = 0; m < sizeof(models) / sizeof(models[0]); m++) {
+		struct trace *t = run_case("custom", models[m], sets);
+
+		assert_status(t, RUN_DONE);
+		assert_int_equal(t->tasks[0].status, TASK_ERROR);
+		assert_string_equal(trace_task_note(t, &t->tasks[0]),
+				    PROTOCOL_NOTE_RAISED);
+		assert_int_equal(count_segments(t, 0, ST_COMPUTE, NULL), 0);
+		assert_int_equal(t->tasks[1].status, TASK_OK);
+		assert_true(count_segments(t, 1, ST_COMPUTE, NULL) >= 1);
+		free_trace(t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -814,6 +843,7 @@ int main(void)
 		cmocka_unit_test(test_block_on_threads),
 		cmocka_unit_test(test_daemon_and_timer),
 		cmocka_unit_test(test_memory_per_model),
+		cmocka_unit_test(test_fail_every_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -31,7 +31,9 @@ struct seg_spec {
 struct case_spec {
 	const char *name;
 	const char *model;
-	const char *gil; /* options.gil or NULL */
+	const char *gil;     /* options.gil or NULL */
+	const char *options; /* the options as JSON, or NULL */
+	const char *program; /* params.program (custom), or NULL */
 	size_t n_tasks;
 	struct seg_spec segs[16];
 	size_t n_segs;
@@ -51,6 +53,8 @@ struct case_spec {
 	const char *recommend;
 	const char *why_has[3]; /* substrings of why */
 	const char *why_starts; /* NULL: anything */
+	const char *why_lacks;	/* NULL: anything */
+	const char *advice;	/* NULL: not checked */
 };
 
 /* Tasks start at their first segment and end at their last. */
@@ -66,6 +70,12 @@ static void build(struct trace *t, const struct case_spec *c)
 		util_strlcpy(t->message, c->message, sizeof(t->message));
 	if (c->gil)
 		t->options = json_pack("{s:s}", "gil", c->gil);
+	if (c->program)
+		t->params = json_pack("{s:s}", "program", c->program);
+	if (c->options) {
+		t->options = json_loads(c->options, 0, NULL);
+		assert_non_null(t->options);
+	}
 	if (c->lag_ns)
 		t->summary.max_loop_lag_ns = c->lag_ns;
 	if (c->checks) {
@@ -414,6 +424,89 @@ static const struct case_spec cases[] = {
 			    "this run used asyncio and took 200 ms"},
 	},
 	{
+		/* The same on an event loop's lane, from an engine that
+		 * records no ready state (the CPython engine): no count of
+		 * tasks ready, rather than a 0 it did not see. */
+		.name = "a blocked loop, no ready state recorded",
+		.model = "asyncio",
+		.loop_lane = true,
+		BLOCKED_LOOP,
+		.bound = "io",
+		.recommend = "asyncio-executor",
+		.why_has = {"the loop was blocked for 150 ms by task 5's "
+			    "computation; computing"},
+		.why_lacks = "ready meanwhile",
+	},
+	{
+		/* Two tasks compute 20 ms each at the end of 400 ms of
+		 * waits: a 24 ms lag in a 440 ms run is how asyncio runs,
+		 * not a blocked loop. */
+		.name = "a short computation on the loop is not a block",
+		.model = "asyncio",
+		.loop_lane = true,
+		.n_tasks = 4,
+		.segs = {{0, ST_IO, 0, 400 * MS},
+			 {1, ST_IO, 0, 400 * MS},
+			 {2, ST_IO, 0, 400 * MS},
+			 {3, ST_IO, 0, 400 * MS},
+			 {2, ST_COMPUTE, 400 * MS, 420 * MS},
+			 {3, ST_COMPUTE, 420 * MS, 440 * MS}},
+		.n_segs = 6,
+		.lag_ns = 24 * MS,
+		.wall_ns = 440 * MS,
+		.speedup = 1640.0 / 440.0,
+		.parallelism = 40.0 / 440.0,
+		.peak_inflight = 4,
+		.bound = "io",
+		.recommend = "asyncio",
+		.why_has = {"asyncio, the recommended model"},
+	},
+	{
+		/* A 5 ms computation that a busy machine stretched to 80 ms
+		 * on the loop: the program's longest computation is 5 ms,
+		 * so the lag is the machine's, and asyncio stays. */
+		.name = "a short computation stretched by a busy machine",
+		.model = "asyncio",
+		.loop_lane = true,
+		.program = "4 x (net 100ms, cpu 5ms)",
+		.n_tasks = 4,
+		.segs = {{0, ST_IO, 0, 100 * MS},
+			 {1, ST_IO, 0, 100 * MS},
+			 {2, ST_IO, 0, 100 * MS},
+			 {3, ST_IO, 0, 100 * MS},
+			 {3, ST_COMPUTE, 100 * MS, 180 * MS}},
+		.n_segs = 5,
+		.lag_ns = 80 * MS,
+		.wall_ns = 180 * MS,
+		.speedup = 480.0 / 180.0,
+		.parallelism = 80.0 / 180.0,
+		.peak_inflight = 4,
+		.bound = "io",
+		.recommend = "asyncio",
+	},
+	{
+		/* A process pool that failed before any task ran (a lambda
+		 * it could not pickle): nothing measured, nothing
+		 * recommended, and the program's fix said. */
+		.name = "an error before anything ran: a pitfall",
+		.model = "process-pool",
+		.options = "{\"pitfall\": \"lambda\", \"start\": \"spawn\"}",
+		.n_tasks = 2,
+		.n_segs = 0,
+		.status = RUN_ERROR,
+		.message = "error: process-pool: PicklingError: Can't pickle",
+		.wall_ns = 0,
+		.speedup = 0.0,
+		.parallelism = 0.0,
+		.peak_inflight = 0,
+		.bound = "",
+		.recommend = "",
+		.advice = "def-at-module-level",
+		.why_starts = "The run ended in an error before any task "
+			      "computed or waited: process-pool: "
+			      "PicklingError",
+	},
+	{
 		/* On the loop's lane: the fifth task computes 150 ms (off
 		 * its core for 10 ms of it, which still blocks the loop),
 		 * and four tasks' waits end inside it, ready until it is
@@ -612,6 +705,11 @@ static void test_cases(void **state)
 			if (!strstr(m->why, c->why_has[w]))
 				fail_msg("case %s: \"%s\" not in \"%s\"",
 					 c->name, c->why_has[w], m->why);
+		if (c->why_lacks && strstr(m->why, c->why_lacks))
+			fail_msg("case %s: \"%s\" in \"%s\"", c->name,
+				 c->why_lacks, m->why);
+		if (c->advice)
+			assert_string_equal(m->advice, c->advice);
 		if (c->why_starts &&
 		    strncmp(m->why, c->why_starts, strlen(c->why_starts)))
 			fail_msg("case %s: \"%s\" does not start with \"%s\"",
@@ -620,6 +718,77 @@ static void test_cases(void **state)
 		if (c->status == RUN_DEADLOCK || c->status == RUN_ERROR ||
 		    c->status == RUN_CANCELLED)
 			assert_true(strncmp(m->why, "The run ", 8) == 0);
+		trace_free(&t);
+	}
+}
+
+/* Tasks cut short (asyncio's group, a cancel) or main resuming early:
+ * the diagnosis says which and by what, read from the tasks' notes and
+ * the checks alone, as a stored trace has them. */
+static void test_cut_tasks(void **state)
+{
+	static const struct {
+		const char *checks;
+		enum task_status status[3];
+		const char *note[3];
+		const char *want; /* NULL: no such sentence */
+	} cuts[] = {
+		{"{\"group\": \"taskgroup\", \"main_resumed_by\": 0, "
+		 "\"main_resumed_ns\": 100000000}",
+		 {TASK_ERROR, TASK_CANCELLED, TASK_CANCELLED},
+		 {PROTOCOL_NOTE_RAISED, PROTOCOL_NOTE_BY_GROUP,
+		  PROTOCOL_NOTE_BY_GROUP},
+		 "Of 3 tasks, 1 raised and 2 were cancelled: when task 1 raised "
+		 "at 100 ms, its TaskGroup cancelled the others still running"},
+		{"{\"group\": \"gather\", \"main_resumed_by\": 0, "
+		 "\"main_resumed_ns\": 100000000}",
+		 {TASK_ERROR, TASK_CANCELLED, TASK_CANCELLED},
+		 {PROTOCOL_NOTE_RAISED, PROTOCOL_NOTE_BY_RUN,
+		  PROTOCOL_NOTE_BY_RUN},
+		 "gather handed task 1's exception to main at 100 ms, main "
+		 "returned, and asyncio.run cancelled the 2 still running"},
+		{"{}",
+		 {TASK_OK, TASK_CANCELLED, TASK_OK},
+		 {"", PROTOCOL_NOTE_BY_CANCEL, ""},
+		 "Of 3 tasks, 1 was cancelled by another task's task.cancel(), "
+		 "where it waited"},
+		{"{\"group\": \"wait_first\", \"main_resumed_by\": 0, "
+		 "\"main_resumed_ns\": 100000000}",
+		 {TASK_OK, TASK_OK, TASK_OK},
+		 {"", "", ""},
+		 "The main coroutine resumed at 100 ms, when task 1 ended "
+		 "first, and the others ran on"},
+		{"{}", {TASK_OK, TASK_OK, TASK_OK}, {"", "", ""}, NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
+		struct case_spec c = {.name = "cut",
+				      .model = "asyncio",
+				      .n_tasks = 3,
+				      .segs = {{0, ST_IO, 0, 100 * MS},
+					       {1, ST_IO, 0, 100 * MS},
+					       {2, ST_IO, 0, 300 * MS}},
+				      .n_segs = 3,
+				      .status = RUN_DONE,
+				      .loop_lane = true,
+				      .checks = cuts[i].checks};
+		struct trace t;
+
+		build(&t, &c);
+		for (size_t k = 0; k < 3; k++) {
+			t.tasks[k].status = (uint8_t)cuts[i].status[k];
+			t.tasks[k].note = trace_note(&t, cuts[i].note[k]);
+		}
+		summary_compute(&t);
+		print_message("why: %s\n", t.summary.why);
+		if (cuts[i].want && !strstr(t.summary.why, cuts[i].want))
+			fail_msg("\"%s\" not in \"%s\"", cuts[i].want,
+				 t.summary.why);
+		if (!cuts[i].want) {
+			assert_null(strstr(t.summary.why, "Of 3 tasks"));
+			assert_null(strstr(t.summary.why, "main coroutine"));
+		}
 		trace_free(&t);
 	}
 }
@@ -810,6 +979,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_states_and_task_time),
+		cmocka_unit_test(test_cut_tasks),
 		cmocka_unit_test(test_peak_inflight),
 		cmocka_unit_test(test_lane_busy),
 		cmocka_unit_test(test_keeps_checks_and_lag),

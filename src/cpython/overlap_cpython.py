@@ -2149,8 +2149,10 @@ class AioRun:
                 self.first_raise = t
                 if self.group == "taskgroup":
                     # The group cancels the siblings still running.
+                    tasks = self.program["tasks"]
                     for k, f in enumerate(self.futs):
-                        if k != t and f is not None and not f.done():
+                        if k != t and f is not None and not f.done() \
+                                and not tasks[k].get("daemon"):
                             self.cancel_note.setdefault(k, NOTE_BY_GROUP)
             # The exception goes on to whoever awaits the task (gather,
             # the TaskGroup; return_exceptions makes it a result).

@@ -303,7 +303,8 @@ test('a C extension releases the GIL: two threads compute at once',
 
 test('an RLock re-enters; its owner never waits for itself',
      { timeout: 90000 }, async () => {
-	const { context, errors, trace, note } = await pressLesson('rlock');
+	const { page, context, errors, trace, note } =
+		await pressLesson('rlock');
 	assert.equal(trace.run.model, 'threads');
 	assert.equal(trace.run.status, 'done');
 	assert.match(note, /a plain Lock taken twice waits for itself/);
@@ -314,6 +315,15 @@ test('an RLock re-enters; its owner never waits for itself',
 		for (let j = i + 1; j < 3; j++)
 			assert.ok(spans[i][1] <= spans[j][0] ||
 				  spans[j][1] <= spans[i][0]);
+	/* All the computing is inside the lock: no model runs it side by
+	 * side, so no pool; the fix is the critical section. */
+	assert.equal(trace.summary.diagnosis.recommend, 'sequential');
+	assert.equal(trace.summary.diagnosis.advice,
+		     'shrink-critical-section');
+	const said = await page.textContent('#diagnosis');
+	assert.match(said, /recommended: sequential · fix: shrink critical/);
+	assert.match(said, /an RLock, which its owner took again 3 times/);
+	await screenshot(page, 'lesson-rlock-diagnosis', { fullPage: false });
 	assert.deepEqual(errors, []);
 	await context.close();
 
@@ -360,7 +370,8 @@ test('a condition: notify all lets every waiter go after the notify',
 
 test('timers wait, then run; the daemon is cancelled when the rest end',
      { timeout: 90000 }, async () => {
-	const { context, errors, trace, note } = await pressLesson('daemon');
+	const { page, context, errors, trace, note } =
+		await pressLesson('daemon');
 	assert.equal(trace.run.model, 'threads');
 	assert.equal(trace.run.status, 'done');
 	assert.match(note, /daemon/);
@@ -379,6 +390,13 @@ test('timers wait, then run; the daemon is cancelled when the rest end',
 		s.state === 'sleep' && !/^timer/.test(s.note));
 	assert.ok(cut.t1_ns >= lastEnd);
 	assert.ok(cut.t1_ns - cut.t0_ns < 5e9);
+	/* The diagnosis says the daemon's work was cut, and the timers. */
+	assert.equal(trace.summary.diagnosis.advice, 'join-the-daemon');
+	const said = await page.textContent('#diagnosis');
+	assert.match(said, /fix: join the daemon/);
+	assert.match(said, /Task 1, a daemon, was still running/);
+	assert.match(said, /2 tasks waited .* for their timer/);
+	await screenshot(page, 'lesson-daemon-diagnosis', { fullPage: false });
 	assert.deepEqual(errors, []);
 	await context.close();
 });
@@ -705,7 +723,14 @@ test('asyncio.wait(FIRST_COMPLETED): main resumes at the first end, the ' +
 	assert.ok(mark.t0_ns >= trace.tasks[0].end_ns);
 	for (const k of [1, 2])
 		assert.ok(trace.tasks[k].end_ns > mark.t1_ns, 'ran on');
+	assert.match(trace.summary.diagnosis.why,
+		     /when task 1 ended first, and the others ran on/);
 	await screenshot(page, 'lesson-wait-first', { fullPage: false });
+	/* Rows: Lanes shows main's resuming on the main lane. */
+	await page.getByRole('radio', { name: 'Lanes' }).check();
+	await page.waitForFunction(n => document.querySelector('#timeline')
+		?.getAttribute('data-rows') === String(n), trace.lanes.length);
+	await screenshot(page, 'lesson-wait-first-lanes', { fullPage: false });
 	assert.deepEqual(errors, []);
 	await context.close();
 });

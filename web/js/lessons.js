@@ -40,7 +40,8 @@ export const LESSONS = [
 		look: 'Eight requests on four workers: four wait for their ' +
 			'reply while the other four are queued (grey), so ' +
 			'the run takes two waits, about 3 s. Rows: Lanes ' +
-			'shows the four workers.',
+			'shows the four workers. Waiting needs no core, so ' +
+			'the diagnosis asks for a worker per request.',
 	},
 	{
 		id: 'pool-map',
@@ -281,7 +282,10 @@ export const LESSONS = [
 		look: 'Each thread takes the RLock r twice, as a function ' +
 			'that holds it calling another that takes it again: ' +
 			'its owner re-enters, and the others wait (lock-wait) ' +
-			'until it has released it as often. Delete "rlock r;" ' +
+			'until it has released it as often. All the ' +
+			'computing is inside the lock, so no model runs it ' +
+			'side by side: the diagnosis recommends sequential ' +
+			'and a smaller critical section. Delete "rlock r;" ' +
 			'and run again: a plain Lock taken twice waits for ' +
 			'itself, and the run ends in deadlock, the message ' +
 			'naming the lock held by itself.',
@@ -312,8 +316,9 @@ export const LESSONS = [
 			'When the other three have ended, it is cancelled ' +
 			'where it stands, its sleep cut at the end of the ' +
 			'run, as the interpreter drops daemon threads at ' +
-			'exit. Under asyncio the same daemon is a task never ' +
-			'awaited, cancelled when asyncio.run returns.',
+			'exit; the diagnosis says so. Under asyncio the same ' +
+			'daemon is a task never awaited, cancelled when ' +
+			'asyncio.run returns.',
 	},
 	{
 		id: 'timeout',
@@ -431,7 +436,10 @@ export const LESSONS = [
 		look: 'The same update, call and all, with a lock around ' +
 			'it: nothing is lost. A thread switched out inside ' +
 			'the lock (at the call) makes the others wait for ' +
-			'it (lock-wait).',
+			'it (lock-wait). The updates take turns in any ' +
+			'model, so the diagnosis recommends sequential, or ' +
+			'each thread counting on its own and adding its ' +
+			'total once.',
 	},
 	{
 		id: 'shared-value',

@@ -670,8 +670,9 @@ export class SummaryView {
 		this.updateActivity(data, true, nowNs);
 	}
 
-	/* "I/O-bound · recommended: asyncio" in bold, then the engine's
-	 * sentence saying why. */
+	/* "I/O-bound · recommended: asyncio" in bold, with the change the
+	 * program needs when there is one ("fix: shrink critical
+	 * section"), then the engine's sentence saying why. */
 	showDiagnosis(diagnosis)
 	{
 		clear(this.diagnosis);
@@ -680,7 +681,9 @@ export class SummaryView {
 			return;
 		const bound = BOUND_WORDS[diagnosis.bound] || diagnosis.bound;
 		const head = [bound, diagnosis.recommend ?
-			`recommended: ${diagnosis.recommend}` : '']
+			`recommended: ${diagnosis.recommend}` : '',
+		diagnosis.advice ?
+			`fix: ${diagnosis.advice.replace(/-/g, ' ')}` : '']
 			.filter(Boolean).join(' · ');
 		if (head)
 			this.diagnosis.append(el('strong', 'diagnosis-head', head),
