@@ -184,6 +184,7 @@ struct runs *runs_create(const struct runs_config *cfg, char *err,
 		r->cfg.queue_max = 1;
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
+	pthread_cond_init(&r->loaded, NULL);
 	r->host = host_defaults();
 	r->queue = calloc((size_t)r->cfg.queue_max, sizeof(*r->queue));
 	if (!r->queue || !r->host) {
@@ -198,6 +199,7 @@ out_free:
 	json_decref(r->host);
 	free(r->queue);
 	pthread_cond_destroy(&r->wake);
+	pthread_cond_destroy(&r->loaded);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 	return NULL;
@@ -268,6 +270,7 @@ void runs_destroy(struct runs *r)
 	free(r->queue);
 	json_decref(r->host);
 	pthread_cond_destroy(&r->wake);
+	pthread_cond_destroy(&r->loaded);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
 }

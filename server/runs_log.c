@@ -330,6 +330,12 @@ struct stream *runs_stream(struct runs *r, const char *id, int *err)
 		return NULL;
 	}
 	atomic_fetch_add(&run->refs, 1);
+	/* One viewer reads an evicted run back; the others that come
+	 * meanwhile wait for its stream.  Each reading its own copy, 64
+	 * viewers of a large run read 64 copies at once, and the server had
+	 * no core left for anyone else. */
+	while (run->loading)
+		pthread_cond_wait(&r->loaded, &r->lock);
 	if (run->stream) {
 		s = run->stream;
 		run->lru = ++r->lru_clock;
@@ -352,13 +358,30 @@ struct stream *runs_stream(struct runs *r, const char *id, int *err)
 	}
 
 	/* A finished run whose stream was evicted: read it back. */
+	pthread_mutex_lock(&r->lock);
+	while (run->loading)
+		pthread_cond_wait(&r->loaded, &r->lock);
+	if (run->stream) {
+		/* Someone else read it back meanwhile. */
+		s = run->stream;
+		stream_ref(s);
+		pthread_mutex_unlock(&r->lock);
+		run_unref(run);
+		return s;
+	}
+	run->loading = true;
+	pthread_mutex_unlock(&r->lock);
 	loaded = runs_load_events(r, id, &valid, err);
+	if (loaded)
+		stream_finish(loaded);
+	pthread_mutex_lock(&r->lock);
+	run->loading = false;
+	pthread_cond_broadcast(&r->loaded);
 	if (!loaded) {
+		pthread_mutex_unlock(&r->lock);
 		run_unref(run);
 		return NULL;
 	}
-	stream_finish(loaded);
-	pthread_mutex_lock(&r->lock);
 	if (run->stream) {
 		s = run->stream; /* someone else loaded it meanwhile */
 	} else {

@@ -46,6 +46,7 @@ struct run {
 	char started_at[40];
 	json_t *summary;       /* replaced whole, never modified; or NULL */
 	struct stream *stream; /* cache of a finished run, or NULL */
+	bool loading;	       /* a viewer is reading its events back */
 	size_t cached_bytes;   /* counted in runs.cached_bytes */
 	uint64_t lru;
 	pid_t pgid;	    /* runner's process group, 0 when none */
@@ -74,8 +75,9 @@ struct runs {
 	json_t *host; /* defaults for run.host */
 
 	pthread_mutex_t lock;
-	pthread_cond_t wake; /* the runner waits for the queue */
-	struct run **table;  /* oldest first */
+	pthread_cond_t wake;   /* the runner waits for the queue */
+	pthread_cond_t loaded; /* a run's events were read back (or not) */
+	struct run **table;    /* oldest first */
 	size_t n_table, cap_table;
 	struct run **queue; /* FIFO, at most cfg.queue_max */
 	size_t n_queue;
