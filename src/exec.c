@@ -183,7 +183,9 @@ enum task_status exec_task(struct exec_ctx *x)
 
 	sync_task_end(x->run->sync, x->task);
 	rec_task_end_note(x->lane, x->task, rec_now(x->lane), st,
-			  rc == EXEC_RAISED ? REC_NOTE_RAISED : 0);
+			  rc == EXEC_RAISED ? REC_NOTE_RAISED
+			  : rc == -EMFILE   ? REC_NOTE_NO_FILES
+					    : 0);
 	exec_gil_release(x);
 	return st;
 }

@@ -142,6 +142,10 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
 /* a process pool's transfer of a chunk of tasks (Executor.map's
  * chunksize): one argument, or one result, for all of them */
 #define REC_NOTE_CHUNK (REC_NOTE_FIXED + 15)
+/* a task's end: a request that could not open its socket, as Python says
+ * it (each request holds two descriptors in the run: its socket and the
+ * peer's end) */
+#define REC_NOTE_NO_FILES (REC_NOTE_FIXED + 16)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -181,6 +185,8 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 		return PROTOCOL_NOTE_MAIN_FIRST;
 	case REC_NOTE_CHUNK:
 		return PROTOCOL_NOTE_CHUNK;
+	case REC_NOTE_NO_FILES:
+		return "OSError: [Errno 24] Too many open files";
 	default:
 		return NULL;
 	}

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,6 +59,9 @@ static void append(char **buf, size_t *len, const char *data, size_t n)
 
 /* Runs the binary with args (NULL-terminated), feeding input (may be
  * NULL) on its standard input. */
+/* Nonzero: the child's limit of open files (soft and hard). */
+static rlim_t child_nofile;
+
 static void run_overlap(struct result *r, const char *input,
 			const char *const *args)
 {
@@ -86,6 +90,9 @@ static void run_overlap(struct result *r, const char *input,
 		dup2(in[0], 0);
 		dup2(out[1], 1);
 		dup2(err[1], 2);
+		if (child_nofile)
+			setrlimit(RLIMIT_NOFILE,
+				  &(struct rlimit){child_nofile, child_nofile});
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
@@ -584,6 +591,49 @@ static void test_run_json(void **state)
 	result_free(&r);
 }
 
+/* Requests that cannot open a socket end as error with what Python says,
+ * and the others go on: 100 threads' requests hold two descriptors each
+ * (the socket and the peer's end) against a limit of 80. */
+static void test_run_out_of_files(void **state)
+{
+	struct result r;
+	json_t *t, *task;
+	size_t i, ok = 0, failed = 0;
+
+	(void)state;
+	child_nofile = 80;
+	run_overlap(&r, NULL,
+		    (const char *[]){"run", "--workload", "fetch", "--model",
+				     "threads", "--tasks", "100", "--duration",
+				     "500ms", "--set", "io=net", "--format",
+				     "json", NULL});
+	child_nofile = 0;
+	if (r.status != 0)
+		fail_msg("exit %d: %s", r.status, r.err);
+	t = json_loads(r.out, 0, NULL);
+	assert_non_null(t);
+	json_array_foreach(json_object_get(t, "tasks"), i, task) {
+		const char *st =
+			json_string_value(json_object_get(task, "status"));
+		const char *note =
+			json_string_value(json_object_get(task, "note"));
+
+		if (strcmp(st, "ok") == 0) {
+			ok++;
+			continue;
+		}
+		assert_string_equal(st, "error");
+		assert_string_equal(note,
+				    "OSError: [Errno 24] Too many open files");
+		failed++;
+	}
+	assert_true(ok > 0);
+	assert_true(failed > 0);
+	assert_int_equal(ok + failed, 100);
+	json_decref(t);
+	result_free(&r);
+}
+
 /* Without a terminal and without --format, the trace is JSON. */
 static void test_run_default_format_is_json(void **state)
 {
@@ -1004,6 +1054,7 @@ int main(void)
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_workloads_lists_catalog),
 		cmocka_unit_test(test_run_json),
+		cmocka_unit_test(test_run_out_of_files),
 		cmocka_unit_test(test_run_default_format_is_json),
 		cmocka_unit_test(test_run_events_from_spec),
 		cmocka_unit_test(test_run_ascii_plain),
