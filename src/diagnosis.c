@@ -47,35 +47,6 @@ static int seg_by_start(const void *a, const void *b)
 	return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
 }
 
-/* The time n segments sorted by start cover, overlaps counted once. */
-static int64_t union_ns(const struct trace_segment *const *s, size_t n)
-{
-	int64_t sum = 0, from, to;
-
-	if (n == 0)
-		return 0;
-	from = s[0]->t0_ns;
-	to = s[0]->t1_ns;
-	for (size_t i = 1; i < n; i++) {
-		if (s[i]->t0_ns > to) {
-			sum += to - from;
-			from = s[i]->t0_ns;
-		}
-		if (s[i]->t1_ns > to)
-			to = s[i]->t1_ns;
-	}
-	return sum + (to - from);
-}
-
-/* True when state s has flag (protocol.h: what the diagnosis reads of a
- * state). */
-bool diag_state_has(unsigned s, unsigned flag)
-{
-	const struct state_def *d = seg_state_def(s);
-
-	return d && (d->flags & flag);
-}
-
 /* The time in which at least one task waited on I/O or sleep: the union of
  * those segments (-1 when it cannot be computed). */
 static int64_t wait_union_ns(const struct trace *t)
@@ -90,12 +61,12 @@ static int64_t wait_union_ns(const struct trace *t)
 	for (size_t i = 0; i < t->n_segments; i++) {
 		uint8_t st = t->segments[i].state;
 
-		if (diag_state_has(st, STATE_OVERLAPPABLE) &&
+		if (seg_state_has(st, STATE_OVERLAPPABLE) &&
 		    t->segments[i].t1_ns > t->segments[i].t0_ns)
 			w[n++] = &t->segments[i];
 	}
 	qsort(w, n, sizeof(*w), seg_by_start);
-	sum = union_ns(w, n);
+	sum = trace_union_ns(w, n);
 	free(w);
 	return sum;
 }
@@ -208,7 +179,7 @@ static int64_t loop_sleep_block(const struct trace *t, uint32_t *blocker,
 
 bool diag_state_is_sync_wait(int s)
 {
-	return diag_state_has(s, STATE_OBJECT_WAIT);
+	return seg_state_has(s, STATE_OBJECT_WAIT);
 }
 
 int diag_percent(int64_t part, int64_t whole)
@@ -548,7 +519,7 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 	char ready_text[96];
 
 	for (int s = 0; s < ST__COUNT; s++) {
-		if (diag_state_has(s, STATE_OVERLAPPABLE))
+		if (seg_state_has(s, STATE_OVERLAPPABLE))
 			wait += st[s];
 		if (diag_state_is_sync_wait(s))
 			sync += st[s];

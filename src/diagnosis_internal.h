@@ -16,8 +16,6 @@
 
 /* Rounded percent of part in whole (0 when whole is 0). */
 int diag_percent(int64_t part, int64_t whole);
-/* State s has flag (protocol.h: what the diagnosis reads of a state). */
-bool diag_state_has(unsigned s, unsigned flag);
 /* A wait for another task (lock, semaphore, queue, ...). */
 bool diag_state_is_sync_wait(int s);
 /* An option's text, or "" when the run has no such option. */

@@ -176,7 +176,7 @@ void diag_deadlock(struct trace *t, const struct program_facts *facts)
 static bool nothing_measured(const struct trace *t)
 {
 	for (int s = 0; s < ST__COUNT; s++)
-		if ((s == ST_COMPUTE || diag_state_has(s, STATE_OVERLAPPABLE) ||
+		if ((s == ST_COMPUTE || seg_state_has(s, STATE_OVERLAPPABLE) ||
 		     diag_state_is_sync_wait(s)) &&
 		    t->summary.states_ns[s] > 0)
 			return false;

@@ -182,6 +182,13 @@ const struct state_def *seg_state_def(unsigned s)
 	return s < ST__COUNT ? &protocol_states[s] : NULL;
 }
 
+bool seg_state_has(unsigned s, unsigned flag)
+{
+	const struct state_def *d = seg_state_def(s);
+
+	return d && (d->flags & flag);
+}
+
 const char *seg_state_name(enum seg_state s)
 {
 	return (unsigned)s < ST__COUNT ? protocol_states[s].name : "unknown";

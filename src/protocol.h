@@ -205,6 +205,8 @@ const char *seg_state_name(enum seg_state s); /* "gil-wait" */
 int seg_state_parse(const char *name);
 /* The row of state s; NULL outside the list. */
 const struct state_def *seg_state_def(unsigned s);
+/* True when state s has flag (enum state_flag). */
+bool seg_state_has(unsigned s, unsigned flag);
 const char *state_bucket_name(enum state_bucket b); /* "blocked" */
 const char *lane_kind_name(enum lane_kind k);	    /* "thread" */
 int lane_kind_parse(const char *name);

@@ -29,39 +29,10 @@ static int seg_by_lane_then_start(const void *a, const void *b)
 	return (x->t0_ns > y->t0_ns) - (x->t0_ns < y->t0_ns);
 }
 
-/* The time n segments sorted by start cover, overlaps counted once. */
-static int64_t union_ns(const struct trace_segment *const *s, size_t n)
-{
-	int64_t sum = 0, from, to;
-
-	if (n == 0)
-		return 0;
-	from = s[0]->t0_ns;
-	to = s[0]->t1_ns;
-	for (size_t i = 1; i < n; i++) {
-		if (s[i]->t0_ns > to) {
-			sum += to - from;
-			from = s[i]->t0_ns;
-		}
-		if (s[i]->t1_ns > to)
-			to = s[i]->t1_ns;
-	}
-	return sum + (to - from);
-}
-
-/* True when state s has flag (protocol.h: what the diagnosis reads of a
- * state). */
-static bool state_has(unsigned s, unsigned flag)
-{
-	const struct state_def *d = seg_state_def(s);
-
-	return d && (d->flags & flag);
-}
-
 /* A task's own work: computing, or a wait another model could overlap. */
 static bool state_is_work(int s)
 {
-	return s == ST_COMPUTE || state_has(s, STATE_OVERLAPPABLE);
+	return s == ST_COMPUTE || seg_state_has(s, STATE_OVERLAPPABLE);
 }
 
 /* A task's start or end as one sortable number: its time times two (as
@@ -106,7 +77,7 @@ static int64_t peak_inflight(const struct trace *t)
 /* States in which a lane's thread or process uses a CPU. */
 static bool state_uses_cpu(int s)
 {
-	return state_has(s, STATE_USES_CPU);
+	return seg_state_has(s, STATE_USES_CPU);
 }
 
 /* Every lane's busy time: the union of its segments in which it uses a
@@ -135,7 +106,8 @@ static void lane_busy(struct trace *t)
 	for (size_t i = 0, j; i < n; i = j) {
 		for (j = i + 1; j < n && work[j]->lane == work[i]->lane; j++)
 			;
-		t->lanes[work[i]->lane].busy_ns = union_ns(work + i, j - i);
+		t->lanes[work[i]->lane].busy_ns =
+			trace_union_ns(work + i, j - i);
 	}
 	free(work);
 }

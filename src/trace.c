@@ -203,3 +203,22 @@ bool trace_message_names_status(const struct trace *t)
 
 	return strncmp(t->message, st, n) == 0 && t->message[n] == ':';
 }
+
+int64_t trace_union_ns(const struct trace_segment *const *s, size_t n)
+{
+	int64_t sum = 0, from, to;
+
+	if (n == 0)
+		return 0;
+	from = s[0]->t0_ns;
+	to = s[0]->t1_ns;
+	for (size_t i = 1; i < n; i++) {
+		if (s[i]->t0_ns > to) {
+			sum += to - from;
+			from = s[i]->t0_ns;
+		}
+		if (s[i]->t1_ns > to)
+			to = s[i]->t1_ns;
+	}
+	return sum + (to - from);
+}

@@ -170,4 +170,7 @@ const char *trace_task_note(const struct trace *t, const struct trace_task *k);
  * not name the status again. */
 bool trace_message_names_status(const struct trace *t);
 
+/* The time n segments sorted by start cover, overlaps counted once. */
+int64_t trace_union_ns(const struct trace_segment *const *s, size_t n);
+
 #endif
