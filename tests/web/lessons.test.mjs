@@ -517,9 +517,10 @@ test('map with chunksize: one transfer per chunk, results per chunk',
 	const order = handledOn(trace);
 	assert.deepEqual(order.map(h => h.task), [0, 1, 2, 3, 4, 5, 6, 7]);
 	/* None of a chunk's results is handled before its last task's
-	 * result went back. */
+	 * result began to go back (the pool may read it while the worker's
+	 * write is still returning, so not after that transfer's end). */
 	const sent = task => ipc.find(s => s.task === task &&
-		s.t0_ns > trace.tasks[task].start_ns).t1_ns;
+		s.t0_ns > trace.tasks[task].start_ns).t0_ns;
 	for (const h of order)
 		assert.ok(h.t0 >= sent(h.task < 4 ? 3 : 7),
 			  `task ${h.task + 1} handled after its chunk`);
