@@ -425,10 +425,11 @@ static json_t *program_json(const struct program *p)
 	for (size_t i = 0; i < p->n_objects; i++)
 		json_array_append_new(
 			objects,
-			json_pack("{s:s, s:I, s:s}", "kind",
+			json_pack("{s:s, s:I, s:I, s:s}", "kind",
 				  object_kind_name(
 					  (enum object_kind)p->objects[i].kind),
 				  "count", (json_int_t)p->objects[i].count,
+				  "size", (json_int_t)p->objects[i].size,
 				  "name", p->objects[i].name));
 	for (size_t i = 0; i < p->n_requests; i++) {
 		const struct request_def *r = &p->requests[i];

@@ -277,12 +277,17 @@ static bool program_has_rlock(const struct trace *t)
 
 /* The run is about one shared counter: its checks count updates, and
  * updating it is most of what the tasks computed. */
-static bool counter_bound(const struct trace *t, int64_t cpu_ns)
+static bool counter_expected(const struct trace *t)
 {
 	const json_t *expected = json_object_get(t->summary.checks, "expected");
 
-	return json_is_integer(expected) && json_integer_value(expected) > 0 &&
-	       cpu_ns > 0 && counter_ns(t) * 3 >= cpu_ns * 2;
+	return json_is_integer(expected) && json_integer_value(expected) > 0;
+}
+
+static bool counter_bound(const struct trace *t, int64_t cpu_ns)
+{
+	return counter_expected(t) && cpu_ns > 0 &&
+	       counter_ns(t) * 3 >= cpu_ns * 2;
 }
 
 /* An option's text, or "" when the run has no such option. */
@@ -413,6 +418,50 @@ static enum fit fit_of(const struct trace *t, const char *rec, bool also)
 	return also ? FIT_ALSO : FIT_NO;
 }
 
+/* A Manager's Value: the tasks' time went to round trips to the manager's
+ * process, two per update; no model changes that, the program must send
+ * fewer messages. */
+static void manager_counter(struct trace *t, const struct program_facts *f,
+			    int64_t base)
+{
+	struct trace_summary *m = &t->summary;
+	int64_t ipc = m->states_ns[ST_IPC];
+	json_int_t expected =
+		json_integer_value(json_object_get(m->checks, "expected"));
+	json_int_t lost =
+		json_integer_value(json_object_get(m->checks, "lost"));
+	char per[32], wall[32], run_text[160], lost_text[200] = "";
+
+	util_format_duration(expected > 0 ? ipc / expected : 0, per,
+			     sizeof(per));
+	if (lost > 0)
+		snprintf(lost_text, sizeof(lost_text),
+			 ", and %lld updates were lost: another task's write "
+			 "came between a read and its write, and nothing "
+			 "guards the value between the two messages",
+			 (long long)lost);
+	util_strlcpy(m->bound, "sync", sizeof(m->bound));
+	util_strlcpy(m->recommend, t->model[0] ? t->model : "process-pool",
+		     sizeof(m->recommend));
+	diag_set_advice(m, "count-per-task");
+	/* No speedup: the round trips are not work a task would do
+	 * alone. */
+	util_format_duration(m->wall_ns, wall, sizeof(wall));
+	snprintf(run_text, sizeof(run_text), "this run used %s and took %s",
+		 t->model[0] ? t->model : "an unnamed model", wall);
+	if (snprintf(m->why, sizeof(m->why),
+		     "Tasks spent %d%% of their time in round trips to the "
+		     "manager's process (ipc): every %s.value += 1 on a "
+		     "Manager's Value is two messages, a read and a write, "
+		     "%s an update, against well under a microsecond for a "
+		     "multiprocessing.Value in shared memory%s; count in each "
+		     "task and send its total once (a result, a Queue or a "
+		     "Pipe); %s.",
+		     diag_percent(ipc, base + ipc), f->counter, per, lost_text,
+		     run_text) >= (int)sizeof(m->why))
+		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+}
+
 /* What the tasks do holding a lock runs one task at a time whatever the
  * model: as written, sequential does it as fast, without the waiting; the
  * change is the program's (a smaller critical section), and what would
@@ -533,6 +582,11 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 	}
 	util_format_duration(longest_ns, longest, sizeof(longest));
 
+	if (facts->parsed && facts->counter_mode == CTR_MODE_MANAGER &&
+	    counter_expected(t) && st[ST_IPC] * 3 >= (base + st[ST_IPC]) * 2) {
+		manager_counter(t, facts, base);
+		return;
+	}
 	if (base == 0) {
 		util_strlcpy(m->bound, "mixed", sizeof(m->bound));
 		util_strlcpy(m->recommend, "sequential", sizeof(m->recommend));
@@ -632,14 +686,44 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 			 run_text);
 	} else if (wait * 3 < base * 2 && counter_bound(t, cpu)) {
 		json_t *lost = json_object_get(m->checks, "lost");
-		char shares[96];
+		char shares[128];
 
-		snprintf(shares, sizeof(shares),
-			 "Tasks spent %d%% of their time updating one shared "
-			 "counter",
-			 diag_percent(counter_ns(t), base));
+		if (facts->parsed && facts->counter_mode == CTR_MODE_ARRAY)
+			snprintf(shares, sizeof(shares),
+				 "Tasks spent %d%% of their time updating "
+				 "the shared array '%s'",
+				 diag_percent(counter_ns(t), base),
+				 facts->counter);
+		else
+			snprintf(shares, sizeof(shares),
+				 "Tasks spent %d%% of their time updating one "
+				 "shared counter",
+				 diag_percent(counter_ns(t), base));
 		util_strlcpy(m->bound, "sync", sizeof(m->bound));
-		if (json_integer_value(lost) > 0) {
+		if (json_integer_value(lost) > 0 && facts->parsed &&
+		    facts->counter_mode == CTR_MODE_ARRAY) {
+			/* Tasks that share an element race on it. */
+			rec = t->model[0] ? t->model : "process-pool";
+			diag_set_advice(m, "element-per-task");
+			describe_run(t, FIT_NO, run_text, sizeof(run_text));
+			if (snprintf(
+				    m->why, sizeof(m->why),
+				    "%s, and %lld updates were lost: %zu tasks "
+				    "shared the %lld element%s of array '%s', "
+				    "and another task wrote between an "
+				    "update's read and its write (the array's "
+				    "lock guards each, not both); give each "
+				    "task an element of its own (array %s=%zu) "
+				    "or update it inside %s.get_lock(); %s.",
+				    shares, (long long)json_integer_value(lost),
+				    facts->counter_tasks,
+				    (long long)facts->counter_size,
+				    facts->counter_size == 1 ? "" : "s",
+				    facts->counter, facts->counter,
+				    facts->counter_tasks, facts->counter,
+				    run_text) >= (int)sizeof(m->why))
+				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		} else if (json_integer_value(lost) > 0) {
 			/* No model fixes a race; the program must. */
 			rec = t->model[0] ? t->model : "threads";
 			diag_set_advice(m, "lock-the-update");
@@ -653,6 +737,30 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 				     "this model; %s.",
 				     shares,
 				     (long long)json_integer_value(lost),
+				     run_text) >= (int)sizeof(m->why))
+				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		} else if (facts->parsed &&
+			   facts->counter_mode == CTR_MODE_ARRAY &&
+			   facts->counter_size >=
+				   (int64_t)facts->counter_tasks) {
+			/* An element each: nothing to guard, but the array's
+			 * one lock still takes every access. */
+			rec = "process-pool";
+			diag_set_advice(m, "unlocked-array");
+			describe_run(t, fit_of(t, rec, false), run_text,
+				     sizeof(run_text));
+			if (snprintf(m->why, sizeof(m->why),
+				     "%s, and no update was lost: each task "
+				     "updated an element of its own of array "
+				     "'%s', so there is nothing to guard; yet "
+				     "every read and write took the array's "
+				     "one lock, where the processes met and "
+				     "waited for each other: make it "
+				     "Array('q', %lld, lock=False), or count "
+				     "in each task and write its element once; "
+				     "%s.",
+				     shares, facts->counter,
+				     (long long)facts->counter_size,
 				     run_text) >= (int)sizeof(m->why))
 				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
 		} else {

@@ -773,7 +773,8 @@ static int parse_bare_decl(struct parser *p, size_t start, size_t len)
 
 /* decl := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *       | counter NAME '=' ( none | lock | atomic )
- *       | value NAME [ '=' get_lock ]
+ *       | value NAME [ '=' ( get_lock | manager ) ]
+ *       | array NAME '=' INT
  * Declarations come before the steps that use the object.  Returns 1 when
  * the text at p->pos is no declaration (a barrier step). */
 static int parse_decl(struct parser *p)
@@ -785,11 +786,14 @@ static int parse_decl(struct parser *p)
 	} words[] = {
 		{"sem", OBJ_SEMAPHORE, 0},   {"semaphore", OBJ_SEMAPHORE, 0},
 		{"queue", OBJ_QUEUE, 1},     {"barrier", OBJ_BARRIER, 1},
-		{"counter", OBJ_COUNTER, 0}, {"value", OBJ_COUNTER, 0}};
-	bool is_value;
+		{"counter", OBJ_COUNTER, 0}, {"value", OBJ_COUNTER, 0},
+		{"array", OBJ_COUNTER, 1}};
+	bool is_value, is_array;
+	int64_t size = 0;
 	size_t start = p->pos, len = 0, name_pos, i;
 	char name[STEPS_MAX_NAME + 1];
 	int64_t value = 0;
+	uint32_t idx;
 	int rc;
 
 	while (isalpha((unsigned char)p->text[start + len]))
@@ -804,6 +808,7 @@ static int parse_decl(struct parser *p)
 	if (i == sizeof(words) / sizeof(words[0]))
 		return 1;
 	is_value = strcmp(words[i].word, "value") == 0;
+	is_array = strcmp(words[i].word, "array") == 0;
 	p->pos = start + len;
 	skip_space(p);
 	name_pos = p->pos;
@@ -830,20 +835,34 @@ static int parse_decl(struct parser *p)
 			       "expected '=' after '%s %s', as in "
 			       "%s %s=%s",
 			       words[i].word, name, words[i].word, name,
-			       words[i].kind == OBJ_COUNTER ? "lock" : "3");
+			       is_array			      ? "4"
+			       : words[i].kind == OBJ_COUNTER ? "lock"
+							      : "3");
 	}
 	p->pos++;
 	skip_space(p);
 	if (is_value) {
 		size_t pos = p->pos;
 
-		if (parse_choice(p, "get_lock") < 0 ||
-		    !at_separator(p->text[p->pos]))
+		int which = parse_choice(p, "get_lock|manager");
+
+		if (which < 0 || !at_separator(p->text[p->pos]))
 			return fail_at(p, pos,
-				       "expected get_lock after 'value %s=' "
-				       "(or nothing: value %s)",
+				       "expected get_lock or manager after "
+				       "'value %s=' (or nothing: value %s)",
 				       name, name);
-		value = CTR_MODE_VALUE_LOCKED;
+		value = which == 0 ? CTR_MODE_VALUE_LOCKED : CTR_MODE_MANAGER;
+	} else if (is_array) {
+		size_t pos = p->pos;
+
+		if (parse_count(p, ARRAY_MAX_SIZE, &size) < 0 || size < 1 ||
+		    size > ARRAY_MAX_SIZE || !at_separator(p->text[p->pos]))
+			return fail_at(p, pos,
+				       "'array %s=' takes 1 to %d elements "
+				       "(got %s)",
+				       name, ARRAY_MAX_SIZE,
+				       token_at(p, pos, (char[24]){0}, 24));
+		value = CTR_MODE_ARRAY;
 	} else if (words[i].kind == OBJ_COUNTER) {
 		size_t pos = p->pos;
 		int which = parse_choice(p, "none|lock|atomic");
@@ -871,7 +890,8 @@ declare:
 			       "'%s' is declared twice or after a step that "
 			       "uses it (declare it first)",
 			       name);
-	program_add_object(p->prog, words[i].kind, value, name);
+	idx = program_add_object(p->prog, words[i].kind, value, name);
+	p->prog->objects[idx].size = size;
 	return 0;
 }
 
@@ -1183,13 +1203,22 @@ const struct step_doc program_step_docs[] = {
 	{"barrier", "barrier NAME=N", "declares a Barrier(N)", ""},
 	{"counter", "counter NAME=none|lock|atomic",
 	 "declares a shared counter and how it is guarded", ""},
-	{"value", "value NAME[=get_lock]",
+	{"value", "value NAME[=get_lock|manager]",
 	 "declares NAME a multiprocessing.Value('q', 0), shared memory that "
 	 "incr updates with NAME.value += 1: its read and its write each take "
 	 "the Value's lock, but not both at once, so processes still lose "
 	 "updates; =get_lock puts with NAME.get_lock(): around it, exact and "
-	 "twice as slow",
-	 ""},
+	 "twice as slow; =manager makes it a Manager().Value, held by the "
+	 "manager's process: each read and each write is a round trip to it "
+	 "(ipc), and updates are lost between them (not under asyncio, whose "
+	 "loop it would block)",
+	 "interpreter-pool"},
+	{"array", "array NAME=N",
+	 "declares NAME a multiprocessing.Array('q', N) that incr updates "
+	 "with NAME[i % N] += 1, i the task's index: tasks with an element "
+	 "each lose nothing, tasks sharing one lose updates, and every read "
+	 "and write takes the array's one lock",
+	 "interpreter-pool"},
 	{"rlock", "rlock NAME",
 	 "declares NAME an RLock: its owner may lock it again (and unlocks "
 	 "it as often)",
@@ -1241,6 +1270,18 @@ int program_check_model(const struct program *p, const char *model, char *msg,
 				 "(put, get), or run it under threads or "
 				 "process-pool",
 				 o->name, model);
+			return -EINVAL;
+		}
+
+		if (o->kind == OBJ_COUNTER && o->count == CTR_MODE_MANAGER &&
+		    model_in(REFUSED_ASYNCIO, model)) {
+			snprintf(msg, size,
+				 "program: value '%s=manager': under %s a "
+				 "Manager's proxy would block the event loop "
+				 "at every read and write; use value %s (or "
+				 "a counter), or run it under threads or "
+				 "process-pool",
+				 o->name, model, o->name);
 			return -EINVAL;
 		}
 

@@ -63,7 +63,9 @@ enum object_kind {
 	OBJ_QUEUE,     /* count = capacity */
 	OBJ_COUNTER,   /* count = sync: 0 none, 1 lock, 2 atomic; a
 			* multiprocessing.Value: CTR_MODE_VALUE,
-			* CTR_MODE_VALUE_LOCKED */
+			* CTR_MODE_VALUE_LOCKED; a Manager's Value:
+			* CTR_MODE_MANAGER; an Array of size elements:
+			* CTR_MODE_ARRAY */
 	OBJ_BARRIER,   /* count = parties */
 	OBJ_EVENT,
 	OBJ_LIMITER,   /* rate limiter: rate in count per 1000 s */
@@ -97,10 +99,21 @@ struct step {
  * `with NAME.get_lock():`. */
 #define CTR_MODE_VALUE 3
 #define CTR_MODE_VALUE_LOCKED 4
+/* `value NAME=manager`: a multiprocessing.Manager().Value('q', 0), whose
+ * `+= 1` is two round trips to the manager's process (a get and a set),
+ * not guarded between them. */
+#define CTR_MODE_MANAGER 5
+/* `array NAME=N`: a multiprocessing.Array('q', N), whose `NAME[i] += 1`
+ * (i: the task's index modulo N) takes the array's one lock for the read
+ * and for the write, not around both. */
+#define CTR_MODE_ARRAY 6
+/* An array's elements, at most. */
+#define ARRAY_MAX_SIZE 4096
 
 struct object_def {
 	uint8_t kind; /* enum object_kind */
 	int64_t count;
+	int64_t size; /* a counter declared `array NAME=N`: N; else 0 */
 	char name[32];
 };
 
@@ -172,7 +185,8 @@ const char *object_kind_name(enum object_kind kind);
  *              ( '(' steps ')' | steps )
  *   decl    := ( sem | semaphore | queue | barrier ) NAME '=' INT
  *            | counter NAME '=' ( none | lock | atomic )
- *            | value NAME [ '=' get_lock ]
+ *            | value NAME [ '=' ( get_lock | manager ) ]
+ *            | array NAME '=' INT
  *            | rlock NAME | condition NAME | pipe NAME
  *   steps   := step { ',' step }
  *   step    := cpu DUR | cpu-nogil DUR | sleep DUR | block DUR | net DUR

@@ -19,6 +19,7 @@ struct range_facts {
 	size_t reentries, cond_waits, cond_wakes, cond_notifies;
 	bool notify_all, notifies, waits, timer;
 	int64_t self_lock; /* object index, or -1 */
+	int64_t counter;   /* the first counter an incr updates, or -1 */
 };
 
 static bool step_is_work(const struct step *s)
@@ -46,6 +47,7 @@ static void walk(const struct program *p, uint32_t first, uint32_t n,
 
 	memset(r, 0, sizeof(*r));
 	r->self_lock = -1;
+	r->counter = -1;
 	memset(depth, 0, p->n_objects * sizeof(*depth));
 	for (uint32_t i = first; i < first + n && i < p->n_steps; i++) {
 		const struct step *s = &p->steps[i];
@@ -90,6 +92,10 @@ static void walk(const struct program *p, uint32_t first, uint32_t n,
 			if (o && depth[s->object] > 0 &&
 			    --depth[s->object] == 0)
 				held--;
+			break;
+		case STEP_INCR:
+			if (o && o->kind == OBJ_COUNTER && r->counter < 0)
+				r->counter = (int64_t)s->object;
 			break;
 		case STEP_COND_WAIT:
 			r->cond_waits++;
@@ -157,6 +163,16 @@ void program_facts_read(const char *text, struct program_facts *f)
 		f->cond_notifies += r.cond_notifies;
 		f->cond_notify_all |= r.notify_all;
 		f->n_timers += r.timer;
+		if (r.counter >= 0 &&
+		    (!f->counter[0] ||
+		     strcmp(f->counter, p.objects[r.counter].name) == 0)) {
+			const struct object_def *c = &p.objects[r.counter];
+
+			util_strlcpy(f->counter, c->name, sizeof(f->counter));
+			f->counter_mode = c->count;
+			f->counter_size = c->size;
+			f->counter_tasks++;
+		}
 		if (self_lock < 0)
 			self_lock = r.self_lock;
 		f->task_flags[t] = (uint8_t)((r.notifies ? FACT_NOTIFIES : 0) |

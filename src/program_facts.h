@@ -52,6 +52,15 @@ struct program_facts {
 	size_t cond_wakes;    /* summed n of the notifies that wake n */
 	size_t cond_notifies; /* notify steps, all of them */
 	bool cond_notify_all; /* some notify wakes every waiter */
+
+	/* The shared counter the incr steps update (the first, when there
+	 * are several): its name ("" when none), how it was declared
+	 * (object_def.count: CTR_MODE_* for a Value, a Manager's Value or an
+	 * Array), an array's elements, and the tasks that update it. */
+	char counter[32];
+	int64_t counter_mode;
+	int64_t counter_size;
+	size_t counter_tasks;
 };
 
 /* Reads the facts of program text (the step language) into f.  Text that

@@ -63,6 +63,10 @@ static size_t layout(const struct program *p, size_t *objects_off,
 						? p->objects[i].count
 						: 1) *
 			       sizeof(int64_t);
+		else if (p->objects[i].kind == OBJ_COUNTER &&
+			 p->objects[i].size > 0)
+			off += (size_t)p->objects[i].size *
+			       sizeof(_Atomic int64_t);
 	return align64(off);
 }
 
@@ -117,6 +121,17 @@ static void objects_init(struct sync_rt *rt, size_t items_off)
 				o->count = 1;
 			o->items_off = items_off;
 			items_off += (size_t)o->count * sizeof(int64_t);
+			break;
+		case OBJ_COUNTER: /* an array's elements */
+			o->size = d->size;
+			if (o->size > 0) {
+				o->items_off = items_off;
+				for (int64_t k = 0; k < o->size; k++)
+					atomic_init(&counter_cells(rt, o)[k],
+						    0);
+				items_off += (size_t)o->size *
+					     sizeof(_Atomic int64_t);
+			}
 			break;
 		case OBJ_BARRIER:
 			if (o->count < 1)

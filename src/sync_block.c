@@ -498,16 +498,93 @@ static int incr_lock(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
 	return rc;
 }
 
+/* One access of a Value or an Array inside its lock: the lock is the
+ * object's mutex, held for the interpreter's work there, so processes
+ * (or free threads) updating one object meet on it as CPython's do. */
+static int64_t shared_access(struct sync_obj *o, _Atomic int64_t *cell,
+			     uint64_t held_work, int64_t store)
+{
+	int64_t v;
+
+	obj_lock(o);
+	atomic_fetch_xor_explicit(&incr_sink, cpu_burn(held_work, held_work),
+				  memory_order_relaxed);
+	v = atomic_load_explicit(cell, memory_order_relaxed);
+	if (store != INT64_MIN)
+		atomic_store_explicit(cell, store, memory_order_relaxed);
+	obj_unlock(o);
+	return v;
+}
+
+/* One request to a Manager's process: the client's part of the round
+ * trip, then the manager's, one request at a time (the object's mutex),
+ * where the value is read or (store not INT64_MIN) written. */
+static void spin_for(struct exec_ctx *x, int64_t ns)
+{
+	int64_t until = rec_now(x->lane) + ns;
+
+	while (rec_now(x->lane) < until)
+		cpu_relax();
+}
+
+static int64_t manager_request(struct exec_ctx *x, struct sync_obj *o,
+			       int64_t store)
+{
+	int64_t v;
+
+	/* Timed by the clock, not by the calibration: a round trip is
+	 * mostly the two processes' turns, not this one's arithmetic. */
+	spin_for(x, MANAGER_CLIENT_NS);
+	obj_lock(o);
+	spin_for(x, MANAGER_SERVER_NS);
+	v = atomic_load_explicit(&o->counter, memory_order_relaxed);
+	if (store != INT64_MIN)
+		atomic_store_explicit(&o->counter, store, memory_order_relaxed);
+	obj_unlock(o);
+	return v;
+}
+
+/* `v.value += 1` on a Manager's Value, n times: a get and a set, each a
+ * round trip to the manager, nothing between them guarding the value.
+ * The task waits for the replies (ipc, noted with the value) and holds
+ * no GIL meanwhile (a proxy's call releases it while it waits; the
+ * client's pickling is counted there too). */
+static int b_incr_manager(struct exec_ctx *x, const struct step *s,
+			  uint32_t obj, struct sync_obj *o)
+{
+	int64_t t0 = rec_now(x->lane), done = 0;
+	int rc = 0;
+
+	rec_open(x->lane, x->task, ST_IPC, t0, obj + 1);
+	exec_gil_release(x);
+	for (int64_t i = 0; i < s->n; i++) {
+		if (run_stopped(x->run)) {
+			rc = -ECANCELED;
+			break;
+		}
+		manager_request(x, o, manager_request(x, o, INT64_MIN) + 1);
+		done++;
+	}
+	atomic_fetch_add(&o->attempted, done);
+	rec_segment(x->lane, x->task, ST_IPC, t0, rec_now(x->lane), obj + 1);
+	exec_gil_acquire(x);
+	return rc;
+}
+
 static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 		  struct sync_obj *o)
 {
 	enum counter_mode mode = (enum counter_mode)o->count;
 	bool await_inside = s->flags & STEP_F_AWAIT;
 	bool locked = mode == CTR_LOCK || mode == CTR_VALUE_LOCKED;
+	bool shared = mode == CTR_VALUE || mode == CTR_ARRAY;
+	_Atomic int64_t *cell = counter_cell(x->run->sync, o, x->task);
 	uint32_t note = obj + 1;
 	int64_t t_seg = rec_now(x->lane), done = 0, before_ns, inside_ns;
-	uint64_t work, call_work;
+	uint64_t work, call_work, held_work;
 
+	if (mode == CTR_MANAGER)
+		return b_incr_manager(x, s, obj, o);
 	/* A call inside (a Value's getter and setter are calls too): its
 	 * own work, at least one iteration. */
 	incr_costs(mode, s->flags & STEP_F_CALL, &before_ns, &inside_ns);
@@ -515,6 +592,7 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 	call_work = inside_ns > 0
 			    ? cpu_iters_for_ns(&x->run->cpu, inside_ns) + 1
 			    : 0;
+	held_work = cpu_iters_for_ns(&x->run->cpu, incr_held_ns(mode));
 	uint64_t keep = 0;
 	int rc = 0;
 
@@ -531,6 +609,15 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 			if (await_inside)
 				incr_switch_point(x, true, 0, false, &t_seg,
 						  note);
+		} else if (shared) {
+			/* The getter, then the setter, each inside the
+			 * object's lock; a switch may come between them. */
+			int64_t v =
+				shared_access(o, cell, held_work, INT64_MIN);
+
+			incr_switch_point(x, await_inside, call_work, false,
+					  &t_seg, note);
+			shared_access(o, cell, held_work, v + 1);
 		} else {
 			int64_t v;
 

@@ -458,6 +458,7 @@ static int c_incr(struct sync_rt *rt, const struct sync_coop_env *env,
 {
 	struct sync_task *t = &rt->tasks[task];
 	struct sync_obj *o = &rt->objs[s->object];
+	_Atomic int64_t *cell = counter_cell(rt, o, task);
 	enum counter_mode mode = (enum counter_mode)o->count;
 	bool await_inside = s->flags & STEP_F_AWAIT;
 	bool locked = mode == CTR_LOCK || mode == CTR_VALUE_LOCKED;
@@ -468,7 +469,8 @@ static int c_incr(struct sync_rt *rt, const struct sync_coop_env *env,
 	/* Nothing comes between a read and its write here: the whole
 	 * increment's work goes before the read. */
 	incr_costs(mode, false, &before_ns, &inside_ns);
-	work = cpu_iters_for_ns(&env->run->cpu, before_ns + inside_ns);
+	work = cpu_iters_for_ns(&env->run->cpu,
+				before_ns + inside_ns + 2 * incr_held_ns(mode));
 
 	switch (t->phase) {
 	case CP_NEW:
@@ -522,8 +524,7 @@ static int c_incr(struct sync_rt *rt, const struct sync_coop_env *env,
 			}
 		}
 locked:
-		t->item =
-			atomic_load_explicit(&o->counter, memory_order_relaxed);
+		t->item = atomic_load_explicit(cell, memory_order_relaxed);
 		if (await_inside) {
 			rec_segment(env->lane, task, ST_COMPUTE, t->t0_ns,
 				    rec_now(env->lane), note);
@@ -533,7 +534,7 @@ locked:
 		}
 write:
 		if (t->item != INT64_MIN) {
-			atomic_store_explicit(&o->counter, t->item + 1,
+			atomic_store_explicit(cell, t->item + 1,
 					      memory_order_relaxed);
 			atomic_fetch_add(&o->attempted, 1);
 			t->left--;

@@ -261,6 +261,8 @@ void sync_add_checks(struct run_ctx *ctx)
 			counters = true;
 			expected += atomic_load(&o->attempted);
 			got += atomic_load(&o->counter);
+			for (int64_t k = 0; k < o->size; k++)
+				got += atomic_load(&counter_cells(rt, o)[k]);
 		}
 		queues |= o->kind == OBJ_QUEUE;
 		files |= o->kind == OBJ_FILE;

@@ -259,6 +259,59 @@ static void test_value_in_processes(void **state)
 	}
 }
 
+/* An Array and a Manager's Value in real Python: two processes with an
+ * element each lose nothing and sharing one they lose updates (as the
+ * Value above); a Manager's Value's increments are one ipc segment per
+ * task noted with its name, and with nothing between a read and its
+ * write a sequential run is exact. */
+static void test_array_and_manager(void **state)
+{
+	struct kv own[] = {{"program", "array a=2; 2 x (incr a 100000)"},
+			   {"workers", "2"},
+			   {NULL, NULL}};
+	struct kv shared[] = {{"program", "array a=1; 2 x (incr a 300000)"},
+			      {"workers", "2"},
+			      {NULL, NULL}};
+	struct kv mgr[] = {{"program", "value m=manager; 2 x (incr m 300)"},
+			   {"workers", "2"},
+			   {NULL, NULL}};
+	struct kv mgr_seq[] = {{"program", "value m=manager; 2 x (incr m 50)"},
+			       {NULL, NULL}};
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	t = run_case("custom", "process-pool", own);
+	assert_status(t, RUN_DONE);
+	assert_int_equal(check_int(t, "expected"), 200000);
+	assert_int_equal(check_int(t, "got"), 200000);
+	free_trace(t);
+
+	t = run_case("custom", "process-pool", shared);
+	assert_status(t, RUN_DONE);
+	assert_int_equal(check_int(t, "expected"), 600000);
+	assert_true(check_int(t, "got") < 600000);
+	free_trace(t);
+
+	t = run_case("custom", "process-pool", mgr);
+	assert_status(t, RUN_DONE);
+	assert_int_equal(check_int(t, "expected"), 600);
+	assert_int_equal(check_int(t, "lost"), 600 - check_int(t, "got"));
+	for (uint32_t k = 0; k < 2; k++) {
+		const struct trace_segment *s = find_segment(t, k, ST_IPC);
+
+		assert_non_null(s);
+		assert_string_equal(t->notes[s->note], "m");
+		assert_null(find_segment(t, k, ST_COMPUTE));
+	}
+	free_trace(t);
+
+	t = run_case("custom", "sequential", mgr_seq);
+	assert_status(t, RUN_DONE);
+	assert_int_equal(check_int(t, "got"), 100);
+	free_trace(t);
+}
+
 /* multiprocessing.Pipe between two worker processes: the sender's send
  * (ipc, noted with the pipe) ends no earlier than the receiver's wait
  * (queue-wait, noted) begins, and the receiver's recv (ipc) follows its
@@ -903,6 +956,7 @@ int main(void)
 		cmocka_unit_test(test_pool_collect),
 		cmocka_unit_test(test_pool_chunksize),
 		cmocka_unit_test(test_value_in_processes),
+		cmocka_unit_test(test_array_and_manager),
 		cmocka_unit_test(test_pipe_between_processes),
 		cmocka_unit_test(test_pitfalls),
 		cmocka_unit_test(test_diagnosis_as_the_model),

@@ -498,6 +498,46 @@ static const struct lesson_case lessons[] = {
 		.advice = NULL,
 		.why_has = "one shared counter",
 	},
+	{
+		/* Two processes' round trips to one manager. */
+		.lesson = "manager-value",
+		.workload = "custom",
+		.model = "process-pool",
+		.sets = {{"program", "value hits=manager; 2 x (incr hits 300)"},
+			 {"workers", "2"}},
+		.status = RUN_DONE,
+		.bound = "sync",
+		.recommend = "process-pool",
+		.advice = "count-per-task",
+		.why_has = "round trips to the manager's process",
+	},
+	{
+		/* An element each: exact, but the one lock is met. */
+		.lesson = "shared-array",
+		.workload = "custom",
+		.model = "process-pool",
+		.sets = {{"program", "array totals=2; 2 x (incr totals 100000)"},
+			 {"workers", "2"}},
+		.status = RUN_DONE,
+		.bound = "sync",
+		.recommend = "process-pool",
+		.advice = "unlocked-array",
+		.why_has = "lock=False",
+	},
+	{
+		/* One element for three threads under the GIL: its getter's
+		 * return is a switch point, so updates are lost. */
+		.lesson = "shared-array, one element",
+		.workload = "custom",
+		.model = "threads",
+		.sets = {{"program",
+			  "array totals=1; 3 x (incr totals 100000)"}},
+		.status = RUN_DONE,
+		.bound = "sync",
+		.recommend = "threads",
+		.advice = "element-per-task",
+		.why_has = "array totals=3",
+	},
 	/* Stages that compute on one loop: processes let them compute at
 	 * once (the bound is queue-wait or computing, by the fill and the
 	 * drain). */

@@ -421,6 +421,67 @@ static void test_value_decl(void **state)
 	program_free(&p);
 }
 
+/* value NAME=manager and array NAME=N: counters incr updates, a Manager's
+ * Value (refused by the asyncio models, whose loop its round trips would
+ * block) and an Array of N elements; a size outside 1..ARRAY_MAX_SIZE, or
+ * none, is an error at its column. */
+static void test_manager_and_array_decl(void **state)
+{
+	static const struct {
+		const char *text, *message;
+		int column;
+	} bad[] = {
+		{"array a=0; incr a", "takes 1 to 4096", 9},
+		{"array a=4097; incr a", "takes 1 to 4096", 9},
+		{"array a; incr a", "expected '='", 8},
+		{"value v=shared; incr v", "expected get_lock or manager", 9},
+	};
+	struct steps_error err;
+	struct program p;
+	char msg[256];
+
+	(void)state;
+	program_init(&p);
+	assert_int_equal(steps_parse("value m=manager; array a = 3; "
+				     "2 x (incr m 5, incr a 7)",
+				     &p, &err),
+			 0);
+	assert_int_equal(p.n_objects, 2);
+	assert_int_equal(p.objects[0].kind, OBJ_COUNTER);
+	assert_int_equal(p.objects[0].count, CTR_MODE_MANAGER);
+	assert_int_equal(p.objects[0].size, 0);
+	assert_int_equal(p.objects[1].kind, OBJ_COUNTER);
+	assert_int_equal(p.objects[1].count, CTR_MODE_ARRAY);
+	assert_int_equal(p.objects[1].size, 3);
+	assert_int_equal(p.steps[1].object, 1);
+	assert_int_equal(p.steps[1].n, 7);
+	assert_int_equal(
+		program_check_model(&p, "process-pool", msg, sizeof(msg)), 0);
+	assert_int_equal(program_check_model(&p, "threads", msg, sizeof(msg)),
+			 0);
+	assert_int_equal(program_check_model(&p, "asyncio", msg, sizeof(msg)),
+			 -EINVAL);
+	assert_non_null(strstr(msg, "value 'm=manager'"));
+	program_free(&p);
+
+	/* An Array is shared memory a coroutine may update too. */
+	program_init(&p);
+	assert_int_equal(steps_parse("array a=2; 2 x (incr a)", &p, &err), 0);
+	assert_int_equal(program_check_model(&p, "asyncio", msg, sizeof(msg)),
+			 0);
+	program_free(&p);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		program_init(&p);
+		assert_int_equal(steps_parse(bad[i].text, &p, &err), -EINVAL);
+		print_message("%s: %d: %s\n", bad[i].text, err.column,
+			      err.message);
+		assert_non_null(strstr(err.message, bad[i].message));
+		assert_int_equal(err.column, bad[i].column);
+		program_free(&p);
+	}
+}
+
 /* pipe declares a multiprocessing.Pipe that send and recv use (and make
  * on first use); send carries 64 bytes unless given a size; asyncio
  * refuses a pipe, naming it. */
@@ -572,7 +633,7 @@ static void test_step_docs(void **state)
 		"cond wait", "cond notify", "rlock",	 "condition",
 		"value",     "timer",	    "daemon",	 "timeout",
 		"fail",	     "cancel",	    "pipe",	 "send",
-		"recv"};
+		"recv",	     "array"};
 	struct program p;
 	char msg[256];
 
@@ -592,6 +653,10 @@ static void test_step_docs(void **state)
 		    strcmp(words[w], "recv") == 0)
 			assert_string_equal(program_step_docs[i].refused_by,
 					    "asyncio,asyncio-executor");
+		else if (strcmp(words[w], "value") == 0 ||
+			 strcmp(words[w], "array") == 0)
+			assert_string_equal(program_step_docs[i].refused_by,
+					    "interpreter-pool");
 		else if (strcmp(words[w], "cancel") == 0)
 			assert_string_equal(program_step_docs[i].refused_by,
 					    "sequential,threads,thread-pool,"
@@ -689,6 +754,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_rlock_condition),
 		cmocka_unit_test(test_value_decl),
+		cmocka_unit_test(test_manager_and_array_decl),
 		cmocka_unit_test(test_pipe_decl),
 		cmocka_unit_test(test_step_docs),
 		cmocka_unit_test(test_daemon_timer),

@@ -272,6 +272,81 @@ static void test_value(void **state)
 	}
 }
 
+/* A multiprocessing.Array: each task updates element task % N, so tasks
+ * with an element each lose nothing, in processes or threads alike, and
+ * tasks sharing one race on it as on a Value (threads under the GIL: the
+ * getter's return is a switch point); every element's count is in `got`. */
+static void test_array(void **state)
+{
+	static const struct {
+		const char *model, *program, *workers;
+		int64_t expected;
+		bool lossy;
+	} cases[] = {
+		{"process-pool", "array a=2; 2 x (incr a 100000)", "2", 200000,
+		 false},
+		{"threads", "array a=3; 3 x (incr a 100000)", NULL, 300000,
+		 false},
+		{"threads", "array a=1; 3 x (incr a 100000)", NULL, 300000,
+		 true},
+		{"asyncio", "array a=1; 3 x (incr a 5000)", NULL, 15000, false},
+	};
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct trace *t = run_program(cases[c].model, cases[c].program,
+					      cases[c].workers);
+		int64_t got = check_of(t, "got");
+
+		print_message("%s: %s: got %lld\n", cases[c].model,
+			      cases[c].program, (long long)got);
+		assert_done(t);
+		assert_int_equal(check_of(t, "expected"), cases[c].expected);
+		assert_int_equal(check_of(t, "lost"), cases[c].expected - got);
+		if (cases[c].lossy)
+			assert_true(got < cases[c].expected);
+		else
+			assert_int_equal(got, cases[c].expected);
+		assert_true(count_segments(t, -1, ST_COMPUTE, "a") >= 2);
+		free_trace(t);
+	}
+}
+
+/* A Manager's Value: each task's increments are one ipc segment noted
+ * with the value (round trips to the manager's process), no computation;
+ * one task at a time (sequential) loses nothing; two threads' updates
+ * happen at once: their ipc segments overlap. */
+static void test_manager_value(void **state)
+{
+	static const char *const models[] = {"sequential", "threads",
+					     "process-pool"};
+
+	(void)state;
+	for (size_t m = 0; m < 3; m++) {
+		struct trace *t = run_program(
+			models[m], "value m=manager; 2 x (incr m 200)",
+			m == 2 ? "2" : NULL);
+		int64_t got = check_of(t, "got");
+
+		print_message("%s: got %lld\n", models[m], (long long)got);
+		assert_done(t);
+		assert_int_equal(check_of(t, "expected"), 400);
+		assert_int_equal(check_of(t, "lost"), 400 - got);
+		assert_int_equal(count_segments(t, -1, ST_IPC, "m"), 2);
+		assert_int_equal(count_segments(t, -1, ST_COMPUTE, NULL), 0);
+		if (m == 0)
+			assert_int_equal(got, 400);
+		if (m == 1) {
+			const struct trace_segment *a, *b;
+
+			a = nth_segment(t, 0, ST_IPC, 0);
+			b = nth_segment(t, 1, ST_IPC, 0);
+			assert_true(a->t0_ns < b->t1_ns && b->t0_ns < a->t1_ns);
+		}
+		free_trace(t);
+	}
+}
+
 /* A pipe between two tasks: the sender's copy (ipc, noted with the pipe)
  * comes before the receiver's wait (queue-wait, noted) ends, and the
  * receiver's own copy (ipc) follows it; the receiver never waits past the
@@ -618,6 +693,8 @@ int main(void)
 		cmocka_unit_test(test_condition),
 		cmocka_unit_test(test_deadlock),
 		cmocka_unit_test(test_value),
+		cmocka_unit_test(test_array),
+		cmocka_unit_test(test_manager_value),
 		cmocka_unit_test(test_pipe),
 		cmocka_unit_test(test_spawned_workers),
 	};

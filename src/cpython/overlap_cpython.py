@@ -132,6 +132,9 @@ def gil_active():
 # ---- the clock and the work ------------------------------------------------
 
 EPOCH_NS = 0
+# The run's multiprocessing.Manager, once a program declares a value
+# NAME=manager: started with the objects, shut down at the run's end.
+MANAGERS = []
 
 
 def now_ns():
@@ -452,6 +455,19 @@ def make_objects(program, mp_ctx, aio):
                  else (mp_ctx or threading).Barrier(parties))
         elif kind == "event":
             v = asyncio.Event() if aio else (mp_ctx or threading).Event()
+        elif kind == "counter" and count == 5:
+            # value NAME=manager: a Manager's Value, held by the manager's
+            # process (one per run, shut down at its end); every read and
+            # write is a round trip there.
+            if not MANAGERS:
+                MANAGERS.append((mp_ctx or multiprocessing).Manager())
+            v = ("mp", "manager", MANAGERS[0].Value("q", 0), None)
+        elif kind == "counter" and count == 6:
+            # array NAME=N: a multiprocessing.Array('q', N); task i
+            # updates element i % N.
+            size = max(o.get("size", 1), 1)
+            v = ("mp", "array", (mp_ctx or multiprocessing).Array("q", size),
+                 size)
         elif kind == "counter" and count >= 3:
             # value NAME: a multiprocessing.Value, whatever the model
             # (threads and coroutines may share one too); =get_lock
@@ -490,6 +506,8 @@ def make_objects(program, mp_ctx, aio):
 
 
 def counter_value(v):
+    if v[0] == "mp" and v[1] == "array":
+        return sum(v[2][:])
     if v[0] == "mp":
         return v[2].value
     if v[1] == "atomic":
@@ -909,6 +927,9 @@ def incr(env, task, lane, s):
     await_inside = bool(s["flags"] & 1)
     call_inside = bool(s["flags"] & 2) and not await_inside
     t0 = now_ns()
+    if v[0] == "mp" and v[1] == "manager":
+        incr_manager(env, task, lane, v[2], n, note)
+        return
     env.rec.open(task, lane, "compute", t0, note)
     with env.computing_lock:
         env.computing += 1
@@ -916,7 +937,13 @@ def incr(env, task, lane, s):
         done = 0
         while done < n:
             k = min(1024, n - done)
-            if v[0] == "mp":
+            if v[0] == "mp" and v[1] == "array":
+                # An element of its own for each task while there are
+                # enough; every access takes the array's one lock.
+                arr, i = v[2], task % v[3]
+                for _ in range(k):
+                    arr[i] += 1
+            elif v[0] == "mp":
                 _, mode, value, guard = v
                 if call_inside and mode not in ("atomic", "get_lock"):
                     for _ in range(k):
@@ -978,6 +1005,26 @@ def incr(env, task, lane, s):
             env.computing -= 1
         env.shared.add("attempted", done)
         env.rec.segment(task, lane, "compute", t0, now_ns(), note)
+    env.check()
+
+
+def incr_manager(env, task, lane, proxy, n, note):
+    """proxy.value += 1, n times: a get and a set, each a round trip to
+    the manager's process, which the task waits for (ipc)."""
+    t0 = now_ns()
+    env.rec.open(task, lane, "ipc", t0, note)
+    done = 0
+    try:
+        while done < n:
+            k = min(64, n - done)
+            for _ in range(k):
+                proxy.value += 1
+            done += k
+            if env.stopped():
+                break
+    finally:
+        env.shared.add("attempted", done)
+        env.rec.segment(task, lane, "ipc", t0, now_ns(), note)
     env.check()
 
 
@@ -1530,6 +1577,8 @@ class Run:
             flusher.join()
         if self.objects is not None:
             self.add_checks(self.objects)
+        while MANAGERS:
+            MANAGERS.pop().shutdown()
 
     def flush_loop(self, done):
         memory = MemorySampler(self.rec, self.out)
@@ -2373,10 +2422,12 @@ class AioRun:
         if obj[0] == "mp":
             # A multiprocessing.Value (value NAME): exact on one thread,
             # whichever way it is updated, at its own cost.
-            _, mode, value, _ = obj
+            _, mode, value, size = obj
             try:
                 for _ in range(n):
-                    if mode == "get_lock":
+                    if mode == "array":
+                        value[t % size] += 1
+                    elif mode == "get_lock":
                         with value.get_lock():
                             value.value += 1
                     else:
