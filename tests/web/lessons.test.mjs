@@ -558,6 +558,63 @@ test('a shared Value loses updates between processes without its lock',
 	await context.close();
 });
 
+test('an Array: an element each loses nothing, its one lock is shared',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('shared-array');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.match(note, /lock=False/);
+	const { expected, got, lost } = trace.summary.checks;
+	assert.equal(expected, 400000);
+	assert.equal(got, expected);
+	assert.equal(lost, 0);
+	/* Each task's updates on a worker of its own, noted with the
+	 * array. */
+	const lanes = [0, 1].map(task => {
+		const mine = trace.segments.filter(s => s.task === task &&
+			s.state === 'compute' && s.note === 'totals');
+		assert.ok(mine.length > 0, `task ${task + 1} updates`);
+		return mine[0].lane;
+	});
+	assert.notEqual(lanes[0], lanes[1]);
+	assert.equal(trace.summary.diagnosis.advice, 'unlocked-array');
+	await screenshot(page, 'lesson-shared-array', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('a Manager: each update is two round trips, drawn ipc',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('manager-value');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.equal(trace.run.status, 'done');
+	assert.match(note, /two round trips/);
+	const { expected, got, lost } = trace.summary.checks;
+	assert.equal(expected, 2000);
+	assert.equal(lost, expected - got);
+	/* A task's increments are one wait on the manager (ipc, noted with
+	 * the value), not computation. */
+	for (const task of [0, 1]) {
+		const mine = trace.segments.filter(s => s.task === task);
+		const ipc = mine.filter(s => s.state === 'ipc' &&
+			s.note === 'hits');
+		assert.equal(ipc.length, 1, `task ${task + 1}: one ipc`);
+		assert.ok(!mine.some(s => s.state === 'compute'));
+	}
+	assert.equal(trace.summary.diagnosis.advice, 'count-per-task');
+	assert.match(trace.summary.diagnosis.why, /round trips/);
+	/* Lost updates are said where they happened: in the manager. */
+	assert.equal(await page.isVisible('#check-notice'), lost > 0);
+	if (lost > 0)
+		assert.match(await page.textContent('#check-notice'),
+			     /lives in a Manager's process/);
+	assert.ok(await legendShows(page, 'ipc'));
+	await screenshot(page, 'lesson-manager-value', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
 test('a pipe: the sender copies, the receiver waits, then copies',
      { timeout: 90000 }, async () => {
 	const { page, context, errors, trace, note } =

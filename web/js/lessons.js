@@ -461,6 +461,43 @@ export const LESSONS = [
 			'its lock is it right.',
 	},
 	{
+		id: 'shared-array',
+		title: 'Shared memory: an Array, an element each',
+		spec: { workload: 'custom', model: 'process-pool',
+			params: { program: 'array totals=2; ' +
+				  '2 x (incr totals 200000)' },
+			options: { workers: 2 } },
+		look: 'Two worker processes add to a ' +
+			'multiprocessing.Array, each to an element of its ' +
+			'own (totals[i] += 1, i the task\'s index): nothing ' +
+			'is lost, got equals expected, and nothing needs a ' +
+			'lock. Yet every read and write still takes the ' +
+			'array\'s one lock, where the two processes meet: ' +
+			'each update takes several times as long as in one ' +
+			'process, and the diagnosis asks for ' +
+			'Array(..., lock=False). Declare array totals=1 and ' +
+			'the two share one element: updates are lost, as ' +
+			'with a Value.',
+	},
+	{
+		id: 'manager-value',
+		title: 'A Manager: every access is a message',
+		spec: { workload: 'custom', model: 'process-pool',
+			params: { program: 'value hits=manager; ' +
+				  '2 x (incr hits 1000)' },
+			options: { workers: 2 } },
+		look: 'The counter lives in a Manager\'s process; the ' +
+			'workers hold proxies to it. Each hits.value += 1 is ' +
+			'two round trips there, a read and a write (ipc, ' +
+			'noted hits): around a hundred microseconds an ' +
+			'update, against a fraction of one for a Value in ' +
+			'shared memory, and nothing guards the value between ' +
+			'the two messages, so the other worker\'s writes are ' +
+			'lost. A Manager shares objects by message passing; ' +
+			'the diagnosis says to count in each task and send ' +
+			'the total once.',
+	},
+	{
 		id: 'pipe',
 		title: 'Message passing: a Pipe copies',
 		spec: { workload: 'custom', model: 'process-pool',

@@ -310,9 +310,22 @@ function noTooltipForAbsent(item)
 	return !item.dataset.absent;
 }
 
-/* A sentence for a check that went wrong, or ''; model says where the
- * counter lives. */
-export function checkSentence(checks, model)
+/* Where a program's counter lives when it declares one as a Manager's
+ * Value or an Array: 'manager', 'array' or ''. */
+function declaredCounter(program)
+{
+	if (typeof program !== 'string')
+		return '';
+	if (/\bvalue\s+\w+\s*=\s*manager\b/.test(program))
+		return 'manager';
+	if (/\barray\s+\w+\s*=/.test(program))
+		return 'array';
+	return '';
+}
+
+/* A sentence for a check that went wrong, or ''; model and the program
+ * (a custom workload's text) say where the counter lives. */
+export function checkSentence(checks, model, program)
 {
 	const n = key => (typeof checks[key] === 'number' ? checks[key] :
 		null);
@@ -322,6 +335,21 @@ export function checkSentence(checks, model)
 			` of ${count(n('expected'))}` : '';
 		const got = n('got') !== null ?
 			` (the counter says ${count(n('got'))})` : '';
+		const kind = declaredCounter(program);
+		if (kind === 'manager')
+			return `${count(n('lost'))}${of} updates were lost` +
+				`${got}: the value lives in a Manager's ` +
+				'process, and each += 1 is a read and a write, ' +
+				'two messages with nothing guarding the value ' +
+				'between them; another task wrote in between. ' +
+				'Count in each task and send the total once.';
+		if (kind === 'array')
+			return `${count(n('lost'))}${of} updates were lost` +
+				`${got}: tasks shared an element of the Array ` +
+				'(task i updates element i modulo its length), ' +
+				'and another task wrote between a read and its ' +
+				'write. An element per task, or its get_lock(), ' +
+				'makes it exact.';
 		/* Processes share no globals: their counter is shared
 		 * memory, as a multiprocessing.Value used without its
 		 * lock. */
@@ -578,7 +606,9 @@ export class SummaryView {
 				this.notice.textContent += ` ${lost}`;
 		}
 		const sentence = s ? checkSentence(s.checks || {},
-			data.run && data.run.model) : '';
+			data.run && data.run.model,
+			data.run && data.run.params &&
+			data.run.params.program) : '';
 		this.checkNotice.textContent = sentence;
 		this.checkNotice.hidden = !sentence;
 		if (!s) {
