@@ -47,6 +47,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -858,17 +859,55 @@ static int wait_fd(int fd, short events, int64_t deadline_ns, _Atomic int *stop)
 	}
 }
 
+/* Client sockets open now, from peer_open to peer_exchange's close.  The
+ * peer accepts in this same process, so each request holds two
+ * descriptors here.  Clients may hold at most half of what the limit
+ * leaves above PEER_FD_RESERVE (the process's own descriptors), so the
+ * peer always has one to accept with: clients holding every descriptor
+ * would wait forever for replies from a peer that cannot accept them.
+ * A socket over that is refused with EMFILE, as Python's own socket()
+ * is at its limit. */
+#define PEER_FD_RESERVE 32
+static _Atomic int64_t peer_clients;
+
+static bool client_slot_take(void)
+{
+	struct rlimit rl;
+	int64_t cap = INT64_MAX;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		cap = rl.rlim_cur > PEER_FD_RESERVE
+			      ? (int64_t)(rl.rlim_cur - PEER_FD_RESERVE) / 2
+			      : 1;
+	if (atomic_fetch_add(&peer_clients, 1) >= cap) {
+		atomic_fetch_sub(&peer_clients, 1);
+		return false;
+	}
+	return true;
+}
+
+static void client_close(int fd)
+{
+	close(fd);
+	atomic_fetch_sub(&peer_clients, 1);
+}
+
 int peer_open(uint16_t port, int64_t deadline_ns, _Atomic int *stop)
 {
 	struct sockaddr_in addr = {.sin_family = AF_INET,
 				   .sin_port = htons(port),
 				   .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int soerr = 0, rc;
+	int fd, soerr = 0, rc;
 	socklen_t soerr_len = sizeof(soerr);
 
-	if (fd < 0)
-		return -errno;
+	if (!client_slot_take())
+		return -EMFILE;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		atomic_fetch_sub(&peer_clients, 1);
+		return rc;
+	}
 	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) == 0)
 		return fd;
 	if (errno != EINPROGRESS) {
@@ -889,7 +928,7 @@ int peer_open(uint16_t port, int64_t deadline_ns, _Atomic int *stop)
 	return fd;
 
 out_close:
-	close(fd);
+	client_close(fd);
 	return rc;
 }
 
@@ -959,7 +998,7 @@ int peer_exchange(int fd, int64_t due_ns, int64_t reply_bytes,
 		rc = 0;
 
 out_close:
-	close(fd);
+	client_close(fd);
 	return rc;
 }
 
