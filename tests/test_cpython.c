@@ -704,6 +704,46 @@ static void test_pool_collect(void **state)
 		}
 }
 
+/* A failed asyncio task's exception is a result: gather(...,
+ * return_exceptions=True) lists it in its task's place, and as_completed
+ * hands it over when the task ends, as the model's collected says; a
+ * task cut by asyncio.timeout ends as timeout with no note, as the
+ * model's. */
+static void test_asyncio_failures_collected(void **state)
+{
+	static const char *const modes[] = {"gather", "as_completed"};
+	static const int64_t want[2][4] = {{0, 1, 2, 3}, {1, 2, 3, 0}};
+
+	(void)state;
+	need_python();
+	for (size_t c = 0; c < 2; c++) {
+		struct kv sets[] = {{"program", "(net 150ms, fail); "
+						"2 x (net 20ms); "
+						"timeout 60ms (net 400ms)"},
+				    {"collect", modes[c]},
+				    {NULL, NULL}};
+		struct trace *t = run_case("custom", "asyncio", sets);
+		const json_t *got =
+			json_object_get(t->summary.checks, "collected");
+
+		assert_status(t, RUN_DONE);
+		assert_int_equal(t->tasks[0].status, TASK_ERROR);
+		assert_int_equal(t->tasks[3].status, TASK_TIMEOUT);
+		assert_string_equal(trace_task_note(t, &t->tasks[3]), "");
+		assert_int_equal(json_array_size(got), 4);
+		/* The two short ones end in either order. */
+		for (size_t k = 0; k < 4; k++) {
+			int64_t v = json_integer_value(json_array_get(got, k));
+
+			if (c == 1 && k < 2)
+				assert_true(v == 1 || v == 2);
+			else
+				assert_int_equal(v, want[c][k]);
+		}
+		free_trace(t);
+	}
+}
+
 /* ProcessPoolExecutor.map(..., chunksize=2) in real Python: four tasks
  * in two chunks; the result of each chunk comes back once (an ipc noted
  * as a chunk on its last task), every task of a chunk ends with it, and
@@ -955,6 +995,7 @@ int main(void)
 		cmocka_unit_test(test_process_start_methods),
 		cmocka_unit_test(test_pool_collect),
 		cmocka_unit_test(test_pool_chunksize),
+		cmocka_unit_test(test_asyncio_failures_collected),
 		cmocka_unit_test(test_value_in_processes),
 		cmocka_unit_test(test_array_and_manager),
 		cmocka_unit_test(test_pipe_between_processes),

@@ -1273,7 +1273,7 @@ def status_of(exc):
     if isinstance(exc, Stopped):
         return TASK_CANCELLED, ""
     if isinstance(exc, StepTimeout):
-        return TASK_TIMEOUT, "timed out"
+        return TASK_TIMEOUT, ""
     return TASK_ERROR, ("%s: %s" % (type(exc).__name__, exc))[:90]
 
 
@@ -2077,14 +2077,22 @@ class AioRun:
                         await asyncio.wait(pending)
                     resumed_by = None
             elif run.opt.get("collect") == "as_completed":
-                for f in asyncio.as_completed(tasks):
+                # as_completed hands them over in the order they end: a
+                # failure is taken too (its await raises), as the
+                # finish order says which task it was.
+                for k, f in enumerate(asyncio.as_completed(tasks)):
                     try:
                         collected.append(await f)
                     except (Exception, asyncio.CancelledError):
-                        pass  # a failure in the results, as gather's
+                        collected.append(self.finish[k])
             else:
-                collected = await asyncio.gather(*tasks,
-                                                 return_exceptions=True)
+                # return_exceptions: an exception is a result, in its
+                # task's place.
+                ids = [self.futs.index(f) for f in tasks]
+                results = await asyncio.gather(*tasks,
+                                               return_exceptions=True)
+                collected = [r if isinstance(r, int) else ids[i]
+                             for i, r in enumerate(results)]
             stopper.cancel()
         if resumed_by is not None and not self.sh.stop.is_set():
             self.main_resume(resumed_by)
