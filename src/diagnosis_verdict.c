@@ -88,6 +88,24 @@ void diag_deadlock(struct trace *t, const struct program_facts *facts)
 	util_strlcpy(m->bound, "sync", sizeof(m->bound));
 	m->advice[0] = '\0';
 	m->recommend[0] = '\0';
+	if (strcmp(diag_option_text(t, "pitfall"), "fork-after-threads") == 0) {
+		/* The program is right; its start method copies a held
+		 * lock into every worker. */
+		util_strlcpy(m->recommend, "process-pool",
+			     sizeof(m->recommend));
+		util_strlcpy(m->advice, "start-with-forkserver",
+			     sizeof(m->advice));
+		snprintf(m->why, sizeof(m->why),
+			 "The run deadlocked%s%s; fork copies the running "
+			 "process as it is, a lock another thread held at that "
+			 "moment included, and in the copy only the forking "
+			 "thread exists: start the workers with forkserver "
+			 "(the default from Python 3.14) or spawn, which hold "
+			 "no such lock, or make the pool before starting "
+			 "threads.",
+			 *detail ? ": " : "", detail);
+		return;
+	}
 	if (unstarted) {
 		/* Every task running at once, each in its own place: the
 		 * loop for waiting work, threads for computing work. */

@@ -34,15 +34,19 @@
  * and the pool breaks.  The run ends as error at once; nothing is started.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec.h"
 #include "model.h"
 #include "procpool.h"
 #include "results.h"
+#include "sync.h"
 #include "util.h"
 
 /* How long workers get to finish after the last result before they are
@@ -80,6 +84,130 @@ static int submit_task(struct procpool *pool, uint32_t task, uint32_t chunk,
 	int rc = procpool_submit(pool, &job);
 
 	return rc < 0 ? rc : (int)n;
+}
+
+/* fork-after-threads: how long a forked worker tries the lock before the
+ * run calls it a deadlock (the watchdog's wait for one). */
+#define FORK_HANG_NS SYNC_DEADLOCK_NS
+
+/* A thread of the run that holds a lock, as the logging module's handler
+ * lock is held while a record is written, until told to let go. */
+struct lock_holder {
+	pthread_mutex_t lock; /* the held one, private to this process */
+	pthread_mutex_t mutex;
+	pthread_cond_t cond;
+	bool held, release;
+};
+
+static void *lock_holder_main(void *arg)
+{
+	struct lock_holder *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	pthread_mutex_lock(&h->mutex);
+	h->held = true;
+	pthread_cond_broadcast(&h->cond);
+	while (!h->release)
+		pthread_cond_wait(&h->cond, &h->mutex);
+	pthread_mutex_unlock(&h->mutex);
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* fork-after-threads, for real: while a thread of this process holds a
+ * lock, the pool forks its workers (one lane each, as ForkProcess-N) and
+ * each worker's first task takes that lock (it logs a line).  The child
+ * has only the thread that forked, so nothing will ever release it: each
+ * worker waits (lock-wait on its first task's row, noted) until
+ * FORK_HANG_NS has passed with the lock still held, and the run ends as
+ * the deadlock it is (Python's pool hangs for good).  0, or a negative
+ * errno when the demonstration itself could not be made. */
+static int fork_after_threads(struct run_ctx *ctx, uint32_t workers)
+{
+	struct rec_lane *main_lane = ctx->main_lane;
+	struct lock_holder h = {.lock = PTHREAD_MUTEX_INITIALIZER,
+				.mutex = PTHREAD_MUTEX_INITIALIZER,
+				.cond = PTHREAD_COND_INITIALIZER};
+	pid_t pids[PROCPOOL_MAX_WORKERS];
+	struct rec_lane *lanes[PROCPOOL_MAX_WORKERS];
+	int64_t started[PROCPOOL_MAX_WORKERS];
+	uint32_t n = 0, hung = 0;
+	pthread_t holder;
+	int rc;
+
+	for (uint32_t task = 0; task < ctx->prog->n_tasks; task++)
+		rec_task_submit(main_lane, task, rec_now(main_lane));
+	rc = -pthread_create(&holder, NULL, lock_holder_main, &h);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&h.mutex);
+	while (!h.held)
+		pthread_cond_wait(&h.cond, &h.mutex);
+	pthread_mutex_unlock(&h.mutex);
+	for (; n < workers; n++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "ForkProcess-%u", n + 1);
+		lanes[n] = trace_rec_add_lane(ctx->rec, LANE_PROCESS, name);
+		if (!lanes[n])
+			break;
+		started[n] = rec_now(main_lane);
+		pids[n] = fork();
+		if (pids[n] == 0) {
+			/* The child: its first task takes the lock. */
+			struct timespec until;
+
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += FORK_HANG_NS % NS_PER_S;
+			until.tv_sec += FORK_HANG_NS / NS_PER_S +
+					until.tv_nsec / NS_PER_S;
+			until.tv_nsec %= NS_PER_S;
+			_exit(pthread_mutex_timedlock(&h.lock, &until) ==
+					      ETIMEDOUT
+				      ? 3
+				      : 0);
+		}
+		if (pids[n] < 0)
+			break;
+		rec_lane_os_id(lanes[n], pids[n]);
+		rec_task_start(lanes[n], n, started[n]);
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		int status = 0;
+
+		while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR)
+			;
+		rec_segment(lanes[i], i, ST_LOCK_WAIT, started[i],
+			    rec_now(main_lane), REC_NOTE_FORK_LOCK);
+		hung += WIFEXITED(status) && WEXITSTATUS(status) == 3;
+	}
+	pthread_mutex_lock(&h.mutex);
+	h.release = true;
+	pthread_cond_broadcast(&h.cond);
+	pthread_mutex_unlock(&h.mutex);
+	pthread_join(holder, NULL);
+	for (uint32_t task = 0; task < ctx->prog->n_tasks; task++) {
+		struct rec_lane *l = task < n ? lanes[task] : main_lane;
+
+		rec_task_end(l, task, rec_now(l), TASK_CANCELLED, 0);
+	}
+	if (n == 0 || hung < n) {
+		snprintf(ctx->message, sizeof(ctx->message),
+			 "process-pool: fork-after-threads: %u of %u forked "
+			 "workers found the lock held",
+			 hung, n);
+		return -EAGAIN;
+	}
+	snprintf(ctx->message, sizeof(ctx->message),
+		 "deadlock: %u worker%s wait%s for a lock another thread held "
+		 "when the pool forked %s, and none of %s threads will release "
+		 "it (Python 3.12+ warns: use of fork() may lead to deadlocks "
+		 "in the child)",
+		 n, n == 1 ? "" : "s", n == 1 ? "s" : "",
+		 n == 1 ? "it" : "them", n == 1 ? "its" : "their");
+	rc = 0;
+	atomic_compare_exchange_strong(&ctx->stop, &rc, RUN_DEADLOCK);
+	return 0;
 }
 
 /* Ends every task as error at submit, as the pitfall makes Python's pool
@@ -142,6 +270,18 @@ static int pool_check_program(const struct spec *spec,
 		err->column = 0;
 		return -EINVAL;
 	}
+	if (strcmp(spec_text(&spec->options, "pitfall"),
+		   "fork-after-threads") == 0 &&
+	    strcmp(spec_text(&spec->options, "start"), "fork") != 0) {
+		util_strlcpy(err->field, "options.pitfall", sizeof(err->field));
+		snprintf(err->message, sizeof(err->message),
+			 "pitfall: fork-after-threads hangs only under "
+			 "start=fork, which copies the running process with "
+			 "the locks its threads hold; spawn and forkserver "
+			 "start each worker from a fresh program");
+		err->column = 0;
+		return -EINVAL;
+	}
 	if (strcmp(spec_text(&spec->options, "pitfall"), "no-main-guard") ==
 		    0 &&
 	    strcmp(spec_text(&spec->options, "start"), "fork") == 0) {
@@ -180,6 +320,8 @@ static int pool_run(struct run_ctx *ctx)
 	uint32_t n_tasks = (uint32_t)prog->n_tasks;
 	int rc = 0;
 
+	if (strcmp(spec_text(opt, "pitfall"), "fork-after-threads") == 0)
+		return fork_after_threads(ctx, cfg.workers);
 	if (strcmp(spec_text(opt, "pitfall"), "none") != 0)
 		return pitfall_run(ctx, spec_text(opt, "pitfall"));
 	rc = results_init(&res, spec_text(opt, "collect"),
@@ -281,11 +423,14 @@ static const struct param_def pool_options[] = {
 	 "Executor.map(..., chunksize=N) with collect=map: the tasks go to "
 	 "the workers N at a time, one transfer (ipc) per chunk each way, "
 	 "and a chunk's results reach the caller together"},
-	{"pitfall", PARAM_ENUM, "", "none", 0, 0, "none|lambda|no-main-guard",
+	{"pitfall", PARAM_ENUM, "", "none", 0, 0,
+	 "none|lambda|no-main-guard|fork-after-threads",
 	 "a mistake that makes the pool fail as Python's does: lambda "
-	 "(submitting a lambda, which cannot be pickled) or no-main-guard "
+	 "(submitting a lambda, which cannot be pickled), no-main-guard "
 	 "(starting the pool without if __name__ == \"__main__\": under "
-	 "spawn or forkserver)"},
+	 "spawn or forkserver) or fork-after-threads (forking the workers "
+	 "while another thread holds a lock their tasks take: under fork "
+	 "they wait for it forever)"},
 	COSTS_OPTION,
 };
 

@@ -49,6 +49,10 @@
 /* A process pool's transfer of a chunk of tasks (Executor.map's
  * chunksize), which the tests read back. */
 #define PROTOCOL_NOTE_CHUNK "a chunk: one transfer for all its tasks"
+/* A forked worker's wait for a lock its parent's thread held at the
+ * fork, which no thread of the worker will release. */
+#define PROTOCOL_NOTE_FORK_LOCK                                                \
+	"a lock another thread held at the fork: nobody here will release it"
 
 enum seg_state {
 	ST_QUEUED,

@@ -146,6 +146,9 @@ static inline void rec_push(const struct rec_lane *l, uint8_t type,
  * it (each request holds two descriptors in the run: its socket and the
  * peer's end) */
 #define REC_NOTE_NO_FILES (REC_NOTE_FIXED + 16)
+/* a forked worker's wait for a lock a thread of its parent held at the
+ * fork (process-pool's pitfall fork-after-threads) */
+#define REC_NOTE_FORK_LOCK (REC_NOTE_FIXED + 17)
 
 /* The text of a fixed note; NULL for any other value. */
 static inline const char *rec_fixed_note_name(uint32_t note)
@@ -187,6 +190,8 @@ static inline const char *rec_fixed_note_name(uint32_t note)
 		return PROTOCOL_NOTE_CHUNK;
 	case REC_NOTE_NO_FILES:
 		return "OSError: [Errno 24] Too many open files";
+	case REC_NOTE_FORK_LOCK:
+		return PROTOCOL_NOTE_FORK_LOCK;
 	default:
 		return NULL;
 	}

@@ -875,6 +875,43 @@ static void test_pitfalls(void **state)
 	}
 }
 
+/* fork-after-threads in real Python: a program whose thread holds a lock
+ * while its fork pool starts, and whose tasks take the lock.  Each worker
+ * hangs in its first task: a lock-wait on a ForkProcess lane of its own,
+ * noted as the model notes it, and the run ends as a deadlock; the task
+ * no worker took never starts. */
+static void test_fork_after_threads(void **state)
+{
+	struct kv sets[] = {{"tasks", "3"},
+			    {"workers", "2"},
+			    {"pitfall", "fork-after-threads"},
+			    {NULL, NULL}};
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	t = run_case("crunch", "process-pool", sets);
+	assert_status(t, RUN_DEADLOCK);
+	assert_non_null(strstr(t->message, "2 workers wait for a lock"));
+	assert_int_equal(t->n_segments, 2);
+	for (uint32_t k = 0; k < 2; k++) {
+		const struct trace_segment *g =
+			find_segment(t, k, ST_LOCK_WAIT);
+
+		assert_non_null(g);
+		assert_int_equal(t->lanes[g->lane].kind, LANE_PROCESS);
+		assert_non_null(strstr(t->lanes[g->lane].name, "ForkProcess"));
+		assert_string_equal(t->notes[g->note],
+				    "a lock another thread held at the fork: "
+				    "nobody here will release it");
+		assert_true(g->t1_ns - g->t0_ns >= 200 * NS_PER_MS);
+	}
+	assert_true(t->tasks[2].start_ns < 0);
+	assert_string_equal(t->summary.advice, "start-with-forkserver");
+	assert_readable(t);
+	free_trace(t);
+}
+
 /* The diagnosis reads a CPython trace as it reads the model's: the same
  * lessons get the same recommendation and advice (test_diagnosis has the
  * model's rows).  Where the two engines record differently (CPython has
@@ -1000,6 +1037,7 @@ int main(void)
 		cmocka_unit_test(test_array_and_manager),
 		cmocka_unit_test(test_pipe_between_processes),
 		cmocka_unit_test(test_pitfalls),
+		cmocka_unit_test(test_fork_after_threads),
 		cmocka_unit_test(test_diagnosis_as_the_model),
 		cmocka_unit_test(test_asyncio_group),
 		cmocka_unit_test(test_memory_measured),

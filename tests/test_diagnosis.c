@@ -485,6 +485,20 @@ static const struct lesson_case lessons[] = {
 		.why_has = NULL,
 	},
 	{
+		/* A lock copied held into every forked worker. */
+		.lesson = "fork-after-threads",
+		.workload = "crunch",
+		.model = "process-pool",
+		.sets = {{"tasks", "3"},
+			 {"workers", "2"},
+			 {"pitfall", "fork-after-threads"}},
+		.status = RUN_DEADLOCK,
+		.bound = "sync",
+		.recommend = "process-pool",
+		.advice = "start-with-forkserver",
+		.why_has = "forkserver",
+	},
+	{
 		/* A Value's updates, lost or not as the two processes
 		 * happen to meet: about the counter either way. */
 		.lesson = "shared-value",

@@ -132,6 +132,50 @@ def gil_active():
 # ---- the clock and the work ------------------------------------------------
 
 EPOCH_NS = 0
+# fork-after-threads: the program it runs (a thread holds a lock while a
+# fork pool starts; each worker's task takes the lock), and how long a
+# worker waits with the lock held before it counts as hung (the model's
+# watchdog waits as long for a deadlock).
+FORK_HANG_S = 0.2
+FORK_AFTER_THREADS = '''\
+import concurrent.futures, multiprocessing, os, threading, time
+lock = threading.Lock()  # as logging's handler lock
+held, release = threading.Event(), threading.Event()
+began = multiprocessing.Array("q", %(workers)d * 2, lock=False)
+
+def writer():
+    with lock:  # a record being written
+        held.set()
+        release.wait()
+
+def task(k):
+    began[2 * k] = os.getpid()
+    began[2 * k + 1] = time.monotonic_ns()
+    with lock:  # the task logs a line
+        return k
+
+if __name__ == "__main__":
+    threading.Thread(target=writer).start()
+    held.wait()
+    ex = concurrent.futures.ProcessPoolExecutor(
+        %(workers)d, mp_context=multiprocessing.get_context("fork"))
+    futures = [ex.submit(task, k) for k in range(%(workers)d)]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not all(
+            began[2 * k + 1] for k in range(%(workers)d)):
+        time.sleep(0.005)
+    time.sleep(%(hang)r)
+    for k, f in enumerate(futures):
+        if not f.done() and began[2 * k + 1]:
+            print("hung", k, began[2 * k], began[2 * k + 1], flush=True)
+    release.set()
+    for p in list(ex._processes.values()):
+        p.kill()
+    ex.shutdown(wait=True, cancel_futures=True)
+'''
+NOTE_FORK_LOCK = ("a lock another thread held at the fork: nobody here "
+                  "will release it")
+
 # The run's multiprocessing.Manager, once a program declares a value
 # NAME=manager: started with the objects, shut down at the run's end.
 MANAGERS = []
@@ -1841,8 +1885,69 @@ class Run:
         return (broken or "RuntimeError: " + runtime,
                 "RuntimeError in each worker: " + runtime)
 
+    def fork_after_threads(self):
+        """A program whose thread holds a lock (as logging's handler lock
+        while a record is written) when its fork pool starts the
+        workers, whose tasks take that lock: run as a program of its own,
+        each worker waits for the lock for good.  Its workers say when
+        their task began; a worker still waiting FORK_HANG_S later is
+        hung.  The run ends as the deadlock it is, with the warning
+        Python 3.12+ gives at the fork."""
+        workers = self.opt.get("workers") or os.cpu_count() or 1
+        workers = max(1, min(workers, self.n_tasks))
+        folder = self.cfg["tmpdir"] or tempfile.mkdtemp()
+        script = os.path.join(folder, "fork_after_threads.py")
+        with open(script, "w") as f:
+            f.write(FORK_AFTER_THREADS % {"workers": workers,
+                                          "hang": FORK_HANG_S})
+        t0 = now_ns()
+        for t in range(self.n_tasks):
+            self.rec.submit(t, t0)
+        try:
+            done = subprocess.run([sys.executable, "-W", "default", script],
+                                  capture_output=True, text=True,
+                                  timeout=60, cwd=folder)
+        finally:
+            if not self.cfg["tmpdir"]:
+                shutil.rmtree(folder, ignore_errors=True)
+        end = now_ns()
+        hung = []
+        for line in done.stdout.splitlines():
+            words = line.split()
+            if len(words) == 4 and words[0] == "hung":
+                hung.append((int(words[1]), int(words[2]),
+                             int(words[3]) - EPOCH_NS))
+        warning = ""
+        for line in done.stderr.splitlines():
+            if "DeprecationWarning:" in line:
+                warning = line.split("DeprecationWarning:", 1)[1].strip()
+        if len(hung) < workers:
+            raise RuntimeError("the forked workers did not hang: " +
+                               (done.stdout + done.stderr).strip()[-200:])
+        for task, pid, began in hung:
+            lane = self.rec.lane("process", "ForkProcess-%d" % (task + 1),
+                                 pid)
+            self.rec.start(task, lane, began)
+            self.rec.segment(task, lane, "lock-wait", began, end,
+                             NOTE_FORK_LOCK)
+        self.end_unrun(range(self.n_tasks))
+        n = len(hung)
+        self.raise_stop(
+            "deadlock",
+            ("deadlock: %d worker%s wait%s for a lock another thread held "
+             "when the pool forked %s, and none of %s threads will release "
+             "it%s" % (n, "" if n == 1 else "s", "s" if n == 1 else "",
+                       "it" if n == 1 else "them",
+                       "its" if n == 1 else "their",
+                       " (Python said: %s)" % warning if warning else
+                       " (Python 3.12+ warns: use of fork() may lead to "
+                       "deadlocks in the child)"))[:250])
+
     def run_process_pool(self):
         pitfall = self.opt.get("pitfall", "none")
+        if pitfall == "fork-after-threads":
+            self.fork_after_threads()
+            return
         if pitfall != "none":
             self.run_pitfall(pitfall)
             return

@@ -676,6 +676,35 @@ test('the pitfalls end the run with the error Python raises',
 	}
 });
 
+test('fork after threads: each worker waits for a lock copied held',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('fork-after-threads');
+	assert.equal(trace.run.model, 'process-pool');
+	assert.equal(trace.run.status, 'deadlock');
+	assert.match(note, /only\s+the thread that forked/);
+	assert.match(trace.run.message, /2 workers wait for a lock/);
+	/* Each worker's first task waits on a process lane of its own; the
+	 * other two never start. */
+	const waits = trace.segments.filter(s => s.state === 'lock-wait');
+	assert.deepEqual(waits.map(s => s.task).sort(), [0, 1]);
+	const lanes = waits.map(s => trace.lanes.find(l => l.id === s.lane));
+	assert.ok(lanes.every(l => l.kind === 'process' &&
+		/^ForkProcess-/.test(l.name)));
+	assert.notEqual(lanes[0].id, lanes[1].id);
+	assert.ok(waits.every(s => /held at the fork/.test(s.note)));
+	assert.ok(trace.tasks.slice(2).every(k => k.start_ns === null ||
+		k.start_ns === undefined || k.start_ns < 0));
+	assert.equal(trace.summary.diagnosis.advice, 'start-with-forkserver');
+	await page.waitForSelector('#run-notice:not([hidden])');
+	assert.match(await page.textContent('#run-notice'), /deadlock/);
+	assert.ok(await legendShows(page, 'lock-wait'));
+	await screenshot(page, 'lesson-fork-after-threads',
+			 { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
 /* The main coroutine's segment on the main lane: where it resumed. */
 function mainResumes(trace)
 {

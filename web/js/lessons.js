@@ -215,6 +215,26 @@ export const LESSONS = [
 			'it is refused there.',
 	},
 	{
+		id: 'fork-after-threads',
+		title: 'Fork after threads: a lock copied held',
+		spec: { workload: 'crunch', model: 'process-pool',
+			params: { tasks: 4, duration: 100 },
+			options: { workers: 2, start: 'fork',
+				   pitfall: 'fork-after-threads' } },
+		look: 'A thread of the program holds a lock (as logging ' +
+			'holds its handler\'s while it writes a record) at the ' +
+			'moment the pool forks its workers, and each task ' +
+			'takes that lock (it logs a line). fork copies the ' +
+			'process as it is, the held lock included, but only ' +
+			'the thread that forked: in each worker nobody will ' +
+			'ever release it. Each worker\'s first task waits ' +
+			'(lock-wait, on its ForkProcess lane) until the run ' +
+			'is called a deadlock; the other tasks never start. ' +
+			'Python 3.12 and later warn at such a fork. Start the ' +
+			'workers with forkserver or spawn (forkserver is the ' +
+			'default from 3.14) and the pitfall is refused.',
+	},
+	{
 		id: 'interpreters',
 		title: 'Interpreters: between threads and processes',
 		spec: { workload: 'crunch', model: 'interpreter-pool',
