@@ -381,8 +381,24 @@ test('a condition: notify all lets every waiter go after the notify',
 		assert.equal(w.note, 'ready');
 		assert.ok(w.t1_ns >= slept.t1_ns, 'woken after the notify');
 	}
+	/* The diagnosis calls the wait the program's own. */
+	assert.match(trace.summary.diagnosis.why,
+		     /waited for a notify \(cond\.wait\), as the program says/);
 	assert.deepEqual(errors, []);
 	await context.close();
+
+	/* notify() wakes one: the other two are left waiting, named. */
+	const one = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'custom', model: 'threads',
+			params: { program: trace.run.params.program
+				.replace('notify ready all', 'notify ready') } } });
+	assert.equal(one.status, 202);
+	const stuck = await waitForRun(server.base, one.body.id, 60000);
+	assert.equal(stuck.run.status, 'deadlock');
+	assert.match(stuck.run.message,
+		     /task \d and 1 more wait for condition 'ready'/);
+	assert.equal(stuck.summary.diagnosis.advice, 'notify-all');
 });
 
 test('timers wait, then run; the daemon is cancelled when the rest end',

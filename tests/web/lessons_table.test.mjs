@@ -433,3 +433,35 @@ test('interpreters: a worker\'s start-up is a thread\'s, shorter than a ' +
 	assert.ok(interpreters < spawned,
 		  `interpreters ${interpreters} ns, spawned ${spawned} ns`);
 });
+
+test('gather with return_exceptions, as its note says to try: all four run ' +
+     'to their end', { timeout: 120000 }, async () => {
+	const { page, context, errors, trace: first } =
+		await pressLesson('gather-errors');
+	assert.equal(first.run.options.group, 'gather');
+	/* The learner sets group to return_exceptions and runs again. */
+	await page.locator('[data-field="options.group"] select')
+		.selectOption('return_exceptions');
+	await page.getByRole('button', { name: 'Run', exact: true }).click();
+	await page.waitForFunction(old => location.hash.startsWith('#run=') &&
+		location.hash !== old, `#run=${encodeURIComponent(first.run.id)}`);
+	const id = decodeURIComponent((await page.evaluate(() =>
+		location.hash)).slice(5));
+	const trace = await waitForRun(server.base, id, 60000);
+	assert.equal(trace.run.options.group, 'return_exceptions');
+	assert.equal(trace.run.params.program, first.run.params.program);
+	/* Task 1's exception is its result; the other three make both
+	 * requests whole and compute after each. */
+	assert.deepEqual(trace.tasks.map(t => t.status),
+			 ['error', 'ok', 'ok', 'ok']);
+	for (const k of [1, 2, 3]) {
+		const io = segmentsOf(trace, 'io', k);
+		assert.equal(io.length, 2);
+		assert.ok(segmentsOf(trace, 'compute', k).some(s =>
+			s.t0_ns >= io[1].t1_ns), `task ${k + 1} ran on`);
+		assert.ok(trace.tasks[k].end_ns > trace.tasks[0].end_ns);
+	}
+	await page.waitForSelector('#timeline[data-complete="true"]');
+	assert.deepEqual(errors, []);
+	await context.close();
+});
