@@ -311,12 +311,18 @@ static int64_t wait_end(struct aio *a, uint32_t id, enum seg_state state,
  * running callbacks, or computing), the task was ready from due_ns; if it
  * was polling, from when the poll returned.  The time from there until
  * the loop got round to the task is a ready segment, the task's wait for
- * the loop; the rest is the wait's own. */
+ * the loop; the rest is the wait's own.  Nothing comes before it is due
+ * (the peer's timer and the loop's are never early): a reply read after
+ * that poll's callbacks had run for a while (the same readable
+ * connection read again) came in then, not when the poll returned. */
 static void wait_end_due(struct aio *a, uint32_t id, enum seg_state state,
 			 int64_t t0_ns, int64_t due_ns, int64_t now,
 			 uint32_t note)
 {
 	int64_t ready_ns = due_ns < a->poll_in_ns ? due_ns : a->poll_out_ns;
+
+	if (ready_ns < due_ns)
+		ready_ns = due_ns;
 
 	if (ready_ns > t0_ns && now - ready_ns >= READY_MIN_NS) {
 		rec_segment(a->lane, id, state, t0_ns, ready_ns, note);

@@ -361,18 +361,22 @@ out_free:
 }
 
 /* Interpreters share no objects: a program whose tasks meet on one is
- * refused, naming it. */
+ * refused, naming it.  The field is the program when the user wrote one
+ * (custom), the model when the workload's own program shares it. */
 static int ipool_check_program(const struct spec *spec,
 			       const struct program *prog,
 			       struct spec_error *err)
 {
-	(void)spec;
+	const char *field = spec_find(&spec->params, "program")
+				    ? "params.program"
+				    : "model";
+
 	for (size_t i = 0; i < prog->n_objects; i++) {
 		const struct object_def *o = &prog->objects[i];
 
 		if (o->kind == OBJ_FILE)
 			continue;
-		util_strlcpy(err->field, "model", sizeof(err->field));
+		util_strlcpy(err->field, field, sizeof(err->field));
 		snprintf(err->message, sizeof(err->message),
 			 "interpreter-pool: interpreters share no objects, so "
 			 "the tasks cannot meet on %s '%s' (each worker "

@@ -1144,6 +1144,8 @@ int steps_parse(const char *text, struct program *prog, struct steps_error *err)
  * task, so nothing in them is a daemon. */
 #define REFUSED_POOLS "thread-pool,process-pool,interpreter-pool"
 
+/* Interpreters share no objects (model_interpreter_pool.c): every step
+ * that meets the other tasks on one is refused by interpreter-pool. */
 const struct step_doc program_step_docs[] = {
 	{"cpu", "cpu DUR", "pure-Python computation that holds the GIL", ""},
 	{"cpu-nogil", "cpu-nogil DUR",
@@ -1161,22 +1163,25 @@ const struct step_doc program_step_docs[] = {
 	{"disk", "disk read|write BYTES", "a file read, or a write and fsync",
 	 ""},
 	{"lock", "lock NAME",
-	 "Lock.acquire (a plain Lock taken twice by one task deadlocks)", ""},
-	{"unlock", "unlock NAME", "Lock.release", ""},
-	{"acquire", "acquire NAME", "Semaphore.acquire", ""},
-	{"release", "release NAME", "Semaphore.release", ""},
-	{"put", "put NAME", "Queue.put", ""},
-	{"get", "get NAME", "Queue.get", ""},
-	{"incr", "incr NAME [N] [call]", "counter.value += 1, N times", ""},
-	{"barrier", "barrier NAME", "Barrier.wait", ""},
-	{"event set", "event set NAME", "Event.set", ""},
-	{"event wait", "event wait NAME", "Event.wait", ""},
+	 "Lock.acquire (a plain Lock taken twice by one task deadlocks)",
+	 "interpreter-pool"},
+	{"unlock", "unlock NAME", "Lock.release", "interpreter-pool"},
+	{"acquire", "acquire NAME", "Semaphore.acquire", "interpreter-pool"},
+	{"release", "release NAME", "Semaphore.release", "interpreter-pool"},
+	{"put", "put NAME", "Queue.put", "interpreter-pool"},
+	{"get", "get NAME", "Queue.get", "interpreter-pool"},
+	{"incr", "incr NAME [N] [call]", "counter.value += 1, N times",
+	 "interpreter-pool"},
+	{"barrier", "barrier NAME", "Barrier.wait", "interpreter-pool"},
+	{"event set", "event set NAME", "Event.set", "interpreter-pool"},
+	{"event wait", "event wait NAME", "Event.wait", "interpreter-pool"},
 	{"cond wait", "cond wait NAME",
 	 "with cond: cond.wait(): waits for a notify (one given before the "
 	 "wait is lost)",
-	 ""},
+	 "interpreter-pool"},
 	{"cond notify", "cond notify NAME [all]",
-	 "with cond: cond.notify(), or notify_all() with all", ""},
+	 "with cond: cond.notify(), or notify_all() with all",
+	 "interpreter-pool"},
 	{"timer", "timer DUR",
 	 "first in a task: threading.Timer(DUR, task).start(), or "
 	 "loop.call_later in asyncio: the task waits DUR, then runs",
@@ -1198,11 +1203,13 @@ const struct step_doc program_step_docs[] = {
 	 "awaited: the run does not wait for it, and it is cancelled when "
 	 "the other tasks have ended",
 	 "sequential," REFUSED_POOLS},
-	{"sem", "sem NAME=N", "declares a Semaphore(N)", ""},
-	{"queue", "queue NAME=N", "declares a Queue(maxsize=N)", ""},
-	{"barrier", "barrier NAME=N", "declares a Barrier(N)", ""},
+	{"sem", "sem NAME=N", "declares a Semaphore(N)", "interpreter-pool"},
+	{"queue", "queue NAME=N", "declares a Queue(maxsize=N)",
+	 "interpreter-pool"},
+	{"barrier", "barrier NAME=N", "declares a Barrier(N)",
+	 "interpreter-pool"},
 	{"counter", "counter NAME=none|lock|atomic",
-	 "declares a shared counter and how it is guarded", ""},
+	 "declares a shared counter and how it is guarded", "interpreter-pool"},
 	{"value", "value NAME[=get_lock|manager]",
 	 "declares NAME a multiprocessing.Value('q', 0), shared memory that "
 	 "incr updates with NAME.value += 1: its read and its write each take "
@@ -1222,20 +1229,21 @@ const struct step_doc program_step_docs[] = {
 	{"rlock", "rlock NAME",
 	 "declares NAME an RLock: its owner may lock it again (and unlocks "
 	 "it as often)",
-	 REFUSED_ASYNCIO},
-	{"condition", "condition NAME", "declares a Condition", ""},
+	 REFUSED_ASYNCIO ",interpreter-pool"},
+	{"condition", "condition NAME", "declares a Condition",
+	 "interpreter-pool"},
 	{"pipe", "pipe NAME",
 	 "declares NAME a multiprocessing.Pipe(duplex=False) (send and recv "
 	 "also make one on first use)",
-	 REFUSED_ASYNCIO},
+	 REFUSED_ASYNCIO ",interpreter-pool"},
 	{"send", "send NAME [BYTES]",
 	 "conn.send(bytes(BYTES)) on pipe NAME (64 bytes when not given): "
 	 "the message is pickled and copied into the pipe (ipc)",
-	 REFUSED_ASYNCIO},
+	 REFUSED_ASYNCIO ",interpreter-pool"},
 	{"recv", "recv NAME",
 	 "conn.recv() on pipe NAME: waits for a message (queue-wait), then "
 	 "copies it out and unpickles it (ipc)",
-	 REFUSED_ASYNCIO},
+	 REFUSED_ASYNCIO ",interpreter-pool"},
 };
 const size_t program_step_docs_count =
 	sizeof(program_step_docs) / sizeof(program_step_docs[0]);

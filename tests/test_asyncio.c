@@ -365,6 +365,118 @@ static void test_block_blocks_loop(void **state)
 	trace_free(&t);
 }
 
+/* ---- the blocking lessons: the others are ready the length of it ------- */
+
+/* The two lessons of README's "What it shows" (web/js/lessons.js, blocking
+ * and block), as they are: four tasks tick every 50 ms (a request, then
+ * 5 ms of computing); the fifth, after a 75 ms request, computes 150 ms on
+ * the loop (cpu) or calls time.sleep(0.15) in its coroutine (block).  The
+ * others' replies come in meanwhile, and none of them is seen until the
+ * loop is free: each task's ready segment begins inside the blocker's and
+ * lasts until it is over, nothing else runs on the loop inside it, and
+ * together the ready segments cover most of it (from the first reply
+ * seen late to its end).  A reply read after the blocker, in the same
+ * pass over the connection, was ready from when it was due, not from
+ * before (the request's io lasts its whole delay). */
+#define LESSON_TICKS                                                           \
+	"net 50ms, cpu 5ms, net 50ms, cpu 5ms, net 50ms, cpu 5ms, net 50ms, "  \
+	"cpu 5ms, net 50ms, cpu 5ms"
+
+static const char *const lesson_blockers[] = {"cpu 150ms", "block 150ms"};
+
+static void test_lesson_others_ready(void **state)
+{
+	const char *last = *state;
+	char program[256];
+	struct kv sets[] = {{"program", program}, {NULL, NULL}};
+	bool cpu = strncmp(last, "cpu", 3) == 0;
+	int64_t b0 = INT64_MAX, b1 = 0, first = INT64_MAX;
+	struct interval c[8];
+	uint32_t who[8], lane;
+	struct trace t;
+
+	snprintf(program, sizeof(program),
+		 "4 x (" LESSON_TICKS ", net 50ms); 1 x (net 75ms, %s)", last);
+	run_into("custom", "asyncio", sets, NULL, &t);
+	assert_int_equal(t.status, RUN_DONE);
+	assert_int_equal(t.n_tasks, 5);
+	assert_all_tasks(&t, TASK_OK);
+	lane = loop_lane(&t);
+	/* The blocker: the fifth task's one computation (runnable where
+	 * the loop's thread lost its core), or its one blocking sleep. */
+	if (cpu) {
+		size_t n = computations(&t, lane, c, who), k;
+
+		for (k = 0; k < n; k++)
+			if (who[k] == 4) {
+				assert_true(b1 == 0); /* only one */
+				b0 = c[k].t0;
+				b1 = c[k].t1;
+			}
+	} else {
+		for (size_t i = 0; i < t.n_segments; i++) {
+			const struct trace_segment *s = &t.segments[i];
+
+			if (s->state != ST_SLEEP ||
+			    strcmp(note_of(&t, s), PROTOCOL_NOTE_BLOCKING))
+				continue;
+			assert_int_equal(s->task, 4);
+			assert_int_equal(s->lane, lane);
+			assert_true(b1 == 0);
+			b0 = s->t0_ns;
+			b1 = s->t1_ns;
+		}
+	}
+	assert_true(b1 - b0 >= 150 * NS_PER_MS);
+	/* No reply comes before it is due: every request (50 or 75 ms)
+	 * waits its whole delay, however late the loop reads it. */
+	for (size_t i = 0; i < t.n_segments; i++)
+		if (t.segments[i].state == ST_IO)
+			assert_true(t.segments[i].t1_ns - t.segments[i].t0_ns >=
+				    50 * NS_PER_MS);
+	for (uint32_t k = 0; k < 4; k++) {
+		size_t held = 0;
+
+		for (size_t i = 0; i < t.n_segments; i++) {
+			const struct trace_segment *s = &t.segments[i];
+
+			if (s->task != k || s->t1_ns <= b0 || s->t0_ns >= b1)
+				continue;
+			/* No other task computes inside it. */
+			assert_false(s->state == ST_COMPUTE);
+			if (s->state != ST_READY)
+				continue;
+			/* Ready from its reply until the blocker is over:
+			 * the reply came in inside it, or (on a busy
+			 * machine) just before, while the loop still ran
+			 * other tasks' ticks ahead of the blocker. */
+			if (s->t1_ns < b1 || !ends_wait_of(&t, s, ST_IO))
+				fail_msg("task %u: ready %lld..%lld us, the "
+					 "blocker %lld..%lld us",
+					 k + 1, (long long)(s->t0_ns / 1000),
+					 (long long)(s->t1_ns / 1000),
+					 (long long)(b0 / 1000),
+					 (long long)(b1 / 1000));
+			if ((s->t0_ns > b0 ? s->t0_ns : b0) < first)
+				first = s->t0_ns > b0 ? s->t0_ns : b0;
+			held++;
+		}
+		if (held != 1)
+			fail_msg("task %u: %zu ready segments in the blocker's "
+				 "%lld ms",
+				 k + 1, held,
+				 (long long)((b1 - b0) / NS_PER_MS));
+	}
+	print_message("%s: %lld ms, the others ready from %lld ms into it\n",
+		      last, (long long)((b1 - b0) / NS_PER_MS),
+		      (long long)((first - b0) / NS_PER_MS));
+	/* Each ready segment runs to the blocker's end, so together they
+	 * cover it from the first one's start: most of it. */
+	assert_true((b1 - first) * 2 >= b1 - b0);
+	assert_true(t.summary.states_ns[ST_READY] >= b1 - first);
+	trace_free(&t);
+}
+
 /* A task never awaited (daemon) is cancelled when asyncio.run returns:
  * the run is done as soon as the others are, its sleep cut then; a timer
  * (loop.call_later) delays its task, noted as a timer. */
@@ -882,6 +994,10 @@ int main(void)
 					  (void *)&block_cases[1]),
 		cmocka_unit_test(test_cpu_serialised),
 		cmocka_unit_test(test_block_blocks_loop),
+		cmocka_unit_test_prestate(test_lesson_others_ready,
+					  (void *)lesson_blockers[0]),
+		cmocka_unit_test_prestate(test_lesson_others_ready,
+					  (void *)lesson_blockers[1]),
 		cmocka_unit_test(test_daemon_cancelled),
 		cmocka_unit_test(test_timeout_cancels),
 		cmocka_unit_test(test_group),

@@ -30,6 +30,7 @@
 
 #include "cpython.h"
 #include "model.h"
+#include "step_programs.h"
 #include "util.h"
 #include "workload.h"
 
@@ -492,6 +493,206 @@ static void test_workloads_lists_catalog(void **state)
 			workload_catalog[i]->name);
 	json_decref(cat);
 	result_free(&r);
+}
+
+/* The catalog's steps and models against each other, as the command line
+ * runs them: every word of vocabulary.steps has a small program
+ * (step_programs.h); every model that refuses the word (refused_by)
+ * exits 2 with one line naming --set program and the model; every other
+ * model runs it to the end, and the run shows the word's state.  The
+ * catalog names every model, with every option it takes. */
+static json_t *catalog_json(void)
+{
+	struct result r;
+	json_t *cat;
+
+	run_overlap(&r, NULL, (const char *[]){"workloads", "--json", NULL});
+	assert_int_equal(r.status, 0);
+	cat = json_loads(r.out, 0, NULL);
+	assert_non_null(cat);
+	result_free(&r);
+	return cat;
+}
+
+static bool json_list_has(const json_t *list, const char *name)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(list, i, x) {
+		const char *v =
+			json_is_string(x)
+				? json_string_value(x)
+				: json_string_value(json_object_get(x, "name"));
+
+		if (v && strcmp(v, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The segments of a trace in state (with note, when not NULL). */
+static size_t count_state(const json_t *t, const char *state, const char *note)
+{
+	size_t i, n = 0;
+	json_t *s;
+
+	json_array_foreach(json_object_get(t, "segments"), i, s) {
+		if (strcmp(json_string_value(json_object_get(s, "state")),
+			   state) != 0)
+			continue;
+		if (note &&
+		    strcmp(json_string_value(json_object_get(s, "note")),
+			   note) != 0)
+			continue;
+		n++;
+	}
+	return n;
+}
+
+static void check_step_run(const struct step_program *sp, const char *model)
+{
+	char program[512], what[640];
+	struct result r;
+	json_t *t, *run, *task;
+	const char *status;
+	bool alone = strcmp(model, "sequential") == 0;
+	size_t i;
+
+	snprintf(program, sizeof(program), "program=%s", sp->program);
+	snprintf(what, sizeof(what), "%s under %s ('%s')", sp->step, model,
+		 sp->program);
+	run_overlap(&r, NULL,
+		    (const char *[]){"run", "--workload", "custom", "--model",
+				     model, "--set", program, "--format",
+				     "json", NULL});
+	t = json_loads(r.out, 0, NULL);
+	if (!t)
+		fail_msg("%s: exit %d, no trace: %s", what, r.status, r.err);
+	run = json_object_get(t, "run");
+	status = json_string_value(json_object_get(run, "status"));
+	if (alone && sp->alone == ALONE_DEADLOCK) {
+		char name[32];
+
+		/* One task at a time: the first waits for the second. */
+		snprintf(name, sizeof(name), "'%s'", sp->note);
+		if (r.status != 1 || strcmp(status, "deadlock") != 0 ||
+		    !strstr(json_string_value(json_object_get(run, "message")),
+			    name))
+			fail_msg("%s: exit %d, %s: %s", what, r.status, status,
+				 r.err);
+		json_decref(t);
+		result_free(&r);
+		return;
+	}
+	if (r.status != 0 || strcmp(status, "done") != 0)
+		fail_msg("%s: exit %d, %s: %s", what, r.status, status, r.err);
+	json_array_foreach(json_object_get(t, "tasks"), i, task) {
+		const char *want = i == 0 ? sp->first : "ok";
+		const char *got =
+			json_string_value(json_object_get(task, "status"));
+
+		if (strcmp(got, want) != 0)
+			fail_msg("%s: task %zu ended %s, not %s", what, i + 1,
+				 got, want);
+	}
+	if (alone && sp->alone == ALONE_NO_WAIT) {
+		/* Nothing waits for a task that has already finished. */
+		if (count_state(t, sp->state, NULL) != 0)
+			fail_msg("%s: %s one task at a time", what, sp->state);
+	} else if (count_state(t, sp->state, sp->note) == 0) {
+		fail_msg("%s: no %s segment%s%s", what, sp->state,
+			 sp->note ? " noted " : "", sp->note ? sp->note : "");
+	}
+	json_decref(t);
+	result_free(&r);
+}
+
+static void check_step_refused(const struct step_program *sp, const char *model)
+{
+	char program[512];
+	struct result r;
+	const char *nl;
+
+	snprintf(program, sizeof(program), "program=%s", sp->program);
+	run_overlap(&r, NULL,
+		    (const char *[]){"run", "--workload", "custom", "--model",
+				     model, "--set", program, "--format",
+				     "json", NULL});
+	nl = strchr(r.err, '\n');
+	if (r.status != 2 || r.out_len != 0 || !nl || nl[1] != '\0' ||
+	    strncmp(r.err, "overlap run: --set program: ",
+		    strlen("overlap run: --set program: ")) != 0 ||
+	    !strstr(r.err, model))
+		fail_msg("%s under %s: exit %d, '%s'", sp->step, model,
+			 r.status, r.err);
+	result_free(&r);
+}
+
+static void test_catalog_steps_by_model(void **state)
+{
+	json_t *cat = catalog_json();
+	json_t *models = json_object_get(cat, "models");
+	json_t *steps =
+		json_object_get(json_object_get(cat, "vocabulary"), "steps");
+	json_t *step, *m;
+	size_t i, j, runs = 0, refusals = 0;
+
+	(void)state;
+	/* Every model, interpreter-pool among them, with its options. */
+	assert_true(json_list_has(models, "interpreter-pool"));
+	for (i = 0; i < model_catalog_count; i++) {
+		const struct model_ops *ops = model_catalog[i];
+		json_t *opts = NULL;
+
+		json_array_foreach(models, j, m)
+			if (strcmp(json_string_value(json_object_get(m, "name")),
+				   ops->name) == 0)
+				opts = json_object_get(m, "options");
+		if (!opts)
+			fail_msg("the catalog has no model %s", ops->name);
+		for (j = 0; j < ops->n_options; j++)
+			if (!json_list_has(opts, ops->options[j].name))
+				fail_msg("%s's option %s is not listed",
+					 ops->name, ops->options[j].name);
+	}
+	/* Every word has a program, and every program a word. */
+	for (i = 0; i < sizeof(step_programs) / sizeof(*step_programs); i++)
+		if (!json_list_has(steps, step_programs[i].step))
+			fail_msg("the catalog has no step %s",
+				 step_programs[i].step);
+	json_array_foreach(steps, i, step) {
+		const char *name =
+			json_string_value(json_object_get(step, "name"));
+		const struct step_program *sp = step_program_for(name);
+		json_t *refused = json_object_get(step, "refused_by");
+
+		if (!sp)
+			fail_msg("step %s has no program in step_programs.h",
+				 name);
+		assert_true(json_is_array(refused));
+		assert_non_null(
+			json_string_value(json_object_get(step, "syntax")));
+		json_array_foreach(refused, j, m)
+			if (!json_list_has(models, json_string_value(m)))
+				fail_msg("%s: refused by unknown model %s",
+					 name, json_string_value(m));
+		json_array_foreach(models, j, m) {
+			const char *model =
+				json_string_value(json_object_get(m, "name"));
+
+			if (json_list_has(refused, model)) {
+				check_step_refused(sp, model);
+				refusals++;
+			} else {
+				check_step_run(sp, model);
+				runs++;
+			}
+		}
+	}
+	print_message("%zu runs, %zu refusals\n", runs, refusals);
+	assert_true(runs > 0 && refusals > 0);
+	json_decref(cat);
 }
 
 /* ---- runs --------------------------------------------------------------- */
@@ -1053,6 +1254,7 @@ int main(void)
 		cmocka_unit_test(test_bad_usage),
 		cmocka_unit_test(test_help_and_version),
 		cmocka_unit_test(test_workloads_lists_catalog),
+		cmocka_unit_test(test_catalog_steps_by_model),
 		cmocka_unit_test(test_run_json),
 		cmocka_unit_test(test_run_out_of_files),
 		cmocka_unit_test(test_run_default_format_is_json),

@@ -205,7 +205,8 @@ static void test_no_payload_queues(void **state)
 }
 
 /* Shared objects cannot cross interpreters: the spec is refused, naming
- * the model and the object; files are each task's own and run. */
+ * the program (or the model, for a workload's own program) and the
+ * object; files are each task's own and run. */
 static void test_shared_objects_refused(void **state)
 {
 	static const struct {
@@ -230,7 +231,11 @@ static void test_shared_objects_refused(void **state)
 		make_spec(cases[i].workload, cases[i].program ? set : NULL,
 			  spec);
 		assert_int_equal(spec_validate(spec, &err), -EINVAL);
-		assert_string_equal(err.field, "model");
+		/* The user's program is what shares it; a workload's own
+		 * program is the model's to refuse. */
+		assert_string_equal(err.field, cases[i].program
+						       ? "params.program"
+						       : "model");
 		if (!strstr(err.message, cases[i].names) ||
 		    !strstr(err.message, "interpreters share no objects"))
 			fail_msg("%s: %s", cases[i].workload, err.message);

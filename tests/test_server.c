@@ -47,6 +47,7 @@
 #include <jansson.h>
 
 #include "slowloris.h"
+#include "step_programs.h"
 #include "render.h"
 #include "trace.h"
 #include "trace_json.h"
@@ -963,6 +964,65 @@ static void test_workloads(void **state)
 					"fetch") == 0;
 	assert_true(fetch);
 	json_decref(j);
+}
+
+/* The catalog's refusals, through the API: for every step of the served
+ * vocabulary and every model in its refused_by, POST /api/runs with a
+ * small program that uses the step (step_programs.h) answers 400 with an
+ * error naming the model and field params.program, and starts nothing.
+ * (test_cli.c runs the same programs under the models that take them.) */
+static void test_catalog_refusals(void **state)
+{
+	struct server *s = *state;
+	json_t *cat = get_json(s->port, "/api/workloads", 200);
+	json_t *steps =
+		json_object_get(json_object_get(cat, "vocabulary"), "steps");
+	json_t *step, *model, *runs;
+	size_t i, j, refusals = 0;
+
+	assert_true(json_array_size(steps) > 0);
+	json_array_foreach(steps, i, step) {
+		const char *name =
+			json_string_value(json_object_get(step, "name"));
+		const struct step_program *sp = step_program_for(name);
+
+		if (!sp)
+			fail_msg("step %s has no program in step_programs.h",
+				 name);
+		json_array_foreach(json_object_get(step, "refused_by"), j,
+				   model) {
+			json_t *req = json_pack("{s:s, s:s, s:{s:s}}",
+						"workload", "custom", "model",
+						json_string_value(model),
+						"params", "program",
+						sp->program);
+			char *body = json_dumps(req, JSON_COMPACT);
+			json_t *ans =
+				post_json(s->port, "/api/runs", body, 400);
+			const char *field = json_string_value(
+				json_object_get(ans, "field"));
+			const char *error = json_string_value(
+				json_object_get(ans, "error"));
+
+			if (!field || strcmp(field, "params.program") != 0 ||
+			    !error || !strstr(error, json_string_value(model)))
+				fail_msg("%s under %s: field %s, error %s",
+					 name, json_string_value(model),
+					 field ? field : "(none)",
+					 error ? error : "(none)");
+			refusals++;
+			json_decref(ans);
+			free(body);
+			json_decref(req);
+		}
+	}
+	assert_true(refusals > 0);
+	json_decref(cat);
+	/* Nothing was started. */
+	runs = get_json(s->port, "/api/runs", 200);
+	assert_true(json_is_array(json_object_get(runs, "runs")));
+	assert_int_equal(json_array_size(json_object_get(runs, "runs")), 0);
+	json_decref(runs);
 }
 
 /* Every event of a stream: ids 1..n without a gap, types as expected. */
@@ -3004,6 +3064,8 @@ int main(int argc, char **argv)
 						setup_started, teardown),
 		cmocka_unit_test_setup_teardown(test_workloads, setup_started,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_catalog_refusals,
+						setup_started, teardown),
 		cmocka_unit_test_setup_teardown(test_run_lifecycle,
 						setup_started, teardown),
 		cmocka_unit_test_setup_teardown(test_sse_resume_finished,

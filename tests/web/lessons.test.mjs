@@ -98,6 +98,9 @@ test('more threads than cores: the ones without a core are runnable',
 		assert.ok(await legendShows(page, 'runnable'));
 		assert.ok(trace.summary.states.runnable > 0);
 	}
+	/* No more computing at once than the cores (a little over for
+	 * where in a slice each thread lost its core). */
+	assert.ok(trace.summary.parallelism <= trace.run.host.cores + 0.1);
 	await screenshot(page, 'lesson-runnable', { fullPage: false });
 	assert.deepEqual(errors, []);
 	await context.close();
@@ -338,6 +341,20 @@ test('an RLock re-enters; its owner never waits for itself',
 	assert.equal(done.run.status, 'deadlock');
 	assert.match(done.run.message, /held by itself/);
 	assert.match(done.summary.diagnosis.why, /make it an RLock/);
+	/* The lesson's own program without "rlock r;": the first task to
+	 * take the lock waits for itself, the others for it; the message
+	 * names the lock and its holder, the advice is an RLock. */
+	const plain = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'custom', model: 'threads',
+			params: { program: trace.run.params.program
+				.replace(/^rlock r; /, '') } } });
+	assert.equal(plain.status, 202);
+	const stuck = await waitForRun(server.base, plain.body.id, 60000);
+	assert.equal(stuck.run.status, 'deadlock');
+	assert.match(stuck.run.message,
+		     /wait for lock 'r' \(held by (itself|task [23])/);
+	assert.equal(stuck.summary.diagnosis.advice, 'use-an-rlock');
 	/* asyncio has no RLock: refused, naming the program. */
 	const refused = await api(server.base, '/api/runs', {
 		method: 'POST',
@@ -364,8 +381,24 @@ test('a condition: notify all lets every waiter go after the notify',
 		assert.equal(w.note, 'ready');
 		assert.ok(w.t1_ns >= slept.t1_ns, 'woken after the notify');
 	}
+	/* The diagnosis calls the wait the program's own. */
+	assert.match(trace.summary.diagnosis.why,
+		     /waited for a notify \(cond\.wait\), as the program says/);
 	assert.deepEqual(errors, []);
 	await context.close();
+
+	/* notify() wakes one: the other two are left waiting, named. */
+	const one = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'custom', model: 'threads',
+			params: { program: trace.run.params.program
+				.replace('notify ready all', 'notify ready') } } });
+	assert.equal(one.status, 202);
+	const stuck = await waitForRun(server.base, one.body.id, 60000);
+	assert.equal(stuck.run.status, 'deadlock');
+	assert.match(stuck.run.message,
+		     /task \d and 1 more wait for condition 'ready'/);
+	assert.equal(stuck.summary.diagnosis.advice, 'notify-all');
 });
 
 test('timers wait, then run; the daemon is cancelled when the rest end',
@@ -641,6 +674,19 @@ test('a pipe: the sender copies, the receiver waits, then copies',
 	assert.ok(waits.every(s => s.note === 'results'));
 	assert.equal(copies.length, 2);
 	assert.ok(copies[0].t0_ns >= waits[0].t1_ns);
+	/* 4 MiB is more than the pipe holds: after its ipc each sender
+	 * waits (queue-wait, noted results) until the receiver has begun to
+	 * copy its message out, and not past the end of that copy. */
+	for (const task of [0, 1]) {
+		const [sent] = of(task, 'ipc');
+		const full = of(task, 'queue-wait').filter(s =>
+			s.t0_ns >= sent.t1_ns);
+		assert.equal(full.length, 1, `task ${task + 1} waits`);
+		assert.equal(full[0].note, 'results');
+		const copy = copies.find(c => c.t0_ns <= full[0].t1_ns &&
+			full[0].t1_ns <= c.t1_ns);
+		assert.ok(copy, `task ${task + 1}'s wait ends in a copy`);
+	}
 	assert.ok(await legendShows(page, 'queue-wait'));
 	assert.ok(await legendShows(page, 'ipc'));
 	await screenshot(page, 'lesson-pipe', { fullPage: false });
@@ -652,9 +698,11 @@ test('the pitfalls end the run with the error Python raises',
      { timeout: 90000 }, async () => {
 	const cases = [
 		{ id: 'pickling', note: /PicklingError Python raises/,
+		  advice: 'def-at-module-level',
 		  task: /^PicklingError: Can't pickle <function <lambda>/,
 		  message: /_pickle\.PicklingError: Can't pickle/ },
 		{ id: 'main-guard', note: /if __name__ == "__main__"/,
+		  advice: 'add-a-main-guard',
 		  task: /^BrokenProcessPool/,
 		  message: /An attempt has been made to start a new process before the current process has finished its bootstrapping phase/ },
 	];
@@ -668,12 +716,24 @@ test('the pitfalls end the run with the error Python raises',
 		assert.ok(trace.tasks.every(k => k.status === "error" &&
 			c.task.test(k.note)));
 		assert.equal(trace.segments.length, 0, "no task ran");
+		/* Nothing measured or recommended; the advice is the fix. */
+		assert.equal(trace.summary.diagnosis.bound, '');
+		assert.equal(trace.summary.diagnosis.recommend, '');
+		assert.equal(trace.summary.diagnosis.advice, c.advice);
 		await page.waitForSelector('#run-notice:not([hidden])');
 		assert.match(await page.textContent('#run-notice'), c.message);
 		await screenshot(page, `lesson-${c.id}`, { fullPage: false });
 		assert.deepEqual(errors, []);
 		await context.close();
 	}
+	/* Under fork nothing is imported again: the missing guard is
+	 * refused there, naming the option. */
+	const refused = await api(server.base, '/api/runs', {
+		method: 'POST',
+		body: { workload: 'crunch', model: 'process-pool',
+			options: { start: 'fork', pitfall: 'no-main-guard' } } });
+	assert.equal(refused.status, 400);
+	assert.equal(refused.body.field, 'options.pitfall');
 });
 
 test('fork after threads: each worker waits for a lock copied held',

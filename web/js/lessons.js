@@ -100,6 +100,20 @@ export const LESSONS = [
 			'the event loop, did all three.',
 	},
 	{
+		id: 'async-scale',
+		title: 'asyncio scales where threads do not',
+		spec: { workload: 'fetch', model: 'asyncio',
+			params: { tasks: 100000, duration: 1000,
+				  io: 'sleep' } },
+		look: 'A hundred thousand tasks, each awaiting a 1 s ' +
+			'asyncio.sleep, on one thread: every wait is open at ' +
+			'once, and the run takes about 1 s, not a hundred ' +
+			'thousand of them. Set model to threads and run ' +
+			'again: it is refused, at most 10,000 threads, as a ' +
+			'thread each costs a stack and a start where a ' +
+			'coroutine costs about a kilobyte.',
+	},
+	{
 		id: 'memory-threads',
 		title: 'Memory: a thread per task',
 		spec: { workload: 'fetch', model: 'threads',
@@ -245,8 +259,8 @@ export const LESSONS = [
 			'GIL, so both tasks compute at once, as processes ' +
 			'do, and nobody waits for a GIL. Starting an ' +
 			'interpreter (startup) costs more than a thread and ' +
-			'less than a process; nothing is shared, so each ' +
-			'task\'s 8 MiB argument and result are copied ' +
+			'less than a spawned process; nothing is shared, so ' +
+			'each task\'s 8 MiB argument and result are copied ' +
 			'between interpreters (ipc), and a program whose ' +
 			'tasks share a lock or a counter is refused.',
 	},
@@ -308,7 +322,7 @@ export const LESSONS = [
 			'and a smaller critical section. Delete "rlock r;" ' +
 			'and run again: a plain Lock taken twice waits for ' +
 			'itself, and the run ends in deadlock, the message ' +
-			'naming the lock held by itself.',
+			'naming the lock and the task that holds it.',
 	},
 	{
 		id: 'condition',
