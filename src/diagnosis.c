@@ -300,6 +300,18 @@ const char *diag_option_text(const struct trace *t, const char *key)
 	return v ? v : "";
 }
 
+void diag_set_why(struct trace_summary *m, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(m->why, sizeof(m->why), fmt, ap);
+	va_end(ap);
+	if (n >= (int)sizeof(m->why))
+		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+}
+
 void diag_append_why(struct trace_summary *m, const char *fmt, ...)
 {
 	size_t used = strlen(m->why);
@@ -449,7 +461,7 @@ static void manager_counter(struct trace *t, const struct program_facts *f,
 	util_format_duration(m->wall_ns, wall, sizeof(wall));
 	snprintf(run_text, sizeof(run_text), "this run used %s and took %s",
 		 t->model[0] ? t->model : "an unnamed model", wall);
-	if (snprintf(m->why, sizeof(m->why),
+	diag_set_why(m,
 		     "Tasks spent %d%% of their time in round trips to the "
 		     "manager's process (ipc): every %s.value += 1 on a "
 		     "Manager's Value is two messages, a read and a write, "
@@ -458,8 +470,7 @@ static void manager_counter(struct trace *t, const struct program_facts *f,
 		     "task and send its total once (a result, a Queue or a "
 		     "Pipe); %s.",
 		     diag_percent(ipc, base + ipc), f->counter, per, lost_text,
-		     run_text) >= (int)sizeof(m->why))
-		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		     run_text);
 }
 
 /* What the tasks do holding a lock runs one task at a time whatever the
@@ -497,7 +508,7 @@ static void held_by_lock(struct trace *t, const struct program_facts *facts,
 			 " (an RLock, which its owner took again %zu time%s "
 			 "without waiting)",
 			 facts->reentries, facts->reentries == 1 ? "" : "s");
-	if (snprintf(m->why, sizeof(m->why),
+	diag_set_why(m,
 		     "Tasks hold lock %s%s for %d%% of their work (%s between "
 		     "lock and unlock), so that work runs one task at a time "
 		     "whatever the model%s; as written no model beats "
@@ -514,8 +525,7 @@ static void held_by_lock(struct trace *t, const struct program_facts *facts,
 			     ? "in any concurrent model: asyncio, or threads"
 			     : "the waits in any concurrent model, the "
 			       "computing on the cores",
-		     run_text) >= (int)sizeof(m->why))
-		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		     run_text);
 }
 
 /* The loop was held up enough to act on.  A program's text says how long
@@ -706,29 +716,27 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 			rec = t->model[0] ? t->model : "process-pool";
 			diag_set_advice(m, "element-per-task");
 			describe_run(t, FIT_NO, run_text, sizeof(run_text));
-			if (snprintf(
-				    m->why, sizeof(m->why),
-				    "%s, and %lld updates were lost: %zu tasks "
-				    "shared the %lld element%s of array '%s', "
-				    "and another task wrote between an "
-				    "update's read and its write (the array's "
-				    "lock guards each, not both); give each "
-				    "task an element of its own (array %s=%zu) "
-				    "or update it inside %s.get_lock(); %s.",
-				    shares, (long long)json_integer_value(lost),
-				    facts->counter_tasks,
-				    (long long)facts->counter_size,
-				    facts->counter_size == 1 ? "" : "s",
-				    facts->counter, facts->counter,
-				    facts->counter_tasks, facts->counter,
-				    run_text) >= (int)sizeof(m->why))
-				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+			diag_set_why(
+				m,
+				"%s, and %lld updates were lost: %zu tasks "
+				"shared the %lld element%s of array '%s', "
+				"and another task wrote between an "
+				"update's read and its write (the array's "
+				"lock guards each, not both); give each "
+				"task an element of its own (array %s=%zu) "
+				"or update it inside %s.get_lock(); %s.",
+				shares, (long long)json_integer_value(lost),
+				facts->counter_tasks,
+				(long long)facts->counter_size,
+				facts->counter_size == 1 ? "" : "s",
+				facts->counter, facts->counter,
+				facts->counter_tasks, facts->counter, run_text);
 		} else if (json_integer_value(lost) > 0) {
 			/* No model fixes a race; the program must. */
 			rec = t->model[0] ? t->model : "threads";
 			diag_set_advice(m, "lock-the-update");
 			describe_run(t, FIT_NO, run_text, sizeof(run_text));
-			if (snprintf(m->why, sizeof(m->why),
+			diag_set_why(m,
 				     "%s, and %lld updates were lost: another "
 				     "task wrote between an update's read and "
 				     "its write; no model fixes that by "
@@ -737,8 +745,7 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 				     "this model; %s.",
 				     shares,
 				     (long long)json_integer_value(lost),
-				     run_text) >= (int)sizeof(m->why))
-				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+				     run_text);
 		} else if (facts->parsed &&
 			   facts->counter_mode == CTR_MODE_ARRAY &&
 			   facts->counter_size >=
@@ -749,7 +756,7 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 			diag_set_advice(m, "unlocked-array");
 			describe_run(t, fit_of(t, rec, false), run_text,
 				     sizeof(run_text));
-			if (snprintf(m->why, sizeof(m->why),
+			diag_set_why(m,
 				     "%s, and no update was lost: each task "
 				     "updated an element of its own of array "
 				     "'%s', so there is nothing to guard; yet "
@@ -760,9 +767,7 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 				     "in each task and write its element once; "
 				     "%s.",
 				     shares, facts->counter,
-				     (long long)facts->counter_size,
-				     run_text) >= (int)sizeof(m->why))
-				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+				     (long long)facts->counter_size, run_text);
 		} else {
 			/* Exact: every update took its turn on one object,
 			 * so no model runs them side by side. */
@@ -770,17 +775,17 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 			diag_set_advice(m, "count-per-task");
 			describe_run(t, fit_of(t, rec, false), run_text,
 				     sizeof(run_text));
-			if (snprintf(m->why, sizeof(m->why),
-				     "%s, and no update was lost; but updates "
-				     "to one counter run one at a time in any "
-				     "model (in turn, or some are lost), so "
-				     "more workers add only waiting (lock-wait, "
-				     "gil-wait) and start-up: sequential does "
-				     "the same without waiting; to use the "
-				     "cores, each task counts on its own and "
-				     "adds its total once; %s.",
-				     shares, run_text) >= (int)sizeof(m->why))
-				memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+			diag_set_why(
+				m,
+				"%s, and no update was lost; but updates "
+				"to one counter run one at a time in any "
+				"model (in turn, or some are lost), so "
+				"more workers add only waiting (lock-wait, "
+				"gil-wait) and start-up: sequential does "
+				"the same without waiting; to use the "
+				"cores, each task counts on its own and "
+				"adds its total once; %s.",
+				shares, run_text);
 		}
 	} else if (facts->parsed && t->n_tasks >= 2 && facts->work_ns > 0 &&
 		   facts->held_ns * 3 >= facts->work_ns * 2) {
@@ -906,7 +911,7 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 		else
 			snprintf(rest, sizeof(rest), "for the rest %s", rec);
 		/* A long model name could cut the sentence: visibly. */
-		if (snprintf(m->why, sizeof(m->why),
+		diag_set_why(m,
 			     "Tasks spent %d%% of their time waiting for each "
 			     "other (%s most), %d%% waiting on I/O or sleep "
 			     "and %d%% computing; %s, and %s%s fits best; %s.",
@@ -919,8 +924,7 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 				       "task's notify shorter"
 				     : "the shared objects limit the overlap "
 				       "more than the model does",
-			     rest, workers, run_text) >= (int)sizeof(m->why))
-			memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+			     rest, workers, run_text);
 	} else if (wait * 3 < (cpu + wait)) {
 		/* Computing and waiting for each other, with next to no
 		 * I/O: nothing for an event loop to overlap, so no
@@ -951,7 +955,7 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 		describe_run(t, fit_of(t, rec, model_uses_threads(t)), run_text,
 			     sizeof(run_text));
 		util_strlcpy(m->bound, "mixed", sizeof(m->bound));
-		if (snprintf(m->why, sizeof(m->why),
+		diag_set_why(m,
 			     "Tasks spent %d%% of their time waiting on I/O or "
 			     "sleep, %d%% waiting for each other (%s most) and "
 			     "%d%% computing; the waits for each other stay "
@@ -961,9 +965,7 @@ static void diagnose(struct trace *t, const struct program_facts *facts)
 			     "to start for the little computing; %s.",
 			     diag_percent(wait, base), diag_percent(sync, base),
 			     seg_state_name(largest_sync_state(m)),
-			     diag_percent(cpu, base),
-			     run_text) >= (int)sizeof(m->why))
-			memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+			     diag_percent(cpu, base), run_text);
 	} else {
 		rec = "asyncio-executor";
 		describe_run(t, fit_of(t, rec, false), run_text,

@@ -28,6 +28,9 @@ size_t diag_lanes_used(const struct trace *t);
 /* Time in state st on segments noted note. */
 int64_t diag_noted_ns(const struct trace *t, enum seg_state st,
 		      const char *note);
+/* Sets why; one that does not fit ends in "...". */
+void diag_set_why(struct trace_summary *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Appends a sentence to why; one that does not fit ends in "...". */
 void diag_append_why(struct trace_summary *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -233,11 +233,10 @@ static void diagnose_failed_start(struct trace *t)
 	} else {
 		fix = "nothing was measured, so no model is recommended";
 	}
-	if (snprintf(m->why, sizeof(m->why),
+	diag_set_why(m,
 		     "The run ended in an error before any task computed or "
 		     "waited%s%s; %s.",
-		     *detail ? ": " : "", detail, fix) >= (int)sizeof(m->why))
-		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		     *detail ? ": " : "", detail, fix);
 }
 
 /* An error or a cancel: the diagnosis of what ran, said to be partial. */
@@ -266,10 +265,9 @@ void diag_unfinished(struct trace *t)
 	if (why[0] >= 'A' && why[0] <= 'Z')
 		why[0] = (char)(why[0] - 'A' + 'a');
 	/* The lead must fit; a long why loses its tail, visibly. */
-	if (snprintf(m->why, sizeof(m->why),
+	diag_set_why(m,
 		     "The run %s after %s, so this covers only what ran "
 		     "until then: %s",
 		     how, util_format_duration(m->wall_ns, wall, sizeof(wall)),
-		     why) >= (int)sizeof(m->why))
-		memcpy(m->why + sizeof(m->why) - 4, "...", 4);
+		     why);
 }
