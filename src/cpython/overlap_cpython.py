@@ -1720,8 +1720,8 @@ class Run:
         map: what Executor.map does, every task submitted and the results
         handed over in submission order; imap: the same order with only
         ahead tasks submitted before the first result is taken and one
-        more for each (Executor.map(buffersize=...) of Python 3.14,
-        multiprocessing's Pool.imap); as_completed: in finish order.
+        more for each (Executor.map(buffersize=...) of Python 3.14);
+        as_completed: in finish order.
         With map, imap and as_completed, the caller takes each result
         (take) and works on it for handle on a lane of its own."""
         mode = self.opt.get("collect", "wait")

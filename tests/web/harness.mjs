@@ -186,6 +186,44 @@ export async function waitForRun(base, id, timeoutMs = 60000)
 	}
 }
 
+/* Presses lesson id on a fresh page of the server at base; returns the
+ * page (openPage's) and the note shown above the view, with the run's
+ * trace when kind is 'run', or the compare's or sweep's id (ref). */
+export async function pressLesson(browser, base, id, kind = 'run')
+{
+	const opened = await openPage(browser, base);
+	const { page } = opened;
+	await page.locator(`[data-lesson="${id}"]`).click();
+	const prefix = `#${kind}=`;
+	await page.waitForFunction(p => location.hash.startsWith(p), prefix);
+	const ref = decodeURIComponent((await page.evaluate(() =>
+		location.hash)).slice(prefix.length));
+	let trace = null;
+	if (kind === 'run') {
+		trace = await waitForRun(base, ref, 180000);
+		await page.waitForSelector('#timeline[data-complete="true"]',
+					   { timeout: 120000 });
+	} else if (kind === 'compare') {
+		await page.waitForSelector(
+			'#compare-bars[data-complete="true"]',
+			{ timeout: 200000 });
+	} else {
+		await page.waitForSelector(
+			'#sweep-speedup[data-complete="true"]',
+			{ timeout: 200000 });
+	}
+	const note = await page.textContent('#lesson-note');
+	return { ...opened, trace, ref, note };
+}
+
+/* The legend's button for state is shown (the run entered it). */
+export async function legendShows(page, state)
+{
+	return page.evaluate(name => [...document.querySelectorAll(
+		'#legend .legend-item')].some(b => !b.classList.contains('absent') &&
+		b.textContent.trim() === name), state);
+}
+
 /* Saves build/screenshots/NAME.png: the whole page, or with
  * {fullPage: false} what the window shows. */
 export async function screenshot(page, name, { fullPage = true } = {})

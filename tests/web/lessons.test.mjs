@@ -8,8 +8,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, openPage, waitForRun, screenshot, api }
-	from './harness.mjs';
+import { startServer, launchBrowser, waitForRun, screenshot, api,
+	 legendShows, pressLesson as pressLessonOn } from './harness.mjs';
 
 let server;
 let browser;
@@ -24,29 +24,10 @@ after(async () => {
 	await server?.stop();
 });
 
-/* Presses lesson id on a fresh page; returns the page, its run's trace and
- * the note shown above the timeline. */
-async function pressLesson(id)
+/* Presses lesson id (harness.mjs) on this file's server and browser. */
+function pressLesson(id)
 {
-	const opened = await openPage(browser, server.base);
-	const { page } = opened;
-	await page.locator(`[data-lesson="${id}"]`).click();
-	await page.waitForFunction(() => /^#run=/.test(location.hash));
-	const runId = decodeURIComponent(
-		(await page.evaluate(() => location.hash)).slice(5));
-	const trace = await waitForRun(server.base, runId, 60000);
-	await page.waitForSelector('#timeline[data-complete="true"]',
-				   { timeout: 30000 });
-	const note = await page.textContent('#lesson-note');
-	return { ...opened, trace, note };
-}
-
-/* The legend's button for state is shown (the run entered it). */
-async function legendShows(page, state)
-{
-	return page.evaluate(name => [...document.querySelectorAll(
-		'#legend .legend-item')].some(b => !b.classList.contains('absent') &&
-		b.textContent.trim() === name), state);
+	return pressLessonOn(browser, server.base, id);
 }
 
 test('the blocking lesson: the other tasks are ready while the loop computes',
@@ -529,6 +510,29 @@ test('as_completed: the caller handles each result as it finishes',
 	/* The first is handled while task 1 still sleeps. */
 	assert.ok(order[0].t0 < sleptUntil(trace, 0));
 	await screenshot(page, 'lesson-pool-as-completed', { fullPage: false });
+	assert.deepEqual(errors, []);
+	await context.close();
+});
+
+test('imap: a task is submitted only as the caller takes a result',
+     { timeout: 90000 }, async () => {
+	const { page, context, errors, trace, note } =
+		await pressLesson('pool-imap');
+	assert.equal(trace.run.model, 'thread-pool');
+	assert.equal(trace.run.options.collect, 'imap');
+	assert.match(note, /buffersize=2/);
+	const order = handledOn(trace);
+	assert.deepEqual(order.map(h => h.task), [0, 1, 2, 3]);
+	assert.deepEqual(trace.summary.checks.collected, [0, 1, 2, 3]);
+	/* Two at once; then one more each time the caller takes a result,
+	 * the first only once task 1's sleep is over. */
+	const submitted = trace.tasks.map(k => k.submit_ns);
+	assert.ok(submitted[0] < sleptUntil(trace, 0));
+	assert.ok(submitted[1] < sleptUntil(trace, 0));
+	assert.ok(submitted[2] >= order[0].t0, 'task 3 after result 1');
+	assert.ok(submitted[3] >= order[1].t0, 'task 4 after result 2');
+	assert.ok(order[0].t0 >= sleptUntil(trace, 0));
+	await screenshot(page, 'lesson-pool-imap', { fullPage: false });
 	assert.deepEqual(errors, []);
 	await context.close();
 });

@@ -12,8 +12,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startServer, launchBrowser, openPage, waitForRun, screenshot, api,
-	 REPO } from './harness.mjs';
+import { startServer, launchBrowser, openPage, screenshot, api, REPO,
+	 pressLesson as pressLessonOn } from './harness.mjs';
 
 let server;
 let browser;
@@ -65,6 +65,7 @@ const ROWS = {
 	'bounded, rate-limited scraping': ['scraper'],
 	'hybrid': ['hybrid'],
 	'a pool\'s results in order': ['pool-map', 'pool-as-completed'],
+	'imap: a buffer of tasks ahead': ['pool-imap'],
 	'`map` with `chunksize`': ['pool-chunksize'],
 	'how many workers?': ['workers-cpu', 'workers-io'],
 };
@@ -100,33 +101,10 @@ test('every row of README\'s "What it shows" is a lesson on the page',
 	await context.close();
 });
 
-/* Presses lesson id on a fresh page; returns the page and the note shown
- * above the view, with the run's trace, or the compare's or sweep's id. */
-async function pressLesson(id, kind = 'run')
+/* Presses lesson id (harness.mjs) on this file's server and browser. */
+function pressLesson(id, kind = 'run')
 {
-	const opened = await openPage(browser, server.base);
-	const { page } = opened;
-	await page.locator(`[data-lesson="${id}"]`).click();
-	const prefix = `#${kind}=`;
-	await page.waitForFunction(p => location.hash.startsWith(p), prefix);
-	const ref = decodeURIComponent((await page.evaluate(() =>
-		location.hash)).slice(prefix.length));
-	let trace = null;
-	if (kind === 'run') {
-		trace = await waitForRun(server.base, ref, 180000);
-		await page.waitForSelector('#timeline[data-complete="true"]',
-					   { timeout: 120000 });
-	} else if (kind === 'compare') {
-		await page.waitForSelector(
-			'#compare-bars[data-complete="true"]',
-			{ timeout: 200000 });
-	} else {
-		await page.waitForSelector(
-			'#sweep-speedup[data-complete="true"]',
-			{ timeout: 200000 });
-	}
-	const note = await page.textContent('#lesson-note');
-	return { ...opened, trace, ref, note };
+	return pressLessonOn(browser, server.base, id, kind);
 }
 
 /* The segments of a trace in state (of task, when given). */

@@ -73,6 +73,21 @@ export const LESSONS = [
 			'the order handled (collected) and the finish order.',
 	},
 	{
+		id: 'pool-imap',
+		title: 'imap: a buffer of tasks ahead',
+		spec: { workload: 'custom', model: 'thread-pool',
+			params: { program: 'sleep 300ms; 3 x (sleep 100ms)' },
+			options: { workers: 2, collect: 'imap', handle: 50 } },
+		look: 'Executor.map(..., buffersize=2), new in Python 3.14, ' +
+			'submits only two tasks ahead of the caller. Tasks 1 ' +
+			'and 2 start at once; task 3 is submitted only when ' +
+			'the caller takes task 1\'s result (the consumer lane ' +
+			'in Rows: Lanes, at about 300 ms), task 4 when it ' +
+			'takes task 2\'s, so their rows begin late. With map ' +
+			'every task is submitted at once and results wait in ' +
+			'memory for the caller.',
+	},
+	{
 		id: 'pool-chunksize',
 		title: 'map with chunksize: fewer, bigger transfers',
 		spec: { workload: 'crunch', model: 'process-pool',
