@@ -12,8 +12,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startServer, launchBrowser, openPage, screenshot, api, REPO,
-	 pressLesson as pressLessonOn } from './harness.mjs';
+import { startServer, launchBrowser, openPage, waitForRun, screenshot, api,
+	 REPO, pressLesson as pressLessonOn } from './harness.mjs';
 
 let server;
 let browser;
