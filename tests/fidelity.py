@@ -46,8 +46,8 @@ GROUP = "(net 250ms, fail); 3 x (net 100ms, cpu 10ms, net 300ms, cpu 10ms)"
 #              the wall time of all its points, within 10%
 #   memory     the memory a task holds (peak over tasks), within 10%
 #   status     the run's status, each task's, the cause an error or a
-#              cancelled task notes (its words before the colon) and the
-#              diagnosis's advice: all the same
+#              cancelled task notes (its words before the colon), whether
+#              it started, and the diagnosis's advice: all the same
 #   order      the order the results were handled (collected): the same
 #   resumed    when main resumed (asyncio.wait, a TaskGroup, gather), within
 #              10%, and for the same task
@@ -196,6 +196,11 @@ LESSONS = [
       "options": {"workers": 2, "collect": "map", "chunksize": 4,
                   "payload_bytes": 1048576, "handle": "10ms"}},
      ("wall", "order", "transfers")),
+    (36, "fork after threads",
+     {"workload": "crunch", "model": "process-pool",
+      "params": {"tasks": 4, "duration": "100ms"},
+      "options": {"workers": 2, "start": "fork",
+                  "pitfall": "fork-after-threads"}}, "status"),
 ]
 
 # Figures that are a quantity: compared by their ratio.
@@ -261,7 +266,9 @@ def figure(trace, kind):
         return summary.get("memory_per_task_bytes", -1)
     if kind == "status":
         return (trace["run"]["status"],
-                tuple((t["status"], cause(t)) for t in trace["tasks"]),
+                tuple((t["status"], cause(t),
+                       "never started" if t.get("start_ns") is None else "")
+                      for t in trace["tasks"]),
                 summary.get("diagnosis", {}).get("advice") or "")
     if kind == "order":
         return tuple(checks.get("collected") or ())
@@ -294,7 +301,7 @@ def show_statuses(value):
     ended in each status, in the order they first appear."""
     run, tasks, _ = value
     counts = {}
-    for status, _ in tasks:
+    for status, _, _ in tasks:
         counts[status] = counts.get(status, 0) + 1
     return "%s: %s" % (run, ", ".join("%d %s" % (n, s)
                                       for s, n in counts.items()))
