@@ -441,6 +441,34 @@ static void test_gil_waits_are_estimated(void **state)
 	free_trace(t);
 }
 
+/* A cpu-nogil step is a duration of the thread's CPU time, as a cpu step
+ * is: each task's computation (noted as releasing the GIL) lasts at least
+ * the step, its wall time being no less than its CPU time, and nobody
+ * waits for the GIL. */
+static void test_cpu_nogil_is_cpu_time(void **state)
+{
+	static const struct kv sets[] = {{"program", "2 x (cpu-nogil 30ms)"},
+					 {"gil", "on"},
+					 {NULL, NULL}};
+	struct trace *t;
+
+	(void)state;
+	need_python();
+	if (strcmp(python.build, "gil") != 0)
+		skip();
+	t = run_case("custom", "threads", sets);
+	assert_status(t, RUN_DONE);
+	for (uint32_t k = 0; k < 2; k++) {
+		const struct trace_segment *c = find_segment(t, k, ST_COMPUTE);
+
+		assert_non_null(c);
+		assert_string_equal(t->notes[c->note], "releases the GIL");
+		assert_true(c->t1_ns - c->t0_ns >= 30 * NS_PER_MS);
+		assert_null(find_segment(t, k, ST_GIL_WAIT));
+	}
+	free_trace(t);
+}
+
 /* A consumer that nobody feeds, one task at a time: the run ends as a
  * deadlock that names what the task waits for. */
 static void test_deadlock_is_named(void **state)
@@ -747,7 +775,8 @@ static void test_asyncio_failures_collected(void **state)
 /* ProcessPoolExecutor.map(..., chunksize=2) in real Python: four tasks
  * in two chunks; the result of each chunk comes back once (an ipc noted
  * as a chunk on its last task), every task of a chunk ends with it, and
- * the caller handles them in order. */
+ * the caller handles them in order, each for handle of its CPU time (so
+ * no less than that of the wall clock). */
 static void test_pool_chunksize(void **state)
 {
 	struct kv sets[] = {{"program", "4 x (sleep 30ms)"},
@@ -755,9 +784,11 @@ static void test_pool_chunksize(void **state)
 			    {"collect", "map"},
 			    {"chunksize", "2"},
 			    {"payload_bytes", "100000"},
+			    {"handle", "5ms"},
 			    {NULL, NULL}};
 	struct trace *t;
 	const json_t *got;
+	int64_t handled[4] = {0};
 
 	(void)state;
 	need_python();
@@ -786,6 +817,15 @@ static void test_pool_chunksize(void **state)
 	assert_int_equal(json_array_size(got), 4);
 	for (size_t k = 0; k < 4; k++)
 		assert_int_equal(json_integer_value(json_array_get(got, k)), k);
+	for (size_t i = 0; i < t->n_segments; i++) {
+		const struct trace_segment *s = &t->segments[i];
+
+		if (s->state == ST_COMPUTE && s->task < 4 &&
+		    strcmp(t->lanes[s->lane].name, "consumer") == 0)
+			handled[s->task] += s->t1_ns - s->t0_ns;
+	}
+	for (size_t k = 0; k < 4; k++)
+		assert_true(handled[k] >= 5 * NS_PER_MS);
 	assert_readable(t);
 	free_trace(t);
 }
@@ -1024,6 +1064,7 @@ int main(void)
 		cmocka_unit_test(test_call_inside_loses_updates),
 		cmocka_unit_test(test_asyncio_objects_before_311),
 		cmocka_unit_test(test_gil_waits_are_estimated),
+		cmocka_unit_test(test_cpu_nogil_is_cpu_time),
 		cmocka_unit_test(test_deadlock_is_named),
 		cmocka_unit_test(test_gil_off_needs_free_threaded),
 		cmocka_unit_test(test_engine_fields_are_checked),

@@ -209,27 +209,6 @@ def calibrate():
     return rates[len(rates) // 2]
 
 
-_nogil_chunks_per_ms = None
-
-
-def nogil_chunks_per_ms():
-    """Hashes of NOGIL_CHUNK_BYTES per millisecond of this thread's CPU
-    time, measured once per process (the median of 5 rounds)."""
-    global _nogil_chunks_per_ms
-    if _nogil_chunks_per_ms is None:
-        data = bytes(NOGIL_CHUNK_BYTES)
-        rates = []
-        for _ in range(5):
-            t0 = time.thread_time_ns()
-            for _ in range(8):
-                hashlib.sha256(data).digest()
-            dt = time.thread_time_ns() - t0
-            rates.append(8 * NS_PER_MS / max(dt, 1))
-        rates.sort()
-        _nogil_chunks_per_ms = rates[len(rates) // 2]
-    return _nogil_chunks_per_ms
-
-
 # ---- output ----------------------------------------------------------------
 
 class Out:
@@ -687,18 +666,23 @@ def compute(env, task, lane, iters, note="", cpu_ns=0):
 
 
 def compute_nogil(env, task, lane, s):
-    """A cpu-nogil step: hashlib.sha256 over a buffer, chunk by chunk;
-    hashlib releases the GIL while it hashes, so other threads compute
-    meanwhile."""
-    n = max(1, int(nogil_chunks_per_ms() * s["ns"] / NS_PER_MS)) \
-        if s["ns"] > 0 else 1
+    """A cpu-nogil step: hashlib.sha256 over a buffer, chunk by chunk, until
+    the thread has used the step's duration of CPU time, as a cpu step
+    does (a count calibrated beforehand would move with the machine's
+    other work); hashlib releases the GIL while it hashes, so other
+    threads compute meanwhile."""
     data = bytes(NOGIL_CHUNK_BYTES)
     t0 = now_ns()
     env.rec.open(task, lane, "compute", t0, NOTE_NOGIL)
     try:
-        for i in range(n):
+        c_end = time.thread_time_ns() + max(s["ns"], 0)
+        i = 0
+        while True:
             hashlib.sha256(data).digest()
-            if (i & 15) == 15 and env.stopped():
+            i += 1
+            if time.thread_time_ns() >= c_end:
+                break
+            if (i & 15) == 0 and env.stopped():
                 break
     finally:
         env.rec.segment(task, lane, "compute", t0, now_ns(), NOTE_NOGIL)
@@ -2041,7 +2025,8 @@ class Run:
                 chunk_end[first] = max(chunk_end.get(first, 0), r["end_ns"])
                 handled.append(t)
                 compute(env, t, lane, iters,
-                        "the caller handling this result")
+                        "the caller handling this result",
+                        cpu_ns=self.opt.get("handle", 0))
         except Stopped:
             pass
         self.checks["collect_order"] = "map"
