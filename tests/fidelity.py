@@ -174,7 +174,7 @@ LESSONS = [
     (31, "shared memory needs its lock",
      {"workload": "custom", "model": "process-pool",
       "params": {"program": "value total; 2 x (incr total 500000)"},
-      "options": {"workers": 2}}, "lost"),
+      "options": {"workers": 2}}, ("lost", "wall")),
     (32, "message passing copies",
      {"workload": "custom", "model": "process-pool",
       "params": {"program": "pipe results; 2 x (cpu 100ms, send results "
@@ -201,6 +201,19 @@ LESSONS = [
       "params": {"tasks": 4, "duration": "100ms"},
       "options": {"workers": 2, "start": "fork",
                   "pitfall": "fork-after-threads"}}, "status"),
+    (37, "an Array: an element each",
+     {"workload": "custom", "model": "process-pool",
+      "params": {"program": "array totals=2; 2 x (incr totals 200000)"},
+      "options": {"workers": 2}}, ("lost", "wall")),
+    (38, "a Manager: every access is a message",
+     {"workload": "custom", "model": "process-pool",
+      "params": {"program": "value hits=manager; 2 x (incr hits 1000)"},
+      "options": {"workers": 2}}, ("wall", "status")),
+    (39, "imap: a buffer of tasks ahead",
+     {"workload": "custom", "model": "thread-pool",
+      "params": {"program": "sleep 300ms; 3 x (sleep 100ms)"},
+      "options": {"workers": 2, "collect": "imap", "handle": "50ms"}},
+     ("wall", "order")),
 ]
 
 # Figures that are a quantity: compared by their ratio.
