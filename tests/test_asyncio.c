@@ -391,8 +391,7 @@ static void test_lesson_others_ready(void **state)
 	struct kv sets[] = {{"program", program}, {NULL, NULL}};
 	bool cpu = strncmp(last, "cpu", 3) == 0;
 	int64_t b0 = INT64_MAX, b1 = 0, first = INT64_MAX;
-	struct interval c[8];
-	uint32_t who[8], lane;
+	uint32_t lane;
 	struct trace t;
 
 	snprintf(program, sizeof(program),
@@ -405,14 +404,22 @@ static void test_lesson_others_ready(void **state)
 	/* The blocker: the fifth task's one computation (runnable where
 	 * the loop's thread lost its core), or its one blocking sleep. */
 	if (cpu) {
-		size_t n = computations(&t, lane, c, who), k;
+		/* As many computations as segments, at most. */
+		struct interval *c = calloc(t.n_segments + 1, sizeof(*c));
+		uint32_t *who = calloc(t.n_segments + 1, sizeof(*who));
+		size_t n, k;
 
+		assert_non_null(c);
+		assert_non_null(who);
+		n = computations(&t, lane, c, who);
 		for (k = 0; k < n; k++)
 			if (who[k] == 4) {
 				assert_true(b1 == 0); /* only one */
 				b0 = c[k].t0;
 				b1 = c[k].t1;
 			}
+		free(c);
+		free(who);
 	} else {
 		for (size_t i = 0; i < t.n_segments; i++) {
 			const struct trace_segment *s = &t.segments[i];
