@@ -13,6 +13,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
@@ -184,6 +185,23 @@ export async function waitForRun(base, id, timeoutMs = 60000)
 					JSON.stringify(body && body.run));
 		await delay(100);
 	}
+}
+
+/* The server and the browser of a test file: started before its first
+ * test, stopped after its last (node:test's hooks, registered here).
+ * Returns a holder whose server and browser are set once started. */
+export function serveAndBrowse()
+{
+	const env = { server: null, browser: null };
+	before(async () => {
+		env.server = await startServer();
+		env.browser = await launchBrowser();
+	});
+	after(async () => {
+		await env.browser?.close();
+		await env.server?.stop();
+	});
+	return env;
 }
 
 /* Presses lesson id on a fresh page of the server at base; returns the

@@ -6,28 +6,17 @@
  * the summary's time per state counts it.
  */
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, launchBrowser, waitForRun, screenshot, api,
+import { serveAndBrowse, waitForRun, screenshot, api,
 	 legendShows, pressLesson as pressLessonOn } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-	server = await startServer();
-	browser = await launchBrowser();
-});
-
-after(async () => {
-	await browser?.close();
-	await server?.stop();
-});
+const env = serveAndBrowse();
 
 /* Presses lesson id (harness.mjs) on this file's server and browser. */
 function pressLesson(id)
 {
-	return pressLessonOn(browser, server.base, id);
+	return pressLessonOn(env.browser, env.server.base, id);
 }
 
 test('the blocking lesson: the other tasks are ready while the loop computes',
@@ -191,7 +180,7 @@ test('interpreters: each worker computes at once, with its own start-up',
 
 test('a program that shares a lock is refused under interpreter-pool, ' +
      'naming the model', { timeout: 30000 }, async () => {
-	const { status, body } = await api(server.base, '/api/runs', {
+	const { status, body } = await api(env.server.base, '/api/runs', {
 		method: 'POST',
 		body: { workload: 'counter', model: 'interpreter-pool' } });
 	assert.equal(status, 400);
@@ -312,32 +301,32 @@ test('an RLock re-enters; its owner never waits for itself',
 	await context.close();
 
 	/* Without the declaration, the same program deadlocks on itself. */
-	const { status, body } = await api(server.base, '/api/runs', {
+	const { status, body } = await api(env.server.base, '/api/runs', {
 		method: 'POST',
 		body: { workload: 'custom', model: 'threads',
 			params: { program: 'lock r, lock r, unlock r, ' +
 				  'unlock r' } } });
 	assert.equal(status, 202);
-	const done = await waitForRun(server.base, body.id, 60000);
+	const done = await waitForRun(env.server.base, body.id, 60000);
 	assert.equal(done.run.status, 'deadlock');
 	assert.match(done.run.message, /held by itself/);
 	assert.match(done.summary.diagnosis.why, /make it an RLock/);
 	/* The lesson's own program without "rlock r;": the first task to
 	 * take the lock waits for itself, the others for it; the message
 	 * names the lock and its holder, the advice is an RLock. */
-	const plain = await api(server.base, '/api/runs', {
+	const plain = await api(env.server.base, '/api/runs', {
 		method: 'POST',
 		body: { workload: 'custom', model: 'threads',
 			params: { program: trace.run.params.program
 				.replace(/^rlock r; /, '') } } });
 	assert.equal(plain.status, 202);
-	const stuck = await waitForRun(server.base, plain.body.id, 60000);
+	const stuck = await waitForRun(env.server.base, plain.body.id, 60000);
 	assert.equal(stuck.run.status, 'deadlock');
 	assert.match(stuck.run.message,
 		     /wait for lock 'r' \(held by (itself|task [23])/);
 	assert.equal(stuck.summary.diagnosis.advice, 'use-an-rlock');
 	/* asyncio has no RLock: refused, naming the program. */
-	const refused = await api(server.base, '/api/runs', {
+	const refused = await api(env.server.base, '/api/runs', {
 		method: 'POST',
 		body: { workload: 'custom', model: 'asyncio',
 			params: { program: 'rlock r; lock r, unlock r' } } });
@@ -369,13 +358,13 @@ test('a condition: notify all lets every waiter go after the notify',
 	await context.close();
 
 	/* notify() wakes one: the other two are left waiting, named. */
-	const one = await api(server.base, '/api/runs', {
+	const one = await api(env.server.base, '/api/runs', {
 		method: 'POST',
 		body: { workload: 'custom', model: 'threads',
 			params: { program: trace.run.params.program
 				.replace('notify ready all', 'notify ready') } } });
 	assert.equal(one.status, 202);
-	const stuck = await waitForRun(server.base, one.body.id, 60000);
+	const stuck = await waitForRun(env.server.base, one.body.id, 60000);
 	assert.equal(stuck.run.status, 'deadlock');
 	assert.match(stuck.run.message,
 		     /task \d and 1 more wait for condition 'ready'/);
@@ -441,7 +430,7 @@ test('asyncio.timeout: two tasks are cancelled where they wait',
 	await context.close();
 
 	/* Threads have no timeout: refused, naming the program. */
-	const refused = await api(server.base, '/api/runs', {
+	const refused = await api(env.server.base, '/api/runs', {
 		method: 'POST',
 		body: { workload: 'custom', model: 'threads',
 			params: { program: 'timeout 1s (net 10ms)' } } });
@@ -732,7 +721,7 @@ test('the pitfalls end the run with the error Python raises',
 	}
 	/* Under fork nothing is imported again: the missing guard is
 	 * refused there, naming the option. */
-	const refused = await api(server.base, '/api/runs', {
+	const refused = await api(env.server.base, '/api/runs', {
 		method: 'POST',
 		body: { workload: 'crunch', model: 'process-pool',
 			options: { start: 'fork', pitfall: 'no-main-guard' } } });
@@ -803,7 +792,7 @@ test('task.cancel(): the victim is cut where it waits, the twin goes on',
 	await context.close();
 
 	/* Threads have no cancel: refused, naming the program. */
-	const refused = await api(server.base, '/api/runs', {
+	const refused = await api(env.server.base, '/api/runs', {
 		method: 'POST',
 		body: { workload: 'custom', model: 'threads',
 			params: { program: '(sleep 1s); (sleep 10ms, cancel 1)' } } });

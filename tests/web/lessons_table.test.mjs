@@ -8,25 +8,14 @@
  * sweep.test.mjs (workers-io), learner.test.mjs (the page around them).
  */
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { startServer, launchBrowser, openPage, waitForRun, screenshot, api,
+import { serveAndBrowse, openPage, waitForRun, screenshot, api,
 	 REPO, pressLesson as pressLessonOn } from './harness.mjs';
 
-let server;
-let browser;
-
-before(async () => {
-	server = await startServer();
-	browser = await launchBrowser();
-});
-
-after(async () => {
-	await browser?.close();
-	await server?.stop();
-});
+const env = serveAndBrowse();
 
 /* The lessons that show each row of the table, by the row's first cell. */
 const ROWS = {
@@ -90,7 +79,7 @@ test('every row of README\'s "What it shows" is a lesson on the page',
 	assert.ok(rows.length >= 30);
 	assert.deepEqual([...rows].sort(), Object.keys(ROWS).sort(),
 			 'each row of the table names its lessons here');
-	const { page, context, errors } = await openPage(browser, server.base);
+	const { page, context, errors } = await openPage(env.browser, env.server.base);
 	const shown = await page.evaluate(() => [...document.querySelectorAll(
 		'#lessons [data-lesson]')].map(b => b.dataset.lesson));
 	for (const row of rows)
@@ -104,7 +93,7 @@ test('every row of README\'s "What it shows" is a lesson on the page',
 /* Presses lesson id (harness.mjs) on this file's server and browser. */
 function pressLesson(id, kind = 'run')
 {
-	return pressLessonOn(browser, server.base, id, kind);
+	return pressLessonOn(env.browser, env.server.base, id, kind);
 }
 
 /* The segments of a trace in state (of task, when given). */
@@ -144,11 +133,11 @@ test('waiting overlaps: three 2 s waits take 6 s in a row, 2 s side by side',
 	const { page, context, errors, ref, note } =
 		await pressLesson('io-overlap', 'compare');
 	assert.match(note, /Sequential takes about 6/);
-	const compare = (await api(server.base, `/api/compares/${ref}`)).body;
+	const compare = (await api(env.server.base, `/api/compares/${ref}`)).body;
 	const traces = {};
 	for (const run of compare.runs)
 		traces[run.model] =
-			(await api(server.base, `/api/runs/${run.id}`)).body;
+			(await api(env.server.base, `/api/runs/${run.id}`)).body;
 	for (const model of ['sequential', 'threads', 'thread-pool',
 			     'asyncio']) {
 		const t = traces[model];
@@ -244,7 +233,7 @@ test('asyncio scales: 100,000 waits at once on one thread; threads refuse',
 	assert.deepEqual(errors, []);
 	await context.close();
 	/* The same under threads is refused, naming the tasks. */
-	const refused = await api(server.base, '/api/runs', {
+	const refused = await api(env.server.base, '/api/runs', {
 		method: 'POST',
 		body: { workload: 'fetch', model: 'threads',
 			params: { tasks: 100000, io: 'sleep' } } });
@@ -366,11 +355,11 @@ test('how many workers (CPU): the speedup levels off at the cores',
 	const { context, errors, ref, note } =
 		await pressLesson('workers-cpu', 'sweep');
 	assert.match(note, /levels off/);
-	const sweep = (await api(server.base, `/api/sweeps/${ref}`)).body;
+	const sweep = (await api(env.server.base, `/api/sweeps/${ref}`)).body;
 	assert.deepEqual(sweep.points.map(p => p.value), [1, 2, 4]);
 	/* However many workers, no more computing at once than the cores
 	 * (a little over for where in a slice each lost its core). */
-	const cores = (await api(server.base,
+	const cores = (await api(env.server.base,
 		`/api/runs/${sweep.points[0].run}`)).body.run.host.cores;
 	for (const p of sweep.points)
 		assert.ok(p.summary.parallelism <= Math.min(p.value, cores) +
@@ -396,14 +385,14 @@ test('interpreters: a worker\'s start-up is a thread\'s, shorter than a ' +
 	 * spawned process per worker: a new program loading the run's,
 	 * where an interpreter is a thread loading it. */
 	const run = async (model, options) => {
-		const { status, body } = await api(server.base, '/api/runs', {
+		const { status, body } = await api(env.server.base, '/api/runs', {
 			method: 'POST',
 			body: { workload: 'crunch', model,
 				params: trace.run.params,
 				options: { workers: 2, payload_bytes: 8388608,
 					   ...options } } });
 		assert.equal(status, 202);
-		const t = await waitForRun(server.base, body.id, 60000);
+		const t = await waitForRun(env.server.base, body.id, 60000);
 		const ns = segmentsOf(t, 'startup').map(s =>
 			s.t1_ns - s.t0_ns);
 		assert.equal(ns.length, 2);
@@ -428,7 +417,7 @@ test('gather with return_exceptions, as its note says to try: all four run ' +
 		location.hash !== old, `#run=${encodeURIComponent(first.run.id)}`);
 	const id = decodeURIComponent((await page.evaluate(() =>
 		location.hash)).slice(5));
-	const trace = await waitForRun(server.base, id, 60000);
+	const trace = await waitForRun(env.server.base, id, 60000);
 	assert.equal(trace.run.options.group, 'return_exceptions');
 	assert.equal(trace.run.params.program, first.run.params.program);
 	/* Task 1's exception is its result; the other three make both
