@@ -236,8 +236,11 @@ static int b_put(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
 	return rc;
 }
 
-static int b_get(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
-		 int64_t *item)
+/* Queue.get (and a pipe's recv): the item, and in *taken_ns (when not
+ * NULL) the time it was taken, read under the object's lock, so before
+ * any putter woken by it reads the clock. */
+static int b_get_at(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
+		    int64_t *item, int64_t *taken_ns)
 {
 	struct sync_rt *rt = x->run->sync;
 	struct bwait w = bwait_make(x, obj, OP_GET, ST_QUEUE_WAIT);
@@ -272,7 +275,15 @@ static int b_get(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
 		changed(rt);
 		depth_sample(x->lane, t, depth);
 	}
+	if (taken_ns)
+		*taken_ns = t;
 	return rc;
+}
+
+static int b_get(struct exec_ctx *x, uint32_t obj, struct sync_obj *o,
+		 int64_t *item)
+{
+	return b_get_at(x, obj, o, item, NULL);
 }
 
 static int b_barrier(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
@@ -652,16 +663,20 @@ static int b_incr(struct exec_ctx *x, const struct step *s, uint32_t obj,
 /* A pipe's copy of a message of bytes (pickling and writing, or reading
  * and unpickling), as computation drawn ipc and noted with the pipe:
  * Python holds the GIL for it. */
-static void pipe_copy(struct exec_ctx *x, uint32_t obj, int64_t ns)
+static void pipe_copy_from(struct exec_ctx *x, uint32_t obj, int64_t t0,
+			   int64_t ns)
 {
-	int64_t t0 = rec_now(x->lane);
-
 	rec_open(x->lane, x->task, ST_IPC, t0, obj + 1);
 	atomic_store_explicit(&incr_sink,
 			      cpu_burn(cpu_iters_for_ns(&x->run->cpu, ns),
 				       (uint64_t)t0),
 			      memory_order_relaxed);
 	rec_segment(x->lane, x->task, ST_IPC, t0, rec_now(x->lane), obj + 1);
+}
+
+static void pipe_copy(struct exec_ctx *x, uint32_t obj, int64_t ns)
+{
+	pipe_copy_from(x, obj, rec_now(x->lane), ns);
 }
 
 /* conn.send(message): the copy, then the message into the pipe (a wait
@@ -714,13 +729,15 @@ static int b_send(struct exec_ctx *x, const struct step *s, uint32_t obj,
 /* conn.recv(): waits for a message (queue-wait), then copies it out. */
 static int b_recv(struct exec_ctx *x, uint32_t obj, struct sync_obj *o)
 {
-	int64_t bytes = 0;
-	int rc = b_get(x, obj, o, &bytes);
+	int64_t bytes = 0, taken = 0;
+	int rc = b_get_at(x, obj, o, &bytes, &taken);
 
+	/* The copy begins where the message was taken: a sender waiting for
+	 * it to be read wakes after that. */
 	if (rc == 0)
-		pipe_copy(x, obj,
-			  PIPE_RECV_NS + (int64_t)(PIPE_RECV_NS_PER_BYTE *
-						   (double)bytes));
+		pipe_copy_from(x, obj, taken,
+			       PIPE_RECV_NS + (int64_t)(PIPE_RECV_NS_PER_BYTE *
+							(double)bytes));
 	return rc;
 }
 
